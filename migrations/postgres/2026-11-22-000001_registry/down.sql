@@ -1,0 +1,11 @@
+DROP TABLE idempotency_keys;
+DROP TABLE outcome_metrics;
+DROP TABLE project_validators;
+DROP TABLE payer_home_areas;
+DROP TABLE payer_phases;
+DROP TABLE project_payers;
+DROP TABLE projects;
+DROP TABLE funds;
+DROP TABLE organisation_billing_emails;
+DROP TABLE organisation_area_codes;
+DROP TABLE organisations;

@@ -1,0 +1,177 @@
+//! One error type for the whole API, rendered as `application/problem+json` (RFC 9457).
+
+use actix_web::http::{header, StatusCode};
+use actix_web::{HttpResponse, ResponseError};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use crate::domain::FieldError;
+
+pub const PROBLEM_JSON: &str = "application/problem+json";
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("{0}")]
+    BadRequest(String),
+    #[error("the request has invalid fields")]
+    Validation(Vec<FieldError>),
+    #[error("{0}")]
+    Unauthorized(String),
+    #[error("{0}")]
+    Forbidden(String),
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    MethodNotAllowed(String),
+    #[error("{0}")]
+    Conflict(String),
+    #[error("{0}")]
+    PayloadTooLarge(String),
+    #[error("{0}")]
+    UnsupportedMediaType(String),
+    #[error("{0}")]
+    Unavailable(String),
+    /// Logged in full; the client sees only that something failed.
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+/// The problem document. `errors` lists each offending field of a validation failure.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(example = json!({
+    "type": "/problems/validation-failed",
+    "title": "Validation failed",
+    "status": 422,
+    "detail": "the request has invalid fields",
+    "errors": [{"field": "payers", "detail": "shares must sum to exactly 1; they sum to 0.9"}]
+}))]
+pub struct Problem {
+    #[serde(rename = "type")]
+    pub problem_type: String,
+    pub title: String,
+    pub status: u16,
+    pub detail: String,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub errors: Vec<FieldError>,
+}
+
+impl ApiError {
+    pub fn validation(field: &str, detail: impl Into<String>) -> ApiError {
+        ApiError::Validation(vec![FieldError::new(field, detail)])
+    }
+
+    fn kind(&self) -> (StatusCode, &'static str, &'static str) {
+        match self {
+            ApiError::BadRequest(_) => (StatusCode::BAD_REQUEST, "bad-request", "Bad request"),
+            ApiError::Validation(_) => (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "validation-failed",
+                "Validation failed",
+            ),
+            ApiError::Unauthorized(_) => (
+                StatusCode::UNAUTHORIZED,
+                "unauthenticated",
+                "Authentication required",
+            ),
+            ApiError::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden", "Forbidden"),
+            ApiError::NotFound(_) => (StatusCode::NOT_FOUND, "not-found", "Not found"),
+            ApiError::MethodNotAllowed(_) => (
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method-not-allowed",
+                "Method not allowed",
+            ),
+            ApiError::Conflict(_) => (StatusCode::CONFLICT, "conflict", "Conflict"),
+            ApiError::PayloadTooLarge(_) => (
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "payload-too-large",
+                "Payload too large",
+            ),
+            ApiError::UnsupportedMediaType(_) => (
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported-media-type",
+                "Unsupported media type",
+            ),
+            ApiError::Unavailable(_) => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "unavailable",
+                "Service unavailable",
+            ),
+            ApiError::Internal(_) => (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal-error",
+                "Internal server error",
+            ),
+        }
+    }
+
+    pub fn problem(&self) -> Problem {
+        let (status, slug, title) = self.kind();
+        let detail = match self {
+            ApiError::Internal(_) => {
+                "the server failed to handle this request; it has been logged".to_owned()
+            }
+            other => other.to_string(),
+        };
+        let errors = match self {
+            ApiError::Validation(errors) => errors.clone(),
+            _ => Vec::new(),
+        };
+        Problem {
+            problem_type: format!("/problems/{slug}"),
+            title: title.to_owned(),
+            status: status.as_u16(),
+            detail,
+            errors,
+        }
+    }
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        self.kind().0
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        if let ApiError::Internal(message) = self {
+            // Logged inside the request's span, so the line carries the request id.
+            tracing::error!(error = %message, "request failed");
+        }
+        let mut response = HttpResponse::build(self.status_code());
+        response.insert_header((header::CONTENT_TYPE, PROBLEM_JSON));
+        if matches!(self, ApiError::Unauthorized(_)) {
+            response.insert_header((header::WWW_AUTHENTICATE, "Bearer"));
+        }
+        response.body(serde_json::to_string(&self.problem()).unwrap_or_default())
+    }
+}
+
+impl From<diesel::result::Error> for ApiError {
+    fn from(e: diesel::result::Error) -> ApiError {
+        ApiError::Internal(format!("database: {e}"))
+    }
+}
+
+impl From<diesel::r2d2::PoolError> for ApiError {
+    fn from(e: diesel::r2d2::PoolError) -> ApiError {
+        ApiError::Unavailable(format!("no database connection available: {e}"))
+    }
+}
+
+impl From<Vec<FieldError>> for ApiError {
+    fn from(errors: Vec<FieldError>) -> ApiError {
+        ApiError::Validation(errors)
+    }
+}
+
+/// Turns actix's own extractor errors (bad JSON, path, query, oversized bodies) into problems.
+pub fn from_actix(error: &actix_web::Error) -> ApiError {
+    let status = error.as_response_error().status_code();
+    let message = error.to_string();
+    match status {
+        StatusCode::PAYLOAD_TOO_LARGE => ApiError::PayloadTooLarge(message),
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => ApiError::UnsupportedMediaType(message),
+        StatusCode::NOT_FOUND => ApiError::NotFound(message),
+        s if s.is_server_error() => ApiError::Internal(message),
+        _ => ApiError::BadRequest(message),
+    }
+}

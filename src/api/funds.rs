@@ -1,0 +1,136 @@
+//! `/v1/funds`: central outcome funds and their budgets.
+
+use actix_web::{web, HttpRequest, HttpResponse};
+use chrono::NaiveDate;
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use super::auth::{Principal, Role};
+use super::error::{ApiError, Problem};
+use super::extract::{idempotency_key, JsonBody, PageQuery};
+use super::{idempotent_create, with_db, Page};
+use crate::db::backend_specific::{lock_row_for_update, LockableTable};
+use crate::db::models::Fund;
+use crate::db::{queries, DbConn, Pool};
+use crate::domain::money::MoneyJson;
+use crate::domain::registry::{validate_fund, NewFund};
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct FundView {
+    pub id: String,
+    pub name: String,
+    pub owner_organisation_id: String,
+    pub budget: MoneyJson,
+    /// Top-up committed to the fund's projects (their central top-up payers' maximums).
+    pub committed: MoneyJson,
+    /// Budget not yet committed.
+    pub uncommitted: MoneyJson,
+    pub service_start: NaiveDate,
+    pub service_end: NaiveDate,
+    pub created_at: chrono::DateTime<chrono::Utc>,
+}
+
+fn view(conn: &mut DbConn, fund: Fund) -> Result<FundView, ApiError> {
+    let committed = queries::fund_committed_minor(conn, &fund.id)?;
+    Ok(FundView {
+        budget: MoneyJson::from_minor(fund.budget_minor, &fund.currency),
+        committed: MoneyJson::from_minor(committed, &fund.currency),
+        uncommitted: MoneyJson::from_minor(fund.budget_minor - committed, &fund.currency),
+        id: fund.id,
+        name: fund.name,
+        owner_organisation_id: fund.owner_organisation_id,
+        service_start: fund.service_start,
+        service_end: fund.service_end,
+        created_at: fund.created_at.and_utc(),
+    })
+}
+
+/// Create a central outcomes fund.
+#[utoipa::path(
+    post, path = "/v1/funds", tag = "registry",
+    request_body = NewFund,
+    params(("Idempotency-Key" = Option<String>, Header, description = "retry-safe key")),
+    responses(
+        (status = 201, body = FundView),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn create(
+    req: HttpRequest,
+    pool: web::Data<Pool>,
+    principal: Principal,
+    body: JsonBody,
+) -> Result<HttpResponse, ApiError> {
+    principal.require(&[Role::Admin, Role::FundManager])?;
+    let input: NewFund = body.parse()?;
+    if principal.role == Role::FundManager && !principal.acts_for(&input.owner_organisation_id) {
+        return Err(ApiError::Forbidden(
+            "a fund manager may create funds only for its own organisation".into(),
+        ));
+    }
+    let key = idempotency_key(&req)?;
+    idempotent_create(&pool, &principal, key, body.digest, move |conn| {
+        let owner = queries::organisation_kinds(conn, &[input.owner_organisation_id.as_str()])?;
+        let plan = validate_fund(
+            input.clone(),
+            owner.get(&input.owner_organisation_id).copied(),
+        )?;
+        let fund = queries::insert_fund(conn, plan)?;
+        view(conn, fund)
+    })
+    .await
+}
+
+/// List funds.
+#[utoipa::path(
+    get, path = "/v1/funds", tag = "registry", params(PageQuery),
+    responses((status = 200, body = Page<FundView>)),
+    security(("bearer" = []))
+)]
+pub async fn list(
+    pool: web::Data<Pool>,
+    _principal: Principal,
+    query: web::Query<PageQuery>,
+) -> Result<web::Json<Page<FundView>>, ApiError> {
+    let limit = query.limit()?;
+    let cursor = query.cursor.clone();
+    let items = with_db(&pool, move |conn| {
+        let funds = queries::list_funds(conn, cursor.as_deref(), limit)?;
+        funds
+            .into_iter()
+            .map(|f| view(conn, f))
+            .collect::<Result<Vec<_>, _>>()
+    })
+    .await?;
+    Ok(web::Json(Page::new(items, limit, |f: &FundView| {
+        f.id.clone()
+    })))
+}
+
+/// One fund with its budget and commitments.
+#[utoipa::path(
+    get, path = "/v1/funds/{id}", tag = "registry", params(("id" = String, Path)),
+    responses((status = 200, body = FundView), (status = 404, body = Problem, content_type = "application/problem+json")),
+    security(("bearer" = []))
+)]
+pub async fn get(
+    pool: web::Data<Pool>,
+    _principal: Principal,
+    id: web::Path<String>,
+) -> Result<web::Json<FundView>, ApiError> {
+    let id = id.into_inner();
+    let fund = with_db(&pool, move |conn| match queries::get_fund(conn, &id)? {
+        Some(fund) => view(conn, fund),
+        None => Err(ApiError::NotFound("no such fund".into())),
+    })
+    .await?;
+    Ok(web::Json(fund))
+}
+
+/// Locks a fund for the rest of the transaction, so that concurrent projects cannot together
+/// commit more than its budget.
+pub fn lock_fund(conn: &mut DbConn, fund_id: &str) -> Result<(), ApiError> {
+    Ok(lock_row_for_update(conn, LockableTable::Funds, fund_id)?)
+}

@@ -1,0 +1,345 @@
+//! `/v1/projects`: social outcomes partnerships with their payers and rate cards.
+
+use std::collections::HashSet;
+
+use actix_web::{web, HttpRequest, HttpResponse};
+use chrono::NaiveDate;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use super::auth::{Principal, Role};
+use super::error::{ApiError, Problem};
+use super::extract::{idempotency_key, JsonBody, PageQuery};
+use super::funds::lock_fund;
+use super::{idempotent_create, with_db, Page};
+use crate::db::models::ProjectRecord;
+use crate::db::queries::{self, ProjectScope};
+use crate::db::{DbConn, Pool};
+use crate::domain::money::MoneyJson;
+use crate::domain::registry::{
+    validate_project, CapPolicy, NewProject, OutcomeUnit, PayerRole, ProjectFacts, Requirement,
+    SettlementFrequency, SettlementRoute,
+};
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ProjectView {
+    pub id: String,
+    pub name: String,
+    pub fund_id: Option<String>,
+    pub provider_organisation_id: String,
+    pub currency: String,
+    pub service_start: NaiveDate,
+    pub service_end: NaiveDate,
+    pub referral_cutoff: Option<NaiveDate>,
+    pub max_outcome_payment: Option<MoneyJson>,
+    pub participant_cap: Option<MoneyJson>,
+    pub cap_policy: CapPolicy,
+    pub settlement_route: SettlementRoute,
+    pub settlement_frequency: SettlementFrequency,
+    pub payers: Vec<PayerView>,
+    pub outcomes: Vec<OutcomeView>,
+    pub validator_organisation_ids: Vec<String>,
+    pub published: bool,
+    pub policy_sector: Option<String>,
+    pub target_population: Option<String>,
+    pub stage_development: Option<String>,
+    pub created_at: chrono::DateTime<chrono::Utc>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PayerView {
+    pub id: String,
+    pub organisation_id: String,
+    pub role: PayerRole,
+    pub max_commitment: MoneyJson,
+    /// `fixed`: `share` applies; `pro_rata`: max_commitment over the sum of all maximums.
+    pub share_basis: ShareBasis,
+    pub share: Option<String>,
+    pub phases: Vec<PhaseView>,
+    pub home_area_codes: Vec<String>,
+    pub lead: bool,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ShareBasis {
+    Fixed,
+    ProRata,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PhaseView {
+    pub from: NaiveDate,
+    pub to: NaiveDate,
+    pub share: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct OutcomeView {
+    pub id: String,
+    pub code: String,
+    pub name: String,
+    pub price: MoneyJson,
+    pub unit: OutcomeUnit,
+    pub max_units_per_participant: Option<i32>,
+    pub max_claims_per_participant: i32,
+    pub exclusive_group: Option<String>,
+    pub requires: Option<Requirement>,
+    pub volume_cap: Option<i32>,
+    pub deadweight: Option<String>,
+    pub min_age_at_start: Option<i32>,
+    pub max_age_at_start: Option<i32>,
+}
+
+impl From<ProjectRecord> for ProjectView {
+    fn from(record: ProjectRecord) -> ProjectView {
+        let p = record.project;
+        let currency = p.currency.clone();
+        let money = |minor: i64| MoneyJson::from_minor(minor, &currency);
+        ProjectView {
+            payers: record
+                .payers
+                .into_iter()
+                .map(|r| PayerView {
+                    id: r.payer.id,
+                    organisation_id: r.payer.organisation_id,
+                    role: PayerRole::from_db(&r.payer.role).unwrap_or(PayerRole::CoCommissioner),
+                    max_commitment: money(r.payer.max_commitment_minor),
+                    share_basis: if r.payer.share.is_some() {
+                        ShareBasis::Fixed
+                    } else {
+                        ShareBasis::ProRata
+                    },
+                    share: r.payer.share,
+                    phases: r
+                        .phases
+                        .into_iter()
+                        .map(|ph| PhaseView {
+                            from: ph.starts_on,
+                            to: ph.ends_on,
+                            share: ph.share,
+                        })
+                        .collect(),
+                    home_area_codes: r.home_area_codes,
+                    lead: r.payer.lead,
+                })
+                .collect(),
+            outcomes: record
+                .outcomes
+                .into_iter()
+                .map(|o| OutcomeView {
+                    price: money(o.price_minor),
+                    unit: OutcomeUnit::from_db(&o.unit).unwrap_or(OutcomeUnit::Achievement),
+                    requires: o.requires_outcome_code.map(|code| Requirement {
+                        outcome_code: code,
+                        min_days_after: o.requires_min_days_after.unwrap_or(0),
+                    }),
+                    id: o.id,
+                    code: o.code,
+                    name: o.name,
+                    max_units_per_participant: o.max_units_per_participant,
+                    max_claims_per_participant: o.max_claims_per_participant,
+                    exclusive_group: o.exclusive_group,
+                    volume_cap: o.volume_cap,
+                    deadweight: o.deadweight,
+                    min_age_at_start: o.min_age_at_start,
+                    max_age_at_start: o.max_age_at_start,
+                })
+                .collect(),
+            max_outcome_payment: p.max_outcome_payment_minor.map(money),
+            participant_cap: p.participant_cap_minor.map(money),
+            cap_policy: CapPolicy::from_db(&p.cap_policy).unwrap_or(CapPolicy::Shortfall),
+            settlement_route: SettlementRoute::from_db(&p.settlement_route)
+                .unwrap_or(SettlementRoute::Direct),
+            settlement_frequency: SettlementFrequency::from_db(&p.settlement_frequency)
+                .unwrap_or(SettlementFrequency::Quarterly),
+            validator_organisation_ids: record.validator_organisation_ids,
+            id: p.id,
+            name: p.name,
+            fund_id: p.fund_id,
+            provider_organisation_id: p.provider_organisation_id,
+            currency: p.currency,
+            service_start: p.service_start,
+            service_end: p.service_end,
+            referral_cutoff: p.referral_cutoff,
+            published: p.published,
+            policy_sector: p.policy_sector,
+            target_population: p.target_population,
+            stage_development: p.stage_development,
+            created_at: p.created_at.and_utc(),
+        }
+    }
+}
+
+/// Which projects a caller may see.
+pub fn scope_of(principal: &Principal) -> ProjectScope {
+    let org = principal.organisation_id.clone().unwrap_or_default();
+    match principal.role {
+        Role::Admin => ProjectScope::All,
+        Role::FundManager => ProjectScope::FundOwner(org),
+        Role::Commissioner => ProjectScope::Payer(org),
+        Role::Provider => ProjectScope::Provider(org),
+        Role::Validator => ProjectScope::Validator(org),
+    }
+}
+
+/// True when `principal` may see `record`.
+pub fn can_see(principal: &Principal, record: &ProjectRecord, fund_owner: Option<&str>) -> bool {
+    let org = principal.organisation_id.as_deref().unwrap_or("");
+    let pays = record.payers.iter().any(|p| p.payer.organisation_id == org);
+    match principal.role {
+        Role::Admin => true,
+        Role::FundManager => pays || fund_owner == Some(org),
+        Role::Commissioner => pays,
+        Role::Provider => record.project.provider_organisation_id == org,
+        Role::Validator => record.validator_organisation_ids.iter().any(|v| v == org),
+    }
+}
+
+/// Loads a project the caller may see; 404 for one it may not, so that its existence is not
+/// revealed either.
+pub fn load_visible(
+    conn: &mut DbConn,
+    principal: &Principal,
+    id: &str,
+) -> Result<ProjectRecord, ApiError> {
+    let not_found = || ApiError::NotFound(format!("no project '{id}' that you can see"));
+    let record = queries::get_project(conn, id)?.ok_or_else(not_found)?;
+    let fund_owner = match &record.project.fund_id {
+        Some(fund_id) => queries::get_fund(conn, fund_id)?.map(|f| f.owner_organisation_id),
+        None => None,
+    };
+    if can_see(principal, &record, fund_owner.as_deref()) {
+        Ok(record)
+    } else {
+        Err(not_found())
+    }
+}
+
+/// Create a project with its payers and rate card.
+#[utoipa::path(
+    post, path = "/v1/projects", tag = "registry",
+    request_body = NewProject,
+    params(("Idempotency-Key" = Option<String>, Header, description = "retry-safe key")),
+    responses(
+        (status = 201, body = ProjectView),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "invalid project; `errors` names each field", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn create(
+    req: HttpRequest,
+    pool: web::Data<Pool>,
+    principal: Principal,
+    body: JsonBody,
+) -> Result<HttpResponse, ApiError> {
+    principal.require(&[Role::Admin, Role::FundManager])?;
+    let key = idempotency_key(&req)?;
+    let input: NewProject = body.parse()?;
+    let creator = principal.clone();
+    idempotent_create(&pool, &principal, key, body.digest, move |conn| {
+        if let Some(fund_id) = &input.fund_id {
+            lock_fund(conn, fund_id)?;
+        }
+        let facts = project_facts(conn, &input)?;
+        if creator.role == Role::FundManager {
+            let org = creator.organisation_id.as_deref().unwrap_or("");
+            // In a fund: only the fund's owner. Without one: a fund manager that pays into it.
+            // A fund that does not exist is left to validation to report.
+            let allowed = match (&input.fund_id, &facts.fund) {
+                (Some(_), Some(fund)) => fund.owner_organisation_id == org,
+                (Some(_), None) => true,
+                (None, _) => input.payers.iter().any(|p| p.organisation_id == org),
+            };
+            if !allowed {
+                return Err(ApiError::Forbidden(
+                    "a fund manager may create projects only in its own organisation's funds"
+                        .into(),
+                ));
+            }
+        }
+        let plan = validate_project(input, &facts)?;
+        let id = queries::insert_project(conn, &plan)?;
+        let record = queries::get_project(conn, &id)?
+            .ok_or_else(|| ApiError::Internal("project vanished after insert".into()))?;
+        Ok(ProjectView::from(record))
+    })
+    .await
+}
+
+fn project_facts(conn: &mut DbConn, input: &NewProject) -> Result<ProjectFacts, ApiError> {
+    let mut ids: HashSet<&str> = HashSet::new();
+    ids.insert(&input.provider_organisation_id);
+    ids.extend(input.payers.iter().map(|p| p.organisation_id.as_str()));
+    ids.extend(input.validator_organisation_ids.iter().map(String::as_str));
+    let ids: Vec<&str> = ids.into_iter().collect();
+    let organisations = queries::organisation_kinds(conn, &ids)?;
+    let fund = match &input.fund_id {
+        Some(fund_id) => queries::fund_facts(conn, fund_id)?,
+        None => None,
+    };
+    Ok(ProjectFacts {
+        organisations,
+        fund,
+    })
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ProjectListQuery {
+    /// Only projects of this fund.
+    pub fund_id: Option<String>,
+    pub cursor: Option<String>,
+    pub limit: Option<u32>,
+}
+
+/// List the projects the caller may see.
+#[utoipa::path(
+    get, path = "/v1/projects", tag = "registry", params(ProjectListQuery),
+    responses((status = 200, body = Page<ProjectView>)),
+    security(("bearer" = []))
+)]
+pub async fn list(
+    pool: web::Data<Pool>,
+    principal: Principal,
+    query: web::Query<ProjectListQuery>,
+) -> Result<web::Json<Page<ProjectView>>, ApiError> {
+    let query = query.into_inner();
+    let limit = PageQuery {
+        cursor: None,
+        limit: query.limit,
+    }
+    .limit()?;
+    let scope = scope_of(&principal);
+    let rows = with_db(&pool, move |conn| {
+        Ok(queries::list_projects(
+            conn,
+            &scope,
+            query.fund_id.as_deref(),
+            query.cursor.as_deref(),
+            limit,
+        )?)
+    })
+    .await?;
+    let items: Vec<ProjectView> = rows.into_iter().map(ProjectView::from).collect();
+    Ok(web::Json(Page::new(items, limit, |p: &ProjectView| {
+        p.id.clone()
+    })))
+}
+
+/// One project with its payers and rate card.
+#[utoipa::path(
+    get, path = "/v1/projects/{id}", tag = "registry", params(("id" = String, Path)),
+    responses((status = 200, body = ProjectView), (status = 404, body = Problem, content_type = "application/problem+json")),
+    security(("bearer" = []))
+)]
+pub async fn get(
+    pool: web::Data<Pool>,
+    principal: Principal,
+    id: web::Path<String>,
+) -> Result<web::Json<ProjectView>, ApiError> {
+    let id = id.into_inner();
+    let record = with_db(&pool, move |conn| load_visible(conn, &principal, &id)).await?;
+    Ok(web::Json(ProjectView::from(record)))
+}

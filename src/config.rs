@@ -1,0 +1,230 @@
+//! Settings from environment variables, validated once at start. Every problem is reported at
+//! once, with the variable it concerns.
+
+use std::path::{Path, PathBuf};
+
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey};
+use rand::RngCore;
+
+use crate::db::DatabaseUrl;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Environment {
+    Development,
+    Production,
+}
+
+#[derive(Clone)]
+pub struct JwtSettings {
+    pub algorithm: Algorithm,
+    pub decoding_key: DecodingKey,
+    /// Present for HS256; with RS256 tokens come from the external identity provider.
+    pub encoding_key: Option<EncodingKey>,
+    pub issuer: Option<String>,
+    pub audience: Option<String>,
+}
+
+#[derive(Clone)]
+pub struct Config {
+    pub environment: Environment,
+    pub database: DatabaseUrl,
+    pub bind: String,
+    pub jwt: JwtSettings,
+    /// HMAC key for pseudonymising participant references.
+    pub pseudonym_key: Vec<u8>,
+    pub smtp_url: Option<String>,
+    pub mail_from: Option<String>,
+    /// Database connections per process.
+    pub db_pool_size: u32,
+    /// Largest request body accepted, in bytes.
+    pub max_body_bytes: usize,
+    /// HTTP worker threads (default: one per core).
+    pub workers: Option<usize>,
+}
+
+/// Where development-only secrets are kept between runs, so that tokens minted by
+/// `cofund token` keep working after a restart.
+const DEV_SECRET_DIR: &str = "./data";
+const MIN_SECRET_BYTES: usize = 32;
+
+fn var(name: &str) -> Option<String> {
+    std::env::var(name)
+        .ok()
+        .map(|v| v.trim().to_owned())
+        .filter(|v| !v.is_empty())
+}
+
+impl Config {
+    pub fn from_env() -> Result<Config, Vec<String>> {
+        let mut errors = Vec::new();
+        let environment = match var("COFUND_ENV").as_deref() {
+            None | Some("development") => Environment::Development,
+            Some("production") => Environment::Production,
+            Some(other) => {
+                errors.push(format!(
+                    "COFUND_ENV must be 'development' or 'production', not '{other}'"
+                ));
+                Environment::Development
+            }
+        };
+        let database = DatabaseUrl::parse(var("DATABASE_URL").as_deref());
+        let bind = var("COFUND_BIND").unwrap_or_else(|| "127.0.0.1:8080".to_owned());
+        if bind.parse::<std::net::SocketAddr>().is_err() {
+            errors.push(format!(
+                "COFUND_BIND must be an address such as 127.0.0.1:8080, not '{bind}'"
+            ));
+        }
+
+        let secret = secret_from("COFUND_JWT_SECRET", "COFUND_JWT_SECRET_FILE", &mut errors);
+        let public_key = var("COFUND_JWT_PUBLIC_KEY_FILE").and_then(|path| {
+            std::fs::read(&path)
+                .map_err(|e| errors.push(format!("COFUND_JWT_PUBLIC_KEY_FILE {path}: {e}")))
+                .ok()
+        });
+        let issuer = var("COFUND_JWT_ISSUER");
+        let audience = var("COFUND_JWT_AUDIENCE");
+        let jwt = match (secret, public_key) {
+            (Some(_), Some(_)) => {
+                errors.push(
+                    "set either COFUND_JWT_SECRET(_FILE) or COFUND_JWT_PUBLIC_KEY_FILE, not both"
+                        .into(),
+                );
+                None
+            }
+            (None, Some(pem)) => match DecodingKey::from_rsa_pem(&pem) {
+                Ok(key) => Some(JwtSettings {
+                    algorithm: Algorithm::RS256,
+                    decoding_key: key,
+                    encoding_key: None,
+                    issuer: issuer.clone(),
+                    audience: audience.clone(),
+                }),
+                Err(e) => {
+                    errors.push(format!(
+                        "COFUND_JWT_PUBLIC_KEY_FILE is not an RSA public key in PEM: {e}"
+                    ));
+                    None
+                }
+            },
+            (Some(secret), None) => Some(JwtSettings::hs256(
+                &secret,
+                issuer.clone(),
+                audience.clone(),
+            )),
+            (None, None) if environment == Environment::Production => {
+                errors.push("COFUND_ENV=production needs COFUND_JWT_SECRET, COFUND_JWT_SECRET_FILE or COFUND_JWT_PUBLIC_KEY_FILE; a generated development secret is refused".into());
+                None
+            }
+            (None, None) => dev_secret("jwt-secret")
+                .map_err(|e| errors.push(e))
+                .ok()
+                .map(|secret| JwtSettings::hs256(&secret, issuer.clone(), audience.clone())),
+        };
+        let pseudonym_key = match secret_from(
+            "COFUND_PSEUDONYM_KEY",
+            "COFUND_PSEUDONYM_KEY_FILE",
+            &mut errors,
+        ) {
+            Some(key) => key,
+            None if environment == Environment::Production => {
+                errors.push("COFUND_ENV=production needs COFUND_PSEUDONYM_KEY or COFUND_PSEUDONYM_KEY_FILE: pseudonyms must stay stable and secret".into());
+                Vec::new()
+            }
+            None => dev_secret("pseudonym-key").unwrap_or_else(|e| {
+                errors.push(e);
+                Vec::new()
+            }),
+        };
+
+        let smtp_url = var("COFUND_SMTP_URL");
+        let mail_from = var("COFUND_MAIL_FROM");
+        if smtp_url.is_some() && mail_from.is_none() {
+            errors.push("COFUND_SMTP_URL is set but COFUND_MAIL_FROM is not".into());
+        }
+        let db_pool_size = match var("COFUND_DB_POOL_SIZE").map(|v| v.parse::<u32>()) {
+            None => 8,
+            Some(Ok(n)) if (1..=256).contains(&n) => n,
+            Some(_) => {
+                errors.push("COFUND_DB_POOL_SIZE must be a whole number from 1 to 256".into());
+                8
+            }
+        };
+
+        match (errors.is_empty(), jwt) {
+            (true, Some(jwt)) => Ok(Config {
+                environment,
+                database,
+                bind,
+                jwt,
+                pseudonym_key,
+                smtp_url,
+                mail_from,
+                db_pool_size,
+                max_body_bytes: 64 * 1024 * 1024,
+                workers: None,
+            }),
+            _ => Err(errors),
+        }
+    }
+}
+
+impl JwtSettings {
+    pub fn hs256(secret: &[u8], issuer: Option<String>, audience: Option<String>) -> JwtSettings {
+        JwtSettings {
+            algorithm: Algorithm::HS256,
+            decoding_key: DecodingKey::from_secret(secret),
+            encoding_key: Some(EncodingKey::from_secret(secret)),
+            issuer,
+            audience,
+        }
+    }
+}
+
+/// Reads a secret given directly or as a file; at least 32 bytes.
+fn secret_from(direct: &str, file: &str, errors: &mut Vec<String>) -> Option<Vec<u8>> {
+    let secret = match (var(direct), var(file)) {
+        (Some(_), Some(_)) => {
+            errors.push(format!("set {direct} or {file}, not both"));
+            return None;
+        }
+        (Some(value), None) => value.into_bytes(),
+        (None, Some(path)) => match std::fs::read_to_string(&path) {
+            Ok(content) => content.trim().as_bytes().to_vec(),
+            Err(e) => {
+                errors.push(format!("{file} {path}: {e}"));
+                return None;
+            }
+        },
+        (None, None) => return None,
+    };
+    if secret.len() < MIN_SECRET_BYTES {
+        errors.push(format!(
+            "{direct} must be at least {MIN_SECRET_BYTES} bytes long"
+        ));
+        return None;
+    }
+    Some(secret)
+}
+
+/// A random secret made on first use and kept in `./data/dev-NAME` (development only).
+fn dev_secret(name: &str) -> Result<Vec<u8>, String> {
+    let path: PathBuf = Path::new(DEV_SECRET_DIR).join(format!("dev-{name}"));
+    if let Ok(existing) = std::fs::read_to_string(&path) {
+        if existing.trim().len() >= MIN_SECRET_BYTES {
+            return Ok(existing.trim().as_bytes().to_vec());
+        }
+    }
+    let mut bytes = [0u8; 32];
+    rand::thread_rng().fill_bytes(&mut bytes);
+    let secret = hex::encode(bytes);
+    std::fs::create_dir_all(DEV_SECRET_DIR)
+        .and_then(|_| std::fs::write(&path, &secret))
+        .map_err(|e| {
+            format!(
+                "cannot keep the development secret in {}: {e}",
+                path.display()
+            )
+        })?;
+    tracing::warn!(path = %path.display(), "generated a development secret (never used when COFUND_ENV=production)");
+    Ok(secret.into_bytes())
+}

@@ -1,0 +1,219 @@
+//! Storage: one diesel code path over SQLite (embedded default) and PostgreSQL (production).
+//!
+//! Everything above this module talks to [`DbConn`]; the only backend-specific SQL lives in
+//! [`backend_specific`], named so that it is easy to find.
+
+pub mod models;
+pub mod queries;
+pub mod schema;
+
+use std::path::Path;
+use std::time::Duration;
+
+use diesel::connection::{AnsiTransactionManager, TransactionManager};
+use diesel::pg::PgConnection;
+use diesel::r2d2::{self, ManageConnection, R2D2Connection};
+use diesel::sqlite::SqliteConnection;
+use diesel::{Connection, RunQueryDsl};
+use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
+
+pub const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
+pub const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
+
+#[derive(diesel::MultiConnection)]
+pub enum DbConn {
+    Pg(PgConnection),
+    Sqlite(SqliteConnection),
+}
+
+pub type Pool = r2d2::Pool<Manager>;
+pub type PooledConn = r2d2::PooledConnection<Manager>;
+
+/// Which database a `DATABASE_URL` selects. Chosen from the URL's scheme alone: a PostgreSQL URL
+/// that cannot be reached is an error, never a silent fall-back to a SQLite file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DatabaseUrl {
+    Postgres(String),
+    Sqlite(String),
+}
+
+impl DatabaseUrl {
+    pub fn parse(raw: Option<&str>) -> DatabaseUrl {
+        match raw.map(str::trim).filter(|s| !s.is_empty()) {
+            None => DatabaseUrl::Sqlite("./data/cofund.db".to_owned()),
+            Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
+                DatabaseUrl::Postgres(url.to_owned())
+            }
+            Some(url) => DatabaseUrl::Sqlite(
+                url.strip_prefix("sqlite://")
+                    .or_else(|| url.strip_prefix("sqlite:"))
+                    .unwrap_or(url)
+                    .to_owned(),
+            ),
+        }
+    }
+
+    /// A form safe to log: the password of a PostgreSQL URL is masked.
+    pub fn redacted(&self) -> String {
+        match self {
+            DatabaseUrl::Sqlite(path) => format!("sqlite://{path}"),
+            DatabaseUrl::Postgres(url) => match (url.find("://"), url.rfind('@')) {
+                (Some(scheme_end), Some(at)) if at > scheme_end => {
+                    let credentials = &url[scheme_end + 3..at];
+                    let user = credentials.split(':').next().unwrap_or("");
+                    format!("{}{}:***{}", &url[..scheme_end + 3], user, &url[at..])
+                }
+                _ => url.clone(),
+            },
+        }
+    }
+}
+
+#[derive(Debug)]
+pub struct Manager {
+    url: DatabaseUrl,
+}
+
+impl ManageConnection for Manager {
+    type Connection = DbConn;
+    type Error = r2d2::Error;
+
+    fn connect(&self) -> Result<DbConn, r2d2::Error> {
+        match &self.url {
+            DatabaseUrl::Postgres(url) => PgConnection::establish(url)
+                .map(DbConn::Pg)
+                .map_err(r2d2::Error::ConnectionError),
+            DatabaseUrl::Sqlite(path) => {
+                let mut conn =
+                    SqliteConnection::establish(path).map_err(r2d2::Error::ConnectionError)?;
+                // WAL lets readers run beside the one writer; busy_timeout makes a writer wait
+                // for the lock instead of failing; NORMAL is durable in WAL mode at commit.
+                // busy_timeout comes first so that the others wait for a lock too.
+                for pragma in [
+                    "PRAGMA busy_timeout = 10000",
+                    "PRAGMA journal_mode = WAL",
+                    "PRAGMA synchronous = NORMAL",
+                    "PRAGMA foreign_keys = ON",
+                ] {
+                    diesel::sql_query(pragma)
+                        .execute(&mut conn)
+                        .map_err(r2d2::Error::QueryError)?;
+                }
+                Ok(DbConn::Sqlite(conn))
+            }
+        }
+    }
+
+    fn is_valid(&self, conn: &mut DbConn) -> Result<(), r2d2::Error> {
+        conn.ping().map_err(r2d2::Error::QueryError)
+    }
+
+    fn has_broken(&self, conn: &mut DbConn) -> bool {
+        conn.is_broken()
+    }
+}
+
+/// Opens a pool and applies pending migrations.
+pub fn connect(url: &DatabaseUrl, max_size: u32) -> Result<Pool, String> {
+    if let DatabaseUrl::Sqlite(path) = url {
+        if let Some(dir) = Path::new(path)
+            .parent()
+            .filter(|d| !d.as_os_str().is_empty())
+        {
+            std::fs::create_dir_all(dir)
+                .map_err(|e| format!("cannot create the database folder {}: {e}", dir.display()))?;
+        }
+    }
+    let pool = r2d2::Pool::builder()
+        .max_size(max_size)
+        .connection_timeout(Duration::from_secs(15))
+        .build(Manager { url: url.clone() })
+        .map_err(|e| format!("cannot open the database {}: {e}", url.redacted()))?;
+    let mut conn = pool
+        .get()
+        .map_err(|e| format!("cannot open the database {}: {e}", url.redacted()))?;
+    run_migrations(&mut conn)?;
+    Ok(pool)
+}
+
+/// Applies every pending migration; returns how many were applied.
+pub fn run_migrations(conn: &mut DbConn) -> Result<usize, String> {
+    let applied = match conn {
+        DbConn::Pg(c) => c
+            .run_pending_migrations(POSTGRES_MIGRATIONS)
+            .map(|v| v.len()),
+        DbConn::Sqlite(c) => c.run_pending_migrations(SQLITE_MIGRATIONS).map(|v| v.len()),
+    };
+    applied.map_err(|e| format!("migration failed: {e}"))
+}
+
+/// Runs `f` in a write transaction.
+///
+/// On SQLite the transaction starts with `BEGIN IMMEDIATE`, so that it takes the write lock
+/// before reading: a deferred transaction that reads and then writes fails with SQLITE_BUSY
+/// under concurrent load instead of waiting its turn. PostgreSQL writers guard what they read
+/// with row locks (see [`backend_specific::lock_row_for_update`]).
+pub fn write_tx<T, E, F>(conn: &mut DbConn, f: F) -> Result<T, E>
+where
+    F: FnOnce(&mut DbConn) -> Result<T, E>,
+    E: From<diesel::result::Error>,
+{
+    match conn {
+        DbConn::Pg(_) => conn.transaction(f),
+        DbConn::Sqlite(sqlite) => {
+            AnsiTransactionManager::begin_transaction_sql(sqlite, "BEGIN IMMEDIATE")?;
+            match f(conn) {
+                Ok(value) => {
+                    <DbConn as TransactionManager<DbConn>>::commit_transaction(conn)?;
+                    Ok(value)
+                }
+                Err(e) => {
+                    <DbConn as TransactionManager<DbConn>>::rollback_transaction(conn)?;
+                    Err(e)
+                }
+            }
+        }
+    }
+}
+
+/// The few statements that differ between the backends.
+pub mod backend_specific {
+    use super::DbConn;
+    use diesel::sql_types::Text;
+    use diesel::RunQueryDsl;
+
+    /// Locks one row until the transaction ends, so that a check of remaining headroom and the
+    /// write that uses it cannot interleave with another writer's. On SQLite the whole database
+    /// is already locked by `BEGIN IMMEDIATE`, so nothing more is needed.
+    pub fn lock_row_for_update(
+        conn: &mut DbConn,
+        table: LockableTable,
+        id: &str,
+    ) -> diesel::QueryResult<()> {
+        match conn {
+            DbConn::Pg(pg) => {
+                let sql = format!("SELECT id FROM {} WHERE id = $1 FOR UPDATE", table.name());
+                diesel::sql_query(sql)
+                    .bind::<Text, _>(id)
+                    .execute(pg)
+                    .map(|_| ())
+            }
+            DbConn::Sqlite(_) => Ok(()),
+        }
+    }
+
+    #[derive(Debug, Clone, Copy)]
+    pub enum LockableTable {
+        Funds,
+        Projects,
+    }
+
+    impl LockableTable {
+        fn name(self) -> &'static str {
+            match self {
+                LockableTable::Funds => "funds",
+                LockableTable::Projects => "projects",
+            }
+        }
+    }
+}

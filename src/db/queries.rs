@@ -1,0 +1,505 @@
+//! Reads and writes of the registry. Every function takes a connection; the caller decides the
+//! transaction (see [`super::write_tx`]).
+
+use std::collections::HashMap;
+
+use chrono::Utc;
+use diesel::prelude::*;
+use diesel::result::Error as DieselError;
+
+use super::models::*;
+use super::schema::*;
+use super::{DbConn, MultiBackend};
+use crate::domain::registry::{
+    FundFacts, FundPlan, OrganisationKind, OrganisationPlan, PayerRole, ProjectPlan,
+};
+
+/// Inserts many rows in one statement per chunk. The multi-backend connection cannot build a
+/// multi-row INSERT, so this goes through the concrete connection; chunks stay under SQLite's
+/// limit on bound parameters.
+macro_rules! insert_rows {
+    ($conn:expr, $table:expr, $rows:expr) => {{
+        let rows = $rows;
+        let mut inserted = 0usize;
+        for chunk in rows.chunks(INSERT_CHUNK_ROWS) {
+            inserted += match &mut *$conn {
+                DbConn::Pg(c) => diesel::insert_into($table).values(chunk).execute(c),
+                DbConn::Sqlite(c) => diesel::insert_into($table).values(chunk).execute(c),
+            }?;
+        }
+        Ok::<usize, DieselError>(inserted)
+    }};
+}
+
+/// Rows per INSERT: at 20 columns this stays below SQLite's 32,766 bound parameters.
+pub const INSERT_CHUNK_ROWS: usize = 1_000;
+
+/// A new opaque identifier: a readable prefix and a time-ordered UUID, so that ordering by id
+/// is ordering by creation (which is what cursors page through).
+pub fn new_id(prefix: &str) -> String {
+    format!("{prefix}_{}", uuid::Uuid::now_v7().simple())
+}
+
+fn now() -> chrono::NaiveDateTime {
+    Utc::now().naive_utc()
+}
+
+// --- organisations ---------------------------------------------------------------------------
+
+pub fn insert_organisation(
+    conn: &mut DbConn,
+    plan: OrganisationPlan,
+) -> Result<OrganisationRecord, DieselError> {
+    let organisation = Organisation {
+        id: new_id("org"),
+        name: plan.name,
+        kind: plan.kind.as_str().to_owned(),
+        identifier: plan.identifier,
+        created_at: now(),
+    };
+    diesel::insert_into(organisations::table)
+        .values(&organisation)
+        .execute(conn)?;
+    let areas: Vec<OrganisationAreaCode> = plan
+        .area_codes
+        .iter()
+        .map(|code| OrganisationAreaCode {
+            organisation_id: organisation.id.clone(),
+            area_code: code.clone(),
+        })
+        .collect();
+    insert_rows!(conn, organisation_area_codes::table, &areas)?;
+    let emails: Vec<OrganisationBillingEmail> = plan
+        .billing_emails
+        .iter()
+        .map(|email| OrganisationBillingEmail {
+            organisation_id: organisation.id.clone(),
+            email: email.clone(),
+        })
+        .collect();
+    insert_rows!(conn, organisation_billing_emails::table, &emails)?;
+    Ok(OrganisationRecord {
+        organisation,
+        area_codes: plan.area_codes,
+        billing_emails: plan.billing_emails,
+    })
+}
+
+pub fn identifier_taken(conn: &mut DbConn, identifier: &str) -> Result<bool, DieselError> {
+    let n: i64 = organisations::table
+        .filter(organisations::identifier.eq(identifier))
+        .count()
+        .get_result(conn)?;
+    Ok(n > 0)
+}
+
+pub fn get_organisation(
+    conn: &mut DbConn,
+    id: &str,
+) -> Result<Option<OrganisationRecord>, DieselError> {
+    let found = organisations::table
+        .find(id)
+        .select(Organisation::as_select())
+        .first(conn)
+        .optional()?;
+    match found {
+        None => Ok(None),
+        Some(org) => Ok(attach_organisation_details(conn, vec![org])?.pop()),
+    }
+}
+
+pub fn list_organisations(
+    conn: &mut DbConn,
+    after: Option<&str>,
+    limit: i64,
+) -> Result<Vec<OrganisationRecord>, DieselError> {
+    let mut query = organisations::table
+        .select(Organisation::as_select())
+        .into_boxed::<MultiBackend>();
+    if let Some(after) = after {
+        query = query.filter(organisations::id.gt(after.to_owned()));
+    }
+    let rows = query
+        .order(organisations::id.asc())
+        .limit(limit)
+        .load(conn)?;
+    attach_organisation_details(conn, rows)
+}
+
+fn attach_organisation_details(
+    conn: &mut DbConn,
+    rows: Vec<Organisation>,
+) -> Result<Vec<OrganisationRecord>, DieselError> {
+    let ids: Vec<&String> = rows.iter().map(|o| &o.id).collect();
+    let mut areas: HashMap<String, Vec<String>> = HashMap::new();
+    for row in organisation_area_codes::table
+        .filter(organisation_area_codes::organisation_id.eq_any(&ids))
+        .order(organisation_area_codes::area_code.asc())
+        .select(OrganisationAreaCode::as_select())
+        .load(conn)?
+    {
+        areas
+            .entry(row.organisation_id)
+            .or_default()
+            .push(row.area_code);
+    }
+    let mut emails: HashMap<String, Vec<String>> = HashMap::new();
+    for row in organisation_billing_emails::table
+        .filter(organisation_billing_emails::organisation_id.eq_any(&ids))
+        .order(organisation_billing_emails::email.asc())
+        .select(OrganisationBillingEmail::as_select())
+        .load(conn)?
+    {
+        emails
+            .entry(row.organisation_id)
+            .or_default()
+            .push(row.email);
+    }
+    Ok(rows
+        .into_iter()
+        .map(|organisation| OrganisationRecord {
+            area_codes: areas.remove(&organisation.id).unwrap_or_default(),
+            billing_emails: emails.remove(&organisation.id).unwrap_or_default(),
+            organisation,
+        })
+        .collect())
+}
+
+/// Kinds of those of `ids` that exist.
+pub fn organisation_kinds(
+    conn: &mut DbConn,
+    ids: &[&str],
+) -> Result<HashMap<String, OrganisationKind>, DieselError> {
+    let rows: Vec<(String, String)> = organisations::table
+        .filter(organisations::id.eq_any(ids))
+        .select((organisations::id, organisations::kind))
+        .load(conn)?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|(id, kind)| OrganisationKind::from_db(&kind).map(|k| (id, k)))
+        .collect())
+}
+
+// --- funds -----------------------------------------------------------------------------------
+
+pub fn insert_fund(conn: &mut DbConn, plan: FundPlan) -> Result<Fund, DieselError> {
+    let fund = Fund {
+        id: new_id("fund"),
+        name: plan.name,
+        owner_organisation_id: plan.owner_organisation_id,
+        currency: plan.currency.code().to_owned(),
+        budget_minor: plan.budget_minor,
+        service_start: plan.service_start,
+        service_end: plan.service_end,
+        created_at: now(),
+    };
+    diesel::insert_into(funds::table)
+        .values(&fund)
+        .execute(conn)?;
+    Ok(fund)
+}
+
+pub fn get_fund(conn: &mut DbConn, id: &str) -> Result<Option<Fund>, DieselError> {
+    funds::table
+        .find(id)
+        .select(Fund::as_select())
+        .first(conn)
+        .optional()
+}
+
+pub fn list_funds(
+    conn: &mut DbConn,
+    after: Option<&str>,
+    limit: i64,
+) -> Result<Vec<Fund>, DieselError> {
+    let mut query = funds::table
+        .select(Fund::as_select())
+        .into_boxed::<MultiBackend>();
+    if let Some(after) = after {
+        query = query.filter(funds::id.gt(after.to_owned()));
+    }
+    query.order(funds::id.asc()).limit(limit).load(conn)
+}
+
+/// Top-up committed to a fund's projects: the maximum commitments of their central top-up
+/// payers. Summed in Rust: `SUM(BIGINT)` is NUMERIC on PostgreSQL, which the multi-backend
+/// connection cannot load.
+pub fn fund_committed_minor(conn: &mut DbConn, fund_id: &str) -> Result<i64, DieselError> {
+    let commitments: Vec<i64> = project_payers::table
+        .inner_join(projects::table)
+        .filter(projects::fund_id.eq(fund_id))
+        .filter(project_payers::role.eq(PayerRole::CentralTopUp.as_str()))
+        .select(project_payers::max_commitment_minor)
+        .load(conn)?;
+    Ok(commitments.iter().sum())
+}
+
+pub fn fund_facts(conn: &mut DbConn, fund_id: &str) -> Result<Option<FundFacts>, DieselError> {
+    let Some(fund) = get_fund(conn, fund_id)? else {
+        return Ok(None);
+    };
+    Ok(Some(FundFacts {
+        committed_minor: fund_committed_minor(conn, fund_id)?,
+        owner_organisation_id: fund.owner_organisation_id,
+        currency: fund.currency,
+        budget_minor: fund.budget_minor,
+        service_end: fund.service_end,
+    }))
+}
+
+// --- projects --------------------------------------------------------------------------------
+
+pub fn insert_project(conn: &mut DbConn, plan: &ProjectPlan) -> Result<String, DieselError> {
+    let project = Project {
+        id: new_id("prj"),
+        name: plan.name.clone(),
+        fund_id: plan.fund_id.clone(),
+        provider_organisation_id: plan.provider_organisation_id.clone(),
+        currency: plan.currency.code().to_owned(),
+        service_start: plan.service_start,
+        service_end: plan.service_end,
+        referral_cutoff: plan.referral_cutoff,
+        max_outcome_payment_minor: plan.max_outcome_payment_minor,
+        participant_cap_minor: plan.participant_cap_minor,
+        cap_policy: plan.cap_policy.as_str().to_owned(),
+        settlement_route: plan.settlement_route.as_str().to_owned(),
+        settlement_frequency: plan.settlement_frequency.as_str().to_owned(),
+        policy_sector: plan.policy_sector.clone(),
+        target_population: plan.target_population.clone(),
+        stage_development: plan.stage_development.clone(),
+        published: plan.published,
+        created_at: now(),
+    };
+    diesel::insert_into(projects::table)
+        .values(&project)
+        .execute(conn)?;
+
+    let mut payers = Vec::new();
+    let mut phases = Vec::new();
+    let mut areas = Vec::new();
+    for (position, payer) in plan.payers.iter().enumerate() {
+        let payer_id = new_id("pyr");
+        payers.push(ProjectPayer {
+            id: payer_id.clone(),
+            project_id: project.id.clone(),
+            position: position as i32,
+            organisation_id: payer.organisation_id.clone(),
+            role: payer.role.as_str().to_owned(),
+            max_commitment_minor: payer.max_commitment_minor,
+            share: payer.share.map(|s| s.to_string()),
+            lead: payer.lead,
+        });
+        phases.extend(payer.phases.iter().map(|ph| PayerPhase {
+            payer_id: payer_id.clone(),
+            starts_on: ph.from,
+            ends_on: ph.to,
+            share: ph.share.to_string(),
+        }));
+        areas.extend(payer.home_area_codes.iter().map(|code| PayerHomeArea {
+            payer_id: payer_id.clone(),
+            area_code: code.clone(),
+        }));
+    }
+    insert_rows!(conn, project_payers::table, &payers)?;
+    insert_rows!(conn, payer_phases::table, &phases)?;
+    insert_rows!(conn, payer_home_areas::table, &areas)?;
+
+    let outcomes: Vec<OutcomeMetric> = plan
+        .outcomes
+        .iter()
+        .enumerate()
+        .map(|(position, o)| OutcomeMetric {
+            id: new_id("out"),
+            project_id: project.id.clone(),
+            position: position as i32,
+            code: o.code.clone(),
+            name: o.name.clone(),
+            price_minor: o.price_minor,
+            unit: o.unit.as_str().to_owned(),
+            max_units_per_participant: o.max_units_per_participant,
+            max_claims_per_participant: o.max_claims_per_participant,
+            exclusive_group: o.exclusive_group.clone(),
+            requires_outcome_code: o.requires.as_ref().map(|r| r.outcome_code.clone()),
+            requires_min_days_after: o.requires.as_ref().map(|r| r.min_days_after),
+            volume_cap: o.volume_cap,
+            deadweight: o.deadweight.map(|d| d.to_string()),
+            min_age_at_start: o.min_age_at_start,
+            max_age_at_start: o.max_age_at_start,
+        })
+        .collect();
+    insert_rows!(conn, outcome_metrics::table, &outcomes)?;
+
+    let validators: Vec<ProjectValidator> = plan
+        .validator_organisation_ids
+        .iter()
+        .map(|org| ProjectValidator {
+            project_id: project.id.clone(),
+            organisation_id: org.clone(),
+        })
+        .collect();
+    insert_rows!(conn, project_validators::table, &validators)?;
+    Ok(project.id)
+}
+
+/// Whose projects a caller may see.
+#[derive(Debug, Clone)]
+pub enum ProjectScope {
+    All,
+    /// A fund manager: projects of funds its organisation owns, and projects it pays into.
+    FundOwner(String),
+    Payer(String),
+    Provider(String),
+    Validator(String),
+}
+
+pub fn list_projects(
+    conn: &mut DbConn,
+    scope: &ProjectScope,
+    fund_id: Option<&str>,
+    after: Option<&str>,
+    limit: i64,
+) -> Result<Vec<ProjectRecord>, DieselError> {
+    let mut query = projects::table
+        .select(Project::as_select())
+        .into_boxed::<MultiBackend>();
+    match scope {
+        ProjectScope::All => {}
+        ProjectScope::FundOwner(org) => {
+            let owned = funds::table
+                .filter(funds::owner_organisation_id.eq(org.clone()))
+                .select(funds::id);
+            let paid = project_payers::table
+                .filter(project_payers::organisation_id.eq(org.clone()))
+                .select(project_payers::project_id);
+            query = query.filter(
+                projects::fund_id
+                    .nullable()
+                    .eq_any(owned.nullable())
+                    .or(projects::id.eq_any(paid)),
+            );
+        }
+        ProjectScope::Payer(org) => {
+            let paid = project_payers::table
+                .filter(project_payers::organisation_id.eq(org.clone()))
+                .select(project_payers::project_id);
+            query = query.filter(projects::id.eq_any(paid));
+        }
+        ProjectScope::Provider(org) => {
+            query = query.filter(projects::provider_organisation_id.eq(org.clone()));
+        }
+        ProjectScope::Validator(org) => {
+            let validated = project_validators::table
+                .filter(project_validators::organisation_id.eq(org.clone()))
+                .select(project_validators::project_id);
+            query = query.filter(projects::id.eq_any(validated));
+        }
+    }
+    if let Some(fund_id) = fund_id {
+        query = query.filter(projects::fund_id.eq(fund_id.to_owned()));
+    }
+    if let Some(after) = after {
+        query = query.filter(projects::id.gt(after.to_owned()));
+    }
+    let rows = query.order(projects::id.asc()).limit(limit).load(conn)?;
+    rows.into_iter()
+        .map(|p| load_project_details(conn, p))
+        .collect()
+}
+
+pub fn get_project(conn: &mut DbConn, id: &str) -> Result<Option<ProjectRecord>, DieselError> {
+    match projects::table
+        .find(id)
+        .select(Project::as_select())
+        .first(conn)
+        .optional()?
+    {
+        None => Ok(None),
+        Some(project) => load_project_details(conn, project).map(Some),
+    }
+}
+
+fn load_project_details(conn: &mut DbConn, project: Project) -> Result<ProjectRecord, DieselError> {
+    let payers: Vec<ProjectPayer> = project_payers::table
+        .filter(project_payers::project_id.eq(&project.id))
+        .order(project_payers::position.asc())
+        .select(ProjectPayer::as_select())
+        .load(conn)?;
+    let payer_ids: Vec<&String> = payers.iter().map(|p| &p.id).collect();
+    let mut phases: HashMap<String, Vec<PayerPhase>> = HashMap::new();
+    for phase in payer_phases::table
+        .filter(payer_phases::payer_id.eq_any(&payer_ids))
+        .order(payer_phases::starts_on.asc())
+        .select(PayerPhase::as_select())
+        .load(conn)?
+    {
+        phases
+            .entry(phase.payer_id.clone())
+            .or_default()
+            .push(phase);
+    }
+    let mut areas: HashMap<String, Vec<String>> = HashMap::new();
+    for area in payer_home_areas::table
+        .filter(payer_home_areas::payer_id.eq_any(&payer_ids))
+        .order(payer_home_areas::area_code.asc())
+        .select(PayerHomeArea::as_select())
+        .load(conn)?
+    {
+        areas.entry(area.payer_id).or_default().push(area.area_code);
+    }
+    let outcomes = outcome_metrics::table
+        .filter(outcome_metrics::project_id.eq(&project.id))
+        .order(outcome_metrics::position.asc())
+        .select(OutcomeMetric::as_select())
+        .load(conn)?;
+    let validator_organisation_ids = project_validators::table
+        .filter(project_validators::project_id.eq(&project.id))
+        .order(project_validators::organisation_id.asc())
+        .select(project_validators::organisation_id)
+        .load(conn)?;
+    let payers = payers
+        .into_iter()
+        .map(|payer| PayerRecord {
+            phases: phases.remove(&payer.id).unwrap_or_default(),
+            home_area_codes: areas.remove(&payer.id).unwrap_or_default(),
+            payer,
+        })
+        .collect();
+    Ok(ProjectRecord {
+        project,
+        payers,
+        outcomes,
+        validator_organisation_ids,
+    })
+}
+
+pub fn count_projects(conn: &mut DbConn) -> Result<i64, DieselError> {
+    projects::table.count().get_result(conn)
+}
+
+pub fn count_organisations(conn: &mut DbConn) -> Result<i64, DieselError> {
+    organisations::table.count().get_result(conn)
+}
+
+// --- idempotency -----------------------------------------------------------------------------
+
+pub fn find_idempotent_response(
+    conn: &mut DbConn,
+    principal: &str,
+    key: &str,
+) -> Result<Option<IdempotencyRecord>, DieselError> {
+    idempotency_keys::table
+        .find((principal, key))
+        .select(IdempotencyRecord::as_select())
+        .first(conn)
+        .optional()
+}
+
+pub fn insert_idempotent_response(
+    conn: &mut DbConn,
+    record: &IdempotencyRecord,
+) -> Result<(), DieselError> {
+    diesel::insert_into(idempotency_keys::table)
+        .values(record)
+        .execute(conn)
+        .map(|_| ())
+}

@@ -1,0 +1,153 @@
+// One schema for both backends; the SQL in migrations/sqlite and migrations/postgres must agree
+// with it (the integration tests run every query on both).
+
+diesel::table! {
+    organisations (id) {
+        id -> Text,
+        name -> Text,
+        kind -> Text,
+        identifier -> Nullable<Text>,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    organisation_area_codes (organisation_id, area_code) {
+        organisation_id -> Text,
+        area_code -> Text,
+    }
+}
+
+diesel::table! {
+    organisation_billing_emails (organisation_id, email) {
+        organisation_id -> Text,
+        email -> Text,
+    }
+}
+
+diesel::table! {
+    funds (id) {
+        id -> Text,
+        name -> Text,
+        owner_organisation_id -> Text,
+        currency -> Text,
+        budget_minor -> BigInt,
+        service_start -> Date,
+        service_end -> Date,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    projects (id) {
+        id -> Text,
+        name -> Text,
+        fund_id -> Nullable<Text>,
+        provider_organisation_id -> Text,
+        currency -> Text,
+        service_start -> Date,
+        service_end -> Date,
+        referral_cutoff -> Nullable<Date>,
+        max_outcome_payment_minor -> Nullable<BigInt>,
+        participant_cap_minor -> Nullable<BigInt>,
+        cap_policy -> Text,
+        settlement_route -> Text,
+        settlement_frequency -> Text,
+        policy_sector -> Nullable<Text>,
+        target_population -> Nullable<Text>,
+        stage_development -> Nullable<Text>,
+        published -> Bool,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    project_payers (id) {
+        id -> Text,
+        project_id -> Text,
+        position -> Integer,
+        organisation_id -> Text,
+        role -> Text,
+        max_commitment_minor -> BigInt,
+        share -> Nullable<Text>,
+        lead -> Bool,
+    }
+}
+
+diesel::table! {
+    payer_phases (payer_id, starts_on) {
+        payer_id -> Text,
+        starts_on -> Date,
+        ends_on -> Date,
+        share -> Text,
+    }
+}
+
+diesel::table! {
+    payer_home_areas (payer_id, area_code) {
+        payer_id -> Text,
+        area_code -> Text,
+    }
+}
+
+diesel::table! {
+    project_validators (project_id, organisation_id) {
+        project_id -> Text,
+        organisation_id -> Text,
+    }
+}
+
+diesel::table! {
+    outcome_metrics (id) {
+        id -> Text,
+        project_id -> Text,
+        position -> Integer,
+        code -> Text,
+        name -> Text,
+        price_minor -> BigInt,
+        unit -> Text,
+        max_units_per_participant -> Nullable<Integer>,
+        max_claims_per_participant -> Integer,
+        exclusive_group -> Nullable<Text>,
+        requires_outcome_code -> Nullable<Text>,
+        requires_min_days_after -> Nullable<Integer>,
+        volume_cap -> Nullable<Integer>,
+        deadweight -> Nullable<Text>,
+        min_age_at_start -> Nullable<Integer>,
+        max_age_at_start -> Nullable<Integer>,
+    }
+}
+
+diesel::table! {
+    idempotency_keys (principal, idempotency_key) {
+        principal -> Text,
+        idempotency_key -> Text,
+        request_hash -> Text,
+        response_status -> Integer,
+        response_body -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::joinable!(organisation_area_codes -> organisations (organisation_id));
+diesel::joinable!(organisation_billing_emails -> organisations (organisation_id));
+diesel::joinable!(funds -> organisations (owner_organisation_id));
+diesel::joinable!(projects -> funds (fund_id));
+diesel::joinable!(project_payers -> projects (project_id));
+diesel::joinable!(payer_phases -> project_payers (payer_id));
+diesel::joinable!(payer_home_areas -> project_payers (payer_id));
+diesel::joinable!(outcome_metrics -> projects (project_id));
+
+diesel::allow_tables_to_appear_in_same_query!(
+    organisations,
+    organisation_area_codes,
+    organisation_billing_emails,
+    funds,
+    projects,
+    project_payers,
+    payer_phases,
+    payer_home_areas,
+    project_validators,
+    outcome_metrics,
+    idempotency_keys,
+);

@@ -1,0 +1,390 @@
+//! Realistic demo data for a new user: two central outcomes funds and five projects built on
+//! published rate cards and payer structures (see ../shared/DOMAIN.md section 4). Loaded through
+//! the same validation as the API, into an empty database only.
+
+use serde_json::{json, Value};
+
+use crate::db::{queries, write_tx, DbConn};
+use crate::domain::registry::{
+    validate_fund, validate_organisation, validate_project, NewFund, NewOrganisation, NewProject,
+    OrganisationKind, ProjectFacts,
+};
+
+#[derive(Debug)]
+pub struct DemoSummary {
+    pub organisations: usize,
+    pub funds: usize,
+    pub projects: usize,
+}
+
+/// Loads the demo into an empty database; returns `None` when it already holds data.
+pub fn load(conn: &mut DbConn) -> Result<Option<DemoSummary>, String> {
+    write_tx(conn, |conn| -> Result<Option<DemoSummary>, LoadError> {
+        if queries::count_organisations(conn)? > 0 {
+            return Ok(None);
+        }
+        let summary = DemoSummary {
+            organisations: 0,
+            funds: 0,
+            projects: 0,
+        };
+        let mut loader = Loader {
+            conn,
+            organisations: Vec::new(),
+            summary,
+        };
+        loader.build().map_err(LoadError)?;
+        Ok(Some(loader.summary))
+    })
+    .map_err(|e| e.0)
+}
+
+struct LoadError(String);
+
+impl From<diesel::result::Error> for LoadError {
+    fn from(e: diesel::result::Error) -> LoadError {
+        LoadError(e.to_string())
+    }
+}
+
+struct Loader<'a> {
+    conn: &'a mut DbConn,
+    organisations: Vec<(String, String, OrganisationKind)>,
+    summary: DemoSummary,
+}
+
+fn gbp(amount: &str) -> Value {
+    json!({"amount": amount, "currency": "GBP"})
+}
+
+fn outcome(code: &str, name: &str, price: &str) -> Value {
+    json!({"code": code, "name": name, "price": gbp(price), "unit": "achievement"})
+}
+
+impl Loader<'_> {
+    fn org(
+        &mut self,
+        name: &str,
+        kind: &str,
+        identifier: Option<&str>,
+        areas: &[&str],
+    ) -> Result<String, String> {
+        let input: NewOrganisation = serde_json::from_value(json!({
+            "name": name, "kind": kind, "identifier": identifier, "area_codes": areas,
+        }))
+        .map_err(|e| e.to_string())?;
+        let plan = validate_organisation(input).map_err(|e| format!("{name}: {e:?}"))?;
+        let kind = plan.kind;
+        let record = queries::insert_organisation(self.conn, plan).map_err(|e| e.to_string())?;
+        self.organisations
+            .push((record.organisation.id.clone(), name.to_owned(), kind));
+        self.summary.organisations += 1;
+        Ok(record.organisation.id)
+    }
+
+    fn fund(&mut self, value: Value, owner_kind: OrganisationKind) -> Result<String, String> {
+        let input: NewFund = serde_json::from_value(value).map_err(|e| e.to_string())?;
+        let plan = validate_fund(input, Some(owner_kind)).map_err(|e| format!("{e:?}"))?;
+        let fund = queries::insert_fund(self.conn, plan).map_err(|e| e.to_string())?;
+        self.summary.funds += 1;
+        Ok(fund.id)
+    }
+
+    fn project(&mut self, value: Value) -> Result<String, String> {
+        let input: NewProject = serde_json::from_value(value).map_err(|e| e.to_string())?;
+        let organisations = self
+            .organisations
+            .iter()
+            .map(|(id, _, kind)| (id.clone(), *kind))
+            .collect();
+        let fund = match &input.fund_id {
+            Some(id) => queries::fund_facts(self.conn, id).map_err(|e| e.to_string())?,
+            None => None,
+        };
+        let name = input.name.clone();
+        let plan = validate_project(
+            input,
+            &ProjectFacts {
+                organisations,
+                fund,
+            },
+        )
+        .map_err(|e| format!("demo project {name}: {e:?}"))?;
+        let id = queries::insert_project(self.conn, &plan).map_err(|e| e.to_string())?;
+        self.summary.projects += 1;
+        Ok(id)
+    }
+
+    fn build(&mut self) -> Result<(), String> {
+        // Payers and funds.
+        let dcms = self.org(
+            "Department for Culture, Media and Sport",
+            "central_fund",
+            None,
+            &[],
+        )?;
+        let tnlcf = self.org(
+            "The National Lottery Community Fund",
+            "central_fund",
+            None,
+            &[],
+        )?;
+        let cabinet_office = self.org(
+            "Cabinet Office (Social Outcomes Fund)",
+            "central_fund",
+            None,
+            &[],
+        )?;
+        let dwp = self.org(
+            "Department for Work and Pensions",
+            "central_fund",
+            None,
+            &[],
+        )?;
+        let worcestershire = self.org(
+            "Worcestershire County Council",
+            "local_authority",
+            Some("GB-LAE-WOC"),
+            &["E10000034"],
+        )?;
+        let skill_mill_councils = [
+            (
+                "Newcastle City Council",
+                "GB-LAE-NET",
+                "E08000021",
+                "230400.00",
+            ),
+            (
+                "Durham County Council",
+                "GB-LAE-DUR",
+                "E06000047",
+                "230400.00",
+            ),
+            ("Leeds City Council", "GB-LAE-LDS", "E08000035", "230400.00"),
+            (
+                "North Yorkshire Council",
+                "GB-LAE-NYK",
+                "E06000065",
+                "230400.00",
+            ),
+            (
+                "Surrey County Council",
+                "GB-LAE-SRY",
+                "E10000030",
+                "230400.00",
+            ),
+            (
+                "West Sussex County Council",
+                "GB-LAE-WSX",
+                "E10000032",
+                "230400.00",
+            ),
+            (
+                "Norfolk County Council",
+                "GB-LAE-NFK",
+                "E10000020",
+                "230400.00",
+            ),
+            (
+                "Hampshire County Council",
+                "GB-LAE-HAM",
+                "E10000014",
+                "210000.00",
+            ),
+        ];
+        let mut council_ids = Vec::new();
+        for (name, identifier, area, _) in skill_mill_councils {
+            council_ids.push(self.org(name, "local_authority", Some(identifier), &[area])?);
+        }
+        let london_boroughs = [
+            ("London Borough of Bexley", "GB-LAE-BEX", "E09000004"),
+            ("London Borough of Enfield", "GB-LAE-ENF", "E09000010"),
+            ("London Borough of Lambeth", "GB-LAE-LBH", "E09000022"),
+            ("London Borough of Merton", "GB-LAE-MRT", "E09000024"),
+            ("London Borough of Sutton", "GB-LAE-STN", "E09000029"),
+        ];
+        let mut borough_ids = Vec::new();
+        for (name, identifier, area) in london_boroughs {
+            borough_ids.push(self.org(name, "local_authority", Some(identifier), &[area])?);
+        }
+        let birmingham = self.org(
+            "Birmingham City Council",
+            "local_authority",
+            Some("GB-LAE-BIR"),
+            &["E08000025"],
+        )?;
+        // Providers and validators.
+        let age_uk = self.org("Reconnections delivery partnership", "provider", None, &[])?;
+        let skill_mill = self.org(
+            "The Skill Mill Ltd",
+            "provider",
+            Some("GB-COH-09506232"),
+            &[],
+        )?;
+        let pfp = self.org("Positive Families Partnership", "provider", None, &[])?;
+        let fair_chance = self.org(
+            "Fair Chance Birmingham (demo provider)",
+            "provider",
+            None,
+            &[],
+        )?;
+        let futures = self.org("Futures Ladder (demo provider)", "provider", None, &[])?;
+        let validator = self.org(
+            "Independent Outcomes Validation (demo)",
+            "validator",
+            None,
+            &[],
+        )?;
+
+        let lcf = self.fund(
+            json!({"name": "Life Chances Fund", "owner_organisation_id": dcms,
+                   "budget": gbp("80000000.00"), "service_start": "2016-07-01", "service_end": "2025-06-30"}),
+            OrganisationKind::CentralFund,
+        )?;
+        let cbo = self.fund(
+            json!({"name": "Commissioning Better Outcomes Fund", "owner_organisation_id": tnlcf,
+                   "budget": gbp("40000000.00"), "service_start": "2013-07-01", "service_end": "2024-12-31"}),
+            OrganisationKind::CentralFund,
+        )?;
+        let innovation = self.fund(
+            json!({"name": "DWP Innovation Fund", "owner_organisation_id": dwp,
+                   "budget": gbp("30000000.00"), "service_start": "2012-04-01", "service_end": "2016-03-31"}),
+            OrganisationKind::CentralFund,
+        )?;
+
+        // Reconnections, Worcestershire: three payers, pro rata to their maximums.
+        self.project(json!({
+            "name": "Reconnections (Worcestershire)", "fund_id": cbo,
+            "provider_organisation_id": age_uk,
+            "service_start": "2015-04-01", "service_end": "2019-03-31",
+            "max_outcome_payment": gbp("2020000.00"),
+            "policy_sector": "Health and wellbeing", "target_population": "Older people experiencing loneliness",
+            "stage_development": "Complete",
+            "payers": [
+                {"organisation_id": tnlcf, "role": "central_top_up", "max_commitment": gbp("303000.00")},
+                {"organisation_id": cabinet_office, "role": "co_commissioner", "max_commitment": gbp("697000.00")},
+                {"organisation_id": worcestershire, "role": "local_commissioner", "max_commitment": gbp("1020000.00"), "lead": true},
+            ],
+            "outcomes": [outcome("loneliness_reduced", "Reduction in loneliness score at 6 months", "1000.00")],
+            "validator_organisation_ids": [validator],
+            "published": true,
+        }))?;
+
+        // The Skill Mill: eight councils each paying for their own young people, DCMS topping up.
+        let mut payers = vec![
+            json!({"organisation_id": dcms, "role": "central_top_up", "max_commitment": gbp("1418976.00")}),
+        ];
+        for ((_, _, area, cap), id) in skill_mill_councils.iter().zip(&council_ids) {
+            payers.push(json!({"organisation_id": id, "role": "local_commissioner",
+                               "max_commitment": gbp(cap), "home_area_codes": [area]}));
+        }
+        self.project(json!({
+            "name": "The Skill Mill", "fund_id": lcf, "provider_organisation_id": skill_mill,
+            "service_start": "2018-04-01", "service_end": "2023-03-31",
+            "max_outcome_payment": gbp("3241776.00"),
+            "policy_sector": "Criminal justice", "target_population": "Young people leaving the youth justice system",
+            "stage_development": "Complete",
+            "payers": payers,
+            "outcomes": [
+                outcome("no_reoffending_12m", "No proven reoffending for 12 months", "2500.00"),
+                outcome("education_training_entry", "Entry to education or training", "500.00"),
+                {"code": "employment_entry", "name": "Entry to employment", "price": gbp("500.00"), "unit": "achievement", "exclusive_group": "entry"},
+                {"code": "self_employment_entry", "name": "Entry to self-employment", "price": gbp("500.00"), "unit": "achievement", "exclusive_group": "entry"},
+            ],
+            "validator_organisation_ids": [validator],
+            "published": true,
+        }))?;
+
+        // Positive Families Partnership: five boroughs, CBO top-up, paid per week out of care.
+        let mut payers = vec![
+            json!({"organisation_id": tnlcf, "role": "central_top_up", "max_commitment": gbp("1500000.00")}),
+        ];
+        for id in &borough_ids {
+            payers.push(json!({"organisation_id": id, "role": "co_commissioner", "max_commitment": gbp("1700000.00")}));
+        }
+        self.project(json!({
+            "name": "Positive Families Partnership", "fund_id": cbo, "provider_organisation_id": pfp,
+            "service_start": "2020-01-01", "service_end": "2024-12-31",
+            "max_outcome_payment": gbp("10000000.00"),
+            "policy_sector": "Child and family welfare", "target_population": "Adolescents on the edge of care",
+            "stage_development": "Implementation",
+            "payers": payers,
+            "outcomes": [{"code": "week_out_of_care", "name": "Seven consecutive days out of care", "price": gbp("650.00"),
+                          "unit": "week", "max_units_per_participant": 104}],
+            "validator_organisation_ids": [validator],
+        }))?;
+
+        // Fair Chance Fund rate card with the 2016 rough sleeping per-person cap.
+        self.project(json!({
+            "name": "Youth Homelessness Partnership (Fair Chance rate card)", "fund_id": lcf,
+            "provider_organisation_id": fair_chance,
+            "service_start": "2019-01-01", "service_end": "2022-12-31",
+            "participant_cap": gbp("19000.00"), "max_outcome_payment": gbp("1800000.00"),
+            "cap_policy": "reallocate", "settlement_route": "via_commissioner",
+            "policy_sector": "Homelessness", "target_population": "Homeless young people aged 18 to 24",
+            "payers": [
+                {"organisation_id": dcms, "role": "central_top_up", "max_commitment": gbp("540000.00"), "share": "0.3"},
+                {"organisation_id": birmingham, "role": "local_commissioner", "max_commitment": gbp("1260000.00"), "share": "0.7", "lead": true},
+            ],
+            "outcomes": [
+                {"code": "assessment_1", "name": "First assessment", "price": gbp("500.00"), "unit": "achievement"},
+                {"code": "assessment_2", "name": "Second assessment", "price": gbp("500.00"), "unit": "achievement", "requires": {"outcome_code": "assessment_1", "min_days_after": 0}},
+                {"code": "assessment_3", "name": "Third assessment", "price": gbp("200.00"), "unit": "achievement", "requires": {"outcome_code": "assessment_2", "min_days_after": 0}},
+                outcome("accommodation_entry", "Accommodation move-in", "500.00"),
+                {"code": "accommodation_3m", "name": "Accommodation sustained 3 months", "price": gbp("1500.00"), "unit": "achievement", "requires": {"outcome_code": "accommodation_entry", "min_days_after": 91}},
+                {"code": "accommodation_6m", "name": "Accommodation sustained 6 months", "price": gbp("1500.00"), "unit": "achievement", "requires": {"outcome_code": "accommodation_3m", "min_days_after": 91}},
+                {"code": "accommodation_12m", "name": "Accommodation sustained 12 months", "price": gbp("1500.00"), "unit": "achievement", "requires": {"outcome_code": "accommodation_6m", "min_days_after": 182}},
+                {"code": "accommodation_18m", "name": "Accommodation sustained 18 months", "price": gbp("1500.00"), "unit": "achievement", "requires": {"outcome_code": "accommodation_12m", "min_days_after": 182}},
+                outcome("education_training_entry", "Entry to education or training", "500.00"),
+                outcome("qualification_entry_level", "First entry-level qualification", "1500.00"),
+                outcome("qualification_level_1", "First Level 1 qualification", "2500.00"),
+                outcome("qualification_level_2", "First Level 2 qualification", "3500.00"),
+                outcome("employment_entry", "Employment entry", "500.00"),
+                {"code": "part_time_13w", "name": "Part-time work 13 weeks", "price": gbp("3000.00"), "unit": "achievement", "exclusive_group": "work_13w", "requires": {"outcome_code": "employment_entry", "min_days_after": 91}},
+                {"code": "full_time_13w", "name": "Full-time work 13 weeks", "price": gbp("4500.00"), "unit": "achievement", "exclusive_group": "work_13w", "requires": {"outcome_code": "employment_entry", "min_days_after": 91}},
+                {"code": "part_time_26w", "name": "Part-time work 26 weeks", "price": gbp("2000.00"), "unit": "achievement", "exclusive_group": "work_26w", "requires": {"outcome_code": "part_time_13w", "min_days_after": 91}},
+                {"code": "full_time_26w", "name": "Full-time work 26 weeks", "price": gbp("3500.00"), "unit": "achievement", "exclusive_group": "work_26w", "requires": {"outcome_code": "full_time_13w", "min_days_after": 91}},
+                outcome("volunteering_6w", "Volunteering 6 weeks", "500.00"),
+                {"code": "volunteering_13w", "name": "Volunteering 13 weeks", "price": gbp("500.00"), "unit": "achievement", "requires": {"outcome_code": "volunteering_6w", "min_days_after": 49}},
+                {"code": "volunteering_20w", "name": "Volunteering 20 weeks", "price": gbp("250.00"), "unit": "achievement", "requires": {"outcome_code": "volunteering_13w", "min_days_after": 49}},
+                {"code": "volunteering_26w", "name": "Volunteering 26 weeks", "price": gbp("250.00"), "unit": "achievement", "requires": {"outcome_code": "volunteering_20w", "min_days_after": 42}},
+            ],
+            "validator_organisation_ids": [validator],
+            "published": true,
+        }))?;
+
+        // DWP Innovation Fund, rate card A: the central department as the only payer.
+        self.project(json!({
+            "name": "Futures Ladder (DWP Innovation Fund card A)", "fund_id": innovation,
+            "provider_organisation_id": futures,
+            "service_start": "2012-09-01", "service_end": "2015-08-31",
+            "referral_cutoff": "2014-10-31",
+            "policy_sector": "Employment and training", "target_population": "Young people aged 14 to 24 at risk of disadvantage",
+            "payers": [{"organisation_id": dwp, "role": "central_top_up", "max_commitment": gbp("3300000.00")}],
+            "outcomes": [
+                {"code": "improved_behaviour", "name": "Improved behaviour", "price": gbp("1300.00"), "unit": "achievement", "max_age_at_start": 16},
+                {"code": "improved_attendance", "name": "Improved attendance", "price": gbp("800.00"), "unit": "achievement", "max_age_at_start": 16},
+                outcome("qualification_level_1", "First Level 1 qualification", "700.00"),
+                outcome("qualification_level_2", "First Level 2 qualification", "2200.00"),
+                outcome("qualification_level_3", "First Level 3 qualification", "3300.00"),
+                outcome("level_4_entry", "Level 4 or higher-education entry", "2000.00"),
+                outcome("esol", "English for speakers of other languages", "1200.00"),
+                {"code": "employment_13w", "name": "Employment 13 weeks", "price": gbp("2600.00"), "unit": "achievement", "min_age_at_start": 18},
+                {"code": "employment_26w", "name": "Employment 26 weeks", "price": gbp("1000.00"), "unit": "achievement", "min_age_at_start": 18,
+                 "requires": {"outcome_code": "employment_13w", "min_days_after": 91}},
+            ],
+            "validator_organisation_ids": [validator],
+            "published": true,
+        }))?;
+        Ok(())
+    }
+}
+
+/// Names and ids of the demo organisations, for printing tokens a new user can try.
+pub fn describe(conn: &mut DbConn) -> Result<Vec<(String, String, String)>, String> {
+    let rows = queries::list_organisations(conn, None, 500).map_err(|e| e.to_string())?;
+    Ok(rows
+        .into_iter()
+        .map(|r| (r.organisation.id, r.organisation.name, r.organisation.kind))
+        .collect())
+}

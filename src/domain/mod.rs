@@ -1,0 +1,24 @@
+//! Pure rules of the domain: no IO, no HTTP, no database. Everything here is unit-testable.
+
+pub mod money;
+pub mod registry;
+pub mod shares;
+
+use serde::Serialize;
+use utoipa::ToSchema;
+
+/// One reason a request was refused, naming the field as a JSON path (`payers[1].share`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct FieldError {
+    pub field: String,
+    pub detail: String,
+}
+
+impl FieldError {
+    pub fn new(field: impl Into<String>, detail: impl Into<String>) -> FieldError {
+        FieldError {
+            field: field.into(),
+            detail: detail.into(),
+        }
+    }
+}

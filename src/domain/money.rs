@@ -1,0 +1,193 @@
+//! Money as integer minor units of an ISO 4217 currency. No floating point anywhere.
+
+use std::fmt;
+use std::str::FromStr;
+
+use rust_decimal::Decimal;
+
+/// An ISO 4217 currency that has minor units (XAU, XDR and the like are refused).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Currency {
+    code: &'static str,
+    exponent: u32,
+}
+
+impl Currency {
+    pub fn parse(code: &str) -> Result<Currency, String> {
+        let currency = iso_currency::Currency::from_code(code)
+            .ok_or_else(|| format!("'{code}' is not an ISO 4217 currency code"))?;
+        let exponent = currency
+            .exponent()
+            .ok_or_else(|| format!("'{code}' has no minor unit and cannot be used for payments"))?;
+        Ok(Currency {
+            code: currency.code(),
+            exponent: u32::from(exponent),
+        })
+    }
+
+    pub fn code(&self) -> &'static str {
+        self.code
+    }
+
+    /// Number of decimal places of the minor unit (2 for GBP, 0 for JPY, 3 for KWD).
+    pub fn exponent(&self) -> u32 {
+        self.exponent
+    }
+}
+
+impl fmt::Display for Currency {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.code)
+    }
+}
+
+/// An amount in integer minor units of its currency.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Money {
+    pub minor: i64,
+    pub currency: Currency,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AmountError {
+    #[error("'{0}' is not a decimal amount such as \"1234.56\"")]
+    NotDecimal(String),
+    #[error("'{amount}' has more decimal places than {currency} allows ({exponent})")]
+    TooPrecise {
+        amount: String,
+        currency: &'static str,
+        exponent: u32,
+    },
+    #[error("'{0}' is too large")]
+    TooLarge(String),
+}
+
+impl Money {
+    pub fn new(minor: i64, currency: Currency) -> Money {
+        Money { minor, currency }
+    }
+
+    /// Parses a decimal string such as "1234.56" exactly; refuses anything that would need
+    /// rounding to fit the currency's minor unit.
+    pub fn parse(amount: &str, currency: Currency) -> Result<Money, AmountError> {
+        let trimmed = amount.trim();
+        let valid_chars = !trimmed.is_empty()
+            && trimmed
+                .chars()
+                .all(|c| c.is_ascii_digit() || c == '.' || c == '-')
+            && trimmed.chars().any(|c| c.is_ascii_digit());
+        if !valid_chars {
+            return Err(AmountError::NotDecimal(amount.to_owned()));
+        }
+        let decimal =
+            Decimal::from_str(trimmed).map_err(|_| AmountError::NotDecimal(amount.to_owned()))?;
+        let decimal = decimal.normalize();
+        if decimal.scale() > currency.exponent {
+            return Err(AmountError::TooPrecise {
+                amount: amount.to_owned(),
+                currency: currency.code,
+                exponent: currency.exponent,
+            });
+        }
+        let minor = decimal
+            .checked_mul(Decimal::from(10i64.pow(currency.exponent)))
+            .and_then(|d| i64::try_from(d).ok())
+            .ok_or_else(|| AmountError::TooLarge(amount.to_owned()))?;
+        Ok(Money { minor, currency })
+    }
+
+    /// The decimal string of the API: always with the currency's number of decimal places.
+    pub fn amount_string(&self) -> String {
+        format_minor(self.minor, self.currency.exponent)
+    }
+}
+
+/// Formats integer minor units with `exponent` decimal places, e.g. 34505 → "345.05".
+pub fn format_minor(minor: i64, exponent: u32) -> String {
+    let mut decimal = Decimal::from_i128_with_scale(i128::from(minor), exponent);
+    decimal.rescale(exponent);
+    decimal.to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn gbp() -> Currency {
+        Currency::parse("GBP").unwrap()
+    }
+
+    #[test]
+    fn parses_and_formats_exactly() {
+        assert_eq!(Money::parse("1234.56", gbp()).unwrap().minor, 123456);
+        assert_eq!(Money::parse("1000", gbp()).unwrap().minor, 100000);
+        assert_eq!(Money::parse("0.1", gbp()).unwrap().minor, 10);
+        assert_eq!(Money::parse("1.50", gbp()).unwrap().amount_string(), "1.50");
+        assert_eq!(Money::new(34505, gbp()).amount_string(), "345.05");
+        assert_eq!(Money::new(-5, gbp()).amount_string(), "-0.05");
+        let jpy = Currency::parse("JPY").unwrap();
+        assert_eq!(Money::parse("1500", jpy).unwrap().amount_string(), "1500");
+    }
+
+    #[test]
+    fn refuses_what_would_need_rounding_or_is_not_a_number() {
+        assert!(matches!(
+            Money::parse("1.005", gbp()),
+            Err(AmountError::TooPrecise { .. })
+        ));
+        assert!(matches!(
+            Money::parse("1e3", gbp()),
+            Err(AmountError::NotDecimal(_))
+        ));
+        assert!(matches!(
+            Money::parse("", gbp()),
+            Err(AmountError::NotDecimal(_))
+        ));
+        assert!(matches!(
+            Money::parse("12,00", gbp()),
+            Err(AmountError::NotDecimal(_))
+        ));
+        assert!(matches!(
+            Money::parse("99999999999999999999", gbp()),
+            Err(AmountError::TooLarge(_))
+        ));
+        assert!(Money::parse("1.5", Currency::parse("JPY").unwrap()).is_err());
+    }
+
+    #[test]
+    fn currencies_are_iso_4217_with_minor_units() {
+        assert_eq!(Currency::parse("KWD").unwrap().exponent(), 3);
+        assert!(Currency::parse("gbp").is_err());
+        assert!(Currency::parse("XXX").is_err());
+        assert!(Currency::parse("ABC").is_err());
+    }
+}
+
+/// Money as the API writes it: `{"amount": "1234.56", "currency": "GBP"}`.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(as = Money, example = json!({"amount": "1000.00", "currency": "GBP"}))]
+pub struct MoneyJson {
+    /// Decimal string with at most the currency's number of decimal places.
+    pub amount: String,
+    /// ISO 4217 code.
+    pub currency: String,
+}
+
+impl MoneyJson {
+    pub fn from_minor(minor: i64, currency: &str) -> MoneyJson {
+        let exponent = Currency::parse(currency).map(|c| c.exponent()).unwrap_or(2);
+        MoneyJson {
+            amount: format_minor(minor, exponent),
+            currency: currency.to_owned(),
+        }
+    }
+
+    /// Parses into exact minor units; errors name `field`.
+    pub fn to_money(&self, field: &str) -> Result<Money, crate::domain::FieldError> {
+        let currency = Currency::parse(&self.currency)
+            .map_err(|e| crate::domain::FieldError::new(format!("{field}.currency"), e))?;
+        Money::parse(&self.amount, currency)
+            .map_err(|e| crate::domain::FieldError::new(format!("{field}.amount"), e.to_string()))
+    }
+}

@@ -1,0 +1,960 @@
+//! The registry's inputs and the rules that make them valid: organisations, funds, projects
+//! with their payers and rate cards. Pure: whatever these rules need from storage arrives as
+//! [`ProjectFacts`].
+
+use std::collections::{BTreeSet, HashMap, HashSet};
+
+use chrono::NaiveDate;
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::money::{Currency, MoneyJson};
+use super::shares::{parse_share, sums_to_one};
+use super::FieldError;
+
+macro_rules! string_enum {
+    ($(#[$meta:meta])* $name:ident { $($variant:ident => $text:literal),+ $(,)? }) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+        #[serde(rename_all = "snake_case")]
+        pub enum $name { $($variant),+ }
+
+        impl $name {
+            pub fn as_str(self) -> &'static str {
+                match self { $($name::$variant => $text),+ }
+            }
+            pub fn from_db(text: &str) -> Option<$name> {
+                match text { $($text => Some($name::$variant),)+ _ => None }
+            }
+        }
+    };
+}
+
+string_enum!(OrganisationKind {
+    CentralFund => "central_fund",
+    LocalAuthority => "local_authority",
+    NhsBody => "nhs_body",
+    Provider => "provider",
+    Investor => "investor",
+    Intermediary => "intermediary",
+    Validator => "validator",
+    Other => "other",
+});
+
+string_enum!(PayerRole {
+    CentralTopUp => "central_top_up",
+    LocalCommissioner => "local_commissioner",
+    CoCommissioner => "co_commissioner",
+});
+
+string_enum!(
+    /// What happens to the part of a payment a capped payer cannot pay.
+    CapPolicy { Shortfall => "shortfall", Reallocate => "reallocate" }
+);
+
+string_enum!(SettlementRoute { Direct => "direct", ViaCommissioner => "via_commissioner" });
+
+string_enum!(SettlementFrequency { Quarterly => "quarterly", Monthly => "monthly" });
+
+string_enum!(OutcomeUnit { Achievement => "achievement", Week => "week", Day => "day" });
+
+const MAX_NAME_LEN: usize = 300;
+const MAX_CODE_LEN: usize = 64;
+
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewOrganisation {
+    pub name: String,
+    pub kind: OrganisationKind,
+    /// org-id style identifier, e.g. `GB-COH-09506232` or `GB-LAE-WOR`.
+    pub identifier: Option<String>,
+    /// Area codes (e.g. ONS local authority codes) this organisation covers.
+    #[serde(default)]
+    pub area_codes: Vec<String>,
+    /// Personal data: shown only to administrators and the organisation itself, never published.
+    #[serde(default)]
+    pub billing_emails: Vec<String>,
+}
+
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewFund {
+    pub name: String,
+    pub owner_organisation_id: String,
+    pub budget: MoneyJson,
+    pub service_start: NaiveDate,
+    pub service_end: NaiveDate,
+}
+
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewProject {
+    pub name: String,
+    /// The central outcomes fund that tops this project up, if any.
+    pub fund_id: Option<String>,
+    pub provider_organisation_id: String,
+    pub service_start: NaiveDate,
+    pub service_end: NaiveDate,
+    /// Last date on which a participant may be referred.
+    pub referral_cutoff: Option<NaiveDate>,
+    /// The contract cap: the project's maximum outcome payment.
+    pub max_outcome_payment: Option<MoneyJson>,
+    /// The most that may be paid for any one participant.
+    pub participant_cap: Option<MoneyJson>,
+    #[serde(default = "default_cap_policy")]
+    pub cap_policy: CapPolicy,
+    #[serde(default = "default_settlement_route")]
+    pub settlement_route: SettlementRoute,
+    #[serde(default = "default_settlement_frequency")]
+    pub settlement_frequency: SettlementFrequency,
+    pub payers: Vec<NewPayer>,
+    pub outcomes: Vec<NewOutcome>,
+    /// Organisations that may verify or reject this project's claims.
+    #[serde(default)]
+    pub validator_organisation_ids: Vec<String>,
+    #[serde(default)]
+    pub published: bool,
+    /// INDIGO `policy_sector`.
+    pub policy_sector: Option<String>,
+    /// INDIGO `target_population`.
+    pub target_population: Option<String>,
+    /// INDIGO `stage_development`.
+    pub stage_development: Option<String>,
+}
+
+fn default_cap_policy() -> CapPolicy {
+    CapPolicy::Shortfall
+}
+fn default_settlement_route() -> SettlementRoute {
+    SettlementRoute::Direct
+}
+fn default_settlement_frequency() -> SettlementFrequency {
+    SettlementFrequency::Quarterly
+}
+
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewPayer {
+    pub organisation_id: String,
+    pub role: PayerRole,
+    pub max_commitment: MoneyJson,
+    /// Fixed share such as "0.15"; when no payer gives one, shares are pro rata to
+    /// `max_commitment`.
+    pub share: Option<String>,
+    #[serde(default)]
+    pub phases: Vec<NewPhase>,
+    /// This payer takes the local part for participants whose home area is listed here.
+    #[serde(default)]
+    pub home_area_codes: Vec<String>,
+    /// The commissioner that fronts the central share under `via_commissioner`.
+    #[serde(default)]
+    pub lead: bool,
+}
+
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewPhase {
+    pub from: NaiveDate,
+    pub to: NaiveDate,
+    pub share: String,
+}
+
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewOutcome {
+    pub code: String,
+    pub name: String,
+    /// Price per unit.
+    pub price: MoneyJson,
+    pub unit: OutcomeUnit,
+    pub max_units_per_participant: Option<i32>,
+    /// How many times one participant may be paid this outcome (default 1).
+    pub max_claims_per_participant: Option<i32>,
+    /// Outcomes sharing a group are mutually exclusive for one participant.
+    pub exclusive_group: Option<String>,
+    pub requires: Option<Requirement>,
+    /// Most achievements (or units, for time units) paid across the project.
+    pub volume_cap: Option<i32>,
+    /// Fraction deducted from the price, e.g. "0.33".
+    pub deadweight: Option<String>,
+    pub min_age_at_start: Option<i32>,
+    pub max_age_at_start: Option<i32>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Requirement {
+    pub outcome_code: String,
+    /// Days that must have passed since the required outcome was achieved.
+    #[serde(default)]
+    pub min_days_after: i32,
+}
+
+// ---------------------------------------------------------------------------------------------
+// Validation
+
+/// A valid organisation, ready to store.
+#[derive(Debug, Clone)]
+pub struct OrganisationPlan {
+    pub name: String,
+    pub kind: OrganisationKind,
+    pub identifier: Option<String>,
+    pub area_codes: Vec<String>,
+    pub billing_emails: Vec<String>,
+}
+
+pub fn validate_organisation(input: NewOrganisation) -> Result<OrganisationPlan, Vec<FieldError>> {
+    let mut errors = Vec::new();
+    check_name(&mut errors, "name", &input.name);
+    if let Some(identifier) = &input.identifier {
+        if !is_org_id(identifier) {
+            errors.push(FieldError::new(
+                "identifier",
+                format!("'{identifier}' is not an org-id identifier such as GB-COH-09506232"),
+            ));
+        }
+    }
+    check_codes(&mut errors, "area_codes", &input.area_codes);
+    let mut seen = HashSet::new();
+    for (i, email) in input.billing_emails.iter().enumerate() {
+        if email.parse::<lettre::Address>().is_err() {
+            errors.push(FieldError::new(
+                format!("billing_emails[{i}]"),
+                format!("'{email}' is not an email address"),
+            ));
+        } else if !seen.insert(email.to_lowercase()) {
+            errors.push(FieldError::new(
+                format!("billing_emails[{i}]"),
+                "listed twice",
+            ));
+        }
+    }
+    finish(errors, || OrganisationPlan {
+        name: input.name.trim().to_owned(),
+        kind: input.kind,
+        identifier: input.identifier,
+        area_codes: input.area_codes,
+        billing_emails: input.billing_emails,
+    })
+}
+
+/// An org-id identifier: a list prefix such as `GB-COH` and a non-empty identifier.
+fn is_org_id(identifier: &str) -> bool {
+    let mut parts = identifier.splitn(3, '-');
+    let (Some(country), Some(list), Some(id)) = (parts.next(), parts.next(), parts.next()) else {
+        return false;
+    };
+    country.len() == 2
+        && country.chars().all(|c| c.is_ascii_uppercase())
+        && !list.is_empty()
+        && list
+            .chars()
+            .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit())
+        && !id.is_empty()
+        && id.len() <= 100
+        && id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.')
+}
+
+#[derive(Debug, Clone)]
+pub struct FundPlan {
+    pub name: String,
+    pub owner_organisation_id: String,
+    pub currency: Currency,
+    pub budget_minor: i64,
+    pub service_start: NaiveDate,
+    pub service_end: NaiveDate,
+}
+
+/// `owner_kind` is the kind of the owning organisation, `None` when it does not exist.
+pub fn validate_fund(
+    input: NewFund,
+    owner_kind: Option<OrganisationKind>,
+) -> Result<FundPlan, Vec<FieldError>> {
+    let mut errors = Vec::new();
+    check_name(&mut errors, "name", &input.name);
+    match owner_kind {
+        None => errors.push(FieldError::new(
+            "owner_organisation_id",
+            "no such organisation",
+        )),
+        Some(OrganisationKind::CentralFund) => {}
+        Some(kind) => errors.push(FieldError::new(
+            "owner_organisation_id",
+            format!(
+                "a fund is owned by a central_fund organisation, not a {}",
+                kind.as_str()
+            ),
+        )),
+    }
+    let budget = collect(&mut errors, input.budget.to_money("budget"));
+    if let Some(budget) = budget {
+        if budget.minor <= 0 {
+            errors.push(FieldError::new("budget.amount", "must be more than zero"));
+        }
+    }
+    check_dates(
+        &mut errors,
+        "service_end",
+        input.service_start,
+        input.service_end,
+    );
+    finish(errors, || {
+        let budget = budget.expect("checked above");
+        FundPlan {
+            name: input.name.trim().to_owned(),
+            owner_organisation_id: input.owner_organisation_id,
+            currency: budget.currency,
+            budget_minor: budget.minor,
+            service_start: input.service_start,
+            service_end: input.service_end,
+        }
+    })
+}
+
+/// What project validation needs to know from storage.
+#[derive(Debug, Clone, Default)]
+pub struct ProjectFacts {
+    /// Kind of every organisation the request names that exists.
+    pub organisations: HashMap<String, OrganisationKind>,
+    pub fund: Option<FundFacts>,
+}
+
+#[derive(Debug, Clone)]
+pub struct FundFacts {
+    pub owner_organisation_id: String,
+    pub currency: String,
+    pub budget_minor: i64,
+    /// Top-up already committed to other projects of this fund.
+    pub committed_minor: i64,
+    pub service_end: NaiveDate,
+}
+
+#[derive(Debug, Clone)]
+pub struct ProjectPlan {
+    pub name: String,
+    pub fund_id: Option<String>,
+    pub provider_organisation_id: String,
+    pub currency: Currency,
+    pub service_start: NaiveDate,
+    pub service_end: NaiveDate,
+    pub referral_cutoff: Option<NaiveDate>,
+    pub max_outcome_payment_minor: Option<i64>,
+    pub participant_cap_minor: Option<i64>,
+    pub cap_policy: CapPolicy,
+    pub settlement_route: SettlementRoute,
+    pub settlement_frequency: SettlementFrequency,
+    pub payers: Vec<PayerPlan>,
+    pub outcomes: Vec<OutcomePlan>,
+    pub validator_organisation_ids: Vec<String>,
+    pub published: bool,
+    pub policy_sector: Option<String>,
+    pub target_population: Option<String>,
+    pub stage_development: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct PayerPlan {
+    pub organisation_id: String,
+    pub role: PayerRole,
+    pub max_commitment_minor: i64,
+    pub share: Option<Decimal>,
+    pub phases: Vec<PhasePlan>,
+    pub home_area_codes: Vec<String>,
+    pub lead: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct PhasePlan {
+    pub from: NaiveDate,
+    pub to: NaiveDate,
+    pub share: Decimal,
+}
+
+#[derive(Debug, Clone)]
+pub struct OutcomePlan {
+    pub code: String,
+    pub name: String,
+    pub price_minor: i64,
+    pub unit: OutcomeUnit,
+    pub max_units_per_participant: Option<i32>,
+    pub max_claims_per_participant: i32,
+    pub exclusive_group: Option<String>,
+    pub requires: Option<Requirement>,
+    pub volume_cap: Option<i32>,
+    pub deadweight: Option<Decimal>,
+    pub min_age_at_start: Option<i32>,
+    pub max_age_at_start: Option<i32>,
+}
+
+impl ProjectPlan {
+    /// The top-up this project commits against its fund's budget: what its
+    /// `central_top_up` payers may pay at most.
+    pub fn top_up_commitment_minor(&self) -> i64 {
+        self.payers
+            .iter()
+            .filter(|p| p.role == PayerRole::CentralTopUp)
+            .map(|p| p.max_commitment_minor)
+            .sum()
+    }
+}
+
+pub fn validate_project(
+    input: NewProject,
+    facts: &ProjectFacts,
+) -> Result<ProjectPlan, Vec<FieldError>> {
+    let mut errors = Vec::new();
+    check_name(&mut errors, "name", &input.name);
+    check_dates(
+        &mut errors,
+        "service_end",
+        input.service_start,
+        input.service_end,
+    );
+    if let Some(cutoff) = input.referral_cutoff {
+        if cutoff > input.service_end {
+            errors.push(FieldError::new("referral_cutoff", "is after service_end"));
+        }
+    }
+    let org_kind = |id: &str| facts.organisations.get(id).copied();
+    match org_kind(&input.provider_organisation_id) {
+        None => errors.push(FieldError::new(
+            "provider_organisation_id",
+            "no such organisation",
+        )),
+        Some(
+            OrganisationKind::Provider | OrganisationKind::Intermediary | OrganisationKind::Other,
+        ) => {}
+        Some(kind) => errors.push(FieldError::new(
+            "provider_organisation_id",
+            format!(
+                "a {} organisation cannot be a project's provider",
+                kind.as_str()
+            ),
+        )),
+    }
+
+    // One currency per project: the first money field names it, every other must agree.
+    let mut amounts = OneCurrency::default();
+
+    let max_outcome_payment_minor = input
+        .max_outcome_payment
+        .as_ref()
+        .and_then(|m| amounts.positive_minor(&mut errors, "max_outcome_payment", m));
+    let participant_cap_minor = input
+        .participant_cap
+        .as_ref()
+        .and_then(|m| amounts.positive_minor(&mut errors, "participant_cap", m));
+
+    // Payers.
+    let mut payers = Vec::new();
+    if input.payers.is_empty() {
+        errors.push(FieldError::new(
+            "payers",
+            "a project needs at least one payer",
+        ));
+    }
+    let mut seen_orgs = HashSet::new();
+    let mut area_owner: HashMap<&str, usize> = HashMap::new();
+    for (i, payer) in input.payers.iter().enumerate() {
+        let at = |f: &str| format!("payers[{i}].{f}");
+        match org_kind(&payer.organisation_id) {
+            None => errors.push(FieldError::new(
+                at("organisation_id"),
+                "no such organisation",
+            )),
+            Some(OrganisationKind::Provider) => errors.push(FieldError::new(
+                at("organisation_id"),
+                "a provider cannot be an outcome payer",
+            )),
+            Some(_) => {}
+        }
+        if !seen_orgs.insert(payer.organisation_id.as_str()) {
+            errors.push(FieldError::new(
+                at("organisation_id"),
+                "this organisation is listed twice",
+            ));
+        }
+        let max = amounts.positive_minor(&mut errors, &at("max_commitment"), &payer.max_commitment);
+        let share = payer.share.as_deref().and_then(|raw| {
+            collect(
+                &mut errors,
+                parse_share(raw).map_err(|e| FieldError::new(at("share"), e)),
+            )
+        });
+        let mut phases = Vec::new();
+        for (j, phase) in payer.phases.iter().enumerate() {
+            let pat = |f: &str| format!("payers[{i}].phases[{j}].{f}");
+            if phase.from > phase.to {
+                errors.push(FieldError::new(pat("to"), "is before from"));
+            }
+            let share = collect(
+                &mut errors,
+                parse_share(&phase.share).map_err(|e| FieldError::new(pat("share"), e)),
+            );
+            if let Some(share) = share {
+                phases.push(PhasePlan {
+                    from: phase.from,
+                    to: phase.to,
+                    share,
+                });
+            }
+        }
+        let mut sorted: Vec<&PhasePlan> = phases.iter().collect();
+        sorted.sort_by_key(|p| p.from);
+        for pair in sorted.windows(2) {
+            if pair[1].from <= pair[0].to {
+                errors.push(FieldError::new(
+                    at("phases"),
+                    format!(
+                        "the phases starting {} and {} overlap",
+                        pair[0].from, pair[1].from
+                    ),
+                ));
+            }
+        }
+        check_codes(&mut errors, &at("home_area_codes"), &payer.home_area_codes);
+        for code in &payer.home_area_codes {
+            if let Some(other) = area_owner.insert(code.as_str(), i) {
+                if other != i {
+                    errors.push(FieldError::new(
+                        at("home_area_codes"),
+                        format!("area {code} is already the home area of payers[{other}]"),
+                    ));
+                }
+            }
+        }
+        if payer.role == PayerRole::CentralTopUp {
+            if !payer.home_area_codes.is_empty() {
+                errors.push(FieldError::new(
+                    at("home_area_codes"),
+                    "the central top-up is not a home-area payer",
+                ));
+            }
+            if payer.lead {
+                errors.push(FieldError::new(
+                    at("lead"),
+                    "the lead must be a commissioner",
+                ));
+            }
+            match &facts.fund {
+                None => errors.push(FieldError::new(
+                    at("role"),
+                    "a central_top_up payer needs the project's fund_id",
+                )),
+                Some(fund) if fund.owner_organisation_id != payer.organisation_id => {
+                    errors.push(FieldError::new(
+                        at("organisation_id"),
+                        "the central top-up must be paid by the organisation that owns the fund",
+                    ))
+                }
+                Some(_) => {}
+            }
+        }
+        payers.push(PayerPlan {
+            organisation_id: payer.organisation_id.clone(),
+            role: payer.role,
+            max_commitment_minor: max.unwrap_or(0),
+            share,
+            phases,
+            home_area_codes: payer.home_area_codes.clone(),
+            lead: payer.lead,
+        });
+    }
+    check_share_schedule(&mut errors, &input, &payers);
+    let leads = payers.iter().filter(|p| p.lead).count();
+    match (input.settlement_route, leads) {
+        (SettlementRoute::ViaCommissioner, 0) => errors.push(FieldError::new(
+            "payers",
+            "settlement via_commissioner needs one payer marked lead",
+        )),
+        (_, n) if n > 1 => errors.push(FieldError::new("payers", "only one payer can be lead")),
+        _ => {}
+    }
+
+    // Fund: currency, window and budget.
+    if let (Some(fund_id), None) = (&input.fund_id, &facts.fund) {
+        errors.push(FieldError::new(
+            "fund_id",
+            format!("no such fund '{fund_id}'"),
+        ));
+    }
+    let currency = amounts.currency;
+    if let Some(fund) = &facts.fund {
+        if let Some(c) = currency {
+            if c.code() != fund.currency {
+                errors.push(FieldError::new(
+                    "fund_id",
+                    format!("the fund pays in {}, the project in {c}", fund.currency),
+                ));
+            }
+        }
+        if input.service_end > fund.service_end {
+            errors.push(FieldError::new(
+                "service_end",
+                format!("is after the fund's end date {}", fund.service_end),
+            ));
+        }
+    }
+
+    // Rate card.
+    let mut outcomes = Vec::new();
+    if input.outcomes.is_empty() {
+        errors.push(FieldError::new(
+            "outcomes",
+            "a project needs at least one outcome",
+        ));
+    }
+    let codes: HashSet<&str> = input.outcomes.iter().map(|o| o.code.as_str()).collect();
+    let mut seen_codes = HashSet::new();
+    for (i, outcome) in input.outcomes.iter().enumerate() {
+        let at = |f: &str| format!("outcomes[{i}].{f}");
+        check_code(&mut errors, &at("code"), &outcome.code);
+        if !seen_codes.insert(outcome.code.as_str()) {
+            errors.push(FieldError::new(
+                at("code"),
+                format!("code '{}' is used twice", outcome.code),
+            ));
+        }
+        check_name(&mut errors, &at("name"), &outcome.name);
+        let price = amounts.positive_minor(&mut errors, &at("price"), &outcome.price);
+        let positive = |errors: &mut Vec<FieldError>, field: &str, v: Option<i32>| {
+            if matches!(v, Some(n) if n < 1) {
+                errors.push(FieldError::new(at(field), "must be at least 1"));
+            }
+        };
+        positive(
+            &mut errors,
+            "max_units_per_participant",
+            outcome.max_units_per_participant,
+        );
+        positive(
+            &mut errors,
+            "max_claims_per_participant",
+            outcome.max_claims_per_participant,
+        );
+        positive(&mut errors, "volume_cap", outcome.volume_cap);
+        if outcome.unit == OutcomeUnit::Achievement && outcome.max_units_per_participant.is_some() {
+            errors.push(FieldError::new(
+                at("max_units_per_participant"),
+                "applies to time units (week, day) only",
+            ));
+        }
+        if let Some(group) = &outcome.exclusive_group {
+            check_code(&mut errors, &at("exclusive_group"), group);
+        }
+        if let Some(req) = &outcome.requires {
+            if req.outcome_code == outcome.code {
+                errors.push(FieldError::new(
+                    at("requires.outcome_code"),
+                    "an outcome cannot require itself",
+                ));
+            } else if !codes.contains(req.outcome_code.as_str()) {
+                errors.push(FieldError::new(
+                    at("requires.outcome_code"),
+                    format!("no outcome '{}' on this project", req.outcome_code),
+                ));
+            }
+            if req.min_days_after < 0 {
+                errors.push(FieldError::new(
+                    at("requires.min_days_after"),
+                    "cannot be negative",
+                ));
+            }
+        }
+        let deadweight = outcome.deadweight.as_deref().and_then(|raw| {
+            let parsed = parse_share(raw).map_err(|e| FieldError::new(at("deadweight"), e));
+            let parsed = parsed.and_then(|d| {
+                if d == Decimal::ONE {
+                    Err(FieldError::new(
+                        at("deadweight"),
+                        "a deadweight of 1 would pay nothing",
+                    ))
+                } else {
+                    Ok(d)
+                }
+            });
+            collect(&mut errors, parsed)
+        });
+        for (field, age) in [
+            ("min_age_at_start", outcome.min_age_at_start),
+            ("max_age_at_start", outcome.max_age_at_start),
+        ] {
+            if matches!(age, Some(a) if !(0..=130).contains(&a)) {
+                errors.push(FieldError::new(at(field), "must be an age from 0 to 130"));
+            }
+        }
+        if let (Some(min), Some(max)) = (outcome.min_age_at_start, outcome.max_age_at_start) {
+            if min > max {
+                errors.push(FieldError::new(
+                    at("max_age_at_start"),
+                    "is below min_age_at_start",
+                ));
+            }
+        }
+        outcomes.push(OutcomePlan {
+            code: outcome.code.clone(),
+            name: outcome.name.trim().to_owned(),
+            price_minor: price.unwrap_or(0),
+            unit: outcome.unit,
+            max_units_per_participant: outcome.max_units_per_participant,
+            max_claims_per_participant: outcome.max_claims_per_participant.unwrap_or(1),
+            exclusive_group: outcome.exclusive_group.clone(),
+            requires: outcome.requires.clone(),
+            volume_cap: outcome.volume_cap,
+            deadweight,
+            min_age_at_start: outcome.min_age_at_start,
+            max_age_at_start: outcome.max_age_at_start,
+        });
+    }
+    if let Some(cycle_at) = requirement_cycle(&input.outcomes) {
+        errors.push(FieldError::new(
+            format!("outcomes[{cycle_at}].requires"),
+            "prerequisites form a cycle",
+        ));
+    }
+
+    let mut seen_validators = HashSet::new();
+    for (i, id) in input.validator_organisation_ids.iter().enumerate() {
+        if org_kind(id).is_none() {
+            errors.push(FieldError::new(
+                format!("validator_organisation_ids[{i}]"),
+                "no such organisation",
+            ));
+        } else if id == &input.provider_organisation_id {
+            errors.push(FieldError::new(
+                format!("validator_organisation_ids[{i}]"),
+                "the provider cannot validate its own claims",
+            ));
+        } else if !seen_validators.insert(id) {
+            errors.push(FieldError::new(
+                format!("validator_organisation_ids[{i}]"),
+                "listed twice",
+            ));
+        }
+    }
+
+    let plan = || ProjectPlan {
+        name: input.name.trim().to_owned(),
+        fund_id: input.fund_id.clone(),
+        provider_organisation_id: input.provider_organisation_id.clone(),
+        currency: currency.expect("every project has money fields, each checked"),
+        service_start: input.service_start,
+        service_end: input.service_end,
+        referral_cutoff: input.referral_cutoff,
+        max_outcome_payment_minor,
+        participant_cap_minor,
+        cap_policy: input.cap_policy,
+        settlement_route: input.settlement_route,
+        settlement_frequency: input.settlement_frequency,
+        payers: payers.clone(),
+        outcomes: outcomes.clone(),
+        validator_organisation_ids: input.validator_organisation_ids.clone(),
+        published: input.published,
+        policy_sector: input.policy_sector.clone(),
+        target_population: input.target_population.clone(),
+        stage_development: input.stage_development.clone(),
+    };
+    if errors.is_empty() {
+        if let Some(fund) = &facts.fund {
+            let plan = plan();
+            check_fund_headroom(fund, plan.top_up_commitment_minor()).map_err(|e| vec![e])?;
+            return Ok(plan);
+        }
+    }
+    finish(errors, plan)
+}
+
+/// Parses a project's money fields and holds them to the currency of the first.
+#[derive(Default)]
+struct OneCurrency {
+    currency: Option<Currency>,
+}
+
+impl OneCurrency {
+    fn positive_minor(
+        &mut self,
+        errors: &mut Vec<FieldError>,
+        field: &str,
+        value: &MoneyJson,
+    ) -> Option<i64> {
+        let parsed = collect(errors, value.to_money(field))?;
+        match self.currency {
+            None => self.currency = Some(parsed.currency),
+            Some(c) if c != parsed.currency => {
+                errors.push(FieldError::new(
+                    format!("{field}.currency"),
+                    format!("a project uses one currency: {c}, not {}", parsed.currency),
+                ));
+                return None;
+            }
+            Some(_) => {}
+        }
+        if parsed.minor <= 0 {
+            errors.push(FieldError::new(
+                format!("{field}.amount"),
+                "must be more than zero",
+            ));
+            return None;
+        }
+        Some(parsed.minor)
+    }
+}
+
+/// The fund's budget is never over-committed: the sum of top-up commitments across its
+/// projects stays within it.
+pub fn check_fund_headroom(fund: &FundFacts, new_commitment_minor: i64) -> Result<(), FieldError> {
+    let total = fund.committed_minor.saturating_add(new_commitment_minor);
+    if total > fund.budget_minor {
+        let currency = &fund.currency;
+        let fmt = |m| MoneyJson::from_minor(m, currency).amount;
+        return Err(FieldError::new(
+            "payers",
+            format!(
+                "the fund's budget is {} {currency} with {} already committed; this project's \
+                 top-up of {} would exceed it by {}",
+                fmt(fund.budget_minor),
+                fmt(fund.committed_minor),
+                fmt(new_commitment_minor),
+                fmt(total - fund.budget_minor),
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// Shares are either all fixed or all pro rata, sum to exactly one, and on every date that a
+/// phase covers, every payer has a phase and the phase shares sum to one.
+fn check_share_schedule(errors: &mut Vec<FieldError>, input: &NewProject, payers: &[PayerPlan]) {
+    let with_share = input.payers.iter().filter(|p| p.share.is_some()).count();
+    if with_share > 0 && with_share < input.payers.len() {
+        errors.push(FieldError::new(
+            "payers",
+            "give a share for every payer, or for none (shares are then pro rata to max_commitment)",
+        ));
+    } else if with_share == payers.len()
+        && with_share > 0
+        && payers.iter().all(|p| p.share.is_some())
+    {
+        let shares: Vec<Decimal> = payers.iter().filter_map(|p| p.share).collect();
+        if !sums_to_one(&shares) {
+            let total: Decimal = shares.iter().sum();
+            errors.push(FieldError::new(
+                "payers",
+                format!("shares must sum to exactly 1; they sum to {total}"),
+            ));
+        }
+    }
+    // A phase boundary is where the schedule can change; checking each is enough.
+    let boundaries: BTreeSet<NaiveDate> = payers
+        .iter()
+        .flat_map(|p| p.phases.iter().map(|ph| ph.from))
+        .collect();
+    for day in boundaries {
+        let covering: Vec<Option<Decimal>> = payers
+            .iter()
+            .map(|p| {
+                p.phases
+                    .iter()
+                    .find(|ph| ph.from <= day && day <= ph.to)
+                    .map(|ph| ph.share)
+            })
+            .collect();
+        if covering.iter().any(Option::is_none) {
+            errors.push(FieldError::new(
+                "payers",
+                format!("on {day} some payers have a phase and others do not: give every payer a phase for the same dates"),
+            ));
+        } else if !sums_to_one(&covering.iter().flatten().copied().collect::<Vec<_>>()) {
+            errors.push(FieldError::new(
+                "payers",
+                format!("the phase shares in force on {day} do not sum to exactly 1"),
+            ));
+        }
+    }
+}
+
+/// Index of an outcome on a prerequisite cycle, if there is one.
+fn requirement_cycle(outcomes: &[NewOutcome]) -> Option<usize> {
+    let by_code: HashMap<&str, usize> = outcomes
+        .iter()
+        .enumerate()
+        .map(|(i, o)| (o.code.as_str(), i))
+        .collect();
+    for start in 0..outcomes.len() {
+        let mut at = start;
+        for _ in 0..=outcomes.len() {
+            match outcomes[at]
+                .requires
+                .as_ref()
+                .and_then(|r| by_code.get(r.outcome_code.as_str()))
+            {
+                Some(&next) if next == start => return Some(start),
+                Some(&next) => at = next,
+                None => break,
+            }
+        }
+    }
+    None
+}
+
+fn check_name(errors: &mut Vec<FieldError>, field: &str, name: &str) {
+    if name.trim().is_empty() {
+        errors.push(FieldError::new(field, "must not be empty"));
+    } else if name.chars().count() > MAX_NAME_LEN {
+        errors.push(FieldError::new(
+            field,
+            format!("is longer than {MAX_NAME_LEN} characters"),
+        ));
+    }
+}
+
+fn check_code(errors: &mut Vec<FieldError>, field: &str, code: &str) {
+    let ok = !code.is_empty()
+        && code.len() <= MAX_CODE_LEN
+        && code
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'));
+    if !ok {
+        errors.push(FieldError::new(
+            field,
+            format!("'{code}' must be 1 to {MAX_CODE_LEN} letters, digits, '_', '-' or '.'"),
+        ));
+    }
+}
+
+fn check_codes(errors: &mut Vec<FieldError>, field: &str, codes: &[String]) {
+    let mut seen = HashSet::new();
+    for (i, code) in codes.iter().enumerate() {
+        check_code(errors, &format!("{field}[{i}]"), code);
+        if !seen.insert(code) {
+            errors.push(FieldError::new(
+                format!("{field}[{i}]"),
+                format!("'{code}' is listed twice"),
+            ));
+        }
+    }
+}
+
+fn check_dates(errors: &mut Vec<FieldError>, end_field: &str, start: NaiveDate, end: NaiveDate) {
+    if end < start {
+        errors.push(FieldError::new(
+            end_field,
+            format!("{end} is before the start date {start}"),
+        ));
+    }
+}
+
+fn collect<T>(errors: &mut Vec<FieldError>, result: Result<T, FieldError>) -> Option<T> {
+    result.map_err(|e| errors.push(e)).ok()
+}
+
+fn finish<T>(errors: Vec<FieldError>, ok: impl FnOnce() -> T) -> Result<T, Vec<FieldError>> {
+    if errors.is_empty() {
+        Ok(ok())
+    } else {
+        Err(errors)
+    }
+}

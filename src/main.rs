@@ -1,0 +1,172 @@
+//! The `cofund` command line.
+
+use std::net::TcpListener;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use cofund::api::auth::{Authenticator, Role};
+use cofund::config::Config;
+use cofund::{api, db, demo, startup, telemetry};
+
+#[derive(Parser)]
+#[command(
+    name = "cofund",
+    version,
+    about = "Outcome funds server: registry, claims, the exact multi-payer split ledger, settlement and open data.",
+    long_about = "Outcome funds server: registry, claims, the exact multi-payer split ledger, settlement and open data.\n\nConfiguration comes from environment variables: DATABASE_URL (postgres://… or a SQLite path; default ./data/cofund.db), COFUND_BIND, COFUND_ENV, COFUND_JWT_SECRET(_FILE), COFUND_JWT_PUBLIC_KEY_FILE, COFUND_JWT_ISSUER, COFUND_JWT_AUDIENCE, COFUND_PSEUDONYM_KEY(_FILE), COFUND_SMTP_URL, COFUND_MAIL_FROM, COFUND_LOG, COFUND_LOG_FORMAT."
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the API (applies pending migrations first).
+    Serve {
+        /// Address to listen on (overrides COFUND_BIND; default 127.0.0.1:8080).
+        #[arg(long)]
+        bind: Option<String>,
+        /// Load the demo data first if the database is empty, and print tokens to try it.
+        #[arg(long)]
+        demo: bool,
+    },
+    /// Apply pending database migrations and exit.
+    Migrate,
+    /// Load the demo data into an empty database and exit.
+    Demo,
+    /// Print a signed bearer token for the configured HS256 secret.
+    Token {
+        #[arg(long, value_enum)]
+        role: Role,
+        /// Organisation the token acts for (required for every role but admin).
+        #[arg(long)]
+        org: Option<String>,
+        /// Subject: who the token names (default: the role).
+        #[arg(long)]
+        sub: Option<String>,
+        /// Lifetime such as 30m, 1h, 7d (default 1h).
+        #[arg(long, default_value = "1h")]
+        ttl: String,
+    },
+    /// Print the OpenAPI document (the one committed at openapi/openapi.json).
+    Openapi,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    telemetry::init();
+    if let Command::Openapi = cli.command {
+        print!("{}", api::openapi::document());
+        return ExitCode::SUCCESS;
+    }
+    let config = match Config::from_env() {
+        Ok(config) => config,
+        Err(errors) => {
+            eprintln!("cofund: the configuration is not valid:");
+            for e in errors {
+                eprintln!("  - {e}");
+            }
+            return ExitCode::from(2);
+        }
+    };
+    match run(cli.command, config) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("cofund: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(command: Command, mut config: Config) -> Result<(), String> {
+    match command {
+        Command::Openapi => unreachable!("handled before configuration is read"),
+        Command::Token {
+            role,
+            org,
+            sub,
+            ttl,
+        } => {
+            let ttl = parse_ttl(&ttl)?;
+            let authenticator = Authenticator::new(config.jwt.clone());
+            let subject = sub.unwrap_or_else(|| role.as_str().to_owned());
+            println!(
+                "{}",
+                authenticator.mint(&subject, role, org.as_deref(), ttl)?
+            );
+            Ok(())
+        }
+        Command::Migrate => {
+            let pool = db::connect(&config.database, 1)?;
+            let mut conn = pool.get().map_err(|e| e.to_string())?;
+            let applied = db::run_migrations(&mut conn)?;
+            println!(
+                "{}: migrations up to date ({applied} applied now)",
+                config.database.redacted()
+            );
+            Ok(())
+        }
+        Command::Demo => {
+            let pool = db::connect(&config.database, 1)?;
+            load_demo(&pool, &config)
+        }
+        Command::Serve { bind, demo } => {
+            if let Some(bind) = bind {
+                config.bind = bind;
+            }
+            let pool = db::connect(&config.database, config.db_pool_size)?;
+            if demo {
+                load_demo(&pool, &config)?;
+            }
+            let listener = TcpListener::bind(&config.bind)
+                .map_err(|e| format!("cannot listen on {}: {e}", config.bind))?;
+            tracing::info!(bind = %config.bind, database = %config.database.redacted(), "cofund is serving; API docs at /docs");
+            eprintln!(
+                "cofund: serving on http://{} (API docs at http://{}/docs)",
+                config.bind, config.bind
+            );
+            actix_web::rt::System::new().block_on(async {
+                startup::run(listener, pool, &config)
+                    .map_err(|e| e.to_string())?
+                    .await
+                    .map_err(|e| e.to_string())
+            })
+        }
+    }
+}
+
+fn load_demo(pool: &db::Pool, config: &Config) -> Result<(), String> {
+    let mut conn = pool.get().map_err(|e| e.to_string())?;
+    match demo::load(&mut conn)? {
+        Some(summary) => eprintln!(
+            "cofund: demo data loaded: {} organisations, {} funds, {} projects",
+            summary.organisations, summary.funds, summary.projects
+        ),
+        None => eprintln!("cofund: the database already holds data; demo data not loaded"),
+    }
+    let authenticator = Authenticator::new(config.jwt.clone());
+    if let Ok(token) =
+        authenticator.mint("demo-admin", Role::Admin, None, chrono::Duration::hours(12))
+    {
+        eprintln!("cofund: an admin token for the next 12 hours (see README for others):\n{token}");
+    }
+    Ok(())
+}
+
+fn parse_ttl(raw: &str) -> Result<chrono::Duration, String> {
+    let bad = || format!("--ttl '{raw}' must be a number followed by s, m, h or d (e.g. 1h)");
+    let (number, unit) = raw.split_at(raw.len().saturating_sub(1));
+    let n: i64 = number.parse().map_err(|_| bad())?;
+    if n <= 0 {
+        return Err(bad());
+    }
+    match unit {
+        "s" => Ok(chrono::Duration::seconds(n)),
+        "m" => Ok(chrono::Duration::minutes(n)),
+        "h" => Ok(chrono::Duration::hours(n)),
+        "d" => Ok(chrono::Duration::days(n)),
+        _ => Err(bad()),
+    }
+}

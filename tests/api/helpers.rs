@@ -1,0 +1,340 @@
+//! The test harness: a real cofund server on a random port over a fresh database, SQLite by
+//! default and PostgreSQL when `COFUND_TEST_DATABASE_URL` names a server.
+
+use std::net::TcpListener;
+
+use cofund::api::auth::{Authenticator, Role};
+use cofund::config::{Config, Environment, JwtSettings};
+use cofund::db::{self, DatabaseUrl, Pool};
+use diesel::{Connection, RunQueryDsl};
+use serde_json::{json, Value};
+
+pub const TEST_SECRET: &[u8] = b"test-secret-that-is-at-least-32-bytes-long";
+
+pub struct TestApp {
+    pub address: String,
+    pub pool: Pool,
+    pub client: reqwest::Client,
+    authenticator: Authenticator,
+    _sqlite_dir: Option<tempfile::TempDir>,
+    /// Dropped with the app: the test's own PostgreSQL database goes with it.
+    _postgres: Option<PostgresDatabase>,
+}
+
+pub struct Options {
+    pub jwt: JwtSettings,
+    pub max_body_bytes: usize,
+    pub workers: usize,
+}
+
+impl Default for Options {
+    fn default() -> Options {
+        Options {
+            jwt: JwtSettings::hs256(TEST_SECRET, None, None),
+            max_body_bytes: 1024 * 1024,
+            workers: 2,
+        }
+    }
+}
+
+/// A database of its own for one test on the PostgreSQL server, dropped afterwards.
+struct PostgresDatabase {
+    server_url: String,
+    name: String,
+}
+
+impl Drop for PostgresDatabase {
+    fn drop(&mut self) {
+        if let Ok(mut conn) = diesel::PgConnection::establish(&self.server_url) {
+            let _ = diesel::sql_query(format!(
+                "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+                self.name
+            ))
+            .execute(&mut conn);
+        }
+    }
+}
+
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(Options::default()).await
+}
+
+pub async fn spawn_app_with(options: Options) -> TestApp {
+    let (database, sqlite_dir, postgres) = match std::env::var("COFUND_TEST_DATABASE_URL") {
+        Ok(server_url) if !server_url.is_empty() => {
+            let name = format!("cofund_test_{}", uuid::Uuid::new_v4().simple());
+            let mut conn = diesel::PgConnection::establish(&server_url)
+                .expect("COFUND_TEST_DATABASE_URL must reach a PostgreSQL server");
+            diesel::sql_query(format!("CREATE DATABASE {name}"))
+                .execute(&mut conn)
+                .unwrap();
+            let base = server_url
+                .rsplit_once('/')
+                .map(|(b, _)| b)
+                .unwrap_or(&server_url);
+            let url = format!("{base}/{name}");
+            (
+                DatabaseUrl::Postgres(url),
+                None,
+                Some(PostgresDatabase { server_url, name }),
+            )
+        }
+        _ => {
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("cofund.db").to_string_lossy().into_owned();
+            (DatabaseUrl::Sqlite(path), Some(dir), None)
+        }
+    };
+    let config = Config {
+        environment: Environment::Development,
+        database: database.clone(),
+        bind: "127.0.0.1:0".into(),
+        jwt: options.jwt.clone(),
+        pseudonym_key: b"test-pseudonym-key-of-32-bytes-or-more".to_vec(),
+        smtp_url: None,
+        mail_from: None,
+        db_pool_size: 8,
+        max_body_bytes: options.max_body_bytes,
+        workers: Some(options.workers),
+    };
+    let pool = db::connect(&database, config.db_pool_size).expect("test database opens");
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let server = cofund::startup::run(listener, pool.clone(), &config).unwrap();
+    tokio::spawn(server);
+    TestApp {
+        address: format!("http://127.0.0.1:{port}"),
+        pool,
+        client: reqwest::Client::new(),
+        authenticator: Authenticator::new(options.jwt),
+        _sqlite_dir: sqlite_dir,
+        _postgres: postgres,
+    }
+}
+
+/// A response with its status, content type and body.
+#[derive(Debug)]
+pub struct Reply {
+    pub status: u16,
+    pub content_type: String,
+    pub body: Value,
+}
+
+impl Reply {
+    pub async fn of(request: reqwest::RequestBuilder) -> Reply {
+        Reply::from(request.send().await.unwrap()).await
+    }
+
+    async fn from(response: reqwest::Response) -> Reply {
+        let status = response.status().as_u16();
+        let content_type = response
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_owned();
+        let text = response.text().await.unwrap();
+        let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
+        Reply {
+            status,
+            content_type,
+            body,
+        }
+    }
+
+    /// Asserts an RFC 9457 problem with this status; returns the problem.
+    #[track_caller]
+    pub fn assert_problem(&self, status: u16) -> &Value {
+        assert_eq!(
+            self.status, status,
+            "unexpected status; body: {}",
+            self.body
+        );
+        assert_eq!(
+            self.content_type, "application/problem+json",
+            "body: {}",
+            self.body
+        );
+        for field in ["type", "title", "status", "detail"] {
+            assert!(
+                self.body.get(field).is_some(),
+                "problem lacks '{field}': {}",
+                self.body
+            );
+        }
+        assert_eq!(self.body["status"], status);
+        &self.body
+    }
+
+    /// Asserts a validation problem naming `field` among its errors.
+    #[track_caller]
+    pub fn assert_invalid_field(&self, field: &str) {
+        let problem = self.assert_problem(422);
+        let errors = problem["errors"]
+            .as_array()
+            .expect("validation problems list errors");
+        assert!(
+            errors.iter().any(|e| e["field"] == field),
+            "no error for '{field}' in {problem}"
+        );
+    }
+
+    #[track_caller]
+    pub fn assert_status(&self, status: u16) -> &Value {
+        assert_eq!(
+            self.status, status,
+            "unexpected status; body: {}",
+            self.body
+        );
+        &self.body
+    }
+}
+
+impl TestApp {
+    pub fn token(&self, role: Role, org: Option<&str>) -> String {
+        self.authenticator
+            .mint(
+                &format!("{}-user", role.as_str()),
+                role,
+                org,
+                chrono::Duration::hours(1),
+            )
+            .unwrap()
+    }
+
+    pub fn admin(&self) -> String {
+        self.token(Role::Admin, None)
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.address, path)
+    }
+
+    pub async fn get(&self, path: &str, token: Option<&str>) -> Reply {
+        let mut request = self.client.get(self.url(path));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        Reply::from(request.send().await.unwrap()).await
+    }
+
+    pub async fn post(&self, path: &str, token: Option<&str>, body: &Value) -> Reply {
+        self.post_with(path, token, body, &[]).await
+    }
+
+    pub async fn post_with(
+        &self,
+        path: &str,
+        token: Option<&str>,
+        body: &Value,
+        headers: &[(&str, &str)],
+    ) -> Reply {
+        let mut request = self.client.post(self.url(path)).json(body);
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        Reply::from(request.send().await.unwrap()).await
+    }
+
+    /// Creates an organisation as admin and returns its id.
+    pub async fn org(&self, name: &str, kind: &str, areas: &[&str]) -> String {
+        let reply = self
+            .post(
+                "/v1/organisations",
+                Some(&self.admin()),
+                &json!({"name": name, "kind": kind, "area_codes": areas}),
+            )
+            .await;
+        reply.assert_status(201)["id"].as_str().unwrap().to_owned()
+    }
+
+    pub async fn fund(&self, owner: &str, budget: &str) -> String {
+        let reply = self
+            .post(
+                "/v1/funds",
+                Some(&self.admin()),
+                &json!({"name": "Outcomes Fund", "owner_organisation_id": owner,
+                        "budget": gbp(budget), "service_start": "2020-01-01", "service_end": "2030-12-31"}),
+            )
+            .await;
+        reply.assert_status(201)["id"].as_str().unwrap().to_owned()
+    }
+
+    /// Number of rows in `table`, to show that a refused request wrote nothing.
+    pub fn count(&self, table: &str) -> i64 {
+        #[derive(diesel::QueryableByName)]
+        struct Count {
+            #[diesel(sql_type = diesel::sql_types::BigInt)]
+            n: i64,
+        }
+        let mut conn = self.pool.get().unwrap();
+        diesel::sql_query(format!("SELECT COUNT(*) AS n FROM {table}"))
+            .get_result::<Count>(&mut *conn)
+            .unwrap()
+            .n
+    }
+}
+
+pub fn gbp(amount: &str) -> Value {
+    json!({"amount": amount, "currency": "GBP"})
+}
+
+/// The organisations of a typical co-commissioned project.
+pub struct Parties {
+    pub central: String,
+    pub council_a: String,
+    pub council_b: String,
+    pub provider: String,
+    pub validator: String,
+    pub fund: String,
+}
+
+pub async fn parties(app: &TestApp) -> Parties {
+    let central = app
+        .org(
+            "Department for Culture, Media and Sport",
+            "central_fund",
+            &[],
+        )
+        .await;
+    let fund = app.fund(&central, "1000000.00").await;
+    Parties {
+        council_a: app
+            .org("Council A", "local_authority", &["E10000034"])
+            .await,
+        council_b: app
+            .org("Council B", "local_authority", &["E08000025"])
+            .await,
+        provider: app.org("Provider Ltd", "provider", &[]).await,
+        validator: app.org("Validator Ltd", "validator", &[]).await,
+        central,
+        fund,
+    }
+}
+
+/// A valid project body: the central fund tops up two councils, pro rata.
+pub fn project_body(p: &Parties) -> Value {
+    json!({
+        "name": "Youth Outcomes Partnership",
+        "fund_id": p.fund,
+        "provider_organisation_id": p.provider,
+        "service_start": "2021-01-01",
+        "service_end": "2023-12-31",
+        "max_outcome_payment": gbp("500000.00"),
+        "participant_cap": gbp("19000.00"),
+        "payers": [
+            {"organisation_id": p.central, "role": "central_top_up", "max_commitment": gbp("100000.00")},
+            {"organisation_id": p.council_a, "role": "local_commissioner", "max_commitment": gbp("200000.00")},
+            {"organisation_id": p.council_b, "role": "co_commissioner", "max_commitment": gbp("200000.00")},
+        ],
+        "outcomes": [
+            {"code": "emp_13w", "name": "Employment 13 weeks", "price": gbp("2600.00"), "unit": "achievement"},
+            {"code": "emp_26w", "name": "Employment 26 weeks", "price": gbp("1000.00"), "unit": "achievement",
+             "requires": {"outcome_code": "emp_13w", "min_days_after": 91}},
+        ],
+        "validator_organisation_ids": [p.validator],
+    })
+}

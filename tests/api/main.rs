@@ -1,0 +1,8 @@
+//! Integration tests through HTTP. Every test runs on SQLite, and on PostgreSQL when
+//! `COFUND_TEST_DATABASE_URL` is set (see .ci/run).
+
+mod auth;
+mod errors;
+mod helpers;
+mod openapi;
+mod registry;

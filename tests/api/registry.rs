@@ -1,0 +1,674 @@
+//! Organisations, funds and projects: created, read back, listed, and every validation rule
+//! refusing bad input without writing anything.
+
+use serde_json::{json, Value};
+
+use crate::helpers::*;
+use cofund::api::auth::Role;
+
+#[tokio::test]
+async fn organisations_are_created_read_and_listed() {
+    let app = spawn_app().await;
+    let admin = app.admin();
+    let created = app
+        .post(
+            "/v1/organisations",
+            Some(&admin),
+            &json!({"name": "Worcestershire County Council", "kind": "local_authority",
+                    "identifier": "GB-LAE-WOC", "area_codes": ["E10000034"],
+                    "billing_emails": ["invoices@example.gov.uk"]}),
+        )
+        .await;
+    let org = created.assert_status(201).clone();
+    assert_eq!(org["kind"], "local_authority");
+    assert_eq!(org["identifier"], "GB-LAE-WOC");
+    assert_eq!(org["area_codes"], json!(["E10000034"]));
+    let id = org["id"].as_str().unwrap();
+
+    let read = app
+        .get(&format!("/v1/organisations/{id}"), Some(&admin))
+        .await;
+    assert_eq!(
+        read.assert_status(200)["billing_emails"],
+        json!(["invoices@example.gov.uk"])
+    );
+
+    // Billing contacts are personal data: another organisation does not see them.
+    let other = app.token(Role::Provider, Some("org_someone_else"));
+    let read = app
+        .get(&format!("/v1/organisations/{id}"), Some(&other))
+        .await;
+    assert!(read.assert_status(200).get("billing_emails").is_none());
+    // The organisation itself does.
+    let own = app.token(Role::Commissioner, Some(id));
+    let read = app
+        .get(&format!("/v1/organisations/{id}"), Some(&own))
+        .await;
+    assert_eq!(
+        read.assert_status(200)["billing_emails"],
+        json!(["invoices@example.gov.uk"])
+    );
+
+    let missing = app.get("/v1/organisations/org_nope", Some(&admin)).await;
+    missing.assert_problem(404);
+}
+
+#[tokio::test]
+async fn lists_are_paginated_with_a_cursor() {
+    let app = spawn_app().await;
+    for i in 0..5 {
+        app.org(&format!("Council {i}"), "local_authority", &[])
+            .await;
+    }
+    let admin = app.admin();
+    let first = app.get("/v1/organisations?limit=2", Some(&admin)).await;
+    let first = first.assert_status(200);
+    assert_eq!(first["items"].as_array().unwrap().len(), 2);
+    let mut seen: Vec<String> = first["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["name"].as_str().unwrap().to_owned())
+        .collect();
+    let mut cursor = first["next_cursor"].as_str().unwrap().to_owned();
+    loop {
+        let page = app
+            .get(
+                &format!("/v1/organisations?limit=2&cursor={cursor}"),
+                Some(&admin),
+            )
+            .await;
+        let page = page.assert_status(200).clone();
+        seen.extend(
+            page["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|o| o["name"].as_str().unwrap().to_owned()),
+        );
+        match page["next_cursor"].as_str() {
+            Some(next) => cursor = next.to_owned(),
+            None => break,
+        }
+    }
+    let expected: Vec<String> = (0..5).map(|i| format!("Council {i}")).collect();
+    assert_eq!(seen, expected, "every organisation once, in creation order");
+    app.get("/v1/organisations?limit=0", Some(&admin))
+        .await
+        .assert_invalid_field("limit");
+}
+
+#[tokio::test]
+async fn duplicate_or_malformed_identifiers_are_refused() {
+    let app = spawn_app().await;
+    let admin = app.admin();
+    let body = json!({"name": "Skill Mill", "kind": "provider", "identifier": "GB-COH-09506232"});
+    app.post("/v1/organisations", Some(&admin), &body)
+        .await
+        .assert_status(201);
+    app.post("/v1/organisations", Some(&admin), &body)
+        .await
+        .assert_problem(409);
+    let bad = json!({"name": "X", "kind": "provider", "identifier": "not an org id"});
+    app.post("/v1/organisations", Some(&admin), &bad)
+        .await
+        .assert_invalid_field("identifier");
+    let bad_kind = json!({"name": "X", "kind": "charity"});
+    app.post("/v1/organisations", Some(&admin), &bad_kind)
+        .await
+        .assert_invalid_field("kind");
+    let bad_email = json!({"name": "X", "kind": "provider", "billing_emails": ["nobody"]});
+    app.post("/v1/organisations", Some(&admin), &bad_email)
+        .await
+        .assert_invalid_field("billing_emails[0]");
+    assert_eq!(app.count("organisations"), 1);
+}
+
+#[tokio::test]
+async fn funds_are_created_with_their_budget_and_refuse_bad_input() {
+    let app = spawn_app().await;
+    let admin = app.admin();
+    let dcms = app.org("DCMS", "central_fund", &[]).await;
+    let council = app.org("Council", "local_authority", &[]).await;
+    let fund = json!({"name": "Life Chances Fund", "owner_organisation_id": dcms,
+                      "budget": gbp("80000000.00"), "service_start": "2016-07-01", "service_end": "2025-06-30"});
+    let created = app.post("/v1/funds", Some(&admin), &fund).await;
+    let created = created.assert_status(201).clone();
+    assert_eq!(created["budget"], gbp("80000000.00"));
+    assert_eq!(created["committed"], gbp("0.00"));
+    let read = app
+        .get(
+            &format!("/v1/funds/{}", created["id"].as_str().unwrap()),
+            Some(&admin),
+        )
+        .await;
+    assert_eq!(read.assert_status(200)["name"], "Life Chances Fund");
+
+    let cases: Vec<(Value, &str)> = vec![
+        (
+            json!({"budget": {"amount": "10.001", "currency": "GBP"}}),
+            "budget.amount",
+        ),
+        (
+            json!({"budget": {"amount": "10", "currency": "XYZ"}}),
+            "budget.currency",
+        ),
+        (
+            json!({"budget": {"amount": 10, "currency": "GBP"}}),
+            "budget.amount",
+        ),
+        (json!({"budget": gbp("0")}), "budget.amount"),
+        (json!({"service_end": "2015-01-01"}), "service_end"),
+        (json!({"service_end": "31/12/2025"}), "service_end"),
+        (
+            json!({"owner_organisation_id": council}),
+            "owner_organisation_id",
+        ),
+        (
+            json!({"owner_organisation_id": "org_missing"}),
+            "owner_organisation_id",
+        ),
+    ];
+    for (change, field) in cases {
+        let mut body = fund.clone();
+        for (k, v) in change.as_object().unwrap() {
+            body[k] = v.clone();
+        }
+        app.post("/v1/funds", Some(&admin), &body)
+            .await
+            .assert_invalid_field(field);
+    }
+    assert_eq!(app.count("funds"), 1);
+}
+
+#[tokio::test]
+async fn a_project_is_created_with_payers_and_rate_card_and_read_back() {
+    let app = spawn_app().await;
+    let p = parties(&app).await;
+    let created = app
+        .post("/v1/projects", Some(&app.admin()), &project_body(&p))
+        .await;
+    let project = created.assert_status(201).clone();
+    assert_eq!(project["currency"], "GBP");
+    assert_eq!(project["cap_policy"], "shortfall");
+    assert_eq!(project["settlement_route"], "direct");
+    assert_eq!(project["published"], false);
+    let payers = project["payers"].as_array().unwrap();
+    assert_eq!(payers.len(), 3);
+    assert_eq!(payers[0]["organisation_id"], p.central.as_str());
+    assert_eq!(payers[0]["share_basis"], "pro_rata");
+    assert_eq!(payers[1]["max_commitment"], gbp("200000.00"));
+    let outcomes = project["outcomes"].as_array().unwrap();
+    assert_eq!(
+        outcomes[1]["requires"],
+        json!({"outcome_code": "emp_13w", "min_days_after": 91})
+    );
+    assert_eq!(outcomes[0]["max_claims_per_participant"], 1);
+
+    let id = project["id"].as_str().unwrap();
+    let read = app
+        .get(&format!("/v1/projects/{id}"), Some(&app.admin()))
+        .await;
+    assert_eq!(read.assert_status(200), &project);
+
+    let fund = app
+        .get(&format!("/v1/funds/{}", p.fund), Some(&app.admin()))
+        .await;
+    assert_eq!(fund.assert_status(200)["committed"], gbp("100000.00"));
+    assert_eq!(fund.body["uncommitted"], gbp("900000.00"));
+}
+
+#[tokio::test]
+async fn fixed_shares_phases_and_home_areas_are_kept() {
+    let app = spawn_app().await;
+    let p = parties(&app).await;
+    let mut body = project_body(&p);
+    body["payers"] = json!([
+        {"organisation_id": p.central, "role": "central_top_up", "max_commitment": gbp("100000.00"), "share": "0.3",
+         "phases": [{"from": "2021-01-01", "to": "2021-06-30", "share": "0.7"}]},
+        {"organisation_id": p.council_a, "role": "local_commissioner", "max_commitment": gbp("200000.00"), "share": "0.35",
+         "home_area_codes": ["E10000034"], "lead": true,
+         "phases": [{"from": "2021-01-01", "to": "2021-06-30", "share": "0.15"}]},
+        {"organisation_id": p.council_b, "role": "local_commissioner", "max_commitment": gbp("200000.00"), "share": "0.35",
+         "home_area_codes": ["E08000025"],
+         "phases": [{"from": "2021-01-01", "to": "2021-06-30", "share": "0.15"}]},
+    ]);
+    body["settlement_route"] = json!("via_commissioner");
+    body["cap_policy"] = json!("reallocate");
+    let project = app.post("/v1/projects", Some(&app.admin()), &body).await;
+    let project = project.assert_status(201);
+    assert_eq!(project["payers"][0]["share"], "0.3");
+    assert_eq!(project["payers"][0]["share_basis"], "fixed");
+    assert_eq!(
+        project["payers"][0]["phases"],
+        json!([{"from": "2021-01-01", "to": "2021-06-30", "share": "0.7"}])
+    );
+    assert_eq!(
+        project["payers"][1]["home_area_codes"],
+        json!(["E10000034"])
+    );
+    assert_eq!(project["payers"][1]["lead"], true);
+    assert_eq!(project["settlement_route"], "via_commissioner");
+    assert_eq!(project["cap_policy"], "reallocate");
+}
+
+/// Applies `change` to a valid project and expects a 422 naming `field`, with nothing written.
+async fn refused(app: &TestApp, p: &Parties, change: impl FnOnce(&mut Value), field: &str) {
+    let mut body = project_body(p);
+    change(&mut body);
+    let before = (
+        app.count("projects"),
+        app.count("project_payers"),
+        app.count("outcome_metrics"),
+    );
+    app.post("/v1/projects", Some(&app.admin()), &body)
+        .await
+        .assert_invalid_field(field);
+    let after = (
+        app.count("projects"),
+        app.count("project_payers"),
+        app.count("outcome_metrics"),
+    );
+    assert_eq!(before, after, "a refused project wrote rows");
+}
+
+#[tokio::test]
+async fn shares_must_sum_to_exactly_one() {
+    let app = spawn_app().await;
+    let p = parties(&app).await;
+    fn shares(s: [&'static str; 3]) -> impl FnOnce(&mut Value) {
+        move |b: &mut Value| {
+            for (i, share) in s.iter().enumerate() {
+                b["payers"][i]["share"] = json!(share);
+            }
+        }
+    }
+    refused(
+        &app,
+        &p,
+        shares(["0.333333", "0.333333", "0.333333"]),
+        "payers",
+    )
+    .await;
+    refused(&app, &p, shares(["0.5", "0.5", "0.0001"]), "payers").await;
+    refused(
+        &app,
+        &p,
+        |b| b["payers"][0]["share"] = json!("0.5"),
+        "payers",
+    )
+    .await;
+    refused(
+        &app,
+        &p,
+        |b| b["payers"][0]["share"] = json!("1.5"),
+        "payers[0].share",
+    )
+    .await;
+    refused(
+        &app,
+        &p,
+        |b| b["payers"][0]["share"] = json!("abc"),
+        "payers[0].share",
+    )
+    .await;
+    // Six-place thirds that do sum to one are accepted.
+    let mut body = project_body(&p);
+    shares(["0.333334", "0.333333", "0.333333"])(&mut body);
+    app.post("/v1/projects", Some(&app.admin()), &body)
+        .await
+        .assert_status(201);
+}
+
+#[tokio::test]
+async fn a_fund_never_commits_more_than_its_budget() {
+    let app = spawn_app().await;
+    let p = parties(&app).await; // budget 1,000,000.00
+    let mut body = project_body(&p);
+    body["payers"][0]["max_commitment"] = gbp("600000.00");
+    app.post("/v1/projects", Some(&app.admin()), &body)
+        .await
+        .assert_status(201);
+    // 600,000 + 400,000.01 is a penny over.
+    refused(
+        &app,
+        &p,
+        |b| b["payers"][0]["max_commitment"] = gbp("400000.01"),
+        "payers",
+    )
+    .await;
+    body["payers"][0]["max_commitment"] = gbp("400000.00");
+    app.post("/v1/projects", Some(&app.admin()), &body)
+        .await
+        .assert_status(201);
+    let fund = app
+        .get(&format!("/v1/funds/{}", p.fund), Some(&app.admin()))
+        .await;
+    assert_eq!(fund.assert_status(200)["uncommitted"], gbp("0.00"));
+}
+
+#[tokio::test]
+async fn concurrent_projects_cannot_overcommit_a_fund_together() {
+    let app = spawn_app().await;
+    let p = parties(&app).await; // budget 1,000,000.00
+    let mut body = project_body(&p);
+    body["payers"][0]["max_commitment"] = gbp("300000.00");
+    let admin = app.admin();
+    // Eight projects of 300,000 race for a budget that fits three.
+    let requests = (0..8).map(|_| app.post("/v1/projects", Some(&admin), &body));
+    let replies = futures_util::future::join_all(requests).await;
+    let created = replies.iter().filter(|r| r.status == 201).count();
+    for reply in replies.iter().filter(|r| r.status != 201) {
+        reply.assert_invalid_field("payers");
+    }
+    assert_eq!(created, 3);
+    let fund = app
+        .get(&format!("/v1/funds/{}", p.fund), Some(&admin))
+        .await;
+    assert_eq!(fund.assert_status(200)["committed"], gbp("900000.00"));
+}
+
+#[tokio::test]
+async fn phases_must_not_overlap_and_must_cover_every_payer() {
+    let app = spawn_app().await;
+    let p = parties(&app).await;
+    refused(
+        &app,
+        &p,
+        |b| {
+            for i in 0..3 {
+                b["payers"][i]["phases"] = json!([
+                    {"from": "2021-01-01", "to": "2021-06-30", "share": if i == 0 { "0.5" } else { "0.25" }},
+                    {"from": "2021-06-01", "to": "2021-12-31", "share": if i == 0 { "0.5" } else { "0.25" }},
+                ]);
+            }
+        },
+        "payers[0].phases",
+    )
+    .await;
+    refused(
+        &app,
+        &p,
+        |b| {
+            b["payers"][0]["phases"] =
+                json!([{"from": "2021-01-01", "to": "2021-06-30", "share": "1"}])
+        },
+        "payers",
+    )
+    .await;
+    refused(
+        &app,
+        &p,
+        |b| {
+            for i in 0..3 {
+                b["payers"][i]["phases"] =
+                    json!([{"from": "2021-01-01", "to": "2021-06-30", "share": "0.3"}]);
+            }
+        },
+        "payers",
+    )
+    .await;
+    refused(
+        &app,
+        &p,
+        |b| {
+            b["payers"][0]["phases"] =
+                json!([{"from": "2021-06-30", "to": "2021-01-01", "share": "1"}])
+        },
+        "payers[0].phases[0].to",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn rate_card_rules_are_checked() {
+    let app = spawn_app().await;
+    let p = parties(&app).await;
+    refused(
+        &app,
+        &p,
+        |b| b["outcomes"][1]["code"] = json!("emp_13w"),
+        "outcomes[1].code",
+    )
+    .await;
+    refused(
+        &app,
+        &p,
+        |b| b["outcomes"][1]["requires"]["outcome_code"] = json!("emp_52w"),
+        "outcomes[1].requires.outcome_code",
+    )
+    .await;
+    refused(
+        &app,
+        &p,
+        |b| b["outcomes"][0]["requires"] = json!({"outcome_code": "emp_26w"}),
+        "outcomes[0].requires",
+    )
+    .await;
+    refused(
+        &app,
+        &p,
+        |b| b["outcomes"][0]["unit"] = json!("month"),
+        "outcomes[0].unit",
+    )
+    .await;
+    refused(
+        &app,
+        &p,
+        |b| b["outcomes"][0]["deadweight"] = json!("1"),
+        "outcomes[0].deadweight",
+    )
+    .await;
+    refused(
+        &app,
+        &p,
+        |b| b["outcomes"][0]["volume_cap"] = json!(0),
+        "outcomes[0].volume_cap",
+    )
+    .await;
+    refused(
+        &app,
+        &p,
+        |b| {
+            b["outcomes"][0]["min_age_at_start"] = json!(25);
+            b["outcomes"][0]["max_age_at_start"] = json!(18);
+        },
+        "outcomes[0].max_age_at_start",
+    )
+    .await;
+    refused(&app, &p, |b| b["outcomes"] = json!([]), "outcomes").await;
+    refused(
+        &app,
+        &p,
+        |b| b["outcomes"][0]["price"] = gbp("-5.00"),
+        "outcomes[0].price.amount",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn dates_currencies_and_parties_are_checked() {
+    let app = spawn_app().await;
+    let p = parties(&app).await;
+    refused(
+        &app,
+        &p,
+        |b| b["service_end"] = json!("2020-12-31"),
+        "service_end",
+    )
+    .await;
+    refused(
+        &app,
+        &p,
+        |b| b["service_end"] = json!("2031-01-01"),
+        "service_end",
+    )
+    .await;
+    refused(
+        &app,
+        &p,
+        |b| b["referral_cutoff"] = json!("2024-01-01"),
+        "referral_cutoff",
+    )
+    .await;
+    refused(
+        &app,
+        &p,
+        |b| b["outcomes"][0]["price"] = json!({"amount": "10.00", "currency": "EUR"}),
+        "outcomes[0].price.currency",
+    )
+    .await;
+    refused(
+        &app,
+        &p,
+        |b| b["payers"][1]["max_commitment"] = json!({"amount": "10.00", "currency": "gbp"}),
+        "payers[1].max_commitment.currency",
+    )
+    .await;
+    refused(
+        &app,
+        &p,
+        |b| b["payers"][2]["organisation_id"] = json!(p.council_a),
+        "payers[2].organisation_id",
+    )
+    .await;
+    refused(
+        &app,
+        &p,
+        |b| b["payers"][1]["organisation_id"] = json!("org_missing"),
+        "payers[1].organisation_id",
+    )
+    .await;
+    refused(
+        &app,
+        &p,
+        |b| b["provider_organisation_id"] = json!(p.council_a),
+        "provider_organisation_id",
+    )
+    .await;
+    refused(
+        &app,
+        &p,
+        |b| b["fund_id"] = json!("fund_missing"),
+        "fund_id",
+    )
+    .await;
+    refused(
+        &app,
+        &p,
+        |b| b["payers"][0]["organisation_id"] = json!(p.council_b),
+        "payers[0].organisation_id",
+    )
+    .await;
+    refused(
+        &app,
+        &p,
+        |b| b["settlement_route"] = json!("via_commissioner"),
+        "payers",
+    )
+    .await;
+    refused(
+        &app,
+        &p,
+        |b| b["cap_policy"] = json!("sometimes"),
+        "cap_policy",
+    )
+    .await;
+    refused(
+        &app,
+        &p,
+        |b| {
+            b["payers"][1]["home_area_codes"] = json!(["E10000034"]);
+            b["payers"][2]["home_area_codes"] = json!(["E10000034"]);
+        },
+        "payers[2].home_area_codes",
+    )
+    .await;
+    refused(
+        &app,
+        &p,
+        |b| b["validator_organisation_ids"] = json!([p.provider]),
+        "validator_organisation_ids[0]",
+    )
+    .await;
+    refused(&app, &p, |b| b["surprise"] = json!(true), "surprise").await;
+}
+
+#[tokio::test]
+async fn each_role_sees_only_its_own_projects() {
+    let app = spawn_app().await;
+    let p = parties(&app).await;
+    let created = app
+        .post("/v1/projects", Some(&app.admin()), &project_body(&p))
+        .await;
+    let id = created.assert_status(201)["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let path = format!("/v1/projects/{id}");
+    let stranger_council = app.org("Council C", "local_authority", &[]).await;
+    let other_provider = app.org("Other Provider", "provider", &[]).await;
+
+    let can = [
+        app.token(Role::Commissioner, Some(&p.council_a)),
+        app.token(Role::Provider, Some(&p.provider)),
+        app.token(Role::Validator, Some(&p.validator)),
+        app.token(Role::FundManager, Some(&p.central)),
+    ];
+    for token in &can {
+        app.get(&path, Some(token)).await.assert_status(200);
+        let list = app.get("/v1/projects", Some(token)).await;
+        assert_eq!(
+            list.assert_status(200)["items"].as_array().unwrap().len(),
+            1
+        );
+    }
+    let cannot = [
+        app.token(Role::Commissioner, Some(&stranger_council)),
+        app.token(Role::Provider, Some(&other_provider)),
+        app.token(Role::Validator, Some(&p.council_b)),
+        app.token(Role::FundManager, Some(&stranger_council)),
+    ];
+    for token in &cannot {
+        app.get(&path, Some(token)).await.assert_problem(404);
+        let list = app.get("/v1/projects", Some(token)).await;
+        assert_eq!(
+            list.assert_status(200)["items"].as_array().unwrap().len(),
+            0
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_retried_create_with_the_same_idempotency_key_creates_once() {
+    let app = spawn_app().await;
+    let p = parties(&app).await;
+    let admin = app.admin();
+    let body = project_body(&p);
+    let key = [("Idempotency-Key", "project-2021-a")];
+    let first = app
+        .post_with("/v1/projects", Some(&admin), &body, &key)
+        .await;
+    let second = app
+        .post_with("/v1/projects", Some(&admin), &body, &key)
+        .await;
+    assert_eq!(first.assert_status(201), second.assert_status(201));
+    assert_eq!(app.count("projects"), 1);
+    let mut changed = body.clone();
+    changed["name"] = json!("Another name");
+    app.post_with("/v1/projects", Some(&admin), &changed, &key)
+        .await
+        .assert_invalid_field("Idempotency-Key");
+    // Concurrent retries of a new key still create one project.
+    let key = [("Idempotency-Key", "project-2021-b")];
+    let replies = futures_util::future::join_all(
+        (0..6).map(|_| app.post_with("/v1/projects", Some(&admin), &body, &key)),
+    )
+    .await;
+    let ids: std::collections::HashSet<&str> = replies
+        .iter()
+        .map(|r| r.assert_status(201)["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids.len(), 1);
+    assert_eq!(app.count("projects"), 2);
+}
