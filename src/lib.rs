@@ -9,5 +9,6 @@ pub mod config;
 pub mod db;
 pub mod demo;
 pub mod domain;
+pub mod services;
 pub mod startup;
 pub mod telemetry;

@@ -52,6 +52,8 @@ enum Command {
     },
     /// Print the OpenAPI document (the one committed at openapi/openapi.json).
     Openapi,
+    /// Check every ledger invariant over the whole database; exits 1 on any violation.
+    Check,
 }
 
 fn main() -> ExitCode {
@@ -107,6 +109,24 @@ fn run(command: Command, mut config: Config) -> Result<(), String> {
                 config.database.redacted()
             );
             Ok(())
+        }
+        Command::Check => {
+            let pool = db::connect(&config.database, 1)?;
+            let mut conn = pool.get().map_err(|e| e.to_string())?;
+            let report = cofund::services::check::run(&mut conn).map_err(|e| e.to_string())?;
+            println!(
+                "checked {} ledger entries, {} allocations, {} claims, {} payers",
+                report.entries, report.allocations, report.claims, report.payers
+            );
+            if report.violations.is_empty() {
+                println!("ok: every invariant holds");
+                Ok(())
+            } else {
+                for v in &report.violations {
+                    println!("VIOLATION: {v}");
+                }
+                Err(format!("{} invariant violations", report.violations.len()))
+            }
         }
         Command::Demo => {
             let pool = db::connect(&config.database, 1)?;

@@ -20,6 +20,7 @@ use crate::db::Pool;
 pub fn run(listener: TcpListener, pool: Pool, config: &Config) -> std::io::Result<Server> {
     let pool = web::Data::new(pool);
     let authenticator = web::Data::new(Authenticator::new(config.jwt.clone()));
+    let shared_config = web::Data::new(config.clone());
     let max_body = config.max_body_bytes;
     let openapi = ApiDoc::openapi();
     let mut server = HttpServer::new(move || {
@@ -42,6 +43,7 @@ pub fn run(listener: TcpListener, pool: Pool, config: &Config) -> std::io::Resul
             .wrap(TracingLogger::default())
             .app_data(pool.clone())
             .app_data(authenticator.clone())
+            .app_data(shared_config.clone())
             .app_data(web::PayloadConfig::new(max_body))
             .app_data(
                 web::JsonConfig::default()

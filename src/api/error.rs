@@ -31,6 +31,15 @@ pub enum ApiError {
     UnsupportedMediaType(String),
     #[error("{0}")]
     Unavailable(String),
+    /// A well-formed request the rules refuse (422), with members added to the problem, such
+    /// as the reasons a claim was rejected or a bulk file's per-row results.
+    #[error("{detail}")]
+    Refused {
+        slug: &'static str,
+        title: &'static str,
+        detail: String,
+        extensions: serde_json::Map<String, serde_json::Value>,
+    },
     /// Logged in full; the client sees only that something failed.
     #[error("internal error: {0}")]
     Internal(String),
@@ -53,6 +62,10 @@ pub struct Problem {
     pub detail: String,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub errors: Vec<FieldError>,
+    /// Problem-specific members (RFC 9457 extensions), e.g. `reasons` or `results`.
+    #[serde(flatten)]
+    #[schema(ignore)]
+    pub extensions: serde_json::Map<String, serde_json::Value>,
 }
 
 impl ApiError {
@@ -96,6 +109,9 @@ impl ApiError {
                 "unavailable",
                 "Service unavailable",
             ),
+            ApiError::Refused { slug, title, .. } => {
+                (StatusCode::UNPROCESSABLE_ENTITY, *slug, *title)
+            }
             ApiError::Internal(_) => (
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "internal-error",
@@ -116,12 +132,17 @@ impl ApiError {
             ApiError::Validation(errors) => errors.clone(),
             _ => Vec::new(),
         };
+        let extensions = match self {
+            ApiError::Refused { extensions, .. } => extensions.clone(),
+            _ => serde_json::Map::new(),
+        };
         Problem {
             problem_type: format!("/problems/{slug}"),
             title: title.to_owned(),
             status: status.as_u16(),
             detail,
             errors,
+            extensions,
         }
     }
 }

@@ -1,6 +1,7 @@
 //! The HTTP API: handlers by resource, authentication, problem+json errors and OpenAPI.
 
 pub mod auth;
+pub mod claims;
 pub mod error;
 pub mod extract;
 pub mod funds;
@@ -184,6 +185,47 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     .service(
         web::resource("/v1/projects/{id}")
             .get(projects::get)
+            .default_service(not_allowed()),
+    )
+    .service(
+        web::resource("/v1/projects/{id}/claims")
+            .post(claims::submit_one)
+            .get(claims::list)
+            .default_service(not_allowed()),
+    )
+    .service(
+        web::resource("/v1/projects/{id}/claims/bulk")
+            .post(claims::submit_bulk)
+            .default_service(not_allowed()),
+    )
+    .service(
+        web::resource("/v1/projects/{id}/claims/verify")
+            .post(claims::verify_many)
+            .default_service(not_allowed()),
+    )
+    .service(
+        web::resource("/v1/projects/{id}/allocations")
+            .get(claims::allocations_list)
+            .default_service(not_allowed()),
+    )
+    .service(
+        web::resource("/v1/claims/{id}")
+            .get(claims::get)
+            .default_service(not_allowed()),
+    )
+    .service(
+        web::resource("/v1/claims/{id}/verify")
+            .post(claims::verify_one)
+            .default_service(not_allowed()),
+    )
+    .service(
+        web::resource("/v1/claims/{id}/reject")
+            .post(claims::reject)
+            .default_service(not_allowed()),
+    )
+    .service(
+        web::resource("/v1/claims/{id}/revoke")
+            .post(claims::revoke)
             .default_service(not_allowed()),
     );
 }

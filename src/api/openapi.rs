@@ -4,7 +4,7 @@
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{error, funds, health, organisations, projects, Page};
+use super::{claims, error, funds, health, organisations, projects, Page};
 use crate::domain::{money, registry, FieldError};
 
 #[derive(OpenApi)]
@@ -19,6 +19,9 @@ use crate::domain::{money, registry, FieldError};
         organisations::create, organisations::list, organisations::get,
         funds::create, funds::list, funds::get,
         projects::create, projects::list, projects::get,
+        claims::submit_one, claims::submit_bulk, claims::list, claims::get,
+        claims::verify_one, claims::verify_many, claims::reject, claims::revoke,
+        claims::allocations_list,
     ),
     components(schemas(
         error::Problem, FieldError, money::MoneyJson,
@@ -26,10 +29,15 @@ use crate::domain::{money, registry, FieldError};
         registry::NewPhase, registry::NewOutcome, registry::Requirement,
         organisations::OrganisationView, funds::FundView, projects::ProjectView,
         Page<organisations::OrganisationView>, Page<funds::FundView>, Page<projects::ProjectView>,
+        crate::domain::claims::ClaimInput, crate::domain::claims::Reason,
+        claims::ClaimView, claims::AllocationView, claims::BulkReport, claims::BulkVerifyRequest,
+        claims::BulkVerifyReport, claims::ReasonRequest,
+        Page<claims::ClaimView>, Page<claims::AllocationView>,
     )),
     modifiers(&BearerAuth),
     tags(
         (name = "registry", description = "Organisations, funds, projects, payers and rate cards"),
+        (name = "claims", description = "Outcome claims, verification and the split ledger"),
         (name = "operations", description = "Health and readiness"),
     )
 )]

@@ -14,7 +14,7 @@ use super::funds::lock_fund;
 use super::{idempotent_create, with_db, Page};
 use crate::db::models::ProjectRecord;
 use crate::db::queries::{self, ProjectScope};
-use crate::db::{DbConn, Pool};
+use crate::db::{totals, DbConn, Pool};
 use crate::domain::money::MoneyJson;
 use crate::domain::registry::{
     validate_project, CapPolicy, NewProject, OutcomeUnit, PayerRole, ProjectFacts, Requirement,
@@ -58,6 +58,20 @@ pub struct PayerView {
     pub phases: Vec<PhaseView>,
     pub home_area_codes: Vec<String>,
     pub lead: bool,
+    /// Running totals from the ledger; absent where the caller may not see this payer's
+    /// money (a commissioner sees its own only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub totals: Option<PayerTotals>,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct PayerTotals {
+    /// Net of reversals.
+    pub allocated: MoneyJson,
+    /// What this payer's cap left unfunded.
+    pub shortfall: MoneyJson,
+    /// `max_commitment` less `allocated`.
+    pub headroom: MoneyJson,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -122,6 +136,7 @@ impl From<ProjectRecord> for ProjectView {
                         .collect(),
                     home_area_codes: r.home_area_codes,
                     lead: r.payer.lead,
+                    totals: None,
                 })
                 .collect(),
             outcomes: record
@@ -169,6 +184,47 @@ impl From<ProjectRecord> for ProjectView {
             created_at: p.created_at.and_utc(),
         }
     }
+}
+
+/// The project as `viewer` may see it, with the running totals of the payers whose money the
+/// viewer may see.
+fn view_with_totals(
+    conn: &mut DbConn,
+    record: ProjectRecord,
+    viewer: &Principal,
+) -> Result<ProjectView, ApiError> {
+    let id = record.project.id.clone();
+    let sql = |column: &str| {
+        format!("SELECT payer_id AS key, CAST(SUM({column}) AS BIGINT) AS total FROM allocations WHERE project_id = ? GROUP BY payer_id")
+    };
+    let allocated = totals::grouped(conn, &sql("amount_minor"), &[&id])?;
+    let shortfall = totals::grouped(conn, &sql("shortfall_minor"), &[&id])?;
+    let own_only = (viewer.role == Role::Commissioner)
+        .then(|| viewer.organisation_id.clone().unwrap_or_default());
+    let mut view = ProjectView::from(record);
+    for payer in &mut view.payers {
+        if own_only
+            .as_ref()
+            .is_some_and(|org| org != &payer.organisation_id)
+        {
+            continue;
+        }
+        let currency = &payer.max_commitment.currency;
+        let max =
+            crate::domain::money::MoneyJson::to_money(&payer.max_commitment, "max_commitment")
+                .map(|m| m.minor)
+                .unwrap_or(0);
+        let paid = allocated.get(&payer.id).copied().unwrap_or(0);
+        payer.totals = Some(PayerTotals {
+            allocated: MoneyJson::from_minor(paid, currency),
+            shortfall: MoneyJson::from_minor(
+                shortfall.get(&payer.id).copied().unwrap_or(0),
+                currency,
+            ),
+            headroom: MoneyJson::from_minor(max - paid, currency),
+        });
+    }
+    Ok(view)
 }
 
 /// Which projects a caller may see.
@@ -263,7 +319,7 @@ pub async fn create(
         let id = queries::insert_project(conn, &plan)?;
         let record = queries::get_project(conn, &id)?
             .ok_or_else(|| ApiError::Internal("project vanished after insert".into()))?;
-        Ok(ProjectView::from(record))
+        view_with_totals(conn, record, &creator)
     })
     .await
 }
@@ -312,17 +368,19 @@ pub async fn list(
     }
     .limit()?;
     let scope = scope_of(&principal);
-    let rows = with_db(&pool, move |conn| {
-        Ok(queries::list_projects(
+    let items = with_db(&pool, move |conn| {
+        let rows = queries::list_projects(
             conn,
             &scope,
             query.fund_id.as_deref(),
             query.cursor.as_deref(),
             limit,
-        )?)
+        )?;
+        rows.into_iter()
+            .map(|r| view_with_totals(conn, r, &principal))
+            .collect::<Result<Vec<_>, _>>()
     })
     .await?;
-    let items: Vec<ProjectView> = rows.into_iter().map(ProjectView::from).collect();
     Ok(web::Json(Page::new(items, limit, |p: &ProjectView| {
         p.id.clone()
     })))
@@ -340,6 +398,10 @@ pub async fn get(
     id: web::Path<String>,
 ) -> Result<web::Json<ProjectView>, ApiError> {
     let id = id.into_inner();
-    let record = with_db(&pool, move |conn| load_visible(conn, &principal, &id)).await?;
-    Ok(web::Json(ProjectView::from(record)))
+    let view = with_db(&pool, move |conn| {
+        let record = load_visible(conn, &principal, &id)?;
+        view_with_totals(conn, record, &principal)
+    })
+    .await?;
+    Ok(web::Json(view))
 }

@@ -217,3 +217,58 @@ pub mod backend_specific {
         }
     }
 }
+
+/// Grouped sums that both backends return as BIGINT (`SUM` of a BIGINT is NUMERIC on
+/// PostgreSQL, which the multi-backend connection cannot load, so every sum is cast).
+pub mod totals {
+    use std::collections::HashMap;
+
+    use diesel::sql_types::{BigInt, Text};
+    use diesel::RunQueryDsl;
+
+    use super::DbConn;
+
+    #[derive(diesel::QueryableByName)]
+    struct KeyTotal {
+        #[diesel(sql_type = Text)]
+        key: String,
+        #[diesel(sql_type = BigInt)]
+        total: i64,
+    }
+
+    /// Runs `sql`, which selects `key` (text) and `total` (BIGINT) and uses `?` for its text
+    /// parameters, binding `params` in order.
+    pub fn grouped(
+        conn: &mut DbConn,
+        sql: &str,
+        params: &[&str],
+    ) -> diesel::QueryResult<HashMap<String, i64>> {
+        let rows: Vec<KeyTotal> = match conn {
+            DbConn::Pg(pg) => {
+                let mut numbered = String::with_capacity(sql.len() + 8);
+                let mut n = 0;
+                for ch in sql.chars() {
+                    if ch == '?' {
+                        n += 1;
+                        numbered.push_str(&format!("${n}"));
+                    } else {
+                        numbered.push(ch);
+                    }
+                }
+                let mut query = diesel::sql_query(numbered).into_boxed();
+                for p in params {
+                    query = query.bind::<Text, _>(p.to_string());
+                }
+                query.load(pg)?
+            }
+            DbConn::Sqlite(sqlite) => {
+                let mut query = diesel::sql_query(sql).into_boxed();
+                for p in params {
+                    query = query.bind::<Text, _>(p.to_string());
+                }
+                query.load(sqlite)?
+            }
+        };
+        Ok(rows.into_iter().map(|r| (r.key, r.total)).collect())
+    }
+}

@@ -155,3 +155,115 @@ pub struct OrganisationRecord {
     pub area_codes: Vec<String>,
     pub billing_emails: Vec<String>,
 }
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(treat_none_as_default_value = false, table_name = bulk_uploads)]
+pub struct BulkUpload {
+    pub id: String,
+    pub project_id: String,
+    pub submitted_by: String,
+    pub mode: String,
+    pub rows_total: i32,
+    pub rows_accepted: i32,
+    pub rows_rejected: i32,
+    pub created_at: NaiveDateTime,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(treat_none_as_default_value = false, table_name = claims)]
+pub struct Claim {
+    pub id: String,
+    pub project_id: String,
+    pub outcome_id: String,
+    pub outcome_code: String,
+    pub participant_pseudonym: String,
+    pub achieved_on: NaiveDate,
+    pub period_start: NaiveDate,
+    pub quantity: i32,
+    pub evidence_ref: Option<String>,
+    pub home_area: Option<String>,
+    pub age_at_start: Option<i32>,
+    pub referred_on: Option<NaiveDate>,
+    pub upload_id: Option<String>,
+    pub status: String,
+    pub submitted_by: String,
+    pub submitted_by_organisation_id: String,
+    pub submitted_at: NaiveDateTime,
+    pub decided_by: Option<String>,
+    pub decided_at: Option<NaiveDateTime>,
+    pub rejection_reason: Option<String>,
+    pub revoked_by: Option<String>,
+    pub revoked_at: Option<NaiveDateTime>,
+    pub revocation_reason: Option<String>,
+    pub gross_minor: Option<i64>,
+    pub payable_minor: Option<i64>,
+    pub paid_units: Option<i32>,
+    pub entry_id: Option<String>,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(treat_none_as_default_value = false, table_name = claim_adjustments)]
+pub struct ClaimAdjustment {
+    pub claim_id: String,
+    pub position: i32,
+    pub kind: String,
+    pub amount_minor: i64,
+    pub detail: String,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = allocations)]
+pub struct Allocation {
+    pub id: i64,
+    pub entry_id: String,
+    pub claim_id: String,
+    pub project_id: String,
+    pub payer_id: String,
+    pub payer_organisation_id: String,
+    pub amount_minor: i64,
+    pub shortfall_minor: i64,
+    pub achieved_on: NaiveDate,
+    pub posted_at: NaiveDateTime,
+    pub reverses_id: Option<i64>,
+}
+
+/// An allocation before the database numbers it.
+#[derive(Debug, Clone, Insertable)]
+#[diesel(treat_none_as_default_value = false, table_name = allocations)]
+pub struct NewAllocation {
+    pub entry_id: String,
+    pub claim_id: String,
+    pub project_id: String,
+    pub payer_id: String,
+    pub payer_organisation_id: String,
+    pub amount_minor: i64,
+    pub shortfall_minor: i64,
+    pub achieved_on: NaiveDate,
+    pub posted_at: NaiveDateTime,
+    pub reverses_id: Option<i64>,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = ledger_postings)]
+pub struct Posting {
+    pub id: i64,
+    pub entry_id: String,
+    pub claim_id: String,
+    pub project_id: String,
+    pub account: String,
+    pub amount_minor: i64,
+    pub posted_at: NaiveDateTime,
+    pub reverses_entry_id: Option<String>,
+}
+
+#[derive(Debug, Clone, Insertable)]
+#[diesel(treat_none_as_default_value = false, table_name = ledger_postings)]
+pub struct NewPosting {
+    pub entry_id: String,
+    pub claim_id: String,
+    pub project_id: String,
+    pub account: String,
+    pub amount_minor: i64,
+    pub posted_at: NaiveDateTime,
+    pub reverses_entry_id: Option<String>,
+}

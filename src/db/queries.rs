@@ -23,13 +23,16 @@ macro_rules! insert_rows {
         let mut inserted = 0usize;
         for chunk in rows.chunks(INSERT_CHUNK_ROWS) {
             inserted += match &mut *$conn {
-                DbConn::Pg(c) => diesel::insert_into($table).values(chunk).execute(c),
-                DbConn::Sqlite(c) => diesel::insert_into($table).values(chunk).execute(c),
+                $crate::db::DbConn::Pg(c) => diesel::insert_into($table).values(chunk).execute(c),
+                $crate::db::DbConn::Sqlite(c) => {
+                    diesel::insert_into($table).values(chunk).execute(c)
+                }
             }?;
         }
-        Ok::<usize, DieselError>(inserted)
+        Ok::<usize, diesel::result::Error>(inserted)
     }};
 }
+pub(crate) use insert_rows;
 
 /// Rows per INSERT: at 20 columns this stays below SQLite's 32,766 bound parameters.
 pub const INSERT_CHUNK_ROWS: usize = 1_000;

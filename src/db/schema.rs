@@ -138,6 +138,94 @@ diesel::joinable!(payer_phases -> project_payers (payer_id));
 diesel::joinable!(payer_home_areas -> project_payers (payer_id));
 diesel::joinable!(outcome_metrics -> projects (project_id));
 
+diesel::table! {
+    bulk_uploads (id) {
+        id -> Text,
+        project_id -> Text,
+        submitted_by -> Text,
+        mode -> Text,
+        rows_total -> Integer,
+        rows_accepted -> Integer,
+        rows_rejected -> Integer,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    claims (id) {
+        id -> Text,
+        project_id -> Text,
+        outcome_id -> Text,
+        outcome_code -> Text,
+        participant_pseudonym -> Text,
+        achieved_on -> Date,
+        period_start -> Date,
+        quantity -> Integer,
+        evidence_ref -> Nullable<Text>,
+        home_area -> Nullable<Text>,
+        age_at_start -> Nullable<Integer>,
+        referred_on -> Nullable<Date>,
+        upload_id -> Nullable<Text>,
+        status -> Text,
+        submitted_by -> Text,
+        submitted_by_organisation_id -> Text,
+        submitted_at -> Timestamp,
+        decided_by -> Nullable<Text>,
+        decided_at -> Nullable<Timestamp>,
+        rejection_reason -> Nullable<Text>,
+        revoked_by -> Nullable<Text>,
+        revoked_at -> Nullable<Timestamp>,
+        revocation_reason -> Nullable<Text>,
+        gross_minor -> Nullable<BigInt>,
+        payable_minor -> Nullable<BigInt>,
+        paid_units -> Nullable<Integer>,
+        entry_id -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    claim_adjustments (claim_id, position) {
+        claim_id -> Text,
+        position -> Integer,
+        kind -> Text,
+        amount_minor -> BigInt,
+        detail -> Text,
+    }
+}
+
+diesel::table! {
+    allocations (id) {
+        id -> BigInt,
+        entry_id -> Text,
+        claim_id -> Text,
+        project_id -> Text,
+        payer_id -> Text,
+        payer_organisation_id -> Text,
+        amount_minor -> BigInt,
+        shortfall_minor -> BigInt,
+        achieved_on -> Date,
+        posted_at -> Timestamp,
+        reverses_id -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    ledger_postings (id) {
+        id -> BigInt,
+        entry_id -> Text,
+        claim_id -> Text,
+        project_id -> Text,
+        account -> Text,
+        amount_minor -> BigInt,
+        posted_at -> Timestamp,
+        reverses_entry_id -> Nullable<Text>,
+    }
+}
+
+diesel::joinable!(claims -> projects (project_id));
+diesel::joinable!(claim_adjustments -> claims (claim_id));
+diesel::joinable!(allocations -> claims (claim_id));
+
 diesel::allow_tables_to_appear_in_same_query!(
     organisations,
     organisation_area_codes,
@@ -150,4 +238,9 @@ diesel::allow_tables_to_appear_in_same_query!(
     project_validators,
     outcome_metrics,
     idempotency_keys,
+    bulk_uploads,
+    claims,
+    claim_adjustments,
+    allocations,
+    ledger_postings,
 );

@@ -1,8 +1,12 @@
 //! Pure rules of the domain: no IO, no HTTP, no database. Everything here is unit-testable.
 
+pub mod claims;
+pub mod ledger;
 pub mod money;
+pub mod pseudonym;
 pub mod registry;
 pub mod shares;
+pub mod split;
 
 use serde::Serialize;
 use utoipa::ToSchema;

@@ -14,6 +14,12 @@ pub fn parse_share(raw: &str) -> Result<Decimal, String> {
     if share > Decimal::ONE {
         return Err(format!("share {raw} is more than 1"));
     }
+    if share.normalize().scale() > crate::domain::split::SHARE_SCALE {
+        return Err(format!(
+            "share {raw} has more than {} decimal places",
+            crate::domain::split::SHARE_SCALE
+        ));
+    }
     Ok(share.normalize())
 }
 

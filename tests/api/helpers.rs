@@ -13,6 +13,7 @@ pub const TEST_SECRET: &[u8] = b"test-secret-that-is-at-least-32-bytes-long";
 
 pub struct TestApp {
     pub address: String,
+    pub database: DatabaseUrl,
     pub pool: Pool,
     pub client: reqwest::Client,
     authenticator: Authenticator,
@@ -104,6 +105,7 @@ pub async fn spawn_app_with(options: Options) -> TestApp {
     tokio::spawn(server);
     TestApp {
         address: format!("http://127.0.0.1:{port}"),
+        database,
         pool,
         client: reqwest::Client::new(),
         authenticator: Authenticator::new(options.jwt),
@@ -200,6 +202,40 @@ impl TestApp {
                 chrono::Duration::hours(1),
             )
             .unwrap()
+    }
+
+    /// A token for a named person, for tests of who did what.
+    pub fn token_for(&self, role: Role, org: Option<&str>, subject: &str) -> String {
+        self.authenticator
+            .mint(subject, role, org, chrono::Duration::hours(1))
+            .unwrap()
+    }
+
+    /// Runs the `cofund` command against this test's database.
+    pub fn cofund(&self, args: &[&str]) -> std::process::Output {
+        let url = match &self.database {
+            DatabaseUrl::Postgres(url) => url.clone(),
+            DatabaseUrl::Sqlite(path) => path.clone(),
+        };
+        std::process::Command::new(env!("CARGO_BIN_EXE_cofund"))
+            .args(args)
+            .env("DATABASE_URL", url)
+            .env(
+                "COFUND_JWT_SECRET",
+                std::str::from_utf8(TEST_SECRET).unwrap(),
+            )
+            .env(
+                "COFUND_PSEUDONYM_KEY",
+                "test-pseudonym-key-of-32-bytes-or-more",
+            )
+            .output()
+            .unwrap()
+    }
+
+    /// Runs SQL directly, as an attacker or a bug would.
+    pub fn execute_sql(&self, sql: &str) -> diesel::QueryResult<usize> {
+        let mut conn = self.pool.get().unwrap();
+        diesel::sql_query(sql).execute(&mut *conn)
     }
 
     pub fn admin(&self) -> String {

@@ -2,6 +2,7 @@
 //! `COFUND_TEST_DATABASE_URL` is set (see .ci/run).
 
 mod auth;
+mod claims;
 mod errors;
 mod helpers;
 mod openapi;

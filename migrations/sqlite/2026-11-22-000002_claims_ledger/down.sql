@@ -1,0 +1,5 @@
+DROP TABLE ledger_postings;
+DROP TABLE allocations;
+DROP TABLE claim_adjustments;
+DROP TABLE claims;
+DROP TABLE bulk_uploads;

@@ -1,0 +1,954 @@
+//! Outcome claims: submission (one or a bulk file), verification, rejection, revocation, and
+//! the allocations they post.
+
+use actix_web::http::header;
+use actix_web::{web, HttpRequest, HttpResponse};
+use chrono::{Datelike, NaiveDate};
+use diesel::prelude::*;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use super::auth::{Principal, Role};
+use super::error::{ApiError, Problem};
+use super::extract::{idempotency_key, JsonBody, PageQuery};
+use super::projects::load_visible;
+use super::{idempotent_create, with_db, Page};
+use crate::config::Config;
+use crate::db::models::{Allocation, Claim, ClaimAdjustment, ProjectRecord};
+use crate::db::schema::{allocations, claim_adjustments, claims};
+use crate::db::{queries, write_tx, DbConn, MultiBackend, Pool};
+use crate::domain::claims::{AdjustmentKind, ClaimInput, Reason};
+use crate::domain::money::MoneyJson;
+use crate::services::claims::{
+    self as service, lock_project, BulkMode, ProjectRules, RowResult, RowStatus, Submitter,
+    Verifier, VerifyResult,
+};
+
+/// Most rows one bulk file may hold; larger monthly returns are split into several files.
+pub const MAX_BULK_ROWS: usize = 200_000;
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ClaimView {
+    pub id: String,
+    pub project_id: String,
+    pub outcome_code: String,
+    /// Keyed pseudonym of the participant reference (the reference itself is never stored).
+    pub participant_pseudonym: String,
+    pub achieved_on: NaiveDate,
+    pub period_start: NaiveDate,
+    pub quantity: i32,
+    pub evidence_ref: Option<String>,
+    pub home_area: Option<String>,
+    pub age_at_start: Option<i32>,
+    pub referred_on: Option<NaiveDate>,
+    pub upload_id: Option<String>,
+    /// `submitted`, `verified`, `rejected` or `revoked`.
+    pub status: String,
+    pub submitted_by: String,
+    pub submitted_at: chrono::DateTime<chrono::Utc>,
+    pub decided_by: Option<String>,
+    pub decided_at: Option<chrono::DateTime<chrono::Utc>>,
+    pub rejection_reason: Option<String>,
+    pub revoked_at: Option<chrono::DateTime<chrono::Utc>>,
+    pub revocation_reason: Option<String>,
+    /// Price × quantity, once verified.
+    pub gross: Option<MoneyJson>,
+    /// What the claim pays after every adjustment, once verified.
+    pub payable: Option<MoneyJson>,
+    /// Every difference between gross and payable.
+    pub adjustments: Vec<AdjustmentView>,
+    /// The ledger's allocations for this claim (reversals included) that the caller may see.
+    pub allocations: Vec<AllocationView>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AdjustmentView {
+    pub kind: AdjustmentKind,
+    pub amount: MoneyJson,
+    pub detail: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AllocationView {
+    pub id: String,
+    pub claim_id: String,
+    pub payer_id: String,
+    pub payer_organisation_id: String,
+    pub amount: MoneyJson,
+    /// What this payer's cap left unfunded.
+    pub shortfall: MoneyJson,
+    pub achieved_on: NaiveDate,
+    pub posted_at: chrono::DateTime<chrono::Utc>,
+    /// The allocation this one reverses, for reversals.
+    pub reverses: Option<String>,
+}
+
+impl AllocationView {
+    fn new(a: Allocation, currency: &str) -> AllocationView {
+        AllocationView {
+            id: a.id.to_string(),
+            amount: MoneyJson::from_minor(a.amount_minor, currency),
+            shortfall: MoneyJson::from_minor(a.shortfall_minor, currency),
+            reverses: a.reverses_id.map(|r| r.to_string()),
+            claim_id: a.claim_id,
+            payer_id: a.payer_id,
+            payer_organisation_id: a.payer_organisation_id,
+            achieved_on: a.achieved_on,
+            posted_at: a.posted_at.and_utc(),
+        }
+    }
+}
+
+/// A commissioner sees its own money only; every other role that can see the project sees
+/// every payer's part.
+fn money_filter(principal: &Principal) -> Option<String> {
+    (principal.role == Role::Commissioner)
+        .then(|| principal.organisation_id.clone().unwrap_or_default())
+}
+
+fn claim_view(
+    conn: &mut DbConn,
+    claim: Claim,
+    currency: &str,
+    principal: &Principal,
+) -> Result<ClaimView, ApiError> {
+    let adjustments: Vec<ClaimAdjustment> = claim_adjustments::table
+        .filter(claim_adjustments::claim_id.eq(&claim.id))
+        .order(claim_adjustments::position.asc())
+        .select(ClaimAdjustment::as_select())
+        .load(conn)?;
+    let mut query = allocations::table
+        .filter(allocations::claim_id.eq(&claim.id))
+        .select(Allocation::as_select())
+        .into_boxed::<MultiBackend>();
+    if let Some(org) = money_filter(principal) {
+        query = query.filter(allocations::payer_organisation_id.eq(org));
+    }
+    let allocations: Vec<Allocation> = query.order(allocations::id.asc()).load(conn)?;
+    let money = |m: i64| MoneyJson::from_minor(m, currency);
+    Ok(ClaimView {
+        gross: claim.gross_minor.map(money),
+        payable: claim.payable_minor.map(money),
+        adjustments: adjustments
+            .into_iter()
+            .map(|a| AdjustmentView {
+                kind: AdjustmentKind::from_db(&a.kind).unwrap_or(AdjustmentKind::ContractCap),
+                amount: money(a.amount_minor),
+                detail: a.detail,
+            })
+            .collect(),
+        allocations: allocations
+            .into_iter()
+            .map(|a| AllocationView::new(a, currency))
+            .collect(),
+        id: claim.id,
+        project_id: claim.project_id,
+        outcome_code: claim.outcome_code,
+        participant_pseudonym: claim.participant_pseudonym,
+        achieved_on: claim.achieved_on,
+        period_start: claim.period_start,
+        quantity: claim.quantity,
+        evidence_ref: claim.evidence_ref,
+        home_area: claim.home_area,
+        age_at_start: claim.age_at_start,
+        referred_on: claim.referred_on,
+        upload_id: claim.upload_id,
+        status: claim.status,
+        submitted_by: claim.submitted_by,
+        submitted_at: claim.submitted_at.and_utc(),
+        decided_by: claim.decided_by,
+        decided_at: claim.decided_at.map(|t| t.and_utc()),
+        rejection_reason: claim.rejection_reason,
+        revoked_at: claim.revoked_at.map(|t| t.and_utc()),
+        revocation_reason: claim.revocation_reason,
+    })
+}
+
+fn today() -> NaiveDate {
+    chrono::Utc::now().date_naive()
+}
+
+/// The project, visible to the caller and with the caller as its provider.
+fn project_for_provider(
+    conn: &mut DbConn,
+    principal: &Principal,
+    project_id: &str,
+) -> Result<ProjectRecord, ApiError> {
+    principal.require(&[Role::Provider])?;
+    let record = load_visible(conn, principal, project_id)?;
+    if !principal.acts_for(&record.project.provider_organisation_id) {
+        return Err(ApiError::Forbidden(
+            "only the project's provider may submit its claims".into(),
+        ));
+    }
+    Ok(record)
+}
+
+/// Validators named on the project and commissioners that pay into it may decide its claims.
+fn may_decide(
+    principal: &Principal,
+    record: &ProjectRecord,
+    admin_too: bool,
+) -> Result<(), ApiError> {
+    let org = principal.organisation_id.as_deref().unwrap_or("");
+    let allowed = match principal.role {
+        Role::Validator => record.validator_organisation_ids.iter().any(|v| v == org),
+        Role::Commissioner => record.payers.iter().any(|p| p.payer.organisation_id == org),
+        Role::Admin => admin_too,
+        _ => false,
+    };
+    if allowed {
+        Ok(())
+    } else {
+        Err(ApiError::Forbidden(format!(
+            "only the project's validators and paying commissioners{} may do this",
+            if admin_too { " (or an admin)" } else { "" }
+        )))
+    }
+}
+
+fn rejected_problem(reasons: Vec<Reason>) -> ApiError {
+    let detail = reasons
+        .iter()
+        .map(|r| r.detail.as_str())
+        .collect::<Vec<_>>()
+        .join("; ");
+    let mut extensions = serde_json::Map::new();
+    extensions.insert(
+        "reasons".into(),
+        serde_json::to_value(&reasons).unwrap_or_default(),
+    );
+    ApiError::Refused {
+        slug: "claim-rejected",
+        title: "Claim rejected",
+        detail,
+        extensions,
+    }
+}
+
+/// Submit one outcome claim.
+#[utoipa::path(
+    post, path = "/v1/projects/{id}/claims", tag = "claims",
+    params(("id" = String, Path), ("Idempotency-Key" = Option<String>, Header, description = "retry-safe key")),
+    request_body = ClaimInput,
+    responses(
+        (status = 201, body = ClaimView),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "the claim breaks a rule; `reasons` lists each", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn submit_one(
+    req: HttpRequest,
+    pool: web::Data<Pool>,
+    config: web::Data<Config>,
+    principal: Principal,
+    project_id: web::Path<String>,
+    body: JsonBody,
+) -> Result<HttpResponse, ApiError> {
+    principal.require(&[Role::Provider])?;
+    let input: ClaimInput = body.parse()?;
+    let key = idempotency_key(&req)?;
+    let project_id = project_id.into_inner();
+    let who = principal.clone();
+    idempotent_create(&pool, &principal, key, body.digest.clone(), move |conn| {
+        lock_project(conn, &project_id)?;
+        let record = project_for_provider(conn, &who, &project_id)?;
+        let currency = record.project.currency.clone();
+        let rules = ProjectRules::new(record, today());
+        let submitter = Submitter {
+            subject: &who.subject,
+            organisation_id: who.organisation_id.as_deref().unwrap_or(""),
+        };
+        let (mut results, mut stored) = service::submit(
+            conn,
+            &rules,
+            &submitter,
+            vec![Ok(input)],
+            BulkMode::AllOrNothing,
+            &config.pseudonym_key,
+            None,
+        )?;
+        match stored.pop() {
+            Some(claim) => claim_view(conn, claim, &currency, &who),
+            None => Err(rejected_problem(
+                results.pop().map(|r| r.reasons).unwrap_or_default(),
+            )),
+        }
+    })
+    .await
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct BulkQuery {
+    /// `all_or_nothing` (default): any bad row refuses the file. `accept_valid`: good rows are
+    /// stored and bad rows reported.
+    pub mode: Option<BulkMode>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct BulkReport {
+    pub upload_id: Option<String>,
+    pub mode: BulkMode,
+    pub rows: usize,
+    /// Rows that meet every rule.
+    pub accepted: usize,
+    pub rejected: usize,
+    /// Claims stored: `accepted`, or none when an all-or-nothing file had a bad row.
+    pub stored: usize,
+    pub results: Vec<RowResult>,
+}
+
+/// One CSV row: the columns of a claim, by header name.
+#[derive(Debug, Deserialize)]
+struct CsvRow {
+    participant_ref: String,
+    outcome_code: String,
+    achieved_on: String,
+    quantity: Option<String>,
+    evidence_ref: Option<String>,
+    home_area: Option<String>,
+    age_at_start: Option<String>,
+    referred_on: Option<String>,
+}
+
+fn parse_csv_row(row: CsvRow) -> Result<ClaimInput, Vec<Reason>> {
+    let mut reasons = Vec::new();
+    let mut date = |field: &str, value: &str| match value.trim().parse::<NaiveDate>() {
+        Ok(d) => Some(d),
+        Err(_) => {
+            reasons.push(Reason::new(
+                "malformed_row",
+                format!("{field} '{value}' is not a date YYYY-MM-DD"),
+            ));
+            None
+        }
+    };
+    let achieved_on = date("achieved_on", &row.achieved_on);
+    let referred_on = row
+        .referred_on
+        .as_deref()
+        .filter(|s| !s.trim().is_empty())
+        .and_then(|s| date("referred_on", s));
+    let mut number =
+        |field: &str, value: Option<&str>| match value.map(str::trim).filter(|s| !s.is_empty()) {
+            None => None,
+            Some(v) => match v.parse::<i32>() {
+                Ok(n) => Some(n),
+                Err(_) => {
+                    reasons.push(Reason::new(
+                        "malformed_row",
+                        format!("{field} '{v}' is not a whole number"),
+                    ));
+                    None
+                }
+            },
+        };
+    let quantity = number("quantity", row.quantity.as_deref());
+    let age_at_start = number("age_at_start", row.age_at_start.as_deref());
+    let blank_to_none =
+        |v: Option<String>| v.map(|s| s.trim().to_owned()).filter(|s| !s.is_empty());
+    match (reasons.is_empty(), achieved_on) {
+        (true, Some(achieved_on)) => Ok(ClaimInput {
+            participant_ref: row.participant_ref,
+            outcome_code: row.outcome_code.trim().to_owned(),
+            achieved_on,
+            quantity,
+            evidence_ref: blank_to_none(row.evidence_ref),
+            home_area: blank_to_none(row.home_area),
+            age_at_start,
+            referred_on,
+        }),
+        _ => Err(reasons),
+    }
+}
+
+/// Reads a bulk file: CSV with a header row, or JSON lines (one claim object per line).
+fn parse_bulk(
+    content_type: &str,
+    body: &[u8],
+) -> Result<Vec<Result<ClaimInput, Vec<Reason>>>, ApiError> {
+    let mut rows = Vec::new();
+    if content_type.starts_with("text/csv") {
+        let mut reader = csv::ReaderBuilder::new()
+            .trim(csv::Trim::Headers)
+            .from_reader(body);
+        let headers = reader
+            .headers()
+            .map_err(|e| ApiError::BadRequest(format!("the CSV header cannot be read: {e}")))?
+            .clone();
+        for required in ["participant_ref", "outcome_code", "achieved_on"] {
+            if !headers.iter().any(|h| h == required) {
+                return Err(ApiError::validation(
+                    "body",
+                    format!("the CSV header lacks the column '{required}'"),
+                ));
+            }
+        }
+        for record in reader.deserialize::<CsvRow>() {
+            rows.push(match record {
+                Ok(row) => parse_csv_row(row),
+                Err(e) => Err(vec![Reason::new("malformed_row", e.to_string())]),
+            });
+            if rows.len() > MAX_BULK_ROWS {
+                break;
+            }
+        }
+    } else {
+        for line in body.split(|b| *b == b'\n') {
+            if line.iter().all(u8::is_ascii_whitespace) {
+                continue;
+            }
+            rows.push(
+                serde_json::from_slice::<ClaimInput>(line)
+                    .map_err(|e| vec![Reason::new("malformed_row", e.to_string())]),
+            );
+            if rows.len() > MAX_BULK_ROWS {
+                break;
+            }
+        }
+    }
+    if rows.is_empty() {
+        return Err(ApiError::validation("body", "the file holds no claims"));
+    }
+    if rows.len() > MAX_BULK_ROWS {
+        return Err(ApiError::PayloadTooLarge(format!(
+            "a bulk file holds at most {MAX_BULK_ROWS} rows; split it"
+        )));
+    }
+    Ok(rows)
+}
+
+/// Submit many claims as a CSV file (`text/csv`) or JSON lines (`application/x-ndjson`).
+#[utoipa::path(
+    post, path = "/v1/projects/{id}/claims/bulk", tag = "claims",
+    params(("id" = String, Path), BulkQuery, ("Idempotency-Key" = Option<String>, Header, description = "retry-safe key")),
+    request_body(content = String, description = "CSV with the header participant_ref,outcome_code,achieved_on,quantity,evidence_ref,home_area,age_at_start,referred_on; or one JSON claim per line", content_type = "text/csv"),
+    responses(
+        (status = 201, description = "rows stored; every row's result", body = BulkReport),
+        (status = 422, description = "all_or_nothing and some rows were bad: nothing stored; `results` reports every row", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn submit_bulk(
+    req: HttpRequest,
+    pool: web::Data<Pool>,
+    config: web::Data<Config>,
+    principal: Principal,
+    project_id: web::Path<String>,
+    query: web::Query<BulkQuery>,
+    body: web::Bytes,
+) -> Result<HttpResponse, ApiError> {
+    principal.require(&[Role::Provider])?;
+    let content_type = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_ascii_lowercase();
+    let accepted_types = [
+        "text/csv",
+        "application/x-ndjson",
+        "application/jsonl",
+        "application/json-lines",
+    ];
+    if !accepted_types.iter().any(|t| content_type.starts_with(t)) {
+        return Err(ApiError::UnsupportedMediaType(
+            "send a bulk file as text/csv or application/x-ndjson".into(),
+        ));
+    }
+    let mode = query.mode.unwrap_or(BulkMode::AllOrNothing);
+    let rows = parse_bulk(&content_type, &body)?;
+    let key = idempotency_key(&req)?;
+    let digest = {
+        use sha2::{Digest, Sha256};
+        let mut hasher = Sha256::new();
+        hasher.update(format!("{mode:?}\n{content_type}\n").as_bytes());
+        hasher.update(&body);
+        hex::encode(hasher.finalize())
+    };
+    let project_id = project_id.into_inner();
+    let who = principal.clone();
+    let total_rows = rows.len();
+    tracing::info!(project_id = %project_id, rows = total_rows, ?mode, "bulk claims received");
+    idempotent_create(&pool, &principal, key, digest, move |conn| {
+        lock_project(conn, &project_id)?;
+        let record = project_for_provider(conn, &who, &project_id)?;
+        let rules = ProjectRules::new(record, today());
+        let submitter = Submitter { subject: &who.subject, organisation_id: who.organisation_id.as_deref().unwrap_or("") };
+        let upload_id = queries::new_id("upl");
+        let (results, stored) =
+            service::submit(conn, &rules, &submitter, rows, mode, &config.pseudonym_key, Some(&upload_id))?;
+        let rejected = results.iter().filter(|r| r.status == RowStatus::Rejected).count();
+        let report = BulkReport {
+            upload_id: (!stored.is_empty()).then_some(upload_id),
+            mode,
+            rows: results.len(),
+            accepted: results.len() - rejected,
+            rejected,
+            stored: stored.len(),
+            results,
+        };
+        tracing::info!(project_id = %project_id, rows = report.rows, accepted = report.accepted, rejected = report.rejected, "bulk claims checked");
+        if mode == BulkMode::AllOrNothing && rejected > 0 {
+            let mut extensions = serde_json::Map::new();
+            if let serde_json::Value::Object(fields) = serde_json::to_value(&report).unwrap_or_default() {
+                extensions.extend(fields);
+            }
+            return Err(ApiError::Refused {
+                slug: "bulk-rejected",
+                title: "Bulk file rejected",
+                detail: format!("{rejected} of {total_rows} rows break the rules; nothing was stored (send ?mode=accept_valid to store the good rows)"),
+                extensions,
+            });
+        }
+        Ok(report)
+    })
+    .await
+}
+
+fn load_claim(
+    conn: &mut DbConn,
+    principal: &Principal,
+    id: &str,
+) -> Result<(Claim, ProjectRecord), ApiError> {
+    let not_found = || ApiError::NotFound(format!("no claim '{id}' that you can see"));
+    let claim = claims::table
+        .find(id)
+        .select(Claim::as_select())
+        .first(conn)
+        .optional()?
+        .ok_or_else(not_found)?;
+    let record = load_visible(conn, principal, &claim.project_id).map_err(|_| not_found())?;
+    if principal.role == Role::Provider
+        && !principal.acts_for(&record.project.provider_organisation_id)
+    {
+        return Err(not_found());
+    }
+    Ok((claim, record))
+}
+
+/// A claim with its decision and allocations.
+#[utoipa::path(
+    get, path = "/v1/claims/{id}", tag = "claims", params(("id" = String, Path)),
+    responses((status = 200, body = ClaimView), (status = 404, body = Problem, content_type = "application/problem+json")),
+    security(("bearer" = []))
+)]
+pub async fn get(
+    pool: web::Data<Pool>,
+    principal: Principal,
+    id: web::Path<String>,
+) -> Result<web::Json<ClaimView>, ApiError> {
+    let id = id.into_inner();
+    let view = with_db(&pool, move |conn| {
+        let (claim, record) = load_claim(conn, &principal, &id)?;
+        claim_view(conn, claim, &record.project.currency, &principal)
+    })
+    .await?;
+    Ok(web::Json(view))
+}
+
+/// Verify a submitted claim: prices it, splits it between the payers and posts the ledger.
+#[utoipa::path(
+    post, path = "/v1/claims/{id}/verify", tag = "claims", params(("id" = String, Path)),
+    responses(
+        (status = 200, body = ClaimView),
+        (status = 403, description = "not a validator or paying commissioner of the project, or the submitter itself", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "not submitted, or its prerequisite is not verified yet", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn verify_one(
+    pool: web::Data<Pool>,
+    principal: Principal,
+    id: web::Path<String>,
+) -> Result<web::Json<ClaimView>, ApiError> {
+    principal.require(&[Role::Validator, Role::Commissioner])?;
+    let id = id.into_inner();
+    let view = with_db(&pool, move |conn| {
+        write_tx(conn, |conn| {
+            let (claim, _) = load_claim(conn, &principal, &id)?;
+            lock_project(conn, &claim.project_id)?;
+            // Read again under the lock: another verifier may have got here first.
+            let (claim, record) = load_claim(conn, &principal, &id)?;
+            may_decide(&principal, &record, false)?;
+            let currency = record.project.currency.clone();
+            let rules = ProjectRules::new(record, today());
+            let verifier = Verifier {
+                subject: &principal.subject,
+            };
+            let mut results =
+                service::verify(conn, &rules, &verifier, std::slice::from_ref(&claim.id))?;
+            let result = results
+                .pop()
+                .ok_or_else(|| ApiError::Internal("no verification result".into()))?;
+            if !result.verified {
+                let reason = result
+                    .reasons
+                    .into_iter()
+                    .next()
+                    .unwrap_or_else(|| Reason::new("refused", "not verified"));
+                return Err(match reason.code.as_str() {
+                    "separation_of_duties" => ApiError::Forbidden(reason.detail),
+                    _ => ApiError::Conflict(reason.detail),
+                });
+            }
+            let claim = claims::table
+                .find(&claim.id)
+                .select(Claim::as_select())
+                .first(conn)?;
+            claim_view(conn, claim, &currency, &principal)
+        })
+    })
+    .await?;
+    Ok(web::Json(view))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BulkVerifyRequest {
+    /// Claims to verify.
+    #[serde(default)]
+    pub claim_ids: Vec<String>,
+    /// Or every submitted claim of one bulk upload.
+    pub upload_id: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct BulkVerifyReport {
+    pub requested: usize,
+    pub verified: usize,
+    pub refused: usize,
+    pub results: Vec<VerifyResult>,
+}
+
+/// Verify many submitted claims of a project in one call.
+#[utoipa::path(
+    post, path = "/v1/projects/{id}/claims/verify", tag = "claims", params(("id" = String, Path)),
+    request_body = BulkVerifyRequest,
+    responses((status = 200, body = BulkVerifyReport), (status = 403, body = Problem, content_type = "application/problem+json")),
+    security(("bearer" = []))
+)]
+pub async fn verify_many(
+    pool: web::Data<Pool>,
+    principal: Principal,
+    project_id: web::Path<String>,
+    body: JsonBody,
+) -> Result<web::Json<BulkVerifyReport>, ApiError> {
+    principal.require(&[Role::Validator, Role::Commissioner])?;
+    let request: BulkVerifyRequest = body.parse()?;
+    if request.claim_ids.is_empty() == request.upload_id.is_none() {
+        return Err(ApiError::validation(
+            "claim_ids",
+            "give either claim_ids or upload_id",
+        ));
+    }
+    if request.claim_ids.len() > MAX_BULK_ROWS {
+        return Err(ApiError::validation(
+            "claim_ids",
+            format!("at most {MAX_BULK_ROWS} claims per call"),
+        ));
+    }
+    let project_id = project_id.into_inner();
+    let report = with_db(&pool, move |conn| {
+        write_tx(conn, |conn| {
+            lock_project(conn, &project_id)?;
+            let record = load_visible(conn, &principal, &project_id)?;
+            may_decide(&principal, &record, false)?;
+            let ids = match &request.upload_id {
+                None => request.claim_ids.clone(),
+                Some(upload) => claims::table
+                    .filter(claims::project_id.eq(&project_id))
+                    .filter(claims::upload_id.eq(upload))
+                    .filter(claims::status.eq(service::SUBMITTED))
+                    .select(claims::id)
+                    .load(conn)?,
+            };
+            let rules = ProjectRules::new(record, today());
+            let verifier = Verifier { subject: &principal.subject };
+            let results = service::verify(conn, &rules, &verifier, &ids)?;
+            let verified = results.iter().filter(|r| r.verified).count();
+            tracing::info!(project_id = %project_id, requested = ids.len(), verified, "claims verified");
+            Ok(BulkVerifyReport { requested: ids.len(), verified, refused: results.len() - verified, results })
+        })
+    })
+    .await?;
+    Ok(web::Json(report))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReasonRequest {
+    pub reason: String,
+}
+
+async fn decide(
+    pool: web::Data<Pool>,
+    principal: Principal,
+    id: String,
+    body: JsonBody,
+    admin_too: bool,
+    act: fn(&mut DbConn, &Claim, &str, &str) -> Result<(), ApiError>,
+) -> Result<web::Json<ClaimView>, ApiError> {
+    let request: ReasonRequest = body.parse()?;
+    let reason = request.reason.trim().to_owned();
+    if reason.is_empty() || reason.len() > 2000 {
+        return Err(ApiError::validation(
+            "reason",
+            "a reason of 1 to 2000 characters is required",
+        ));
+    }
+    let view = with_db(&pool, move |conn| {
+        write_tx(conn, |conn| {
+            let (claim, _) = load_claim(conn, &principal, &id)?;
+            lock_project(conn, &claim.project_id)?;
+            let (claim, record) = load_claim(conn, &principal, &id)?;
+            may_decide(&principal, &record, admin_too)?;
+            act(conn, &claim, &principal.subject, &reason)?;
+            let claim = claims::table
+                .find(&claim.id)
+                .select(Claim::as_select())
+                .first(conn)?;
+            claim_view(conn, claim, &record.project.currency, &principal)
+        })
+    })
+    .await?;
+    Ok(web::Json(view))
+}
+
+/// Reject a submitted claim, with a reason.
+#[utoipa::path(
+    post, path = "/v1/claims/{id}/reject", tag = "claims", params(("id" = String, Path)),
+    request_body = ReasonRequest,
+    responses((status = 200, body = ClaimView), (status = 409, body = Problem, content_type = "application/problem+json")),
+    security(("bearer" = []))
+)]
+pub async fn reject(
+    pool: web::Data<Pool>,
+    principal: Principal,
+    id: web::Path<String>,
+    body: JsonBody,
+) -> Result<web::Json<ClaimView>, ApiError> {
+    principal.require(&[Role::Validator, Role::Commissioner])?;
+    decide(
+        pool,
+        principal,
+        id.into_inner(),
+        body,
+        false,
+        service::reject,
+    )
+    .await
+}
+
+/// Revoke a verified claim: its allocations are reversed by new ledger entries.
+#[utoipa::path(
+    post, path = "/v1/claims/{id}/revoke", tag = "claims", params(("id" = String, Path)),
+    request_body = ReasonRequest,
+    responses((status = 200, body = ClaimView), (status = 409, body = Problem, content_type = "application/problem+json")),
+    security(("bearer" = []))
+)]
+pub async fn revoke(
+    pool: web::Data<Pool>,
+    principal: Principal,
+    id: web::Path<String>,
+    body: JsonBody,
+) -> Result<web::Json<ClaimView>, ApiError> {
+    principal.require(&[Role::Validator, Role::Commissioner, Role::Admin])?;
+    decide(
+        pool,
+        principal,
+        id.into_inner(),
+        body,
+        true,
+        service::revoke,
+    )
+    .await
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ClaimListQuery {
+    /// `submitted`, `verified`, `rejected` or `revoked`.
+    pub status: Option<String>,
+    pub upload_id: Option<String>,
+    pub cursor: Option<String>,
+    pub limit: Option<u32>,
+}
+
+/// A project's claims.
+#[utoipa::path(
+    get, path = "/v1/projects/{id}/claims", tag = "claims", params(("id" = String, Path), ClaimListQuery),
+    responses((status = 200, body = Page<ClaimView>)),
+    security(("bearer" = []))
+)]
+pub async fn list(
+    pool: web::Data<Pool>,
+    principal: Principal,
+    project_id: web::Path<String>,
+    query: web::Query<ClaimListQuery>,
+) -> Result<web::Json<Page<ClaimView>>, ApiError> {
+    let query = query.into_inner();
+    let limit = PageQuery {
+        cursor: None,
+        limit: query.limit,
+    }
+    .limit()?;
+    if let Some(status) = &query.status {
+        if ![
+            service::SUBMITTED,
+            service::VERIFIED,
+            service::REJECTED,
+            service::REVOKED,
+        ]
+        .contains(&status.as_str())
+        {
+            return Err(ApiError::validation(
+                "status",
+                "must be submitted, verified, rejected or revoked",
+            ));
+        }
+    }
+    let project_id = project_id.into_inner();
+    let items = with_db(&pool, move |conn| {
+        let record = load_visible(conn, &principal, &project_id)?;
+        let mut q = claims::table
+            .filter(claims::project_id.eq(&project_id))
+            .select(Claim::as_select())
+            .into_boxed::<MultiBackend>();
+        if let Some(status) = query.status {
+            q = q.filter(claims::status.eq(status));
+        }
+        if let Some(upload) = query.upload_id {
+            q = q.filter(claims::upload_id.eq(upload));
+        }
+        if let Some(cursor) = query.cursor {
+            q = q.filter(claims::id.gt(cursor));
+        }
+        let rows: Vec<Claim> = q.order(claims::id.asc()).limit(limit).load(conn)?;
+        rows.into_iter()
+            .map(|c| claim_view(conn, c, &record.project.currency, &principal))
+            .collect::<Result<Vec<_>, _>>()
+    })
+    .await?;
+    Ok(web::Json(Page::new(items, limit, |c: &ClaimView| {
+        c.id.clone()
+    })))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct AllocationQuery {
+    pub payer_organisation_id: Option<String>,
+    /// `YYYY-Qn` or `YYYY-MM`: allocations for outcomes achieved in that period.
+    pub period: Option<String>,
+    pub cursor: Option<String>,
+    pub limit: Option<u32>,
+}
+
+/// First and last day of a period written `2021-Q1` or `2021-03`.
+pub fn parse_period(period: &str) -> Option<(NaiveDate, NaiveDate)> {
+    let (year, rest) = period.split_once('-')?;
+    let year: i32 = year.parse().ok()?;
+    let (first_month, months) = if let Some(q) = rest.strip_prefix('Q') {
+        let q: u32 = q.parse().ok().filter(|q| (1..=4).contains(q))?;
+        ((q - 1) * 3 + 1, 3)
+    } else {
+        let m: u32 = rest.parse().ok().filter(|m| (1..=12).contains(m))?;
+        (m, 1)
+    };
+    let start = NaiveDate::from_ymd_opt(year, first_month, 1)?;
+    let next = start.checked_add_months(chrono::Months::new(months))?;
+    Some((start, next.pred_opt()?)).filter(|(s, _)| s.year() == year)
+}
+
+/// Every allocation of a project: the ledger as each payer sees it.
+#[utoipa::path(
+    get, path = "/v1/projects/{id}/allocations", tag = "claims", params(("id" = String, Path), AllocationQuery),
+    responses((status = 200, body = Page<AllocationView>)),
+    security(("bearer" = []))
+)]
+pub async fn allocations_list(
+    pool: web::Data<Pool>,
+    principal: Principal,
+    project_id: web::Path<String>,
+    query: web::Query<AllocationQuery>,
+) -> Result<web::Json<Page<AllocationView>>, ApiError> {
+    let query = query.into_inner();
+    let limit = PageQuery {
+        cursor: None,
+        limit: query.limit,
+    }
+    .limit()?;
+    let period = match &query.period {
+        None => None,
+        Some(p) => Some(parse_period(p).ok_or_else(|| {
+            ApiError::validation(
+                "period",
+                format!("'{p}' is not a period such as 2021-Q1 or 2021-03"),
+            )
+        })?),
+    };
+    let after: Option<i64> = match &query.cursor {
+        None => None,
+        Some(c) => Some(
+            c.parse()
+                .map_err(|_| ApiError::validation("cursor", "not a cursor from this list"))?,
+        ),
+    };
+    let project_id = project_id.into_inner();
+    let items = with_db(&pool, move |conn| {
+        let record = load_visible(conn, &principal, &project_id)?;
+        let mut q = allocations::table
+            .filter(allocations::project_id.eq(&project_id))
+            .select(Allocation::as_select())
+            .into_boxed::<MultiBackend>();
+        if let Some(org) = money_filter(&principal) {
+            q = q.filter(allocations::payer_organisation_id.eq(org));
+        }
+        if let Some(org) = query.payer_organisation_id {
+            q = q.filter(allocations::payer_organisation_id.eq(org));
+        }
+        if let Some((from, to)) = period {
+            q = q.filter(allocations::achieved_on.between(from, to));
+        }
+        if let Some(after) = after {
+            q = q.filter(allocations::id.gt(after));
+        }
+        let rows: Vec<Allocation> = q.order(allocations::id.asc()).limit(limit).load(conn)?;
+        Ok(rows
+            .into_iter()
+            .map(|a| AllocationView::new(a, &record.project.currency))
+            .collect::<Vec<_>>())
+    })
+    .await?;
+    Ok(web::Json(Page::new(items, limit, |a: &AllocationView| {
+        a.id.clone()
+    })))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_period;
+
+    #[test]
+    fn periods_are_quarters_or_months() {
+        let d = |s: &str| s.parse().unwrap();
+        assert_eq!(
+            parse_period("2021-Q1"),
+            Some((d("2021-01-01"), d("2021-03-31")))
+        );
+        assert_eq!(
+            parse_period("2021-Q4"),
+            Some((d("2021-10-01"), d("2021-12-31")))
+        );
+        assert_eq!(
+            parse_period("2024-02"),
+            Some((d("2024-02-01"), d("2024-02-29")))
+        );
+        assert_eq!(parse_period("2021-Q5"), None);
+        assert_eq!(parse_period("2021-13"), None);
+        assert_eq!(parse_period("March"), None);
+    }
+}

@@ -1,0 +1,746 @@
+//! The rules a claim must meet (DOMAIN.md section 3) and the pricing that turns it into a
+//! payable amount with every adjustment explained. Pure: the participant's earlier claims and
+//! the running totals arrive as arguments.
+
+use chrono::{Duration, NaiveDate};
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::registry::OutcomeUnit;
+
+/// One claim as a provider submits it.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ClaimInput {
+    /// The provider's own reference for the participant. Pseudonymised before it is stored;
+    /// never stored, logged or published as given.
+    pub participant_ref: String,
+    pub outcome_code: String,
+    /// When the outcome was achieved; for time units, the last day of the period claimed.
+    pub achieved_on: NaiveDate,
+    /// Time units claimed (weeks or days); 1 for achievements.
+    pub quantity: Option<i32>,
+    pub evidence_ref: Option<String>,
+    /// Area code of the participant's home (needed where home commissioners pay).
+    pub home_area: Option<String>,
+    pub age_at_start: Option<i32>,
+    pub referred_on: Option<NaiveDate>,
+}
+
+/// Why a claim was refused, with a stable code a program can act on.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct Reason {
+    pub code: String,
+    pub detail: String,
+}
+
+impl Reason {
+    pub fn new(code: &str, detail: impl Into<String>) -> Reason {
+        Reason {
+            code: code.to_owned(),
+            detail: detail.into(),
+        }
+    }
+}
+
+/// An outcome of the rate card, as the rules see it.
+#[derive(Debug, Clone)]
+pub struct OutcomeRule {
+    pub id: String,
+    pub code: String,
+    pub price_minor: i64,
+    pub unit: OutcomeUnit,
+    pub max_units_per_participant: Option<i32>,
+    pub max_claims_per_participant: i32,
+    pub exclusive_group: Option<String>,
+    pub requires: Option<(String, i32)>,
+    pub volume_cap: Option<i32>,
+    pub deadweight: Option<Decimal>,
+    pub min_age_at_start: Option<i32>,
+    pub max_age_at_start: Option<i32>,
+}
+
+/// The project-wide facts the eligibility rules need.
+#[derive(Debug, Clone)]
+pub struct EligibilityWindow {
+    pub service_start: NaiveDate,
+    pub service_end: NaiveDate,
+    pub referral_cutoff: Option<NaiveDate>,
+    /// Claims cannot be for achievements after today.
+    pub today: NaiveDate,
+}
+
+/// A claim of the same participant that still counts: submitted or verified.
+#[derive(Debug, Clone)]
+pub struct PriorClaim {
+    pub outcome_code: String,
+    pub exclusive_group: Option<String>,
+    pub achieved_on: NaiveDate,
+    pub period_start: NaiveDate,
+    pub quantity: i32,
+    pub verified: bool,
+}
+
+/// What the rules make of an acceptable claim.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Accepted {
+    pub quantity: i32,
+    /// First day of the period claimed (the achievement date for achievements).
+    pub period_start: NaiveDate,
+}
+
+const MAX_REF_LEN: usize = 200;
+
+/// Checks a claim against the rate card, the project's window and the participant's claims
+/// that still count. Every failing rule is reported.
+pub fn check_eligibility(
+    claim: &ClaimInput,
+    outcome: &OutcomeRule,
+    window: &EligibilityWindow,
+    prior: &[PriorClaim],
+) -> Result<Accepted, Vec<Reason>> {
+    let mut reasons = Vec::new();
+    let refs = claim.participant_ref.trim();
+    if refs.is_empty() || refs.len() > MAX_REF_LEN {
+        reasons.push(Reason::new(
+            "participant_ref",
+            format!("participant_ref must be 1 to {MAX_REF_LEN} characters"),
+        ));
+    }
+    let on = claim.achieved_on;
+    if on < window.service_start || on > window.service_end {
+        reasons.push(Reason::new(
+            "outside_service_period",
+            format!(
+                "achieved on {on}, outside the service period {} to {}",
+                window.service_start, window.service_end
+            ),
+        ));
+    }
+    if on > window.today {
+        reasons.push(Reason::new(
+            "future_date",
+            format!("achieved on {on}, which is in the future"),
+        ));
+    }
+    match (window.referral_cutoff, claim.referred_on) {
+        (Some(_), None) => reasons.push(Reason::new(
+            "referral_date_required",
+            "referred_on is required: this project has a referral cut-off",
+        )),
+        (Some(cutoff), Some(referred)) if referred > cutoff => reasons.push(Reason::new(
+            "referred_after_cutoff",
+            format!("referred on {referred}, after the referral cut-off {cutoff}"),
+        )),
+        _ => {}
+    }
+    if let Some(referred) = claim.referred_on {
+        if referred > on {
+            reasons.push(Reason::new(
+                "dates_out_of_order",
+                format!("referred on {referred}, after the achievement on {on}"),
+            ));
+        }
+    }
+    if outcome.min_age_at_start.is_some() || outcome.max_age_at_start.is_some() {
+        match claim.age_at_start {
+            None => reasons.push(Reason::new(
+                "age_required",
+                format!("age_at_start is required for {}", outcome.code),
+            )),
+            Some(age) => {
+                if outcome.min_age_at_start.is_some_and(|min| age < min)
+                    || outcome.max_age_at_start.is_some_and(|max| age > max)
+                {
+                    reasons.push(Reason::new(
+                        "age_not_eligible",
+                        format!(
+                            "{} is for participants aged {} to {} at start, not {age}",
+                            outcome.code,
+                            outcome
+                                .min_age_at_start
+                                .map_or("any".into(), |a| a.to_string()),
+                            outcome
+                                .max_age_at_start
+                                .map_or("any".into(), |a| a.to_string()),
+                        ),
+                    ));
+                }
+            }
+        }
+    }
+
+    // Units and the period they cover.
+    let quantity = claim.quantity.unwrap_or(1);
+    let unit_days = match outcome.unit {
+        OutcomeUnit::Achievement => 0,
+        OutcomeUnit::Week => 7,
+        OutcomeUnit::Day => 1,
+    };
+    if quantity < 1 {
+        reasons.push(Reason::new("bad_quantity", "quantity must be at least 1"));
+    } else if unit_days == 0 && quantity != 1 {
+        reasons.push(Reason::new(
+            "bad_quantity",
+            format!(
+                "{} is paid per achievement: quantity must be 1",
+                outcome.code
+            ),
+        ));
+    }
+    let period_start = if unit_days == 0 {
+        on
+    } else {
+        on - Duration::days(i64::from(quantity.max(1)) * unit_days - 1)
+    };
+
+    let same: Vec<&PriorClaim> = prior
+        .iter()
+        .filter(|p| p.outcome_code == outcome.code)
+        .collect();
+    if unit_days == 0 {
+        if same.len() as i32 >= outcome.max_claims_per_participant {
+            reasons.push(Reason::new(
+                "duplicate",
+                if outcome.max_claims_per_participant == 1 {
+                    format!(
+                        "{} has already been claimed for this participant",
+                        outcome.code
+                    )
+                } else {
+                    format!(
+                        "{} may be claimed {} times per participant; it has been",
+                        outcome.code, outcome.max_claims_per_participant
+                    )
+                },
+            ));
+        }
+    } else {
+        if let Some(overlap) = same
+            .iter()
+            .find(|p| p.period_start <= on && period_start <= p.achieved_on)
+        {
+            reasons.push(Reason::new(
+                "overlapping_period",
+                format!(
+                    "{period_start} to {on} overlaps the period {} to {} already claimed",
+                    overlap.period_start, overlap.achieved_on
+                ),
+            ));
+        }
+        if let Some(max) = outcome.max_units_per_participant {
+            let used: i32 = same.iter().map(|p| p.quantity).sum();
+            if used + quantity > max {
+                reasons.push(Reason::new(
+                    "max_units",
+                    format!("{} allows {max} units per participant; {used} are claimed, so at most {} more", outcome.code, (max - used).max(0)),
+                ));
+            }
+        }
+    }
+    if let Some(group) = &outcome.exclusive_group {
+        if let Some(other) = prior
+            .iter()
+            .find(|p| p.exclusive_group.as_ref() == Some(group) && p.outcome_code != outcome.code)
+        {
+            reasons.push(Reason::new(
+                "mutually_exclusive",
+                format!(
+                    "{} excludes {}, already claimed for this participant",
+                    outcome.code, other.outcome_code
+                ),
+            ));
+        }
+    }
+    if let Err(reason) = prerequisite_met(outcome, on, prior, false) {
+        reasons.push(reason);
+    }
+    if reasons.is_empty() {
+        Ok(Accepted {
+            quantity,
+            period_start,
+        })
+    } else {
+        Err(reasons)
+    }
+}
+
+/// The outcome's prerequisite was achieved at least `min_days_after` days before `on`. At
+/// submission a submitted prerequisite will do; at verification it must have been verified
+/// (paid) first.
+pub fn prerequisite_met(
+    outcome: &OutcomeRule,
+    on: NaiveDate,
+    prior: &[PriorClaim],
+    must_be_verified: bool,
+) -> Result<(), Reason> {
+    let Some((required, min_days)) = &outcome.requires else {
+        return Ok(());
+    };
+    let candidates: Vec<&PriorClaim> = prior
+        .iter()
+        .filter(|p| &p.outcome_code == required && (p.verified || !must_be_verified))
+        .collect();
+    if candidates.is_empty() {
+        return Err(Reason::new(
+            "prerequisite_missing",
+            if must_be_verified {
+                format!("{} needs {required} verified first", outcome.code)
+            } else {
+                format!("{} needs {required} claimed first", outcome.code)
+            },
+        ));
+    }
+    let earliest_allowed = |p: &&PriorClaim| p.achieved_on + Duration::days(i64::from(*min_days));
+    if !candidates.iter().any(|p| earliest_allowed(p) <= on) {
+        let first = candidates
+            .iter()
+            .map(earliest_allowed)
+            .min()
+            .expect("non-empty");
+        return Err(Reason::new(
+            "prerequisite_too_recent",
+            format!(
+                "{} needs {min_days} days after {required}: not before {first}",
+                outcome.code
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// One difference between a claim's gross value and what is payable.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum AdjustmentKind {
+    Deadweight,
+    VolumeCap,
+    ParticipantCap,
+    ContractCap,
+}
+
+impl AdjustmentKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AdjustmentKind::Deadweight => "deadweight",
+            AdjustmentKind::VolumeCap => "volume_cap",
+            AdjustmentKind::ParticipantCap => "participant_cap",
+            AdjustmentKind::ContractCap => "contract_cap",
+        }
+    }
+
+    pub fn from_db(s: &str) -> Option<AdjustmentKind> {
+        [
+            Self::Deadweight,
+            Self::VolumeCap,
+            Self::ParticipantCap,
+            Self::ContractCap,
+        ]
+        .into_iter()
+        .find(|k| k.as_str() == s)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Adjustment {
+    pub kind: AdjustmentKind,
+    /// Minor units deducted (never negative).
+    pub amount_minor: i64,
+    pub detail: String,
+}
+
+/// Running totals that bound a claim, before it is paid.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct PaidSoFar {
+    /// Units (or achievements) of this outcome already paid across the project.
+    pub outcome_units: i64,
+    /// Already paid for this participant.
+    pub participant_minor: i64,
+    /// Already paid across the project.
+    pub project_minor: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Pricing {
+    pub gross_minor: i64,
+    pub paid_units: i32,
+    pub adjustments: Vec<Adjustment>,
+    pub payable_minor: i64,
+}
+
+/// Prices a verified claim: price × quantity, less deadweight (rounded down to the penny: the
+/// public purse never pays a fraction of a penny more), then the caps in DOMAIN.md's order:
+/// volume, per participant, contract. Payer caps are the split's business.
+pub fn price_claim(
+    outcome: &OutcomeRule,
+    quantity: i32,
+    participant_cap_minor: Option<i64>,
+    contract_cap_minor: Option<i64>,
+    paid: PaidSoFar,
+    fmt: impl Fn(i64) -> String,
+) -> Pricing {
+    let gross = outcome.price_minor * i64::from(quantity);
+    let mut adjustments = Vec::new();
+    let mut amount = gross;
+    if let Some(deadweight) = outcome.deadweight.filter(|d| !d.is_zero()) {
+        let kept = (Decimal::from(gross) * (Decimal::ONE - deadweight)).floor();
+        let kept = i64::try_from(kept).unwrap_or(0);
+        adjustments.push(Adjustment {
+            kind: AdjustmentKind::Deadweight,
+            amount_minor: gross - kept,
+            detail: format!("deadweight of {deadweight} deducted"),
+        });
+        amount = kept;
+    }
+    let mut paid_units = quantity;
+    if let Some(cap) = outcome.volume_cap {
+        let left = (i64::from(cap) - paid.outcome_units).max(0);
+        if i64::from(quantity) > left {
+            paid_units = left as i32;
+            let kept = amount * left / i64::from(quantity);
+            adjustments.push(Adjustment {
+                kind: AdjustmentKind::VolumeCap,
+                amount_minor: amount - kept,
+                detail: format!(
+                    "{} is capped at {cap} across the project; {} of {quantity} paid, the rest recorded",
+                    outcome.code, left
+                ),
+            });
+            amount = kept;
+        }
+    }
+    let mut cap = |kind: AdjustmentKind, limit: Option<i64>, already: i64, what: &str| {
+        if let Some(limit) = limit {
+            let left = (limit - already).max(0);
+            if amount > left {
+                adjustments.push(Adjustment {
+                    kind,
+                    amount_minor: amount - left,
+                    detail: format!(
+                        "{what} of {} reached: {} already paid",
+                        fmt(limit),
+                        fmt(already)
+                    ),
+                });
+                amount = left;
+            }
+        }
+    };
+    cap(
+        AdjustmentKind::ParticipantCap,
+        participant_cap_minor,
+        paid.participant_minor,
+        "the per-participant cap",
+    );
+    cap(
+        AdjustmentKind::ContractCap,
+        contract_cap_minor,
+        paid.project_minor,
+        "the contract cap",
+    );
+    Pricing {
+        gross_minor: gross,
+        paid_units,
+        adjustments,
+        payable_minor: amount,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn outcome(code: &str, price: i64) -> OutcomeRule {
+        OutcomeRule {
+            id: format!("out_{code}"),
+            code: code.into(),
+            price_minor: price,
+            unit: OutcomeUnit::Achievement,
+            max_units_per_participant: None,
+            max_claims_per_participant: 1,
+            exclusive_group: None,
+            requires: None,
+            volume_cap: None,
+            deadweight: None,
+            min_age_at_start: None,
+            max_age_at_start: None,
+        }
+    }
+
+    fn window() -> EligibilityWindow {
+        EligibilityWindow {
+            service_start: "2016-01-01".parse().unwrap(),
+            service_end: "2019-12-31".parse().unwrap(),
+            referral_cutoff: None,
+            today: "2026-01-01".parse().unwrap(),
+        }
+    }
+
+    fn claim(code: &str, on: &str) -> ClaimInput {
+        ClaimInput {
+            participant_ref: "P1".into(),
+            outcome_code: code.into(),
+            achieved_on: on.parse().unwrap(),
+            quantity: None,
+            evidence_ref: None,
+            home_area: None,
+            age_at_start: None,
+            referred_on: None,
+        }
+    }
+
+    fn prior(code: &str, on: &str, verified: bool) -> PriorClaim {
+        let on = on.parse().unwrap();
+        PriorClaim {
+            outcome_code: code.into(),
+            exclusive_group: None,
+            achieved_on: on,
+            period_start: on,
+            quantity: 1,
+            verified,
+        }
+    }
+
+    fn codes(r: Result<Accepted, Vec<Reason>>) -> Vec<String> {
+        r.err()
+            .unwrap_or_default()
+            .into_iter()
+            .map(|r| r.code)
+            .collect()
+    }
+
+    #[test]
+    fn rough_sleeping_participant_cap_pays_part_then_nothing() {
+        let cap = Some(1_900_000);
+        let paid = PaidSoFar {
+            participant_minor: 1_792_000,
+            ..Default::default()
+        };
+        let p = price_claim(
+            &outcome("alcohol_sustained", 110_000),
+            1,
+            cap,
+            None,
+            paid,
+            |m| m.to_string(),
+        );
+        assert_eq!(p.payable_minor, 108_000);
+        assert_eq!(p.adjustments[0].kind, AdjustmentKind::ParticipantCap);
+        assert_eq!(p.adjustments[0].amount_minor, 2_000);
+        let paid = PaidSoFar {
+            participant_minor: 1_900_000,
+            ..Default::default()
+        };
+        let p = price_claim(&outcome("x", 50_000), 1, cap, None, paid, |m| m.to_string());
+        assert_eq!(p.payable_minor, 0);
+        assert_eq!(p.gross_minor, 50_000);
+    }
+
+    #[test]
+    fn deadweight_then_volume_then_contract_cap() {
+        let mut o = outcome("week_out_of_care", 65_000);
+        o.unit = OutcomeUnit::Week;
+        o.deadweight = Some(Decimal::new(33, 2));
+        o.volume_cap = Some(10);
+        let paid = PaidSoFar {
+            outcome_units: 8,
+            participant_minor: 0,
+            project_minor: 999_000,
+        };
+        let p = price_claim(&o, 4, None, Some(1_050_000), paid, |m| m.to_string());
+        // 4 × 650.00 = 2,600.00; less 33% = 1,742.00; 2 of 4 units left = 871.00; contract
+        // cap leaves 510.00.
+        assert_eq!(p.gross_minor, 260_000);
+        let kinds: Vec<(AdjustmentKind, i64)> = p
+            .adjustments
+            .iter()
+            .map(|a| (a.kind, a.amount_minor))
+            .collect();
+        assert_eq!(
+            kinds,
+            vec![
+                (AdjustmentKind::Deadweight, 85_800),
+                (AdjustmentKind::VolumeCap, 87_100),
+                (AdjustmentKind::ContractCap, 36_100),
+            ]
+        );
+        assert_eq!(p.payable_minor, 51_000);
+        assert_eq!(p.paid_units, 2);
+        assert_eq!(
+            p.gross_minor - kinds.iter().map(|k| k.1).sum::<i64>(),
+            p.payable_minor
+        );
+    }
+
+    #[test]
+    fn duplicates_and_allowed_repeats() {
+        let o = outcome("accommodation_3m", 150_000);
+        let history = [prior("accommodation_3m", "2016-06-01", true)];
+        assert_eq!(
+            codes(check_eligibility(
+                &claim("accommodation_3m", "2016-09-01"),
+                &o,
+                &window(),
+                &history
+            )),
+            ["duplicate"]
+        );
+        let mut thrice = outcome("wellbeing", 10_000);
+        thrice.max_claims_per_participant = 3;
+        let two = [
+            prior("wellbeing", "2016-02-01", true),
+            prior("wellbeing", "2016-03-01", false),
+        ];
+        assert!(
+            check_eligibility(&claim("wellbeing", "2016-04-01"), &thrice, &window(), &two).is_ok()
+        );
+        let three = [
+            two[0].clone(),
+            two[1].clone(),
+            prior("wellbeing", "2016-04-01", false),
+        ];
+        assert_eq!(
+            codes(check_eligibility(
+                &claim("wellbeing", "2016-05-01"),
+                &thrice,
+                &window(),
+                &three
+            )),
+            ["duplicate"]
+        );
+    }
+
+    #[test]
+    fn ladder_needs_the_earlier_outcome_and_the_time_between() {
+        let mut o = outcome("employment_26w", 100_000);
+        o.requires = Some(("employment_13w".into(), 91));
+        assert_eq!(
+            codes(check_eligibility(
+                &claim("employment_26w", "2016-06-01"),
+                &o,
+                &window(),
+                &[]
+            )),
+            ["prerequisite_missing"]
+        );
+        let history = [prior("employment_13w", "2016-05-01", true)];
+        assert_eq!(
+            codes(check_eligibility(
+                &claim("employment_26w", "2016-06-01"),
+                &o,
+                &window(),
+                &history
+            )),
+            ["prerequisite_too_recent"]
+        );
+        assert!(check_eligibility(
+            &claim("employment_26w", "2016-07-31"),
+            &o,
+            &window(),
+            &history
+        )
+        .is_ok());
+        // At verification the prerequisite must itself have been verified.
+        let unverified = [prior("employment_13w", "2016-05-01", false)];
+        assert!(prerequisite_met(&o, "2016-08-01".parse().unwrap(), &unverified, false).is_ok());
+        assert_eq!(
+            prerequisite_met(&o, "2016-08-01".parse().unwrap(), &unverified, true)
+                .unwrap_err()
+                .code,
+            "prerequisite_missing"
+        );
+    }
+
+    #[test]
+    fn exclusive_groups_windows_ages_and_referrals() {
+        let mut o = outcome("self_employment_entry", 50_000);
+        o.exclusive_group = Some("entry".into());
+        let mut other = prior("employment_entry", "2016-02-01", false);
+        other.exclusive_group = Some("entry".into());
+        assert_eq!(
+            codes(check_eligibility(
+                &claim("self_employment_entry", "2016-03-01"),
+                &o,
+                &window(),
+                &[other]
+            )),
+            ["mutually_exclusive"]
+        );
+
+        let plain = outcome("x", 100);
+        assert_eq!(
+            codes(check_eligibility(
+                &claim("x", "2015-12-31"),
+                &plain,
+                &window(),
+                &[]
+            )),
+            ["outside_service_period"]
+        );
+        let mut w = window();
+        w.referral_cutoff = Some("2017-01-01".parse().unwrap());
+        assert_eq!(
+            codes(check_eligibility(
+                &claim("x", "2017-06-01"),
+                &plain,
+                &w,
+                &[]
+            )),
+            ["referral_date_required"]
+        );
+        let mut late = claim("x", "2017-06-01");
+        late.referred_on = Some("2017-02-01".parse().unwrap());
+        assert_eq!(
+            codes(check_eligibility(&late, &plain, &w, &[])),
+            ["referred_after_cutoff"]
+        );
+
+        let mut adult = outcome("employment_13w", 260_000);
+        adult.min_age_at_start = Some(18);
+        assert_eq!(
+            codes(check_eligibility(
+                &claim("employment_13w", "2016-03-01"),
+                &adult,
+                &window(),
+                &[]
+            )),
+            ["age_required"]
+        );
+        let mut young = claim("employment_13w", "2016-03-01");
+        young.age_at_start = Some(16);
+        assert_eq!(
+            codes(check_eligibility(&young, &adult, &window(), &[])),
+            ["age_not_eligible"]
+        );
+    }
+
+    #[test]
+    fn time_units_cannot_overlap_or_exceed_the_maximum() {
+        let mut o = outcome("week_out_of_care", 65_000);
+        o.unit = OutcomeUnit::Week;
+        o.max_units_per_participant = Some(104);
+        let mut c = claim("week_out_of_care", "2016-01-28");
+        c.quantity = Some(4);
+        let accepted = check_eligibility(&c, &o, &window(), &[]).unwrap();
+        assert_eq!(accepted.period_start, "2016-01-01".parse().unwrap());
+        let earlier = PriorClaim {
+            outcome_code: "week_out_of_care".into(),
+            exclusive_group: None,
+            achieved_on: "2016-01-14".parse().unwrap(),
+            period_start: "2016-01-01".parse().unwrap(),
+            quantity: 2,
+            verified: true,
+        };
+        assert_eq!(
+            codes(check_eligibility(&c, &o, &window(), &[earlier.clone()])),
+            ["overlapping_period"]
+        );
+        let mut later = claim("week_out_of_care", "2018-01-04");
+        later.quantity = Some(103);
+        assert_eq!(
+            codes(check_eligibility(&later, &o, &window(), &[earlier])),
+            ["max_units"]
+        );
+    }
+}

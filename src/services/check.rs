@@ -1,0 +1,187 @@
+//! `cofund check`: recomputes the ledger's invariants over the whole database and reports every
+//! violation. Read-only.
+
+use std::collections::HashMap;
+
+use diesel::prelude::*;
+
+use crate::db::schema::*;
+use crate::db::{totals, DbConn};
+use crate::domain::ledger::{payer_account, provider_account, unfunded_account};
+
+/// Counts of what was checked, for the report.
+#[derive(Debug, Default)]
+pub struct CheckReport {
+    pub entries: usize,
+    pub allocations: usize,
+    pub claims: usize,
+    pub payers: usize,
+    pub violations: Vec<String>,
+}
+
+pub fn run(conn: &mut DbConn) -> QueryResult<CheckReport> {
+    let mut report = CheckReport::default();
+
+    // 1. Every entry balances.
+    let entry_sums = totals::grouped(
+        conn,
+        "SELECT entry_id AS key, CAST(SUM(amount_minor) AS BIGINT) AS total FROM ledger_postings GROUP BY entry_id",
+        &[],
+    )?;
+    report.entries = entry_sums.len();
+    for (entry, sum) in &entry_sums {
+        if *sum != 0 {
+            report.violations.push(format!(
+                "entry {entry} does not balance: its postings sum to {sum}"
+            ));
+        }
+    }
+
+    // 2. Allocations equal postings, entry by entry and payer by payer.
+    let allocated = totals::grouped(
+        conn,
+        "SELECT entry_id || ' ' || payer_id AS key, CAST(SUM(amount_minor) AS BIGINT) AS total FROM allocations GROUP BY entry_id, payer_id",
+        &[],
+    )?;
+    let shortfall = totals::grouped(
+        conn,
+        "SELECT entry_id || ' ' || payer_id AS key, CAST(SUM(shortfall_minor) AS BIGINT) AS total FROM allocations GROUP BY entry_id, payer_id",
+        &[],
+    )?;
+    let posted = totals::grouped(
+        conn,
+        "SELECT entry_id || ' ' || account AS key, CAST(SUM(amount_minor) AS BIGINT) AS total FROM ledger_postings GROUP BY entry_id, account",
+        &[],
+    )?;
+    report.allocations = allocations::table.count().get_result::<i64>(conn)? as usize;
+    let mut expected_postings: HashMap<String, i64> = HashMap::new();
+    for (key, amount) in &allocated {
+        let (entry, payer) = key.split_once(' ').unwrap_or((key, ""));
+        expected_postings.insert(format!("{entry} {}", payer_account(payer)), *amount);
+        let short = shortfall.get(key).copied().unwrap_or(0);
+        expected_postings.insert(format!("{entry} {}", unfunded_account(payer)), short);
+    }
+    for (key, expected) in &expected_postings {
+        let actual = posted.get(key).copied().unwrap_or(0);
+        if actual != *expected {
+            report.violations.push(format!(
+                "posting {key} is {actual} but its allocations say {expected}"
+            ));
+        }
+    }
+    for (key, amount) in &posted {
+        let is_payer_line = key.contains(" payer:") || key.contains(" unfunded:");
+        if is_payer_line && !expected_postings.contains_key(key) && *amount != 0 {
+            report
+                .violations
+                .push(format!("posting {key} of {amount} has no allocation"));
+        }
+    }
+
+    // 3. No payer above its maximum commitment, none below zero.
+    let payer_totals = totals::grouped(
+        conn,
+        "SELECT payer_id AS key, CAST(SUM(amount_minor) AS BIGINT) AS total FROM allocations GROUP BY payer_id",
+        &[],
+    )?;
+    let payers: Vec<(String, i64)> = project_payers::table
+        .select((project_payers::id, project_payers::max_commitment_minor))
+        .load(conn)?;
+    report.payers = payers.len();
+    for (payer, max) in payers {
+        let total = payer_totals.get(&payer).copied().unwrap_or(0);
+        if total > max || total < 0 {
+            report.violations.push(format!(
+                "payer {payer} has {total} allocated against a maximum of {max}"
+            ));
+        }
+    }
+
+    // 4. Each claim's allocations add up to what it pays: its payable amount while verified,
+    //    nothing once revoked, and no allocations at all before verification.
+    let claim_allocated = totals::grouped(
+        conn,
+        "SELECT claim_id AS key, CAST(SUM(amount_minor + shortfall_minor) AS BIGINT) AS total FROM allocations GROUP BY claim_id",
+        &[],
+    )?;
+    let claims: Vec<(String, String, Option<i64>)> = claims::table
+        .select((claims::id, claims::status, claims::payable_minor))
+        .load(conn)?;
+    report.claims = claims.len();
+    for (claim, status, payable) in &claims {
+        let allocated = claim_allocated.get(claim).copied();
+        let expected = match status.as_str() {
+            "verified" => Some(payable.unwrap_or(0)),
+            "revoked" => allocated.map(|_| 0),
+            _ => None,
+        };
+        let ok = match (expected, allocated) {
+            (Some(0), None) | (None, None) => true,
+            (Some(e), Some(a)) => e == a,
+            _ => false,
+        };
+        if !ok {
+            report.violations.push(format!(
+                "claim {claim} ({status}) should have {} allocated but has {}",
+                expected.unwrap_or(0),
+                allocated.unwrap_or(0)
+            ));
+        }
+    }
+
+    // 5. What is due to each project's provider equals what its verified claims pay, and the
+    //    contract and participant caps hold.
+    let provider_due = totals::grouped(
+        conn,
+        "SELECT account AS key, CAST(-SUM(amount_minor) AS BIGINT) AS total FROM ledger_postings WHERE account LIKE 'provider:%' GROUP BY account",
+        &[],
+    )?;
+    let project_paid = totals::grouped(
+        conn,
+        "SELECT project_id AS key, CAST(SUM(payable_minor) AS BIGINT) AS total FROM claims WHERE status = 'verified' GROUP BY project_id",
+        &[],
+    )?;
+    let projects: Vec<(String, Option<i64>, Option<i64>)> = projects::table
+        .select((
+            projects::id,
+            projects::max_outcome_payment_minor,
+            projects::participant_cap_minor,
+        ))
+        .load(conn)?;
+    let participant_paid = totals::grouped(
+        conn,
+        "SELECT project_id || ' ' || participant_pseudonym AS key, CAST(SUM(payable_minor) AS BIGINT) AS total FROM claims WHERE status = 'verified' GROUP BY project_id, participant_pseudonym",
+        &[],
+    )?;
+    for (project, contract_cap, participant_cap) in projects {
+        let paid = project_paid.get(&project).copied().unwrap_or(0);
+        let due = provider_due
+            .get(&provider_account(&project))
+            .copied()
+            .unwrap_or(0);
+        // Shortfall is part of the provider's line but unfunded: compare with what was posted
+        // as payable (allocated + shortfall), which is what verified claims pay.
+        if due != paid {
+            report.violations.push(format!(
+                "project {project}: {due} due to the provider but verified claims pay {paid}"
+            ));
+        }
+        if contract_cap.is_some_and(|cap| paid > cap) {
+            report.violations.push(format!(
+                "project {project}: {paid} paid exceeds its contract cap"
+            ));
+        }
+        if let Some(cap) = participant_cap {
+            let prefix = format!("{project} ");
+            for (key, total) in participant_paid
+                .iter()
+                .filter(|(k, _)| k.starts_with(&prefix))
+            {
+                if *total > cap {
+                    report.violations.push(format!("participant {} of project {project}: {total} paid exceeds the cap of {cap}", &key[prefix.len()..]));
+                }
+            }
+        }
+    }
+    Ok(report)
+}

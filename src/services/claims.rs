@@ -1,0 +1,782 @@
+//! Submitting, verifying, rejecting and revoking outcome claims, and posting the split.
+
+use std::collections::HashMap;
+
+use chrono::{NaiveDate, NaiveDateTime, Utc};
+use diesel::prelude::*;
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use crate::api::error::ApiError;
+use crate::db::backend_specific::{lock_row_for_update, LockableTable};
+use crate::db::models::*;
+use crate::db::queries::{insert_rows, new_id, INSERT_CHUNK_ROWS};
+use crate::db::schema::*;
+use crate::db::{totals, DbConn};
+use crate::domain::claims::{
+    check_eligibility, prerequisite_met, price_claim, ClaimInput, EligibilityWindow, OutcomeRule,
+    PaidSoFar, PriorClaim, Reason,
+};
+use crate::domain::ledger::{reversal_lines, verification_lines};
+use crate::domain::money::MoneyJson;
+use crate::domain::pseudonym::pseudonymise;
+use crate::domain::registry::{CapPolicy, OutcomeUnit};
+use crate::domain::split::{share_weights, split, PayerPart, PayerShareTerms};
+
+pub const SUBMITTED: &str = "submitted";
+pub const VERIFIED: &str = "verified";
+pub const REJECTED: &str = "rejected";
+pub const REVOKED: &str = "revoked";
+
+/// A project's rules, read once per request.
+pub struct ProjectRules {
+    pub record: ProjectRecord,
+    pub outcomes: HashMap<String, OutcomeRule>,
+    pub payers: Vec<PayerShareTerms>,
+    pub window: EligibilityWindow,
+    pub cap_policy: CapPolicy,
+    pub has_home_area_payers: bool,
+}
+
+impl ProjectRules {
+    pub fn new(record: ProjectRecord, today: NaiveDate) -> ProjectRules {
+        let p = &record.project;
+        let window = EligibilityWindow {
+            service_start: p.service_start,
+            service_end: p.service_end,
+            referral_cutoff: p.referral_cutoff,
+            today,
+        };
+        let outcomes = record
+            .outcomes
+            .iter()
+            .map(|o| {
+                let rule = OutcomeRule {
+                    id: o.id.clone(),
+                    code: o.code.clone(),
+                    price_minor: o.price_minor,
+                    unit: OutcomeUnit::from_db(&o.unit).unwrap_or(OutcomeUnit::Achievement),
+                    max_units_per_participant: o.max_units_per_participant,
+                    max_claims_per_participant: o.max_claims_per_participant,
+                    exclusive_group: o.exclusive_group.clone(),
+                    requires: o
+                        .requires_outcome_code
+                        .clone()
+                        .map(|code| (code, o.requires_min_days_after.unwrap_or(0))),
+                    volume_cap: o.volume_cap,
+                    deadweight: o.deadweight.as_deref().and_then(|d| d.parse().ok()),
+                    min_age_at_start: o.min_age_at_start,
+                    max_age_at_start: o.max_age_at_start,
+                };
+                (o.code.clone(), rule)
+            })
+            .collect();
+        let payers: Vec<PayerShareTerms> = record
+            .payers
+            .iter()
+            .map(|r| PayerShareTerms {
+                max_commitment_minor: r.payer.max_commitment_minor,
+                share: r.payer.share.as_deref().and_then(|s| s.parse().ok()),
+                phases: r
+                    .phases
+                    .iter()
+                    .filter_map(|ph| ph.share.parse().ok().map(|s| (ph.starts_on, ph.ends_on, s)))
+                    .collect(),
+                home_area_codes: r.home_area_codes.clone(),
+            })
+            .collect();
+        ProjectRules {
+            has_home_area_payers: payers.iter().any(|p| !p.home_area_codes.is_empty()),
+            cap_policy: CapPolicy::from_db(&record.project.cap_policy)
+                .unwrap_or(CapPolicy::Shortfall),
+            outcomes,
+            payers,
+            window,
+            record,
+        }
+    }
+
+    pub fn project_id(&self) -> &str {
+        &self.record.project.id
+    }
+
+    fn money(&self, minor: i64) -> String {
+        let m = MoneyJson::from_minor(minor, &self.record.project.currency);
+        format!("{} {}", m.amount, m.currency)
+    }
+}
+
+/// Locks the project so that concurrent submissions and verifications of its claims take
+/// turns: caps and duplicates are checked against what the previous writer committed.
+pub fn lock_project(conn: &mut DbConn, project_id: &str) -> Result<(), ApiError> {
+    Ok(lock_row_for_update(
+        conn,
+        LockableTable::Projects,
+        project_id,
+    )?)
+}
+
+// --- submission -------------------------------------------------------------------------------
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum BulkMode {
+    /// Any bad row refuses the whole file; nothing is stored.
+    AllOrNothing,
+    /// Good rows are stored; bad rows are reported and left out.
+    AcceptValid,
+}
+
+/// The result of one submitted row.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct RowResult {
+    /// 1-based number of the data row (the CSV header is not counted).
+    pub row: usize,
+    pub status: RowStatus,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub claim_id: Option<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub reasons: Vec<Reason>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum RowStatus {
+    Accepted,
+    Rejected,
+}
+
+pub struct Submitter<'a> {
+    pub subject: &'a str,
+    pub organisation_id: &'a str,
+}
+
+/// Checks every row and stores the acceptable ones as submitted claims. Rows are checked in
+/// order against the participant's earlier claims and the rows before them, so a file that
+/// repeats a claim is caught too. Returns the per-row results and the claims stored (none
+/// when `mode` is all-or-nothing and a row failed).
+pub fn submit(
+    conn: &mut DbConn,
+    rules: &ProjectRules,
+    submitter: &Submitter,
+    rows: Vec<Result<ClaimInput, Vec<Reason>>>,
+    mode: BulkMode,
+    pseudonym_key: &[u8],
+    upload_id: Option<&str>,
+) -> Result<(Vec<RowResult>, Vec<Claim>), ApiError> {
+    let project_id = rules.project_id();
+    let pseudonyms: Vec<Option<String>> = rows
+        .iter()
+        .map(|r| {
+            r.as_ref()
+                .ok()
+                .map(|c| pseudonymise(pseudonym_key, project_id, &c.participant_ref))
+        })
+        .collect();
+    let mut wanted: Vec<&str> = pseudonyms.iter().flatten().map(String::as_str).collect();
+    wanted.sort_unstable();
+    wanted.dedup();
+    let mut history = load_history(conn, rules, &wanted, &[SUBMITTED, VERIFIED])?;
+
+    let now = Utc::now().naive_utc();
+    let mut results = Vec::with_capacity(rows.len());
+    let mut accepted = Vec::new();
+    for (index, (row, pseudonym)) in rows.into_iter().zip(pseudonyms).enumerate() {
+        let row_number = index + 1;
+        let outcome = match (&row, pseudonym) {
+            (Err(_), _) | (_, None) => None,
+            (Ok(input), Some(p)) => Some((input, p)),
+        };
+        let checked = match (row.as_ref().err(), outcome) {
+            (Some(reasons), _) => Err(reasons.clone()),
+            (None, Some((input, pseudonym))) => check_row(
+                rules,
+                input,
+                history.get(&pseudonym).map(Vec::as_slice).unwrap_or(&[]),
+            )
+            .map(|(rule, accepted)| (input.clone(), pseudonym, rule, accepted)),
+            (None, None) => Err(vec![Reason::new(
+                "malformed_row",
+                "the row could not be read",
+            )]),
+        };
+        match checked {
+            Err(reasons) => results.push(RowResult {
+                row: row_number,
+                status: RowStatus::Rejected,
+                claim_id: None,
+                reasons,
+            }),
+            Ok((input, pseudonym, rule, ok)) => {
+                let claim = Claim {
+                    id: new_id("clm"),
+                    project_id: project_id.to_owned(),
+                    outcome_id: rule.id.clone(),
+                    outcome_code: rule.code.clone(),
+                    participant_pseudonym: pseudonym.clone(),
+                    achieved_on: input.achieved_on,
+                    period_start: ok.period_start,
+                    quantity: ok.quantity,
+                    evidence_ref: input.evidence_ref,
+                    home_area: input.home_area,
+                    age_at_start: input.age_at_start,
+                    referred_on: input.referred_on,
+                    upload_id: upload_id.map(str::to_owned),
+                    status: SUBMITTED.to_owned(),
+                    submitted_by: submitter.subject.to_owned(),
+                    submitted_by_organisation_id: submitter.organisation_id.to_owned(),
+                    submitted_at: now,
+                    decided_by: None,
+                    decided_at: None,
+                    rejection_reason: None,
+                    revoked_by: None,
+                    revoked_at: None,
+                    revocation_reason: None,
+                    gross_minor: None,
+                    payable_minor: None,
+                    paid_units: None,
+                    entry_id: None,
+                };
+                history.entry(pseudonym).or_default().push(PriorClaim {
+                    outcome_code: rule.code.clone(),
+                    exclusive_group: rule.exclusive_group.clone(),
+                    achieved_on: claim.achieved_on,
+                    period_start: claim.period_start,
+                    quantity: claim.quantity,
+                    verified: false,
+                });
+                results.push(RowResult {
+                    row: row_number,
+                    status: RowStatus::Accepted,
+                    claim_id: Some(claim.id.clone()),
+                    reasons: Vec::new(),
+                });
+                accepted.push(claim);
+            }
+        }
+    }
+    let any_rejected = results.iter().any(|r| r.status == RowStatus::Rejected);
+    if any_rejected && mode == BulkMode::AllOrNothing {
+        for r in &mut results {
+            r.claim_id = None;
+        }
+        return Ok((results, Vec::new()));
+    }
+    if let Some(upload_id) = upload_id {
+        let upload = BulkUpload {
+            id: upload_id.to_owned(),
+            project_id: project_id.to_owned(),
+            submitted_by: submitter.subject.to_owned(),
+            mode: match mode {
+                BulkMode::AllOrNothing => "all_or_nothing",
+                BulkMode::AcceptValid => "accept_valid",
+            }
+            .to_owned(),
+            rows_total: results.len() as i32,
+            rows_accepted: accepted.len() as i32,
+            rows_rejected: (results.len() - accepted.len()) as i32,
+            created_at: now,
+        };
+        diesel::insert_into(bulk_uploads::table)
+            .values(&upload)
+            .execute(conn)?;
+    }
+    insert_rows!(conn, claims::table, &accepted)?;
+    Ok((results, accepted))
+}
+
+fn check_row<'r>(
+    rules: &'r ProjectRules,
+    input: &ClaimInput,
+    prior: &[PriorClaim],
+) -> Result<(&'r OutcomeRule, crate::domain::claims::Accepted), Vec<Reason>> {
+    let Some(rule) = rules.outcomes.get(&input.outcome_code) else {
+        return Err(vec![Reason::new(
+            "unknown_outcome",
+            format!(
+                "'{}' is not an outcome of this project's rate card",
+                input.outcome_code
+            ),
+        )]);
+    };
+    let mut reasons = Vec::new();
+    if rules.has_home_area_payers {
+        if let Err(e) = share_weights(&rules.payers, input.achieved_on, input.home_area.as_deref())
+        {
+            reasons.push(Reason::new("home_area", e.to_string()));
+        }
+    }
+    match check_eligibility(input, rule, &rules.window, prior) {
+        Ok(accepted) if reasons.is_empty() => Ok((rule, accepted)),
+        Ok(_) => Err(reasons),
+        Err(mut more) => {
+            reasons.append(&mut more);
+            Err(reasons)
+        }
+    }
+}
+
+/// The claims of these participants that are in one of `statuses`, as the rules see them,
+/// with what each verified one paid.
+fn load_history(
+    conn: &mut DbConn,
+    rules: &ProjectRules,
+    pseudonyms: &[&str],
+    statuses: &[&str],
+) -> Result<HashMap<String, Vec<PriorClaim>>, ApiError> {
+    Ok(load_history_with_paid(conn, rules, pseudonyms, statuses)?
+        .into_iter()
+        .map(|(k, v)| (k, v.into_iter().map(|(prior, _)| prior).collect()))
+        .collect())
+}
+
+type History = HashMap<String, Vec<(PriorClaim, i64)>>;
+
+fn load_history_with_paid(
+    conn: &mut DbConn,
+    rules: &ProjectRules,
+    pseudonyms: &[&str],
+    statuses: &[&str],
+) -> Result<History, ApiError> {
+    let mut history: History = HashMap::new();
+    for chunk in pseudonyms.chunks(INSERT_CHUNK_ROWS) {
+        let rows: Vec<(
+            String,
+            String,
+            NaiveDate,
+            NaiveDate,
+            i32,
+            String,
+            Option<i64>,
+        )> = claims::table
+            .filter(claims::project_id.eq(rules.project_id()))
+            .filter(claims::participant_pseudonym.eq_any(chunk))
+            .filter(claims::status.eq_any(statuses))
+            .select((
+                claims::participant_pseudonym,
+                claims::outcome_code,
+                claims::achieved_on,
+                claims::period_start,
+                claims::quantity,
+                claims::status,
+                claims::payable_minor,
+            ))
+            .load(conn)?;
+        for (pseudonym, code, achieved_on, period_start, quantity, status, payable) in rows {
+            let exclusive_group = rules
+                .outcomes
+                .get(&code)
+                .and_then(|o| o.exclusive_group.clone());
+            history.entry(pseudonym).or_default().push((
+                PriorClaim {
+                    outcome_code: code,
+                    exclusive_group,
+                    achieved_on,
+                    period_start,
+                    quantity,
+                    verified: status == VERIFIED,
+                },
+                payable.unwrap_or(0),
+            ));
+        }
+    }
+    Ok(history)
+}
+
+// --- verification -----------------------------------------------------------------------------
+
+/// The result of verifying one claim.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct VerifyResult {
+    pub claim_id: String,
+    pub verified: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub payable: Option<MoneyJson>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub reasons: Vec<Reason>,
+}
+
+pub struct Verifier<'a> {
+    /// The authenticated person (the token's `sub`).
+    pub subject: &'a str,
+}
+
+/// Running totals of a project while a batch of claims is verified.
+struct Running {
+    payer_allocated: HashMap<String, i64>,
+    outcome_units: HashMap<String, i64>,
+    project_paid: i64,
+    history: History,
+}
+
+fn load_running(
+    conn: &mut DbConn,
+    rules: &ProjectRules,
+    pseudonyms: &[&str],
+) -> Result<Running, ApiError> {
+    let project_id = rules.project_id();
+    let payer_allocated = totals::grouped(
+        conn,
+        "SELECT payer_id AS key, CAST(SUM(amount_minor) AS BIGINT) AS total \
+         FROM allocations WHERE project_id = ? GROUP BY payer_id",
+        &[project_id],
+    )?;
+    let outcome_units = totals::grouped(
+        conn,
+        "SELECT outcome_code AS key, CAST(SUM(paid_units) AS BIGINT) AS total \
+         FROM claims WHERE project_id = ? AND status = 'verified' GROUP BY outcome_code",
+        &[project_id],
+    )?;
+    let project_paid = totals::grouped(
+        conn,
+        "SELECT project_id AS key, CAST(SUM(payable_minor) AS BIGINT) AS total \
+         FROM claims WHERE project_id = ? AND status = 'verified' GROUP BY project_id",
+        &[project_id],
+    )?
+    .values()
+    .sum();
+    let history = load_history_with_paid(conn, rules, pseudonyms, &[VERIFIED])?;
+    Ok(Running {
+        payer_allocated,
+        outcome_units,
+        project_paid,
+        history,
+    })
+}
+
+/// Verifies the given submitted claims of one project: prices each, splits it between the
+/// payers and posts the allocations and ledger entries. Claims are taken in achievement-date
+/// order, so that a ladder's earlier rung is paid before the later one in the same batch.
+pub fn verify(
+    conn: &mut DbConn,
+    rules: &ProjectRules,
+    verifier: &Verifier,
+    claim_ids: &[String],
+) -> Result<Vec<VerifyResult>, ApiError> {
+    let project_id = rules.project_id().to_owned();
+    let mut found: Vec<Claim> = Vec::with_capacity(claim_ids.len());
+    for chunk in claim_ids.chunks(INSERT_CHUNK_ROWS) {
+        found.extend(
+            claims::table
+                .filter(claims::id.eq_any(chunk))
+                .filter(claims::project_id.eq(&project_id))
+                .select(Claim::as_select())
+                .load(conn)?,
+        );
+    }
+    let by_id: HashMap<&str, usize> = found
+        .iter()
+        .enumerate()
+        .map(|(i, c)| (c.id.as_str(), i))
+        .collect();
+    let mut results: HashMap<String, VerifyResult> = HashMap::new();
+    let refuse = |id: &str, reason: Reason| VerifyResult {
+        claim_id: id.to_owned(),
+        verified: false,
+        payable: None,
+        reasons: vec![reason],
+    };
+    let mut todo: Vec<&Claim> = Vec::new();
+    for id in claim_ids {
+        match by_id.get(id.as_str()).map(|&i| &found[i]) {
+            None => {
+                results.insert(
+                    id.clone(),
+                    refuse(
+                        id,
+                        Reason::new("not_found", "no such claim on this project"),
+                    ),
+                );
+            }
+            Some(c) if c.status != SUBMITTED => {
+                results.insert(
+                    id.clone(),
+                    refuse(
+                        id,
+                        Reason::new(
+                            "not_submitted",
+                            format!("the claim is {}, not submitted", c.status),
+                        ),
+                    ),
+                );
+            }
+            // The same person, whatever role or organisation they now act for.
+            Some(c) if c.submitted_by == verifier.subject => {
+                results.insert(
+                    id.clone(),
+                    refuse(
+                        id,
+                        Reason::new(
+                            "separation_of_duties",
+                            "the identity that submitted a claim cannot verify it",
+                        ),
+                    ),
+                );
+            }
+            Some(c) if !todo.iter().any(|t| t.id == c.id) => todo.push(c),
+            Some(_) => {}
+        }
+    }
+    todo.sort_by(|a, b| {
+        a.achieved_on
+            .cmp(&b.achieved_on)
+            .then(a.submitted_at.cmp(&b.submitted_at))
+            .then(a.id.cmp(&b.id))
+    });
+
+    let mut pseudonyms: Vec<&str> = todo
+        .iter()
+        .map(|c| c.participant_pseudonym.as_str())
+        .collect();
+    pseudonyms.sort_unstable();
+    pseudonyms.dedup();
+    let mut running = load_running(conn, rules, &pseudonyms)?;
+    let now = Utc::now().naive_utc();
+    let mut adjustments = Vec::new();
+    let mut allocations = Vec::new();
+    let mut postings = Vec::new();
+    let project = &rules.record.project;
+    for claim in todo {
+        let rule = rules.outcomes.get(&claim.outcome_code).ok_or_else(|| {
+            ApiError::Internal(format!("claim {} names a missing outcome", claim.id))
+        })?;
+        let prior: Vec<PriorClaim> = running
+            .history
+            .get(&claim.participant_pseudonym)
+            .map(|h| h.iter().map(|(p, _)| p.clone()).collect())
+            .unwrap_or_default();
+        if let Err(reason) = prerequisite_met(rule, claim.achieved_on, &prior, true) {
+            results.insert(claim.id.clone(), refuse(&claim.id, reason));
+            continue;
+        }
+        let weights =
+            match share_weights(&rules.payers, claim.achieved_on, claim.home_area.as_deref()) {
+                Ok(w) => w,
+                Err(e) => {
+                    results.insert(
+                        claim.id.clone(),
+                        refuse(&claim.id, Reason::new("home_area", e.to_string())),
+                    );
+                    continue;
+                }
+            };
+        let participant_paid: i64 = running
+            .history
+            .get(&claim.participant_pseudonym)
+            .map(|h| h.iter().map(|(_, paid)| *paid).sum())
+            .unwrap_or(0);
+        let paid = PaidSoFar {
+            outcome_units: running
+                .outcome_units
+                .get(&claim.outcome_code)
+                .copied()
+                .unwrap_or(0),
+            participant_minor: participant_paid,
+            project_minor: running.project_paid,
+        };
+        let pricing = price_claim(
+            rule,
+            claim.quantity,
+            project.participant_cap_minor,
+            project.max_outcome_payment_minor,
+            paid,
+            |m| rules.money(m),
+        );
+        let headroom: Vec<i64> = rules
+            .record
+            .payers
+            .iter()
+            .map(|p| {
+                p.payer.max_commitment_minor
+                    - running
+                        .payer_allocated
+                        .get(&p.payer.id)
+                        .copied()
+                        .unwrap_or(0)
+            })
+            .collect();
+        let parts = if pricing.payable_minor > 0 && weights.iter().any(|w| *w > 0) {
+            split(pricing.payable_minor, &weights, &headroom, rules.cap_policy)
+        } else {
+            vec![PayerPart::default(); weights.len()]
+        };
+
+        let entry_id = new_id("ent");
+        for (position, adjustment) in pricing.adjustments.iter().enumerate() {
+            adjustments.push(ClaimAdjustment {
+                claim_id: claim.id.clone(),
+                position: position as i32,
+                kind: adjustment.kind.as_str().to_owned(),
+                amount_minor: adjustment.amount_minor,
+                detail: adjustment.detail.clone(),
+            });
+        }
+        let mut payer_parts = Vec::new();
+        for (payer, part) in rules.record.payers.iter().zip(&parts) {
+            if part.allocated == 0 && part.shortfall == 0 {
+                continue;
+            }
+            *running
+                .payer_allocated
+                .entry(payer.payer.id.clone())
+                .or_default() += part.allocated;
+            allocations.push(NewAllocation {
+                entry_id: entry_id.clone(),
+                claim_id: claim.id.clone(),
+                project_id: project_id.clone(),
+                payer_id: payer.payer.id.clone(),
+                payer_organisation_id: payer.payer.organisation_id.clone(),
+                amount_minor: part.allocated,
+                shortfall_minor: part.shortfall,
+                achieved_on: claim.achieved_on,
+                posted_at: now,
+                reverses_id: None,
+            });
+            payer_parts.push((payer.payer.id.as_str(), *part));
+        }
+        for (account, amount) in verification_lines(&project_id, &payer_parts) {
+            postings.push(NewPosting {
+                entry_id: entry_id.clone(),
+                claim_id: claim.id.clone(),
+                project_id: project_id.clone(),
+                account,
+                amount_minor: amount,
+                posted_at: now,
+                reverses_entry_id: None,
+            });
+        }
+        diesel::update(claims::table.find(&claim.id))
+            .set((
+                claims::status.eq(VERIFIED),
+                claims::decided_by.eq(verifier.subject),
+                claims::decided_at.eq(now),
+                claims::gross_minor.eq(pricing.gross_minor),
+                claims::payable_minor.eq(pricing.payable_minor),
+                claims::paid_units.eq(pricing.paid_units),
+                claims::entry_id.eq(&entry_id),
+            ))
+            .execute(conn)?;
+        *running
+            .outcome_units
+            .entry(claim.outcome_code.clone())
+            .or_default() += i64::from(pricing.paid_units);
+        running.project_paid += pricing.payable_minor;
+        running
+            .history
+            .entry(claim.participant_pseudonym.clone())
+            .or_default()
+            .push((
+                PriorClaim {
+                    outcome_code: claim.outcome_code.clone(),
+                    exclusive_group: rule.exclusive_group.clone(),
+                    achieved_on: claim.achieved_on,
+                    period_start: claim.period_start,
+                    quantity: claim.quantity,
+                    verified: true,
+                },
+                pricing.payable_minor,
+            ));
+        results.insert(
+            claim.id.clone(),
+            VerifyResult {
+                claim_id: claim.id.clone(),
+                verified: true,
+                payable: Some(MoneyJson::from_minor(
+                    pricing.payable_minor,
+                    &project.currency,
+                )),
+                reasons: Vec::new(),
+            },
+        );
+    }
+    insert_rows!(conn, claim_adjustments::table, &adjustments)?;
+    insert_rows!(conn, allocations::table, &allocations)?;
+    insert_rows!(conn, ledger_postings::table, &postings)?;
+    Ok(claim_ids
+        .iter()
+        .filter_map(|id| results.remove(id))
+        .collect())
+}
+
+// --- rejection and revocation -----------------------------------------------------------------
+
+pub fn reject(conn: &mut DbConn, claim: &Claim, by: &str, reason: &str) -> Result<(), ApiError> {
+    if claim.status != SUBMITTED {
+        return Err(ApiError::Conflict(format!(
+            "the claim is {}: only a submitted claim can be rejected",
+            claim.status
+        )));
+    }
+    diesel::update(claims::table.find(&claim.id))
+        .set((
+            claims::status.eq(REJECTED),
+            claims::decided_by.eq(by),
+            claims::decided_at.eq(Utc::now().naive_utc()),
+            claims::rejection_reason.eq(reason),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// Reverses a verified claim: every allocation and posting of its entry is undone by a new
+/// row with the opposite amount; nothing is edited or deleted.
+pub fn revoke(conn: &mut DbConn, claim: &Claim, by: &str, reason: &str) -> Result<(), ApiError> {
+    if claim.status != VERIFIED {
+        return Err(ApiError::Conflict(format!(
+            "the claim is {}: only a verified claim can be revoked",
+            claim.status
+        )));
+    }
+    let now: NaiveDateTime = Utc::now().naive_utc();
+    let entry_id = new_id("ent");
+    let original: Vec<Allocation> = allocations::table
+        .filter(allocations::claim_id.eq(&claim.id))
+        .filter(allocations::reverses_id.is_null())
+        .select(Allocation::as_select())
+        .load(conn)?;
+    let reversals: Vec<NewAllocation> = original
+        .iter()
+        .map(|a| NewAllocation {
+            entry_id: entry_id.clone(),
+            claim_id: a.claim_id.clone(),
+            project_id: a.project_id.clone(),
+            payer_id: a.payer_id.clone(),
+            payer_organisation_id: a.payer_organisation_id.clone(),
+            amount_minor: -a.amount_minor,
+            shortfall_minor: -a.shortfall_minor,
+            achieved_on: a.achieved_on,
+            posted_at: now,
+            reverses_id: Some(a.id),
+        })
+        .collect();
+    let lines: Vec<(String, i64)> = match &claim.entry_id {
+        Some(entry) => ledger_postings::table
+            .filter(ledger_postings::entry_id.eq(entry))
+            .select((ledger_postings::account, ledger_postings::amount_minor))
+            .load(conn)?,
+        None => Vec::new(),
+    };
+    let postings: Vec<NewPosting> = reversal_lines(&lines)
+        .into_iter()
+        .map(|(account, amount)| NewPosting {
+            entry_id: entry_id.clone(),
+            claim_id: claim.id.clone(),
+            project_id: claim.project_id.clone(),
+            account,
+            amount_minor: amount,
+            posted_at: now,
+            reverses_entry_id: claim.entry_id.clone(),
+        })
+        .collect();
+    insert_rows!(conn, allocations::table, &reversals)?;
+    insert_rows!(conn, ledger_postings::table, &postings)?;
+    diesel::update(claims::table.find(&claim.id))
+        .set((
+            claims::status.eq(REVOKED),
+            claims::revoked_by.eq(by),
+            claims::revoked_at.eq(now),
+            claims::revocation_reason.eq(reason),
+        ))
+        .execute(conn)?;
+    Ok(())
+}

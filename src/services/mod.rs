@@ -1,0 +1,6 @@
+//! Use cases that combine the pure rules of [`crate::domain`] with storage: each runs inside
+//! the caller's write transaction, so that a state change and its ledger postings commit
+//! together or not at all.
+
+pub mod check;
+pub mod claims;
