@@ -16,7 +16,7 @@ use super::{idempotent_create, with_db, Page};
 use crate::config::Config;
 use crate::db::models::{Allocation, Claim, ClaimAdjustment, ProjectRecord};
 use crate::db::schema::{allocations, claim_adjustments, claims};
-use crate::db::{queries, write_tx, DbConn, MultiBackend, Pool};
+use crate::db::{backend_specific, queries, write_tx, DbConn, MultiBackend, Pool};
 use crate::domain::claims::{AdjustmentKind, ClaimInput, Reason};
 use crate::domain::money::MoneyJson;
 use crate::services::claims::{
@@ -26,6 +26,26 @@ use crate::services::claims::{
 
 /// Most rows one bulk file may hold; larger monthly returns are split into several files.
 pub const MAX_BULK_ROWS: usize = 200_000;
+
+/// After a write of this many rows the planner's statistics are refreshed (PostgreSQL).
+const BULK_STATISTICS_ROWS: usize = 10_000;
+
+async fn refresh_statistics_after(
+    pool: &web::Data<Pool>,
+    rows: usize,
+    tables: &'static [&'static str],
+) {
+    if rows < BULK_STATISTICS_ROWS {
+        return;
+    }
+    let refreshed = with_db(pool, move |conn| {
+        Ok(backend_specific::refresh_statistics(conn, tables)?)
+    })
+    .await;
+    if let Err(e) = refreshed {
+        tracing::warn!(error = %e, "could not refresh planner statistics after a bulk write");
+    }
+}
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ClaimView {
@@ -472,7 +492,7 @@ pub async fn submit_bulk(
     let who = principal.clone();
     let total_rows = rows.len();
     tracing::info!(project_id = %project_id, rows = total_rows, ?mode, "bulk claims received");
-    idempotent_create(&pool, &principal, key, digest, move |conn| {
+    let response = idempotent_create(&pool, &principal, key, digest, move |conn| {
         lock_project(conn, &project_id)?;
         let record = project_for_provider(conn, &who, &project_id)?;
         let rules = ProjectRules::new(record, today());
@@ -505,7 +525,9 @@ pub async fn submit_bulk(
         }
         Ok(report)
     })
-    .await
+    .await?;
+    refresh_statistics_after(&pool, total_rows, &["claims"]).await;
+    Ok(response)
 }
 
 fn load_claim(
@@ -658,10 +680,9 @@ pub async fn verify_many(
             may_decide(&principal, &record, false)?;
             let ids = match &request.upload_id {
                 None => request.claim_ids.clone(),
+                // By the upload index alone; the project and status are checked by verify().
                 Some(upload) => claims::table
-                    .filter(claims::project_id.eq(&project_id))
                     .filter(claims::upload_id.eq(upload))
-                    .filter(claims::status.eq(service::SUBMITTED))
                     .select(claims::id)
                     .load(conn)?,
             };
@@ -674,6 +695,12 @@ pub async fn verify_many(
         })
     })
     .await?;
+    refresh_statistics_after(
+        &pool,
+        report.verified,
+        &["claims", "allocations", "ledger_postings"],
+    )
+    .await;
     Ok(web::Json(report))
 }
 

@@ -14,7 +14,8 @@ use super::funds::lock_fund;
 use super::{idempotent_create, with_db, Page};
 use crate::db::models::ProjectRecord;
 use crate::db::queries::{self, ProjectScope};
-use crate::db::{totals, DbConn, Pool};
+use crate::db::{DbConn, Pool};
+use crate::domain::ledger::{payer_account, unfunded_account};
 use crate::domain::money::MoneyJson;
 use crate::domain::registry::{
     validate_project, CapPolicy, NewProject, OutcomeUnit, PayerRole, ProjectFacts, Requirement,
@@ -193,12 +194,8 @@ fn view_with_totals(
     record: ProjectRecord,
     viewer: &Principal,
 ) -> Result<ProjectView, ApiError> {
-    let id = record.project.id.clone();
-    let sql = |column: &str| {
-        format!("SELECT payer_id AS key, CAST(SUM({column}) AS BIGINT) AS total FROM allocations WHERE project_id = ? GROUP BY payer_id")
-    };
-    let allocated = totals::grouped(conn, &sql("amount_minor"), &[&id])?;
-    let shortfall = totals::grouped(conn, &sql("shortfall_minor"), &[&id])?;
+    let totals = queries::running_totals(conn, &record.project.id)?;
+    let balance = |account: String| totals.get(&account).copied().unwrap_or(0);
     let own_only = (viewer.role == Role::Commissioner)
         .then(|| viewer.organisation_id.clone().unwrap_or_default());
     let mut view = ProjectView::from(record);
@@ -214,13 +211,10 @@ fn view_with_totals(
             crate::domain::money::MoneyJson::to_money(&payer.max_commitment, "max_commitment")
                 .map(|m| m.minor)
                 .unwrap_or(0);
-        let paid = allocated.get(&payer.id).copied().unwrap_or(0);
+        let paid = balance(payer_account(&payer.id));
         payer.totals = Some(PayerTotals {
             allocated: MoneyJson::from_minor(paid, currency),
-            shortfall: MoneyJson::from_minor(
-                shortfall.get(&payer.id).copied().unwrap_or(0),
-                currency,
-            ),
+            shortfall: MoneyJson::from_minor(balance(unfunded_account(&payer.id)), currency),
             headroom: MoneyJson::from_minor(max - paid, currency),
         });
     }

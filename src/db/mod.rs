@@ -94,6 +94,10 @@ impl ManageConnection for Manager {
                     "PRAGMA journal_mode = WAL",
                     "PRAGMA synchronous = NORMAL",
                     "PRAGMA foreign_keys = ON",
+                    // The default 2 MB page cache makes a ledger of millions of rows read the
+                    // same pages from the OS again and again.
+                    "PRAGMA cache_size = -65536",
+                    "PRAGMA temp_store = MEMORY",
                 ] {
                     diesel::sql_query(pragma)
                         .execute(&mut conn)
@@ -200,6 +204,107 @@ pub mod backend_specific {
             }
             DbConn::Sqlite(_) => Ok(()),
         }
+    }
+
+    /// Refreshes the planner's statistics after a bulk load. PostgreSQL plans from statistics
+    /// that autovacuum refreshes only now and then; a table that has just grown by tens of
+    /// thousands of rows would otherwise be scanned where its index should be used. SQLite's
+    /// planner does not depend on them.
+    pub fn refresh_statistics(conn: &mut DbConn, tables: &[&str]) -> diesel::QueryResult<()> {
+        if let DbConn::Pg(pg) = conn {
+            for table in tables {
+                diesel::sql_query(format!("ANALYZE {table}")).execute(pg)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// One verified claim's decision, for [`mark_claims_verified`].
+    pub struct VerifiedClaim<'a> {
+        pub id: &'a str,
+        pub gross_minor: i64,
+        pub payable_minor: i64,
+        pub paid_units: i32,
+        pub entry_id: &'a str,
+    }
+
+    /// Marks many claims verified in one statement per chunk (`UPDATE … FROM (VALUES …)`),
+    /// instead of one round trip per claim. The SQL differs only in how the two backends
+    /// name and type the columns of a VALUES list.
+    pub fn mark_claims_verified(
+        conn: &mut DbConn,
+        decided_by: &str,
+        decided_at: chrono::NaiveDateTime,
+        claims: &[VerifiedClaim],
+    ) -> diesel::QueryResult<usize> {
+        use diesel::sql_types::{BigInt, Integer, Timestamp};
+        let mut updated = 0;
+        for chunk in claims.chunks(1_000) {
+            let postgres = matches!(conn, DbConn::Pg(_));
+            let mut n = 2;
+            let mut placeholder = || {
+                n += 1;
+                if postgres {
+                    format!("${n}")
+                } else {
+                    "?".to_owned()
+                }
+            };
+            let rows: Vec<String> = chunk
+                .iter()
+                .map(|_| {
+                    let (a, b, c, d, e) = (
+                        placeholder(),
+                        placeholder(),
+                        placeholder(),
+                        placeholder(),
+                        placeholder(),
+                    );
+                    if postgres {
+                        format!("({a}, {b}::BIGINT, {c}::BIGINT, {d}::INTEGER, {e})")
+                    } else {
+                        format!("({a}, {b}, {c}, {d}, {e})")
+                    }
+                })
+                .collect();
+            let sql = if postgres {
+                format!(
+                    "UPDATE claims SET status = 'verified', decided_by = $1, decided_at = $2, \
+                     gross_minor = v.gross, payable_minor = v.payable, paid_units = v.units, entry_id = v.entry \
+                     FROM (VALUES {}) AS v(id, gross, payable, units, entry) WHERE claims.id = v.id",
+                    rows.join(", ")
+                )
+            } else {
+                format!(
+                    "UPDATE claims SET status = 'verified', decided_by = ?, decided_at = ?, \
+                     gross_minor = v.column2, payable_minor = v.column3, paid_units = v.column4, entry_id = v.column5 \
+                     FROM (VALUES {}) AS v WHERE claims.id = v.column1",
+                    rows.join(", ")
+                )
+            };
+            macro_rules! run {
+                ($c:expr) => {{
+                    let mut query = diesel::sql_query(sql.clone())
+                        .into_boxed()
+                        .bind::<Text, _>(decided_by.to_owned())
+                        .bind::<Timestamp, _>(decided_at);
+                    for claim in chunk {
+                        query = query
+                            .bind::<Text, _>(claim.id.to_owned())
+                            .bind::<BigInt, _>(claim.gross_minor)
+                            .bind::<BigInt, _>(claim.payable_minor)
+                            .bind::<Integer, _>(claim.paid_units)
+                            .bind::<Text, _>(claim.entry_id.to_owned());
+                    }
+                    query.execute($c)?
+                }};
+            }
+            updated += match conn {
+                DbConn::Pg(pg) => run!(pg),
+                DbConn::Sqlite(sqlite) => run!(sqlite),
+            };
+        }
+        Ok(updated)
     }
 
     #[derive(Debug, Clone, Copy)]

@@ -222,6 +222,14 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    running_totals (project_id, name) {
+        project_id -> Text,
+        name -> Text,
+        value -> BigInt,
+    }
+}
+
 diesel::joinable!(claims -> projects (project_id));
 diesel::joinable!(claim_adjustments -> claims (claim_id));
 diesel::joinable!(allocations -> claims (claim_id));
@@ -243,4 +251,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     claim_adjustments,
     allocations,
     ledger_postings,
+    running_totals,
 );

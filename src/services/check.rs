@@ -183,5 +183,43 @@ pub fn run(conn: &mut DbConn) -> QueryResult<CheckReport> {
             }
         }
     }
+    // 6. The running totals kept beside the ledger agree with it.
+    let account_balances = totals::grouped(
+        conn,
+        "SELECT project_id || ' ' || account AS key, CAST(SUM(amount_minor) AS BIGINT) AS total FROM ledger_postings GROUP BY project_id, account",
+        &[],
+    )?;
+    let units = totals::grouped(
+        conn,
+        "SELECT project_id || ' units:' || outcome_code AS key, CAST(SUM(paid_units) AS BIGINT) AS total FROM claims WHERE status = 'verified' GROUP BY project_id, outcome_code",
+        &[],
+    )?;
+    let stored: Vec<(String, String, i64)> = running_totals::table
+        .select((
+            running_totals::project_id,
+            running_totals::name,
+            running_totals::value,
+        ))
+        .load(conn)?;
+    let mut seen = std::collections::HashSet::new();
+    for (project, name, value) in &stored {
+        let key = format!("{project} {name}");
+        let expected = account_balances
+            .get(&key)
+            .or_else(|| units.get(&key))
+            .copied()
+            .unwrap_or(0);
+        if *value != expected {
+            report.violations.push(format!("running total {name} of project {project} is {value} but the ledger says {expected}"));
+        }
+        seen.insert(key);
+    }
+    for (key, total) in account_balances.iter().chain(units.iter()) {
+        if *total != 0 && !seen.contains(key) {
+            report
+                .violations
+                .push(format!("{key} totals {total} but has no running total"));
+        }
+    }
     Ok(report)
 }

@@ -9,15 +9,16 @@ use utoipa::ToSchema;
 
 use crate::api::error::ApiError;
 use crate::db::backend_specific::{lock_row_for_update, LockableTable};
+use crate::db::backend_specific::{mark_claims_verified, VerifiedClaim};
 use crate::db::models::*;
-use crate::db::queries::{insert_rows, new_id, INSERT_CHUNK_ROWS};
+use crate::db::queries::{self, insert_rows, new_id, INSERT_CHUNK_ROWS, LEDGER_CHUNK_ROWS};
 use crate::db::schema::*;
-use crate::db::{totals, DbConn};
+use crate::db::DbConn;
 use crate::domain::claims::{
     check_eligibility, prerequisite_met, price_claim, ClaimInput, EligibilityWindow, OutcomeRule,
     PaidSoFar, PriorClaim, Reason,
 };
-use crate::domain::ledger::{reversal_lines, verification_lines};
+use crate::domain::ledger::{payer_account, provider_account, reversal_lines, verification_lines};
 use crate::domain::money::MoneyJson;
 use crate::domain::pseudonym::pseudonymise;
 use crate::domain::registry::{CapPolicy, OutcomeUnit};
@@ -340,7 +341,10 @@ fn load_history_with_paid(
 ) -> Result<History, ApiError> {
     let mut history: History = HashMap::new();
     for chunk in pseudonyms.chunks(INSERT_CHUNK_ROWS) {
+        // Only the participant index is named in SQL: given the project or the status too,
+        // the planner may walk the project's every claim instead. The rest is filtered here.
         let rows: Vec<(
+            String,
             String,
             String,
             NaiveDate,
@@ -349,10 +353,9 @@ fn load_history_with_paid(
             String,
             Option<i64>,
         )> = claims::table
-            .filter(claims::project_id.eq(rules.project_id()))
             .filter(claims::participant_pseudonym.eq_any(chunk))
-            .filter(claims::status.eq_any(statuses))
             .select((
+                claims::project_id,
                 claims::participant_pseudonym,
                 claims::outcome_code,
                 claims::achieved_on,
@@ -362,7 +365,11 @@ fn load_history_with_paid(
                 claims::payable_minor,
             ))
             .load(conn)?;
-        for (pseudonym, code, achieved_on, period_start, quantity, status, payable) in rows {
+        for (project, pseudonym, code, achieved_on, period_start, quantity, status, payable) in rows
+        {
+            if project != rules.project_id() || !statuses.contains(&status.as_str()) {
+                continue;
+            }
             let exclusive_group = rules
                 .outcomes
                 .get(&code)
@@ -401,47 +408,26 @@ pub struct Verifier<'a> {
     pub subject: &'a str,
 }
 
-/// Running totals of a project while a batch of claims is verified.
+/// Running totals of a project while a batch of claims is verified: the stored totals plus
+/// what this batch has added so far (`deltas`, written back once at the end).
 struct Running {
-    payer_allocated: HashMap<String, i64>,
-    outcome_units: HashMap<String, i64>,
-    project_paid: i64,
+    stored: HashMap<String, i64>,
+    deltas: HashMap<String, i64>,
     history: History,
 }
 
-fn load_running(
-    conn: &mut DbConn,
-    rules: &ProjectRules,
-    pseudonyms: &[&str],
-) -> Result<Running, ApiError> {
-    let project_id = rules.project_id();
-    let payer_allocated = totals::grouped(
-        conn,
-        "SELECT payer_id AS key, CAST(SUM(amount_minor) AS BIGINT) AS total \
-         FROM allocations WHERE project_id = ? GROUP BY payer_id",
-        &[project_id],
-    )?;
-    let outcome_units = totals::grouped(
-        conn,
-        "SELECT outcome_code AS key, CAST(SUM(paid_units) AS BIGINT) AS total \
-         FROM claims WHERE project_id = ? AND status = 'verified' GROUP BY outcome_code",
-        &[project_id],
-    )?;
-    let project_paid = totals::grouped(
-        conn,
-        "SELECT project_id AS key, CAST(SUM(payable_minor) AS BIGINT) AS total \
-         FROM claims WHERE project_id = ? AND status = 'verified' GROUP BY project_id",
-        &[project_id],
-    )?
-    .values()
-    .sum();
-    let history = load_history_with_paid(conn, rules, pseudonyms, &[VERIFIED])?;
-    Ok(Running {
-        payer_allocated,
-        outcome_units,
-        project_paid,
-        history,
-    })
+impl Running {
+    fn get(&self, name: &str) -> i64 {
+        self.stored.get(name).copied().unwrap_or(0) + self.deltas.get(name).copied().unwrap_or(0)
+    }
+
+    fn add(&mut self, name: String, amount: i64) {
+        *self.deltas.entry(name).or_default() += amount;
+    }
+}
+
+fn units_total(outcome_code: &str) -> String {
+    format!("units:{outcome_code}")
 }
 
 /// Verifies the given submitted claims of one project: prices each, splits it between the
@@ -454,16 +440,19 @@ pub fn verify(
     claim_ids: &[String],
 ) -> Result<Vec<VerifyResult>, ApiError> {
     let project_id = rules.project_id().to_owned();
+    let started = std::time::Instant::now();
     let mut found: Vec<Claim> = Vec::with_capacity(claim_ids.len());
     for chunk in claim_ids.chunks(INSERT_CHUNK_ROWS) {
         found.extend(
             claims::table
                 .filter(claims::id.eq_any(chunk))
-                .filter(claims::project_id.eq(&project_id))
                 .select(Claim::as_select())
                 .load(conn)?,
         );
     }
+    // Filtered here rather than in SQL, where the planner may prefer a project index over
+    // the primary key and scan the project's every claim.
+    found.retain(|c| c.project_id == project_id);
     let by_id: HashMap<&str, usize> = found
         .iter()
         .enumerate()
@@ -477,6 +466,7 @@ pub fn verify(
         reasons: vec![reason],
     };
     let mut todo: Vec<&Claim> = Vec::new();
+    let mut queued: std::collections::HashSet<&str> = std::collections::HashSet::new();
     for id in claim_ids {
         match by_id.get(id.as_str()).map(|&i| &found[i]) {
             None => {
@@ -513,8 +503,11 @@ pub fn verify(
                     ),
                 );
             }
-            Some(c) if !todo.iter().any(|t| t.id == c.id) => todo.push(c),
-            Some(_) => {}
+            Some(c) => {
+                if queued.insert(c.id.as_str()) {
+                    todo.push(c);
+                }
+            }
         }
     }
     todo.sort_by(|a, b| {
@@ -530,11 +523,18 @@ pub fn verify(
         .collect();
     pseudonyms.sort_unstable();
     pseudonyms.dedup();
-    let mut running = load_running(conn, rules, &pseudonyms)?;
+    let fetched = started.elapsed();
+    let mut running = Running {
+        stored: queries::running_totals(conn, &project_id)?,
+        deltas: HashMap::new(),
+        history: load_history_with_paid(conn, rules, &pseudonyms, &[VERIFIED])?,
+    };
+    let loaded = started.elapsed();
     let now = Utc::now().naive_utc();
     let mut adjustments = Vec::new();
     let mut allocations = Vec::new();
     let mut postings = Vec::new();
+    let mut decisions: Vec<(String, i64, i64, i32, String)> = Vec::new();
     let project = &rules.record.project;
     for claim in todo {
         let rule = rules.outcomes.get(&claim.outcome_code).ok_or_else(|| {
@@ -566,13 +566,10 @@ pub fn verify(
             .map(|h| h.iter().map(|(_, paid)| *paid).sum())
             .unwrap_or(0);
         let paid = PaidSoFar {
-            outcome_units: running
-                .outcome_units
-                .get(&claim.outcome_code)
-                .copied()
-                .unwrap_or(0),
+            outcome_units: running.get(&units_total(&claim.outcome_code)),
             participant_minor: participant_paid,
-            project_minor: running.project_paid,
+            // The provider's account is credited (negative) with what verified claims pay.
+            project_minor: -running.get(&provider_account(&project_id)),
         };
         let pricing = price_claim(
             rule,
@@ -586,14 +583,7 @@ pub fn verify(
             .record
             .payers
             .iter()
-            .map(|p| {
-                p.payer.max_commitment_minor
-                    - running
-                        .payer_allocated
-                        .get(&p.payer.id)
-                        .copied()
-                        .unwrap_or(0)
-            })
+            .map(|p| p.payer.max_commitment_minor - running.get(&payer_account(&p.payer.id)))
             .collect();
         let parts = if pricing.payable_minor > 0 && weights.iter().any(|w| *w > 0) {
             split(pricing.payable_minor, &weights, &headroom, rules.cap_policy)
@@ -616,10 +606,6 @@ pub fn verify(
             if part.allocated == 0 && part.shortfall == 0 {
                 continue;
             }
-            *running
-                .payer_allocated
-                .entry(payer.payer.id.clone())
-                .or_default() += part.allocated;
             allocations.push(NewAllocation {
                 entry_id: entry_id.clone(),
                 claim_id: claim.id.clone(),
@@ -635,6 +621,7 @@ pub fn verify(
             payer_parts.push((payer.payer.id.as_str(), *part));
         }
         for (account, amount) in verification_lines(&project_id, &payer_parts) {
+            running.add(account.clone(), amount);
             postings.push(NewPosting {
                 entry_id: entry_id.clone(),
                 claim_id: claim.id.clone(),
@@ -645,22 +632,17 @@ pub fn verify(
                 reverses_entry_id: None,
             });
         }
-        diesel::update(claims::table.find(&claim.id))
-            .set((
-                claims::status.eq(VERIFIED),
-                claims::decided_by.eq(verifier.subject),
-                claims::decided_at.eq(now),
-                claims::gross_minor.eq(pricing.gross_minor),
-                claims::payable_minor.eq(pricing.payable_minor),
-                claims::paid_units.eq(pricing.paid_units),
-                claims::entry_id.eq(&entry_id),
-            ))
-            .execute(conn)?;
-        *running
-            .outcome_units
-            .entry(claim.outcome_code.clone())
-            .or_default() += i64::from(pricing.paid_units);
-        running.project_paid += pricing.payable_minor;
+        decisions.push((
+            claim.id.clone(),
+            pricing.gross_minor,
+            pricing.payable_minor,
+            pricing.paid_units,
+            entry_id.clone(),
+        ));
+        running.add(
+            units_total(&claim.outcome_code),
+            i64::from(pricing.paid_units),
+        );
         running
             .history
             .entry(claim.participant_pseudonym.clone())
@@ -689,9 +671,32 @@ pub fn verify(
             },
         );
     }
+    let decided = started.elapsed();
+    let verified: Vec<VerifiedClaim> = decisions
+        .iter()
+        .map(|(id, gross, payable, units, entry)| VerifiedClaim {
+            id,
+            gross_minor: *gross,
+            payable_minor: *payable,
+            paid_units: *units,
+            entry_id: entry,
+        })
+        .collect();
+    mark_claims_verified(conn, verifier.subject, now, &verified)?;
+    let marked = started.elapsed();
     insert_rows!(conn, claim_adjustments::table, &adjustments)?;
-    insert_rows!(conn, allocations::table, &allocations)?;
-    insert_rows!(conn, ledger_postings::table, &postings)?;
+    insert_rows!(conn, allocations::table, &allocations, LEDGER_CHUNK_ROWS)?;
+    insert_rows!(conn, ledger_postings::table, &postings, LEDGER_CHUNK_ROWS)?;
+    queries::add_running_totals(conn, &project_id, &running.deltas)?;
+    tracing::debug!(
+        claims = claim_ids.len(),
+        fetch_ms = fetched.as_millis() as u64,
+        load_ms = (loaded - fetched).as_millis() as u64,
+        decide_ms = (decided - loaded).as_millis() as u64,
+        update_ms = (marked - decided).as_millis() as u64,
+        insert_ms = (started.elapsed() - marked).as_millis() as u64,
+        "verification batch posted"
+    );
     Ok(claim_ids
         .iter()
         .filter_map(|id| results.remove(id))
@@ -768,8 +773,15 @@ pub fn revoke(conn: &mut DbConn, claim: &Claim, by: &str, reason: &str) -> Resul
             reverses_entry_id: claim.entry_id.clone(),
         })
         .collect();
+    let mut deltas: HashMap<String, i64> = HashMap::new();
+    for posting in &postings {
+        *deltas.entry(posting.account.clone()).or_default() += posting.amount_minor;
+    }
+    *deltas.entry(units_total(&claim.outcome_code)).or_default() -=
+        i64::from(claim.paid_units.unwrap_or(0));
     insert_rows!(conn, allocations::table, &reversals)?;
-    insert_rows!(conn, ledger_postings::table, &postings)?;
+    insert_rows!(conn, ledger_postings::table, &postings, LEDGER_CHUNK_ROWS)?;
+    queries::add_running_totals(conn, &claim.project_id, &deltas)?;
     diesel::update(claims::table.find(&claim.id))
         .set((
             claims::status.eq(REVOKED),

@@ -204,6 +204,28 @@ impl TestApp {
             .unwrap()
     }
 
+    /// Starts another cofund server on the same database, as a second process of a scaled-out
+    /// deployment would be (its own connection pool, its own workers); returns its address.
+    pub async fn second_server(&self) -> String {
+        let config = Config {
+            environment: Environment::Development,
+            database: self.database.clone(),
+            bind: "127.0.0.1:0".into(),
+            jwt: JwtSettings::hs256(TEST_SECRET, None, None),
+            pseudonym_key: b"test-pseudonym-key-of-32-bytes-or-more".to_vec(),
+            smtp_url: None,
+            mail_from: None,
+            db_pool_size: 8,
+            max_body_bytes: 1024 * 1024,
+            workers: Some(2),
+        };
+        let pool = db::connect(&self.database, 8).expect("second pool opens");
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        tokio::spawn(cofund::startup::run(listener, pool, &config).unwrap());
+        format!("http://127.0.0.1:{port}")
+    }
+
     /// A token for a named person, for tests of who did what.
     pub fn token_for(&self, role: Role, org: Option<&str>, subject: &str) -> String {
         self.authenticator

@@ -44,7 +44,7 @@ CREATE TABLE claims (
     paid_units                    INTEGER,
     entry_id                      TEXT
 );
-CREATE INDEX claims_participant_idx ON claims(project_id, participant_pseudonym);
+CREATE INDEX claims_participant_idx ON claims(participant_pseudonym);
 CREATE INDEX claims_status_idx ON claims(project_id, status);
 CREATE INDEX claims_upload_idx ON claims(upload_id);
 
@@ -63,7 +63,7 @@ CREATE TABLE allocations (
     id                     BIGSERIAL PRIMARY KEY,
     entry_id               TEXT NOT NULL,
     claim_id               TEXT NOT NULL REFERENCES claims(id),
-    project_id             TEXT NOT NULL REFERENCES projects(id),
+    project_id             TEXT NOT NULL, -- the claim's project (its foreign key says so)
     payer_id               TEXT NOT NULL REFERENCES project_payers(id),
     payer_organisation_id  TEXT NOT NULL,
     amount_minor           BIGINT NOT NULL,
@@ -82,14 +82,24 @@ CREATE TABLE ledger_postings (
     id                 BIGSERIAL PRIMARY KEY,
     entry_id           TEXT NOT NULL,
     claim_id           TEXT NOT NULL REFERENCES claims(id),
-    project_id         TEXT NOT NULL REFERENCES projects(id),
+    project_id         TEXT NOT NULL, -- the claim's project
     account            TEXT NOT NULL,
     amount_minor       BIGINT NOT NULL,
     posted_at          TIMESTAMP NOT NULL,
     reverses_entry_id  TEXT
 );
 CREATE INDEX ledger_postings_entry_idx ON ledger_postings(entry_id);
-CREATE INDEX ledger_postings_project_idx ON ledger_postings(project_id, account);
+
+-- Running totals kept beside the ledger in the same transaction, so that a verification does
+-- not re-add millions of postings: the balance of every ledger account (payer:, unfunded:,
+-- provider:) and the units paid per outcome (units:<outcome code>). `cofund check` recomputes
+-- each from the postings and claims and reports any difference.
+CREATE TABLE running_totals (
+    project_id  TEXT NOT NULL REFERENCES projects(id),
+    name        TEXT NOT NULL,
+    value       BIGINT NOT NULL,
+    PRIMARY KEY (project_id, name)
+);
 
 CREATE FUNCTION cofund_append_only() RETURNS trigger AS $$
 BEGIN

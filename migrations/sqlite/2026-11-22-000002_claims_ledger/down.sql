@@ -1,3 +1,4 @@
+DROP TABLE running_totals;
 DROP TABLE ledger_postings;
 DROP TABLE allocations;
 DROP TABLE claim_adjustments;
