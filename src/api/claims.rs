@@ -502,7 +502,8 @@ pub async fn submit_bulk(
             service::submit(conn, &rules, &submitter, rows, mode, &config.pseudonym_key, Some(&upload_id))?;
         let rejected = results.iter().filter(|r| r.status == RowStatus::Rejected).count();
         let report = BulkReport {
-            upload_id: (!stored.is_empty()).then_some(upload_id),
+            // The upload is recorded unless an all-or-nothing file was refused.
+            upload_id: (mode == BulkMode::AcceptValid || rejected == 0).then_some(upload_id),
             mode,
             rows: results.len(),
             accepted: results.len() - rejected,

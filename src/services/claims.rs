@@ -184,22 +184,13 @@ pub fn submit(
     let mut accepted = Vec::new();
     for (index, (row, pseudonym)) in rows.into_iter().zip(pseudonyms).enumerate() {
         let row_number = index + 1;
-        let outcome = match (&row, pseudonym) {
-            (Err(_), _) | (_, None) => None,
-            (Ok(input), Some(p)) => Some((input, p)),
-        };
-        let checked = match (row.as_ref().err(), outcome) {
-            (Some(reasons), _) => Err(reasons.clone()),
-            (None, Some((input, pseudonym))) => check_row(
-                rules,
-                input,
-                history.get(&pseudonym).map(Vec::as_slice).unwrap_or(&[]),
-            )
-            .map(|(rule, accepted)| (input.clone(), pseudonym, rule, accepted)),
-            (None, None) => Err(vec![Reason::new(
-                "malformed_row",
-                "the row could not be read",
-            )]),
+        let checked = match (row, pseudonym) {
+            (Err(reasons), _) => Err(reasons),
+            (Ok(input), Some(pseudonym)) => {
+                let prior = history.get(&pseudonym).map(Vec::as_slice).unwrap_or(&[]);
+                check_row(rules, &input, prior).map(|(rule, ok)| (input, pseudonym, rule, ok))
+            }
+            (Ok(_), None) => unreachable!("every readable row was given a pseudonym"),
         };
         match checked {
             Err(reasons) => results.push(RowResult {
