@@ -708,6 +708,7 @@ pub async fn verify_many(
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ReasonRequest {
+    #[schema(min_length = 1, max_length = 2000)]
     pub reason: String,
 }
 
@@ -799,9 +800,12 @@ pub async fn revoke(
 #[into_params(parameter_in = Query)]
 pub struct ClaimListQuery {
     /// `submitted`, `verified`, `rejected` or `revoked`.
+    #[param(pattern = "^(submitted|verified|rejected|revoked)$")]
     pub status: Option<String>,
     pub upload_id: Option<String>,
     pub cursor: Option<String>,
+    /// Items per page, 1 to 500 (default 100).
+    #[param(minimum = 1, maximum = 500)]
     pub limit: Option<u32>,
 }
 
@@ -872,6 +876,8 @@ pub struct AllocationQuery {
     /// `YYYY-Qn` or `YYYY-MM`: allocations for outcomes achieved in that period.
     pub period: Option<String>,
     pub cursor: Option<String>,
+    /// Items per page, 1 to 500 (default 100).
+    #[param(minimum = 1, maximum = 500)]
     pub limit: Option<u32>,
 }
 
@@ -918,7 +924,7 @@ pub async fn allocations_list(
             )
         })?),
     };
-    let after: Option<i64> = match &query.cursor {
+    let after: Option<i64> = match query.cursor.as_deref().filter(|c| !c.is_empty()) {
         None => None,
         Some(c) => Some(
             c.parse()

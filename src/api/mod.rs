@@ -137,95 +137,92 @@ fn internal(e: impl std::fmt::Display) -> ApiError {
 
 /// Every route of the API, each with a 405 answer for methods it does not take.
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    let not_allowed = || {
-        web::to(|| async {
-            Err::<HttpResponse, _>(ApiError::MethodNotAllowed(
-                "this method is not allowed on this path".into(),
-            ))
-        })
+    // RFC 9110: a 405 names the methods the resource does take, in an Allow header.
+    let not_allowed = |allow: &'static str| {
+        web::to(move || async move { Err::<HttpResponse, _>(ApiError::MethodNotAllowed { allow }) })
     };
     cfg.service(
         web::resource("/healthz")
             .get(health::healthz)
-            .default_service(not_allowed()),
+            .default_service(not_allowed("GET")),
     )
     .service(
         web::resource("/readyz")
             .get(health::readyz)
-            .default_service(not_allowed()),
+            .default_service(not_allowed("GET")),
     )
     .service(
         web::resource("/v1/organisations")
             .post(organisations::create)
             .get(organisations::list)
-            .default_service(not_allowed()),
+            .default_service(not_allowed("GET, POST")),
     )
     .service(
         web::resource("/v1/organisations/{id}")
             .get(organisations::get)
-            .default_service(not_allowed()),
+            .default_service(not_allowed("GET")),
     )
     .service(
         web::resource("/v1/funds")
             .post(funds::create)
             .get(funds::list)
-            .default_service(not_allowed()),
+            .default_service(not_allowed("GET, POST")),
     )
     .service(
         web::resource("/v1/funds/{id}")
             .get(funds::get)
-            .default_service(not_allowed()),
+            .default_service(not_allowed("GET")),
     )
     .service(
         web::resource("/v1/projects")
             .post(projects::create)
             .get(projects::list)
-            .default_service(not_allowed()),
+            .default_service(not_allowed("GET, POST")),
     )
     .service(
         web::resource("/v1/projects/{id}")
             .get(projects::get)
-            .default_service(not_allowed()),
+            .default_service(not_allowed("GET")),
     )
     .service(
         web::resource("/v1/projects/{id}/claims")
             .post(claims::submit_one)
             .get(claims::list)
-            .default_service(not_allowed()),
+            .default_service(not_allowed("GET, POST")),
     )
     .service(
         web::resource("/v1/projects/{id}/claims/bulk")
             .post(claims::submit_bulk)
-            .default_service(not_allowed()),
+            .default_service(not_allowed("POST")),
     )
     .service(
         web::resource("/v1/projects/{id}/claims/verify")
             .post(claims::verify_many)
-            .default_service(not_allowed()),
+            .default_service(not_allowed("POST")),
     )
     .service(
         web::resource("/v1/projects/{id}/allocations")
             .get(claims::allocations_list)
-            .default_service(not_allowed()),
+            .default_service(not_allowed("GET")),
     )
     .service(
         web::resource("/v1/claims/{id}")
             .get(claims::get)
-            .default_service(not_allowed()),
+            .default_service(not_allowed("GET")),
     )
     .service(
         web::resource("/v1/claims/{id}/verify")
             .post(claims::verify_one)
-            .default_service(not_allowed()),
+            .default_service(not_allowed("POST")),
     )
     .service(
         web::resource("/v1/claims/{id}/reject")
             .post(claims::reject)
-            .default_service(not_allowed()),
+            .default_service(not_allowed("POST")),
     )
     .service(
         web::resource("/v1/claims/{id}/revoke")
             .post(claims::revoke)
-            .default_service(not_allowed()),
+            .default_service(not_allowed("POST")),
     );
 }

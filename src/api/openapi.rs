@@ -34,7 +34,7 @@ use crate::domain::{money, registry, FieldError};
         claims::BulkVerifyReport, claims::ReasonRequest,
         Page<claims::ClaimView>, Page<claims::AllocationView>,
     )),
-    modifiers(&BearerAuth),
+    modifiers(&BearerAuth, &CommonProblems),
     tags(
         (name = "registry", description = "Organisations, funds, projects, payers and rate cards"),
         (name = "claims", description = "Outcome claims, verification and the split ledger"),
@@ -57,6 +57,59 @@ impl Modify for BearerAuth {
                     .build(),
             ),
         );
+    }
+}
+
+/// Documents the problems any operation can answer with, so that each path lists only what
+/// is particular to it: 400 (malformed request), 401 and 403 (secured operations), 404 (paths
+/// with an id), 413 and 415 (operations with a body), 422 (invalid fields), 500 and 503.
+struct CommonProblems;
+
+impl Modify for CommonProblems {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder};
+        let problem = |description: &str| {
+            ResponseBuilder::new()
+                .description(description)
+                .content(
+                    super::error::PROBLEM_JSON,
+                    ContentBuilder::new()
+                        .schema(Some(Ref::from_schema_name("Problem")))
+                        .build(),
+                )
+                .build()
+        };
+        for (path, item) in openapi.paths.paths.iter_mut() {
+            let has_id = path.contains('{');
+            for operation in [&mut item.get, &mut item.post].into_iter().flatten() {
+                let secured = operation.security.as_ref().is_some_and(|s| !s.is_empty());
+                let has_body = operation.request_body.is_some();
+                let mut common = vec![
+                    ("400", "Malformed request: bad JSON, path or query"),
+                    ("500", "Internal error (logged with the request id)"),
+                    ("503", "The database is unavailable"),
+                ];
+                if secured {
+                    common.push(("401", "Missing, invalid or expired bearer token"));
+                    common.push(("403", "The token's role or organisation may not do this"));
+                    common.push(("422", "Invalid fields; `errors` names each"));
+                }
+                if has_id {
+                    common.push(("404", "Not found, or not visible to this caller"));
+                }
+                if has_body {
+                    common.push(("413", "Request body too large"));
+                    common.push(("415", "Unsupported content type"));
+                }
+                for (status, description) in common {
+                    operation
+                        .responses
+                        .responses
+                        .entry(status.to_owned())
+                        .or_insert_with(|| problem(description).into());
+                }
+            }
+        }
     }
 }
 

@@ -341,6 +341,8 @@ pub struct ProjectListQuery {
     /// Only projects of this fund.
     pub fund_id: Option<String>,
     pub cursor: Option<String>,
+    /// Items per page, 1 to 500 (default 100).
+    #[param(minimum = 1, maximum = 500)]
     pub limit: Option<u32>,
 }
 

@@ -65,6 +65,7 @@ const MAX_CODE_LEN: usize = 64;
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewOrganisation {
+    #[schema(min_length = 1, max_length = 300)]
     pub name: String,
     pub kind: OrganisationKind,
     /// org-id style identifier, e.g. `GB-COH-09506232` or `GB-LAE-WOR`.
@@ -80,6 +81,7 @@ pub struct NewOrganisation {
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewFund {
+    #[schema(min_length = 1, max_length = 300)]
     pub name: String,
     pub owner_organisation_id: String,
     pub budget: MoneyJson,
@@ -90,6 +92,7 @@ pub struct NewFund {
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewProject {
+    #[schema(min_length = 1, max_length = 300)]
     pub name: String,
     /// The central outcomes fund that tops this project up, if any.
     pub fund_id: Option<String>,
@@ -163,7 +166,9 @@ pub struct NewPhase {
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewOutcome {
+    #[schema(min_length = 1, max_length = 64, pattern = "^[A-Za-z0-9_.-]+$")]
     pub code: String,
+    #[schema(min_length = 1, max_length = 300)]
     pub name: String,
     /// Price per unit.
     pub price: MoneyJson,

@@ -27,6 +27,17 @@ async fn framework_errors_are_problems_too() {
     reply.assert_problem(405);
     let reply = Reply::of(app.client.put(app.url("/healthz"))).await;
     reply.assert_problem(405);
+    let response = app
+        .client
+        .delete(app.url("/v1/projects"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        response.headers().get("allow").unwrap(),
+        "GET, POST",
+        "RFC 9110: a 405 names the allowed methods"
+    );
 
     let malformed = app
         .client
