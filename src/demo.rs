@@ -379,12 +379,3 @@ impl Loader<'_> {
         Ok(())
     }
 }
-
-/// Names and ids of the demo organisations, for printing tokens a new user can try.
-pub fn describe(conn: &mut DbConn) -> Result<Vec<(String, String, String)>, String> {
-    let rows = queries::list_organisations(conn, None, 500).map_err(|e| e.to_string())?;
-    Ok(rows
-        .into_iter()
-        .map(|r| (r.organisation.id, r.organisation.name, r.organisation.kind))
-        .collect())
-}

@@ -529,10 +529,6 @@ fn load_project_details(conn: &mut DbConn, project: Project) -> Result<ProjectRe
     })
 }
 
-pub fn count_projects(conn: &mut DbConn) -> Result<i64, DieselError> {
-    projects::table.count().get_result(conn)
-}
-
 pub fn count_organisations(conn: &mut DbConn) -> Result<i64, DieselError> {
     organisations::table.count().get_result(conn)
 }

@@ -733,7 +733,12 @@ mod tests {
             verified: true,
         };
         assert_eq!(
-            codes(check_eligibility(&c, &o, &window(), &[earlier.clone()])),
+            codes(check_eligibility(
+                &c,
+                &o,
+                &window(),
+                std::slice::from_ref(&earlier)
+            )),
             ["overlapping_period"]
         );
         let mut later = claim("week_out_of_care", "2018-01-04");

@@ -324,6 +324,18 @@ fn load_history(
 
 type History = HashMap<String, Vec<(PriorClaim, i64)>>;
 
+/// project, participant, outcome, achieved on, period start, quantity, status, payable
+type HistoryRow = (
+    String,
+    String,
+    String,
+    NaiveDate,
+    NaiveDate,
+    i32,
+    String,
+    Option<i64>,
+);
+
 fn load_history_with_paid(
     conn: &mut DbConn,
     rules: &ProjectRules,
@@ -334,16 +346,7 @@ fn load_history_with_paid(
     for chunk in pseudonyms.chunks(INSERT_CHUNK_ROWS) {
         // Only the participant index is named in SQL: given the project or the status too,
         // the planner may walk the project's every claim instead. The rest is filtered here.
-        let rows: Vec<(
-            String,
-            String,
-            String,
-            NaiveDate,
-            NaiveDate,
-            i32,
-            String,
-            Option<i64>,
-        )> = claims::table
+        let rows: Vec<HistoryRow> = claims::table
             .filter(claims::participant_pseudonym.eq_any(chunk))
             .select((
                 claims::project_id,

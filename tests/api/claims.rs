@@ -999,8 +999,23 @@ async fn concurrent_requests_never_pay_twice_or_past_a_cap() {
             .await;
         ids.push(c.assert_status(201)["id"].as_str().unwrap().to_owned());
     }
-    let verifications =
-        futures_util::future::join_all(ids.iter().map(|id| s.verify(&app, id))).await;
+    // Half the requests go to a second server on the same database, as a second process of
+    // a scaled-out deployment would.
+    let second = app.second_server().await;
+    let verifications = futures_util::future::join_all(ids.iter().enumerate().map(|(i, id)| {
+        let base = if i % 2 == 0 {
+            app.address.clone()
+        } else {
+            second.clone()
+        };
+        let request = app
+            .client
+            .post(format!("{base}/v1/claims/{id}/verify"))
+            .bearer_auth(&s.validator_token)
+            .json(&json!({}));
+        Reply::of(request)
+    }))
+    .await;
     let mut paid = 0i64;
     for v in &verifications {
         let body = v.assert_status(200);
