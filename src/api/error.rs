@@ -174,6 +174,10 @@ impl ResponseError for ApiError {
 
 impl From<diesel::result::Error> for ApiError {
     fn from(e: diesel::result::Error) -> ApiError {
+        // SQLite gave up waiting for the write lock: the request can be retried as it is.
+        if e.to_string().contains("database is locked") {
+            return ApiError::Unavailable("the database is busy; retry the request".into());
+        }
         ApiError::Internal(format!("database: {e}"))
     }
 }

@@ -90,7 +90,9 @@ impl ManageConnection for Manager {
                 // for the lock instead of failing; NORMAL is durable in WAL mode at commit.
                 // busy_timeout comes first so that the others wait for a lock too.
                 for pragma in [
-                    "PRAGMA busy_timeout = 10000",
+                    // A bulk verification can hold the write lock for several seconds; writers
+                    // queue behind it rather than fail.
+                    "PRAGMA busy_timeout = 60000",
                     "PRAGMA journal_mode = WAL",
                     "PRAGMA synchronous = NORMAL",
                     "PRAGMA foreign_keys = ON",
