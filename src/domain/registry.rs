@@ -839,10 +839,8 @@ fn check_share_schedule(errors: &mut Vec<FieldError>, input: &NewProject, payers
             "payers",
             "give a share for every payer, or for none (shares are then pro rata to max_commitment)",
         ));
-    } else if with_share == payers.len()
-        && with_share > 0
-        && payers.iter().all(|p| p.share.is_some())
-    {
+    } else if with_share > 0 && payers.iter().all(|p| p.share.is_some()) {
+        // (A share that did not parse is already reported against its own field.)
         let shares: Vec<Decimal> = payers.iter().filter_map(|p| p.share).collect();
         if !sums_to_one(&shares) {
             let total: Decimal = shares.iter().sum();
