@@ -84,6 +84,12 @@ impl Principal {
         self.organisation_id.as_deref() == Some(organisation_id)
     }
 
+    /// Whose money the caller may see on a project it can see: a commissioner sees its own
+    /// organisation's only (`Some(org)`); every other role sees every payer's (`None`).
+    pub fn own_money_only(&self) -> Option<&str> {
+        (self.role == Role::Commissioner).then(|| self.organisation_id.as_deref().unwrap_or(""))
+    }
+
     /// A stable name for the caller, used to scope idempotency keys.
     pub fn key(&self) -> String {
         format!(

@@ -10,7 +10,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::auth::{Principal, Role};
 use super::error::{ApiError, Problem};
-use super::extract::{idempotency_key, JsonBody, PageQuery};
+use super::extract::{idempotency_key, sha256_hex, JsonBody, PageQuery};
 use super::projects::load_visible;
 use super::{idempotent_create, with_db, Page};
 use crate::config::Config;
@@ -119,13 +119,6 @@ impl AllocationView {
     }
 }
 
-/// A commissioner sees its own money only; every other role that can see the project sees
-/// every payer's part.
-fn money_filter(principal: &Principal) -> Option<String> {
-    (principal.role == Role::Commissioner)
-        .then(|| principal.organisation_id.clone().unwrap_or_default())
-}
-
 fn claim_view(
     conn: &mut DbConn,
     claim: Claim,
@@ -141,7 +134,7 @@ fn claim_view(
         .filter(allocations::claim_id.eq(&claim.id))
         .select(Allocation::as_select())
         .into_boxed::<MultiBackend>();
-    if let Some(org) = money_filter(principal) {
+    if let Some(org) = principal.own_money_only() {
         query = query.filter(allocations::payer_organisation_id.eq(org));
     }
     let allocations: Vec<Allocation> = query.order(allocations::id.asc()).load(conn)?;
@@ -481,13 +474,8 @@ pub async fn submit_bulk(
     let mode = query.mode.unwrap_or(BulkMode::AllOrNothing);
     let rows = parse_bulk(&content_type, &body)?;
     let key = idempotency_key(&req)?;
-    let digest = {
-        use sha2::{Digest, Sha256};
-        let mut hasher = Sha256::new();
-        hasher.update(format!("{mode:?}\n{content_type}\n").as_bytes());
-        hasher.update(&body);
-        hex::encode(hasher.finalize())
-    };
+    // The mode and the content type are part of the request as much as the file is.
+    let digest = sha256_hex(&[format!("{mode:?}\n{content_type}\n").as_bytes(), &body]);
     let project_id = project_id.into_inner();
     let who = principal.clone();
     let total_rows = rows.len();
@@ -938,7 +926,7 @@ pub async fn allocations_list(
             .filter(allocations::project_id.eq(&project_id))
             .select(Allocation::as_select())
             .into_boxed::<MultiBackend>();
-        if let Some(org) = money_filter(&principal) {
+        if let Some(org) = principal.own_money_only() {
             q = q.filter(allocations::payer_organisation_id.eq(org));
         }
         if let Some(org) = query.payer_organisation_id {

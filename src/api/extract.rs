@@ -47,7 +47,7 @@ impl FromRequest for JsonBody {
             }
             let bytes = body.await.map_err(|e| from_actix(&e))?;
             Ok(JsonBody {
-                digest: hex::encode(Sha256::digest(&bytes)),
+                digest: sha256_hex(&[&bytes]),
                 bytes,
             })
         })
@@ -93,6 +93,15 @@ fn strip_position(message: &str) -> String {
         Some(at) => message[..at].to_owned(),
         None => message.to_owned(),
     }
+}
+
+/// Hex SHA-256 of the concatenated parts: what idempotent writes compare between retries.
+pub fn sha256_hex(parts: &[&[u8]]) -> String {
+    let mut hasher = Sha256::new();
+    for part in parts {
+        hasher.update(part);
+    }
+    hex::encode(hasher.finalize())
 }
 
 /// `?cursor=&limit=` on every list.

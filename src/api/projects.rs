@@ -196,21 +196,20 @@ fn view_with_totals(
 ) -> Result<ProjectView, ApiError> {
     let totals = queries::running_totals(conn, &record.project.id)?;
     let balance = |account: String| totals.get(&account).copied().unwrap_or(0);
-    let own_only = (viewer.role == Role::Commissioner)
-        .then(|| viewer.organisation_id.clone().unwrap_or_default());
+    let max_commitments: Vec<i64> = record
+        .payers
+        .iter()
+        .map(|p| p.payer.max_commitment_minor)
+        .collect();
     let mut view = ProjectView::from(record);
-    for payer in &mut view.payers {
-        if own_only
-            .as_ref()
-            .is_some_and(|org| org != &payer.organisation_id)
+    for (payer, max) in view.payers.iter_mut().zip(max_commitments) {
+        if viewer
+            .own_money_only()
+            .is_some_and(|org| org != payer.organisation_id)
         {
             continue;
         }
         let currency = &payer.max_commitment.currency;
-        let max =
-            crate::domain::money::MoneyJson::to_money(&payer.max_commitment, "max_commitment")
-                .map(|m| m.minor)
-                .unwrap_or(0);
         let paid = balance(payer_account(&payer.id));
         payer.totals = Some(PayerTotals {
             allocated: MoneyJson::from_minor(paid, currency),
