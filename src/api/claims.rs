@@ -687,7 +687,7 @@ pub async fn verify_many(
     refresh_statistics_after(
         &pool,
         report.verified,
-        &["claims", "allocations", "ledger_postings"],
+        &["claims", "allocations", "ledger_entries"],
     )
     .await;
     Ok(web::Json(report))

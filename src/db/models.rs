@@ -243,27 +243,16 @@ pub struct NewAllocation {
     pub reverses_id: Option<i64>,
 }
 
-#[derive(Debug, Clone, Queryable, Selectable)]
-#[diesel(table_name = ledger_postings)]
-pub struct Posting {
-    pub id: i64,
-    pub entry_id: String,
+/// One entry of the double-entry ledger: a claim's verification or its reversal. Its payer
+/// lines are its allocations; this row carries the provider's line, so that the entry
+/// balances when `provider_amount_minor` plus its allocations' amount and shortfall is zero.
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(treat_none_as_default_value = false, table_name = ledger_entries)]
+pub struct LedgerEntry {
+    pub id: String,
     pub claim_id: String,
     pub project_id: String,
-    pub account: String,
-    pub amount_minor: i64,
-    pub posted_at: NaiveDateTime,
-    pub reverses_entry_id: Option<String>,
-}
-
-#[derive(Debug, Clone, Insertable)]
-#[diesel(treat_none_as_default_value = false, table_name = ledger_postings)]
-pub struct NewPosting {
-    pub entry_id: String,
-    pub claim_id: String,
-    pub project_id: String,
-    pub account: String,
-    pub amount_minor: i64,
+    pub provider_amount_minor: i64,
     pub posted_at: NaiveDateTime,
     pub reverses_entry_id: Option<String>,
 }

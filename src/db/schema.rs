@@ -210,13 +210,11 @@ diesel::table! {
 }
 
 diesel::table! {
-    ledger_postings (id) {
-        id -> BigInt,
-        entry_id -> Text,
+    ledger_entries (id) {
+        id -> Text,
         claim_id -> Text,
         project_id -> Text,
-        account -> Text,
-        amount_minor -> BigInt,
+        provider_amount_minor -> BigInt,
         posted_at -> Timestamp,
         reverses_entry_id -> Nullable<Text>,
     }
@@ -250,6 +248,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     claims,
     claim_adjustments,
     allocations,
-    ledger_postings,
+    ledger_entries,
     running_totals,
 );

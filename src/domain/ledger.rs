@@ -1,5 +1,10 @@
 //! Ledger entries for the split: double-entry, debits positive and credits negative, every
 //! entry summing to zero. Pure: the caller stores what these functions return.
+//!
+//! An entry is stored compactly: one allocation per payer, whose `amount` is the payer's line
+//! and whose `shortfall` is the payer's unfunded line, and the entry's own row, which carries
+//! the provider's line ([`provider_amount`]). [`verification_lines`] spells the same entry
+//! out account by account, which is what the running totals are kept by.
 
 use super::split::PayerPart;
 
@@ -15,11 +20,18 @@ pub fn provider_account(project_id: &str) -> String {
     format!("provider:{project_id}")
 }
 
+/// The provider's line of an entry whose payer lines are `parts`: their total, credited.
+pub fn provider_amount<'a>(parts: impl IntoIterator<Item = &'a PayerPart>) -> i64 {
+    -parts
+        .into_iter()
+        .map(|p| p.allocated + p.shortfall)
+        .sum::<i64>()
+}
+
 /// The lines of a verified claim's entry: each payer's part owed by that payer, each payer's
 /// shortfall left unfunded, and the whole payable amount due to the provider.
 pub fn verification_lines(project_id: &str, parts: &[(&str, PayerPart)]) -> Vec<(String, i64)> {
     let mut lines = Vec::with_capacity(parts.len() + 1);
-    let mut total = 0i64;
     for (payer_id, part) in parts {
         if part.allocated != 0 {
             lines.push((payer_account(payer_id), part.allocated));
@@ -27,10 +39,10 @@ pub fn verification_lines(project_id: &str, parts: &[(&str, PayerPart)]) -> Vec<
         if part.shortfall != 0 {
             lines.push((unfunded_account(payer_id), part.shortfall));
         }
-        total += part.allocated + part.shortfall;
     }
-    if total != 0 {
-        lines.push((provider_account(project_id), -total));
+    let provider = provider_amount(parts.iter().map(|(_, part)| part));
+    if provider != 0 {
+        lines.push((provider_account(project_id), provider));
     }
     lines
 }
@@ -76,6 +88,7 @@ mod tests {
         assert_eq!(lines.iter().map(|l| l.1).sum::<i64>(), 0);
         assert_eq!(lines.len(), 4, "no line for a payer with nothing to post");
         assert!(lines.contains(&("provider:prj_1".into(), -49_505)));
+        assert_eq!(provider_amount(parts.iter().map(|(_, p)| p)), -49_505);
         let reversed = reversal_lines(&lines);
         let net: i64 = lines.iter().chain(&reversed).map(|l| l.1).sum();
         assert_eq!(net, 0);

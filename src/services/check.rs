@@ -22,61 +22,49 @@ pub struct CheckReport {
 pub fn run(conn: &mut DbConn) -> QueryResult<CheckReport> {
     let mut report = CheckReport::default();
 
-    // 1. Every entry balances.
-    let entry_sums = totals::grouped(
+    // 1. Every entry balances: its provider line plus its allocations' amounts and shortfalls
+    //    is zero. Every allocation belongs to an entry of its own claim.
+    let provider_lines = totals::grouped(
         conn,
-        "SELECT entry_id AS key, CAST(SUM(amount_minor) AS BIGINT) AS total FROM ledger_postings GROUP BY entry_id",
+        "SELECT id AS key, provider_amount_minor AS total FROM ledger_entries",
         &[],
     )?;
-    report.entries = entry_sums.len();
-    for (entry, sum) in &entry_sums {
-        if *sum != 0 {
+    let entry_lines = totals::grouped(
+        conn,
+        "SELECT entry_id AS key, CAST(SUM(amount_minor + shortfall_minor) AS BIGINT) AS total FROM allocations GROUP BY entry_id",
+        &[],
+    )?;
+    report.entries = provider_lines.len();
+    for (entry, provider) in &provider_lines {
+        let sum = provider + entry_lines.get(entry).copied().unwrap_or(0);
+        if sum != 0 {
             report.violations.push(format!(
-                "entry {entry} does not balance: its postings sum to {sum}"
+                "entry {entry} does not balance: its lines sum to {sum}"
             ));
         }
     }
-
-    // 2. Allocations equal postings, entry by entry and payer by payer.
-    let allocated = totals::grouped(
-        conn,
-        "SELECT entry_id || ' ' || payer_id AS key, CAST(SUM(amount_minor) AS BIGINT) AS total FROM allocations GROUP BY entry_id, payer_id",
-        &[],
-    )?;
-    let shortfall = totals::grouped(
-        conn,
-        "SELECT entry_id || ' ' || payer_id AS key, CAST(SUM(shortfall_minor) AS BIGINT) AS total FROM allocations GROUP BY entry_id, payer_id",
-        &[],
-    )?;
-    let posted = totals::grouped(
-        conn,
-        "SELECT entry_id || ' ' || account AS key, CAST(SUM(amount_minor) AS BIGINT) AS total FROM ledger_postings GROUP BY entry_id, account",
-        &[],
-    )?;
+    for entry in entry_lines.keys() {
+        if !provider_lines.contains_key(entry) {
+            report.violations.push(format!(
+                "allocations name entry {entry}, which does not exist"
+            ));
+        }
+    }
+    let misfiled: Vec<(i64, String)> = allocations::table
+        .left_join(ledger_entries::table.on(ledger_entries::id.eq(allocations::entry_id)))
+        .filter(
+            ledger_entries::claim_id
+                .ne(allocations::claim_id)
+                .or(ledger_entries::project_id.ne(allocations::project_id)),
+        )
+        .select((allocations::id, allocations::entry_id))
+        .load(conn)?;
+    for (allocation, entry) in misfiled {
+        report.violations.push(format!(
+            "allocation {allocation} names another claim or project than its entry {entry}"
+        ));
+    }
     report.allocations = allocations::table.count().get_result::<i64>(conn)? as usize;
-    let mut expected_postings: HashMap<String, i64> = HashMap::new();
-    for (key, amount) in &allocated {
-        let (entry, payer) = key.split_once(' ').unwrap_or((key, ""));
-        expected_postings.insert(format!("{entry} {}", payer_account(payer)), *amount);
-        let short = shortfall.get(key).copied().unwrap_or(0);
-        expected_postings.insert(format!("{entry} {}", unfunded_account(payer)), short);
-    }
-    for (key, expected) in &expected_postings {
-        let actual = posted.get(key).copied().unwrap_or(0);
-        if actual != *expected {
-            report.violations.push(format!(
-                "posting {key} is {actual} but its allocations say {expected}"
-            ));
-        }
-    }
-    for (key, amount) in &posted {
-        let is_payer_line = key.contains(" payer:") || key.contains(" unfunded:");
-        if is_payer_line && !expected_postings.contains_key(key) && *amount != 0 {
-            report
-                .violations
-                .push(format!("posting {key} of {amount} has no allocation"));
-        }
-    }
 
     // 3. No payer above its maximum commitment, none below zero.
     let payer_totals = totals::grouped(
@@ -88,6 +76,13 @@ pub fn run(conn: &mut DbConn) -> QueryResult<CheckReport> {
         .select((project_payers::id, project_payers::max_commitment_minor))
         .load(conn)?;
     report.payers = payers.len();
+    for payer in payer_totals.keys() {
+        if !payers.iter().any(|(id, _)| id == payer) {
+            report.violations.push(format!(
+                "allocations name payer {payer}, which does not exist"
+            ));
+        }
+    }
     for (payer, max) in payers {
         let total = payer_totals.get(&payer).copied().unwrap_or(0);
         if total > max || total < 0 {
@@ -108,6 +103,14 @@ pub fn run(conn: &mut DbConn) -> QueryResult<CheckReport> {
         .select((claims::id, claims::status, claims::payable_minor))
         .load(conn)?;
     report.claims = claims.len();
+    let known: std::collections::HashSet<&str> = claims.iter().map(|c| c.0.as_str()).collect();
+    for claim in claim_allocated.keys() {
+        if !known.contains(claim.as_str()) {
+            report.violations.push(format!(
+                "allocations name claim {claim}, which does not exist"
+            ));
+        }
+    }
     for (claim, status, payable) in &claims {
         let allocated = claim_allocated.get(claim).copied();
         let expected = match status.as_str() {
@@ -133,7 +136,7 @@ pub fn run(conn: &mut DbConn) -> QueryResult<CheckReport> {
     //    contract and participant caps hold.
     let provider_due = totals::grouped(
         conn,
-        "SELECT account AS key, CAST(-SUM(amount_minor) AS BIGINT) AS total FROM ledger_postings WHERE account LIKE 'provider:%' GROUP BY account",
+        "SELECT project_id AS key, CAST(-SUM(provider_amount_minor) AS BIGINT) AS total FROM ledger_entries GROUP BY project_id",
         &[],
     )?;
     let project_paid = totals::grouped(
@@ -155,10 +158,7 @@ pub fn run(conn: &mut DbConn) -> QueryResult<CheckReport> {
     )?;
     for (project, contract_cap, participant_cap) in projects {
         let paid = project_paid.get(&project).copied().unwrap_or(0);
-        let due = provider_due
-            .get(&provider_account(&project))
-            .copied()
-            .unwrap_or(0);
+        let due = provider_due.get(&project).copied().unwrap_or(0);
         // Shortfall is part of the provider's line but unfunded: compare with what was posted
         // as payable (allocated + shortfall), which is what verified claims pay.
         if due != paid {
@@ -184,11 +184,30 @@ pub fn run(conn: &mut DbConn) -> QueryResult<CheckReport> {
         }
     }
     // 6. The running totals kept beside the ledger agree with it.
-    let account_balances = totals::grouped(
+    //    The balance of each account, spelled out as `domain::ledger` names them.
+    let mut account_balances: HashMap<String, i64> = HashMap::new();
+    let payer_lines = totals::grouped(
         conn,
-        "SELECT project_id || ' ' || account AS key, CAST(SUM(amount_minor) AS BIGINT) AS total FROM ledger_postings GROUP BY project_id, account",
+        "SELECT project_id || ' ' || payer_id AS key, CAST(SUM(amount_minor) AS BIGINT) AS total FROM allocations GROUP BY project_id, payer_id",
         &[],
     )?;
+    let unfunded_lines = totals::grouped(
+        conn,
+        "SELECT project_id || ' ' || payer_id AS key, CAST(SUM(shortfall_minor) AS BIGINT) AS total FROM allocations GROUP BY project_id, payer_id",
+        &[],
+    )?;
+    for (lines, account) in [
+        (&payer_lines, payer_account as fn(&str) -> String),
+        (&unfunded_lines, unfunded_account),
+    ] {
+        for (key, total) in lines {
+            let (project, payer) = key.split_once(' ').unwrap_or((key, ""));
+            account_balances.insert(format!("{project} {}", account(payer)), *total);
+        }
+    }
+    for (project, due) in &provider_due {
+        account_balances.insert(format!("{project} {}", provider_account(project)), -due);
+    }
     let units = totals::grouped(
         conn,
         "SELECT project_id || ' units:' || outcome_code AS key, CAST(SUM(paid_units) AS BIGINT) AS total FROM claims WHERE status = 'verified' GROUP BY project_id, outcome_code",

@@ -18,7 +18,9 @@ use crate::domain::claims::{
     check_eligibility, prerequisite_met, price_claim, ClaimInput, EligibilityWindow, OutcomeRule,
     PaidSoFar, PriorClaim, Reason,
 };
-use crate::domain::ledger::{payer_account, provider_account, reversal_lines, verification_lines};
+use crate::domain::ledger::{
+    payer_account, provider_account, provider_amount, reversal_lines, verification_lines,
+};
 use crate::domain::money::MoneyJson;
 use crate::domain::pseudonym::pseudonymise;
 use crate::domain::registry::{CapPolicy, OutcomeUnit};
@@ -527,7 +529,7 @@ pub fn verify(
     let now = Utc::now().naive_utc();
     let mut adjustments = Vec::new();
     let mut allocations = Vec::new();
-    let mut postings = Vec::new();
+    let mut entries = Vec::new();
     let mut decisions: Vec<(String, i64, i64, i32, String)> = Vec::new();
     let project = &rules.record.project;
     for claim in todo {
@@ -615,17 +617,16 @@ pub fn verify(
             payer_parts.push((payer.payer.id.as_str(), *part));
         }
         for (account, amount) in verification_lines(&project_id, &payer_parts) {
-            running.add(account.clone(), amount);
-            postings.push(NewPosting {
-                entry_id: entry_id.clone(),
-                claim_id: claim.id.clone(),
-                project_id: project_id.clone(),
-                account,
-                amount_minor: amount,
-                posted_at: now,
-                reverses_entry_id: None,
-            });
+            running.add(account, amount);
         }
+        entries.push(LedgerEntry {
+            id: entry_id.clone(),
+            claim_id: claim.id.clone(),
+            project_id: project_id.clone(),
+            provider_amount_minor: provider_amount(&parts),
+            posted_at: now,
+            reverses_entry_id: None,
+        });
         decisions.push((
             claim.id.clone(),
             pricing.gross_minor,
@@ -679,8 +680,8 @@ pub fn verify(
     mark_claims_verified(conn, verifier.subject, now, &verified)?;
     let marked = started.elapsed();
     insert_rows!(conn, claim_adjustments::table, &adjustments)?;
+    insert_rows!(conn, ledger_entries::table, &entries, LEDGER_CHUNK_ROWS)?;
     insert_rows!(conn, allocations::table, &allocations, LEDGER_CHUNK_ROWS)?;
-    insert_rows!(conn, ledger_postings::table, &postings, LEDGER_CHUNK_ROWS)?;
     queries::add_running_totals(conn, &project_id, &running.deltas)?;
     tracing::debug!(
         claims = claim_ids.len(),
@@ -717,8 +718,8 @@ pub fn reject(conn: &mut DbConn, claim: &Claim, by: &str, reason: &str) -> Resul
     Ok(())
 }
 
-/// Reverses a verified claim: every allocation and posting of its entry is undone by a new
-/// row with the opposite amount; nothing is edited or deleted.
+/// Reverses a verified claim: a new entry undoes its verification entry, each allocation by a
+/// new line with the opposite amounts; nothing is edited or deleted.
 pub fn revoke(conn: &mut DbConn, claim: &Claim, by: &str, reason: &str) -> Result<(), ApiError> {
     if claim.status != VERIFIED {
         return Err(ApiError::Conflict(format!(
@@ -748,33 +749,35 @@ pub fn revoke(conn: &mut DbConn, claim: &Claim, by: &str, reason: &str) -> Resul
             reverses_id: Some(a.id),
         })
         .collect();
-    let lines: Vec<(String, i64)> = match &claim.entry_id {
-        Some(entry) => ledger_postings::table
-            .filter(ledger_postings::entry_id.eq(entry))
-            .select((ledger_postings::account, ledger_postings::amount_minor))
-            .load(conn)?,
-        None => Vec::new(),
-    };
-    let postings: Vec<NewPosting> = reversal_lines(&lines)
-        .into_iter()
-        .map(|(account, amount)| NewPosting {
-            entry_id: entry_id.clone(),
-            claim_id: claim.id.clone(),
-            project_id: claim.project_id.clone(),
-            account,
-            amount_minor: amount,
-            posted_at: now,
-            reverses_entry_id: claim.entry_id.clone(),
+    let parts: Vec<(&str, PayerPart)> = original
+        .iter()
+        .map(|a| {
+            let part = PayerPart {
+                allocated: a.amount_minor,
+                shortfall: a.shortfall_minor,
+            };
+            (a.payer_id.as_str(), part)
         })
         .collect();
+    let lines = reversal_lines(&verification_lines(&claim.project_id, &parts));
+    let entry = LedgerEntry {
+        id: entry_id,
+        claim_id: claim.id.clone(),
+        project_id: claim.project_id.clone(),
+        provider_amount_minor: -provider_amount(parts.iter().map(|(_, part)| part)),
+        posted_at: now,
+        reverses_entry_id: claim.entry_id.clone(),
+    };
     let mut deltas: HashMap<String, i64> = HashMap::new();
-    for posting in &postings {
-        *deltas.entry(posting.account.clone()).or_default() += posting.amount_minor;
+    for (account, amount) in lines {
+        *deltas.entry(account).or_default() += amount;
     }
     *deltas.entry(units_total(&claim.outcome_code)).or_default() -=
         i64::from(claim.paid_units.unwrap_or(0));
+    diesel::insert_into(ledger_entries::table)
+        .values(&entry)
+        .execute(conn)?;
     insert_rows!(conn, allocations::table, &reversals)?;
-    insert_rows!(conn, ledger_postings::table, &postings, LEDGER_CHUNK_ROWS)?;
     queries::add_running_totals(conn, &claim.project_id, &deltas)?;
     diesel::update(claims::table.find(&claim.id))
         .set((

@@ -807,7 +807,7 @@ async fn revocation_reverses_exactly_and_restores_headroom() {
         "allocations are append-only"
     );
     assert!(
-        app.execute_sql("DELETE FROM ledger_postings").is_err(),
+        app.execute_sql("DELETE FROM ledger_entries").is_err(),
         "the ledger is append-only"
     );
     assert_ledger_ok(&app);
@@ -1076,7 +1076,7 @@ async fn the_checker_catches_a_corrupted_ledger() {
         report.contains("VIOLATION") && report.contains(v["id"].as_str().unwrap()),
         "{report}"
     );
-    // An unbalanced posting, inserted behind the API's back.
+    // An unbalanced entry, inserted behind the API's back.
     app.execute_sql(&format!(
         "UPDATE claims SET payable_minor = 10000 WHERE id = '{}'",
         v["id"].as_str().unwrap()
@@ -1084,8 +1084,8 @@ async fn the_checker_catches_a_corrupted_ledger() {
     .unwrap();
     assert!(app.cofund(&["check"]).status.success());
     app.execute_sql(&format!(
-        "INSERT INTO ledger_postings (entry_id, claim_id, project_id, account, amount_minor, posted_at) \
-         VALUES ('ent_forged', '{}', '{}', 'payer:pyr_x', 500, '2020-01-01 00:00:00')",
+        "INSERT INTO ledger_entries (id, claim_id, project_id, provider_amount_minor, posted_at) \
+         VALUES ('ent_forged', '{}', '{}', -500, '2020-01-01 00:00:00')",
         v["id"].as_str().unwrap(),
         s.project
     ))
@@ -1093,6 +1093,22 @@ async fn the_checker_catches_a_corrupted_ledger() {
     let bad = app.cofund(&["check"]);
     assert_eq!(bad.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&bad.stdout).contains("ent_forged does not balance"));
+    // An allocation line of an entry that does not exist: no foreign key stops it, the
+    // checker finds it.
+    app.execute_sql(&format!(
+        "INSERT INTO allocations (entry_id, claim_id, project_id, payer_id, payer_organisation_id, \
+         amount_minor, shortfall_minor, achieved_on, posted_at) \
+         VALUES ('ent_ghost', '{}', '{}', 'pyr_ghost', 'org_ghost', 0, 0, '2020-01-01', '2020-01-01 00:00:00')",
+        v["id"].as_str().unwrap(),
+        s.project
+    ))
+    .unwrap();
+    let report = String::from_utf8_lossy(&app.cofund(&["check"]).stdout).into_owned();
+    assert!(
+        report.contains("entry ent_ghost, which does not exist")
+            && report.contains("payer pyr_ghost, which does not exist"),
+        "{report}"
+    );
 }
 
 const CSV_HEADER: &str = "participant_ref,outcome_code,achieved_on,quantity,evidence_ref,home_area,age_at_start,referred_on\n";
