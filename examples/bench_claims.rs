@@ -66,7 +66,7 @@ async fn main() {
         max_body_bytes: 256 * 1024 * 1024,
         workers: Some(2),
     };
-    let pool = db::connect(&database, 4).unwrap();
+    let pool = db::connect_server(&database, 4).unwrap();
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     tokio::spawn(cofund::startup::run(listener, pool.clone(), &config).unwrap());

@@ -136,7 +136,7 @@ fn run(command: Command, mut config: Config) -> Result<(), String> {
             if let Some(bind) = bind {
                 config.bind = bind;
             }
-            let pool = db::connect(&config.database, config.db_pool_size)?;
+            let pool = db::connect_server(&config.database, config.db_pool_size)?;
             if demo {
                 load_demo(&pool, &config)?;
             }

@@ -14,9 +14,10 @@ use crate::domain::registry::{
     FundFacts, FundPlan, OrganisationKind, OrganisationPlan, PayerRole, ProjectPlan,
 };
 
-/// Inserts many rows in one statement per chunk (COPY on PostgreSQL). The multi-backend
-/// connection cannot build a multi-row INSERT, so this goes through the concrete connection;
-/// chunks stay under SQLite's limit on bound parameters.
+/// Inserts many rows: COPY on PostgreSQL; on SQLite, multi-row INSERTs of a fixed number of
+/// rows, which diesel prepares once per connection and reuses (a statement of any other size is
+/// parsed anew each time, which cost as much as a sixth of a bulk write). The multi-backend
+/// connection cannot build a multi-row INSERT, so this goes through the concrete connection.
 macro_rules! insert_rows {
     ($conn:expr, $table:expr, $rows:expr) => {
         insert_rows!($conn, $table, $rows, $crate::db::queries::INSERT_CHUNK_ROWS)
@@ -24,27 +25,41 @@ macro_rules! insert_rows {
     ($conn:expr, $table:expr, $rows:expr, $chunk_rows:expr) => {{
         let rows = $rows;
         let mut inserted = 0usize;
-        for chunk in rows.chunks($chunk_rows) {
-            inserted += match &mut *$conn {
-                // COPY is PostgreSQL's bulk path: several times the rate of a multi-row INSERT.
-                $crate::db::DbConn::Pg(c) => {
-                    use diesel::ExecuteCopyFromDsl;
-                    diesel::copy_from($table).from_insertable(chunk).execute(c)
+        match &mut *$conn {
+            // COPY is PostgreSQL's bulk path: several times the rate of a multi-row INSERT.
+            $crate::db::DbConn::Pg(c) => {
+                use diesel::ExecuteCopyFromDsl;
+                for chunk in rows.chunks($chunk_rows) {
+                    inserted += diesel::copy_from($table)
+                        .from_insertable(chunk)
+                        .execute(c)?;
                 }
-                $crate::db::DbConn::Sqlite(c) => {
-                    diesel::insert_into($table).values(chunk).execute(c)
+            }
+            $crate::db::DbConn::Sqlite(c) => {
+                const BATCH: usize = $crate::db::queries::SQLITE_BATCH_ROWS;
+                let mut batches = rows.chunks_exact(BATCH);
+                for batch in &mut batches {
+                    let batch: &[_; BATCH] = batch.try_into().expect("chunks_exact");
+                    inserted += diesel::insert_into($table).values(batch).execute(c)?;
                 }
-            }?;
+                let rest = batches.remainder();
+                if !rest.is_empty() {
+                    inserted += diesel::insert_into($table).values(rest).execute(c)?;
+                }
+            }
         }
         Ok::<usize, diesel::result::Error>(inserted)
     }};
 }
 pub(crate) use insert_rows;
 
-/// Rows per INSERT: at up to 32 columns this stays below SQLite's 32,766 bound parameters.
+/// Rows per COPY on PostgreSQL, and per `eq_any` look-up: at up to 32 columns a chunk stays
+/// below SQLite's 32,766 bound parameters.
 pub const INSERT_CHUNK_ROWS: usize = 1_000;
-/// Rows per INSERT for the narrow ledger tables (at most 10 bound columns).
+/// Rows per COPY for the narrow ledger tables.
 pub const LEDGER_CHUNK_ROWS: usize = 3_000;
+/// Rows per SQLite INSERT statement of a bulk write (at 32 columns, 4,096 parameters).
+pub const SQLITE_BATCH_ROWS: usize = 128;
 
 /// A project's running totals (see the `running_totals` table): ledger account balances and
 /// units paid per outcome, by name.

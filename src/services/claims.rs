@@ -435,8 +435,6 @@ pub fn verify(
     verifier: &Verifier,
     claim_ids: &[String],
 ) -> Result<Vec<VerifyResult>, ApiError> {
-    let project_id = rules.project_id().to_owned();
-    let started = std::time::Instant::now();
     let mut found: Vec<Claim> = Vec::with_capacity(claim_ids.len());
     for chunk in claim_ids.chunks(INSERT_CHUNK_ROWS) {
         found.extend(
@@ -446,6 +444,37 @@ pub fn verify(
                 .load(conn)?,
         );
     }
+    verify_found(conn, rules, verifier, claim_ids, found)
+}
+
+/// Verifies every claim of one bulk upload, as [`verify`] does; returns the upload's claim ids
+/// with the results.
+pub fn verify_upload(
+    conn: &mut DbConn,
+    rules: &ProjectRules,
+    verifier: &Verifier,
+    upload_id: &str,
+) -> Result<(Vec<String>, Vec<VerifyResult>), ApiError> {
+    // By the upload index alone; the project and status are checked by verify_found().
+    let found: Vec<Claim> = claims::table
+        .filter(claims::upload_id.eq(upload_id))
+        .select(Claim::as_select())
+        .load(conn)?;
+    let claim_ids: Vec<String> = found.iter().map(|c| c.id.clone()).collect();
+    let results = verify_found(conn, rules, verifier, &claim_ids, found)?;
+    Ok((claim_ids, results))
+}
+
+/// `found`: the stored claims among `claim_ids`, in any order.
+fn verify_found(
+    conn: &mut DbConn,
+    rules: &ProjectRules,
+    verifier: &Verifier,
+    claim_ids: &[String],
+    mut found: Vec<Claim>,
+) -> Result<Vec<VerifyResult>, ApiError> {
+    let project_id = rules.project_id().to_owned();
+    let started = std::time::Instant::now();
     // Filtered here rather than in SQL, where the planner may prefer a project index over
     // the primary key and scan the project's every claim.
     found.retain(|c| c.project_id == project_id);

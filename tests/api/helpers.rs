@@ -98,7 +98,7 @@ pub async fn spawn_app_with(options: Options) -> TestApp {
         max_body_bytes: options.max_body_bytes,
         workers: Some(options.workers),
     };
-    let pool = db::connect(&database, config.db_pool_size).expect("test database opens");
+    let pool = db::connect_server(&database, config.db_pool_size).expect("test database opens");
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
     let server = cofund::startup::run(listener, pool.clone(), &config).unwrap();
@@ -219,7 +219,7 @@ impl TestApp {
             max_body_bytes: 1024 * 1024,
             workers: Some(2),
         };
-        let pool = db::connect(&self.database, 8).expect("second pool opens");
+        let pool = db::connect_server(&self.database, 8).expect("second pool opens");
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let port = listener.local_addr().unwrap().port();
         tokio::spawn(cofund::startup::run(listener, pool, &config).unwrap());

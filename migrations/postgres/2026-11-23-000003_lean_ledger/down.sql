@@ -23,6 +23,8 @@ CREATE TRIGGER ledger_append_only BEFORE UPDATE OR DELETE ON ledger_postings
     FOR EACH ROW EXECUTE FUNCTION cofund_append_only();
 DROP TABLE ledger_entries;
 DROP INDEX allocations_reverses_idx;
+DROP INDEX allocations_project_idx;
+CREATE INDEX allocations_project_idx ON allocations(project_id, payer_organisation_id, achieved_on);
 ALTER TABLE allocations
     ADD CONSTRAINT allocations_claim_id_fkey FOREIGN KEY (claim_id) REFERENCES claims(id),
     ADD CONSTRAINT allocations_payer_id_fkey FOREIGN KEY (payer_id) REFERENCES project_payers(id),

@@ -55,7 +55,11 @@ SELECT id, entry_id, claim_id, project_id, payer_id, payer_organisation_id,
 FROM allocations;
 DROP TABLE allocations;
 ALTER TABLE allocations_lean RENAME TO allocations;
-CREATE INDEX allocations_project_idx ON allocations(project_id, payer_organisation_id, achieved_on);
+-- The project's allocations are listed in id order, filtered by payer and period on the way:
+-- an index in that order serves every page without a sort, and a new allocation is appended
+-- at its end. (By payer and achievement date, every bulk verification rewrote pages all over
+-- the index, and a page of the list had to sort all of a payer's allocations.)
+CREATE INDEX allocations_project_idx ON allocations(project_id, id);
 CREATE INDEX allocations_claim_idx ON allocations(claim_id);
 CREATE UNIQUE INDEX allocations_reverses_idx ON allocations(reverses_id) WHERE reverses_id IS NOT NULL;
 
