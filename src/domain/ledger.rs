@@ -3,8 +3,8 @@
 //!
 //! An entry is stored compactly: one allocation per payer, whose `amount` is the payer's line
 //! and whose `shortfall` is the payer's unfunded line, and the entry's own row, which carries
-//! the provider's line ([`provider_amount`]). [`verification_lines`] spells the same entry
-//! out account by account, which is what the running totals are kept by.
+//! the provider's line ([`provider_amount`]). [`ProjectAccounts::entry_lines`] spells the same
+//! entry out account by account, which is what the running totals are kept by.
 
 use super::split::PayerPart;
 
@@ -28,31 +28,47 @@ pub fn provider_amount<'a>(parts: impl IntoIterator<Item = &'a PayerPart>) -> i6
         .sum::<i64>()
 }
 
-/// The lines of a verified claim's entry: each payer's part owed by that payer, each payer's
-/// shortfall left unfunded, and the whole payable amount due to the provider.
-pub fn verification_lines(project_id: &str, parts: &[(&str, PayerPart)]) -> Vec<(String, i64)> {
-    let mut lines = Vec::with_capacity(parts.len() + 1);
-    for (payer_id, part) in parts {
-        if part.allocated != 0 {
-            lines.push((payer_account(payer_id), part.allocated));
-        }
-        if part.shortfall != 0 {
-            lines.push((unfunded_account(payer_id), part.shortfall));
-        }
-    }
-    let provider = provider_amount(parts.iter().map(|(_, part)| part));
-    if provider != 0 {
-        lines.push((provider_account(project_id), provider));
-    }
-    lines
+/// The account names of one project, made once for the many entries of a batch.
+#[derive(Debug, Clone)]
+pub struct ProjectAccounts {
+    pub provider: String,
+    /// By payer position: the payer's account and its unfunded account.
+    pub payers: Vec<(String, String)>,
 }
 
-/// The lines that exactly undo `lines`.
-pub fn reversal_lines(lines: &[(String, i64)]) -> Vec<(String, i64)> {
-    lines
-        .iter()
-        .map(|(account, amount)| (account.clone(), -amount))
-        .collect()
+impl ProjectAccounts {
+    pub fn new<'a>(
+        project_id: &str,
+        payer_ids: impl IntoIterator<Item = &'a str>,
+    ) -> ProjectAccounts {
+        ProjectAccounts {
+            provider: provider_account(project_id),
+            payers: payer_ids
+                .into_iter()
+                .map(|id| (payer_account(id), unfunded_account(id)))
+                .collect(),
+        }
+    }
+
+    /// The lines of the entry whose payer lines are `parts` (by payer position): each payer's
+    /// part owed by that payer, each payer's shortfall left unfunded, and the whole payable
+    /// amount due to the provider. Lines of zero are left out.
+    pub fn entry_lines(&self, parts: &[PayerPart]) -> Vec<(&str, i64)> {
+        let mut lines = Vec::with_capacity(parts.len() + 1);
+        for ((payer, unfunded), part) in self.payers.iter().zip(parts) {
+            if part.allocated != 0 {
+                lines.push((payer.as_str(), part.allocated));
+            }
+            if part.shortfall != 0 {
+                lines.push((unfunded.as_str(), part.shortfall));
+            }
+        }
+        let provider = provider_amount(parts);
+        if provider != 0 {
+            lines.push((self.provider.as_str(), provider));
+        }
+        lines
+    }
 }
 
 #[cfg(test)]
@@ -61,37 +77,42 @@ mod tests {
 
     #[test]
     fn entries_balance_and_reversals_cancel() {
+        let accounts = ProjectAccounts::new("prj_1", ["pyr_a", "pyr_b", "pyr_c"]);
         let parts = [
-            (
-                "pyr_a",
-                PayerPart {
-                    allocated: 15_000,
-                    shortfall: 0,
-                },
-            ),
-            (
-                "pyr_b",
-                PayerPart {
-                    allocated: 30_000,
-                    shortfall: 4_505,
-                },
-            ),
-            (
-                "pyr_c",
-                PayerPart {
-                    allocated: 0,
-                    shortfall: 0,
-                },
-            ),
+            PayerPart {
+                allocated: 15_000,
+                shortfall: 0,
+            },
+            PayerPart {
+                allocated: 30_000,
+                shortfall: 4_505,
+            },
+            PayerPart {
+                allocated: 0,
+                shortfall: 0,
+            },
         ];
-        let lines = verification_lines("prj_1", &parts);
+        let lines = accounts.entry_lines(&parts);
         assert_eq!(lines.iter().map(|l| l.1).sum::<i64>(), 0);
         assert_eq!(lines.len(), 4, "no line for a payer with nothing to post");
-        assert!(lines.contains(&("provider:prj_1".into(), -49_505)));
-        assert_eq!(provider_amount(parts.iter().map(|(_, p)| p)), -49_505);
-        let reversed = reversal_lines(&lines);
-        let net: i64 = lines.iter().chain(&reversed).map(|l| l.1).sum();
+        assert!(lines.contains(&("provider:prj_1", -49_505)));
+        assert!(lines.contains(&("unfunded:pyr_b", 4_505)));
+        assert_eq!(provider_amount(&parts), -49_505);
+        let reversed: Vec<PayerPart> = parts
+            .iter()
+            .map(|p| PayerPart {
+                allocated: -p.allocated,
+                shortfall: -p.shortfall,
+            })
+            .collect();
+        let net: i64 = lines
+            .iter()
+            .chain(&accounts.entry_lines(&reversed))
+            .map(|l| l.1)
+            .sum();
         assert_eq!(net, 0);
-        assert!(reversed.contains(&("unfunded:pyr_b".into(), -4_505)));
+        assert!(accounts
+            .entry_lines(&reversed)
+            .contains(&("unfunded:pyr_b", -4_505)));
     }
 }

@@ -18,9 +18,7 @@ use crate::domain::claims::{
     check_eligibility, prerequisite_met, price_claim, ClaimInput, EligibilityWindow, OutcomeRule,
     PaidSoFar, PriorClaim, Reason,
 };
-use crate::domain::ledger::{
-    payer_account, provider_account, provider_amount, reversal_lines, verification_lines,
-};
+use crate::domain::ledger::{provider_amount, ProjectAccounts};
 use crate::domain::money::MoneyJson;
 use crate::domain::pseudonym::pseudonymise;
 use crate::domain::registry::{CapPolicy, OutcomeUnit};
@@ -320,11 +318,25 @@ fn load_history(
 ) -> Result<HashMap<String, Vec<PriorClaim>>, ApiError> {
     Ok(load_history_with_paid(conn, rules, pseudonyms, statuses)?
         .into_iter()
-        .map(|(k, v)| (k, v.into_iter().map(|(prior, _)| prior).collect()))
+        .map(|(k, v)| (k, v.claims))
         .collect())
 }
 
-type History = HashMap<String, Vec<(PriorClaim, i64)>>;
+/// A participant's claims as the rules see them, and what the verified ones paid in all.
+#[derive(Debug, Default)]
+struct ParticipantHistory {
+    claims: Vec<PriorClaim>,
+    paid_minor: i64,
+}
+
+impl ParticipantHistory {
+    fn push(&mut self, claim: PriorClaim, paid_minor: i64) {
+        self.claims.push(claim);
+        self.paid_minor += paid_minor;
+    }
+}
+
+type History = HashMap<String, ParticipantHistory>;
 
 /// project, participant, outcome, achieved on, period start, quantity, status, payable
 type HistoryRow = (
@@ -370,7 +382,7 @@ fn load_history_with_paid(
                 .outcomes
                 .get(&code)
                 .and_then(|o| o.exclusive_group.clone());
-            history.entry(pseudonym).or_default().push((
+            history.entry(pseudonym).or_default().push(
                 PriorClaim {
                     outcome_code: code,
                     exclusive_group,
@@ -380,7 +392,7 @@ fn load_history_with_paid(
                     verified: status == VERIFIED,
                 },
                 payable.unwrap_or(0),
-            ));
+            );
         }
     }
     Ok(history)
@@ -417,8 +429,13 @@ impl Running {
         self.stored.get(name).copied().unwrap_or(0) + self.deltas.get(name).copied().unwrap_or(0)
     }
 
-    fn add(&mut self, name: String, amount: i64) {
-        *self.deltas.entry(name).or_default() += amount;
+    fn add(&mut self, name: &str, amount: i64) {
+        match self.deltas.get_mut(name) {
+            Some(total) => *total += amount,
+            None => {
+                self.deltas.insert(name.to_owned(), amount);
+            }
+        }
     }
 }
 
@@ -561,16 +578,26 @@ fn verify_found(
     let mut entries = Vec::new();
     let mut decisions: Vec<(String, i64, i64, i32, String)> = Vec::new();
     let project = &rules.record.project;
+    let accounts = ProjectAccounts::new(
+        &project_id,
+        rules.record.payers.iter().map(|p| p.payer.id.as_str()),
+    );
+    let units_names: HashMap<&str, String> = rules
+        .outcomes
+        .keys()
+        .map(|code| (code.as_str(), units_total(code)))
+        .collect();
+    let no_history = ParticipantHistory::default();
     for claim in todo {
         let rule = rules.outcomes.get(&claim.outcome_code).ok_or_else(|| {
             ApiError::Internal(format!("claim {} names a missing outcome", claim.id))
         })?;
-        let prior: Vec<PriorClaim> = running
+        let units_name = units_names[claim.outcome_code.as_str()].as_str();
+        let history = running
             .history
             .get(&claim.participant_pseudonym)
-            .map(|h| h.iter().map(|(p, _)| p.clone()).collect())
-            .unwrap_or_default();
-        if let Err(reason) = prerequisite_met(rule, claim.achieved_on, &prior, true) {
+            .unwrap_or(&no_history);
+        if let Err(reason) = prerequisite_met(rule, claim.achieved_on, &history.claims, true) {
             results.insert(claim.id.clone(), refuse(&claim.id, reason));
             continue;
         }
@@ -585,16 +612,11 @@ fn verify_found(
                     continue;
                 }
             };
-        let participant_paid: i64 = running
-            .history
-            .get(&claim.participant_pseudonym)
-            .map(|h| h.iter().map(|(_, paid)| *paid).sum())
-            .unwrap_or(0);
         let paid = PaidSoFar {
-            outcome_units: running.get(&units_total(&claim.outcome_code)),
-            participant_minor: participant_paid,
+            outcome_units: running.get(units_name),
+            participant_minor: history.paid_minor,
             // The provider's account is credited (negative) with what verified claims pay.
-            project_minor: -running.get(&provider_account(&project_id)),
+            project_minor: -running.get(&accounts.provider),
         };
         let pricing = price_claim(
             rule,
@@ -608,7 +630,8 @@ fn verify_found(
             .record
             .payers
             .iter()
-            .map(|p| p.payer.max_commitment_minor - running.get(&payer_account(&p.payer.id)))
+            .zip(&accounts.payers)
+            .map(|(p, (account, _))| p.payer.max_commitment_minor - running.get(account))
             .collect();
         let parts = if pricing.payable_minor > 0 && weights.iter().any(|w| *w > 0) {
             split(pricing.payable_minor, &weights, &headroom, rules.cap_policy)
@@ -626,7 +649,6 @@ fn verify_found(
                 detail: adjustment.detail.clone(),
             });
         }
-        let mut payer_parts = Vec::new();
         for (payer, part) in rules.record.payers.iter().zip(&parts) {
             if part.allocated == 0 && part.shortfall == 0 {
                 continue;
@@ -643,9 +665,8 @@ fn verify_found(
                 posted_at: now,
                 reverses_id: None,
             });
-            payer_parts.push((payer.payer.id.as_str(), *part));
         }
-        for (account, amount) in verification_lines(&project_id, &payer_parts) {
+        for (account, amount) in accounts.entry_lines(&parts) {
             running.add(account, amount);
         }
         entries.push(LedgerEntry {
@@ -663,15 +684,12 @@ fn verify_found(
             pricing.paid_units,
             entry_id.clone(),
         ));
-        running.add(
-            units_total(&claim.outcome_code),
-            i64::from(pricing.paid_units),
-        );
+        running.add(units_name, i64::from(pricing.paid_units));
         running
             .history
             .entry(claim.participant_pseudonym.clone())
             .or_default()
-            .push((
+            .push(
                 PriorClaim {
                     outcome_code: claim.outcome_code.clone(),
                     exclusive_group: rule.exclusive_group.clone(),
@@ -681,7 +699,7 @@ fn verify_found(
                     verified: true,
                 },
                 pricing.payable_minor,
-            ));
+            );
         results.insert(
             claim.id.clone(),
             VerifyResult {
@@ -778,28 +796,28 @@ pub fn revoke(conn: &mut DbConn, claim: &Claim, by: &str, reason: &str) -> Resul
             reverses_id: Some(a.id),
         })
         .collect();
-    let parts: Vec<(&str, PayerPart)> = original
+    let accounts = ProjectAccounts::new(
+        &claim.project_id,
+        original.iter().map(|a| a.payer_id.as_str()),
+    );
+    let reversed_parts: Vec<PayerPart> = reversals
         .iter()
-        .map(|a| {
-            let part = PayerPart {
-                allocated: a.amount_minor,
-                shortfall: a.shortfall_minor,
-            };
-            (a.payer_id.as_str(), part)
+        .map(|r| PayerPart {
+            allocated: r.amount_minor,
+            shortfall: r.shortfall_minor,
         })
         .collect();
-    let lines = reversal_lines(&verification_lines(&claim.project_id, &parts));
     let entry = LedgerEntry {
         id: entry_id,
         claim_id: claim.id.clone(),
         project_id: claim.project_id.clone(),
-        provider_amount_minor: -provider_amount(parts.iter().map(|(_, part)| part)),
+        provider_amount_minor: provider_amount(&reversed_parts),
         posted_at: now,
         reverses_entry_id: claim.entry_id.clone(),
     };
     let mut deltas: HashMap<String, i64> = HashMap::new();
-    for (account, amount) in lines {
-        *deltas.entry(account).or_default() += amount;
+    for (account, amount) in accounts.entry_lines(&reversed_parts) {
+        *deltas.entry(account.to_owned()).or_default() += amount;
     }
     *deltas.entry(units_total(&claim.outcome_code)).or_default() -=
         i64::from(claim.paid_units.unwrap_or(0));
