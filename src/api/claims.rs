@@ -30,7 +30,10 @@ pub const MAX_BULK_ROWS: usize = 200_000;
 /// After a write of this many rows the planner's statistics are refreshed (PostgreSQL).
 const BULK_STATISTICS_ROWS: usize = 10_000;
 
-async fn refresh_statistics_after(
+/// Refreshes the planner's statistics of `tables` after a bulk write of `rows` rows, without
+/// holding up the response. PostgreSQL sizes a table by its pages when it plans, so statistics
+/// one upload old mislead no plan; they are refreshed for the distribution of values.
+fn refresh_statistics_in_background(
     pool: &web::Data<Pool>,
     rows: usize,
     tables: &'static [&'static str],
@@ -38,24 +41,16 @@ async fn refresh_statistics_after(
     if rows < BULK_STATISTICS_ROWS {
         return;
     }
-    let refreshed = with_db(pool, move |conn| {
-        Ok(backend_specific::refresh_statistics(conn, tables)?)
-    })
-    .await;
-    if let Err(e) = refreshed {
-        tracing::warn!(error = %e, "could not refresh planner statistics after a bulk write");
-    }
-}
-
-/// As [`refresh_statistics_after`], without holding up the response: for tables that the
-/// bulk path does not read through the planner (the ledger, after a verification).
-fn refresh_statistics_in_background(
-    pool: &web::Data<Pool>,
-    rows: usize,
-    tables: &'static [&'static str],
-) {
     let pool = pool.clone();
-    actix_web::rt::spawn(async move { refresh_statistics_after(&pool, rows, tables).await });
+    actix_web::rt::spawn(async move {
+        let refreshed = with_db(&pool, move |conn| {
+            Ok(backend_specific::refresh_statistics(conn, tables)?)
+        })
+        .await;
+        if let Err(e) = refreshed {
+            tracing::warn!(error = %e, "could not refresh planner statistics after a bulk write");
+        }
+    });
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -526,7 +521,7 @@ pub async fn submit_bulk(
         Ok(report)
     })
     .await?;
-    refresh_statistics_after(&pool, total_rows, &["claims"]).await;
+    refresh_statistics_in_background(&pool, total_rows, &["claims"]);
     Ok(response)
 }
 
@@ -699,8 +694,7 @@ pub async fn verify_many(
         elapsed_ms = started.elapsed().as_millis() as u64,
         "bulk verification committed"
     );
-    // A verification changes no column the planner chooses claims' indexes by; the ledger
-    // tables it grows are read by claim and by project, which stale statistics do not upset.
+    // A verification changes no column that the planner chooses claims' indexes by.
     refresh_statistics_in_background(&pool, report.verified, &["allocations", "ledger_entries"]);
     Ok(web::Json(report))
 }

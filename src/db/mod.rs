@@ -162,6 +162,16 @@ fn open(
             std::fs::create_dir_all(dir)
                 .map_err(|e| format!("cannot create the database folder {}: {e}", dir.display()))?;
         }
+        // Into WAL mode once, on one connection: the pool opens its first connections in
+        // parallel, and on a new file they would race for the lock that the switch takes,
+        // which SQLite may refuse without waiting.
+        let mut first = SqliteConnection::establish(path)
+            .map_err(|e| format!("cannot open the database {}: {e}", url.redacted()))?;
+        for pragma in ["PRAGMA busy_timeout = 60000", "PRAGMA journal_mode = WAL"] {
+            diesel::sql_query(pragma)
+                .execute(&mut first)
+                .map_err(|e| format!("cannot open the database {}: {e}", url.redacted()))?;
+        }
     }
     let pool = r2d2::Pool::builder()
         .max_size(max_size)
@@ -307,81 +317,56 @@ pub mod backend_specific {
         pub entry_id: &'a str,
     }
 
-    /// Marks many claims verified in one statement per chunk (`UPDATE … FROM (VALUES …)`),
-    /// instead of one round trip per claim. The SQL differs only in how the two backends
-    /// name and type the columns of a VALUES list.
+    /// Marks many claims verified with few statements instead of one round trip per claim:
+    /// on PostgreSQL one `UPDATE … FROM unnest(…)` with a column of values per array
+    /// parameter; on SQLite, which has no arrays, one `UPDATE … FROM (VALUES …)` per 1,000.
     pub fn mark_claims_verified(
         conn: &mut DbConn,
         decided_by: &str,
         decided_at: chrono::NaiveDateTime,
         claims: &[VerifiedClaim],
     ) -> diesel::QueryResult<usize> {
-        use diesel::sql_types::{BigInt, Integer, Timestamp};
-        let mut updated = 0;
-        for chunk in claims.chunks(1_000) {
-            let postgres = matches!(conn, DbConn::Pg(_));
-            let mut n = 2;
-            let mut placeholder = || {
-                n += 1;
-                if postgres {
-                    format!("${n}")
-                } else {
-                    "?".to_owned()
-                }
-            };
-            let rows: Vec<String> = chunk
-                .iter()
-                .map(|_| {
-                    let (a, b, c, d, e) = (
-                        placeholder(),
-                        placeholder(),
-                        placeholder(),
-                        placeholder(),
-                        placeholder(),
-                    );
-                    if postgres {
-                        format!("({a}, {b}::BIGINT, {c}::BIGINT, {d}::INTEGER, {e})")
-                    } else {
-                        format!("({a}, {b}, {c}, {d}, {e})")
-                    }
-                })
-                .collect();
-            let sql = if postgres {
-                format!(
+        use diesel::sql_types::{Array, BigInt, Integer, Timestamp};
+        let sqlite = match conn {
+            DbConn::Pg(pg) => {
+                return diesel::sql_query(
                     "UPDATE claims SET status = 'verified', decided_by = $1, decided_at = $2, \
                      gross_minor = v.gross, payable_minor = v.payable, paid_units = v.units, entry_id = v.entry \
-                     FROM (VALUES {}) AS v(id, gross, payable, units, entry) WHERE claims.id = v.id",
-                    rows.join(", ")
+                     FROM unnest($3::TEXT[], $4::BIGINT[], $5::BIGINT[], $6::INTEGER[], $7::TEXT[]) \
+                     AS v(id, gross, payable, units, entry) WHERE claims.id = v.id",
                 )
-            } else {
-                format!(
-                    "UPDATE claims SET status = 'verified', decided_by = ?, decided_at = ?, \
-                     gross_minor = v.column2, payable_minor = v.column3, paid_units = v.column4, entry_id = v.column5 \
-                     FROM (VALUES {}) AS v WHERE claims.id = v.column1",
-                    rows.join(", ")
-                )
-            };
-            macro_rules! run {
-                ($c:expr) => {{
-                    let mut query = diesel::sql_query(sql.clone())
-                        .into_boxed()
-                        .bind::<Text, _>(decided_by.to_owned())
-                        .bind::<Timestamp, _>(decided_at);
-                    for claim in chunk {
-                        query = query
-                            .bind::<Text, _>(claim.id.to_owned())
-                            .bind::<BigInt, _>(claim.gross_minor)
-                            .bind::<BigInt, _>(claim.payable_minor)
-                            .bind::<Integer, _>(claim.paid_units)
-                            .bind::<Text, _>(claim.entry_id.to_owned());
-                    }
-                    query.execute($c)?
-                }};
+                .bind::<Text, _>(decided_by)
+                .bind::<Timestamp, _>(decided_at)
+                .bind::<Array<Text>, _>(claims.iter().map(|c| c.id).collect::<Vec<_>>())
+                .bind::<Array<BigInt>, _>(claims.iter().map(|c| c.gross_minor).collect::<Vec<_>>())
+                .bind::<Array<BigInt>, _>(claims.iter().map(|c| c.payable_minor).collect::<Vec<_>>())
+                .bind::<Array<Integer>, _>(claims.iter().map(|c| c.paid_units).collect::<Vec<_>>())
+                .bind::<Array<Text>, _>(claims.iter().map(|c| c.entry_id).collect::<Vec<_>>())
+                .execute(pg);
             }
-            updated += match conn {
-                DbConn::Pg(pg) => run!(pg),
-                DbConn::Sqlite(sqlite) => run!(sqlite),
-            };
+            DbConn::Sqlite(sqlite) => sqlite,
+        };
+        let mut updated = 0;
+        for chunk in claims.chunks(1_000) {
+            let rows = vec!["(?, ?, ?, ?, ?)"; chunk.len()].join(", ");
+            let sql = format!(
+                "UPDATE claims SET status = 'verified', decided_by = ?, decided_at = ?, \
+                 gross_minor = v.column2, payable_minor = v.column3, paid_units = v.column4, entry_id = v.column5 \
+                 FROM (VALUES {rows}) AS v WHERE claims.id = v.column1"
+            );
+            let mut query = diesel::sql_query(sql)
+                .into_boxed()
+                .bind::<Text, _>(decided_by.to_owned())
+                .bind::<Timestamp, _>(decided_at);
+            for claim in chunk {
+                query = query
+                    .bind::<Text, _>(claim.id.to_owned())
+                    .bind::<BigInt, _>(claim.gross_minor)
+                    .bind::<BigInt, _>(claim.payable_minor)
+                    .bind::<Integer, _>(claim.paid_units)
+                    .bind::<Text, _>(claim.entry_id.to_owned());
+            }
+            updated += query.execute(sqlite)?;
         }
         Ok(updated)
     }

@@ -50,6 +50,28 @@ pub fn run(conn: &mut DbConn) -> QueryResult<CheckReport> {
             ));
         }
     }
+    let unanchored: Vec<(String, String)> = ledger_entries::table
+        .left_join(claims::table.on(claims::id.eq(ledger_entries::claim_id)))
+        .filter(claims::id.is_null())
+        .select((ledger_entries::id, ledger_entries::claim_id))
+        .load(conn)?;
+    for (entry, claim) in unanchored {
+        report.violations.push(format!(
+            "entry {entry} names claim {claim}, which does not exist"
+        ));
+    }
+    let reversals: Vec<(String, Option<String>)> = ledger_entries::table
+        .filter(ledger_entries::reverses_entry_id.is_not_null())
+        .select((ledger_entries::id, ledger_entries::reverses_entry_id))
+        .load(conn)?;
+    for (entry, reversed) in reversals {
+        let reversed = reversed.unwrap_or_default();
+        if !provider_lines.contains_key(&reversed) {
+            report.violations.push(format!(
+                "entry {entry} reverses entry {reversed}, which does not exist"
+            ));
+        }
+    }
     let misfiled: Vec<(i64, String)> = allocations::table
         .left_join(ledger_entries::table.on(ledger_entries::id.eq(allocations::entry_id)))
         .filter(

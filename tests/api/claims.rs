@@ -810,6 +810,10 @@ async fn revocation_reverses_exactly_and_restores_headroom() {
         app.execute_sql("DELETE FROM ledger_entries").is_err(),
         "the ledger is append-only"
     );
+    assert!(
+        app.execute_sql("DELETE FROM claims").is_err(),
+        "claims, which the ledger names, are never deleted"
+    );
     assert_ledger_ok(&app);
 }
 
@@ -1103,10 +1107,18 @@ async fn the_checker_catches_a_corrupted_ledger() {
         s.project
     ))
     .unwrap();
+    // An entry that names no claim.
+    app.execute_sql(&format!(
+        "INSERT INTO ledger_entries (id, claim_id, project_id, provider_amount_minor, posted_at) \
+         VALUES ('ent_stray', 'clm_ghost', '{}', 0, '2020-01-01 00:00:00')",
+        s.project
+    ))
+    .unwrap();
     let report = String::from_utf8_lossy(&app.cofund(&["check"]).stdout).into_owned();
     assert!(
         report.contains("entry ent_ghost, which does not exist")
-            && report.contains("payer pyr_ghost, which does not exist"),
+            && report.contains("payer pyr_ghost, which does not exist")
+            && report.contains("entry ent_stray names claim clm_ghost, which does not exist"),
         "{report}"
     );
 }

@@ -1,3 +1,5 @@
+DROP TRIGGER claims_never_deleted ON claims;
+DROP FUNCTION cofund_never_deleted();
 -- Back to separate postings: each entry's lines are rebuilt from its row and its allocations.
 CREATE TABLE ledger_postings (
     id                 BIGSERIAL PRIMARY KEY,

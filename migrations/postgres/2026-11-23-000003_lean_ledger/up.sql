@@ -4,19 +4,21 @@
 -- (BENCHMARKS.md). An entry balances when its provider line plus its allocations'
 -- amount + shortfall is zero; `cofund check` verifies that, and that no line is orphaned.
 --
--- Ledger lines carry no per-row foreign keys: they are written only by the service, in the
--- transaction that writes their entry (whose claim key is enforced), and PostgreSQL checks a
--- foreign key with a trigger per row, which costs several times the rest of a COPY.
--- `cofund check` audits every line's entry, claim and payer instead.
+-- The ledger carries no per-row foreign keys: its rows are written only by the service, in
+-- the transaction that has just read and locked the claims they name, and a per-row check
+-- costs as much as the rest of the insert (PostgreSQL runs a trigger for every row). What a
+-- foreign key would guard against, a claim deleted from under its ledger, is refused outright
+-- below: claims are never deleted. `cofund check` audits that every entry and line names an
+-- existing claim, entry and payer.
 
 CREATE TABLE ledger_entries (
     id                     TEXT PRIMARY KEY,
-    claim_id               TEXT NOT NULL REFERENCES claims(id),
+    claim_id               TEXT NOT NULL,
     project_id             TEXT NOT NULL, -- the claim's project
     -- The provider's line: minus the entry's payer lines (a credit, so negative when paid).
     provider_amount_minor  BIGINT NOT NULL,
     posted_at              TIMESTAMP NOT NULL,
-    reverses_entry_id      TEXT REFERENCES ledger_entries(id)
+    reverses_entry_id      TEXT
 );
 CREATE UNIQUE INDEX ledger_entries_reverses_idx ON ledger_entries(reverses_entry_id)
     WHERE reverses_entry_id IS NOT NULL;
@@ -58,3 +60,10 @@ ALTER TABLE claims SET (fillfactor = 50);
 
 CREATE TRIGGER ledger_append_only BEFORE UPDATE OR DELETE ON ledger_entries
     FOR EACH ROW EXECUTE FUNCTION cofund_append_only();
+CREATE FUNCTION cofund_never_deleted() RETURNS trigger AS $$
+BEGIN
+    RAISE EXCEPTION '% rows are never deleted: reject or revoke instead', TG_TABLE_NAME;
+END;
+$$ LANGUAGE plpgsql;
+CREATE TRIGGER claims_never_deleted BEFORE DELETE OR TRUNCATE ON claims
+    FOR EACH STATEMENT EXECUTE FUNCTION cofund_never_deleted();

@@ -4,19 +4,21 @@
 -- (BENCHMARKS.md). An entry balances when its provider line plus its allocations'
 -- amount + shortfall is zero; `cofund check` verifies that, and that no line is orphaned.
 --
--- Ledger lines carry no per-row foreign keys: they are written only by the service, in the
--- transaction that writes their entry (whose claim key is enforced), and a per-row check
--- costs more than the rest of the insert. `cofund check` audits every line's entry, claim
--- and payer instead.
+-- The ledger carries no per-row foreign keys: its rows are written only by the service, in
+-- the transaction that has just read and locked the claims they name, and a per-row check
+-- costs as much as the rest of the insert (PostgreSQL runs a trigger for every row). What a
+-- foreign key would guard against, a claim deleted from under its ledger, is refused outright
+-- below: claims are never deleted. `cofund check` audits that every entry and line names an
+-- existing claim, entry and payer.
 
 CREATE TABLE ledger_entries (
     id                     TEXT PRIMARY KEY,
-    claim_id               TEXT NOT NULL REFERENCES claims(id),
+    claim_id               TEXT NOT NULL,
     project_id             TEXT NOT NULL, -- the claim's project
     -- The provider's line: minus the entry's payer lines (a credit, so negative when paid).
     provider_amount_minor  BIGINT NOT NULL,
     posted_at              TIMESTAMP NOT NULL,
-    reverses_entry_id      TEXT REFERENCES ledger_entries(id)
+    reverses_entry_id      TEXT
 ) WITHOUT ROWID;
 CREATE UNIQUE INDEX ledger_entries_reverses_idx ON ledger_entries(reverses_entry_id)
     WHERE reverses_entry_id IS NOT NULL;
@@ -78,3 +80,5 @@ CREATE TRIGGER ledger_append_only_update BEFORE UPDATE ON ledger_entries
 BEGIN SELECT RAISE(ABORT, 'the ledger is append-only: post a reversal instead'); END;
 CREATE TRIGGER ledger_append_only_delete BEFORE DELETE ON ledger_entries
 BEGIN SELECT RAISE(ABORT, 'the ledger is append-only: post a reversal instead'); END;
+CREATE TRIGGER claims_never_deleted BEFORE DELETE ON claims
+BEGIN SELECT RAISE(ABORT, 'claims are never deleted: reject or revoke instead'); END;
