@@ -17,9 +17,8 @@ pub struct TestApp {
     pub pool: Pool,
     pub client: reqwest::Client,
     authenticator: Authenticator,
-    _sqlite_dir: Option<tempfile::TempDir>,
-    /// Dropped with the app: the test's own PostgreSQL database goes with it.
-    _postgres: Option<PostgresDatabase>,
+    /// Dropped with the app: the test's own database goes with it.
+    _database: FreshDatabase,
 }
 
 pub struct Options {
@@ -60,8 +59,17 @@ pub async fn spawn_app() -> TestApp {
     spawn_app_with(Options::default()).await
 }
 
-pub async fn spawn_app_with(options: Options) -> TestApp {
-    let (database, sqlite_dir, postgres) = match std::env::var("COFUND_TEST_DATABASE_URL") {
+/// A new, empty database for one test: on the PostgreSQL server of
+/// `COFUND_TEST_DATABASE_URL` when it is set, else a SQLite file in a temporary folder. Both
+/// are removed when this is dropped.
+pub struct FreshDatabase {
+    pub url: DatabaseUrl,
+    _sqlite_dir: Option<tempfile::TempDir>,
+    _postgres: Option<PostgresDatabase>,
+}
+
+pub fn fresh_database() -> FreshDatabase {
+    let (url, sqlite_dir, postgres) = match std::env::var("COFUND_TEST_DATABASE_URL") {
         Ok(server_url) if !server_url.is_empty() => {
             let name = format!("cofund_test_{}", uuid::Uuid::new_v4().simple());
             let mut conn = diesel::PgConnection::establish(&server_url)
@@ -86,6 +94,16 @@ pub async fn spawn_app_with(options: Options) -> TestApp {
             (DatabaseUrl::Sqlite(path), Some(dir), None)
         }
     };
+    FreshDatabase {
+        url,
+        _sqlite_dir: sqlite_dir,
+        _postgres: postgres,
+    }
+}
+
+pub async fn spawn_app_with(options: Options) -> TestApp {
+    let fresh = fresh_database();
+    let database = fresh.url.clone();
     let config = Config {
         environment: Environment::Development,
         database: database.clone(),
@@ -109,8 +127,7 @@ pub async fn spawn_app_with(options: Options) -> TestApp {
         pool,
         client: reqwest::Client::new(),
         authenticator: Authenticator::new(options.jwt),
-        _sqlite_dir: sqlite_dir,
-        _postgres: postgres,
+        _database: fresh,
     }
 }
 

@@ -5,5 +5,6 @@ mod auth;
 mod claims;
 mod errors;
 mod helpers;
+mod migrations;
 mod openapi;
 mod registry;

@@ -1,0 +1,152 @@
+//! Migrations keep what is already stored: a ledger written in an earlier layout comes out of
+//! the upgrade whole, and `cofund check` finds every invariant still holding.
+
+use cofund::db::{self, DatabaseUrl, DbConn};
+use diesel::connection::SimpleConnection;
+use diesel::migration::{MigrationConnection, MigrationSource};
+use diesel::{Connection, RunQueryDsl};
+use diesel_migrations::MigrationHarness;
+
+use crate::helpers::fresh_database;
+
+/// The first `count` migrations only, on a concrete connection.
+fn migrate_first(conn: &mut DbConn, count: usize) {
+    macro_rules! run_first {
+        ($c:expr, $source:expr, $backend:ty) => {{
+            $c.setup().unwrap();
+            let mut migrations = MigrationSource::<$backend>::migrations(&$source).unwrap();
+            migrations.sort_by_key(|m| m.name().version().to_string());
+            for migration in migrations.iter().take(count) {
+                $c.run_migration(migration.as_ref()).unwrap();
+            }
+        }};
+    }
+    match conn {
+        DbConn::Pg(c) => run_first!(c, db::POSTGRES_MIGRATIONS, diesel::pg::Pg),
+        DbConn::Sqlite(c) => run_first!(c, db::SQLITE_MIGRATIONS, diesel::sqlite::Sqlite),
+    }
+}
+
+fn establish(url: &DatabaseUrl) -> DbConn {
+    match url {
+        DatabaseUrl::Postgres(u) => DbConn::Pg(diesel::PgConnection::establish(u).unwrap()),
+        DatabaseUrl::Sqlite(p) => DbConn::Sqlite(diesel::SqliteConnection::establish(p).unwrap()),
+    }
+}
+
+/// A project of two payers as the claims-ledger migration (the second) stored it: separate
+/// postings beside the allocations. A claim paid 1,000.00 with a shortfall, a claim verified
+/// for nothing (it had no postings) and a claim paid and then revoked.
+const LEDGER_BEFORE_THE_ENTRY_TABLE: &str = "
+INSERT INTO organisations (id, name, kind, created_at) VALUES
+  ('org_fund', 'Fund', 'central_fund', '2020-01-01 00:00:00'),
+  ('org_council', 'Council', 'local_authority', '2020-01-01 00:00:00'),
+  ('org_provider', 'Provider', 'provider', '2020-01-01 00:00:00');
+INSERT INTO projects (id, name, provider_organisation_id, currency, service_start, service_end,
+  cap_policy, settlement_route, settlement_frequency, published, created_at) VALUES
+  ('prj_old', 'Old', 'org_provider', 'GBP', '2016-01-01', '2030-12-31', 'shortfall', 'direct',
+   'quarterly', FALSE, '2020-01-01 00:00:00');
+INSERT INTO project_payers (id, project_id, position, organisation_id, role, max_commitment_minor, lead) VALUES
+  ('pyr_a', 'prj_old', 0, 'org_fund', 'central_top_up', 10000000, FALSE),
+  ('pyr_b', 'prj_old', 1, 'org_council', 'local_commissioner', 10000000, FALSE);
+INSERT INTO outcome_metrics (id, project_id, position, code, name, price_minor, unit, max_claims_per_participant) VALUES
+  ('out_x', 'prj_old', 0, 'x', 'X', 100000, 'achievement', 1);
+INSERT INTO claims (id, project_id, outcome_id, outcome_code, participant_pseudonym, achieved_on,
+  period_start, quantity, status, submitted_by, submitted_by_organisation_id, submitted_at,
+  decided_by, decided_at, gross_minor, payable_minor, paid_units, entry_id) VALUES
+  ('clm_1', 'prj_old', 'out_x', 'x', 'p1', '2020-01-01', '2020-01-01', 1, 'verified', 'alice', 'org_provider',
+   '2020-01-02 00:00:00', 'victor', '2020-01-03 00:00:00', 100000, 100000, 1, 'ent_1'),
+  ('clm_2', 'prj_old', 'out_x', 'x', 'p2', '2020-01-01', '2020-01-01', 1, 'verified', 'alice', 'org_provider',
+   '2020-01-02 00:00:00', 'victor', '2020-01-03 00:00:00', 100000, 0, 0, 'ent_2'),
+  ('clm_3', 'prj_old', 'out_x', 'x', 'p3', '2020-01-01', '2020-01-01', 1, 'revoked', 'alice', 'org_provider',
+   '2020-01-02 00:00:00', 'victor', '2020-01-03 00:00:00', 100000, 100000, 1, 'ent_3');
+INSERT INTO allocations (id, entry_id, claim_id, project_id, payer_id, payer_organisation_id,
+  amount_minor, shortfall_minor, achieved_on, posted_at, reverses_id) VALUES
+  (1, 'ent_1', 'clm_1', 'prj_old', 'pyr_a', 'org_fund', 50000, 0, '2020-01-01', '2020-01-03 00:00:00', NULL),
+  (2, 'ent_1', 'clm_1', 'prj_old', 'pyr_b', 'org_council', 30000, 20000, '2020-01-01', '2020-01-03 00:00:00', NULL),
+  (3, 'ent_3', 'clm_3', 'prj_old', 'pyr_a', 'org_fund', 50000, 0, '2020-01-01', '2020-01-03 00:00:00', NULL),
+  (4, 'ent_3', 'clm_3', 'prj_old', 'pyr_b', 'org_council', 50000, 0, '2020-01-01', '2020-01-03 00:00:00', NULL),
+  (5, 'ent_3r', 'clm_3', 'prj_old', 'pyr_a', 'org_fund', -50000, 0, '2020-01-01', '2020-01-04 00:00:00', 3),
+  (6, 'ent_3r', 'clm_3', 'prj_old', 'pyr_b', 'org_council', -50000, 0, '2020-01-01', '2020-01-04 00:00:00', 4);
+INSERT INTO ledger_postings (entry_id, claim_id, project_id, account, amount_minor, posted_at, reverses_entry_id) VALUES
+  ('ent_1', 'clm_1', 'prj_old', 'payer:pyr_a', 50000, '2020-01-03 00:00:00', NULL),
+  ('ent_1', 'clm_1', 'prj_old', 'payer:pyr_b', 30000, '2020-01-03 00:00:00', NULL),
+  ('ent_1', 'clm_1', 'prj_old', 'unfunded:pyr_b', 20000, '2020-01-03 00:00:00', NULL),
+  ('ent_1', 'clm_1', 'prj_old', 'provider:prj_old', -100000, '2020-01-03 00:00:00', NULL),
+  ('ent_3', 'clm_3', 'prj_old', 'payer:pyr_a', 50000, '2020-01-03 00:00:00', NULL),
+  ('ent_3', 'clm_3', 'prj_old', 'payer:pyr_b', 50000, '2020-01-03 00:00:00', NULL),
+  ('ent_3', 'clm_3', 'prj_old', 'provider:prj_old', -100000, '2020-01-03 00:00:00', NULL),
+  ('ent_3r', 'clm_3', 'prj_old', 'payer:pyr_a', -50000, '2020-01-04 00:00:00', 'ent_3'),
+  ('ent_3r', 'clm_3', 'prj_old', 'payer:pyr_b', -50000, '2020-01-04 00:00:00', 'ent_3'),
+  ('ent_3r', 'clm_3', 'prj_old', 'provider:prj_old', 100000, '2020-01-04 00:00:00', 'ent_3');
+INSERT INTO running_totals (project_id, name, value) VALUES
+  ('prj_old', 'payer:pyr_a', 50000), ('prj_old', 'payer:pyr_b', 30000),
+  ('prj_old', 'unfunded:pyr_b', 20000), ('prj_old', 'provider:prj_old', -100000),
+  ('prj_old', 'units:x', 1);
+";
+
+#[derive(diesel::QueryableByName, Debug, PartialEq)]
+struct EntryRow {
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    id: String,
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    claim_id: String,
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    provider_amount_minor: i64,
+    #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Text>)]
+    reverses_entry_id: Option<String>,
+}
+
+#[test]
+fn the_lean_ledger_migration_keeps_every_entry_and_line() {
+    let fresh = fresh_database();
+    let mut conn = establish(&fresh.url);
+    migrate_first(&mut conn, 2);
+    match &mut conn {
+        DbConn::Pg(c) => c.batch_execute(LEDGER_BEFORE_THE_ENTRY_TABLE).unwrap(),
+        DbConn::Sqlite(c) => c.batch_execute(LEDGER_BEFORE_THE_ENTRY_TABLE).unwrap(),
+    }
+
+    assert_eq!(
+        db::run_migrations(&mut conn).unwrap(),
+        1,
+        "the rest: one migration"
+    );
+
+    let entries: Vec<EntryRow> = diesel::sql_query(
+        "SELECT id, claim_id, provider_amount_minor, reverses_entry_id FROM ledger_entries ORDER BY id",
+    )
+    .load(&mut conn)
+    .unwrap();
+    let entry = |id: &str, claim: &str, provider: i64, reverses: Option<&str>| EntryRow {
+        id: id.into(),
+        claim_id: claim.into(),
+        provider_amount_minor: provider,
+        reverses_entry_id: reverses.map(Into::into),
+    };
+    assert_eq!(
+        entries,
+        vec![
+            entry("ent_1", "clm_1", -100_000, None),
+            entry("ent_2", "clm_2", 0, None),
+            entry("ent_3", "clm_3", -100_000, None),
+            entry("ent_3r", "clm_3", 100_000, Some("ent_3")),
+        ]
+    );
+    let allocations: i64 = diesel::select(diesel::dsl::sql::<diesel::sql_types::BigInt>(
+        "CAST(COUNT(*) AS BIGINT) FROM allocations",
+    ))
+    .get_result(&mut conn)
+    .unwrap();
+    assert_eq!(allocations, 6, "every allocation kept, with its id");
+    assert!(
+        diesel::sql_query("SELECT 1 FROM ledger_postings")
+            .execute(&mut conn)
+            .is_err(),
+        "the postings table is gone"
+    );
+
+    let report = cofund::services::check::run(&mut conn).unwrap();
+    assert_eq!(report.violations, Vec::<String>::new());
+    assert_eq!((report.entries, report.allocations), (4, 6));
+}
