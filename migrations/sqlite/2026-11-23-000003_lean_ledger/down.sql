@@ -1,3 +1,4 @@
+-- Back to the layout of the claims-ledger migration.
 DROP TRIGGER claims_never_deleted;
 -- Back to separate postings: each entry's lines are rebuilt from its row and its allocations.
 CREATE TABLE ledger_postings (
@@ -27,3 +28,7 @@ BEGIN SELECT RAISE(ABORT, 'the ledger is append-only: post a reversal instead');
 DROP TABLE ledger_entries;
 DROP INDEX claims_project_idx;
 CREATE INDEX claims_status_idx ON claims(project_id, status);
+DROP INDEX allocations_project_idx;
+CREATE INDEX allocations_project_idx ON allocations(project_id, payer_organisation_id, achieved_on);
+-- The allocations' foreign keys are not put back: SQLite can add one only by rebuilding the
+-- table, and nothing in the earlier layout depends on them.

@@ -76,9 +76,9 @@ CREATE TRIGGER allocations_append_only_update BEFORE UPDATE ON allocations
 BEGIN SELECT RAISE(ABORT, 'allocations are append-only: post a reversal instead'); END;
 CREATE TRIGGER allocations_append_only_delete BEFORE DELETE ON allocations
 BEGIN SELECT RAISE(ABORT, 'allocations are append-only: post a reversal instead'); END;
-CREATE TRIGGER ledger_append_only_update BEFORE UPDATE ON ledger_entries
+CREATE TRIGGER ledger_entries_append_only_update BEFORE UPDATE ON ledger_entries
 BEGIN SELECT RAISE(ABORT, 'the ledger is append-only: post a reversal instead'); END;
-CREATE TRIGGER ledger_append_only_delete BEFORE DELETE ON ledger_entries
+CREATE TRIGGER ledger_entries_append_only_delete BEFORE DELETE ON ledger_entries
 BEGIN SELECT RAISE(ABORT, 'the ledger is append-only: post a reversal instead'); END;
 CREATE TRIGGER claims_never_deleted BEFORE DELETE ON claims
 BEGIN SELECT RAISE(ABORT, 'claims are never deleted: reject or revoke instead'); END;
