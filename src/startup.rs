@@ -40,6 +40,14 @@ pub fn run(listener: TcpListener, pool: Pool, config: &Config) -> std::io::Resul
                     Ok(res)
                 }
             })
+            .wrap_fn(|req, srv| {
+                use actix_web::dev::Service;
+                use futures_util::future::{ready, Either};
+                match refuse_control_characters(req.uri()) {
+                    Some(problem) => Either::Left(ready(Err(problem.into()))),
+                    None => Either::Right(srv.call(req)),
+                }
+            })
             .wrap(TracingLogger::default())
             .app_data(pool.clone())
             .app_data(authenticator.clone())
@@ -74,4 +82,20 @@ pub fn run(listener: TcpListener, pool: Pool, config: &Config) -> std::io::Resul
         server = server.workers(workers);
     }
     Ok(server.listen(listener)?.run())
+}
+
+/// A path or query that decodes to a control character (NUL among them, which PostgreSQL
+/// cannot compare or store) is refused before it reaches a handler or a query, the same way
+/// on every database.
+fn refuse_control_characters(uri: &actix_web::http::Uri) -> Option<ApiError> {
+    let decoded_has_control = |part: &str| {
+        percent_encoding::percent_decode_str(part).any(|b| b < 0x20 || b == 0x7f)
+    };
+    let path = decoded_has_control(uri.path());
+    let query = uri.query().is_some_and(decoded_has_control);
+    (path || query).then(|| {
+        ApiError::BadRequest(
+            "the URL holds a control character; ids and query values never do".into(),
+        )
+    })
 }

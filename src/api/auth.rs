@@ -1,40 +1,24 @@
 //! Bearer JWT authentication and the roles of API.md.
 
-use std::collections::HashSet;
-use std::future::{ready, Ready};
+use std::collections::{HashMap, HashSet};
+use std::sync::RwLock;
 
 use actix_web::dev::Payload;
 use actix_web::http::header;
 use actix_web::{web, FromRequest, HttpRequest};
 use jsonwebtoken::{decode, encode, Header, Validation};
+use futures_util::future::LocalBoxFuture;
 use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
 
 use super::error::ApiError;
+use super::with_db;
 use crate::config::JwtSettings;
+use crate::db::{queries, Pool};
+use crate::domain::access::role_fits;
+use crate::domain::limits;
+use crate::domain::registry::OrganisationKind;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema, clap::ValueEnum)]
-#[serde(rename_all = "snake_case")]
-#[clap(rename_all = "snake_case")]
-pub enum Role {
-    Admin,
-    FundManager,
-    Commissioner,
-    Provider,
-    Validator,
-}
-
-impl Role {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Role::Admin => "admin",
-            Role::FundManager => "fund_manager",
-            Role::Commissioner => "commissioner",
-            Role::Provider => "provider",
-            Role::Validator => "validator",
-        }
-    }
-}
+pub use crate::domain::access::{Principal, Role};
 
 /// The claims cofund reads from a token.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -46,64 +30,21 @@ pub struct TokenClaims {
     pub org: Option<String>,
     pub exp: i64,
     pub iat: i64,
+    /// Not before: a token is refused until this time (checked when present).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nbf: Option<i64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub iss: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub aud: Option<String>,
 }
 
-/// Who is calling: the authenticated subject, its role and its organisation.
-#[derive(Debug, Clone)]
-pub struct Principal {
-    pub subject: String,
-    pub role: Role,
-    pub organisation_id: Option<String>,
-}
-
-impl Principal {
-    /// Refuses the request unless the caller has one of `roles`.
-    pub fn require(&self, roles: &[Role]) -> Result<(), ApiError> {
-        if roles.contains(&self.role) {
-            Ok(())
-        } else {
-            let allowed: Vec<&str> = roles.iter().map(|r| r.as_str()).collect();
-            Err(ApiError::Forbidden(format!(
-                "a {} token may not do this (allowed: {})",
-                self.role.as_str(),
-                allowed.join(", ")
-            )))
-        }
-    }
-
-    pub fn is_admin(&self) -> bool {
-        self.role == Role::Admin
-    }
-
-    /// True when the caller acts for `organisation_id`.
-    pub fn acts_for(&self, organisation_id: &str) -> bool {
-        self.organisation_id.as_deref() == Some(organisation_id)
-    }
-
-    /// Whose money the caller may see on a project it can see: a commissioner sees its own
-    /// organisation's only (`Some(org)`); every other role sees every payer's (`None`).
-    pub fn own_money_only(&self) -> Option<&str> {
-        (self.role == Role::Commissioner).then(|| self.organisation_id.as_deref().unwrap_or(""))
-    }
-
-    /// A stable name for the caller, used to scope idempotency keys.
-    pub fn key(&self) -> String {
-        format!(
-            "{}|{}|{}",
-            self.role.as_str(),
-            self.organisation_id.as_deref().unwrap_or("-"),
-            self.subject
-        )
-    }
-}
-
 pub struct Authenticator {
     settings: JwtSettings,
     validation: Validation,
+    /// Kinds of organisations tokens have named. Organisations are never deleted and their
+    /// kind never changes, so an entry never goes stale; unknown ids are not cached.
+    known_kinds: RwLock<HashMap<String, OrganisationKind>>,
 }
 
 impl Authenticator {
@@ -112,6 +53,7 @@ impl Authenticator {
         let mut validation = Validation::new(settings.algorithm);
         validation.required_spec_claims = HashSet::from(["exp".to_owned(), "sub".to_owned()]);
         validation.leeway = 30;
+        validation.validate_nbf = true;
         match &settings.audience {
             Some(aud) => {
                 validation.set_audience(&[aud]);
@@ -126,13 +68,25 @@ impl Authenticator {
         Authenticator {
             settings,
             validation,
+            known_kinds: RwLock::new(HashMap::new()),
         }
     }
 
+    /// Checks the signature and the claims of a token. The organisation it names is checked
+    /// by [`Authenticator::check_organisation`], which needs the database.
     pub fn authenticate(&self, token: &str) -> Result<Principal, ApiError> {
         let data = decode::<TokenClaims>(token, &self.settings.decoding_key, &self.validation)
             .map_err(|e| ApiError::Unauthorized(format!("the bearer token is not valid: {e}")))?;
         let claims = data.claims;
+        // Both are stored (who submitted, who decided): held to what any stored text is.
+        for (claim, value) in [("sub", Some(&claims.sub)), ("org", claims.org.as_ref())] {
+            if value.is_some_and(|v| v.is_empty() || limits::text_problem(v, 255, false).is_some())
+            {
+                return Err(ApiError::Unauthorized(format!(
+                    "the token's '{claim}' claim must be 1 to 255 characters without control characters"
+                )));
+            }
+        }
         if claims.role != Role::Admin && claims.org.as_deref().unwrap_or("").is_empty() {
             return Err(ApiError::Unauthorized(format!(
                 "a {} token must name its organisation in the 'org' claim",
@@ -167,6 +121,7 @@ impl Authenticator {
             role,
             org: organisation_id.map(str::to_owned),
             iat: now,
+            nbf: None,
             exp: now + ttl.num_seconds(),
             iss: self.settings.issuer.clone(),
             aud: self.settings.audience.clone(),
@@ -175,12 +130,72 @@ impl Authenticator {
     }
 }
 
+impl Authenticator {
+    /// The organisation a token names must exist and its kind must fit the token's role (a
+    /// provider token for a council is refused).
+    pub fn check_organisation(
+        &self,
+        principal: &Principal,
+        kind_of: impl FnOnce(&str) -> Result<Option<OrganisationKind>, ApiError>,
+    ) -> Result<(), ApiError> {
+        let Some(org) = principal.organisation_id.as_deref() else {
+            return Ok(());
+        };
+        let cached = self.known_kinds.read().ok().and_then(|k| k.get(org).copied());
+        let kind = match cached {
+            Some(kind) => kind,
+            None => {
+                let kind = kind_of(org)?.ok_or_else(|| {
+                    ApiError::Unauthorized(
+                        "the token names an organisation that does not exist".into(),
+                    )
+                })?;
+                if let Ok(mut known) = self.known_kinds.write() {
+                    known.insert(org.to_owned(), kind);
+                }
+                kind
+            }
+        };
+        if role_fits(principal.role, kind) {
+            Ok(())
+        } else {
+            Err(ApiError::Unauthorized(format!(
+                "a {} token cannot act for a {} organisation",
+                principal.role.as_str(),
+                kind.as_str()
+            )))
+        }
+    }
+}
+
 impl FromRequest for Principal {
     type Error = ApiError;
-    type Future = Ready<Result<Principal, ApiError>>;
+    type Future = LocalBoxFuture<'static, Result<Principal, ApiError>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        ready(principal_of(req))
+        let authenticated = principal_of(req);
+        let authenticator = req.app_data::<web::Data<Authenticator>>().cloned();
+        let pool = req.app_data::<web::Data<Pool>>().cloned();
+        Box::pin(async move {
+            let principal = authenticated?;
+            let (Some(authenticator), Some(pool)) = (authenticator, pool) else {
+                return Err(ApiError::Internal("no authenticator configured".into()));
+            };
+            if principal.organisation_id.is_none() {
+                return Ok(principal);
+            }
+            let checked = principal.clone();
+            let checker = authenticator.clone();
+            with_db(&pool, move |conn| {
+                checker.check_organisation(&checked, |org| {
+                    Ok(queries::organisation_kinds(conn, &[org])?
+                        .get(org)
+                        .copied())
+                })
+            })
+            .await?;
+            Ok(principal)
+        })
     }
 }
 

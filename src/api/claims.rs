@@ -10,17 +10,19 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::auth::{Principal, Role};
 use super::error::{ApiError, Problem};
-use super::extract::{idempotency_key, sha256_hex, JsonBody, PageQuery};
-use super::projects::load_visible;
+use super::extract::{parse_json, JsonBody, PageQuery};
 use super::{idempotent_create, with_db, Page};
 use crate::config::Config;
-use crate::db::models::{Allocation, Claim, ClaimAdjustment, ProjectRecord};
+use crate::db::models::{Allocation, Claim, ClaimAdjustment};
 use crate::db::schema::{allocations, claim_adjustments, claims};
 use crate::db::{backend_specific, queries, write_tx, DbConn, MultiBackend, Pool};
 use crate::domain::claims::{AdjustmentKind, ClaimInput, Reason};
+use crate::domain::limits;
 use crate::domain::money::MoneyJson;
+use crate::domain::access::{decider, may_submit, MoneyScope};
+use crate::services::access::{load_visible, VisibleProject};
 use crate::services::claims::{
-    self as service, lock_project, BulkMode, ProjectRules, RowResult, RowStatus, Submitter,
+    self as service, check_decider, lock_project, BulkMode, ProjectRules, RowResult, RowStatus, Submitter,
     Verifier, VerifyResult,
 };
 
@@ -129,7 +131,7 @@ fn claim_view(
     conn: &mut DbConn,
     claim: Claim,
     currency: &str,
-    principal: &Principal,
+    money: &MoneyScope,
 ) -> Result<ClaimView, ApiError> {
     let adjustments: Vec<ClaimAdjustment> = claim_adjustments::table
         .filter(claim_adjustments::claim_id.eq(&claim.id))
@@ -140,7 +142,7 @@ fn claim_view(
         .filter(allocations::claim_id.eq(&claim.id))
         .select(Allocation::as_select())
         .into_boxed::<MultiBackend>();
-    if let Some(org) = principal.own_money_only() {
+    if let Some(org) = money.only() {
         query = query.filter(allocations::payer_organisation_id.eq(org));
     }
     let allocations: Vec<Allocation> = query.order(allocations::id.asc()).load(conn)?;
@@ -192,38 +194,11 @@ fn project_for_provider(
     conn: &mut DbConn,
     principal: &Principal,
     project_id: &str,
-) -> Result<ProjectRecord, ApiError> {
+) -> Result<VisibleProject, ApiError> {
     principal.require(&[Role::Provider])?;
-    let record = load_visible(conn, principal, project_id)?;
-    if !principal.acts_for(&record.project.provider_organisation_id) {
-        return Err(ApiError::Forbidden(
-            "only the project's provider may submit its claims".into(),
-        ));
-    }
-    Ok(record)
-}
-
-/// Validators named on the project and commissioners that pay into it may decide its claims.
-fn may_decide(
-    principal: &Principal,
-    record: &ProjectRecord,
-    admin_too: bool,
-) -> Result<(), ApiError> {
-    let org = principal.organisation_id.as_deref().unwrap_or("");
-    let allowed = match principal.role {
-        Role::Validator => record.validator_organisation_ids.iter().any(|v| v == org),
-        Role::Commissioner => record.payers.iter().any(|p| p.payer.organisation_id == org),
-        Role::Admin => admin_too,
-        _ => false,
-    };
-    if allowed {
-        Ok(())
-    } else {
-        Err(ApiError::Forbidden(format!(
-            "only the project's validators and paying commissioners{} may do this",
-            if admin_too { " (or an admin)" } else { "" }
-        )))
-    }
+    let project = load_visible(conn, principal, project_id)?;
+    may_submit(principal, &project.parties())?;
+    Ok(project)
 }
 
 fn rejected_problem(reasons: Vec<Reason>) -> ApiError {
@@ -267,14 +242,14 @@ pub async fn submit_one(
 ) -> Result<HttpResponse, ApiError> {
     principal.require(&[Role::Provider])?;
     let input: ClaimInput = body.parse()?;
-    let key = idempotency_key(&req)?;
     let project_id = project_id.into_inner();
     let who = principal.clone();
-    idempotent_create(&pool, &principal, key, body.digest.clone(), move |conn| {
+    idempotent_create(&pool, &principal, &req, body.bytes(), move |conn| {
         lock_project(conn, &project_id)?;
-        let record = project_for_provider(conn, &who, &project_id)?;
-        let currency = record.project.currency.clone();
-        let rules = ProjectRules::new(record, today());
+        let project = project_for_provider(conn, &who, &project_id)?;
+        let money = project.money(&who);
+        let currency = project.record.project.currency.clone();
+        let rules = ProjectRules::new(project.record, today())?;
         let submitter = Submitter {
             subject: &who.subject,
             organisation_id: who.organisation_id.as_deref().unwrap_or(""),
@@ -289,7 +264,7 @@ pub async fn submit_one(
             None,
         )?;
         match stored.pop() {
-            Some(claim) => claim_view(conn, claim, &currency, &who),
+            Some(claim) => claim_view(conn, claim, &currency, &money),
             None => Err(rejected_problem(
                 results.pop().map(|r| r.reasons).unwrap_or_default(),
             )),
@@ -334,12 +309,21 @@ struct CsvRow {
 
 fn parse_csv_row(row: CsvRow) -> Result<ClaimInput, Vec<Reason>> {
     let mut reasons = Vec::new();
+    // Reasons name the field, never its value: in a column-shifted file the value may be a
+    // participant reference.
     let mut date = |field: &str, value: &str| match value.trim().parse::<NaiveDate>() {
-        Ok(d) => Some(d),
+        Ok(d) if limits::date_in_range(d) => Some(d),
+        Ok(_) => {
+            reasons.push(Reason::new(
+                "date_out_of_range",
+                format!("{field} {}", limits::date_range_message()),
+            ));
+            None
+        }
         Err(_) => {
             reasons.push(Reason::new(
                 "malformed_row",
-                format!("{field} '{value}' is not a date YYYY-MM-DD"),
+                format!("{field} is not a date YYYY-MM-DD"),
             ));
             None
         }
@@ -358,7 +342,7 @@ fn parse_csv_row(row: CsvRow) -> Result<ClaimInput, Vec<Reason>> {
                 Err(_) => {
                     reasons.push(Reason::new(
                         "malformed_row",
-                        format!("{field} '{v}' is not a whole number"),
+                        format!("{field} is not a whole number"),
                     ));
                     None
                 }
@@ -381,6 +365,17 @@ fn parse_csv_row(row: CsvRow) -> Result<ClaimInput, Vec<Reason>> {
         }),
         _ => Err(reasons),
     }
+}
+
+/// One line of a JSON-lines file, held to the same rules as a single claim's body.
+fn parse_json_line(line: &[u8]) -> Result<ClaimInput, Vec<Reason>> {
+    parse_json::<ClaimInput>(line).map_err(|e| match e {
+        ApiError::Validation(errors) => errors
+            .into_iter()
+            .map(|f| Reason::new("malformed_row", format!("{}: {}", f.field, f.detail)))
+            .collect(),
+        other => vec![Reason::new("malformed_row", other.to_string())],
+    })
 }
 
 /// Reads a bulk file: CSV with a header row, or JSON lines (one claim object per line).
@@ -408,7 +403,10 @@ fn parse_bulk(
         for record in reader.deserialize::<CsvRow>() {
             rows.push(match record {
                 Ok(row) => parse_csv_row(row),
-                Err(e) => Err(vec![Reason::new("malformed_row", e.to_string())]),
+                Err(e) => Err(vec![Reason::new(
+                    "malformed_row",
+                    limits::without_values(&e.to_string()),
+                )]),
             });
             if rows.len() > MAX_BULK_ROWS {
                 break;
@@ -419,10 +417,7 @@ fn parse_bulk(
             if line.iter().all(u8::is_ascii_whitespace) {
                 continue;
             }
-            rows.push(
-                serde_json::from_slice::<ClaimInput>(line)
-                    .map_err(|e| vec![Reason::new("malformed_row", e.to_string())]),
-            );
+            rows.push(parse_json_line(line));
             if rows.len() > MAX_BULK_ROWS {
                 break;
             }
@@ -479,17 +474,14 @@ pub async fn submit_bulk(
     }
     let mode = query.mode.unwrap_or(BulkMode::AllOrNothing);
     let rows = parse_bulk(&content_type, &body)?;
-    let key = idempotency_key(&req)?;
-    // The mode and the content type are part of the request as much as the file is.
-    let digest = sha256_hex(&[format!("{mode:?}\n{content_type}\n").as_bytes(), &body]);
     let project_id = project_id.into_inner();
     let who = principal.clone();
     let total_rows = rows.len();
     tracing::info!(project_id = %project_id, rows = total_rows, ?mode, "bulk claims received");
-    let response = idempotent_create(&pool, &principal, key, digest, move |conn| {
+    let response = idempotent_create(&pool, &principal, &req, &body, move |conn| {
         lock_project(conn, &project_id)?;
-        let record = project_for_provider(conn, &who, &project_id)?;
-        let rules = ProjectRules::new(record, today());
+        let project = project_for_provider(conn, &who, &project_id)?;
+        let rules = ProjectRules::new(project.record, today())?;
         let submitter = Submitter { subject: &who.subject, organisation_id: who.organisation_id.as_deref().unwrap_or("") };
         let upload_id = queries::new_id("upl");
         let (results, stored) =
@@ -525,11 +517,13 @@ pub async fn submit_bulk(
     Ok(response)
 }
 
+/// A claim the caller may see, with its project: a provider sees only its own projects'
+/// claims (which [`load_visible`] already ensures).
 fn load_claim(
     conn: &mut DbConn,
     principal: &Principal,
     id: &str,
-) -> Result<(Claim, ProjectRecord), ApiError> {
+) -> Result<(Claim, VisibleProject), ApiError> {
     let not_found = || ApiError::NotFound(format!("no claim '{id}' that you can see"));
     let claim = claims::table
         .find(id)
@@ -537,13 +531,8 @@ fn load_claim(
         .first(conn)
         .optional()?
         .ok_or_else(not_found)?;
-    let record = load_visible(conn, principal, &claim.project_id).map_err(|_| not_found())?;
-    if principal.role == Role::Provider
-        && !principal.acts_for(&record.project.provider_organisation_id)
-    {
-        return Err(not_found());
-    }
-    Ok((claim, record))
+    let project = load_visible(conn, principal, &claim.project_id).map_err(|_| not_found())?;
+    Ok((claim, project))
 }
 
 /// A claim with its decision and allocations.
@@ -559,8 +548,9 @@ pub async fn get(
 ) -> Result<web::Json<ClaimView>, ApiError> {
     let id = id.into_inner();
     let view = with_db(&pool, move |conn| {
-        let (claim, record) = load_claim(conn, &principal, &id)?;
-        claim_view(conn, claim, &record.project.currency, &principal)
+        let (claim, project) = load_claim(conn, &principal, &id)?;
+        let money = project.money(&principal);
+        claim_view(conn, claim, &project.record.project.currency, &money)
     })
     .await?;
     Ok(web::Json(view))
@@ -581,45 +571,56 @@ pub async fn verify_one(
     principal: Principal,
     id: web::Path<String>,
 ) -> Result<web::Json<ClaimView>, ApiError> {
-    principal.require(&[Role::Validator, Role::Commissioner])?;
+    principal.require(DECIDERS)?;
     let id = id.into_inner();
     let view = with_db(&pool, move |conn| {
         write_tx(conn, |conn| {
             let (claim, _) = load_claim(conn, &principal, &id)?;
             lock_project(conn, &claim.project_id)?;
             // Read again under the lock: another verifier may have got here first.
-            let (claim, record) = load_claim(conn, &principal, &id)?;
-            may_decide(&principal, &record, false)?;
-            let currency = record.project.currency.clone();
-            let rules = ProjectRules::new(record, today());
+            let (claim, project) = load_claim(conn, &principal, &id)?;
             let verifier = Verifier {
                 subject: &principal.subject,
+                capacity: decider(&principal, &project.parties())?,
             };
+            let money = project.money(&principal);
+            let currency = project.record.project.currency.clone();
+            let rules = ProjectRules::new(project.record, today())?;
             let mut results =
                 service::verify(conn, &rules, &verifier, std::slice::from_ref(&claim.id))?;
             let result = results
                 .pop()
                 .ok_or_else(|| ApiError::Internal("no verification result".into()))?;
             if !result.verified {
-                let reason = result
-                    .reasons
-                    .into_iter()
-                    .next()
-                    .unwrap_or_else(|| Reason::new("refused", "not verified"));
-                return Err(match reason.code.as_str() {
-                    "separation_of_duties" => ApiError::Forbidden(reason.detail),
-                    _ => ApiError::Conflict(reason.detail),
-                });
+                return Err(refusal_error(result.reasons));
             }
             let claim = claims::table
                 .find(&claim.id)
                 .select(Claim::as_select())
                 .first(conn)?;
-            claim_view(conn, claim, &currency, &principal)
+            claim_view(conn, claim, &currency, &money)
         })
     })
     .await?;
     Ok(web::Json(view))
+}
+
+/// Roles that may decide claims at all; [`decider`] says which of them may on a project.
+const DECIDERS: &[Role] = &[Role::Validator, Role::Commissioner, Role::Admin];
+
+/// The answer to a single verification the rules refused.
+fn refusal_error(reasons: Vec<Reason>) -> ApiError {
+    let reason = reasons
+        .into_iter()
+        .next()
+        .unwrap_or_else(|| Reason::new("refused", "not verified"));
+    match reason.code.as_str() {
+        service::SEPARATION_OF_DUTIES | service::NOT_YOURS_TO_DECIDE => {
+            ApiError::Forbidden(reason.detail)
+        }
+        "amount_out_of_range" => rejected_problem(vec![reason]),
+        _ => ApiError::Conflict(reason.detail),
+    }
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -653,7 +654,7 @@ pub async fn verify_many(
     project_id: web::Path<String>,
     body: JsonBody,
 ) -> Result<web::Json<BulkVerifyReport>, ApiError> {
-    principal.require(&[Role::Validator, Role::Commissioner])?;
+    principal.require(DECIDERS)?;
     let request: BulkVerifyRequest = body.parse()?;
     if request.claim_ids.is_empty() == request.upload_id.is_none() {
         return Err(ApiError::validation(
@@ -672,10 +673,12 @@ pub async fn verify_many(
     let report = with_db(&pool, move |conn| {
         write_tx(conn, |conn| {
             lock_project(conn, &project_id)?;
-            let record = load_visible(conn, &principal, &project_id)?;
-            may_decide(&principal, &record, false)?;
-            let rules = ProjectRules::new(record, today());
-            let verifier = Verifier { subject: &principal.subject };
+            let project = load_visible(conn, &principal, &project_id)?;
+            let verifier = Verifier {
+                subject: &principal.subject,
+                capacity: decider(&principal, &project.parties())?,
+            };
+            let rules = ProjectRules::new(project.record, today())?;
             let (ids, results) = match &request.upload_id {
                 None => {
                     let ids = request.claim_ids.clone();
@@ -711,12 +714,12 @@ async fn decide(
     principal: Principal,
     id: String,
     body: JsonBody,
-    admin_too: bool,
     act: fn(&mut DbConn, &Claim, &str, &str) -> Result<(), ApiError>,
 ) -> Result<web::Json<ClaimView>, ApiError> {
+    principal.require(DECIDERS)?;
     let request: ReasonRequest = body.parse()?;
     let reason = request.reason.trim().to_owned();
-    if reason.is_empty() || reason.len() > 2000 {
+    if reason.is_empty() || reason.chars().count() > 2000 {
         return Err(ApiError::validation(
             "reason",
             "a reason of 1 to 2000 characters is required",
@@ -726,14 +729,18 @@ async fn decide(
         write_tx(conn, |conn| {
             let (claim, _) = load_claim(conn, &principal, &id)?;
             lock_project(conn, &claim.project_id)?;
-            let (claim, record) = load_claim(conn, &principal, &id)?;
-            may_decide(&principal, &record, admin_too)?;
+            let (claim, project) = load_claim(conn, &principal, &id)?;
+            let capacity = decider(&principal, &project.parties())?;
+            let money = project.money(&principal);
+            let currency = project.record.project.currency.clone();
+            let rules = ProjectRules::new(project.record, today())?;
+            check_decider(&rules, capacity, &claim)?;
             act(conn, &claim, &principal.subject, &reason)?;
             let claim = claims::table
                 .find(&claim.id)
                 .select(Claim::as_select())
                 .first(conn)?;
-            claim_view(conn, claim, &record.project.currency, &principal)
+            claim_view(conn, claim, &currency, &money)
         })
     })
     .await?;
@@ -753,16 +760,7 @@ pub async fn reject(
     id: web::Path<String>,
     body: JsonBody,
 ) -> Result<web::Json<ClaimView>, ApiError> {
-    principal.require(&[Role::Validator, Role::Commissioner])?;
-    decide(
-        pool,
-        principal,
-        id.into_inner(),
-        body,
-        false,
-        service::reject,
-    )
-    .await
+    decide(pool, principal, id.into_inner(), body, service::reject).await
 }
 
 /// Revoke a verified claim: its allocations are reversed by new ledger entries.
@@ -778,16 +776,7 @@ pub async fn revoke(
     id: web::Path<String>,
     body: JsonBody,
 ) -> Result<web::Json<ClaimView>, ApiError> {
-    principal.require(&[Role::Validator, Role::Commissioner, Role::Admin])?;
-    decide(
-        pool,
-        principal,
-        id.into_inner(),
-        body,
-        true,
-        service::revoke,
-    )
-    .await
+    decide(pool, principal, id.into_inner(), body, service::revoke).await
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -838,7 +827,8 @@ pub async fn list(
     }
     let project_id = project_id.into_inner();
     let items = with_db(&pool, move |conn| {
-        let record = load_visible(conn, &principal, &project_id)?;
+        let project = load_visible(conn, &principal, &project_id)?;
+        let money = project.money(&principal);
         let mut q = claims::table
             .filter(claims::project_id.eq(&project_id))
             .select(Claim::as_select())
@@ -854,7 +844,7 @@ pub async fn list(
         }
         let rows: Vec<Claim> = q.order(claims::id.asc()).limit(limit).load(conn)?;
         rows.into_iter()
-            .map(|c| claim_view(conn, c, &record.project.currency, &principal))
+            .map(|c| claim_view(conn, c, &project.record.project.currency, &money))
             .collect::<Result<Vec<_>, _>>()
     })
     .await?;
@@ -878,7 +868,10 @@ pub struct AllocationQuery {
 /// First and last day of a period written `2021-Q1` or `2021-03`.
 pub fn parse_period(period: &str) -> Option<(NaiveDate, NaiveDate)> {
     let (year, rest) = period.split_once('-')?;
-    let year: i32 = year.parse().ok()?;
+    let year: i32 = year
+        .parse()
+        .ok()
+        .filter(|y| (limits::MIN_DATE.year()..=limits::MAX_DATE.year()).contains(y))?;
     let (first_month, months) = if let Some(q) = rest.strip_prefix('Q') {
         let q: u32 = q.parse().ok().filter(|q| (1..=4).contains(q))?;
         ((q - 1) * 3 + 1, 3)
@@ -927,13 +920,13 @@ pub async fn allocations_list(
     };
     let project_id = project_id.into_inner();
     let items = with_db(&pool, move |conn| {
-        let record = load_visible(conn, &principal, &project_id)?;
+        let project = load_visible(conn, &principal, &project_id)?;
         let mut q = allocations::table
             .filter(allocations::project_id.eq(&project_id))
             .select(Allocation::as_select())
             .into_boxed::<MultiBackend>();
-        if let Some(org) = principal.own_money_only() {
-            q = q.filter(allocations::payer_organisation_id.eq(org));
+        if let Some(org) = project.money(&principal).only() {
+            q = q.filter(allocations::payer_organisation_id.eq(org.to_owned()));
         }
         if let Some(org) = query.payer_organisation_id {
             q = q.filter(allocations::payer_organisation_id.eq(org));
@@ -947,7 +940,7 @@ pub async fn allocations_list(
         let rows: Vec<Allocation> = q.order(allocations::id.asc()).limit(limit).load(conn)?;
         Ok(rows
             .into_iter()
-            .map(|a| AllocationView::new(a, &record.project.currency))
+            .map(|a| AllocationView::new(a, &project.record.project.currency))
             .collect::<Vec<_>>())
     })
     .await?;

@@ -9,7 +9,9 @@ use crate::domain::FieldError;
 
 pub const PROBLEM_JSON: &str = "application/problem+json";
 
-#[derive(Debug, thiserror::Error)]
+/// `Debug` is written by hand (below): it is what the request log prints for a failed request,
+/// and it must stay short whatever the error carries.
+#[derive(thiserror::Error)]
 pub enum ApiError {
     #[error("{0}")]
     BadRequest(String),
@@ -43,6 +45,53 @@ pub enum ApiError {
     /// Logged in full; the client sees only that something failed.
     #[error("internal error: {0}")]
     Internal(String),
+}
+
+/// Longest detail a log line carries for one error.
+const MAX_LOGGED_DETAIL: usize = 300;
+/// Most field errors or reasons a log line names.
+const MAX_LOGGED_ITEMS: usize = 3;
+
+/// Bounded: the kind, the start of the detail and counts, never a whole report. A refused bulk
+/// file's per-row results are in the response, not in the log.
+impl std::fmt::Debug for ApiError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let (status, slug, _) = self.kind();
+        write!(f, "{} {slug}: {}", status.as_u16(), truncated(&self.to_string()))?;
+        match self {
+            ApiError::Validation(errors) => {
+                let fields: Vec<&str> = errors
+                    .iter()
+                    .take(MAX_LOGGED_ITEMS)
+                    .map(|e| e.field.as_str())
+                    .collect();
+                write!(f, " ({} fields: {}", errors.len(), truncated(&fields.join(", ")))?;
+                if errors.len() > MAX_LOGGED_ITEMS {
+                    f.write_str(", …")?;
+                }
+                f.write_str(")")
+            }
+            ApiError::Refused { extensions, .. } => {
+                let sizes: Vec<String> = extensions
+                    .iter()
+                    .map(|(name, value)| match value {
+                        serde_json::Value::Array(items) => format!("{name}: {} items", items.len()),
+                        _ => name.clone(),
+                    })
+                    .take(MAX_LOGGED_ITEMS)
+                    .collect();
+                write!(f, " [{}]", sizes.join(", "))
+            }
+            _ => Ok(()),
+        }
+    }
+}
+
+fn truncated(text: &str) -> String {
+    match text.char_indices().nth(MAX_LOGGED_DETAIL) {
+        Some((at, _)) => format!("{}… ({} bytes)", &text[..at], text.len()),
+        None => text.to_owned(),
+    }
 }
 
 /// The problem document. `errors` lists each offending field of a validation failure.
@@ -179,6 +228,28 @@ impl From<diesel::result::Error> for ApiError {
             return ApiError::Unavailable("the database is busy; retry the request".into());
         }
         ApiError::Internal(format!("database: {e}"))
+    }
+}
+
+impl From<crate::domain::access::Denied> for ApiError {
+    fn from(e: crate::domain::access::Denied) -> ApiError {
+        ApiError::Forbidden(e.0)
+    }
+}
+
+impl From<crate::services::access::AccessError> for ApiError {
+    fn from(e: crate::services::access::AccessError) -> ApiError {
+        use crate::services::access::AccessError;
+        match e {
+            AccessError::NotFound(_) => ApiError::NotFound(e.to_string()),
+            AccessError::Database(e) => e.into(),
+        }
+    }
+}
+
+impl From<crate::services::claims::CorruptTerms> for ApiError {
+    fn from(e: crate::services::claims::CorruptTerms) -> ApiError {
+        ApiError::Internal(e.to_string())
     }
 }
 

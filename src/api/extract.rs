@@ -10,20 +10,25 @@ use sha2::{Digest, Sha256};
 use utoipa::IntoParams;
 
 use super::error::{from_actix, ApiError};
+use crate::domain::limits;
+use crate::domain::FieldError;
 
 /// A JSON body, read but not yet parsed: handlers check who is asking before they look at
 /// what is asked (a 403 comes before a 422). [`JsonBody::parse`] turns malformed JSON into a
 /// 400 and a well-formed body with a wrong field into a 422 whose `errors` names the field by
-/// its path (`payers[1].max_commitment.amount`). `digest` is the SHA-256 of the raw body, which
-/// idempotent writes compare.
+/// its path (`payers[1].max_commitment.amount`).
 pub struct JsonBody {
     bytes: web::Bytes,
-    pub digest: String,
 }
 
 impl JsonBody {
     pub fn parse<T: DeserializeOwned>(&self) -> Result<T, ApiError> {
         parse_json(&self.bytes)
+    }
+
+    /// The body as sent, which idempotent writes fingerprint.
+    pub fn bytes(&self) -> &[u8] {
+        &self.bytes
     }
 }
 
@@ -46,31 +51,75 @@ impl FromRequest for JsonBody {
                 ));
             }
             let bytes = body.await.map_err(|e| from_actix(&e))?;
-            Ok(JsonBody {
-                digest: sha256_hex(&[&bytes]),
-                bytes,
-            })
+            Ok(JsonBody { bytes })
         })
     }
 }
 
+/// Parses a JSON body: malformed JSON is a 400; a string that could not be stored (too long,
+/// or holding a control character such as NUL, which PostgreSQL refuses) or a field of the
+/// wrong shape is a 422 naming the field. Error details never quote a value the client sent:
+/// any field may hold a participant reference.
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
-    let mut deserializer = serde_json::Deserializer::from_slice(bytes);
-    let value = serde_path_to_error::deserialize(&mut deserializer).map_err(|e| {
-        let path = e.path().to_string();
-        let inner = e.into_inner();
-        match inner.classify() {
-            serde_json::error::Category::Data => {
-                let message = strip_position(&inner.to_string());
-                ApiError::validation(&field_of(&path, &message), message)
-            }
-            _ => ApiError::BadRequest(format!("the body is not valid JSON: {inner}")),
-        }
+    let value: serde_json::Value = serde_json::from_slice(bytes).map_err(|e| {
+        ApiError::BadRequest(format!(
+            "the body is not valid JSON: {}",
+            limits::without_values(&e.to_string())
+        ))
     })?;
-    deserializer
-        .end()
-        .map_err(|e| ApiError::BadRequest(format!("the body is not valid JSON: {e}")))?;
-    Ok(value)
+    let mut errors = Vec::new();
+    check_strings(&value, &mut String::new(), &mut errors);
+    if !errors.is_empty() {
+        return Err(ApiError::Validation(errors));
+    }
+    serde_path_to_error::deserialize(value).map_err(|e| {
+        let path = e.path().to_string();
+        let message = limits::without_values(&e.into_inner().to_string());
+        ApiError::validation(&field_of(&path, &message), message)
+    })
+}
+
+/// Holds every string of a JSON document to what the database can store: at most
+/// [`limits::MAX_TEXT_CHARS`] characters (fields with tighter limits check them later) and no
+/// control characters, except line breaks and tabs in a free-text `reason`.
+fn check_strings(value: &serde_json::Value, path: &mut String, errors: &mut Vec<FieldError>) {
+    const MAX_REPORTED: usize = 20;
+    match value {
+        serde_json::Value::String(s) => {
+            let multiline = path.ends_with("reason");
+            if let Some(problem) = limits::text_problem(s, limits::MAX_TEXT_CHARS, multiline) {
+                if errors.len() < MAX_REPORTED {
+                    let field = if path.is_empty() { "body" } else { path.as_str() };
+                    errors.push(FieldError::new(field, problem));
+                }
+            }
+        }
+        serde_json::Value::Array(items) => {
+            for (i, item) in items.iter().enumerate() {
+                let len = path.len();
+                path.push_str(&format!("[{i}]"));
+                check_strings(item, path, errors);
+                path.truncate(len);
+            }
+        }
+        serde_json::Value::Object(members) => {
+            for (name, member) in members {
+                let len = path.len();
+                if !path.is_empty() {
+                    path.push('.');
+                }
+                // A name is echoed only when it is a plain identifier.
+                if name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+                    path.push_str(name);
+                } else {
+                    path.push('?');
+                }
+                check_strings(member, path, errors);
+                path.truncate(len);
+            }
+        }
+        _ => {}
+    }
 }
 
 /// The field a deserialisation error is about. serde reports a missing field at its parent's
@@ -84,14 +133,6 @@ fn field_of(path: &str, message: &str) -> String {
         (".", None) => "body".to_owned(),
         (parent, Some(name)) => format!("{parent}.{name}"),
         (path, None) => path.to_owned(),
-    }
-}
-
-/// serde_json appends " at line 1 column 42", which means nothing once the field is named.
-fn strip_position(message: &str) -> String {
-    match message.rfind(" at line ") {
-        Some(at) => message[..at].to_owned(),
-        None => message.to_owned(),
     }
 }
 

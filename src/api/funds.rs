@@ -7,7 +7,7 @@ use utoipa::ToSchema;
 
 use super::auth::{Principal, Role};
 use super::error::{ApiError, Problem};
-use super::extract::{idempotency_key, JsonBody, PageQuery};
+use super::extract::{JsonBody, PageQuery};
 use super::{idempotent_create, with_db, Page};
 use crate::db::backend_specific::{lock_row_for_update, LockableTable};
 use crate::db::models::Fund;
@@ -70,8 +70,7 @@ pub async fn create(
             "a fund manager may create funds only for its own organisation".into(),
         ));
     }
-    let key = idempotency_key(&req)?;
-    idempotent_create(&pool, &principal, key, body.digest, move |conn| {
+    idempotent_create(&pool, &principal, &req, body.bytes(), move |conn| {
         let owner = queries::organisation_kinds(conn, &[input.owner_organisation_id.as_str()])?;
         let plan = validate_fund(
             input.clone(),

@@ -11,7 +11,7 @@ pub mod organisations;
 pub mod projects;
 
 use actix_web::http::StatusCode;
-use actix_web::{web, HttpResponse};
+use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -54,81 +54,105 @@ where
     .map_err(|e| ApiError::Internal(format!("blocking task failed: {e}")))?
 }
 
-/// A write that creates money-relevant records, made safe to retry with `Idempotency-Key`:
-/// the same key and body return the first response; the same key with another body is a 422.
-/// The stored response is inserted in the write's own transaction, and its primary key makes a
-/// concurrent retry fail and roll back rather than write twice.
+/// A write that creates money-relevant records, made safe to retry with `Idempotency-Key`.
+///
+/// Keys are scoped to the caller's organisation. A request is fingerprinted by its method,
+/// path with query, content type and body: the same key with the same request returns the
+/// first response; with any other request it is a 422 and nothing is stored. The key is
+/// reserved at the start of the write's own transaction and its response written before it
+/// commits, so a concurrent retry waits for the first request and answers as it did (or, if
+/// the first failed and stored nothing, does the work itself); it is never told that its own
+/// claim was a duplicate.
 pub async fn idempotent_create<T, F>(
     pool: &web::Data<Pool>,
     principal: &Principal,
-    key: Option<String>,
-    digest: String,
+    request: &HttpRequest,
+    body: &[u8],
     create: F,
 ) -> Result<HttpResponse, ApiError>
 where
     T: Serialize + Send + 'static,
     F: FnOnce(&mut DbConn) -> Result<T, ApiError> + Send + 'static,
 {
-    let principal_key = principal.key();
-    let result = with_db(pool, move |conn| {
-        let Some(key) = key else {
-            let created = db::write_tx(conn, create)?;
-            return Ok((
-                StatusCode::CREATED,
-                serde_json::to_string(&created).map_err(internal)?,
-            ));
-        };
-        let outcome = db::write_tx(conn, |conn| {
-            if let Some(stored) = db::queries::find_idempotent_response(conn, &principal_key, &key)?
-            {
-                return replay(&stored, &digest);
+    let key = extract::idempotency_key(request)?;
+    let fingerprint = request_fingerprint(request, body);
+    let scope = principal.idempotency_scope();
+    let body = with_db(pool, move |conn| {
+        db::write_tx(conn, |conn| {
+            if let Some(key) = &key {
+                let reservation = db::models::IdempotencyRecord {
+                    principal: scope.clone(),
+                    idempotency_key: key.clone(),
+                    request_hash: fingerprint.clone(),
+                    response_status: 0,
+                    response_body: String::new(),
+                    created_at: chrono::Utc::now().naive_utc(),
+                };
+                if !db::backend_specific::reserve_idempotency_key(conn, &reservation)? {
+                    return replay(conn, &scope, key, &fingerprint);
+                }
             }
             let created = create(conn)?;
             let body = serde_json::to_string(&created).map_err(internal)?;
-            let record = db::models::IdempotencyRecord {
-                principal: principal_key.clone(),
-                idempotency_key: key.clone(),
-                request_hash: digest.clone(),
-                response_status: i32::from(StatusCode::CREATED.as_u16()),
-                response_body: body.clone(),
-                created_at: chrono::Utc::now().naive_utc(),
-            };
-            db::queries::insert_idempotent_response(conn, &record)?;
-            Ok((StatusCode::CREATED, body))
-        });
-        match outcome {
-            // A concurrent request with the same key committed first: answer as it did.
-            Err(ApiError::Internal(_)) | Err(ApiError::Unavailable(_)) => {
-                match db::queries::find_idempotent_response(conn, &principal_key, &key)? {
-                    Some(stored) => replay(&stored, &digest),
-                    None => outcome,
-                }
+            if let Some(key) = &key {
+                let status = i32::from(StatusCode::CREATED.as_u16());
+                db::queries::store_idempotent_response(conn, &scope, key, status, &body)?;
             }
-            other => other,
-        }
+            Ok(body)
+        })
     })
     .await?;
-    let (status, body) = result;
-    Ok(HttpResponse::build(status)
+    Ok(HttpResponse::build(StatusCode::CREATED)
         .content_type("application/json")
         .body(body))
 }
 
+/// What makes two requests the same request: method, path and query, content type, body.
+fn request_fingerprint(request: &HttpRequest, body: &[u8]) -> String {
+    let content_type = request
+        .headers()
+        .get(actix_web::http::header::CONTENT_TYPE)
+        .map(|v| v.as_bytes())
+        .unwrap_or_default();
+    let target = request
+        .uri()
+        .path_and_query()
+        .map(|p| p.as_str())
+        .unwrap_or_default();
+    extract::sha256_hex(&[
+        request.method().as_str().as_bytes(),
+        b"\n",
+        target.as_bytes(),
+        b"\n",
+        content_type,
+        b"\n",
+        body,
+    ])
+}
+
+/// The stored answer to a request already made with this key.
 fn replay(
-    stored: &db::models::IdempotencyRecord,
-    digest: &str,
-) -> Result<(StatusCode, String), ApiError> {
-    if stored.request_hash != digest {
+    conn: &mut DbConn,
+    scope: &str,
+    key: &str,
+    fingerprint: &str,
+) -> Result<String, ApiError> {
+    let stored = db::queries::find_idempotent_response(conn, scope, key)?
+        .ok_or_else(|| ApiError::Internal("a reserved idempotency key has no row".into()))?;
+    if stored.request_hash != fingerprint {
         return Err(ApiError::validation(
             "Idempotency-Key",
-            "this key was already used with a different request body",
+            "this key was already used for a different request (another body, path or method)",
         ));
     }
-    let status = u16::try_from(stored.response_status)
-        .ok()
-        .and_then(|s| StatusCode::from_u16(s).ok())
-        .unwrap_or(StatusCode::OK);
-    Ok((status, stored.response_body.clone()))
+    if stored.response_status == 0 {
+        // Only possible if a reservation was committed without its response: refuse rather
+        // than answer with nothing.
+        return Err(ApiError::Conflict(
+            "the first request with this key has not finished".into(),
+        ));
+    }
+    Ok(stored.response_body)
 }
 
 fn internal(e: impl std::fmt::Display) -> ApiError {

@@ -9,10 +9,11 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::auth::{Principal, Role};
 use super::error::{ApiError, Problem};
-use super::extract::{idempotency_key, JsonBody, PageQuery};
+use super::extract::{JsonBody, PageQuery};
 use super::funds::lock_fund;
 use super::{idempotent_create, with_db, Page};
 use crate::db::models::ProjectRecord;
+use crate::services::access::{load_visible, VisibleProject};
 use crate::db::queries::{self, ProjectScope};
 use crate::db::{DbConn, Pool};
 use crate::domain::ledger::{payer_account, unfunded_account};
@@ -191,9 +192,11 @@ impl From<ProjectRecord> for ProjectView {
 /// viewer may see.
 fn view_with_totals(
     conn: &mut DbConn,
-    record: ProjectRecord,
+    project: VisibleProject,
     viewer: &Principal,
 ) -> Result<ProjectView, ApiError> {
+    let money = project.money(viewer);
+    let record = project.record;
     let totals = queries::running_totals(conn, &record.project.id)?;
     let balance = |account: String| totals.get(&account).copied().unwrap_or(0);
     let max_commitments: Vec<i64> = record
@@ -203,10 +206,7 @@ fn view_with_totals(
         .collect();
     let mut view = ProjectView::from(record);
     for (payer, max) in view.payers.iter_mut().zip(max_commitments) {
-        if viewer
-            .own_money_only()
-            .is_some_and(|org| org != payer.organisation_id)
-        {
+        if !money.sees(&payer.organisation_id) {
             continue;
         }
         let currency = &payer.max_commitment.currency;
@@ -214,13 +214,13 @@ fn view_with_totals(
         payer.totals = Some(PayerTotals {
             allocated: MoneyJson::from_minor(paid, currency),
             shortfall: MoneyJson::from_minor(balance(unfunded_account(&payer.id)), currency),
-            headroom: MoneyJson::from_minor(max - paid, currency),
+            headroom: MoneyJson::from_minor(max.saturating_sub(paid), currency),
         });
     }
     Ok(view)
 }
 
-/// Which projects a caller may see.
+/// Which projects a caller may see: [`crate::domain::access::sees_project`] as a query.
 pub fn scope_of(principal: &Principal) -> ProjectScope {
     let org = principal.organisation_id.clone().unwrap_or_default();
     match principal.role {
@@ -229,39 +229,6 @@ pub fn scope_of(principal: &Principal) -> ProjectScope {
         Role::Commissioner => ProjectScope::Payer(org),
         Role::Provider => ProjectScope::Provider(org),
         Role::Validator => ProjectScope::Validator(org),
-    }
-}
-
-/// True when `principal` may see `record`.
-pub fn can_see(principal: &Principal, record: &ProjectRecord, fund_owner: Option<&str>) -> bool {
-    let org = principal.organisation_id.as_deref().unwrap_or("");
-    let pays = record.payers.iter().any(|p| p.payer.organisation_id == org);
-    match principal.role {
-        Role::Admin => true,
-        Role::FundManager => pays || fund_owner == Some(org),
-        Role::Commissioner => pays,
-        Role::Provider => record.project.provider_organisation_id == org,
-        Role::Validator => record.validator_organisation_ids.iter().any(|v| v == org),
-    }
-}
-
-/// Loads a project the caller may see; 404 for one it may not, so that its existence is not
-/// revealed either.
-pub fn load_visible(
-    conn: &mut DbConn,
-    principal: &Principal,
-    id: &str,
-) -> Result<ProjectRecord, ApiError> {
-    let not_found = || ApiError::NotFound(format!("no project '{id}' that you can see"));
-    let record = queries::get_project(conn, id)?.ok_or_else(not_found)?;
-    let fund_owner = match &record.project.fund_id {
-        Some(fund_id) => queries::get_fund(conn, fund_id)?.map(|f| f.owner_organisation_id),
-        None => None,
-    };
-    if can_see(principal, &record, fund_owner.as_deref()) {
-        Ok(record)
-    } else {
-        Err(not_found())
     }
 }
 
@@ -284,10 +251,9 @@ pub async fn create(
     body: JsonBody,
 ) -> Result<HttpResponse, ApiError> {
     principal.require(&[Role::Admin, Role::FundManager])?;
-    let key = idempotency_key(&req)?;
     let input: NewProject = body.parse()?;
     let creator = principal.clone();
-    idempotent_create(&pool, &principal, key, body.digest, move |conn| {
+    idempotent_create(&pool, &principal, &req, body.bytes(), move |conn| {
         if let Some(fund_id) = &input.fund_id {
             lock_fund(conn, fund_id)?;
         }
@@ -310,9 +276,8 @@ pub async fn create(
         }
         let plan = validate_project(input, &facts)?;
         let id = queries::insert_project(conn, &plan)?;
-        let record = queries::get_project(conn, &id)?
-            .ok_or_else(|| ApiError::Internal("project vanished after insert".into()))?;
-        view_with_totals(conn, record, &creator)
+        let project = load_visible(conn, &creator, &id)?;
+        view_with_totals(conn, project, &creator)
     })
     .await
 }
@@ -372,7 +337,16 @@ pub async fn list(
             limit,
         )?;
         rows.into_iter()
-            .map(|r| view_with_totals(conn, r, &principal))
+            .map(|record| {
+                let fund_owner = match &record.project.fund_id {
+                    Some(fund_id) => {
+                        queries::get_fund(conn, fund_id)?.map(|f| f.owner_organisation_id)
+                    }
+                    None => None,
+                };
+                let project = VisibleProject { record, fund_owner };
+                view_with_totals(conn, project, &principal)
+            })
             .collect::<Result<Vec<_>, _>>()
     })
     .await?;
@@ -394,8 +368,8 @@ pub async fn get(
 ) -> Result<web::Json<ProjectView>, ApiError> {
     let id = id.into_inner();
     let view = with_db(&pool, move |conn| {
-        let record = load_visible(conn, &principal, &id)?;
-        view_with_totals(conn, record, &principal)
+        let project = load_visible(conn, &principal, &id)?;
+        view_with_totals(conn, project, &principal)
     })
     .await?;
     Ok(web::Json(view))

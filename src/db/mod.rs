@@ -315,6 +315,30 @@ pub mod backend_specific {
         Ok(())
     }
 
+    /// Reserves an idempotency key for this transaction: inserts `record` (its response not
+    /// yet written) unless the key is taken, and says whether it was inserted. On PostgreSQL
+    /// a concurrent request with the same key waits here, on the unique index, until the first
+    /// commits (the key is then taken and its response can be read) or rolls back (the key is
+    /// free again); it never proceeds to repeat the work. On SQLite the write lock of `BEGIN
+    /// IMMEDIATE` already orders the two.
+    pub fn reserve_idempotency_key(
+        conn: &mut DbConn,
+        record: &crate::db::models::IdempotencyRecord,
+    ) -> diesel::QueryResult<bool> {
+        use crate::db::schema::idempotency_keys;
+        let inserted = match conn {
+            DbConn::Pg(pg) => diesel::insert_into(idempotency_keys::table)
+                .values(record)
+                .on_conflict_do_nothing()
+                .execute(pg)?,
+            DbConn::Sqlite(sqlite) => diesel::insert_into(idempotency_keys::table)
+                .values(record)
+                .on_conflict_do_nothing()
+                .execute(sqlite)?,
+        };
+        Ok(inserted == 1)
+    }
+
     /// One verified claim's decision, for [`mark_claims_verified`].
     pub struct VerifiedClaim<'a> {
         pub id: &'a str,

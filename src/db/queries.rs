@@ -562,12 +562,20 @@ pub fn find_idempotent_response(
         .optional()
 }
 
-pub fn insert_idempotent_response(
+/// Writes the response of a key reserved by
+/// [`reserve_idempotency_key`](crate::db::backend_specific::reserve_idempotency_key).
+pub fn store_idempotent_response(
     conn: &mut DbConn,
-    record: &IdempotencyRecord,
+    principal: &str,
+    key: &str,
+    status: i32,
+    body: &str,
 ) -> Result<(), DieselError> {
-    diesel::insert_into(idempotency_keys::table)
-        .values(record)
+    diesel::update(idempotency_keys::table.find((principal, key)))
+        .set((
+            idempotency_keys::response_status.eq(status),
+            idempotency_keys::response_body.eq(body),
+        ))
         .execute(conn)
         .map(|_| ())
 }

@@ -7,6 +7,7 @@ use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use super::limits::{self, MAX_QUANTITY};
 use super::registry::OutcomeUnit;
 
 /// One claim as a provider submits it.
@@ -18,13 +19,21 @@ pub struct ClaimInput {
     pub participant_ref: String,
     pub outcome_code: String,
     /// When the outcome was achieved; for time units, the last day of the period claimed.
+    /// From 1900-01-01 to 2199-12-31.
+    #[serde(deserialize_with = "limits::date")]
     pub achieved_on: NaiveDate,
-    /// Time units claimed (weeks or days); 1 for achievements.
+    /// Time units claimed (weeks or days), 1 to 10,000, every one inside the service period;
+    /// 1 for achievements.
+    #[schema(minimum = 1, maximum = 10000)]
     pub quantity: Option<i32>,
+    #[schema(max_length = 500)]
     pub evidence_ref: Option<String>,
     /// Area code of the participant's home (needed where home commissioners pay).
+    #[schema(max_length = 64)]
     pub home_area: Option<String>,
+    #[schema(minimum = 0, maximum = 130)]
     pub age_at_start: Option<i32>,
+    #[serde(default, deserialize_with = "limits::optional_date")]
     pub referred_on: Option<NaiveDate>,
 }
 
@@ -90,8 +99,6 @@ pub struct Accepted {
     pub period_start: NaiveDate,
 }
 
-const MAX_REF_LEN: usize = 200;
-
 /// Checks a claim against the rate card, the project's window and the participant's claims
 /// that still count. Every failing rule is reported.
 pub fn check_eligibility(
@@ -100,14 +107,7 @@ pub fn check_eligibility(
     window: &EligibilityWindow,
     prior: &[PriorClaim],
 ) -> Result<Accepted, Vec<Reason>> {
-    let mut reasons = Vec::new();
-    let refs = claim.participant_ref.trim();
-    if refs.is_empty() || refs.len() > MAX_REF_LEN {
-        reasons.push(Reason::new(
-            "participant_ref",
-            format!("participant_ref must be 1 to {MAX_REF_LEN} characters"),
-        ));
-    }
+    let mut reasons = text_reasons(claim);
     let on = claim.achieved_on;
     if on < window.service_start || on > window.service_end {
         reasons.push(Reason::new(
@@ -171,36 +171,19 @@ pub fn check_eligibility(
         }
     }
 
-    // Units and the period they cover.
-    let quantity = claim.quantity.unwrap_or(1);
-    let unit_days = match outcome.unit {
-        OutcomeUnit::Achievement => 0,
-        OutcomeUnit::Week => 7,
-        OutcomeUnit::Day => 1,
+    let (quantity, period_start) = match claimed_period(claim, outcome, window) {
+        Ok(period) => period,
+        Err(reason) => {
+            reasons.push(reason);
+            (claim.quantity.unwrap_or(1), on)
+        }
     };
-    if quantity < 1 {
-        reasons.push(Reason::new("bad_quantity", "quantity must be at least 1"));
-    } else if unit_days == 0 && quantity != 1 {
-        reasons.push(Reason::new(
-            "bad_quantity",
-            format!(
-                "{} is paid per achievement: quantity must be 1",
-                outcome.code
-            ),
-        ));
-    }
-    let period_start = if unit_days == 0 {
-        on
-    } else {
-        on - Duration::days(i64::from(quantity.max(1)) * unit_days - 1)
-    };
-
     let same: Vec<&PriorClaim> = prior
         .iter()
         .filter(|p| p.outcome_code == outcome.code)
         .collect();
-    if unit_days == 0 {
-        if same.len() as i32 >= outcome.max_claims_per_participant {
+    if outcome.unit == OutcomeUnit::Achievement {
+        if same.len() >= usize::try_from(outcome.max_claims_per_participant).unwrap_or(0) {
             reasons.push(Reason::new(
                 "duplicate",
                 if outcome.max_claims_per_participant == 1 {
@@ -230,11 +213,11 @@ pub fn check_eligibility(
             ));
         }
         if let Some(max) = outcome.max_units_per_participant {
-            let used: i32 = same.iter().map(|p| p.quantity).sum();
-            if used + quantity > max {
+            let used: i64 = same.iter().map(|p| i64::from(p.quantity)).sum();
+            if used + i64::from(quantity) > i64::from(max) {
                 reasons.push(Reason::new(
                     "max_units",
-                    format!("{} allows {max} units per participant; {used} are claimed, so at most {} more", outcome.code, (max - used).max(0)),
+                    format!("{} allows {max} units per participant; {used} are claimed, so at most {} more", outcome.code, (i64::from(max) - used).max(0)),
                 ));
             }
         }
@@ -266,6 +249,118 @@ pub fn check_eligibility(
     }
 }
 
+/// The text fields of a claim, held to the limits every stored text is held to. Reasons name
+/// the field, never its value: a value may be a participant reference in the wrong column.
+fn text_reasons(claim: &ClaimInput) -> Vec<Reason> {
+    let mut reasons = Vec::new();
+    let fields = [
+        (
+            "participant_ref",
+            Some(claim.participant_ref.as_str()),
+            limits::MAX_PARTICIPANT_REF_CHARS,
+        ),
+        (
+            "outcome_code",
+            Some(claim.outcome_code.as_str()),
+            limits::MAX_CODE_CHARS,
+        ),
+        (
+            "evidence_ref",
+            claim.evidence_ref.as_deref(),
+            limits::MAX_EVIDENCE_REF_CHARS,
+        ),
+        ("home_area", claim.home_area.as_deref(), limits::MAX_CODE_CHARS),
+    ];
+    for (field, value, max) in fields {
+        if let Some(problem) = value.and_then(|v| limits::text_problem(v, max, false)) {
+            reasons.push(Reason::new("bad_text", format!("{field} {problem}")));
+        }
+    }
+    if claim.participant_ref.trim().is_empty() {
+        reasons.push(Reason::new(
+            "participant_ref",
+            "participant_ref must not be empty",
+        ));
+    }
+    for (field, date) in [
+        ("achieved_on", Some(claim.achieved_on)),
+        ("referred_on", claim.referred_on),
+    ] {
+        if date.is_some_and(|d| !limits::date_in_range(d)) {
+            reasons.push(Reason::new(
+                "date_out_of_range",
+                format!("{field} {}", limits::date_range_message()),
+            ));
+        }
+    }
+    if claim.age_at_start.is_some_and(|a| !(0..=130).contains(&a)) {
+        reasons.push(Reason::new(
+            "age_not_eligible",
+            "age_at_start must be from 0 to 130",
+        ));
+    }
+    reasons
+}
+
+/// The units a claim is for and the first day of the period they cover: `quantity` units
+/// ending on `achieved_on`. Every unit must lie inside the service period (DOMAIN.md section
+/// 3): a claim reaching back before the service began is refused, naming how many units fit.
+fn claimed_period(
+    claim: &ClaimInput,
+    outcome: &OutcomeRule,
+    window: &EligibilityWindow,
+) -> Result<(i32, NaiveDate), Reason> {
+    let quantity = claim.quantity.unwrap_or(1);
+    let unit_days: i64 = match outcome.unit {
+        OutcomeUnit::Achievement => 0,
+        OutcomeUnit::Week => 7,
+        OutcomeUnit::Day => 1,
+    };
+    if !(1..=MAX_QUANTITY).contains(&quantity) {
+        return Err(Reason::new(
+            "bad_quantity",
+            format!("quantity must be from 1 to {MAX_QUANTITY}"),
+        ));
+    }
+    if unit_days == 0 {
+        if quantity != 1 {
+            return Err(Reason::new(
+                "bad_quantity",
+                format!(
+                    "{} is paid per achievement: quantity must be 1",
+                    outcome.code
+                ),
+            ));
+        }
+        return Ok((1, claim.achieved_on));
+    }
+    let on = claim.achieved_on;
+    if on < window.service_start {
+        // Refused as outside_service_period already; nothing to add.
+        return Ok((quantity, on));
+    }
+    // Bounded inputs keep this far inside chrono's range; checked all the same.
+    let period_start = on
+        .checked_sub_signed(Duration::days(i64::from(quantity) * unit_days - 1))
+        .filter(|start| *start >= window.service_start);
+    match period_start {
+        Some(start) => Ok((quantity, start)),
+        None => {
+            let days_inside = (on - window.service_start).num_days() + 1;
+            let fit = (days_inside / unit_days).max(0);
+            Err(Reason::new(
+                "units_outside_service_period",
+                format!(
+                    "{quantity} {} ending {on} would begin before the service started on {}; \
+                     every unit must lie inside the service period, so at most {fit} fit",
+                    outcome.unit.as_str(),
+                    window.service_start
+                ),
+            ))
+        }
+    }
+}
+
 /// The outcome's prerequisite was achieved at least `min_days_after` days before `on`. At
 /// submission a submitted prerequisite will do; at verification it must have been verified
 /// (paid) first.
@@ -292,7 +387,13 @@ pub fn prerequisite_met(
             },
         ));
     }
-    let earliest_allowed = |p: &&PriorClaim| p.achieved_on + Duration::days(i64::from(*min_days));
+    // Stored rules hold min_days below MAX_DAYS_AFTER and dates inside the range, so this
+    // cannot leave chrono's range; should it, the claim waits for ever rather than panic.
+    let earliest_allowed = |p: &&PriorClaim| {
+        p.achieved_on
+            .checked_add_signed(Duration::days(i64::from(*min_days)))
+            .unwrap_or(NaiveDate::MAX)
+    };
     if !candidates.iter().any(|p| earliest_allowed(p) <= on) {
         let first = candidates
             .iter()
@@ -379,13 +480,30 @@ pub fn price_claim(
     contract_cap_minor: Option<i64>,
     paid: PaidSoFar,
     fmt: impl Fn(i64) -> String,
-) -> Pricing {
-    let gross = outcome.price_minor * i64::from(quantity);
+) -> Result<Pricing, Reason> {
+    let out_of_range = || {
+        Reason::new(
+            "amount_out_of_range",
+            format!(
+                "{quantity} × the price of {} is beyond the amounts cofund can pay",
+                outcome.code
+            ),
+        )
+    };
+    let gross = outcome
+        .price_minor
+        .checked_mul(i64::from(quantity))
+        .filter(|g| *g >= 0)
+        .ok_or_else(out_of_range)?;
     let mut adjustments = Vec::new();
     let mut amount = gross;
     if let Some(deadweight) = outcome.deadweight.filter(|d| !d.is_zero()) {
-        let kept = (Decimal::from(gross) * (Decimal::ONE - deadweight)).floor();
-        let kept = i64::try_from(kept).unwrap_or(0);
+        let kept = Decimal::from(gross)
+            .checked_mul(Decimal::ONE - deadweight)
+            .map(|k| k.floor())
+            .and_then(|k| i64::try_from(k).ok())
+            .filter(|k| (0..=gross).contains(k))
+            .ok_or_else(out_of_range)?;
         adjustments.push(Adjustment {
             kind: AdjustmentKind::Deadweight,
             amount_minor: gross - kept,
@@ -395,10 +513,12 @@ pub fn price_claim(
     }
     let mut paid_units = quantity;
     if let Some(cap) = outcome.volume_cap {
-        let left = (i64::from(cap) - paid.outcome_units).max(0);
+        let left = (i64::from(cap) - paid.outcome_units).clamp(0, i64::from(quantity));
         if i64::from(quantity) > left {
-            paid_units = left as i32;
-            let kept = amount * left / i64::from(quantity);
+            paid_units = i32::try_from(left).expect("left is at most quantity");
+            // i128: amount × left may exceed i64 before the division brings it back.
+            let kept = i128::from(amount) * i128::from(left) / i128::from(quantity);
+            let kept = i64::try_from(kept).expect("at most amount");
             adjustments.push(Adjustment {
                 kind: AdjustmentKind::VolumeCap,
                 amount_minor: amount - kept,
@@ -412,7 +532,7 @@ pub fn price_claim(
     }
     let mut cap = |kind: AdjustmentKind, limit: Option<i64>, already: i64, what: &str| {
         if let Some(limit) = limit {
-            let left = (limit - already).max(0);
+            let left = limit.saturating_sub(already).max(0);
             if amount > left {
                 adjustments.push(Adjustment {
                     kind,
@@ -439,11 +559,27 @@ pub fn price_claim(
         paid.project_minor,
         "the contract cap",
     );
-    Pricing {
+    let pricing = Pricing {
         gross_minor: gross,
         paid_units,
         adjustments,
         payable_minor: amount,
+    };
+    debug_assert!(pricing.explains_itself(), "{pricing:?}");
+    Ok(pricing)
+}
+
+impl Pricing {
+    /// The invariant of every decision: nothing negative, and gross less the adjustments is
+    /// exactly what is payable.
+    pub fn explains_itself(&self) -> bool {
+        let deducted = self
+            .adjustments
+            .iter()
+            .try_fold(0i64, |sum, a| sum.checked_add(a.amount_minor));
+        self.payable_minor >= 0
+            && self.adjustments.iter().all(|a| a.amount_minor >= 0)
+            && deducted.and_then(|d| self.gross_minor.checked_sub(d)) == Some(self.payable_minor)
     }
 }
 
@@ -524,7 +660,8 @@ mod tests {
             None,
             paid,
             |m| m.to_string(),
-        );
+        )
+        .unwrap();
         assert_eq!(p.payable_minor, 108_000);
         assert_eq!(p.adjustments[0].kind, AdjustmentKind::ParticipantCap);
         assert_eq!(p.adjustments[0].amount_minor, 2_000);
@@ -532,7 +669,7 @@ mod tests {
             participant_minor: 1_900_000,
             ..Default::default()
         };
-        let p = price_claim(&outcome("x", 50_000), 1, cap, None, paid, |m| m.to_string());
+        let p = price_claim(&outcome("x", 50_000), 1, cap, None, paid, |m| m.to_string()).unwrap();
         assert_eq!(p.payable_minor, 0);
         assert_eq!(p.gross_minor, 50_000);
     }
@@ -548,7 +685,7 @@ mod tests {
             participant_minor: 0,
             project_minor: 999_000,
         };
-        let p = price_claim(&o, 4, None, Some(1_050_000), paid, |m| m.to_string());
+        let p = price_claim(&o, 4, None, Some(1_050_000), paid, |m| m.to_string()).unwrap();
         // 4 × 650.00 = 2,600.00; less 33% = 1,742.00; 2 of 4 units left = 871.00; contract
         // cap leaves 510.00.
         assert_eq!(p.gross_minor, 260_000);
@@ -748,4 +885,92 @@ mod tests {
             ["max_units"]
         );
     }
+
+    mod at_the_bounds {
+        use super::*;
+        use crate::domain::money::Currency;
+        use crate::domain::registry::CapPolicy;
+        use crate::domain::split::{share_weights, split, PayerShareTerms};
+        use proptest::prelude::*;
+
+        fn currency() -> impl Strategy<Value = Currency> {
+            prop_oneof![Just("GBP"), Just("JPY"), Just("KWD")]
+                .prop_map(|code| Currency::parse(code).unwrap())
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(2000))]
+            /// Any price and quantity the edge accepts is either priced exactly, split to the
+            /// penny within every payer's cap, or refused with a reason: never wrapped.
+            #[test]
+            fn pricing_and_split_never_overflow(
+                currency in currency(),
+                price_seed in any::<u64>(),
+                quantity in prop_oneof![1..=MAX_QUANTITY, (MAX_QUANTITY - 5)..=MAX_QUANTITY],
+                deadweight_ppm in prop::option::of(0i64..1_000_000),
+                volume_cap in prop::option::of(1i32..=20_000),
+                units_used in 0i64..=20_000,
+                caps in prop::option::of((any::<u64>(), any::<u64>())),
+                paid_seed in (any::<u64>(), any::<u64>()),
+                maxes_seed in prop::collection::vec(any::<u64>(), 1..5),
+                reallocate in any::<bool>(),
+            ) {
+                let max = currency.max_minor();
+                let pick = |seed: u64| 1 + (seed % max as u64) as i64;
+                let mut rule = outcome("week_out_of_care", pick(price_seed));
+                if price_seed % 3 == 0 {
+                    rule.price_minor = max;
+                }
+                rule.unit = OutcomeUnit::Week;
+                rule.deadweight = deadweight_ppm.map(|d| Decimal::new(d, 6));
+                rule.volume_cap = volume_cap;
+                let paid = PaidSoFar {
+                    outcome_units: units_used,
+                    participant_minor: pick(paid_seed.0) - 1,
+                    project_minor: pick(paid_seed.1) - 1,
+                };
+                let (participant_cap, contract_cap) = match caps {
+                    Some((a, b)) => (Some(pick(a)), Some(pick(b))),
+                    None => (None, None),
+                };
+                let priced = price_claim(&rule, quantity, participant_cap, contract_cap, paid, |m| m.to_string());
+                let fits = i128::from(rule.price_minor) * i128::from(quantity) <= i128::from(i64::MAX);
+                let pricing = match priced {
+                    Err(reason) => {
+                        prop_assert!(!fits, "refused a claim that fits: {reason:?}");
+                        prop_assert_eq!(reason.code, "amount_out_of_range");
+                        return Ok(());
+                    }
+                    Ok(p) => p,
+                };
+                prop_assert!(fits);
+                prop_assert!(pricing.explains_itself());
+                prop_assert!(pricing.payable_minor <= pricing.gross_minor);
+                if let Some(cap) = participant_cap {
+                    prop_assert!(pricing.payable_minor <= (cap - paid.participant_minor).max(0));
+                }
+
+                let payers: Vec<PayerShareTerms> = maxes_seed
+                    .iter()
+                    .map(|m| PayerShareTerms {
+                        max_commitment_minor: pick(*m),
+                        share: None,
+                        phases: vec![],
+                        home_area_codes: vec![],
+                    })
+                    .collect();
+                let weights = share_weights(&payers, "2020-01-01".parse().unwrap(), None).unwrap();
+                let headroom: Vec<i64> = payers.iter().map(|p| p.max_commitment_minor / 2).collect();
+                let policy = if reallocate { CapPolicy::Reallocate } else { CapPolicy::Shortfall };
+                let parts = split(pricing.payable_minor, &weights, &headroom, policy);
+                let placed: i128 = parts.iter().map(|p| i128::from(p.allocated) + i128::from(p.shortfall)).sum();
+                prop_assert_eq!(placed, i128::from(pricing.payable_minor));
+                for (part, room) in parts.iter().zip(&headroom) {
+                    prop_assert!(part.allocated >= 0 && part.shortfall >= 0);
+                    prop_assert!(part.allocated <= *room);
+                }
+            }
+        }
+    }
+
 }

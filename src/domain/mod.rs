@@ -1,7 +1,9 @@
 //! Pure rules of the domain: no IO, no HTTP, no database. Everything here is unit-testable.
 
+pub mod access;
 pub mod claims;
 pub mod ledger;
+pub mod limits;
 pub mod money;
 pub mod pseudonym;
 pub mod registry;

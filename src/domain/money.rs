@@ -33,6 +33,11 @@ impl Currency {
     pub fn exponent(&self) -> u32 {
         self.exponent
     }
+
+    /// [`MAX_MAJOR_UNITS`] in this currency's minor units.
+    pub fn max_minor(&self) -> i64 {
+        MAX_MAJOR_UNITS * 10i64.pow(self.exponent)
+    }
 }
 
 impl fmt::Display for Currency {
@@ -58,9 +63,14 @@ pub enum AmountError {
         currency: &'static str,
         exponent: u32,
     },
-    #[error("'{0}' is too large")]
-    TooLarge(String),
+    #[error("'{0}' is outside the range cofund accepts (up to 1,000,000,000,000 in major units)")]
+    OutOfRange(String),
 }
+
+/// The largest amount any money field accepts, in major units (£1,000,000,000,000.00): far
+/// beyond any fund, and far enough below `i64::MAX` minor units that a price times the largest
+/// quantity, or a sum of such products, is caught by checked arithmetic long before it wraps.
+pub const MAX_MAJOR_UNITS: i64 = 1_000_000_000_000;
 
 impl Money {
     pub fn new(minor: i64, currency: Currency) -> Money {
@@ -92,8 +102,24 @@ impl Money {
         let minor = decimal
             .checked_mul(Decimal::from(10i64.pow(currency.exponent)))
             .and_then(|d| i64::try_from(d).ok())
-            .ok_or_else(|| AmountError::TooLarge(amount.to_owned()))?;
+            .filter(|m| m.unsigned_abs() <= currency.max_minor().unsigned_abs())
+            .ok_or_else(|| AmountError::OutOfRange(amount.to_owned()))?;
         Ok(Money { minor, currency })
+    }
+
+    /// `self + other`, or `None` if the currencies differ or the sum would overflow.
+    pub fn checked_add(self, other: Money) -> Option<Money> {
+        (self.currency == other.currency)
+            .then(|| self.minor.checked_add(other.minor))
+            .flatten()
+            .map(|minor| Money::new(minor, self.currency))
+    }
+
+    /// `self × quantity`, or `None` if the product would overflow.
+    pub fn checked_mul(self, quantity: i64) -> Option<Money> {
+        self.minor
+            .checked_mul(quantity)
+            .map(|minor| Money::new(minor, self.currency))
     }
 
     /// The decimal string of the API: always with the currency's number of decimal places.
@@ -149,9 +175,34 @@ mod tests {
         ));
         assert!(matches!(
             Money::parse("99999999999999999999", gbp()),
-            Err(AmountError::TooLarge(_))
+            Err(AmountError::OutOfRange(_))
+        ));
+        assert_eq!(
+            Money::parse("1000000000000.00", gbp()).unwrap().minor,
+            100_000_000_000_000
+        );
+        assert!(matches!(
+            Money::parse("1000000000000.01", gbp()),
+            Err(AmountError::OutOfRange(_))
+        ));
+        assert!(matches!(
+            Money::parse("-1000000000000.01", gbp()),
+            Err(AmountError::OutOfRange(_))
         ));
         assert!(Money::parse("1.5", Currency::parse("JPY").unwrap()).is_err());
+    }
+
+    #[test]
+    fn arithmetic_is_checked() {
+        let top = Money::new(i64::MAX - 1, gbp());
+        assert_eq!(top.checked_add(Money::new(1, gbp())).unwrap().minor, i64::MAX);
+        assert_eq!(top.checked_add(Money::new(2, gbp())), None);
+        assert_eq!(top.checked_mul(2), None);
+        let jpy = Currency::parse("JPY").unwrap();
+        assert_eq!(Money::new(1, gbp()).checked_add(Money::new(1, jpy)), None);
+        // The largest KWD price times the largest quantity does not fit: checked, not wrapped.
+        let kwd = Currency::parse("KWD").unwrap();
+        assert_eq!(Money::new(kwd.max_minor(), kwd).checked_mul(10_000), None);
     }
 
     #[test]

@@ -9,6 +9,7 @@ use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use super::limits;
 use super::money::{Currency, MoneyJson};
 use super::shares::{parse_share, sums_to_one};
 use super::FieldError;
@@ -60,7 +61,7 @@ string_enum!(SettlementFrequency { Quarterly => "quarterly", Monthly => "monthly
 string_enum!(OutcomeUnit { Achievement => "achievement", Week => "week", Day => "day" });
 
 const MAX_NAME_LEN: usize = 300;
-const MAX_CODE_LEN: usize = 64;
+const MAX_CODE_LEN: usize = limits::MAX_CODE_CHARS;
 
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -85,7 +86,9 @@ pub struct NewFund {
     pub name: String,
     pub owner_organisation_id: String,
     pub budget: MoneyJson,
+    #[serde(deserialize_with = "limits::date")]
     pub service_start: NaiveDate,
+    #[serde(deserialize_with = "limits::date")]
     pub service_end: NaiveDate,
 }
 
@@ -97,9 +100,13 @@ pub struct NewProject {
     /// The central outcomes fund that tops this project up, if any.
     pub fund_id: Option<String>,
     pub provider_organisation_id: String,
+    /// From 1900-01-01 to 2199-12-31, like every date.
+    #[serde(deserialize_with = "limits::date")]
     pub service_start: NaiveDate,
+    #[serde(deserialize_with = "limits::date")]
     pub service_end: NaiveDate,
     /// Last date on which a participant may be referred.
+    #[serde(default, deserialize_with = "limits::optional_date")]
     pub referral_cutoff: Option<NaiveDate>,
     /// The contract cap: the project's maximum outcome payment.
     pub max_outcome_payment: Option<MoneyJson>,
@@ -158,7 +165,9 @@ pub struct NewPayer {
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewPhase {
+    #[serde(deserialize_with = "limits::date")]
     pub from: NaiveDate,
+    #[serde(deserialize_with = "limits::date")]
     pub to: NaiveDate,
     pub share: String,
 }
@@ -173,13 +182,18 @@ pub struct NewOutcome {
     /// Price per unit.
     pub price: MoneyJson,
     pub unit: OutcomeUnit,
+    /// 1 to 10,000.
+    #[schema(minimum = 1, maximum = 10000)]
     pub max_units_per_participant: Option<i32>,
-    /// How many times one participant may be paid this outcome (default 1).
+    /// How many times one participant may be paid this outcome (default 1; at most 1,000).
+    #[schema(minimum = 1, maximum = 1000)]
     pub max_claims_per_participant: Option<i32>,
     /// Outcomes sharing a group are mutually exclusive for one participant.
     pub exclusive_group: Option<String>,
     pub requires: Option<Requirement>,
-    /// Most achievements (or units, for time units) paid across the project.
+    /// Most achievements (or units, for time units) paid across the project (at most
+    /// 100,000,000).
+    #[schema(minimum = 1, maximum = 100000000)]
     pub volume_cap: Option<i32>,
     /// Fraction deducted from the price, e.g. "0.33".
     pub deadweight: Option<String>,
@@ -191,8 +205,9 @@ pub struct NewOutcome {
 #[serde(deny_unknown_fields)]
 pub struct Requirement {
     pub outcome_code: String,
-    /// Days that must have passed since the required outcome was achieved.
+    /// Days that must have passed since the required outcome was achieved (0 to 36,525).
     #[serde(default)]
+    #[schema(minimum = 0, maximum = 36525)]
     pub min_days_after: i32,
 }
 
@@ -625,22 +640,29 @@ pub fn validate_project(
         }
         check_name(&mut errors, &at("name"), &outcome.name);
         let price = amounts.positive_minor(&mut errors, &at("price"), &outcome.price);
-        let positive = |errors: &mut Vec<FieldError>, field: &str, v: Option<i32>| {
-            if matches!(v, Some(n) if n < 1) {
-                errors.push(FieldError::new(at(field), "must be at least 1"));
+        let bounded = |errors: &mut Vec<FieldError>, field: &str, v: Option<i32>, max: i32| {
+            if matches!(v, Some(n) if !(1..=max).contains(&n)) {
+                errors.push(FieldError::new(at(field), format!("must be from 1 to {max}")));
             }
         };
-        positive(
+        bounded(
             &mut errors,
             "max_units_per_participant",
             outcome.max_units_per_participant,
+            limits::MAX_QUANTITY,
         );
-        positive(
+        bounded(
             &mut errors,
             "max_claims_per_participant",
             outcome.max_claims_per_participant,
+            limits::MAX_CLAIMS_PER_PARTICIPANT,
         );
-        positive(&mut errors, "volume_cap", outcome.volume_cap);
+        bounded(
+            &mut errors,
+            "volume_cap",
+            outcome.volume_cap,
+            limits::MAX_VOLUME_CAP,
+        );
         if outcome.unit == OutcomeUnit::Achievement && outcome.max_units_per_participant.is_some() {
             errors.push(FieldError::new(
                 at("max_units_per_participant"),
@@ -662,10 +684,10 @@ pub fn validate_project(
                     format!("no outcome '{}' on this project", req.outcome_code),
                 ));
             }
-            if req.min_days_after < 0 {
+            if !(0..=limits::MAX_DAYS_AFTER).contains(&req.min_days_after) {
                 errors.push(FieldError::new(
                     at("requires.min_days_after"),
-                    "cannot be negative",
+                    format!("must be from 0 to {} days", limits::MAX_DAYS_AFTER),
                 ));
             }
         }

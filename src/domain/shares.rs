@@ -4,22 +4,36 @@ use std::str::FromStr;
 
 use rust_decimal::Decimal;
 
-/// Parses a share such as "0.15": a plain decimal between 0 and 1 inclusive.
+/// Parses a share such as "0.15": a plain decimal between 0 and 1 inclusive with at most
+/// [`SHARE_SCALE`](crate::domain::split::SHARE_SCALE) significant decimal places. The text is
+/// checked digit by digit before it becomes a `Decimal`, whose parser would otherwise round a
+/// share with more digits than it holds (`0.5000000000000000000000000000001` to `0.5`): a share
+/// that cannot be represented exactly is refused, never rounded.
 pub fn parse_share(raw: &str) -> Result<Decimal, String> {
-    let plain = !raw.is_empty() && raw.chars().all(|c| c.is_ascii_digit() || c == '.');
-    let share = Decimal::from_str(raw)
-        .ok()
-        .filter(|_| plain)
-        .ok_or_else(|| format!("'{raw}' is not a decimal share such as \"0.15\""))?;
-    if share > Decimal::ONE {
+    let not_a_share = || format!("'{raw}' is not a decimal share such as \"0.15\"");
+    let (whole, fraction) = raw.split_once('.').unwrap_or((raw, ""));
+    let digits_only = |s: &str| s.chars().all(|c| c.is_ascii_digit());
+    if whole.is_empty() && fraction.is_empty()
+        || !digits_only(whole)
+        || !digits_only(fraction)
+        || raw.len() > 64
+    {
+        return Err(not_a_share());
+    }
+    let whole = whole.trim_start_matches('0');
+    let fraction = fraction.trim_end_matches('0');
+    let scale = crate::domain::split::SHARE_SCALE;
+    if whole.len() > 1 || whole == "1" && !fraction.is_empty() || !matches!(whole, "" | "0" | "1")
+    {
         return Err(format!("share {raw} is more than 1"));
     }
-    if share.normalize().scale() > crate::domain::split::SHARE_SCALE {
+    if fraction.len() > scale as usize {
         return Err(format!(
-            "share {raw} has more than {} decimal places",
-            crate::domain::split::SHARE_SCALE
+            "share {raw} has more than {scale} significant decimal places and cannot be used exactly"
         ));
     }
+    let exact = format!("{}.{}", if whole.is_empty() { "0" } else { whole }, fraction);
+    let share = Decimal::from_str(exact.trim_end_matches('.')).map_err(|_| not_a_share())?;
     Ok(share.normalize())
 }
 
@@ -43,6 +57,23 @@ mod tests {
         assert!(parse_share("-0.1").is_err());
         assert!(parse_share("1e-1").is_err());
         assert!(parse_share("").is_err());
+        assert!(parse_share(".").is_err());
+        assert_eq!(parse_share(".5").unwrap(), Decimal::new(5, 1));
+        assert_eq!(parse_share("00.250000").unwrap(), Decimal::new(25, 2));
+        assert_eq!(parse_share("1.000").unwrap(), Decimal::ONE);
+    }
+
+    #[test]
+    fn a_share_that_cannot_be_held_exactly_is_refused_not_rounded() {
+        assert!(parse_share("0.5000000000000000000000000000001").is_err());
+        assert!(parse_share("0.1234567891").is_err());
+        assert_eq!(parse_share("0.123456789").unwrap(), Decimal::new(123456789, 9));
+        // Trailing zeros are not significant.
+        assert_eq!(
+            parse_share("0.50000000000000000000000000000000").unwrap(),
+            Decimal::new(5, 1)
+        );
+        assert!(parse_share("1.0000000000000000000000000000001").is_err());
     }
 
     #[test]

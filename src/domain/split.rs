@@ -32,8 +32,9 @@ impl std::fmt::Display for ShareError {
             ShareError::HomeAreaRequired => {
                 f.write_str("home_area is required: this project pays through the participant's home commissioner")
             }
-            ShareError::HomeAreaNotCovered(area) => {
-                write!(f, "home area {area} is not covered by any payer of this project")
+            // The area is not echoed: in a column-shifted file it may be a participant reference.
+            ShareError::HomeAreaNotCovered(_) => {
+                f.write_str("home_area is not covered by any payer of this project")
             }
         }
     }

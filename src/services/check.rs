@@ -262,5 +262,17 @@ pub fn run(conn: &mut DbConn) -> QueryResult<CheckReport> {
                 .push(format!("{key} totals {total} but has no running total"));
         }
     }
+
+    // 7. Every project's stored terms parse: a corrupt share, phase, unit or cap policy would
+    //    otherwise be refused only when a claim of the project is next priced.
+    let project_ids: Vec<String> = projects::table.select(projects::id).load(conn)?;
+    let today = chrono::Utc::now().date_naive();
+    for id in project_ids {
+        if let Some(record) = crate::db::queries::get_project(conn, &id)? {
+            if let Err(corrupt) = crate::services::claims::ProjectRules::new(record, today) {
+                report.violations.push(corrupt.to_string());
+            }
+        }
+    }
     Ok(report)
 }

@@ -1,6 +1,6 @@
 //! Submitting, verifying, rejecting and revoking outcome claims, and posting the split.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use chrono::{NaiveDate, NaiveDateTime, Utc};
 use diesel::prelude::*;
@@ -16,12 +16,14 @@ use crate::db::schema::*;
 use crate::db::DbConn;
 use crate::domain::claims::{
     check_eligibility, prerequisite_met, price_claim, ClaimInput, EligibilityWindow, OutcomeRule,
-    PaidSoFar, PriorClaim, Reason,
+    PaidSoFar, Pricing, PriorClaim, Reason,
 };
+use crate::domain::access::{not_yours_to_decide, Decider};
 use crate::domain::ledger::{provider_amount, ProjectAccounts};
 use crate::domain::money::MoneyJson;
 use crate::domain::pseudonym::pseudonymise;
 use crate::domain::registry::{CapPolicy, OutcomeUnit};
+use crate::domain::shares::parse_share;
 use crate::domain::split::{share_weights, split, PayerPart, PayerShareTerms};
 
 pub const SUBMITTED: &str = "submitted";
@@ -39,62 +41,103 @@ pub struct ProjectRules {
     pub has_home_area_payers: bool,
 }
 
+/// A stored term of a project that does not parse: the data was changed behind cofund's back.
+/// Nothing is priced against it, because a silent fallback would change who pays.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("project {project_id}: {row}: stored {field} '{value}' is not valid ({problem})")]
+pub struct CorruptTerms {
+    pub project_id: String,
+    /// The row, e.g. `outcome tenancy_6m` or `payer pyr_…`.
+    pub row: String,
+    pub field: &'static str,
+    pub value: String,
+    pub problem: String,
+}
+
 impl ProjectRules {
-    pub fn new(record: ProjectRecord, today: NaiveDate) -> ProjectRules {
+    /// The project's rules from its stored record. Every stored term must parse; a corrupt one
+    /// is an error naming the row, never a default.
+    pub fn new(record: ProjectRecord, today: NaiveDate) -> Result<ProjectRules, CorruptTerms> {
         let p = &record.project;
+        let corrupt = |row: String, field: &'static str, value: &str, problem: String| {
+            CorruptTerms {
+                project_id: p.id.clone(),
+                row,
+                field,
+                value: value.to_owned(),
+                problem,
+            }
+        };
         let window = EligibilityWindow {
             service_start: p.service_start,
             service_end: p.service_end,
             referral_cutoff: p.referral_cutoff,
             today,
         };
-        let outcomes = record
-            .outcomes
-            .iter()
-            .map(|o| {
-                let rule = OutcomeRule {
-                    id: o.id.clone(),
-                    code: o.code.clone(),
-                    price_minor: o.price_minor,
-                    unit: OutcomeUnit::from_db(&o.unit).unwrap_or(OutcomeUnit::Achievement),
-                    max_units_per_participant: o.max_units_per_participant,
-                    max_claims_per_participant: o.max_claims_per_participant,
-                    exclusive_group: o.exclusive_group.clone(),
-                    requires: o
-                        .requires_outcome_code
-                        .clone()
-                        .map(|code| (code, o.requires_min_days_after.unwrap_or(0))),
-                    volume_cap: o.volume_cap,
-                    deadweight: o.deadweight.as_deref().and_then(|d| d.parse().ok()),
-                    min_age_at_start: o.min_age_at_start,
-                    max_age_at_start: o.max_age_at_start,
-                };
-                (o.code.clone(), rule)
-            })
-            .collect();
-        let payers: Vec<PayerShareTerms> = record
-            .payers
-            .iter()
-            .map(|r| PayerShareTerms {
+        let mut outcomes = HashMap::new();
+        for o in &record.outcomes {
+            let row = || format!("outcome {}", o.code);
+            let unit = OutcomeUnit::from_db(&o.unit)
+                .ok_or_else(|| corrupt(row(), "unit", &o.unit, "not a unit".into()))?;
+            let deadweight = match o.deadweight.as_deref() {
+                None => None,
+                Some(d) => Some(parse_share(d).map_err(|e| corrupt(row(), "deadweight", d, e))?),
+            };
+            let rule = OutcomeRule {
+                id: o.id.clone(),
+                code: o.code.clone(),
+                price_minor: o.price_minor,
+                unit,
+                max_units_per_participant: o.max_units_per_participant,
+                max_claims_per_participant: o.max_claims_per_participant,
+                exclusive_group: o.exclusive_group.clone(),
+                requires: o
+                    .requires_outcome_code
+                    .clone()
+                    .map(|code| (code, o.requires_min_days_after.unwrap_or(0))),
+                volume_cap: o.volume_cap,
+                deadweight,
+                min_age_at_start: o.min_age_at_start,
+                max_age_at_start: o.max_age_at_start,
+            };
+            outcomes.insert(o.code.clone(), rule);
+        }
+        let mut payers = Vec::with_capacity(record.payers.len());
+        for r in &record.payers {
+            let row = || format!("payer {}", r.payer.id);
+            let share = match r.payer.share.as_deref() {
+                None => None,
+                Some(s) => Some(parse_share(s).map_err(|e| corrupt(row(), "share", s, e))?),
+            };
+            let mut phases = Vec::with_capacity(r.phases.len());
+            for ph in &r.phases {
+                let share = parse_share(&ph.share)
+                    .map_err(|e| corrupt(row(), "phase share", &ph.share, e))?;
+                phases.push((ph.starts_on, ph.ends_on, share));
+            }
+            payers.push(PayerShareTerms {
                 max_commitment_minor: r.payer.max_commitment_minor,
-                share: r.payer.share.as_deref().and_then(|s| s.parse().ok()),
-                phases: r
-                    .phases
-                    .iter()
-                    .filter_map(|ph| ph.share.parse().ok().map(|s| (ph.starts_on, ph.ends_on, s)))
-                    .collect(),
+                share,
+                phases,
                 home_area_codes: r.home_area_codes.clone(),
-            })
-            .collect();
-        ProjectRules {
+            });
+        }
+        let cap_policy = CapPolicy::from_db(&p.cap_policy).ok_or_else(|| {
+            corrupt(
+                "project".into(),
+                "cap_policy",
+                &p.cap_policy,
+                "not shortfall or reallocate".into(),
+            )
+        })?;
+        Ok(ProjectRules {
             has_home_area_payers: payers.iter().any(|p| !p.home_area_codes.is_empty()),
-            cap_policy: CapPolicy::from_db(&record.project.cap_policy)
-                .unwrap_or(CapPolicy::Shortfall),
+            cap_policy,
             outcomes,
             payers,
             window,
             record,
-        }
+        })
     }
 
     pub fn project_id(&self) -> &str {
@@ -283,12 +326,10 @@ fn check_row<'r>(
     prior: &[PriorClaim],
 ) -> Result<(&'r OutcomeRule, crate::domain::claims::Accepted), Vec<Reason>> {
     let Some(rule) = rules.outcomes.get(&input.outcome_code) else {
+        // The code is not echoed: in a column-shifted file it may be a participant reference.
         return Err(vec![Reason::new(
             "unknown_outcome",
-            format!(
-                "'{}' is not an outcome of this project's rate card",
-                input.outcome_code
-            ),
+            "outcome_code is not an outcome of this project's rate card",
         )]);
     };
     let mut reasons = Vec::new();
@@ -411,9 +452,27 @@ pub struct VerifyResult {
     pub reasons: Vec<Reason>,
 }
 
+impl VerifyResult {
+    fn refused(claim_id: &str, reason: Reason) -> VerifyResult {
+        VerifyResult {
+            claim_id: claim_id.to_owned(),
+            verified: false,
+            payable: None,
+            reasons: vec![reason],
+        }
+    }
+}
+
+/// Reason code of a claim the decider may not decide (see [`Decider::may_decide`]).
+pub const NOT_YOURS_TO_DECIDE: &str = "not_yours_to_decide";
+/// Reason code of a claim refused because the submitter tried to verify it.
+pub const SEPARATION_OF_DUTIES: &str = "separation_of_duties";
+
 pub struct Verifier<'a> {
     /// The authenticated person (the token's `sub`).
     pub subject: &'a str,
+    /// In what capacity they decide, from [`crate::domain::access::decider`].
+    pub capacity: Decider,
 }
 
 /// Running totals of a project while a batch of claims is verified: the stored totals plus
@@ -426,16 +485,25 @@ struct Running {
 
 impl Running {
     fn get(&self, name: &str) -> i64 {
-        self.stored.get(name).copied().unwrap_or(0) + self.deltas.get(name).copied().unwrap_or(0)
+        let stored = self.stored.get(name).copied().unwrap_or(0);
+        let delta = self.deltas.get(name).copied().unwrap_or(0);
+        stored.checked_add(delta).expect("running totals are checked before they are added")
+    }
+
+    /// Whether every line can be added to its total without overflow, stored or in this batch.
+    fn can_add(&self, lines: &[(&str, i64)]) -> bool {
+        lines.iter().all(|(name, amount)| {
+            let delta = self.deltas.get(*name).copied().unwrap_or(0);
+            delta
+                .checked_add(*amount)
+                .and_then(|d| d.checked_add(self.stored.get(*name).copied().unwrap_or(0)))
+                .is_some()
+        })
     }
 
     fn add(&mut self, name: &str, amount: i64) {
-        match self.deltas.get_mut(name) {
-            Some(total) => *total += amount,
-            None => {
-                self.deltas.insert(name.to_owned(), amount);
-            }
-        }
+        let total = self.deltas.entry(name.to_owned()).or_insert(0);
+        *total = total.checked_add(amount).expect("checked by can_add");
     }
 }
 
@@ -490,67 +558,63 @@ fn verify_found(
     claim_ids: &[String],
     mut found: Vec<Claim>,
 ) -> Result<Vec<VerifyResult>, ApiError> {
-    let project_id = rules.project_id().to_owned();
     let started = std::time::Instant::now();
     // Filtered here rather than in SQL, where the planner may prefer a project index over
     // the primary key and scan the project's every claim.
-    found.retain(|c| c.project_id == project_id);
-    let by_id: HashMap<&str, usize> = found
+    found.retain(|c| c.project_id == rules.project_id());
+    let (mut results, todo) = triage(claim_ids, &found, verifier);
+    let mut batch = Batch::start(conn, rules, &todo)?;
+    let loaded = started.elapsed();
+    for claim in todo {
+        let result = batch.decide(claim, verifier)?;
+        results.insert(claim.id.clone(), result);
+    }
+    let decided = started.elapsed();
+    batch.post(conn, verifier.subject)?;
+    tracing::debug!(
+        claims = claim_ids.len(),
+        load_ms = loaded.as_millis() as u64,
+        decide_ms = (decided - loaded).as_millis() as u64,
+        post_ms = (started.elapsed() - decided).as_millis() as u64,
+        "verification batch posted"
+    );
+    Ok(claim_ids
         .iter()
-        .enumerate()
-        .map(|(i, c)| (c.id.as_str(), i))
-        .collect();
-    let mut results: HashMap<String, VerifyResult> = HashMap::new();
-    let refuse = |id: &str, reason: Reason| VerifyResult {
-        claim_id: id.to_owned(),
-        verified: false,
-        payable: None,
-        reasons: vec![reason],
-    };
+        .filter_map(|id| results.remove(id))
+        .collect())
+}
+
+/// Sorts the requested claims into those refused outright (missing, not submitted, submitted
+/// by the verifier) and those to price, in pricing order: achievement date, then submission.
+fn triage<'c>(
+    claim_ids: &[String],
+    found: &'c [Claim],
+    verifier: &Verifier,
+) -> (HashMap<String, VerifyResult>, Vec<&'c Claim>) {
+    let by_id: HashMap<&str, &Claim> = found.iter().map(|c| (c.id.as_str(), c)).collect();
+    let mut refused = HashMap::new();
     let mut todo: Vec<&Claim> = Vec::new();
-    let mut queued: std::collections::HashSet<&str> = std::collections::HashSet::new();
+    let mut queued: HashSet<&str> = HashSet::new();
     for id in claim_ids {
-        match by_id.get(id.as_str()).map(|&i| &found[i]) {
-            None => {
-                results.insert(
-                    id.clone(),
-                    refuse(
-                        id,
-                        Reason::new("not_found", "no such claim on this project"),
-                    ),
-                );
-            }
-            Some(c) if c.status != SUBMITTED => {
-                results.insert(
-                    id.clone(),
-                    refuse(
-                        id,
-                        Reason::new(
-                            "not_submitted",
-                            format!("the claim is {}, not submitted", c.status),
-                        ),
-                    ),
-                );
-            }
+        let reason = match by_id.get(id.as_str()) {
+            None => Reason::new("not_found", "no such claim on this project"),
+            Some(c) if c.status != SUBMITTED => Reason::new(
+                "not_submitted",
+                format!("the claim is {}, not submitted", c.status),
+            ),
             // The same person, whatever role or organisation they now act for.
-            Some(c) if c.submitted_by == verifier.subject => {
-                results.insert(
-                    id.clone(),
-                    refuse(
-                        id,
-                        Reason::new(
-                            "separation_of_duties",
-                            "the identity that submitted a claim cannot verify it",
-                        ),
-                    ),
-                );
-            }
+            Some(c) if c.submitted_by == verifier.subject => Reason::new(
+                SEPARATION_OF_DUTIES,
+                "the identity that submitted a claim cannot verify it",
+            ),
             Some(c) => {
                 if queued.insert(c.id.as_str()) {
                     todo.push(c);
                 }
+                continue;
             }
-        }
+        };
+        refused.insert(id.clone(), VerifyResult::refused(id, reason));
     }
     todo.sort_by(|a, b| {
         a.achieved_on
@@ -558,65 +622,102 @@ fn verify_found(
             .then(a.submitted_at.cmp(&b.submitted_at))
             .then(a.id.cmp(&b.id))
     });
+    (refused, todo)
+}
 
-    let mut pseudonyms: Vec<&str> = todo
-        .iter()
-        .map(|c| c.participant_pseudonym.as_str())
-        .collect();
-    pseudonyms.sort_unstable();
-    pseudonyms.dedup();
-    let fetched = started.elapsed();
-    let mut running = Running {
-        stored: queries::running_totals(conn, &project_id)?,
-        deltas: HashMap::new(),
-        history: load_history_with_paid(conn, rules, &pseudonyms, &[VERIFIED])?,
-    };
-    let loaded = started.elapsed();
-    let now = Utc::now().naive_utc();
-    let mut adjustments = Vec::new();
-    let mut allocations = Vec::new();
-    let mut entries = Vec::new();
-    let mut decisions: Vec<(String, i64, i64, i32, String)> = Vec::new();
-    let project = &rules.record.project;
-    let accounts = ProjectAccounts::new(
-        &project_id,
-        rules.record.payers.iter().map(|p| p.payer.id.as_str()),
-    );
-    let units_names: HashMap<&str, String> = rules
-        .outcomes
-        .keys()
-        .map(|code| (code.as_str(), units_total(code)))
-        .collect();
-    let no_history = ParticipantHistory::default();
-    for claim in todo {
+/// One verification batch: the project's running totals and the participants' histories as
+/// the batch goes, and the rows it will post.
+struct Batch<'r> {
+    rules: &'r ProjectRules,
+    accounts: ProjectAccounts,
+    units_names: HashMap<&'r str, String>,
+    running: Running,
+    now: NaiveDateTime,
+    adjustments: Vec<ClaimAdjustment>,
+    allocations: Vec<NewAllocation>,
+    entries: Vec<LedgerEntry>,
+    decisions: Vec<(String, Pricing, String)>,
+}
+
+impl<'r> Batch<'r> {
+    fn start(conn: &mut DbConn, rules: &'r ProjectRules, todo: &[&Claim]) -> Result<Self, ApiError> {
+        let mut pseudonyms: Vec<&str> = todo
+            .iter()
+            .map(|c| c.participant_pseudonym.as_str())
+            .collect();
+        pseudonyms.sort_unstable();
+        pseudonyms.dedup();
+        let project_id = rules.project_id();
+        Ok(Batch {
+            rules,
+            accounts: ProjectAccounts::new(
+                project_id,
+                rules.record.payers.iter().map(|p| p.payer.id.as_str()),
+            ),
+            units_names: rules
+                .outcomes
+                .keys()
+                .map(|code| (code.as_str(), units_total(code)))
+                .collect(),
+            running: Running {
+                stored: queries::running_totals(conn, project_id)?,
+                deltas: HashMap::new(),
+                history: load_history_with_paid(conn, rules, &pseudonyms, &[VERIFIED])?,
+            },
+            now: Utc::now().naive_utc(),
+            adjustments: Vec::new(),
+            allocations: Vec::new(),
+            entries: Vec::new(),
+            decisions: Vec::new(),
+        })
+    }
+
+    /// Prices and splits one claim against the totals so far and records its rows, or says
+    /// why it is refused (nothing is recorded then).
+    fn decide(&mut self, claim: &Claim, verifier: &Verifier) -> Result<VerifyResult, ApiError> {
+        let rules = self.rules;
         let rule = rules.outcomes.get(&claim.outcome_code).ok_or_else(|| {
             ApiError::Internal(format!("claim {} names a missing outcome", claim.id))
         })?;
-        let units_name = units_names[claim.outcome_code.as_str()].as_str();
-        let history = running
+        let (pricing, parts) = match self.price_and_split(claim, rule, verifier) {
+            Ok(decided) => decided,
+            Err(reason) => return Ok(VerifyResult::refused(&claim.id, reason)),
+        };
+        self.record(claim, rule, pricing, &parts);
+        let payable = self.decisions.last().map_or(0, |d| d.1.payable_minor);
+        Ok(VerifyResult {
+            claim_id: claim.id.clone(),
+            verified: true,
+            payable: Some(MoneyJson::from_minor(payable, &rules.record.project.currency)),
+            reasons: Vec::new(),
+        })
+    }
+
+    fn price_and_split(
+        &self,
+        claim: &Claim,
+        rule: &OutcomeRule,
+        verifier: &Verifier,
+    ) -> Result<(Pricing, Vec<PayerPart>), Reason> {
+        let rules = self.rules;
+        let project = &rules.record.project;
+        let no_history = ParticipantHistory::default();
+        let history = self
+            .running
             .history
             .get(&claim.participant_pseudonym)
             .unwrap_or(&no_history);
-        if let Err(reason) = prerequisite_met(rule, claim.achieved_on, &history.claims, true) {
-            results.insert(claim.id.clone(), refuse(&claim.id, reason));
-            continue;
+        prerequisite_met(rule, claim.achieved_on, &history.claims, true)?;
+        let weights = share_weights(&rules.payers, claim.achieved_on, claim.home_area.as_deref())
+            .map_err(|e| Reason::new("home_area", e.to_string()))?;
+        if !verifier.capacity.may_decide(&weights) {
+            return Err(Reason::new(NOT_YOURS_TO_DECIDE, not_yours_to_decide()));
         }
-        let weights =
-            match share_weights(&rules.payers, claim.achieved_on, claim.home_area.as_deref()) {
-                Ok(w) => w,
-                Err(e) => {
-                    results.insert(
-                        claim.id.clone(),
-                        refuse(&claim.id, Reason::new("home_area", e.to_string())),
-                    );
-                    continue;
-                }
-            };
         let paid = PaidSoFar {
-            outcome_units: running.get(units_name),
+            outcome_units: self.running.get(&self.units_names[claim.outcome_code.as_str()]),
             participant_minor: history.paid_minor,
             // The provider's account is credited (negative) with what verified claims pay.
-            project_minor: -running.get(&accounts.provider),
+            project_minor: self.running.get(&self.accounts.provider).saturating_neg(),
         };
         let pricing = price_claim(
             rule,
@@ -625,23 +726,52 @@ fn verify_found(
             project.max_outcome_payment_minor,
             paid,
             |m| rules.money(m),
-        );
+        )?;
         let headroom: Vec<i64> = rules
             .record
             .payers
             .iter()
-            .zip(&accounts.payers)
-            .map(|(p, (account, _))| p.payer.max_commitment_minor - running.get(account))
+            .zip(&self.accounts.payers)
+            .map(|(p, (account, _))| p.payer.max_commitment_minor.saturating_sub(self.running.get(account)))
             .collect();
         let parts = if pricing.payable_minor > 0 && weights.iter().any(|w| *w > 0) {
             split(pricing.payable_minor, &weights, &headroom, rules.cap_policy)
         } else {
             vec![PayerPart::default(); weights.len()]
         };
+        // Where money moves: the parts place exactly the payable amount, within every cap.
+        let placed: i128 = parts
+            .iter()
+            .map(|p| i128::from(p.allocated) + i128::from(p.shortfall))
+            .sum();
+        assert!(
+            placed == i128::from(pricing.payable_minor) || weights.iter().all(|w| *w == 0),
+            "claim {}: split placed {placed} of {}",
+            claim.id,
+            pricing.payable_minor
+        );
+        for (part, room) in parts.iter().zip(&headroom) {
+            assert!(part.allocated >= 0 && part.shortfall >= 0 && part.allocated <= (*room).max(0));
+        }
+        let mut lines = self.accounts.entry_lines(&parts);
+        let units = self.units_names[claim.outcome_code.as_str()].as_str();
+        lines.push((units, i64::from(pricing.paid_units)));
+        if !self.running.can_add(&lines) {
+            return Err(Reason::new(
+                "amount_out_of_range",
+                "paying this claim would take the project's running totals beyond the amounts cofund can hold",
+            ));
+        }
+        Ok((pricing, parts))
+    }
 
+    /// Records a decided claim's rows and adds it to the running totals and its participant's
+    /// history, so that the next claim of the batch is priced after it.
+    fn record(&mut self, claim: &Claim, rule: &OutcomeRule, pricing: Pricing, parts: &[PayerPart]) {
+        let project_id = self.rules.project_id();
         let entry_id = new_id("ent");
         for (position, adjustment) in pricing.adjustments.iter().enumerate() {
-            adjustments.push(ClaimAdjustment {
+            self.adjustments.push(ClaimAdjustment {
                 claim_id: claim.id.clone(),
                 position: position as i32,
                 kind: adjustment.kind.as_str().to_owned(),
@@ -649,43 +779,39 @@ fn verify_found(
                 detail: adjustment.detail.clone(),
             });
         }
-        for (payer, part) in rules.record.payers.iter().zip(&parts) {
+        for (payer, part) in self.rules.record.payers.iter().zip(parts) {
             if part.allocated == 0 && part.shortfall == 0 {
                 continue;
             }
-            allocations.push(NewAllocation {
+            self.allocations.push(NewAllocation {
                 entry_id: entry_id.clone(),
                 claim_id: claim.id.clone(),
-                project_id: project_id.clone(),
+                project_id: project_id.to_owned(),
                 payer_id: payer.payer.id.clone(),
                 payer_organisation_id: payer.payer.organisation_id.clone(),
                 amount_minor: part.allocated,
                 shortfall_minor: part.shortfall,
                 achieved_on: claim.achieved_on,
-                posted_at: now,
+                posted_at: self.now,
                 reverses_id: None,
             });
         }
-        for (account, amount) in accounts.entry_lines(&parts) {
-            running.add(account, amount);
+        for (account, amount) in self.accounts.entry_lines(parts) {
+            self.running.add(account, amount);
         }
-        entries.push(LedgerEntry {
+        self.running.add(
+            &self.units_names[claim.outcome_code.as_str()].clone(),
+            i64::from(pricing.paid_units),
+        );
+        self.entries.push(LedgerEntry {
             id: entry_id.clone(),
             claim_id: claim.id.clone(),
-            project_id: project_id.clone(),
-            provider_amount_minor: provider_amount(&parts),
-            posted_at: now,
+            project_id: project_id.to_owned(),
+            provider_amount_minor: provider_amount(parts),
+            posted_at: self.now,
             reverses_entry_id: None,
         });
-        decisions.push((
-            claim.id.clone(),
-            pricing.gross_minor,
-            pricing.payable_minor,
-            pricing.paid_units,
-            entry_id.clone(),
-        ));
-        running.add(units_name, i64::from(pricing.paid_units));
-        running
+        self.running
             .history
             .entry(claim.participant_pseudonym.clone())
             .or_default()
@@ -700,52 +826,44 @@ fn verify_found(
                 },
                 pricing.payable_minor,
             );
-        results.insert(
-            claim.id.clone(),
-            VerifyResult {
-                claim_id: claim.id.clone(),
-                verified: true,
-                payable: Some(MoneyJson::from_minor(
-                    pricing.payable_minor,
-                    &project.currency,
-                )),
-                reasons: Vec::new(),
-            },
-        );
+        self.decisions.push((claim.id.clone(), pricing, entry_id));
     }
-    let decided = started.elapsed();
-    let verified: Vec<VerifiedClaim> = decisions
-        .iter()
-        .map(|(id, gross, payable, units, entry)| VerifiedClaim {
-            id,
-            gross_minor: *gross,
-            payable_minor: *payable,
-            paid_units: *units,
-            entry_id: entry,
-        })
-        .collect();
-    mark_claims_verified(conn, verifier.subject, now, &verified)?;
-    let marked = started.elapsed();
-    insert_rows!(conn, claim_adjustments::table, &adjustments)?;
-    insert_rows!(conn, ledger_entries::table, &entries, LEDGER_CHUNK_ROWS)?;
-    insert_rows!(conn, allocations::table, &allocations, LEDGER_CHUNK_ROWS)?;
-    queries::add_running_totals(conn, &project_id, &running.deltas)?;
-    tracing::debug!(
-        claims = claim_ids.len(),
-        fetch_ms = fetched.as_millis() as u64,
-        load_ms = (loaded - fetched).as_millis() as u64,
-        decide_ms = (decided - loaded).as_millis() as u64,
-        update_ms = (marked - decided).as_millis() as u64,
-        insert_ms = (started.elapsed() - marked).as_millis() as u64,
-        "verification batch posted"
-    );
-    Ok(claim_ids
-        .iter()
-        .filter_map(|id| results.remove(id))
-        .collect())
+
+    /// Writes the batch: claims marked verified, adjustments, entries, allocations, totals.
+    fn post(self, conn: &mut DbConn, verified_by: &str) -> Result<(), ApiError> {
+        let verified: Vec<VerifiedClaim> = self
+            .decisions
+            .iter()
+            .map(|(id, pricing, entry)| VerifiedClaim {
+                id,
+                gross_minor: pricing.gross_minor,
+                payable_minor: pricing.payable_minor,
+                paid_units: pricing.paid_units,
+                entry_id: entry,
+            })
+            .collect();
+        mark_claims_verified(conn, verified_by, self.now, &verified)?;
+        insert_rows!(conn, claim_adjustments::table, &self.adjustments)?;
+        insert_rows!(conn, ledger_entries::table, &self.entries, LEDGER_CHUNK_ROWS)?;
+        insert_rows!(conn, allocations::table, &self.allocations, LEDGER_CHUNK_ROWS)?;
+        queries::add_running_totals(conn, self.rules.project_id(), &self.running.deltas)?;
+        Ok(())
+    }
 }
 
 // --- rejection and revocation -----------------------------------------------------------------
+
+/// Refuses a decider that may not decide this claim: a lead commissioner that pays none of it
+/// (see [`Decider::may_decide`]).
+pub fn check_decider(rules: &ProjectRules, capacity: Decider, claim: &Claim) -> Result<(), ApiError> {
+    let weights = share_weights(&rules.payers, claim.achieved_on, claim.home_area.as_deref())
+        .unwrap_or_else(|_| vec![0; rules.payers.len()]);
+    if capacity.may_decide(&weights) {
+        Ok(())
+    } else {
+        Err(ApiError::Forbidden(not_yours_to_decide().into()))
+    }
+}
 
 pub fn reject(conn: &mut DbConn, claim: &Claim, by: &str, reason: &str) -> Result<(), ApiError> {
     if claim.status != SUBMITTED {

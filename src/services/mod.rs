@@ -2,5 +2,6 @@
 //! the caller's write transaction, so that a state change and its ledger postings commit
 //! together or not at all.
 
+pub mod access;
 pub mod check;
 pub mod claims;

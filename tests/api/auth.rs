@@ -132,13 +132,13 @@ async fn roles_and_organisations_limit_what_a_token_may_do() {
     let app = spawn_app().await;
     let p = parties(&app).await;
     let org_body = json!({"name": "X", "kind": "provider"});
-    for role in [
-        Role::FundManager,
-        Role::Commissioner,
-        Role::Provider,
-        Role::Validator,
+    for (role, org) in [
+        (Role::FundManager, &p.central),
+        (Role::Commissioner, &p.council_a),
+        (Role::Provider, &p.provider),
+        (Role::Validator, &p.validator),
     ] {
-        let token = app.token(role, Some(&p.council_a));
+        let token = app.token(role, Some(org));
         app.post("/v1/organisations", Some(&token), &org_body)
             .await
             .assert_problem(403);
@@ -154,7 +154,8 @@ async fn roles_and_organisations_limit_what_a_token_may_do() {
     // A fund manager may create funds and projects for its own organisation only.
     let fund = json!({"name": "Fund", "owner_organisation_id": p.central, "budget": gbp("10.00"),
                       "service_start": "2020-01-01", "service_end": "2021-01-01"});
-    let other_manager = app.token(Role::FundManager, Some(&p.council_b));
+    let other_fund = app.org("Another central fund", "central_fund", &[]).await;
+    let other_manager = app.token(Role::FundManager, Some(&other_fund));
     app.post("/v1/funds", Some(&other_manager), &fund)
         .await
         .assert_problem(403);
@@ -174,6 +175,7 @@ async fn roles_and_organisations_limit_what_a_token_may_do() {
 #[tokio::test]
 async fn the_token_command_mints_tokens_the_server_accepts() {
     let app = spawn_app().await;
+    let council = app.org("Council", "local_authority", &[]).await;
     let secret = std::str::from_utf8(TEST_SECRET).unwrap();
     let output = std::process::Command::new(env!("CARGO_BIN_EXE_cofund"))
         .args([
@@ -181,7 +183,7 @@ async fn the_token_command_mints_tokens_the_server_accepts() {
             "--role",
             "commissioner",
             "--org",
-            "org_council",
+            &council,
             "--ttl",
             "10m",
         ])

@@ -314,7 +314,7 @@ async fn dwp_ladder_needs_the_13_week_outcome_paid_and_13_more_weeks() {
 #[tokio::test]
 async fn rounding_never_loses_or_invents_a_penny() {
     let app = spawn_app().await;
-    let outcomes = json!([{"code": "x", "name": "x", "price": gbp("0.01"), "unit": "day", "max_units_per_participant": 100000}]);
+    let outcomes = json!([{"code": "x", "name": "x", "price": gbp("0.01"), "unit": "day", "max_units_per_participant": 10000}]);
     let thirds = [
         ("local_commissioner", "1000000.00", Some("0.333334")),
         ("co_commissioner", "1000000.00", Some("0.333333")),
@@ -901,11 +901,18 @@ async fn the_submitter_cannot_verify_and_strangers_cannot_see() {
     )
     .await
     .assert_problem(404);
-    // A paying commissioner may verify.
+    // A paying commissioner that is not the lead may not decide; an admin may.
     let council = app.token_for(Role::Commissioner, Some(&s.payers[0]), "council-officer");
     app.post(
         &format!("/v1/claims/{id}/verify"),
         Some(&council),
+        &json!({}),
+    )
+    .await
+    .assert_problem(403);
+    app.post(
+        &format!("/v1/claims/{id}/verify"),
+        Some(&app.admin()),
         &json!({}),
     )
     .await

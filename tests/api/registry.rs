@@ -34,7 +34,8 @@ async fn organisations_are_created_read_and_listed() {
     );
 
     // Billing contacts are personal data: another organisation does not see them.
-    let other = app.token(Role::Provider, Some("org_someone_else"));
+    let someone_else = app.org("Someone else", "provider", &[]).await;
+    let other = app.token(Role::Provider, Some(&someone_else));
     let read = app
         .get(&format!("/v1/organisations/{id}"), Some(&other))
         .await;
@@ -608,6 +609,7 @@ async fn each_role_sees_only_its_own_projects() {
     let path = format!("/v1/projects/{id}");
     let stranger_council = app.org("Council C", "local_authority", &[]).await;
     let other_provider = app.org("Other Provider", "provider", &[]).await;
+    let stranger_fund = app.org("Another fund", "central_fund", &[]).await;
 
     let can = [
         app.token(Role::Commissioner, Some(&p.council_a)),
@@ -627,7 +629,7 @@ async fn each_role_sees_only_its_own_projects() {
         app.token(Role::Commissioner, Some(&stranger_council)),
         app.token(Role::Provider, Some(&other_provider)),
         app.token(Role::Validator, Some(&p.council_b)),
-        app.token(Role::FundManager, Some(&stranger_council)),
+        app.token(Role::FundManager, Some(&stranger_fund)),
     ];
     for token in &cannot {
         app.get(&path, Some(token)).await.assert_problem(404);

@@ -1,0 +1,320 @@
+//! Who sees and decides what: cofund's access rules, stated once. Pure: the caller brings the
+//! authenticated [`Principal`] and the [`ProjectParties`] of the project concerned; handlers
+//! and services ask these functions and never re-derive a rule.
+//!
+//! | action | who |
+//! | --- | --- |
+//! | see a project | admin; a fund manager of the organisation that owns the project's fund or pays into it; a commissioner whose organisation pays into it; its provider; a validator organisation named on it |
+//! | see money (payer totals, allocations) on a project one sees | every payer's: admin, the organisation owning the project's fund, the provider (it is owed every line) and the named validators (they decide the split); anyone else only its own organisation's lines, whatever its role |
+//! | submit claims | a provider token of the project's provider organisation |
+//! | decide a claim (verify, reject, revoke) | admin; a validator token of an organisation named as the project's validator; a commissioner token of the project's lead commissioner, unless the claim's split gives the lead nothing and the route is `direct` (a home-area claim of another council). A commissioner that pays nothing of a claim never decides it. The identity that submitted a claim never verifies it. |
+//! | create organisations | admin |
+//! | create funds | admin; a fund manager for its own organisation |
+//! | create projects | admin; a fund manager in its own organisation's fund (or, without a fund, paying into it) |
+//!
+//! A token's role must fit its organisation's kind ([`role_fits`]), checked when the token is
+//! accepted.
+
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::registry::{OrganisationKind, SettlementRoute};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema, clap::ValueEnum)]
+#[serde(rename_all = "snake_case")]
+#[clap(rename_all = "snake_case")]
+pub enum Role {
+    Admin,
+    FundManager,
+    Commissioner,
+    Provider,
+    Validator,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Admin => "admin",
+            Role::FundManager => "fund_manager",
+            Role::Commissioner => "commissioner",
+            Role::Provider => "provider",
+            Role::Validator => "validator",
+        }
+    }
+}
+
+/// Whether an organisation of `kind` may act in `role`: fund managers for central funds,
+/// commissioners for public bodies that pay outcomes, providers for delivery organisations,
+/// validators for anyone but a provider or an investor (who would check their own money).
+pub fn role_fits(role: Role, kind: OrganisationKind) -> bool {
+    use OrganisationKind::*;
+    match role {
+        Role::Admin => true,
+        Role::FundManager => kind == CentralFund,
+        Role::Commissioner => matches!(kind, LocalAuthority | NhsBody | CentralFund | Other),
+        Role::Provider => matches!(kind, Provider | Intermediary | Other),
+        Role::Validator => !matches!(kind, Provider | Investor),
+    }
+}
+
+/// Refusal of an action, with the reason the caller is told.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct Denied(pub String);
+
+/// Who is calling: the authenticated subject, its role and its organisation.
+#[derive(Debug, Clone)]
+pub struct Principal {
+    pub subject: String,
+    pub role: Role,
+    pub organisation_id: Option<String>,
+}
+
+impl Principal {
+    /// Refuses the request unless the caller has one of `roles`.
+    pub fn require(&self, roles: &[Role]) -> Result<(), Denied> {
+        if roles.contains(&self.role) {
+            Ok(())
+        } else {
+            let allowed: Vec<&str> = roles.iter().map(|r| r.as_str()).collect();
+            Err(Denied(format!(
+                "a {} token may not do this (allowed: {})",
+                self.role.as_str(),
+                allowed.join(", ")
+            )))
+        }
+    }
+
+    pub fn is_admin(&self) -> bool {
+        self.role == Role::Admin
+    }
+
+    /// True when the caller acts for `organisation_id`.
+    pub fn acts_for(&self, organisation_id: &str) -> bool {
+        self.organisation_id.as_deref() == Some(organisation_id)
+    }
+
+    fn org(&self) -> &str {
+        self.organisation_id.as_deref().unwrap_or("")
+    }
+
+    /// The scope of idempotency keys: the organisation (so that a colleague's retry of the
+    /// same request is recognised), or the admin's own subject.
+    pub fn idempotency_scope(&self) -> String {
+        match &self.organisation_id {
+            Some(org) => format!("org:{org}"),
+            None => format!("admin:{}", self.subject),
+        }
+    }
+}
+
+/// The parties of one project, as the access rules see them.
+#[derive(Debug, Clone)]
+pub struct ProjectParties<'a> {
+    pub provider: &'a str,
+    /// The organisation owning the project's fund, if it has one.
+    pub fund_owner: Option<&'a str>,
+    pub validators: &'a [String],
+    /// Payer organisations in the project's order, with their lead flag.
+    pub payers: Vec<(&'a str, bool)>,
+    pub route: SettlementRoute,
+}
+
+impl ProjectParties<'_> {
+    fn pays(&self, org: &str) -> bool {
+        self.payers.iter().any(|(o, _)| *o == org)
+    }
+
+    fn validates(&self, org: &str) -> bool {
+        self.validators.iter().any(|v| v == org)
+    }
+}
+
+/// True when `principal` may see the project at all. A project one may not see is answered
+/// 404, so that its existence is not revealed either.
+pub fn sees_project(principal: &Principal, project: &ProjectParties) -> bool {
+    let org = principal.org();
+    match principal.role {
+        Role::Admin => true,
+        Role::FundManager => project.pays(org) || project.fund_owner == Some(org),
+        Role::Commissioner => project.pays(org),
+        Role::Provider => project.provider == org,
+        Role::Validator => project.validates(org),
+    }
+}
+
+/// Whose money a caller sees on a project it can see.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MoneyScope {
+    /// Every payer's lines and totals.
+    Every,
+    /// Only the lines and totals of this payer organisation.
+    OnlyOf(String),
+}
+
+impl MoneyScope {
+    pub fn sees(&self, payer_organisation_id: &str) -> bool {
+        match self {
+            MoneyScope::Every => true,
+            MoneyScope::OnlyOf(org) => org == payer_organisation_id,
+        }
+    }
+
+    /// The organisation to filter by, or `None` for every payer.
+    pub fn only(&self) -> Option<&str> {
+        match self {
+            MoneyScope::Every => None,
+            MoneyScope::OnlyOf(org) => Some(org),
+        }
+    }
+}
+
+pub fn money_scope(principal: &Principal, project: &ProjectParties) -> MoneyScope {
+    let org = principal.org();
+    let sees_every = principal.is_admin()
+        || project.fund_owner == Some(org)
+        || principal.role == Role::Provider && project.provider == org
+        || principal.role == Role::Validator && project.validates(org);
+    if sees_every {
+        MoneyScope::Every
+    } else {
+        MoneyScope::OnlyOf(org.to_owned())
+    }
+}
+
+pub fn may_submit(principal: &Principal, project: &ProjectParties) -> Result<(), Denied> {
+    principal.require(&[Role::Provider])?;
+    if project.provider == principal.org() {
+        Ok(())
+    } else {
+        Err(Denied(
+            "only the project's provider may submit its claims".into(),
+        ))
+    }
+}
+
+/// In what capacity a caller decides a project's claims.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Decider {
+    Admin,
+    Validator,
+    /// The lead commissioner, the payer at `payer_position`; under `via_commissioner` it
+    /// fronts every claim, so it decides every claim.
+    Lead {
+        payer_position: usize,
+        fronts_every_claim: bool,
+    },
+}
+
+/// The capacity in which `principal` may decide the project's claims, if any.
+pub fn decider(principal: &Principal, project: &ProjectParties) -> Result<Decider, Denied> {
+    let org = principal.org();
+    let lead = project.payers.iter().position(|(o, lead)| *lead && *o == org);
+    match (principal.role, lead) {
+        (Role::Admin, _) => Ok(Decider::Admin),
+        (Role::Validator, _) if project.validates(org) => Ok(Decider::Validator),
+        (Role::Commissioner, Some(position)) => Ok(Decider::Lead {
+            payer_position: position,
+            fronts_every_claim: project.route == SettlementRoute::ViaCommissioner,
+        }),
+        _ => Err(Denied(
+            "only the project's validators, its lead commissioner or an admin may decide its claims"
+                .into(),
+        )),
+    }
+}
+
+impl Decider {
+    /// Whether this decider may decide a claim whose split gives each payer (in project
+    /// order) the weight in `weights`: a lead commissioner that pays nothing of it may not,
+    /// unless it fronts every claim.
+    pub fn may_decide(&self, weights: &[i128]) -> bool {
+        match *self {
+            Decider::Admin | Decider::Validator => true,
+            Decider::Lead {
+                payer_position,
+                fronts_every_claim,
+            } => fronts_every_claim || weights.get(payer_position).is_some_and(|w| *w > 0),
+        }
+    }
+}
+
+pub fn not_yours_to_decide() -> &'static str {
+    "this claim is charged entirely to other payers: its lead commissioner pays nothing of it, \
+     so only the project's validators or an admin may decide it"
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn who(role: Role, org: &str) -> Principal {
+        Principal {
+            subject: "someone".into(),
+            role,
+            organisation_id: (role != Role::Admin).then(|| org.to_owned()),
+        }
+    }
+
+    fn skill_mill(validators: &[String]) -> ProjectParties<'_> {
+        ProjectParties {
+            provider: "prov",
+            fund_owner: Some("dcms"),
+            validators,
+            payers: vec![("dcms", false), ("durham", true), ("newcastle", false)],
+            route: SettlementRoute::Direct,
+        }
+    }
+
+    #[test]
+    fn a_payer_that_does_not_own_the_fund_sees_only_its_own_money_whatever_its_role() {
+        let validators = vec!["val".to_owned()];
+        let p = skill_mill(&validators);
+        // A fund manager of an organisation that only pays into the project.
+        let mut payer_only = p.clone();
+        payer_only.fund_owner = Some("someone-else");
+        assert_eq!(
+            money_scope(&who(Role::FundManager, "dcms"), &payer_only),
+            MoneyScope::OnlyOf("dcms".into())
+        );
+        assert_eq!(
+            money_scope(&who(Role::FundManager, "dcms"), &p),
+            MoneyScope::Every
+        );
+        assert_eq!(
+            money_scope(&who(Role::Commissioner, "newcastle"), &p),
+            MoneyScope::OnlyOf("newcastle".into())
+        );
+        assert_eq!(money_scope(&who(Role::Provider, "prov"), &p), MoneyScope::Every);
+        assert_eq!(money_scope(&who(Role::Validator, "val"), &p), MoneyScope::Every);
+        assert_eq!(money_scope(&who(Role::Admin, ""), &p), MoneyScope::Every);
+    }
+
+    #[test]
+    fn only_validators_the_lead_and_admin_decide_and_the_lead_only_what_it_pays() {
+        let validators = vec!["val".to_owned()];
+        let p = skill_mill(&validators);
+        assert!(decider(&who(Role::Commissioner, "newcastle"), &p).is_err());
+        assert!(decider(&who(Role::Validator, "other"), &p).is_err());
+        assert!(decider(&who(Role::FundManager, "dcms"), &p).is_err());
+        assert_eq!(decider(&who(Role::Validator, "val"), &p), Ok(Decider::Validator));
+        let lead = decider(&who(Role::Commissioner, "durham"), &p).unwrap();
+        // A Newcastle home-area claim: Durham's weight is pooled onto Newcastle.
+        assert!(!lead.may_decide(&[30, 0, 70]));
+        assert!(lead.may_decide(&[30, 70, 0]));
+        let mut via = p.clone();
+        via.route = SettlementRoute::ViaCommissioner;
+        let lead = decider(&who(Role::Commissioner, "durham"), &via).unwrap();
+        assert!(lead.may_decide(&[30, 0, 70]));
+    }
+
+    #[test]
+    fn roles_fit_organisation_kinds() {
+        assert!(!role_fits(Role::Provider, OrganisationKind::LocalAuthority));
+        assert!(role_fits(Role::Provider, OrganisationKind::Provider));
+        assert!(!role_fits(Role::FundManager, OrganisationKind::LocalAuthority));
+        assert!(!role_fits(Role::Validator, OrganisationKind::Provider));
+        assert!(role_fits(Role::Commissioner, OrganisationKind::NhsBody));
+        assert!(!role_fits(Role::Commissioner, OrganisationKind::Provider));
+    }
+}

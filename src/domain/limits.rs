@@ -1,0 +1,159 @@
+//! The ranges every input is held to at the edge, so that nothing a client sends can overflow
+//! an amount or a date, or reach the database as text it cannot store. No real fund comes near
+//! these limits; anything outside them is refused with the field named.
+
+use chrono::NaiveDate;
+use serde::{Deserialize, Deserializer};
+
+/// Earliest date cofund accepts anywhere (achievements, referrals, service periods, phases).
+pub const MIN_DATE: NaiveDate = match NaiveDate::from_ymd_opt(1900, 1, 1) {
+    Some(d) => d,
+    None => panic!("a valid date"),
+};
+/// Latest date cofund accepts anywhere.
+pub const MAX_DATE: NaiveDate = match NaiveDate::from_ymd_opt(2199, 12, 31) {
+    Some(d) => d,
+    None => panic!("a valid date"),
+};
+
+/// Most units (weeks, days or achievements) one claim may be for, and most units per
+/// participant an outcome may allow.
+pub const MAX_QUANTITY: i32 = 10_000;
+/// Largest project-wide volume cap of one outcome.
+pub const MAX_VOLUME_CAP: i32 = 100_000_000;
+/// Most times one participant may be paid one outcome.
+pub const MAX_CLAIMS_PER_PARTICIPANT: i32 = 1_000;
+/// Longest wait a ladder rule may set between two outcomes: 100 years.
+pub const MAX_DAYS_AFTER: i32 = 36_525;
+
+/// Longest text field of any JSON body, in characters, unless the field has a tighter limit.
+pub const MAX_TEXT_CHARS: usize = 2_000;
+/// Longest evidence reference of a claim.
+pub const MAX_EVIDENCE_REF_CHARS: usize = 500;
+/// Longest participant reference, before it is pseudonymised.
+pub const MAX_PARTICIPANT_REF_CHARS: usize = 200;
+/// Longest code (outcome codes, area codes, exclusive groups).
+pub const MAX_CODE_CHARS: usize = 64;
+
+pub fn date_in_range(date: NaiveDate) -> bool {
+    (MIN_DATE..=MAX_DATE).contains(&date)
+}
+
+pub fn date_range_message() -> String {
+    format!("must be a date from {MIN_DATE} to {MAX_DATE}")
+}
+
+/// Why a text value cannot be stored, if it cannot: too long, or it holds a control character
+/// (NUL among them, which PostgreSQL cannot store). Tab, line feed and carriage return are
+/// allowed only where `multiline`.
+pub fn text_problem(value: &str, max_chars: usize, multiline: bool) -> Option<String> {
+    if value.chars().count() > max_chars {
+        return Some(format!("is longer than {max_chars} characters"));
+    }
+    let allowed = |c: char| multiline && matches!(c, '\t' | '\n' | '\r');
+    if value.chars().any(|c| c.is_control() && !allowed(c)) {
+        return Some("must not contain control characters".to_owned());
+    }
+    None
+}
+
+/// serde `deserialize_with` for a date field: ISO 8601 and within [`MIN_DATE`]..=[`MAX_DATE`].
+pub fn date<'de, D: Deserializer<'de>>(deserializer: D) -> Result<NaiveDate, D::Error> {
+    let date = NaiveDate::deserialize(deserializer)?;
+    if date_in_range(date) {
+        Ok(date)
+    } else {
+        Err(serde::de::Error::custom(date_range_message()))
+    }
+}
+
+/// [`date`] for an optional field (use with `#[serde(default)]`).
+pub fn optional_date<'de, D: Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<NaiveDate>, D::Error> {
+    match Option::<NaiveDate>::deserialize(deserializer)? {
+        Some(date) if !date_in_range(date) => {
+            Err(serde::de::Error::custom(date_range_message()))
+        }
+        other => Ok(other),
+    }
+}
+
+/// A parser's message with the offending value taken out. serde and csv quote the value they
+/// could not read (`invalid type: integer `1234`, expected a string`); in a column-shifted
+/// file that value may be a participant reference, which must never be echoed or logged.
+/// Messages that quote only field names (unknown, missing or duplicate fields) are kept.
+pub fn without_values(message: &str) -> String {
+    const NAMES_ONLY: [&str; 3] = ["unknown field", "missing field", "duplicate field"];
+    if NAMES_ONLY.iter().any(|p| message.starts_with(p)) {
+        return message.to_owned();
+    }
+    // The value is the first quoted span: `…` or "…" (with backslash escapes).
+    let Some(start) = message.find(['`', '"']) else {
+        return message.to_owned();
+    };
+    let quote = message[start..].chars().next().unwrap_or('"');
+    let mut escaped = false;
+    let mut end = None;
+    for (i, c) in message[start + 1..].char_indices() {
+        match c {
+            '\\' if quote == '"' && !escaped => escaped = true,
+            c if c == quote && !escaped => {
+                end = Some(start + 1 + i + c.len_utf8());
+                break;
+            }
+            _ => escaped = false,
+        }
+    }
+    match end {
+        Some(end) => format!("{}{}", message[..start].trim_end(), &message[end..]),
+        // An unterminated quote: drop everything from it.
+        None => message[..start].trim_end().to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parser_messages_lose_the_value_but_keep_field_names() {
+        assert_eq!(
+            without_values("invalid type: integer `1234567`, expected a string"),
+            "invalid type: integer, expected a string"
+        );
+        assert_eq!(
+            without_values(r#"invalid type: string "WOR-\"0001", expected i32"#),
+            "invalid type: string, expected i32"
+        );
+        assert_eq!(
+            without_values("unknown variant `WOR-0001`, expected `week` or `day`"),
+            "unknown variant, expected `week` or `day`"
+        );
+        assert_eq!(
+            without_values("unknown field `foo`, expected `bar`"),
+            "unknown field `foo`, expected `bar`"
+        );
+        assert_eq!(without_values("trailing `WOR-1"), "trailing");
+        assert_eq!(without_values("premature end"), "premature end");
+    }
+
+    #[test]
+    fn text_is_bounded_and_free_of_control_characters() {
+        assert_eq!(text_problem("ok", 10, false), None);
+        assert!(text_problem("a\0b", 10, false).is_some());
+        assert!(text_problem("a\nb", 10, false).is_some());
+        assert_eq!(text_problem("a\nb", 10, true), None);
+        assert!(text_problem("a\u{7f}", 10, true).is_some());
+        assert!(text_problem(&"x".repeat(11), 10, true).is_some());
+        // Characters, not bytes.
+        assert_eq!(text_problem(&"é".repeat(10), 10, false), None);
+    }
+
+    #[test]
+    fn dates_are_held_to_the_documented_range() {
+        assert!(date_in_range(MIN_DATE) && date_in_range(MAX_DATE));
+        assert!(!date_in_range(MIN_DATE.pred_opt().unwrap()));
+        assert!(!date_in_range(MAX_DATE.succ_opt().unwrap()));
+    }
+}

@@ -1,0 +1,74 @@
+//! The access rules of [`crate::domain::access`] applied to stored projects: loading a project
+//! only for those who may see it, and telling whose money they see on it. Every handler that
+//! shows a project, its claims or its money goes through here.
+
+use crate::db::models::ProjectRecord;
+use crate::db::{queries, DbConn};
+use crate::domain::access::{
+    money_scope, sees_project, MoneyScope, Principal, ProjectParties,
+};
+use crate::domain::registry::SettlementRoute;
+
+/// Why a project could not be given to the caller.
+#[derive(Debug, thiserror::Error)]
+pub enum AccessError {
+    /// Missing, or not visible to the caller: the two are not told apart.
+    #[error("no project '{0}' that you can see")]
+    NotFound(String),
+    #[error(transparent)]
+    Database(#[from] diesel::result::Error),
+}
+
+/// A project the caller may see, with what the access rules need to know about it.
+#[derive(Debug, Clone)]
+pub struct VisibleProject {
+    pub record: ProjectRecord,
+    pub fund_owner: Option<String>,
+}
+
+impl VisibleProject {
+    pub fn parties(&self) -> ProjectParties<'_> {
+        parties(&self.record, self.fund_owner.as_deref())
+    }
+
+    /// Whose money `principal` sees on this project.
+    pub fn money(&self, principal: &Principal) -> MoneyScope {
+        money_scope(principal, &self.parties())
+    }
+}
+
+pub fn parties<'a>(record: &'a ProjectRecord, fund_owner: Option<&'a str>) -> ProjectParties<'a> {
+    ProjectParties {
+        provider: &record.project.provider_organisation_id,
+        fund_owner,
+        validators: &record.validator_organisation_ids,
+        payers: record
+            .payers
+            .iter()
+            .map(|p| (p.payer.organisation_id.as_str(), p.payer.lead))
+            .collect(),
+        route: SettlementRoute::from_db(&record.project.settlement_route)
+            .unwrap_or(SettlementRoute::Direct),
+    }
+}
+
+/// Loads a project the caller may see; [`AccessError::NotFound`] for one it may not, so that
+/// its existence is not revealed either.
+pub fn load_visible(
+    conn: &mut DbConn,
+    principal: &Principal,
+    id: &str,
+) -> Result<VisibleProject, AccessError> {
+    let not_found = || AccessError::NotFound(id.to_owned());
+    let record = queries::get_project(conn, id)?.ok_or_else(not_found)?;
+    let fund_owner = match &record.project.fund_id {
+        Some(fund_id) => queries::get_fund(conn, fund_id)?.map(|f| f.owner_organisation_id),
+        None => None,
+    };
+    let project = VisibleProject { record, fund_owner };
+    if sees_project(principal, &project.parties()) {
+        Ok(project)
+    } else {
+        Err(not_found())
+    }
+}
