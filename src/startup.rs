@@ -88,9 +88,8 @@ pub fn run(listener: TcpListener, pool: Pool, config: &Config) -> std::io::Resul
 /// cannot compare or store) is refused before it reaches a handler or a query, the same way
 /// on every database.
 fn refuse_control_characters(uri: &actix_web::http::Uri) -> Option<ApiError> {
-    let decoded_has_control = |part: &str| {
-        percent_encoding::percent_decode_str(part).any(|b| b < 0x20 || b == 0x7f)
-    };
+    let decoded_has_control =
+        |part: &str| percent_encoding::percent_decode_str(part).any(|b| b < 0x20 || b == 0x7f);
     let path = decoded_has_control(uri.path());
     let query = uri.query().is_some_and(decoded_has_control);
     (path || query).then(|| {

@@ -6,8 +6,8 @@ use std::sync::RwLock;
 use actix_web::dev::Payload;
 use actix_web::http::header;
 use actix_web::{web, FromRequest, HttpRequest};
-use jsonwebtoken::{decode, encode, Header, Validation};
 use futures_util::future::LocalBoxFuture;
+use jsonwebtoken::{decode, encode, Header, Validation};
 use serde::{Deserialize, Serialize};
 
 use super::error::ApiError;
@@ -141,7 +141,11 @@ impl Authenticator {
         let Some(org) = principal.organisation_id.as_deref() else {
             return Ok(());
         };
-        let cached = self.known_kinds.read().ok().and_then(|k| k.get(org).copied());
+        let cached = self
+            .known_kinds
+            .read()
+            .ok()
+            .and_then(|k| k.get(org).copied());
         let kind = match cached {
             Some(kind) => kind,
             None => {
@@ -188,9 +192,7 @@ impl FromRequest for Principal {
             let checker = authenticator.clone();
             with_db(&pool, move |conn| {
                 checker.check_organisation(&checked, |org| {
-                    Ok(queries::organisation_kinds(conn, &[org])?
-                        .get(org)
-                        .copied())
+                    Ok(queries::organisation_kinds(conn, &[org])?.get(org).copied())
                 })
             })
             .await?;

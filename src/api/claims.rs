@@ -16,14 +16,14 @@ use crate::config::Config;
 use crate::db::models::{Allocation, Claim, ClaimAdjustment};
 use crate::db::schema::{allocations, claim_adjustments, claims};
 use crate::db::{backend_specific, queries, write_tx, DbConn, MultiBackend, Pool};
+use crate::domain::access::{decider, may_submit, MoneyScope};
 use crate::domain::claims::{AdjustmentKind, ClaimInput, Reason};
 use crate::domain::limits;
 use crate::domain::money::MoneyJson;
-use crate::domain::access::{decider, may_submit, MoneyScope};
 use crate::services::access::{load_visible, VisibleProject};
 use crate::services::claims::{
-    self as service, check_decider, lock_project, BulkMode, ProjectRules, RowResult, RowStatus, Submitter,
-    Verifier, VerifyResult,
+    self as service, check_decider, lock_project, BulkMode, ProjectRules, RowResult, RowStatus,
+    Submitter, Verifier, VerifyResult,
 };
 
 /// Most rows one bulk file may hold; larger monthly returns are split into several files.

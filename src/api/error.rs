@@ -57,7 +57,12 @@ const MAX_LOGGED_ITEMS: usize = 3;
 impl std::fmt::Debug for ApiError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let (status, slug, _) = self.kind();
-        write!(f, "{} {slug}: {}", status.as_u16(), truncated(&self.to_string()))?;
+        write!(
+            f,
+            "{} {slug}: {}",
+            status.as_u16(),
+            truncated(&self.to_string())
+        )?;
         match self {
             ApiError::Validation(errors) => {
                 let fields: Vec<&str> = errors
@@ -65,7 +70,12 @@ impl std::fmt::Debug for ApiError {
                     .take(MAX_LOGGED_ITEMS)
                     .map(|e| e.field.as_str())
                     .collect();
-                write!(f, " ({} fields: {}", errors.len(), truncated(&fields.join(", ")))?;
+                write!(
+                    f,
+                    " ({} fields: {}",
+                    errors.len(),
+                    truncated(&fields.join(", "))
+                )?;
                 if errors.len() > MAX_LOGGED_ITEMS {
                     f.write_str(", …")?;
                 }

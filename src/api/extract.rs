@@ -89,7 +89,11 @@ fn check_strings(value: &serde_json::Value, path: &mut String, errors: &mut Vec<
             let multiline = path.ends_with("reason");
             if let Some(problem) = limits::text_problem(s, limits::MAX_TEXT_CHARS, multiline) {
                 if errors.len() < MAX_REPORTED {
-                    let field = if path.is_empty() { "body" } else { path.as_str() };
+                    let field = if path.is_empty() {
+                        "body"
+                    } else {
+                        path.as_str()
+                    };
                     errors.push(FieldError::new(field, problem));
                 }
             }

@@ -13,7 +13,6 @@ use super::extract::{JsonBody, PageQuery};
 use super::funds::lock_fund;
 use super::{idempotent_create, with_db, Page};
 use crate::db::models::ProjectRecord;
-use crate::services::access::{load_visible, VisibleProject};
 use crate::db::queries::{self, ProjectScope};
 use crate::db::{DbConn, Pool};
 use crate::domain::ledger::{payer_account, unfunded_account};
@@ -22,6 +21,7 @@ use crate::domain::registry::{
     validate_project, CapPolicy, NewProject, OutcomeUnit, PayerRole, ProjectFacts, Requirement,
     SettlementFrequency, SettlementRoute,
 };
+use crate::services::access::{load_visible, VisibleProject};
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ProjectView {

@@ -209,7 +209,10 @@ pub enum Decider {
 /// The capacity in which `principal` may decide the project's claims, if any.
 pub fn decider(principal: &Principal, project: &ProjectParties) -> Result<Decider, Denied> {
     let org = principal.org();
-    let lead = project.payers.iter().position(|(o, lead)| *lead && *o == org);
+    let lead = project
+        .payers
+        .iter()
+        .position(|(o, lead)| *lead && *o == org);
     match (principal.role, lead) {
         (Role::Admin, _) => Ok(Decider::Admin),
         (Role::Validator, _) if project.validates(org) => Ok(Decider::Validator),
@@ -285,8 +288,14 @@ mod tests {
             money_scope(&who(Role::Commissioner, "newcastle"), &p),
             MoneyScope::OnlyOf("newcastle".into())
         );
-        assert_eq!(money_scope(&who(Role::Provider, "prov"), &p), MoneyScope::Every);
-        assert_eq!(money_scope(&who(Role::Validator, "val"), &p), MoneyScope::Every);
+        assert_eq!(
+            money_scope(&who(Role::Provider, "prov"), &p),
+            MoneyScope::Every
+        );
+        assert_eq!(
+            money_scope(&who(Role::Validator, "val"), &p),
+            MoneyScope::Every
+        );
         assert_eq!(money_scope(&who(Role::Admin, ""), &p), MoneyScope::Every);
     }
 
@@ -297,7 +306,10 @@ mod tests {
         assert!(decider(&who(Role::Commissioner, "newcastle"), &p).is_err());
         assert!(decider(&who(Role::Validator, "other"), &p).is_err());
         assert!(decider(&who(Role::FundManager, "dcms"), &p).is_err());
-        assert_eq!(decider(&who(Role::Validator, "val"), &p), Ok(Decider::Validator));
+        assert_eq!(
+            decider(&who(Role::Validator, "val"), &p),
+            Ok(Decider::Validator)
+        );
         let lead = decider(&who(Role::Commissioner, "durham"), &p).unwrap();
         // A Newcastle home-area claim: Durham's weight is pooled onto Newcastle.
         assert!(!lead.may_decide(&[30, 0, 70]));
@@ -312,7 +324,10 @@ mod tests {
     fn roles_fit_organisation_kinds() {
         assert!(!role_fits(Role::Provider, OrganisationKind::LocalAuthority));
         assert!(role_fits(Role::Provider, OrganisationKind::Provider));
-        assert!(!role_fits(Role::FundManager, OrganisationKind::LocalAuthority));
+        assert!(!role_fits(
+            Role::FundManager,
+            OrganisationKind::LocalAuthority
+        ));
         assert!(!role_fits(Role::Validator, OrganisationKind::Provider));
         assert!(role_fits(Role::Commissioner, OrganisationKind::NhsBody));
         assert!(!role_fits(Role::Commissioner, OrganisationKind::Provider));

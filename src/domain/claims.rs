@@ -178,6 +178,19 @@ pub fn check_eligibility(
             (claim.quantity.unwrap_or(1), on)
         }
     };
+    if outcome
+        .price_minor
+        .checked_mul(i64::from(quantity))
+        .is_none()
+    {
+        reasons.push(Reason::new(
+            "amount_out_of_range",
+            format!(
+                "{quantity} × the price of {} is beyond the amounts cofund can pay",
+                outcome.code
+            ),
+        ));
+    }
     let same: Vec<&PriorClaim> = prior
         .iter()
         .filter(|p| p.outcome_code == outcome.code)
@@ -269,7 +282,11 @@ fn text_reasons(claim: &ClaimInput) -> Vec<Reason> {
             claim.evidence_ref.as_deref(),
             limits::MAX_EVIDENCE_REF_CHARS,
         ),
-        ("home_area", claim.home_area.as_deref(), limits::MAX_CODE_CHARS),
+        (
+            "home_area",
+            claim.home_area.as_deref(),
+            limits::MAX_CODE_CHARS,
+        ),
     ];
     for (field, value, max) in fields {
         if let Some(problem) = value.and_then(|v| limits::text_problem(v, max, false)) {
@@ -972,5 +989,4 @@ mod tests {
             }
         }
     }
-
 }

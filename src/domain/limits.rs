@@ -72,9 +72,7 @@ pub fn optional_date<'de, D: Deserializer<'de>>(
     deserializer: D,
 ) -> Result<Option<NaiveDate>, D::Error> {
     match Option::<NaiveDate>::deserialize(deserializer)? {
-        Some(date) if !date_in_range(date) => {
-            Err(serde::de::Error::custom(date_range_message()))
-        }
+        Some(date) if !date_in_range(date) => Err(serde::de::Error::custom(date_range_message())),
         other => Ok(other),
     }
 }

@@ -195,7 +195,10 @@ mod tests {
     #[test]
     fn arithmetic_is_checked() {
         let top = Money::new(i64::MAX - 1, gbp());
-        assert_eq!(top.checked_add(Money::new(1, gbp())).unwrap().minor, i64::MAX);
+        assert_eq!(
+            top.checked_add(Money::new(1, gbp())).unwrap().minor,
+            i64::MAX
+        );
         assert_eq!(top.checked_add(Money::new(2, gbp())), None);
         assert_eq!(top.checked_mul(2), None);
         let jpy = Currency::parse("JPY").unwrap();

@@ -642,7 +642,10 @@ pub fn validate_project(
         let price = amounts.positive_minor(&mut errors, &at("price"), &outcome.price);
         let bounded = |errors: &mut Vec<FieldError>, field: &str, v: Option<i32>, max: i32| {
             if matches!(v, Some(n) if !(1..=max).contains(&n)) {
-                errors.push(FieldError::new(at(field), format!("must be from 1 to {max}")));
+                errors.push(FieldError::new(
+                    at(field),
+                    format!("must be from 1 to {max}"),
+                ));
             }
         };
         bounded(

@@ -23,8 +23,7 @@ pub fn parse_share(raw: &str) -> Result<Decimal, String> {
     let whole = whole.trim_start_matches('0');
     let fraction = fraction.trim_end_matches('0');
     let scale = crate::domain::split::SHARE_SCALE;
-    if whole.len() > 1 || whole == "1" && !fraction.is_empty() || !matches!(whole, "" | "0" | "1")
-    {
+    if whole.len() > 1 || whole == "1" && !fraction.is_empty() || !matches!(whole, "" | "0" | "1") {
         return Err(format!("share {raw} is more than 1"));
     }
     if fraction.len() > scale as usize {
@@ -32,7 +31,11 @@ pub fn parse_share(raw: &str) -> Result<Decimal, String> {
             "share {raw} has more than {scale} significant decimal places and cannot be used exactly"
         ));
     }
-    let exact = format!("{}.{}", if whole.is_empty() { "0" } else { whole }, fraction);
+    let exact = format!(
+        "{}.{}",
+        if whole.is_empty() { "0" } else { whole },
+        fraction
+    );
     let share = Decimal::from_str(exact.trim_end_matches('.')).map_err(|_| not_a_share())?;
     Ok(share.normalize())
 }
@@ -67,7 +70,10 @@ mod tests {
     fn a_share_that_cannot_be_held_exactly_is_refused_not_rounded() {
         assert!(parse_share("0.5000000000000000000000000000001").is_err());
         assert!(parse_share("0.1234567891").is_err());
-        assert_eq!(parse_share("0.123456789").unwrap(), Decimal::new(123456789, 9));
+        assert_eq!(
+            parse_share("0.123456789").unwrap(),
+            Decimal::new(123456789, 9)
+        );
         // Trailing zeros are not significant.
         assert_eq!(
             parse_share("0.50000000000000000000000000000000").unwrap(),

@@ -4,9 +4,7 @@
 
 use crate::db::models::ProjectRecord;
 use crate::db::{queries, DbConn};
-use crate::domain::access::{
-    money_scope, sees_project, MoneyScope, Principal, ProjectParties,
-};
+use crate::domain::access::{money_scope, sees_project, MoneyScope, Principal, ProjectParties};
 use crate::domain::registry::SettlementRoute;
 
 /// Why a project could not be given to the caller.

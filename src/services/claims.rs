@@ -14,11 +14,11 @@ use crate::db::models::*;
 use crate::db::queries::{self, insert_rows, new_id, INSERT_CHUNK_ROWS, LEDGER_CHUNK_ROWS};
 use crate::db::schema::*;
 use crate::db::DbConn;
+use crate::domain::access::{not_yours_to_decide, Decider};
 use crate::domain::claims::{
     check_eligibility, prerequisite_met, price_claim, ClaimInput, EligibilityWindow, OutcomeRule,
     PaidSoFar, Pricing, PriorClaim, Reason,
 };
-use crate::domain::access::{not_yours_to_decide, Decider};
 use crate::domain::ledger::{provider_amount, ProjectAccounts};
 use crate::domain::money::MoneyJson;
 use crate::domain::pseudonym::pseudonymise;
@@ -59,15 +59,14 @@ impl ProjectRules {
     /// is an error naming the row, never a default.
     pub fn new(record: ProjectRecord, today: NaiveDate) -> Result<ProjectRules, CorruptTerms> {
         let p = &record.project;
-        let corrupt = |row: String, field: &'static str, value: &str, problem: String| {
-            CorruptTerms {
+        let corrupt =
+            |row: String, field: &'static str, value: &str, problem: String| CorruptTerms {
                 project_id: p.id.clone(),
                 row,
                 field,
                 value: value.to_owned(),
                 problem,
-            }
-        };
+            };
         let window = EligibilityWindow {
             service_start: p.service_start,
             service_end: p.service_end,
@@ -487,7 +486,9 @@ impl Running {
     fn get(&self, name: &str) -> i64 {
         let stored = self.stored.get(name).copied().unwrap_or(0);
         let delta = self.deltas.get(name).copied().unwrap_or(0);
-        stored.checked_add(delta).expect("running totals are checked before they are added")
+        stored
+            .checked_add(delta)
+            .expect("running totals are checked before they are added")
     }
 
     /// Whether every line can be added to its total without overflow, stored or in this batch.
@@ -640,7 +641,11 @@ struct Batch<'r> {
 }
 
 impl<'r> Batch<'r> {
-    fn start(conn: &mut DbConn, rules: &'r ProjectRules, todo: &[&Claim]) -> Result<Self, ApiError> {
+    fn start(
+        conn: &mut DbConn,
+        rules: &'r ProjectRules,
+        todo: &[&Claim],
+    ) -> Result<Self, ApiError> {
         let mut pseudonyms: Vec<&str> = todo
             .iter()
             .map(|c| c.participant_pseudonym.as_str())
@@ -688,7 +693,10 @@ impl<'r> Batch<'r> {
         Ok(VerifyResult {
             claim_id: claim.id.clone(),
             verified: true,
-            payable: Some(MoneyJson::from_minor(payable, &rules.record.project.currency)),
+            payable: Some(MoneyJson::from_minor(
+                payable,
+                &rules.record.project.currency,
+            )),
             reasons: Vec::new(),
         })
     }
@@ -714,7 +722,9 @@ impl<'r> Batch<'r> {
             return Err(Reason::new(NOT_YOURS_TO_DECIDE, not_yours_to_decide()));
         }
         let paid = PaidSoFar {
-            outcome_units: self.running.get(&self.units_names[claim.outcome_code.as_str()]),
+            outcome_units: self
+                .running
+                .get(&self.units_names[claim.outcome_code.as_str()]),
             participant_minor: history.paid_minor,
             // The provider's account is credited (negative) with what verified claims pay.
             project_minor: self.running.get(&self.accounts.provider).saturating_neg(),
@@ -732,7 +742,11 @@ impl<'r> Batch<'r> {
             .payers
             .iter()
             .zip(&self.accounts.payers)
-            .map(|(p, (account, _))| p.payer.max_commitment_minor.saturating_sub(self.running.get(account)))
+            .map(|(p, (account, _))| {
+                p.payer
+                    .max_commitment_minor
+                    .saturating_sub(self.running.get(account))
+            })
             .collect();
         let parts = if pricing.payable_minor > 0 && weights.iter().any(|w| *w > 0) {
             split(pricing.payable_minor, &weights, &headroom, rules.cap_policy)
@@ -844,8 +858,18 @@ impl<'r> Batch<'r> {
             .collect();
         mark_claims_verified(conn, verified_by, self.now, &verified)?;
         insert_rows!(conn, claim_adjustments::table, &self.adjustments)?;
-        insert_rows!(conn, ledger_entries::table, &self.entries, LEDGER_CHUNK_ROWS)?;
-        insert_rows!(conn, allocations::table, &self.allocations, LEDGER_CHUNK_ROWS)?;
+        insert_rows!(
+            conn,
+            ledger_entries::table,
+            &self.entries,
+            LEDGER_CHUNK_ROWS
+        )?;
+        insert_rows!(
+            conn,
+            allocations::table,
+            &self.allocations,
+            LEDGER_CHUNK_ROWS
+        )?;
         queries::add_running_totals(conn, self.rules.project_id(), &self.running.deltas)?;
         Ok(())
     }
@@ -855,7 +879,11 @@ impl<'r> Batch<'r> {
 
 /// Refuses a decider that may not decide this claim: a lead commissioner that pays none of it
 /// (see [`Decider::may_decide`]).
-pub fn check_decider(rules: &ProjectRules, capacity: Decider, claim: &Claim) -> Result<(), ApiError> {
+pub fn check_decider(
+    rules: &ProjectRules,
+    capacity: Decider,
+    claim: &Claim,
+) -> Result<(), ApiError> {
     let weights = share_weights(&rules.payers, claim.achieved_on, claim.home_area.as_deref())
         .unwrap_or_else(|_| vec![0; rules.payers.len()]);
     if capacity.may_decide(&weights) {

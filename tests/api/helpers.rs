@@ -243,6 +243,62 @@ impl TestApp {
         format!("http://127.0.0.1:{port}")
     }
 
+    /// Starts the `cofund serve` binary on this test's database with its log (stderr) going
+    /// to a file, as an operator would run it; returns its address and the log.
+    pub async fn logged_server(&self) -> (String, ServerLog) {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let dir = tempfile::tempdir().unwrap();
+        let log_path = dir.path().join("server.log");
+        let log_file = std::fs::File::create(&log_path).unwrap();
+        let child = std::process::Command::new(env!("CARGO_BIN_EXE_cofund"))
+            .args(["serve", "--bind", &format!("127.0.0.1:{port}")])
+            .env("DATABASE_URL", self.database_url_string())
+            .env(
+                "COFUND_JWT_SECRET",
+                std::str::from_utf8(TEST_SECRET).unwrap(),
+            )
+            .env(
+                "COFUND_PSEUDONYM_KEY",
+                "test-pseudonym-key-of-32-bytes-or-more",
+            )
+            .env("COFUND_LOG", "info")
+            .current_dir(dir.path())
+            .stdout(std::process::Stdio::null())
+            .stderr(log_file)
+            .spawn()
+            .expect("cofund serve starts");
+        let address = format!("http://127.0.0.1:{port}");
+        for _ in 0..100 {
+            if self
+                .client
+                .get(format!("{address}/readyz"))
+                .send()
+                .await
+                .is_ok()
+            {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        let log = ServerLog {
+            child,
+            path: log_path,
+            _dir: dir,
+        };
+        (address, log)
+    }
+
+    fn database_url_string(&self) -> String {
+        match &self.database {
+            DatabaseUrl::Postgres(url) => url.clone(),
+            DatabaseUrl::Sqlite(path) => path.clone(),
+        }
+    }
+
     /// A token for a named person, for tests of who did what.
     pub fn token_for(&self, role: Role, org: Option<&str>, subject: &str) -> String {
         self.authenticator
@@ -412,4 +468,26 @@ pub fn project_body(p: &Parties) -> Value {
         ],
         "validator_organisation_ids": [p.validator],
     })
+}
+
+/// A server process started by [`TestApp::logged_server`] and the file its log goes to.
+pub struct ServerLog {
+    child: std::process::Child,
+    path: std::path::PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl ServerLog {
+    /// Stops the server and returns everything it logged.
+    pub fn finish(mut self) -> String {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        std::fs::read_to_string(&self.path).unwrap()
+    }
+}
+
+impl Drop for ServerLog {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+    }
 }

@@ -4,6 +4,7 @@
 mod auth;
 mod claims;
 mod errors;
+mod hardening;
 mod helpers;
 mod migrations;
 mod openapi;
