@@ -1,6 +1,7 @@
 //! Integration tests through HTTP. Every test runs on SQLite, and on PostgreSQL when
 //! `COFUND_TEST_DATABASE_URL` is set (see .ci/run).
 
+mod access;
 mod auth;
 mod claims;
 mod errors;
