@@ -6,12 +6,10 @@ use actix_web::dev::Server;
 use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::{web, App, HttpMessage, HttpServer};
 use tracing_actix_web::{RequestId, TracingLogger};
-use utoipa::OpenApi;
 use utoipa_swagger_ui::SwaggerUi;
 
 use crate::api::auth::Authenticator;
 use crate::api::error::{from_actix, ApiError};
-use crate::api::openapi::ApiDoc;
 use crate::api::routes;
 use crate::config::Config;
 use crate::db::Pool;
@@ -22,7 +20,7 @@ pub fn run(listener: TcpListener, pool: Pool, config: &Config) -> std::io::Resul
     let authenticator = web::Data::new(Authenticator::new(config.jwt.clone()));
     let shared_config = web::Data::new(config.clone());
     let max_body = config.max_body_bytes;
-    let openapi = ApiDoc::openapi();
+    let openapi = std::sync::Arc::new(crate::api::openapi::document_value());
     let mut server = HttpServer::new(move || {
         App::new()
             .wrap_fn(|req, srv| {
@@ -69,7 +67,20 @@ pub fn run(listener: TcpListener, pool: Pool, config: &Config) -> std::io::Resul
                 ApiError::BadRequest(format!("bad query string: {e}")).into()
             }))
             .configure(routes)
-            .service(SwaggerUi::new("/docs/{_:.*}").url("/openapi.json", openapi.clone()))
+            .service(
+                SwaggerUi::new("/docs/{_:.*}")
+                    .config(utoipa_swagger_ui::Config::from("/openapi.json")),
+            )
+            .route(
+                "/openapi.json",
+                web::get().to({
+                    let openapi = openapi.clone();
+                    move || {
+                        let openapi = openapi.clone();
+                        async move { web::Json(openapi) }
+                    }
+                }),
+            )
             .service(web::redirect("/docs", "/docs/"))
             .default_service(web::to(|| async {
                 Err::<actix_web::HttpResponse, _>(ApiError::NotFound(

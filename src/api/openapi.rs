@@ -34,7 +34,7 @@ use crate::domain::{money, registry, FieldError};
         claims::BulkVerifyReport, claims::ReasonRequest,
         Page<claims::ClaimView>, Page<claims::AllocationView>,
     )),
-    modifiers(&BearerAuth, &CommonProblems),
+    modifiers(&BearerAuth, &CommonProblems, &ResponseLinks),
     tags(
         (name = "registry", description = "Organisations, funds, projects, payers and rate cards"),
         (name = "claims", description = "Outcome claims, verification and the split ledger"),
@@ -113,11 +113,92 @@ impl Modify for CommonProblems {
     }
 }
 
+/// OpenAPI links from what a create returns to the operations that take its id, so that
+/// clients (and schemathesis' stateful tests) can follow a new organisation, fund, project or
+/// claim to where it is read and decided. Operations are named by `operationRef`.
+struct ResponseLinks;
+
+impl Modify for ResponseLinks {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::link::LinkBuilder;
+        use utoipa::openapi::RefOr;
+        let follow: [(&str, &[(&str, &str, &str)]); 4] = [
+            (
+                "/v1/organisations",
+                &[("getOrganisation", "/v1/organisations/{id}", "get")],
+            ),
+            ("/v1/funds", &[("getFund", "/v1/funds/{id}", "get")]),
+            (
+                "/v1/projects",
+                &[
+                    ("getProject", "/v1/projects/{id}", "get"),
+                    ("listClaims", "/v1/projects/{id}/claims", "get"),
+                    ("submitClaim", "/v1/projects/{id}/claims", "post"),
+                    ("listAllocations", "/v1/projects/{id}/allocations", "get"),
+                ],
+            ),
+            (
+                "/v1/projects/{id}/claims",
+                &[
+                    ("getClaim", "/v1/claims/{id}", "get"),
+                    ("verifyClaim", "/v1/claims/{id}/verify", "post"),
+                    ("rejectClaim", "/v1/claims/{id}/reject", "post"),
+                ],
+            ),
+        ];
+        for (create, targets) in follow {
+            let Some(RefOr::T(created)) = openapi
+                .paths
+                .paths
+                .get_mut(create)
+                .and_then(|item| item.post.as_mut())
+                .and_then(|op| op.responses.responses.get_mut("201"))
+            else {
+                continue;
+            };
+            for (name, path, method) in targets {
+                let pointer = format!("#/paths/{}/{method}", path.replace('/', "~1"));
+                let link = LinkBuilder::new()
+                    .operation_ref(pointer)
+                    .parameter("id", "$response.body#/id")
+                    .build();
+                created.links.insert((*name).to_owned(), link.into());
+            }
+        }
+    }
+}
+
+/// The document as served at `/openapi.json`. utoipa 5 writes a link's `operationRef` as
+/// `operation_ref`, which no OpenAPI tool reads; the name is put right here.
+pub fn document_value() -> serde_json::Value {
+    let mut value =
+        serde_json::to_value(ApiDoc::openapi()).expect("the OpenAPI document serialises");
+    let responses = value["paths"]
+        .as_object_mut()
+        .into_iter()
+        .flat_map(|paths| paths.values_mut())
+        .filter_map(|item| item.as_object_mut())
+        .flat_map(|item| item.values_mut())
+        .filter_map(|operation| operation.get_mut("responses"))
+        .filter_map(|responses| responses.as_object_mut())
+        .flat_map(|responses| responses.values_mut());
+    for response in responses {
+        let links = response.get_mut("links").and_then(|l| l.as_object_mut());
+        for link in links.into_iter().flat_map(|l| l.values_mut()) {
+            if let Some(link) = link.as_object_mut() {
+                if let Some(target) = link.remove("operation_ref") {
+                    link.insert("operationRef".into(), target);
+                }
+            }
+        }
+    }
+    value
+}
+
 /// The document as committed: pretty JSON with a final newline.
 pub fn document() -> String {
-    let mut json = ApiDoc::openapi()
-        .to_pretty_json()
-        .expect("the OpenAPI document serialises");
+    let mut json =
+        serde_json::to_string_pretty(&document_value()).expect("the OpenAPI document serialises");
     json.push('\n');
     json
 }
