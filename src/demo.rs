@@ -1,6 +1,8 @@
 //! Realistic demo data for a new user: two central outcomes funds and five projects built on
-//! published rate cards and payer structures (see ../shared/DOMAIN.md section 4). Loaded through
-//! the same validation as the API, into an empty database only.
+//! published rate cards and payer structures (the DWP Innovation Fund's card A, the Fair Chance
+//! Fund's card, Reconnections' three payers pro rata, The Skill Mill's eight home-area councils
+//! with a DCMS top-up, Positive Families Partnership's weekly outcome). Loaded through the same
+//! validation as the API, into an empty database only.
 
 use serde_json::{json, Value};
 

@@ -561,7 +561,7 @@ pub async fn get(
     post, path = "/v1/claims/{id}/verify", tag = "claims", params(("id" = String, Path)),
     responses(
         (status = 200, body = ClaimView),
-        (status = 403, description = "not a validator or paying commissioner of the project, or the submitter itself", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "not a validator, the lead commissioner (of a claim it pays part of) or an admin of the project, or the submitter itself", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "not submitted, or its prerequisite is not verified yet", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
