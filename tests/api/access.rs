@@ -261,55 +261,19 @@ async fn every_endpoint_by_every_role_for_its_own_and_a_foreign_organisation() {
             .await;
         check("POST /v1/projects/{id}/claims", i, &submitted, submit[i]);
 
-        let lead_claim = w.claim(&app, "E1").await;
-        let verify = app
-            .post(&format!("/v1/claims/{lead_claim}/verify"), t, &json!({}))
-            .await;
-        check(
-            "POST /v1/claims/{id}/verify (lead's area)",
-            i,
-            &verify,
-            decide_own_area[i],
-        );
-        let co_claim = w.claim(&app, "E2").await;
-        let verify = app
-            .post(&format!("/v1/claims/{co_claim}/verify"), t, &json!({}))
-            .await;
-        check(
-            "POST /v1/claims/{id}/verify (co-commissioner's area)",
-            i,
-            &verify,
-            decide_other_area[i],
-        );
-
-        let to_reject = w.claim(&app, "E1").await;
-        let reject = app
-            .post(
-                &format!("/v1/claims/{to_reject}/reject"),
-                t,
-                &json!({"reason": "no evidence"}),
-            )
-            .await;
-        check(
-            "POST /v1/claims/{id}/reject",
-            i,
-            &reject,
-            decide_own_area[i],
-        );
-        let to_reject = w.claim(&app, "E2").await;
-        let reject = app
-            .post(
-                &format!("/v1/claims/{to_reject}/reject"),
-                t,
-                &json!({"reason": "no evidence"}),
-            )
-            .await;
-        check(
-            "POST /v1/claims/{id}/reject (co-commissioner's area)",
-            i,
-            &reject,
-            decide_other_area[i],
-        );
+        for (action, body) in [
+            ("verify", json!({})),
+            ("reject", json!({"reason": "no evidence"})),
+        ] {
+            for (area, expected) in [("E1", &decide_own_area), ("E2", &decide_other_area)] {
+                let claim = w.claim(&app, area).await;
+                let reply = app
+                    .post(&format!("/v1/claims/{claim}/{action}"), t, &body)
+                    .await;
+                let endpoint = format!("POST /v1/claims/{{id}}/{action} (home area {area})");
+                check(&endpoint, i, &reply, expected[i]);
+            }
+        }
 
         let to_revoke = w.claim(&app, "E1").await;
         app.post(

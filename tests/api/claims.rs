@@ -120,16 +120,6 @@ fn amounts(claim: &Value) -> Vec<(String, String)> {
         .collect()
 }
 
-fn assert_ledger_ok(app: &TestApp) {
-    let out = app.cofund(&["check"]);
-    assert!(
-        out.status.success(),
-        "cofund check: {}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
 #[tokio::test]
 async fn reconnections_three_payers_pro_rata() {
     let app = spawn_app().await;

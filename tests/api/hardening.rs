@@ -66,16 +66,6 @@ fn reason_codes(problem: &Value) -> Vec<String> {
         .unwrap_or_default()
 }
 
-fn assert_ledger_ok(app: &TestApp) {
-    let out = app.cofund(&["check"]);
-    assert!(
-        out.status.success(),
-        "cofund check: {}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
 #[tokio::test]
 async fn money_is_bounded_at_the_edge_and_checked_where_it_adds_up() {
     let app = spawn_app().await;

@@ -294,8 +294,7 @@ impl TestApp {
 
     fn database_url_string(&self) -> String {
         match &self.database {
-            DatabaseUrl::Postgres(url) => url.clone(),
-            DatabaseUrl::Sqlite(path) => path.clone(),
+            DatabaseUrl::Postgres(url) | DatabaseUrl::Sqlite(url) => url.clone(),
         }
     }
 
@@ -308,10 +307,7 @@ impl TestApp {
 
     /// Runs the `cofund` command against this test's database.
     pub fn cofund(&self, args: &[&str]) -> std::process::Output {
-        let url = match &self.database {
-            DatabaseUrl::Postgres(url) => url.clone(),
-            DatabaseUrl::Sqlite(path) => path.clone(),
-        };
+        let url = self.database_url_string();
         std::process::Command::new(env!("CARGO_BIN_EXE_cofund"))
             .args(args)
             .env("DATABASE_URL", url)
@@ -490,4 +486,16 @@ impl Drop for ServerLog {
     fn drop(&mut self) {
         let _ = self.child.kill();
     }
+}
+
+/// `cofund check` over the test's database finds nothing wrong.
+#[track_caller]
+pub fn assert_ledger_ok(app: &TestApp) {
+    let out = app.cofund(&["check"]);
+    assert!(
+        out.status.success(),
+        "cofund check: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
