@@ -7,4 +7,5 @@ mod errors;
 mod helpers;
 mod migrations;
 mod openapi;
+mod random_ops;
 mod registry;
