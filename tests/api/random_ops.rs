@@ -231,8 +231,8 @@ fn project_specs() -> Vec<ProjectSpec> {
             end: date("2023-12-31"),
             policy: Policy::Shortfall,
             participant_cap: None,
-            contract_cap: Some(26_000_000),
-            payer_max: vec![4_000_001, 6_543_210, 9_999_999],
+            contract_cap: Some(16_000_000),
+            payer_max: vec![2_400_001, 3_925_926, 5_999_999],
             shares: Shares::ProRata,
             outcomes: vec![
                 achievement("entry", 100_001),
@@ -259,7 +259,7 @@ fn project_specs() -> Vec<ProjectSpec> {
             policy: Policy::Reallocate,
             participant_cap: Some(180_000),
             contract_cap: None,
-            payer_max: vec![300_000, 2_500_001, 6_000_000],
+            payer_max: vec![300_000, 2_500_001, 12_000_000],
             shares: Shares::Fixed(vec!["0.333334", "0.333333", "0.333333"]),
             outcomes: vec![
                 OutcomeSpec {
@@ -267,12 +267,12 @@ fn project_specs() -> Vec<ProjectSpec> {
                     ..achievement("accommodation", 100_001)
                 },
                 OutcomeSpec {
-                    volume_cap: Some(150),
+                    volume_cap: Some(250),
                     ..achievement("tenancy_6m", 33_333)
                 },
                 OutcomeSpec {
                     max_units: Some(120),
-                    volume_cap: Some(3_000),
+                    volume_cap: Some(8_000),
                     deadweight: Some("0.125"),
                     ..time_unit("day_out", 1_234, Unit::Day, 60)
                 },
@@ -285,8 +285,8 @@ fn project_specs() -> Vec<ProjectSpec> {
             start: date("2018-06-01"),
             end: date("2022-05-31"),
             policy: Policy::Shortfall,
-            participant_cap: Some(400_000),
-            contract_cap: Some(18_000_000),
+            participant_cap: Some(600_000),
+            contract_cap: Some(32_000_000),
             payer_max: vec![100_000, 200_000, 765_432, 12_345_678],
             shares: Shares::ProRata,
             outcomes: vec![
@@ -302,7 +302,7 @@ fn project_specs() -> Vec<ProjectSpec> {
                 },
                 OutcomeSpec {
                     max_units: Some(365),
-                    volume_cap: Some(2_000),
+                    volume_cap: Some(5_000),
                     ..time_unit("day_care", 333, Unit::Day, 90)
                 },
             ],
@@ -361,6 +361,8 @@ struct Decision {
     adjustments: Vec<(&'static str, i64)>,
     /// (allocated, shortfall) by payer position.
     parts: Vec<(i64, i64)>,
+    /// Some payer's share was more than its headroom.
+    payer_capped: bool,
 }
 
 #[derive(Clone, Debug)]
@@ -697,17 +699,24 @@ impl Model {
                 amount = left;
             }
         }
-        let parts = if amount > 0 {
-            let headroom: Vec<i64> = p
-                .spec
-                .payer_max
-                .iter()
-                .zip(&p.allocated)
-                .map(|(max, used)| max - used)
-                .collect();
-            split_model(amount, &p.weights, &headroom, p.spec.policy)
+        let headroom: Vec<i64> = p
+            .spec
+            .payer_max
+            .iter()
+            .zip(&p.allocated)
+            .map(|(max, used)| max - used)
+            .collect();
+        let (parts, payer_capped) = if amount > 0 {
+            let uncapped = largest_remainder(amount, &p.weights);
+            (
+                split_model(amount, &p.weights, &headroom, p.spec.policy),
+                uncapped
+                    .iter()
+                    .zip(&headroom)
+                    .any(|(part, room)| part > room),
+            )
         } else {
-            vec![(0, 0); p.weights.len()]
+            (vec![(0, 0); p.weights.len()], false)
         };
         Decision {
             op,
@@ -716,6 +725,7 @@ impl Model {
             paid_units,
             adjustments,
             parts,
+            payer_capped,
         }
     }
 
@@ -779,9 +789,12 @@ fn sorted(reasons: &[&str]) -> Vec<String> {
 }
 
 /// Checks a claim as the server shows it (to an admin or the validator) against the model.
-fn compare_claim(seed: u64, model: &Model, view: &Value, claim: &ModelClaim) {
-    let op = claim.decision.as_ref().map_or(0, |d| d.op);
-    let what = format!("claim {} ({:?})", claim.id, claim);
+/// `op`: the operation under way (the claim's own verification op is in the message too).
+fn compare_claim(seed: u64, op: usize, model: &Model, view: &Value, claim: &ModelClaim) {
+    let what = match &claim.decision {
+        Some(d) => format!("claim {} verified at op {}: {claim:?}", claim.id, d.op),
+        None => format!("claim {}: {claim:?}", claim.id),
+    };
     let at = At {
         seed,
         op,
@@ -919,10 +932,10 @@ enum Kind {
 }
 
 const KINDS: [(Kind, u32); 11] = [
-    (Kind::SubmitOne, 24),
-    (Kind::SubmitBulk, 5),
-    (Kind::VerifyOne, 24),
-    (Kind::VerifyMany, 5),
+    (Kind::SubmitOne, 30),
+    (Kind::SubmitBulk, 2),
+    (Kind::VerifyOne, 30),
+    (Kind::VerifyMany, 2),
     (Kind::Reject, 5),
     (Kind::Revoke, 6),
     (Kind::Retry, 4),
@@ -1273,7 +1286,13 @@ impl Run<'_> {
         match result {
             Ok(_) => {
                 let view = expect(&reply, 200, &at);
-                compare_claim(self.seed, &self.model, view, &self.model.claims[i]);
+                compare_claim(
+                    self.seed,
+                    self.ops,
+                    &self.model,
+                    view,
+                    &self.model.claims[i],
+                );
             }
             Err(reason) => {
                 let what = format!("verify {id}, refused as {reason}");
@@ -1350,11 +1369,9 @@ impl Run<'_> {
             }
         }
         self.count(Kind::VerifyMany, chosen.len(), reply.status);
-        // A few of them in full, as an admin sees them.
-        for _ in 0..2 {
-            if let Some(i) = self.choose(&to_fetch) {
-                self.fetch_and_compare(i).await;
-            }
+        // Each claim paid, in full, as an admin sees it.
+        for i in to_fetch {
+            self.fetch_and_compare(i).await;
         }
     }
 
@@ -1365,7 +1382,13 @@ impl Run<'_> {
             .get(&format!("/v1/claims/{id}"), Some(&self.admin))
             .await;
         let view = reply.assert_status(200);
-        compare_claim(self.seed, &self.model, view, &self.model.claims[i]);
+        compare_claim(
+            self.seed,
+            self.ops,
+            &self.model,
+            view,
+            &self.model.claims[i],
+        );
         self.requests += 1;
     }
 
@@ -1393,7 +1416,13 @@ impl Run<'_> {
         if ok {
             let view = expect(&reply, 200, &at);
             assert_eq!(view["status"], self.model.claims[i].status.as_str(), "{at}");
-            compare_claim(self.seed, &self.model, view, &self.model.claims[i]);
+            compare_claim(
+                self.seed,
+                self.ops,
+                &self.model,
+                view,
+                &self.model.claims[i],
+            );
         } else {
             expect(&reply, 409, &at);
         }
@@ -1623,7 +1652,13 @@ impl Run<'_> {
                         .unwrap_or_else(|| panic!("{}: not in the model", self.at(&what)));
                     assert_eq!(self.model.claims[i].project, project);
                     seen.insert(i);
-                    compare_claim(self.seed, &self.model, view, &self.model.claims[i]);
+                    compare_claim(
+                        self.seed,
+                        self.ops,
+                        &self.model,
+                        view,
+                        &self.model.claims[i],
+                    );
                 }
                 match page["next_cursor"].as_str() {
                     Some(next) => cursor = next.to_owned(),
@@ -1821,11 +1856,41 @@ async fn random_operations_agree_with_an_independent_model_of_the_payment_rules(
         zero,
         adjusted
     );
-    for p in &run.model.projects {
+    for (project, p) in run.model.projects.iter().enumerate() {
+        // Each rule that bound: (first operation, verifications).
+        let mut bound: BTreeMap<&str, (usize, usize)> = BTreeMap::new();
+        let mut verified = 0;
+        for d in claims
+            .iter()
+            .filter(|c| c.project == project)
+            .filter_map(|c| c.decision.as_ref())
+        {
+            verified += 1;
+            let mut kinds: Vec<&str> = d
+                .adjustments
+                .iter()
+                .filter(|a| a.1 > 0)
+                .map(|a| a.0)
+                .collect();
+            if d.payer_capped {
+                kinds.push("payer_cap");
+            }
+            if d.payable == 0 {
+                kinds.push("paid_nothing");
+            }
+            for kind in kinds {
+                let e = bound.entry(kind).or_insert((d.op, 0));
+                e.0 = e.0.min(d.op);
+                e.1 += 1;
+            }
+        }
         println!(
-            "random_ops: project {}: participants {}, allocated {:?}, shortfall {:?}, contract used {}",
+            "random_ops: project {}: {} participants, {} verifications; rules bound (first op, times): {:?}; \
+             allocated {:?}, shortfall {:?}, contract used {}",
             p.spec.tag,
             p.participants.len(),
+            verified,
+            bound,
             p.allocated,
             p.shortfall,
             p.contract_used
