@@ -231,7 +231,7 @@ fn project_specs() -> Vec<ProjectSpec> {
             end: date("2023-12-31"),
             policy: Policy::Shortfall,
             participant_cap: None,
-            contract_cap: Some(16_000_000),
+            contract_cap: Some(20_000_000),
             payer_max: vec![2_400_001, 3_925_926, 5_999_999],
             shares: Shares::ProRata,
             outcomes: vec![
@@ -968,6 +968,8 @@ struct Run<'a> {
     /// Status codes answered, by kind.
     statuses: BTreeMap<(Kind, u16), usize>,
     requests: usize,
+    /// Refusals seen, by reason code.
+    refusals: BTreeMap<&'static str, usize>,
 }
 
 impl Run<'_> {
@@ -1129,6 +1131,9 @@ impl Run<'_> {
                 }
             }
             Err(reasons) => {
+                for reason in &reasons {
+                    *self.refusals.entry(reason).or_default() += 1;
+                }
                 let problem = expect(&reply, 422, &at);
                 assert_eq!(
                     reason_codes(&problem["reasons"]),
@@ -1242,6 +1247,9 @@ impl Run<'_> {
                     }
                 }
                 Err(reasons) => {
+                    for reason in reasons {
+                        *self.refusals.entry(reason).or_default() += 1;
+                    }
                     assert_eq!(got["status"], "rejected", "{at}: row {}; {got}", row + 1);
                     assert_eq!(
                         reason_codes(&got["reasons"]),
@@ -1295,6 +1303,7 @@ impl Run<'_> {
                 );
             }
             Err(reason) => {
+                *self.refusals.entry(reason).or_default() += 1;
                 let what = format!("verify {id}, refused as {reason}");
                 expect(&reply, 409, &self.at(&what));
             }
@@ -1363,6 +1372,7 @@ impl Run<'_> {
                     to_fetch.push(i);
                 }
                 Err(reason) => {
+                    *self.refusals.entry(reason).or_default() += 1;
                     assert_eq!(got["verified"], false, "{at}: {got}");
                     assert_eq!(reason_codes(&got["reasons"]), [reason], "{at}: {got}");
                 }
@@ -1784,6 +1794,7 @@ async fn random_operations_agree_with_an_independent_model_of_the_payment_rules(
         counts: BTreeMap::new(),
         statuses: BTreeMap::new(),
         requests: 0,
+        refusals: BTreeMap::new(),
     };
     let weights = WeightedIndex::new(KINDS.iter().map(|(_, w)| *w)).unwrap();
     let mut next_totals = 500;
@@ -1842,6 +1853,7 @@ async fn random_operations_agree_with_an_independent_model_of_the_payment_rules(
         started.elapsed().as_secs_f64()
     );
     println!("random_ops: operations by kind: {:?}", run.counts);
+    println!("random_ops: refusals by reason: {:?}", run.refusals);
     println!("random_ops: requests by (kind, status): {:?}", run.statuses);
     println!(
         "random_ops: claims {} (submitted {}, verified {}, rejected {}, revoked {}); verifications {} \
@@ -1896,4 +1908,53 @@ async fn random_operations_agree_with_an_independent_model_of_the_payment_rules(
             p.contract_used
         );
     }
+}
+
+/// The model itself, on the domain document's worked examples and a hand-worked reallocation.
+#[test]
+fn the_model_splits_the_worked_examples() {
+    // Reconnections: maximums 303,000 / 697,000 / 1,020,000, pro rata; £1,000.00.
+    let pro_rata = [30_300_000, 69_700_000, 102_000_000];
+    let room = [i64::MAX / 4; 3];
+    assert_eq!(
+        split_model(100_000, &pro_rata, &room, Policy::Shortfall),
+        [(15_000, 0), (34_505, 0), (50_495, 0)]
+    );
+    // Thirds as exact decimals, and as equal maximums: the extra penny to the first listed.
+    let thirds = [333_334, 333_333, 333_333];
+    assert_eq!(
+        largest_remainder(100, &thirds),
+        largest_remainder(100, &[1, 1, 1])
+    );
+    assert_eq!(largest_remainder(100, &[1, 1, 1]), [34, 33, 33]);
+    for pence in 0..2_000 {
+        assert_eq!(largest_remainder(pence, &thirds).iter().sum::<i64>(), pence);
+    }
+    // Reallocation: 10.00 by 0.6 / 0.4 / 0; the first payer has 1.00 of headroom, the second
+    // 2.00 and the third (weight 0) plenty. 6.00 / 4.00 → 1.00 / 2.00; the excess 7.00 finds
+    // no one with weight and headroom, and is short in proportion to the excess (5.00 / 2.00).
+    assert_eq!(
+        split_model(1_000, &[6, 4, 0], &[100, 200, 10_000], Policy::Reallocate),
+        [(100, 500), (200, 200), (0, 0)]
+    );
+    // Only the first is capped: its excess goes to the second, who has room.
+    assert_eq!(
+        split_model(
+            1_000,
+            &[6, 4, 0],
+            &[100, 10_000, 10_000],
+            Policy::Reallocate
+        ),
+        [(100, 0), (900, 0), (0, 0)]
+    );
+    assert_eq!(
+        split_model(1_000, &[6, 4, 0], &[100, 10_000, 10_000], Policy::Shortfall),
+        [(100, 500), (400, 0), (0, 0)]
+    );
+    // Thirds of 1.00, the first (0.34) capped at 0.11: its 0.23 goes to the other two by
+    // their equal weights, 0.12 to the second (listed first on the tie) and 0.11 to the third.
+    assert_eq!(
+        split_model(100, &thirds, &[11, 1_000, 1_000], Policy::Reallocate),
+        [(11, 0), (45, 0), (44, 0)]
+    );
 }
