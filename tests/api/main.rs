@@ -9,4 +9,5 @@ mod hardening;
 mod helpers;
 mod migrations;
 mod openapi;
+mod random_ops;
 mod registry;
