@@ -25,6 +25,7 @@ use crate::services::claims::{
     self as service, check_decider, lock_project, BulkMode, ProjectRules, RowResult, RowStatus,
     Submitter, Verifier, VerifyResult,
 };
+use crate::services::error::ServiceError;
 
 /// Most rows one bulk file may hold; larger monthly returns are split into several files.
 pub const MAX_BULK_ROWS: usize = 200_000;
@@ -714,7 +715,7 @@ async fn decide(
     principal: Principal,
     id: String,
     body: JsonBody,
-    act: fn(&mut DbConn, &Claim, &str, &str) -> Result<(), ApiError>,
+    act: fn(&mut DbConn, &Claim, &str, &str) -> Result<(), ServiceError>,
 ) -> Result<web::Json<ClaimView>, ApiError> {
     principal.require(DECIDERS)?;
     let request: ReasonRequest = body.parse()?;

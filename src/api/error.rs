@@ -6,6 +6,9 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use crate::domain::FieldError;
+use crate::services::access::AccessError;
+use crate::services::claims::CorruptTerms;
+use crate::services::error::ServiceError;
 
 pub const PROBLEM_JSON: &str = "application/problem+json";
 
@@ -225,19 +228,33 @@ impl ResponseError for ApiError {
             ApiError::MethodNotAllowed { allow } => {
                 response.insert_header((header::ALLOW, *allow));
             }
+            // Busy now, likely free in a moment: the request may be retried as it is.
+            ApiError::Unavailable(_) => {
+                response.insert_header((header::RETRY_AFTER, "1"));
+            }
             _ => {}
         }
         response.body(serde_json::to_string(&self.problem()).unwrap_or_default())
     }
 }
 
+impl From<ServiceError> for ApiError {
+    fn from(e: ServiceError) -> ApiError {
+        match e {
+            ServiceError::NotFound(m) => ApiError::NotFound(m),
+            ServiceError::Forbidden(m) => ApiError::Forbidden(m),
+            ServiceError::Conflict(m) => ApiError::Conflict(m),
+            ServiceError::Busy(m) => ApiError::Unavailable(m),
+            ServiceError::Internal(m) => ApiError::Internal(m),
+        }
+    }
+}
+
+/// Handlers' own queries fail as the services' do: a unique violation is a 409, a lock not
+/// granted or a serialization failure a 503 to retry, anything else a logged 500.
 impl From<diesel::result::Error> for ApiError {
     fn from(e: diesel::result::Error) -> ApiError {
-        // SQLite gave up waiting for the write lock: the request can be retried as it is.
-        if e.to_string().contains("database is locked") {
-            return ApiError::Unavailable("the database is busy; retry the request".into());
-        }
-        ApiError::Internal(format!("database: {e}"))
+        ServiceError::from(e).into()
     }
 }
 
@@ -247,19 +264,15 @@ impl From<crate::domain::access::Denied> for ApiError {
     }
 }
 
-impl From<crate::services::access::AccessError> for ApiError {
-    fn from(e: crate::services::access::AccessError) -> ApiError {
-        use crate::services::access::AccessError;
-        match e {
-            AccessError::NotFound(_) => ApiError::NotFound(e.to_string()),
-            AccessError::Database(e) => e.into(),
-        }
+impl From<AccessError> for ApiError {
+    fn from(e: AccessError) -> ApiError {
+        ServiceError::from(e).into()
     }
 }
 
-impl From<crate::services::claims::CorruptTerms> for ApiError {
-    fn from(e: crate::services::claims::CorruptTerms) -> ApiError {
-        ApiError::Internal(e.to_string())
+impl From<CorruptTerms> for ApiError {
+    fn from(e: CorruptTerms) -> ApiError {
+        ServiceError::from(e).into()
     }
 }
 

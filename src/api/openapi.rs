@@ -122,7 +122,9 @@ impl Modify for ResponseLinks {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
         use utoipa::openapi::link::LinkBuilder;
         use utoipa::openapi::RefOr;
-        let follow: [(&str, &[(&str, &str, &str)]); 4] = [
+        // (create path, [(link name, target path, target method)])
+        type Targets = &'static [(&'static str, &'static str, &'static str)];
+        let follow: [(&str, Targets); 4] = [
             (
                 "/v1/organisations",
                 &[("getOrganisation", "/v1/organisations/{id}", "get")],

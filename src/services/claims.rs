@@ -7,7 +7,6 @@ use diesel::prelude::*;
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::api::error::ApiError;
 use crate::db::backend_specific::{lock_row_for_update, LockableTable};
 use crate::db::backend_specific::{mark_claims_verified, VerifiedClaim};
 use crate::db::models::*;
@@ -25,6 +24,7 @@ use crate::domain::pseudonym::pseudonymise;
 use crate::domain::registry::{CapPolicy, OutcomeUnit};
 use crate::domain::shares::parse_share;
 use crate::domain::split::{share_weights, split, PayerPart, PayerShareTerms};
+use crate::services::error::ServiceError;
 
 pub const SUBMITTED: &str = "submitted";
 pub const VERIFIED: &str = "verified";
@@ -151,7 +151,7 @@ impl ProjectRules {
 
 /// Locks the project so that concurrent submissions and verifications of its claims take
 /// turns: caps and duplicates are checked against what the previous writer committed.
-pub fn lock_project(conn: &mut DbConn, project_id: &str) -> Result<(), ApiError> {
+pub fn lock_project(conn: &mut DbConn, project_id: &str) -> Result<(), ServiceError> {
     Ok(lock_row_for_update(
         conn,
         LockableTable::Projects,
@@ -206,7 +206,7 @@ pub fn submit(
     mode: BulkMode,
     pseudonym_key: &[u8],
     upload_id: Option<&str>,
-) -> Result<(Vec<RowResult>, Vec<Claim>), ApiError> {
+) -> Result<(Vec<RowResult>, Vec<Claim>), ServiceError> {
     let project_id = rules.project_id();
     let pseudonyms: Vec<Option<String>> = rows
         .iter()
@@ -355,7 +355,7 @@ fn load_history(
     rules: &ProjectRules,
     pseudonyms: &[&str],
     statuses: &[&str],
-) -> Result<HashMap<String, Vec<PriorClaim>>, ApiError> {
+) -> Result<HashMap<String, Vec<PriorClaim>>, ServiceError> {
     Ok(load_history_with_paid(conn, rules, pseudonyms, statuses)?
         .into_iter()
         .map(|(k, v)| (k, v.claims))
@@ -395,7 +395,7 @@ fn load_history_with_paid(
     rules: &ProjectRules,
     pseudonyms: &[&str],
     statuses: &[&str],
-) -> Result<History, ApiError> {
+) -> Result<History, ServiceError> {
     let mut history: History = HashMap::new();
     for chunk in pseudonyms.chunks(INSERT_CHUNK_ROWS) {
         // Only the participant index is named in SQL: given the project or the status too,
@@ -520,7 +520,7 @@ pub fn verify(
     rules: &ProjectRules,
     verifier: &Verifier,
     claim_ids: &[String],
-) -> Result<Vec<VerifyResult>, ApiError> {
+) -> Result<Vec<VerifyResult>, ServiceError> {
     let mut found: Vec<Claim> = Vec::with_capacity(claim_ids.len());
     for chunk in claim_ids.chunks(INSERT_CHUNK_ROWS) {
         found.extend(
@@ -540,7 +540,7 @@ pub fn verify_upload(
     rules: &ProjectRules,
     verifier: &Verifier,
     upload_id: &str,
-) -> Result<(Vec<String>, Vec<VerifyResult>), ApiError> {
+) -> Result<(Vec<String>, Vec<VerifyResult>), ServiceError> {
     // By the upload index alone; the project and status are checked by verify_found().
     let found: Vec<Claim> = claims::table
         .filter(claims::upload_id.eq(upload_id))
@@ -558,7 +558,7 @@ fn verify_found(
     verifier: &Verifier,
     claim_ids: &[String],
     mut found: Vec<Claim>,
-) -> Result<Vec<VerifyResult>, ApiError> {
+) -> Result<Vec<VerifyResult>, ServiceError> {
     let started = std::time::Instant::now();
     // Filtered here rather than in SQL, where the planner may prefer a project index over
     // the primary key and scan the project's every claim.
@@ -645,7 +645,7 @@ impl<'r> Batch<'r> {
         conn: &mut DbConn,
         rules: &'r ProjectRules,
         todo: &[&Claim],
-    ) -> Result<Self, ApiError> {
+    ) -> Result<Self, ServiceError> {
         let mut pseudonyms: Vec<&str> = todo
             .iter()
             .map(|c| c.participant_pseudonym.as_str())
@@ -679,10 +679,10 @@ impl<'r> Batch<'r> {
 
     /// Prices and splits one claim against the totals so far and records its rows, or says
     /// why it is refused (nothing is recorded then).
-    fn decide(&mut self, claim: &Claim, verifier: &Verifier) -> Result<VerifyResult, ApiError> {
+    fn decide(&mut self, claim: &Claim, verifier: &Verifier) -> Result<VerifyResult, ServiceError> {
         let rules = self.rules;
         let rule = rules.outcomes.get(&claim.outcome_code).ok_or_else(|| {
-            ApiError::Internal(format!("claim {} names a missing outcome", claim.id))
+            ServiceError::Internal(format!("claim {} names a missing outcome", claim.id))
         })?;
         let (pricing, parts) = match self.price_and_split(claim, rule, verifier) {
             Ok(decided) => decided,
@@ -844,7 +844,7 @@ impl<'r> Batch<'r> {
     }
 
     /// Writes the batch: claims marked verified, adjustments, entries, allocations, totals.
-    fn post(self, conn: &mut DbConn, verified_by: &str) -> Result<(), ApiError> {
+    fn post(self, conn: &mut DbConn, verified_by: &str) -> Result<(), ServiceError> {
         let verified: Vec<VerifiedClaim> = self
             .decisions
             .iter()
@@ -883,19 +883,24 @@ pub fn check_decider(
     rules: &ProjectRules,
     capacity: Decider,
     claim: &Claim,
-) -> Result<(), ApiError> {
+) -> Result<(), ServiceError> {
     let weights = share_weights(&rules.payers, claim.achieved_on, claim.home_area.as_deref())
         .unwrap_or_else(|_| vec![0; rules.payers.len()]);
     if capacity.may_decide(&weights) {
         Ok(())
     } else {
-        Err(ApiError::Forbidden(not_yours_to_decide().into()))
+        Err(ServiceError::Forbidden(not_yours_to_decide().into()))
     }
 }
 
-pub fn reject(conn: &mut DbConn, claim: &Claim, by: &str, reason: &str) -> Result<(), ApiError> {
+pub fn reject(
+    conn: &mut DbConn,
+    claim: &Claim,
+    by: &str,
+    reason: &str,
+) -> Result<(), ServiceError> {
     if claim.status != SUBMITTED {
-        return Err(ApiError::Conflict(format!(
+        return Err(ServiceError::Conflict(format!(
             "the claim is {}: only a submitted claim can be rejected",
             claim.status
         )));
@@ -913,9 +918,14 @@ pub fn reject(conn: &mut DbConn, claim: &Claim, by: &str, reason: &str) -> Resul
 
 /// Reverses a verified claim: a new entry undoes its verification entry, each allocation by a
 /// new line with the opposite amounts; nothing is edited or deleted.
-pub fn revoke(conn: &mut DbConn, claim: &Claim, by: &str, reason: &str) -> Result<(), ApiError> {
+pub fn revoke(
+    conn: &mut DbConn,
+    claim: &Claim,
+    by: &str,
+    reason: &str,
+) -> Result<(), ServiceError> {
     if claim.status != VERIFIED {
-        return Err(ApiError::Conflict(format!(
+        return Err(ServiceError::Conflict(format!(
             "the claim is {}: only a verified claim can be revoked",
             claim.status
         )));

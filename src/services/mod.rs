@@ -5,3 +5,4 @@
 pub mod access;
 pub mod check;
 pub mod claims;
+pub mod error;

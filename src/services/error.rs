@@ -1,0 +1,73 @@
+//! What a use case can fail with, in its own terms; `api::error` turns each into a problem.
+
+use diesel::result::{DatabaseErrorKind, Error as DieselError};
+
+use crate::domain::access::Denied;
+use crate::services::access::AccessError;
+use crate::services::claims::CorruptTerms;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServiceError {
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    Forbidden(String),
+    /// The state forbids it (a claim already decided) or a unique row already exists.
+    #[error("{0}")]
+    Conflict(String),
+    /// The database could not serve the request now (SQLite's write lock not granted in
+    /// time, a PostgreSQL serialization failure or deadlock); retrying as it is may succeed.
+    #[error("{0}")]
+    Busy(String),
+    /// Stored data that cannot be trusted, or a broken invariant: logged, never shown.
+    #[error("{0}")]
+    Internal(String),
+}
+
+impl From<DieselError> for ServiceError {
+    fn from(e: DieselError) -> ServiceError {
+        match &e {
+            DieselError::NotFound => ServiceError::NotFound("not found".into()),
+            DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, info) => {
+                ServiceError::Conflict(format!(
+                    "this already exists ({})",
+                    info.constraint_name().unwrap_or("a unique key")
+                ))
+            }
+            DieselError::DatabaseError(DatabaseErrorKind::SerializationFailure, _) => {
+                ServiceError::Busy("the database could not serialise this request; retry it".into())
+            }
+            // SQLite reports a lock it waited for in vain as an unclassified error.
+            DieselError::DatabaseError(_, info)
+                if info.message().contains("database is locked") =>
+            {
+                ServiceError::Busy("the database is busy; retry the request".into())
+            }
+            DieselError::DatabaseError(_, info) if info.message().contains("deadlock detected") => {
+                ServiceError::Busy("the request met another in a deadlock; retry it".into())
+            }
+            _ => ServiceError::Internal(format!("database: {e}")),
+        }
+    }
+}
+
+impl From<Denied> for ServiceError {
+    fn from(e: Denied) -> ServiceError {
+        ServiceError::Forbidden(e.0)
+    }
+}
+
+impl From<AccessError> for ServiceError {
+    fn from(e: AccessError) -> ServiceError {
+        match e {
+            AccessError::NotFound(_) => ServiceError::NotFound(e.to_string()),
+            AccessError::Database(e) => e.into(),
+        }
+    }
+}
+
+impl From<CorruptTerms> for ServiceError {
+    fn from(e: CorruptTerms) -> ServiceError {
+        ServiceError::Internal(e.to_string())
+    }
+}
