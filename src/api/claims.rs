@@ -20,7 +20,7 @@ use crate::domain::access::{decider, may_submit, MoneyScope};
 use crate::domain::claims::{AdjustmentKind, ClaimInput, Reason};
 use crate::domain::limits;
 use crate::domain::money::MoneyJson;
-use crate::services::access::{load_visible, VisibleProject};
+use crate::services::access::{load_visible, AccessError, VisibleProject};
 use crate::services::claims::{
     self as service, check_decider, lock_project, BulkMode, ProjectRules, RowResult, RowStatus,
     Submitter, Verifier, VerifyResult,
@@ -532,7 +532,10 @@ fn load_claim(
         .first(conn)
         .optional()?
         .ok_or_else(not_found)?;
-    let project = load_visible(conn, principal, &claim.project_id).map_err(|_| not_found())?;
+    let project = load_visible(conn, principal, &claim.project_id).map_err(|e| match e {
+        AccessError::NotFound(_) => not_found(),
+        other => other.into(),
+    })?;
     Ok((claim, project))
 }
 
