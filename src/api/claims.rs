@@ -217,7 +217,7 @@ fn rejected_problem(reasons: Vec<Reason>) -> ApiError {
         slug: "claim-rejected",
         title: "Claim rejected",
         detail,
-        extensions,
+        extensions: Box::new(extensions),
     }
 }
 
@@ -508,7 +508,7 @@ pub async fn submit_bulk(
                 slug: "bulk-rejected",
                 title: "Bulk file rejected",
                 detail: format!("{rejected} of {total_rows} rows break the rules; nothing was stored (send ?mode=accept_valid to store the good rows)"),
-                extensions,
+                extensions: Box::new(extensions),
             });
         }
         Ok(report)

@@ -43,7 +43,8 @@ pub enum ApiError {
         slug: &'static str,
         title: &'static str,
         detail: String,
-        extensions: serde_json::Map<String, serde_json::Value>,
+        /// Boxed: errors travel in every `Result`, and most carry none.
+        extensions: Box<serde_json::Map<String, serde_json::Value>>,
     },
     /// Logged in full; the client sees only that something failed.
     #[error("internal error: {0}")]
@@ -195,7 +196,7 @@ impl ApiError {
             _ => Vec::new(),
         };
         let extensions = match self {
-            ApiError::Refused { extensions, .. } => extensions.clone(),
+            ApiError::Refused { extensions, .. } => (**extensions).clone(),
             _ => serde_json::Map::new(),
         };
         Problem {
