@@ -438,27 +438,10 @@ pub fn validate_project(
             errors.push(FieldError::new("referral_cutoff", "is after service_end"));
         }
     }
-    let org_kind = |id: &str| facts.organisations.get(id).copied();
-    match org_kind(&input.provider_organisation_id) {
-        None => errors.push(FieldError::new(
-            "provider_organisation_id",
-            "no such organisation",
-        )),
-        Some(
-            OrganisationKind::Provider | OrganisationKind::Intermediary | OrganisationKind::Other,
-        ) => {}
-        Some(kind) => errors.push(FieldError::new(
-            "provider_organisation_id",
-            format!(
-                "a {} organisation cannot be a project's provider",
-                kind.as_str()
-            ),
-        )),
-    }
+    check_provider(&mut errors, &input, facts);
 
     // One currency per project: the first money field names it, every other must agree.
     let mut amounts = OneCurrency::default();
-
     let max_outcome_payment_minor = input
         .max_outcome_payment
         .as_ref()
@@ -467,304 +450,11 @@ pub fn validate_project(
         .participant_cap
         .as_ref()
         .and_then(|m| amounts.positive_minor(&mut errors, "participant_cap", m));
-
-    // Payers.
-    let mut payers = Vec::new();
-    if input.payers.is_empty() {
-        errors.push(FieldError::new(
-            "payers",
-            "a project needs at least one payer",
-        ));
-    }
-    let mut seen_orgs = HashSet::new();
-    let mut area_owner: HashMap<&str, usize> = HashMap::new();
-    for (i, payer) in input.payers.iter().enumerate() {
-        let at = |f: &str| format!("payers[{i}].{f}");
-        match org_kind(&payer.organisation_id) {
-            None => errors.push(FieldError::new(
-                at("organisation_id"),
-                "no such organisation",
-            )),
-            Some(OrganisationKind::Provider) => errors.push(FieldError::new(
-                at("organisation_id"),
-                "a provider cannot be an outcome payer",
-            )),
-            Some(_) => {}
-        }
-        if !seen_orgs.insert(payer.organisation_id.as_str()) {
-            errors.push(FieldError::new(
-                at("organisation_id"),
-                "this organisation is listed twice",
-            ));
-        }
-        let max = amounts.positive_minor(&mut errors, &at("max_commitment"), &payer.max_commitment);
-        let share = payer.share.as_deref().and_then(|raw| {
-            collect(
-                &mut errors,
-                parse_share(raw).map_err(|e| FieldError::new(at("share"), e)),
-            )
-        });
-        let mut phases = Vec::new();
-        for (j, phase) in payer.phases.iter().enumerate() {
-            let pat = |f: &str| format!("payers[{i}].phases[{j}].{f}");
-            if phase.from > phase.to {
-                errors.push(FieldError::new(pat("to"), "is before from"));
-            }
-            let share = collect(
-                &mut errors,
-                parse_share(&phase.share).map_err(|e| FieldError::new(pat("share"), e)),
-            );
-            if let Some(share) = share {
-                phases.push(PhasePlan {
-                    from: phase.from,
-                    to: phase.to,
-                    share,
-                });
-            }
-        }
-        let mut sorted: Vec<&PhasePlan> = phases.iter().collect();
-        sorted.sort_by_key(|p| p.from);
-        for pair in sorted.windows(2) {
-            if pair[1].from <= pair[0].to {
-                errors.push(FieldError::new(
-                    at("phases"),
-                    format!(
-                        "the phases starting {} and {} overlap",
-                        pair[0].from, pair[1].from
-                    ),
-                ));
-            }
-        }
-        check_codes(&mut errors, &at("home_area_codes"), &payer.home_area_codes);
-        for code in &payer.home_area_codes {
-            if let Some(other) = area_owner.insert(code.as_str(), i) {
-                if other != i {
-                    errors.push(FieldError::new(
-                        at("home_area_codes"),
-                        format!("area {code} is already the home area of payers[{other}]"),
-                    ));
-                }
-            }
-        }
-        if payer.role == PayerRole::CentralTopUp {
-            if !payer.home_area_codes.is_empty() {
-                errors.push(FieldError::new(
-                    at("home_area_codes"),
-                    "the central top-up is not a home-area payer",
-                ));
-            }
-            if payer.lead {
-                errors.push(FieldError::new(
-                    at("lead"),
-                    "the lead must be a commissioner",
-                ));
-            }
-            match &facts.fund {
-                None => errors.push(FieldError::new(
-                    at("role"),
-                    "a central_top_up payer needs the project's fund_id",
-                )),
-                Some(fund) if fund.owner_organisation_id != payer.organisation_id => {
-                    errors.push(FieldError::new(
-                        at("organisation_id"),
-                        "the central top-up must be paid by the organisation that owns the fund",
-                    ))
-                }
-                Some(_) => {}
-            }
-        }
-        payers.push(PayerPlan {
-            organisation_id: payer.organisation_id.clone(),
-            role: payer.role,
-            max_commitment_minor: max.unwrap_or(0),
-            share,
-            phases,
-            home_area_codes: payer.home_area_codes.clone(),
-            lead: payer.lead,
-        });
-    }
-    check_share_schedule(&mut errors, &input, &payers);
-    let leads = payers.iter().filter(|p| p.lead).count();
-    match (input.settlement_route, leads) {
-        (SettlementRoute::ViaCommissioner, 0) => errors.push(FieldError::new(
-            "payers",
-            "settlement via_commissioner needs one payer marked lead",
-        )),
-        (_, n) if n > 1 => errors.push(FieldError::new("payers", "only one payer can be lead")),
-        _ => {}
-    }
-
-    // Fund: currency, window and budget.
-    if let (Some(fund_id), None) = (&input.fund_id, &facts.fund) {
-        errors.push(FieldError::new(
-            "fund_id",
-            format!("no such fund '{fund_id}'"),
-        ));
-    }
+    let payers = validate_payers(&mut errors, &input, facts, &mut amounts);
+    check_fund(&mut errors, &input, facts, amounts.currency);
+    let outcomes = validate_outcomes(&mut errors, &input, &mut amounts);
+    check_validators(&mut errors, &input, facts);
     let currency = amounts.currency;
-    if let Some(fund) = &facts.fund {
-        if let Some(c) = currency {
-            if c.code() != fund.currency {
-                errors.push(FieldError::new(
-                    "fund_id",
-                    format!("the fund pays in {}, the project in {c}", fund.currency),
-                ));
-            }
-        }
-        if input.service_end > fund.service_end {
-            errors.push(FieldError::new(
-                "service_end",
-                format!("is after the fund's end date {}", fund.service_end),
-            ));
-        }
-    }
-
-    // Rate card.
-    let mut outcomes = Vec::new();
-    if input.outcomes.is_empty() {
-        errors.push(FieldError::new(
-            "outcomes",
-            "a project needs at least one outcome",
-        ));
-    }
-    let codes: HashSet<&str> = input.outcomes.iter().map(|o| o.code.as_str()).collect();
-    let mut seen_codes = HashSet::new();
-    for (i, outcome) in input.outcomes.iter().enumerate() {
-        let at = |f: &str| format!("outcomes[{i}].{f}");
-        check_code(&mut errors, &at("code"), &outcome.code);
-        if !seen_codes.insert(outcome.code.as_str()) {
-            errors.push(FieldError::new(
-                at("code"),
-                format!("code '{}' is used twice", outcome.code),
-            ));
-        }
-        check_name(&mut errors, &at("name"), &outcome.name);
-        let price = amounts.positive_minor(&mut errors, &at("price"), &outcome.price);
-        let bounded = |errors: &mut Vec<FieldError>, field: &str, v: Option<i32>, max: i32| {
-            if matches!(v, Some(n) if !(1..=max).contains(&n)) {
-                errors.push(FieldError::new(
-                    at(field),
-                    format!("must be from 1 to {max}"),
-                ));
-            }
-        };
-        bounded(
-            &mut errors,
-            "max_units_per_participant",
-            outcome.max_units_per_participant,
-            limits::MAX_QUANTITY,
-        );
-        bounded(
-            &mut errors,
-            "max_claims_per_participant",
-            outcome.max_claims_per_participant,
-            limits::MAX_CLAIMS_PER_PARTICIPANT,
-        );
-        bounded(
-            &mut errors,
-            "volume_cap",
-            outcome.volume_cap,
-            limits::MAX_VOLUME_CAP,
-        );
-        if outcome.unit == OutcomeUnit::Achievement && outcome.max_units_per_participant.is_some() {
-            errors.push(FieldError::new(
-                at("max_units_per_participant"),
-                "applies to time units (week, day) only",
-            ));
-        }
-        if let Some(group) = &outcome.exclusive_group {
-            check_code(&mut errors, &at("exclusive_group"), group);
-        }
-        if let Some(req) = &outcome.requires {
-            if req.outcome_code == outcome.code {
-                errors.push(FieldError::new(
-                    at("requires.outcome_code"),
-                    "an outcome cannot require itself",
-                ));
-            } else if !codes.contains(req.outcome_code.as_str()) {
-                errors.push(FieldError::new(
-                    at("requires.outcome_code"),
-                    format!("no outcome '{}' on this project", req.outcome_code),
-                ));
-            }
-            if !(0..=limits::MAX_DAYS_AFTER).contains(&req.min_days_after) {
-                errors.push(FieldError::new(
-                    at("requires.min_days_after"),
-                    format!("must be from 0 to {} days", limits::MAX_DAYS_AFTER),
-                ));
-            }
-        }
-        let deadweight = outcome.deadweight.as_deref().and_then(|raw| {
-            let parsed = parse_share(raw).map_err(|e| FieldError::new(at("deadweight"), e));
-            let parsed = parsed.and_then(|d| {
-                if d == Decimal::ONE {
-                    Err(FieldError::new(
-                        at("deadweight"),
-                        "a deadweight of 1 would pay nothing",
-                    ))
-                } else {
-                    Ok(d)
-                }
-            });
-            collect(&mut errors, parsed)
-        });
-        for (field, age) in [
-            ("min_age_at_start", outcome.min_age_at_start),
-            ("max_age_at_start", outcome.max_age_at_start),
-        ] {
-            if matches!(age, Some(a) if !(0..=130).contains(&a)) {
-                errors.push(FieldError::new(at(field), "must be an age from 0 to 130"));
-            }
-        }
-        if let (Some(min), Some(max)) = (outcome.min_age_at_start, outcome.max_age_at_start) {
-            if min > max {
-                errors.push(FieldError::new(
-                    at("max_age_at_start"),
-                    "is below min_age_at_start",
-                ));
-            }
-        }
-        outcomes.push(OutcomePlan {
-            code: outcome.code.clone(),
-            name: outcome.name.trim().to_owned(),
-            price_minor: price.unwrap_or(0),
-            unit: outcome.unit,
-            max_units_per_participant: outcome.max_units_per_participant,
-            max_claims_per_participant: outcome.max_claims_per_participant.unwrap_or(1),
-            exclusive_group: outcome.exclusive_group.clone(),
-            requires: outcome.requires.clone(),
-            volume_cap: outcome.volume_cap,
-            deadweight,
-            min_age_at_start: outcome.min_age_at_start,
-            max_age_at_start: outcome.max_age_at_start,
-        });
-    }
-    if let Some(cycle_at) = requirement_cycle(&input.outcomes) {
-        errors.push(FieldError::new(
-            format!("outcomes[{cycle_at}].requires"),
-            "prerequisites form a cycle",
-        ));
-    }
-
-    let mut seen_validators = HashSet::new();
-    for (i, id) in input.validator_organisation_ids.iter().enumerate() {
-        if org_kind(id).is_none() {
-            errors.push(FieldError::new(
-                format!("validator_organisation_ids[{i}]"),
-                "no such organisation",
-            ));
-        } else if id == &input.provider_organisation_id {
-            errors.push(FieldError::new(
-                format!("validator_organisation_ids[{i}]"),
-                "the provider cannot validate its own claims",
-            ));
-        } else if !seen_validators.insert(id) {
-            errors.push(FieldError::new(
-                format!("validator_organisation_ids[{i}]"),
-                "listed twice",
-            ));
-        }
-    }
 
     let plan = || ProjectPlan {
         name: input.name.trim().to_owned(),
@@ -795,6 +485,372 @@ pub fn validate_project(
         }
     }
     finish(errors, plan)
+}
+
+fn check_provider(errors: &mut Vec<FieldError>, input: &NewProject, facts: &ProjectFacts) {
+    match facts
+        .organisations
+        .get(&input.provider_organisation_id)
+        .copied()
+    {
+        None => errors.push(FieldError::new(
+            "provider_organisation_id",
+            "no such organisation",
+        )),
+        Some(
+            OrganisationKind::Provider | OrganisationKind::Intermediary | OrganisationKind::Other,
+        ) => {}
+        Some(kind) => errors.push(FieldError::new(
+            "provider_organisation_id",
+            format!(
+                "a {} organisation cannot be a project's provider",
+                kind.as_str()
+            ),
+        )),
+    }
+}
+
+/// Each payer, then what concerns them together: unique organisations and home areas, a
+/// share schedule that sums to one, and the lead.
+fn validate_payers(
+    errors: &mut Vec<FieldError>,
+    input: &NewProject,
+    facts: &ProjectFacts,
+    amounts: &mut OneCurrency,
+) -> Vec<PayerPlan> {
+    let mut payers = Vec::new();
+    if input.payers.is_empty() {
+        errors.push(FieldError::new(
+            "payers",
+            "a project needs at least one payer",
+        ));
+    }
+    let mut seen_orgs = HashSet::new();
+    let mut area_owner: HashMap<&str, usize> = HashMap::new();
+    for (i, payer) in input.payers.iter().enumerate() {
+        if !seen_orgs.insert(payer.organisation_id.as_str()) {
+            errors.push(FieldError::new(
+                format!("payers[{i}].organisation_id"),
+                "this organisation is listed twice",
+            ));
+        }
+        for code in &payer.home_area_codes {
+            if let Some(other) = area_owner.insert(code.as_str(), i) {
+                if other != i {
+                    errors.push(FieldError::new(
+                        format!("payers[{i}].home_area_codes"),
+                        format!("area {code} is already the home area of payers[{other}]"),
+                    ));
+                }
+            }
+        }
+        payers.push(validate_payer(errors, i, payer, facts, amounts));
+    }
+    check_share_schedule(errors, input, &payers);
+    let leads = payers.iter().filter(|p| p.lead).count();
+    match (input.settlement_route, leads) {
+        (SettlementRoute::ViaCommissioner, 0) => errors.push(FieldError::new(
+            "payers",
+            "settlement via_commissioner needs one payer marked lead",
+        )),
+        (_, n) if n > 1 => errors.push(FieldError::new("payers", "only one payer can be lead")),
+        _ => {}
+    }
+
+    payers
+}
+
+fn validate_payer(
+    errors: &mut Vec<FieldError>,
+    i: usize,
+    payer: &NewPayer,
+    facts: &ProjectFacts,
+    amounts: &mut OneCurrency,
+) -> PayerPlan {
+    let at = |f: &str| format!("payers[{i}].{f}");
+    match facts.organisations.get(&payer.organisation_id).copied() {
+        None => errors.push(FieldError::new(
+            at("organisation_id"),
+            "no such organisation",
+        )),
+        Some(OrganisationKind::Provider) => errors.push(FieldError::new(
+            at("organisation_id"),
+            "a provider cannot be an outcome payer",
+        )),
+        Some(_) => {}
+    }
+    let max = amounts.positive_minor(errors, &at("max_commitment"), &payer.max_commitment);
+    let share = payer.share.as_deref().and_then(|raw| {
+        collect(
+            errors,
+            parse_share(raw).map_err(|e| FieldError::new(at("share"), e)),
+        )
+    });
+    let mut phases = Vec::new();
+    for (j, phase) in payer.phases.iter().enumerate() {
+        let pat = |f: &str| format!("payers[{i}].phases[{j}].{f}");
+        if phase.from > phase.to {
+            errors.push(FieldError::new(pat("to"), "is before from"));
+        }
+        let share = collect(
+            errors,
+            parse_share(&phase.share).map_err(|e| FieldError::new(pat("share"), e)),
+        );
+        if let Some(share) = share {
+            phases.push(PhasePlan {
+                from: phase.from,
+                to: phase.to,
+                share,
+            });
+        }
+    }
+    let mut sorted: Vec<&PhasePlan> = phases.iter().collect();
+    sorted.sort_by_key(|p| p.from);
+    for pair in sorted.windows(2) {
+        if pair[1].from <= pair[0].to {
+            errors.push(FieldError::new(
+                at("phases"),
+                format!(
+                    "the phases starting {} and {} overlap",
+                    pair[0].from, pair[1].from
+                ),
+            ));
+        }
+    }
+    check_codes(errors, &at("home_area_codes"), &payer.home_area_codes);
+    if payer.role == PayerRole::CentralTopUp {
+        if !payer.home_area_codes.is_empty() {
+            errors.push(FieldError::new(
+                at("home_area_codes"),
+                "the central top-up is not a home-area payer",
+            ));
+        }
+        if payer.lead {
+            errors.push(FieldError::new(
+                at("lead"),
+                "the lead must be a commissioner",
+            ));
+        }
+        match &facts.fund {
+            None => errors.push(FieldError::new(
+                at("role"),
+                "a central_top_up payer needs the project's fund_id",
+            )),
+            Some(fund) if fund.owner_organisation_id != payer.organisation_id => {
+                errors.push(FieldError::new(
+                    at("organisation_id"),
+                    "the central top-up must be paid by the organisation that owns the fund",
+                ))
+            }
+            Some(_) => {}
+        }
+    }
+    PayerPlan {
+        organisation_id: payer.organisation_id.clone(),
+        role: payer.role,
+        max_commitment_minor: max.unwrap_or(0),
+        share,
+        phases,
+        home_area_codes: payer.home_area_codes.clone(),
+        lead: payer.lead,
+    }
+}
+
+/// The project's fund: it exists, pays in the project's currency and lasts as long.
+fn check_fund(
+    errors: &mut Vec<FieldError>,
+    input: &NewProject,
+    facts: &ProjectFacts,
+    currency: Option<Currency>,
+) {
+    if let (Some(fund_id), None) = (&input.fund_id, &facts.fund) {
+        errors.push(FieldError::new(
+            "fund_id",
+            format!("no such fund '{fund_id}'"),
+        ));
+    }
+    if let Some(fund) = &facts.fund {
+        if let Some(c) = currency {
+            if c.code() != fund.currency {
+                errors.push(FieldError::new(
+                    "fund_id",
+                    format!("the fund pays in {}, the project in {c}", fund.currency),
+                ));
+            }
+        }
+        if input.service_end > fund.service_end {
+            errors.push(FieldError::new(
+                "service_end",
+                format!("is after the fund's end date {}", fund.service_end),
+            ));
+        }
+    }
+}
+
+/// The rate card: each outcome, and prerequisites that form no cycle.
+fn validate_outcomes(
+    errors: &mut Vec<FieldError>,
+    input: &NewProject,
+    amounts: &mut OneCurrency,
+) -> Vec<OutcomePlan> {
+    if input.outcomes.is_empty() {
+        errors.push(FieldError::new(
+            "outcomes",
+            "a project needs at least one outcome",
+        ));
+    }
+    let codes: HashSet<&str> = input.outcomes.iter().map(|o| o.code.as_str()).collect();
+    let mut seen_codes = HashSet::new();
+    let mut outcomes = Vec::new();
+    for (i, outcome) in input.outcomes.iter().enumerate() {
+        if !seen_codes.insert(outcome.code.as_str()) {
+            errors.push(FieldError::new(
+                format!("outcomes[{i}].code"),
+                format!("code '{}' is used twice", outcome.code),
+            ));
+        }
+        outcomes.push(validate_outcome(errors, i, outcome, &codes, amounts));
+    }
+    if let Some(cycle_at) = requirement_cycle(&input.outcomes) {
+        errors.push(FieldError::new(
+            format!("outcomes[{cycle_at}].requires"),
+            "prerequisites form a cycle",
+        ));
+    }
+    outcomes
+}
+
+fn validate_outcome(
+    errors: &mut Vec<FieldError>,
+    i: usize,
+    outcome: &NewOutcome,
+    codes: &HashSet<&str>,
+    amounts: &mut OneCurrency,
+) -> OutcomePlan {
+    let at = |f: &str| format!("outcomes[{i}].{f}");
+    check_code(errors, &at("code"), &outcome.code);
+    check_name(errors, &at("name"), &outcome.name);
+    let price = amounts.positive_minor(errors, &at("price"), &outcome.price);
+    let bounded = |errors: &mut Vec<FieldError>, field: &str, v: Option<i32>, max: i32| {
+        if matches!(v, Some(n) if !(1..=max).contains(&n)) {
+            errors.push(FieldError::new(
+                at(field),
+                format!("must be from 1 to {max}"),
+            ));
+        }
+    };
+    bounded(
+        errors,
+        "max_units_per_participant",
+        outcome.max_units_per_participant,
+        limits::MAX_QUANTITY,
+    );
+    bounded(
+        errors,
+        "max_claims_per_participant",
+        outcome.max_claims_per_participant,
+        limits::MAX_CLAIMS_PER_PARTICIPANT,
+    );
+    bounded(
+        errors,
+        "volume_cap",
+        outcome.volume_cap,
+        limits::MAX_VOLUME_CAP,
+    );
+    if outcome.unit == OutcomeUnit::Achievement && outcome.max_units_per_participant.is_some() {
+        errors.push(FieldError::new(
+            at("max_units_per_participant"),
+            "applies to time units (week, day) only",
+        ));
+    }
+    if let Some(group) = &outcome.exclusive_group {
+        check_code(errors, &at("exclusive_group"), group);
+    }
+    if let Some(req) = &outcome.requires {
+        if req.outcome_code == outcome.code {
+            errors.push(FieldError::new(
+                at("requires.outcome_code"),
+                "an outcome cannot require itself",
+            ));
+        } else if !codes.contains(req.outcome_code.as_str()) {
+            errors.push(FieldError::new(
+                at("requires.outcome_code"),
+                format!("no outcome '{}' on this project", req.outcome_code),
+            ));
+        }
+        if !(0..=limits::MAX_DAYS_AFTER).contains(&req.min_days_after) {
+            errors.push(FieldError::new(
+                at("requires.min_days_after"),
+                format!("must be from 0 to {} days", limits::MAX_DAYS_AFTER),
+            ));
+        }
+    }
+    let deadweight = outcome.deadweight.as_deref().and_then(|raw| {
+        let parsed = parse_share(raw).map_err(|e| FieldError::new(at("deadweight"), e));
+        let parsed = parsed.and_then(|d| {
+            if d == Decimal::ONE {
+                Err(FieldError::new(
+                    at("deadweight"),
+                    "a deadweight of 1 would pay nothing",
+                ))
+            } else {
+                Ok(d)
+            }
+        });
+        collect(errors, parsed)
+    });
+    for (field, age) in [
+        ("min_age_at_start", outcome.min_age_at_start),
+        ("max_age_at_start", outcome.max_age_at_start),
+    ] {
+        if matches!(age, Some(a) if !(0..=130).contains(&a)) {
+            errors.push(FieldError::new(at(field), "must be an age from 0 to 130"));
+        }
+    }
+    if let (Some(min), Some(max)) = (outcome.min_age_at_start, outcome.max_age_at_start) {
+        if min > max {
+            errors.push(FieldError::new(
+                at("max_age_at_start"),
+                "is below min_age_at_start",
+            ));
+        }
+    }
+    OutcomePlan {
+        code: outcome.code.clone(),
+        name: outcome.name.trim().to_owned(),
+        price_minor: price.unwrap_or(0),
+        unit: outcome.unit,
+        max_units_per_participant: outcome.max_units_per_participant,
+        max_claims_per_participant: outcome.max_claims_per_participant.unwrap_or(1),
+        exclusive_group: outcome.exclusive_group.clone(),
+        requires: outcome.requires.clone(),
+        volume_cap: outcome.volume_cap,
+        deadweight,
+        min_age_at_start: outcome.min_age_at_start,
+        max_age_at_start: outcome.max_age_at_start,
+    }
+}
+
+fn check_validators(errors: &mut Vec<FieldError>, input: &NewProject, facts: &ProjectFacts) {
+    let mut seen_validators = HashSet::new();
+    for (i, id) in input.validator_organisation_ids.iter().enumerate() {
+        if !facts.organisations.contains_key(id) {
+            errors.push(FieldError::new(
+                format!("validator_organisation_ids[{i}]"),
+                "no such organisation",
+            ));
+        } else if id == &input.provider_organisation_id {
+            errors.push(FieldError::new(
+                format!("validator_organisation_ids[{i}]"),
+                "the provider cannot validate its own claims",
+            ));
+        } else if !seen_validators.insert(id) {
+            errors.push(FieldError::new(
+                format!("validator_organisation_ids[{i}]"),
+                "listed twice",
+            ));
+        }
+    }
 }
 
 /// Parses a project's money fields and holds them to the currency of the first.
