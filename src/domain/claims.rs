@@ -107,7 +107,48 @@ pub fn check_eligibility(
     window: &EligibilityWindow,
     prior: &[PriorClaim],
 ) -> Result<Accepted, Vec<Reason>> {
+    let on = claim.achieved_on;
     let mut reasons = text_reasons(claim);
+    date_reasons(&mut reasons, claim, window);
+    age_reasons(&mut reasons, claim, outcome);
+    let (quantity, period_start) = match claimed_period(claim, outcome, window) {
+        Ok(period) => period,
+        Err(reason) => {
+            reasons.push(reason);
+            (claim.quantity.unwrap_or(1), on)
+        }
+    };
+    if outcome
+        .price_minor
+        .checked_mul(i64::from(quantity))
+        .is_none()
+    {
+        reasons.push(Reason::new(
+            "amount_out_of_range",
+            format!(
+                "{quantity} × the price of {} is beyond the amounts cofund can pay",
+                outcome.code
+            ),
+        ));
+    }
+    let accepted = Accepted {
+        quantity,
+        period_start,
+    };
+    repeat_reasons(&mut reasons, claim, outcome, accepted, prior);
+    if let Err(reason) = prerequisite_met(outcome, on, prior, false) {
+        reasons.push(reason);
+    }
+    if reasons.is_empty() {
+        Ok(accepted)
+    } else {
+        Err(reasons)
+    }
+}
+
+/// The achievement inside the service period and not in the future; the referral before
+/// the cut-off and the achievement.
+fn date_reasons(reasons: &mut Vec<Reason>, claim: &ClaimInput, window: &EligibilityWindow) {
     let on = claim.achieved_on;
     if on < window.service_start || on > window.service_end {
         reasons.push(Reason::new(
@@ -143,6 +184,10 @@ pub fn check_eligibility(
             ));
         }
     }
+}
+
+/// The participant's age at start, where the outcome limits it.
+fn age_reasons(reasons: &mut Vec<Reason>, claim: &ClaimInput, outcome: &OutcomeRule) {
     if outcome.min_age_at_start.is_some() || outcome.max_age_at_start.is_some() {
         match claim.age_at_start {
             None => reasons.push(Reason::new(
@@ -170,27 +215,22 @@ pub fn check_eligibility(
             }
         }
     }
+}
 
-    let (quantity, period_start) = match claimed_period(claim, outcome, window) {
-        Ok(period) => period,
-        Err(reason) => {
-            reasons.push(reason);
-            (claim.quantity.unwrap_or(1), on)
-        }
-    };
-    if outcome
-        .price_minor
-        .checked_mul(i64::from(quantity))
-        .is_none()
-    {
-        reasons.push(Reason::new(
-            "amount_out_of_range",
-            format!(
-                "{quantity} × the price of {} is beyond the amounts cofund can pay",
-                outcome.code
-            ),
-        ));
-    }
+/// Against the participant's claims that still count: duplicates, overlapping periods, the
+/// units allowed per participant, mutually exclusive outcomes.
+fn repeat_reasons(
+    reasons: &mut Vec<Reason>,
+    claim: &ClaimInput,
+    outcome: &OutcomeRule,
+    accepted: Accepted,
+    prior: &[PriorClaim],
+) {
+    let on = claim.achieved_on;
+    let Accepted {
+        quantity,
+        period_start,
+    } = accepted;
     let same: Vec<&PriorClaim> = prior
         .iter()
         .filter(|p| p.outcome_code == outcome.code)
@@ -248,17 +288,6 @@ pub fn check_eligibility(
                 ),
             ));
         }
-    }
-    if let Err(reason) = prerequisite_met(outcome, on, prior, false) {
-        reasons.push(reason);
-    }
-    if reasons.is_empty() {
-        Ok(Accepted {
-            quantity,
-            period_start,
-        })
-    } else {
-        Err(reasons)
     }
 }
 
