@@ -13,6 +13,7 @@ use crate::api::error::{from_actix, ApiError};
 use crate::api::routes;
 use crate::config::Config;
 use crate::db::Pool;
+use crate::domain::limits::without_values;
 
 /// Binds `listener` and returns the running server (not yet awaited).
 pub fn run(listener: TcpListener, pool: Pool, config: &Config) -> std::io::Result<Server> {
@@ -38,15 +39,28 @@ pub fn run(listener: TcpListener, pool: Pool, config: &Config) -> std::io::Resul
                     Ok(res)
                 }
             })
+            .wrap(TracingLogger::default())
+            // Outermost: a URL that is too long or holds a control character is refused
+            // before it is logged, so that no log line carries it.
             .wrap_fn(|req, srv| {
                 use actix_web::dev::Service;
-                use futures_util::future::{ready, Either};
-                match refuse_control_characters(req.uri()) {
-                    Some(problem) => Either::Left(ready(Err(problem.into()))),
-                    None => Either::Right(srv.call(req)),
+                use futures_util::future::{ready, Either, FutureExt};
+                match refuse_url(req.uri()) {
+                    Some(problem) => {
+                        tracing::warn!(
+                            method = %req.method(),
+                            url_bytes = req.uri().to_string().len(),
+                            "request refused: {}",
+                            problem
+                        );
+                        Either::Left(ready(Ok(req.error_response(problem))))
+                    }
+                    None => Either::Right(
+                        srv.call(req)
+                            .map(|res| res.map(|res| res.map_into_boxed_body())),
+                    ),
                 }
             })
-            .wrap(TracingLogger::default())
             .app_data(pool.clone())
             .app_data(authenticator.clone())
             .app_data(shared_config.clone())
@@ -59,12 +73,14 @@ pub fn run(listener: TcpListener, pool: Pool, config: &Config) -> std::io::Resul
                         from_actix(&e).into()
                     }),
             )
-            .app_data(
-                web::PathConfig::default()
-                    .error_handler(|e, _| ApiError::BadRequest(format!("bad path: {e}")).into()),
-            )
+            .app_data(web::PathConfig::default().error_handler(|e, _| {
+                let message = without_values(&e.to_string());
+                ApiError::BadRequest(format!("bad path: {message}")).into()
+            }))
+            // The parser's message quotes the value it could not read: it is not repeated.
             .app_data(web::QueryConfig::default().error_handler(|e, _| {
-                ApiError::BadRequest(format!("bad query string: {e}")).into()
+                let message = without_values(&e.to_string());
+                ApiError::BadRequest(format!("bad query string: {message}")).into()
             }))
             .configure(routes)
             .service(
@@ -95,15 +111,28 @@ pub fn run(listener: TcpListener, pool: Pool, config: &Config) -> std::io::Resul
     Ok(server.listen(listener)?.run())
 }
 
-/// A path or query that decodes to a control character (NUL among them, which PostgreSQL
-/// cannot compare or store) is refused before it reaches a handler or a query, the same way
-/// on every database.
-fn refuse_control_characters(uri: &actix_web::http::Uri) -> Option<ApiError> {
-    let decoded_has_control =
-        |part: &str| percent_encoding::percent_decode_str(part).any(|b| b < 0x20 || b == 0x7f);
-    let path = decoded_has_control(uri.path());
-    let query = uri.query().is_some_and(decoded_has_control);
-    (path || query).then(|| {
+/// Longest URL (path and query) cofund answers; ids and query values are far shorter.
+const MAX_URL_BYTES: usize = 2048;
+
+/// A URL too long to be one of cofund's, or one whose path or query decodes to a control
+/// character (NUL among them, which PostgreSQL cannot compare or store; line breaks, which
+/// would forge log lines), is refused before it reaches a handler, a query or the log, the
+/// same way on every database.
+fn refuse_url(uri: &actix_web::http::Uri) -> Option<ApiError> {
+    let target = uri.path_and_query().map_or("", |p| p.as_str());
+    if target.len() > MAX_URL_BYTES {
+        return Some(ApiError::UriTooLong(format!(
+            "URLs are at most {MAX_URL_BYTES} bytes"
+        )));
+    }
+    let decoded_has_control = |part: &str| {
+        percent_encoding::percent_decode_str(part)
+            .decode_utf8_lossy()
+            .chars()
+            .any(char::is_control)
+    };
+    let control = decoded_has_control(uri.path()) || uri.query().is_some_and(decoded_has_control);
+    control.then(|| {
         ApiError::BadRequest(
             "the URL holds a control character; ids and query values never do".into(),
         )

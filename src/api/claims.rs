@@ -147,18 +147,31 @@ fn claim_view(
         query = query.filter(allocations::payer_organisation_id.eq(org));
     }
     let allocations: Vec<Allocation> = query.order(allocations::id.asc()).load(conn)?;
+    // A payer that sees only its own money sees a claim's value only where it pays part of
+    // it: the value of another council's home-area claim is that council's line.
+    let sees_value = money.only().is_none() || !allocations.is_empty();
     let money = |m: i64| MoneyJson::from_minor(m, currency);
-    Ok(ClaimView {
-        gross: claim.gross_minor.map(money),
-        payable: claim.payable_minor.map(money),
-        adjustments: adjustments
-            .into_iter()
-            .map(|a| AdjustmentView {
-                kind: AdjustmentKind::from_db(&a.kind).unwrap_or(AdjustmentKind::ContractCap),
+    let adjustments = adjustments
+        .into_iter()
+        .filter(|_| sees_value)
+        .map(|a| {
+            let kind = AdjustmentKind::from_db(&a.kind).ok_or_else(|| {
+                ApiError::Internal(format!(
+                    "claim {}: stored adjustment kind '{}' is not valid",
+                    a.claim_id, a.kind
+                ))
+            })?;
+            Ok(AdjustmentView {
+                kind,
                 amount: money(a.amount_minor),
                 detail: a.detail,
             })
-            .collect(),
+        })
+        .collect::<Result<Vec<_>, ApiError>>()?;
+    Ok(ClaimView {
+        gross: claim.gross_minor.filter(|_| sees_value).map(money),
+        payable: claim.payable_minor.filter(|_| sees_value).map(money),
+        adjustments,
         allocations: allocations
             .into_iter()
             .map(|a| AllocationView::new(a, currency))
@@ -375,7 +388,7 @@ fn parse_json_line(line: &[u8]) -> Result<ClaimInput, Vec<Reason>> {
             .into_iter()
             .map(|f| Reason::new("malformed_row", format!("{}: {}", f.field, f.detail)))
             .collect(),
-        other => vec![Reason::new("malformed_row", other.to_string())],
+        other => vec![Reason::new("malformed_row", other.detail())],
     })
 }
 
@@ -385,7 +398,7 @@ fn parse_bulk(
     body: &[u8],
 ) -> Result<Vec<Result<ClaimInput, Vec<Reason>>>, ApiError> {
     let mut rows = Vec::new();
-    if content_type.starts_with("text/csv") {
+    if content_type == "text/csv" {
         let mut reader = csv::ReaderBuilder::new()
             .trim(csv::Trim::Headers)
             .from_reader(body);
@@ -456,19 +469,21 @@ pub async fn submit_bulk(
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
     principal.require(&[Role::Provider])?;
+    // The media type alone, without parameters such as `; charset=utf-8`.
     let content_type = req
         .headers()
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .unwrap_or("")
-        .to_ascii_lowercase();
+        .and_then(|v| v.parse::<mime::Mime>().ok())
+        .map(|m| m.essence_str().to_owned())
+        .unwrap_or_default();
     let accepted_types = [
         "text/csv",
         "application/x-ndjson",
         "application/jsonl",
         "application/json-lines",
     ];
-    if !accepted_types.iter().any(|t| content_type.starts_with(t)) {
+    if !accepted_types.contains(&content_type.as_str()) {
         return Err(ApiError::UnsupportedMediaType(
             "send a bulk file as text/csv or application/x-ndjson".into(),
         ));
@@ -525,7 +540,7 @@ fn load_claim(
     principal: &Principal,
     id: &str,
 ) -> Result<(Claim, VisibleProject), ApiError> {
-    let not_found = || ApiError::NotFound(format!("no claim '{id}' that you can see"));
+    let not_found = || ApiError::NotFound("no claim with this id that you can see".into());
     let claim = claims::table
         .find(id)
         .select(Claim::as_select())
@@ -585,6 +600,7 @@ pub async fn verify_one(
             let (claim, project) = load_claim(conn, &principal, &id)?;
             let verifier = Verifier {
                 subject: &principal.subject,
+                organisation_id: principal.organisation_id.as_deref(),
                 capacity: decider(&principal, &project.parties())?,
             };
             let money = project.money(&principal);
@@ -680,6 +696,7 @@ pub async fn verify_many(
             let project = load_visible(conn, &principal, &project_id)?;
             let verifier = Verifier {
                 subject: &principal.subject,
+                organisation_id: principal.organisation_id.as_deref(),
                 capacity: decider(&principal, &project.parties())?,
             };
             let rules = ProjectRules::new(project.record, today())?;
@@ -911,7 +928,7 @@ pub async fn allocations_list(
         Some(p) => Some(parse_period(p).ok_or_else(|| {
             ApiError::validation(
                 "period",
-                format!("'{p}' is not a period such as 2021-Q1 or 2021-03"),
+                "is not a period such as 2021-Q1 or 2021-03, from 1900 to 2199",
             )
         })?),
     };

@@ -12,33 +12,25 @@ use crate::services::error::ServiceError;
 
 pub const PROBLEM_JSON: &str = "application/problem+json";
 
-/// `Debug` is written by hand (below): it is what the request log prints for a failed request,
-/// and it must stay short whatever the error carries.
-#[derive(thiserror::Error)]
+/// `Display` and `Debug` are written by hand (below): they are what the request log prints for
+/// a failed request, and they stay short whatever the error carries. The problem sent to the
+/// client has the whole [`ApiError::detail`].
 pub enum ApiError {
-    #[error("{0}")]
     BadRequest(String),
-    #[error("the request has invalid fields")]
     Validation(Vec<FieldError>),
-    #[error("{0}")]
     Unauthorized(String),
-    #[error("{0}")]
     Forbidden(String),
-    #[error("{0}")]
     NotFound(String),
-    #[error("this method is not allowed here; use {allow}")]
-    MethodNotAllowed { allow: &'static str },
-    #[error("{0}")]
+    MethodNotAllowed {
+        allow: &'static str,
+    },
     Conflict(String),
-    #[error("{0}")]
     PayloadTooLarge(String),
-    #[error("{0}")]
+    UriTooLong(String),
     UnsupportedMediaType(String),
-    #[error("{0}")]
     Unavailable(String),
     /// A well-formed request the rules refuse (422), with members added to the problem, such
     /// as the reasons a claim was rejected or a bulk file's per-row results.
-    #[error("{detail}")]
     Refused {
         slug: &'static str,
         title: &'static str,
@@ -47,7 +39,6 @@ pub enum ApiError {
         extensions: Box<serde_json::Map<String, serde_json::Value>>,
     },
     /// Logged in full; the client sees only that something failed.
-    #[error("internal error: {0}")]
     Internal(String),
 }
 
@@ -55,6 +46,38 @@ pub enum ApiError {
 const MAX_LOGGED_DETAIL: usize = 300;
 /// Most field errors or reasons a log line names.
 const MAX_LOGGED_ITEMS: usize = 3;
+
+impl ApiError {
+    /// The whole detail, as the client is told it.
+    pub fn detail(&self) -> String {
+        match self {
+            ApiError::BadRequest(m)
+            | ApiError::Unauthorized(m)
+            | ApiError::Forbidden(m)
+            | ApiError::NotFound(m)
+            | ApiError::Conflict(m)
+            | ApiError::PayloadTooLarge(m)
+            | ApiError::UriTooLong(m)
+            | ApiError::UnsupportedMediaType(m)
+            | ApiError::Unavailable(m) => m.clone(),
+            ApiError::Validation(_) => "the request has invalid fields".to_owned(),
+            ApiError::MethodNotAllowed { allow } => {
+                format!("this method is not allowed here; use {allow}")
+            }
+            ApiError::Refused { detail, .. } => detail.clone(),
+            ApiError::Internal(m) => format!("internal error: {m}"),
+        }
+    }
+}
+
+/// Bounded, for log lines: the start of the detail.
+impl std::fmt::Display for ApiError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&truncated(&self.detail()))
+    }
+}
+
+impl std::error::Error for ApiError {}
 
 /// Bounded: the kind, the start of the detail and counts, never a whole report. A refused bulk
 /// file's per-row results are in the response, not in the log.
@@ -65,7 +88,7 @@ impl std::fmt::Debug for ApiError {
             f,
             "{} {slug}: {}",
             status.as_u16(),
-            truncated(&self.to_string())
+            truncated(&self.detail())
         )?;
         match self {
             ApiError::Validation(errors) => {
@@ -162,6 +185,7 @@ impl ApiError {
                 "payload-too-large",
                 "Payload too large",
             ),
+            ApiError::UriTooLong(_) => (StatusCode::URI_TOO_LONG, "uri-too-long", "URI too long"),
             ApiError::UnsupportedMediaType(_) => (
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
                 "unsupported-media-type",
@@ -189,7 +213,7 @@ impl ApiError {
             ApiError::Internal(_) => {
                 "the server failed to handle this request; it has been logged".to_owned()
             }
-            other => other.to_string(),
+            other => other.detail(),
         };
         let errors = match self {
             ApiError::Validation(errors) => errors.clone(),

@@ -67,16 +67,22 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
             limits::without_values(&e.to_string())
         ))
     })?;
+    // Shape first: every input type refuses unknown fields, so the strings are then checked
+    // under cofund's own field names only, never a name the client made up.
+    let typed = serde_path_to_error::deserialize(&value).map_err(|e| {
+        let message = limits::without_values(&e.inner().to_string());
+        // An unknown field is reported at its parent: its own name is the client's.
+        let unknown = message.starts_with("unknown field");
+        let path = path_string(e.path(), unknown);
+        ApiError::validation(&field_of(&path, &message), message)
+    })?;
     let mut errors = Vec::new();
     check_strings(&value, &mut String::new(), &mut errors);
-    if !errors.is_empty() {
-        return Err(ApiError::Validation(errors));
+    if errors.is_empty() {
+        Ok(typed)
+    } else {
+        Err(ApiError::Validation(errors))
     }
-    serde_path_to_error::deserialize(value).map_err(|e| {
-        let path = e.path().to_string();
-        let message = limits::without_values(&e.into_inner().to_string());
-        ApiError::validation(&field_of(&path, &message), message)
-    })
 }
 
 /// Holds every string of a JSON document to what the database can store: at most
@@ -112,17 +118,41 @@ fn check_strings(value: &serde_json::Value, path: &mut String, errors: &mut Vec<
                 if !path.is_empty() {
                     path.push('.');
                 }
-                // A name is echoed only when it is a plain identifier.
-                if name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
-                    path.push_str(name);
-                } else {
-                    path.push('?');
-                }
+                path.push_str(name);
                 check_strings(member, path, errors);
                 path.truncate(len);
             }
         }
         _ => {}
+    }
+}
+
+/// A deserialisation path as `payers[1].share`, without its last segment when `parent`.
+fn path_string(path: &serde_path_to_error::Path, parent: bool) -> String {
+    use serde_path_to_error::Segment;
+    let segments: Vec<&Segment> = path.iter().collect();
+    let keep = if parent {
+        segments.len().saturating_sub(1)
+    } else {
+        segments.len()
+    };
+    let mut out = String::new();
+    for segment in &segments[..keep] {
+        match segment {
+            Segment::Seq { index } => out.push_str(&format!("[{index}]")),
+            Segment::Map { key } | Segment::Enum { variant: key } => {
+                if !out.is_empty() {
+                    out.push('.');
+                }
+                out.push_str(key);
+            }
+            Segment::Unknown => out.push('?'),
+        }
+    }
+    if out.is_empty() {
+        ".".to_owned()
+    } else {
+        out
     }
 }
 

@@ -22,6 +22,7 @@ use crate::domain::registry::{
     SettlementFrequency, SettlementRoute,
 };
 use crate::services::access::{load_visible, VisibleProject};
+use crate::services::claims::check_stored_labels;
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ProjectView {
@@ -197,6 +198,8 @@ fn view_with_totals(
 ) -> Result<ProjectView, ApiError> {
     let money = project.money(viewer);
     let record = project.record;
+    // A view that defaulted a corrupt label would misstate the contract: refuse instead.
+    check_stored_labels(&record)?;
     let totals = queries::running_totals(conn, &record.project.id)?;
     let balance = |account: String| totals.get(&account).copied().unwrap_or(0);
     let max_commitments: Vec<i64> = record

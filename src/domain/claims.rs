@@ -112,25 +112,21 @@ pub fn check_eligibility(
     date_reasons(&mut reasons, claim, window);
     age_reasons(&mut reasons, claim, outcome);
     let (quantity, period_start) = match claimed_period(claim, outcome, window) {
-        Ok(period) => period,
+        Ok(period) => {
+            if outcome
+                .price_minor
+                .checked_mul(i64::from(period.0))
+                .is_none()
+            {
+                reasons.push(quantity_out_of_range(outcome));
+            }
+            period
+        }
         Err(reason) => {
             reasons.push(reason);
             (claim.quantity.unwrap_or(1), on)
         }
     };
-    if outcome
-        .price_minor
-        .checked_mul(i64::from(quantity))
-        .is_none()
-    {
-        reasons.push(Reason::new(
-            "amount_out_of_range",
-            format!(
-                "{quantity} × the price of {} is beyond the amounts cofund can pay",
-                outcome.code
-            ),
-        ));
-    }
     let accepted = Accepted {
         quantity,
         period_start,
@@ -201,7 +197,7 @@ fn age_reasons(reasons: &mut Vec<Reason>, claim: &ClaimInput, outcome: &OutcomeR
                     reasons.push(Reason::new(
                         "age_not_eligible",
                         format!(
-                            "{} is for participants aged {} to {} at start, not {age}",
+                            "{} is for participants aged {} to {} at start",
                             outcome.code,
                             outcome
                                 .min_age_at_start
@@ -289,6 +285,18 @@ fn repeat_reasons(
             ));
         }
     }
+}
+
+/// The quantity claimed times the outcome's price does not fit in the amounts cofund holds.
+/// (Neither is echoed: a quantity column may hold a participant reference in a shifted file.)
+fn quantity_out_of_range(outcome: &OutcomeRule) -> Reason {
+    Reason::new(
+        "amount_out_of_range",
+        format!(
+            "the quantity claimed × the price of {} is beyond the amounts cofund can pay",
+            outcome.code
+        ),
+    )
 }
 
 /// The text fields of a claim, held to the limits every stored text is held to. Reasons name
@@ -397,7 +405,7 @@ fn claimed_period(
             Err(Reason::new(
                 "units_outside_service_period",
                 format!(
-                    "{quantity} {} ending {on} would begin before the service started on {}; \
+                    "the {}s claimed, ending {on}, would begin before the service started on {}; \
                      every unit must lie inside the service period, so at most {fit} fit",
                     outcome.unit.as_str(),
                     window.service_start
@@ -527,15 +535,7 @@ pub fn price_claim(
     paid: PaidSoFar,
     fmt: impl Fn(i64) -> String,
 ) -> Result<Pricing, Reason> {
-    let out_of_range = || {
-        Reason::new(
-            "amount_out_of_range",
-            format!(
-                "{quantity} × the price of {} is beyond the amounts cofund can pay",
-                outcome.code
-            ),
-        )
-    };
+    let out_of_range = || quantity_out_of_range(outcome);
     let gross = outcome
         .price_minor
         .checked_mul(i64::from(quantity))

@@ -80,9 +80,10 @@ pub fn optional_date<'de, D: Deserializer<'de>>(
 /// A parser's message with the offending value taken out. serde and csv quote the value they
 /// could not read (`invalid type: integer `1234`, expected a string`); in a column-shifted
 /// file that value may be a participant reference, which must never be echoed or logged.
-/// Messages that quote only field names (unknown, missing or duplicate fields) are kept.
+/// An unknown field's name is taken out too (a JSON-lines row may be keyed by a reference);
+/// messages that quote only cofund's own field names (missing or duplicate fields) are kept.
 pub fn without_values(message: &str) -> String {
-    const NAMES_ONLY: [&str; 3] = ["unknown field", "missing field", "duplicate field"];
+    const NAMES_ONLY: [&str; 2] = ["missing field", "duplicate field"];
     if NAMES_ONLY.iter().any(|p| message.starts_with(p)) {
         return message.to_owned();
     }
@@ -129,8 +130,12 @@ mod tests {
             "unknown variant, expected `week` or `day`"
         );
         assert_eq!(
-            without_values("unknown field `foo`, expected `bar`"),
-            "unknown field `foo`, expected `bar`"
+            without_values("unknown field `WOR-0042`, expected `bar`"),
+            "unknown field, expected `bar`"
+        );
+        assert_eq!(
+            without_values("missing field `achieved_on`"),
+            "missing field `achieved_on`"
         );
         assert_eq!(without_values("trailing `WOR-1"), "trailing");
         assert_eq!(without_values("premature end"), "premature end");

@@ -2,7 +2,7 @@
 //! with their payers and rate cards. Pure: whatever these rules need from storage arrives as
 //! [`ProjectFacts`].
 
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::{HashMap, HashSet};
 
 use chrono::NaiveDate;
 use rust_decimal::Decimal;
@@ -12,6 +12,7 @@ use utoipa::ToSchema;
 use super::limits;
 use super::money::{Currency, MoneyJson};
 use super::shares::{parse_share, sums_to_one};
+use super::split::{phase_schedule_gap, Phases};
 use super::FieldError;
 
 macro_rules! string_enum {
@@ -528,6 +529,13 @@ fn validate_payers(
     let mut seen_orgs = HashSet::new();
     let mut area_owner: HashMap<&str, usize> = HashMap::new();
     for (i, payer) in input.payers.iter().enumerate() {
+        if payer.organisation_id == input.provider_organisation_id {
+            // It would decide, as a payer, the claims it submitted as the provider.
+            errors.push(FieldError::new(
+                format!("payers[{i}].organisation_id"),
+                "the project's provider cannot also pay for its outcomes",
+            ));
+        }
         if !seen_orgs.insert(payer.organisation_id.as_str()) {
             errors.push(FieldError::new(
                 format!("payers[{i}].organisation_id"),
@@ -931,32 +939,18 @@ fn check_share_schedule(errors: &mut Vec<FieldError>, input: &NewProject, payers
             ));
         }
     }
-    // A phase boundary is where the schedule can change; checking each is enough.
-    let boundaries: BTreeSet<NaiveDate> = payers
+    let phases: Vec<Vec<(NaiveDate, NaiveDate, Decimal)>> = payers
         .iter()
-        .flat_map(|p| p.phases.iter().map(|ph| ph.from))
+        .map(|p| {
+            p.phases
+                .iter()
+                .map(|ph| (ph.from, ph.to, ph.share))
+                .collect()
+        })
         .collect();
-    for day in boundaries {
-        let covering: Vec<Option<Decimal>> = payers
-            .iter()
-            .map(|p| {
-                p.phases
-                    .iter()
-                    .find(|ph| ph.from <= day && day <= ph.to)
-                    .map(|ph| ph.share)
-            })
-            .collect();
-        if covering.iter().any(Option::is_none) {
-            errors.push(FieldError::new(
-                "payers",
-                format!("on {day} some payers have a phase and others do not: give every payer a phase for the same dates"),
-            ));
-        } else if !sums_to_one(&covering.iter().flatten().copied().collect::<Vec<_>>()) {
-            errors.push(FieldError::new(
-                "payers",
-                format!("the phase shares in force on {day} do not sum to exactly 1"),
-            ));
-        }
+    let phases: Vec<&Phases> = phases.iter().map(Vec::as_slice).collect();
+    if let Some(gap) = phase_schedule_gap(&phases) {
+        errors.push(FieldError::new("payers", gap.to_string()));
     }
 }
 

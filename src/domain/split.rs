@@ -94,6 +94,66 @@ pub fn share_weights(
     Ok(weights)
 }
 
+/// One payer's phases: first day, last day, share.
+pub type Phases = [(NaiveDate, NaiveDate, Decimal)];
+
+/// What is wrong with a phase schedule on the first day it goes wrong.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PhaseGap {
+    /// Some payers have a phase in force and others do not: those would pay nothing.
+    Uncovered(NaiveDate),
+    /// The shares in force do not sum to exactly one.
+    NotWhole(NaiveDate),
+}
+
+impl std::fmt::Display for PhaseGap {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            PhaseGap::Uncovered(day) => write!(
+                f,
+                "on {day} some payers have a phase and others do not: give every payer a phase for the same dates"
+            ),
+            PhaseGap::NotWhole(day) => {
+                write!(f, "the phase shares in force on {day} do not sum to exactly 1")
+            }
+        }
+    }
+}
+
+/// Checks that on every day some phase is in force, every payer has one and their shares sum
+/// to one. The schedule can change only where a phase starts or the day after one ends, so
+/// checking those days is enough.
+pub fn phase_schedule_gap(payers: &[&Phases]) -> Option<PhaseGap> {
+    let boundaries: std::collections::BTreeSet<NaiveDate> = payers
+        .iter()
+        .flat_map(|phases| phases.iter())
+        .flat_map(|(from, to, _)| [Some(*from), to.succ_opt()])
+        .flatten()
+        .collect();
+    for day in boundaries {
+        let in_force: Vec<Option<Decimal>> = payers
+            .iter()
+            .map(|phases| {
+                phases
+                    .iter()
+                    .find(|(from, to, _)| *from <= day && day <= *to)
+                    .map(|(_, _, share)| *share)
+            })
+            .collect();
+        if in_force.iter().all(Option::is_none) {
+            continue;
+        }
+        if in_force.iter().any(Option::is_none) {
+            return Some(PhaseGap::Uncovered(day));
+        }
+        let shares: Vec<Decimal> = in_force.into_iter().flatten().collect();
+        if !crate::domain::shares::sums_to_one(&shares) {
+            return Some(PhaseGap::NotWhole(day));
+        }
+    }
+    None
+}
+
 fn decimal_weight(share: Decimal) -> i128 {
     let scale = share.scale();
     debug_assert!(
@@ -392,5 +452,24 @@ mod tests {
                 prop_assert!(*part == floor || *part == floor + 1);
             }
         }
+    }
+
+    #[test]
+    fn a_phase_schedule_must_cover_every_payer_until_every_phase_ends() {
+        let half = Decimal::new(5, 1);
+        let a = [(day("2021-01-01"), day("2021-12-31"), half)];
+        let b = [(day("2021-01-01"), day("2021-06-30"), half)];
+        // From 2021-07-01 only A has a phase: B would pay nothing and A a half.
+        assert_eq!(
+            phase_schedule_gap(&[&a, &b]),
+            Some(PhaseGap::Uncovered(day("2021-07-01")))
+        );
+        let b = [(day("2021-01-01"), day("2021-12-31"), half)];
+        assert_eq!(phase_schedule_gap(&[&a, &b]), None);
+        let b = [(day("2021-01-01"), day("2021-12-31"), Decimal::new(4, 1))];
+        assert_eq!(
+            phase_schedule_gap(&[&a, &b]),
+            Some(PhaseGap::NotWhole(day("2021-01-01")))
+        );
     }
 }

@@ -11,7 +11,7 @@ use crate::domain::registry::SettlementRoute;
 #[derive(Debug, thiserror::Error)]
 pub enum AccessError {
     /// Missing, or not visible to the caller: the two are not told apart.
-    #[error("no project '{0}' that you can see")]
+    #[error("no project with this id that you can see")]
     NotFound(String),
     #[error(transparent)]
     Database(#[from] diesel::result::Error),

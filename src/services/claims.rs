@@ -19,11 +19,16 @@ use crate::domain::claims::{
     PaidSoFar, Pricing, PriorClaim, Reason,
 };
 use crate::domain::ledger::{provider_amount, ProjectAccounts};
+use crate::domain::money::Currency;
 use crate::domain::money::MoneyJson;
 use crate::domain::pseudonym::pseudonymise;
-use crate::domain::registry::{CapPolicy, OutcomeUnit};
+use crate::domain::registry::{
+    CapPolicy, OutcomeUnit, PayerRole, SettlementFrequency, SettlementRoute,
+};
 use crate::domain::shares::parse_share;
-use crate::domain::split::{share_weights, split, PayerPart, PayerShareTerms};
+use crate::domain::split::{
+    phase_schedule_gap, share_weights, split, PayerPart, PayerShareTerms, Phases,
+};
 use crate::services::error::ServiceError;
 
 pub const SUBMITTED: &str = "submitted";
@@ -52,6 +57,63 @@ pub struct CorruptTerms {
     pub field: &'static str,
     pub value: String,
     pub problem: String,
+}
+
+/// The stored labels that choose who pays and how (route, frequency, currency, payer roles)
+/// are ones cofund knows; a corrupt one is an error naming the row, never a default.
+pub fn check_stored_labels(record: &ProjectRecord) -> Result<(), CorruptTerms> {
+    let p = &record.project;
+    let corrupt = |row: String, field: &'static str, value: &str, problem: &str| CorruptTerms {
+        project_id: p.id.clone(),
+        row,
+        field,
+        value: value.to_owned(),
+        problem: problem.to_owned(),
+    };
+    if SettlementRoute::from_db(&p.settlement_route).is_none() {
+        let problem = "not direct or via_commissioner";
+        return Err(corrupt(
+            "project".into(),
+            "settlement_route",
+            &p.settlement_route,
+            problem,
+        ));
+    }
+    if SettlementFrequency::from_db(&p.settlement_frequency).is_none() {
+        let problem = "not quarterly or monthly";
+        return Err(corrupt(
+            "project".into(),
+            "settlement_frequency",
+            &p.settlement_frequency,
+            problem,
+        ));
+    }
+    if Currency::parse(&p.currency).is_err() {
+        let problem = "not an ISO 4217 currency with minor units";
+        return Err(corrupt("project".into(), "currency", &p.currency, problem));
+    }
+    if CapPolicy::from_db(&p.cap_policy).is_none() {
+        let problem = "not shortfall or reallocate";
+        return Err(corrupt(
+            "project".into(),
+            "cap_policy",
+            &p.cap_policy,
+            problem,
+        ));
+    }
+    for r in &record.payers {
+        if PayerRole::from_db(&r.payer.role).is_none() {
+            let row = format!("payer {}", r.payer.id);
+            return Err(corrupt(row, "role", &r.payer.role, "not a payer role"));
+        }
+    }
+    for o in &record.outcomes {
+        if OutcomeUnit::from_db(&o.unit).is_none() {
+            let row = format!("outcome {}", o.code);
+            return Err(corrupt(row, "unit", &o.unit, "not a unit"));
+        }
+    }
+    Ok(())
 }
 
 impl ProjectRules {
@@ -121,6 +183,12 @@ impl ProjectRules {
                 home_area_codes: r.home_area_codes.clone(),
             });
         }
+        let phases: Vec<&Phases> = payers.iter().map(|p| p.phases.as_slice()).collect();
+        if let Some(gap) = phase_schedule_gap(&phases) {
+            let value = gap.to_string();
+            return Err(corrupt("payers".into(), "phases", "", value));
+        }
+        check_stored_labels(&record)?;
         let cap_policy = CapPolicy::from_db(&p.cap_policy).ok_or_else(|| {
             corrupt(
                 "project".into(),
@@ -470,6 +538,8 @@ pub const SEPARATION_OF_DUTIES: &str = "separation_of_duties";
 pub struct Verifier<'a> {
     /// The authenticated person (the token's `sub`).
     pub subject: &'a str,
+    /// The organisation they act for (none for an admin).
+    pub organisation_id: Option<&'a str>,
     /// In what capacity they decide, from [`crate::domain::access::decider`].
     pub capacity: Decider,
 }
@@ -541,11 +611,13 @@ pub fn verify_upload(
     verifier: &Verifier,
     upload_id: &str,
 ) -> Result<(Vec<String>, Vec<VerifyResult>), ServiceError> {
-    // By the upload index alone; the project and status are checked by verify_found().
-    let found: Vec<Claim> = claims::table
+    // By the upload index alone (the planner might otherwise walk the project's claims); an
+    // upload of another project is as good as none, and its claims are not named.
+    let mut found: Vec<Claim> = claims::table
         .filter(claims::upload_id.eq(upload_id))
         .select(Claim::as_select())
         .load(conn)?;
+    found.retain(|c| c.project_id == rules.project_id());
     let claim_ids: Vec<String> = found.iter().map(|c| c.id.clone()).collect();
     let results = verify_found(conn, rules, verifier, &claim_ids, found)?;
     Ok((claim_ids, results))
@@ -603,11 +675,18 @@ fn triage<'c>(
                 "not_submitted",
                 format!("the claim is {}, not submitted", c.status),
             ),
-            // The same person, whatever role or organisation they now act for.
-            Some(c) if c.submitted_by == verifier.subject => Reason::new(
-                SEPARATION_OF_DUTIES,
-                "the identity that submitted a claim cannot verify it",
-            ),
+            // The same person, whatever role or organisation they now act for; or the same
+            // organisation, whoever acts for it.
+            Some(c)
+                if c.submitted_by == verifier.subject
+                    || verifier.organisation_id
+                        == Some(c.submitted_by_organisation_id.as_str()) =>
+            {
+                Reason::new(
+                    SEPARATION_OF_DUTIES,
+                    "the person or organisation that submitted a claim cannot verify it",
+                )
+            }
             Some(c) => {
                 if queued.insert(c.id.as_str()) {
                     todo.push(c);

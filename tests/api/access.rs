@@ -168,6 +168,9 @@ async fn every_endpoint_by_every_role_for_its_own_and_a_foreign_organisation() {
     // or only its own organisation's.
     let payers_with_totals = row("4 4 1 0 1 1 0 4 0 4 0");
     let claim_payers = row("3 3 1 0 1 0 0 3 0 3 0");
+    // A claim's value (gross, payable, adjustments) only to those who see every payer's
+    // money or pay part of it: the co-commissioner pays nothing of the lead's area's claim.
+    let sees_value = row("1 1 1 0 1 0 0 1 0 1 0");
     let listed = row("1 1 1 0 1 1 0 1 0 1 0");
 
     for (i, token) in w.tokens.iter().enumerate() {
@@ -213,6 +216,13 @@ async fn every_endpoint_by_every_role_for_its_own_and_a_foreign_organisation() {
             sees[i],
         );
         if claim.status == 200 {
+            assert_eq!(
+                claim.body["payable"].is_string() || claim.body["payable"].is_object(),
+                sees_value[i] == 1,
+                "claim value seen by {}: {}",
+                ACTORS[i],
+                claim.body
+            );
             assert_eq!(
                 payer_orgs(&claim.body["allocations"]),
                 usize::from(claim_payers[i]),

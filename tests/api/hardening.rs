@@ -159,6 +159,16 @@ async fn stored_terms_that_do_not_parse_fail_loudly_and_check_names_the_row() {
         .as_str()
         .unwrap()
         .to_owned();
+    // A corrupt settlement route would change who may decide: the project is not shown
+    // with a guessed one.
+    app.execute_sql("UPDATE projects SET settlement_route = 'bogus'")
+        .unwrap();
+    let path = format!("/v1/projects/{}", s.project);
+    app.get(&path, Some(&app.admin())).await.assert_problem(500);
+    let out = app.cofund(&["check"]);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("stored settlement_route 'bogus'"));
+    app.execute_sql("UPDATE projects SET settlement_route = 'direct'")
+        .unwrap();
     app.execute_sql("UPDATE project_payers SET share = 'half'")
         .unwrap();
     app.execute_sql("UPDATE projects SET cap_policy = 'whatever'")
@@ -355,12 +365,83 @@ async fn participant_references_are_never_echoed_stored_or_logged() {
     assert_eq!(refused.assert_problem(422)["rejected"], 60_000);
     assert!(!refused.body.to_string().contains("REF-BIG"));
 
+    // Numbers in the wrong column (quantity, age) and references used as JSON keys, one with
+    // a line break that would forge a log line.
+    let ndjson = concat!(
+        r#"{"participant_ref":"N1","outcome_code":"a","achieved_on":"2021-01-01","quantity":"864213579"}"#,
+        "\n",
+        r#"{"REF-KEY-1":{"participant_ref":"N2"}}"#,
+        "\n",
+        r#"{"participant_ref":"N3","outcome_code":"a","achieved_on":"2021-01-01","\nFORGED-LOG-LINE":1}"#,
+        "\n",
+        r#"{"participant_ref":"N4","outcome_code":"a","achieved_on":"2021-01-01","age_at_start":"24681357"}"#,
+        "\n",
+    );
+    let lines = Reply::of(
+        app.client
+            .post(format!(
+                "{server}/v1/projects/{}/claims/bulk?mode=accept_valid",
+                s.project
+            ))
+            .bearer_auth(&s.provider)
+            .header("content-type", "application/x-ndjson")
+            .header("idempotency-key", "ndjson-1")
+            .body(ndjson),
+    )
+    .await;
+    assert_eq!(lines.assert_status(201)["rejected"], 4, "{}", lines.body);
+    let unknown_key = Reply::of(
+        app.client
+            .post(format!("{server}/v1/projects/{}/claims", s.project))
+            .bearer_auth(&s.provider)
+            .json(&json!({"participant_ref": "K1", "outcome_code": "a", "achieved_on": "2021-01-01", "REF-KEY-2": 1})),
+    )
+    .await;
+    unknown_key.assert_problem(422);
+    for reply in [&lines, &unknown_key] {
+        let text = reply.body.to_string();
+        for secret in ["864213579", "24681357", "REF-KEY", "FORGED"] {
+            assert!(!text.contains(secret), "{secret} echoed: {text}");
+        }
+    }
+    // A URL far longer than any of cofund's, and one with a C1 control character.
+    let long = app
+        .get(
+            &format!("/v1/claims/{}", "C".repeat(20_000)),
+            Some(&app.admin()),
+        )
+        .await;
+    long.assert_problem(414);
+    let long = Reply::of(
+        app.client
+            .get(format!("{server}/v1/claims/REF-URL-{}", "C".repeat(5_000)))
+            .bearer_auth(&s.provider),
+    )
+    .await;
+    long.assert_problem(414);
+    app.get("/v1/claims/clm_%C2%85", Some(&app.admin()))
+        .await
+        .assert_problem(400);
+
     let stored = everything_stored(&app);
+    for secret in ["864213579", "24681357", "REF-KEY"] {
+        assert!(!stored.contains(secret), "{secret} stored");
+    }
     for secret in ["987654321", "REF-SHIFT", "REF-BIG", "OK-1"] {
         assert!(!stored.contains(secret), "{secret} stored");
     }
     let log = log.finish();
-    for secret in ["987654321", "REF-SHIFT", "REF-BIG", "OK-1"] {
+    for secret in [
+        "987654321",
+        "REF-SHIFT",
+        "REF-BIG",
+        "OK-1",
+        "864213579",
+        "24681357",
+        "REF-KEY",
+        "FORGED",
+        "REF-URL",
+    ] {
         assert!(!log.contains(secret), "{secret} logged");
     }
     let longest = log.lines().map(str::len).max().unwrap_or(0);
@@ -459,4 +540,69 @@ async fn concurrent_retries_with_one_key_all_get_the_first_answer() {
     }
     assert!(ids.windows(2).all(|w| w[0] == w[1]), "{ids:?}");
     assert_eq!(app.count("claims"), 1);
+}
+
+#[tokio::test]
+async fn a_phase_schedule_covers_every_payer_and_the_provider_never_pays() {
+    let app = spawn_app().await;
+    let p = parties(&app).await;
+    let mut body = project_body(&p);
+    body["fund_id"] = Value::Null;
+    // A's phase runs to the end of 2021, B's only to June: from July B would pay nothing.
+    body["payers"] = json!([
+        {"organisation_id": p.council_a, "role": "local_commissioner", "max_commitment": gbp("100.00"), "share": "0.5",
+         "phases": [{"from": "2021-01-01", "to": "2021-12-31", "share": "0.5"}]},
+        {"organisation_id": p.council_b, "role": "co_commissioner", "max_commitment": gbp("100.00"), "share": "0.5",
+         "phases": [{"from": "2021-01-01", "to": "2021-06-30", "share": "0.5"}]},
+    ]);
+    let refused = app.post("/v1/projects", Some(&app.admin()), &body).await;
+    refused.assert_invalid_field("payers");
+    assert!(
+        refused.body.to_string().contains("2021-07-01"),
+        "{}",
+        refused.body
+    );
+
+    // An organisation that delivers the project cannot also pay for (and so decide) it.
+    let both = app.org("Both", "other", &[]).await;
+    let mut body = project_body(&p);
+    body["fund_id"] = Value::Null;
+    body["provider_organisation_id"] = json!(both);
+    body["payers"] = json!([
+        {"organisation_id": both, "role": "local_commissioner", "max_commitment": gbp("100.00"), "lead": true},
+        {"organisation_id": p.council_b, "role": "co_commissioner", "max_commitment": gbp("900.00")},
+    ]);
+    app.post("/v1/projects", Some(&app.admin()), &body)
+        .await
+        .assert_invalid_field("payers[0].organisation_id");
+    assert_eq!(app.count("projects"), 0);
+}
+
+#[tokio::test]
+async fn an_upload_of_another_project_verifies_nothing_and_names_nothing() {
+    let app = spawn_app().await;
+    let card = json!([{"code": "a", "name": "a", "unit": "achievement", "price": gbp("10.00")}]);
+    let first = small(&app, "GBP", "2020-01-01", card.clone()).await;
+    let second = small(&app, "GBP", "2020-01-01", card).await;
+    let csv = "participant_ref,outcome_code,achieved_on\nU1,a,2021-01-01\n";
+    let upload = Reply::of(
+        app.client
+            .post(app.url(&format!("/v1/projects/{}/claims/bulk", second.project)))
+            .bearer_auth(&second.provider)
+            .header("content-type", "text/csv")
+            .body(csv),
+    )
+    .await;
+    let upload_id = upload.assert_status(201)["upload_id"].clone();
+    let path = format!("/v1/projects/{}/claims/verify", first.project);
+    let report = app
+        .post(
+            &path,
+            Some(&first.validator),
+            &json!({"upload_id": upload_id}),
+        )
+        .await;
+    let report = report.assert_status(200);
+    assert_eq!(report["requested"], 0, "{report}");
+    assert_eq!(report["results"], json!([]));
 }

@@ -592,7 +592,16 @@ async fn dates_currencies_and_parties_are_checked() {
         "validator_organisation_ids[0]",
     )
     .await;
-    refused(&app, &p, |b| b["surprise"] = json!(true), "surprise").await;
+    // An unknown field is reported at its parent, without its name: a name the client made
+    // up may be anything, a participant reference included.
+    refused(&app, &p, |b| b["surprise"] = json!(true), "body").await;
+    refused(
+        &app,
+        &p,
+        |b| b["payers"][0]["surprise"] = json!(true),
+        "payers[0]",
+    )
+    .await;
 }
 
 #[tokio::test]
