@@ -4,7 +4,6 @@
 use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
 use chrono::{Datelike, NaiveDate};
-use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
@@ -13,9 +12,9 @@ use super::error::{ApiError, Problem};
 use super::extract::{parse_json, JsonBody, PageQuery};
 use super::{idempotent_create, with_db, Page};
 use crate::config::Config;
-use crate::db::models::{Allocation, Claim, ClaimAdjustment};
-use crate::db::schema::{allocations, claim_adjustments, claims};
-use crate::db::{backend_specific, queries, write_tx, DbConn, MultiBackend, Pool};
+use crate::db::models::{Allocation, Claim};
+use crate::db::queries::{AllocationFilter, ClaimFilter};
+use crate::db::{backend_specific, queries, write_tx, DbConn, Pool};
 use crate::domain::access::{decider, may_submit, MoneyScope};
 use crate::domain::claims::{AdjustmentKind, ClaimInput, Reason};
 use crate::domain::limits;
@@ -134,19 +133,13 @@ fn claim_view(
     currency: &str,
     money: &MoneyScope,
 ) -> Result<ClaimView, ApiError> {
-    let adjustments: Vec<ClaimAdjustment> = claim_adjustments::table
-        .filter(claim_adjustments::claim_id.eq(&claim.id))
-        .order(claim_adjustments::position.asc())
-        .select(ClaimAdjustment::as_select())
-        .load(conn)?;
-    let mut query = allocations::table
-        .filter(allocations::claim_id.eq(&claim.id))
-        .select(Allocation::as_select())
-        .into_boxed::<MultiBackend>();
-    if let Some(org) = money.only() {
-        query = query.filter(allocations::payer_organisation_id.eq(org));
-    }
-    let allocations: Vec<Allocation> = query.order(allocations::id.asc()).load(conn)?;
+    let adjustments = queries::claim_adjustments(conn, &claim.id)?;
+    let filter = AllocationFilter {
+        claim_id: Some(claim.id.clone()),
+        only_payer: money.only().map(str::to_owned),
+        ..Default::default()
+    };
+    let allocations = queries::list_allocations(conn, &claim.project_id, filter, None)?;
     // A payer that sees only its own money sees a claim's value only where it pays part of
     // it: the value of another council's home-area claim is that council's line.
     let sees_value = money.only().is_none() || !allocations.is_empty();
@@ -541,12 +534,7 @@ fn load_claim(
     id: &str,
 ) -> Result<(Claim, VisibleProject), ApiError> {
     let not_found = || ApiError::NotFound("no claim with this id that you can see".into());
-    let claim = claims::table
-        .find(id)
-        .select(Claim::as_select())
-        .first(conn)
-        .optional()?
-        .ok_or_else(not_found)?;
+    let claim = queries::find_claim(conn, id)?.ok_or_else(not_found)?;
     let project = load_visible(conn, principal, &claim.project_id).map_err(|e| match e {
         AccessError::NotFound(_) => not_found(),
         other => other.into(),
@@ -614,10 +602,8 @@ pub async fn verify_one(
             if !result.verified {
                 return Err(refusal_error(result.reasons));
             }
-            let claim = claims::table
-                .find(&claim.id)
-                .select(Claim::as_select())
-                .first(conn)?;
+            let claim = queries::find_claim(conn, &claim.id)?
+                .ok_or_else(|| ApiError::Internal("a claim vanished in its transaction".into()))?;
             claim_view(conn, claim, &currency, &money)
         })
     })
@@ -757,10 +743,8 @@ async fn decide(
             let rules = ProjectRules::new(project.record, today())?;
             check_decider(&rules, capacity, &claim)?;
             act(conn, &claim, &principal.subject, &reason)?;
-            let claim = claims::table
-                .find(&claim.id)
-                .select(Claim::as_select())
-                .first(conn)?;
+            let claim = queries::find_claim(conn, &claim.id)?
+                .ok_or_else(|| ApiError::Internal("a claim vanished in its transaction".into()))?;
             claim_view(conn, claim, &currency, &money)
         })
     })
@@ -850,20 +834,12 @@ pub async fn list(
     let items = with_db(&pool, move |conn| {
         let project = load_visible(conn, &principal, &project_id)?;
         let money = project.money(&principal);
-        let mut q = claims::table
-            .filter(claims::project_id.eq(&project_id))
-            .select(Claim::as_select())
-            .into_boxed::<MultiBackend>();
-        if let Some(status) = query.status {
-            q = q.filter(claims::status.eq(status));
-        }
-        if let Some(upload) = query.upload_id {
-            q = q.filter(claims::upload_id.eq(upload));
-        }
-        if let Some(cursor) = query.cursor {
-            q = q.filter(claims::id.gt(cursor));
-        }
-        let rows: Vec<Claim> = q.order(claims::id.asc()).limit(limit).load(conn)?;
+        let filter = ClaimFilter {
+            status: query.status,
+            upload_id: query.upload_id,
+            after: query.cursor,
+        };
+        let rows = queries::list_claims(conn, &project_id, filter, limit)?;
         rows.into_iter()
             .map(|c| claim_view(conn, c, &project.record.project.currency, &money))
             .collect::<Result<Vec<_>, _>>()
@@ -942,23 +918,14 @@ pub async fn allocations_list(
     let project_id = project_id.into_inner();
     let items = with_db(&pool, move |conn| {
         let project = load_visible(conn, &principal, &project_id)?;
-        let mut q = allocations::table
-            .filter(allocations::project_id.eq(&project_id))
-            .select(Allocation::as_select())
-            .into_boxed::<MultiBackend>();
-        if let Some(org) = project.money(&principal).only() {
-            q = q.filter(allocations::payer_organisation_id.eq(org.to_owned()));
-        }
-        if let Some(org) = query.payer_organisation_id {
-            q = q.filter(allocations::payer_organisation_id.eq(org));
-        }
-        if let Some((from, to)) = period {
-            q = q.filter(allocations::achieved_on.between(from, to));
-        }
-        if let Some(after) = after {
-            q = q.filter(allocations::id.gt(after));
-        }
-        let rows: Vec<Allocation> = q.order(allocations::id.asc()).limit(limit).load(conn)?;
+        let filter = AllocationFilter {
+            only_payer: project.money(&principal).only().map(str::to_owned),
+            payer: query.payer_organisation_id,
+            achieved_between: period,
+            after,
+            ..Default::default()
+        };
+        let rows = queries::list_allocations(conn, &project_id, filter, Some(limit))?;
         Ok(rows
             .into_iter()
             .map(|a| AllocationView::new(a, &project.record.project.currency))

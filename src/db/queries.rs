@@ -579,3 +579,98 @@ pub fn store_idempotent_response(
         .execute(conn)
         .map(|_| ())
 }
+
+// --- claims and the ledger, as the API reads them ---------------------------------------------
+
+pub fn find_claim(conn: &mut DbConn, id: &str) -> Result<Option<Claim>, DieselError> {
+    claims::table
+        .find(id)
+        .select(Claim::as_select())
+        .first(conn)
+        .optional()
+}
+
+/// Which of a project's claims a list shows, after which id (keyset pagination).
+#[derive(Debug, Default)]
+pub struct ClaimFilter {
+    pub status: Option<String>,
+    pub upload_id: Option<String>,
+    pub after: Option<String>,
+}
+
+pub fn list_claims(
+    conn: &mut DbConn,
+    project_id: &str,
+    filter: ClaimFilter,
+    limit: i64,
+) -> Result<Vec<Claim>, DieselError> {
+    let mut query = claims::table
+        .filter(claims::project_id.eq(project_id.to_owned()))
+        .select(Claim::as_select())
+        .into_boxed::<MultiBackend>();
+    if let Some(status) = filter.status {
+        query = query.filter(claims::status.eq(status));
+    }
+    if let Some(upload) = filter.upload_id {
+        query = query.filter(claims::upload_id.eq(upload));
+    }
+    if let Some(after) = filter.after {
+        query = query.filter(claims::id.gt(after));
+    }
+    query.order(claims::id.asc()).limit(limit).load(conn)
+}
+
+/// A claim's adjustments, in the order they were applied.
+pub fn claim_adjustments(
+    conn: &mut DbConn,
+    claim_id: &str,
+) -> Result<Vec<ClaimAdjustment>, DieselError> {
+    claim_adjustments::table
+        .filter(claim_adjustments::claim_id.eq(claim_id))
+        .order(claim_adjustments::position.asc())
+        .select(ClaimAdjustment::as_select())
+        .load(conn)
+}
+
+/// Which allocations a list shows: those of one claim, or of the whole project; `only_payer`
+/// is the caller's money scope, `payer` the caller's own filter; after which id (keyset
+/// pagination).
+#[derive(Debug, Default)]
+pub struct AllocationFilter {
+    pub claim_id: Option<String>,
+    pub only_payer: Option<String>,
+    pub payer: Option<String>,
+    pub achieved_between: Option<(chrono::NaiveDate, chrono::NaiveDate)>,
+    pub after: Option<i64>,
+}
+
+pub fn list_allocations(
+    conn: &mut DbConn,
+    project_id: &str,
+    filter: AllocationFilter,
+    limit: Option<i64>,
+) -> Result<Vec<Allocation>, DieselError> {
+    let mut query = allocations::table
+        .select(Allocation::as_select())
+        .into_boxed::<MultiBackend>();
+    // One claim's lines by the claim index alone: named with the project too, the planner may
+    // walk the project's every allocation instead.
+    query = match filter.claim_id {
+        Some(claim_id) => query.filter(allocations::claim_id.eq(claim_id)),
+        None => query.filter(allocations::project_id.eq(project_id.to_owned())),
+    };
+    for org in [filter.only_payer, filter.payer].into_iter().flatten() {
+        query = query.filter(allocations::payer_organisation_id.eq(org));
+    }
+    if let Some((from, to)) = filter.achieved_between {
+        query = query.filter(allocations::achieved_on.between(from, to));
+    }
+    if let Some(after) = filter.after {
+        query = query.filter(allocations::id.gt(after));
+    }
+    let query = query.order(allocations::id.asc());
+    match limit {
+        Some(limit) => query.limit(limit).load(conn),
+        None => query.load(conn),
+    }
+}
