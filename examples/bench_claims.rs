@@ -5,7 +5,6 @@
 //! cargo run --release --example bench_claims -- [CLAIMS] [sqlite|postgres]
 //! (PostgreSQL: COFUND_BENCH_POSTGRES_URL, default postgres://postgres@127.0.0.1:5432/postgres)
 
-use std::net::TcpListener;
 use std::time::Instant;
 
 use cofund::api::auth::{Authenticator, Role};
@@ -66,10 +65,10 @@ async fn main() {
         max_body_bytes: 256 * 1024 * 1024,
         workers: Some(2),
     };
-    let pool = db::connect_server(&database, 4).unwrap();
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(cofund::startup::run(listener, pool.clone(), &config).unwrap());
+    let app = cofund::startup::Application::build(&config).unwrap();
+    let base = format!("http://127.0.0.1:{}", app.port());
+    let pool = app.pool();
+    tokio::spawn(app.run_until_stopped());
     let auth = Authenticator::new(jwt);
     let admin = auth
         .mint("bench-admin", Role::Admin, None, chrono::Duration::hours(4))

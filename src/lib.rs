@@ -12,3 +12,4 @@ pub mod domain;
 pub mod services;
 pub mod startup;
 pub mod telemetry;
+pub mod workers;

@@ -1,13 +1,13 @@
 //! The `cofund` command line.
 
-use std::net::TcpListener;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
 use cofund::api::auth::{Authenticator, Role};
 use cofund::config::Config;
-use cofund::{api, db, demo, startup, telemetry};
+use cofund::startup::Application;
+use cofund::{api, db, demo, telemetry};
 
 #[derive(Parser)]
 #[command(
@@ -136,22 +136,18 @@ fn run(command: Command, mut config: Config) -> Result<(), String> {
             if let Some(bind) = bind {
                 config.bind = bind;
             }
-            let pool = db::connect_server(&config.database, config.db_pool_size)?;
-            if demo {
-                load_demo(&pool, &config)?;
-            }
-            let listener = TcpListener::bind(&config.bind)
-                .map_err(|e| format!("cannot listen on {}: {e}", config.bind))?;
-            tracing::info!(bind = %config.bind, database = %config.database.redacted(), "cofund is serving; API docs at /docs");
-            eprintln!(
-                "cofund: serving on http://{} (API docs at http://{}/docs)",
-                config.bind, config.bind
-            );
+            // The server is built inside the runtime that will run it.
             actix_web::rt::System::new().block_on(async {
-                startup::run(listener, pool, &config)
-                    .map_err(|e| e.to_string())?
-                    .await
-                    .map_err(|e| e.to_string())
+                let app = Application::build(&config)?;
+                if demo {
+                    load_demo(&app.pool(), &config)?;
+                }
+                tracing::info!(bind = %config.bind, database = %config.database.redacted(), "cofund is serving; API docs at /docs");
+                eprintln!(
+                    "cofund: serving on http://{} (API docs at http://{}/docs)",
+                    config.bind, config.bind
+                );
+                app.run_until_stopped().await.map_err(|e| e.to_string())
             })
         }
     }

@@ -1,4 +1,5 @@
-//! Builds and runs the actix application from a [`Config`].
+//! The application: the HTTP server and its background workers, built from a [`Config`] the
+//! same way by `cofund serve` and by the tests, so that the tests run what production runs.
 
 use std::net::TcpListener;
 
@@ -12,11 +13,55 @@ use crate::api::auth::Authenticator;
 use crate::api::error::{from_actix, ApiError};
 use crate::api::routes;
 use crate::config::Config;
-use crate::db::Pool;
+use crate::db::{self, Pool};
 use crate::domain::limits::without_values;
+use crate::workers::StatisticsRefresher;
 
-/// Binds `listener` and returns the running server (not yet awaited).
-pub fn run(listener: TcpListener, pool: Pool, config: &Config) -> std::io::Result<Server> {
+/// A built application: bound to its port, not yet serving until
+/// [`Application::run_until_stopped`] is awaited.
+pub struct Application {
+    port: u16,
+    pool: Pool,
+    server: Server,
+}
+
+impl Application {
+    /// Opens the database (running pending migrations) and binds `config.bind` (port 0 picks a
+    /// free port, as the tests do).
+    pub fn build(config: &Config) -> Result<Application, String> {
+        let pool = db::connect_server(&config.database, config.db_pool_size)?;
+        Application::with_pool(config, pool)
+    }
+
+    /// As [`Application::build`], on a pool opened already (a second server on one database).
+    pub fn with_pool(config: &Config, pool: Pool) -> Result<Application, String> {
+        let listener = TcpListener::bind(&config.bind)
+            .map_err(|e| format!("cannot listen on {}: {e}", config.bind))?;
+        let port = listener
+            .local_addr()
+            .map_err(|e| format!("cannot read the bound address: {e}"))?
+            .port();
+        let server = run(listener, pool.clone(), config)?;
+        Ok(Application { port, pool, server })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// The application's database pool (for loading demo data, or a test's own queries).
+    pub fn pool(&self) -> Pool {
+        self.pool.clone()
+    }
+
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.server.await
+    }
+}
+
+/// Starts the workers and binds the server to `listener` (not yet awaited).
+fn run(listener: TcpListener, pool: Pool, config: &Config) -> Result<Server, String> {
+    let statistics = web::Data::new(StatisticsRefresher::start(pool.clone())?);
     let pool = web::Data::new(pool);
     let authenticator = web::Data::new(Authenticator::new(config.jwt.clone()));
     let shared_config = web::Data::new(config.clone());
@@ -62,6 +107,7 @@ pub fn run(listener: TcpListener, pool: Pool, config: &Config) -> std::io::Resul
                 }
             })
             .app_data(pool.clone())
+            .app_data(statistics.clone())
             .app_data(authenticator.clone())
             .app_data(shared_config.clone())
             .app_data(web::PayloadConfig::new(max_body))
@@ -108,7 +154,10 @@ pub fn run(listener: TcpListener, pool: Pool, config: &Config) -> std::io::Resul
     if let Some(workers) = config.workers {
         server = server.workers(workers);
     }
-    Ok(server.listen(listener)?.run())
+    let server = server
+        .listen(listener)
+        .map_err(|e| format!("cannot serve: {e}"))?;
+    Ok(server.run())
 }
 
 /// Longest URL (path and query) cofund answers; ids and query values are far shorter.

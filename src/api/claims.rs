@@ -14,7 +14,7 @@ use super::{idempotent_create, with_db, Page};
 use crate::config::Config;
 use crate::db::models::{Allocation, Claim};
 use crate::db::queries::{AllocationFilter, ClaimFilter};
-use crate::db::{backend_specific, queries, write_tx, DbConn, Pool};
+use crate::db::{queries, write_tx, DbConn, Pool};
 use crate::domain::access::{decider, may_submit, MoneyScope};
 use crate::domain::claims::{AdjustmentKind, ClaimInput, Reason};
 use crate::domain::limits;
@@ -25,35 +25,10 @@ use crate::services::claims::{
     Submitter, Verifier, VerifyResult,
 };
 use crate::services::error::ServiceError;
+use crate::workers::StatisticsRefresher;
 
 /// Most rows one bulk file may hold; larger monthly returns are split into several files.
 pub const MAX_BULK_ROWS: usize = 200_000;
-
-/// After a write of this many rows the planner's statistics are refreshed (PostgreSQL).
-const BULK_STATISTICS_ROWS: usize = 10_000;
-
-/// Refreshes the planner's statistics of `tables` after a bulk write of `rows` rows, without
-/// holding up the response. PostgreSQL sizes a table by its pages when it plans, so statistics
-/// one upload old mislead no plan; they are refreshed for the distribution of values.
-fn refresh_statistics_in_background(
-    pool: &web::Data<Pool>,
-    rows: usize,
-    tables: &'static [&'static str],
-) {
-    if rows < BULK_STATISTICS_ROWS {
-        return;
-    }
-    let pool = pool.clone();
-    actix_web::rt::spawn(async move {
-        let refreshed = with_db(&pool, move |conn| {
-            Ok(backend_specific::refresh_statistics(conn, tables)?)
-        })
-        .await;
-        if let Err(e) = refreshed {
-            tracing::warn!(error = %e, "could not refresh planner statistics after a bulk write");
-        }
-    });
-}
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ClaimView {
@@ -522,7 +497,9 @@ pub async fn submit_bulk(
         Ok(report)
     })
     .await?;
-    refresh_statistics_in_background(&pool, total_rows, &["claims"]);
+    if let Some(statistics) = req.app_data::<web::Data<StatisticsRefresher>>() {
+        statistics.after_bulk_write(total_rows, &["claims"]);
+    }
     Ok(response)
 }
 
@@ -656,6 +633,7 @@ pub struct BulkVerifyReport {
 )]
 pub async fn verify_many(
     pool: web::Data<Pool>,
+    statistics: web::Data<StatisticsRefresher>,
     principal: Principal,
     project_id: web::Path<String>,
     body: JsonBody,
@@ -705,7 +683,7 @@ pub async fn verify_many(
         "bulk verification committed"
     );
     // A verification changes no column that the planner chooses claims' indexes by.
-    refresh_statistics_in_background(&pool, report.verified, &["allocations", "ledger_entries"]);
+    statistics.after_bulk_write(report.verified, &["allocations", "ledger_entries"]);
     Ok(web::Json(report))
 }
 

@@ -5,7 +5,8 @@ use std::net::TcpListener;
 
 use cofund::api::auth::{Authenticator, Role};
 use cofund::config::{Config, Environment, JwtSettings};
-use cofund::db::{self, DatabaseUrl, Pool};
+use cofund::db::{DatabaseUrl, Pool};
+use cofund::startup::Application;
 use diesel::{Connection, RunQueryDsl};
 use serde_json::{json, Value};
 
@@ -116,11 +117,11 @@ pub async fn spawn_app_with(options: Options) -> TestApp {
         max_body_bytes: options.max_body_bytes,
         workers: Some(options.workers),
     };
-    let pool = db::connect_server(&database, config.db_pool_size).expect("test database opens");
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let server = cofund::startup::run(listener, pool.clone(), &config).unwrap();
-    tokio::spawn(server);
+    // The application main builds, on a port of its own.
+    let app = Application::build(&config).expect("the application starts");
+    let port = app.port();
+    let pool = app.pool();
+    tokio::spawn(app.run_until_stopped());
     TestApp {
         address: format!("http://127.0.0.1:{port}"),
         database,
@@ -236,11 +237,10 @@ impl TestApp {
             max_body_bytes: 1024 * 1024,
             workers: Some(2),
         };
-        let pool = db::connect_server(&self.database, 8).expect("second pool opens");
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let port = listener.local_addr().unwrap().port();
-        tokio::spawn(cofund::startup::run(listener, pool, &config).unwrap());
-        format!("http://127.0.0.1:{port}")
+        let app = Application::build(&config).expect("a second server starts");
+        let address = format!("http://127.0.0.1:{}", app.port());
+        tokio::spawn(app.run_until_stopped());
+        address
     }
 
     /// Starts the `cofund serve` binary on this test's database with its log (stderr) going

@@ -1,0 +1,59 @@
+//! Background work the application runs beside the HTTP server. (SQLite's WAL checkpoints run
+//! in a thread owned by the connection pool: see `db::Checkpointer`.)
+
+use std::collections::BTreeSet;
+use std::sync::mpsc::{channel, Receiver, Sender};
+use std::sync::Mutex;
+
+use crate::db::{backend_specific, Pool};
+
+/// After a write of this many rows the planner's statistics are refreshed (PostgreSQL).
+const BULK_STATISTICS_ROWS: usize = 10_000;
+
+/// Refreshes the planner's statistics of tables after bulk writes, off the request path, in a
+/// thread of its own. PostgreSQL sizes a table by its pages when it plans, so statistics one
+/// upload old mislead no plan; they are refreshed for the distribution of values. Requests that
+/// arrive while a refresh runs are merged into the next one. The thread ends when the
+/// application (the last sender) is dropped.
+pub struct StatisticsRefresher {
+    requests: Mutex<Sender<&'static [&'static str]>>,
+}
+
+impl StatisticsRefresher {
+    pub fn start(pool: Pool) -> Result<StatisticsRefresher, String> {
+        let (sender, receiver) = channel();
+        std::thread::Builder::new()
+            .name("cofund-statistics".into())
+            .spawn(move || refresh_until_closed(&pool, &receiver))
+            .map_err(|e| format!("cannot start the statistics worker: {e}"))?;
+        Ok(StatisticsRefresher {
+            requests: Mutex::new(sender),
+        })
+    }
+
+    /// Asks for `tables`' statistics to be refreshed after a write of `rows` rows; small
+    /// writes ask nothing.
+    pub fn after_bulk_write(&self, rows: usize, tables: &'static [&'static str]) {
+        if rows < BULK_STATISTICS_ROWS {
+            return;
+        }
+        if let Ok(sender) = self.requests.lock() {
+            // The worker only stops once every sender is gone: a send cannot fail before.
+            let _ = sender.send(tables);
+        }
+    }
+}
+
+fn refresh_until_closed(pool: &Pool, requests: &Receiver<&'static [&'static str]>) {
+    while let Ok(first) = requests.recv() {
+        let mut tables: BTreeSet<&'static str> = first.iter().copied().collect();
+        tables.extend(requests.try_iter().flat_map(|t| t.iter().copied()));
+        let tables: Vec<&str> = tables.into_iter().collect();
+        let refreshed = pool.get().map_err(|e| e.to_string()).and_then(|mut conn| {
+            backend_specific::refresh_statistics(&mut conn, &tables).map_err(|e| e.to_string())
+        });
+        if let Err(e) = refreshed {
+            tracing::warn!(error = %e, "could not refresh planner statistics after a bulk write");
+        }
+    }
+}
