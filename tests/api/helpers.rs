@@ -254,17 +254,9 @@ impl TestApp {
         let dir = tempfile::tempdir().unwrap();
         let log_path = dir.path().join("server.log");
         let log_file = std::fs::File::create(&log_path).unwrap();
-        let child = std::process::Command::new(env!("CARGO_BIN_EXE_cofund"))
+        let child = self
+            .cofund_command()
             .args(["serve", "--bind", &format!("127.0.0.1:{port}")])
-            .env("DATABASE_URL", self.database_url_string())
-            .env(
-                "COFUND_JWT_SECRET",
-                std::str::from_utf8(TEST_SECRET).unwrap(),
-            )
-            .env(
-                "COFUND_PSEUDONYM_KEY",
-                "test-pseudonym-key-of-32-bytes-or-more",
-            )
             .env("COFUND_LOG", "info")
             .current_dir(dir.path())
             .stdout(std::process::Stdio::null())
@@ -307,10 +299,14 @@ impl TestApp {
 
     /// Runs the `cofund` command against this test's database.
     pub fn cofund(&self, args: &[&str]) -> std::process::Output {
-        let url = self.database_url_string();
-        std::process::Command::new(env!("CARGO_BIN_EXE_cofund"))
-            .args(args)
-            .env("DATABASE_URL", url)
+        self.cofund_command().args(args).output().unwrap()
+    }
+
+    /// The `cofund` binary, configured for this test's database and keys.
+    fn cofund_command(&self) -> std::process::Command {
+        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_cofund"));
+        command
+            .env("DATABASE_URL", self.database_url_string())
             .env(
                 "COFUND_JWT_SECRET",
                 std::str::from_utf8(TEST_SECRET).unwrap(),
@@ -318,9 +314,8 @@ impl TestApp {
             .env(
                 "COFUND_PSEUDONYM_KEY",
                 "test-pseudonym-key-of-32-bytes-or-more",
-            )
-            .output()
-            .unwrap()
+            );
+        command
     }
 
     /// Runs SQL directly, as an attacker or a bug would.
