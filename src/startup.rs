@@ -33,8 +33,7 @@ impl Application {
         Application::with_pool(config, pool)
     }
 
-    /// As [`Application::build`], on a pool opened already (a second server on one database).
-    pub fn with_pool(config: &Config, pool: Pool) -> Result<Application, String> {
+    fn with_pool(config: &Config, pool: Pool) -> Result<Application, String> {
         let listener = TcpListener::bind(&config.bind)
             .map_err(|e| format!("cannot listen on {}: {e}", config.bind))?;
         let port = listener
