@@ -1,4 +1,4 @@
-//! Realistic demo data for a new user: two central outcomes funds and five projects built on
+//! Realistic demo data for a new user: four central outcomes funds and five projects built on
 //! published rate cards and payer structures (the DWP Innovation Fund's card A, the Fair Chance
 //! Fund's card, Reconnections' three payers pro rata, The Skill Mill's eight home-area councils
 //! with a DCMS top-up, Positive Families Partnership's weekly outcome). Loaded through the same
@@ -99,16 +99,15 @@ impl Loader<'_> {
             .iter()
             .map(|(id, _, kind)| (id.clone(), *kind))
             .collect();
-        let fund = match &input.fund_id {
-            Some(id) => queries::fund_facts(self.conn, id).map_err(|e| e.to_string())?,
-            None => None,
-        };
+        let funds = queries::named_fund_facts(self.conn, &input).map_err(|e| e.to_string())?;
+        let fund = input.fund_id.as_ref().and_then(|id| funds.get(id)).cloned();
         let name = input.name.clone();
         let plan = validate_project(
             input,
             &ProjectFacts {
                 organisations,
                 fund,
+                funds,
             },
         )
         .map_err(|e| format!("demo project {name}: {e:?}"))?;
@@ -248,13 +247,19 @@ impl Loader<'_> {
                    "budget": gbp("40000000.00"), "service_start": "2013-07-01", "service_end": "2024-12-31"}),
             OrganisationKind::CentralFund,
         )?;
+        let sof = self.fund(
+            json!({"name": "Social Outcomes Fund", "owner_organisation_id": cabinet_office,
+                   "budget": gbp("20000000.00"), "service_start": "2012-07-01", "service_end": "2020-03-31"}),
+            OrganisationKind::CentralFund,
+        )?;
         let innovation = self.fund(
             json!({"name": "DWP Innovation Fund", "owner_organisation_id": dwp,
                    "budget": gbp("30000000.00"), "service_start": "2012-04-01", "service_end": "2016-03-31"}),
             OrganisationKind::CentralFund,
         )?;
 
-        // Reconnections, Worcestershire: three payers, pro rata to their maximums.
+        // Reconnections, Worcestershire: three payers, pro rata to their maximums; two central
+        // funds top up, each from its own budget.
         self.project(json!({
             "name": "Reconnections (Worcestershire)", "fund_id": cbo,
             "provider_organisation_id": age_uk,
@@ -264,7 +269,7 @@ impl Loader<'_> {
             "stage_development": "Complete",
             "payers": [
                 {"organisation_id": tnlcf, "role": "central_top_up", "max_commitment": gbp("303000.00")},
-                {"organisation_id": cabinet_office, "role": "co_commissioner", "max_commitment": gbp("697000.00")},
+                {"organisation_id": cabinet_office, "role": "central_top_up", "fund_id": sof, "max_commitment": gbp("697000.00")},
                 {"organisation_id": worcestershire, "role": "local_commissioner", "max_commitment": gbp("1020000.00"), "lead": true},
             ],
             "outcomes": [outcome("loneliness_reduced", "Reduction in loneliness score at 6 months", "1000.00")],

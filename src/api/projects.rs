@@ -61,6 +61,8 @@ pub struct PayerView {
     pub phases: Vec<PhaseView>,
     pub home_area_codes: Vec<String>,
     pub lead: bool,
+    /// The fund a `central_top_up` payer pays from.
+    pub fund_id: Option<String>,
     /// Running totals from the ledger; absent where the caller may not see this payer's
     /// money (a commissioner sees its own only).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -139,6 +141,7 @@ impl From<ProjectRecord> for ProjectView {
                         .collect(),
                     home_area_codes: r.home_area_codes,
                     lead: r.payer.lead,
+                    fund_id: r.payer.fund_id,
                     totals: None,
                 })
                 .collect(),
@@ -257,7 +260,9 @@ pub async fn create(
     let input: NewProject = body.parse()?;
     let creator = principal.clone();
     idempotent_create(&pool, &principal, &req, body.bytes(), move |conn| {
-        if let Some(fund_id) = &input.fund_id {
+        // Every fund whose budget the project draws on, locked in id order: two projects
+        // of the same funds cannot both take the last of a budget.
+        for fund_id in queries::funds_named(&input) {
             lock_fund(conn, fund_id)?;
         }
         let facts = project_facts(conn, &input)?;
@@ -292,13 +297,11 @@ fn project_facts(conn: &mut DbConn, input: &NewProject) -> Result<ProjectFacts, 
     ids.extend(input.validator_organisation_ids.iter().map(String::as_str));
     let ids: Vec<&str> = ids.into_iter().collect();
     let organisations = queries::organisation_kinds(conn, &ids)?;
-    let fund = match &input.fund_id {
-        Some(fund_id) => queries::fund_facts(conn, fund_id)?,
-        None => None,
-    };
+    let funds = queries::named_fund_facts(conn, input)?;
     Ok(ProjectFacts {
         organisations,
-        fund,
+        fund: input.fund_id.as_ref().and_then(|id| funds.get(id)).cloned(),
+        funds,
     })
 }
 

@@ -76,6 +76,8 @@ pub struct ProjectPayer {
     pub max_commitment_minor: i64,
     pub share: Option<String>,
     pub lead: bool,
+    /// The fund a `central_top_up` payer pays from; none for other payers.
+    pub fund_id: Option<String>,
 }
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]

@@ -11,7 +11,7 @@ use super::models::*;
 use super::schema::*;
 use super::{DbConn, MultiBackend};
 use crate::domain::registry::{
-    FundFacts, FundPlan, OrganisationKind, OrganisationPlan, PayerRole, ProjectPlan,
+    FundFacts, FundPlan, NewProject, OrganisationKind, OrganisationPlan, PayerRole, ProjectPlan,
 };
 
 /// Inserts many rows: COPY on PostgreSQL; on SQLite, multi-row INSERTs of a fixed number of
@@ -293,17 +293,43 @@ pub fn list_funds(
     query.order(funds::id.asc()).limit(limit).load(conn)
 }
 
-/// Top-up committed to a fund's projects: the maximum commitments of their central top-up
-/// payers. Summed in Rust: `SUM(BIGINT)` is NUMERIC on PostgreSQL, which the multi-backend
+/// Top-up committed from a fund: the maximum commitments of the central top-up payers that
+/// pay from it, on whichever projects. Summed in Rust: `SUM(BIGINT)` is NUMERIC on PostgreSQL, which the multi-backend
 /// connection cannot load.
 pub fn fund_committed_minor(conn: &mut DbConn, fund_id: &str) -> Result<i64, DieselError> {
     let commitments: Vec<i64> = project_payers::table
-        .inner_join(projects::table)
-        .filter(projects::fund_id.eq(fund_id))
+        .filter(project_payers::fund_id.eq(fund_id))
         .filter(project_payers::role.eq(PayerRole::CentralTopUp.as_str()))
         .select(project_payers::max_commitment_minor)
         .load(conn)?;
     Ok(commitments.iter().sum())
+}
+
+/// Every fund a new project or its payers name, in id order (the order to lock them in).
+pub fn funds_named(input: &NewProject) -> Vec<&str> {
+    let mut ids: Vec<&str> = input
+        .fund_id
+        .iter()
+        .chain(input.payers.iter().filter_map(|p| p.fund_id.as_ref()))
+        .map(String::as_str)
+        .collect();
+    ids.sort_unstable();
+    ids.dedup();
+    ids
+}
+
+/// The facts of every fund a new project or its payers name that exists, by id.
+pub fn named_fund_facts(
+    conn: &mut DbConn,
+    input: &NewProject,
+) -> Result<HashMap<String, FundFacts>, DieselError> {
+    let mut funds = HashMap::new();
+    for id in funds_named(input) {
+        if let Some(facts) = fund_facts(conn, id)? {
+            funds.insert(id.to_owned(), facts);
+        }
+    }
+    Ok(funds)
 }
 
 pub fn fund_facts(conn: &mut DbConn, fund_id: &str) -> Result<Option<FundFacts>, DieselError> {
@@ -360,6 +386,7 @@ pub fn insert_project(conn: &mut DbConn, plan: &ProjectPlan) -> Result<String, D
             max_commitment_minor: payer.max_commitment_minor,
             share: payer.share.map(|s| s.to_string()),
             lead: payer.lead,
+            fund_id: payer.fund_id.clone(),
         });
         phases.extend(payer.phases.iter().map(|ph| PayerPhase {
             payer_id: payer_id.clone(),

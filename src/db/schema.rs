@@ -71,6 +71,7 @@ diesel::table! {
         max_commitment_minor -> BigInt,
         share -> Nullable<Text>,
         lead -> Bool,
+        fund_id -> Nullable<Text>,
     }
 }
 

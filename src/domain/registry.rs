@@ -161,6 +161,9 @@ pub struct NewPayer {
     /// The commissioner that fronts the central share under `via_commissioner`.
     #[serde(default)]
     pub lead: bool,
+    /// For a `central_top_up` payer, the fund it pays from (default: the project's fund). A
+    /// project may draw top-up from several central funds, each owned by its payer.
+    pub fund_id: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize, ToSchema)]
@@ -341,6 +344,8 @@ pub struct ProjectFacts {
     /// Kind of every organisation the request names that exists.
     pub organisations: HashMap<String, OrganisationKind>,
     pub fund: Option<FundFacts>,
+    /// Every fund the project or its payers name that exists, by id.
+    pub funds: HashMap<String, FundFacts>,
 }
 
 #[derive(Debug, Clone)]
@@ -385,6 +390,8 @@ pub struct PayerPlan {
     pub phases: Vec<PhasePlan>,
     pub home_area_codes: Vec<String>,
     pub lead: bool,
+    /// The fund a central top-up pays from (resolved: its own or the project's).
+    pub fund_id: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -411,14 +418,16 @@ pub struct OutcomePlan {
 }
 
 impl ProjectPlan {
-    /// The top-up this project commits against its fund's budget: what its
-    /// `central_top_up` payers may pay at most.
-    pub fn top_up_commitment_minor(&self) -> i64 {
-        self.payers
-            .iter()
-            .filter(|p| p.role == PayerRole::CentralTopUp)
-            .map(|p| p.max_commitment_minor)
-            .sum()
+    /// The top-up this project commits against each fund's budget: what the `central_top_up`
+    /// payers paying from that fund may pay at most.
+    pub fn top_up_by_fund(&self) -> std::collections::BTreeMap<&str, i64> {
+        let mut committed = std::collections::BTreeMap::new();
+        for payer in &self.payers {
+            if let (PayerRole::CentralTopUp, Some(fund)) = (payer.role, &payer.fund_id) {
+                *committed.entry(fund.as_str()).or_insert(0i64) += payer.max_commitment_minor;
+            }
+        }
+        committed
     }
 }
 
@@ -479,11 +488,13 @@ pub fn validate_project(
         stage_development: input.stage_development.clone(),
     };
     if errors.is_empty() {
-        if let Some(fund) = &facts.fund {
-            let plan = plan();
-            check_fund_headroom(fund, plan.top_up_commitment_minor()).map_err(|e| vec![e])?;
-            return Ok(plan);
+        let plan = plan();
+        for (fund_id, commitment) in plan.top_up_by_fund() {
+            if let Some(fund) = facts.funds.get(fund_id) {
+                check_fund_headroom(fund, commitment).map_err(|e| vec![e])?;
+            }
         }
+        return Ok(plan);
     }
     finish(errors, plan)
 }
@@ -552,7 +563,7 @@ fn validate_payers(
                 }
             }
         }
-        payers.push(validate_payer(errors, i, payer, facts, amounts));
+        payers.push(validate_payer(errors, i, payer, input, facts, amounts));
     }
     check_share_schedule(errors, input, &payers);
     let leads = payers.iter().filter(|p| p.lead).count();
@@ -572,6 +583,7 @@ fn validate_payer(
     errors: &mut Vec<FieldError>,
     i: usize,
     payer: &NewPayer,
+    input: &NewProject,
     facts: &ProjectFacts,
     amounts: &mut OneCurrency,
 ) -> PayerPlan {
@@ -639,20 +651,8 @@ fn validate_payer(
                 "the lead must be a commissioner",
             ));
         }
-        match &facts.fund {
-            None => errors.push(FieldError::new(
-                at("role"),
-                "a central_top_up payer needs the project's fund_id",
-            )),
-            Some(fund) if fund.owner_organisation_id != payer.organisation_id => {
-                errors.push(FieldError::new(
-                    at("organisation_id"),
-                    "the central top-up must be paid by the organisation that owns the fund",
-                ))
-            }
-            Some(_) => {}
-        }
     }
+    let fund_id = top_up_fund(errors, i, payer, input, facts);
     PayerPlan {
         organisation_id: payer.organisation_id.clone(),
         role: payer.role,
@@ -661,7 +661,66 @@ fn validate_payer(
         phases,
         home_area_codes: payer.home_area_codes.clone(),
         lead: payer.lead,
+        fund_id,
     }
+}
+
+/// The fund a payer pays from: for a `central_top_up` payer its own `fund_id` or else the
+/// project's, which must exist, be owned by the payer and pay in the project's currency for as
+/// long as the project runs; no other payer names a fund.
+fn top_up_fund(
+    errors: &mut Vec<FieldError>,
+    i: usize,
+    payer: &NewPayer,
+    input: &NewProject,
+    facts: &ProjectFacts,
+) -> Option<String> {
+    let at = |f: &str| format!("payers[{i}].{f}");
+    if payer.role != PayerRole::CentralTopUp {
+        if payer.fund_id.is_some() {
+            errors.push(FieldError::new(
+                at("fund_id"),
+                "only a central_top_up payer pays from a fund",
+            ));
+        }
+        return None;
+    }
+    let Some(fund_id) = payer.fund_id.as_ref().or(input.fund_id.as_ref()) else {
+        errors.push(FieldError::new(
+            at("role"),
+            "a central_top_up payer pays from a fund: give its fund_id or the project's",
+        ));
+        return None;
+    };
+    let Some(fund) = facts.funds.get(fund_id) else {
+        errors.push(FieldError::new(at("fund_id"), "no such fund"));
+        return None;
+    };
+    if fund.owner_organisation_id != payer.organisation_id {
+        errors.push(FieldError::new(
+            at("organisation_id"),
+            "the central top-up must be paid by the organisation that owns its fund",
+        ));
+    }
+    if payer.max_commitment.currency != fund.currency {
+        errors.push(FieldError::new(
+            at("fund_id"),
+            format!(
+                "the fund pays in {}, the payer in {}",
+                fund.currency, payer.max_commitment.currency
+            ),
+        ));
+    }
+    if input.service_end > fund.service_end {
+        errors.push(FieldError::new(
+            at("fund_id"),
+            format!(
+                "the fund ends on {}, before the project does",
+                fund.service_end
+            ),
+        ));
+    }
+    Some(fund_id.clone())
 }
 
 /// The project's fund: it exists, pays in the project's currency and lasts as long.

@@ -28,6 +28,17 @@ fn migrate_first(conn: &mut DbConn, count: usize) {
     }
 }
 
+/// Migrations after the lean ledger (the third): the payers' own funds.
+const MIGRATIONS_AFTER_THE_LEDGER: usize = 2;
+
+fn revert_last(conn: &mut DbConn) {
+    match conn {
+        DbConn::Pg(c) => c.revert_last_migration(db::POSTGRES_MIGRATIONS).map(|_| ()),
+        DbConn::Sqlite(c) => c.revert_last_migration(db::SQLITE_MIGRATIONS).map(|_| ()),
+    }
+    .unwrap();
+}
+
 fn establish(url: &DatabaseUrl) -> DbConn {
     match url {
         DatabaseUrl::Postgres(u) => DbConn::Pg(diesel::PgConnection::establish(u).unwrap()),
@@ -110,8 +121,8 @@ fn the_lean_ledger_migration_keeps_every_entry_and_line() {
 
     assert_eq!(
         db::run_migrations(&mut conn).unwrap(),
-        1,
-        "the rest: one migration"
+        MIGRATIONS_AFTER_THE_LEDGER,
+        "the rest"
     );
 
     let entries: Vec<EntryRow> = diesel::sql_query(
@@ -152,11 +163,9 @@ fn the_lean_ledger_migration_keeps_every_entry_and_line() {
     assert_eq!((report.entries, report.allocations), (4, 6));
 
     // And back: the postings come back line for line (no line of zero), every entry balancing.
-    match &mut conn {
-        DbConn::Pg(c) => c.revert_last_migration(db::POSTGRES_MIGRATIONS).map(|_| ()),
-        DbConn::Sqlite(c) => c.revert_last_migration(db::SQLITE_MIGRATIONS).map(|_| ()),
+    for _ in 0..MIGRATIONS_AFTER_THE_LEDGER {
+        revert_last(&mut conn);
     }
-    .unwrap();
     #[derive(diesel::QueryableByName)]
     struct EntrySum {
         #[diesel(sql_type = diesel::sql_types::Text)]
@@ -182,6 +191,68 @@ fn the_lean_ledger_migration_keeps_every_entry_and_line() {
     );
 
     // Forward once more, to where the server runs.
+    assert_eq!(
+        db::run_migrations(&mut conn).unwrap(),
+        MIGRATIONS_AFTER_THE_LEDGER
+    );
+    let report = cofund::services::check::run(&mut conn).unwrap();
+    assert_eq!(report.violations, Vec::<String>::new());
+}
+
+/// A project in a fund, with its central top-up and a council, as the registry stored them
+/// before payers named their own funds.
+const PAYERS_BEFORE_THEIR_FUNDS: &str = "
+INSERT INTO organisations (id, name, kind, created_at) VALUES
+  ('org_fund', 'Fund', 'central_fund', '2020-01-01 00:00:00'),
+  ('org_council', 'Council', 'local_authority', '2020-01-01 00:00:00'),
+  ('org_provider', 'Provider', 'provider', '2020-01-01 00:00:00');
+INSERT INTO funds (id, name, owner_organisation_id, currency, budget_minor, service_start, service_end, created_at) VALUES
+  ('fund_old', 'Old fund', 'org_fund', 'GBP', 100000000, '2016-01-01', '2030-12-31', '2020-01-01 00:00:00');
+INSERT INTO projects (id, name, fund_id, provider_organisation_id, currency, service_start, service_end,
+  cap_policy, settlement_route, settlement_frequency, published, created_at) VALUES
+  ('prj_old', 'Old', 'fund_old', 'org_provider', 'GBP', '2016-01-01', '2030-12-31', 'shortfall', 'direct',
+   'quarterly', FALSE, '2020-01-01 00:00:00');
+INSERT INTO project_payers (id, project_id, position, organisation_id, role, max_commitment_minor, lead) VALUES
+  ('pyr_a', 'prj_old', 0, 'org_fund', 'central_top_up', 10000000, FALSE),
+  ('pyr_b', 'prj_old', 1, 'org_council', 'local_commissioner', 10000000, TRUE);
+";
+
+#[test]
+fn central_top_ups_stored_before_payer_funds_pay_from_their_projects_fund() {
+    #[derive(diesel::QueryableByName, Debug, PartialEq)]
+    struct PayerFund {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        id: String,
+        #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Text>)]
+        fund_id: Option<String>,
+    }
+    let fresh = fresh_database();
+    let mut conn = establish(&fresh.url);
+    migrate_first(&mut conn, 3);
+    match &mut conn {
+        DbConn::Pg(c) => c.batch_execute(PAYERS_BEFORE_THEIR_FUNDS).unwrap(),
+        DbConn::Sqlite(c) => c.batch_execute(PAYERS_BEFORE_THEIR_FUNDS).unwrap(),
+    }
+    assert_eq!(db::run_migrations(&mut conn).unwrap(), 1);
+    let payers: Vec<PayerFund> =
+        diesel::sql_query("SELECT id, fund_id FROM project_payers ORDER BY id")
+            .load(&mut conn)
+            .unwrap();
+    let payer = |id: &str, fund: Option<&str>| PayerFund {
+        id: id.into(),
+        fund_id: fund.map(Into::into),
+    };
+    assert_eq!(
+        payers,
+        vec![payer("pyr_a", Some("fund_old")), payer("pyr_b", None)]
+    );
+    // The fund's commitments are still counted: its top-up pays from it.
+    assert_eq!(
+        cofund::db::queries::fund_committed_minor(&mut conn, "fund_old").unwrap(),
+        10_000_000
+    );
+    // Back and forth again.
+    revert_last(&mut conn);
     assert_eq!(db::run_migrations(&mut conn).unwrap(), 1);
     let report = cofund::services::check::run(&mut conn).unwrap();
     assert_eq!(report.violations, Vec::<String>::new());

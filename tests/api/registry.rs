@@ -683,3 +683,84 @@ async fn a_retried_create_with_the_same_idempotency_key_creates_once() {
     assert_eq!(ids.len(), 1);
     assert_eq!(app.count("projects"), 2);
 }
+
+#[tokio::test]
+async fn a_project_draws_top_up_from_several_funds_each_within_its_own_budget() {
+    let app = spawn_app().await;
+    let p = parties(&app).await;
+    let sof_owner = app.org("Cabinet Office", "central_fund", &[]).await;
+    let sof = app.fund(&sof_owner, "1000.00").await;
+    let with_second_top_up = |second_max: &str, second: Value| {
+        let mut body = project_body(&p);
+        body["payers"] = json!([
+            {"organisation_id": p.central, "role": "central_top_up", "max_commitment": gbp("300.00")},
+            second,
+            {"organisation_id": p.council_a, "role": "local_commissioner", "max_commitment": gbp("1000.00"), "lead": true},
+        ]);
+        body["payers"][1]["max_commitment"] = gbp(second_max);
+        body
+    };
+    let top_up = json!({"organisation_id": sof_owner, "role": "central_top_up", "fund_id": sof});
+
+    // A second top-up from a fund it does not own, a fund that does not exist, a fund named
+    // by a payer that is not a top-up: each refused, naming the field.
+    let mut not_owner = top_up.clone();
+    not_owner["fund_id"] = json!(p.fund);
+    app.post(
+        "/v1/projects",
+        Some(&app.admin()),
+        &with_second_top_up("100.00", not_owner),
+    )
+    .await
+    .assert_invalid_field("payers[1].organisation_id");
+    let mut missing = top_up.clone();
+    missing["fund_id"] = json!("fund_none");
+    app.post(
+        "/v1/projects",
+        Some(&app.admin()),
+        &with_second_top_up("100.00", missing),
+    )
+    .await
+    .assert_invalid_field("payers[1].fund_id");
+    let council_with_fund =
+        json!({"organisation_id": p.council_b, "role": "co_commissioner", "fund_id": sof});
+    app.post(
+        "/v1/projects",
+        Some(&app.admin()),
+        &with_second_top_up("100.00", council_with_fund),
+    )
+    .await
+    .assert_invalid_field("payers[1].fund_id");
+    // Beyond the second fund's own budget (£1,000): refused, whatever the first fund has left.
+    app.post(
+        "/v1/projects",
+        Some(&app.admin()),
+        &with_second_top_up("1000.01", top_up.clone()),
+    )
+    .await
+    .assert_invalid_field("payers");
+    assert_eq!(app.count("projects"), 0);
+
+    let created = app
+        .post(
+            "/v1/projects",
+            Some(&app.admin()),
+            &with_second_top_up("700.00", top_up),
+        )
+        .await;
+    let created = created.assert_status(201);
+    assert_eq!(created["payers"][0]["fund_id"], json!(p.fund));
+    assert_eq!(created["payers"][1]["fund_id"], json!(sof));
+    assert_eq!(created["payers"][2]["fund_id"], Value::Null);
+    // Each fund counts only its own payers' commitments.
+    let committed = |fund: &str| {
+        let app = &app;
+        let path = format!("/v1/funds/{fund}");
+        async move {
+            let reply = app.get(&path, Some(&app.admin())).await;
+            reply.assert_status(200)["committed"]["amount"].clone()
+        }
+    };
+    assert_eq!(committed(&p.fund).await, "300.00");
+    assert_eq!(committed(&sof).await, "700.00");
+}
