@@ -89,7 +89,7 @@ fn run(listener: TcpListener, pool: Pool, config: &Config) -> Result<Server, Str
             .wrap_fn(|req, srv| {
                 use actix_web::dev::Service;
                 use futures_util::future::{ready, Either, FutureExt};
-                match refuse_url(req.uri()) {
+                match refuse_url(req.uri()).or_else(|| refuse_logged_headers(req.headers())) {
                     Some(problem) => {
                         tracing::warn!(
                             method = %req.method(),
@@ -157,6 +157,27 @@ fn run(listener: TcpListener, pool: Pool, config: &Config) -> Result<Server, Str
         .listen(listener)
         .map_err(|e| format!("cannot serve: {e}"))?;
     Ok(server.run())
+}
+
+/// Longest value of a header the request log records (user agent, host, forwarding).
+const MAX_LOGGED_HEADER_BYTES: usize = 512;
+
+/// The headers the request log records are held to a length, so that no log line grows with
+/// what a client sends.
+fn refuse_logged_headers(headers: &actix_web::http::header::HeaderMap) -> Option<ApiError> {
+    const LOGGED: [&str; 5] = [
+        "user-agent",
+        "host",
+        "x-forwarded-for",
+        "forwarded",
+        "x-real-ip",
+    ];
+    let too_long = LOGGED.iter().find(|name| {
+        headers.get_all(**name).map(|v| v.len()).sum::<usize>() > MAX_LOGGED_HEADER_BYTES
+    })?;
+    Some(ApiError::BadRequest(format!(
+        "the {too_long} header is longer than {MAX_LOGGED_HEADER_BYTES} bytes"
+    )))
 }
 
 /// Longest URL (path and query) cofund answers; ids and query values are far shorter.

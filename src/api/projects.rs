@@ -275,10 +275,15 @@ pub async fn create(
                 (Some(_), None) => true,
                 (None, _) => input.payers.iter().any(|p| p.organisation_id == org),
             };
-            if !allowed {
+            // Every fund a payer tops up from must be its own too: another fund's budget is
+            // committed only by that fund's manager (or an admin).
+            let others_fund = queries::funds_named(&input)
+                .into_iter()
+                .filter_map(|id| facts.funds.get(id))
+                .any(|fund| fund.owner_organisation_id != org);
+            if !allowed || others_fund {
                 return Err(ApiError::Forbidden(
-                    "a fund manager may create projects only in its own organisation's funds"
-                        .into(),
+                    "a fund manager may commit only its own organisation's funds".into(),
                 ));
             }
         }

@@ -11,7 +11,7 @@ use super::models::*;
 use super::schema::*;
 use super::{DbConn, MultiBackend};
 use crate::domain::registry::{
-    FundFacts, FundPlan, NewProject, OrganisationKind, OrganisationPlan, PayerRole, ProjectPlan,
+    FundFacts, FundPlan, NewProject, OrganisationKind, OrganisationPlan, ProjectPlan,
 };
 
 /// Inserts many rows: COPY on PostgreSQL; on SQLite, multi-row INSERTs of a fixed number of
@@ -297,9 +297,10 @@ pub fn list_funds(
 /// pay from it, on whichever projects. Summed in Rust: `SUM(BIGINT)` is NUMERIC on PostgreSQL, which the multi-backend
 /// connection cannot load.
 pub fn fund_committed_minor(conn: &mut DbConn, fund_id: &str) -> Result<i64, DieselError> {
+    // Only central top-ups name a fund (`cofund check` audits it); not filtering by role
+    // as well keeps a corrupt role from freeing budget.
     let commitments: Vec<i64> = project_payers::table
         .filter(project_payers::fund_id.eq(fund_id))
-        .filter(project_payers::role.eq(PayerRole::CentralTopUp.as_str()))
         .select(project_payers::max_commitment_minor)
         .load(conn)?;
     Ok(commitments.iter().sum())

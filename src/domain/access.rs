@@ -5,7 +5,7 @@
 //! | action | who |
 //! | --- | --- |
 //! | see a project | admin; a fund manager of the organisation that owns the project's fund or pays into it; a commissioner whose organisation pays into it; its provider; a validator organisation named on it |
-//! | see money (payer totals, allocations) on a project one sees | every payer's: admin, the organisation owning the project's fund, the provider (it is owed every line) and the named validators (they decide the split); anyone else only its own organisation's lines, whatever its role |
+//! | see money (payer totals, allocations) on a project one sees | every payer's: admin, the organisation owning the project's fund, the provider (it is owed every line), the named validators (they decide the split) and, under `via_commissioner`, the lead commissioner (it is invoiced for every outcome's whole value); anyone else only its own organisation's lines, whatever its role |
 //! | submit claims | a provider token of the project's provider organisation |
 //! | decide a claim (verify, reject, revoke) | admin; a validator token of an organisation named as the project's validator; a commissioner token of the project's lead commissioner, unless the claim's split gives the lead nothing and the route is `direct` (a home-area claim of another council). A commissioner that pays nothing of a claim never decides it. The identity that submitted a claim never verifies it. |
 //! | create organisations | admin |
@@ -171,10 +171,16 @@ impl MoneyScope {
 
 pub fn money_scope(principal: &Principal, project: &ProjectParties) -> MoneyScope {
     let org = principal.org();
+    // Under `via_commissioner` the lead is invoiced for every outcome's whole value and claims
+    // each central fund's share back: every line is its business.
+    let fronts = principal.role == Role::Commissioner
+        && project.route == SettlementRoute::ViaCommissioner
+        && project.payers.iter().any(|(o, lead)| *lead && *o == org);
     let sees_every = principal.is_admin()
         || project.fund_owner == Some(org)
         || principal.role == Role::Provider && project.provider == org
-        || principal.role == Role::Validator && project.validates(org);
+        || principal.role == Role::Validator && project.validates(org)
+        || fronts;
     if sees_every {
         MoneyScope::Every
     } else {
@@ -318,6 +324,15 @@ mod tests {
         via.route = SettlementRoute::ViaCommissioner;
         let lead = decider(&who(Role::Commissioner, "durham"), &via).unwrap();
         assert!(lead.may_decide(&[30, 0, 70]));
+        // Fronting every claim, it sees every line; under `direct` only its own.
+        assert_eq!(
+            money_scope(&who(Role::Commissioner, "durham"), &via),
+            MoneyScope::Every
+        );
+        assert_eq!(
+            money_scope(&who(Role::Commissioner, "durham"), &p),
+            MoneyScope::OnlyOf("durham".into())
+        );
     }
 
     #[test]

@@ -6,6 +6,7 @@ use crate::db::models::ProjectRecord;
 use crate::db::{queries, DbConn};
 use crate::domain::access::{money_scope, sees_project, MoneyScope, Principal, ProjectParties};
 use crate::domain::registry::SettlementRoute;
+use crate::services::claims::{check_stored_labels, CorruptTerms};
 
 /// Why a project could not be given to the caller.
 #[derive(Debug, thiserror::Error)]
@@ -15,6 +16,10 @@ pub enum AccessError {
     NotFound(String),
     #[error(transparent)]
     Database(#[from] diesel::result::Error),
+    /// A stored label (currency, route, role…) cofund does not know: nothing is shown of the
+    /// project rather than a guess.
+    #[error(transparent)]
+    Corrupt(#[from] CorruptTerms),
 }
 
 /// A project the caller may see, with what the access rules need to know about it.
@@ -64,9 +69,9 @@ pub fn load_visible(
         None => None,
     };
     let project = VisibleProject { record, fund_owner };
-    if sees_project(principal, &project.parties()) {
-        Ok(project)
-    } else {
-        Err(not_found())
+    if !sees_project(principal, &project.parties()) {
+        return Err(not_found());
     }
+    check_stored_labels(&project.record)?;
+    Ok(project)
 }

@@ -274,5 +274,48 @@ pub fn run(conn: &mut DbConn) -> QueryResult<CheckReport> {
             }
         }
     }
+
+    // 8. Every stored adjustment names a kind cofund knows (a corrupt one would be shown as
+    //    another, or fail the claim's every read).
+    let kinds: Vec<String> = claim_adjustments::table
+        .select(claim_adjustments::kind)
+        .distinct()
+        .load(conn)?;
+    for kind in kinds {
+        if crate::domain::claims::AdjustmentKind::from_db(&kind).is_none() {
+            report.violations.push(format!(
+                "claim adjustments of kind '{kind}', which is not a kind"
+            ));
+        }
+    }
+
+    // 9. A payer that pays from a fund is a central top-up that owns it: a fund's commitments
+    //    count exactly its own payers.
+    let owners: HashMap<String, String> = funds::table
+        .select((funds::id, funds::owner_organisation_id))
+        .load::<(String, String)>(conn)?
+        .into_iter()
+        .collect();
+    let paying: Vec<(String, String, String, Option<String>)> = project_payers::table
+        .filter(project_payers::fund_id.is_not_null())
+        .select((
+            project_payers::id,
+            project_payers::role,
+            project_payers::organisation_id,
+            project_payers::fund_id,
+        ))
+        .load(conn)?;
+    for (payer, role, org, fund) in paying {
+        let fund = fund.unwrap_or_default();
+        if role != crate::domain::registry::PayerRole::CentralTopUp.as_str() {
+            report.violations.push(format!(
+                "payer {payer} pays from fund {fund} but is a {role}, not a central_top_up"
+            ));
+        } else if owners.get(&fund) != Some(&org) {
+            report.violations.push(format!(
+                "payer {payer} tops up from fund {fund}, which its organisation does not own"
+            ));
+        }
+    }
     Ok(report)
 }

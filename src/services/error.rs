@@ -62,6 +62,7 @@ impl From<AccessError> for ServiceError {
         match e {
             AccessError::NotFound(_) => ServiceError::NotFound(e.to_string()),
             AccessError::Database(e) => e.into(),
+            AccessError::Corrupt(e) => e.into(),
         }
     }
 }

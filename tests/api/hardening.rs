@@ -169,6 +169,18 @@ async fn stored_terms_that_do_not_parse_fail_loudly_and_check_names_the_row() {
     assert!(String::from_utf8_lossy(&out.stdout).contains("stored settlement_route 'bogus'"));
     app.execute_sql("UPDATE projects SET settlement_route = 'direct'")
         .unwrap();
+    // A corrupt currency: no claim of the project is shown with a guessed number of decimals.
+    app.execute_sql("UPDATE projects SET currency = 'bogus'")
+        .unwrap();
+    app.get(&format!("/v1/claims/{id}"), Some(&app.admin()))
+        .await
+        .assert_problem(500);
+    app.execute_sql("UPDATE projects SET currency = 'GBP'")
+        .unwrap();
+    app.execute_sql(&format!(
+        "INSERT INTO claim_adjustments (claim_id, position, kind, amount_minor, detail) VALUES ('{id}', 0, 'bogus', 0, 'x')"
+    ))
+    .unwrap();
     app.execute_sql("UPDATE project_payers SET share = 'half'")
         .unwrap();
     app.execute_sql("UPDATE projects SET cap_policy = 'whatever'")
@@ -182,6 +194,10 @@ async fn stored_terms_that_do_not_parse_fail_loudly_and_check_names_the_row() {
         String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
     assert!(
         report.contains("stored share 'half' is not valid"),
+        "{report}"
+    );
+    assert!(
+        report.contains("claim adjustments of kind 'bogus'"),
         "{report}"
     );
 }
@@ -422,6 +438,14 @@ async fn participant_references_are_never_echoed_stored_or_logged() {
     app.get("/v1/claims/clm_%C2%85", Some(&app.admin()))
         .await
         .assert_problem(400);
+    // Headers the request log records are bounded too.
+    let agent = Reply::of(
+        app.client
+            .get(format!("{server}/v1/projects"))
+            .header("user-agent", format!("REF-AGENT-{}", "A".repeat(1_000))),
+    )
+    .await;
+    agent.assert_problem(400);
 
     let stored = everything_stored(&app);
     for secret in ["864213579", "24681357", "REF-KEY"] {
@@ -441,6 +465,7 @@ async fn participant_references_are_never_echoed_stored_or_logged() {
         "REF-KEY",
         "FORGED",
         "REF-URL",
+        "REF-AGENT",
     ] {
         assert!(!log.contains(secret), "{secret} logged");
     }

@@ -752,6 +752,16 @@ async fn a_project_draws_top_up_from_several_funds_each_within_its_own_budget() 
     assert_eq!(created["payers"][0]["fund_id"], json!(p.fund));
     assert_eq!(created["payers"][1]["fund_id"], json!(sof));
     assert_eq!(created["payers"][2]["fund_id"], Value::Null);
+    // A fund manager commits only its own organisation's funds, even as a second top-up.
+    let manager = app.token(Role::FundManager, Some(&p.central));
+    let mut body = with_second_top_up(
+        "1.00",
+        json!({"organisation_id": sof_owner, "role": "central_top_up", "fund_id": sof}),
+    );
+    body["name"] = json!("Another");
+    app.post("/v1/projects", Some(&manager), &body)
+        .await
+        .assert_problem(403);
     // Each fund counts only its own payers' commitments.
     let committed = |fund: &str| {
         let app = &app;
@@ -763,4 +773,12 @@ async fn a_project_draws_top_up_from_several_funds_each_within_its_own_budget() 
     };
     assert_eq!(committed(&p.fund).await, "300.00");
     assert_eq!(committed(&sof).await, "700.00");
+    // A top-up moved behind cofund's back to a fund its organisation does not own is reported.
+    app.execute_sql(&format!(
+        "UPDATE project_payers SET fund_id = '{}' WHERE organisation_id = '{sof_owner}'",
+        p.fund
+    ))
+    .unwrap();
+    let out = app.cofund(&["check"]);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("which its organisation does not own"));
 }
