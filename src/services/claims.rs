@@ -59,58 +59,77 @@ pub struct CorruptTerms {
     pub problem: String,
 }
 
-/// The stored labels that choose who pays and how (route, frequency, currency, payer roles)
-/// are ones cofund knows; a corrupt one is an error naming the row, never a default.
+impl CorruptTerms {
+    fn new(project_id: &str, row: String, field: &'static str, value: &str, problem: &str) -> Self {
+        CorruptTerms {
+            project_id: project_id.to_owned(),
+            row,
+            field,
+            value: value.to_owned(),
+            problem: problem.to_owned(),
+        }
+    }
+}
+
+/// The stored labels that choose who pays and how (route, frequency, currency, cap policy,
+/// payer roles, units) are ones cofund knows; a corrupt one is an error naming the row, never a
+/// default.
 pub fn check_stored_labels(record: &ProjectRecord) -> Result<(), CorruptTerms> {
     let p = &record.project;
-    let corrupt = |row: String, field: &'static str, value: &str, problem: &str| CorruptTerms {
-        project_id: p.id.clone(),
-        row,
-        field,
-        value: value.to_owned(),
-        problem: problem.to_owned(),
-    };
-    if SettlementRoute::from_db(&p.settlement_route).is_none() {
-        let problem = "not direct or via_commissioner";
-        return Err(corrupt(
-            "project".into(),
+    let project_labels: [(&'static str, &str, bool, &str); 4] = [
+        (
             "settlement_route",
             &p.settlement_route,
-            problem,
-        ));
-    }
-    if SettlementFrequency::from_db(&p.settlement_frequency).is_none() {
-        let problem = "not quarterly or monthly";
-        return Err(corrupt(
-            "project".into(),
+            SettlementRoute::from_db(&p.settlement_route).is_some(),
+            "not direct or via_commissioner",
+        ),
+        (
             "settlement_frequency",
             &p.settlement_frequency,
-            problem,
-        ));
-    }
-    if Currency::parse(&p.currency).is_err() {
-        let problem = "not an ISO 4217 currency with minor units";
-        return Err(corrupt("project".into(), "currency", &p.currency, problem));
-    }
-    if CapPolicy::from_db(&p.cap_policy).is_none() {
-        let problem = "not shortfall or reallocate";
-        return Err(corrupt(
-            "project".into(),
+            SettlementFrequency::from_db(&p.settlement_frequency).is_some(),
+            "not quarterly or monthly",
+        ),
+        (
+            "currency",
+            &p.currency,
+            Currency::parse(&p.currency).is_ok(),
+            "not an ISO 4217 currency with minor units",
+        ),
+        (
             "cap_policy",
             &p.cap_policy,
-            problem,
-        ));
+            CapPolicy::from_db(&p.cap_policy).is_some(),
+            "not shortfall or reallocate",
+        ),
+    ];
+    for (field, value, known, problem) in project_labels {
+        if !known {
+            return Err(CorruptTerms::new(
+                &p.id,
+                "project".into(),
+                field,
+                value,
+                problem,
+            ));
+        }
     }
     for r in &record.payers {
         if PayerRole::from_db(&r.payer.role).is_none() {
             let row = format!("payer {}", r.payer.id);
-            return Err(corrupt(row, "role", &r.payer.role, "not a payer role"));
+            let problem = "not a payer role";
+            return Err(CorruptTerms::new(
+                &p.id,
+                row,
+                "role",
+                &r.payer.role,
+                problem,
+            ));
         }
     }
     for o in &record.outcomes {
         if OutcomeUnit::from_db(&o.unit).is_none() {
             let row = format!("outcome {}", o.code);
-            return Err(corrupt(row, "unit", &o.unit, "not a unit"));
+            return Err(CorruptTerms::new(&p.id, row, "unit", &o.unit, "not a unit"));
         }
     }
     Ok(())
@@ -121,14 +140,9 @@ impl ProjectRules {
     /// is an error naming the row, never a default.
     pub fn new(record: ProjectRecord, today: NaiveDate) -> Result<ProjectRules, CorruptTerms> {
         let p = &record.project;
-        let corrupt =
-            |row: String, field: &'static str, value: &str, problem: String| CorruptTerms {
-                project_id: p.id.clone(),
-                row,
-                field,
-                value: value.to_owned(),
-                problem,
-            };
+        let corrupt = |row: String, field: &'static str, value: &str, problem: String| {
+            CorruptTerms::new(&p.id, row, field, value, &problem)
+        };
         let window = EligibilityWindow {
             service_start: p.service_start,
             service_end: p.service_end,
