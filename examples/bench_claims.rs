@@ -64,6 +64,7 @@ async fn main() {
         db_pool_size: 4,
         max_body_bytes: 256 * 1024 * 1024,
         workers: Some(2),
+        clock: cofund::clock::Clock::system(),
     };
     let app = cofund::startup::Application::build(&config).unwrap();
     let base = format!("http://127.0.0.1:{}", app.port());

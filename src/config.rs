@@ -40,6 +40,8 @@ pub struct Config {
     pub max_body_bytes: usize,
     /// HTTP worker threads (default: one per core).
     pub workers: Option<usize>,
+    /// The time the application acts at (the system clock but in tests).
+    pub clock: crate::clock::Clock,
 }
 
 /// Where development-only secrets are kept between runs, so that tokens minted by
@@ -162,6 +164,7 @@ impl Config {
                 db_pool_size,
                 max_body_bytes: 64 * 1024 * 1024,
                 workers: None,
+                clock: crate::clock::Clock::system(),
             }),
             _ => Err(errors),
         }

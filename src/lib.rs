@@ -5,6 +5,7 @@
 //! [`startup`] wires it together from [`config`].
 
 pub mod api;
+pub mod clock;
 pub mod config;
 pub mod db;
 pub mod demo;

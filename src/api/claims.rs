@@ -3,7 +3,7 @@
 
 use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
-use chrono::{Datelike, NaiveDate};
+use chrono::{NaiveDate, NaiveDateTime};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
@@ -18,6 +18,7 @@ use crate::db::{queries, write_tx, DbConn, Pool};
 use crate::domain::access::{decider, may_submit, MoneyScope};
 use crate::domain::claims::{AdjustmentKind, ClaimInput, Reason};
 use crate::domain::limits;
+use crate::domain::period::Period;
 use crate::domain::money::MoneyJson;
 use crate::services::access::{load_visible, AccessError, VisibleProject};
 use crate::services::claims::{
@@ -167,10 +168,6 @@ fn claim_view(
     })
 }
 
-fn today() -> NaiveDate {
-    chrono::Utc::now().date_naive()
-}
-
 /// The project, visible to the caller and with the caller as its provider.
 fn project_for_provider(
     conn: &mut DbConn,
@@ -231,10 +228,11 @@ pub async fn submit_one(
         let project = project_for_provider(conn, &who, &project_id)?;
         let money = project.money(&who);
         let currency = project.record.project.currency.clone();
-        let rules = ProjectRules::new(project.record, today())?;
+        let rules = ProjectRules::new(project.record, config.clock.today())?;
         let submitter = Submitter {
             subject: &who.subject,
             organisation_id: who.organisation_id.as_deref().unwrap_or(""),
+            at: config.clock.now(),
         };
         let (mut results, mut stored) = service::submit(
             conn,
@@ -465,8 +463,12 @@ pub async fn submit_bulk(
     let response = idempotent_create(&pool, &principal, &req, &body, move |conn| {
         lock_project(conn, &project_id)?;
         let project = project_for_provider(conn, &who, &project_id)?;
-        let rules = ProjectRules::new(project.record, today())?;
-        let submitter = Submitter { subject: &who.subject, organisation_id: who.organisation_id.as_deref().unwrap_or("") };
+        let rules = ProjectRules::new(project.record, config.clock.today())?;
+        let submitter = Submitter {
+            subject: &who.subject,
+            organisation_id: who.organisation_id.as_deref().unwrap_or(""),
+            at: config.clock.now(),
+        };
         let upload_id = queries::new_id("upl");
         let (results, stored) =
             service::submit(conn, &rules, &submitter, rows, mode, &config.pseudonym_key, Some(&upload_id))?;
@@ -552,10 +554,12 @@ pub async fn get(
 )]
 pub async fn verify_one(
     pool: web::Data<Pool>,
+    config: web::Data<Config>,
     principal: Principal,
     id: web::Path<String>,
 ) -> Result<web::Json<ClaimView>, ApiError> {
     principal.require(DECIDERS)?;
+    let clock = config.clock.clone();
     let id = id.into_inner();
     let view = with_db(&pool, move |conn| {
         write_tx(conn, |conn| {
@@ -567,10 +571,11 @@ pub async fn verify_one(
                 subject: &principal.subject,
                 organisation_id: principal.organisation_id.as_deref(),
                 capacity: decider(&principal, &project.parties())?,
+                at: clock.now(),
             };
             let money = project.money(&principal);
             let currency = project.record.project.currency.clone();
-            let rules = ProjectRules::new(project.record, today())?;
+            let rules = ProjectRules::new(project.record, clock.today())?;
             let mut results =
                 service::verify(conn, &rules, &verifier, std::slice::from_ref(&claim.id))?;
             let result = results
@@ -633,12 +638,14 @@ pub struct BulkVerifyReport {
 )]
 pub async fn verify_many(
     pool: web::Data<Pool>,
+    config: web::Data<Config>,
     statistics: web::Data<StatisticsRefresher>,
     principal: Principal,
     project_id: web::Path<String>,
     body: JsonBody,
 ) -> Result<web::Json<BulkVerifyReport>, ApiError> {
     principal.require(DECIDERS)?;
+    let clock = config.clock.clone();
     let request: BulkVerifyRequest = body.parse()?;
     if request.claim_ids.is_empty() == request.upload_id.is_none() {
         return Err(ApiError::validation(
@@ -662,8 +669,9 @@ pub async fn verify_many(
                 subject: &principal.subject,
                 organisation_id: principal.organisation_id.as_deref(),
                 capacity: decider(&principal, &project.parties())?,
+                at: clock.now(),
             };
-            let rules = ProjectRules::new(project.record, today())?;
+            let rules = ProjectRules::new(project.record, clock.today())?;
             let (ids, results) = match &request.upload_id {
                 None => {
                     let ids = request.claim_ids.clone();
@@ -694,14 +702,19 @@ pub struct ReasonRequest {
     pub reason: String,
 }
 
+/// What rejecting or revoking a claim does: the claim, who, why, when.
+type Decision = fn(&mut DbConn, &Claim, &str, &str, NaiveDateTime) -> Result<(), ServiceError>;
+
 async fn decide(
     pool: web::Data<Pool>,
+    config: web::Data<Config>,
     principal: Principal,
     id: String,
     body: JsonBody,
-    act: fn(&mut DbConn, &Claim, &str, &str) -> Result<(), ServiceError>,
+    act: Decision,
 ) -> Result<web::Json<ClaimView>, ApiError> {
     principal.require(DECIDERS)?;
+    let clock = config.clock.clone();
     let request: ReasonRequest = body.parse()?;
     let reason = request.reason.trim().to_owned();
     if reason.is_empty() || reason.chars().count() > 2000 {
@@ -718,9 +731,9 @@ async fn decide(
             let capacity = decider(&principal, &project.parties())?;
             let money = project.money(&principal);
             let currency = project.record.project.currency.clone();
-            let rules = ProjectRules::new(project.record, today())?;
+            let rules = ProjectRules::new(project.record, clock.today())?;
             check_decider(&rules, capacity, &claim)?;
-            act(conn, &claim, &principal.subject, &reason)?;
+            act(conn, &claim, &principal.subject, &reason, clock.now())?;
             let claim = queries::find_claim(conn, &claim.id)?
                 .ok_or_else(|| ApiError::Internal("a claim vanished in its transaction".into()))?;
             claim_view(conn, claim, &currency, &money)
@@ -739,11 +752,12 @@ async fn decide(
 )]
 pub async fn reject(
     pool: web::Data<Pool>,
+    config: web::Data<Config>,
     principal: Principal,
     id: web::Path<String>,
     body: JsonBody,
 ) -> Result<web::Json<ClaimView>, ApiError> {
-    decide(pool, principal, id.into_inner(), body, service::reject).await
+    decide(pool, config, principal, id.into_inner(), body, service::reject).await
 }
 
 /// Revoke a verified claim: its allocations are reversed by new ledger entries.
@@ -755,11 +769,12 @@ pub async fn reject(
 )]
 pub async fn revoke(
     pool: web::Data<Pool>,
+    config: web::Data<Config>,
     principal: Principal,
     id: web::Path<String>,
     body: JsonBody,
 ) -> Result<web::Json<ClaimView>, ApiError> {
-    decide(pool, principal, id.into_inner(), body, service::revoke).await
+    decide(pool, config, principal, id.into_inner(), body, service::revoke).await
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -840,25 +855,6 @@ pub struct AllocationQuery {
     pub limit: Option<u32>,
 }
 
-/// First and last day of a period written `2021-Q1` or `2021-03`.
-pub fn parse_period(period: &str) -> Option<(NaiveDate, NaiveDate)> {
-    let (year, rest) = period.split_once('-')?;
-    let year: i32 = year
-        .parse()
-        .ok()
-        .filter(|y| (limits::MIN_DATE.year()..=limits::MAX_DATE.year()).contains(y))?;
-    let (first_month, months) = if let Some(q) = rest.strip_prefix('Q') {
-        let q: u32 = q.parse().ok().filter(|q| (1..=4).contains(q))?;
-        ((q - 1) * 3 + 1, 3)
-    } else {
-        let m: u32 = rest.parse().ok().filter(|m| (1..=12).contains(m))?;
-        (m, 1)
-    };
-    let start = NaiveDate::from_ymd_opt(year, first_month, 1)?;
-    let next = start.checked_add_months(chrono::Months::new(months))?;
-    Some((start, next.pred_opt()?)).filter(|(s, _)| s.year() == year)
-}
-
 /// Every allocation of a project: the ledger as each payer sees it.
 #[utoipa::path(
     get, path = "/v1/projects/{id}/allocations", tag = "claims", params(("id" = String, Path), AllocationQuery),
@@ -879,7 +875,7 @@ pub async fn allocations_list(
     .limit()?;
     let period = match &query.period {
         None => None,
-        Some(p) => Some(parse_period(p).ok_or_else(|| {
+        Some(p) => Some(Period::parse(p).map(|p| (p.start(), p.last_day())).ok_or_else(|| {
             ApiError::validation(
                 "period",
                 "is not a period such as 2021-Q1 or 2021-03, from 1900 to 2199",
@@ -913,29 +909,4 @@ pub async fn allocations_list(
     Ok(web::Json(Page::new(items, limit, |a: &AllocationView| {
         a.id.clone()
     })))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::parse_period;
-
-    #[test]
-    fn periods_are_quarters_or_months() {
-        let d = |s: &str| s.parse().unwrap();
-        assert_eq!(
-            parse_period("2021-Q1"),
-            Some((d("2021-01-01"), d("2021-03-31")))
-        );
-        assert_eq!(
-            parse_period("2021-Q4"),
-            Some((d("2021-10-01"), d("2021-12-31")))
-        );
-        assert_eq!(
-            parse_period("2024-02"),
-            Some((d("2024-02-01"), d("2024-02-29")))
-        );
-        assert_eq!(parse_period("2021-Q5"), None);
-        assert_eq!(parse_period("2021-13"), None);
-        assert_eq!(parse_period("March"), None);
-    }
 }

@@ -268,6 +268,7 @@ impl From<ServiceError> for ApiError {
         match e {
             ServiceError::NotFound(m) => ApiError::NotFound(m),
             ServiceError::Forbidden(m) => ApiError::Forbidden(m),
+            ServiceError::Invalid(errors) => ApiError::Validation(errors),
             ServiceError::Conflict(m) => ApiError::Conflict(m),
             ServiceError::Busy(m) => ApiError::Unavailable(m),
             ServiceError::Internal(m) => ApiError::Internal(m),

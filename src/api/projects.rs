@@ -39,6 +39,8 @@ pub struct ProjectView {
     pub cap_policy: CapPolicy,
     pub settlement_route: SettlementRoute,
     pub settlement_frequency: SettlementFrequency,
+    /// Days after its issue date that a settlement document is due.
+    pub payment_terms_days: i32,
     pub payers: Vec<PayerView>,
     pub outcomes: Vec<OutcomeView>,
     pub validator_organisation_ids: Vec<String>,
@@ -175,6 +177,7 @@ impl From<ProjectRecord> for ProjectView {
             settlement_frequency: SettlementFrequency::from_db(&p.settlement_frequency)
                 .unwrap_or(SettlementFrequency::Quarterly),
             validator_organisation_ids: record.validator_organisation_ids,
+            payment_terms_days: p.payment_terms_days,
             id: p.id,
             name: p.name,
             fund_id: p.fund_id,

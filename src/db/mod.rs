@@ -339,6 +339,34 @@ pub mod backend_specific {
         Ok(inserted == 1)
     }
 
+    /// Makes sure the issuer has a numbering sequence for `year` (starting at nothing
+    /// issued), leaving an existing one as it is. On PostgreSQL a concurrent first issue of
+    /// the year waits here on the key until the other commits.
+    pub fn ensure_document_sequence(
+        conn: &mut DbConn,
+        issuer_organisation_id: &str,
+        year: i32,
+    ) -> diesel::QueryResult<()> {
+        use crate::db::schema::document_sequences as seq;
+        use diesel::ExpressionMethods;
+        let row = (
+            seq::issuer_organisation_id.eq(issuer_organisation_id),
+            seq::year.eq(year),
+            seq::last_number.eq(0),
+        );
+        match conn {
+            DbConn::Pg(pg) => diesel::insert_into(seq::table)
+                .values(row)
+                .on_conflict_do_nothing()
+                .execute(pg)?,
+            DbConn::Sqlite(sqlite) => diesel::insert_into(seq::table)
+                .values(row)
+                .on_conflict_do_nothing()
+                .execute(sqlite)?,
+        };
+        Ok(())
+    }
+
     /// One verified claim's decision, for [`mark_claims_verified`].
     pub struct VerifiedClaim<'a> {
         pub id: &'a str,
@@ -406,6 +434,7 @@ pub mod backend_specific {
     pub enum LockableTable {
         Funds,
         Projects,
+        SettlementDocuments,
     }
 
     impl LockableTable {
@@ -413,6 +442,7 @@ pub mod backend_specific {
             match self {
                 LockableTable::Funds => "funds",
                 LockableTable::Projects => "projects",
+                LockableTable::SettlementDocuments => "settlement_documents",
             }
         }
     }

@@ -63,6 +63,7 @@ pub struct Project {
     pub stage_development: Option<String>,
     pub published: bool,
     pub created_at: NaiveDateTime,
+    pub payment_terms_days: i32,
 }
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
@@ -227,6 +228,7 @@ pub struct Allocation {
     pub achieved_on: NaiveDate,
     pub posted_at: NaiveDateTime,
     pub reverses_id: Option<i64>,
+    pub outcome_code: String,
 }
 
 /// An allocation before the database numbers it.
@@ -243,6 +245,7 @@ pub struct NewAllocation {
     pub achieved_on: NaiveDate,
     pub posted_at: NaiveDateTime,
     pub reverses_id: Option<i64>,
+    pub outcome_code: String,
 }
 
 /// One entry of the double-entry ledger: a claim's verification or its reversal. Its payer
@@ -257,4 +260,83 @@ pub struct LedgerEntry {
     pub provider_amount_minor: i64,
     pub posted_at: NaiveDateTime,
     pub reverses_entry_id: Option<String>,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(treat_none_as_default_value = false, table_name = settlement_documents)]
+pub struct SettlementDocument {
+    pub id: String,
+    pub project_id: String,
+    pub kind: String,
+    pub status: String,
+    pub period: String,
+    pub period_start: NaiveDate,
+    pub period_end: NaiveDate,
+    pub issuer_organisation_id: String,
+    pub recipient_organisation_id: String,
+    pub currency: String,
+    pub total_minor: i64,
+    pub paid_minor: i64,
+    pub number: Option<String>,
+    pub issued_on: Option<NaiveDate>,
+    pub due_on: Option<NaiveDate>,
+    pub credits_document_id: Option<String>,
+    pub void_reason: Option<String>,
+    pub created_by: String,
+    pub created_at: NaiveDateTime,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(treat_none_as_default_value = false, table_name = document_lines)]
+pub struct DocumentLine {
+    pub document_id: String,
+    pub position: i32,
+    pub claim_id: String,
+    pub outcome_code: String,
+    pub participant_pseudonym: String,
+    pub achieved_on: NaiveDate,
+    pub posted_at: NaiveDateTime,
+    pub amount_minor: i64,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(treat_none_as_default_value = false, table_name = settlement_links)]
+pub struct SettlementLink {
+    pub allocation_id: i64,
+    pub leg: String,
+    pub document_id: String,
+    pub line_position: i32,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(treat_none_as_default_value = false, table_name = document_payments)]
+pub struct DocumentPayment {
+    pub id: String,
+    pub document_id: String,
+    pub amount_minor: i64,
+    pub paid_on: NaiveDate,
+    pub reference: String,
+    pub recorded_by: String,
+    pub recorded_at: NaiveDateTime,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = document_events)]
+pub struct DocumentEvent {
+    pub id: i64,
+    pub document_id: String,
+    pub action: String,
+    pub actor: String,
+    pub at: NaiveDateTime,
+    pub detail: String,
+}
+
+#[derive(Debug, Clone, Insertable)]
+#[diesel(table_name = document_events)]
+pub struct NewDocumentEvent {
+    pub document_id: String,
+    pub action: String,
+    pub actor: String,
+    pub at: NaiveDateTime,
+    pub detail: String,
 }

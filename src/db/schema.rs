@@ -58,6 +58,7 @@ diesel::table! {
         stage_development -> Nullable<Text>,
         published -> Bool,
         created_at -> Timestamp,
+        payment_terms_days -> Integer,
     }
 }
 
@@ -207,6 +208,7 @@ diesel::table! {
         achieved_on -> Date,
         posted_at -> Timestamp,
         reverses_id -> Nullable<BigInt>,
+        outcome_code -> Text,
     }
 }
 
@@ -229,7 +231,87 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    settlement_documents (id) {
+        id -> Text,
+        project_id -> Text,
+        kind -> Text,
+        status -> Text,
+        period -> Text,
+        period_start -> Date,
+        period_end -> Date,
+        issuer_organisation_id -> Text,
+        recipient_organisation_id -> Text,
+        currency -> Text,
+        total_minor -> BigInt,
+        paid_minor -> BigInt,
+        number -> Nullable<Text>,
+        issued_on -> Nullable<Date>,
+        due_on -> Nullable<Date>,
+        credits_document_id -> Nullable<Text>,
+        void_reason -> Nullable<Text>,
+        created_by -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    document_lines (document_id, position) {
+        document_id -> Text,
+        position -> Integer,
+        claim_id -> Text,
+        outcome_code -> Text,
+        participant_pseudonym -> Text,
+        achieved_on -> Date,
+        posted_at -> Timestamp,
+        amount_minor -> BigInt,
+    }
+}
+
+diesel::table! {
+    settlement_links (allocation_id, leg) {
+        allocation_id -> BigInt,
+        leg -> Text,
+        document_id -> Text,
+        line_position -> Integer,
+    }
+}
+
+diesel::table! {
+    document_payments (id) {
+        id -> Text,
+        document_id -> Text,
+        amount_minor -> BigInt,
+        paid_on -> Date,
+        reference -> Text,
+        recorded_by -> Text,
+        recorded_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    document_events (id) {
+        id -> BigInt,
+        document_id -> Text,
+        action -> Text,
+        actor -> Text,
+        at -> Timestamp,
+        detail -> Text,
+    }
+}
+
+diesel::table! {
+    document_sequences (issuer_organisation_id, year) {
+        issuer_organisation_id -> Text,
+        year -> Integer,
+        last_number -> Integer,
+    }
+}
+
 diesel::joinable!(claims -> projects (project_id));
+diesel::joinable!(document_lines -> settlement_documents (document_id));
+diesel::joinable!(document_payments -> settlement_documents (document_id));
+diesel::joinable!(document_events -> settlement_documents (document_id));
 diesel::joinable!(claim_adjustments -> claims (claim_id));
 diesel::joinable!(allocations -> claims (claim_id));
 
@@ -251,4 +333,10 @@ diesel::allow_tables_to_appear_in_same_query!(
     allocations,
     ledger_entries,
     running_totals,
+    settlement_documents,
+    document_lines,
+    settlement_links,
+    document_payments,
+    document_events,
+    document_sequences,
 );

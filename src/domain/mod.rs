@@ -1,12 +1,33 @@
 //! Pure rules of the domain: no IO, no HTTP, no database. Everything here is unit-testable.
 
+/// A closed set of labels stored and sent as snake_case text.
+macro_rules! string_enum {
+    ($(#[$meta:meta])* $name:ident { $($variant:ident => $text:literal),+ $(,)? }) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
+        #[serde(rename_all = "snake_case")]
+        pub enum $name { $($variant),+ }
+
+        impl $name {
+            pub fn as_str(self) -> &'static str {
+                match self { $($name::$variant => $text),+ }
+            }
+            pub fn from_db(text: &str) -> Option<$name> {
+                match text { $($text => Some($name::$variant),)+ _ => None }
+            }
+        }
+    };
+}
+
 pub mod access;
 pub mod claims;
 pub mod ledger;
 pub mod limits;
 pub mod money;
+pub mod period;
 pub mod pseudonym;
 pub mod registry;
+pub mod settlement;
 pub mod shares;
 pub mod split;
 

@@ -15,24 +15,6 @@ use super::shares::{parse_share, sums_to_one};
 use super::split::{phase_schedule_gap, Phases};
 use super::FieldError;
 
-macro_rules! string_enum {
-    ($(#[$meta:meta])* $name:ident { $($variant:ident => $text:literal),+ $(,)? }) => {
-        $(#[$meta])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
-        #[serde(rename_all = "snake_case")]
-        pub enum $name { $($variant),+ }
-
-        impl $name {
-            pub fn as_str(self) -> &'static str {
-                match self { $($name::$variant => $text),+ }
-            }
-            pub fn from_db(text: &str) -> Option<$name> {
-                match text { $($text => Some($name::$variant),)+ _ => None }
-            }
-        }
-    };
-}
-
 string_enum!(OrganisationKind {
     CentralFund => "central_fund",
     LocalAuthority => "local_authority",
@@ -119,6 +101,10 @@ pub struct NewProject {
     pub settlement_route: SettlementRoute,
     #[serde(default = "default_settlement_frequency")]
     pub settlement_frequency: SettlementFrequency,
+    /// Days after its issue date that a settlement document is due, 0 to 365 (default 30).
+    #[serde(default = "default_payment_terms_days")]
+    #[schema(minimum = 0, maximum = 365)]
+    pub payment_terms_days: u16,
     pub payers: Vec<NewPayer>,
     pub outcomes: Vec<NewOutcome>,
     /// Organisations that may verify or reject this project's claims.
@@ -140,6 +126,13 @@ fn default_cap_policy() -> CapPolicy {
 fn default_settlement_route() -> SettlementRoute {
     SettlementRoute::Direct
 }
+/// Most days of payment terms a project may set.
+pub const MAX_PAYMENT_TERMS_DAYS: u16 = 365;
+
+fn default_payment_terms_days() -> u16 {
+    30
+}
+
 fn default_settlement_frequency() -> SettlementFrequency {
     SettlementFrequency::Quarterly
 }
@@ -372,6 +365,7 @@ pub struct ProjectPlan {
     pub cap_policy: CapPolicy,
     pub settlement_route: SettlementRoute,
     pub settlement_frequency: SettlementFrequency,
+    pub payment_terms_days: u16,
     pub payers: Vec<PayerPlan>,
     pub outcomes: Vec<OutcomePlan>,
     pub validator_organisation_ids: Vec<String>,
@@ -464,6 +458,12 @@ pub fn validate_project(
     check_fund(&mut errors, &input, facts, amounts.currency);
     let outcomes = validate_outcomes(&mut errors, &input, &mut amounts);
     check_validators(&mut errors, &input, facts);
+    if input.payment_terms_days > MAX_PAYMENT_TERMS_DAYS {
+        errors.push(FieldError::new(
+            "payment_terms_days",
+            format!("must be from 0 to {MAX_PAYMENT_TERMS_DAYS} days"),
+        ));
+    }
     let currency = amounts.currency;
 
     let plan = || ProjectPlan {
@@ -479,6 +479,7 @@ pub fn validate_project(
         cap_policy: input.cap_policy,
         settlement_route: input.settlement_route,
         settlement_frequency: input.settlement_frequency,
+        payment_terms_days: input.payment_terms_days,
         payers: payers.clone(),
         outcomes: outcomes.clone(),
         validator_organisation_ids: input.validator_organisation_ids.clone(),

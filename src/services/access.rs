@@ -2,7 +2,7 @@
 //! only for those who may see it, and telling whose money they see on it. Every handler that
 //! shows a project, its claims or its money goes through here.
 
-use crate::db::models::ProjectRecord;
+use crate::db::models::{ProjectRecord, SettlementDocument};
 use crate::db::{queries, DbConn};
 use crate::domain::access::{money_scope, sees_project, MoneyScope, Principal, ProjectParties};
 use crate::domain::registry::SettlementRoute;
@@ -74,4 +74,35 @@ pub fn load_visible(
     }
     check_stored_labels(&project.record)?;
     Ok(project)
+}
+
+/// Who sees a settlement document: an admin; its issuer and its recipient; the organisation
+/// owning its project's fund. Nobody else, whatever else they see of the project: a
+/// commissioner never sees another payer's invoice.
+pub fn sees_document(
+    principal: &Principal,
+    document: &SettlementDocument,
+    fund_owner: Option<&str>,
+) -> bool {
+    let org = principal.organisation_id.as_deref().unwrap_or("");
+    principal.is_admin()
+        || document.issuer_organisation_id == org
+        || document.recipient_organisation_id == org
+        || fund_owner == Some(org)
+}
+
+/// Loads a document the caller may see; not found for one it may not, so that its existence
+/// is not revealed either.
+pub fn load_document(
+    conn: &mut DbConn,
+    principal: &Principal,
+    id: &str,
+) -> Result<SettlementDocument, AccessError> {
+    let not_found = || AccessError::NotFound(id.to_owned());
+    let document = queries::get_document(conn, id)?.ok_or_else(not_found)?;
+    let fund_owner = queries::project_fund_owner(conn, &document.project_id)?;
+    if !sees_document(principal, &document, fund_owner.as_deref()) {
+        return Err(not_found());
+    }
+    Ok(document)
 }

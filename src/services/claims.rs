@@ -2,7 +2,7 @@
 
 use std::collections::{HashMap, HashSet};
 
-use chrono::{NaiveDate, NaiveDateTime, Utc};
+use chrono::{NaiveDate, NaiveDateTime};
 use diesel::prelude::*;
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -274,6 +274,8 @@ pub enum RowStatus {
 pub struct Submitter<'a> {
     pub subject: &'a str,
     pub organisation_id: &'a str,
+    /// When the claims are received.
+    pub at: NaiveDateTime,
 }
 
 /// Checks every row and stores the acceptable ones as submitted claims. Rows are checked in
@@ -303,7 +305,7 @@ pub fn submit(
     wanted.dedup();
     let mut history = load_history(conn, rules, &wanted, &[SUBMITTED, VERIFIED])?;
 
-    let now = Utc::now().naive_utc();
+    let now = submitter.at;
     let mut results = Vec::with_capacity(rows.len());
     let mut accepted = Vec::new();
     for (index, (row, pseudonym)) in rows.into_iter().zip(pseudonyms).enumerate() {
@@ -556,6 +558,8 @@ pub struct Verifier<'a> {
     pub organisation_id: Option<&'a str>,
     /// In what capacity they decide, from [`crate::domain::access::decider`].
     pub capacity: Decider,
+    /// When they decide: the time the allocations are posted at.
+    pub at: NaiveDateTime,
 }
 
 /// Running totals of a project while a batch of claims is verified: the stored totals plus
@@ -650,7 +654,7 @@ fn verify_found(
     // the primary key and scan the project's every claim.
     found.retain(|c| c.project_id == rules.project_id());
     let (mut results, todo) = triage(claim_ids, &found, verifier);
-    let mut batch = Batch::start(conn, rules, &todo)?;
+    let mut batch = Batch::start(conn, rules, &todo, verifier.at)?;
     let loaded = started.elapsed();
     for claim in todo {
         let result = batch.decide(claim, verifier)?;
@@ -738,6 +742,7 @@ impl<'r> Batch<'r> {
         conn: &mut DbConn,
         rules: &'r ProjectRules,
         todo: &[&Claim],
+        now: NaiveDateTime,
     ) -> Result<Self, ServiceError> {
         let mut pseudonyms: Vec<&str> = todo
             .iter()
@@ -762,7 +767,7 @@ impl<'r> Batch<'r> {
                 deltas: HashMap::new(),
                 history: load_history_with_paid(conn, rules, &pseudonyms, &[VERIFIED])?,
             },
-            now: Utc::now().naive_utc(),
+            now,
             adjustments: Vec::new(),
             allocations: Vec::new(),
             entries: Vec::new(),
@@ -901,6 +906,7 @@ impl<'r> Batch<'r> {
                 achieved_on: claim.achieved_on,
                 posted_at: self.now,
                 reverses_id: None,
+                outcome_code: claim.outcome_code.clone(),
             });
         }
         for (account, amount) in self.accounts.entry_lines(parts) {
@@ -991,6 +997,7 @@ pub fn reject(
     claim: &Claim,
     by: &str,
     reason: &str,
+    now: NaiveDateTime,
 ) -> Result<(), ServiceError> {
     if claim.status != SUBMITTED {
         return Err(ServiceError::Conflict(format!(
@@ -1002,7 +1009,7 @@ pub fn reject(
         .set((
             claims::status.eq(REJECTED),
             claims::decided_by.eq(by),
-            claims::decided_at.eq(Utc::now().naive_utc()),
+            claims::decided_at.eq(now),
             claims::rejection_reason.eq(reason),
         ))
         .execute(conn)?;
@@ -1016,6 +1023,7 @@ pub fn revoke(
     claim: &Claim,
     by: &str,
     reason: &str,
+    now: NaiveDateTime,
 ) -> Result<(), ServiceError> {
     if claim.status != VERIFIED {
         return Err(ServiceError::Conflict(format!(
@@ -1023,7 +1031,6 @@ pub fn revoke(
             claim.status
         )));
     }
-    let now: NaiveDateTime = Utc::now().naive_utc();
     let entry_id = new_id("ent");
     let original: Vec<Allocation> = allocations::table
         .filter(allocations::claim_id.eq(&claim.id))
@@ -1043,6 +1050,7 @@ pub fn revoke(
             achieved_on: a.achieved_on,
             posted_at: now,
             reverses_id: Some(a.id),
+            outcome_code: a.outcome_code.clone(),
         })
         .collect();
     let accounts = ProjectAccounts::new(

@@ -3,6 +3,7 @@
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
 
 use crate::domain::access::Denied;
+use crate::domain::FieldError;
 use crate::services::access::AccessError;
 use crate::services::claims::CorruptTerms;
 
@@ -12,6 +13,9 @@ pub enum ServiceError {
     NotFound(String),
     #[error("{0}")]
     Forbidden(String),
+    /// The request names something the rules refuse, field by field.
+    #[error("invalid: {}", .0.iter().map(|e| e.field.as_str()).collect::<Vec<_>>().join(", "))]
+    Invalid(Vec<FieldError>),
     /// The state forbids it (a claim already decided) or a unique row already exists.
     #[error("{0}")]
     Conflict(String),

@@ -6,3 +6,4 @@ pub mod access;
 pub mod check;
 pub mod claims;
 pub mod error;
+pub mod settlement;

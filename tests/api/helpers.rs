@@ -4,6 +4,7 @@
 use std::net::TcpListener;
 
 use cofund::api::auth::{Authenticator, Role};
+use cofund::clock::Clock;
 use cofund::config::{Config, Environment, JwtSettings};
 use cofund::db::{DatabaseUrl, Pool};
 use cofund::startup::Application;
@@ -18,6 +19,9 @@ pub struct TestApp {
     pub pool: Pool,
     pub client: reqwest::Client,
     authenticator: Authenticator,
+    /// The application's clock: `clock.advance_days(92)` moves the server into a later
+    /// settlement period.
+    pub clock: Clock,
     /// Dropped with the app: the test's own database goes with it.
     _database: FreshDatabase,
 }
@@ -105,6 +109,7 @@ pub fn fresh_database() -> FreshDatabase {
 pub async fn spawn_app_with(options: Options) -> TestApp {
     let fresh = fresh_database();
     let database = fresh.url.clone();
+    let clock = Clock::system();
     let config = Config {
         environment: Environment::Development,
         database: database.clone(),
@@ -116,6 +121,7 @@ pub async fn spawn_app_with(options: Options) -> TestApp {
         db_pool_size: 8,
         max_body_bytes: options.max_body_bytes,
         workers: Some(options.workers),
+        clock: clock.clone(),
     };
     // The application main builds, on a port of its own.
     let app = Application::build(&config).expect("the application starts");
@@ -128,6 +134,7 @@ pub async fn spawn_app_with(options: Options) -> TestApp {
         pool,
         client: reqwest::Client::new(),
         authenticator: Authenticator::new(options.jwt),
+        clock,
         _database: fresh,
     }
 }
@@ -236,6 +243,7 @@ impl TestApp {
             db_pool_size: 8,
             max_body_bytes: 1024 * 1024,
             workers: Some(2),
+            clock: self.clock.clone(),
         };
         let app = Application::build(&config).expect("a second server starts");
         let address = format!("http://127.0.0.1:{}", app.port());

@@ -1,0 +1,111 @@
+-- Settlement: documents (invoices, top-up claims, credit notes) built from the ledger.
+--
+-- A document settles allocations: an allocation's settlement period is chosen by the date it
+-- was *posted*, so that a reversal posted after its period was invoiced lands, as a credit
+-- line, on the payer's next document instead of rewriting an issued one.
+
+-- Each allocation names its outcome, so that a document line needs no join to the claim for
+-- it. Existing ledgers take it from their claims. The append-only triggers are lifted for
+-- this one conversion and put back as they were.
+DROP TRIGGER allocations_append_only_update;
+ALTER TABLE allocations ADD COLUMN outcome_code TEXT NOT NULL DEFAULT '';
+UPDATE allocations SET outcome_code = (SELECT c.outcome_code FROM claims c WHERE c.id = allocations.claim_id);
+CREATE TRIGGER allocations_append_only_update BEFORE UPDATE ON allocations
+BEGIN SELECT RAISE(ABORT, 'allocations are append-only: post a reversal instead'); END;
+-- "The lines of payer X on project Y posted up to a day": the access path of every build.
+CREATE INDEX allocations_payer_posted_idx ON allocations(project_id, payer_id, posted_at);
+
+-- Payment terms: an issued document is due this many days after its issue date.
+ALTER TABLE projects ADD COLUMN payment_terms_days INTEGER NOT NULL DEFAULT 30;
+
+CREATE TABLE settlement_documents (
+    id                         TEXT PRIMARY KEY,
+    project_id                 TEXT NOT NULL REFERENCES projects(id),
+    kind                       TEXT NOT NULL,      -- invoice, top_up_claim, credit_note
+    status                     TEXT NOT NULL,      -- draft, issued, paid, void
+    period                     TEXT NOT NULL,      -- 2021-Q1 or 2021-03
+    period_start               DATE NOT NULL,
+    period_end                 DATE NOT NULL,
+    issuer_organisation_id     TEXT NOT NULL REFERENCES organisations(id),
+    recipient_organisation_id  TEXT NOT NULL REFERENCES organisations(id),
+    currency                   TEXT NOT NULL,
+    total_minor                BIGINT NOT NULL,
+    paid_minor                 BIGINT NOT NULL,
+    number                     TEXT UNIQUE,        -- once issued
+    issued_on                  DATE,
+    due_on                     DATE,
+    credits_document_id        TEXT REFERENCES settlement_documents(id), -- a credit note's voided document
+    void_reason                TEXT,
+    created_by                 TEXT NOT NULL,
+    created_at                 TIMESTAMP NOT NULL
+);
+CREATE INDEX settlement_documents_project_idx ON settlement_documents(project_id, period, id);
+CREATE INDEX settlement_documents_issuer_idx ON settlement_documents(issuer_organisation_id, id);
+CREATE INDEX settlement_documents_recipient_idx ON settlement_documents(recipient_organisation_id, id);
+-- One credit note per voided document.
+CREATE UNIQUE INDEX settlement_documents_credits_idx ON settlement_documents(credits_document_id)
+    WHERE credits_document_id IS NOT NULL;
+
+CREATE TABLE document_lines (
+    document_id            TEXT NOT NULL REFERENCES settlement_documents(id),
+    position               INTEGER NOT NULL,
+    claim_id               TEXT NOT NULL,
+    outcome_code           TEXT NOT NULL,
+    participant_pseudonym  TEXT NOT NULL,
+    achieved_on            DATE NOT NULL,
+    posted_at              TIMESTAMP NOT NULL,
+    amount_minor           BIGINT NOT NULL,
+    PRIMARY KEY (document_id, position)
+) WITHOUT ROWID;
+
+-- Which document line settled an allocation, in each leg of settlement (`invoice`: what the
+-- provider invoices; `top_up_claim`: what a lead commissioner claims back from a central
+-- fund under via_commissioner). The key makes it impossible to settle an allocation twice
+-- in a leg. Links of a draft go with it when it is rebuilt; those of a voided document are
+-- released, so that its allocations are invoiced again (its credit note cancels it).
+CREATE TABLE settlement_links (
+    allocation_id  BIGINT NOT NULL,
+    leg            TEXT NOT NULL,
+    document_id    TEXT NOT NULL REFERENCES settlement_documents(id),
+    line_position  INTEGER NOT NULL,
+    PRIMARY KEY (allocation_id, leg)
+) WITHOUT ROWID;
+CREATE INDEX settlement_links_document_idx ON settlement_links(document_id);
+
+CREATE TABLE document_payments (
+    id            TEXT PRIMARY KEY,
+    document_id   TEXT NOT NULL REFERENCES settlement_documents(id),
+    amount_minor  BIGINT NOT NULL,
+    paid_on       DATE NOT NULL,
+    reference     TEXT NOT NULL,
+    recorded_by   TEXT NOT NULL,
+    recorded_at   TIMESTAMP NOT NULL
+);
+CREATE INDEX document_payments_document_idx ON document_payments(document_id);
+
+-- Every transition of a document: who, when, what.
+CREATE TABLE document_events (
+    id           INTEGER PRIMARY KEY,
+    document_id  TEXT NOT NULL REFERENCES settlement_documents(id),
+    action       TEXT NOT NULL,   -- built, issued, payment, paid, voided
+    actor        TEXT NOT NULL,
+    at           TIMESTAMP NOT NULL,
+    detail       TEXT NOT NULL
+);
+CREATE INDEX document_events_document_idx ON document_events(document_id, id);
+
+-- Gap-free numbering: the last number each issuer gave in a year, taken and raised in the
+-- transaction that issues.
+CREATE TABLE document_sequences (
+    issuer_organisation_id  TEXT NOT NULL,
+    year                    INTEGER NOT NULL,
+    last_number             INTEGER NOT NULL,
+    PRIMARY KEY (issuer_organisation_id, year)
+) WITHOUT ROWID;
+
+-- An issued document is frozen: its lines never change, and go only with a draft rebuilt.
+CREATE TRIGGER document_lines_frozen_update BEFORE UPDATE ON document_lines
+BEGIN SELECT RAISE(ABORT, 'document lines never change: rebuild the draft instead'); END;
+CREATE TRIGGER document_lines_frozen_delete BEFORE DELETE ON document_lines
+WHEN (SELECT status FROM settlement_documents WHERE id = OLD.document_id) <> 'draft'
+BEGIN SELECT RAISE(ABORT, 'the lines of an issued document never change'); END;

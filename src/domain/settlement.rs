@@ -1,0 +1,425 @@
+//! Settlement: which documents a period's unsettled allocations make, and who issues them to
+//! whom. Pure: the caller brings the allocations not yet settled, this says where each goes.
+//!
+//! - Route `direct`: the provider invoices each payer for exactly that payer's allocations.
+//! - Route `via_commissioner`: the provider invoices the lead commissioner for the whole
+//!   value of every outcome (one line per ledger entry, all payers' parts together), and the
+//!   lead's **top-up claim** asks each other payer (the central funds) for its own parts of
+//!   the same outcomes.
+//!
+//! An allocation is settled once in each leg it belongs to ([`Leg`]). Reversals are
+//! allocations too, with negative amounts: posted after a document was issued, they appear as
+//! credit lines on the next one. A document whose lines sum below zero is a credit note.
+//! Allocations of nothing (a payer's part left wholly unfunded) are on no document.
+
+use std::collections::BTreeMap;
+
+use chrono::{Datelike, NaiveDate, NaiveDateTime};
+
+use super::registry::SettlementRoute;
+
+string_enum!(
+    /// The kind of a settlement document.
+    DocumentKind { Invoice => "invoice", TopUpClaim => "top_up_claim", CreditNote => "credit_note" }
+);
+
+string_enum!(
+    /// Where a document is in its life: `draft` (rebuilt freely), `issued` (numbered and
+    /// frozen), `paid` (in full) or `void` (cancelled by a credit note).
+    DocumentStatus { Draft => "draft", Issued => "issued", Paid => "paid", Void => "void" }
+);
+
+string_enum!(
+    /// A leg of settlement: what the provider invoices (`invoice`), or what a lead
+    /// commissioner claims back from the other payers under `via_commissioner`
+    /// (`top_up_claim`). An allocation is settled at most once in each.
+    Leg { Invoice => "invoice", TopUpClaim => "top_up_claim" }
+);
+
+/// An allocation not yet settled in `leg`, with what its document line shows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unsettled {
+    pub allocation_id: i64,
+    pub leg: Leg,
+    /// The ledger entry (verification or reversal) the allocation belongs to.
+    pub entry_id: String,
+    pub claim_id: String,
+    pub payer_organisation_id: String,
+    pub outcome_code: String,
+    pub participant_pseudonym: String,
+    pub achieved_on: NaiveDate,
+    pub posted_at: NaiveDateTime,
+    pub amount_minor: i64,
+}
+
+/// Who settles with whom on a project.
+#[derive(Debug, Clone)]
+pub struct Parties<'a> {
+    pub route: SettlementRoute,
+    pub provider: &'a str,
+    /// The lead commissioner's organisation (required under `via_commissioner`).
+    pub lead: Option<&'a str>,
+}
+
+/// One line of a document: one allocation, or under `via_commissioner` one ledger entry's
+/// allocations together.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DraftLine {
+    pub claim_id: String,
+    pub outcome_code: String,
+    pub participant_pseudonym: String,
+    pub achieved_on: NaiveDate,
+    pub posted_at: NaiveDateTime,
+    pub amount_minor: i64,
+    /// The allocations this line settles.
+    pub allocation_ids: Vec<i64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DraftDocument {
+    pub kind: DocumentKind,
+    pub leg: Leg,
+    pub issuer_organisation_id: String,
+    pub recipient_organisation_id: String,
+    pub lines: Vec<DraftLine>,
+    pub total_minor: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SettlementError {
+    #[error("the project settles via its lead commissioner but names none")]
+    NoLead,
+    #[error("a document's total overflows")]
+    Overflow,
+}
+
+/// The documents `unsettled` makes, in a stable order (leg, then recipient). Every allocation
+/// of a non-zero amount lands on exactly one line of its leg; lines are in posting order.
+pub fn build(
+    parties: &Parties,
+    unsettled: &[Unsettled],
+) -> Result<Vec<DraftDocument>, SettlementError> {
+    let lead = match parties.route {
+        SettlementRoute::Direct => None,
+        SettlementRoute::ViaCommissioner => Some(parties.lead.ok_or(SettlementError::NoLead)?),
+    };
+    // (leg, issuer, recipient) → lines by key (posted_at, claim, entry or allocation).
+    type Key = (NaiveDateTime, String, String, i64);
+    let mut documents: BTreeMap<(Leg, String, String), BTreeMap<Key, DraftLine>> =
+        BTreeMap::new();
+    for a in unsettled.iter().filter(|a| a.amount_minor != 0) {
+        let (issuer, recipient, per_entry) = match (a.leg, lead) {
+            (Leg::Invoice, None) => (parties.provider, a.payer_organisation_id.as_str(), false),
+            (Leg::Invoice, Some(lead)) => (parties.provider, lead, true),
+            // The lead claims nothing back from itself; under `direct` there is no such leg.
+            (Leg::TopUpClaim, Some(lead)) if a.payer_organisation_id != lead => {
+                (lead, a.payer_organisation_id.as_str(), false)
+            }
+            (Leg::TopUpClaim, _) => continue,
+        };
+        let key: Key = if per_entry {
+            (a.posted_at, a.claim_id.clone(), a.entry_id.clone(), 0)
+        } else {
+            (a.posted_at, a.claim_id.clone(), String::new(), a.allocation_id)
+        };
+        let lines = documents
+            .entry((a.leg, issuer.to_owned(), recipient.to_owned()))
+            .or_default();
+        let line = lines.entry(key).or_insert_with(|| DraftLine {
+            claim_id: a.claim_id.clone(),
+            outcome_code: a.outcome_code.clone(),
+            participant_pseudonym: a.participant_pseudonym.clone(),
+            achieved_on: a.achieved_on,
+            posted_at: a.posted_at,
+            amount_minor: 0,
+            allocation_ids: Vec::new(),
+        });
+        line.amount_minor = line
+            .amount_minor
+            .checked_add(a.amount_minor)
+            .ok_or(SettlementError::Overflow)?;
+        line.allocation_ids.push(a.allocation_id);
+    }
+    documents
+        .into_iter()
+        .map(|((leg, issuer, recipient), lines)| {
+            let lines: Vec<DraftLine> = lines.into_values().collect();
+            let total_minor = checked_total(lines.iter().map(|l| l.amount_minor))?;
+            Ok(DraftDocument {
+                kind: kind_of(leg, total_minor),
+                leg,
+                issuer_organisation_id: issuer,
+                recipient_organisation_id: recipient,
+                lines,
+                total_minor,
+            })
+        })
+        .collect()
+}
+
+fn checked_total(mut amounts: impl Iterator<Item = i64>) -> Result<i64, SettlementError> {
+    amounts.try_fold(0i64, |sum, a| sum.checked_add(a).ok_or(SettlementError::Overflow))
+}
+
+/// An invoice or top-up claim whose credits outweigh its charges is a credit note.
+fn kind_of(leg: Leg, total_minor: i64) -> DocumentKind {
+    match leg {
+        _ if total_minor < 0 => DocumentKind::CreditNote,
+        Leg::Invoice => DocumentKind::Invoice,
+        Leg::TopUpClaim => DocumentKind::TopUpClaim,
+    }
+}
+
+/// The prefix of an issuer's document numbers, from its name: the initials of its words
+/// (`Positive Families Partnership` → `PFP`), padded from the first word to three letters
+/// (`The Skill Mill` → `SKM`, `Durham` → `DUR`); `DOC` for a name without letters.
+pub fn number_prefix(issuer_name: &str) -> String {
+    const SKIPPED: [&str; 5] = ["the", "of", "and", "for", "a"];
+    let words: Vec<String> = issuer_name
+        .split(|c: char| !c.is_ascii_alphanumeric())
+        .filter(|w| !w.is_empty() && !SKIPPED.contains(&w.to_ascii_lowercase().as_str()))
+        .map(|w| w.to_ascii_uppercase())
+        .collect();
+    let Some(first) = words.first() else {
+        return "DOC".into();
+    };
+    let initials: String = words.iter().take(4).filter_map(|w| w.chars().next()).collect();
+    if initials.len() >= 3 {
+        return initials;
+    }
+    // Pad with the first word's next letters, keeping the other initials after them.
+    let pad = 3 - initials.len();
+    let mut prefix: String = first.chars().take(1 + pad).collect();
+    prefix.extend(words.iter().skip(1).filter_map(|w| w.chars().next()));
+    prefix
+}
+
+/// A document number: the issuer's prefix, the year of issue and its place in the issuer's
+/// gap-free sequence of that year, e.g. `SKM-2025-0007`.
+pub fn document_number(prefix: &str, issued_on: NaiveDate, sequence: i32) -> String {
+    format!("{prefix}-{}-{sequence:04}", issued_on.year())
+}
+
+/// Why a payment cannot be recorded against a document.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PaymentRefused {
+    #[error("a payment is a positive amount")]
+    NotPositive,
+    #[error("only an issued invoice or top-up claim is paid (this one is {0})")]
+    NotPayable(&'static str),
+    #[error("this payment would overpay the document: {outstanding_minor} minor units are outstanding")]
+    Overpayment { outstanding_minor: i64 },
+}
+
+/// Checks a payment of `amount_minor` against a document, and says whether it pays it in full.
+pub fn check_payment(
+    kind: DocumentKind,
+    status: DocumentStatus,
+    total_minor: i64,
+    paid_minor: i64,
+    amount_minor: i64,
+) -> Result<bool, PaymentRefused> {
+    if amount_minor <= 0 {
+        return Err(PaymentRefused::NotPositive);
+    }
+    if status != DocumentStatus::Issued {
+        return Err(PaymentRefused::NotPayable(status.as_str()));
+    }
+    if kind == DocumentKind::CreditNote {
+        return Err(PaymentRefused::NotPayable(kind.as_str()));
+    }
+    let outstanding_minor = total_minor - paid_minor;
+    if amount_minor > outstanding_minor {
+        return Err(PaymentRefused::Overpayment { outstanding_minor });
+    }
+    Ok(amount_minor == outstanding_minor)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+    use std::collections::HashMap;
+
+    fn at(day: u32) -> NaiveDateTime {
+        NaiveDate::from_ymd_opt(2021, 1, day)
+            .unwrap()
+            .and_hms_opt(12, 0, 0)
+            .unwrap()
+    }
+
+    fn allocation(id: i64, leg: Leg, entry: &str, payer: &str, amount: i64) -> Unsettled {
+        Unsettled {
+            allocation_id: id,
+            leg,
+            entry_id: entry.into(),
+            claim_id: format!("clm_{entry}"),
+            payer_organisation_id: payer.into(),
+            outcome_code: "x".into(),
+            participant_pseudonym: "p".into(),
+            achieved_on: at(1).date(),
+            posted_at: at(2),
+            amount_minor: amount,
+        }
+    }
+
+    #[test]
+    fn direct_invoices_each_payer_for_its_own_lines() {
+        let parties = Parties { route: SettlementRoute::Direct, provider: "prov", lead: None };
+        let docs = build(
+            &parties,
+            &[
+                allocation(1, Leg::Invoice, "e1", "cbo", 15000),
+                allocation(2, Leg::Invoice, "e1", "sof", 34505),
+                allocation(3, Leg::Invoice, "e1", "worcs", 50495),
+                allocation(4, Leg::Invoice, "e2", "worcs", -50495),
+                allocation(5, Leg::Invoice, "e2", "cbo", 0),
+            ],
+        )
+        .unwrap();
+        let summary: Vec<(&str, &str, DocumentKind, i64, usize)> = docs
+            .iter()
+            .map(|d| (d.issuer_organisation_id.as_str(), d.recipient_organisation_id.as_str(), d.kind, d.total_minor, d.lines.len()))
+            .collect();
+        assert_eq!(
+            summary,
+            vec![
+                ("prov", "cbo", DocumentKind::Invoice, 15000, 1),
+                ("prov", "sof", DocumentKind::Invoice, 34505, 1),
+                ("prov", "worcs", DocumentKind::Invoice, 0, 2),
+            ]
+        );
+    }
+
+    #[test]
+    fn via_commissioner_invoices_the_lead_for_whole_outcomes_and_the_lead_claims_the_top_up() {
+        let parties = Parties { route: SettlementRoute::ViaCommissioner, provider: "prov", lead: Some("council") };
+        let mut rows = Vec::new();
+        for leg in [Leg::Invoice, Leg::TopUpClaim] {
+            rows.push(allocation(1, leg, "e1", "dcms", 30000));
+            rows.push(allocation(2, leg, "e1", "council", 70000));
+        }
+        let docs = build(&parties, &rows).unwrap();
+        assert_eq!(docs.len(), 2);
+        assert_eq!(docs[0].kind, DocumentKind::Invoice);
+        assert_eq!((docs[0].recipient_organisation_id.as_str(), docs[0].total_minor), ("council", 100000));
+        assert_eq!(docs[0].lines.len(), 1, "one line per outcome");
+        assert_eq!(docs[0].lines[0].allocation_ids, vec![1, 2]);
+        assert_eq!(docs[1].kind, DocumentKind::TopUpClaim);
+        assert_eq!(
+            (docs[1].issuer_organisation_id.as_str(), docs[1].recipient_organisation_id.as_str(), docs[1].total_minor),
+            ("council", "dcms", 30000)
+        );
+        let no_lead = Parties { lead: None, ..parties };
+        assert_eq!(build(&no_lead, &rows), Err(SettlementError::NoLead));
+    }
+
+    #[test]
+    fn a_period_of_reversals_alone_is_a_credit_note() {
+        let parties = Parties { route: SettlementRoute::Direct, provider: "prov", lead: None };
+        let docs = build(&parties, &[allocation(9, Leg::Invoice, "e9", "cbo", -100)]).unwrap();
+        assert_eq!(docs[0].kind, DocumentKind::CreditNote);
+        assert_eq!(docs[0].total_minor, -100);
+    }
+
+    #[test]
+    fn numbers_read_as_their_issuer() {
+        assert_eq!(number_prefix("The Skill Mill"), "SKM");
+        assert_eq!(number_prefix("Positive Families Partnership"), "PFP");
+        assert_eq!(number_prefix("Durham"), "DUR");
+        assert_eq!(number_prefix("Worcestershire County Council"), "WCC");
+        assert_eq!(number_prefix("!!!"), "DOC");
+        let issued = NaiveDate::from_ymd_opt(2025, 4, 2).unwrap();
+        assert_eq!(document_number("SKM", issued, 7), "SKM-2025-0007");
+    }
+
+    #[test]
+    fn payments_never_overpay() {
+        use DocumentKind::*;
+        use DocumentStatus::*;
+        assert_eq!(check_payment(Invoice, Issued, 1000, 0, 400), Ok(false));
+        assert_eq!(check_payment(Invoice, Issued, 1000, 400, 600), Ok(true));
+        assert_eq!(
+            check_payment(Invoice, Issued, 1000, 400, 601),
+            Err(PaymentRefused::Overpayment { outstanding_minor: 600 })
+        );
+        assert_eq!(check_payment(Invoice, Issued, 1000, 0, 0), Err(PaymentRefused::NotPositive));
+        assert_eq!(check_payment(Invoice, Draft, 1000, 0, 1), Err(PaymentRefused::NotPayable("draft")));
+        assert_eq!(check_payment(Invoice, Paid, 1000, 1000, 1), Err(PaymentRefused::NotPayable("paid")));
+        assert_eq!(check_payment(CreditNote, Issued, -5, 0, 1), Err(PaymentRefused::NotPayable("credit_note")));
+    }
+
+    fn arbitrary_unsettled() -> impl Strategy<Value = Vec<Unsettled>> {
+        let payers = ["cbo", "sof", "council", "other"];
+        prop::collection::vec(
+            (0usize..4, 0u32..6, -50_000i64..100_000, any::<bool>(), 1u32..28),
+            0..60,
+        )
+        .prop_map(move |rows| {
+            rows.into_iter()
+                .enumerate()
+                .map(|(i, (payer, entry, amount, top_up, day))| Unsettled {
+                    allocation_id: i as i64,
+                    leg: if top_up { Leg::TopUpClaim } else { Leg::Invoice },
+                    entry_id: format!("e{entry}"),
+                    claim_id: format!("c{entry}"),
+                    payer_organisation_id: payers[payer].into(),
+                    outcome_code: "x".into(),
+                    participant_pseudonym: "p".into(),
+                    achieved_on: at(1).date(),
+                    posted_at: at(day),
+                    amount_minor: amount,
+                })
+                .collect()
+        })
+    }
+
+    proptest! {
+        /// Every allocation of a non-zero amount lands on exactly one line, in a document of
+        /// its own leg, and every total is the sum of its lines and of the allocations on it.
+        #[test]
+        fn every_allocation_lands_on_exactly_one_line(rows in arbitrary_unsettled(), via in any::<bool>()) {
+            let parties = if via {
+                Parties { route: SettlementRoute::ViaCommissioner, provider: "prov", lead: Some("council") }
+            } else {
+                Parties { route: SettlementRoute::Direct, provider: "prov", lead: None }
+            };
+            let docs = build(&parties, &rows).unwrap();
+            let mut seen: HashMap<(i64, Leg), usize> = HashMap::new();
+            let by_id: HashMap<(i64, Leg), &Unsettled> = rows.iter().map(|r| ((r.allocation_id, r.leg), r)).collect();
+            for doc in &docs {
+                prop_assert_eq!(doc.total_minor, doc.lines.iter().map(|l| l.amount_minor).sum::<i64>());
+                prop_assert_eq!(doc.kind == DocumentKind::CreditNote, doc.total_minor < 0);
+                for line in &doc.lines {
+                    let mut sum = 0;
+                    for id in &line.allocation_ids {
+                        *seen.entry((*id, doc.leg)).or_default() += 1;
+                        let a = by_id[&(*id, doc.leg)];
+                        sum += a.amount_minor;
+                        prop_assert_eq!(&a.claim_id, &line.claim_id);
+                        match (doc.leg, via) {
+                            (Leg::Invoice, false) => prop_assert_eq!(&a.payer_organisation_id, &doc.recipient_organisation_id),
+                            (Leg::Invoice, true) => prop_assert_eq!(doc.recipient_organisation_id.as_str(), "council"),
+                            (Leg::TopUpClaim, _) => {
+                                prop_assert_eq!(&a.payer_organisation_id, &doc.recipient_organisation_id);
+                                prop_assert_eq!(doc.issuer_organisation_id.as_str(), "council");
+                            }
+                        }
+                    }
+                    prop_assert_eq!(sum, line.amount_minor);
+                }
+            }
+            for row in &rows {
+                let expected = usize::from(
+                    row.amount_minor != 0
+                        && match (row.leg, via) {
+                            (Leg::Invoice, _) => true,
+                            (Leg::TopUpClaim, true) => row.payer_organisation_id != "council",
+                            (Leg::TopUpClaim, false) => false,
+                        },
+                );
+                prop_assert_eq!(seen.get(&(row.allocation_id, row.leg)).copied().unwrap_or(0), expected);
+            }
+        }
+    }
+}

@@ -1,0 +1,434 @@
+//! Settlement documents from the ledger: building a period's drafts, issuing, recording
+//! payments and voiding. Each function runs inside the caller's write transaction, after the
+//! caller has locked the project ([`crate::services::claims::lock_project`]), so that builds,
+//! issues and payments of one project take turns.
+
+use chrono::{Datelike, NaiveDate, NaiveDateTime};
+use diesel::dsl::{exists, not};
+use diesel::prelude::*;
+
+use crate::db::backend_specific::{ensure_document_sequence, lock_row_for_update, LockableTable};
+use crate::db::models::{
+    DocumentLine, DocumentPayment, NewDocumentEvent, SettlementDocument, SettlementLink,
+};
+use crate::db::queries::{insert_rows, new_id, LEDGER_CHUNK_ROWS};
+use crate::db::schema::{
+    allocations, claims, document_events, document_lines, document_payments, document_sequences,
+    organisations, settlement_documents, settlement_links,
+};
+use crate::db::DbConn;
+use crate::domain::period::Period;
+use crate::domain::registry::{SettlementFrequency, SettlementRoute};
+use crate::domain::settlement::{
+    self, check_payment, document_number, number_prefix, DocumentKind, DocumentStatus, DraftDocument,
+    Leg, Parties, Unsettled,
+};
+use crate::domain::FieldError;
+use crate::services::access::VisibleProject;
+use crate::services::error::ServiceError;
+
+/// Who acts, and when.
+#[derive(Debug, Clone, Copy)]
+pub struct Actor<'a> {
+    pub subject: &'a str,
+    pub at: NaiveDateTime,
+}
+
+/// What building a period did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Built {
+    /// The drafts now standing for the period, in the order built.
+    pub document_ids: Vec<String>,
+    /// Earlier drafts of the period that were replaced.
+    pub replaced_drafts: usize,
+    /// Allocations settled by the new drafts (in all legs).
+    pub allocations: usize,
+}
+
+/// Builds the draft documents of `period`: every allocation of the project posted before the
+/// period ends and not yet on a document of its leg. Earlier drafts of the same period are
+/// rebuilt (they may have missed later postings); issued documents are never touched.
+pub fn build_period(
+    conn: &mut DbConn,
+    project: &VisibleProject,
+    period: Period,
+    actor: Actor,
+) -> Result<Built, ServiceError> {
+    let p = &project.record.project;
+    let frequency = SettlementFrequency::from_db(&p.settlement_frequency)
+        .ok_or_else(|| ServiceError::Internal("a stored settlement frequency is unknown".into()))?;
+    if period.frequency() != frequency {
+        let example = Period::containing(actor.at.date(), frequency);
+        return Err(ServiceError::Invalid(vec![FieldError::new(
+            "period",
+            format!("this project settles {}: name a period such as {example}", frequency.as_str()),
+        )]));
+    }
+    if period.start() > actor.at.date() {
+        return Err(ServiceError::Invalid(vec![FieldError::new(
+            "period",
+            "this period has not begun: nothing can have been posted in it",
+        )]));
+    }
+    let replaced_drafts = delete_drafts(conn, &p.id, &period.to_string())?;
+    let route = SettlementRoute::from_db(&p.settlement_route)
+        .ok_or_else(|| ServiceError::Internal("a stored settlement route is unknown".into()))?;
+    let lead = project.record.payers.iter().find(|r| r.payer.lead);
+    let parties = Parties {
+        route,
+        provider: &p.provider_organisation_id,
+        lead: lead.map(|r| r.payer.organisation_id.as_str()),
+    };
+    let cutoff = period.end_exclusive().and_hms_opt(0, 0, 0).expect("midnight");
+    let mut unsettled = load_unsettled(conn, &p.id, Leg::Invoice, cutoff)?;
+    if route == SettlementRoute::ViaCommissioner {
+        unsettled.extend(load_unsettled(conn, &p.id, Leg::TopUpClaim, cutoff)?);
+    }
+    let drafts = settlement::build(&parties, &unsettled)
+        .map_err(|e| ServiceError::Conflict(e.to_string()))?;
+    let mut document_ids = Vec::with_capacity(drafts.len());
+    let mut allocations = 0;
+    for draft in &drafts {
+        allocations += draft.lines.iter().map(|l| l.allocation_ids.len()).sum::<usize>();
+        document_ids.push(insert_draft(conn, project, period, draft, actor)?);
+    }
+    Ok(Built {
+        document_ids,
+        replaced_drafts,
+        allocations,
+    })
+}
+
+/// The project's allocations posted before `cutoff` that no document of `leg` settles yet.
+fn load_unsettled(
+    conn: &mut DbConn,
+    project_id: &str,
+    leg: Leg,
+    cutoff: NaiveDateTime,
+) -> Result<Vec<Unsettled>, ServiceError> {
+    type Row = (i64, String, String, String, String, String, NaiveDate, NaiveDateTime, i64);
+    let settled = settlement_links::table
+        .filter(settlement_links::allocation_id.eq(allocations::id))
+        .filter(settlement_links::leg.eq(leg.as_str()));
+    let rows: Vec<Row> = allocations::table
+        .inner_join(claims::table)
+        .filter(allocations::project_id.eq(project_id))
+        .filter(allocations::posted_at.lt(cutoff))
+        .filter(allocations::amount_minor.ne(0))
+        .filter(not(exists(settled)))
+        .select((
+            allocations::id,
+            allocations::entry_id,
+            allocations::claim_id,
+            allocations::payer_organisation_id,
+            allocations::outcome_code,
+            claims::participant_pseudonym,
+            allocations::achieved_on,
+            allocations::posted_at,
+            allocations::amount_minor,
+        ))
+        .order(allocations::id)
+        .load(conn)?;
+    Ok(rows
+        .into_iter()
+        .map(|(id, entry, claim, payer, outcome, pseudonym, achieved_on, posted_at, amount)| {
+            Unsettled {
+                allocation_id: id,
+                leg,
+                entry_id: entry,
+                claim_id: claim,
+                payer_organisation_id: payer,
+                outcome_code: outcome,
+                participant_pseudonym: pseudonym,
+                achieved_on,
+                posted_at,
+                amount_minor: amount,
+            }
+        })
+        .collect())
+}
+
+/// Removes the project's drafts of `period` with their lines, links and history.
+fn delete_drafts(conn: &mut DbConn, project_id: &str, period: &str) -> Result<usize, ServiceError> {
+    let drafts: Vec<String> = settlement_documents::table
+        .filter(settlement_documents::project_id.eq(project_id))
+        .filter(settlement_documents::period.eq(period))
+        .filter(settlement_documents::status.eq(DocumentStatus::Draft.as_str()))
+        .select(settlement_documents::id)
+        .load(conn)?;
+    for id in &drafts {
+        diesel::delete(settlement_links::table.filter(settlement_links::document_id.eq(id)))
+            .execute(conn)?;
+        diesel::delete(document_lines::table.filter(document_lines::document_id.eq(id)))
+            .execute(conn)?;
+        diesel::delete(document_events::table.filter(document_events::document_id.eq(id)))
+            .execute(conn)?;
+        diesel::delete(settlement_documents::table.find(id)).execute(conn)?;
+    }
+    Ok(drafts.len())
+}
+
+fn insert_draft(
+    conn: &mut DbConn,
+    project: &VisibleProject,
+    period: Period,
+    draft: &DraftDocument,
+    actor: Actor,
+) -> Result<String, ServiceError> {
+    let id = new_id("doc");
+    let document = SettlementDocument {
+        id: id.clone(),
+        project_id: project.record.project.id.clone(),
+        kind: draft.kind.as_str().to_owned(),
+        status: DocumentStatus::Draft.as_str().to_owned(),
+        period: period.to_string(),
+        period_start: period.start(),
+        period_end: period.last_day(),
+        issuer_organisation_id: draft.issuer_organisation_id.clone(),
+        recipient_organisation_id: draft.recipient_organisation_id.clone(),
+        currency: project.record.project.currency.clone(),
+        total_minor: draft.total_minor,
+        paid_minor: 0,
+        number: None,
+        issued_on: None,
+        due_on: None,
+        credits_document_id: None,
+        void_reason: None,
+        created_by: actor.subject.to_owned(),
+        created_at: actor.at,
+    };
+    diesel::insert_into(settlement_documents::table)
+        .values(&document)
+        .execute(conn)?;
+    let mut lines = Vec::with_capacity(draft.lines.len());
+    let mut links = Vec::with_capacity(draft.lines.len());
+    for (position, line) in draft.lines.iter().enumerate() {
+        let position = i32::try_from(position)
+            .map_err(|_| ServiceError::Conflict("a document of more than 2^31 lines".into()))?;
+        lines.push(DocumentLine {
+            document_id: id.clone(),
+            position,
+            claim_id: line.claim_id.clone(),
+            outcome_code: line.outcome_code.clone(),
+            participant_pseudonym: line.participant_pseudonym.clone(),
+            achieved_on: line.achieved_on,
+            posted_at: line.posted_at,
+            amount_minor: line.amount_minor,
+        });
+        links.extend(line.allocation_ids.iter().map(|allocation_id| SettlementLink {
+            allocation_id: *allocation_id,
+            leg: draft.leg.as_str().to_owned(),
+            document_id: id.clone(),
+            line_position: position,
+        }));
+    }
+    insert_rows!(conn, document_lines::table, &lines, LEDGER_CHUNK_ROWS)?;
+    insert_rows!(conn, settlement_links::table, &links, LEDGER_CHUNK_ROWS)?;
+    let detail = format!("{} lines, total {} minor units", lines.len(), draft.total_minor);
+    record_event(conn, &id, "built", actor, detail)?;
+    Ok(id)
+}
+
+fn record_event(
+    conn: &mut DbConn,
+    document_id: &str,
+    action: &str,
+    actor: Actor,
+    detail: String,
+) -> Result<(), ServiceError> {
+    diesel::insert_into(document_events::table)
+        .values(NewDocumentEvent {
+            document_id: document_id.to_owned(),
+            action: action.to_owned(),
+            actor: actor.subject.to_owned(),
+            at: actor.at,
+            detail,
+        })
+        .execute(conn)?;
+    Ok(())
+}
+
+/// A stored document, read under a row lock for a transition.
+fn lock_document(conn: &mut DbConn, id: &str) -> Result<SettlementDocument, ServiceError> {
+    lock_row_for_update(conn, LockableTable::SettlementDocuments, id)?;
+    settlement_documents::table
+        .find(id)
+        .select(SettlementDocument::as_select())
+        .first(conn)
+        .optional()?
+        .ok_or_else(|| ServiceError::NotFound("no document with this id that you can see".into()))
+}
+
+fn status_of(document: &SettlementDocument) -> Result<DocumentStatus, ServiceError> {
+    DocumentStatus::from_db(&document.status)
+        .ok_or_else(|| ServiceError::Internal(format!("document {} has an unknown status", document.id)))
+}
+
+fn kind_of(document: &SettlementDocument) -> Result<DocumentKind, ServiceError> {
+    DocumentKind::from_db(&document.kind)
+        .ok_or_else(|| ServiceError::Internal(format!("document {} has an unknown kind", document.id)))
+}
+
+/// The next number in the issuer's gap-free sequence of `issued_on`'s year: taken in the
+/// issuing transaction, under the sequence row's lock, so that a rollback gives it back.
+fn next_number(conn: &mut DbConn, issuer: &str, issued_on: NaiveDate) -> Result<String, ServiceError> {
+    let year = issued_on.year();
+    ensure_document_sequence(conn, issuer, year)?;
+    let key = document_sequences::table
+        .filter(document_sequences::issuer_organisation_id.eq(issuer))
+        .filter(document_sequences::year.eq(year));
+    diesel::update(key)
+        .set(document_sequences::last_number.eq(document_sequences::last_number + 1))
+        .execute(conn)?;
+    let sequence: i32 = key.select(document_sequences::last_number).first(conn)?;
+    let name: String = organisations::table
+        .find(issuer)
+        .select(organisations::name)
+        .first(conn)?;
+    Ok(document_number(&number_prefix(&name), issued_on, sequence))
+}
+
+/// Numbers and freezes a draft; it is due `payment_terms_days` after today.
+pub fn issue(
+    conn: &mut DbConn,
+    document_id: &str,
+    payment_terms_days: i32,
+    actor: Actor,
+) -> Result<(), ServiceError> {
+    let document = lock_document(conn, document_id)?;
+    if status_of(&document)? != DocumentStatus::Draft {
+        return Err(ServiceError::Conflict(format!(
+            "the document is {}: only a draft is issued",
+            document.status
+        )));
+    }
+    let issued_on = actor.at.date();
+    let number = next_number(conn, &document.issuer_organisation_id, issued_on)?;
+    let due_on = issued_on + chrono::Duration::days(i64::from(payment_terms_days));
+    diesel::update(settlement_documents::table.find(document_id))
+        .set((
+            settlement_documents::status.eq(DocumentStatus::Issued.as_str()),
+            settlement_documents::number.eq(&number),
+            settlement_documents::issued_on.eq(issued_on),
+            settlement_documents::due_on.eq(due_on),
+        ))
+        .execute(conn)?;
+    record_event(conn, document_id, "issued", actor, format!("numbered {number}, due {due_on}"))
+}
+
+/// A payment received against a document.
+#[derive(Debug, Clone)]
+pub struct Payment {
+    pub amount_minor: i64,
+    pub paid_on: NaiveDate,
+    pub reference: String,
+}
+
+/// Records a payment; the document is `paid` once payments reach its total. Overpayment is
+/// refused, naming what is outstanding.
+pub fn record_payment(
+    conn: &mut DbConn,
+    document_id: &str,
+    payment: &Payment,
+    actor: Actor,
+) -> Result<String, ServiceError> {
+    let document = lock_document(conn, document_id)?;
+    let in_full = check_payment(
+        kind_of(&document)?,
+        status_of(&document)?,
+        document.total_minor,
+        document.paid_minor,
+        payment.amount_minor,
+    )
+    .map_err(|e| ServiceError::Invalid(vec![FieldError::new("amount", e.to_string())]))?;
+    let id = new_id("pay");
+    diesel::insert_into(document_payments::table)
+        .values(DocumentPayment {
+            id: id.clone(),
+            document_id: document_id.to_owned(),
+            amount_minor: payment.amount_minor,
+            paid_on: payment.paid_on,
+            reference: payment.reference.clone(),
+            recorded_by: actor.subject.to_owned(),
+            recorded_at: actor.at,
+        })
+        .execute(conn)?;
+    let status = if in_full { DocumentStatus::Paid } else { DocumentStatus::Issued };
+    diesel::update(settlement_documents::table.find(document_id))
+        .set((
+            settlement_documents::paid_minor.eq(document.paid_minor + payment.amount_minor),
+            settlement_documents::status.eq(status.as_str()),
+        ))
+        .execute(conn)?;
+    let detail = format!("{} minor units paid on {}", payment.amount_minor, payment.paid_on);
+    record_event(conn, document_id, if in_full { "paid" } else { "payment" }, actor, detail)?;
+    Ok(id)
+}
+
+/// Voids an issued, unpaid document: a credit note (numbered in the issuer's sequence) cancels
+/// it line for line, and its allocations are released to be settled again.
+pub fn void(
+    conn: &mut DbConn,
+    document_id: &str,
+    reason: &str,
+    actor: Actor,
+) -> Result<String, ServiceError> {
+    let document = lock_document(conn, document_id)?;
+    if status_of(&document)? != DocumentStatus::Issued || document.paid_minor != 0 {
+        return Err(ServiceError::Conflict(format!(
+            "the document is {}{}: only an issued document with no payment is voided",
+            document.status,
+            if document.paid_minor != 0 { " and part paid" } else { "" }
+        )));
+    }
+    if document.credits_document_id.is_some() {
+        return Err(ServiceError::Conflict(
+            "this credit note cancels a voided document: it is not voided in turn".into(),
+        ));
+    }
+    let credit_id = new_id("doc");
+    let issued_on = actor.at.date();
+    let number = next_number(conn, &document.issuer_organisation_id, issued_on)?;
+    let credit = SettlementDocument {
+        id: credit_id.clone(),
+        kind: DocumentKind::CreditNote.as_str().to_owned(),
+        status: DocumentStatus::Issued.as_str().to_owned(),
+        total_minor: -document.total_minor,
+        paid_minor: 0,
+        number: Some(number.clone()),
+        issued_on: Some(issued_on),
+        due_on: Some(issued_on),
+        credits_document_id: Some(document.id.clone()),
+        void_reason: None,
+        created_by: actor.subject.to_owned(),
+        created_at: actor.at,
+        ..document.clone()
+    };
+    diesel::insert_into(settlement_documents::table)
+        .values(&credit)
+        .execute(conn)?;
+    let lines: Vec<DocumentLine> = document_lines::table
+        .filter(document_lines::document_id.eq(document_id))
+        .select(DocumentLine::as_select())
+        .load(conn)?
+        .into_iter()
+        .map(|line| DocumentLine {
+            document_id: credit_id.clone(),
+            amount_minor: -line.amount_minor,
+            ..line
+        })
+        .collect();
+    insert_rows!(conn, document_lines::table, &lines, LEDGER_CHUNK_ROWS)?;
+    diesel::delete(settlement_links::table.filter(settlement_links::document_id.eq(document_id)))
+        .execute(conn)?;
+    diesel::update(settlement_documents::table.find(document_id))
+        .set((
+            settlement_documents::status.eq(DocumentStatus::Void.as_str()),
+            settlement_documents::void_reason.eq(reason),
+        ))
+        .execute(conn)?;
+    let old_number = document.number.as_deref().unwrap_or("");
+    record_event(conn, document_id, "voided", actor, format!("cancelled by credit note {number}: {reason}"))?;
+    record_event(conn, &credit_id, "issued", actor, format!("numbered {number}, cancelling {old_number}"))?;
+    Ok(credit_id)
+}
