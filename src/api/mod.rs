@@ -2,6 +2,7 @@
 
 pub mod auth;
 pub mod claims;
+pub mod documents;
 pub mod error;
 pub mod extract;
 pub mod funds;
@@ -228,6 +229,47 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         web::resource("/v1/projects/{id}/allocations")
             .get(claims::allocations_list)
             .default_service(not_allowed("GET")),
+    )
+    .service(
+        web::resource("/v1/projects/{id}/settlements")
+            .post(documents::build)
+            .default_service(not_allowed("POST")),
+    )
+    .service(
+        web::resource("/v1/documents")
+            .get(documents::list)
+            .default_service(not_allowed("GET")),
+    )
+    // The renderings before the document itself, whose `{id}` would match `doc_….csv` too.
+    .service(
+        web::resource("/v1/documents/{id}.csv")
+            .get(documents::csv)
+            .default_service(not_allowed("GET")),
+    )
+    .service(
+        web::resource("/v1/documents/{id}.html")
+            .get(documents::html)
+            .default_service(not_allowed("GET")),
+    )
+    .service(
+        web::resource("/v1/documents/{id}")
+            .get(documents::get)
+            .default_service(not_allowed("GET")),
+    )
+    .service(
+        web::resource("/v1/documents/{id}/issue")
+            .post(documents::issue)
+            .default_service(not_allowed("POST")),
+    )
+    .service(
+        web::resource("/v1/documents/{id}/payments")
+            .post(documents::pay)
+            .default_service(not_allowed("POST")),
+    )
+    .service(
+        web::resource("/v1/documents/{id}/void")
+            .post(documents::void)
+            .default_service(not_allowed("POST")),
     )
     .service(
         web::resource("/v1/claims/{id}")

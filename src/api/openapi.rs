@@ -4,7 +4,7 @@
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{claims, error, funds, health, organisations, projects, Page};
+use super::{claims, documents, error, funds, health, organisations, projects, Page};
 use crate::domain::{money, registry, FieldError};
 
 #[derive(OpenApi)]
@@ -22,6 +22,8 @@ use crate::domain::{money, registry, FieldError};
         claims::submit_one, claims::submit_bulk, claims::list, claims::get,
         claims::verify_one, claims::verify_many, claims::reject, claims::revoke,
         claims::allocations_list,
+        documents::build, documents::list, documents::get, documents::csv, documents::html,
+        documents::issue, documents::pay, documents::void,
     ),
     components(schemas(
         error::Problem, FieldError, money::MoneyJson,
@@ -33,11 +35,17 @@ use crate::domain::{money, registry, FieldError};
         claims::ClaimView, claims::AllocationView, claims::BulkReport, claims::BulkVerifyRequest,
         claims::BulkVerifyReport, claims::ReasonRequest,
         Page<claims::ClaimView>, Page<claims::AllocationView>,
+        documents::SettlementRequest, documents::SettlementReport, documents::DocumentSummary,
+        documents::DocumentView, documents::LineView, documents::PaymentView, documents::EventView,
+        documents::PartyView, documents::PaymentRequest, documents::VoidRequest, documents::VoidReport,
+        crate::domain::settlement::DocumentKind, crate::domain::settlement::DocumentStatus,
+        Page<documents::DocumentSummary>,
     )),
     modifiers(&BearerAuth, &CommonProblems, &ResponseLinks),
     tags(
         (name = "registry", description = "Organisations, funds, projects, payers and rate cards"),
         (name = "claims", description = "Outcome claims, verification and the split ledger"),
+        (name = "settlement", description = "Invoices, top-up claims and credit notes built from the ledger, their payments and renderings"),
         (name = "operations", description = "Health and readiness"),
     )
 )]

@@ -14,7 +14,7 @@ use crate::db::models::{
 use crate::db::queries::{insert_rows, new_id, LEDGER_CHUNK_ROWS};
 use crate::db::schema::{
     allocations, claims, document_events, document_lines, document_payments, document_sequences,
-    organisations, settlement_documents, settlement_links,
+    organisations, projects, settlement_documents, settlement_links,
 };
 use crate::db::DbConn;
 use crate::domain::period::Period;
@@ -288,14 +288,13 @@ fn next_number(conn: &mut DbConn, issuer: &str, issued_on: NaiveDate) -> Result<
     Ok(document_number(&number_prefix(&name), issued_on, sequence))
 }
 
-/// Numbers and freezes a draft; it is due `payment_terms_days` after today.
-pub fn issue(
-    conn: &mut DbConn,
-    document_id: &str,
-    payment_terms_days: i32,
-    actor: Actor,
-) -> Result<(), ServiceError> {
+/// Numbers and freezes a draft; it is due its project's payment terms after today.
+pub fn issue(conn: &mut DbConn, document_id: &str, actor: Actor) -> Result<(), ServiceError> {
     let document = lock_document(conn, document_id)?;
+    let payment_terms_days: i32 = projects::table
+        .find(&document.project_id)
+        .select(projects::payment_terms_days)
+        .first(conn)?;
     if status_of(&document)? != DocumentStatus::Draft {
         return Err(ServiceError::Conflict(format!(
             "the document is {}: only a draft is issued",

@@ -1,0 +1,630 @@
+//! Settlement documents: building a period's drafts, reading them (JSON, CSV, printable HTML),
+//! issuing, paying and voiding.
+
+use actix_web::http::header;
+use actix_web::{web, HttpRequest, HttpResponse};
+use chrono::NaiveDate;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use super::auth::{Principal, Role};
+use super::error::{ApiError, Problem};
+use super::extract::{JsonBody, PageQuery};
+use super::{idempotent_create, with_db, Page};
+use crate::config::Config;
+use crate::db::models::{DocumentLine, ProjectRecord, SettlementDocument};
+use crate::db::queries::{self, DocumentFilter};
+use crate::db::{write_tx, DbConn, Pool};
+use crate::domain::limits;
+use crate::domain::money::MoneyJson;
+use crate::domain::period::Period;
+use crate::domain::settlement::{DocumentKind, DocumentStatus};
+use crate::services::access::{load_document, load_visible};
+use crate::services::claims::lock_project;
+use crate::services::settlement::{self as service, Actor, Payment};
+
+pub mod render;
+
+/// An organisation as a document names it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PartyView {
+    pub organisation_id: String,
+    pub name: String,
+    /// Its org-id identifier (`GB-COH-…`, `GB-LAE-…`), when known.
+    pub identifier: Option<String>,
+}
+
+/// A settlement document without its lines (as lists show it).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DocumentSummary {
+    pub id: String,
+    pub kind: DocumentKind,
+    /// Its number in the issuer's gap-free sequence, once issued (`SKM-2025-0007`).
+    pub number: Option<String>,
+    pub status: DocumentStatus,
+    pub project_id: String,
+    /// `2021-Q1` or `2021-03`: the period whose postings it settles.
+    pub period: String,
+    pub period_start: NaiveDate,
+    pub period_end: NaiveDate,
+    pub issuer_organisation_id: String,
+    pub recipient_organisation_id: String,
+    pub issuer: PartyView,
+    pub recipient: PartyView,
+    /// The sum of its lines, to the penny.
+    pub total: MoneyJson,
+    pub paid: MoneyJson,
+    pub outstanding: MoneyJson,
+    pub issued_on: Option<NaiveDate>,
+    pub due_on: Option<NaiveDate>,
+    /// For a credit note that cancels a voided document: that document.
+    pub credits_document_id: Option<String>,
+    pub void_reason: Option<String>,
+    pub line_count: i64,
+    pub created_at: chrono::DateTime<chrono::Utc>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct LineView {
+    pub position: i32,
+    pub claim_id: String,
+    pub outcome_code: String,
+    pub participant_pseudonym: String,
+    pub achieved_on: NaiveDate,
+    /// When the allocations of this line were posted to the ledger (this chose the period).
+    pub posted_at: chrono::DateTime<chrono::Utc>,
+    /// Negative for a credit line (a revoked outcome).
+    pub amount: MoneyJson,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PaymentView {
+    pub id: String,
+    pub amount: MoneyJson,
+    pub paid_on: NaiveDate,
+    pub reference: String,
+    pub recorded_by: String,
+    pub recorded_at: chrono::DateTime<chrono::Utc>,
+}
+
+/// One transition of a document: who did what, when.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct EventView {
+    /// `built`, `issued`, `payment`, `paid` or `voided`.
+    pub action: String,
+    pub actor: String,
+    pub at: chrono::DateTime<chrono::Utc>,
+    pub detail: String,
+}
+
+/// A settlement document with its lines, payments and history.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DocumentView {
+    #[serde(flatten)]
+    pub summary: DocumentSummary,
+    pub lines: Vec<LineView>,
+    pub payments: Vec<PaymentView>,
+    pub history: Vec<EventView>,
+}
+
+fn party(conn: &mut DbConn, organisation_id: &str) -> Result<PartyView, ApiError> {
+    let org = queries::get_organisation(conn, organisation_id)?
+        .ok_or_else(|| ApiError::Internal(format!("document names a missing organisation {organisation_id}")))?;
+    Ok(PartyView {
+        organisation_id: organisation_id.to_owned(),
+        name: org.organisation.name,
+        identifier: org.organisation.identifier,
+    })
+}
+
+fn summary(conn: &mut DbConn, d: SettlementDocument) -> Result<DocumentSummary, ApiError> {
+    let money = |minor: i64| MoneyJson::from_minor(minor, &d.currency);
+    let corrupt = || ApiError::Internal(format!("document {} has an unknown kind or status", d.id));
+    Ok(DocumentSummary {
+        kind: DocumentKind::from_db(&d.kind).ok_or_else(corrupt)?,
+        status: DocumentStatus::from_db(&d.status).ok_or_else(corrupt)?,
+        issuer: party(conn, &d.issuer_organisation_id)?,
+        recipient: party(conn, &d.recipient_organisation_id)?,
+        total: money(d.total_minor),
+        paid: money(d.paid_minor),
+        outstanding: money(outstanding_minor(&d)),
+        line_count: queries::count_document_lines(conn, &d.id)?,
+        created_at: d.created_at.and_utc(),
+        id: d.id,
+        number: d.number,
+        project_id: d.project_id,
+        period: d.period,
+        period_start: d.period_start,
+        period_end: d.period_end,
+        issuer_organisation_id: d.issuer_organisation_id,
+        recipient_organisation_id: d.recipient_organisation_id,
+        issued_on: d.issued_on,
+        due_on: d.due_on,
+        credits_document_id: d.credits_document_id,
+        void_reason: d.void_reason,
+    })
+}
+
+/// What is still owed on a document: nothing on a draft, a void document or a credit note.
+fn outstanding_minor(d: &SettlementDocument) -> i64 {
+    let owed = d.status == DocumentStatus::Issued.as_str() && d.kind != DocumentKind::CreditNote.as_str();
+    if owed {
+        d.total_minor - d.paid_minor
+    } else {
+        0
+    }
+}
+
+fn line_view(line: DocumentLine, currency: &str) -> LineView {
+    LineView {
+        position: line.position,
+        amount: MoneyJson::from_minor(line.amount_minor, currency),
+        posted_at: line.posted_at.and_utc(),
+        claim_id: line.claim_id,
+        outcome_code: line.outcome_code,
+        participant_pseudonym: line.participant_pseudonym,
+        achieved_on: line.achieved_on,
+    }
+}
+
+/// The document with its payments and history, and its lines unless `with_lines` is false.
+fn full_view(conn: &mut DbConn, d: SettlementDocument, with_lines: bool) -> Result<DocumentView, ApiError> {
+    let id = d.id.clone();
+    let currency = d.currency.clone();
+    let lines = match with_lines {
+        true => queries::document_lines_page(conn, &id, -1, i64::MAX)?,
+        false => Vec::new(),
+    };
+    let lines = lines.into_iter().map(|l| line_view(l, &currency)).collect();
+    let payments = queries::document_payments(conn, &id)?
+        .into_iter()
+        .map(|p| PaymentView {
+            amount: MoneyJson::from_minor(p.amount_minor, &currency),
+            recorded_at: p.recorded_at.and_utc(),
+            id: p.id,
+            paid_on: p.paid_on,
+            reference: p.reference,
+            recorded_by: p.recorded_by,
+        })
+        .collect();
+    let history = queries::document_history(conn, &id)?
+        .into_iter()
+        .map(|e| EventView {
+            at: e.at.and_utc(),
+            action: e.action,
+            actor: e.actor,
+            detail: e.detail,
+        })
+        .collect();
+    Ok(DocumentView {
+        summary: summary(conn, d)?,
+        lines,
+        payments,
+        history,
+    })
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SettlementRequest {
+    /// `2021-Q1` for a quarterly project, `2021-03` for a monthly one.
+    #[schema(example = "2021-Q1")]
+    pub period: String,
+}
+
+/// What building a period made.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SettlementReport {
+    pub period: String,
+    /// Earlier drafts of the period that these replace.
+    pub replaced_drafts: usize,
+    /// Allocations settled by the new drafts, in every leg.
+    pub allocations_settled: usize,
+    /// The drafts built that the caller may see (a payer sees only its own).
+    pub documents: Vec<DocumentSummary>,
+}
+
+/// Roles that may build a project's settlement drafts (on a project they see).
+const BUILDERS: &[Role] = &[Role::Admin, Role::FundManager, Role::Commissioner, Role::Provider];
+
+/// Build the draft documents of one period.
+#[utoipa::path(
+    post, path = "/v1/projects/{id}/settlements", tag = "settlement", params(("id" = String, Path)),
+    request_body = SettlementRequest,
+    responses(
+        (status = 201, body = SettlementReport),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn build(
+    pool: web::Data<Pool>,
+    config: web::Data<Config>,
+    principal: Principal,
+    project_id: web::Path<String>,
+    body: JsonBody,
+) -> Result<HttpResponse, ApiError> {
+    principal.require(BUILDERS)?;
+    let request: SettlementRequest = body.parse()?;
+    let period = Period::parse(request.period.trim()).ok_or_else(|| {
+        ApiError::validation("period", "is not a period such as 2021-Q1 or 2021-03, from 1900 to 2199")
+    })?;
+    let project_id = project_id.into_inner();
+    let at = config.clock.now();
+    let report = with_db(&pool, move |conn| {
+        write_tx(conn, |conn| {
+            lock_project(conn, &project_id)?;
+            let project = load_visible(conn, &principal, &project_id)?;
+            let actor = Actor { subject: &principal.subject, at };
+            let built = service::build_period(conn, &project, period, actor)?;
+            let mut documents = Vec::new();
+            for id in &built.document_ids {
+                if let Ok(d) = load_document(conn, &principal, id) {
+                    documents.push(summary(conn, d)?);
+                }
+            }
+            Ok(SettlementReport {
+                period: period.to_string(),
+                replaced_drafts: built.replaced_drafts,
+                allocations_settled: built.allocations,
+                documents,
+            })
+        })
+    })
+    .await?;
+    Ok(HttpResponse::Created().json(report))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct DocumentQuery {
+    pub project_id: Option<String>,
+    pub issuer_organisation_id: Option<String>,
+    pub recipient_organisation_id: Option<String>,
+    /// `2021-Q1` or `2021-03`.
+    pub period: Option<String>,
+    pub status: Option<DocumentStatus>,
+    pub kind: Option<DocumentKind>,
+    pub cursor: Option<String>,
+    /// Items per page, 1 to 500 (default 100).
+    #[param(minimum = 1, maximum = 500)]
+    pub limit: Option<u32>,
+}
+
+/// Settlement documents the caller may see: those its organisation issued or received, or of
+/// projects its fund tops up; every document for an admin.
+#[utoipa::path(
+    get, path = "/v1/documents", tag = "settlement", params(DocumentQuery),
+    responses((status = 200, body = Page<DocumentSummary>)),
+    security(("bearer" = []))
+)]
+pub async fn list(
+    pool: web::Data<Pool>,
+    principal: Principal,
+    query: web::Query<DocumentQuery>,
+) -> Result<web::Json<Page<DocumentSummary>>, ApiError> {
+    let query = query.into_inner();
+    let limit = PageQuery { cursor: None, limit: query.limit }.limit()?;
+    if let Some(period) = &query.period {
+        Period::parse(period).ok_or_else(|| ApiError::validation("period", "is not a period such as 2021-Q1 or 2021-03"))?;
+    }
+    let filter = DocumentFilter {
+        visible_to: (!principal.is_admin()).then(|| principal.organisation_id.clone().unwrap_or_default()),
+        project_id: query.project_id,
+        issuer_organisation_id: query.issuer_organisation_id,
+        recipient_organisation_id: query.recipient_organisation_id,
+        period: query.period,
+        status: query.status.map(|s| s.as_str().to_owned()),
+        kind: query.kind.map(|k| k.as_str().to_owned()),
+        after: query.cursor.filter(|c| !c.is_empty()),
+    };
+    let items = with_db(&pool, move |conn| {
+        let rows = queries::list_documents(conn, filter, limit)?;
+        rows.into_iter().map(|d| summary(conn, d)).collect::<Result<Vec<_>, _>>()
+    })
+    .await?;
+    Ok(web::Json(Page::new(items, limit, |d: &DocumentSummary| d.id.clone())))
+}
+
+/// One document with its lines, payments and history.
+#[utoipa::path(
+    get, path = "/v1/documents/{id}", tag = "settlement", params(("id" = String, Path)),
+    responses((status = 200, body = DocumentView), (status = 404, body = Problem, content_type = "application/problem+json")),
+    security(("bearer" = []))
+)]
+pub async fn get(
+    pool: web::Data<Pool>,
+    principal: Principal,
+    id: web::Path<String>,
+) -> Result<web::Json<DocumentView>, ApiError> {
+    let id = id.into_inner();
+    let view = with_db(&pool, move |conn| {
+        let d = load_document(conn, &principal, &id)?;
+        full_view(conn, d, true)
+    })
+    .await?;
+    Ok(web::Json(view))
+}
+
+/// Loads a document the caller may see and may act on as `who`, locks its project, and runs
+/// `act` in one transaction; answers with the document as it then stands.
+async fn transition<F>(
+    pool: &web::Data<Pool>,
+    principal: Principal,
+    id: String,
+    who: Party,
+    act: F,
+) -> Result<DocumentSummary, ApiError>
+where
+    F: FnOnce(&mut DbConn, &SettlementDocument, &Principal) -> Result<(), ApiError> + Send + 'static,
+{
+    with_db(pool, move |conn| {
+        write_tx(conn, |conn| {
+            let d = load_document(conn, &principal, &id)?;
+            lock_project(conn, &d.project_id)?;
+            let d = load_document(conn, &principal, &id)?;
+            who.check(&principal, &d)?;
+            act(conn, &d, &principal)?;
+            let d = load_document(conn, &principal, &id)?;
+            summary(conn, d)
+        })
+    })
+    .await
+}
+
+/// Who may make a transition.
+#[derive(Debug, Clone, Copy)]
+enum Party {
+    /// The issuing organisation alone.
+    Issuer,
+    /// The issuer, or an admin.
+    IssuerOrAdmin,
+    /// The recipient, or an admin.
+    RecipientOrAdmin,
+}
+
+impl Party {
+    fn check(self, principal: &Principal, d: &SettlementDocument) -> Result<(), ApiError> {
+        let (allowed, who) = match self {
+            Party::Issuer => (principal.acts_for(&d.issuer_organisation_id), "its issuer"),
+            Party::IssuerOrAdmin => (
+                principal.is_admin() || principal.acts_for(&d.issuer_organisation_id),
+                "its issuer or an admin",
+            ),
+            Party::RecipientOrAdmin => (
+                principal.is_admin() || principal.acts_for(&d.recipient_organisation_id),
+                "its recipient or an admin",
+            ),
+        };
+        if allowed {
+            Ok(())
+        } else {
+            Err(ApiError::Forbidden(format!("only {who} may do this to the document")))
+        }
+    }
+}
+
+/// Issue a draft: it is numbered in the issuer's gap-free sequence and frozen.
+#[utoipa::path(
+    post, path = "/v1/documents/{id}/issue", tag = "settlement", params(("id" = String, Path)),
+    responses(
+        (status = 200, body = DocumentSummary),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 409, body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn issue(
+    pool: web::Data<Pool>,
+    config: web::Data<Config>,
+    principal: Principal,
+    id: web::Path<String>,
+) -> Result<web::Json<DocumentSummary>, ApiError> {
+    let at = config.clock.now();
+    let view = transition(&pool, principal, id.into_inner(), Party::Issuer, move |conn, d, p| {
+        Ok(service::issue(conn, &d.id, Actor { subject: &p.subject, at })?)
+    })
+    .await?;
+    Ok(web::Json(view))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PaymentRequest {
+    /// In the document's currency; at most what is outstanding.
+    pub amount: MoneyJson,
+    /// The date the money arrived.
+    #[serde(deserialize_with = "limits::date")]
+    pub paid_on: NaiveDate,
+    /// The payer's remittance reference, 1 to 200 characters.
+    #[schema(min_length = 1, max_length = 200, example = "BACS 00042")]
+    pub reference: String,
+}
+
+/// Record a payment against an issued document; in full, it becomes `paid`.
+#[utoipa::path(
+    post, path = "/v1/documents/{id}/payments", tag = "settlement", params(("id" = String, Path),
+        ("Idempotency-Key" = Option<String>, Header, description = "retry-safe key")),
+    request_body = PaymentRequest,
+    responses(
+        (status = 201, body = DocumentSummary),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn pay(
+    req: HttpRequest,
+    pool: web::Data<Pool>,
+    config: web::Data<Config>,
+    principal: Principal,
+    id: web::Path<String>,
+    body: JsonBody,
+) -> Result<HttpResponse, ApiError> {
+    principal.require(&[Role::Admin, Role::Commissioner, Role::FundManager])?;
+    let request: PaymentRequest = body.parse()?;
+    let reference = request.reference.trim().to_owned();
+    if reference.is_empty() || reference.chars().count() > 200 || reference.chars().any(char::is_control) {
+        return Err(ApiError::validation("reference", "a reference of 1 to 200 printable characters is required"));
+    }
+    let money = request.amount.to_money("amount").map_err(|e| ApiError::Validation(vec![e]))?;
+    let at = config.clock.now();
+    let id = id.into_inner();
+    let who = principal.clone();
+    idempotent_create(&pool, &principal, &req, body.bytes(), move |conn| {
+        let d = load_document(conn, &who, &id)?;
+        lock_project(conn, &d.project_id)?;
+        let d = load_document(conn, &who, &id)?;
+        Party::RecipientOrAdmin.check(&who, &d)?;
+        if money.currency.code() != d.currency {
+            return Err(ApiError::validation("amount.currency", format!("the document is in {}", d.currency)));
+        }
+        let payment = Payment { amount_minor: money.minor, paid_on: request.paid_on, reference };
+        service::record_payment(conn, &d.id, &payment, Actor { subject: &who.subject, at })?;
+        let d = load_document(conn, &who, &id)?;
+        summary(conn, d)
+    })
+    .await
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct VoidRequest {
+    #[schema(min_length = 1, max_length = 2000, example = "issued to the wrong address")]
+    pub reason: String,
+}
+
+/// A voided document and the credit note that cancels it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct VoidReport {
+    pub voided: DocumentSummary,
+    pub credit_note: DocumentSummary,
+}
+
+/// Void an issued, unpaid document: a credit note cancels it and its outcomes are settled
+/// again on the next document built.
+#[utoipa::path(
+    post, path = "/v1/documents/{id}/void", tag = "settlement", params(("id" = String, Path)),
+    request_body = VoidRequest,
+    responses(
+        (status = 200, body = VoidReport),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 409, body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn void(
+    pool: web::Data<Pool>,
+    config: web::Data<Config>,
+    principal: Principal,
+    id: web::Path<String>,
+    body: JsonBody,
+) -> Result<web::Json<VoidReport>, ApiError> {
+    let request: VoidRequest = body.parse()?;
+    let reason = request.reason.trim().to_owned();
+    if reason.is_empty() || reason.chars().count() > 2000 {
+        return Err(ApiError::validation("reason", "a reason of 1 to 2000 characters is required"));
+    }
+    let at = config.clock.now();
+    let credit_id = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+    let slot = credit_id.clone();
+    let voided = transition(&pool, principal.clone(), id.into_inner(), Party::IssuerOrAdmin, move |conn, d, p| {
+        let credit = service::void(conn, &d.id, &reason, Actor { subject: &p.subject, at })?;
+        *slot.lock().expect("not poisoned") = credit;
+        Ok(())
+    })
+    .await?;
+    let credit_id = credit_id.lock().expect("not poisoned").clone();
+    let credit_note = with_db(&pool, move |conn| {
+        let d = load_document(conn, &principal, &credit_id)?;
+        summary(conn, d)
+    })
+    .await?;
+    Ok(web::Json(VoidReport { voided, credit_note }))
+}
+
+/// The project's payers as the page explains the split: each with its share as fixed, or as
+/// its maximum over the sum of all maximums (pro rata).
+fn split_rows(conn: &mut DbConn, project: &ProjectRecord) -> Result<Vec<render::SplitRow>, ApiError> {
+    let currency = &project.project.currency;
+    let total: i64 = project.payers.iter().map(|p| p.payer.max_commitment_minor).sum();
+    let total = MoneyJson::from_minor(total, currency).amount;
+    project
+        .payers
+        .iter()
+        .map(|p| {
+            let max = MoneyJson::from_minor(p.payer.max_commitment_minor, currency).amount;
+            Ok(render::SplitRow {
+                name: party(conn, &p.payer.organisation_id)?.name,
+                role: p.payer.role.clone(),
+                share: match &p.payer.share {
+                    Some(share) => format!("{share} (fixed)"),
+                    None => format!("pro rata: {max} / {total}"),
+                },
+                max_commitment: format!("{max} {currency}"),
+            })
+        })
+        .collect()
+}
+
+/// Lines per page when a document is rendered.
+const RENDER_PAGE_LINES: i64 = 10_000;
+
+/// The document's lines as CSV (RFC 4180, UTF-8, a header of machine names), streamed from
+/// the database page by page: memory stays flat however long the document is.
+#[utoipa::path(
+    get, path = "/v1/documents/{id}.csv", tag = "settlement", params(("id" = String, Path)),
+    responses(
+        (status = 200, content_type = "text/csv", body = String),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn csv(
+    pool: web::Data<Pool>,
+    principal: Principal,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let id = id.into_inner();
+    let document = with_db(&pool, move |conn| Ok(load_document(conn, &principal, &id)?)).await?;
+    let filename = render::file_name(&document, "csv");
+    let stream = render::csv_stream(pool.get_ref().clone(), document, RENDER_PAGE_LINES);
+    Ok(HttpResponse::Ok()
+        .content_type("text/csv; charset=utf-8")
+        .insert_header((header::CONTENT_DISPOSITION, format!("attachment; filename=\"{filename}\"")))
+        .streaming(stream))
+}
+
+/// A printable page of the document (print it or save it as PDF from the browser): issuer,
+/// recipient, number, dates, lines, totals and how the split was made.
+#[utoipa::path(
+    get, path = "/v1/documents/{id}.html", tag = "settlement", params(("id" = String, Path)),
+    responses(
+        (status = 200, content_type = "text/html", body = String),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn html(
+    pool: web::Data<Pool>,
+    principal: Principal,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let id = id.into_inner();
+    let page = with_db(&pool, move |conn| {
+        let d = load_document(conn, &principal, &id)?;
+        let project = queries::get_project(conn, &d.project_id)?
+            .ok_or_else(|| ApiError::Internal("a document's project is missing".into()))?;
+        let lines = queries::document_lines_page(conn, &d.id, -1, render::HTML_MAX_LINES)?;
+        let split = split_rows(conn, &project)?;
+        let view = full_view(conn, d, false)?;
+        let p = &project.project;
+        Ok(render::html_page(&view, &p.name, &p.settlement_route, &split, &lines))
+    })
+    .await?;
+    Ok(HttpResponse::Ok()
+        .content_type("text/html; charset=utf-8")
+        .insert_header((header::CONTENT_SECURITY_POLICY, "default-src 'none'; style-src 'unsafe-inline'"))
+        .body(page))
+}

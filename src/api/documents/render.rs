@@ -1,0 +1,278 @@
+//! A document as CSV (streamed) and as a printable HTML page.
+
+use actix_web::web::Bytes;
+use futures_util::Stream;
+
+use super::DocumentView;
+use crate::db::models::{DocumentLine, SettlementDocument};
+use crate::db::{queries, Pool};
+use crate::domain::money::{format_minor, Currency};
+
+/// Most lines the HTML page lists; the CSV has every line.
+pub const HTML_MAX_LINES: i64 = 5_000;
+
+/// A download name that says what the file is: `SKM-2025-0007.csv`, or the id of a draft.
+pub fn file_name(d: &SettlementDocument, extension: &str) -> String {
+    let stem = d.number.as_deref().unwrap_or(&d.id);
+    let safe: String = stem
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '_' })
+        .collect();
+    format!("{safe}.{extension}")
+}
+
+const CSV_HEADER: [&str; 12] = [
+    "document_id",
+    "document_number",
+    "kind",
+    "period",
+    "issuer_organisation_id",
+    "recipient_organisation_id",
+    "line",
+    "claim_id",
+    "outcome_code",
+    "participant_pseudonym",
+    "achieved_on",
+    "amount",
+];
+
+fn exponent(currency: &str) -> u32 {
+    Currency::parse(currency).map(|c| c.exponent()).unwrap_or(2)
+}
+
+/// Streams the document's lines as CSV, `page` lines per query, from a blocking task: the
+/// response starts with the first page and at most a few pages are ever held in memory. A
+/// client that goes away stops the reading. The `amount` column is in the document's
+/// currency (named in the header row's `amount` and in the JSON view).
+pub fn csv_stream(
+    pool: Pool,
+    document: SettlementDocument,
+    page: i64,
+) -> impl Stream<Item = Result<Bytes, std::io::Error>> {
+    let (sender, receiver) = tokio::sync::mpsc::channel::<Result<Bytes, std::io::Error>>(4);
+    actix_web::rt::task::spawn_blocking(move || {
+        if let Err(e) = write_csv_pages(&pool, &document, page, &sender) {
+            tracing::error!(document_id = %document.id, error = %e, "CSV of a document failed mid-stream");
+            let _ = sender.blocking_send(Err(std::io::Error::other("the document could not be read")));
+        }
+    });
+    futures_util::stream::unfold(receiver, |mut receiver| async move {
+        receiver.recv().await.map(|chunk| (chunk, receiver))
+    })
+}
+
+fn write_csv_pages(
+    pool: &Pool,
+    d: &SettlementDocument,
+    page: i64,
+    sender: &tokio::sync::mpsc::Sender<Result<Bytes, std::io::Error>>,
+) -> Result<(), String> {
+    let mut conn = pool.get().map_err(|e| e.to_string())?;
+    let mut writer = csv::Writer::from_writer(Vec::with_capacity(1 << 20));
+    writer.write_record(CSV_HEADER).map_err(|e| e.to_string())?;
+    // One writer a page: its bytes are sent, and the next page starts with an empty buffer.
+    let new_writer = || csv::Writer::from_writer(Vec::with_capacity(1 << 20));
+    let exponent = exponent(&d.currency);
+    let number = d.number.as_deref().unwrap_or("");
+    let mut after = -1;
+    loop {
+        let lines = queries::document_lines_page(&mut conn, &d.id, after, page).map_err(|e| e.to_string())?;
+        for line in &lines {
+            writer
+                .write_record([
+                    d.id.as_str(),
+                    number,
+                    d.kind.as_str(),
+                    d.period.as_str(),
+                    d.issuer_organisation_id.as_str(),
+                    d.recipient_organisation_id.as_str(),
+                    &(line.position + 1).to_string(),
+                    line.claim_id.as_str(),
+                    line.outcome_code.as_str(),
+                    line.participant_pseudonym.as_str(),
+                    &line.achieved_on.to_string(),
+                    &format_minor(line.amount_minor, exponent),
+                ])
+                .map_err(|e| e.to_string())?;
+        }
+        let chunk = std::mem::replace(&mut writer, new_writer())
+            .into_inner()
+            .map_err(|e| e.to_string())?;
+        if !chunk.is_empty() && sender.blocking_send(Ok(Bytes::from(chunk))).is_err() {
+            return Ok(()); // the client went away
+        }
+        match lines.last() {
+            Some(last) if lines.len() as i64 == page => after = last.position,
+            _ => return Ok(()),
+        }
+    }
+}
+
+/// One payer of the project, as the split explanation lists it.
+pub struct SplitRow {
+    pub name: String,
+    pub role: String,
+    pub max_commitment: String,
+    /// The share as the project fixes it, or how it is derived.
+    pub share: String,
+}
+
+/// Escapes text for HTML element content and attribute values.
+fn esc(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+fn title(view: &DocumentView) -> String {
+    let kind = match view.summary.kind.as_str() {
+        "invoice" => "Invoice",
+        "top_up_claim" => "Top-up claim",
+        _ => "Credit note",
+    };
+    match &view.summary.number {
+        Some(number) => format!("{kind} {number}"),
+        None => format!("{kind} (draft, not yet issued)"),
+    }
+}
+
+/// How the amounts of this document were arrived at, in words.
+fn explanation(view: &DocumentView, project_name: &str, route: &str) -> String {
+    let s = &view.summary;
+    let what = match (s.kind.as_str(), route) {
+        ("top_up_claim", _) => format!(
+            "{} claims from {} its share of each verified outcome of {}, outcomes the provider has invoiced to {} in full.",
+            s.issuer.name, s.recipient.name, project_name, s.issuer.name
+        ),
+        (_, "via_commissioner") => format!(
+            "{} invoices {}, the lead commissioner of {}, for the whole value of each verified outcome; the lead claims each other payer's share back from it.",
+            s.issuer.name, s.recipient.name, project_name
+        ),
+        _ => format!(
+            "{} invoices {} for its own share of each verified outcome of {}.",
+            s.issuer.name, s.recipient.name, project_name
+        ),
+    };
+    format!(
+        "{what} Each outcome's payable amount is split between the payers below by their shares, \
+         computed exactly and rounded to the penny so that the parts add up to the whole: each \
+         payer's part is rounded down, and the pennies left over go one each to the parts with \
+         the largest remainders. A payer never pays beyond its maximum commitment. Negative \
+         lines credit outcomes revoked after they were settled."
+    )
+}
+
+/// The printable page: issuer, recipient, number, dates, lines, totals, and the split.
+pub fn html_page(
+    view: &DocumentView,
+    project_name: &str,
+    route: &str,
+    split: &[SplitRow],
+    lines: &[DocumentLine],
+) -> String {
+    let s = &view.summary;
+    let exponent = exponent(&s.total.currency);
+    let money = |amount: &str| format!("{} {}", esc(amount), esc(&s.total.currency));
+    let party = |label: &str, p: &super::PartyView| {
+        format!(
+            "<div class=\"party\"><h2>{label}</h2><p><strong>{}</strong><br>{}<br>cofund id {}</p></div>",
+            esc(&p.name),
+            p.identifier.as_deref().map(|i| format!("Identifier {}", esc(i))).unwrap_or_default(),
+            esc(&p.organisation_id)
+        )
+    };
+    let date = |d: Option<chrono::NaiveDate>| d.map(|d| d.to_string()).unwrap_or_else(|| "not yet issued".into());
+    let mut out = String::with_capacity(4096 + lines.len() * 200);
+    out.push_str(&format!(
+        "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{}</title><style>\
+         body{{font-family:sans-serif;margin:2em;color:#111}}table{{border-collapse:collapse;width:100%}}\
+         th,td{{border-bottom:1px solid #ccc;padding:4px 6px;text-align:left}}td.n,th.n{{text-align:right}}\
+         .parties{{display:flex;gap:4em}}.totals td{{font-weight:bold}}@media print{{body{{margin:0}}}}\
+         </style></head><body><h1>{}</h1>",
+        esc(&title(view)),
+        esc(&title(view))
+    ));
+    out.push_str(&format!(
+        "<div class=\"parties\">{}{}</div>",
+        party("From", &s.issuer),
+        party("To", &s.recipient)
+    ));
+    out.push_str(&format!(
+        "<table class=\"meta\"><tr><th>Project</th><td>{}</td></tr><tr><th>Period</th><td>{} ({} to {})</td></tr>\
+         <tr><th>Status</th><td>{}</td></tr><tr><th>Issued on</th><td>{}</td></tr><tr><th>Due on</th><td>{}</td></tr>{}</table>",
+        esc(project_name),
+        esc(&s.period),
+        s.period_start,
+        s.period_end,
+        esc(s.status.as_str()),
+        date(s.issued_on),
+        date(s.due_on),
+        s.void_reason.as_deref().map(|r| format!("<tr><th>Void</th><td>{}</td></tr>", esc(r))).unwrap_or_default()
+    ));
+    out.push_str("<h2>Lines</h2><table><tr><th>#</th><th>Claim</th><th>Outcome</th><th>Participant (pseudonym)</th><th>Achieved on</th><th class=\"n\">Amount</th></tr>");
+    for line in lines {
+        out.push_str(&format!(
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td class=\"n\">{}</td></tr>",
+            line.position + 1,
+            esc(&line.claim_id),
+            esc(&line.outcome_code),
+            esc(&line.participant_pseudonym),
+            line.achieved_on,
+            money(&format_minor(line.amount_minor, exponent))
+        ));
+    }
+    out.push_str("</table>");
+    if (lines.len() as i64) < s.line_count {
+        out.push_str(&format!(
+            "<p>The first {} of {} lines are shown; the CSV rendering lists every line.</p>",
+            lines.len(),
+            s.line_count
+        ));
+    }
+    out.push_str(&format!(
+        "<table class=\"totals\"><tr><td>Total</td><td class=\"n\">{}</td></tr><tr><td>Paid</td><td class=\"n\">{}</td></tr>\
+         <tr><td>Outstanding</td><td class=\"n\">{}</td></tr></table>",
+        money(&s.total.amount),
+        money(&s.paid.amount),
+        money(&s.outstanding.amount)
+    ));
+    out.push_str(&format!("<h2>How the amounts were split</h2><p>{}</p>", esc(&explanation(view, project_name, route))));
+    out.push_str("<table><tr><th>Payer</th><th>Role</th><th class=\"n\">Maximum commitment</th><th>Share</th></tr>");
+    for row in split {
+        out.push_str(&format!(
+            "<tr><td>{}</td><td>{}</td><td class=\"n\">{}</td><td>{}</td></tr>",
+            esc(&row.name),
+            esc(&row.role),
+            esc(&row.max_commitment),
+            esc(&row.share)
+        ));
+    }
+    out.push_str("</table>");
+    if !view.payments.is_empty() {
+        out.push_str("<h2>Payments</h2><table><tr><th>Paid on</th><th>Reference</th><th class=\"n\">Amount</th></tr>");
+        for p in &view.payments {
+            out.push_str(&format!(
+                "<tr><td>{}</td><td>{}</td><td class=\"n\">{}</td></tr>",
+                p.paid_on,
+                esc(&p.reference),
+                money(&p.amount.amount)
+            ));
+        }
+        out.push_str("</table>");
+    }
+    out.push_str("<h2>History</h2><ul>");
+    for e in &view.history {
+        out.push_str(&format!("<li>{} {} by {}: {}</li>", e.at.format("%Y-%m-%d %H:%M UTC"), esc(&e.action), esc(&e.actor), esc(&e.detail)));
+    }
+    out.push_str("</ul></body></html>");
+    out
+}
