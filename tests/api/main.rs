@@ -11,3 +11,4 @@ mod migrations;
 mod openapi;
 mod random_ops;
 mod registry;
+mod settlement;

@@ -31,7 +31,7 @@ CREATE TABLE settlement_documents (
     currency                   TEXT NOT NULL,
     total_minor                BIGINT NOT NULL,
     paid_minor                 BIGINT NOT NULL,
-    number                     TEXT UNIQUE,        -- once issued
+    number                     TEXT,               -- once issued
     issued_on                  DATE,
     due_on                     DATE,
     credits_document_id        TEXT REFERENCES settlement_documents(id), -- a credit note's voided document
@@ -39,6 +39,9 @@ CREATE TABLE settlement_documents (
     created_by                 TEXT NOT NULL,
     created_at                 TIMESTAMP NOT NULL
 );
+-- A number is the issuer's own: unique among its documents (two issuers may share a prefix).
+CREATE UNIQUE INDEX settlement_documents_number_idx ON settlement_documents(issuer_organisation_id, number)
+    WHERE number IS NOT NULL;
 CREATE INDEX settlement_documents_project_idx ON settlement_documents(project_id, period, id);
 CREATE INDEX settlement_documents_issuer_idx ON settlement_documents(issuer_organisation_id, id);
 CREATE INDEX settlement_documents_recipient_idx ON settlement_documents(recipient_organisation_id, id);
