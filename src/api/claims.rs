@@ -18,8 +18,8 @@ use crate::db::{queries, write_tx, DbConn, Pool};
 use crate::domain::access::{decider, may_submit, MoneyScope};
 use crate::domain::claims::{AdjustmentKind, ClaimInput, Reason};
 use crate::domain::limits;
-use crate::domain::period::Period;
 use crate::domain::money::MoneyJson;
+use crate::domain::period::Period;
 use crate::services::access::{load_visible, AccessError, VisibleProject};
 use crate::services::claims::{
     self as service, check_decider, lock_project, BulkMode, ProjectRules, RowResult, RowStatus,
@@ -757,7 +757,15 @@ pub async fn reject(
     id: web::Path<String>,
     body: JsonBody,
 ) -> Result<web::Json<ClaimView>, ApiError> {
-    decide(pool, config, principal, id.into_inner(), body, service::reject).await
+    decide(
+        pool,
+        config,
+        principal,
+        id.into_inner(),
+        body,
+        service::reject,
+    )
+    .await
 }
 
 /// Revoke a verified claim: its allocations are reversed by new ledger entries.
@@ -774,7 +782,15 @@ pub async fn revoke(
     id: web::Path<String>,
     body: JsonBody,
 ) -> Result<web::Json<ClaimView>, ApiError> {
-    decide(pool, config, principal, id.into_inner(), body, service::revoke).await
+    decide(
+        pool,
+        config,
+        principal,
+        id.into_inner(),
+        body,
+        service::revoke,
+    )
+    .await
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -875,12 +891,16 @@ pub async fn allocations_list(
     .limit()?;
     let period = match &query.period {
         None => None,
-        Some(p) => Some(Period::parse(p).map(|p| (p.start(), p.last_day())).ok_or_else(|| {
-            ApiError::validation(
-                "period",
-                "is not a period such as 2021-Q1 or 2021-03, from 1900 to 2199",
-            )
-        })?),
+        Some(p) => Some(
+            Period::parse(p)
+                .map(|p| (p.start(), p.last_day()))
+                .ok_or_else(|| {
+                    ApiError::validation(
+                        "period",
+                        "is not a period such as 2021-Q1 or 2021-03, from 1900 to 2199",
+                    )
+                })?,
+        ),
     };
     let after: Option<i64> = match query.cursor.as_deref().filter(|c| !c.is_empty()) {
         None => None,

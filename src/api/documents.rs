@@ -108,8 +108,11 @@ pub struct DocumentView {
 }
 
 fn party(conn: &mut DbConn, organisation_id: &str) -> Result<PartyView, ApiError> {
-    let org = queries::get_organisation(conn, organisation_id)?
-        .ok_or_else(|| ApiError::Internal(format!("document names a missing organisation {organisation_id}")))?;
+    let org = queries::get_organisation(conn, organisation_id)?.ok_or_else(|| {
+        ApiError::Internal(format!(
+            "document names a missing organisation {organisation_id}"
+        ))
+    })?;
     Ok(PartyView {
         organisation_id: organisation_id.to_owned(),
         name: org.organisation.name,
@@ -147,7 +150,8 @@ fn summary(conn: &mut DbConn, d: SettlementDocument) -> Result<DocumentSummary, 
 
 /// What is still owed on a document: nothing on a draft, a void document or a credit note.
 fn outstanding_minor(d: &SettlementDocument) -> i64 {
-    let owed = d.status == DocumentStatus::Issued.as_str() && d.kind != DocumentKind::CreditNote.as_str();
+    let owed =
+        d.status == DocumentStatus::Issued.as_str() && d.kind != DocumentKind::CreditNote.as_str();
     if owed {
         d.total_minor - d.paid_minor
     } else {
@@ -168,7 +172,11 @@ fn line_view(line: DocumentLine, currency: &str) -> LineView {
 }
 
 /// The document with its payments and history, and its lines unless `with_lines` is false.
-fn full_view(conn: &mut DbConn, d: SettlementDocument, with_lines: bool) -> Result<DocumentView, ApiError> {
+fn full_view(
+    conn: &mut DbConn,
+    d: SettlementDocument,
+    with_lines: bool,
+) -> Result<DocumentView, ApiError> {
     let id = d.id.clone();
     let currency = d.currency.clone();
     let lines = match with_lines {
@@ -225,7 +233,12 @@ pub struct SettlementReport {
 }
 
 /// Roles that may build a project's settlement drafts (on a project they see).
-const BUILDERS: &[Role] = &[Role::Admin, Role::FundManager, Role::Commissioner, Role::Provider];
+const BUILDERS: &[Role] = &[
+    Role::Admin,
+    Role::FundManager,
+    Role::Commissioner,
+    Role::Provider,
+];
 
 /// Build the draft documents of one period.
 #[utoipa::path(
@@ -248,7 +261,10 @@ pub async fn build(
     principal.require(BUILDERS)?;
     let request: SettlementRequest = body.parse()?;
     let period = Period::parse(request.period.trim()).ok_or_else(|| {
-        ApiError::validation("period", "is not a period such as 2021-Q1 or 2021-03, from 1900 to 2199")
+        ApiError::validation(
+            "period",
+            "is not a period such as 2021-Q1 or 2021-03, from 1900 to 2199",
+        )
     })?;
     let project_id = project_id.into_inner();
     let at = config.clock.now();
@@ -256,7 +272,10 @@ pub async fn build(
         write_tx(conn, |conn| {
             lock_project(conn, &project_id)?;
             let project = load_visible(conn, &principal, &project_id)?;
-            let actor = Actor { subject: &principal.subject, at };
+            let actor = Actor {
+                subject: &principal.subject,
+                at,
+            };
             let built = service::build_period(conn, &project, period, actor)?;
             let mut documents = Vec::new();
             for id in &built.document_ids {
@@ -305,12 +324,19 @@ pub async fn list(
     query: web::Query<DocumentQuery>,
 ) -> Result<web::Json<Page<DocumentSummary>>, ApiError> {
     let query = query.into_inner();
-    let limit = PageQuery { cursor: None, limit: query.limit }.limit()?;
+    let limit = PageQuery {
+        cursor: None,
+        limit: query.limit,
+    }
+    .limit()?;
     if let Some(period) = &query.period {
-        Period::parse(period).ok_or_else(|| ApiError::validation("period", "is not a period such as 2021-Q1 or 2021-03"))?;
+        Period::parse(period).ok_or_else(|| {
+            ApiError::validation("period", "is not a period such as 2021-Q1 or 2021-03")
+        })?;
     }
     let filter = DocumentFilter {
-        visible_to: (!principal.is_admin()).then(|| principal.organisation_id.clone().unwrap_or_default()),
+        visible_to: (!principal.is_admin())
+            .then(|| principal.organisation_id.clone().unwrap_or_default()),
         project_id: query.project_id,
         issuer_organisation_id: query.issuer_organisation_id,
         recipient_organisation_id: query.recipient_organisation_id,
@@ -321,10 +347,14 @@ pub async fn list(
     };
     let items = with_db(&pool, move |conn| {
         let rows = queries::list_documents(conn, filter, limit)?;
-        rows.into_iter().map(|d| summary(conn, d)).collect::<Result<Vec<_>, _>>()
+        rows.into_iter()
+            .map(|d| summary(conn, d))
+            .collect::<Result<Vec<_>, _>>()
     })
     .await?;
-    Ok(web::Json(Page::new(items, limit, |d: &DocumentSummary| d.id.clone())))
+    Ok(web::Json(Page::new(items, limit, |d: &DocumentSummary| {
+        d.id.clone()
+    })))
 }
 
 /// One document with its lines, payments and history.
@@ -357,7 +387,9 @@ async fn transition<F>(
     act: F,
 ) -> Result<DocumentSummary, ApiError>
 where
-    F: FnOnce(&mut DbConn, &SettlementDocument, &Principal) -> Result<(), ApiError> + Send + 'static,
+    F: FnOnce(&mut DbConn, &SettlementDocument, &Principal) -> Result<(), ApiError>
+        + Send
+        + 'static,
 {
     with_db(pool, move |conn| {
         write_tx(conn, |conn| {
@@ -400,7 +432,9 @@ impl Party {
         if allowed {
             Ok(())
         } else {
-            Err(ApiError::Forbidden(format!("only {who} may do this to the document")))
+            Err(ApiError::Forbidden(format!(
+                "only {who} may do this to the document"
+            )))
         }
     }
 }
@@ -422,9 +456,22 @@ pub async fn issue(
     id: web::Path<String>,
 ) -> Result<web::Json<DocumentSummary>, ApiError> {
     let at = config.clock.now();
-    let view = transition(&pool, principal, id.into_inner(), Party::Issuer, move |conn, d, p| {
-        Ok(service::issue(conn, &d.id, Actor { subject: &p.subject, at })?)
-    })
+    let view = transition(
+        &pool,
+        principal,
+        id.into_inner(),
+        Party::Issuer,
+        move |conn, d, p| {
+            Ok(service::issue(
+                conn,
+                &d.id,
+                Actor {
+                    subject: &p.subject,
+                    at,
+                },
+            )?)
+        },
+    )
     .await?;
     Ok(web::Json(view))
 }
@@ -465,10 +512,19 @@ pub async fn pay(
     principal.require(&[Role::Admin, Role::Commissioner, Role::FundManager])?;
     let request: PaymentRequest = body.parse()?;
     let reference = request.reference.trim().to_owned();
-    if reference.is_empty() || reference.chars().count() > 200 || reference.chars().any(char::is_control) {
-        return Err(ApiError::validation("reference", "a reference of 1 to 200 printable characters is required"));
+    if reference.is_empty()
+        || reference.chars().count() > 200
+        || reference.chars().any(char::is_control)
+    {
+        return Err(ApiError::validation(
+            "reference",
+            "a reference of 1 to 200 printable characters is required",
+        ));
     }
-    let money = request.amount.to_money("amount").map_err(|e| ApiError::Validation(vec![e]))?;
+    let money = request
+        .amount
+        .to_money("amount")
+        .map_err(|e| ApiError::Validation(vec![e]))?;
     let at = config.clock.now();
     let id = id.into_inner();
     let who = principal.clone();
@@ -478,10 +534,25 @@ pub async fn pay(
         let d = load_document(conn, &who, &id)?;
         Party::RecipientOrAdmin.check(&who, &d)?;
         if money.currency.code() != d.currency {
-            return Err(ApiError::validation("amount.currency", format!("the document is in {}", d.currency)));
+            return Err(ApiError::validation(
+                "amount.currency",
+                format!("the document is in {}", d.currency),
+            ));
         }
-        let payment = Payment { amount_minor: money.minor, paid_on: request.paid_on, reference };
-        service::record_payment(conn, &d.id, &payment, Actor { subject: &who.subject, at })?;
+        let payment = Payment {
+            amount_minor: money.minor,
+            paid_on: request.paid_on,
+            reference,
+        };
+        service::record_payment(
+            conn,
+            &d.id,
+            &payment,
+            Actor {
+                subject: &who.subject,
+                at,
+            },
+        )?;
         let d = load_document(conn, &who, &id)?;
         summary(conn, d)
     })
@@ -491,7 +562,11 @@ pub async fn pay(
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct VoidRequest {
-    #[schema(min_length = 1, max_length = 2000, example = "issued to the wrong address")]
+    #[schema(
+        min_length = 1,
+        max_length = 2000,
+        example = "issued to the wrong address"
+    )]
     pub reason: String,
 }
 
@@ -524,16 +599,33 @@ pub async fn void(
     let request: VoidRequest = body.parse()?;
     let reason = request.reason.trim().to_owned();
     if reason.is_empty() || reason.chars().count() > 2000 {
-        return Err(ApiError::validation("reason", "a reason of 1 to 2000 characters is required"));
+        return Err(ApiError::validation(
+            "reason",
+            "a reason of 1 to 2000 characters is required",
+        ));
     }
     let at = config.clock.now();
     let credit_id = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
     let slot = credit_id.clone();
-    let voided = transition(&pool, principal.clone(), id.into_inner(), Party::IssuerOrAdmin, move |conn, d, p| {
-        let credit = service::void(conn, &d.id, &reason, Actor { subject: &p.subject, at })?;
-        *slot.lock().expect("not poisoned") = credit;
-        Ok(())
-    })
+    let voided = transition(
+        &pool,
+        principal.clone(),
+        id.into_inner(),
+        Party::IssuerOrAdmin,
+        move |conn, d, p| {
+            let credit = service::void(
+                conn,
+                &d.id,
+                &reason,
+                Actor {
+                    subject: &p.subject,
+                    at,
+                },
+            )?;
+            *slot.lock().expect("not poisoned") = credit;
+            Ok(())
+        },
+    )
     .await?;
     let credit_id = credit_id.lock().expect("not poisoned").clone();
     let credit_note = with_db(&pool, move |conn| {
@@ -541,14 +633,24 @@ pub async fn void(
         summary(conn, d)
     })
     .await?;
-    Ok(web::Json(VoidReport { voided, credit_note }))
+    Ok(web::Json(VoidReport {
+        voided,
+        credit_note,
+    }))
 }
 
 /// The project's payers as the page explains the split: each with its share as fixed, or as
 /// its maximum over the sum of all maximums (pro rata).
-fn split_rows(conn: &mut DbConn, project: &ProjectRecord) -> Result<Vec<render::SplitRow>, ApiError> {
+fn split_rows(
+    conn: &mut DbConn,
+    project: &ProjectRecord,
+) -> Result<Vec<render::SplitRow>, ApiError> {
     let currency = &project.project.currency;
-    let total: i64 = project.payers.iter().map(|p| p.payer.max_commitment_minor).sum();
+    let total: i64 = project
+        .payers
+        .iter()
+        .map(|p| p.payer.max_commitment_minor)
+        .sum();
     let total = MoneyJson::from_minor(total, currency).amount;
     project
         .payers
@@ -592,7 +694,10 @@ pub async fn csv(
     let stream = render::csv_stream(pool.get_ref().clone(), document, RENDER_PAGE_LINES);
     Ok(HttpResponse::Ok()
         .content_type("text/csv; charset=utf-8")
-        .insert_header((header::CONTENT_DISPOSITION, format!("attachment; filename=\"{filename}\"")))
+        .insert_header((
+            header::CONTENT_DISPOSITION,
+            format!("attachment; filename=\"{filename}\""),
+        ))
         .streaming(stream))
 }
 
@@ -620,11 +725,20 @@ pub async fn html(
         let split = split_rows(conn, &project)?;
         let view = full_view(conn, d, false)?;
         let p = &project.project;
-        Ok(render::html_page(&view, &p.name, &p.settlement_route, &split, &lines))
+        Ok(render::html_page(
+            &view,
+            &p.name,
+            &p.settlement_route,
+            &split,
+            &lines,
+        ))
     })
     .await?;
     Ok(HttpResponse::Ok()
         .content_type("text/html; charset=utf-8")
-        .insert_header((header::CONTENT_SECURITY_POLICY, "default-src 'none'; style-src 'unsafe-inline'"))
+        .insert_header((
+            header::CONTENT_SECURITY_POLICY,
+            "default-src 'none'; style-src 'unsafe-inline'",
+        ))
         .body(page))
 }

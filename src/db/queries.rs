@@ -706,7 +706,10 @@ pub fn list_allocations(
 
 // --- settlement documents ----------------------------------------------------------------------
 
-pub fn get_document(conn: &mut DbConn, id: &str) -> Result<Option<SettlementDocument>, DieselError> {
+pub fn get_document(
+    conn: &mut DbConn,
+    id: &str,
+) -> Result<Option<SettlementDocument>, DieselError> {
     settlement_documents::table
         .find(id)
         .select(SettlementDocument::as_select())
@@ -715,7 +718,10 @@ pub fn get_document(conn: &mut DbConn, id: &str) -> Result<Option<SettlementDocu
 }
 
 /// The organisation owning the project's fund, if it has one.
-pub fn project_fund_owner(conn: &mut DbConn, project_id: &str) -> Result<Option<String>, DieselError> {
+pub fn project_fund_owner(
+    conn: &mut DbConn,
+    project_id: &str,
+) -> Result<Option<String>, DieselError> {
     Ok(projects::table
         .inner_join(funds::table)
         .filter(projects::id.eq(project_id))
@@ -800,15 +806,24 @@ pub fn document_lines_page(
         .load(conn)
 }
 
-pub fn document_payments(conn: &mut DbConn, document_id: &str) -> Result<Vec<DocumentPayment>, DieselError> {
+pub fn document_payments(
+    conn: &mut DbConn,
+    document_id: &str,
+) -> Result<Vec<DocumentPayment>, DieselError> {
     document_payments::table
         .filter(document_payments::document_id.eq(document_id))
-        .order((document_payments::recorded_at.asc(), document_payments::id.asc()))
+        .order((
+            document_payments::recorded_at.asc(),
+            document_payments::id.asc(),
+        ))
         .select(DocumentPayment::as_select())
         .load(conn)
 }
 
-pub fn document_history(conn: &mut DbConn, document_id: &str) -> Result<Vec<DocumentEvent>, DieselError> {
+pub fn document_history(
+    conn: &mut DbConn,
+    document_id: &str,
+) -> Result<Vec<DocumentEvent>, DieselError> {
     document_events::table
         .filter(document_events::document_id.eq(document_id))
         .order(document_events::id.asc())

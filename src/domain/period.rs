@@ -114,16 +114,28 @@ mod tests {
     #[test]
     fn quarters_and_months_read_and_print_the_same() {
         let q1 = Period::parse("2021-Q1").unwrap();
-        assert_eq!((q1.start(), q1.last_day()), (d("2021-01-01"), d("2021-03-31")));
+        assert_eq!(
+            (q1.start(), q1.last_day()),
+            (d("2021-01-01"), d("2021-03-31"))
+        );
         assert_eq!(q1.to_string(), "2021-Q1");
         let q4 = Period::parse("2021-Q4").unwrap();
-        assert_eq!((q4.start(), q4.last_day()), (d("2021-10-01"), d("2021-12-31")));
+        assert_eq!(
+            (q4.start(), q4.last_day()),
+            (d("2021-10-01"), d("2021-12-31"))
+        );
         assert_eq!(q4.next().to_string(), "2022-Q1");
         let feb = Period::parse("2024-02").unwrap();
-        assert_eq!((feb.start(), feb.last_day()), (d("2024-02-01"), d("2024-02-29")));
+        assert_eq!(
+            (feb.start(), feb.last_day()),
+            (d("2024-02-01"), d("2024-02-29"))
+        );
         assert_eq!(feb.to_string(), "2024-02");
         assert_eq!(feb.frequency(), SettlementFrequency::Monthly);
-        for bad in ["2021-Q5", "2021-Q0", "2021-13", "2021-3", "March", "1899-Q4", "2200-01", "21-Q1", "2021-Q11"] {
+        for bad in [
+            "2021-Q5", "2021-Q0", "2021-13", "2021-3", "March", "1899-Q4", "2200-01", "21-Q1",
+            "2021-Q11",
+        ] {
             assert_eq!(Period::parse(bad), None, "{bad}");
         }
     }

@@ -105,8 +105,7 @@ pub fn build(
     };
     // (leg, issuer, recipient) → lines by key (posted_at, claim, entry or allocation).
     type Key = (NaiveDateTime, String, String, i64);
-    let mut documents: BTreeMap<(Leg, String, String), BTreeMap<Key, DraftLine>> =
-        BTreeMap::new();
+    let mut documents: BTreeMap<(Leg, String, String), BTreeMap<Key, DraftLine>> = BTreeMap::new();
     for a in unsettled.iter().filter(|a| a.amount_minor != 0) {
         let (issuer, recipient, per_entry) = match (a.leg, lead) {
             (Leg::Invoice, None) => (parties.provider, a.payer_organisation_id.as_str(), false),
@@ -120,7 +119,12 @@ pub fn build(
         let key: Key = if per_entry {
             (a.posted_at, a.claim_id.clone(), a.entry_id.clone(), 0)
         } else {
-            (a.posted_at, a.claim_id.clone(), String::new(), a.allocation_id)
+            (
+                a.posted_at,
+                a.claim_id.clone(),
+                String::new(),
+                a.allocation_id,
+            )
         };
         let lines = documents
             .entry((a.leg, issuer.to_owned(), recipient.to_owned()))
@@ -158,7 +162,9 @@ pub fn build(
 }
 
 fn checked_total(mut amounts: impl Iterator<Item = i64>) -> Result<i64, SettlementError> {
-    amounts.try_fold(0i64, |sum, a| sum.checked_add(a).ok_or(SettlementError::Overflow))
+    amounts.try_fold(0i64, |sum, a| {
+        sum.checked_add(a).ok_or(SettlementError::Overflow)
+    })
 }
 
 /// An invoice or top-up claim whose credits outweigh its charges is a credit note.
@@ -183,7 +189,11 @@ pub fn number_prefix(issuer_name: &str) -> String {
     let Some(first) = words.first() else {
         return "DOC".into();
     };
-    let initials: String = words.iter().take(4).filter_map(|w| w.chars().next()).collect();
+    let initials: String = words
+        .iter()
+        .take(4)
+        .filter_map(|w| w.chars().next())
+        .collect();
     if initials.len() >= 3 {
         return initials;
     }
@@ -207,7 +217,9 @@ pub enum PaymentRefused {
     NotPositive,
     #[error("only an issued invoice or top-up claim is paid (this one is {0})")]
     NotPayable(&'static str),
-    #[error("this payment would overpay the document: {outstanding_minor} minor units are outstanding")]
+    #[error(
+        "this payment would overpay the document: {outstanding_minor} minor units are outstanding"
+    )]
     Overpayment { outstanding_minor: i64 },
 }
 
@@ -265,7 +277,11 @@ mod tests {
 
     #[test]
     fn direct_invoices_each_payer_for_its_own_lines() {
-        let parties = Parties { route: SettlementRoute::Direct, provider: "prov", lead: None };
+        let parties = Parties {
+            route: SettlementRoute::Direct,
+            provider: "prov",
+            lead: None,
+        };
         let docs = build(
             &parties,
             &[
@@ -279,7 +295,15 @@ mod tests {
         .unwrap();
         let summary: Vec<(&str, &str, DocumentKind, i64, usize)> = docs
             .iter()
-            .map(|d| (d.issuer_organisation_id.as_str(), d.recipient_organisation_id.as_str(), d.kind, d.total_minor, d.lines.len()))
+            .map(|d| {
+                (
+                    d.issuer_organisation_id.as_str(),
+                    d.recipient_organisation_id.as_str(),
+                    d.kind,
+                    d.total_minor,
+                    d.lines.len(),
+                )
+            })
             .collect();
         assert_eq!(
             summary,
@@ -293,7 +317,11 @@ mod tests {
 
     #[test]
     fn via_commissioner_invoices_the_lead_for_whole_outcomes_and_the_lead_claims_the_top_up() {
-        let parties = Parties { route: SettlementRoute::ViaCommissioner, provider: "prov", lead: Some("council") };
+        let parties = Parties {
+            route: SettlementRoute::ViaCommissioner,
+            provider: "prov",
+            lead: Some("council"),
+        };
         let mut rows = Vec::new();
         for leg in [Leg::Invoice, Leg::TopUpClaim] {
             rows.push(allocation(1, leg, "e1", "dcms", 30000));
@@ -302,21 +330,38 @@ mod tests {
         let docs = build(&parties, &rows).unwrap();
         assert_eq!(docs.len(), 2);
         assert_eq!(docs[0].kind, DocumentKind::Invoice);
-        assert_eq!((docs[0].recipient_organisation_id.as_str(), docs[0].total_minor), ("council", 100000));
+        assert_eq!(
+            (
+                docs[0].recipient_organisation_id.as_str(),
+                docs[0].total_minor
+            ),
+            ("council", 100000)
+        );
         assert_eq!(docs[0].lines.len(), 1, "one line per outcome");
         assert_eq!(docs[0].lines[0].allocation_ids, vec![1, 2]);
         assert_eq!(docs[1].kind, DocumentKind::TopUpClaim);
         assert_eq!(
-            (docs[1].issuer_organisation_id.as_str(), docs[1].recipient_organisation_id.as_str(), docs[1].total_minor),
+            (
+                docs[1].issuer_organisation_id.as_str(),
+                docs[1].recipient_organisation_id.as_str(),
+                docs[1].total_minor
+            ),
             ("council", "dcms", 30000)
         );
-        let no_lead = Parties { lead: None, ..parties };
+        let no_lead = Parties {
+            lead: None,
+            ..parties
+        };
         assert_eq!(build(&no_lead, &rows), Err(SettlementError::NoLead));
     }
 
     #[test]
     fn a_period_of_reversals_alone_is_a_credit_note() {
-        let parties = Parties { route: SettlementRoute::Direct, provider: "prov", lead: None };
+        let parties = Parties {
+            route: SettlementRoute::Direct,
+            provider: "prov",
+            lead: None,
+        };
         let docs = build(&parties, &[allocation(9, Leg::Invoice, "e9", "cbo", -100)]).unwrap();
         assert_eq!(docs[0].kind, DocumentKind::CreditNote);
         assert_eq!(docs[0].total_minor, -100);
@@ -341,18 +386,38 @@ mod tests {
         assert_eq!(check_payment(Invoice, Issued, 1000, 400, 600), Ok(true));
         assert_eq!(
             check_payment(Invoice, Issued, 1000, 400, 601),
-            Err(PaymentRefused::Overpayment { outstanding_minor: 600 })
+            Err(PaymentRefused::Overpayment {
+                outstanding_minor: 600
+            })
         );
-        assert_eq!(check_payment(Invoice, Issued, 1000, 0, 0), Err(PaymentRefused::NotPositive));
-        assert_eq!(check_payment(Invoice, Draft, 1000, 0, 1), Err(PaymentRefused::NotPayable("draft")));
-        assert_eq!(check_payment(Invoice, Paid, 1000, 1000, 1), Err(PaymentRefused::NotPayable("paid")));
-        assert_eq!(check_payment(CreditNote, Issued, -5, 0, 1), Err(PaymentRefused::NotPayable("credit_note")));
+        assert_eq!(
+            check_payment(Invoice, Issued, 1000, 0, 0),
+            Err(PaymentRefused::NotPositive)
+        );
+        assert_eq!(
+            check_payment(Invoice, Draft, 1000, 0, 1),
+            Err(PaymentRefused::NotPayable("draft"))
+        );
+        assert_eq!(
+            check_payment(Invoice, Paid, 1000, 1000, 1),
+            Err(PaymentRefused::NotPayable("paid"))
+        );
+        assert_eq!(
+            check_payment(CreditNote, Issued, -5, 0, 1),
+            Err(PaymentRefused::NotPayable("credit_note"))
+        );
     }
 
     fn arbitrary_unsettled() -> impl Strategy<Value = Vec<Unsettled>> {
         let payers = ["cbo", "sof", "council", "other"];
         prop::collection::vec(
-            (0usize..4, 0u32..6, -50_000i64..100_000, any::<bool>(), 1u32..28),
+            (
+                0usize..4,
+                0u32..6,
+                -50_000i64..100_000,
+                any::<bool>(),
+                1u32..28,
+            ),
             0..60,
         )
         .prop_map(move |rows| {
@@ -360,7 +425,11 @@ mod tests {
                 .enumerate()
                 .map(|(i, (payer, entry, amount, top_up, day))| Unsettled {
                     allocation_id: i as i64,
-                    leg: if top_up { Leg::TopUpClaim } else { Leg::Invoice },
+                    leg: if top_up {
+                        Leg::TopUpClaim
+                    } else {
+                        Leg::Invoice
+                    },
                     entry_id: format!("e{entry}"),
                     claim_id: format!("c{entry}"),
                     payer_organisation_id: payers[payer].into(),

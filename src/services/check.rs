@@ -317,5 +317,84 @@ pub fn run(conn: &mut DbConn) -> QueryResult<CheckReport> {
             ));
         }
     }
+    check_documents(conn, &mut report)?;
     Ok(report)
+}
+
+/// 10. Settlement documents say what the ledger says: each total is the sum of its lines,
+///     each line the sum of the allocations it settles, each amount paid the sum of its
+///     payments and never beyond the total; no link names a missing allocation or a void
+///     document.
+fn check_documents(conn: &mut DbConn, report: &mut CheckReport) -> QueryResult<()> {
+    use crate::domain::settlement::{DocumentKind, DocumentStatus};
+    let documents: Vec<(String, String, String, i64, i64)> = settlement_documents::table
+        .select((
+            settlement_documents::id,
+            settlement_documents::kind,
+            settlement_documents::status,
+            settlement_documents::total_minor,
+            settlement_documents::paid_minor,
+        ))
+        .load(conn)?;
+    let line_sums = totals::grouped(
+        conn,
+        "SELECT document_id AS key, CAST(SUM(amount_minor) AS BIGINT) AS total FROM document_lines GROUP BY document_id",
+        &[],
+    )?;
+    let payment_sums = totals::grouped(
+        conn,
+        "SELECT document_id AS key, CAST(SUM(amount_minor) AS BIGINT) AS total FROM document_payments GROUP BY document_id",
+        &[],
+    )?;
+    for (id, kind, status, total, paid) in &documents {
+        let lines = line_sums.get(id).copied().unwrap_or(0);
+        let payments = payment_sums.get(id).copied().unwrap_or(0);
+        if DocumentKind::from_db(kind).is_none() || DocumentStatus::from_db(status).is_none() {
+            report.violations.push(format!("document {id} is of kind '{kind}' and status '{status}', one of which cofund does not know"));
+        }
+        if lines != *total {
+            report.violations.push(format!(
+                "document {id} totals {total} but its lines sum to {lines}"
+            ));
+        }
+        if payments != *paid || (*paid > 0 && *paid > *total) {
+            report.violations.push(format!(
+                "document {id} records {paid} paid of {total}; its payments sum to {payments}"
+            ));
+        }
+    }
+    // Each settled line against the allocations it settles (void documents have none left).
+    let linked = totals::grouped(
+        conn,
+        "SELECT l.document_id || ':' || CAST(l.line_position AS TEXT) AS key, CAST(SUM(a.amount_minor) AS BIGINT) AS total \
+         FROM settlement_links l JOIN allocations a ON a.id = l.allocation_id GROUP BY l.document_id, l.line_position",
+        &[],
+    )?;
+    let lines = totals::grouped(
+        conn,
+        "SELECT x.document_id || ':' || CAST(x.position AS TEXT) AS key, x.amount_minor AS total \
+         FROM document_lines x JOIN settlement_links l ON l.document_id = x.document_id AND l.line_position = x.position",
+        &[],
+    )?;
+    for (line, total) in &lines {
+        let settled = linked.get(line).copied().unwrap_or(0);
+        if settled != *total {
+            report.violations.push(format!(
+                "document line {line} shows {total} but settles allocations of {settled}"
+            ));
+        }
+    }
+    let dangling = totals::grouped(
+        conn,
+        "SELECT CAST(l.allocation_id AS TEXT) || ':' || l.leg AS key, CAST(1 AS BIGINT) AS total FROM settlement_links l \
+         LEFT JOIN allocations a ON a.id = l.allocation_id LEFT JOIN settlement_documents d ON d.id = l.document_id \
+         WHERE a.id IS NULL OR d.id IS NULL OR d.status = 'void'",
+        &[],
+    )?;
+    for link in dangling.keys() {
+        report.violations.push(format!(
+            "settlement link {link} names a missing allocation or a missing or void document"
+        ));
+    }
+    Ok(())
 }

@@ -20,8 +20,8 @@ use crate::db::DbConn;
 use crate::domain::period::Period;
 use crate::domain::registry::{SettlementFrequency, SettlementRoute};
 use crate::domain::settlement::{
-    self, check_payment, document_number, number_prefix, DocumentKind, DocumentStatus, DraftDocument,
-    Leg, Parties, Unsettled,
+    self, check_payment, document_number, number_prefix, DocumentKind, DocumentStatus,
+    DraftDocument, Leg, Parties, Unsettled,
 };
 use crate::domain::FieldError;
 use crate::services::access::VisibleProject;
@@ -61,7 +61,10 @@ pub fn build_period(
         let example = Period::containing(actor.at.date(), frequency);
         return Err(ServiceError::Invalid(vec![FieldError::new(
             "period",
-            format!("this project settles {}: name a period such as {example}", frequency.as_str()),
+            format!(
+                "this project settles {}: name a period such as {example}",
+                frequency.as_str()
+            ),
         )]));
     }
     if period.start() > actor.at.date() {
@@ -79,7 +82,10 @@ pub fn build_period(
         provider: &p.provider_organisation_id,
         lead: lead.map(|r| r.payer.organisation_id.as_str()),
     };
-    let cutoff = period.end_exclusive().and_hms_opt(0, 0, 0).expect("midnight");
+    let cutoff = period
+        .end_exclusive()
+        .and_hms_opt(0, 0, 0)
+        .expect("midnight");
     let mut unsettled = load_unsettled(conn, &p.id, Leg::Invoice, cutoff)?;
     if route == SettlementRoute::ViaCommissioner {
         unsettled.extend(load_unsettled(conn, &p.id, Leg::TopUpClaim, cutoff)?);
@@ -89,7 +95,11 @@ pub fn build_period(
     let mut document_ids = Vec::with_capacity(drafts.len());
     let mut allocations = 0;
     for draft in &drafts {
-        allocations += draft.lines.iter().map(|l| l.allocation_ids.len()).sum::<usize>();
+        allocations += draft
+            .lines
+            .iter()
+            .map(|l| l.allocation_ids.len())
+            .sum::<usize>();
         document_ids.push(insert_draft(conn, project, period, draft, actor)?);
     }
     Ok(Built {
@@ -106,7 +116,17 @@ fn load_unsettled(
     leg: Leg,
     cutoff: NaiveDateTime,
 ) -> Result<Vec<Unsettled>, ServiceError> {
-    type Row = (i64, String, String, String, String, String, NaiveDate, NaiveDateTime, i64);
+    type Row = (
+        i64,
+        String,
+        String,
+        String,
+        String,
+        String,
+        NaiveDate,
+        NaiveDateTime,
+        i64,
+    );
     let settled = settlement_links::table
         .filter(settlement_links::allocation_id.eq(allocations::id))
         .filter(settlement_links::leg.eq(leg.as_str()));
@@ -131,20 +151,22 @@ fn load_unsettled(
         .load(conn)?;
     Ok(rows
         .into_iter()
-        .map(|(id, entry, claim, payer, outcome, pseudonym, achieved_on, posted_at, amount)| {
-            Unsettled {
-                allocation_id: id,
-                leg,
-                entry_id: entry,
-                claim_id: claim,
-                payer_organisation_id: payer,
-                outcome_code: outcome,
-                participant_pseudonym: pseudonym,
-                achieved_on,
-                posted_at,
-                amount_minor: amount,
-            }
-        })
+        .map(
+            |(id, entry, claim, payer, outcome, pseudonym, achieved_on, posted_at, amount)| {
+                Unsettled {
+                    allocation_id: id,
+                    leg,
+                    entry_id: entry,
+                    claim_id: claim,
+                    payer_organisation_id: payer,
+                    outcome_code: outcome,
+                    participant_pseudonym: pseudonym,
+                    achieved_on,
+                    posted_at,
+                    amount_minor: amount,
+                }
+            },
+        )
         .collect())
 }
 
@@ -215,16 +237,24 @@ fn insert_draft(
             posted_at: line.posted_at,
             amount_minor: line.amount_minor,
         });
-        links.extend(line.allocation_ids.iter().map(|allocation_id| SettlementLink {
-            allocation_id: *allocation_id,
-            leg: draft.leg.as_str().to_owned(),
-            document_id: id.clone(),
-            line_position: position,
-        }));
+        links.extend(
+            line.allocation_ids
+                .iter()
+                .map(|allocation_id| SettlementLink {
+                    allocation_id: *allocation_id,
+                    leg: draft.leg.as_str().to_owned(),
+                    document_id: id.clone(),
+                    line_position: position,
+                }),
+        );
     }
     insert_rows!(conn, document_lines::table, &lines, LEDGER_CHUNK_ROWS)?;
     insert_rows!(conn, settlement_links::table, &links, LEDGER_CHUNK_ROWS)?;
-    let detail = format!("{} lines, total {} minor units", lines.len(), draft.total_minor);
+    let detail = format!(
+        "{} lines, total {} minor units",
+        lines.len(),
+        draft.total_minor
+    );
     record_event(conn, &id, "built", actor, detail)?;
     Ok(id)
 }
@@ -260,18 +290,24 @@ fn lock_document(conn: &mut DbConn, id: &str) -> Result<SettlementDocument, Serv
 }
 
 fn status_of(document: &SettlementDocument) -> Result<DocumentStatus, ServiceError> {
-    DocumentStatus::from_db(&document.status)
-        .ok_or_else(|| ServiceError::Internal(format!("document {} has an unknown status", document.id)))
+    DocumentStatus::from_db(&document.status).ok_or_else(|| {
+        ServiceError::Internal(format!("document {} has an unknown status", document.id))
+    })
 }
 
 fn kind_of(document: &SettlementDocument) -> Result<DocumentKind, ServiceError> {
-    DocumentKind::from_db(&document.kind)
-        .ok_or_else(|| ServiceError::Internal(format!("document {} has an unknown kind", document.id)))
+    DocumentKind::from_db(&document.kind).ok_or_else(|| {
+        ServiceError::Internal(format!("document {} has an unknown kind", document.id))
+    })
 }
 
 /// The next number in the issuer's gap-free sequence of `issued_on`'s year: taken in the
 /// issuing transaction, under the sequence row's lock, so that a rollback gives it back.
-fn next_number(conn: &mut DbConn, issuer: &str, issued_on: NaiveDate) -> Result<String, ServiceError> {
+fn next_number(
+    conn: &mut DbConn,
+    issuer: &str,
+    issued_on: NaiveDate,
+) -> Result<String, ServiceError> {
     let year = issued_on.year();
     ensure_document_sequence(conn, issuer, year)?;
     let key = document_sequences::table
@@ -312,7 +348,13 @@ pub fn issue(conn: &mut DbConn, document_id: &str, actor: Actor) -> Result<(), S
             settlement_documents::due_on.eq(due_on),
         ))
         .execute(conn)?;
-    record_event(conn, document_id, "issued", actor, format!("numbered {number}, due {due_on}"))
+    record_event(
+        conn,
+        document_id,
+        "issued",
+        actor,
+        format!("numbered {number}, due {due_on}"),
+    )
 }
 
 /// A payment received against a document.
@@ -352,15 +394,28 @@ pub fn record_payment(
             recorded_at: actor.at,
         })
         .execute(conn)?;
-    let status = if in_full { DocumentStatus::Paid } else { DocumentStatus::Issued };
+    let status = if in_full {
+        DocumentStatus::Paid
+    } else {
+        DocumentStatus::Issued
+    };
     diesel::update(settlement_documents::table.find(document_id))
         .set((
             settlement_documents::paid_minor.eq(document.paid_minor + payment.amount_minor),
             settlement_documents::status.eq(status.as_str()),
         ))
         .execute(conn)?;
-    let detail = format!("{} minor units paid on {}", payment.amount_minor, payment.paid_on);
-    record_event(conn, document_id, if in_full { "paid" } else { "payment" }, actor, detail)?;
+    let detail = format!(
+        "{} minor units paid on {}",
+        payment.amount_minor, payment.paid_on
+    );
+    record_event(
+        conn,
+        document_id,
+        if in_full { "paid" } else { "payment" },
+        actor,
+        detail,
+    )?;
     Ok(id)
 }
 
@@ -377,7 +432,11 @@ pub fn void(
         return Err(ServiceError::Conflict(format!(
             "the document is {}{}: only an issued document with no payment is voided",
             document.status,
-            if document.paid_minor != 0 { " and part paid" } else { "" }
+            if document.paid_minor != 0 {
+                " and part paid"
+            } else {
+                ""
+            }
         )));
     }
     if document.credits_document_id.is_some() {
@@ -427,7 +486,19 @@ pub fn void(
         ))
         .execute(conn)?;
     let old_number = document.number.as_deref().unwrap_or("");
-    record_event(conn, document_id, "voided", actor, format!("cancelled by credit note {number}: {reason}"))?;
-    record_event(conn, &credit_id, "issued", actor, format!("numbered {number}, cancelling {old_number}"))?;
+    record_event(
+        conn,
+        document_id,
+        "voided",
+        actor,
+        format!("cancelled by credit note {number}: {reason}"),
+    )?;
+    record_event(
+        conn,
+        &credit_id,
+        "issued",
+        actor,
+        format!("numbered {number}, cancelling {old_number}"),
+    )?;
     Ok(credit_id)
 }

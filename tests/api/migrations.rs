@@ -28,8 +28,8 @@ fn migrate_first(conn: &mut DbConn, count: usize) {
     }
 }
 
-/// Migrations after the lean ledger (the third): the payers' own funds.
-const MIGRATIONS_AFTER_THE_LEDGER: usize = 2;
+/// Migrations after the lean ledger (the third): the payers' own funds, settlement.
+const MIGRATIONS_AFTER_THE_LEDGER: usize = 3;
 
 fn revert_last(conn: &mut DbConn) {
     match conn {
@@ -233,7 +233,7 @@ fn central_top_ups_stored_before_payer_funds_pay_from_their_projects_fund() {
         DbConn::Pg(c) => c.batch_execute(PAYERS_BEFORE_THEIR_FUNDS).unwrap(),
         DbConn::Sqlite(c) => c.batch_execute(PAYERS_BEFORE_THEIR_FUNDS).unwrap(),
     }
-    assert_eq!(db::run_migrations(&mut conn).unwrap(), 1);
+    assert_eq!(db::run_migrations(&mut conn).unwrap(), 2);
     let payers: Vec<PayerFund> =
         diesel::sql_query("SELECT id, fund_id FROM project_payers ORDER BY id")
             .load(&mut conn)
@@ -253,7 +253,57 @@ fn central_top_ups_stored_before_payer_funds_pay_from_their_projects_fund() {
     );
     // Back and forth again.
     revert_last(&mut conn);
-    assert_eq!(db::run_migrations(&mut conn).unwrap(), 1);
+    revert_last(&mut conn);
+    assert_eq!(db::run_migrations(&mut conn).unwrap(), 2);
     let report = cofund::services::check::run(&mut conn).unwrap();
     assert_eq!(report.violations, Vec::<String>::new());
+}
+
+#[test]
+fn the_settlement_migration_gives_every_allocation_its_outcome_and_keeps_the_ledger_whole() {
+    #[derive(diesel::QueryableByName, Debug, PartialEq)]
+    struct AllocationOutcome {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        id: i64,
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        outcome_code: String,
+    }
+    let fresh = fresh_database();
+    let mut conn = establish(&fresh.url);
+    migrate_first(&mut conn, 2);
+    match &mut conn {
+        DbConn::Pg(c) => c.batch_execute(LEDGER_BEFORE_THE_ENTRY_TABLE).unwrap(),
+        DbConn::Sqlite(c) => c.batch_execute(LEDGER_BEFORE_THE_ENTRY_TABLE).unwrap(),
+    }
+    // To the layout just before settlement, then settlement alone.
+    assert_eq!(
+        db::run_migrations(&mut conn).unwrap(),
+        MIGRATIONS_AFTER_THE_LEDGER
+    );
+    revert_last(&mut conn);
+    assert_eq!(db::run_migrations(&mut conn).unwrap(), 1);
+    let outcomes: Vec<AllocationOutcome> =
+        diesel::sql_query("SELECT id, outcome_code FROM allocations ORDER BY id")
+            .load(&mut conn)
+            .unwrap();
+    assert_eq!(outcomes.len(), 6, "every allocation kept");
+    assert!(
+        outcomes.iter().all(|a| a.outcome_code == "x"),
+        "{outcomes:?}"
+    );
+    // Still append-only after the conversion lifted its guard.
+    assert!(
+        diesel::sql_query("UPDATE allocations SET amount_minor = 0 WHERE id = 1")
+            .execute(&mut conn)
+            .is_err()
+    );
+    assert!(diesel::sql_query("DELETE FROM allocations WHERE id = 1")
+        .execute(&mut conn)
+        .is_err());
+    let report = cofund::services::check::run(&mut conn).unwrap();
+    assert_eq!(report.violations, Vec::<String>::new());
+    assert_eq!((report.entries, report.allocations), (4, 6));
+    // Back and forth again.
+    revert_last(&mut conn);
+    assert_eq!(db::run_migrations(&mut conn).unwrap(), 1);
 }

@@ -25,9 +25,13 @@ struct Reconnections {
 }
 
 async fn reconnections(app: &TestApp, route: &str) -> Reconnections {
-    let cbo = app.org("The National Lottery Community Fund", "central_fund", &[]).await;
+    let cbo = app
+        .org("The National Lottery Community Fund", "central_fund", &[])
+        .await;
     let sof = app.org("Cabinet Office", "central_fund", &[]).await;
-    let council = app.org("Worcestershire County Council", "local_authority", &[]).await;
+    let council = app
+        .org("Worcestershire County Council", "local_authority", &[])
+        .await;
     let provider = app.org("Reconnections Ltd", "provider", &[]).await;
     let validator = app.org("Independent Validator", "validator", &[]).await;
     let cbo_fund = app.fund(&cbo, "40000000.00").await;
@@ -66,9 +70,13 @@ impl Reconnections {
             )
             .await;
         let id = reply.assert_status(201)["id"].as_str().unwrap().to_owned();
-        app.post(&format!("/v1/claims/{id}/verify"), Some(&self.validator_token), &json!({}))
-            .await
-            .assert_status(200);
+        app.post(
+            &format!("/v1/claims/{id}/verify"),
+            Some(&self.validator_token),
+            &json!({}),
+        )
+        .await
+        .assert_status(200);
         id
     }
 
@@ -110,7 +118,11 @@ async fn direct_route_invoices_each_payer_its_share_then_pays_and_credits_a_revo
     let report = built.assert_status(201).clone();
     assert_eq!(report["allocations_settled"], 3);
     let invoice = |payer: &str| document_for(&report, "invoice", payer).clone();
-    for (payer, amount) in [(&r.cbo, "150.00"), (&r.sof, "345.05"), (&r.council, "504.95")] {
+    for (payer, amount) in [
+        (&r.cbo, "150.00"),
+        (&r.sof, "345.05"),
+        (&r.council, "504.95"),
+    ] {
         let doc = invoice(payer);
         assert_eq!(doc["total"], gbp(amount), "{payer}");
         assert_eq!(doc["status"], "draft");
@@ -121,12 +133,22 @@ async fn direct_route_invoices_each_payer_its_share_then_pays_and_credits_a_revo
     // Rebuilding a draft replaces it; nothing is settled twice.
     let again = r.settle(&app, &r.provider_token, &q).await;
     let again = again.assert_status(201).clone();
-    assert_eq!((again["replaced_drafts"].as_u64(), again["allocations_settled"].as_u64()), (Some(3), Some(3)));
+    assert_eq!(
+        (
+            again["replaced_drafts"].as_u64(),
+            again["allocations_settled"].as_u64()
+        ),
+        (Some(3), Some(3))
+    );
     let council_invoice = id_of(document_for(&again, "invoice", &r.council));
 
     // Issued: numbered from the provider's sequence, due after the 30 days' default terms.
     let issued = app
-        .post(&format!("/v1/documents/{council_invoice}/issue"), Some(&r.provider_token), &json!({}))
+        .post(
+            &format!("/v1/documents/{council_invoice}/issue"),
+            Some(&r.provider_token),
+            &json!({}),
+        )
         .await;
     let issued = issued.assert_status(200).clone();
     let year = app.clock.today().format("%Y").to_string();
@@ -135,27 +157,41 @@ async fn direct_route_invoices_each_payer_its_share_then_pays_and_credits_a_revo
     let issued_on: chrono::NaiveDate = issued["issued_on"].as_str().unwrap().parse().unwrap();
     let due_on: chrono::NaiveDate = issued["due_on"].as_str().unwrap().parse().unwrap();
     assert_eq!((due_on - issued_on).num_days(), 30);
-    app.post(&format!("/v1/documents/{council_invoice}/issue"), Some(&r.provider_token), &json!({}))
-        .await
-        .assert_problem(409);
+    app.post(
+        &format!("/v1/documents/{council_invoice}/issue"),
+        Some(&r.provider_token),
+        &json!({}),
+    )
+    .await
+    .assert_problem(409);
 
     // Paid in two parts by the council; an overpayment is refused and changes nothing.
     let council_token = app.token(Role::Commissioner, Some(&r.council));
-    let pay = |amount: &str, reference: &str| {
-        json!({"amount": gbp(amount), "paid_on": "2027-01-15", "reference": reference})
-    };
+    let pay = |amount: &str, reference: &str| json!({"amount": gbp(amount), "paid_on": "2027-01-15", "reference": reference});
     let path = format!("/v1/documents/{council_invoice}/payments");
-    let part = app.post(&path, Some(&council_token), &pay("500.00", "BACS 1")).await;
+    let part = app
+        .post(&path, Some(&council_token), &pay("500.00", "BACS 1"))
+        .await;
     assert_eq!(part.assert_status(201)["outstanding"], gbp("4.95"));
     let payments_before = app.count("document_payments");
     app.post(&path, Some(&council_token), &pay("5.00", "BACS 2"))
         .await
         .assert_invalid_field("amount");
     assert_eq!(app.count("document_payments"), payments_before);
-    let paid = app.post(&path, Some(&council_token), &pay("4.95", "BACS 2")).await;
+    let paid = app
+        .post(&path, Some(&council_token), &pay("4.95", "BACS 2"))
+        .await;
     let paid = paid.assert_status(201).clone();
-    assert_eq!((paid["status"].as_str(), paid["outstanding"].clone()), (Some("paid"), gbp("0.00")));
-    let full = app.get(&format!("/v1/documents/{council_invoice}"), Some(&council_token)).await;
+    assert_eq!(
+        (paid["status"].as_str(), paid["outstanding"].clone()),
+        (Some("paid"), gbp("0.00"))
+    );
+    let full = app
+        .get(
+            &format!("/v1/documents/{council_invoice}"),
+            Some(&council_token),
+        )
+        .await;
     let actions: Vec<&str> = full.assert_status(200)["history"]
         .as_array()
         .unwrap()
@@ -167,9 +203,13 @@ async fn direct_route_invoices_each_payer_its_share_then_pays_and_credits_a_revo
 
     // Revoked in the next quarter: a credit note for the council, once, in that period.
     app.clock.advance_days(92);
-    app.post(&format!("/v1/claims/{claim}/revoke"), Some(&r.validator_token), &json!({"reason": "ineligible"}))
-        .await
-        .assert_status(200);
+    app.post(
+        &format!("/v1/claims/{claim}/revoke"),
+        Some(&r.validator_token),
+        &json!({"reason": "ineligible"}),
+    )
+    .await
+    .assert_status(200);
     let next = current_period(&app);
     assert_ne!(next, q);
     let later = r.settle(&app, &r.provider_token, &next).await;
@@ -178,9 +218,16 @@ async fn direct_route_invoices_each_payer_its_share_then_pays_and_credits_a_revo
     assert_eq!(credit["total"], gbp("-504.95"));
     // The CBO and SOF drafts of the first quarter were never issued: their allocations stay
     // on them, and the reversals are credited in the new period.
-    assert_eq!(document_for(&later, "credit_note", &r.cbo)["total"], gbp("-150.00"));
+    assert_eq!(
+        document_for(&later, "credit_note", &r.cbo)["total"],
+        gbp("-150.00")
+    );
     let rebuilt = r.settle(&app, &r.provider_token, &next).await;
-    assert_eq!(rebuilt.assert_status(201)["allocations_settled"], 3, "each reversal credited once");
+    assert_eq!(
+        rebuilt.assert_status(201)["allocations_settled"],
+        3,
+        "each reversal credited once"
+    );
     assert_ledger_ok(&app);
 }
 
@@ -195,7 +242,11 @@ async fn via_commissioner_invoices_the_lead_for_the_whole_value_and_the_lead_cla
     let report = report.assert_status(201).clone();
     assert_eq!(report["documents"].as_array().unwrap().len(), 3);
     let invoice = document_for(&report, "invoice", &r.council);
-    assert_eq!(invoice["total"], gbp("2000.00"), "the whole value of both outcomes");
+    assert_eq!(
+        invoice["total"],
+        gbp("2000.00"),
+        "the whole value of both outcomes"
+    );
     assert_eq!(invoice["line_count"], 2, "a line per outcome");
     let cbo_claim = document_for(&report, "top_up_claim", &r.cbo);
     assert_eq!(cbo_claim["issuer_organisation_id"], r.council.as_str());
@@ -206,9 +257,18 @@ async fn via_commissioner_invoices_the_lead_for_the_whole_value_and_the_lead_cla
     // The lead issues its top-up claim; the Cabinet Office pays it.
     let council_token = app.token(Role::Commissioner, Some(&r.council));
     let sof_claim = id_of(sof_claim);
-    let issued = app.post(&format!("/v1/documents/{sof_claim}/issue"), Some(&council_token), &json!({})).await;
+    let issued = app
+        .post(
+            &format!("/v1/documents/{sof_claim}/issue"),
+            Some(&council_token),
+            &json!({}),
+        )
+        .await;
     let year = app.clock.today().format("%Y").to_string();
-    assert_eq!(issued.assert_status(200)["number"], format!("WCC-{year}-0001"));
+    assert_eq!(
+        issued.assert_status(200)["number"],
+        format!("WCC-{year}-0001")
+    );
     let sof_token = app.token(Role::FundManager, Some(&r.sof));
     let paid = app
         .post(
@@ -220,18 +280,43 @@ async fn via_commissioner_invoices_the_lead_for_the_whole_value_and_the_lead_cla
     assert_eq!(paid.assert_status(201)["status"], "paid");
 
     // The renderings say the same.
-    let csv = app.client.get(app.url(&format!("/v1/documents/{sof_claim}.csv"))).bearer_auth(&sof_token).send().await.unwrap();
+    let csv = app
+        .client
+        .get(app.url(&format!("/v1/documents/{sof_claim}.csv")))
+        .bearer_auth(&sof_token)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(csv.status(), 200);
-    assert!(csv.headers()["content-type"].to_str().unwrap().starts_with("text/csv"));
+    assert!(csv.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/csv"));
     let text = csv.text().await.unwrap();
     let mut reader = csv::Reader::from_reader(text.as_bytes());
-    let amounts: Vec<String> = reader.records().map(|r| r.unwrap()[11].to_owned()).collect();
+    let amounts: Vec<String> = reader
+        .records()
+        .map(|r| r.unwrap()[11].to_owned())
+        .collect();
     assert_eq!(amounts, ["345.05", "345.05"]);
-    let html = app.client.get(app.url(&format!("/v1/documents/{sof_claim}.html"))).bearer_auth(&sof_token).send().await.unwrap();
+    let html = app
+        .client
+        .get(app.url(&format!("/v1/documents/{sof_claim}.html")))
+        .bearer_auth(&sof_token)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(html.status(), 200);
     let page = html.text().await.unwrap();
     let number = format!("WCC-{year}-0001");
-    for expected in [number.as_str(), "Worcestershire County Council", "Cabinet Office", "690.10 GBP", "How the amounts were split", "pro rata: 697000.00 / 2020000.00"] {
+    for expected in [
+        number.as_str(),
+        "Worcestershire County Council",
+        "Cabinet Office",
+        "690.10 GBP",
+        "How the amounts were split",
+        "pro rata: 697000.00 / 2020000.00",
+    ] {
         assert!(page.contains(expected), "the page shows {expected}");
     }
     assert_ledger_ok(&app);
@@ -244,26 +329,49 @@ async fn voiding_an_issued_invoice_credits_it_and_settles_its_outcomes_again() {
     r.verified_claim(&app, "R-1").await;
     let q = current_period(&app);
     let report = r.settle(&app, &r.provider_token, &q).await;
-    let invoice = id_of(document_for(report.assert_status(201), "invoice", &r.council));
-    app.post(&format!("/v1/documents/{invoice}/issue"), Some(&r.provider_token), &json!({}))
-        .await
-        .assert_status(200);
+    let invoice = id_of(document_for(
+        report.assert_status(201),
+        "invoice",
+        &r.council,
+    ));
+    app.post(
+        &format!("/v1/documents/{invoice}/issue"),
+        Some(&r.provider_token),
+        &json!({}),
+    )
+    .await
+    .assert_status(200);
     let council_token = app.token(Role::Commissioner, Some(&r.council));
     // The recipient may not void; the issuer must give a reason.
-    app.post(&format!("/v1/documents/{invoice}/void"), Some(&council_token), &json!({"reason": "no"}))
-        .await
-        .assert_problem(403);
-    app.post(&format!("/v1/documents/{invoice}/void"), Some(&r.provider_token), &json!({"reason": " "}))
-        .await
-        .assert_invalid_field("reason");
+    app.post(
+        &format!("/v1/documents/{invoice}/void"),
+        Some(&council_token),
+        &json!({"reason": "no"}),
+    )
+    .await
+    .assert_problem(403);
+    app.post(
+        &format!("/v1/documents/{invoice}/void"),
+        Some(&r.provider_token),
+        &json!({"reason": " "}),
+    )
+    .await
+    .assert_invalid_field("reason");
     let voided = app
-        .post(&format!("/v1/documents/{invoice}/void"), Some(&r.provider_token), &json!({"reason": "wrong purchase order"}))
+        .post(
+            &format!("/v1/documents/{invoice}/void"),
+            Some(&r.provider_token),
+            &json!({"reason": "wrong purchase order"}),
+        )
         .await;
     let voided = voided.assert_status(200).clone();
     assert_eq!(voided["voided"]["status"], "void");
     assert_eq!(voided["credit_note"]["kind"], "credit_note");
     assert_eq!(voided["credit_note"]["total"], gbp("-504.95"));
-    assert_eq!(voided["credit_note"]["credits_document_id"], invoice.as_str());
+    assert_eq!(
+        voided["credit_note"]["credits_document_id"],
+        invoice.as_str()
+    );
     let year = app.clock.today().format("%Y").to_string();
     assert_eq!(voided["credit_note"]["number"], format!("REL-{year}-0002"));
     // A void document takes no payment; its outcomes go on the next draft of the period.
@@ -276,7 +384,10 @@ async fn voiding_an_issued_invoice_credits_it_and_settles_its_outcomes_again() {
     .assert_invalid_field("amount");
     let rebuilt = r.settle(&app, &r.provider_token, &q).await;
     let rebuilt = rebuilt.assert_status(201).clone();
-    assert_eq!(document_for(&rebuilt, "invoice", &r.council)["total"], gbp("504.95"));
+    assert_eq!(
+        document_for(&rebuilt, "invoice", &r.council)["total"],
+        gbp("504.95")
+    );
     assert_ledger_ok(&app);
 }
 
@@ -290,20 +401,54 @@ async fn nobody_reads_or_acts_on_a_document_that_is_not_theirs() {
     // A payer building the period sees only its own invoice in the answer.
     let report = r.settle(&app, &council_token, &q).await;
     let report = report.assert_status(201).clone();
-    let seen: Vec<&str> = report["documents"].as_array().unwrap().iter().map(|d| d["recipient_organisation_id"].as_str().unwrap()).collect();
+    let seen: Vec<&str> = report["documents"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["recipient_organisation_id"].as_str().unwrap())
+        .collect();
     assert_eq!(seen, [r.council.as_str()]);
-    let admin_view = app.get(&format!("/v1/documents?project_id={}", r.project), Some(&app.admin())).await;
-    let all = admin_view.assert_status(200)["items"].as_array().unwrap().clone();
+    let admin_view = app
+        .get(
+            &format!("/v1/documents?project_id={}", r.project),
+            Some(&app.admin()),
+        )
+        .await;
+    let all = admin_view.assert_status(200)["items"]
+        .as_array()
+        .unwrap()
+        .clone();
     assert_eq!(all.len(), 3);
-    let cbo_invoice = all.iter().find(|d| d["recipient_organisation_id"] == r.cbo.as_str()).unwrap()["id"].as_str().unwrap().to_owned();
+    let cbo_invoice = all
+        .iter()
+        .find(|d| d["recipient_organisation_id"] == r.cbo.as_str())
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
 
     // Another payer: not found (its existence is not told), and it cannot issue or pay it.
     let stranger = app.org("Another Council", "local_authority", &[]).await;
-    for token in [council_token.clone(), app.token(Role::Commissioner, Some(&stranger))] {
-        app.get(&format!("/v1/documents/{cbo_invoice}"), Some(&token)).await.assert_problem(404);
-        app.get(&format!("/v1/documents/{cbo_invoice}.csv"), Some(&token)).await.assert_problem(404);
-        app.get(&format!("/v1/documents/{cbo_invoice}.html"), Some(&token)).await.assert_problem(404);
-        app.post(&format!("/v1/documents/{cbo_invoice}/issue"), Some(&token), &json!({})).await.assert_problem(404);
+    for token in [
+        council_token.clone(),
+        app.token(Role::Commissioner, Some(&stranger)),
+    ] {
+        app.get(&format!("/v1/documents/{cbo_invoice}"), Some(&token))
+            .await
+            .assert_problem(404);
+        app.get(&format!("/v1/documents/{cbo_invoice}.csv"), Some(&token))
+            .await
+            .assert_problem(404);
+        app.get(&format!("/v1/documents/{cbo_invoice}.html"), Some(&token))
+            .await
+            .assert_problem(404);
+        app.post(
+            &format!("/v1/documents/{cbo_invoice}/issue"),
+            Some(&token),
+            &json!({}),
+        )
+        .await
+        .assert_problem(404);
         app.post(
             &format!("/v1/documents/{cbo_invoice}/payments"),
             Some(&token),
@@ -313,13 +458,36 @@ async fn nobody_reads_or_acts_on_a_document_that_is_not_theirs() {
         .assert_problem(404);
     }
     let listed = app.get("/v1/documents", Some(&council_token)).await;
-    let listed: Vec<String> = listed.assert_status(200)["items"].as_array().unwrap().iter().map(|d| d["recipient_organisation_id"].as_str().unwrap().to_owned()).collect();
+    let listed: Vec<String> = listed.assert_status(200)["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["recipient_organisation_id"].as_str().unwrap().to_owned())
+        .collect();
     assert_eq!(listed, [r.council.clone()]);
     // The recipient may not issue what it receives, nor the provider pay what it issued.
     let council_invoice = report["documents"][0]["id"].as_str().unwrap().to_owned();
-    app.post(&format!("/v1/documents/{council_invoice}/issue"), Some(&council_token), &json!({})).await.assert_problem(403);
-    app.post(&format!("/v1/documents/{council_invoice}/issue"), Some(&app.admin()), &json!({})).await.assert_problem(403);
-    app.post(&format!("/v1/documents/{council_invoice}/issue"), Some(&r.provider_token), &json!({})).await.assert_status(200);
+    app.post(
+        &format!("/v1/documents/{council_invoice}/issue"),
+        Some(&council_token),
+        &json!({}),
+    )
+    .await
+    .assert_problem(403);
+    app.post(
+        &format!("/v1/documents/{council_invoice}/issue"),
+        Some(&app.admin()),
+        &json!({}),
+    )
+    .await
+    .assert_problem(403);
+    app.post(
+        &format!("/v1/documents/{council_invoice}/issue"),
+        Some(&r.provider_token),
+        &json!({}),
+    )
+    .await
+    .assert_status(200);
     app.post(
         &format!("/v1/documents/{council_invoice}/payments"),
         Some(&r.provider_token),
@@ -330,16 +498,52 @@ async fn nobody_reads_or_acts_on_a_document_that_is_not_theirs() {
     // The provider sees every document it issued; the CBO, owner of the project's fund, sees
     // the project's documents; the SOF only its own.
     let provider_list = app.get("/v1/documents", Some(&r.provider_token)).await;
-    assert_eq!(provider_list.assert_status(200)["items"].as_array().unwrap().len(), 3);
-    let cbo_list = app.get("/v1/documents", Some(&app.token(Role::FundManager, Some(&r.cbo)))).await;
-    assert_eq!(cbo_list.assert_status(200)["items"].as_array().unwrap().len(), 3);
-    let sof_list = app.get("/v1/documents", Some(&app.token(Role::FundManager, Some(&r.sof)))).await;
-    assert_eq!(sof_list.assert_status(200)["items"].as_array().unwrap().len(), 1);
+    assert_eq!(
+        provider_list.assert_status(200)["items"]
+            .as_array()
+            .unwrap()
+            .len(),
+        3
+    );
+    let cbo_list = app
+        .get(
+            "/v1/documents",
+            Some(&app.token(Role::FundManager, Some(&r.cbo))),
+        )
+        .await;
+    assert_eq!(
+        cbo_list.assert_status(200)["items"]
+            .as_array()
+            .unwrap()
+            .len(),
+        3
+    );
+    let sof_list = app
+        .get(
+            "/v1/documents",
+            Some(&app.token(Role::FundManager, Some(&r.sof))),
+        )
+        .await;
+    assert_eq!(
+        sof_list.assert_status(200)["items"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
     // A validator does not build settlements; a bad period is named.
-    r.settle(&app, &r.validator_token, &q).await.assert_problem(403);
-    r.settle(&app, &r.provider_token, "2021-13").await.assert_invalid_field("period");
-    r.settle(&app, &r.provider_token, "2021-03").await.assert_invalid_field("period");
-    r.settle(&app, &r.provider_token, "2199-Q4").await.assert_invalid_field("period");
+    r.settle(&app, &r.validator_token, &q)
+        .await
+        .assert_problem(403);
+    r.settle(&app, &r.provider_token, "2021-13")
+        .await
+        .assert_invalid_field("period");
+    r.settle(&app, &r.provider_token, "2021-03")
+        .await
+        .assert_invalid_field("period");
+    r.settle(&app, &r.provider_token, "2199-Q4")
+        .await
+        .assert_invalid_field("period");
 }
 
 #[tokio::test]
@@ -349,8 +553,14 @@ async fn numbers_stay_gap_free_when_many_documents_are_issued_at_once_on_two_ser
     let validator = app.org("Validator", "validator", &[]).await;
     let mut payers = Vec::new();
     for i in 0..12 {
-        let org = app.org(&format!("Council {i}"), "local_authority", &[]).await;
-        let role = if i == 0 { "local_commissioner" } else { "co_commissioner" };
+        let org = app
+            .org(&format!("Council {i}"), "local_authority", &[])
+            .await;
+        let role = if i == 0 {
+            "local_commissioner"
+        } else {
+            "co_commissioner"
+        };
         payers.push(json!({"organisation_id": org, "role": role, "max_commitment": gbp("1000.00"), "lead": i == 0}));
     }
     let body = json!({
@@ -360,24 +570,54 @@ async fn numbers_stay_gap_free_when_many_documents_are_issued_at_once_on_two_ser
         "validator_organisation_ids": [validator],
     });
     let project = app.post("/v1/projects", Some(&app.admin()), &body).await;
-    let project = project.assert_status(201)["id"].as_str().unwrap().to_owned();
+    let project = project.assert_status(201)["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     let provider_token = app.token_for(Role::Provider, Some(&provider), "clerk");
     let validator_token = app.token(Role::Validator, Some(&validator));
     let claim = app
-        .post(&format!("/v1/projects/{project}/claims"), Some(&provider_token), &json!({"participant_ref": "P", "outcome_code": "x", "achieved_on": "2020-01-01"}))
+        .post(
+            &format!("/v1/projects/{project}/claims"),
+            Some(&provider_token),
+            &json!({"participant_ref": "P", "outcome_code": "x", "achieved_on": "2020-01-01"}),
+        )
         .await;
     let claim = claim.assert_status(201)["id"].as_str().unwrap().to_owned();
-    app.post(&format!("/v1/claims/{claim}/verify"), Some(&validator_token), &json!({})).await.assert_status(200);
+    app.post(
+        &format!("/v1/claims/{claim}/verify"),
+        Some(&validator_token),
+        &json!({}),
+    )
+    .await
+    .assert_status(200);
     let report = app
-        .post(&format!("/v1/projects/{project}/settlements"), Some(&provider_token), &json!({"period": current_period(&app)}))
+        .post(
+            &format!("/v1/projects/{project}/settlements"),
+            Some(&provider_token),
+            &json!({"period": current_period(&app)}),
+        )
         .await;
-    let ids: Vec<String> = report.assert_status(201)["documents"].as_array().unwrap().iter().map(id_of).collect();
+    let ids: Vec<String> = report.assert_status(201)["documents"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(id_of)
+        .collect();
     assert_eq!(ids.len(), 12);
 
     let second = app.second_server().await;
     let issues = ids.iter().enumerate().map(|(i, id)| {
-        let base = if i % 2 == 0 { app.address.clone() } else { second.clone() };
-        let request = app.client.post(format!("{base}/v1/documents/{id}/issue")).bearer_auth(&provider_token).json(&json!({}));
+        let base = if i % 2 == 0 {
+            app.address.clone()
+        } else {
+            second.clone()
+        };
+        let request = app
+            .client
+            .post(format!("{base}/v1/documents/{id}/issue"))
+            .bearer_auth(&provider_token)
+            .json(&json!({}));
         async move { Reply::of(request).await }
     });
     let replies = futures_util::future::join_all(issues).await;
@@ -407,7 +647,9 @@ async fn documents_reconcile_with_the_ledger_on_a_seeded_random_workload() {
         // A small deterministic generator: the same workload on every run and backend.
         let mut seed: u64 = 0x5eed_c0f_u64 ^ route.len() as u64;
         let mut next = move |n: u64| {
-            seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            seed = seed
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
             (seed >> 33) % n
         };
         let mut verified: Vec<String> = Vec::new();
@@ -422,19 +664,43 @@ async fn documents_reconcile_with_the_ledger_on_a_seeded_random_workload() {
                     break;
                 }
                 let claim = verified.remove(next(verified.len() as u64) as usize);
-                app.post(&format!("/v1/claims/{claim}/revoke"), Some(&r.validator_token), &json!({"reason": "ineligible"}))
-                    .await
-                    .assert_status(200);
+                app.post(
+                    &format!("/v1/claims/{claim}/revoke"),
+                    Some(&r.validator_token),
+                    &json!({"reason": "ineligible"}),
+                )
+                .await
+                .assert_status(200);
             }
             let period = current_period(&app);
             let report = r.settle(&app, &r.provider_token, &period).await;
-            let ids: Vec<String> = report.assert_status(201)["documents"].as_array().unwrap().iter().map(id_of).collect();
+            let ids: Vec<String> = report.assert_status(201)["documents"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(id_of)
+                .collect();
             // Issue most documents; leave some drafts, which the next period's build leaves alone.
             for id in ids.iter().filter(|_| next(4) != 0) {
-                let doc = app.get(&format!("/v1/documents/{id}"), Some(&app.admin())).await;
-                let issuer = doc.assert_status(200)["issuer_organisation_id"].as_str().unwrap().to_owned();
-                let token = if issuer == r.provider { r.provider_token.clone() } else { council_token.clone() };
-                app.post(&format!("/v1/documents/{id}/issue"), Some(&token), &json!({})).await.assert_status(200);
+                let doc = app
+                    .get(&format!("/v1/documents/{id}"), Some(&app.admin()))
+                    .await;
+                let issuer = doc.assert_status(200)["issuer_organisation_id"]
+                    .as_str()
+                    .unwrap()
+                    .to_owned();
+                let token = if issuer == r.provider {
+                    r.provider_token.clone()
+                } else {
+                    council_token.clone()
+                };
+                app.post(
+                    &format!("/v1/documents/{id}/issue"),
+                    Some(&token),
+                    &json!({}),
+                )
+                .await
+                .assert_status(200);
             }
             app.clock.advance_days(92);
         }
@@ -474,20 +740,31 @@ fn reconcile(app: &TestApp, r: &Reconnections, route: &str) {
     ))
     .load(&mut *conn)
     .unwrap();
-    let legs: &[&str] = if route == "direct" { &["invoice"] } else { &["invoice", "top_up_claim"] };
+    let legs: &[&str] = if route == "direct" {
+        &["invoice"]
+    } else {
+        &["invoice", "top_up_claim"]
+    };
     let mut links: HashMap<(i64, String), usize> = HashMap::new();
     for row in &rows {
         if let Some(leg) = &row.leg {
             *links.entry((row.id, leg.clone())).or_default() += 1;
         }
     }
-    assert!(links.values().all(|n| *n == 1), "no allocation on two lines of a leg");
+    assert!(
+        links.values().all(|n| *n == 1),
+        "no allocation on two lines of a leg"
+    );
     let ids: HashSet<i64> = rows.iter().map(|r| r.id).collect();
     for leg in legs {
         for id in &ids {
             let payer = &rows.iter().find(|r| r.id == *id).unwrap().payer;
             let expected = usize::from(*leg == "invoice" || payer != &r.council);
-            assert_eq!(links.get(&(*id, leg.to_string())).copied().unwrap_or(0), expected, "allocation {id} in {leg}");
+            assert_eq!(
+                links.get(&(*id, leg.to_string())).copied().unwrap_or(0),
+                expected,
+                "allocation {id} in {leg}"
+            );
         }
     }
 
@@ -512,18 +789,33 @@ fn reconcile(app: &TestApp, r: &Reconnections, route: &str) {
     let mut by_document: BTreeMap<String, Movement> = BTreeMap::new();
     for t in documents {
         let key = t.key.replace("credit_note/", "");
-        by_document.entry(key.replace("invoice/", "").replace("top_up_claim/", "")).or_default().documents += t.total;
+        by_document
+            .entry(key.replace("invoice/", "").replace("top_up_claim/", ""))
+            .or_default()
+            .documents += t.total;
     }
     for row in &rows {
         if let (Some(period), Some(recipient)) = (&row.period, &row.recipient) {
             // Built in the period of its posting, every allocation is settled in it.
-            let posted_in = Period::containing(row.posted_at.date(), SettlementFrequency::Quarterly);
-            assert_eq!(&posted_in.to_string(), period, "allocation {} settled in its posting period", row.id);
-            by_document.entry(format!("{recipient}/{period}")).or_default().ledger += row.amount;
+            let posted_in =
+                Period::containing(row.posted_at.date(), SettlementFrequency::Quarterly);
+            assert_eq!(
+                &posted_in.to_string(),
+                period,
+                "allocation {} settled in its posting period",
+                row.id
+            );
+            by_document
+                .entry(format!("{recipient}/{period}"))
+                .or_default()
+                .ledger += row.amount;
         }
     }
     for (key, movement) in &by_document {
-        assert_eq!(movement.ledger, movement.documents, "{key}: lines = ledger movements");
+        assert_eq!(
+            movement.ledger, movement.documents,
+            "{key}: lines = ledger movements"
+        );
     }
     // Every reversal is on a document, as a credit line, exactly once per leg.
     let reversal_ids: Vec<Row> = diesel::sql_query(format!(
@@ -535,6 +827,10 @@ fn reconcile(app: &TestApp, r: &Reconnections, route: &str) {
     .unwrap();
     assert!(!reversal_ids.is_empty(), "the workload revoked claims");
     for reversal in reversal_ids {
-        assert!(links.contains_key(&(reversal.id, "invoice".into())), "reversal {} credited", reversal.id);
+        assert!(
+            links.contains_key(&(reversal.id, "invoice".into())),
+            "reversal {} credited",
+            reversal.id
+        );
     }
 }

@@ -16,7 +16,13 @@ pub fn file_name(d: &SettlementDocument, extension: &str) -> String {
     let stem = d.number.as_deref().unwrap_or(&d.id);
     let safe: String = stem
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
         .collect();
     format!("{safe}.{extension}")
 }
@@ -53,7 +59,8 @@ pub fn csv_stream(
     actix_web::rt::task::spawn_blocking(move || {
         if let Err(e) = write_csv_pages(&pool, &document, page, &sender) {
             tracing::error!(document_id = %document.id, error = %e, "CSV of a document failed mid-stream");
-            let _ = sender.blocking_send(Err(std::io::Error::other("the document could not be read")));
+            let _ =
+                sender.blocking_send(Err(std::io::Error::other("the document could not be read")));
         }
     });
     futures_util::stream::unfold(receiver, |mut receiver| async move {
@@ -76,7 +83,8 @@ fn write_csv_pages(
     let number = d.number.as_deref().unwrap_or("");
     let mut after = -1;
     loop {
-        let lines = queries::document_lines_page(&mut conn, &d.id, after, page).map_err(|e| e.to_string())?;
+        let lines = queries::document_lines_page(&mut conn, &d.id, after, page)
+            .map_err(|e| e.to_string())?;
         for line in &lines {
             writer
                 .write_record([
@@ -190,7 +198,10 @@ pub fn html_page(
             esc(&p.organisation_id)
         )
     };
-    let date = |d: Option<chrono::NaiveDate>| d.map(|d| d.to_string()).unwrap_or_else(|| "not yet issued".into());
+    let date = |d: Option<chrono::NaiveDate>| {
+        d.map(|d| d.to_string())
+            .unwrap_or_else(|| "not yet issued".into())
+    };
     let mut out = String::with_capacity(4096 + lines.len() * 200);
     out.push_str(&format!(
         "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{}</title><style>\
@@ -245,7 +256,10 @@ pub fn html_page(
         money(&s.paid.amount),
         money(&s.outstanding.amount)
     ));
-    out.push_str(&format!("<h2>How the amounts were split</h2><p>{}</p>", esc(&explanation(view, project_name, route))));
+    out.push_str(&format!(
+        "<h2>How the amounts were split</h2><p>{}</p>",
+        esc(&explanation(view, project_name, route))
+    ));
     out.push_str("<table><tr><th>Payer</th><th>Role</th><th class=\"n\">Maximum commitment</th><th>Share</th></tr>");
     for row in split {
         out.push_str(&format!(
@@ -271,7 +285,13 @@ pub fn html_page(
     }
     out.push_str("<h2>History</h2><ul>");
     for e in &view.history {
-        out.push_str(&format!("<li>{} {} by {}: {}</li>", e.at.format("%Y-%m-%d %H:%M UTC"), esc(&e.action), esc(&e.actor), esc(&e.detail)));
+        out.push_str(&format!(
+            "<li>{} {} by {}: {}</li>",
+            e.at.format("%Y-%m-%d %H:%M UTC"),
+            esc(&e.action),
+            esc(&e.actor),
+            esc(&e.detail)
+        ));
     }
     out.push_str("</ul></body></html>");
     out
