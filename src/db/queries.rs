@@ -722,12 +722,12 @@ pub fn project_fund_owner(
     conn: &mut DbConn,
     project_id: &str,
 ) -> Result<Option<String>, DieselError> {
-    Ok(projects::table
+    projects::table
         .inner_join(funds::table)
         .filter(projects::id.eq(project_id))
         .select(funds::owner_organisation_id)
         .first(conn)
-        .optional()?)
+        .optional()
 }
 
 /// What a document list may be narrowed to; `visible_to` limits it to the documents an
