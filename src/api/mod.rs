@@ -5,6 +5,7 @@ pub mod claims;
 pub mod documents;
 pub mod error;
 pub mod extract;
+pub mod finance;
 pub mod funds;
 pub mod health;
 pub mod openapi;
@@ -183,6 +184,16 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .default_service(not_allowed("GET, POST")),
     )
     .service(
+        web::resource("/v1/organisations/{id}/statement.csv")
+            .get(finance::statement_csv)
+            .default_service(not_allowed("GET")),
+    )
+    .service(
+        web::resource("/v1/organisations/{id}/statement")
+            .get(finance::statement)
+            .default_service(not_allowed("GET")),
+    )
+    .service(
         web::resource("/v1/organisations/{id}")
             .get(organisations::get)
             .default_service(not_allowed("GET")),
@@ -197,6 +208,16 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         web::resource("/v1/funds/{id}")
             .get(funds::get)
             .default_service(not_allowed("GET")),
+    )
+    .service(
+        web::resource("/v1/funds/{id}/position")
+            .get(finance::position)
+            .default_service(not_allowed("GET")),
+    )
+    .service(
+        web::resource("/v1/projects/{id}/payment-plan")
+            .put(finance::set_plan)
+            .default_service(not_allowed("PUT")),
     )
     .service(
         web::resource("/v1/projects")

@@ -4,7 +4,7 @@
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{claims, documents, error, funds, health, organisations, projects, Page};
+use super::{claims, documents, error, finance, funds, health, organisations, projects, Page};
 use crate::domain::{money, registry, FieldError};
 
 #[derive(OpenApi)]
@@ -24,6 +24,7 @@ use crate::domain::{money, registry, FieldError};
         claims::allocations_list,
         documents::build, documents::list, documents::get, documents::csv, documents::html,
         documents::issue, documents::pay, documents::void,
+        finance::position, finance::set_plan, finance::statement, finance::statement_csv,
     ),
     components(schemas(
         error::Problem, FieldError, money::MoneyJson,
@@ -40,6 +41,9 @@ use crate::domain::{money, registry, FieldError};
         documents::PartyView, documents::PaymentRequest, documents::VoidRequest, documents::VoidReport,
         crate::domain::settlement::DocumentKind, crate::domain::settlement::DocumentStatus,
         Page<documents::DocumentSummary>,
+        finance::Amounts, finance::PayerPositionView, finance::PlanQuarterView, finance::ProjectPositionView,
+        finance::WarningView, finance::FundPositionView, finance::PlannedQuarter, finance::PaymentPlanRequest,
+        finance::StatementLineView, finance::StatementView, crate::domain::position::CapWarning,
     )),
     modifiers(&BearerAuth, &CommonProblems, &ResponseLinks),
     tags(

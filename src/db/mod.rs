@@ -367,6 +367,28 @@ pub mod backend_specific {
         Ok(())
     }
 
+    /// An SQL expression for the calendar quarter (`2021-Q1`) of a timestamp column.
+    pub fn quarter_label_sql(conn: &DbConn, column: &str) -> String {
+        match conn {
+            DbConn::Pg(_) => format!("(to_char({column}, 'YYYY') || '-Q' || to_char({column}, 'Q'))"),
+            DbConn::Sqlite(_) => format!(
+                "(strftime('%Y', {column}) || '-Q' || ((CAST(strftime('%m', {column}) AS INTEGER) + 2) / 3))"
+            ),
+        }
+    }
+
+    /// A text parameter compared with a timestamp (`timestamp`) or date column, as
+    /// [`crate::db::totals::grouped`] binds every parameter as text: PostgreSQL casts it;
+    /// SQLite stores both as ISO text, which compares in order as it is (a cast there would
+    /// make a number of it).
+    pub fn temporal_param(conn: &DbConn, timestamp: bool) -> &'static str {
+        match (conn, timestamp) {
+            (DbConn::Pg(_), true) => "CAST(? AS TIMESTAMP)",
+            (DbConn::Pg(_), false) => "CAST(? AS DATE)",
+            (DbConn::Sqlite(_), _) => "?",
+        }
+    }
+
     /// One verified claim's decision, for [`mark_claims_verified`].
     pub struct VerifiedClaim<'a> {
         pub id: &'a str,

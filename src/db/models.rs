@@ -340,3 +340,29 @@ pub struct NewDocumentEvent {
     pub at: NaiveDateTime,
     pub detail: String,
 }
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(treat_none_as_default_value = false, table_name = payment_plans)]
+pub struct PaymentPlanQuarter {
+    pub project_id: String,
+    pub quarter: String,
+    pub planned_minor: i64,
+}
+
+/// One notification in the transactional outbox. `recipients` are personal data: never
+/// logged, never published.
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(treat_none_as_default_value = false, table_name = outbox)]
+pub struct OutboxMessage {
+    pub id: String,
+    pub kind: String,
+    pub recipients: String,
+    pub subject: String,
+    pub body: String,
+    pub status: String,
+    pub attempts: i32,
+    pub next_attempt_at: NaiveDateTime,
+    pub last_error: Option<String>,
+    pub created_at: NaiveDateTime,
+    pub sent_at: Option<NaiveDateTime>,
+}

@@ -308,6 +308,30 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    payment_plans (project_id, quarter) {
+        project_id -> Text,
+        quarter -> Text,
+        planned_minor -> BigInt,
+    }
+}
+
+diesel::table! {
+    outbox (id) {
+        id -> Text,
+        kind -> Text,
+        recipients -> Text,
+        subject -> Text,
+        body -> Text,
+        status -> Text,
+        attempts -> Integer,
+        next_attempt_at -> Timestamp,
+        last_error -> Nullable<Text>,
+        created_at -> Timestamp,
+        sent_at -> Nullable<Timestamp>,
+    }
+}
+
 diesel::joinable!(claims -> projects (project_id));
 diesel::joinable!(document_lines -> settlement_documents (document_id));
 diesel::joinable!(document_payments -> settlement_documents (document_id));
@@ -339,4 +363,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     document_payments,
     document_events,
     document_sequences,
+    payment_plans,
+    outbox,
 );

@@ -25,6 +25,7 @@ pub mod ledger;
 pub mod limits;
 pub mod money;
 pub mod period;
+pub mod position;
 pub mod pseudonym;
 pub mod registry;
 pub mod settlement;

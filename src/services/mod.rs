@@ -6,4 +6,5 @@ pub mod access;
 pub mod check;
 pub mod claims;
 pub mod error;
+pub mod position;
 pub mod settlement;

@@ -1098,8 +1098,8 @@ async fn the_checker_catches_a_corrupted_ledger() {
     // checker finds it.
     app.execute_sql(&format!(
         "INSERT INTO allocations (entry_id, claim_id, project_id, payer_id, payer_organisation_id, \
-         amount_minor, shortfall_minor, achieved_on, posted_at) \
-         VALUES ('ent_ghost', '{}', '{}', 'pyr_ghost', 'org_ghost', 0, 0, '2020-01-01', '2020-01-01 00:00:00')",
+         amount_minor, shortfall_minor, achieved_on, posted_at, outcome_code) \
+         VALUES ('ent_ghost', '{}', '{}', 'pyr_ghost', 'org_ghost', 0, 0, '2020-01-01', '2020-01-01 00:00:00', 'x')",
         v["id"].as_str().unwrap(),
         s.project
     ))

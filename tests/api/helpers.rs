@@ -369,6 +369,14 @@ impl TestApp {
         Reply::from(request.send().await.unwrap()).await
     }
 
+    pub async fn put_json(&self, path: &str, token: Option<&str>, body: &Value) -> Reply {
+        let mut request = self.client.put(self.url(path)).json(body);
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        Reply::from(request.send().await.unwrap()).await
+    }
+
     /// Creates an organisation as admin and returns its id.
     pub async fn org(&self, name: &str, kind: &str, areas: &[&str]) -> String {
         let reply = self

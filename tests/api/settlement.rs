@@ -834,3 +834,238 @@ fn reconcile(app: &TestApp, r: &Reconnections, route: &str) {
         );
     }
 }
+
+#[tokio::test]
+async fn a_fund_sees_its_position_and_a_council_its_own_statement() {
+    let app = spawn_app().await;
+    let r = reconnections(&app, "direct").await;
+    r.verified_claim(&app, "R-1").await;
+    r.verified_claim(&app, "R-2").await;
+    let q = current_period(&app);
+    let report = r.settle(&app, &r.provider_token, &q).await;
+    let cbo_invoice = id_of(document_for(report.assert_status(201), "invoice", &r.cbo));
+    app.post(
+        &format!("/v1/documents/{cbo_invoice}/issue"),
+        Some(&r.provider_token),
+        &json!({}),
+    )
+    .await
+    .assert_status(200);
+    let cbo_token = app.token(Role::FundManager, Some(&r.cbo));
+    app.post(
+        &format!("/v1/documents/{cbo_invoice}/payments"),
+        Some(&cbo_token),
+        &json!({"amount": gbp("150.00"), "paid_on": "2027-01-10", "reference": "CBO-1"}),
+    )
+    .await
+    .assert_status(201);
+
+    let funds = app.get("/v1/funds", Some(&app.admin())).await;
+    let fund_of = |owner: &str| {
+        funds.body["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|f| f["owner_organisation_id"] == owner)
+            .unwrap()["id"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    let (cbo_fund, sof_fund) = (fund_of(&r.cbo), fund_of(&r.sof));
+    // The plan for this quarter, set by the fund that owns the project.
+    let plan = json!({"quarters": [{"quarter": q, "planned": gbp("5000.00")}]});
+    let path = format!("/v1/projects/{}/payment-plan", r.project);
+    let sof_token = app.token(Role::FundManager, Some(&r.sof));
+    app.put_json(&path, Some(&sof_token), &plan)
+        .await
+        .assert_problem(403);
+    app.put_json(
+        &path,
+        Some(&cbo_token),
+        &json!({"quarters": [{"quarter": "2021-03", "planned": gbp("1.00")}]}),
+    )
+    .await
+    .assert_invalid_field("quarters[0].quarter");
+    app.put_json(&path, Some(&cbo_token), &plan)
+        .await
+        .assert_status(204);
+
+    let position = app
+        .get(&format!("/v1/funds/{cbo_fund}/position"), Some(&cbo_token))
+        .await;
+    let p = position.assert_status(200).clone();
+    // The CBO's own payer alone makes the fund's totals.
+    assert_eq!(p["committed"], gbp("303000.00"));
+    assert_eq!(p["allocated"], gbp("300.00"));
+    assert_eq!(p["invoiced"], gbp("300.00"));
+    assert_eq!(p["paid"], gbp("150.00"));
+    assert_eq!(p["outstanding"], gbp("150.00"));
+    assert_eq!(p["headroom"], gbp("302700.00"));
+    assert_eq!(p["uncommitted"], gbp("39697000.00"));
+    let project = &p["projects"][0];
+    assert_eq!(
+        project["payers"].as_array().unwrap().len(),
+        3,
+        "the project's own fund sees every payer"
+    );
+    assert_eq!(project["payers"][2]["allocated"], gbp("1009.90"));
+    assert_eq!(
+        project["plan"],
+        json!([{"quarter": q, "planned": gbp("5000.00"), "actual": gbp("2000.00")}])
+    );
+    // The Social Outcomes Fund tops the same project up: it sees its own payer only.
+    let sof = app
+        .get(&format!("/v1/funds/{sof_fund}/position"), Some(&sof_token))
+        .await;
+    let sof = sof.assert_status(200).clone();
+    assert_eq!(sof["allocated"], gbp("690.10"));
+    let payers: Vec<&str> = sof["projects"][0]["payers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["organisation_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(payers, [r.sof.as_str()]);
+    // Nobody else reads a fund's position.
+    app.get(&format!("/v1/funds/{cbo_fund}/position"), Some(&sof_token))
+        .await
+        .assert_problem(403);
+    app.get(
+        &format!("/v1/funds/{cbo_fund}/position"),
+        Some(&app.token(Role::Commissioner, Some(&r.council))),
+    )
+    .await
+    .assert_problem(403);
+
+    // The council's statement: its own share, nothing of any other payer's.
+    let council_token = app.token(Role::Commissioner, Some(&r.council));
+    let statement = app
+        .get(
+            &format!("/v1/organisations/{}/statement", r.council),
+            Some(&council_token),
+        )
+        .await;
+    let statement = statement.assert_status(200).clone();
+    assert_eq!(statement["lines"].as_array().unwrap().len(), 1);
+    let line = &statement["lines"][0];
+    assert_eq!(
+        (
+            line["allocated"].clone(),
+            line["net"].clone(),
+            line["invoiced"].clone()
+        ),
+        (gbp("1009.90"), gbp("1009.90"), gbp("0.00"))
+    );
+    let text = statement.to_string();
+    for other in [r.cbo.as_str(), r.sof.as_str(), "300.00", "690.10"] {
+        assert!(
+            !text.contains(other),
+            "the statement shows nothing of {other}"
+        );
+    }
+    let csv = app
+        .client
+        .get(app.url(&format!(
+            "/v1/organisations/{}/statement.csv?from=2020-01-01",
+            r.council
+        )))
+        .bearer_auth(&council_token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(csv.status(), 200);
+    let text = csv.text().await.unwrap();
+    let rows: Vec<csv::StringRecord> = csv::Reader::from_reader(text.as_bytes())
+        .records()
+        .map(Result::unwrap)
+        .collect();
+    assert_eq!(
+        (rows.len(), &rows[0][7], &rows[0][9]),
+        (1, "1009.90", "1009.90")
+    );
+    // Before the claims: nothing allocated in the window.
+    let empty = app
+        .get(
+            &format!(
+                "/v1/organisations/{}/statement?from=2020-01-01&to=2020-12-31",
+                r.council
+            ),
+            Some(&council_token),
+        )
+        .await;
+    assert_eq!(
+        empty.assert_status(200)["lines"][0]["allocated"],
+        gbp("0.00")
+    );
+    app.get(
+        &format!("/v1/organisations/{}/statement", r.cbo),
+        Some(&council_token),
+    )
+    .await
+    .assert_problem(403);
+    app.get(
+        &format!(
+            "/v1/organisations/{}/statement?from=2021-01-02&to=2021-01-01",
+            r.council
+        ),
+        Some(&council_token),
+    )
+    .await
+    .assert_invalid_field("to");
+}
+
+#[tokio::test]
+async fn caps_warn_at_eighty_percent_and_project_where_they_bind() {
+    let app = spawn_app().await;
+    let p = parties(&app).await;
+    let body = json!({
+        "name": "Small caps", "fund_id": p.fund, "provider_organisation_id": p.provider,
+        "service_start": "2016-01-01", "service_end": "2030-12-31",
+        "payers": [
+            {"organisation_id": p.central, "role": "central_top_up", "max_commitment": gbp("1000.00")},
+            {"organisation_id": p.council_a, "role": "local_commissioner", "lead": true, "max_commitment": gbp("1000.00")},
+        ],
+        "outcomes": [{"code": "x", "name": "X", "price": gbp("1700.00"), "unit": "achievement"}],
+        "validator_organisation_ids": [p.validator],
+    });
+    let project = app.post("/v1/projects", Some(&app.admin()), &body).await;
+    let project = project.assert_status(201)["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let provider = app.token(Role::Provider, Some(&p.provider));
+    let claim = app
+        .post(
+            &format!("/v1/projects/{project}/claims"),
+            Some(&provider),
+            &json!({"participant_ref": "A", "outcome_code": "x", "achieved_on": "2020-01-01"}),
+        )
+        .await;
+    let claim = claim.assert_status(201)["id"].as_str().unwrap().to_owned();
+    app.post(
+        &format!("/v1/claims/{claim}/verify"),
+        Some(&app.token(Role::Validator, Some(&p.validator))),
+        &json!({}),
+    )
+    .await
+    .assert_status(200);
+    // A quarter later, the last four complete quarters paid 850.00 each payer: 150.00 left
+    // binds this quarter.
+    app.clock.advance_days(92);
+    let manager = app.token(Role::FundManager, Some(&p.central));
+    let position = app
+        .get(&format!("/v1/funds/{}/position", p.fund), Some(&manager))
+        .await;
+    let position = position.assert_status(200).clone();
+    let payer = &position["projects"][0]["payers"][0];
+    assert_eq!(payer["warning"], "near");
+    assert_eq!(payer["cap_binds_in"], current_period(&app));
+    let levels: Vec<&str> = position["warnings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| w["level"].as_str().unwrap())
+        .collect();
+    assert_eq!(levels, ["near", "near"]);
+}

@@ -1,3 +1,5 @@
+DROP TABLE outbox;
+DROP TABLE payment_plans;
 DROP TABLE document_sequences;
 DROP TABLE document_events;
 DROP TABLE document_payments;

@@ -112,3 +112,28 @@ BEGIN SELECT RAISE(ABORT, 'document lines never change: rebuild the draft instea
 CREATE TRIGGER document_lines_frozen_delete BEFORE DELETE ON document_lines
 WHEN (SELECT status FROM settlement_documents WHERE id = OLD.document_id) <> 'draft'
 BEGIN SELECT RAISE(ABORT, 'the lines of an issued document never change'); END;
+
+-- Planned outcome payments per quarter, set by the fund manager, against which actuals are shown.
+CREATE TABLE payment_plans (
+    project_id     TEXT NOT NULL REFERENCES projects(id),
+    quarter        TEXT NOT NULL,   -- 2021-Q1
+    planned_minor  BIGINT NOT NULL,
+    PRIMARY KEY (project_id, quarter)
+);
+
+-- The transactional outbox: a notification is queued in the transaction of its event and
+-- delivered by a worker (several processes share the queue: FOR UPDATE SKIP LOCKED).
+CREATE TABLE outbox (
+    id               TEXT PRIMARY KEY,   -- also the local part of its stable Message-ID
+    kind             TEXT NOT NULL,      -- document_issued, claim_rejected, cap_near, cap_reached
+    recipients       TEXT NOT NULL,      -- personal data: never logged, never published
+    subject          TEXT NOT NULL,
+    body             TEXT NOT NULL,
+    status           TEXT NOT NULL,      -- queued, sent, failed (gave up after its attempts)
+    attempts         INTEGER NOT NULL,
+    next_attempt_at  TIMESTAMP NOT NULL,
+    last_error       TEXT,
+    created_at       TIMESTAMP NOT NULL,
+    sent_at          TIMESTAMP
+);
+CREATE INDEX outbox_due_idx ON outbox(status, next_attempt_at);

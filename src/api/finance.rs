@@ -1,0 +1,552 @@
+//! What finance teams read: a fund's position (with payment plans and cap warnings) and an
+//! organisation's statement of its own share.
+
+use actix_web::http::header;
+use actix_web::{web, HttpResponse};
+use chrono::NaiveDate;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use super::auth::{Principal, Role};
+use super::error::{ApiError, Problem};
+use super::extract::JsonBody;
+use super::with_db;
+use crate::config::Config;
+use crate::db::Pool;
+use crate::db::{queries, write_tx};
+use crate::domain::limits;
+use crate::domain::money::MoneyJson;
+use crate::domain::period::Period;
+use crate::domain::position::CapWarning;
+use crate::domain::registry::SettlementFrequency;
+use crate::services::access::load_visible;
+use crate::services::claims::lock_project;
+use crate::services::position::{
+    self as service, Billed, FundPosition, PayerPosition, ProjectPosition, StatementLine,
+};
+
+/// Budget, commitments and money moved: one row of a position.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Amounts {
+    /// The maximum committed (for a payer, its cap).
+    pub committed: MoneyJson,
+    /// Verified outcome payments allocated to it (reversals netted).
+    pub allocated: MoneyJson,
+    /// What its cap left unfunded.
+    pub shortfall: MoneyJson,
+    /// Issued documents to it (credits netted; a voided document and its credit note count nothing).
+    pub invoiced: MoneyJson,
+    pub paid: MoneyJson,
+    /// Invoiced and not yet paid.
+    pub outstanding: MoneyJson,
+    /// Committed and not yet allocated.
+    pub headroom: MoneyJson,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PayerPositionView {
+    pub payer_id: String,
+    pub organisation_id: String,
+    pub role: String,
+    pub fund_id: Option<String>,
+    #[serde(flatten)]
+    pub amounts: Amounts,
+    /// `near` from 80 % of its cap, `reached` at 100 %.
+    pub warning: Option<CapWarning>,
+    /// The quarter its cap will bind in at the pace of the last four complete quarters.
+    pub cap_binds_in: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PlanQuarterView {
+    pub quarter: String,
+    pub planned: Option<MoneyJson>,
+    /// Allocated in the quarter (by posting date), every payer.
+    pub actual: MoneyJson,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ProjectPositionView {
+    pub project_id: String,
+    pub name: String,
+    pub max_outcome_payment: Option<MoneyJson>,
+    pub contract_warning: Option<CapWarning>,
+    pub contract_cap_binds_in: Option<String>,
+    /// Every payer for a project of this fund; only this fund's own payers for a project it
+    /// tops up beside another fund.
+    pub payers: Vec<PayerPositionView>,
+    pub plan: Vec<PlanQuarterView>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct WarningView {
+    pub project_id: String,
+    pub payer_organisation_id: Option<String>,
+    pub level: CapWarning,
+    pub detail: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct FundPositionView {
+    pub fund_id: String,
+    pub name: String,
+    pub budget: MoneyJson,
+    /// The fund's own payers only (its central top-ups), summed.
+    #[serde(flatten)]
+    pub amounts: Amounts,
+    /// Budget not committed to any project.
+    pub uncommitted: MoneyJson,
+    pub projects: Vec<ProjectPositionView>,
+    pub warnings: Vec<WarningView>,
+}
+
+fn amounts(
+    committed: i64,
+    allocated: i64,
+    shortfall: i64,
+    billed: Billed,
+    currency: &str,
+) -> Amounts {
+    let m = |minor: i64| MoneyJson::from_minor(minor, currency);
+    Amounts {
+        committed: m(committed),
+        allocated: m(allocated),
+        shortfall: m(shortfall),
+        invoiced: m(billed.invoiced_minor),
+        paid: m(billed.paid_minor),
+        outstanding: m(billed.invoiced_minor - billed.paid_minor),
+        headroom: m(committed - allocated),
+    }
+}
+
+fn payer_view(p: &PayerPosition, currency: &str) -> PayerPositionView {
+    PayerPositionView {
+        payer_id: p.payer_id.clone(),
+        organisation_id: p.organisation_id.clone(),
+        role: p.role.clone(),
+        fund_id: p.fund_id.clone(),
+        amounts: amounts(
+            p.committed_minor,
+            p.allocated_minor,
+            p.shortfall_minor,
+            p.billed,
+            currency,
+        ),
+        warning: p.warning,
+        cap_binds_in: p.cap_binds_in.map(|q| q.to_string()),
+    }
+}
+
+fn project_view(p: &ProjectPosition) -> ProjectPositionView {
+    let m = |minor: i64| MoneyJson::from_minor(minor, &p.currency);
+    ProjectPositionView {
+        project_id: p.project_id.clone(),
+        name: p.name.clone(),
+        max_outcome_payment: p.max_outcome_payment_minor.map(m),
+        contract_warning: p.contract_warning,
+        contract_cap_binds_in: p.contract_cap_binds_in.map(|q| q.to_string()),
+        payers: p
+            .payers
+            .iter()
+            .map(|payer| payer_view(payer, &p.currency))
+            .collect(),
+        plan: p
+            .plan
+            .iter()
+            .map(|(quarter, planned, actual)| PlanQuarterView {
+                quarter: quarter.clone(),
+                planned: planned.map(m),
+                actual: m(*actual),
+            })
+            .collect(),
+    }
+}
+
+fn warnings(position: &FundPosition) -> Vec<WarningView> {
+    let mut out = Vec::new();
+    let percent = |level: CapWarning| {
+        if level == CapWarning::Reached {
+            "100 %"
+        } else {
+            "80 %"
+        }
+    };
+    for project in &position.projects {
+        if let Some(level) = project.contract_warning {
+            out.push(WarningView {
+                project_id: project.project_id.clone(),
+                payer_organisation_id: None,
+                level,
+                detail: format!(
+                    "{}: the contract cap is {} used",
+                    project.name,
+                    percent(level)
+                ),
+            });
+        }
+        for payer in &project.payers {
+            if let Some(level) = payer.warning {
+                out.push(WarningView {
+                    project_id: project.project_id.clone(),
+                    payer_organisation_id: Some(payer.organisation_id.clone()),
+                    level,
+                    detail: format!(
+                        "{}: payer {} has used {} of its maximum commitment",
+                        project.name,
+                        payer.organisation_id,
+                        percent(level)
+                    ),
+                });
+            }
+        }
+    }
+    out
+}
+
+fn fund_view(position: FundPosition) -> FundPositionView {
+    let currency = position.fund.currency.clone();
+    let own: Vec<&PayerPosition> = position.own_payers().collect();
+    let sum = |f: &dyn Fn(&PayerPosition) -> i64| own.iter().map(|p| f(p)).sum::<i64>();
+    let billed = Billed {
+        invoiced_minor: sum(&|p| p.billed.invoiced_minor),
+        paid_minor: sum(&|p| p.billed.paid_minor),
+    };
+    let allocated = sum(&|p| p.allocated_minor);
+    let shortfall = sum(&|p| p.shortfall_minor);
+    FundPositionView {
+        fund_id: position.fund.id.clone(),
+        name: position.fund.name.clone(),
+        budget: MoneyJson::from_minor(position.fund.budget_minor, &currency),
+        amounts: amounts(
+            position.committed_minor,
+            allocated,
+            shortfall,
+            billed,
+            &currency,
+        ),
+        uncommitted: MoneyJson::from_minor(
+            position.fund.budget_minor - position.committed_minor,
+            &currency,
+        ),
+        warnings: warnings(&position),
+        projects: position.projects.iter().map(project_view).collect(),
+    }
+}
+
+/// A fund's position: budget, commitments, allocations, invoices and payments, per project
+/// and payer, with payment plans against actuals and cap warnings. For the fund's managers
+/// (a fund manager of its owning organisation) and admins.
+#[utoipa::path(
+    get, path = "/v1/funds/{id}/position", tag = "settlement", params(("id" = String, Path)),
+    responses(
+        (status = 200, body = FundPositionView),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn position(
+    pool: web::Data<Pool>,
+    config: web::Data<Config>,
+    principal: Principal,
+    id: web::Path<String>,
+) -> Result<web::Json<FundPositionView>, ApiError> {
+    principal.require(&[Role::Admin, Role::FundManager])?;
+    let id = id.into_inner();
+    let today = config.clock.today();
+    let view = with_db(&pool, move |conn| {
+        let fund = queries::get_fund(conn, &id)?
+            .ok_or_else(|| ApiError::NotFound("no such fund".into()))?;
+        if !principal.is_admin() && !principal.acts_for(&fund.owner_organisation_id) {
+            return Err(ApiError::Forbidden(
+                "only the fund's own managers see its position".into(),
+            ));
+        }
+        Ok(fund_view(service::fund_position(conn, fund, today)?))
+    })
+    .await?;
+    Ok(web::Json(view))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PlannedQuarter {
+    #[schema(example = "2021-Q1")]
+    pub quarter: String,
+    pub planned: MoneyJson,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PaymentPlanRequest {
+    /// The whole plan: it replaces the one before. At most 200 quarters, each once.
+    pub quarters: Vec<PlannedQuarter>,
+}
+
+/// Set a project's payment plan: planned outcome payments per quarter, shown against actuals
+/// in its fund's position. Admin, or a fund manager of the project's fund.
+#[utoipa::path(
+    put, path = "/v1/projects/{id}/payment-plan", tag = "settlement", params(("id" = String, Path)),
+    request_body = PaymentPlanRequest,
+    responses(
+        (status = 204),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn set_plan(
+    pool: web::Data<Pool>,
+    principal: Principal,
+    id: web::Path<String>,
+    body: JsonBody,
+) -> Result<HttpResponse, ApiError> {
+    principal.require(&[Role::Admin, Role::FundManager])?;
+    let request: PaymentPlanRequest = body.parse()?;
+    if request.quarters.len() > 200 {
+        return Err(ApiError::validation("quarters", "at most 200 quarters"));
+    }
+    let project_id = id.into_inner();
+    with_db(&pool, move |conn| {
+        write_tx(conn, |conn| {
+            lock_project(conn, &project_id)?;
+            let project = load_visible(conn, &principal, &project_id)?;
+            if !principal.is_admin()
+                && project.fund_owner.as_deref() != principal.organisation_id.as_deref()
+            {
+                return Err(ApiError::Forbidden(
+                    "only the managers of the project's fund set its payment plan".into(),
+                ));
+            }
+            let currency = project.record.project.currency.clone();
+            let mut errors = Vec::new();
+            let mut quarters = Vec::new();
+            for (i, q) in request.quarters.iter().enumerate() {
+                let period = Period::parse(&q.quarter)
+                    .filter(|p| p.frequency() == SettlementFrequency::Quarterly);
+                let money = q.planned.to_money(&format!("quarters[{i}].planned"));
+                match (period, money) {
+                    (None, _) => errors.push(crate::domain::FieldError::new(
+                        format!("quarters[{i}].quarter"),
+                        "is not a quarter such as 2021-Q1",
+                    )),
+                    (_, Err(e)) => errors.push(e),
+                    (Some(_), Ok(m)) if m.currency.code() != currency => {
+                        errors.push(crate::domain::FieldError::new(
+                            format!("quarters[{i}].planned.currency"),
+                            format!("the project pays in {currency}"),
+                        ))
+                    }
+                    (Some(_), Ok(m)) if m.minor < 0 => errors.push(crate::domain::FieldError::new(
+                        format!("quarters[{i}].planned.amount"),
+                        "a plan is not negative",
+                    )),
+                    (Some(p), Ok(_)) if quarters.iter().any(|(q, _)| *q == p) => {
+                        errors.push(crate::domain::FieldError::new(
+                            format!("quarters[{i}].quarter"),
+                            "is planned twice",
+                        ))
+                    }
+                    (Some(p), Ok(m)) => quarters.push((p, m.minor)),
+                }
+            }
+            if !errors.is_empty() {
+                return Err(ApiError::Validation(errors));
+            }
+            Ok(service::set_payment_plan(conn, &project_id, &quarters)?)
+        })
+    })
+    .await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct StatementQuery {
+    /// First day (default: the beginning of records).
+    #[serde(default, deserialize_with = "limits::optional_date")]
+    pub from: Option<NaiveDate>,
+    /// Last day, included (default: today).
+    #[serde(default, deserialize_with = "limits::optional_date")]
+    pub to: Option<NaiveDate>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct StatementLineView {
+    pub project_id: String,
+    pub project_name: String,
+    /// The organisation's role on the project.
+    pub role: String,
+    /// Its allocations posted in the window.
+    pub allocated: MoneyJson,
+    /// Reversals of its allocations posted in the window.
+    pub reversed: MoneyJson,
+    pub net: MoneyJson,
+    pub shortfall: MoneyJson,
+    /// Documents to it issued in the window.
+    pub invoiced: MoneyJson,
+    pub paid: MoneyJson,
+    pub outstanding: MoneyJson,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct StatementView {
+    pub organisation_id: String,
+    pub from: NaiveDate,
+    pub to: NaiveDate,
+    /// One line per project it pays into: its own share and nothing of any other payer's.
+    pub lines: Vec<StatementLineView>,
+}
+
+fn statement_line(l: StatementLine) -> StatementLineView {
+    let m = |minor: i64| MoneyJson::from_minor(minor, &l.currency);
+    StatementLineView {
+        allocated: m(l.allocated_minor),
+        reversed: m(l.reversed_minor),
+        net: m(l.allocated_minor + l.reversed_minor),
+        shortfall: m(l.shortfall_minor),
+        invoiced: m(l.billed.invoiced_minor),
+        paid: m(l.billed.paid_minor),
+        outstanding: m(l.billed.invoiced_minor - l.billed.paid_minor),
+        project_id: l.project_id,
+        project_name: l.project_name,
+        role: l.role,
+    }
+}
+
+async fn load_statement(
+    pool: &web::Data<Pool>,
+    config: &Config,
+    principal: Principal,
+    organisation_id: String,
+    query: StatementQuery,
+) -> Result<StatementView, ApiError> {
+    if !principal.is_admin() && !principal.acts_for(&organisation_id) {
+        return Err(ApiError::Forbidden(
+            "an organisation's statement is for that organisation alone".into(),
+        ));
+    }
+    let from = query.from.unwrap_or(limits::MIN_DATE);
+    let to = query.to.unwrap_or_else(|| config.clock.today());
+    if to < from {
+        return Err(ApiError::validation("to", "is before from"));
+    }
+    let until = to.succ_opt().unwrap_or(to);
+    with_db(pool, move |conn| {
+        if queries::get_organisation(conn, &organisation_id)?.is_none() {
+            return Err(ApiError::NotFound("no such organisation".into()));
+        }
+        let midnight = |d: NaiveDate| d.and_hms_opt(0, 0, 0).expect("midnight");
+        let lines = service::statement(conn, &organisation_id, midnight(from), midnight(until))?;
+        Ok(StatementView {
+            organisation_id,
+            from,
+            to,
+            lines: lines.into_iter().map(statement_line).collect(),
+        })
+    })
+    .await
+}
+
+/// An organisation's statement: its own share across every project it pays into, between two
+/// dates. For that organisation and admins.
+#[utoipa::path(
+    get, path = "/v1/organisations/{id}/statement", tag = "settlement", params(("id" = String, Path), StatementQuery),
+    responses(
+        (status = 200, body = StatementView),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn statement(
+    pool: web::Data<Pool>,
+    config: web::Data<Config>,
+    principal: Principal,
+    id: web::Path<String>,
+    query: web::Query<StatementQuery>,
+) -> Result<web::Json<StatementView>, ApiError> {
+    let view = load_statement(
+        &pool,
+        &config,
+        principal,
+        id.into_inner(),
+        query.into_inner(),
+    )
+    .await?;
+    Ok(web::Json(view))
+}
+
+/// The same statement as CSV, one row per project.
+#[utoipa::path(
+    get, path = "/v1/organisations/{id}/statement.csv", tag = "settlement", params(("id" = String, Path), StatementQuery),
+    responses(
+        (status = 200, content_type = "text/csv", body = String),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn statement_csv(
+    pool: web::Data<Pool>,
+    config: web::Data<Config>,
+    principal: Principal,
+    id: web::Path<String>,
+    query: web::Query<StatementQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let view = load_statement(
+        &pool,
+        &config,
+        principal,
+        id.into_inner(),
+        query.into_inner(),
+    )
+    .await?;
+    let mut writer = csv::Writer::from_writer(Vec::new());
+    let header = [
+        "organisation_id",
+        "from",
+        "to",
+        "project_id",
+        "project_name",
+        "role",
+        "currency",
+        "allocated",
+        "reversed",
+        "net",
+        "shortfall",
+        "invoiced",
+        "paid",
+        "outstanding",
+    ];
+    let internal = |e: csv::Error| ApiError::Internal(format!("statement CSV: {e}"));
+    writer.write_record(header).map_err(internal)?;
+    for l in &view.lines {
+        writer
+            .write_record([
+                view.organisation_id.as_str(),
+                &view.from.to_string(),
+                &view.to.to_string(),
+                &l.project_id,
+                &l.project_name,
+                &l.role,
+                &l.net.currency,
+                &l.allocated.amount,
+                &l.reversed.amount,
+                &l.net.amount,
+                &l.shortfall.amount,
+                &l.invoiced.amount,
+                &l.paid.amount,
+                &l.outstanding.amount,
+            ])
+            .map_err(internal)?;
+    }
+    let body = writer
+        .into_inner()
+        .map_err(|e| ApiError::Internal(format!("statement CSV: {e}")))?;
+    Ok(HttpResponse::Ok()
+        .content_type("text/csv; charset=utf-8")
+        .insert_header((
+            header::CONTENT_DISPOSITION,
+            "attachment; filename=\"statement.csv\"",
+        ))
+        .body(body))
+}

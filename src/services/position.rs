@@ -1,0 +1,404 @@
+//! Where a fund and a payer stand: the amounts behind a fund manager's position and a
+//! commissioner's statement, read from the running totals, the ledger and the documents.
+
+use std::collections::HashMap;
+
+use chrono::{NaiveDate, NaiveDateTime};
+use diesel::prelude::*;
+
+use crate::db::models::{Fund, PaymentPlanQuarter, ProjectRecord};
+use crate::db::queries::insert_rows;
+use crate::db::schema::{payment_plans, project_payers, projects};
+use crate::db::{backend_specific, queries, totals, DbConn};
+use crate::domain::ledger::{payer_account, unfunded_account};
+use crate::domain::period::Period;
+use crate::domain::position::{cap_warning, projected_binding_quarter, CapWarning};
+use crate::domain::registry::SettlementFrequency;
+use crate::services::error::ServiceError;
+
+/// Invoiced and paid to one organisation on a project: issued and paid documents, credit
+/// notes of a period's credits included; a voided document and the credit note that cancels
+/// it count for nothing.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Billed {
+    pub invoiced_minor: i64,
+    pub paid_minor: i64,
+}
+
+/// One payer's position on a project.
+#[derive(Debug, Clone)]
+pub struct PayerPosition {
+    pub payer_id: String,
+    pub organisation_id: String,
+    pub role: String,
+    /// The fund a central top-up pays from.
+    pub fund_id: Option<String>,
+    pub committed_minor: i64,
+    pub allocated_minor: i64,
+    pub shortfall_minor: i64,
+    pub billed: Billed,
+    pub warning: Option<CapWarning>,
+    /// Where its cap binds at the last four quarters' pace.
+    pub cap_binds_in: Option<Period>,
+}
+
+#[derive(Debug, Clone)]
+pub struct ProjectPosition {
+    pub project_id: String,
+    pub name: String,
+    pub currency: String,
+    pub max_outcome_payment_minor: Option<i64>,
+    pub payers: Vec<PayerPosition>,
+    /// Quarter, planned (if planned), actual: every quarter that has either.
+    pub plan: Vec<(String, Option<i64>, i64)>,
+    pub contract_cap_binds_in: Option<Period>,
+    pub contract_warning: Option<CapWarning>,
+}
+
+#[derive(Debug, Clone)]
+pub struct FundPosition {
+    pub fund: Fund,
+    pub committed_minor: i64,
+    pub projects: Vec<ProjectPosition>,
+}
+
+impl FundPosition {
+    /// The fund's own payers across its projects: what its budget pays for.
+    pub fn own_payers(&self) -> impl Iterator<Item = &PayerPosition> {
+        let fund_id = self.fund.id.clone();
+        self.projects
+            .iter()
+            .flat_map(|p| p.payers.iter())
+            .filter(move |p| p.fund_id.as_deref() == Some(fund_id.as_str()))
+    }
+}
+
+/// The position of `fund` today. A project the fund tops up shows every payer if it is the
+/// project's own fund, and only this fund's payers if it is a second central fund on it.
+pub fn fund_position(
+    conn: &mut DbConn,
+    fund: Fund,
+    today: NaiveDate,
+) -> Result<FundPosition, ServiceError> {
+    let mut project_ids: Vec<String> = projects::table
+        .filter(projects::fund_id.eq(&fund.id))
+        .select(projects::id)
+        .load(conn)?;
+    project_ids.extend(
+        project_payers::table
+            .filter(project_payers::fund_id.eq(&fund.id))
+            .select(project_payers::project_id)
+            .load::<String>(conn)?,
+    );
+    project_ids.sort_unstable();
+    project_ids.dedup();
+    let mut projects = Vec::with_capacity(project_ids.len());
+    for id in project_ids {
+        let record = queries::get_project(conn, &id)?
+            .ok_or_else(|| ServiceError::Internal(format!("project {id} vanished")))?;
+        let whole = record.project.fund_id.as_deref() == Some(fund.id.as_str());
+        let mut position = project_position(conn, &record, today)?;
+        if !whole {
+            position
+                .payers
+                .retain(|p| p.fund_id.as_deref() == Some(fund.id.as_str()));
+            position.plan.clear();
+            position.contract_cap_binds_in = None;
+            position.contract_warning = None;
+        }
+        projects.push(position);
+    }
+    let committed_minor = queries::fund_committed_minor(conn, &fund.id)?;
+    Ok(FundPosition {
+        fund,
+        committed_minor,
+        projects,
+    })
+}
+
+fn project_position(
+    conn: &mut DbConn,
+    record: &ProjectRecord,
+    today: NaiveDate,
+) -> Result<ProjectPosition, ServiceError> {
+    let p = &record.project;
+    let running = queries::running_totals(conn, &p.id)?;
+    let billed = billed_by_recipient(conn, &p.id)?;
+    let quarterly = quarterly_allocations(conn, &p.id)?;
+    let current = Period::containing(today, SettlementFrequency::Quarterly);
+    let trailing: Vec<String> = {
+        let mut q = current;
+        let mut before = Vec::new();
+        // The four complete quarters before this one.
+        for _ in 0..4 {
+            q = previous_quarter(q);
+            before.push(q.to_string());
+        }
+        before
+    };
+    let trailing_sum = |payer: Option<&str>| -> i64 {
+        quarterly
+            .iter()
+            .filter(|((who, quarter), _)| {
+                payer.is_none_or(|p| p == who) && trailing.contains(quarter)
+            })
+            .map(|(_, amount)| *amount)
+            .sum()
+    };
+    let payers: Vec<PayerPosition> = record
+        .payers
+        .iter()
+        .map(|r| {
+            let payer = &r.payer;
+            let allocated = running.get(&payer_account(&payer.id)).copied().unwrap_or(0);
+            PayerPosition {
+                payer_id: payer.id.clone(),
+                organisation_id: payer.organisation_id.clone(),
+                role: payer.role.clone(),
+                fund_id: payer.fund_id.clone(),
+                committed_minor: payer.max_commitment_minor,
+                allocated_minor: allocated,
+                shortfall_minor: running
+                    .get(&unfunded_account(&payer.id))
+                    .copied()
+                    .unwrap_or(0),
+                billed: billed
+                    .get(&payer.organisation_id)
+                    .copied()
+                    .unwrap_or_default(),
+                warning: cap_warning(allocated, payer.max_commitment_minor),
+                cap_binds_in: projected_binding_quarter(
+                    payer.max_commitment_minor - allocated,
+                    trailing_sum(Some(&payer.id)),
+                    current,
+                ),
+            }
+        })
+        .collect();
+    let paid_total: i64 = payers.iter().map(|p| p.allocated_minor).sum();
+    let planned: Vec<PaymentPlanQuarter> = payment_plans::table
+        .filter(payment_plans::project_id.eq(&p.id))
+        .select(PaymentPlanQuarter::as_select())
+        .load(conn)?;
+    let mut plan: HashMap<String, (Option<i64>, i64)> = HashMap::new();
+    for q in planned {
+        plan.entry(q.quarter).or_default().0 = Some(q.planned_minor);
+    }
+    for ((_, quarter), amount) in &quarterly {
+        plan.entry(quarter.clone()).or_default().1 += amount;
+    }
+    let mut plan: Vec<(String, Option<i64>, i64)> =
+        plan.into_iter().map(|(q, (p, a))| (q, p, a)).collect();
+    plan.sort_by(|a, b| Period::parse(&a.0).cmp(&Period::parse(&b.0)));
+    Ok(ProjectPosition {
+        project_id: p.id.clone(),
+        name: p.name.clone(),
+        currency: p.currency.clone(),
+        max_outcome_payment_minor: p.max_outcome_payment_minor,
+        contract_cap_binds_in: p.max_outcome_payment_minor.and_then(|cap| {
+            projected_binding_quarter(cap - paid_total, trailing_sum(None), current)
+        }),
+        contract_warning: p
+            .max_outcome_payment_minor
+            .and_then(|cap| cap_warning(paid_total, cap)),
+        payers,
+        plan,
+    })
+}
+
+fn previous_quarter(q: Period) -> Period {
+    let day_before = q.start().pred_opt().expect("periods start after 1900");
+    Period::containing(day_before, SettlementFrequency::Quarterly)
+}
+
+/// What each organisation has been invoiced and has paid on a project.
+pub fn billed_by_recipient(
+    conn: &mut DbConn,
+    project_id: &str,
+) -> Result<HashMap<String, Billed>, ServiceError> {
+    const LIVE: &str =
+        "project_id = ? AND status IN ('issued', 'paid') AND credits_document_id IS NULL";
+    let invoiced = totals::grouped(
+        conn,
+        &format!("SELECT recipient_organisation_id AS key, CAST(SUM(total_minor) AS BIGINT) AS total FROM settlement_documents WHERE {LIVE} GROUP BY recipient_organisation_id"),
+        &[project_id],
+    )?;
+    let paid = totals::grouped(
+        conn,
+        &format!("SELECT recipient_organisation_id AS key, CAST(SUM(paid_minor) AS BIGINT) AS total FROM settlement_documents WHERE {LIVE} GROUP BY recipient_organisation_id"),
+        &[project_id],
+    )?;
+    Ok(invoiced
+        .into_iter()
+        .map(|(org, invoiced_minor)| {
+            let paid_minor = paid.get(&org).copied().unwrap_or(0);
+            (
+                org,
+                Billed {
+                    invoiced_minor,
+                    paid_minor,
+                },
+            )
+        })
+        .collect())
+}
+
+/// Allocated amounts of a project by (payer, quarter of posting).
+fn quarterly_allocations(
+    conn: &mut DbConn,
+    project_id: &str,
+) -> Result<HashMap<(String, String), i64>, ServiceError> {
+    let quarter = backend_specific::quarter_label_sql(conn, "posted_at");
+    let rows = totals::grouped(
+        conn,
+        &format!(
+            "SELECT payer_id || '|' || {quarter} AS key, CAST(SUM(amount_minor) AS BIGINT) AS total \
+             FROM allocations WHERE project_id = ? GROUP BY payer_id, {quarter}"
+        ),
+        &[project_id],
+    )?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|(key, total)| {
+            let (payer, quarter) = key.split_once('|')?;
+            Some(((payer.to_owned(), quarter.to_owned()), total))
+        })
+        .collect())
+}
+
+/// Replaces a project's payment plan with `quarters` (quarter, planned amount).
+pub fn set_payment_plan(
+    conn: &mut DbConn,
+    project_id: &str,
+    quarters: &[(Period, i64)],
+) -> Result<(), ServiceError> {
+    diesel::delete(payment_plans::table.filter(payment_plans::project_id.eq(project_id)))
+        .execute(conn)?;
+    let rows: Vec<PaymentPlanQuarter> = quarters
+        .iter()
+        .map(|(q, planned)| PaymentPlanQuarter {
+            project_id: project_id.to_owned(),
+            quarter: q.to_string(),
+            planned_minor: *planned,
+        })
+        .collect();
+    insert_rows!(conn, payment_plans::table, &rows)?;
+    Ok(())
+}
+
+/// One organisation's own money on one project between two instants.
+#[derive(Debug, Clone)]
+pub struct StatementLine {
+    pub project_id: String,
+    pub project_name: String,
+    pub currency: String,
+    pub role: String,
+    /// Allocations posted in the window, reversals excluded.
+    pub allocated_minor: i64,
+    /// Reversals posted in the window (negative or zero).
+    pub reversed_minor: i64,
+    pub shortfall_minor: i64,
+    /// Documents to it issued in the window, and what was paid on them.
+    pub billed: Billed,
+}
+
+/// The organisation's own share on every project it pays into, posted in `[from, until)`;
+/// nothing of any other payer.
+pub fn statement(
+    conn: &mut DbConn,
+    organisation_id: &str,
+    from: NaiveDateTime,
+    until: NaiveDateTime,
+) -> Result<Vec<StatementLine>, ServiceError> {
+    let payers: Vec<(String, String, String)> = project_payers::table
+        .filter(project_payers::organisation_id.eq(organisation_id))
+        .select((
+            project_payers::id,
+            project_payers::project_id,
+            project_payers::role,
+        ))
+        .order((project_payers::project_id, project_payers::id))
+        .load(conn)?;
+    let mut lines = Vec::with_capacity(payers.len());
+    for (payer_id, project_id, role) in payers {
+        let (name, currency): (String, String) = projects::table
+            .find(&project_id)
+            .select((projects::name, projects::currency))
+            .first(conn)?;
+        let sums = payer_sums_between(conn, &payer_id, from, until)?;
+        let billed = billed_between(
+            conn,
+            &project_id,
+            organisation_id,
+            from.date(),
+            until.date(),
+        )?;
+        lines.push(StatementLine {
+            project_id,
+            project_name: name,
+            currency,
+            role,
+            allocated_minor: sums.get("allocated").copied().unwrap_or(0),
+            reversed_minor: sums.get("reversed").copied().unwrap_or(0),
+            shortfall_minor: sums.get("shortfall").copied().unwrap_or(0),
+            billed,
+        });
+    }
+    Ok(lines)
+}
+
+fn payer_sums_between(
+    conn: &mut DbConn,
+    payer_id: &str,
+    from: NaiveDateTime,
+    until: NaiveDateTime,
+) -> Result<HashMap<String, i64>, ServiceError> {
+    let (from, until) = (timestamp_text(from), timestamp_text(until));
+    let at = backend_specific::temporal_param(conn, true);
+    let window = format!("payer_id = ? AND posted_at >= {at} AND posted_at < {at}");
+    let mut sums = totals::grouped(
+        conn,
+        &format!(
+            "SELECT CASE WHEN reverses_id IS NULL THEN 'allocated' ELSE 'reversed' END AS key, \
+             CAST(SUM(amount_minor) AS BIGINT) AS total FROM allocations WHERE {window} \
+             GROUP BY CASE WHEN reverses_id IS NULL THEN 'allocated' ELSE 'reversed' END"
+        ),
+        &[payer_id, &from, &until],
+    )?;
+    sums.extend(totals::grouped(
+        conn,
+        &format!("SELECT 'shortfall' AS key, CAST(COALESCE(SUM(shortfall_minor), 0) AS BIGINT) AS total FROM allocations WHERE {window}"),
+        &[payer_id, &from, &until],
+    )?);
+    Ok(sums)
+}
+
+fn billed_between(
+    conn: &mut DbConn,
+    project_id: &str,
+    organisation_id: &str,
+    from: NaiveDate,
+    until: NaiveDate,
+) -> Result<Billed, ServiceError> {
+    let (from, until) = (from.to_string(), until.to_string());
+    let on = backend_specific::temporal_param(conn, false);
+    let sql = |column: &str| {
+        format!(
+            "SELECT 'x' AS key, CAST(COALESCE(SUM({column}), 0) AS BIGINT) AS total FROM settlement_documents \
+             WHERE project_id = ? AND recipient_organisation_id = ? AND status IN ('issued', 'paid') \
+             AND credits_document_id IS NULL AND issued_on >= {on} AND issued_on < {on}"
+        )
+    };
+    let params = [project_id, organisation_id, from.as_str(), until.as_str()];
+    let invoiced = totals::grouped(conn, &sql("total_minor"), &params)?;
+    let paid = totals::grouped(conn, &sql("paid_minor"), &params)?;
+    Ok(Billed {
+        invoiced_minor: invoiced.get("x").copied().unwrap_or(0),
+        paid_minor: paid.get("x").copied().unwrap_or(0),
+    })
+}
+
+/// A timestamp as both backends compare it with a stored one.
+fn timestamp_text(t: NaiveDateTime) -> String {
+    t.format("%Y-%m-%d %H:%M:%S%.f").to_string()
+}
