@@ -32,8 +32,8 @@ pub struct Config {
     pub jwt: JwtSettings,
     /// HMAC key for pseudonymising participant references.
     pub pseudonym_key: Vec<u8>,
-    pub smtp_url: Option<String>,
-    pub mail_from: Option<String>,
+    /// Outgoing mail: the relay, the sender, the worker's pace.
+    pub mail: crate::notify::MailSettings,
     /// Database connections per process.
     pub db_pool_size: u32,
     /// Largest request body accepted, in bytes.
@@ -138,11 +138,27 @@ impl Config {
             }),
         };
 
-        let smtp_url = var("COFUND_SMTP_URL");
+        let relay = var("COFUND_SMTP_URL").and_then(|url| {
+            crate::notify::SmtpRelay::parse(&url)
+                .map_err(|e| errors.push(e))
+                .ok()
+        });
         let mail_from = var("COFUND_MAIL_FROM");
-        if smtp_url.is_some() && mail_from.is_none() {
+        if relay.is_some() && mail_from.is_none() {
             errors.push("COFUND_SMTP_URL is set but COFUND_MAIL_FROM is not".into());
         }
+        if let Some(from) = &mail_from {
+            if from.parse::<lettre::message::Mailbox>().is_err() {
+                errors.push(
+                    "COFUND_MAIL_FROM must be an address such as cofund@fund.example.org".into(),
+                );
+            }
+        }
+        let mail = crate::notify::MailSettings {
+            relay,
+            from: mail_from,
+            ..Default::default()
+        };
         let db_pool_size = match var("COFUND_DB_POOL_SIZE").map(|v| v.parse::<u32>()) {
             None => 8,
             Some(Ok(n)) if (1..=256).contains(&n) => n,
@@ -159,8 +175,7 @@ impl Config {
                 bind,
                 jwt,
                 pseudonym_key,
-                smtp_url,
-                mail_from,
+                mail,
                 db_pool_size,
                 max_body_bytes: 64 * 1024 * 1024,
                 workers: None,

@@ -1,5 +1,6 @@
-//! The application: the HTTP server and its background workers, built from a [`Config`] the
-//! same way by `cofund serve` and by the tests, so that the tests run what production runs.
+//! The application: the HTTP server and its background workers (the SQLite checkpointer,
+//! planner statistics, email delivery), built from a [`Config`] the same way by `cofund
+//! serve` and by the tests, so that the tests run what production runs.
 
 use std::net::TcpListener;
 
@@ -15,6 +16,7 @@ use crate::api::routes;
 use crate::config::Config;
 use crate::db::{self, Pool};
 use crate::domain::limits::without_values;
+use crate::notify::worker::MailWorker;
 use crate::workers::StatisticsRefresher;
 
 /// A built application: bound to its port, not yet serving until
@@ -61,6 +63,12 @@ impl Application {
 /// Starts the workers and binds the server to `listener` (not yet awaited).
 fn run(listener: TcpListener, pool: Pool, config: &Config) -> Result<Server, String> {
     let statistics = web::Data::new(StatisticsRefresher::start(pool.clone())?);
+    // Held by the server's app data: the worker stops when the server is dropped.
+    let mail = web::Data::new(MailWorker::start(
+        pool.clone(),
+        config.mail.clone(),
+        config.clock.clone(),
+    )?);
     let pool = web::Data::new(pool);
     let authenticator = web::Data::new(Authenticator::new(config.jwt.clone()));
     let shared_config = web::Data::new(config.clone());
@@ -107,6 +115,7 @@ fn run(listener: TcpListener, pool: Pool, config: &Config) -> Result<Server, Str
             })
             .app_data(pool.clone())
             .app_data(statistics.clone())
+            .app_data(mail.clone())
             .app_data(authenticator.clone())
             .app_data(shared_config.clone())
             .app_data(web::PayloadConfig::new(max_body))

@@ -10,6 +10,7 @@ pub mod funds;
 pub mod health;
 pub mod openapi;
 pub mod organisations;
+pub mod outbox;
 pub mod projects;
 
 use actix_web::http::StatusCode;
@@ -255,6 +256,11 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         web::resource("/v1/projects/{id}/settlements")
             .post(documents::build)
             .default_service(not_allowed("POST")),
+    )
+    .service(
+        web::resource("/v1/outbox")
+            .get(outbox::list)
+            .default_service(not_allowed("GET")),
     )
     .service(
         web::resource("/v1/documents")

@@ -4,7 +4,9 @@
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{claims, documents, error, finance, funds, health, organisations, projects, Page};
+use super::{
+    claims, documents, error, finance, funds, health, organisations, outbox, projects, Page,
+};
 use crate::domain::{money, registry, FieldError};
 
 #[derive(OpenApi)]
@@ -25,6 +27,7 @@ use crate::domain::{money, registry, FieldError};
         documents::build, documents::list, documents::get, documents::csv, documents::html,
         documents::issue, documents::pay, documents::void,
         finance::position, finance::set_plan, finance::statement, finance::statement_csv,
+        outbox::list,
     ),
     components(schemas(
         error::Problem, FieldError, money::MoneyJson,
@@ -44,6 +47,7 @@ use crate::domain::{money, registry, FieldError};
         finance::Amounts, finance::PayerPositionView, finance::PlanQuarterView, finance::ProjectPositionView,
         finance::WarningView, finance::FundPositionView, finance::PlannedQuarter, finance::PaymentPlanRequest,
         finance::StatementLineView, finance::StatementView, crate::domain::position::CapWarning,
+        outbox::OutboxMessageView, outbox::OutboxCounts, outbox::OutboxPage,
     )),
     modifiers(&BearerAuth, &CommonProblems, &ResponseLinks),
     tags(

@@ -389,6 +389,37 @@ pub mod backend_specific {
         }
     }
 
+    /// Up to `limit` outbox messages due at `now`, oldest first, locked for this transaction.
+    /// On PostgreSQL, `SKIP LOCKED` lets several workers take different messages at once; on
+    /// SQLite the write lock of `BEGIN IMMEDIATE` already makes them take turns.
+    pub fn due_outbox_messages(
+        conn: &mut DbConn,
+        now: chrono::NaiveDateTime,
+        limit: i64,
+    ) -> diesel::QueryResult<Vec<crate::db::models::OutboxMessage>> {
+        use crate::db::models::OutboxMessage;
+        use crate::db::schema::outbox;
+        use diesel::prelude::*;
+        match conn {
+            DbConn::Pg(pg) => outbox::table
+                .filter(outbox::status.eq(crate::notify::QUEUED))
+                .filter(outbox::next_attempt_at.le(now))
+                .order((outbox::next_attempt_at.asc(), outbox::id.asc()))
+                .limit(limit)
+                .for_update()
+                .skip_locked()
+                .select(OutboxMessage::as_select())
+                .load(pg),
+            DbConn::Sqlite(sqlite) => outbox::table
+                .filter(outbox::status.eq(crate::notify::QUEUED))
+                .filter(outbox::next_attempt_at.le(now))
+                .order((outbox::next_attempt_at.asc(), outbox::id.asc()))
+                .limit(limit)
+                .select(OutboxMessage::as_select())
+                .load(sqlite),
+        }
+    }
+
     /// One verified claim's decision, for [`mark_claims_verified`].
     pub struct VerifiedClaim<'a> {
         pub id: &'a str,

@@ -837,3 +837,32 @@ pub fn count_document_lines(conn: &mut DbConn, document_id: &str) -> Result<i64,
         .count()
         .get_result(conn)
 }
+
+// --- outbox ------------------------------------------------------------------------------------
+
+/// Messages by status.
+pub fn outbox_counts(conn: &mut DbConn) -> Result<HashMap<String, i64>, DieselError> {
+    super::totals::grouped(
+        conn,
+        "SELECT status AS key, CAST(COUNT(*) AS BIGINT) AS total FROM outbox GROUP BY status",
+        &[],
+    )
+}
+
+pub fn list_outbox(
+    conn: &mut DbConn,
+    status: Option<&str>,
+    after: Option<&str>,
+    limit: i64,
+) -> Result<Vec<OutboxMessage>, DieselError> {
+    let mut query = outbox::table
+        .select(OutboxMessage::as_select())
+        .into_boxed::<MultiBackend>();
+    if let Some(status) = status {
+        query = query.filter(outbox::status.eq(status.to_owned()));
+    }
+    if let Some(after) = after.filter(|a| !a.is_empty()) {
+        query = query.filter(outbox::id.gt(after.to_owned()));
+    }
+    query.order(outbox::id.asc()).limit(limit).load(conn)
+}

@@ -661,7 +661,14 @@ fn verify_found(
         results.insert(claim.id.clone(), result);
     }
     let decided = started.elapsed();
+    // Caps crossed by this batch are told once, from the totals before and after it.
+    let verified_any = !batch.decisions.is_empty();
+    let before = batch.running.stored.clone();
     batch.post(conn, verifier.subject)?;
+    if verified_any {
+        let after = queries::running_totals(conn, rules.project_id())?;
+        super::notices::cap_crossings(conn, &rules.record, &before, &after, verifier.at)?;
+    }
     tracing::debug!(
         claims = claim_ids.len(),
         load_ms = loaded.as_millis() as u64,
@@ -1013,6 +1020,7 @@ pub fn reject(
             claims::rejection_reason.eq(reason),
         ))
         .execute(conn)?;
+    super::notices::claim_rejected(conn, claim, reason, now)?;
     Ok(())
 }
 

@@ -6,5 +6,6 @@ pub mod access;
 pub mod check;
 pub mod claims;
 pub mod error;
+pub mod notices;
 pub mod position;
 pub mod settlement;

@@ -17,6 +17,7 @@ use crate::db::schema::{
     organisations, projects, settlement_documents, settlement_links,
 };
 use crate::db::DbConn;
+use crate::domain::money::{format_minor, Currency};
 use crate::domain::period::Period;
 use crate::domain::registry::{SettlementFrequency, SettlementRoute};
 use crate::domain::settlement::{
@@ -24,6 +25,7 @@ use crate::domain::settlement::{
     DraftDocument, Leg, Parties, Unsettled,
 };
 use crate::domain::FieldError;
+use crate::notify::{self, messages};
 use crate::services::access::VisibleProject;
 use crate::services::error::ServiceError;
 
@@ -354,7 +356,53 @@ pub fn issue(conn: &mut DbConn, document_id: &str, actor: Actor) -> Result<(), S
         "issued",
         actor,
         format!("numbered {number}, due {due_on}"),
-    )
+    )?;
+    notify_issued(conn, &document, &number, due_on, actor)
+}
+
+/// Queues the email that tells the recipient's billing contacts of an issued document.
+fn notify_issued(
+    conn: &mut DbConn,
+    document: &SettlementDocument,
+    number: &str,
+    due_on: NaiveDate,
+    actor: Actor,
+) -> Result<(), ServiceError> {
+    let project: String = projects::table
+        .find(&document.project_id)
+        .select(projects::name)
+        .first(conn)?;
+    let kind_label = match kind_of(document)? {
+        DocumentKind::Invoice => "Invoice",
+        DocumentKind::TopUpClaim => "Top-up claim",
+        DocumentKind::CreditNote => "Credit note",
+    };
+    let exponent = Currency::parse(&document.currency)
+        .map(|c| c.exponent())
+        .unwrap_or(2);
+    let total = format!(
+        "{} {}",
+        format_minor(document.total_minor, exponent),
+        document.currency
+    );
+    let message = messages::document_issued(&messages::IssuedDocument {
+        kind_label,
+        number,
+        document_id: &document.id,
+        issuer: &notify::name_of(conn, &document.issuer_organisation_id)?,
+        recipient: &notify::name_of(conn, &document.recipient_organisation_id)?,
+        project: &project,
+        period: &document.period,
+        total: &total,
+        due_on: &due_on.to_string(),
+    });
+    notify::enqueue(
+        conn,
+        &[&document.recipient_organisation_id],
+        message,
+        actor.at,
+    )?;
+    Ok(())
 }
 
 /// A payment received against a document.
@@ -500,5 +548,6 @@ pub fn void(
         actor,
         format!("numbered {number}, cancelling {old_number}"),
     )?;
+    notify_issued(conn, &credit, &number, issued_on, actor)?;
     Ok(credit_id)
 }

@@ -7,6 +7,7 @@ use cofund::api::auth::{Authenticator, Role};
 use cofund::clock::Clock;
 use cofund::config::{Config, Environment, JwtSettings};
 use cofund::db::{DatabaseUrl, Pool};
+use cofund::notify::MailSettings;
 use cofund::startup::Application;
 use diesel::{Connection, RunQueryDsl};
 use serde_json::{json, Value};
@@ -22,6 +23,8 @@ pub struct TestApp {
     /// The application's clock: `clock.advance_days(92)` moves the server into a later
     /// settlement period.
     pub clock: Clock,
+    /// The mail settings, for a second server of the same deployment.
+    mail: MailSettings,
     /// Dropped with the app: the test's own database goes with it.
     _database: FreshDatabase,
 }
@@ -30,6 +33,7 @@ pub struct Options {
     pub jwt: JwtSettings,
     pub max_body_bytes: usize,
     pub workers: usize,
+    pub mail: MailSettings,
 }
 
 impl Default for Options {
@@ -38,6 +42,7 @@ impl Default for Options {
             jwt: JwtSettings::hs256(TEST_SECRET, None, None),
             max_body_bytes: 1024 * 1024,
             workers: 2,
+            mail: MailSettings::default(),
         }
     }
 }
@@ -116,8 +121,7 @@ pub async fn spawn_app_with(options: Options) -> TestApp {
         bind: "127.0.0.1:0".into(),
         jwt: options.jwt.clone(),
         pseudonym_key: b"test-pseudonym-key-of-32-bytes-or-more".to_vec(),
-        smtp_url: None,
-        mail_from: None,
+        mail: options.mail.clone(),
         db_pool_size: 8,
         max_body_bytes: options.max_body_bytes,
         workers: Some(options.workers),
@@ -135,6 +139,7 @@ pub async fn spawn_app_with(options: Options) -> TestApp {
         client: reqwest::Client::new(),
         authenticator: Authenticator::new(options.jwt),
         clock,
+        mail: options.mail,
         _database: fresh,
     }
 }
@@ -238,8 +243,7 @@ impl TestApp {
             bind: "127.0.0.1:0".into(),
             jwt: JwtSettings::hs256(TEST_SECRET, None, None),
             pseudonym_key: b"test-pseudonym-key-of-32-bytes-or-more".to_vec(),
-            smtp_url: None,
-            mail_from: None,
+            mail: self.mail.clone(),
             db_pool_size: 8,
             max_body_bytes: 1024 * 1024,
             workers: Some(2),

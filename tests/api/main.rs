@@ -7,6 +7,7 @@ mod claims;
 mod errors;
 mod hardening;
 mod helpers;
+mod mail;
 mod migrations;
 mod openapi;
 mod random_ops;

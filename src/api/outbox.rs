@@ -1,0 +1,124 @@
+//! `/v1/outbox`: what email is queued, sent and failing, for admins. Addresses are not shown
+//! (they are personal data): only how many each message has.
+
+use actix_web::web;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use super::auth::{Principal, Role};
+use super::error::ApiError;
+use super::extract::PageQuery;
+use super::with_db;
+use crate::db::models::OutboxMessage;
+use crate::db::{queries, Pool};
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct OutboxMessageView {
+    /// Also the local part of the message's `Message-ID`.
+    pub id: String,
+    /// `document_issued`, `claim_rejected`, `cap_near` or `cap_reached`.
+    pub kind: String,
+    /// `queued`, `sent` or `failed` (given up after its attempts, or refused for good).
+    pub status: String,
+    pub subject: String,
+    pub recipient_count: usize,
+    pub attempts: i32,
+    pub next_attempt_at: chrono::DateTime<chrono::Utc>,
+    /// Why the last attempt failed, in cofund's words.
+    pub last_error: Option<String>,
+    pub created_at: chrono::DateTime<chrono::Utc>,
+    pub sent_at: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct OutboxCounts {
+    pub queued: i64,
+    pub sent: i64,
+    pub failed: i64,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct OutboxPage {
+    pub counts: OutboxCounts,
+    pub items: Vec<OutboxMessageView>,
+    pub next_cursor: Option<String>,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct OutboxQuery {
+    /// `queued`, `sent` or `failed`.
+    #[param(pattern = "^(queued|sent|failed)$")]
+    pub status: Option<String>,
+    pub cursor: Option<String>,
+    /// Items per page, 1 to 500 (default 100).
+    #[param(minimum = 1, maximum = 500)]
+    pub limit: Option<u32>,
+}
+
+fn view(m: OutboxMessage) -> OutboxMessageView {
+    OutboxMessageView {
+        recipient_count: m.recipients.lines().filter(|l| !l.is_empty()).count(),
+        next_attempt_at: m.next_attempt_at.and_utc(),
+        created_at: m.created_at.and_utc(),
+        sent_at: m.sent_at.map(|t| t.and_utc()),
+        id: m.id,
+        kind: m.kind,
+        status: m.status,
+        subject: m.subject,
+        attempts: m.attempts,
+        last_error: m.last_error,
+    }
+}
+
+/// The email outbox, newest last, with counts by status. Admin only.
+#[utoipa::path(
+    get, path = "/v1/outbox", tag = "operations", params(OutboxQuery),
+    responses((status = 200, body = OutboxPage)),
+    security(("bearer" = []))
+)]
+pub async fn list(
+    pool: web::Data<Pool>,
+    principal: Principal,
+    query: web::Query<OutboxQuery>,
+) -> Result<web::Json<OutboxPage>, ApiError> {
+    principal.require(&[Role::Admin])?;
+    let query = query.into_inner();
+    let limit = PageQuery {
+        cursor: None,
+        limit: query.limit,
+    }
+    .limit()?;
+    if let Some(status) = &query.status {
+        if !["queued", "sent", "failed"].contains(&status.as_str()) {
+            return Err(ApiError::validation(
+                "status",
+                "must be queued, sent or failed",
+            ));
+        }
+    }
+    let page = with_db(&pool, move |conn| {
+        let counts = queries::outbox_counts(conn)?;
+        let rows = queries::list_outbox(
+            conn,
+            query.status.as_deref(),
+            query.cursor.as_deref(),
+            limit,
+        )?;
+        Ok((counts, rows))
+    })
+    .await?;
+    let (counts, rows) = page;
+    let next_cursor = (rows.len() as i64 == limit)
+        .then(|| rows.last().map(|m| m.id.clone()))
+        .flatten();
+    Ok(web::Json(OutboxPage {
+        counts: OutboxCounts {
+            queued: counts.get("queued").copied().unwrap_or(0),
+            sent: counts.get("sent").copied().unwrap_or(0),
+            failed: counts.get("failed").copied().unwrap_or(0),
+        },
+        items: rows.into_iter().map(view).collect(),
+        next_cursor,
+    }))
+}

@@ -1,0 +1,209 @@
+//! Delivers the outbox over SMTP. Several cofund processes may run this worker on one
+//! PostgreSQL: each claims a batch of due messages with `FOR UPDATE SKIP LOCKED` and a lease
+//! (the message's next attempt is pushed past the time a send can take) in a short transaction
+//! of its own, then sends outside any transaction, so that no other worker takes the same
+//! message and no database lock is held while the relay answers. A process that dies between
+//! sending and recording it sends that message again once its lease has run out: the stable
+//! `Message-ID` lets the receiving side tell the copy.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+use lettre::message::Mailbox;
+use lettre::transport::smtp::authentication::Credentials;
+use lettre::{Message, SmtpTransport, Transport};
+
+use super::{retry_delay, MailSettings, SmtpRelay, FAILED, QUEUED, SENT};
+use crate::clock::Clock;
+use crate::db::models::OutboxMessage;
+use crate::db::schema::outbox;
+use crate::db::{backend_specific, write_tx, DbConn, Pool};
+
+/// Messages claimed per round.
+const BATCH: i64 = 50;
+/// How long a claimed message is left to its worker before another may try it.
+const LEASE: Duration = Duration::from_secs(300);
+
+/// The running worker; it stops when this is dropped.
+pub struct MailWorker {
+    stop: Arc<AtomicBool>,
+}
+
+impl Drop for MailWorker {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+    }
+}
+
+impl MailWorker {
+    /// Starts delivering, or with no relay configured, says once that mail stays queued.
+    pub fn start(
+        pool: Pool,
+        settings: MailSettings,
+        clock: Clock,
+    ) -> Result<Option<MailWorker>, String> {
+        let (Some(relay), Some(from)) = (settings.relay.clone(), settings.from.clone()) else {
+            tracing::warn!("COFUND_SMTP_URL is not set: email notifications are queued in the outbox and not sent");
+            return Ok(None);
+        };
+        let from: Mailbox = from
+            .parse()
+            .map_err(|e| format!("COFUND_MAIL_FROM is not an address: {e}"))?;
+        let transport = transport(&relay);
+        let stop = Arc::new(AtomicBool::new(false));
+        let stopped = stop.clone();
+        std::thread::Builder::new()
+            .name("cofund-mail".into())
+            .spawn(move || {
+                tracing::info!(relay = ?relay, "delivering email notifications");
+                while !stopped.load(Ordering::Relaxed) {
+                    if let Err(e) = deliver_due(&pool, &transport, &from, &settings, &clock) {
+                        tracing::warn!(error = %e, "email delivery round failed; retrying");
+                    }
+                    std::thread::sleep(settings.poll);
+                }
+            })
+            .map_err(|e| format!("cannot start the mail worker: {e}"))?;
+        Ok(Some(MailWorker { stop }))
+    }
+}
+
+fn transport(relay: &SmtpRelay) -> SmtpTransport {
+    let mut builder = SmtpTransport::builder_dangerous(relay.host.clone())
+        .port(relay.port)
+        .timeout(Some(Duration::from_secs(20)));
+    if let Some((user, password)) = &relay.credentials {
+        builder = builder.credentials(Credentials::new(user.clone(), password.clone()));
+    }
+    builder.build()
+}
+
+/// What one round did.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Round {
+    pub sent: usize,
+    pub retried: usize,
+    pub failed: usize,
+}
+
+/// Claims the due messages, sends each, and records what happened.
+pub fn deliver_due(
+    pool: &Pool,
+    transport: &SmtpTransport,
+    from: &Mailbox,
+    settings: &MailSettings,
+    clock: &Clock,
+) -> Result<Round, String> {
+    let mut conn = pool.get().map_err(|e| e.to_string())?;
+    let now = clock.now();
+    let claimed = write_tx(&mut conn, |conn| claim(conn, now)).map_err(|e| e.to_string())?;
+    let mut round = Round::default();
+    for message in claimed {
+        let outcome =
+            build(&message, from).and_then(|m| transport.send(&m).map(|_| ()).map_err(describe));
+        let now = clock.now();
+        let update = match outcome {
+            Ok(()) => {
+                round.sent += 1;
+                diesel::update(outbox::table.find(&message.id))
+                    .set((
+                        outbox::status.eq(SENT),
+                        outbox::sent_at.eq(now),
+                        outbox::last_error.eq(None::<String>),
+                    ))
+                    .execute(&mut conn)
+            }
+            Err(Failure { permanent, detail }) => {
+                let give_up = permanent || message.attempts >= settings.max_attempts;
+                tracing::warn!(message_id = %message.id, attempts = message.attempts, give_up, "email not delivered: {detail}");
+                let next = now
+                    + chrono::Duration::from_std(retry_delay(
+                        settings.retry_base,
+                        message.attempts,
+                    ))
+                    .unwrap_or_default();
+                if give_up {
+                    round.failed += 1;
+                } else {
+                    round.retried += 1;
+                }
+                diesel::update(outbox::table.find(&message.id))
+                    .set((
+                        outbox::status.eq(if give_up { FAILED } else { QUEUED }),
+                        outbox::next_attempt_at.eq(next),
+                        outbox::last_error.eq(Some(detail)),
+                    ))
+                    .execute(&mut conn)
+            }
+        };
+        update.map_err(|e| e.to_string())?;
+    }
+    Ok(round)
+}
+
+/// Takes up to [`BATCH`] due messages for this worker: their attempt is counted and their next
+/// attempt moved past the lease, in one short transaction.
+fn claim(conn: &mut DbConn, now: NaiveDateTime) -> QueryResult<Vec<OutboxMessage>> {
+    let due = backend_specific::due_outbox_messages(conn, now, BATCH)?;
+    let ids: Vec<&str> = due.iter().map(|m| m.id.as_str()).collect();
+    let lease_until = now + chrono::Duration::from_std(LEASE).expect("a short lease");
+    diesel::update(outbox::table.filter(outbox::id.eq_any(&ids)))
+        .set((
+            outbox::attempts.eq(outbox::attempts + 1),
+            outbox::next_attempt_at.eq(lease_until),
+        ))
+        .execute(conn)?;
+    Ok(due
+        .into_iter()
+        .map(|m| OutboxMessage {
+            attempts: m.attempts + 1,
+            ..m
+        })
+        .collect())
+}
+
+struct Failure {
+    permanent: bool,
+    /// What went wrong, without the relay's own words (which may quote an address).
+    detail: String,
+}
+
+fn describe(e: lettre::transport::smtp::Error) -> Failure {
+    let code = e.status().map(|c| c.to_string());
+    let detail = match (&code, e.is_permanent(), e.is_transient()) {
+        (Some(code), true, _) => format!("the relay refused the message for good ({code})"),
+        (Some(code), _, true) => format!("the relay deferred the message ({code})"),
+        (Some(code), _, _) => format!("the relay answered {code}"),
+        (None, _, _) if e.is_timeout() => "the relay did not answer in time".to_owned(),
+        (None, _, _) => "could not reach the relay".to_owned(),
+    };
+    Failure {
+        permanent: e.is_permanent(),
+        detail,
+    }
+}
+
+/// The message as sent: its outbox id makes its stable `Message-ID`.
+fn build(message: &OutboxMessage, from: &Mailbox) -> Result<Message, Failure> {
+    let bad = |what: &str| Failure {
+        permanent: true,
+        detail: format!("the message cannot be built: {what}"),
+    };
+    let domain = from.email.domain().to_owned();
+    let mut builder = Message::builder()
+        .from(from.clone())
+        .subject(message.subject.clone())
+        .message_id(Some(format!("<{}@{domain}>", message.id)));
+    for address in message.recipients.lines().filter(|l| !l.is_empty()) {
+        let to: Mailbox = address
+            .parse()
+            .map_err(|_| bad("a stored address is not an address"))?;
+        builder = builder.to(to);
+    }
+    builder
+        .body(message.body.clone())
+        .map_err(|_| bad("its headers or body are not valid"))
+}
