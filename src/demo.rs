@@ -71,8 +71,17 @@ impl Loader<'_> {
         identifier: Option<&str>,
         areas: &[&str],
     ) -> Result<String, String> {
+        // Every demo organisation has a billing address under the reserved `.example` domain,
+        // so that the notifications of the demo can be seen in a local SMTP server.
+        let slug: String = name
+            .split(|c: char| !c.is_ascii_alphanumeric())
+            .filter(|w| !w.is_empty())
+            .map(str::to_ascii_lowercase)
+            .collect::<Vec<_>>()
+            .join("-");
         let input: NewOrganisation = serde_json::from_value(json!({
             "name": name, "kind": kind, "identifier": identifier, "area_codes": areas,
+            "billing_emails": [format!("finance@{slug}.example")],
         }))
         .map_err(|e| e.to_string())?;
         let plan = validate_organisation(input).map_err(|e| format!("{name}: {e:?}"))?;
