@@ -32,7 +32,10 @@ fn rss_kib() -> u64 {
 async fn main() {
     cofund::telemetry::init();
     let args: Vec<String> = std::env::args().collect();
-    let allocations: usize = args.get(1).and_then(|n| n.parse().ok()).unwrap_or(1_000_000);
+    let allocations: usize = args
+        .get(1)
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(1_000_000);
     let backend = args.get(2).map(String::as_str).unwrap_or("sqlite");
     let route = args.get(3).map(String::as_str).unwrap_or("direct");
     let claims = allocations / 4;
@@ -52,7 +55,13 @@ async fn main() {
         a::table
             .inner_join(c::table)
             .filter(a::project_id.eq(&project.id))
-            .select((a::id, a::claim_id, a::outcome_code, c::participant_pseudonym, a::amount_minor))
+            .select((
+                a::id,
+                a::claim_id,
+                a::outcome_code,
+                c::participant_pseudonym,
+                a::amount_minor,
+            ))
             .load(&mut *conn)
             .unwrap()
     };
@@ -75,20 +84,44 @@ async fn main() {
         .await;
     let build = t.elapsed().as_secs_f64();
     let documents: Vec<Value> = report["documents"].as_array().cloned().unwrap_or_default();
-    assert_eq!(report["allocations_settled"].as_u64(), Some(allocations as u64 * if route == "direct" { 1 } else { 2 } - if route == "direct" { 0 } else { claims as u64 }), "{report}");
+    assert_eq!(
+        report["allocations_settled"].as_u64(),
+        Some(
+            allocations as u64 * if route == "direct" { 1 } else { 2 }
+                - if route == "direct" { 0 } else { claims as u64 }
+        ),
+        "{report}"
+    );
 
     // Issued, each by its issuer.
     let t = Instant::now();
-    let lead = bench.token("bench-lead", Role::Commissioner, Some(&project.payer_organisations[1]));
+    let lead = bench.token(
+        "bench-lead",
+        Role::Commissioner,
+        Some(&project.payer_organisations[1]),
+    );
     for d in &documents {
-        let token = if d["issuer_organisation_id"] == project.provider_organisation.as_str() { &project.provider } else { &lead };
-        let issued = bench.post(&format!("/v1/documents/{}/issue", d["id"].as_str().unwrap()), token, json!({})).await;
+        let token = if d["issuer_organisation_id"] == project.provider_organisation.as_str() {
+            &project.provider
+        } else {
+            &lead
+        };
+        let issued = bench
+            .post(
+                &format!("/v1/documents/{}/issue", d["id"].as_str().unwrap()),
+                token,
+                json!({}),
+            )
+            .await;
         assert_eq!(issued["status"], "issued", "{issued}");
     }
     let issue = t.elapsed().as_secs_f64();
 
     // The largest document's CSV, streamed; memory sampled while it streams.
-    let largest = documents.iter().max_by_key(|d| d["line_count"].as_i64()).unwrap();
+    let largest = documents
+        .iter()
+        .max_by_key(|d| d["line_count"].as_i64())
+        .unwrap();
     let before = rss_kib();
     let peak = Arc::new(AtomicU64::new(before));
     let sampling = Arc::new(std::sync::atomic::AtomicBool::new(true));
@@ -104,7 +137,11 @@ async fn main() {
     let t = Instant::now();
     let response = bench
         .client
-        .get(format!("{}/v1/documents/{}.csv", bench.base, largest["id"].as_str().unwrap()))
+        .get(format!(
+            "{}/v1/documents/{}.csv",
+            bench.base,
+            largest["id"].as_str().unwrap()
+        ))
         .bearer_auth(&project.provider)
         .send()
         .await
@@ -121,7 +158,11 @@ async fn main() {
     sampler.await.unwrap();
     let peak = peak.load(Ordering::Relaxed);
 
-    println!("build the documents of {quarter}: {build:.2} s ({} documents, {:.0} allocations/s)", documents.len(), allocations as f64 / build);
+    println!(
+        "build the documents of {quarter}: {build:.2} s ({} documents, {:.0} allocations/s)",
+        documents.len(),
+        allocations as f64 / build
+    );
     println!("reference: plain read of the {allocations} allocations with their lines' columns: {reference:.2} s; ratio build / read {:.1}", build / reference);
     println!("issue them: {issue:.2} s");
     println!(
@@ -137,5 +178,8 @@ async fn main() {
     let t = Instant::now();
     let check = cofund::services::check::run(&mut conn).unwrap();
     assert!(check.violations.is_empty(), "{:?}", check.violations);
-    println!("cofund check: {:.1} s, nothing wrong", t.elapsed().as_secs_f64());
+    println!(
+        "cofund check: {:.1} s, nothing wrong",
+        t.elapsed().as_secs_f64()
+    );
 }

@@ -134,7 +134,11 @@ impl Bench {
             ("Validator", "validator"),
         ] {
             let org = self
-                .post("/v1/organisations", &admin, json!({"name": name, "kind": kind}))
+                .post(
+                    "/v1/organisations",
+                    &admin,
+                    json!({"name": name, "kind": kind}),
+                )
                 .await;
             orgs.push(org["id"].as_str().unwrap().to_owned());
         }
@@ -216,7 +220,10 @@ pub async fn upload_and_verify(bench: &Bench, project: &Project, files: Vec<Stri
         let t = Instant::now();
         let report: Value = bench
             .client
-            .post(format!("{}/v1/projects/{}/claims/bulk", bench.base, project.id))
+            .post(format!(
+                "{}/v1/projects/{}/claims/bulk",
+                bench.base, project.id
+            ))
             .bearer_auth(&project.provider)
             .header("content-type", "text/csv")
             .body(body)

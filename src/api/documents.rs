@@ -1,6 +1,8 @@
 //! Settlement documents: building a period's drafts, reading them (JSON, CSV, printable HTML),
 //! issuing, paying and voiding.
 
+use std::collections::HashMap;
+
 use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
 use chrono::NaiveDate;
@@ -107,45 +109,72 @@ pub struct DocumentView {
     pub history: Vec<EventView>,
 }
 
-fn party(conn: &mut DbConn, organisation_id: &str) -> Result<PartyView, ApiError> {
-    let org = queries::get_organisation(conn, organisation_id)?.ok_or_else(|| {
-        ApiError::Internal(format!(
-            "document names a missing organisation {organisation_id}"
-        ))
-    })?;
-    Ok(PartyView {
-        organisation_id: organisation_id.to_owned(),
-        name: org.organisation.name,
-        identifier: org.organisation.identifier,
-    })
+/// The documents as lists show them, with their issuers and recipients named (read in one
+/// query for the whole page).
+fn summaries(
+    conn: &mut DbConn,
+    documents: Vec<SettlementDocument>,
+) -> Result<Vec<DocumentSummary>, ApiError> {
+    let mut ids: Vec<&str> = documents
+        .iter()
+        .flat_map(|d| {
+            [
+                d.issuer_organisation_id.as_str(),
+                d.recipient_organisation_id.as_str(),
+            ]
+        })
+        .collect();
+    ids.sort_unstable();
+    ids.dedup();
+    let parties: HashMap<String, (String, Option<String>)> =
+        queries::organisation_names(conn, &ids)?;
+    let party = |id: &str| -> Result<PartyView, ApiError> {
+        let (name, identifier) = parties.get(id).cloned().ok_or_else(|| {
+            ApiError::Internal(format!("a document names a missing organisation {id}"))
+        })?;
+        Ok(PartyView {
+            organisation_id: id.to_owned(),
+            name,
+            identifier,
+        })
+    };
+    documents
+        .into_iter()
+        .map(|d| {
+            let money = |minor: i64| MoneyJson::from_minor(minor, &d.currency);
+            let corrupt =
+                || ApiError::Internal(format!("document {} has an unknown kind or status", d.id));
+            Ok(DocumentSummary {
+                kind: DocumentKind::from_db(&d.kind).ok_or_else(corrupt)?,
+                status: DocumentStatus::from_db(&d.status).ok_or_else(corrupt)?,
+                issuer: party(&d.issuer_organisation_id)?,
+                recipient: party(&d.recipient_organisation_id)?,
+                total: money(d.total_minor),
+                paid: money(d.paid_minor),
+                outstanding: money(outstanding_minor(&d)),
+                line_count: i64::from(d.line_count),
+                created_at: d.created_at.and_utc(),
+                id: d.id,
+                number: d.number,
+                project_id: d.project_id,
+                period: d.period,
+                period_start: d.period_start,
+                period_end: d.period_end,
+                issuer_organisation_id: d.issuer_organisation_id,
+                recipient_organisation_id: d.recipient_organisation_id,
+                issued_on: d.issued_on,
+                due_on: d.due_on,
+                credits_document_id: d.credits_document_id,
+                void_reason: d.void_reason,
+            })
+        })
+        .collect()
 }
 
 fn summary(conn: &mut DbConn, d: SettlementDocument) -> Result<DocumentSummary, ApiError> {
-    let money = |minor: i64| MoneyJson::from_minor(minor, &d.currency);
-    let corrupt = || ApiError::Internal(format!("document {} has an unknown kind or status", d.id));
-    Ok(DocumentSummary {
-        kind: DocumentKind::from_db(&d.kind).ok_or_else(corrupt)?,
-        status: DocumentStatus::from_db(&d.status).ok_or_else(corrupt)?,
-        issuer: party(conn, &d.issuer_organisation_id)?,
-        recipient: party(conn, &d.recipient_organisation_id)?,
-        total: money(d.total_minor),
-        paid: money(d.paid_minor),
-        outstanding: money(outstanding_minor(&d)),
-        line_count: queries::count_document_lines(conn, &d.id)?,
-        created_at: d.created_at.and_utc(),
-        id: d.id,
-        number: d.number,
-        project_id: d.project_id,
-        period: d.period,
-        period_start: d.period_start,
-        period_end: d.period_end,
-        issuer_organisation_id: d.issuer_organisation_id,
-        recipient_organisation_id: d.recipient_organisation_id,
-        issued_on: d.issued_on,
-        due_on: d.due_on,
-        credits_document_id: d.credits_document_id,
-        void_reason: d.void_reason,
-    })
+    let mut one = summaries(conn, vec![d])?;
+    one.pop()
+        .ok_or_else(|| ApiError::Internal("a summary went missing".into()))
 }
 
 /// What is still owed on a document: nothing on a draft, a void document or a credit note.
@@ -277,12 +306,13 @@ pub async fn build(
                 at,
             };
             let built = service::build_period(conn, &project, period, actor)?;
-            let mut documents = Vec::new();
+            let mut visible = Vec::new();
             for id in &built.document_ids {
                 if let Ok(d) = load_document(conn, &principal, id) {
-                    documents.push(summary(conn, d)?);
+                    visible.push(d);
                 }
             }
+            let documents = summaries(conn, visible)?;
             Ok(SettlementReport {
                 period: period.to_string(),
                 replaced_drafts: built.replaced_drafts,
@@ -378,18 +408,17 @@ pub async fn get(
 }
 
 /// Loads a document the caller may see and may act on as `who`, locks its project, and runs
-/// `act` in one transaction; answers with the document as it then stands.
-async fn transition<F>(
+/// `act` in one transaction; answers with the document as it then stands and what `act` gave.
+async fn transition<F, T>(
     pool: &web::Data<Pool>,
     principal: Principal,
     id: String,
     who: Party,
     act: F,
-) -> Result<DocumentSummary, ApiError>
+) -> Result<(DocumentSummary, T), ApiError>
 where
-    F: FnOnce(&mut DbConn, &SettlementDocument, &Principal) -> Result<(), ApiError>
-        + Send
-        + 'static,
+    F: FnOnce(&mut DbConn, &SettlementDocument, &Principal) -> Result<T, ApiError> + Send + 'static,
+    T: Send + 'static,
 {
     with_db(pool, move |conn| {
         write_tx(conn, |conn| {
@@ -397,9 +426,9 @@ where
             lock_project(conn, &d.project_id)?;
             let d = load_document(conn, &principal, &id)?;
             who.check(&principal, &d)?;
-            act(conn, &d, &principal)?;
+            let made = act(conn, &d, &principal)?;
             let d = load_document(conn, &principal, &id)?;
-            summary(conn, d)
+            Ok((summary(conn, d)?, made))
         })
     })
     .await
@@ -473,7 +502,7 @@ pub async fn issue(
         },
     )
     .await?;
-    Ok(web::Json(view))
+    Ok(web::Json(view.0))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -605,33 +634,21 @@ pub async fn void(
         ));
     }
     let at = config.clock.now();
-    let credit_id = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
-    let slot = credit_id.clone();
-    let voided = transition(
+    let (voided, credit_note) = transition(
         &pool,
-        principal.clone(),
+        principal,
         id.into_inner(),
         Party::IssuerOrAdmin,
         move |conn, d, p| {
-            let credit = service::void(
-                conn,
-                &d.id,
-                &reason,
-                Actor {
-                    subject: &p.subject,
-                    at,
-                },
-            )?;
-            *slot.lock().expect("not poisoned") = credit;
-            Ok(())
+            let actor = Actor {
+                subject: &p.subject,
+                at,
+            };
+            let credit_id = service::void(conn, &d.id, &reason, actor)?;
+            let credit = load_document(conn, p, &credit_id)?;
+            summary(conn, credit)
         },
     )
-    .await?;
-    let credit_id = credit_id.lock().expect("not poisoned").clone();
-    let credit_note = with_db(&pool, move |conn| {
-        let d = load_document(conn, &principal, &credit_id)?;
-        summary(conn, d)
-    })
     .await?;
     Ok(web::Json(VoidReport {
         voided,
@@ -652,13 +669,22 @@ fn split_rows(
         .map(|p| p.payer.max_commitment_minor)
         .sum();
     let total = MoneyJson::from_minor(total, currency).amount;
+    let ids: Vec<&str> = project
+        .payers
+        .iter()
+        .map(|p| p.payer.organisation_id.as_str())
+        .collect();
+    let names = queries::organisation_names(conn, &ids)?;
     project
         .payers
         .iter()
         .map(|p| {
             let max = MoneyJson::from_minor(p.payer.max_commitment_minor, currency).amount;
             Ok(render::SplitRow {
-                name: party(conn, &p.payer.organisation_id)?.name,
+                name: names
+                    .get(&p.payer.organisation_id)
+                    .map(|(name, _)| name.clone())
+                    .unwrap_or_else(|| p.payer.organisation_id.clone()),
                 role: p.payer.role.clone(),
                 share: match &p.payer.share {
                     Some(share) => format!("{share} (fixed)"),

@@ -19,6 +19,7 @@ use crate::domain::money::MoneyJson;
 use crate::domain::period::Period;
 use crate::domain::position::CapWarning;
 use crate::domain::registry::SettlementFrequency;
+use crate::domain::FieldError;
 use crate::services::access::load_visible;
 use crate::services::claims::lock_project;
 use crate::services::position::{
@@ -318,46 +319,51 @@ pub async fn set_plan(
                     "only the managers of the project's fund set its payment plan".into(),
                 ));
             }
-            let currency = project.record.project.currency.clone();
-            let mut errors = Vec::new();
-            let mut quarters = Vec::new();
-            for (i, q) in request.quarters.iter().enumerate() {
-                let period = Period::parse(&q.quarter)
-                    .filter(|p| p.frequency() == SettlementFrequency::Quarterly);
-                let money = q.planned.to_money(&format!("quarters[{i}].planned"));
-                match (period, money) {
-                    (None, _) => errors.push(crate::domain::FieldError::new(
-                        format!("quarters[{i}].quarter"),
-                        "is not a quarter such as 2021-Q1",
-                    )),
-                    (_, Err(e)) => errors.push(e),
-                    (Some(_), Ok(m)) if m.currency.code() != currency => {
-                        errors.push(crate::domain::FieldError::new(
-                            format!("quarters[{i}].planned.currency"),
-                            format!("the project pays in {currency}"),
-                        ))
-                    }
-                    (Some(_), Ok(m)) if m.minor < 0 => errors.push(crate::domain::FieldError::new(
-                        format!("quarters[{i}].planned.amount"),
-                        "a plan is not negative",
-                    )),
-                    (Some(p), Ok(_)) if quarters.iter().any(|(q, _)| *q == p) => {
-                        errors.push(crate::domain::FieldError::new(
-                            format!("quarters[{i}].quarter"),
-                            "is planned twice",
-                        ))
-                    }
-                    (Some(p), Ok(m)) => quarters.push((p, m.minor)),
-                }
-            }
-            if !errors.is_empty() {
-                return Err(ApiError::Validation(errors));
-            }
+            let quarters = parse_plan(&request, &project.record.project.currency)
+                .map_err(ApiError::Validation)?;
             Ok(service::set_payment_plan(conn, &project_id, &quarters)?)
         })
     })
     .await?;
     Ok(HttpResponse::NoContent().finish())
+}
+
+/// The plan's quarters and planned amounts in the project's currency, or every field at fault.
+fn parse_plan(
+    request: &PaymentPlanRequest,
+    currency: &str,
+) -> Result<Vec<(Period, i64)>, Vec<FieldError>> {
+    let mut errors = Vec::new();
+    let mut quarters: Vec<(Period, i64)> = Vec::new();
+    for (i, q) in request.quarters.iter().enumerate() {
+        let field = |name: &str| format!("quarters[{i}].{name}");
+        let period =
+            Period::parse(&q.quarter).filter(|p| p.frequency() == SettlementFrequency::Quarterly);
+        match (period, q.planned.to_money(&field("planned"))) {
+            (None, _) => errors.push(FieldError::new(
+                field("quarter"),
+                "is not a quarter such as 2021-Q1",
+            )),
+            (_, Err(e)) => errors.push(e),
+            (Some(_), Ok(m)) if m.currency.code() != currency => errors.push(FieldError::new(
+                field("planned.currency"),
+                format!("the project pays in {currency}"),
+            )),
+            (Some(_), Ok(m)) if m.minor < 0 => errors.push(FieldError::new(
+                field("planned.amount"),
+                "a plan is not negative",
+            )),
+            (Some(p), Ok(_)) if quarters.iter().any(|(q, _)| *q == p) => {
+                errors.push(FieldError::new(field("quarter"), "is planned twice"))
+            }
+            (Some(p), Ok(m)) => quarters.push((p, m.minor)),
+        }
+    }
+    if errors.is_empty() {
+        Ok(quarters)
+    } else {
+        Err(errors)
+    }
 }
 
 #[derive(Debug, Deserialize, IntoParams)]

@@ -277,6 +277,7 @@ pub struct SettlementDocument {
     pub currency: String,
     pub total_minor: i64,
     pub paid_minor: i64,
+    pub line_count: i32,
     pub number: Option<String>,
     pub issued_on: Option<NaiveDate>,
     pub due_on: Option<NaiveDate>,
@@ -299,11 +300,13 @@ pub struct DocumentLine {
     pub amount_minor: i64,
 }
 
-#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+/// Which document line settles an allocation in a leg of settlement.
+#[derive(Debug, Clone, Insertable)]
 #[diesel(treat_none_as_default_value = false, table_name = settlement_links)]
 pub struct SettlementLink {
     pub allocation_id: i64,
-    pub leg: String,
+    /// A [`crate::domain::settlement::Leg`]'s label.
+    pub leg: &'static str,
     pub document_id: String,
     pub line_position: i32,
 }

@@ -706,6 +706,25 @@ pub fn list_allocations(
 
 // --- settlement documents ----------------------------------------------------------------------
 
+/// Names and org-id identifiers of organisations, by id.
+pub fn organisation_names(
+    conn: &mut DbConn,
+    ids: &[&str],
+) -> Result<HashMap<String, (String, Option<String>)>, DieselError> {
+    let rows: Vec<(String, String, Option<String>)> = organisations::table
+        .filter(organisations::id.eq_any(ids))
+        .select((
+            organisations::id,
+            organisations::name,
+            organisations::identifier,
+        ))
+        .load(conn)?;
+    Ok(rows
+        .into_iter()
+        .map(|(id, name, identifier)| (id, (name, identifier)))
+        .collect())
+}
+
 pub fn get_document(
     conn: &mut DbConn,
     id: &str,
@@ -829,13 +848,6 @@ pub fn document_history(
         .order(document_events::id.asc())
         .select(DocumentEvent::as_select())
         .load(conn)
-}
-
-pub fn count_document_lines(conn: &mut DbConn, document_id: &str) -> Result<i64, DieselError> {
-    document_lines::table
-        .filter(document_lines::document_id.eq(document_id))
-        .count()
-        .get_result(conn)
 }
 
 // --- outbox ------------------------------------------------------------------------------------

@@ -245,6 +245,7 @@ diesel::table! {
         currency -> Text,
         total_minor -> BigInt,
         paid_minor -> BigInt,
+        line_count -> Integer,
         number -> Nullable<Text>,
         issued_on -> Nullable<Date>,
         due_on -> Nullable<Date>,

@@ -228,11 +228,24 @@ pub struct MoneyJson {
     pub currency: String,
 }
 
+/// The exponent of a stored currency code. Stored codes are checked when their project is
+/// read (`check_stored_labels`); one that is not known is shown with two decimals rather than
+/// not at all.
+pub fn exponent_of(code: &str) -> u32 {
+    Currency::parse(code).map(|c| c.exponent()).unwrap_or(2)
+}
+
+/// As people read it: `1234.56 GBP`.
+impl fmt::Display for MoneyJson {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} {}", self.amount, self.currency)
+    }
+}
+
 impl MoneyJson {
     pub fn from_minor(minor: i64, currency: &str) -> MoneyJson {
-        let exponent = Currency::parse(currency).map(|c| c.exponent()).unwrap_or(2);
         MoneyJson {
-            amount: format_minor(minor, exponent),
+            amount: format_minor(minor, exponent_of(currency)),
             currency: currency.to_owned(),
         }
     }

@@ -12,7 +12,7 @@
 //! credit lines on the next one. A document whose lines sum below zero is a credit note.
 //! Allocations of nothing (a payer's part left wholly unfunded) are on no document.
 
-use std::collections::BTreeMap;
+use std::collections::HashMap;
 
 use chrono::{Datelike, NaiveDate, NaiveDateTime};
 
@@ -93,20 +93,30 @@ pub enum SettlementError {
     Overflow,
 }
 
-/// The documents `unsettled` makes, in a stable order (leg, then recipient). Every allocation
-/// of a non-zero amount lands on exactly one line of its leg; lines are in posting order.
+/// A document being assembled by [`build`].
+struct Assembling {
+    leg: Leg,
+    issuer: String,
+    recipient: String,
+    lines: Vec<DraftLine>,
+    /// Under `via_commissioner`, the line of each ledger entry on the invoice.
+    line_of_entry: HashMap<String, usize>,
+}
+
+/// The documents `unsettled` makes, in a stable order (leg, then issuer and recipient). Every
+/// allocation of a non-zero amount lands on exactly one line of its leg; lines are in posting
+/// order (allocation ids grow as allocations are posted).
 pub fn build(
     parties: &Parties,
-    unsettled: &[Unsettled],
+    mut unsettled: Vec<Unsettled>,
 ) -> Result<Vec<DraftDocument>, SettlementError> {
     let lead = match parties.route {
         SettlementRoute::Direct => None,
         SettlementRoute::ViaCommissioner => Some(parties.lead.ok_or(SettlementError::NoLead)?),
     };
-    // (leg, issuer, recipient) → lines by key (posted_at, claim, entry or allocation).
-    type Key = (NaiveDateTime, String, String, i64);
-    let mut documents: BTreeMap<(Leg, String, String), BTreeMap<Key, DraftLine>> = BTreeMap::new();
-    for a in unsettled.iter().filter(|a| a.amount_minor != 0) {
+    unsettled.sort_unstable_by_key(|a| a.allocation_id);
+    let mut documents: Vec<Assembling> = Vec::new();
+    for a in unsettled.into_iter().filter(|a| a.amount_minor != 0) {
         let (issuer, recipient, per_entry) = match (a.leg, lead) {
             (Leg::Invoice, None) => (parties.provider, a.payer_organisation_id.as_str(), false),
             (Leg::Invoice, Some(lead)) => (parties.provider, lead, true),
@@ -116,28 +126,46 @@ pub fn build(
             }
             (Leg::TopUpClaim, _) => continue,
         };
-        let key: Key = if per_entry {
-            (a.posted_at, a.claim_id.clone(), a.entry_id.clone(), 0)
-        } else {
-            (
-                a.posted_at,
-                a.claim_id.clone(),
-                String::new(),
-                a.allocation_id,
-            )
+        // A project has a handful of payers: a linear search beats hashing two strings.
+        let found = documents
+            .iter()
+            .position(|d| d.leg == a.leg && d.issuer == issuer && d.recipient == recipient);
+        let document = match found {
+            Some(i) => &mut documents[i],
+            None => {
+                documents.push(Assembling {
+                    leg: a.leg,
+                    issuer: issuer.to_owned(),
+                    recipient: recipient.to_owned(),
+                    lines: Vec::new(),
+                    line_of_entry: HashMap::new(),
+                });
+                documents.last_mut().expect("just pushed")
+            }
         };
-        let lines = documents
-            .entry((a.leg, issuer.to_owned(), recipient.to_owned()))
-            .or_default();
-        let line = lines.entry(key).or_insert_with(|| DraftLine {
-            claim_id: a.claim_id.clone(),
-            outcome_code: a.outcome_code.clone(),
-            participant_pseudonym: a.participant_pseudonym.clone(),
-            achieved_on: a.achieved_on,
-            posted_at: a.posted_at,
-            amount_minor: 0,
-            allocation_ids: Vec::new(),
-        });
+        let existing = per_entry
+            .then(|| document.line_of_entry.get(&a.entry_id).copied())
+            .flatten();
+        let line = match existing {
+            Some(i) => &mut document.lines[i],
+            None => {
+                if per_entry {
+                    document
+                        .line_of_entry
+                        .insert(a.entry_id, document.lines.len());
+                }
+                document.lines.push(DraftLine {
+                    claim_id: a.claim_id,
+                    outcome_code: a.outcome_code,
+                    participant_pseudonym: a.participant_pseudonym,
+                    achieved_on: a.achieved_on,
+                    posted_at: a.posted_at,
+                    amount_minor: 0,
+                    allocation_ids: Vec::with_capacity(1),
+                });
+                document.lines.last_mut().expect("just pushed")
+            }
+        };
         line.amount_minor = line
             .amount_minor
             .checked_add(a.amount_minor)
@@ -145,16 +173,17 @@ pub fn build(
         line.allocation_ids.push(a.allocation_id);
     }
     documents
+        .sort_by(|a, b| (a.leg, &a.issuer, &a.recipient).cmp(&(b.leg, &b.issuer, &b.recipient)));
+    documents
         .into_iter()
-        .map(|((leg, issuer, recipient), lines)| {
-            let lines: Vec<DraftLine> = lines.into_values().collect();
-            let total_minor = checked_total(lines.iter().map(|l| l.amount_minor))?;
+        .map(|d| {
+            let total_minor = checked_total(d.lines.iter().map(|l| l.amount_minor))?;
             Ok(DraftDocument {
-                kind: kind_of(leg, total_minor),
-                leg,
-                issuer_organisation_id: issuer,
-                recipient_organisation_id: recipient,
-                lines,
+                kind: kind_of(d.leg, total_minor),
+                leg: d.leg,
+                issuer_organisation_id: d.issuer,
+                recipient_organisation_id: d.recipient,
+                lines: d.lines,
                 total_minor,
             })
         })
@@ -284,7 +313,7 @@ mod tests {
         };
         let docs = build(
             &parties,
-            &[
+            vec![
                 allocation(1, Leg::Invoice, "e1", "cbo", 15000),
                 allocation(2, Leg::Invoice, "e1", "sof", 34505),
                 allocation(3, Leg::Invoice, "e1", "worcs", 50495),
@@ -327,7 +356,7 @@ mod tests {
             rows.push(allocation(1, leg, "e1", "dcms", 30000));
             rows.push(allocation(2, leg, "e1", "council", 70000));
         }
-        let docs = build(&parties, &rows).unwrap();
+        let docs = build(&parties, rows.clone()).unwrap();
         assert_eq!(docs.len(), 2);
         assert_eq!(docs[0].kind, DocumentKind::Invoice);
         assert_eq!(
@@ -352,7 +381,7 @@ mod tests {
             lead: None,
             ..parties
         };
-        assert_eq!(build(&no_lead, &rows), Err(SettlementError::NoLead));
+        assert_eq!(build(&no_lead, rows), Err(SettlementError::NoLead));
     }
 
     #[test]
@@ -362,7 +391,11 @@ mod tests {
             provider: "prov",
             lead: None,
         };
-        let docs = build(&parties, &[allocation(9, Leg::Invoice, "e9", "cbo", -100)]).unwrap();
+        let docs = build(
+            &parties,
+            vec![allocation(9, Leg::Invoice, "e9", "cbo", -100)],
+        )
+        .unwrap();
         assert_eq!(docs[0].kind, DocumentKind::CreditNote);
         assert_eq!(docs[0].total_minor, -100);
     }
@@ -453,7 +486,7 @@ mod tests {
             } else {
                 Parties { route: SettlementRoute::Direct, provider: "prov", lead: None }
             };
-            let docs = build(&parties, &rows).unwrap();
+            let docs = build(&parties, rows.clone()).unwrap();
             let mut seen: HashMap<(i64, Leg), usize> = HashMap::new();
             let by_id: HashMap<(i64, Leg), &Unsettled> = rows.iter().map(|r| ((r.allocation_id, r.leg), r)).collect();
             for doc in &docs {

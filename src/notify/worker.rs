@@ -99,6 +99,17 @@ pub fn deliver_due(
 ) -> Result<Round, String> {
     let mut conn = pool.get().map_err(|e| e.to_string())?;
     let now = clock.now();
+    // A read first: most rounds find nothing due, and take no write lock for it.
+    let due: Option<String> = outbox::table
+        .filter(outbox::status.eq(QUEUED))
+        .filter(outbox::next_attempt_at.le(now))
+        .select(outbox::id)
+        .first(&mut conn)
+        .optional()
+        .map_err(|e| e.to_string())?;
+    if due.is_none() {
+        return Ok(Round::default());
+    }
     let claimed = write_tx(&mut conn, |conn| claim(conn, now)).map_err(|e| e.to_string())?;
     let mut round = Round::default();
     for message in claimed {

@@ -327,15 +327,21 @@ pub fn run(conn: &mut DbConn) -> QueryResult<CheckReport> {
 ///     document.
 fn check_documents(conn: &mut DbConn, report: &mut CheckReport) -> QueryResult<()> {
     use crate::domain::settlement::{DocumentKind, DocumentStatus};
-    let documents: Vec<(String, String, String, i64, i64)> = settlement_documents::table
+    let documents: Vec<(String, String, String, i64, i64, i32)> = settlement_documents::table
         .select((
             settlement_documents::id,
             settlement_documents::kind,
             settlement_documents::status,
             settlement_documents::total_minor,
             settlement_documents::paid_minor,
+            settlement_documents::line_count,
         ))
         .load(conn)?;
+    let line_counts = totals::grouped(
+        conn,
+        "SELECT document_id AS key, CAST(COUNT(*) AS BIGINT) AS total FROM document_lines GROUP BY document_id",
+        &[],
+    )?;
     let line_sums = totals::grouped(
         conn,
         "SELECT document_id AS key, CAST(SUM(amount_minor) AS BIGINT) AS total FROM document_lines GROUP BY document_id",
@@ -346,8 +352,14 @@ fn check_documents(conn: &mut DbConn, report: &mut CheckReport) -> QueryResult<(
         "SELECT document_id AS key, CAST(SUM(amount_minor) AS BIGINT) AS total FROM document_payments GROUP BY document_id",
         &[],
     )?;
-    for (id, kind, status, total, paid) in &documents {
+    for (id, kind, status, total, paid, line_count) in &documents {
         let lines = line_sums.get(id).copied().unwrap_or(0);
+        let counted = line_counts.get(id).copied().unwrap_or(0);
+        if counted != i64::from(*line_count) {
+            report.violations.push(format!(
+                "document {id} says it has {line_count} lines but has {counted}"
+            ));
+        }
         let payments = payment_sums.get(id).copied().unwrap_or(0);
         if DocumentKind::from_db(kind).is_none() || DocumentStatus::from_db(status).is_none() {
             report.violations.push(format!("document {id} is of kind '{kind}' and status '{status}', one of which cofund does not know"));
@@ -363,26 +375,21 @@ fn check_documents(conn: &mut DbConn, report: &mut CheckReport) -> QueryResult<(
             ));
         }
     }
-    // Each settled line against the allocations it settles (void documents have none left).
-    let linked = totals::grouped(
+    // Each settled line against the allocations it settles (void documents have none left):
+    // only the lines that differ come back.
+    let mismatched = totals::grouped(
         conn,
-        "SELECT l.document_id || ':' || CAST(l.line_position AS TEXT) AS key, CAST(SUM(a.amount_minor) AS BIGINT) AS total \
-         FROM settlement_links l JOIN allocations a ON a.id = l.allocation_id GROUP BY l.document_id, l.line_position",
+        "SELECT x.document_id || ':' || CAST(x.position AS TEXT) AS key, \
+         CAST(x.amount_minor - SUM(a.amount_minor) AS BIGINT) AS total \
+         FROM document_lines x JOIN settlement_links l ON l.document_id = x.document_id AND l.line_position = x.position \
+         JOIN allocations a ON a.id = l.allocation_id \
+         GROUP BY x.document_id, x.position, x.amount_minor HAVING x.amount_minor <> SUM(a.amount_minor)",
         &[],
     )?;
-    let lines = totals::grouped(
-        conn,
-        "SELECT x.document_id || ':' || CAST(x.position AS TEXT) AS key, x.amount_minor AS total \
-         FROM document_lines x JOIN settlement_links l ON l.document_id = x.document_id AND l.line_position = x.position",
-        &[],
-    )?;
-    for (line, total) in &lines {
-        let settled = linked.get(line).copied().unwrap_or(0);
-        if settled != *total {
-            report.violations.push(format!(
-                "document line {line} shows {total} but settles allocations of {settled}"
-            ));
-        }
+    for (line, difference) in &mismatched {
+        report.violations.push(format!(
+            "document line {line} differs by {difference} from the allocations it settles"
+        ));
     }
     let dangling = totals::grouped(
         conn,
@@ -391,6 +398,17 @@ fn check_documents(conn: &mut DbConn, report: &mut CheckReport) -> QueryResult<(
          WHERE a.id IS NULL OR d.id IS NULL OR d.status = 'void'",
         &[],
     )?;
+    let orphans = totals::grouped(
+        conn,
+        "SELECT x.document_id AS key, CAST(COUNT(*) AS BIGINT) AS total FROM document_lines x \
+         LEFT JOIN settlement_documents d ON d.id = x.document_id WHERE d.id IS NULL GROUP BY x.document_id",
+        &[],
+    )?;
+    for (document, lines) in &orphans {
+        report.violations.push(format!(
+            "{lines} document lines name document {document}, which does not exist"
+        ));
+    }
     for link in dangling.keys() {
         report.violations.push(format!(
             "settlement link {link} names a missing allocation or a missing or void document"

@@ -226,8 +226,7 @@ impl ProjectRules {
     }
 
     fn money(&self, minor: i64) -> String {
-        let m = MoneyJson::from_minor(minor, &self.record.project.currency);
-        format!("{} {}", m.amount, m.currency)
+        MoneyJson::from_minor(minor, &self.record.project.currency).to_string()
     }
 }
 

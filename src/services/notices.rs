@@ -36,10 +36,7 @@ pub fn cap_crossings(
             Some(id) => queries::get_fund(conn, id)?.map(|f| f.owner_organisation_id),
             None => None,
         };
-        let money = |minor: i64| {
-            let m = MoneyJson::from_minor(minor, &project.currency);
-            format!("{} {}", m.amount, m.currency)
-        };
+        let money = |minor: i64| MoneyJson::from_minor(minor, &project.currency).to_string();
         let message = messages::cap_crossed(
             &project.name,
             &notify::name_of(conn, &payer.organisation_id)?,

@@ -31,6 +31,7 @@ CREATE TABLE settlement_documents (
     currency                   TEXT NOT NULL,
     total_minor                BIGINT NOT NULL,
     paid_minor                 BIGINT NOT NULL,
+    line_count                 INTEGER NOT NULL,   -- lines never change once built
     number                     TEXT,               -- once issued
     issued_on                  DATE,
     due_on                     DATE,
@@ -49,8 +50,12 @@ CREATE INDEX settlement_documents_recipient_idx ON settlement_documents(recipien
 CREATE UNIQUE INDEX settlement_documents_credits_idx ON settlement_documents(credits_document_id)
     WHERE credits_document_id IS NOT NULL;
 
+-- Lines and links carry no per-row foreign key, like the ledger (a build writes a million
+-- of each, and PostgreSQL would run a trigger for every row): they are written only by the
+-- service, in the transaction that writes their document, and `cofund check` audits that
+-- every line and link names an existing document.
 CREATE TABLE document_lines (
-    document_id            TEXT NOT NULL REFERENCES settlement_documents(id),
+    document_id            TEXT NOT NULL,
     position               INTEGER NOT NULL,
     claim_id               TEXT NOT NULL,
     outcome_code           TEXT NOT NULL,
@@ -69,7 +74,7 @@ CREATE TABLE document_lines (
 CREATE TABLE settlement_links (
     allocation_id  BIGINT NOT NULL,
     leg            TEXT NOT NULL,
-    document_id    TEXT NOT NULL REFERENCES settlement_documents(id),
+    document_id    TEXT NOT NULL,
     line_position  INTEGER NOT NULL,
     PRIMARY KEY (allocation_id, leg)
 ) WITHOUT ROWID;

@@ -6,7 +6,7 @@ use futures_util::Stream;
 use super::DocumentView;
 use crate::db::models::{DocumentLine, SettlementDocument};
 use crate::db::{queries, Pool};
-use crate::domain::money::{format_minor, Currency};
+use crate::domain::money::{exponent_of, format_minor};
 
 /// Most lines the HTML page lists; the CSV has every line.
 pub const HTML_MAX_LINES: i64 = 5_000;
@@ -42,10 +42,6 @@ const CSV_HEADER: [&str; 12] = [
     "amount",
 ];
 
-fn exponent(currency: &str) -> u32 {
-    Currency::parse(currency).map(|c| c.exponent()).unwrap_or(2)
-}
-
 /// Streams the document's lines as CSV, `page` lines per query, from a blocking task: the
 /// response starts with the first page and at most a few pages are ever held in memory. A
 /// client that goes away stops the reading. The `amount` column is in the document's
@@ -79,7 +75,7 @@ fn write_csv_pages(
     writer.write_record(CSV_HEADER).map_err(|e| e.to_string())?;
     // One writer a page: its bytes are sent, and the next page starts with an empty buffer.
     let new_writer = || csv::Writer::from_writer(Vec::with_capacity(1 << 20));
-    let exponent = exponent(&d.currency);
+    let exponent = exponent_of(&d.currency);
     let number = d.number.as_deref().unwrap_or("");
     let mut after = -1;
     loop {
@@ -188,7 +184,7 @@ pub fn html_page(
     lines: &[DocumentLine],
 ) -> String {
     let s = &view.summary;
-    let exponent = exponent(&s.total.currency);
+    let exponent = exponent_of(&s.total.currency);
     let money = |amount: &str| format!("{} {}", esc(amount), esc(&s.total.currency));
     let party = |label: &str, p: &super::PartyView| {
         format!(
