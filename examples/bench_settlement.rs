@@ -8,7 +8,7 @@
 
 mod bench;
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -47,29 +47,7 @@ async fn main() {
     assert_eq!(loaded.verified as usize, claims);
     println!("loaded in {:.1} s", t.elapsed().as_secs_f64());
 
-    // Reference: read the quarter's allocations with what a line needs, nothing else.
-    let mut conn = bench.pool.get().unwrap();
-    let t = Instant::now();
-    let rows: Vec<(i64, String, String, String, i64)> = {
-        use cofund::db::schema::{allocations as a, claims as c};
-        a::table
-            .inner_join(c::table)
-            .filter(a::project_id.eq(&project.id))
-            .select((
-                a::id,
-                a::claim_id,
-                a::outcome_code,
-                c::participant_pseudonym,
-                a::amount_minor,
-            ))
-            .load(&mut *conn)
-            .unwrap()
-    };
-    let reference = t.elapsed().as_secs_f64();
-    assert_eq!(rows.len(), allocations);
-    drop(rows);
-    drop(conn);
-
+    let reference = reference_read(&bench, &project, allocations);
     let quarter = cofund::domain::period::Period::containing(
         chrono::Utc::now().date_naive(),
         cofund::domain::registry::SettlementFrequency::Quarterly,
@@ -83,48 +61,109 @@ async fn main() {
         )
         .await;
     let build = t.elapsed().as_secs_f64();
-    let documents: Vec<Value> = report["documents"].as_array().cloned().unwrap_or_default();
+    // Under via_commissioner every allocation is on the invoice, and all but the lead's on a
+    // top-up claim too.
+    let legs = if route == "direct" {
+        allocations
+    } else {
+        allocations * 2 - claims
+    };
     assert_eq!(
         report["allocations_settled"].as_u64(),
-        Some(
-            allocations as u64 * if route == "direct" { 1 } else { 2 }
-                - if route == "direct" { 0 } else { claims as u64 }
-        ),
+        Some(legs as u64),
         "{report}"
     );
-
-    // Issued, each by its issuer.
+    let documents: Vec<Value> = report["documents"].as_array().cloned().unwrap_or_default();
     let t = Instant::now();
+    issue_all(&bench, &project, &documents).await;
+    let issue = t.elapsed().as_secs_f64();
+    let largest = documents
+        .iter()
+        .max_by_key(|d| d["line_count"].as_i64())
+        .unwrap();
+    let streamed = stream_csv(&bench, &project, largest["id"].as_str().unwrap()).await;
+
+    println!(
+        "build the documents of {quarter}: {build:.2} s ({} documents, {:.0} allocations/s)",
+        documents.len(),
+        allocations as f64 / build
+    );
+    println!("reference: plain read of the {allocations} allocations with their lines' columns: {reference:.2} s; ratio build / read {:.1}", build / reference);
+    println!("issue them: {issue:.2} s");
+    println!(
+        "CSV of the largest document ({} lines): {:.1} MB in {:.2} s, first byte after {:.3} s; process RSS {:.0} MB before, {:.0} MB at most while streaming (+{:.1} MB)",
+        largest["line_count"],
+        streamed.bytes as f64 / 1e6,
+        streamed.seconds,
+        streamed.first_byte,
+        streamed.rss_before_kib as f64 / 1024.0,
+        streamed.rss_peak_kib as f64 / 1024.0,
+        streamed.rss_peak_kib.saturating_sub(streamed.rss_before_kib) as f64 / 1024.0
+    );
+    let mut conn = bench.pool.get().unwrap();
+    let t = Instant::now();
+    let check = cofund::services::check::run(&mut conn).unwrap();
+    assert!(check.violations.is_empty(), "{:?}", check.violations);
+    println!(
+        "cofund check: {:.1} s, nothing wrong",
+        t.elapsed().as_secs_f64()
+    );
+}
+
+/// The reference: the quarter's allocations read with what a line needs, nothing else.
+fn reference_read(bench: &Bench, project: &bench::Project, allocations: usize) -> f64 {
+    use cofund::db::schema::{allocations as a, claims as c};
+    let mut conn = bench.pool.get().unwrap();
+    let t = Instant::now();
+    let rows: Vec<(i64, String, String, String, i64)> = a::table
+        .inner_join(c::table)
+        .filter(a::project_id.eq(&project.id))
+        .select((
+            a::id,
+            a::claim_id,
+            a::outcome_code,
+            c::participant_pseudonym,
+            a::amount_minor,
+        ))
+        .load(&mut *conn)
+        .unwrap();
+    let seconds = t.elapsed().as_secs_f64();
+    assert_eq!(rows.len(), allocations);
+    seconds
+}
+
+/// Issues every document, each by its issuer.
+async fn issue_all(bench: &Bench, project: &bench::Project, documents: &[Value]) {
     let lead = bench.token(
         "bench-lead",
         Role::Commissioner,
         Some(&project.payer_organisations[1]),
     );
-    for d in &documents {
+    for d in documents {
         let token = if d["issuer_organisation_id"] == project.provider_organisation.as_str() {
             &project.provider
         } else {
             &lead
         };
-        let issued = bench
-            .post(
-                &format!("/v1/documents/{}/issue", d["id"].as_str().unwrap()),
-                token,
-                json!({}),
-            )
-            .await;
+        let path = format!("/v1/documents/{}/issue", d["id"].as_str().unwrap());
+        let issued = bench.post(&path, token, json!({})).await;
         assert_eq!(issued["status"], "issued", "{issued}");
     }
-    let issue = t.elapsed().as_secs_f64();
+}
 
-    // The largest document's CSV, streamed; memory sampled while it streams.
-    let largest = documents
-        .iter()
-        .max_by_key(|d| d["line_count"].as_i64())
-        .unwrap();
-    let before = rss_kib();
-    let peak = Arc::new(AtomicU64::new(before));
-    let sampling = Arc::new(std::sync::atomic::AtomicBool::new(true));
+struct Streamed {
+    bytes: usize,
+    seconds: f64,
+    first_byte: f64,
+    rss_before_kib: u64,
+    rss_peak_kib: u64,
+}
+
+/// Streams a document's CSV, sampling the process's memory every 20 ms while it streams.
+async fn stream_csv(bench: &Bench, project: &bench::Project, document_id: &str) -> Streamed {
+    let rss_before_kib = rss_kib();
+    let peak = Arc::new(AtomicU64::new(rss_before_kib));
+    let sampling = Arc::new(AtomicBool::new(true));
     let sampler = {
         let (peak, sampling) = (peak.clone(), sampling.clone());
         tokio::spawn(async move {
@@ -135,51 +174,27 @@ async fn main() {
         })
     };
     let t = Instant::now();
-    let response = bench
+    let mut response = bench
         .client
-        .get(format!(
-            "{}/v1/documents/{}.csv",
-            bench.base,
-            largest["id"].as_str().unwrap()
-        ))
+        .get(format!("{}/v1/documents/{document_id}.csv", bench.base))
         .bearer_auth(&project.provider)
         .send()
         .await
         .unwrap();
     assert_eq!(response.status(), 200);
-    let mut response = response;
     let (mut bytes, mut first_byte) = (0usize, None);
     while let Some(chunk) = response.chunk().await.unwrap() {
         first_byte.get_or_insert_with(|| t.elapsed().as_secs_f64());
         bytes += chunk.len();
     }
-    let stream = t.elapsed().as_secs_f64();
+    let seconds = t.elapsed().as_secs_f64();
     sampling.store(false, Ordering::Relaxed);
     sampler.await.unwrap();
-    let peak = peak.load(Ordering::Relaxed);
-
-    println!(
-        "build the documents of {quarter}: {build:.2} s ({} documents, {:.0} allocations/s)",
-        documents.len(),
-        allocations as f64 / build
-    );
-    println!("reference: plain read of the {allocations} allocations with their lines' columns: {reference:.2} s; ratio build / read {:.1}", build / reference);
-    println!("issue them: {issue:.2} s");
-    println!(
-        "CSV of the largest document ({} lines): {:.1} MB in {stream:.2} s, first byte after {:.3} s; process RSS {:.0} MB before, {:.0} MB at most while streaming (+{:.1} MB)",
-        largest["line_count"],
-        bytes as f64 / 1e6,
-        first_byte.unwrap_or(0.0),
-        before as f64 / 1024.0,
-        peak as f64 / 1024.0,
-        (peak.saturating_sub(before)) as f64 / 1024.0
-    );
-    let mut conn = bench.pool.get().unwrap();
-    let t = Instant::now();
-    let check = cofund::services::check::run(&mut conn).unwrap();
-    assert!(check.violations.is_empty(), "{:?}", check.violations);
-    println!(
-        "cofund check: {:.1} s, nothing wrong",
-        t.elapsed().as_secs_f64()
-    );
+    Streamed {
+        bytes,
+        seconds,
+        first_byte: first_byte.unwrap_or(0.0),
+        rss_before_kib,
+        rss_peak_kib: peak.load(Ordering::Relaxed),
+    }
 }

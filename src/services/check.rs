@@ -375,6 +375,11 @@ fn check_documents(conn: &mut DbConn, report: &mut CheckReport) -> QueryResult<(
             ));
         }
     }
+    check_links(conn, report)
+}
+
+/// Each link and line against the allocations and documents it names.
+fn check_links(conn: &mut DbConn, report: &mut CheckReport) -> QueryResult<()> {
     // Each settled line against the allocations it settles (void documents have none left):
     // only the lines that differ come back.
     let mismatched = totals::grouped(

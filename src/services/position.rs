@@ -176,20 +176,7 @@ fn project_position(
         })
         .collect();
     let paid_total: i64 = payers.iter().map(|p| p.allocated_minor).sum();
-    let planned: Vec<PaymentPlanQuarter> = payment_plans::table
-        .filter(payment_plans::project_id.eq(&p.id))
-        .select(PaymentPlanQuarter::as_select())
-        .load(conn)?;
-    let mut plan: HashMap<String, (Option<i64>, i64)> = HashMap::new();
-    for q in planned {
-        plan.entry(q.quarter).or_default().0 = Some(q.planned_minor);
-    }
-    for ((_, quarter), amount) in &quarterly {
-        plan.entry(quarter.clone()).or_default().1 += amount;
-    }
-    let mut plan: Vec<(String, Option<i64>, i64)> =
-        plan.into_iter().map(|(q, (p, a))| (q, p, a)).collect();
-    plan.sort_by(|a, b| Period::parse(&a.0).cmp(&Period::parse(&b.0)));
+    let plan = plan_against_actuals(conn, &p.id, &quarterly)?;
     Ok(ProjectPosition {
         project_id: p.id.clone(),
         name: p.name.clone(),
@@ -204,6 +191,29 @@ fn project_position(
         payers,
         plan,
     })
+}
+
+/// Every quarter planned or paid in: (quarter, planned, allocated), in time order.
+fn plan_against_actuals(
+    conn: &mut DbConn,
+    project_id: &str,
+    quarterly: &HashMap<(String, String), i64>,
+) -> Result<Vec<(String, Option<i64>, i64)>, ServiceError> {
+    let planned: Vec<PaymentPlanQuarter> = payment_plans::table
+        .filter(payment_plans::project_id.eq(project_id))
+        .select(PaymentPlanQuarter::as_select())
+        .load(conn)?;
+    let mut plan: HashMap<String, (Option<i64>, i64)> = HashMap::new();
+    for q in planned {
+        plan.entry(q.quarter).or_default().0 = Some(q.planned_minor);
+    }
+    for ((_, quarter), amount) in quarterly {
+        plan.entry(quarter.clone()).or_default().1 += amount;
+    }
+    let mut plan: Vec<(String, Option<i64>, i64)> =
+        plan.into_iter().map(|(q, (p, a))| (q, p, a)).collect();
+    plan.sort_by_key(|(quarter, _, _)| Period::parse(quarter));
+    Ok(plan)
 }
 
 fn previous_quarter(q: Period) -> Period {

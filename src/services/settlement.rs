@@ -529,39 +529,8 @@ pub fn void(
             "this credit note cancels a voided document: it is not voided in turn".into(),
         ));
     }
-    let credit_id = new_id("doc");
-    let issued_on = actor.at.date();
-    let number = next_number(conn, &document.issuer_organisation_id, issued_on)?;
-    let credit = SettlementDocument {
-        id: credit_id.clone(),
-        kind: DocumentKind::CreditNote.as_str().to_owned(),
-        status: DocumentStatus::Issued.as_str().to_owned(),
-        total_minor: -document.total_minor,
-        paid_minor: 0,
-        number: Some(number.clone()),
-        issued_on: Some(issued_on),
-        due_on: Some(issued_on),
-        credits_document_id: Some(document.id.clone()),
-        void_reason: None,
-        created_by: actor.subject.to_owned(),
-        created_at: actor.at,
-        ..document.clone()
-    };
-    diesel::insert_into(settlement_documents::table)
-        .values(&credit)
-        .execute(conn)?;
-    let lines: Vec<DocumentLine> = document_lines::table
-        .filter(document_lines::document_id.eq(document_id))
-        .select(DocumentLine::as_select())
-        .load(conn)?
-        .into_iter()
-        .map(|line| DocumentLine {
-            document_id: credit_id.clone(),
-            amount_minor: -line.amount_minor,
-            ..line
-        })
-        .collect();
-    insert_rows!(conn, document_lines::table, &lines, LEDGER_CHUNK_ROWS)?;
+    let credit = issue_credit_note(conn, &document, actor)?;
+    let number = credit.number.clone().unwrap_or_default();
     diesel::delete(settlement_links::table.filter(settlement_links::document_id.eq(document_id)))
         .execute(conn)?;
     diesel::update(settlement_documents::table.find(document_id))
@@ -580,11 +549,52 @@ pub fn void(
     )?;
     record_event(
         conn,
-        &credit_id,
+        &credit.id,
         "issued",
         actor,
         format!("numbered {number}, cancelling {old_number}"),
     )?;
-    notify_issued(conn, &credit, &number, issued_on, actor)?;
-    Ok(credit_id)
+    notify_issued(conn, &credit, &number, actor.at.date(), actor)?;
+    Ok(credit.id)
+}
+
+/// The credit note that cancels `document` line for line, issued and numbered now.
+fn issue_credit_note(
+    conn: &mut DbConn,
+    document: &SettlementDocument,
+    actor: Actor,
+) -> Result<SettlementDocument, ServiceError> {
+    let issued_on = actor.at.date();
+    let number = next_number(conn, &document.issuer_organisation_id, issued_on)?;
+    let credit = SettlementDocument {
+        id: new_id("doc"),
+        kind: DocumentKind::CreditNote.as_str().to_owned(),
+        status: DocumentStatus::Issued.as_str().to_owned(),
+        total_minor: -document.total_minor,
+        paid_minor: 0,
+        number: Some(number),
+        issued_on: Some(issued_on),
+        due_on: Some(issued_on),
+        credits_document_id: Some(document.id.clone()),
+        void_reason: None,
+        created_by: actor.subject.to_owned(),
+        created_at: actor.at,
+        ..document.clone()
+    };
+    diesel::insert_into(settlement_documents::table)
+        .values(&credit)
+        .execute(conn)?;
+    let lines: Vec<DocumentLine> = document_lines::table
+        .filter(document_lines::document_id.eq(&document.id))
+        .select(DocumentLine::as_select())
+        .load(conn)?
+        .into_iter()
+        .map(|line| DocumentLine {
+            document_id: credit.id.clone(),
+            amount_minor: -line.amount_minor,
+            ..line
+        })
+        .collect();
+    insert_rows!(conn, document_lines::table, &lines, LEDGER_CHUNK_ROWS)?;
+    Ok(credit)
 }

@@ -175,6 +175,76 @@ fn explanation(view: &DocumentView, project_name: &str, route: &str) -> String {
     )
 }
 
+/// An HTML table: `columns` are (heading, right-aligned); cells are already escaped.
+fn table(class: &str, columns: &[(&str, bool)], rows: impl Iterator<Item = Vec<String>>) -> String {
+    let align = |numeric: bool| if numeric { " class=\"n\"" } else { "" };
+    let mut out = format!("<table class=\"{class}\"><tr>");
+    for (heading, numeric) in columns {
+        out.push_str(&format!("<th{}>{}</th>", align(*numeric), esc(heading)));
+    }
+    out.push_str("</tr>");
+    for row in rows {
+        out.push_str("<tr>");
+        for (cell, (_, numeric)) in row.iter().zip(columns) {
+            out.push_str(&format!("<td{}>{cell}</td>", align(*numeric)));
+        }
+        out.push_str("</tr>");
+    }
+    out.push_str("</table>");
+    out
+}
+
+const STYLE: &str = "body{font-family:sans-serif;margin:2em;color:#111}table{border-collapse:collapse;width:100%;margin-bottom:1em}\
+     th,td{border-bottom:1px solid #ccc;padding:4px 6px;text-align:left}td.n,th.n{text-align:right}\
+     .parties{display:flex;gap:4em}.totals td{font-weight:bold}@media print{body{margin:0}}";
+
+fn party(label: &str, p: &super::PartyView) -> String {
+    let identifier = p
+        .identifier
+        .as_deref()
+        .map(|i| format!("Identifier {}<br>", esc(i)));
+    format!(
+        "<div class=\"party\"><h2>{label}</h2><p><strong>{}</strong><br>{}cofund id {}</p></div>",
+        esc(&p.name),
+        identifier.unwrap_or_default(),
+        esc(&p.organisation_id)
+    )
+}
+
+/// The page's header: title, parties and the document's facts.
+fn heading(view: &DocumentView, project_name: &str) -> String {
+    let s = &view.summary;
+    let date = |d: Option<chrono::NaiveDate>| {
+        d.map_or_else(|| "not yet issued".to_owned(), |d| d.to_string())
+    };
+    let mut facts = vec![
+        vec!["Project".to_owned(), esc(project_name)],
+        vec![
+            "Period".to_owned(),
+            format!(
+                "{} ({} to {})",
+                esc(&s.period),
+                s.period_start,
+                s.period_end
+            ),
+        ],
+        vec!["Status".to_owned(), esc(s.status.as_str())],
+        vec!["Issued on".to_owned(), date(s.issued_on)],
+        vec!["Due on".to_owned(), date(s.due_on)],
+    ];
+    if let Some(reason) = &s.void_reason {
+        facts.push(vec!["Void".to_owned(), esc(reason)]);
+    }
+    format!(
+        "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{title}</title>\
+         <style>{STYLE}</style></head><body><h1>{title}</h1><div class=\"parties\">{}{}</div>{}",
+        party("From", &s.issuer),
+        party("To", &s.recipient),
+        table("meta", &[("", false), ("", false)], facts.into_iter()),
+        title = esc(&title(view)),
+    )
+}
+
 /// The printable page: issuer, recipient, number, dates, lines, totals, and the split.
 pub fn html_page(
     view: &DocumentView,
@@ -186,58 +256,30 @@ pub fn html_page(
     let s = &view.summary;
     let exponent = exponent_of(&s.total.currency);
     let money = |amount: &str| format!("{} {}", esc(amount), esc(&s.total.currency));
-    let party = |label: &str, p: &super::PartyView| {
-        format!(
-            "<div class=\"party\"><h2>{label}</h2><p><strong>{}</strong><br>{}<br>cofund id {}</p></div>",
-            esc(&p.name),
-            p.identifier.as_deref().map(|i| format!("Identifier {}", esc(i))).unwrap_or_default(),
-            esc(&p.organisation_id)
-        )
-    };
-    let date = |d: Option<chrono::NaiveDate>| {
-        d.map(|d| d.to_string())
-            .unwrap_or_else(|| "not yet issued".into())
-    };
-    let mut out = String::with_capacity(4096 + lines.len() * 200);
-    out.push_str(&format!(
-        "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{}</title><style>\
-         body{{font-family:sans-serif;margin:2em;color:#111}}table{{border-collapse:collapse;width:100%}}\
-         th,td{{border-bottom:1px solid #ccc;padding:4px 6px;text-align:left}}td.n,th.n{{text-align:right}}\
-         .parties{{display:flex;gap:4em}}.totals td{{font-weight:bold}}@media print{{body{{margin:0}}}}\
-         </style></head><body><h1>{}</h1>",
-        esc(&title(view)),
-        esc(&title(view))
+    let mut out = heading(view, project_name);
+    out.push_str("<h2>Lines</h2>");
+    let columns = [
+        ("#", false),
+        ("Claim", false),
+        ("Outcome", false),
+        ("Participant (pseudonym)", false),
+        ("Achieved on", false),
+        ("Amount", true),
+    ];
+    out.push_str(&table(
+        "lines",
+        &columns,
+        lines.iter().map(|l| {
+            vec![
+                (l.position + 1).to_string(),
+                esc(&l.claim_id),
+                esc(&l.outcome_code),
+                esc(&l.participant_pseudonym),
+                l.achieved_on.to_string(),
+                money(&format_minor(l.amount_minor, exponent)),
+            ]
+        }),
     ));
-    out.push_str(&format!(
-        "<div class=\"parties\">{}{}</div>",
-        party("From", &s.issuer),
-        party("To", &s.recipient)
-    ));
-    out.push_str(&format!(
-        "<table class=\"meta\"><tr><th>Project</th><td>{}</td></tr><tr><th>Period</th><td>{} ({} to {})</td></tr>\
-         <tr><th>Status</th><td>{}</td></tr><tr><th>Issued on</th><td>{}</td></tr><tr><th>Due on</th><td>{}</td></tr>{}</table>",
-        esc(project_name),
-        esc(&s.period),
-        s.period_start,
-        s.period_end,
-        esc(s.status.as_str()),
-        date(s.issued_on),
-        date(s.due_on),
-        s.void_reason.as_deref().map(|r| format!("<tr><th>Void</th><td>{}</td></tr>", esc(r))).unwrap_or_default()
-    ));
-    out.push_str("<h2>Lines</h2><table><tr><th>#</th><th>Claim</th><th>Outcome</th><th>Participant (pseudonym)</th><th>Achieved on</th><th class=\"n\">Amount</th></tr>");
-    for line in lines {
-        out.push_str(&format!(
-            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td class=\"n\">{}</td></tr>",
-            line.position + 1,
-            esc(&line.claim_id),
-            esc(&line.outcome_code),
-            esc(&line.participant_pseudonym),
-            line.achieved_on,
-            money(&format_minor(line.amount_minor, exponent))
-        ));
-    }
-    out.push_str("</table>");
     if (lines.len() as i64) < s.line_count {
         out.push_str(&format!(
             "<p>The first {} of {} lines are shown; the CSV rendering lists every line.</p>",
@@ -245,45 +287,60 @@ pub fn html_page(
             s.line_count
         ));
     }
-    out.push_str(&format!(
-        "<table class=\"totals\"><tr><td>Total</td><td class=\"n\">{}</td></tr><tr><td>Paid</td><td class=\"n\">{}</td></tr>\
-         <tr><td>Outstanding</td><td class=\"n\">{}</td></tr></table>",
-        money(&s.total.amount),
-        money(&s.paid.amount),
-        money(&s.outstanding.amount)
+    let totals = [
+        ("Total", &s.total),
+        ("Paid", &s.paid),
+        ("Outstanding", &s.outstanding),
+    ];
+    out.push_str(&table(
+        "totals",
+        &[("", false), ("", true)],
+        totals
+            .iter()
+            .map(|(label, m)| vec![label.to_string(), money(&m.amount)]),
     ));
     out.push_str(&format!(
         "<h2>How the amounts were split</h2><p>{}</p>",
         esc(&explanation(view, project_name, route))
     ));
-    out.push_str("<table><tr><th>Payer</th><th>Role</th><th class=\"n\">Maximum commitment</th><th>Share</th></tr>");
-    for row in split {
-        out.push_str(&format!(
-            "<tr><td>{}</td><td>{}</td><td class=\"n\">{}</td><td>{}</td></tr>",
-            esc(&row.name),
-            esc(&row.role),
-            esc(&row.max_commitment),
-            esc(&row.share)
-        ));
-    }
-    out.push_str("</table>");
+    let columns = [
+        ("Payer", false),
+        ("Role", false),
+        ("Maximum commitment", true),
+        ("Share", false),
+    ];
+    out.push_str(&table(
+        "split",
+        &columns,
+        split.iter().map(|r| {
+            vec![
+                esc(&r.name),
+                esc(&r.role),
+                esc(&r.max_commitment),
+                esc(&r.share),
+            ]
+        }),
+    ));
     if !view.payments.is_empty() {
-        out.push_str("<h2>Payments</h2><table><tr><th>Paid on</th><th>Reference</th><th class=\"n\">Amount</th></tr>");
-        for p in &view.payments {
-            out.push_str(&format!(
-                "<tr><td>{}</td><td>{}</td><td class=\"n\">{}</td></tr>",
-                p.paid_on,
-                esc(&p.reference),
-                money(&p.amount.amount)
-            ));
-        }
-        out.push_str("</table>");
+        out.push_str("<h2>Payments</h2>");
+        let columns = [("Paid on", false), ("Reference", false), ("Amount", true)];
+        out.push_str(&table(
+            "payments",
+            &columns,
+            view.payments.iter().map(|p| {
+                vec![
+                    p.paid_on.to_string(),
+                    esc(&p.reference),
+                    money(&p.amount.amount),
+                ]
+            }),
+        ));
     }
     out.push_str("<h2>History</h2><ul>");
     for e in &view.history {
+        let at = e.at.format("%Y-%m-%d %H:%M UTC");
         out.push_str(&format!(
-            "<li>{} {} by {}: {}</li>",
-            e.at.format("%Y-%m-%d %H:%M UTC"),
+            "<li>{at} {} by {}: {}</li>",
             esc(&e.action),
             esc(&e.actor),
             esc(&e.detail)
