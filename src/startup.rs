@@ -55,6 +55,11 @@ impl Application {
         self.pool.clone()
     }
 
+    /// A handle that stops the server (and with it its workers) from elsewhere.
+    pub fn handle(&self) -> actix_web::dev::ServerHandle {
+        self.server.handle()
+    }
+
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         self.server.await
     }

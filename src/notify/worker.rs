@@ -27,14 +27,30 @@ const BATCH: i64 = 50;
 /// How long a claimed message is left to its worker before another may try it.
 const LEASE: Duration = Duration::from_secs(300);
 
-/// The running worker; it stops when this is dropped.
+/// The running worker. Dropping it (with the server that holds it) stops the thread and
+/// waits for the round in hand to finish, so that nothing is left half-recorded.
 pub struct MailWorker {
     stop: Arc<AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
 }
 
 impl Drop for MailWorker {
     fn drop(&mut self) {
         self.stop.store(true, Ordering::Relaxed);
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+/// Sleeps `total` in short steps, returning early once `stop` is set.
+fn pause(total: Duration, stop: &AtomicBool) {
+    const STEP: Duration = Duration::from_millis(50);
+    let mut left = total;
+    while !left.is_zero() && !stop.load(Ordering::Relaxed) {
+        let step = left.min(STEP);
+        std::thread::sleep(step);
+        left -= step;
     }
 }
 
@@ -55,7 +71,7 @@ impl MailWorker {
         let transport = transport(&relay);
         let stop = Arc::new(AtomicBool::new(false));
         let stopped = stop.clone();
-        std::thread::Builder::new()
+        let thread = std::thread::Builder::new()
             .name("cofund-mail".into())
             .spawn(move || {
                 tracing::info!(relay = ?relay, "delivering email notifications");
@@ -63,11 +79,14 @@ impl MailWorker {
                     if let Err(e) = deliver_due(&pool, &transport, &from, &settings, &clock) {
                         tracing::warn!(error = %e, "email delivery round failed; retrying");
                     }
-                    std::thread::sleep(settings.poll);
+                    pause(settings.poll, &stopped);
                 }
             })
             .map_err(|e| format!("cannot start the mail worker: {e}"))?;
-        Ok(Some(MailWorker { stop }))
+        Ok(Some(MailWorker {
+            stop,
+            thread: Some(thread),
+        }))
     }
 }
 

@@ -25,6 +25,8 @@ pub struct TestApp {
     pub clock: Clock,
     /// The mail settings, for a second server of the same deployment.
     mail: MailSettings,
+    /// Every server this test started, to stop with [`TestApp::stop`].
+    servers: std::sync::Mutex<Vec<actix_web::dev::ServerHandle>>,
     /// Dropped with the app: the test's own database goes with it.
     _database: FreshDatabase,
 }
@@ -91,7 +93,14 @@ pub fn fresh_database() -> FreshDatabase {
                 .rsplit_once('/')
                 .map(|(b, _)| b)
                 .unwrap_or(&server_url);
-            let url = format!("{base}/{name}");
+            // Loopback needs no TLS; without it no test thread is inside OpenSSL while the
+            // process exits (libpq's TLS and OpenSSL's exit handlers race, and the test binary
+            // can crash after every test has passed).
+            let url = if server_url.contains("sslmode=") {
+                format!("{base}/{name}")
+            } else {
+                format!("{base}/{name}?sslmode=disable")
+            };
             (
                 DatabaseUrl::Postgres(url),
                 None,
@@ -131,6 +140,7 @@ pub async fn spawn_app_with(options: Options) -> TestApp {
     let app = Application::build(&config).expect("the application starts");
     let port = app.port();
     let pool = app.pool();
+    let servers = std::sync::Mutex::new(vec![app.handle()]);
     tokio::spawn(app.run_until_stopped());
     TestApp {
         address: format!("http://127.0.0.1:{port}"),
@@ -139,6 +149,7 @@ pub async fn spawn_app_with(options: Options) -> TestApp {
         client: reqwest::Client::new(),
         authenticator: Authenticator::new(options.jwt),
         clock,
+        servers,
         mail: options.mail,
         _database: fresh,
     }
@@ -234,6 +245,15 @@ impl TestApp {
             .unwrap()
     }
 
+    /// Stops every server of this test as `cofund serve` stops on a signal: requests finish,
+    /// then the workers (the mail worker among them) stop with the server that holds them.
+    pub async fn stop(&self) {
+        let servers: Vec<_> = self.servers.lock().unwrap().drain(..).collect();
+        for server in servers {
+            server.stop(true).await;
+        }
+    }
+
     /// Starts another cofund server on the same database, as a second process of a scaled-out
     /// deployment would be (its own connection pool, its own workers); returns its address.
     pub async fn second_server(&self) -> String {
@@ -251,6 +271,7 @@ impl TestApp {
         };
         let app = Application::build(&config).expect("a second server starts");
         let address = format!("http://127.0.0.1:{}", app.port());
+        self.servers.lock().unwrap().push(app.handle());
         tokio::spawn(app.run_until_stopped());
         address
     }

@@ -374,4 +374,6 @@ async fn every_notification_arrives_once_even_after_the_mail_server_was_down() {
     assert_eq!(received.len(), 4);
     let unique: std::collections::HashSet<&String> = received.iter().map(|(id, _, _)| id).collect();
     assert_eq!(unique.len(), 4, "none twice");
+    // The mail workers stop with their servers.
+    app.stop().await;
 }
