@@ -97,7 +97,10 @@ impl Modify for CommonProblems {
         };
         for (path, item) in openapi.paths.paths.iter_mut() {
             let has_id = path.contains('{');
-            for operation in [&mut item.get, &mut item.post].into_iter().flatten() {
+            for operation in [&mut item.get, &mut item.post, &mut item.put]
+                .into_iter()
+                .flatten()
+            {
                 let secured = operation.security.as_ref().is_some_and(|s| !s.is_empty());
                 let has_body = operation.request_body.is_some();
                 let mut common = vec![
