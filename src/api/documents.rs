@@ -17,6 +17,7 @@ use crate::config::Config;
 use crate::db::models::{DocumentLine, ProjectRecord, SettlementDocument};
 use crate::db::queries::{self, DocumentFilter};
 use crate::db::{write_tx, DbConn, Pool};
+use crate::domain::access::may_build_settlements;
 use crate::domain::limits;
 use crate::domain::money::MoneyJson;
 use crate::domain::period::Period;
@@ -85,7 +86,10 @@ pub struct PaymentView {
     pub amount: MoneyJson,
     pub paid_on: NaiveDate,
     pub reference: String,
-    pub recorded_by: String,
+    /// The person who recorded it: shown to their own organisation and to admins only.
+    pub recorded_by: Option<String>,
+    /// The organisation they acted for (none for an admin).
+    pub recorded_by_organisation_id: Option<String>,
     pub recorded_at: chrono::DateTime<chrono::Utc>,
 }
 
@@ -94,7 +98,10 @@ pub struct PaymentView {
 pub struct EventView {
     /// `built`, `issued`, `payment`, `paid` or `voided`.
     pub action: String,
-    pub actor: String,
+    /// The person who acted: shown to their own organisation and to admins only.
+    pub actor: Option<String>,
+    /// The organisation they acted for (none for an admin).
+    pub actor_organisation_id: Option<String>,
     pub at: chrono::DateTime<chrono::Utc>,
     pub detail: String,
 }
@@ -200,10 +207,18 @@ fn line_view(line: DocumentLine, currency: &str) -> LineView {
     }
 }
 
-/// The document with its payments and history, and its lines unless `with_lines` is false.
+/// A person's user id, for `viewer` to see only if they are of the same organisation or an
+/// admin: a counterparty learns which organisation acted, never who.
+fn person_for(viewer: &Principal, person: String, organisation: Option<&str>) -> Option<String> {
+    (viewer.is_admin() || organisation.is_some_and(|org| viewer.acts_for(org))).then_some(person)
+}
+
+/// The document with its payments and history as `viewer` may see them, and its lines
+/// unless `with_lines` is false.
 fn full_view(
     conn: &mut DbConn,
     d: SettlementDocument,
+    viewer: &Principal,
     with_lines: bool,
 ) -> Result<DocumentView, ApiError> {
     let id = d.id.clone();
@@ -221,7 +236,12 @@ fn full_view(
             id: p.id,
             paid_on: p.paid_on,
             reference: p.reference,
-            recorded_by: p.recorded_by,
+            recorded_by: person_for(
+                viewer,
+                p.recorded_by,
+                p.recorded_by_organisation_id.as_deref(),
+            ),
+            recorded_by_organisation_id: p.recorded_by_organisation_id,
         })
         .collect();
     let history = queries::document_history(conn, &id)?
@@ -229,7 +249,8 @@ fn full_view(
         .map(|e| EventView {
             at: e.at.and_utc(),
             action: e.action,
-            actor: e.actor,
+            actor: person_for(viewer, e.actor, e.actor_organisation_id.as_deref()),
+            actor_organisation_id: e.actor_organisation_id,
             detail: e.detail,
         })
         .collect();
@@ -261,13 +282,9 @@ pub struct SettlementReport {
     pub documents: Vec<DocumentSummary>,
 }
 
-/// Roles that may build a project's settlement drafts (on a project they see).
-const BUILDERS: &[Role] = &[
-    Role::Admin,
-    Role::FundManager,
-    Role::Commissioner,
-    Role::Provider,
-];
+/// Roles that may build a project's settlement drafts; [`may_build_settlements`] says which
+/// of them may on a project.
+const BUILDERS: &[Role] = &[Role::Admin, Role::Commissioner, Role::Provider];
 
 /// Build the draft documents of one period.
 #[utoipa::path(
@@ -301,8 +318,10 @@ pub async fn build(
         write_tx(conn, |conn| {
             lock_project(conn, &project_id)?;
             let project = load_visible(conn, &principal, &project_id)?;
+            may_build_settlements(&principal, &project.parties())?;
             let actor = Actor {
                 subject: &principal.subject,
+                organisation_id: principal.organisation_id.as_deref(),
                 at,
             };
             let built = service::build_period(conn, &project, period, actor)?;
@@ -401,7 +420,7 @@ pub async fn get(
     let id = id.into_inner();
     let view = with_db(&pool, move |conn| {
         let d = load_document(conn, &principal, &id)?;
-        full_view(conn, d, true)
+        full_view(conn, d, &principal, true)
     })
     .await?;
     Ok(web::Json(view))
@@ -496,6 +515,7 @@ pub async fn issue(
                 &d.id,
                 Actor {
                     subject: &p.subject,
+                    organisation_id: p.organisation_id.as_deref(),
                     at,
                 },
             )?)
@@ -555,6 +575,12 @@ pub async fn pay(
         .to_money("amount")
         .map_err(|e| ApiError::Validation(vec![e]))?;
     let at = config.clock.now();
+    if request.paid_on > at.date() {
+        return Err(ApiError::validation(
+            "paid_on",
+            "is in the future: record a payment once the money has arrived",
+        ));
+    }
     let id = id.into_inner();
     let who = principal.clone();
     idempotent_create(&pool, &principal, &req, body.bytes(), move |conn| {
@@ -579,6 +605,7 @@ pub async fn pay(
             &payment,
             Actor {
                 subject: &who.subject,
+                organisation_id: who.organisation_id.as_deref(),
                 at,
             },
         )?;
@@ -642,6 +669,7 @@ pub async fn void(
         move |conn, d, p| {
             let actor = Actor {
                 subject: &p.subject,
+                organisation_id: p.organisation_id.as_deref(),
                 at,
             };
             let credit_id = service::void(conn, &d.id, &reason, actor)?;
@@ -749,7 +777,7 @@ pub async fn html(
             .ok_or_else(|| ApiError::Internal("a document's project is missing".into()))?;
         let lines = queries::document_lines_page(conn, &d.id, -1, render::HTML_MAX_LINES)?;
         let split = split_rows(conn, &project)?;
-        let view = full_view(conn, d, false)?;
+        let view = full_view(conn, d, &principal, false)?;
         let p = &project.project;
         Ok(render::html_page(
             &view,

@@ -524,6 +524,12 @@ pub async fn statement_csv(
         "outstanding",
     ];
     let internal = |e: csv::Error| ApiError::Internal(format!("statement CSV: {e}"));
+    // Names are text a spreadsheet could read as a formula: such a cell is prefixed with an
+    // apostrophe, as OWASP advises, so it is shown and never run.
+    let text = |cell: &str| match cell.chars().next() {
+        Some('=' | '+' | '-' | '@' | '\t' | '\r') => format!("'{cell}"),
+        _ => cell.to_owned(),
+    };
     writer.write_record(header).map_err(internal)?;
     for l in &view.lines {
         writer
@@ -532,7 +538,7 @@ pub async fn statement_csv(
                 &view.from.to_string(),
                 &view.to.to_string(),
                 &l.project_id,
-                &l.project_name,
+                &text(&l.project_name),
                 &l.role,
                 &l.net.currency,
                 &l.allocated.amount,

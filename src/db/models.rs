@@ -320,6 +320,7 @@ pub struct DocumentPayment {
     pub paid_on: NaiveDate,
     pub reference: String,
     pub recorded_by: String,
+    pub recorded_by_organisation_id: Option<String>,
     pub recorded_at: NaiveDateTime,
 }
 
@@ -330,6 +331,7 @@ pub struct DocumentEvent {
     pub document_id: String,
     pub action: String,
     pub actor: String,
+    pub actor_organisation_id: Option<String>,
     pub at: NaiveDateTime,
     pub detail: String,
 }
@@ -340,6 +342,7 @@ pub struct NewDocumentEvent {
     pub document_id: String,
     pub action: String,
     pub actor: String,
+    pub actor_organisation_id: Option<String>,
     pub at: NaiveDateTime,
     pub detail: String,
 }

@@ -286,6 +286,7 @@ diesel::table! {
         paid_on -> Date,
         reference -> Text,
         recorded_by -> Text,
+        recorded_by_organisation_id -> Nullable<Text>,
         recorded_at -> Timestamp,
     }
 }
@@ -296,6 +297,7 @@ diesel::table! {
         document_id -> Text,
         action -> Text,
         actor -> Text,
+        actor_organisation_id -> Nullable<Text>,
         at -> Timestamp,
         detail -> Text,
     }

@@ -8,6 +8,9 @@
 //! | see money (payer totals, allocations) on a project one sees | every payer's: admin, the organisation owning the project's fund, the provider (it is owed every line), the named validators (they decide the split) and, under `via_commissioner`, the lead commissioner (it is invoiced for every outcome's whole value); anyone else only its own organisation's lines, whatever its role |
 //! | submit claims | a provider token of the project's provider organisation |
 //! | decide a claim (verify, reject, revoke) | admin; a validator token of an organisation named as the project's validator; a commissioner token of the project's lead commissioner, unless the claim's split gives the lead nothing and the route is `direct` (a home-area claim of another council). A commissioner that pays nothing of a claim never decides it. The identity that submitted a claim never verifies it. |
+//! | build a period's settlement drafts | admin; the project's provider (it issues the invoices); under `via_commissioner`, the lead commissioner (it issues the top-up claims). A payer never rebuilds the drafts addressed to others. |
+//! | issue or void a document | its issuer (void: or an admin) |
+//! | record a payment | the document's recipient, or an admin |
 //! | create organisations | admin |
 //! | create funds | admin; a fund manager for its own organisation |
 //! | create projects | admin; a fund manager in its own organisation's fund (or, without a fund, paying into it) |
@@ -195,6 +198,31 @@ pub fn may_submit(principal: &Principal, project: &ProjectParties) -> Result<(),
     } else {
         Err(Denied(
             "only the project's provider may submit its claims".into(),
+        ))
+    }
+}
+
+/// Whether `principal` may build the project's settlement drafts: those who issue them.
+pub fn may_build_settlements(
+    principal: &Principal,
+    project: &ProjectParties,
+) -> Result<(), Denied> {
+    let org = principal.org();
+    let issues = match principal.role {
+        Role::Admin => true,
+        Role::Provider => project.provider == org,
+        Role::Commissioner => {
+            project.route == SettlementRoute::ViaCommissioner
+                && project.payers.iter().any(|(o, lead)| *lead && *o == org)
+        }
+        _ => false,
+    };
+    if issues {
+        Ok(())
+    } else {
+        Err(Denied(
+            "only the project's provider, under via_commissioner its lead commissioner, or an admin builds its settlement documents"
+                .into(),
         ))
     }
 }

@@ -246,13 +246,17 @@ pub mod messages {
         pub project: &'a str,
         pub period: &'a str,
         pub total: &'a str,
-        pub due_on: &'a str,
+        /// None for a credit note.
+        pub due_on: Option<&'a str>,
     }
 
     pub fn document_issued(d: &IssuedDocument) -> Notification {
         Notification {
             kind: NotificationKind::DocumentIssued,
-            subject: format!("{} {} from {}: {}, due {}", d.kind_label, d.number, d.issuer, d.total, d.due_on),
+            subject: match d.due_on {
+                Some(due) => format!("{} {} from {}: {}, due {due}", d.kind_label, d.number, d.issuer, d.total),
+                None => format!("{} {} from {}: {}", d.kind_label, d.number, d.issuer, d.total),
+            },
             body: format!(
                 "{issuer} has issued {kind} {number} to {recipient} for {period} of {project}.\n\n\
                  Total: {total}\nDue: {due}\n\nThe document, its lines and how the amounts were split: \
@@ -264,7 +268,7 @@ pub mod messages {
                 period = d.period,
                 project = d.project,
                 total = d.total,
-                due = d.due_on,
+                due = d.due_on.unwrap_or("nothing is due on a credit note"),
                 id = d.document_id,
             ),
         }

@@ -14,6 +14,9 @@ pub enum AccessError {
     /// Missing, or not visible to the caller: the two are not told apart.
     #[error("no project with this id that you can see")]
     NotFound(String),
+    /// A settlement document that is missing or not the caller's: not told apart either.
+    #[error("no document with this id that you can see")]
+    NoDocument(String),
     #[error(transparent)]
     Database(#[from] diesel::result::Error),
     /// A stored label (currency, route, role…) cofund does not know: nothing is shown of the
@@ -98,7 +101,7 @@ pub fn load_document(
     principal: &Principal,
     id: &str,
 ) -> Result<SettlementDocument, AccessError> {
-    let not_found = || AccessError::NotFound(id.to_owned());
+    let not_found = || AccessError::NoDocument(id.to_owned());
     let document = queries::get_document(conn, id)?.ok_or_else(not_found)?;
     let fund_owner = queries::project_fund_owner(conn, &document.project_id)?;
     if !sees_document(principal, &document, fund_owner.as_deref()) {

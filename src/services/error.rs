@@ -64,7 +64,9 @@ impl From<Denied> for ServiceError {
 impl From<AccessError> for ServiceError {
     fn from(e: AccessError) -> ServiceError {
         match e {
-            AccessError::NotFound(_) => ServiceError::NotFound(e.to_string()),
+            AccessError::NotFound(_) | AccessError::NoDocument(_) => {
+                ServiceError::NotFound(e.to_string())
+            }
             AccessError::Database(e) => e.into(),
             AccessError::Corrupt(e) => e.into(),
         }

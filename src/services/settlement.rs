@@ -22,7 +22,7 @@ use crate::domain::period::Period;
 use crate::domain::registry::{SettlementFrequency, SettlementRoute};
 use crate::domain::settlement::{
     self, check_payment, document_number, number_prefix, DocumentKind, DocumentStatus,
-    DraftDocument, Leg, Parties, Unsettled,
+    DraftDocument, Leg, Parties, PaymentRefused, Unsettled,
 };
 use crate::domain::FieldError;
 use crate::notify::{self, messages};
@@ -32,7 +32,10 @@ use crate::services::error::ServiceError;
 /// Who acts, and when.
 #[derive(Debug, Clone, Copy)]
 pub struct Actor<'a> {
+    /// The person (the token's subject).
     pub subject: &'a str,
+    /// The organisation they act for; none for an admin.
+    pub organisation_id: Option<&'a str>,
     pub at: NaiveDateTime,
 }
 
@@ -317,6 +320,7 @@ fn record_event(
             document_id: document_id.to_owned(),
             action: action.to_owned(),
             actor: actor.subject.to_owned(),
+            actor_organisation_id: actor.organisation_id.map(str::to_owned),
             at: actor.at,
             detail,
         })
@@ -385,7 +389,9 @@ pub fn issue(conn: &mut DbConn, document_id: &str, actor: Actor) -> Result<(), S
     }
     let issued_on = actor.at.date();
     let number = next_number(conn, &document.issuer_organisation_id, issued_on)?;
-    let due_on = issued_on + chrono::Duration::days(i64::from(payment_terms_days));
+    // A credit note is owed to its recipient, not by it: it falls due on nothing.
+    let due_on = (kind_of(&document)? != DocumentKind::CreditNote)
+        .then(|| issued_on + chrono::Duration::days(i64::from(payment_terms_days)));
     diesel::update(settlement_documents::table.find(document_id))
         .set((
             settlement_documents::status.eq(DocumentStatus::Issued.as_str()),
@@ -399,7 +405,10 @@ pub fn issue(conn: &mut DbConn, document_id: &str, actor: Actor) -> Result<(), S
         document_id,
         "issued",
         actor,
-        format!("numbered {number}, due {due_on}"),
+        match due_on {
+            Some(due_on) => format!("numbered {number}, due {due_on}"),
+            None => format!("numbered {number}"),
+        },
     )?;
     notify_issued(conn, &document, &number, due_on, actor)
 }
@@ -409,7 +418,7 @@ fn notify_issued(
     conn: &mut DbConn,
     document: &SettlementDocument,
     number: &str,
-    due_on: NaiveDate,
+    due_on: Option<NaiveDate>,
     actor: Actor,
 ) -> Result<(), ServiceError> {
     let project: String = projects::table
@@ -431,7 +440,7 @@ fn notify_issued(
         project: &project,
         period: &document.period,
         total: &total,
-        due_on: &due_on.to_string(),
+        due_on: due_on.map(|d| d.to_string()).as_deref(),
     });
     notify::enqueue(
         conn,
@@ -466,7 +475,16 @@ pub fn record_payment(
         document.paid_minor,
         payment.amount_minor,
     )
-    .map_err(|e| ServiceError::Invalid(vec![FieldError::new("amount", e.to_string())]))?;
+    .map_err(|e| {
+        let detail = match e {
+            PaymentRefused::Overpayment { outstanding_minor } => format!(
+                "this payment would overpay the document: {} is outstanding",
+                MoneyJson::from_minor(outstanding_minor, &document.currency)
+            ),
+            other => other.to_string(),
+        };
+        ServiceError::Invalid(vec![FieldError::new("amount", detail)])
+    })?;
     let id = new_id("pay");
     diesel::insert_into(document_payments::table)
         .values(DocumentPayment {
@@ -476,6 +494,7 @@ pub fn record_payment(
             paid_on: payment.paid_on,
             reference: payment.reference.clone(),
             recorded_by: actor.subject.to_owned(),
+            recorded_by_organisation_id: actor.organisation_id.map(str::to_owned),
             recorded_at: actor.at,
         })
         .execute(conn)?;
@@ -513,20 +532,23 @@ pub fn void(
     actor: Actor,
 ) -> Result<String, ServiceError> {
     let document = lock_document(conn, document_id)?;
-    if status_of(&document)? != DocumentStatus::Issued || document.paid_minor != 0 {
+    let status = status_of(&document)?;
+    if status != DocumentStatus::Issued {
         return Err(ServiceError::Conflict(format!(
-            "the document is {}{}: only an issued document with no payment is voided",
-            document.status,
-            if document.paid_minor != 0 {
-                " and part paid"
-            } else {
-                ""
-            }
+            "the document is {}: only an issued document with no payment is voided",
+            document.status
         )));
     }
-    if document.credits_document_id.is_some() {
+    if document.paid_minor != 0 {
         return Err(ServiceError::Conflict(
-            "this credit note cancels a voided document: it is not voided in turn".into(),
+            "the document is part paid: only an issued document with no payment is voided".into(),
+        ));
+    }
+    // Voiding a credit note would make a "credit note" that charges: a wrong credit is put
+    // right by the next document instead.
+    if kind_of(&document)? == DocumentKind::CreditNote {
+        return Err(ServiceError::Conflict(
+            "a credit note is not voided: what it credits is settled, and any correction is a new ledger entry on the next document".into(),
         ));
     }
     let credit = issue_credit_note(conn, &document, actor)?;
@@ -554,7 +576,7 @@ pub fn void(
         actor,
         format!("numbered {number}, cancelling {old_number}"),
     )?;
-    notify_issued(conn, &credit, &number, actor.at.date(), actor)?;
+    notify_issued(conn, &credit, &number, None, actor)?;
     Ok(credit.id)
 }
 
@@ -574,7 +596,7 @@ fn issue_credit_note(
         paid_minor: 0,
         number: Some(number),
         issued_on: Some(issued_on),
-        due_on: Some(issued_on),
+        due_on: None,
         credits_document_id: Some(document.id.clone()),
         void_reason: None,
         created_by: actor.subject.to_owned(),

@@ -167,7 +167,7 @@ async fn direct_route_invoices_each_payer_its_share_then_pays_and_credits_a_revo
 
     // Paid in two parts by the council; an overpayment is refused and changes nothing.
     let council_token = app.token(Role::Commissioner, Some(&r.council));
-    let pay = |amount: &str, reference: &str| json!({"amount": gbp(amount), "paid_on": "2027-01-15", "reference": reference});
+    let pay = |amount: &str, reference: &str| json!({"amount": gbp(amount), "paid_on": "2026-11-30", "reference": reference});
     let path = format!("/v1/documents/{council_invoice}/payments");
     let part = app
         .post(&path, Some(&council_token), &pay("500.00", "BACS 1"))
@@ -199,6 +199,58 @@ async fn direct_route_invoices_each_payer_its_share_then_pays_and_credits_a_revo
         .map(|e| e["action"].as_str().unwrap())
         .collect();
     assert_eq!(actions, ["built", "issued", "payment", "paid"]);
+    // Who recorded the payment is the council's business: the provider sees the organisation.
+    let payment = &full.body["payments"][0];
+    assert_eq!(
+        (
+            payment["recorded_by"].as_str(),
+            payment["recorded_by_organisation_id"].as_str()
+        ),
+        (Some("commissioner-user"), Some(r.council.as_str()))
+    );
+    let provider_view = app
+        .get(
+            &format!("/v1/documents/{council_invoice}"),
+            Some(&r.provider_token),
+        )
+        .await;
+    let provider_view = provider_view.assert_status(200).clone();
+    assert!(
+        provider_view["payments"][0]["recorded_by"].is_null(),
+        "{provider_view}"
+    );
+    assert_eq!(
+        provider_view["history"][2]["actor_organisation_id"],
+        r.council.as_str()
+    );
+    assert!(provider_view["history"][2]["actor"].is_null());
+    assert_eq!(
+        provider_view["history"][1]["actor"], "provider-clerk",
+        "its own people by name"
+    );
+    let html = app
+        .client
+        .get(app.url(&format!("/v1/documents/{council_invoice}.html")))
+        .bearer_auth(&r.provider_token)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        html.contains("by a user of Worcestershire County Council")
+            && !html.contains("commissioner-user")
+    );
+    // A payment is recorded once the money has arrived, not ahead of it.
+    let tomorrow = (app.clock.today() + chrono::Duration::days(1)).to_string();
+    app.post(
+        &path,
+        Some(&council_token),
+        &json!({"amount": gbp("1.00"), "paid_on": tomorrow, "reference": "early"}),
+    )
+    .await
+    .assert_invalid_field("paid_on");
     assert_eq!(full.body["lines"][0]["claim_id"], claim.as_str());
 
     // Revoked in the next quarter: a credit note for the council, once, in that period.
@@ -223,11 +275,28 @@ async fn direct_route_invoices_each_payer_its_share_then_pays_and_credits_a_revo
         gbp("-150.00")
     );
     let rebuilt = r.settle(&app, &r.provider_token, &next).await;
+    let rebuilt = rebuilt.assert_status(201).clone();
     assert_eq!(
-        rebuilt.assert_status(201)["allocations_settled"],
-        3,
+        rebuilt["allocations_settled"], 3,
         "each reversal credited once"
     );
+    // Issued, a credit note owes nothing and is never voided (that would make a charge of it).
+    let credit = id_of(document_for(&rebuilt, "credit_note", &r.council));
+    let issued = app
+        .post(
+            &format!("/v1/documents/{credit}/issue"),
+            Some(&r.provider_token),
+            &json!({}),
+        )
+        .await;
+    assert!(issued.assert_status(200)["due_on"].is_null());
+    app.post(
+        &format!("/v1/documents/{credit}/void"),
+        Some(&r.provider_token),
+        &json!({"reason": "undo"}),
+    )
+    .await
+    .assert_problem(409);
     assert_ledger_ok(&app);
 }
 
@@ -274,7 +343,7 @@ async fn via_commissioner_invoices_the_lead_for_the_whole_value_and_the_lead_cla
         .post(
             &format!("/v1/documents/{sof_claim}/payments"),
             Some(&sof_token),
-            &json!({"amount": gbp("690.10"), "paid_on": "2027-02-01", "reference": "SOF-REMIT-7"}),
+            &json!({"amount": gbp("690.10"), "paid_on": "2026-11-30", "reference": "SOF-REMIT-7"}),
         )
         .await;
     assert_eq!(paid.assert_status(201)["status"], "paid");
@@ -378,7 +447,7 @@ async fn voiding_an_issued_invoice_credits_it_and_settles_its_outcomes_again() {
     app.post(
         &format!("/v1/documents/{invoice}/payments"),
         Some(&council_token),
-        &json!({"amount": gbp("1.00"), "paid_on": "2027-01-15", "reference": "x"}),
+        &json!({"amount": gbp("1.00"), "paid_on": "2026-11-30", "reference": "x"}),
     )
     .await
     .assert_invalid_field("amount");
@@ -398,10 +467,22 @@ async fn nobody_reads_or_acts_on_a_document_that_is_not_theirs() {
     r.verified_claim(&app, "R-1").await;
     let q = current_period(&app);
     let council_token = app.token(Role::Commissioner, Some(&r.council));
-    // A payer building the period sees only its own invoice in the answer.
-    let report = r.settle(&app, &council_token, &q).await;
+    // A payer does not build (and so replace) drafts: the provider, their issuer, does.
+    r.settle(&app, &council_token, &q).await.assert_problem(403);
+    let report = r.settle(&app, &r.provider_token, &q).await;
     let report = report.assert_status(201).clone();
-    let seen: Vec<&str> = report["documents"]
+    assert_eq!(
+        report["documents"].as_array().unwrap().len(),
+        3,
+        "the provider sees what it issues"
+    );
+    let mine = app
+        .get(
+            &format!("/v1/documents?project_id={}", r.project),
+            Some(&council_token),
+        )
+        .await;
+    let seen: Vec<&str> = mine.assert_status(200)["items"]
         .as_array()
         .unwrap()
         .iter()
@@ -452,7 +533,7 @@ async fn nobody_reads_or_acts_on_a_document_that_is_not_theirs() {
         app.post(
             &format!("/v1/documents/{cbo_invoice}/payments"),
             Some(&token),
-            &json!({"amount": gbp("1.00"), "paid_on": "2027-01-15", "reference": "x"}),
+            &json!({"amount": gbp("1.00"), "paid_on": "2026-11-30", "reference": "x"}),
         )
         .await
         .assert_problem(404);
@@ -466,7 +547,7 @@ async fn nobody_reads_or_acts_on_a_document_that_is_not_theirs() {
         .collect();
     assert_eq!(listed, std::slice::from_ref(&r.council));
     // The recipient may not issue what it receives, nor the provider pay what it issued.
-    let council_invoice = report["documents"][0]["id"].as_str().unwrap().to_owned();
+    let council_invoice = id_of(document_for(&report, "invoice", &r.council));
     app.post(
         &format!("/v1/documents/{council_invoice}/issue"),
         Some(&council_token),
@@ -491,7 +572,7 @@ async fn nobody_reads_or_acts_on_a_document_that_is_not_theirs() {
     app.post(
         &format!("/v1/documents/{council_invoice}/payments"),
         Some(&r.provider_token),
-        &json!({"amount": gbp("1.00"), "paid_on": "2027-01-15", "reference": "x"}),
+        &json!({"amount": gbp("1.00"), "paid_on": "2026-11-30", "reference": "x"}),
     )
     .await
     .assert_problem(403);
@@ -855,7 +936,7 @@ async fn a_fund_sees_its_position_and_a_council_its_own_statement() {
     app.post(
         &format!("/v1/documents/{cbo_invoice}/payments"),
         Some(&cbo_token),
-        &json!({"amount": gbp("150.00"), "paid_on": "2027-01-10", "reference": "CBO-1"}),
+        &json!({"amount": gbp("150.00"), "paid_on": "2026-11-30", "reference": "CBO-1"}),
     )
     .await
     .assert_status(201);

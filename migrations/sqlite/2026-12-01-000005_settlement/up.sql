@@ -86,7 +86,8 @@ CREATE TABLE document_payments (
     amount_minor  BIGINT NOT NULL,
     paid_on       DATE NOT NULL,
     reference     TEXT NOT NULL,
-    recorded_by   TEXT NOT NULL,
+    recorded_by   TEXT NOT NULL,      -- the person (the token's subject): shown to its own organisation
+    recorded_by_organisation_id TEXT, -- none for an admin
     recorded_at   TIMESTAMP NOT NULL
 );
 CREATE INDEX document_payments_document_idx ON document_payments(document_id);
@@ -96,7 +97,8 @@ CREATE TABLE document_events (
     id           INTEGER PRIMARY KEY,
     document_id  TEXT NOT NULL REFERENCES settlement_documents(id),
     action       TEXT NOT NULL,   -- built, issued, payment, paid, voided
-    actor        TEXT NOT NULL,
+    actor        TEXT NOT NULL,   -- the person: shown to its own organisation and admins
+    actor_organisation_id TEXT,   -- none for an admin
     at           TIMESTAMP NOT NULL,
     detail       TEXT NOT NULL
 );

@@ -175,6 +175,14 @@ fn explanation(view: &DocumentView, project_name: &str, route: &str) -> String {
     )
 }
 
+/// The name of a party of the document, or its id.
+fn name_of(view: &DocumentView, organisation_id: &str) -> String {
+    [&view.summary.issuer, &view.summary.recipient]
+        .into_iter()
+        .find(|p| p.organisation_id == organisation_id)
+        .map_or_else(|| organisation_id.to_owned(), |p| p.name.clone())
+}
+
 /// An HTML table: `columns` are (heading, right-aligned); cells are already escaped.
 fn table(class: &str, columns: &[(&str, bool)], rows: impl Iterator<Item = Vec<String>>) -> String {
     let align = |numeric: bool| if numeric { " class=\"n\"" } else { "" };
@@ -339,10 +347,14 @@ pub fn html_page(
     out.push_str("<h2>History</h2><ul>");
     for e in &view.history {
         let at = e.at.format("%Y-%m-%d %H:%M UTC");
+        let who = match (&e.actor, &e.actor_organisation_id) {
+            (Some(person), _) => esc(person),
+            (None, Some(org)) => format!("a user of {}", esc(&name_of(view, org))),
+            (None, None) => "an administrator".to_owned(),
+        };
         out.push_str(&format!(
-            "<li>{at} {} by {}: {}</li>",
+            "<li>{at} {} by {who}: {}</li>",
             esc(&e.action),
-            esc(&e.actor),
             esc(&e.detail)
         ));
     }
