@@ -9,7 +9,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::auth::{Principal, Role};
 use super::error::{ApiError, Problem};
-use super::extract::{parse_json, JsonBody, PageQuery};
+use super::extract::{self, parse_json, JsonBody, PageQuery};
 use super::{idempotent_create, with_db, Page};
 use crate::config::Config;
 use crate::db::models::{Allocation, Claim};
@@ -19,7 +19,6 @@ use crate::domain::access::{decider, may_submit, MoneyScope};
 use crate::domain::claims::{AdjustmentKind, ClaimInput, Reason};
 use crate::domain::limits;
 use crate::domain::money::MoneyJson;
-use crate::domain::period::Period;
 use crate::services::access::{load_visible, AccessError, VisibleProject};
 use crate::services::claims::{
     self as service, check_decider, lock_project, BulkMode, ProjectRules, RowResult, RowStatus,
@@ -891,16 +890,10 @@ pub async fn allocations_list(
     .limit()?;
     let period = match &query.period {
         None => None,
-        Some(p) => Some(
-            Period::parse(p)
-                .map(|p| (p.start(), p.last_day()))
-                .ok_or_else(|| {
-                    ApiError::validation(
-                        "period",
-                        "is not a period such as 2021-Q1 or 2021-03, from 1900 to 2199",
-                    )
-                })?,
-        ),
+        Some(p) => {
+            let p = extract::period(p)?;
+            Some((p.start(), p.last_day()))
+        }
     };
     let after: Option<i64> = match query.cursor.as_deref().filter(|c| !c.is_empty()) {
         None => None,

@@ -11,7 +11,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::auth::{Principal, Role};
 use super::error::{ApiError, Problem};
-use super::extract::{JsonBody, PageQuery};
+use super::extract::{self, JsonBody, PageQuery};
 use super::{idempotent_create, with_db, Page};
 use crate::config::Config;
 use crate::db::models::{DocumentLine, ProjectRecord, SettlementDocument};
@@ -20,7 +20,6 @@ use crate::db::{write_tx, DbConn, Pool};
 use crate::domain::access::may_build_settlements;
 use crate::domain::limits;
 use crate::domain::money::MoneyJson;
-use crate::domain::period::Period;
 use crate::domain::settlement::{DocumentKind, DocumentStatus};
 use crate::services::access::{load_document, load_visible};
 use crate::services::claims::lock_project;
@@ -306,12 +305,7 @@ pub async fn build(
 ) -> Result<HttpResponse, ApiError> {
     principal.require(BUILDERS)?;
     let request: SettlementRequest = body.parse()?;
-    let period = Period::parse(request.period.trim()).ok_or_else(|| {
-        ApiError::validation(
-            "period",
-            "is not a period such as 2021-Q1 or 2021-03, from 1900 to 2199",
-        )
-    })?;
+    let period = extract::period(&request.period)?;
     let project_id = project_id.into_inner();
     let at = config.clock.now();
     let report = with_db(&pool, move |conn| {
@@ -378,18 +372,15 @@ pub async fn list(
         limit: query.limit,
     }
     .limit()?;
-    if let Some(period) = &query.period {
-        Period::parse(period).ok_or_else(|| {
-            ApiError::validation("period", "is not a period such as 2021-Q1 or 2021-03")
-        })?;
-    }
+    // Matched as stored (`2021-Q1`), once known to be a period.
+    let period = query.period.as_deref().map(extract::period).transpose()?;
     let filter = DocumentFilter {
         visible_to: (!principal.is_admin())
             .then(|| principal.organisation_id.clone().unwrap_or_default()),
         project_id: query.project_id,
         issuer_organisation_id: query.issuer_organisation_id,
         recipient_organisation_id: query.recipient_organisation_id,
-        period: query.period,
+        period: period.map(|p| p.to_string()),
         status: query.status.map(|s| s.as_str().to_owned()),
         kind: query.kind.map(|k| k.as_str().to_owned()),
         after: query.cursor.filter(|c| !c.is_empty()),
