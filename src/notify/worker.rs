@@ -234,6 +234,7 @@ fn build(message: &OutboxMessage, from: &Mailbox) -> Result<Message, Failure> {
         builder = builder.to(to);
     }
     builder
+        .header(lettre::message::header::ContentType::TEXT_PLAIN)
         .body(message.body.clone())
         .map_err(|_| bad("its headers or body are not valid"))
 }

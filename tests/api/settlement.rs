@@ -1101,7 +1101,7 @@ async fn caps_warn_at_eighty_percent_and_project_where_they_bind() {
     let app = spawn_app().await;
     let p = parties(&app).await;
     let body = json!({
-        "name": "Small caps", "fund_id": p.fund, "provider_organisation_id": p.provider,
+        "name": "=HYPERLINK(\"http://x.example\") caps", "fund_id": p.fund, "provider_organisation_id": p.provider,
         "service_start": "2016-01-01", "service_end": "2030-12-31",
         "payers": [
             {"organisation_id": p.central, "role": "central_top_up", "max_commitment": gbp("1000.00")},
@@ -1149,4 +1149,21 @@ async fn caps_warn_at_eighty_percent_and_project_where_they_bind() {
         .map(|w| w["level"].as_str().unwrap())
         .collect();
     assert_eq!(levels, ["near", "near"]);
+    // A name that a spreadsheet would run as a formula is shown as text in the CSV.
+    let council = app.token(Role::Commissioner, Some(&p.council_a));
+    let csv = app
+        .client
+        .get(app.url(&format!("/v1/organisations/{}/statement.csv", p.council_a)))
+        .bearer_auth(&council)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let rows: Vec<csv::StringRecord> = csv::Reader::from_reader(csv.as_bytes())
+        .records()
+        .map(Result::unwrap)
+        .collect();
+    assert!(rows[0][4].starts_with("'=HYPERLINK"), "{csv}");
 }
