@@ -104,6 +104,12 @@ fn document_for<'a>(report: &'a Value, kind: &str, recipient: &str) -> &'a Value
         .unwrap_or_else(|| panic!("no {kind} to {recipient} in {report}"))
 }
 
+/// How many documents `token` finds in the list.
+async fn documents_seen(app: &TestApp, token: &str) -> usize {
+    let list = app.get("/v1/documents", Some(token)).await;
+    list.assert_status(200)["items"].as_array().unwrap().len()
+}
+
 fn id_of(document: &Value) -> String {
     document["id"].as_str().unwrap().to_owned()
 }
@@ -578,40 +584,11 @@ async fn nobody_reads_or_acts_on_a_document_that_is_not_theirs() {
     .assert_problem(403);
     // The provider sees every document it issued; the CBO, owner of the project's fund, sees
     // the project's documents; the SOF only its own.
-    let provider_list = app.get("/v1/documents", Some(&r.provider_token)).await;
-    assert_eq!(
-        provider_list.assert_status(200)["items"]
-            .as_array()
-            .unwrap()
-            .len(),
-        3
-    );
-    let cbo_list = app
-        .get(
-            "/v1/documents",
-            Some(&app.token(Role::FundManager, Some(&r.cbo))),
-        )
-        .await;
-    assert_eq!(
-        cbo_list.assert_status(200)["items"]
-            .as_array()
-            .unwrap()
-            .len(),
-        3
-    );
-    let sof_list = app
-        .get(
-            "/v1/documents",
-            Some(&app.token(Role::FundManager, Some(&r.sof))),
-        )
-        .await;
-    assert_eq!(
-        sof_list.assert_status(200)["items"]
-            .as_array()
-            .unwrap()
-            .len(),
-        1
-    );
+    assert_eq!(documents_seen(&app, &r.provider_token).await, 3);
+    let cbo_manager = app.token(Role::FundManager, Some(&r.cbo));
+    assert_eq!(documents_seen(&app, &cbo_manager).await, 3);
+    let sof_manager = app.token(Role::FundManager, Some(&r.sof));
+    assert_eq!(documents_seen(&app, &sof_manager).await, 1);
     // A validator does not build settlements; a bad period is named.
     r.settle(&app, &r.validator_token, &q)
         .await
