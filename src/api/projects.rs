@@ -48,6 +48,7 @@ pub struct ProjectView {
     pub policy_sector: Option<String>,
     pub target_population: Option<String>,
     pub stage_development: Option<String>,
+    pub social_challenge: Option<String>,
     pub created_at: chrono::DateTime<chrono::Utc>,
 }
 
@@ -190,6 +191,7 @@ impl From<ProjectRecord> for ProjectView {
             policy_sector: p.policy_sector,
             target_population: p.target_population,
             stage_development: p.stage_development,
+            social_challenge: p.social_challenge,
             created_at: p.created_at.and_utc(),
         }
     }

@@ -488,6 +488,7 @@ pub mod backend_specific {
         Funds,
         Projects,
         SettlementDocuments,
+        PublishedTables,
     }
 
     impl LockableTable {
@@ -496,6 +497,7 @@ pub mod backend_specific {
                 LockableTable::Funds => "funds",
                 LockableTable::Projects => "projects",
                 LockableTable::SettlementDocuments => "settlement_documents",
+                LockableTable::PublishedTables => "published_tables",
             }
         }
     }
@@ -507,8 +509,8 @@ pub mod totals {
     use std::collections::HashMap;
 
     use diesel::sql_types::{BigInt, Text};
-    use diesel::RunQueryDsl;
 
+    use super::dynamic::{self, Param};
     use super::DbConn;
 
     #[derive(diesel::QueryableByName)]
@@ -526,32 +528,96 @@ pub mod totals {
         sql: &str,
         params: &[&str],
     ) -> diesel::QueryResult<HashMap<String, i64>> {
-        let rows: Vec<KeyTotal> = match conn {
+        let params: Vec<Param> = params.iter().map(|p| Param::text(p)).collect();
+        let rows: Vec<KeyTotal> = dynamic::load(conn, sql, &params)?;
+        Ok(rows.into_iter().map(|r| (r.key, r.total)).collect())
+    }
+}
+
+/// SQL whose text or parameters are only known at run time (the open-data filters, batched
+/// inserts of a table chosen at run time): `?` placeholders, numbered for PostgreSQL, and
+/// parameters of the two types such SQL needs.
+pub mod dynamic {
+    use diesel::deserialize::QueryableByName;
+    use diesel::pg::Pg;
+    use diesel::query_builder::{BoxedSqlQuery, SqlQuery};
+    use diesel::sql_types::{BigInt, Nullable, Text};
+    use diesel::sqlite::Sqlite;
+    use diesel::RunQueryDsl;
+
+    use super::DbConn;
+
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    pub enum Param {
+        Text(Option<String>),
+        BigInt(Option<i64>),
+    }
+
+    impl Param {
+        pub fn text(text: &str) -> Param {
+            Param::Text(Some(text.to_owned()))
+        }
+    }
+
+    fn numbered(sql: &str) -> String {
+        let mut out = String::with_capacity(sql.len() + 16);
+        let mut n = 0;
+        for ch in sql.chars() {
+            if ch == '?' {
+                n += 1;
+                out.push('$');
+                out.push_str(&n.to_string());
+            } else {
+                out.push(ch);
+            }
+        }
+        out
+    }
+
+    fn bind_all<'f, DB>(
+        mut query: BoxedSqlQuery<'f, DB, SqlQuery>,
+        params: &[Param],
+    ) -> BoxedSqlQuery<'f, DB, SqlQuery>
+    where
+        DB: diesel::backend::Backend
+            + diesel::sql_types::HasSqlType<Nullable<Text>>
+            + diesel::sql_types::HasSqlType<Nullable<BigInt>>,
+        Option<String>: diesel::serialize::ToSql<Nullable<Text>, DB>,
+        Option<i64>: diesel::serialize::ToSql<Nullable<BigInt>, DB>,
+    {
+        for p in params {
+            query = match p.clone() {
+                Param::Text(t) => query.bind::<Nullable<Text>, _>(t),
+                Param::BigInt(n) => query.bind::<Nullable<BigInt>, _>(n),
+            };
+        }
+        query
+    }
+
+    /// Loads the rows `sql` selects, `params` bound to its `?` in order.
+    pub fn load<T>(conn: &mut DbConn, sql: &str, params: &[Param]) -> diesel::QueryResult<Vec<T>>
+    where
+        T: QueryableByName<Pg> + QueryableByName<Sqlite> + 'static,
+    {
+        match conn {
             DbConn::Pg(pg) => {
-                let mut numbered = String::with_capacity(sql.len() + 8);
-                let mut n = 0;
-                for ch in sql.chars() {
-                    if ch == '?' {
-                        n += 1;
-                        numbered.push_str(&format!("${n}"));
-                    } else {
-                        numbered.push(ch);
-                    }
-                }
-                let mut query = diesel::sql_query(numbered).into_boxed();
-                for p in params {
-                    query = query.bind::<Text, _>(p.to_string());
-                }
-                query.load(pg)?
+                bind_all(diesel::sql_query(numbered(sql)).into_boxed::<Pg>(), params).load(pg)
             }
             DbConn::Sqlite(sqlite) => {
-                let mut query = diesel::sql_query(sql).into_boxed();
-                for p in params {
-                    query = query.bind::<Text, _>(p.to_string());
-                }
-                query.load(sqlite)?
+                bind_all(diesel::sql_query(sql).into_boxed::<Sqlite>(), params).load(sqlite)
             }
-        };
-        Ok(rows.into_iter().map(|r| (r.key, r.total)).collect())
+        }
+    }
+
+    /// Runs `sql`, `params` bound to its `?` in order; returns the rows it changed.
+    pub fn execute(conn: &mut DbConn, sql: &str, params: &[Param]) -> diesel::QueryResult<usize> {
+        match conn {
+            DbConn::Pg(pg) => {
+                bind_all(diesel::sql_query(numbered(sql)).into_boxed::<Pg>(), params).execute(pg)
+            }
+            DbConn::Sqlite(sqlite) => {
+                bind_all(diesel::sql_query(sql).into_boxed::<Sqlite>(), params).execute(sqlite)
+            }
+        }
     }
 }

@@ -64,6 +64,7 @@ pub struct Project {
     pub published: bool,
     pub created_at: NaiveDateTime,
     pub payment_terms_days: i32,
+    pub social_challenge: Option<String>,
 }
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]

@@ -366,6 +366,7 @@ pub fn insert_project(conn: &mut DbConn, plan: &ProjectPlan) -> Result<String, D
         policy_sector: plan.policy_sector.clone(),
         target_population: plan.target_population.clone(),
         stage_development: plan.stage_development.clone(),
+        social_challenge: plan.social_challenge.clone(),
         published: plan.published,
         created_at: now(),
         payment_terms_days: i32::from(plan.payment_terms_days),

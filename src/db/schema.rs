@@ -59,6 +59,7 @@ diesel::table! {
         published -> Bool,
         created_at -> Timestamp,
         payment_terms_days -> Integer,
+        social_challenge -> Nullable<Text>,
     }
 }
 
@@ -369,3 +370,34 @@ diesel::allow_tables_to_appear_in_same_query!(
     payment_plans,
     outbox,
 );
+
+diesel::table! {
+    published_tables (id) {
+        id -> Text,
+        row_count -> BigInt,
+        built_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    open_data_releases (version) {
+        version -> Text,
+        released_at -> Timestamp,
+        released_by -> Text,
+        manifest -> Text,
+    }
+}
+
+diesel::table! {
+    open_data_release_files (version, name) {
+        version -> Text,
+        name -> Text,
+        media_type -> Text,
+        sha256 -> Text,
+        byte_count -> BigInt,
+        content -> Binary,
+    }
+}
+
+diesel::joinable!(open_data_release_files -> open_data_releases (version));
+diesel::allow_tables_to_appear_in_same_query!(open_data_releases, open_data_release_files);

@@ -24,6 +24,7 @@ pub mod claims;
 pub mod ledger;
 pub mod limits;
 pub mod money;
+pub mod open_data;
 pub mod period;
 pub mod position;
 pub mod pseudonym;

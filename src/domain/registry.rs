@@ -118,6 +118,8 @@ pub struct NewProject {
     pub target_population: Option<String>,
     /// INDIGO `stage_development`.
     pub stage_development: Option<String>,
+    /// INDIGO `social_challenge`: the problem the project addresses.
+    pub social_challenge: Option<String>,
 }
 
 fn default_cap_policy() -> CapPolicy {
@@ -373,6 +375,7 @@ pub struct ProjectPlan {
     pub policy_sector: Option<String>,
     pub target_population: Option<String>,
     pub stage_development: Option<String>,
+    pub social_challenge: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -487,6 +490,7 @@ pub fn validate_project(
         policy_sector: input.policy_sector.clone(),
         target_population: input.target_population.clone(),
         stage_development: input.stage_development.clone(),
+        social_challenge: input.social_challenge.clone(),
     };
     if errors.is_empty() {
         let plan = plan();

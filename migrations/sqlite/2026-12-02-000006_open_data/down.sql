@@ -1,0 +1,12 @@
+DROP TABLE open_data_release_files;
+DROP TABLE open_data_releases;
+DROP TABLE published_tables;
+DROP TABLE published_payments_quarterly;
+DROP TABLE published_results_quarterly;
+DROP TABLE published_outcome_metrics;
+DROP TABLE published_project_payers;
+DROP TABLE published_projects;
+DROP TABLE published_organisations;
+DROP TABLE published_funds;
+DROP INDEX allocations_open_data_idx;
+ALTER TABLE projects DROP COLUMN social_challenge;
