@@ -42,6 +42,67 @@ pub struct Config {
     pub workers: Option<usize>,
     /// The time the application acts at (the system clock but in tests).
     pub clock: crate::clock::Clock,
+    /// What open data publishes, and how often it is rebuilt.
+    pub open_data: OpenDataSettings,
+}
+
+/// Open data: the small-number threshold, the licence, and the rebuild interval.
+#[derive(Debug, Clone)]
+pub struct OpenDataSettings {
+    /// Counts from 1 to k−1 are withheld.
+    pub k: i64,
+    pub licence: crate::domain::open_data::package::Licence,
+    /// How often the published tables are rebuilt from the ledger; none: only when a release
+    /// is cut or an administrator asks.
+    pub refresh: Option<std::time::Duration>,
+}
+
+impl Default for OpenDataSettings {
+    fn default() -> OpenDataSettings {
+        OpenDataSettings {
+            k: DEFAULT_OPEN_DATA_K,
+            licence: Default::default(),
+            refresh: Some(std::time::Duration::from_secs(300)),
+        }
+    }
+}
+
+pub const DEFAULT_OPEN_DATA_K: i64 = 5;
+/// The largest threshold accepted: beyond it almost every cell of a real project is withheld.
+pub const MAX_OPEN_DATA_K: i64 = 100;
+
+impl OpenDataSettings {
+    fn from_env(errors: &mut Vec<String>) -> OpenDataSettings {
+        let mut settings = OpenDataSettings::default();
+        if let Some(k) = var("COFUND_OPEN_DATA_K") {
+            match k.parse::<i64>() {
+                Ok(k) if (2..=MAX_OPEN_DATA_K).contains(&k) => settings.k = k,
+                _ => errors.push(format!(
+                    "COFUND_OPEN_DATA_K must be a whole number from 2 to {MAX_OPEN_DATA_K} (counts below it are withheld)"
+                )),
+            }
+        }
+        if let Some(name) = var("COFUND_OPEN_DATA_LICENCE") {
+            use crate::domain::open_data::package::{Licence, LICENCES};
+            match Licence::by_name(&name) {
+                Some(licence) => settings.licence = licence,
+                None => errors.push(format!(
+                    "COFUND_OPEN_DATA_LICENCE must be one of {}",
+                    LICENCES.map(|l| l.name).join(", ")
+                )),
+            }
+        }
+        if let Some(seconds) = var("COFUND_OPEN_DATA_REFRESH_SECONDS") {
+            match seconds.parse::<u64>() {
+                Ok(0) => settings.refresh = None,
+                Ok(s) => settings.refresh = Some(std::time::Duration::from_secs(s)),
+                Err(_) => errors.push(
+                    "COFUND_OPEN_DATA_REFRESH_SECONDS must be a whole number of seconds (0: never on a timer)".into(),
+                ),
+            }
+        }
+        settings
+    }
 }
 
 /// Where development-only secrets are kept between runs, so that tokens minted by
@@ -168,6 +229,8 @@ impl Config {
             }
         };
 
+        let open_data = OpenDataSettings::from_env(&mut errors);
+
         match (errors.is_empty(), jwt) {
             (true, Some(jwt)) => Ok(Config {
                 environment,
@@ -180,6 +243,7 @@ impl Config {
                 max_body_bytes: 64 * 1024 * 1024,
                 workers: None,
                 clock: crate::clock::Clock::system(),
+                open_data,
             }),
             _ => Err(errors),
         }

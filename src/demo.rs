@@ -275,6 +275,7 @@ impl Loader<'_> {
             "service_start": "2015-04-01", "service_end": "2019-03-31",
             "max_outcome_payment": gbp("2020000.00"),
             "policy_sector": "Health and wellbeing", "target_population": "Older people experiencing loneliness",
+            "social_challenge": "Loneliness and social isolation in later life",
             "stage_development": "Complete",
             "payers": [
                 {"organisation_id": tnlcf, "role": "central_top_up", "max_commitment": gbp("303000.00")},
@@ -299,6 +300,7 @@ impl Loader<'_> {
             "service_start": "2018-04-01", "service_end": "2023-03-31",
             "max_outcome_payment": gbp("3241776.00"),
             "policy_sector": "Criminal justice", "target_population": "Young people leaving the youth justice system",
+            "social_challenge": "Reoffending by young people",
             "stage_development": "Complete",
             "payers": payers,
             "outcomes": [
@@ -323,6 +325,7 @@ impl Loader<'_> {
             "service_start": "2020-01-01", "service_end": "2024-12-31",
             "max_outcome_payment": gbp("10000000.00"),
             "policy_sector": "Child and family welfare", "target_population": "Adolescents on the edge of care",
+            "social_challenge": "Children entering care",
             "stage_development": "Implementation",
             "payers": payers,
             "outcomes": [{"code": "week_out_of_care", "name": "Seven consecutive days out of care", "price": gbp("650.00"),
@@ -338,6 +341,7 @@ impl Loader<'_> {
             "participant_cap": gbp("19000.00"), "max_outcome_payment": gbp("1800000.00"),
             "cap_policy": "reallocate", "settlement_route": "via_commissioner",
             "policy_sector": "Homelessness", "target_population": "Homeless young people aged 18 to 24",
+            "social_challenge": "Youth homelessness",
             "payers": [
                 {"organisation_id": dcms, "role": "central_top_up", "max_commitment": gbp("540000.00"), "share": "0.3"},
                 {"organisation_id": birmingham, "role": "local_commissioner", "max_commitment": gbp("1260000.00"), "share": "0.7", "lead": true},
@@ -376,6 +380,7 @@ impl Loader<'_> {
             "service_start": "2012-09-01", "service_end": "2015-08-31",
             "referral_cutoff": "2014-10-31",
             "policy_sector": "Employment and training", "target_population": "Young people aged 14 to 24 at risk of disadvantage",
+            "social_challenge": "Young people not in education, employment or training",
             "payers": [{"organisation_id": dwp, "role": "central_top_up", "max_commitment": gbp("3300000.00")}],
             "outcomes": [
                 {"code": "improved_behaviour", "name": "Improved behaviour", "price": gbp("1300.00"), "unit": "achievement", "max_age_at_start": 16},

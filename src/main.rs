@@ -14,7 +14,7 @@ use cofund::{api, db, demo, telemetry};
     name = "cofund",
     version,
     about = "Outcome funds server: registry, claims, the exact multi-payer split ledger, settlement and open data.",
-    long_about = "Outcome funds server: registry, claims, the exact multi-payer split ledger, settlement and open data.\n\nConfiguration comes from environment variables: DATABASE_URL (postgres://… or a SQLite path; default ./data/cofund.db), COFUND_BIND, COFUND_ENV, COFUND_JWT_SECRET(_FILE), COFUND_JWT_PUBLIC_KEY_FILE, COFUND_JWT_ISSUER, COFUND_JWT_AUDIENCE, COFUND_PSEUDONYM_KEY(_FILE), COFUND_SMTP_URL, COFUND_MAIL_FROM, COFUND_LOG, COFUND_LOG_FORMAT."
+    long_about = "Outcome funds server: registry, claims, the exact multi-payer split ledger, settlement and open data.\n\nConfiguration comes from environment variables: DATABASE_URL (postgres://… or a SQLite path; default ./data/cofund.db), COFUND_BIND, COFUND_ENV, COFUND_JWT_SECRET(_FILE), COFUND_JWT_PUBLIC_KEY_FILE, COFUND_JWT_ISSUER, COFUND_JWT_AUDIENCE, COFUND_PSEUDONYM_KEY(_FILE), COFUND_SMTP_URL, COFUND_MAIL_FROM, COFUND_OPEN_DATA_K, COFUND_OPEN_DATA_LICENCE, COFUND_OPEN_DATA_REFRESH_SECONDS, COFUND_LOG, COFUND_LOG_FORMAT."
 )]
 struct Cli {
     #[command(subcommand)]
@@ -54,6 +54,9 @@ enum Command {
     Openapi,
     /// Check every ledger invariant over the whole database; exits 1 on any violation.
     Check,
+    /// Rebuild the open-data tables from the ledger and cut an immutable release of them;
+    /// prints its version and files.
+    Release,
 }
 
 fn main() -> ExitCode {
@@ -131,6 +134,33 @@ fn run(command: Command, mut config: Config) -> Result<(), String> {
         Command::Demo => {
             let pool = db::connect(&config.database, 1)?;
             load_demo(&pool, &config)
+        }
+        Command::Release => {
+            let pool = db::connect(&config.database, 1)?;
+            let mut conn = pool.get().map_err(|e| e.to_string())?;
+            let now = config.clock.now();
+            let manifest = cofund::services::open_data::release::cut(
+                &mut conn,
+                &config.open_data,
+                now,
+                "cofund release",
+            )
+            .map_err(|e| e.to_string())?;
+            eprintln!(
+                "cofund: release {} cut: {} rows in {} tables, licence {}",
+                manifest.version,
+                manifest.rows.values().sum::<usize>(),
+                manifest.rows.len(),
+                manifest.licence
+            );
+            for file in &manifest.files {
+                eprintln!(
+                    "  {:>10} bytes  sha256 {}  {}",
+                    file.bytes, file.sha256, file.name
+                );
+            }
+            println!("{}", manifest.version);
+            Ok(())
         }
         Command::Serve { bind, demo } => {
             if let Some(bind) = bind {

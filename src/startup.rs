@@ -1,5 +1,5 @@
 //! The application: the HTTP server and its background workers (the SQLite checkpointer,
-//! planner statistics, email delivery), built from a [`Config`] the same way by `cofund
+//! planner statistics, email delivery, open-data rebuilds), built from a [`Config`] the same way by `cofund
 //! serve` and by the tests, so that the tests run what production runs.
 
 use std::net::TcpListener;
@@ -17,7 +17,7 @@ use crate::config::Config;
 use crate::db::{self, Pool};
 use crate::domain::limits::without_values;
 use crate::notify::worker::MailWorker;
-use crate::workers::StatisticsRefresher;
+use crate::workers::{OpenDataRefresher, StatisticsRefresher};
 
 /// A built application: bound to its port, not yet serving until
 /// [`Application::run_until_stopped`] is awaited.
@@ -74,6 +74,11 @@ fn run(listener: TcpListener, pool: Pool, config: &Config) -> Result<Server, Str
         config.mail.clone(),
         config.clock.clone(),
     )?);
+    let open_data = web::Data::new(OpenDataRefresher::start(
+        pool.clone(),
+        config.open_data.clone(),
+        config.clock.clone(),
+    )?);
     let pool = web::Data::new(pool);
     let authenticator = web::Data::new(Authenticator::new(config.jwt.clone()));
     let shared_config = web::Data::new(config.clone());
@@ -121,6 +126,7 @@ fn run(listener: TcpListener, pool: Pool, config: &Config) -> Result<Server, Str
             .app_data(pool.clone())
             .app_data(statistics.clone())
             .app_data(mail.clone())
+            .app_data(open_data.clone())
             .app_data(authenticator.clone())
             .app_data(shared_config.clone())
             .app_data(web::PayloadConfig::new(max_body))

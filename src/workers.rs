@@ -57,3 +57,52 @@ fn refresh_until_closed(pool: &Pool, requests: &Receiver<&'static [&'static str]
         }
     }
 }
+
+/// Rebuilds the open-data tables from the ledger every `interval`, starting a few seconds
+/// after the application starts, in a thread of its own. The thread ends when the
+/// application drops this handle. Several processes on one PostgreSQL may each run one: a
+/// rebuild takes a lock, so they rebuild one after another, never at once.
+pub struct OpenDataRefresher {
+    _stop: Mutex<Sender<()>>,
+}
+
+/// The first rebuild waits this long, so that start-up (and demo loading) comes first.
+const FIRST_OPEN_DATA_REBUILD: std::time::Duration = std::time::Duration::from_secs(3);
+
+impl OpenDataRefresher {
+    pub fn start(
+        pool: Pool,
+        settings: crate::config::OpenDataSettings,
+        clock: crate::clock::Clock,
+    ) -> Result<Option<OpenDataRefresher>, String> {
+        let Some(interval) = settings.refresh else {
+            return Ok(None);
+        };
+        let (stop, stopped) = channel::<()>();
+        std::thread::Builder::new()
+            .name("cofund-open-data".into())
+            .spawn(move || {
+                let mut wait = FIRST_OPEN_DATA_REBUILD;
+                // Disconnected (the application is gone) ends the loop; a timeout rebuilds.
+                while let Err(std::sync::mpsc::RecvTimeoutError::Timeout) = stopped.recv_timeout(wait) {
+                    wait = interval;
+                    let rebuilt = pool.get().map_err(|e| e.to_string()).and_then(|mut conn| {
+                        crate::services::open_data::build::rebuild(&mut conn, settings.k, clock.now())
+                            .map_err(|e| e.to_string())
+                    });
+                    match rebuilt {
+                        Ok(report) => tracing::info!(
+                            projects = report.projects,
+                            suppressed_cells = report.suppressed_cells,
+                            "open data rebuilt"
+                        ),
+                        Err(e) => tracing::warn!(error = %e, "could not rebuild the open data; the last tables stay published"),
+                    }
+                }
+            })
+            .map_err(|e| format!("cannot start the open-data worker: {e}"))?;
+        Ok(Some(OpenDataRefresher {
+            _stop: Mutex::new(stop),
+        }))
+    }
+}

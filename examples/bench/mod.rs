@@ -87,6 +87,7 @@ impl Bench {
             max_body_bytes: 256 * 1024 * 1024,
             workers: Some(2),
             clock: cofund::clock::Clock::system(),
+            open_data: Default::default(),
         };
         let app = cofund::startup::Application::build(&config).unwrap();
         let base = format!("http://127.0.0.1:{}", app.port());

@@ -8,10 +8,12 @@ pub mod extract;
 pub mod finance;
 pub mod funds;
 pub mod health;
+pub mod open_data;
 pub mod openapi;
 pub mod organisations;
 pub mod outbox;
 pub mod projects;
+pub mod stream;
 
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
@@ -317,5 +319,68 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         web::resource("/v1/claims/{id}/revoke")
             .post(claims::revoke)
             .default_service(not_allowed("POST")),
+    )
+    .service(
+        web::resource("/v1/open-data/releases")
+            .post(open_data::cut_release)
+            .default_service(not_allowed("POST")),
+    )
+    .service(
+        web::resource("/v1/open-data/rebuild")
+            .post(open_data::rebuild)
+            .default_service(not_allowed("POST")),
+    );
+    open_data_routes(cfg, not_allowed);
+}
+
+/// The open data, without authentication. Releases and the fixed paths come before the
+/// tables, whose `{table}` would match them too; pages and CSV are compressed when the
+/// client asks (release files are served as stored: their ETag names their bytes).
+fn open_data_routes(
+    cfg: &mut web::ServiceConfig,
+    not_allowed: impl Fn(&'static str) -> actix_web::Route,
+) {
+    use actix_web::middleware::Compress;
+    cfg.service(
+        web::resource(["/open-data/v1", "/open-data/v1/"])
+            .get(open_data::index)
+            .default_service(not_allowed("GET")),
+    )
+    .service(
+        web::resource("/open-data/v1/releases")
+            .get(open_data::releases)
+            .default_service(not_allowed("GET")),
+    )
+    .service(
+        web::resource("/open-data/v1/releases/{version}")
+            .get(open_data::release_manifest)
+            .default_service(not_allowed("GET")),
+    )
+    .service(
+        web::resource("/open-data/v1/releases/{version}/{file}")
+            .get(open_data::release_file)
+            .default_service(not_allowed("GET")),
+    )
+    .service(
+        web::resource("/open-data/v1/datapackage.json")
+            .get(open_data::datapackage)
+            .default_service(not_allowed("GET")),
+    )
+    .service(
+        web::resource("/open-data/v1/projects/{id}/indigo.json")
+            .get(open_data::indigo)
+            .default_service(not_allowed("GET")),
+    )
+    .service(
+        web::resource("/open-data/v1/{table}.csv")
+            .wrap(Compress::default())
+            .get(open_data::table_csv)
+            .default_service(not_allowed("GET")),
+    )
+    .service(
+        web::resource("/open-data/v1/{table}")
+            .wrap(Compress::default())
+            .get(open_data::table_page)
+            .default_service(not_allowed("GET")),
     );
 }

@@ -5,7 +5,8 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use super::{
-    claims, documents, error, finance, funds, health, organisations, outbox, projects, Page,
+    claims, documents, error, finance, funds, health, open_data, organisations, outbox, projects,
+    Page,
 };
 use crate::domain::{money, registry, FieldError};
 
@@ -28,6 +29,9 @@ use crate::domain::{money, registry, FieldError};
         documents::issue, documents::pay, documents::void,
         finance::position, finance::set_plan, finance::statement, finance::statement_csv,
         outbox::list,
+        open_data::index, open_data::table_page, open_data::table_csv, open_data::datapackage,
+        open_data::indigo, open_data::releases, open_data::release_manifest,
+        open_data::release_file, open_data::cut_release, open_data::rebuild,
     ),
     components(schemas(
         error::Problem, FieldError, money::MoneyJson,
@@ -48,6 +52,7 @@ use crate::domain::{money, registry, FieldError};
         finance::WarningView, finance::FundPositionView, finance::PlannedQuarter, finance::PaymentPlanRequest,
         finance::StatementLineView, finance::StatementView, crate::domain::position::CapWarning,
         outbox::OutboxMessageView, outbox::OutboxCounts, outbox::OutboxPage,
+        crate::services::open_data::release::Manifest, crate::services::open_data::release::FileEntry,
     )),
     modifiers(&BearerAuth, &CommonProblems, &ResponseLinks),
     tags(
@@ -55,6 +60,7 @@ use crate::domain::{money, registry, FieldError};
         (name = "claims", description = "Outcome claims, verification and the split ledger"),
         (name = "settlement", description = "Invoices, top-up claims and credit notes built from the ledger, their payments and renderings"),
         (name = "operations", description = "Health and readiness"),
+        (name = "open data", description = "The standardised, anonymised dataset: tables, CSV, the data dictionary, INDIGO documents and releases; no authentication"),
     )
 )]
 pub struct ApiDoc;

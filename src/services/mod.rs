@@ -7,5 +7,6 @@ pub mod check;
 pub mod claims;
 pub mod error;
 pub mod notices;
+pub mod open_data;
 pub mod position;
 pub mod settlement;

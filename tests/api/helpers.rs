@@ -5,7 +5,7 @@ use std::net::TcpListener;
 
 use cofund::api::auth::{Authenticator, Role};
 use cofund::clock::Clock;
-use cofund::config::{Config, Environment, JwtSettings};
+use cofund::config::{Config, Environment, JwtSettings, OpenDataSettings};
 use cofund::db::{DatabaseUrl, Pool};
 use cofund::notify::MailSettings;
 use cofund::startup::Application;
@@ -36,6 +36,7 @@ pub struct Options {
     pub max_body_bytes: usize,
     pub workers: usize,
     pub mail: MailSettings,
+    pub open_data: OpenDataSettings,
 }
 
 impl Default for Options {
@@ -45,6 +46,11 @@ impl Default for Options {
             max_body_bytes: 1024 * 1024,
             workers: 2,
             mail: MailSettings::default(),
+            // Rebuilt when a test asks (`rebuild_open_data`), never behind its back.
+            open_data: OpenDataSettings {
+                refresh: None,
+                ..OpenDataSettings::default()
+            },
         }
     }
 }
@@ -135,6 +141,7 @@ pub async fn spawn_app_with(options: Options) -> TestApp {
         max_body_bytes: options.max_body_bytes,
         workers: Some(options.workers),
         clock: clock.clone(),
+        open_data: options.open_data.clone(),
     };
     // The application main builds, on a port of its own.
     let app = Application::build(&config).expect("the application starts");
@@ -268,6 +275,10 @@ impl TestApp {
             max_body_bytes: 1024 * 1024,
             workers: Some(2),
             clock: self.clock.clone(),
+            open_data: OpenDataSettings {
+                refresh: None,
+                ..OpenDataSettings::default()
+            },
         };
         let app = Application::build(&config).expect("a second server starts");
         let address = format!("http://127.0.0.1:{}", app.port());

@@ -7,6 +7,7 @@
 -- or a whole-table download is a read of finished text. Amounts are stored as exact integers
 -- of ten-thousandths of the currency unit (every ISO 4217 currency has at most four decimals),
 -- dates and times as ISO 8601 text (which sorts as the dates do). A suppressed value is NULL.
+-- Text compares byte by byte ("C"), as on SQLite, so that both order pages the same way.
 
 -- INDIGO's `social_challenge`, the one descriptive field the registry lacked.
 ALTER TABLE projects ADD COLUMN social_challenge TEXT;
@@ -16,110 +17,111 @@ CREATE INDEX allocations_open_data_idx
     ON allocations(project_id, outcome_code, payer_organisation_id, achieved_on, claim_id, amount_minor);
 
 CREATE TABLE published_funds (
-    row_key                TEXT PRIMARY KEY,
-    fund_id                TEXT NOT NULL,
-    name                   TEXT NOT NULL,
-    owner_organisation_id  TEXT NOT NULL,
+    row_key                TEXT COLLATE "C" PRIMARY KEY,
+    fund_id                TEXT COLLATE "C" NOT NULL,
+    name                   TEXT COLLATE "C" NOT NULL,
+    owner_organisation_id  TEXT COLLATE "C" NOT NULL,
     budget_amount          BIGINT NOT NULL,
-    budget_currency        TEXT NOT NULL,
-    start_date             TEXT NOT NULL,
-    end_date               TEXT NOT NULL,
-    date_modified          TEXT NOT NULL,
-    row_json               TEXT NOT NULL,
-    row_csv                TEXT NOT NULL
+    budget_currency        TEXT COLLATE "C" NOT NULL,
+    start_date             TEXT COLLATE "C" NOT NULL,
+    end_date               TEXT COLLATE "C" NOT NULL,
+    date_modified          TEXT COLLATE "C" NOT NULL,
+    row_json               TEXT COLLATE "C" NOT NULL,
+    row_csv                TEXT COLLATE "C" NOT NULL
 );
 
 CREATE TABLE published_organisations (
-    row_key                     TEXT PRIMARY KEY,
-    organisation_id             TEXT NOT NULL,
-    name                        TEXT NOT NULL,
-    organisation_role_category  TEXT NOT NULL,
-    organisation_kind           TEXT NOT NULL,
-    org_id                      TEXT,
-    date_modified               TEXT NOT NULL,
-    row_json                    TEXT NOT NULL,
-    row_csv                     TEXT NOT NULL
+    row_key                     TEXT COLLATE "C" PRIMARY KEY,
+    organisation_id             TEXT COLLATE "C" NOT NULL,
+    name                        TEXT COLLATE "C" NOT NULL,
+    organisation_role_category  TEXT COLLATE "C" NOT NULL,
+    organisation_kind           TEXT COLLATE "C" NOT NULL,
+    org_id                      TEXT COLLATE "C",
+    date_modified               TEXT COLLATE "C" NOT NULL,
+    row_json                    TEXT COLLATE "C" NOT NULL,
+    row_csv                     TEXT COLLATE "C" NOT NULL
 );
 
 CREATE TABLE published_projects (
-    row_key                                     TEXT PRIMARY KEY,
-    project_id                                  TEXT NOT NULL,
-    name                                        TEXT NOT NULL,
-    outcome_fund_ids                            TEXT,
-    provider_organisation_id                    TEXT NOT NULL,
-    stage_development                           TEXT,
-    start_date_of_service_provision             TEXT NOT NULL,
-    anticipated_end_date_of_service_provision   TEXT NOT NULL,
-    policy_sector                               TEXT,
-    social_challenge                            TEXT,
-    target_population                           TEXT,
+    row_key                                     TEXT COLLATE "C" PRIMARY KEY,
+    project_id                                  TEXT COLLATE "C" NOT NULL,
+    name                                        TEXT COLLATE "C" NOT NULL,
+    outcome_fund_ids                            TEXT COLLATE "C",
+    provider_organisation_id                    TEXT COLLATE "C" NOT NULL,
+    stage_development                           TEXT COLLATE "C",
+    start_date_of_service_provision             TEXT COLLATE "C" NOT NULL,
+    anticipated_end_date_of_service_provision   TEXT COLLATE "C" NOT NULL,
+    policy_sector                               TEXT COLLATE "C",
+    social_challenge                            TEXT COLLATE "C",
+    target_population                           TEXT COLLATE "C",
     maximum_potential_outcome_payment_amount    BIGINT,
-    maximum_potential_outcome_payment_currency  TEXT NOT NULL,
+    maximum_potential_outcome_payment_currency  TEXT COLLATE "C" NOT NULL,
     total_outcome_payments_made_amount          BIGINT,
-    total_outcome_payments_made_currency        TEXT NOT NULL,
-    date_modified                               TEXT NOT NULL,
-    row_json                                    TEXT NOT NULL,
-    row_csv                                     TEXT NOT NULL
+    total_outcome_payments_made_currency        TEXT COLLATE "C" NOT NULL,
+    date_modified                               TEXT COLLATE "C" NOT NULL,
+    row_json                                    TEXT COLLATE "C" NOT NULL,
+    row_csv                                     TEXT COLLATE "C" NOT NULL
 );
 
 CREATE TABLE published_project_payers (
-    row_key                                     TEXT PRIMARY KEY,
-    project_id                                  TEXT NOT NULL,
-    organisation_id                             TEXT NOT NULL,
-    organisation_role_category                  TEXT NOT NULL,
+    row_key                                     TEXT COLLATE "C" PRIMARY KEY,
+    project_id                                  TEXT COLLATE "C" NOT NULL,
+    organisation_id                             TEXT COLLATE "C" NOT NULL,
+    organisation_role_category                  TEXT COLLATE "C" NOT NULL,
+    payer_role                                  TEXT COLLATE "C" NOT NULL,
     maximum_potential_outcome_payment_amount    BIGINT NOT NULL,
-    maximum_potential_outcome_payment_currency  TEXT NOT NULL,
-    share                                       TEXT,
+    maximum_potential_outcome_payment_currency  TEXT COLLATE "C" NOT NULL,
+    share                                       TEXT COLLATE "C",
     total_outcome_payments_amount               BIGINT,
-    total_outcome_payments_currency             TEXT NOT NULL,
-    row_json                                    TEXT NOT NULL,
-    row_csv                                     TEXT NOT NULL
+    total_outcome_payments_currency             TEXT COLLATE "C" NOT NULL,
+    row_json                                    TEXT COLLATE "C" NOT NULL,
+    row_csv                                     TEXT COLLATE "C" NOT NULL
 );
 
 CREATE TABLE published_outcome_metrics (
-    row_key                     TEXT PRIMARY KEY,
-    project_id                  TEXT NOT NULL,
-    outcome_metric_id           TEXT NOT NULL,
-    code                        TEXT NOT NULL,
-    definition                  TEXT NOT NULL,
-    unit                        TEXT NOT NULL,
+    row_key                     TEXT COLLATE "C" PRIMARY KEY,
+    project_id                  TEXT COLLATE "C" NOT NULL,
+    outcome_metric_id           TEXT COLLATE "C" NOT NULL,
+    code                        TEXT COLLATE "C" NOT NULL,
+    definition                  TEXT COLLATE "C" NOT NULL,
+    unit                        TEXT COLLATE "C" NOT NULL,
     price_per_unit_amount       BIGINT NOT NULL,
-    currency                    TEXT NOT NULL,
+    currency                    TEXT COLLATE "C" NOT NULL,
     max_units_per_participant   BIGINT,
     max_claims_per_participant  BIGINT NOT NULL,
     volume_cap                  BIGINT,
     min_age_at_start            BIGINT,
     max_age_at_start            BIGINT,
-    row_json                    TEXT NOT NULL,
-    row_csv                     TEXT NOT NULL
+    row_json                    TEXT COLLATE "C" NOT NULL,
+    row_csv                     TEXT COLLATE "C" NOT NULL
 );
 
 CREATE TABLE published_results_quarterly (
-    row_key                        TEXT PRIMARY KEY,
-    project_id                     TEXT NOT NULL,
-    outcome_metric_id              TEXT NOT NULL,
-    period_start_date              TEXT NOT NULL,
-    period_end_date                TEXT NOT NULL,
+    row_key                        TEXT COLLATE "C" PRIMARY KEY,
+    project_id                     TEXT COLLATE "C" NOT NULL,
+    outcome_metric_id              TEXT COLLATE "C" NOT NULL,
+    period_start_date              TEXT COLLATE "C" NOT NULL,
+    period_end_date                TEXT COLLATE "C" NOT NULL,
     outcomes_achieved              BIGINT,
     outcomes_paid                  BIGINT,
     number_engaged_in_impact_bond  BIGINT,
-    row_json                       TEXT NOT NULL,
-    row_csv                        TEXT NOT NULL
+    row_json                       TEXT COLLATE "C" NOT NULL,
+    row_csv                        TEXT COLLATE "C" NOT NULL
 );
 CREATE INDEX published_results_quarterly_project_idx ON published_results_quarterly(project_id);
 
 CREATE TABLE published_payments_quarterly (
-    row_key                    TEXT PRIMARY KEY,
-    project_id                 TEXT NOT NULL,
-    outcome_metric_id          TEXT NOT NULL,
-    period_start_date          TEXT NOT NULL,
-    period_end_date            TEXT NOT NULL,
-    payer_organisation_id      TEXT NOT NULL,
-    recipient_organisation_id  TEXT NOT NULL,
+    row_key                    TEXT COLLATE "C" PRIMARY KEY,
+    project_id                 TEXT COLLATE "C" NOT NULL,
+    outcome_metric_id          TEXT COLLATE "C" NOT NULL,
+    period_start_date          TEXT COLLATE "C" NOT NULL,
+    period_end_date            TEXT COLLATE "C" NOT NULL,
+    payer_organisation_id      TEXT COLLATE "C" NOT NULL,
+    recipient_organisation_id  TEXT COLLATE "C" NOT NULL,
     money_amount               BIGINT,
-    money_currency             TEXT NOT NULL,
-    row_json                   TEXT NOT NULL,
-    row_csv                    TEXT NOT NULL
+    money_currency             TEXT COLLATE "C" NOT NULL,
+    row_json                   TEXT COLLATE "C" NOT NULL,
+    row_csv                    TEXT COLLATE "C" NOT NULL
 );
 CREATE INDEX published_payments_quarterly_project_idx ON published_payments_quarterly(project_id);
 

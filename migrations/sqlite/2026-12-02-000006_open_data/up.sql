@@ -67,6 +67,7 @@ CREATE TABLE published_project_payers (
     project_id                                  TEXT NOT NULL,
     organisation_id                             TEXT NOT NULL,
     organisation_role_category                  TEXT NOT NULL,
+    payer_role                                  TEXT NOT NULL,
     maximum_potential_outcome_payment_amount    BIGINT NOT NULL,
     maximum_potential_outcome_payment_currency  TEXT NOT NULL,
     share                                       TEXT,

@@ -4,8 +4,9 @@ use actix_web::web::Bytes;
 use futures_util::Stream;
 
 use super::DocumentView;
+use crate::api::stream::Sink;
 use crate::db::models::{DocumentLine, SettlementDocument};
-use crate::db::{queries, Pool};
+use crate::db::{queries, DbConn, Pool};
 use crate::domain::money::{exponent_of, format_minor};
 
 /// Most lines the HTML page lists; the CSV has every line.
@@ -42,35 +43,26 @@ const CSV_HEADER: [&str; 12] = [
     "amount",
 ];
 
-/// Streams the document's lines as CSV, `page` lines per query, from a blocking task: the
-/// response starts with the first page and at most a few pages are ever held in memory. A
-/// client that goes away stops the reading. The `amount` column is in the document's
-/// currency (named in the header row's `amount` and in the JSON view).
+/// Streams the document's lines as CSV, `page` lines per query: the response starts with the
+/// first page and at most a few pages are ever held in memory. A client that goes away stops
+/// the reading. The `amount` column is in the document's currency (named in the header row's
+/// `amount` and in the JSON view).
 pub fn csv_stream(
     pool: Pool,
     document: SettlementDocument,
     page: i64,
 ) -> impl Stream<Item = Result<Bytes, std::io::Error>> {
-    let (sender, receiver) = tokio::sync::mpsc::channel::<Result<Bytes, std::io::Error>>(4);
-    actix_web::rt::task::spawn_blocking(move || {
-        if let Err(e) = write_csv_pages(&pool, &document, page, &sender) {
-            tracing::error!(document_id = %document.id, error = %e, "CSV of a document failed mid-stream");
-            let _ =
-                sender.blocking_send(Err(std::io::Error::other("the document could not be read")));
-        }
-    });
-    futures_util::stream::unfold(receiver, |mut receiver| async move {
-        receiver.recv().await.map(|chunk| (chunk, receiver))
+    crate::api::stream::from_database(pool, "a document's CSV", move |conn, sink| {
+        write_csv_pages(conn, &document, page, sink)
     })
 }
 
 fn write_csv_pages(
-    pool: &Pool,
+    conn: &mut DbConn,
     d: &SettlementDocument,
     page: i64,
-    sender: &tokio::sync::mpsc::Sender<Result<Bytes, std::io::Error>>,
+    sink: &Sink,
 ) -> Result<(), String> {
-    let mut conn = pool.get().map_err(|e| e.to_string())?;
     let mut writer = csv::Writer::from_writer(Vec::with_capacity(1 << 20));
     writer.write_record(CSV_HEADER).map_err(|e| e.to_string())?;
     // One writer a page: its bytes are sent, and the next page starts with an empty buffer.
@@ -79,8 +71,8 @@ fn write_csv_pages(
     let number = d.number.as_deref().unwrap_or("");
     let mut after = -1;
     loop {
-        let lines = queries::document_lines_page(&mut conn, &d.id, after, page)
-            .map_err(|e| e.to_string())?;
+        let lines =
+            queries::document_lines_page(conn, &d.id, after, page).map_err(|e| e.to_string())?;
         for line in &lines {
             writer
                 .write_record([
@@ -102,7 +94,7 @@ fn write_csv_pages(
         let chunk = std::mem::replace(&mut writer, new_writer())
             .into_inner()
             .map_err(|e| e.to_string())?;
-        if !chunk.is_empty() && sender.blocking_send(Ok(Bytes::from(chunk))).is_err() {
+        if !sink.send(chunk) {
             return Ok(()); // the client went away
         }
         match lines.last() {

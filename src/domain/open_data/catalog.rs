@@ -44,7 +44,7 @@ impl FieldKind {
 /// Stored amounts are integers of this many decimal places of the unit.
 pub const STORED_AMOUNT_DECIMALS: u32 = 4;
 
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Field {
     pub name: &'static str,
     pub kind: FieldKind,
@@ -345,7 +345,13 @@ pub static TABLES: &[Table] = &[
             field(
                 "organisation_role_category",
                 Text,
-                "The payer's role: central_top_up, local_commissioner or co_commissioner.",
+                "INDIGO's category of the payer: Government/Public Sector/Public Bank, Investment Fund or Other.",
+            )
+            .from(&["organisations.kind"]),
+            field(
+                "payer_role",
+                Text,
+                "The payer's role in the project: central_top_up, local_commissioner or co_commissioner.",
             )
             .from(&["project_payers.role"]),
             field(

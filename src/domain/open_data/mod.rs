@@ -3,6 +3,9 @@
 
 pub mod catalog;
 pub mod classification;
+pub mod indigo;
+pub mod package;
+pub mod query;
 pub mod rows;
 pub mod suppression;
 pub mod value;

@@ -36,6 +36,8 @@ pub struct ProjectFacts {
 #[derive(Debug, Clone)]
 pub struct PayerFacts {
     pub organisation_id: String,
+    /// INDIGO's category of the paying organisation.
+    pub category: &'static str,
     pub role: String,
     pub max_commitment_minor: i64,
     pub share: Option<String>,
@@ -256,6 +258,7 @@ pub fn project_rows(project: &ProjectFacts, ledger: &LedgerFacts, k: i64) -> Pro
                 vec![
                     id.clone(),
                     Value::text(&p.organisation_id),
+                    Value::text(p.category),
                     Value::text(&p.role),
                     Value::amount(p.max_commitment_minor, currency),
                     Value::text(currency),

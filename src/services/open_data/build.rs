@@ -1,0 +1,419 @@
+//! Rebuilding the published tables from the registry and the ledger.
+//!
+//! The whole dataset is rebuilt in one write transaction (readers see the old tables or the
+//! new ones, never a mix), under a lock on `published_tables` so that two processes on one
+//! PostgreSQL never rebuild at once.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+use diesel::sql_types::{BigInt, Text};
+
+use crate::db::backend_specific::{self, LockableTable};
+use crate::db::dynamic::{self, Param};
+use crate::db::models::ProjectRecord;
+use crate::db::schema::{funds, organisations, projects, published_tables};
+use crate::db::{self, queries, DbConn};
+use crate::domain::open_data::catalog::{self, Table, TABLES};
+use crate::domain::open_data::rows::{
+    self, quarter_of, LedgerFacts, MetricFacts, MoneyFacts, PayerFacts, ProjectFacts, ProjectRows,
+    ResultFacts,
+};
+use crate::domain::open_data::value::{Row, Stored, Value};
+use crate::domain::period::Period;
+use crate::domain::registry::{OrganisationKind, SettlementRoute};
+use crate::services::error::ServiceError;
+
+/// What a rebuild wrote.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct BuildReport {
+    pub projects: usize,
+    /// Rows per published table.
+    pub rows: BTreeMap<&'static str, usize>,
+    /// Cells withheld to protect small numbers.
+    pub suppressed_cells: usize,
+}
+
+/// Rebuilds every published table; `k` is the suppression threshold.
+pub fn rebuild(conn: &mut DbConn, k: i64, now: NaiveDateTime) -> Result<BuildReport, ServiceError> {
+    db::write_tx(conn, |conn| {
+        backend_specific::lock_row_for_update(conn, LockableTable::PublishedTables, "funds")?;
+        rebuild_locked(conn, k, now)
+    })
+}
+
+/// The rebuild, inside a write transaction that holds the lock on `published_tables`.
+pub fn rebuild_locked(
+    conn: &mut DbConn,
+    k: i64,
+    now: NaiveDateTime,
+) -> Result<BuildReport, ServiceError> {
+    let (tables, report) = published_rows(conn, k)?;
+    for table in TABLES {
+        let rows = tables.get(table.name).map_or(&[][..], Vec::as_slice);
+        replace_rows(conn, table, rows)?;
+        diesel::update(published_tables::table.find(table.name))
+            .set((
+                published_tables::row_count.eq(rows.len() as i64),
+                published_tables::built_at.eq(Some(now)),
+            ))
+            .execute(conn)?;
+    }
+    Ok(report)
+}
+
+/// Every published row, by table, and the report of them.
+pub fn published_rows(
+    conn: &mut DbConn,
+    k: i64,
+) -> Result<(BTreeMap<&'static str, Vec<Row>>, BuildReport), ServiceError> {
+    let ids: Vec<String> = projects::table
+        .filter(projects::published.eq(true))
+        .order(projects::id)
+        .select(projects::id)
+        .load(conn)?;
+    let mut ledger = ledger_facts(conn)?;
+    let mut all = ProjectRows::default();
+    let mut fund_ids = BTreeSet::new();
+    for id in &ids {
+        let record = queries::get_project(conn, id)?
+            .ok_or_else(|| ServiceError::Internal(format!("project {id} vanished")))?;
+        let payer_ids: Vec<&str> = record
+            .payers
+            .iter()
+            .map(|p| p.payer.organisation_id.as_str())
+            .collect();
+        let kinds = queries::organisation_kinds(conn, &payer_ids)?;
+        let facts = project_facts(&record, &kinds);
+        fund_ids.extend(facts.fund_ids.iter().cloned());
+        let rows = rows::project_rows(&facts, &ledger.remove(id).unwrap_or_default(), k);
+        all.project.extend(rows.project);
+        all.payers.extend(rows.payers);
+        all.metrics.extend(rows.metrics);
+        all.results.extend(rows.results);
+        all.payments.extend(rows.payments);
+        all.suppressed += rows.suppressed;
+    }
+    let funds = fund_rows(conn, &fund_ids)?;
+    let organisations = organisation_rows(conn, &rows::referenced_organisations(&all, &funds))?;
+    let suppressed_cells = all.suppressed;
+    let mut tables = BTreeMap::from([
+        ("funds", funds),
+        ("organisations", organisations),
+        ("projects", all.project),
+        ("project_payers", all.payers),
+        ("outcome_metrics", all.metrics),
+        ("results_quarterly", all.results),
+        ("payments_quarterly", all.payments),
+    ]);
+    for rows in tables.values_mut() {
+        rows.sort_by(|a, b| a.key.cmp(&b.key));
+    }
+    for (name, rows) in &tables {
+        let table = catalog::table(name).expect("declared");
+        if let Some(bad) = rows.iter().find(|r| !r.conforms_to(table)) {
+            return Err(ServiceError::Internal(format!(
+                "a {name} row does not match its declaration: {}",
+                bad.key
+            )));
+        }
+    }
+    let report = BuildReport {
+        projects: ids.len(),
+        rows: tables
+            .iter()
+            .map(|(name, rows)| (*name, rows.len()))
+            .collect(),
+        suppressed_cells,
+    };
+    Ok((tables, report))
+}
+
+fn project_facts(
+    record: &ProjectRecord,
+    kinds: &HashMap<String, OrganisationKind>,
+) -> ProjectFacts {
+    let p = &record.project;
+    let mut fund_ids: Vec<String> = p.fund_id.iter().cloned().collect();
+    for payer in &record.payers {
+        if let Some(fund) = &payer.payer.fund_id {
+            if !fund_ids.contains(fund) {
+                fund_ids.push(fund.clone());
+            }
+        }
+    }
+    ProjectFacts {
+        id: p.id.clone(),
+        name: p.name.clone(),
+        fund_ids,
+        provider_organisation_id: p.provider_organisation_id.clone(),
+        stage_development: p.stage_development.clone(),
+        service_start: p.service_start,
+        service_end: p.service_end,
+        policy_sector: p.policy_sector.clone(),
+        social_challenge: p.social_challenge.clone(),
+        target_population: p.target_population.clone(),
+        max_outcome_payment_minor: p.max_outcome_payment_minor,
+        currency: p.currency.clone(),
+        settlement_route: SettlementRoute::from_db(&p.settlement_route)
+            .unwrap_or(SettlementRoute::Direct),
+        created_at: p.created_at,
+        payers: record
+            .payers
+            .iter()
+            .map(|r| PayerFacts {
+                organisation_id: r.payer.organisation_id.clone(),
+                category: kinds
+                    .get(&r.payer.organisation_id)
+                    .map_or("Other", |k| rows::role_category(*k)),
+                role: r.payer.role.clone(),
+                max_commitment_minor: r.payer.max_commitment_minor,
+                share: r.payer.share.clone(),
+                lead: r.payer.lead,
+            })
+            .collect(),
+        metrics: record
+            .outcomes
+            .iter()
+            .map(|m| MetricFacts {
+                id: m.id.clone(),
+                code: m.code.clone(),
+                name: m.name.clone(),
+                unit: m.unit.clone(),
+                price_minor: m.price_minor,
+                max_units_per_participant: m.max_units_per_participant.map(i64::from),
+                max_claims_per_participant: i64::from(m.max_claims_per_participant),
+                volume_cap: m.volume_cap.map(i64::from),
+                min_age_at_start: m.min_age_at_start.map(i64::from),
+                max_age_at_start: m.max_age_at_start.map(i64::from),
+            })
+            .collect(),
+    }
+}
+
+#[derive(QueryableByName)]
+struct ResultAggregate {
+    #[diesel(sql_type = Text)]
+    project_id: String,
+    #[diesel(sql_type = Text)]
+    outcome_code: String,
+    #[diesel(sql_type = Text)]
+    quarter: String,
+    #[diesel(sql_type = BigInt)]
+    achieved_units: i64,
+    #[diesel(sql_type = BigInt)]
+    achieved_participants: i64,
+    #[diesel(sql_type = BigInt)]
+    paid_units: i64,
+    #[diesel(sql_type = BigInt)]
+    paid_participants: i64,
+    #[diesel(sql_type = BigInt)]
+    engaged: i64,
+}
+
+#[derive(QueryableByName)]
+struct MoneyAggregate {
+    #[diesel(sql_type = Text)]
+    project_id: String,
+    #[diesel(sql_type = Text)]
+    outcome_code: String,
+    #[diesel(sql_type = Text)]
+    quarter: String,
+    #[diesel(sql_type = Text)]
+    payer: String,
+    #[diesel(sql_type = BigInt)]
+    minor: i64,
+    #[diesel(sql_type = BigInt)]
+    participants: i64,
+}
+
+/// Money due per project and by the dimensions given (SQL over `a`, the allocations; an
+/// absent one is the empty text), net per participant first so that a participant whose
+/// payments were all revoked is not counted.
+fn money_sql(quarter: Option<&str>, outcome: Option<&str>, payer: Option<&str>) -> String {
+    let dimensions = [outcome, quarter, payer];
+    let select = |d: Option<&str>| d.unwrap_or("''").to_owned();
+    let group_by: Vec<&str> = dimensions.iter().flatten().copied().collect();
+    let group_by = if group_by.is_empty() {
+        String::new()
+    } else {
+        format!(", {}", group_by.join(", "))
+    };
+    format!(
+        "SELECT project_id, outcome_code, quarter, payer, \
+                CAST(SUM(net) AS BIGINT) AS minor, \
+                CAST(SUM(CASE WHEN net <> 0 THEN 1 ELSE 0 END) AS BIGINT) AS participants \
+         FROM (SELECT a.project_id AS project_id, {} AS outcome_code, {} AS quarter, \
+                      {} AS payer, SUM(a.amount_minor) AS net \
+               FROM allocations a \
+               JOIN claims c ON c.id = a.claim_id \
+               JOIN projects p ON p.id = a.project_id \
+               WHERE p.published = TRUE \
+               GROUP BY a.project_id{group_by}, c.participant_pseudonym) per_participant \
+         GROUP BY project_id, outcome_code, quarter, payer",
+        select(outcome),
+        select(quarter),
+        select(payer),
+    )
+}
+
+/// The results and money of every published project, from the claims and the allocations.
+fn ledger_facts(conn: &mut DbConn) -> Result<HashMap<String, LedgerFacts>, ServiceError> {
+    let claim_quarter = backend_specific::quarter_label_sql(conn, "c.achieved_on");
+    let results_sql = format!(
+        "SELECT c.project_id AS project_id, c.outcome_code AS outcome_code, {claim_quarter} AS quarter, \
+            CAST(SUM(CASE WHEN c.status = 'verified' THEN c.quantity ELSE 0 END) AS BIGINT) AS achieved_units, \
+            CAST(COUNT(DISTINCT CASE WHEN c.status = 'verified' THEN c.participant_pseudonym END) AS BIGINT) AS achieved_participants, \
+            CAST(SUM(CASE WHEN c.status = 'verified' THEN COALESCE(c.paid_units, 0) ELSE 0 END) AS BIGINT) AS paid_units, \
+            CAST(COUNT(DISTINCT CASE WHEN c.status = 'verified' AND c.paid_units > 0 THEN c.participant_pseudonym END) AS BIGINT) AS paid_participants, \
+            CAST(COUNT(DISTINCT c.participant_pseudonym) AS BIGINT) AS engaged \
+         FROM claims c JOIN projects p ON p.id = c.project_id \
+         WHERE p.published = TRUE \
+         GROUP BY c.project_id, c.outcome_code, {claim_quarter}"
+    );
+    let mut facts: HashMap<String, LedgerFacts> = HashMap::new();
+    for r in dynamic::load::<ResultAggregate>(conn, &results_sql, &[])? {
+        let quarter = parse_quarter(&r.quarter)?;
+        facts.entry(r.project_id).or_default().results.insert(
+            (r.outcome_code, quarter),
+            ResultFacts {
+                achieved_units: r.achieved_units,
+                achieved_participants: r.achieved_participants,
+                paid_units: r.paid_units,
+                paid_participants: r.paid_participants,
+                engaged: r.engaged,
+            },
+        );
+    }
+    let quarter = backend_specific::quarter_label_sql(conn, "a.achieved_on");
+    let payer = "a.payer_organisation_id";
+    let by_cell = money_sql(Some(&quarter), Some("a.outcome_code"), Some(payer));
+    let by_payer = money_sql(None, None, Some(payer));
+    let by_project = money_sql(None, None, None);
+    for m in dynamic::load::<MoneyAggregate>(conn, &by_cell, &[])? {
+        let quarter = parse_quarter(&m.quarter)?;
+        facts.entry(m.project_id).or_default().payments.insert(
+            (m.outcome_code, quarter, m.payer),
+            MoneyFacts {
+                minor: m.minor,
+                participants: m.participants,
+            },
+        );
+    }
+    for m in dynamic::load::<MoneyAggregate>(conn, &by_payer, &[])? {
+        let money = MoneyFacts {
+            minor: m.minor,
+            participants: m.participants,
+        };
+        facts
+            .entry(m.project_id)
+            .or_default()
+            .payer_totals
+            .insert(m.payer, money);
+    }
+    for m in dynamic::load::<MoneyAggregate>(conn, &by_project, &[])? {
+        facts.entry(m.project_id).or_default().project_total = MoneyFacts {
+            minor: m.minor,
+            participants: m.participants,
+        };
+    }
+    Ok(facts)
+}
+
+fn parse_quarter(label: &str) -> Result<Period, ServiceError> {
+    Period::parse(label)
+        .map(|p| quarter_of(p.start()))
+        .ok_or_else(|| {
+            ServiceError::Internal(format!("the ledger gave an unreadable quarter {label}"))
+        })
+}
+
+fn fund_rows(conn: &mut DbConn, ids: &BTreeSet<String>) -> Result<Vec<Row>, ServiceError> {
+    let table = catalog::table("funds").expect("declared");
+    let found: Vec<crate::db::models::Fund> = funds::table
+        .filter(funds::id.eq_any(ids))
+        .select(crate::db::models::Fund::as_select())
+        .load(conn)?;
+    Ok(found
+        .into_iter()
+        .map(|f| {
+            Row::new(
+                table,
+                vec![
+                    Value::text(&f.id),
+                    Value::text(&f.name),
+                    Value::text(&f.owner_organisation_id),
+                    Value::amount(f.budget_minor, &f.currency),
+                    Value::text(&f.currency),
+                    Value::Date(f.service_start),
+                    Value::Date(f.service_end),
+                    Value::DateTime(f.created_at),
+                ],
+            )
+        })
+        .collect())
+}
+
+fn organisation_rows(conn: &mut DbConn, ids: &BTreeSet<String>) -> Result<Vec<Row>, ServiceError> {
+    let table = catalog::table("organisations").expect("declared");
+    let found: Vec<crate::db::models::Organisation> = organisations::table
+        .filter(organisations::id.eq_any(ids))
+        .select(crate::db::models::Organisation::as_select())
+        .load(conn)?;
+    Ok(found
+        .into_iter()
+        .map(|o| {
+            let category = OrganisationKind::from_db(&o.kind).map_or("Other", rows::role_category);
+            Row::new(
+                table,
+                vec![
+                    Value::text(&o.id),
+                    Value::text(&o.name),
+                    Value::text(category),
+                    Value::text(&o.kind),
+                    Value::optional_text(o.identifier.as_deref()),
+                    Value::DateTime(o.created_at),
+                ],
+            )
+        })
+        .collect())
+}
+
+/// Rows per INSERT: under both databases' limits on bound parameters for the widest table.
+const INSERT_BATCH_ROWS: usize = 500;
+
+/// Replaces the stored rows of `table` with `rows`.
+pub fn replace_rows(conn: &mut DbConn, table: &Table, rows: &[Row]) -> Result<(), ServiceError> {
+    dynamic::execute(conn, &format!("DELETE FROM {}", table.stored_in()), &[])?;
+    append_rows(conn, table, rows)
+}
+
+/// Adds `rows` to the stored rows of `table`.
+pub fn append_rows(conn: &mut DbConn, table: &Table, rows: &[Row]) -> Result<(), ServiceError> {
+    let columns: Vec<&str> = ["row_key", "row_json", "row_csv"]
+        .into_iter()
+        .chain(table.fields.iter().map(|f| f.name))
+        .collect();
+    let placeholders = format!("({})", vec!["?"; columns.len()].join(", "));
+    for batch in rows.chunks(INSERT_BATCH_ROWS) {
+        let sql = format!(
+            "INSERT INTO {} ({}) VALUES {}",
+            table.stored_in(),
+            columns.join(", "),
+            vec![placeholders.as_str(); batch.len()].join(", ")
+        );
+        let mut params = Vec::with_capacity(batch.len() * columns.len());
+        for row in batch {
+            params.push(Param::text(&row.key));
+            params.push(Param::Text(Some(row.json(table))));
+            params.push(Param::Text(Some(row.csv())));
+            params.extend(row.stored().into_iter().map(|s| match s {
+                Stored::Text(t) => Param::Text(t),
+                Stored::Integer(n) => Param::BigInt(n),
+            }));
+        }
+        dynamic::execute(conn, &sql, &params)?;
+    }
+    Ok(())
+}
