@@ -546,3 +546,49 @@ pub fn assert_ledger_ok(app: &TestApp) {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// A Python with the tests' PyPI packages (aiosmtpd for mail, frictionless for open data):
+/// `COFUND_TEST_PYTHON` if set, else a virtualenv made once under `target/test-venv`.
+pub fn test_python() -> &'static std::path::Path {
+    use std::path::{Path, PathBuf};
+    use std::process::Command;
+    static PYTHON: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    PYTHON.get_or_init(|| {
+        if let Ok(python) = std::env::var("COFUND_TEST_PYTHON") {
+            return PathBuf::from(python);
+        }
+        let venv = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/test-venv");
+        let python = venv.join("bin/python");
+        let has_packages = |python: &Path| {
+            Command::new(python)
+                .args(["-c", "import aiosmtpd, frictionless"])
+                .status()
+                .is_ok_and(|s| s.success())
+        };
+        if !has_packages(&python) {
+            let made = Command::new("python3")
+                .args(["-m", "venv"])
+                .arg(&venv)
+                .status();
+            assert!(
+                made.is_ok_and(|s| s.success()),
+                "the tests need python3 with venv"
+            );
+            let installed = Command::new(&python)
+                .args([
+                    "-m",
+                    "pip",
+                    "install",
+                    "-q",
+                    "aiosmtpd==1.4.6",
+                    "frictionless==5.21.0",
+                ])
+                .status();
+            assert!(
+                installed.is_ok_and(|s| s.success()),
+                "could not install aiosmtpd and frictionless from PyPI"
+            );
+        }
+        python
+    })
+}

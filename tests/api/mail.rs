@@ -3,9 +3,8 @@
 //! for a while, with two cofund servers sharing the outbox.
 
 use std::net::TcpListener;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
-use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use serde_json::json;
@@ -14,41 +13,8 @@ use crate::helpers::*;
 use cofund::api::auth::Role;
 use cofund::notify::{MailSettings, SmtpRelay};
 
-/// A Python with aiosmtpd: `COFUND_TEST_PYTHON` if set, else a virtualenv made once under
-/// `target/test-venv`.
 fn python() -> &'static Path {
-    static PYTHON: OnceLock<PathBuf> = OnceLock::new();
-    PYTHON.get_or_init(|| {
-        if let Ok(python) = std::env::var("COFUND_TEST_PYTHON") {
-            return PathBuf::from(python);
-        }
-        let venv = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/test-venv");
-        let python = venv.join("bin/python");
-        let has_aiosmtpd = |python: &Path| {
-            Command::new(python)
-                .args(["-c", "import aiosmtpd"])
-                .status()
-                .is_ok_and(|s| s.success())
-        };
-        if !has_aiosmtpd(&python) {
-            let made = Command::new("python3")
-                .args(["-m", "venv"])
-                .arg(&venv)
-                .status();
-            assert!(
-                made.is_ok_and(|s| s.success()),
-                "the mail tests need python3 with venv"
-            );
-            let installed = Command::new(&python)
-                .args(["-m", "pip", "install", "-q", "aiosmtpd==1.4.6"])
-                .status();
-            assert!(
-                installed.is_ok_and(|s| s.success()),
-                "could not install aiosmtpd from PyPI"
-            );
-        }
-        python
-    })
+    test_python()
 }
 
 /// aiosmtpd on a port, storing what it receives in a maildir.

@@ -9,6 +9,7 @@ mod hardening;
 mod helpers;
 mod mail;
 mod migrations;
+mod open_data;
 mod openapi;
 mod random_ops;
 mod registry;

@@ -28,8 +28,8 @@ fn migrate_first(conn: &mut DbConn, count: usize) {
     }
 }
 
-/// Migrations after the lean ledger (the third): the payers' own funds, settlement.
-const MIGRATIONS_AFTER_THE_LEDGER: usize = 3;
+/// Migrations after the lean ledger (the third): the payers' own funds, settlement, open data.
+const MIGRATIONS_AFTER_THE_LEDGER: usize = 4;
 
 fn revert_last(conn: &mut DbConn) {
     match conn {
@@ -233,7 +233,7 @@ fn central_top_ups_stored_before_payer_funds_pay_from_their_projects_fund() {
         DbConn::Pg(c) => c.batch_execute(PAYERS_BEFORE_THEIR_FUNDS).unwrap(),
         DbConn::Sqlite(c) => c.batch_execute(PAYERS_BEFORE_THEIR_FUNDS).unwrap(),
     }
-    assert_eq!(db::run_migrations(&mut conn).unwrap(), 2);
+    assert_eq!(db::run_migrations(&mut conn).unwrap(), 3);
     let payers: Vec<PayerFund> =
         diesel::sql_query("SELECT id, fund_id FROM project_payers ORDER BY id")
             .load(&mut conn)
@@ -254,7 +254,8 @@ fn central_top_ups_stored_before_payer_funds_pay_from_their_projects_fund() {
     // Back and forth again.
     revert_last(&mut conn);
     revert_last(&mut conn);
-    assert_eq!(db::run_migrations(&mut conn).unwrap(), 2);
+    revert_last(&mut conn);
+    assert_eq!(db::run_migrations(&mut conn).unwrap(), 3);
     let report = cofund::services::check::run(&mut conn).unwrap();
     assert_eq!(report.violations, Vec::<String>::new());
 }
@@ -275,13 +276,14 @@ fn the_settlement_migration_gives_every_allocation_its_outcome_and_keeps_the_led
         DbConn::Pg(c) => c.batch_execute(LEDGER_BEFORE_THE_ENTRY_TABLE).unwrap(),
         DbConn::Sqlite(c) => c.batch_execute(LEDGER_BEFORE_THE_ENTRY_TABLE).unwrap(),
     }
-    // To the layout just before settlement, then settlement alone.
+    // To the layout just before settlement, then settlement (and open data after it).
     assert_eq!(
         db::run_migrations(&mut conn).unwrap(),
         MIGRATIONS_AFTER_THE_LEDGER
     );
     revert_last(&mut conn);
-    assert_eq!(db::run_migrations(&mut conn).unwrap(), 1);
+    revert_last(&mut conn);
+    assert_eq!(db::run_migrations(&mut conn).unwrap(), 2);
     let outcomes: Vec<AllocationOutcome> =
         diesel::sql_query("SELECT id, outcome_code FROM allocations ORDER BY id")
             .load(&mut conn)
@@ -305,5 +307,63 @@ fn the_settlement_migration_gives_every_allocation_its_outcome_and_keeps_the_led
     assert_eq!((report.entries, report.allocations), (4, 6));
     // Back and forth again.
     revert_last(&mut conn);
+    revert_last(&mut conn);
+    assert_eq!(db::run_migrations(&mut conn).unwrap(), 2);
+}
+
+#[test]
+fn the_open_data_migration_keeps_the_ledger_and_goes_back_and_forth() {
+    let fresh = fresh_database();
+    let mut conn = establish(&fresh.url);
+    migrate_first(&mut conn, 2);
+    match &mut conn {
+        DbConn::Pg(c) => c.batch_execute(LEDGER_BEFORE_THE_ENTRY_TABLE).unwrap(),
+        DbConn::Sqlite(c) => c.batch_execute(LEDGER_BEFORE_THE_ENTRY_TABLE).unwrap(),
+    }
+    assert_eq!(
+        db::run_migrations(&mut conn).unwrap(),
+        MIGRATIONS_AFTER_THE_LEDGER
+    );
+    let whole = |conn: &mut DbConn| {
+        let report = cofund::services::check::run(conn).unwrap();
+        assert_eq!(report.violations, Vec::<String>::new());
+        assert_eq!((report.entries, report.allocations), (4, 6));
+    };
+    whole(&mut conn);
+    // The published tables are built from the converted ledger, and empty before.
+    let report = cofund::services::open_data::build::rebuild(
+        &mut conn,
+        5,
+        chrono::NaiveDate::from_ymd_opt(2026, 12, 1)
+            .unwrap()
+            .and_hms_opt(0, 0, 0)
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(report.projects, 0, "the old project is not published");
+    revert_last(&mut conn);
     assert_eq!(db::run_migrations(&mut conn).unwrap(), 1);
+    whole(&mut conn);
+    assert!(
+        diesel::sql_query("UPDATE allocations SET amount_minor = 0 WHERE id = 1")
+            .execute(&mut conn)
+            .is_err(),
+        "allocations stay append-only"
+    );
+    assert!(diesel::sql_query("UPDATE projects SET published = TRUE")
+        .execute(&mut conn)
+        .is_ok());
+    let report = cofund::services::open_data::build::rebuild(
+        &mut conn,
+        5,
+        chrono::NaiveDate::from_ymd_opt(2026, 12, 1)
+            .unwrap()
+            .and_hms_opt(0, 0, 0)
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(
+        (report.projects, report.rows["payments_quarterly"] > 0),
+        (1, true)
+    );
 }

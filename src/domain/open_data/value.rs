@@ -74,15 +74,17 @@ impl Value {
         }
     }
 
-    /// The value of the database column that filters and sorts: amounts as integer
-    /// ten-thousandths of the unit, everything else as the text it is written as.
-    pub fn stored(&self) -> Stored {
+    /// The value of the database column (of `kind`) that filters and sorts: amounts as
+    /// integer ten-thousandths of the unit, everything else as the text it is written as; a
+    /// missing value is a NULL of the column's type.
+    pub fn stored(&self, kind: FieldKind) -> Stored {
         match self {
             Value::Integer(n) => Stored::Integer(Some(*n)),
             Value::Amount { minor, currency } => {
                 let scale = STORED_AMOUNT_DECIMALS.saturating_sub(exponent_of(currency));
                 Stored::Integer(minor.checked_mul(10_i64.pow(scale)))
             }
+            Value::Empty | Value::Suppressed if kind.stored_as_integer() => Stored::Integer(None),
             Value::Empty | Value::Suppressed => Stored::Text(None),
             other => Stored::Text(other.display()),
         }
@@ -146,8 +148,13 @@ impl Row {
     }
 
     /// Each field's stored filter value.
-    pub fn stored(&self) -> Vec<Stored> {
-        self.values.iter().map(Value::stored).collect()
+    pub fn stored(&self, table: &Table) -> Vec<Stored> {
+        table
+            .fields
+            .iter()
+            .zip(&self.values)
+            .map(|(f, v)| v.stored(f.kind))
+            .collect()
     }
 
     /// Checks the values against the table's declared kinds: what the declaration promises
@@ -192,11 +199,18 @@ mod tests {
         let v = Value::amount(123_456, "GBP");
         assert_eq!(v.json(), serde_json::json!("1234.56"));
         assert_eq!(v.csv(), "1234.56");
-        assert_eq!(v.stored(), Stored::Integer(Some(12_345_600)));
         assert_eq!(
-            Value::amount(5, "JPY").stored(),
-            Stored::Integer(Some(50_000))
+            v.stored(FieldKind::Amount),
+            Stored::Integer(Some(12_345_600))
         );
+        let yen = Value::amount(5, "JPY");
+        assert_eq!(yen.stored(FieldKind::Amount), Stored::Integer(Some(50_000)));
+        // A missing value is a NULL of its column's type (PostgreSQL checks).
+        assert_eq!(
+            Value::Suppressed.stored(FieldKind::Amount),
+            Stored::Integer(None)
+        );
+        assert_eq!(Value::Empty.stored(FieldKind::Date), Stored::Text(None));
     }
 
     #[test]

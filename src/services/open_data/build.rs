@@ -408,7 +408,7 @@ pub fn append_rows(conn: &mut DbConn, table: &Table, rows: &[Row]) -> Result<(),
             params.push(Param::text(&row.key));
             params.push(Param::Text(Some(row.json(table))));
             params.push(Param::Text(Some(row.csv())));
-            params.extend(row.stored().into_iter().map(|s| match s {
+            params.extend(row.stored(table).into_iter().map(|s| match s {
                 Stored::Text(t) => Param::Text(t),
                 Stored::Integer(n) => Param::BigInt(n),
             }));
