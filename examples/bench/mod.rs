@@ -87,7 +87,11 @@ impl Bench {
             max_body_bytes: 256 * 1024 * 1024,
             workers: Some(2),
             clock: cofund::clock::Clock::system(),
-            open_data: Default::default(),
+            // The open data is rebuilt when a benchmark asks, never behind its back.
+            open_data: cofund::config::OpenDataSettings {
+                refresh: None,
+                ..Default::default()
+            },
         };
         let app = cofund::startup::Application::build(&config).unwrap();
         let base = format!("http://127.0.0.1:{}", app.port());

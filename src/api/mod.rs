@@ -333,54 +333,58 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     open_data_routes(cfg, not_allowed);
 }
 
-/// The open data, without authentication. Releases and the fixed paths come before the
-/// tables, whose `{table}` would match them too; pages and CSV are compressed when the
-/// client asks (release files are served as stored: their ETag names their bytes).
+/// The open data, without authentication, readable from any origin (browser-based tools
+/// fetch it). Releases and the fixed paths come before the tables, whose `{table}` would
+/// match them too; pages and CSV are compressed when the client asks (release files are
+/// served as stored: their ETag names their bytes).
 fn open_data_routes(
     cfg: &mut web::ServiceConfig,
     not_allowed: impl Fn(&'static str) -> actix_web::Route,
 ) {
-    use actix_web::middleware::Compress;
-    cfg.service(
-        web::resource(["/open-data/v1", "/open-data/v1/"])
-            .get(open_data::index)
-            .default_service(not_allowed("GET")),
-    )
-    .service(
-        web::resource("/open-data/v1/releases")
-            .get(open_data::releases)
-            .default_service(not_allowed("GET")),
-    )
-    .service(
-        web::resource("/open-data/v1/releases/{version}")
-            .get(open_data::release_manifest)
-            .default_service(not_allowed("GET")),
-    )
-    .service(
-        web::resource("/open-data/v1/releases/{version}/{file}")
-            .get(open_data::release_file)
-            .default_service(not_allowed("GET")),
-    )
-    .service(
-        web::resource("/open-data/v1/datapackage.json")
-            .get(open_data::datapackage)
-            .default_service(not_allowed("GET")),
-    )
-    .service(
-        web::resource("/open-data/v1/projects/{id}/indigo.json")
-            .get(open_data::indigo)
-            .default_service(not_allowed("GET")),
-    )
-    .service(
-        web::resource("/open-data/v1/{table}.csv")
-            .wrap(Compress::default())
-            .get(open_data::table_csv)
-            .default_service(not_allowed("GET")),
-    )
-    .service(
-        web::resource("/open-data/v1/{table}")
-            .wrap(Compress::default())
-            .get(open_data::table_page)
-            .default_service(not_allowed("GET")),
-    );
+    use actix_web::middleware::{Compress, DefaultHeaders};
+    let scope = web::scope(open_data::PREFIX)
+        .wrap(DefaultHeaders::new().add(("Access-Control-Allow-Origin", "*")))
+        .service(readable(&["", "/"], open_data::index).default_service(not_allowed("GET, HEAD")))
+        .service(
+            readable(&["/releases"], open_data::releases).default_service(not_allowed("GET, HEAD")),
+        )
+        .service(
+            readable(&["/releases/{version}"], open_data::release_manifest)
+                .default_service(not_allowed("GET, HEAD")),
+        )
+        .service(
+            readable(&["/releases/{version}/{file}"], open_data::release_file)
+                .default_service(not_allowed("GET, HEAD")),
+        )
+        .service(
+            readable(&["/datapackage.json"], open_data::datapackage)
+                .default_service(not_allowed("GET, HEAD")),
+        )
+        .service(
+            readable(&["/projects/{id}/indigo.json"], open_data::indigo)
+                .default_service(not_allowed("GET, HEAD")),
+        )
+        .service(
+            readable(&["/{table}.csv"], open_data::table_csv)
+                .wrap(Compress::default())
+                .default_service(not_allowed("GET, HEAD")),
+        )
+        .service(
+            readable(&["/{table}"], open_data::table_page)
+                .wrap(Compress::default())
+                .default_service(not_allowed("GET, HEAD")),
+        );
+    cfg.service(scope);
+}
+
+/// A resource answering GET and HEAD (the same handler; the server sends no body to HEAD).
+fn readable<F, Args>(paths: &[&str], handler: F) -> actix_web::Resource
+where
+    F: actix_web::Handler<Args> + Clone,
+    Args: actix_web::FromRequest + 'static,
+    F::Output: actix_web::Responder + 'static,
+{
+    web::resource(paths.to_vec())
+        .route(web::get().to(handler.clone()))
+        .route(web::head().to(handler))
 }

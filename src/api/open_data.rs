@@ -18,7 +18,6 @@ use crate::domain::open_data::catalog::{self, Table, TABLES};
 use crate::domain::open_data::indigo::{project_document, ProjectTables};
 use crate::domain::open_data::package::{descriptor, PackageFacts};
 use crate::domain::open_data::query;
-use crate::domain::open_data::value::csv_record;
 use crate::services::open_data::{build, read, release};
 
 pub const PREFIX: &str = "/open-data/v1";
@@ -27,13 +26,14 @@ const CSV_PAGE_ROWS: i64 = 10_000;
 /// Live tables change when they are rebuilt; a reader may keep them this long.
 const LIVE_MAX_AGE: &str = "public, max-age=60";
 const IMMUTABLE: &str = "public, max-age=31536000, immutable";
+const QUERIES: &str = "filters column=value, column__gt=, __gte=, __lt=, __lte=, __in=a,b (also on .csv); _sort=column or _sort_desc=column; _size=1..1000 (default 100); cursor= from next_cursor; _facet=column";
 const STABILITY: &str = "v1 is stable: tables and columns are only ever added, never renamed or removed, and a column keeps its meaning and type. Releases never change once cut.";
 
 fn table_named(name: &str) -> Result<&'static Table, ApiError> {
     catalog::table(name).ok_or_else(|| {
         let names: Vec<&str> = TABLES.iter().map(|t| t.name).collect();
         ApiError::NotFound(format!(
-            "no published table {name:?}; the tables are {}",
+            "no such published table; the tables are {}",
             names.join(", ")
         ))
     })
@@ -70,7 +70,10 @@ pub async fn index(
             "datapackage": format!("{PREFIX}/datapackage.json"),
             "releases": format!("{PREFIX}/releases"),
             "licence": {"name": licence.name, "title": licence.title, "path": licence.path},
-            "suppression": format!("counts from 1 to {} are withheld, with any amount or total that would reveal one", config.open_data.k - 1),
+            "indigo": format!("{PREFIX}/projects/{{project_id}}/indigo.json"),
+            "queries": QUERIES,
+            "api_documentation": "/docs/",
+            "suppression": format!("counts from 1 to {} are withheld (null in JSON, \"suppressed\" in CSV), with any amount or total that would reveal one", config.open_data.k - 1),
             "stability": STABILITY,
         })))
 }
@@ -161,35 +164,26 @@ pub async fn table_page(
 
 /// The whole table as CSV (RFC 4180, UTF-8, a header of machine names), streamed from the
 /// database in key order, with no size cap; gzip when the client asks (`Accept-Encoding`).
-/// A suppressed cell says `suppressed`; an empty one is not known.
+/// Filters as for pages narrow it. A suppressed cell says `suppressed`; an empty one is not
+/// known.
 #[utoipa::path(get, path = "/open-data/v1/{table}.csv", tag = "open data",
     params(("table" = String, Path)),
     responses((status = 200, description = "The whole table", content_type = "text/csv", body = String)))]
 pub async fn table_csv(
     pool: web::Data<Pool>,
+    request: HttpRequest,
     name: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let table = table_named(&name)?;
+    let query = query::parse_csv(table, &query_pairs(&request)).map_err(ApiError::BadRequest)?;
     let body = stream::from_database(
         pool.get_ref().clone(),
         "a published table",
         move |conn, sink| {
             read::in_snapshot(conn, |conn| {
-                if !sink.send(csv_record(table.fields.iter().map(|f| f.name)).into_bytes()) {
-                    return Ok(());
-                }
-                let mut after: Option<String> = None;
-                loop {
-                    let (chunk, last) =
-                        read::csv_records(conn, table, after.as_deref(), CSV_PAGE_ROWS)?;
-                    if !sink.send(chunk.into_bytes()) {
-                        return Ok(()); // the client went away
-                    }
-                    match last {
-                        Some(key) => after = Some(key),
-                        None => return Ok(()),
-                    }
-                }
+                read::write_csv(conn, table, &query, CSV_PAGE_ROWS, |chunk| {
+                    sink.send(chunk.into_bytes())
+                })
             })
             .map_err(|e| e.to_string())
         },
@@ -335,9 +329,11 @@ pub async fn release_file(
         .headers()
         .get(header::IF_NONE_MATCH)
         .and_then(|v| v.to_str().ok())
+        // Weak comparison, as RFC 9110 asks of If-None-Match: `W/"…"` matches too.
         .is_some_and(|v| {
             v.split(',')
-                .any(|tag| tag.trim() == etag || tag.trim() == "*")
+                .map(|tag| tag.trim().trim_start_matches("W/"))
+                .any(|tag| tag == etag || tag == "*")
         });
     let mut response = if matches {
         HttpResponse::NotModified()

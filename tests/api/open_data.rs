@@ -18,8 +18,8 @@ const PRICE_B: i64 = 25_000; // £250.00
 
 /// A published project of two payers (a central top-up and a council, pro rata 1:2) with two
 /// outcomes, and an unpublished one beside it. Claims of the published project: outcome `a`
-/// for 7 participants in 2021 Q1 and 6 in Q2, outcome `b` for 3 in Q1 (a small number), and a
-/// rejected claim in Q1.
+/// for 7 participants in 2021 Q1 and 6 in Q2, outcome `b` for 3 in Q1 (a small number), and
+/// five rejected claims in Q1.
 struct World {
     published: String,
     hidden: String,
@@ -86,24 +86,27 @@ async fn world(app: &TestApp) -> World {
         rows += &claim_row(&format!("PB1-{i}"), "b", "2021-02-20");
     }
     w.upload_and_verify(app, &w.published, &rows).await;
-    let rejected = app
-        .post(
-            &format!("/v1/projects/{}/claims", w.published),
-            Some(&w.provider_token),
-            &json!({"participant_ref": "PREJ-1", "outcome_code": "a", "achieved_on": "2021-03-01"}),
+    // Five claims rejected: participants engaged but not achieving, enough to publish.
+    for i in 0..5 {
+        let rejected = app
+            .post(
+                &format!("/v1/projects/{}/claims", w.published),
+                Some(&w.provider_token),
+                &json!({"participant_ref": format!("PREJ-{i}"), "outcome_code": "a", "achieved_on": "2021-03-01"}),
+            )
+            .await;
+        let id = rejected.assert_status(201)["id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        app.post(
+            &format!("/v1/claims/{id}/reject"),
+            Some(&w.validator_token),
+            &json!({"reason": "not eligible"}),
         )
-        .await;
-    let id = rejected.assert_status(201)["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    app.post(
-        &format!("/v1/claims/{id}/reject"),
-        Some(&w.validator_token),
-        &json!({"reason": "not eligible"}),
-    )
-    .await
-    .assert_status(200);
+        .await
+        .assert_status(200);
+    }
     let hidden_rows: String = (0..6)
         .map(|i| claim_row(&format!("HID-{i}"), "a", "2021-02-10"))
         .collect();
@@ -247,10 +250,15 @@ async fn published_tables_match_the_ledger_and_withhold_small_numbers() {
     assert_eq!(by_cell.len(), 3);
     assert_eq!(
         counts("a", "2021-01-01"),
-        (json!(7), json!(7), json!(8)),
-        "the rejected claim engages, not achieves"
+        (json!(7), json!(7), json!(12)),
+        "rejected claims engage, not achieve"
     );
-    assert_eq!(counts("a", "2021-04-01"), (json!(6), json!(6), json!(6)));
+    // Withheld with its money (below): from the quarter's count and the public shares each
+    // payer's part would follow.
+    assert_eq!(
+        counts("a", "2021-04-01"),
+        (Value::Null, Value::Null, Value::Null)
+    );
     assert_eq!(
         counts("b", "2021-01-01"),
         (Value::Null, Value::Null, Value::Null)
@@ -261,7 +269,7 @@ async fn published_tables_match_the_ledger_and_withhold_small_numbers() {
     );
 
     // Payments: every published cell is the ledger's sum; b is withheld (3 participants), and
-    // with it a second cell in each payer's row (a in Q2, the smaller), so that no payer's
+    // with it a second quarter in each payer's row (a in Q2, the smaller), so that no payer's
     // total minus its published cells gives b back.
     let ledger = ledger_split(&app, &w.published).await;
     let payments = all_rows(&app, "payments_quarterly", "").await;
@@ -397,7 +405,9 @@ async fn no_withheld_cell_can_be_recovered_from_the_published_tables() {
         let id = project["project_id"].as_str().unwrap();
         // Unknowns and known values, by name.
         let mut known: HashMap<String, Option<i64>> = HashMap::new();
-        let mut groups: Vec<(Vec<String>, String)> = Vec::new();
+        // (members, total, whether a known total gives every member: the payers' shares are
+        // public, so a quarter's total of one outcome gives each payer's part)
+        let mut groups: Vec<(Vec<String>, String, bool)> = Vec::new();
         let cell = |p: &Value| {
             format!(
                 "cell {} {} {}",
@@ -422,11 +432,15 @@ async fn no_withheld_cell_can_be_recovered_from_the_published_tables() {
                 .filter(|p| p["payer_organisation_id"] == org)
                 .map(|p| cell(p))
                 .collect();
-            groups.push((members, name.clone()));
+            groups.push((members, name.clone(), false));
             payer_totals.push(name);
         }
-        groups.push((payer_totals, "project".into()));
-        groups.push((cells.iter().map(|p| cell(p)).collect(), "project".into()));
+        groups.push((payer_totals, "project".into(), false));
+        groups.push((
+            cells.iter().map(|p| cell(p)).collect(),
+            "project".into(),
+            false,
+        ));
         for r in results.iter().filter(|r| r["project_id"] == id) {
             let metric = r["outcome_metric_id"].as_str().unwrap();
             let name = format!("paid {metric} {}", r["period_start_date"]);
@@ -442,7 +456,7 @@ async fn no_withheld_cell_can_be_recovered_from_the_published_tables() {
                 })
                 .map(|p| cell(p))
                 .collect();
-            groups.push((members, name));
+            groups.push((members, name, true));
         }
         let withheld: BTreeSet<String> = known
             .iter()
@@ -455,13 +469,18 @@ async fn no_withheld_cell_can_be_recovered_from_the_published_tables() {
         let mut values = known.clone();
         loop {
             let mut learned = None;
-            for (members, total) in &groups {
+            for (members, total, by_share) in &groups {
                 let unknown: Vec<&String> =
                     members.iter().filter(|m| values[*m].is_none()).collect();
                 match (values[total], unknown.as_slice()) {
                     (Some(t), [one]) => {
                         let rest: i64 = members.iter().filter_map(|m| values[m]).sum();
                         learned = Some(((*one).clone(), t - rest));
+                    }
+                    (Some(t), [first, ..]) if *by_share => learned = Some(((*first).clone(), t)),
+                    // One payer's part and its public share give the quarter's total.
+                    (None, _) if *by_share && unknown.len() < members.len() => {
+                        learned = Some((total.clone(), 0));
                     }
                     (None, []) => {
                         learned = Some((
@@ -865,7 +884,7 @@ async fn a_published_project_exports_as_an_indigo_document() {
         .iter()
         .filter(|r| r["outcomes_achieved"]["status"] == "PRIVATE")
         .collect();
-    assert_eq!(withheld.len(), 1);
+    assert_eq!(withheld.len(), 2, "the small quarter and its partner");
     assert_eq!(withheld[0]["outcomes_achieved"]["value"], Value::Null);
     let payments = doc["outcome_payments"].as_array().unwrap();
     assert_eq!(payments.len(), 6);
@@ -1064,4 +1083,70 @@ async fn every_database_column_is_classified() {
             .collect();
         assert_eq!(published[&table.stored_in()], declared, "{}", table.name);
     }
+}
+
+/// What a careless client meets: HEAD works wherever GET does, any origin may read, a weak
+/// validator revalidates a release file, the CSV takes filters but not page parameters, and a
+/// 404 does not repeat what was asked for.
+#[tokio::test]
+async fn careless_clients_get_clear_answers() {
+    let app = spawn_app().await;
+    let w = world(&app).await;
+    let head = app
+        .client
+        .head(app.url("/open-data/v1/funds.csv"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(head.status(), 200);
+    assert_eq!(head.headers()["access-control-allow-origin"], "*");
+    assert!(head.bytes().await.unwrap().is_empty());
+    let filtered = app
+        .client
+        .get(app.url(&format!(
+            "/open-data/v1/payments_quarterly.csv?payer_organisation_id={}",
+            w.council
+        )))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let (_, rows) = csv_rows(&filtered);
+    assert_eq!(rows.len(), 3, "the council's three cells");
+    let refused = app.get("/open-data/v1/funds.csv?_sort=name", None).await;
+    assert!(refused.assert_problem(400)["detail"]
+        .as_str()
+        .unwrap()
+        .contains("whole table"));
+    app.get("/open-data/v1/funds.csv?colour=red", None)
+        .await
+        .assert_problem(400);
+    let share = all_rows(&app, "project_payers", "&share__in=0.30,1").await;
+    assert!(share.is_empty(), "pro rata payers have no fixed share");
+    let missing = app.get("/open-data/v1/claimz", None).await;
+    assert!(!missing.assert_problem(404)["detail"]
+        .as_str()
+        .unwrap()
+        .contains("claimz"));
+    let release = app
+        .post("/v1/open-data/releases", Some(&app.admin()), &json!({}))
+        .await;
+    let file = release.assert_status(201)["files"][0].clone();
+    let weak = app
+        .client
+        .get(app.url(file["url"].as_str().unwrap()))
+        .header(
+            "if-none-match",
+            format!("W/\"{}\"", file["sha256"].as_str().unwrap()),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(weak.status(), 304);
+    let index = app.get("/open-data/v1", None).await;
+    let index = index.assert_status(200);
+    assert!(index["queries"].as_str().unwrap().contains("__gte"));
+    assert_eq!(index["tables"].as_array().unwrap().len(), 7);
 }

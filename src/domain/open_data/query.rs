@@ -85,6 +85,22 @@ pub struct ListQuery {
     pub facets: Vec<&'static Field>,
 }
 
+impl ListQuery {
+    /// Every row, in key order.
+    pub fn whole_table() -> ListQuery {
+        ListQuery {
+            filters: Vec::new(),
+            sort: Sort {
+                field: None,
+                descending: false,
+            },
+            size: MAX_PAGE_SIZE,
+            cursor: None,
+            facets: Vec::new(),
+        }
+    }
+}
+
 /// Parses the query string's pairs for `table`. Errors say which column, operator or
 /// parameter is wrong and what is accepted.
 pub fn parse(table: &'static Table, pairs: &[(String, String)]) -> Result<ListQuery, String> {
@@ -95,6 +111,7 @@ pub fn parse(table: &'static Table, pairs: &[(String, String)]) -> Result<ListQu
     };
     let mut sort_given = false;
     let mut size = DEFAULT_PAGE_SIZE;
+    let mut size_given = false;
     let mut cursor_text = None;
     let mut facets = Vec::new();
     for (name, value) in pairs {
@@ -109,13 +126,18 @@ pub fn parse(table: &'static Table, pairs: &[(String, String)]) -> Result<ListQu
                     descending: name == "_sort_desc",
                 };
             }
-            "_size" => size = page_size(value)?,
+            "_size" if size_given => return Err("give _size once".into()),
+            "_size" => {
+                size_given = true;
+                size = page_size(value)?;
+            }
             "_facet" => {
                 let field = column(table, value)?;
                 if !facets.contains(&field) {
                     facets.push(field);
                 }
             }
+            "cursor" | "_next" if cursor_text.is_some() => return Err("give cursor once".into()),
             "cursor" | "_next" => cursor_text = Some(value.clone()),
             other if other.starts_with('_') => {
                 return Err(format!(
@@ -135,6 +157,20 @@ pub fn parse(table: &'static Table, pairs: &[(String, String)]) -> Result<ListQu
         cursor,
         facets,
     })
+}
+
+/// Parses the query string of a whole-table CSV: filters narrow it; the rows come in key
+/// order, all of them, so that the page parameters mean nothing there and are refused.
+pub fn parse_csv(table: &'static Table, pairs: &[(String, String)]) -> Result<ListQuery, String> {
+    if let Some((name, _)) = pairs
+        .iter()
+        .find(|(name, _)| name.starts_with('_') || name == "cursor")
+    {
+        return Err(format!(
+            "{name} is for pages: the CSV is the whole table in key order, which filters (column=value, column__gte=…) may narrow"
+        ));
+    }
+    parse(table, pairs)
 }
 
 fn column(table: &'static Table, name: &str) -> Result<&'static Field, String> {
@@ -187,7 +223,13 @@ fn filter(table: &'static Table, name: &str, value: &str) -> Result<Filter, Stri
 /// A filter or cursor value as the column stores it.
 pub fn stored_value(field: &Field, value: &str) -> Result<Stored, String> {
     match field.kind {
-        FieldKind::Text | FieldKind::Share => Ok(Stored::Text(Some(value.to_owned()))),
+        FieldKind::Text => Ok(Stored::Text(Some(value.to_owned()))),
+        // Shares are stored as the registry normalises them (`0.3`, never `0.30`).
+        FieldKind::Share => Decimal::from_str(value)
+            .ok()
+            .filter(|d| (Decimal::ZERO..=Decimal::ONE).contains(d))
+            .map(|d| Stored::Text(Some(d.normalize().to_string())))
+            .ok_or_else(|| format!("{value:?} is not a share from 0 to 1 such as 0.3")),
         FieldKind::Integer => value
             .parse::<i64>()
             .map(|n| Stored::Integer(Some(n)))
@@ -317,6 +359,18 @@ mod tests {
         assert!(err(&[("_size", "1001")]).contains("_size"));
         assert!(err(&[("_sort", "nope")]).contains("no column"));
         assert!(err(&[("_shape", "array")]).contains("unknown parameter _shape"));
+        assert!(err(&[("_size", "1"), ("_size", "3")]).contains("once"));
+        let payers = table("project_payers").unwrap();
+        let share = parse(payers, &pairs(&[("share", "0.30")])).unwrap();
+        assert_eq!(
+            share.filters[0].values,
+            vec![Stored::Text(Some("0.3".into()))]
+        );
+        assert!(parse(payers, &pairs(&[("share", "1.5")])).is_err());
+        assert!(parse_csv(t, &pairs(&[("_sort", "name")]))
+            .unwrap_err()
+            .contains("whole table"));
+        assert!(parse_csv(t, &pairs(&[("name", "x")])).is_ok());
     }
 
     #[test]

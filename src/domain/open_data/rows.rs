@@ -133,8 +133,8 @@ struct Cells {
 /// Lays out the grid: every count and sum a cell, and the totals that could be subtracted
 /// from. A payer's cells add up to its published total, the payers' totals to the project's;
 /// the payers' cells of one metric and quarter add up to what the outcomes paid that quarter
-/// cost (price × count), so the count stands as their total, and withholding the count
-/// withholds the money (amount ÷ price would give it back).
+/// cost (price × count), so the count stands as their total; and the cells of one metric and
+/// quarter are withheld together (amount ÷ price would give a count back).
 fn lay_out(ledger: &LedgerFacts) -> Cells {
     let mut grid = Grid::default();
     let mut achieved = BTreeMap::new();
@@ -178,8 +178,29 @@ fn lay_out(ledger: &LedgerFacts) -> Cells {
             .filter(|((c, q, _), _)| c == code && q == quarter)
             .map(|(_, &cell)| cell)
             .collect();
-        for &member in &members {
-            grid.implies(count, member);
+        // The payers' shares are public: from a quarter's total each payer's part follows,
+        // and from one payer's part the total. The quarter of one outcome is withheld whole
+        // or not at all: its counts, the differences between them, and every payer's money.
+        let key = (code.clone(), *quarter);
+        let r = &ledger.results[&key];
+        // What one count less another gives is a count too: participants engaged but not
+        // achieving, outcomes achieved but not paid.
+        let not_achieving = r.engaged - r.achieved_participants;
+        let unpaid = grid.cell(
+            r.achieved_units - r.paid_units,
+            r.achieved_participants - r.paid_participants,
+        );
+        let mut together = vec![
+            count,
+            achieved[&key],
+            engaged[&key],
+            grid.cell(not_achieving, not_achieving),
+            unpaid,
+        ];
+        together.extend(&members);
+        for pair in together.windows(2) {
+            grid.implies(pair[0], pair[1]);
+            grid.implies(pair[1], pair[0]);
         }
         grid.group(members, count);
     }
@@ -198,163 +219,212 @@ fn lay_out(ledger: &LedgerFacts) -> Cells {
 pub fn project_rows(project: &ProjectFacts, ledger: &LedgerFacts, k: i64) -> ProjectRows {
     let cells = lay_out(ledger);
     let withheld = cells.grid.suppress(k);
-    let shown = |cell: usize, value: Value| {
-        if withheld.contains(&cell) {
+    let rows = Writer {
+        project,
+        ledger,
+        cells: &cells,
+        withheld: &withheld,
+        metric_ids: project
+            .metrics
+            .iter()
+            .map(|m| (m.code.as_str(), m.id.as_str()))
+            .collect(),
+    };
+    ProjectRows {
+        project: vec![rows.project_row()],
+        payers: rows.payer_rows(),
+        metrics: rows.metric_rows(),
+        results: rows.result_rows(),
+        payments: rows.payment_rows(),
+        suppressed: withheld.len(),
+    }
+}
+
+/// Writes one project's rows from its facts and the withheld cells.
+struct Writer<'a> {
+    project: &'a ProjectFacts,
+    ledger: &'a LedgerFacts,
+    cells: &'a Cells,
+    withheld: &'a BTreeSet<usize>,
+    metric_ids: BTreeMap<&'a str, &'a str>,
+}
+
+impl Writer<'_> {
+    fn shown(&self, cell: usize, value: Value) -> Value {
+        if self.withheld.contains(&cell) {
             Value::Suppressed
         } else {
             value
         }
-    };
-    let currency = project.currency.as_str();
-    let money = |cell: usize, minor: i64| shown(cell, Value::amount(minor, currency));
-    let metric_ids: BTreeMap<&str, &str> = project
-        .metrics
-        .iter()
-        .map(|m| (m.code.as_str(), m.id.as_str()))
-        .collect();
-    let metric_id = |code: &str| Value::text(metric_ids.get(code).copied().unwrap_or(code));
-    let id = Value::text(&project.id);
+    }
 
-    let project_row = Row::new(
-        table("projects").expect("declared"),
-        vec![
-            id.clone(),
-            Value::text(&project.name),
-            if project.fund_ids.is_empty() {
-                Value::Empty
-            } else {
-                Value::Text(project.fund_ids.join(";"))
-            },
-            Value::text(&project.provider_organisation_id),
-            Value::optional_text(project.stage_development.as_deref()),
-            Value::Date(project.service_start),
-            Value::Date(project.service_end),
-            Value::optional_text(project.policy_sector.as_deref()),
-            Value::optional_text(project.social_challenge.as_deref()),
-            Value::optional_text(project.target_population.as_deref()),
-            project
-                .max_outcome_payment_minor
-                .map_or(Value::Empty, |m| Value::amount(m, currency)),
-            Value::text(currency),
-            money(cells.project_total, ledger.project_total.minor),
-            Value::text(currency),
-            Value::DateTime(project.created_at),
-        ],
-    );
+    fn money(&self, cell: usize, minor: i64) -> Value {
+        self.shown(cell, Value::amount(minor, &self.project.currency))
+    }
 
-    let payer_table = table("project_payers").expect("declared");
-    let payers = project
-        .payers
-        .iter()
-        .map(|p| {
-            let total = ledger
-                .payer_totals
-                .get(&p.organisation_id)
-                .copied()
-                .unwrap_or_default();
-            let cell = cells.payer_totals.get(&p.organisation_id);
-            Row::new(
-                payer_table,
-                vec![
-                    id.clone(),
-                    Value::text(&p.organisation_id),
-                    Value::text(p.category),
-                    Value::text(&p.role),
-                    Value::amount(p.max_commitment_minor, currency),
-                    Value::text(currency),
-                    p.share.clone().map_or(Value::Empty, Value::Share),
-                    cell.map_or(Value::amount(0, currency), |&c| money(c, total.minor)),
-                    Value::text(currency),
-                ],
-            )
-        })
-        .collect();
+    fn currency(&self) -> Value {
+        Value::text(&self.project.currency)
+    }
 
-    let metric_table = table("outcome_metrics").expect("declared");
-    let optional_integer = |n: Option<i64>| n.map_or(Value::Empty, Value::Integer);
-    let metrics = project
-        .metrics
-        .iter()
-        .map(|m| {
-            Row::new(
-                metric_table,
-                vec![
-                    id.clone(),
-                    Value::text(&m.id),
-                    Value::text(&m.code),
-                    Value::text(&m.name),
-                    Value::text(&m.unit),
-                    Value::amount(m.price_minor, currency),
-                    Value::text(currency),
-                    optional_integer(m.max_units_per_participant),
-                    Value::Integer(m.max_claims_per_participant),
-                    optional_integer(m.volume_cap),
-                    optional_integer(m.min_age_at_start),
-                    optional_integer(m.max_age_at_start),
-                ],
-            )
-        })
-        .collect();
+    fn id(&self) -> Value {
+        Value::text(&self.project.id)
+    }
 
-    let results_table = table("results_quarterly").expect("declared");
-    let results = ledger
-        .results
-        .iter()
-        .map(|(key, r)| {
-            let (code, quarter) = key;
-            Row::new(
-                results_table,
-                vec![
-                    id.clone(),
-                    metric_id(code),
-                    Value::Date(quarter.start()),
-                    Value::Date(quarter.last_day()),
-                    shown(cells.achieved[key], Value::Integer(r.achieved_units)),
-                    shown(cells.paid[key], Value::Integer(r.paid_units)),
-                    shown(cells.engaged[key], Value::Integer(r.engaged)),
-                ],
-            )
-        })
-        .collect();
+    fn metric_id(&self, code: &str) -> Value {
+        Value::text(self.metric_ids.get(code).copied().unwrap_or(code))
+    }
 
-    let lead = project
-        .payers
-        .iter()
-        .find(|p| p.lead)
-        .map(|p| p.organisation_id.as_str());
-    let recipient = |payer: &str| match (project.settlement_route, lead) {
-        (SettlementRoute::ViaCommissioner, Some(lead)) if payer != lead => lead,
-        _ => project.provider_organisation_id.as_str(),
-    };
-    let payments_table = table("payments_quarterly").expect("declared");
-    let payments = ledger
-        .payments
-        .iter()
-        .map(|(key, m)| {
-            let (code, quarter, payer) = key;
-            Row::new(
-                payments_table,
-                vec![
-                    id.clone(),
-                    metric_id(code),
-                    Value::Date(quarter.start()),
-                    Value::Date(quarter.last_day()),
-                    Value::text(payer),
-                    Value::text(recipient(payer)),
-                    money(cells.payments[key], m.minor),
-                    Value::text(currency),
-                ],
-            )
-        })
-        .collect();
+    fn project_row(&self) -> Row {
+        let p = self.project;
+        Row::new(
+            table("projects").expect("declared"),
+            vec![
+                self.id(),
+                Value::text(&p.name),
+                if p.fund_ids.is_empty() {
+                    Value::Empty
+                } else {
+                    Value::Text(p.fund_ids.join(";"))
+                },
+                Value::text(&p.provider_organisation_id),
+                Value::optional_text(p.stage_development.as_deref()),
+                Value::Date(p.service_start),
+                Value::Date(p.service_end),
+                Value::optional_text(p.policy_sector.as_deref()),
+                Value::optional_text(p.social_challenge.as_deref()),
+                Value::optional_text(p.target_population.as_deref()),
+                p.max_outcome_payment_minor
+                    .map_or(Value::Empty, |m| Value::amount(m, &p.currency)),
+                self.currency(),
+                self.money(self.cells.project_total, self.ledger.project_total.minor),
+                self.currency(),
+                Value::DateTime(p.created_at),
+            ],
+        )
+    }
 
-    ProjectRows {
-        project: vec![project_row],
-        payers,
-        metrics,
-        results,
-        payments,
-        suppressed: withheld.len(),
+    fn payer_rows(&self) -> Vec<Row> {
+        let payer_table = table("project_payers").expect("declared");
+        self.project
+            .payers
+            .iter()
+            .map(|p| {
+                let total = self
+                    .ledger
+                    .payer_totals
+                    .get(&p.organisation_id)
+                    .copied()
+                    .unwrap_or_default();
+                let paid = match self.cells.payer_totals.get(&p.organisation_id) {
+                    Some(&cell) => self.money(cell, total.minor),
+                    None => Value::amount(0, &self.project.currency),
+                };
+                Row::new(
+                    payer_table,
+                    vec![
+                        self.id(),
+                        Value::text(&p.organisation_id),
+                        Value::text(p.category),
+                        Value::text(&p.role),
+                        Value::amount(p.max_commitment_minor, &self.project.currency),
+                        self.currency(),
+                        p.share.clone().map_or(Value::Empty, Value::Share),
+                        paid,
+                        self.currency(),
+                    ],
+                )
+            })
+            .collect()
+    }
+
+    fn metric_rows(&self) -> Vec<Row> {
+        let metric_table = table("outcome_metrics").expect("declared");
+        let optional = |n: Option<i64>| n.map_or(Value::Empty, Value::Integer);
+        self.project
+            .metrics
+            .iter()
+            .map(|m| {
+                Row::new(
+                    metric_table,
+                    vec![
+                        self.id(),
+                        Value::text(&m.id),
+                        Value::text(&m.code),
+                        Value::text(&m.name),
+                        Value::text(&m.unit),
+                        Value::amount(m.price_minor, &self.project.currency),
+                        self.currency(),
+                        optional(m.max_units_per_participant),
+                        Value::Integer(m.max_claims_per_participant),
+                        optional(m.volume_cap),
+                        optional(m.min_age_at_start),
+                        optional(m.max_age_at_start),
+                    ],
+                )
+            })
+            .collect()
+    }
+
+    fn result_rows(&self) -> Vec<Row> {
+        let results_table = table("results_quarterly").expect("declared");
+        self.ledger
+            .results
+            .iter()
+            .map(|(key, r)| {
+                let (code, quarter) = key;
+                Row::new(
+                    results_table,
+                    vec![
+                        self.id(),
+                        self.metric_id(code),
+                        Value::Date(quarter.start()),
+                        Value::Date(quarter.last_day()),
+                        self.shown(self.cells.achieved[key], Value::Integer(r.achieved_units)),
+                        self.shown(self.cells.paid[key], Value::Integer(r.paid_units)),
+                        self.shown(self.cells.engaged[key], Value::Integer(r.engaged)),
+                    ],
+                )
+            })
+            .collect()
+    }
+
+    /// The provider is paid, but under settlement via the lead commissioner the other payers
+    /// pay the lead.
+    fn recipient(&self, payer: &str) -> Value {
+        let p = self.project;
+        let lead = p
+            .payers
+            .iter()
+            .find(|p| p.lead)
+            .map(|p| p.organisation_id.as_str());
+        match (p.settlement_route, lead) {
+            (SettlementRoute::ViaCommissioner, Some(lead)) if payer != lead => Value::text(lead),
+            _ => Value::text(&p.provider_organisation_id),
+        }
+    }
+
+    fn payment_rows(&self) -> Vec<Row> {
+        let payments_table = table("payments_quarterly").expect("declared");
+        self.ledger
+            .payments
+            .iter()
+            .map(|(key, m)| {
+                let (code, quarter, payer) = key;
+                Row::new(
+                    payments_table,
+                    vec![
+                        self.id(),
+                        self.metric_id(code),
+                        Value::Date(quarter.start()),
+                        Value::Date(quarter.last_day()),
+                        Value::text(payer),
+                        self.recipient(payer),
+                        self.money(self.cells.payments[key], m.minor),
+                        self.currency(),
+                    ],
+                )
+            })
+            .collect()
     }
 }
 
@@ -386,4 +456,126 @@ pub fn referenced_organisations(rows: &ProjectRows, funds: &[Row]) -> BTreeSet<S
     take("funds", funds);
     // Recipients are the provider or a payer, both already named.
     ids
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn facts(route: SettlementRoute) -> ProjectFacts {
+        let payer = |id: &str, lead: bool| PayerFacts {
+            organisation_id: id.into(),
+            category: "Government/Public Sector/Public Bank",
+            role: "local_commissioner".into(),
+            max_commitment_minor: 1_000_000,
+            share: None,
+            lead,
+        };
+        ProjectFacts {
+            id: "prj".into(),
+            name: "P".into(),
+            fund_ids: vec![],
+            provider_organisation_id: "provider".into(),
+            stage_development: None,
+            service_start: NaiveDate::from_ymd_opt(2021, 1, 1).unwrap(),
+            service_end: NaiveDate::from_ymd_opt(2023, 1, 1).unwrap(),
+            policy_sector: None,
+            social_challenge: None,
+            target_population: None,
+            max_outcome_payment_minor: None,
+            currency: "GBP".into(),
+            settlement_route: route,
+            created_at: NaiveDate::from_ymd_opt(2021, 1, 1)
+                .unwrap()
+                .and_hms_opt(0, 0, 0)
+                .unwrap(),
+            payers: vec![payer("lead", true), payer("fund", false)],
+            metrics: vec![],
+        }
+    }
+
+    fn ledger() -> LedgerFacts {
+        let q1 = quarter_of(NaiveDate::from_ymd_opt(2021, 2, 1).unwrap());
+        let q2 = quarter_of(NaiveDate::from_ymd_opt(2021, 5, 1).unwrap());
+        let mut ledger = LedgerFacts::default();
+        for (quarter, participants) in [(q1, 8), (q2, 2)] {
+            let units = ResultFacts {
+                achieved_units: participants,
+                achieved_participants: participants,
+                paid_units: participants,
+                paid_participants: participants,
+                engaged: participants,
+            };
+            ledger.results.insert(("a".into(), quarter), units);
+            for (payer, share) in [("lead", 7), ("fund", 3)] {
+                let money = MoneyFacts {
+                    minor: participants * share * 100,
+                    participants,
+                };
+                ledger
+                    .payments
+                    .insert(("a".into(), quarter, payer.into()), money);
+            }
+        }
+        for (payer, share) in [("lead", 7), ("fund", 3)] {
+            let money = MoneyFacts {
+                minor: 10 * share * 100,
+                participants: 10,
+            };
+            ledger.payer_totals.insert(payer.into(), money);
+        }
+        ledger.project_total = MoneyFacts {
+            minor: 10_000,
+            participants: 10,
+        };
+        ledger
+    }
+
+    #[test]
+    fn via_the_lead_commissioner_the_other_payers_pay_the_lead() {
+        let rows = project_rows(&facts(SettlementRoute::ViaCommissioner), &ledger(), 5);
+        let recipients: Vec<String> = rows
+            .payments
+            .iter()
+            .map(|r| r.values[5].display().unwrap())
+            .collect();
+        // Keys sort by payer within a quarter: fund, lead.
+        assert_eq!(recipients, ["lead", "provider", "lead", "provider"]);
+        let direct = project_rows(&facts(SettlementRoute::Direct), &ledger(), 5);
+        assert!(direct
+            .payments
+            .iter()
+            .all(|r| r.values[5] == Value::text("provider")));
+    }
+
+    #[test]
+    fn a_small_quarter_withholds_its_counts_its_money_and_a_partner_in_each_payer_row() {
+        let rows = project_rows(&facts(SettlementRoute::Direct), &ledger(), 5);
+        // Q2 has 2 participants: its counts and both payers' money are withheld; each payer's
+        // row then has one withheld cell, so its Q1 cell goes too, and with it Q1's counts
+        // (from which, the shares being public, each payer's part would follow); the totals
+        // stay.
+        let withheld = [Value::Suppressed, Value::Suppressed, Value::Suppressed];
+        assert!(rows.results.iter().all(|r| r.values[4..] == withheld));
+        assert!(rows
+            .payments
+            .iter()
+            .all(|r| r.values[6] == Value::Suppressed));
+        assert_eq!(rows.project[0].values[12], Value::amount(10_000, "GBP"));
+        assert!(rows
+            .project
+            .iter()
+            .chain(&rows.payments)
+            .chain(&rows.results)
+            .all(|r| {
+                let t = if r.values.len() == 15 {
+                    "projects"
+                } else if r.values.len() == 8 {
+                    "payments_quarterly"
+                } else {
+                    "results_quarterly"
+                };
+                r.conforms_to(table(t).unwrap())
+            }));
+    }
 }

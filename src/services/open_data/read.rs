@@ -221,22 +221,26 @@ struct CsvRow {
     row_csv: String,
 }
 
-/// Up to `limit` CSV records of `table` after row key `after` (from the start when none), in
-/// key order, with the key of the last.
-pub fn csv_records(
+/// Up to `limit` CSV records of `table` that pass `query`'s filters, after row key `after`
+/// (from the start when none), in key order, with the key of the last.
+fn csv_records(
     conn: &mut DbConn,
     table: &Table,
+    query: &ListQuery,
     after: Option<&str>,
     limit: i64,
 ) -> Result<(String, Option<String>), ServiceError> {
-    let (condition, mut params) = match after {
-        Some(key) => (" WHERE row_key > ?", vec![Param::text(key)]),
-        None => ("", vec![]),
-    };
+    let mut params = Vec::new();
+    let mut conditions = filter_sql(query, &mut params);
+    if let Some(key) = after {
+        conditions.push("row_key > ?".into());
+        params.push(Param::text(key));
+    }
     params.push(Param::BigInt(Some(limit)));
     let sql = format!(
-        "SELECT row_key, row_csv FROM {}{condition} ORDER BY row_key LIMIT ?",
-        table.stored_in()
+        "SELECT row_key, row_csv FROM {}{} ORDER BY row_key LIMIT ?",
+        table.stored_in(),
+        where_clause(&conditions)
     );
     let rows: Vec<CsvRow> = dynamic::load(conn, &sql, &params)?;
     let last = if rows.len() as i64 == limit {
@@ -249,6 +253,33 @@ pub fn csv_records(
         text.push_str(&row.row_csv);
     }
     Ok((text, last))
+}
+
+/// Writes `table` as CSV (the header of machine names, then every row that passes `query`'s
+/// filters, in key order), `page_rows` rows per query, handing each piece to `emit`; stops
+/// early when `emit` returns false (the reader went away).
+pub fn write_csv(
+    conn: &mut DbConn,
+    table: &Table,
+    query: &ListQuery,
+    page_rows: i64,
+    mut emit: impl FnMut(String) -> bool,
+) -> Result<(), ServiceError> {
+    let header = crate::domain::open_data::value::csv_record(table.fields.iter().map(|f| f.name));
+    if !emit(header) {
+        return Ok(());
+    }
+    let mut after: Option<String> = None;
+    loop {
+        let (chunk, last) = csv_records(conn, table, query, after.as_deref(), page_rows)?;
+        if !emit(chunk) {
+            return Ok(());
+        }
+        match last {
+            Some(key) => after = Some(key),
+            None => return Ok(()),
+        }
+    }
 }
 
 /// Runs `read` in one read-only transaction, so that every query in it sees the tables as

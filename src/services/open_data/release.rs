@@ -16,7 +16,7 @@ use crate::db::schema::{open_data_release_files as files, open_data_releases as 
 use crate::db::{self, DbConn};
 use crate::domain::open_data::catalog::{Table, TABLES};
 use crate::domain::open_data::package::{descriptor, PackageFacts};
-use crate::domain::open_data::value::csv_record;
+use crate::domain::open_data::query::ListQuery;
 use crate::services::error::ServiceError;
 
 /// Rows read per query while a table is written out.
@@ -149,16 +149,18 @@ fn next_version(conn: &mut DbConn, day: NaiveDate) -> Result<String, ServiceErro
 
 /// A table as one CSV file: the header of machine names, then every row in key order.
 fn whole_csv(conn: &mut DbConn, table: &Table) -> Result<String, ServiceError> {
-    let mut text = csv_record(table.fields.iter().map(|f| f.name));
-    let mut after: Option<String> = None;
-    loop {
-        let (chunk, last) = read::csv_records(conn, table, after.as_deref(), READ_PAGE_ROWS)?;
-        text.push_str(&chunk);
-        match last {
-            Some(key) => after = Some(key),
-            None => return Ok(text),
-        }
-    }
+    let mut text = String::new();
+    read::write_csv(
+        conn,
+        table,
+        &ListQuery::whole_table(),
+        READ_PAGE_ROWS,
+        |chunk| {
+            text.push_str(&chunk);
+            true
+        },
+    )?;
+    Ok(text)
 }
 
 /// The files in one zip, with fixed timestamps so that the same files make the same bytes.
