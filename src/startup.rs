@@ -169,6 +169,15 @@ fn run(listener: TcpListener, pool: Pool, config: &Config) -> Result<Server, Str
                 ))
             }))
     })
+    // Streamed and compressed bodies go out in several writes after the headers: without
+    // TCP_NODELAY each one after the first waits for the client's delayed ACK (40 ms).
+    .on_connect(|connection, _| {
+        if let Some(tcp) = connection.downcast_ref::<actix_web::rt::net::TcpStream>() {
+            if let Err(e) = tcp.set_nodelay(true) {
+                tracing::debug!(error = %e, "could not set TCP_NODELAY");
+            }
+        }
+    })
     .shutdown_timeout(30);
     if let Some(workers) = config.workers {
         server = server.workers(workers);

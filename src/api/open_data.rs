@@ -12,12 +12,13 @@ use super::auth::Principal;
 use super::error::ApiError;
 use super::{stream, with_db};
 use crate::config::Config;
-use crate::db::Pool;
+use crate::db::{backend_specific, Pool};
 use crate::domain::access::Role;
 use crate::domain::open_data::catalog::{self, Table, TABLES};
 use crate::domain::open_data::indigo::{project_document, ProjectTables};
 use crate::domain::open_data::package::{descriptor, PackageFacts};
 use crate::domain::open_data::query;
+use crate::services::error::ServiceError;
 use crate::services::open_data::{build, read, release};
 
 pub const PREFIX: &str = "/open-data/v1";
@@ -180,12 +181,14 @@ pub async fn table_csv(
         pool.get_ref().clone(),
         "a published table",
         move |conn, sink| {
-            read::in_snapshot(conn, |conn| {
-                read::write_csv(conn, table, &query, CSV_PAGE_ROWS, |chunk| {
-                    sink.send(chunk.into_bytes())
+            backend_specific::with_scan_cache(conn, |conn| {
+                read::in_snapshot(conn, |conn| {
+                    read::write_csv(conn, table, &query, CSV_PAGE_ROWS, |chunk| {
+                        sink.send(chunk.into_bytes())
+                    })
                 })
             })
-            .map_err(|e| e.to_string())
+            .map_err(|e: ServiceError| e.to_string())
         },
     );
     Ok(HttpResponse::Ok()

@@ -71,6 +71,12 @@ impl DatabaseUrl {
     }
 }
 
+/// Each SQLite connection's page cache: 64 MiB.
+const SQLITE_CACHE_PRAGMA: &str = "PRAGMA cache_size = -65536";
+/// While a connection scans a whole table for a download: 2 MiB. A scan reads each page once,
+/// so a large cache only fills with pages nobody reads again, and the process grows by it.
+const SQLITE_SCAN_CACHE_PRAGMA: &str = "PRAGMA cache_size = -2048";
+
 #[derive(Debug)]
 pub struct Manager {
     url: DatabaseUrl,
@@ -102,7 +108,7 @@ impl ManageConnection for Manager {
                     "PRAGMA foreign_keys = ON",
                     // The default 2 MB page cache makes a ledger of millions of rows read the
                     // same pages from the OS again and again.
-                    "PRAGMA cache_size = -65536",
+                    SQLITE_CACHE_PRAGMA,
                     "PRAGMA temp_store = MEMORY",
                 ] {
                     diesel::sql_query(pragma)
@@ -300,6 +306,25 @@ pub mod backend_specific {
             }
             DbConn::Sqlite(_) => Ok(()),
         }
+    }
+
+    /// Runs `scan`, a read of a whole table, with a small SQLite page cache on its
+    /// connection (the usual one is put back after), so that a download of any size leaves
+    /// the process's memory as it found it. PostgreSQL caches in its own server.
+    pub fn with_scan_cache<T, E>(
+        conn: &mut DbConn,
+        scan: impl FnOnce(&mut DbConn) -> Result<T, E>,
+    ) -> Result<T, E>
+    where
+        E: From<diesel::result::Error>,
+    {
+        if let DbConn::Pg(_) = conn {
+            return scan(conn);
+        }
+        diesel::sql_query(super::SQLITE_SCAN_CACHE_PRAGMA).execute(conn)?;
+        let result = scan(conn);
+        diesel::sql_query(super::SQLITE_CACHE_PRAGMA).execute(conn)?;
+        result
     }
 
     /// Refreshes the planner's statistics after a bulk load. PostgreSQL plans from statistics
