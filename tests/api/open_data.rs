@@ -523,23 +523,9 @@ async fn no_withheld_cell_can_be_recovered_from_the_published_tables() {
 
 /// Everything a member of the public can download, as bytes.
 async fn every_published_byte(app: &TestApp, project: &str) -> Vec<u8> {
-    let mut bytes = Vec::new();
-    let mut add = |b: &[u8]| bytes.extend_from_slice(b);
-    for path in [
-        "/open-data/v1/",
-        "/open-data/v1/datapackage.json",
-        "/open-data/v1/releases",
-    ] {
-        add(&app
-            .client
-            .get(app.url(path))
-            .send()
-            .await
-            .unwrap()
-            .bytes()
-            .await
-            .unwrap());
-    }
+    let mut paths: Vec<String> = ["/open-data/v1/", "/open-data/v1/datapackage.json"]
+        .map(String::from)
+        .to_vec();
     for table in [
         "funds",
         "organisations",
@@ -549,54 +535,31 @@ async fn every_published_byte(app: &TestApp, project: &str) -> Vec<u8> {
         "results_quarterly",
         "payments_quarterly",
     ] {
-        for path in [
-            format!("/open-data/v1/{table}?_size=1000"),
-            format!("/open-data/v1/{table}.csv"),
-        ] {
-            add(&app
-                .client
-                .get(app.url(&path))
-                .send()
-                .await
-                .unwrap()
-                .bytes()
-                .await
-                .unwrap());
-        }
+        paths.push(format!("/open-data/v1/{table}?_size=1000"));
+        paths.push(format!("/open-data/v1/{table}.csv"));
     }
-    let indigo = format!("/open-data/v1/projects/{project}/indigo.json");
-    add(&app
-        .client
-        .get(app.url(&indigo))
-        .send()
-        .await
-        .unwrap()
-        .bytes()
-        .await
-        .unwrap());
+    paths.push(format!("/open-data/v1/projects/{project}/indigo.json"));
     let release = app
         .post("/v1/open-data/releases", Some(&app.admin()), &json!({}))
         .await;
-    for file in release.assert_status(201)["files"].as_array().unwrap() {
-        let body = app
-            .client
-            .get(app.url(file["url"].as_str().unwrap()))
-            .send()
-            .await
-            .unwrap()
-            .bytes()
-            .await
-            .unwrap();
-        if file["name"].as_str().unwrap().ends_with(".zip") {
-            let mut zip = zip::ZipArchive::new(std::io::Cursor::new(body.to_vec())).unwrap();
-            for i in 0..zip.len() {
-                let mut entry = zip.by_index(i).unwrap();
-                let mut content = Vec::new();
-                entry.read_to_end(&mut content).unwrap();
-                add(&content);
-            }
-        } else {
-            add(&body);
+    let files = release.assert_status(201)["files"]
+        .as_array()
+        .unwrap()
+        .clone();
+    paths.push("/open-data/v1/releases".into());
+    let mut bytes = Vec::new();
+    for path in &paths {
+        bytes.extend(download(app, path).await.1);
+    }
+    for file in &files {
+        let body = download(app, file["url"].as_str().unwrap()).await.1;
+        if !file["name"].as_str().unwrap().ends_with(".zip") {
+            bytes.extend(body);
+            continue;
+        }
+        let mut zip = zip::ZipArchive::new(std::io::Cursor::new(body)).unwrap();
+        for i in 0..zip.len() {
+            zip.by_index(i).unwrap().read_to_end(&mut bytes).unwrap();
         }
     }
     bytes
