@@ -314,7 +314,8 @@ pub async fn release_manifest(
 #[utoipa::path(get, path = "/open-data/v1/releases/{version}/{file}", tag = "open data",
     params(("version" = String, Path), ("file" = String, Path)),
     responses(
-        (status = 200, description = "The file", content_type = "application/octet-stream", body = String),
+        (status = 200, description = "The file: a table as CSV, the data package, SHA256SUMS or the zip of them all",
+            content((String = "text/csv"), (Object = "application/json"), (String = "text/plain"), (String = "application/zip"))),
         (status = 304, description = "Not modified (If-None-Match)")))]
 pub async fn release_file(
     pool: web::Data<Pool>,

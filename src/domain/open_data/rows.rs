@@ -131,10 +131,10 @@ struct Cells {
 }
 
 /// Lays out the grid: every count and sum a cell, and the totals that could be subtracted
-/// from. A payer's cells add up to its published total, the payers' totals to the project's;
-/// the payers' cells of one metric and quarter add up to what the outcomes paid that quarter
-/// cost (price × count), so the count stands as their total; and the cells of one metric and
-/// quarter are withheld together (amount ÷ price would give a count back).
+/// from: a payer's cells add up to its total, the payers' totals (and all cells) to the
+/// project's, the payers' cells of one metric and quarter to what its outcomes paid cost
+/// (price × count). The cells of one metric and quarter are withheld together (amount ÷ price
+/// would give a count back, and the public shares each payer's part from the total).
 fn lay_out(ledger: &LedgerFacts) -> Cells {
     let mut grid = Grid::default();
     let mut achieved = BTreeMap::new();
@@ -549,31 +549,31 @@ mod tests {
     }
 
     #[test]
-    fn a_small_quarter_withholds_its_counts_its_money_and_a_partner_in_each_payer_row() {
+    fn a_small_quarter_withholds_its_counts_its_money_and_the_totals_over_it() {
         let rows = project_rows(&facts(SettlementRoute::Direct), &ledger(), 5);
-        // Q2 has 2 participants: its counts and both payers' money are withheld; each payer's
-        // row then has one withheld cell, so its Q1 cell goes too, and with it Q1's counts
-        // (from which, the shares being public, each payer's part would follow); the totals
-        // stay.
+        // Q2 has 2 participants: its counts and both payers' money are withheld, and so are
+        // the payers' totals and the project's (each has a withheld part); Q1 stays.
         let withheld = [Value::Suppressed, Value::Suppressed, Value::Suppressed];
-        assert!(rows.results.iter().all(|r| r.values[4..] == withheld));
-        assert!(rows
-            .payments
-            .iter()
-            .all(|r| r.values[6] == Value::Suppressed));
-        assert_eq!(rows.project[0].values[12], Value::amount(10_000, "GBP"));
+        assert_eq!(
+            rows.results[0].values[4..],
+            [Value::Integer(8), Value::Integer(8), Value::Integer(8)]
+        );
+        assert_eq!(rows.results[1].values[4..], withheld);
+        let q2: Vec<&Value> = rows.payments[2..].iter().map(|r| &r.values[6]).collect();
+        assert_eq!(q2, [&Value::Suppressed, &Value::Suppressed]);
+        assert_eq!(rows.payments[0].values[6], Value::amount(2_400, "GBP"));
+        assert_eq!(rows.project[0].values[12], Value::Suppressed);
+        assert!(rows.payers.iter().all(|r| r.values[7] == Value::Suppressed));
         assert!(rows
             .project
             .iter()
             .chain(&rows.payments)
             .chain(&rows.results)
             .all(|r| {
-                let t = if r.values.len() == 15 {
-                    "projects"
-                } else if r.values.len() == 8 {
-                    "payments_quarterly"
-                } else {
-                    "results_quarterly"
+                let t = match r.values.len() {
+                    15 => "projects",
+                    8 => "payments_quarterly",
+                    _ => "results_quarterly",
                 };
                 r.conforms_to(table(t).unwrap())
             }));
