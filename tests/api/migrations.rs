@@ -39,6 +39,19 @@ fn revert_last(conn: &mut DbConn) {
     .unwrap();
 }
 
+/// A database migrated to the claims ledger (the second migration) and holding
+/// [`LEDGER_BEFORE_THE_ENTRY_TABLE`]; the database goes when the first value is dropped.
+fn ledger_before_the_entry_table() -> (crate::helpers::FreshDatabase, DbConn) {
+    let fresh = fresh_database();
+    let mut conn = establish(&fresh.url);
+    migrate_first(&mut conn, 2);
+    match &mut conn {
+        DbConn::Pg(c) => c.batch_execute(LEDGER_BEFORE_THE_ENTRY_TABLE).unwrap(),
+        DbConn::Sqlite(c) => c.batch_execute(LEDGER_BEFORE_THE_ENTRY_TABLE).unwrap(),
+    }
+    (fresh, conn)
+}
+
 fn establish(url: &DatabaseUrl) -> DbConn {
     match url {
         DatabaseUrl::Postgres(u) => DbConn::Pg(diesel::PgConnection::establish(u).unwrap()),
@@ -111,13 +124,7 @@ struct EntryRow {
 
 #[test]
 fn the_lean_ledger_migration_keeps_every_entry_and_line() {
-    let fresh = fresh_database();
-    let mut conn = establish(&fresh.url);
-    migrate_first(&mut conn, 2);
-    match &mut conn {
-        DbConn::Pg(c) => c.batch_execute(LEDGER_BEFORE_THE_ENTRY_TABLE).unwrap(),
-        DbConn::Sqlite(c) => c.batch_execute(LEDGER_BEFORE_THE_ENTRY_TABLE).unwrap(),
-    }
+    let (_fresh, mut conn) = ledger_before_the_entry_table();
 
     assert_eq!(
         db::run_migrations(&mut conn).unwrap(),
@@ -269,13 +276,7 @@ fn the_settlement_migration_gives_every_allocation_its_outcome_and_keeps_the_led
         #[diesel(sql_type = diesel::sql_types::Text)]
         outcome_code: String,
     }
-    let fresh = fresh_database();
-    let mut conn = establish(&fresh.url);
-    migrate_first(&mut conn, 2);
-    match &mut conn {
-        DbConn::Pg(c) => c.batch_execute(LEDGER_BEFORE_THE_ENTRY_TABLE).unwrap(),
-        DbConn::Sqlite(c) => c.batch_execute(LEDGER_BEFORE_THE_ENTRY_TABLE).unwrap(),
-    }
+    let (_fresh, mut conn) = ledger_before_the_entry_table();
     // To the layout just before settlement, then settlement (and open data after it).
     assert_eq!(
         db::run_migrations(&mut conn).unwrap(),
@@ -313,13 +314,13 @@ fn the_settlement_migration_gives_every_allocation_its_outcome_and_keeps_the_led
 
 #[test]
 fn the_open_data_migration_keeps_the_ledger_and_goes_back_and_forth() {
-    let fresh = fresh_database();
-    let mut conn = establish(&fresh.url);
-    migrate_first(&mut conn, 2);
-    match &mut conn {
-        DbConn::Pg(c) => c.batch_execute(LEDGER_BEFORE_THE_ENTRY_TABLE).unwrap(),
-        DbConn::Sqlite(c) => c.batch_execute(LEDGER_BEFORE_THE_ENTRY_TABLE).unwrap(),
-    }
+    let rebuild = |conn: &mut DbConn| {
+        let at = chrono::NaiveDate::from_ymd_opt(2026, 12, 1)
+            .unwrap()
+            .and_hms_opt(0, 0, 0);
+        cofund::services::open_data::build::rebuild(conn, 5, at.unwrap()).unwrap()
+    };
+    let (_fresh, mut conn) = ledger_before_the_entry_table();
     assert_eq!(
         db::run_migrations(&mut conn).unwrap(),
         MIGRATIONS_AFTER_THE_LEDGER
@@ -331,15 +332,7 @@ fn the_open_data_migration_keeps_the_ledger_and_goes_back_and_forth() {
     };
     whole(&mut conn);
     // The published tables are built from the converted ledger, and empty before.
-    let report = cofund::services::open_data::build::rebuild(
-        &mut conn,
-        5,
-        chrono::NaiveDate::from_ymd_opt(2026, 12, 1)
-            .unwrap()
-            .and_hms_opt(0, 0, 0)
-            .unwrap(),
-    )
-    .unwrap();
+    let report = rebuild(&mut conn);
     assert_eq!(report.projects, 0, "the old project is not published");
     revert_last(&mut conn);
     assert_eq!(db::run_migrations(&mut conn).unwrap(), 1);
@@ -353,15 +346,7 @@ fn the_open_data_migration_keeps_the_ledger_and_goes_back_and_forth() {
     assert!(diesel::sql_query("UPDATE projects SET published = TRUE")
         .execute(&mut conn)
         .is_ok());
-    let report = cofund::services::open_data::build::rebuild(
-        &mut conn,
-        5,
-        chrono::NaiveDate::from_ymd_opt(2026, 12, 1)
-            .unwrap()
-            .and_hms_opt(0, 0, 0)
-            .unwrap(),
-    )
-    .unwrap();
+    let report = rebuild(&mut conn);
     assert_eq!(
         (report.projects, report.rows["payments_quarterly"] > 0),
         (1, true)

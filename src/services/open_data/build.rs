@@ -228,6 +228,15 @@ struct MoneyAggregate {
     participants: i64,
 }
 
+impl MoneyAggregate {
+    fn money(&self) -> MoneyFacts {
+        MoneyFacts {
+            minor: self.minor,
+            participants: self.participants,
+        }
+    }
+}
+
 /// Money due per project and by the dimensions given (SQL over `a`, the allocations; an
 /// absent one is the empty text), net per participant first so that a participant whose
 /// payments were all revoked is not counted.
@@ -292,20 +301,15 @@ fn ledger_facts(conn: &mut DbConn) -> Result<HashMap<String, LedgerFacts>, Servi
     let by_payer = money_sql(None, None, Some(payer));
     let by_project = money_sql(None, None, None);
     for m in dynamic::load::<MoneyAggregate>(conn, &by_cell, &[])? {
-        let quarter = parse_quarter(&m.quarter)?;
-        facts.entry(m.project_id).or_default().payments.insert(
-            (m.outcome_code, quarter, m.payer),
-            MoneyFacts {
-                minor: m.minor,
-                participants: m.participants,
-            },
-        );
+        let (quarter, money) = (parse_quarter(&m.quarter)?, m.money());
+        facts
+            .entry(m.project_id)
+            .or_default()
+            .payments
+            .insert((m.outcome_code, quarter, m.payer), money);
     }
     for m in dynamic::load::<MoneyAggregate>(conn, &by_payer, &[])? {
-        let money = MoneyFacts {
-            minor: m.minor,
-            participants: m.participants,
-        };
+        let money = m.money();
         facts
             .entry(m.project_id)
             .or_default()
@@ -313,10 +317,7 @@ fn ledger_facts(conn: &mut DbConn) -> Result<HashMap<String, LedgerFacts>, Servi
             .insert(m.payer, money);
     }
     for m in dynamic::load::<MoneyAggregate>(conn, &by_project, &[])? {
-        facts.entry(m.project_id).or_default().project_total = MoneyFacts {
-            minor: m.minor,
-            participants: m.participants,
-        };
+        facts.entry(m.project_id).or_default().project_total = m.money();
     }
     Ok(facts)
 }
