@@ -29,6 +29,8 @@ pub struct Config {
     pub environment: Environment,
     pub database: DatabaseUrl,
     pub bind: String,
+    /// Where `/metrics` is served alone (`COFUND_METRICS_BIND`); none: on `bind` with the API.
+    pub metrics_bind: Option<String>,
     pub jwt: JwtSettings,
     /// HMAC key for pseudonymising participant references.
     pub pseudonym_key: Vec<u8>,
@@ -138,6 +140,14 @@ impl Config {
             ));
         }
 
+        let metrics_bind = var("COFUND_METRICS_BIND");
+        if let Some(address) = &metrics_bind {
+            if address.parse::<std::net::SocketAddr>().is_err() {
+                errors.push(format!(
+                    "COFUND_METRICS_BIND must be an address such as 127.0.0.1:9090, not '{address}'"
+                ));
+            }
+        }
         let secret = secret_from("COFUND_JWT_SECRET", "COFUND_JWT_SECRET_FILE", &mut errors);
         let public_key = var("COFUND_JWT_PUBLIC_KEY_FILE").and_then(|path| {
             std::fs::read(&path)
@@ -236,6 +246,7 @@ impl Config {
                 environment,
                 database,
                 bind,
+                metrics_bind,
                 jwt,
                 pseudonym_key,
                 mail,

@@ -10,6 +10,7 @@ pub mod config;
 pub mod db;
 pub mod demo;
 pub mod domain;
+pub mod metrics;
 pub mod notify;
 pub mod services;
 pub mod startup;

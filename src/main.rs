@@ -14,7 +14,7 @@ use cofund::{api, db, demo, telemetry};
     name = "cofund",
     version,
     about = "Outcome funds server: registry, claims, the exact multi-payer split ledger, settlement and open data.",
-    long_about = "Outcome funds server: registry, claims, the exact multi-payer split ledger, settlement and open data.\n\nConfiguration comes from environment variables: DATABASE_URL (postgres://… or a SQLite path; default ./data/cofund.db), COFUND_BIND, COFUND_ENV, COFUND_JWT_SECRET(_FILE), COFUND_JWT_PUBLIC_KEY_FILE, COFUND_JWT_ISSUER, COFUND_JWT_AUDIENCE, COFUND_PSEUDONYM_KEY(_FILE), COFUND_SMTP_URL, COFUND_MAIL_FROM, COFUND_OPEN_DATA_K, COFUND_OPEN_DATA_LICENCE, COFUND_OPEN_DATA_REFRESH_SECONDS, COFUND_LOG, COFUND_LOG_FORMAT."
+    long_about = "Outcome funds server: registry, claims, the exact multi-payer split ledger, settlement and open data.\n\nConfiguration comes from environment variables: DATABASE_URL (postgres://… or a SQLite path; default ./data/cofund.db), COFUND_BIND, COFUND_METRICS_BIND, COFUND_ENV, COFUND_JWT_SECRET(_FILE), COFUND_JWT_PUBLIC_KEY_FILE, COFUND_JWT_ISSUER, COFUND_JWT_AUDIENCE, COFUND_PSEUDONYM_KEY(_FILE), COFUND_SMTP_URL, COFUND_MAIL_FROM, COFUND_OPEN_DATA_K, COFUND_OPEN_DATA_LICENCE, COFUND_OPEN_DATA_REFRESH_SECONDS, COFUND_LOG, COFUND_LOG_FORMAT."
 )]
 struct Cli {
     #[command(subcommand)]

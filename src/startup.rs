@@ -16,6 +16,7 @@ use crate::api::routes;
 use crate::config::Config;
 use crate::db::{self, Pool};
 use crate::domain::limits::without_values;
+use crate::metrics::{Metrics, RequestLabels};
 use crate::notify::worker::MailWorker;
 use crate::workers::{OpenDataRefresher, StatisticsRefresher};
 
@@ -25,6 +26,8 @@ pub struct Application {
     port: u16,
     pool: Pool,
     server: Server,
+    /// `/metrics` alone on `COFUND_METRICS_BIND`, when that is set, and its port.
+    metrics_server: Option<(Server, u16)>,
 }
 
 impl Application {
@@ -42,12 +45,27 @@ impl Application {
             .local_addr()
             .map_err(|e| format!("cannot read the bound address: {e}"))?
             .port();
-        let server = run(listener, pool.clone(), config)?;
-        Ok(Application { port, pool, server })
+        let metrics = web::Data::new(Metrics::new());
+        let metrics_server = match &config.metrics_bind {
+            Some(address) => Some(serve_metrics(address, pool.clone(), metrics.clone())?),
+            None => None,
+        };
+        let server = run(listener, pool.clone(), metrics, config)?;
+        Ok(Application {
+            port,
+            pool,
+            server,
+            metrics_server,
+        })
     }
 
     pub fn port(&self) -> u16 {
         self.port
+    }
+
+    /// The port `/metrics` is served on alone, when `COFUND_METRICS_BIND` is set.
+    pub fn metrics_port(&self) -> Option<u16> {
+        self.metrics_server.as_ref().map(|(_, port)| *port)
     }
 
     /// The application's database pool (for loading demo data, or a test's own queries).
@@ -60,13 +78,101 @@ impl Application {
         self.server.handle()
     }
 
+    /// Serves until the API's server stops; the metrics server, if any, stops with it.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        self.server.await
+        let Some((metrics_server, _)) = self.metrics_server else {
+            return self.server.await;
+        };
+        let metrics_handle = metrics_server.handle();
+        let api = async {
+            let served = self.server.await;
+            metrics_handle.stop(true).await;
+            served
+        };
+        let (served, _) = futures_util::future::join(api, metrics_server).await;
+        served
+    }
+}
+
+/// `/metrics` on an address of its own (one worker: a scrape is small and rare).
+fn serve_metrics(
+    address: &str,
+    pool: Pool,
+    metrics: web::Data<Metrics>,
+) -> Result<(Server, u16), String> {
+    let pool = web::Data::new(pool);
+    let server = HttpServer::new(move || {
+        App::new()
+            .app_data(pool.clone())
+            .app_data(metrics.clone())
+            .configure(crate::api::metrics_routes)
+            .default_service(web::to(|| async {
+                Err::<actix_web::HttpResponse, _>(ApiError::NotFound(
+                    "this address serves /metrics only".into(),
+                ))
+            }))
+    })
+    .workers(1)
+    .disable_signals()
+    .bind(address)
+    .map_err(|e| format!("cannot serve metrics on {address}: {e}"))?;
+    let port = server.addrs().first().map(|a| a.port()).unwrap_or_default();
+    Ok((server.run(), port))
+}
+
+/// Records every answered request in `metrics`: count, latency and database statements, by
+/// method and route template. Methods outside HTTP's own are labelled `other`, so that no
+/// client can grow the label set.
+fn record_request<S, B>(
+    metrics: &web::Data<Metrics>,
+    req: actix_web::dev::ServiceRequest,
+    service: &S,
+) -> impl std::future::Future<Output = Result<actix_web::dev::ServiceResponse<B>, actix_web::Error>>
+where
+    S: actix_web::dev::Service<
+        actix_web::dev::ServiceRequest,
+        Response = actix_web::dev::ServiceResponse<B>,
+        Error = actix_web::Error,
+    >,
+{
+    use actix_web::http::Method;
+    let method = match *req.method() {
+        Method::GET
+        | Method::HEAD
+        | Method::POST
+        | Method::PUT
+        | Method::DELETE
+        | Method::PATCH
+        | Method::OPTIONS => req.method().as_str().to_owned(),
+        _ => "other".to_owned(),
+    };
+    let metrics = metrics.clone();
+    let started = std::time::Instant::now();
+    let response = service.call(req);
+    async move {
+        let (response, queries) = crate::metrics::counting_queries(response).await;
+        if let Ok(response) = &response {
+            let labels = RequestLabels {
+                method,
+                route: response
+                    .request()
+                    .match_pattern()
+                    .unwrap_or_else(|| "unmatched".to_owned()),
+                status: response.status().as_u16(),
+            };
+            metrics.record_request(labels, started.elapsed().as_secs_f64(), queries);
+        }
+        response
     }
 }
 
 /// Starts the workers and binds the server to `listener` (not yet awaited).
-fn run(listener: TcpListener, pool: Pool, config: &Config) -> Result<Server, String> {
+fn run(
+    listener: TcpListener,
+    pool: Pool,
+    metrics: web::Data<Metrics>,
+    config: &Config,
+) -> Result<Server, String> {
     let statistics = web::Data::new(StatisticsRefresher::start(pool.clone())?);
     // Held by the server's app data: the worker stops when the server is dropped.
     let mail = web::Data::new(MailWorker::start(
@@ -84,8 +190,11 @@ fn run(listener: TcpListener, pool: Pool, config: &Config) -> Result<Server, Str
     let shared_config = web::Data::new(config.clone());
     let max_body = config.max_body_bytes;
     let openapi = std::sync::Arc::new(crate::api::openapi::document_value());
+    let metrics_here = config.metrics_bind.is_none();
     let mut server = HttpServer::new(move || {
+        let recorded = metrics.clone();
         App::new()
+            .wrap_fn(move |req, srv| record_request(&recorded, req, srv))
             .wrap_fn(|req, srv| {
                 use actix_web::dev::Service;
                 let request_id = req.extensions().get::<RequestId>().copied();
@@ -124,6 +233,7 @@ fn run(listener: TcpListener, pool: Pool, config: &Config) -> Result<Server, Str
                 }
             })
             .app_data(pool.clone())
+            .app_data(metrics.clone())
             .app_data(statistics.clone())
             .app_data(mail.clone())
             .app_data(open_data.clone())
@@ -148,6 +258,11 @@ fn run(listener: TcpListener, pool: Pool, config: &Config) -> Result<Server, Str
                 ApiError::BadRequest(format!("bad query string: {message}")).into()
             }))
             .configure(routes)
+            .configure(|cfg| {
+                if metrics_here {
+                    crate::api::metrics_routes(cfg);
+                }
+            })
             .service(
                 SwaggerUi::new("/docs/{_:.*}")
                     .config(utoipa_swagger_ui::Config::from("/openapi.json")),

@@ -80,6 +80,7 @@ impl Bench {
             environment: Environment::Development,
             database,
             bind: "127.0.0.1:0".into(),
+            metrics_bind: None,
             jwt: jwt.clone(),
             pseudonym_key: b"benchmark-pseudonym-key-of-32-bytes".to_vec(),
             mail: Default::default(),

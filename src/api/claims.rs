@@ -1,6 +1,8 @@
 //! Outcome claims: submission (one or a bulk file), verification, rejection, revocation, and
 //! the allocations they post.
 
+use std::collections::HashMap;
+
 use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
 use chrono::{NaiveDate, NaiveDateTime};
@@ -12,13 +14,15 @@ use super::error::{ApiError, Problem};
 use super::extract::{self, parse_json, JsonBody, PageQuery};
 use super::{idempotent_create, with_db, Page};
 use crate::config::Config;
-use crate::db::models::{Allocation, Claim};
+use crate::db::models::{Allocation, Claim, ClaimAdjustment};
 use crate::db::queries::{AllocationFilter, ClaimFilter};
 use crate::db::{queries, write_tx, DbConn, Pool};
 use crate::domain::access::{decider, may_submit, MoneyScope};
 use crate::domain::claims::{AdjustmentKind, ClaimInput, Reason};
 use crate::domain::limits;
 use crate::domain::money::MoneyJson;
+use crate::domain::pseudonym::pseudonymise;
+use crate::metrics::{ClaimEvent, Metrics, Tally};
 use crate::services::access::{load_visible, AccessError, VisibleProject};
 use crate::services::claims::{
     self as service, check_decider, lock_project, BulkMode, ProjectRules, RowResult, RowStatus,
@@ -31,6 +35,7 @@ use crate::workers::StatisticsRefresher;
 pub const MAX_BULK_ROWS: usize = 200_000;
 
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(example = crate::api::examples::claim_view)]
 pub struct ClaimView {
     pub id: String,
     pub project_id: String,
@@ -45,7 +50,7 @@ pub struct ClaimView {
     pub age_at_start: Option<i32>,
     pub referred_on: Option<NaiveDate>,
     pub upload_id: Option<String>,
-    /// `submitted`, `verified`, `rejected` or `revoked`.
+    #[schema(value_type = crate::api::vocabulary::ClaimStatus)]
     pub status: String,
     pub submitted_by: String,
     pub submitted_at: chrono::DateTime<chrono::Utc>,
@@ -72,6 +77,7 @@ pub struct AdjustmentView {
 }
 
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(example = crate::api::examples::allocation_view)]
 pub struct AllocationView {
     pub id: String,
     pub claim_id: String,
@@ -108,13 +114,61 @@ fn claim_view(
     currency: &str,
     money: &MoneyScope,
 ) -> Result<ClaimView, ApiError> {
-    let adjustments = queries::claim_adjustments(conn, &claim.id)?;
+    let mut views = claim_views(conn, vec![claim], currency, money)?;
+    views
+        .pop()
+        .ok_or_else(|| ApiError::Internal("a claim's view went missing".into()))
+}
+
+/// The views of claims of one project, with two queries however many there are: one for
+/// their adjustments, one for their allocations.
+fn claim_views(
+    conn: &mut DbConn,
+    claims: Vec<Claim>,
+    currency: &str,
+    money: &MoneyScope,
+) -> Result<Vec<ClaimView>, ApiError> {
+    let Some(project_id) = claims.first().map(|c| c.project_id.clone()) else {
+        return Ok(Vec::new());
+    };
+    let ids: Vec<&str> = claims.iter().map(|c| c.id.as_str()).collect();
+    let mut adjustments: HashMap<String, Vec<ClaimAdjustment>> = HashMap::new();
+    for adjustment in queries::claim_adjustments(conn, &ids)? {
+        adjustments
+            .entry(adjustment.claim_id.clone())
+            .or_default()
+            .push(adjustment);
+    }
     let filter = AllocationFilter {
-        claim_id: Some(claim.id.clone()),
+        claim_ids: Some(ids.iter().map(|id| (*id).to_owned()).collect()),
         only_payer: money.only().map(str::to_owned),
         ..Default::default()
     };
-    let allocations = queries::list_allocations(conn, &claim.project_id, filter, None)?;
+    let mut allocations: HashMap<String, Vec<Allocation>> = HashMap::new();
+    for allocation in queries::list_allocations(conn, &project_id, filter, None)? {
+        allocations
+            .entry(allocation.claim_id.clone())
+            .or_default()
+            .push(allocation);
+    }
+    claims
+        .into_iter()
+        .map(|claim| {
+            let adjustments = adjustments.remove(&claim.id).unwrap_or_default();
+            let allocations = allocations.remove(&claim.id).unwrap_or_default();
+            view_of(claim, adjustments, allocations, currency, money)
+        })
+        .collect()
+}
+
+/// One claim's view from its rows: what `money` lets the caller see of its value.
+fn view_of(
+    claim: Claim,
+    adjustments: Vec<ClaimAdjustment>,
+    allocations: Vec<Allocation>,
+    currency: &str,
+    money: &MoneyScope,
+) -> Result<ClaimView, ApiError> {
     // A payer that sees only its own money sees a claim's value only where it pays part of
     // it: the value of another council's home-area claim is that council's line.
     let sees_value = money.only().is_none() || !allocations.is_empty();
@@ -200,13 +254,14 @@ fn rejected_problem(reasons: Vec<Reason>) -> ApiError {
 
 /// Submit one outcome claim.
 #[utoipa::path(
-    post, path = "/v1/projects/{id}/claims", tag = "claims",
+    post, path = "/v1/projects/{id}/claims", tag = "claims", operation_id = "submitClaim",
+    description = "Only a provider token of the project's provider organisation (a project the caller cannot see is a 404). Checks the claim against the rate card and the contract's rules, with the participant's earlier claims, and stores it as `submitted`: nothing is allocated until it is verified. The participant reference is pseudonymised before anything is stored. Send an `Idempotency-Key` to retry safely: the same key with the same request returns the first response, with a different request it is a 422.",
     params(("id" = String, Path), ("Idempotency-Key" = Option<String>, Header, description = "retry-safe key")),
     request_body = ClaimInput,
     responses(
-        (status = 201, body = ClaimView),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "the claim breaks a rule; `reasons` lists each", body = Problem, content_type = "application/problem+json"),
+        (status = 201, description = "The submitted claim", body = ClaimView),
+        (status = 403, description = "Not a provider token of the project's provider", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid fields (`errors`), or the claim breaks the contract's rules (`reasons` lists each); nothing is stored", body = crate::api::error::documented::ClaimSubmissionProblem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
 )]
@@ -214,6 +269,7 @@ pub async fn submit_one(
     req: HttpRequest,
     pool: web::Data<Pool>,
     config: web::Data<Config>,
+    metrics: web::Data<Metrics>,
     principal: Principal,
     project_id: web::Path<String>,
     body: JsonBody,
@@ -222,8 +278,11 @@ pub async fn submit_one(
     let input: ClaimInput = body.parse()?;
     let project_id = project_id.into_inner();
     let who = principal.clone();
-    idempotent_create(&pool, &principal, &req, body.bytes(), move |conn| {
-        lock_project(conn, &project_id)?;
+    let stored_now = Tally::default();
+    let tally = stored_now.clone();
+    let response = idempotent_create(&pool, &principal, &req, body.bytes(), move |conn| {
+        let pseudonym = pseudonymise(&config.pseudonym_key, &project_id, &input.participant_ref);
+        service::lock_for_submission(conn, &project_id, &pseudonym)?;
         let project = project_for_provider(conn, &who, &project_id)?;
         let money = project.money(&who);
         let currency = project.record.project.currency.clone();
@@ -243,13 +302,18 @@ pub async fn submit_one(
             None,
         )?;
         match stored.pop() {
-            Some(claim) => claim_view(conn, claim, &currency, &money),
+            Some(claim) => {
+                tally.add(1);
+                claim_view(conn, claim, &currency, &money)
+            }
             None => Err(rejected_problem(
                 results.pop().map(|r| r.reasons).unwrap_or_default(),
             )),
         }
     })
-    .await
+    .await?;
+    metrics.claims(ClaimEvent::submitted, stored_now.get());
+    Ok(response)
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -261,6 +325,7 @@ pub struct BulkQuery {
 }
 
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(example = crate::api::examples::bulk_report)]
 pub struct BulkReport {
     pub upload_id: Option<String>,
     pub mode: BulkMode,
@@ -415,12 +480,19 @@ fn parse_bulk(
 
 /// Submit many claims as a CSV file (`text/csv`) or JSON lines (`application/x-ndjson`).
 #[utoipa::path(
-    post, path = "/v1/projects/{id}/claims/bulk", tag = "claims",
+    post, path = "/v1/projects/{id}/claims/bulk", tag = "claims", operation_id = "submitClaimsBulk",
+    description = "Only a provider token of the project's provider organisation. Every row, up to 200,000 (413 beyond), is checked as a single claim would be, against the stored claims and the rows before it; `application/jsonl` and `application/json-lines` are taken as JSON lines too. With `all_or_nothing` (the default) one bad row refuses the file and nothing is stored; with `accept_valid` the good rows are stored as `submitted` under one `upload_id` (which verifyClaims takes) and the bad ones reported. Send an `Idempotency-Key` to retry safely.",
     params(("id" = String, Path), BulkQuery, ("Idempotency-Key" = Option<String>, Header, description = "retry-safe key")),
-    request_body(content = String, description = "CSV with the header participant_ref,outcome_code,achieved_on,quantity,evidence_ref,home_area,age_at_start,referred_on; or one JSON claim per line", content_type = "text/csv"),
+    request_body(
+        description = "CSV with the header participant_ref,outcome_code,achieved_on,quantity,evidence_ref,home_area,age_at_start,referred_on; or one JSON claim per line",
+        content(
+            (String = "text/csv", example = json!(crate::api::examples::BULK_CSV)),
+            (String = "application/x-ndjson", example = json!(crate::api::examples::BULK_NDJSON)),
+        )
+    ),
     responses(
-        (status = 201, description = "rows stored; every row's result", body = BulkReport),
-        (status = 422, description = "all_or_nothing and some rows were bad: nothing stored; `results` reports every row", body = Problem, content_type = "application/problem+json"),
+        (status = 201, description = "The file was taken: the report, with every row's result (under `accept_valid`, rejected rows are reported and not stored)", body = BulkReport),
+        (status = 422, description = "Invalid input (`errors`), or `all_or_nothing` and some rows break the rules: nothing is stored, and `results` reports every row", body = crate::api::error::documented::BulkSubmissionProblem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
 )]
@@ -459,6 +531,8 @@ pub async fn submit_bulk(
     let who = principal.clone();
     let total_rows = rows.len();
     tracing::info!(project_id = %project_id, rows = total_rows, ?mode, "bulk claims received");
+    let stored_now = Tally::default();
+    let tally = stored_now.clone();
     let response = idempotent_create(&pool, &principal, &req, &body, move |conn| {
         lock_project(conn, &project_id)?;
         let project = project_for_provider(conn, &who, &project_id)?;
@@ -495,9 +569,13 @@ pub async fn submit_bulk(
                 extensions: Box::new(extensions),
             });
         }
+        tally.add(report.stored as u64);
         Ok(report)
     })
     .await?;
+    if let Some(metrics) = req.app_data::<web::Data<Metrics>>() {
+        metrics.claims(ClaimEvent::submitted, stored_now.get());
+    }
     if let Some(statistics) = req.app_data::<web::Data<StatisticsRefresher>>() {
         statistics.after_bulk_write(total_rows, &["claims"]);
     }
@@ -522,8 +600,13 @@ fn load_claim(
 
 /// A claim with its decision and allocations.
 #[utoipa::path(
-    get, path = "/v1/claims/{id}", tag = "claims", params(("id" = String, Path)),
-    responses((status = 200, body = ClaimView), (status = 404, body = Problem, content_type = "application/problem+json")),
+    get, path = "/v1/claims/{id}", tag = "claims", operation_id = "getClaim",
+    description = "Any role, for a claim of a project it may see; any other claim is a 404. Nothing changes. A caller that sees only its own organisation's money sees only its own allocations, and the claim's `gross`, `payable` and `adjustments` only if it pays part of it.",
+    params(("id" = String, Path)),
+    responses(
+        (status = 200, description = "The claim", body = ClaimView),
+        (status = 404, description = "No claim with this id that the caller can see", body = Problem, content_type = "application/problem+json"),
+    ),
     security(("bearer" = []))
 )]
 pub async fn get(
@@ -543,17 +626,21 @@ pub async fn get(
 
 /// Verify a submitted claim: prices it, splits it between the payers and posts the ledger.
 #[utoipa::path(
-    post, path = "/v1/claims/{id}/verify", tag = "claims", params(("id" = String, Path)),
+    post, path = "/v1/claims/{id}/verify", tag = "claims", operation_id = "verifyClaim",
+    description = "An admin; a validator token of an organisation named as the project's validator; or a commissioner token of the project's lead commissioner, for a claim whose split gives it a share (under `via_commissioner`, every claim). Neither the person nor the organisation that submitted the claim may verify it. Prices the claim (deadweight and caps applied), splits it between the payers and posts its allocations to the ledger; a payer crossing 80 % or 100 % of its cap is emailed, with the owner of the fund it pays from (the project's, unless it names its own). A claim is verified once: calling again is a 409.",
+    params(("id" = String, Path)),
     responses(
-        (status = 200, body = ClaimView),
+        (status = 200, description = "The verified claim, with its price, adjustments and allocations", body = ClaimView),
         (status = 403, description = "not a validator, the lead commissioner (of a claim it pays part of) or an admin of the project, or the submitter itself", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "not submitted, or its prerequisite is not verified yet", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "The claim's price is out of the range the ledger can hold (`reasons`); nothing is allocated", body = crate::api::error::documented::ClaimRejectedProblem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
 )]
 pub async fn verify_one(
     pool: web::Data<Pool>,
     config: web::Data<Config>,
+    metrics: web::Data<Metrics>,
     principal: Principal,
     id: web::Path<String>,
 ) -> Result<web::Json<ClaimView>, ApiError> {
@@ -589,6 +676,7 @@ pub async fn verify_one(
         })
     })
     .await?;
+    metrics.claims(ClaimEvent::verified, 1);
     Ok(web::Json(view))
 }
 
@@ -612,6 +700,11 @@ fn refusal_error(reasons: Vec<Reason>) -> ApiError {
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"claim_ids": [
+    "clm_01a0b8ca51707db39420e01d6e4e6e9e",
+    "clm_01a0b8ca51707c6ea1c321e9cb30e1d4",
+    "clm_019ed01aaa48732aae9065da13c339ad"
+]}))]
 pub struct BulkVerifyRequest {
     /// Claims to verify.
     #[serde(default)]
@@ -621,6 +714,7 @@ pub struct BulkVerifyRequest {
 }
 
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(example = crate::api::examples::bulk_verify_report)]
 pub struct BulkVerifyReport {
     pub requested: usize,
     pub verified: usize,
@@ -630,14 +724,20 @@ pub struct BulkVerifyReport {
 
 /// Verify many submitted claims of a project in one call.
 #[utoipa::path(
-    post, path = "/v1/projects/{id}/claims/verify", tag = "claims", params(("id" = String, Path)),
+    post, path = "/v1/projects/{id}/claims/verify", tag = "claims", operation_id = "verifyClaims",
+    description = "The deciders of verifyClaim: an admin, a validator of the project, or its lead commissioner (a project the caller cannot see is a 404). Give `claim_ids` (at most 200,000) or the `upload_id` of a bulk upload, not both; the claims are verified in achievement-date order in one transaction, as verifyClaim would verify each. A claim that cannot be verified (not found on the project, not submitted, submitted by the caller or its organisation, not the lead's to decide, a prerequisite not yet verified) is reported in `results` and the others go ahead.",
+    params(("id" = String, Path)),
     request_body = BulkVerifyRequest,
-    responses((status = 200, body = BulkVerifyReport), (status = 403, body = Problem, content_type = "application/problem+json")),
+    responses(
+        (status = 200, description = "Every claim's result", body = BulkVerifyReport),
+        (status = 403, description = "Not an admin, a validator of the project or its lead commissioner", body = Problem, content_type = "application/problem+json"),
+    ),
     security(("bearer" = []))
 )]
 pub async fn verify_many(
     pool: web::Data<Pool>,
     config: web::Data<Config>,
+    metrics: web::Data<Metrics>,
     statistics: web::Data<StatisticsRefresher>,
     principal: Principal,
     project_id: web::Path<String>,
@@ -689,6 +789,7 @@ pub async fn verify_many(
         elapsed_ms = started.elapsed().as_millis() as u64,
         "bulk verification committed"
     );
+    metrics.claims(ClaimEvent::verified, report.verified as u64);
     // A verification changes no column that the planner chooses claims' indexes by.
     statistics.after_bulk_write(report.verified, &["allocations", "ledger_entries"]);
     Ok(web::Json(report))
@@ -696,6 +797,7 @@ pub async fn verify_many(
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"reason": "The payroll record covers 9 weeks in work, not 13: claim again once the 13th week is paid"}))]
 pub struct ReasonRequest {
     #[schema(min_length = 1, max_length = 2000)]
     pub reason: String,
@@ -704,13 +806,23 @@ pub struct ReasonRequest {
 /// What rejecting or revoking a claim does: the claim, who, why, when.
 type Decision = fn(&mut DbConn, &Claim, &str, &str, NaiveDateTime) -> Result<(), ServiceError>;
 
-async fn decide(
+/// The handlers' shared parts: what the app gives every decision.
+struct Deciding {
     pool: web::Data<Pool>,
     config: web::Data<Config>,
+    metrics: web::Data<Metrics>,
+}
+
+async fn decide(
+    Deciding {
+        pool,
+        config,
+        metrics,
+    }: Deciding,
     principal: Principal,
     id: String,
     body: JsonBody,
-    act: Decision,
+    (act, event): (Decision, ClaimEvent),
 ) -> Result<web::Json<ClaimView>, ApiError> {
     principal.require(DECIDERS)?;
     let clock = config.clock.clone();
@@ -739,64 +851,73 @@ async fn decide(
         })
     })
     .await?;
+    metrics.claims(event, 1);
     Ok(web::Json(view))
 }
 
 /// Reject a submitted claim, with a reason.
 #[utoipa::path(
-    post, path = "/v1/claims/{id}/reject", tag = "claims", params(("id" = String, Path)),
+    post, path = "/v1/claims/{id}/reject", tag = "claims", operation_id = "rejectClaim",
+    description = "The deciders of verifyClaim: an admin, a validator of the project, or its lead commissioner for a claim it pays part of (any claim under `via_commissioner`). Marks a `submitted` claim `rejected` with the reason (1 to 2,000 characters), allocates nothing, and emails the reason to the provider's billing contacts. Only a submitted claim is rejected: any other is a 409.",
+    params(("id" = String, Path)),
     request_body = ReasonRequest,
-    responses((status = 200, body = ClaimView), (status = 409, body = Problem, content_type = "application/problem+json")),
+    responses(
+        (status = 200, description = "The rejected claim", body = ClaimView),
+        (status = 409, description = "The claim is not `submitted`", body = Problem, content_type = "application/problem+json"),
+    ),
     security(("bearer" = []))
 )]
 pub async fn reject(
     pool: web::Data<Pool>,
     config: web::Data<Config>,
+    metrics: web::Data<Metrics>,
     principal: Principal,
     id: web::Path<String>,
     body: JsonBody,
 ) -> Result<web::Json<ClaimView>, ApiError> {
-    decide(
+    let deciding = Deciding {
         pool,
         config,
-        principal,
-        id.into_inner(),
-        body,
-        service::reject,
-    )
-    .await
+        metrics,
+    };
+    let act: (Decision, ClaimEvent) = (service::reject, ClaimEvent::rejected);
+    decide(deciding, principal, id.into_inner(), body, act).await
 }
 
 /// Revoke a verified claim: its allocations are reversed by new ledger entries.
 #[utoipa::path(
-    post, path = "/v1/claims/{id}/revoke", tag = "claims", params(("id" = String, Path)),
+    post, path = "/v1/claims/{id}/revoke", tag = "claims", operation_id = "revokeClaim",
+    description = "The deciders of rejectClaim. Only a `verified` claim is revoked (any other is a 409): a new ledger entry reverses each of its allocations (the originals stay in the ledger), and the reversals are credited on the next settlement documents built. No email is sent.",
+    params(("id" = String, Path)),
     request_body = ReasonRequest,
-    responses((status = 200, body = ClaimView), (status = 409, body = Problem, content_type = "application/problem+json")),
+    responses(
+        (status = 200, description = "The revoked claim, with its allocations and their reversals", body = ClaimView),
+        (status = 409, description = "The claim is not `verified`", body = Problem, content_type = "application/problem+json"),
+    ),
     security(("bearer" = []))
 )]
 pub async fn revoke(
     pool: web::Data<Pool>,
     config: web::Data<Config>,
+    metrics: web::Data<Metrics>,
     principal: Principal,
     id: web::Path<String>,
     body: JsonBody,
 ) -> Result<web::Json<ClaimView>, ApiError> {
-    decide(
+    let deciding = Deciding {
         pool,
         config,
-        principal,
-        id.into_inner(),
-        body,
-        service::revoke,
-    )
-    .await
+        metrics,
+    };
+    let act: (Decision, ClaimEvent) = (service::revoke, ClaimEvent::revoked);
+    decide(deciding, principal, id.into_inner(), body, act).await
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct ClaimListQuery {
-    /// `submitted`, `verified`, `rejected` or `revoked`.
-    #[param(pattern = "^(submitted|verified|rejected|revoked)$")]
+    /// Only claims with this status.
+    #[param(value_type = Option<crate::api::vocabulary::ClaimStatus>)]
     pub status: Option<String>,
     pub upload_id: Option<String>,
     pub cursor: Option<String>,
@@ -807,8 +928,10 @@ pub struct ClaimListQuery {
 
 /// A project's claims.
 #[utoipa::path(
-    get, path = "/v1/projects/{id}/claims", tag = "claims", params(("id" = String, Path), ClaimListQuery),
-    responses((status = 200, body = Page<ClaimView>)),
+    get, path = "/v1/projects/{id}/claims", tag = "claims", operation_id = "listClaims",
+    description = "Any role, on a project it may see (else 404); nothing changes. A caller that sees only its own organisation's money (a payer that neither owns the project's fund nor is its lead under `via_commissioner`) sees only its own allocations, and `gross`, `payable` and `adjustments` only on the claims it pays part of. Filter by `status` or `upload_id`; ordered by id: pass `next_cursor` back as `cursor` for the next page.",
+    params(("id" = String, Path), ClaimListQuery),
+    responses((status = 200, description = "A page of the project's claims", body = Page<ClaimView>, example = json!(crate::api::examples::claim_page()))),
     security(("bearer" = []))
 )]
 pub async fn list(
@@ -848,9 +971,7 @@ pub async fn list(
             after: query.cursor,
         };
         let rows = queries::list_claims(conn, &project_id, filter, limit)?;
-        rows.into_iter()
-            .map(|c| claim_view(conn, c, &project.record.project.currency, &money))
-            .collect::<Result<Vec<_>, _>>()
+        claim_views(conn, rows, &project.record.project.currency, &money)
     })
     .await?;
     Ok(web::Json(Page::new(items, limit, |c: &ClaimView| {
@@ -872,8 +993,10 @@ pub struct AllocationQuery {
 
 /// Every allocation of a project: the ledger as each payer sees it.
 #[utoipa::path(
-    get, path = "/v1/projects/{id}/allocations", tag = "claims", params(("id" = String, Path), AllocationQuery),
-    responses((status = 200, body = Page<AllocationView>)),
+    get, path = "/v1/projects/{id}/allocations", tag = "claims", operation_id = "listAllocations",
+    description = "Any role, on a project it may see (else 404); nothing changes. Admins, the owner of the project's fund, the provider, the validators and (under `via_commissioner`) the lead commissioner see every payer's allocations; any other payer only its own organisation's. Filter by `payer_organisation_id` or by the `period` the outcomes were achieved in; reversals are allocations too, with `reverses` set; pass `next_cursor` back as `cursor` for the next page.",
+    params(("id" = String, Path), AllocationQuery),
+    responses((status = 200, description = "A page of allocations", body = Page<AllocationView>, example = json!(crate::api::examples::allocation_page()))),
     security(("bearer" = []))
 )]
 pub async fn allocations_list(

@@ -38,6 +38,7 @@ pub struct PartyView {
 
 /// A settlement document without its lines (as lists show it).
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(example = crate::api::examples::document_summary)]
 pub struct DocumentSummary {
     pub id: String,
     pub kind: DocumentKind,
@@ -95,7 +96,7 @@ pub struct PaymentView {
 /// One transition of a document: who did what, when.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct EventView {
-    /// `built`, `issued`, `payment`, `paid` or `voided`.
+    #[schema(value_type = crate::api::vocabulary::DocumentAction)]
     pub action: String,
     /// The person who acted: shown to their own organisation and to admins only.
     pub actor: Option<String>,
@@ -107,6 +108,7 @@ pub struct EventView {
 
 /// A settlement document with its lines, payments and history.
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(example = crate::api::examples::document_view)]
 pub struct DocumentView {
     #[serde(flatten)]
     pub summary: DocumentSummary,
@@ -263,14 +265,16 @@ fn full_view(
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"period": "2026-Q3"}))]
 pub struct SettlementRequest {
     /// `2021-Q1` for a quarterly project, `2021-03` for a monthly one.
-    #[schema(example = "2021-Q1")]
+    #[schema(example = "2026-Q3")]
     pub period: String,
 }
 
 /// What building a period made.
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(example = crate::api::examples::settlement_report)]
 pub struct SettlementReport {
     pub period: String,
     /// Earlier drafts of the period that these replace.
@@ -287,12 +291,14 @@ const BUILDERS: &[Role] = &[Role::Admin, Role::Commissioner, Role::Provider];
 
 /// Build the draft documents of one period.
 #[utoipa::path(
-    post, path = "/v1/projects/{id}/settlements", tag = "settlement", params(("id" = String, Path)),
+    post, path = "/v1/projects/{id}/settlements", tag = "settlement", operation_id = "buildSettlement",
+    description = "An admin, a provider token of the project's provider, or under `via_commissioner` a commissioner token of its lead commissioner: those who issue its documents (a project the caller cannot see is a 404). Deletes the period's drafts and builds new ones from every allocation posted before the period ends that no document settles yet: the provider's invoices and, under `via_commissioner`, the lead's top-up claims to the other payers. Issued documents are never touched, so building a period again is safe; the period follows the project's `settlement_frequency`, must have begun, and the report lists only the drafts the caller may see.",
+    params(("id" = String, Path)),
     request_body = SettlementRequest,
     responses(
-        (status = 201, body = SettlementReport),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
-        (status = 422, body = Problem, content_type = "application/problem+json"),
+        (status = 201, description = "The drafts now standing for the period", body = SettlementReport),
+        (status = 404, description = "No project with this id that the caller can see", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "The period is not one of the project's frequency (2026-Q3 or 2026-09), or has not begun", body = crate::api::error::documented::ValidationProblem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
 )]
@@ -357,8 +363,10 @@ pub struct DocumentQuery {
 /// Settlement documents the caller may see: those its organisation issued or received, or of
 /// projects its fund tops up; every document for an admin.
 #[utoipa::path(
-    get, path = "/v1/documents", tag = "settlement", params(DocumentQuery),
-    responses((status = 200, body = Page<DocumentSummary>)),
+    get, path = "/v1/documents", tag = "settlement", operation_id = "listDocuments",
+    description = "Any role; nothing changes. An admin sees every document; anyone else those its organisation issued or received and those of projects in a fund its organisation owns, so that a payer never sees another payer's invoice. Filter by project, issuer, recipient, `period`, `status` or `kind`; ordered by id: pass `next_cursor` back as `cursor` for the next page.",
+    params(DocumentQuery),
+    responses((status = 200, description = "A page of the documents the caller may see", body = Page<DocumentSummary>, example = json!(crate::api::examples::document_page()))),
     security(("bearer" = []))
 )]
 pub async fn list(
@@ -399,8 +407,13 @@ pub async fn list(
 
 /// One document with its lines, payments and history.
 #[utoipa::path(
-    get, path = "/v1/documents/{id}", tag = "settlement", params(("id" = String, Path)),
-    responses((status = 200, body = DocumentView), (status = 404, body = Problem, content_type = "application/problem+json")),
+    get, path = "/v1/documents/{id}", tag = "settlement", operation_id = "getDocument",
+    description = "Any role, for a document it may see (as listDocuments says); any other is a 404. Nothing changes. Who recorded a payment or acted in the history is named only to their own organisation and to admins; anyone else sees only the organisation.",
+    params(("id" = String, Path)),
+    responses(
+        (status = 200, description = "The document", body = DocumentView),
+        (status = 404, description = "No document with this id that the caller can see", body = Problem, content_type = "application/problem+json"),
+    ),
     security(("bearer" = []))
 )]
 pub async fn get(
@@ -480,11 +493,13 @@ impl Party {
 
 /// Issue a draft: it is numbered in the issuer's gap-free sequence and frozen.
 #[utoipa::path(
-    post, path = "/v1/documents/{id}/issue", tag = "settlement", params(("id" = String, Path)),
+    post, path = "/v1/documents/{id}/issue", tag = "settlement", operation_id = "issueDocument",
+    description = "Only a token acting for the document's issuer, whatever its role; an admin cannot issue. Numbers the draft in the issuer's gap-free sequence for the year (`RDP-2026-0003`), freezes it, sets `due_on` to today plus the project's payment terms (a credit note falls due on nothing) and emails the recipient's billing contacts. Only a draft is issued: any other is a 409.",
+    params(("id" = String, Path)),
     responses(
-        (status = 200, body = DocumentSummary),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 409, body = Problem, content_type = "application/problem+json"),
+        (status = 200, description = "The issued document", body = DocumentSummary),
+        (status = 403, description = "The caller does not act for the document's issuer", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The document is not a draft", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
 )]
@@ -518,6 +533,11 @@ pub async fn issue(
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({
+    "amount": {"amount": "1918.00", "currency": "GBP"},
+    "paid_on": "2026-10-28",
+    "reference": "BACS HC-PO-558213"
+}))]
 pub struct PaymentRequest {
     /// In the document's currency; at most what is outstanding.
     pub amount: MoneyJson,
@@ -525,19 +545,21 @@ pub struct PaymentRequest {
     #[serde(deserialize_with = "limits::date")]
     pub paid_on: NaiveDate,
     /// The payer's remittance reference, 1 to 200 characters.
-    #[schema(min_length = 1, max_length = 200, example = "BACS 00042")]
+    #[schema(min_length = 1, max_length = 200, example = "BACS HC-PO-558213")]
     pub reference: String,
 }
 
 /// Record a payment against an issued document; in full, it becomes `paid`.
 #[utoipa::path(
-    post, path = "/v1/documents/{id}/payments", tag = "settlement", params(("id" = String, Path),
+    post, path = "/v1/documents/{id}/payments", tag = "settlement", operation_id = "recordPayment",
+    description = "An admin, or a commissioner or fund manager token acting for the document's recipient. Records money received against an issued invoice or top-up claim (never a credit note): in the document's currency, positive, at most what is outstanding, and `paid_on` not in the future; once payments reach the total, the document is `paid`. Send an `Idempotency-Key` so that a retry does not record the payment twice: the same key with the same request returns the first response, with a different request it is a 422.",
+    params(("id" = String, Path),
         ("Idempotency-Key" = Option<String>, Header, description = "retry-safe key")),
     request_body = PaymentRequest,
     responses(
-        (status = 201, body = DocumentSummary),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 422, body = Problem, content_type = "application/problem+json"),
+        (status = 201, description = "The document with the payment recorded", body = DocumentSummary),
+        (status = 403, description = "Not an admin, nor a commissioner or fund manager acting for the recipient", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid payment (another currency, more than is outstanding, a future date, a document that is not issued or is a credit note); `errors` names each field", body = crate::api::error::documented::ValidationProblem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
 )]
@@ -608,6 +630,7 @@ pub async fn pay(
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"reason": "issued to the wrong address"}))]
 pub struct VoidRequest {
     #[schema(
         min_length = 1,
@@ -619,6 +642,7 @@ pub struct VoidRequest {
 
 /// A voided document and the credit note that cancels it.
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(example = crate::api::examples::void_report)]
 pub struct VoidReport {
     pub voided: DocumentSummary,
     pub credit_note: DocumentSummary,
@@ -627,12 +651,14 @@ pub struct VoidReport {
 /// Void an issued, unpaid document: a credit note cancels it and its outcomes are settled
 /// again on the next document built.
 #[utoipa::path(
-    post, path = "/v1/documents/{id}/void", tag = "settlement", params(("id" = String, Path)),
+    post, path = "/v1/documents/{id}/void", tag = "settlement", operation_id = "voidDocument",
+    description = "A token acting for the document's issuer, whatever its role, or an admin. Voids an issued document on which nothing is paid, with the reason (1 to 2,000 characters): a credit note, numbered in the issuer's sequence and emailed to the recipient, cancels it line for line, and its allocations are released to be settled on the next document built. A draft, a paid or part-paid document, a void one or a credit note is not voided (409).",
+    params(("id" = String, Path)),
     request_body = VoidRequest,
     responses(
-        (status = 200, body = VoidReport),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 409, body = Problem, content_type = "application/problem+json"),
+        (status = 200, description = "The voided document and the credit note that cancels it", body = VoidReport),
+        (status = 403, description = "Neither the document's issuer nor an admin", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The document is not issued, has a payment, or is a credit note", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
 )]
@@ -721,10 +747,12 @@ const RENDER_PAGE_LINES: i64 = 10_000;
 /// The document's lines as CSV (RFC 4180, UTF-8, a header of machine names), streamed from
 /// the database page by page: memory stays flat however long the document is.
 #[utoipa::path(
-    get, path = "/v1/documents/{id}.csv", tag = "settlement", params(("id" = String, Path)),
+    get, path = "/v1/documents/{id}.csv", tag = "settlement", operation_id = "getDocumentCsv",
+    description = "Any role, for a document it may see (as listDocuments says); nothing changes. One row per line, `amount` in the document's currency and negative on a credit line, sent as an attachment named after its number (its id while it is a draft).",
+    params(("id" = String, Path)),
     responses(
-        (status = 200, content_type = "text/csv", body = String),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 200, description = "The document's lines as CSV", content_type = "text/csv", body = String, example = json!(crate::api::examples::DOCUMENT_CSV)),
+        (status = 404, description = "No document with this id that the caller can see", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
 )]
@@ -749,10 +777,12 @@ pub async fn csv(
 /// A printable page of the document (print it or save it as PDF from the browser): issuer,
 /// recipient, number, dates, lines, totals and how the split was made.
 #[utoipa::path(
-    get, path = "/v1/documents/{id}.html", tag = "settlement", params(("id" = String, Path)),
+    get, path = "/v1/documents/{id}.html", tag = "settlement", operation_id = "getDocumentHtml",
+    description = "Any role, for a document it may see (as listDocuments says); nothing changes. A self-contained page with no scripts (its Content-Security-Policy allows inline styles only) that lists at most the first 5,000 lines; the CSV has every line.",
+    params(("id" = String, Path)),
     responses(
-        (status = 200, content_type = "text/html", body = String),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 200, description = "The printable page", content_type = "text/html", body = String),
+        (status = 404, description = "No document with this id that the caller can see", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
 )]

@@ -131,27 +131,105 @@ fn truncated(text: &str) -> String {
     }
 }
 
-/// The problem document. `errors` lists each offending field of a validation failure.
+/// A problem document (RFC 9457). `type` is `/problems/{slug}`; problems of particular kinds
+/// add members: `errors` ([`ValidationProblem`]), `reasons` ([`ClaimRejectedProblem`]) or a
+/// bulk file's report ([`BulkRejectedProblem`]).
 #[derive(Debug, Serialize, ToSchema)]
 #[schema(example = json!({
-    "type": "/problems/validation-failed",
-    "title": "Validation failed",
-    "status": 422,
-    "detail": "the request has invalid fields",
-    "errors": [{"field": "payers", "detail": "shares must sum to exactly 1; they sum to 0.9"}]
+    "type": "/problems/not-found",
+    "title": "Not found",
+    "status": 404,
+    "detail": "no such project"
 }))]
 pub struct Problem {
+    /// `/problems/` and a slug such as `not-found`, `conflict` or `forbidden`.
     #[serde(rename = "type")]
     pub problem_type: String,
     pub title: String,
+    /// The HTTP status, repeated.
     pub status: u16,
+    /// What went wrong, in words a person can act on. Never quotes a participant reference.
     pub detail: String,
+    /// Documented by [`ValidationProblem`].
     #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[schema(ignore)]
     pub errors: Vec<FieldError>,
     /// Problem-specific members (RFC 9457 extensions), e.g. `reasons` or `results`.
     #[serde(flatten)]
     #[schema(ignore)]
     pub extensions: serde_json::Map<String, serde_json::Value>,
+}
+
+/// The response documents of the problems that carry members of their own. They describe
+/// what [`ApiError::problem`] writes (a [`Problem`] with `errors` or extensions); nothing
+/// builds them.
+pub mod documented {
+    use serde::Serialize;
+    use utoipa::ToSchema;
+
+    use super::Problem;
+    use crate::domain::claims::Reason;
+    use crate::domain::FieldError;
+
+    /// The request was well-formed but fields are invalid (422, `/problems/validation-failed`).
+    #[derive(Serialize, ToSchema)]
+    #[schema(example = json!({
+        "type": "/problems/validation-failed",
+        "title": "Validation failed",
+        "status": 422,
+        "detail": "the request has invalid fields",
+        "errors": [{"field": "payers", "detail": "shares must sum to exactly 1; they sum to 0.9"}]
+    }))]
+    pub struct ValidationProblem {
+        #[serde(flatten)]
+        problem: Problem,
+        /// Each offending field, by its path in the request (`payers[1].share`).
+        errors: Vec<FieldError>,
+    }
+
+    /// The contract's rules refuse the claim (422, `/problems/claim-rejected`); nothing is
+    /// stored.
+    #[derive(Serialize, ToSchema)]
+    #[schema(example = json!({
+        "type": "/problems/claim-rejected",
+        "title": "Claim rejected",
+        "status": 422,
+        "detail": "EMPLOYED_13W has already been claimed for this participant",
+        "reasons": [{"code": "duplicate", "detail": "EMPLOYED_13W has already been claimed for this participant"}]
+    }))]
+    pub struct ClaimRejectedProblem {
+        #[serde(flatten)]
+        problem: Problem,
+        /// Every rule the claim breaks, with a stable `code`.
+        reasons: Vec<Reason>,
+    }
+
+    /// An all-or-nothing bulk file had rows that break the rules (422,
+    /// `/problems/bulk-rejected`): nothing was stored; the members are the file's report, with
+    /// every row's result.
+    #[derive(Serialize, ToSchema)]
+    pub struct BulkRejectedProblem {
+        #[serde(flatten)]
+        problem: Problem,
+        #[serde(flatten)]
+        report: crate::api::claims::BulkReport,
+    }
+
+    /// What submitting one claim can be refused with (422).
+    #[derive(Serialize, ToSchema)]
+    #[serde(untagged)]
+    pub enum ClaimSubmissionProblem {
+        Validation(ValidationProblem),
+        Rejected(ClaimRejectedProblem),
+    }
+
+    /// What a bulk upload can be refused with (422).
+    #[derive(Serialize, ToSchema)]
+    #[serde(untagged)]
+    pub enum BulkSubmissionProblem {
+        Validation(ValidationProblem),
+        Rejected(BulkRejectedProblem),
+    }
 }
 
 impl ApiError {

@@ -88,6 +88,7 @@ pub struct WarningView {
 }
 
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(example = crate::api::examples::fund_position)]
 pub struct FundPositionView {
     pub fund_id: String,
     pub name: String,
@@ -238,11 +239,13 @@ fn fund_view(position: FundPosition) -> FundPositionView {
 /// and payer, with payment plans against actuals and cap warnings. For the fund's managers
 /// (a fund manager of its owning organisation) and admins.
 #[utoipa::path(
-    get, path = "/v1/funds/{id}/position", tag = "settlement", params(("id" = String, Path)),
+    get, path = "/v1/funds/{id}/position", tag = "settlement", operation_id = "getFundPosition",
+    description = "An admin, or a fund manager of the organisation that owns the fund; nothing changes. The fund's own totals sum only its `central_top_up` payers; a project it tops up beside another fund shows only this fund's payers, without its plan or contract-cap warning. A cap warns `near` from 80 % and `reached` at 100 %, and `cap_binds_in` projects the quarter a cap binds in at the pace of the last four complete quarters.",
+    params(("id" = String, Path)),
     responses(
-        (status = 200, body = FundPositionView),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 200, description = "The fund's position", body = FundPositionView),
+        (status = 403, description = "Not an admin, or a fund manager of another organisation", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No fund with this id", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
 )]
@@ -271,14 +274,21 @@ pub async fn position(
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"quarter": "2026-Q3", "planned": {"amount": "36000.00", "currency": "GBP"}}))]
 pub struct PlannedQuarter {
-    #[schema(example = "2021-Q1")]
+    #[schema(example = "2026-Q3")]
     pub quarter: String,
     pub planned: MoneyJson,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"quarters": [
+    {"quarter": "2026-Q2", "planned": {"amount": "12000.00", "currency": "GBP"}},
+    {"quarter": "2026-Q3", "planned": {"amount": "36000.00", "currency": "GBP"}},
+    {"quarter": "2026-Q4", "planned": {"amount": "54000.00", "currency": "GBP"}},
+    {"quarter": "2027-Q1", "planned": {"amount": "60000.00", "currency": "GBP"}}
+]}))]
 pub struct PaymentPlanRequest {
     /// The whole plan: it replaces the one before. At most 200 quarters, each once.
     pub quarters: Vec<PlannedQuarter>,
@@ -287,12 +297,14 @@ pub struct PaymentPlanRequest {
 /// Set a project's payment plan: planned outcome payments per quarter, shown against actuals
 /// in its fund's position. Admin, or a fund manager of the project's fund.
 #[utoipa::path(
-    put, path = "/v1/projects/{id}/payment-plan", tag = "settlement", params(("id" = String, Path)),
+    put, path = "/v1/projects/{id}/payment-plan", tag = "settlement", operation_id = "setPaymentPlan",
+    description = "An admin, or a fund manager of the organisation that owns the project's fund (a project the caller cannot see is a 404). Replaces the project's whole plan with these quarters (at most 200, each once, in the project's currency, none negative); an empty list clears it, and repeating the same request leaves the same plan. It changes no money: the plan is only shown against actuals in the fund's position.",
+    params(("id" = String, Path)),
     request_body = PaymentPlanRequest,
     responses(
-        (status = 204),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 422, body = Problem, content_type = "application/problem+json"),
+        (status = 204, description = "The plan is stored"),
+        (status = 403, description = "Not an admin, or not a fund manager of the project's fund", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid quarters or amounts (not a quarter such as 2026-Q3, planned twice, another currency, negative); `errors` names each", body = crate::api::error::documented::ValidationProblem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
 )]
@@ -396,6 +408,7 @@ pub struct StatementLineView {
 }
 
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(example = crate::api::examples::statement)]
 pub struct StatementView {
     pub organisation_id: String,
     pub from: NaiveDate,
@@ -457,10 +470,12 @@ async fn load_statement(
 /// An organisation's statement: its own share across every project it pays into, between two
 /// dates. For that organisation and admins.
 #[utoipa::path(
-    get, path = "/v1/organisations/{id}/statement", tag = "settlement", params(("id" = String, Path), StatementQuery),
+    get, path = "/v1/organisations/{id}/statement", tag = "settlement", operation_id = "getStatement",
+    description = "An admin, or a token of any role acting for this organisation; nothing changes. One line per project the organisation pays into, with its own allocations, reversals, shortfall, invoices and payments between `from` and `to` (default: from the start of records to today, both included) and nothing of any other payer's.",
+    params(("id" = String, Path), StatementQuery),
     responses(
-        (status = 200, body = StatementView),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 200, description = "The organisation's statement", body = StatementView),
+        (status = 403, description = "Not an admin and not acting for this organisation", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
 )]
@@ -484,10 +499,12 @@ pub async fn statement(
 
 /// The same statement as CSV, one row per project.
 #[utoipa::path(
-    get, path = "/v1/organisations/{id}/statement.csv", tag = "settlement", params(("id" = String, Path), StatementQuery),
+    get, path = "/v1/organisations/{id}/statement.csv", tag = "settlement", operation_id = "getStatementCsv",
+    description = "Who may read it, and the window, as for getStatement; nothing changes. The header is `organisation_id,from,to,project_id,project_name,role,currency,allocated,reversed,net,shortfall,invoiced,paid,outstanding`; a text cell a spreadsheet would read as a formula is prefixed with an apostrophe.",
+    params(("id" = String, Path), StatementQuery),
     responses(
-        (status = 200, content_type = "text/csv", body = String),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 200, description = "The statement as CSV, an attachment named `statement.csv`", content_type = "text/csv", body = String, example = json!(crate::api::examples::STATEMENT_CSV)),
+        (status = 403, description = "Not an admin and not acting for this organisation", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
 )]

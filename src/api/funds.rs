@@ -16,6 +16,7 @@ use crate::domain::money::MoneyJson;
 use crate::domain::registry::{validate_fund, NewFund};
 
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(example = crate::api::examples::fund_view)]
 pub struct FundView {
     pub id: String,
     pub name: String,
@@ -47,13 +48,14 @@ fn view(conn: &mut DbConn, fund: Fund) -> Result<FundView, ApiError> {
 
 /// Create a central outcomes fund.
 #[utoipa::path(
-    post, path = "/v1/funds", tag = "registry",
+    post, path = "/v1/funds", tag = "registry", operation_id = "createFund",
+    description = "An admin, or a fund manager for its own organisation only (`owner_organisation_id` must be the token's organisation); the owner must be a `central_fund` organisation. Creates the fund with nothing committed; projects commit its budget as their central top-up payers' `max_commitment`. Send an `Idempotency-Key` to retry safely: the same key with the same request returns the first response, with a different request it is a 422.",
     request_body = NewFund,
     params(("Idempotency-Key" = Option<String>, Header, description = "retry-safe key")),
     responses(
-        (status = 201, body = FundView),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 422, body = Problem, content_type = "application/problem+json"),
+        (status = 201, description = "The fund, with nothing committed yet", body = FundView),
+        (status = 403, description = "Not an admin, or a fund manager creating a fund for another organisation", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid fields (an owner that is not a `central_fund` organisation, a budget that is not positive, `service_end` before `service_start`); `errors` names each", body = crate::api::error::documented::ValidationProblem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
 )]
@@ -84,8 +86,10 @@ pub async fn create(
 
 /// List funds.
 #[utoipa::path(
-    get, path = "/v1/funds", tag = "registry", params(PageQuery),
-    responses((status = 200, body = Page<FundView>)),
+    get, path = "/v1/funds", tag = "registry", operation_id = "listFunds",
+    description = "Any valid token, whatever its role, sees every fund with its budget, commitments and what is uncommitted; nothing changes. Ordered by id: pass `next_cursor` back as `cursor` for the next page.",
+    params(PageQuery),
+    responses((status = 200, description = "A page of funds", body = Page<FundView>, example = json!(crate::api::examples::fund_page()))),
     security(("bearer" = []))
 )]
 pub async fn list(
@@ -110,8 +114,13 @@ pub async fn list(
 
 /// One fund with its budget and commitments.
 #[utoipa::path(
-    get, path = "/v1/funds/{id}", tag = "registry", params(("id" = String, Path)),
-    responses((status = 200, body = FundView), (status = 404, body = Problem, content_type = "application/problem+json")),
+    get, path = "/v1/funds/{id}", tag = "registry", operation_id = "getFund",
+    description = "Any valid token may read any fund; nothing changes. `committed` is what the central top-up payers of its projects may draw from it at most, `uncommitted` the rest of its budget.",
+    params(("id" = String, Path)),
+    responses(
+        (status = 200, description = "The fund", body = FundView),
+        (status = 404, description = "No fund with this id", body = Problem, content_type = "application/problem+json"),
+    ),
     security(("bearer" = []))
 )]
 pub async fn get(

@@ -4,16 +4,19 @@ pub mod auth;
 pub mod claims;
 pub mod documents;
 pub mod error;
+pub mod examples;
 pub mod extract;
 pub mod finance;
 pub mod funds;
 pub mod health;
+pub mod metrics;
 pub mod open_data;
 pub mod openapi;
 pub mod organisations;
 pub mod outbox;
 pub mod projects;
 pub mod stream;
+pub mod vocabulary;
 
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
@@ -51,12 +54,15 @@ where
     F: FnOnce(&mut DbConn) -> Result<T, ApiError> + Send + 'static,
 {
     let pool = pool.clone();
-    web::block(move || {
-        let mut conn = pool.get()?;
-        f(&mut conn)
+    let (result, queries) = web::block(move || match pool.get() {
+        // Counted from checkout: a connection's set-up and check are not the request's.
+        Ok(mut conn) => crate::metrics::queries_of(|| f(&mut conn)),
+        Err(e) => (Err(e.into()), 0),
     })
     .await
-    .map_err(|e| ApiError::Internal(format!("blocking task failed: {e}")))?
+    .map_err(|e| ApiError::Internal(format!("blocking task failed: {e}")))?;
+    crate::metrics::add_to_request(queries);
+    result
 }
 
 /// A write that creates money-relevant records, made safe to retry with `Idempotency-Key`.
@@ -162,6 +168,17 @@ fn replay(
 
 fn internal(e: impl std::fmt::Display) -> ApiError {
     ApiError::Internal(e.to_string())
+}
+
+/// `/metrics`: beside the API, or alone on `COFUND_METRICS_BIND`.
+pub fn metrics_routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        web::resource("/metrics")
+            .get(metrics::metrics)
+            .default_service(web::to(|| async {
+                Err::<HttpResponse, _>(ApiError::MethodNotAllowed { allow: "GET" })
+            })),
+    );
 }
 
 /// Every route of the API, each with a 405 answer for methods it does not take.

@@ -41,8 +41,9 @@ fn table_named(name: &str) -> Result<&'static Table, ApiError> {
 }
 
 /// The tables with their row counts and links, the data dictionary and the releases.
-#[utoipa::path(get, path = "/open-data/v1/", tag = "open data",
-    responses((status = 200, description = "The published tables", content_type = "application/json", body = Object)))]
+#[utoipa::path(get, path = "/open-data/v1/", tag = "open data", operation_id = "getOpenDataIndex",
+    description = "No token: open data is public and readable from any origin (`HEAD` too); nothing changes. Names each published table with its row count, when it was last rebuilt and its page and CSV URLs, and says how to query them, which small numbers are withheld, the licence and what stays stable. It may be cached for 60 seconds.",
+    responses((status = 200, description = "The published tables", content_type = "application/json", body = Object, example = json!(crate::api::examples::open_data_index()))))]
 pub async fn index(
     pool: web::Data<Pool>,
     config: web::Data<Config>,
@@ -109,12 +110,13 @@ struct TablePage {
 /// `__lte`, `__in=a,b`; order `_sort=column` or `_sort_desc=column`; `_size=` (1 to 1,000,
 /// default 100); `cursor=` from the previous page; `_facet=column` for counts of its values.
 /// An unknown column, operator or parameter is a 400 that names it.
-#[utoipa::path(get, path = "/open-data/v1/{table}", tag = "open data",
+#[utoipa::path(get, path = "/open-data/v1/{table}", tag = "open data", operation_id = "listOpenDataRows",
+    description = "No token; nothing changes. The rows are the published table's as last rebuilt from the registry and the ledger (on a timer, or by rebuildOpenData), anonymised: counts from 1 to k−1 (k is 5 unless configured) are null, with any amount or total that would reveal one. Follow `next_url` (or pass `next_cursor` as `cursor` with the same filters and order) for the next page; it may be cached for 60 seconds.",
     params(("table" = String, Path, description = "funds, organisations, projects, project_payers, outcome_metrics, results_quarterly or payments_quarterly"),
         ("_sort" = Option<String>, Query), ("_sort_desc" = Option<String>, Query),
         ("_size" = Option<i64>, Query, minimum = 1, maximum = 1000),
         ("_facet" = Option<String>, Query), ("cursor" = Option<String>, Query)),
-    responses((status = 200, description = "A page of rows", content_type = "application/json", body = Object)))]
+    responses((status = 200, description = "A page of rows", content_type = "application/json", body = Object, example = json!(crate::api::examples::open_data_page()))))]
 pub async fn table_page(
     pool: web::Data<Pool>,
     request: HttpRequest,
@@ -167,9 +169,10 @@ pub async fn table_page(
 /// database in key order, with no size cap; gzip when the client asks (`Accept-Encoding`).
 /// Filters as for pages narrow it. A suppressed cell says `suppressed`; an empty one is not
 /// known.
-#[utoipa::path(get, path = "/open-data/v1/{table}.csv", tag = "open data",
+#[utoipa::path(get, path = "/open-data/v1/{table}.csv", tag = "open data", operation_id = "downloadOpenDataCsv",
+    description = "No token; nothing changes. Withheld as on pages (a withheld cell says `suppressed`); the page parameters (`_sort`, `_size`, `_facet`, `cursor`) are refused with a 400, since the CSV is always the whole table, or what its filters leave of it, in key order. It may be cached for 60 seconds.",
     params(("table" = String, Path)),
-    responses((status = 200, description = "The whole table", content_type = "text/csv", body = String)))]
+    responses((status = 200, description = "The whole table", content_type = "text/csv", body = String, example = json!(crate::api::examples::OPEN_DATA_CSV))))]
 pub async fn table_csv(
     pool: web::Data<Pool>,
     request: HttpRequest,
@@ -202,8 +205,9 @@ pub async fn table_csv(
 }
 
 /// The data dictionary: a Frictionless Data Package with a Table Schema per table.
-#[utoipa::path(get, path = "/open-data/v1/datapackage.json", tag = "open data",
-    responses((status = 200, description = "The data package", content_type = "application/json", body = Object)))]
+#[utoipa::path(get, path = "/open-data/v1/datapackage.json", tag = "open data", operation_id = "getDataPackage",
+    description = "No token; nothing changes. Describes the live tables: every column's type and meaning, the suppression rule, the licence and when the tables were last rebuilt; each release carries its own copy. It may be cached for 60 seconds.",
+    responses((status = 200, description = "The data package", content_type = "application/json", body = Object, example = json!(crate::api::examples::data_package()))))]
 pub async fn datapackage(
     pool: web::Data<Pool>,
     config: web::Data<Config>,
@@ -225,9 +229,10 @@ pub async fn datapackage(
 
 /// One published project as an INDIGO (v4) project document; values withheld to protect
 /// small numbers are `PRIVATE` with a note.
-#[utoipa::path(get, path = "/open-data/v1/projects/{id}/indigo.json", tag = "open data",
+#[utoipa::path(get, path = "/open-data/v1/projects/{id}/indigo.json", tag = "open data", operation_id = "getIndigoProject",
+    description = "No token; nothing changes. Only a project in the published tables has a document: one created with `published: true`, from the next rebuild on; any other id is a 404. It may be cached for 60 seconds.",
     params(("id" = String, Path)),
-    responses((status = 200, description = "The INDIGO project document", content_type = "application/json", body = Object)))]
+    responses((status = 200, description = "The INDIGO project document", content_type = "application/json", body = Object, example = json!(crate::api::examples::indigo_project()))))]
 pub async fn indigo(
     pool: web::Data<Pool>,
     config: web::Data<Config>,
@@ -282,8 +287,9 @@ fn manifest_json(manifest: &release::Manifest) -> Json {
 }
 
 /// Every release, newest first.
-#[utoipa::path(get, path = "/open-data/v1/releases", tag = "open data",
-    responses((status = 200, description = "The releases", content_type = "application/json", body = Object)))]
+#[utoipa::path(get, path = "/open-data/v1/releases", tag = "open data", operation_id = "listReleases",
+    description = "No token; nothing changes. Each release's manifest, with the URL of the release and of each of its files; a release never changes once cut.",
+    responses((status = 200, description = "The releases", content_type = "application/json", body = Object, example = json!(crate::api::examples::releases()))))]
 pub async fn releases(pool: web::Data<Pool>) -> Result<HttpResponse, ApiError> {
     let all = with_db(&pool, |conn| Ok(release::list(conn)?)).await?;
     let list: Vec<Json> = all.iter().map(manifest_json).collect();
@@ -293,9 +299,10 @@ pub async fn releases(pool: web::Data<Pool>) -> Result<HttpResponse, ApiError> {
 }
 
 /// A release's manifest: its files with their sizes and SHA-256 checksums.
-#[utoipa::path(get, path = "/open-data/v1/releases/{version}", tag = "open data",
+#[utoipa::path(get, path = "/open-data/v1/releases/{version}", tag = "open data", operation_id = "getRelease",
+    description = "No token; nothing changes. A version is the day the release was cut and its number that day (`2026-10-01.1`); the manifest never changes, so it may be cached for ever.",
     params(("version" = String, Path)),
-    responses((status = 200, description = "The release's manifest", content_type = "application/json", body = Object)))]
+    responses((status = 200, description = "The release's manifest", content_type = "application/json", body = Object, example = json!(crate::api::examples::release_manifest()))))]
 pub async fn release_manifest(
     pool: web::Data<Pool>,
     version: web::Path<String>,
@@ -311,11 +318,17 @@ pub async fn release_manifest(
 
 /// A file of a release, the same bytes every time: `ETag` is its SHA-256, and it may be
 /// cached for ever.
-#[utoipa::path(get, path = "/open-data/v1/releases/{version}/{file}", tag = "open data",
+#[utoipa::path(get, path = "/open-data/v1/releases/{version}/{file}", tag = "open data", operation_id = "downloadReleaseFile",
+    description = "No token; nothing changes. The files are each table's CSV, `datapackage.json`, `SHA256SUMS` and `cofund-open-data-{version}.zip` with them all (sent as an attachment), as the manifest lists them. Send the `ETag` back in `If-None-Match` to be answered 304 without the bytes.",
     params(("version" = String, Path), ("file" = String, Path)),
     responses(
         (status = 200, description = "The file: a table as CSV, the data package, SHA256SUMS or the zip of them all",
-            content((String = "text/csv"), (Object = "application/json"), (String = "text/plain"), (String = "application/zip"))),
+            content(
+                (String = "text/csv", example = json!(crate::api::examples::OPEN_DATA_CSV)),
+                (Object = "application/json", example = json!(crate::api::examples::data_package())),
+                (String = "text/plain", example = json!(crate::api::examples::SHA256SUMS)),
+                (String = "application/zip"),
+            )),
         (status = 304, description = "Not modified (If-None-Match)")))]
 pub async fn release_file(
     pool: web::Data<Pool>,
@@ -358,8 +371,9 @@ pub async fn release_file(
 
 /// Cuts a release: rebuilds the published tables from the ledger and stores an immutable
 /// snapshot of them (CSV files, datapackage.json, SHA256SUMS and a zip). Admins only.
-#[utoipa::path(post, path = "/v1/open-data/releases", tag = "open data",
-    responses((status = 201, description = "The new release's manifest", content_type = "application/json", body = release::Manifest)),
+#[utoipa::path(post, path = "/v1/open-data/releases", tag = "open data", operation_id = "cutRelease",
+    description = "Admin only. Rebuilds the published tables, then stores them as a new release that never changes; the answer's `Location` is the release's URL. Every call cuts another release (numbered `.2`, `.3`… the same day): there is no idempotency key.",
+    responses((status = 201, description = "The new release's manifest", content_type = "application/json", body = release::Manifest, example = json!(crate::api::examples::release_manifest()))),
     security(("bearer" = [])))]
 pub async fn cut_release(
     pool: web::Data<Pool>,
@@ -384,8 +398,9 @@ pub async fn cut_release(
 
 /// Rebuilds the published tables from the ledger now (they are also rebuilt on a timer).
 /// Admins only.
-#[utoipa::path(post, path = "/v1/open-data/rebuild", tag = "open data",
-    responses((status = 200, description = "What the rebuild wrote", content_type = "application/json", body = Object)),
+#[utoipa::path(post, path = "/v1/open-data/rebuild", tag = "open data", operation_id = "rebuildOpenData",
+    description = "Admin only. Replaces every published table with rows rebuilt from the registry and the ledger, as the timer does; releases are not touched. Safe to repeat: the same ledger gives the same tables.",
+    responses((status = 200, description = "What the rebuild wrote", content_type = "application/json", body = Object, example = json!(crate::api::examples::rebuild_report()))),
     security(("bearer" = [])))]
 pub async fn rebuild(
     pool: web::Data<Pool>,

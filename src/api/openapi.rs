@@ -5,8 +5,8 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use super::{
-    claims, documents, error, finance, funds, health, open_data, organisations, outbox, projects,
-    Page,
+    claims, documents, error, finance, funds, health, metrics, open_data, organisations, outbox,
+    projects, vocabulary, Page,
 };
 use crate::domain::{money, registry, FieldError};
 
@@ -18,7 +18,7 @@ use crate::domain::{money, registry, FieldError};
         license(name = "AGPL-3.0-or-later")
     ),
     paths(
-        health::healthz, health::readyz,
+        health::healthz, health::readyz, metrics::metrics,
         organisations::create, organisations::list, organisations::get,
         funds::create, funds::list, funds::get,
         projects::create, projects::list, projects::get,
@@ -34,7 +34,12 @@ use crate::domain::{money, registry, FieldError};
         open_data::release_file, open_data::cut_release, open_data::rebuild,
     ),
     components(schemas(
-        error::Problem, FieldError, money::MoneyJson,
+        error::Problem, error::documented::ValidationProblem,
+        error::documented::ClaimRejectedProblem, error::documented::BulkRejectedProblem,
+        error::documented::ClaimSubmissionProblem, error::documented::BulkSubmissionProblem,
+        FieldError, money::MoneyJson,
+        vocabulary::ClaimStatus, vocabulary::OutboxKind, vocabulary::OutboxStatus,
+        vocabulary::DocumentAction,
         registry::NewOrganisation, registry::NewFund, registry::NewProject, registry::NewPayer,
         registry::NewPhase, registry::NewOutcome, registry::Requirement,
         organisations::OrganisationView, funds::FundView, projects::ProjectView,
@@ -82,60 +87,102 @@ impl Modify for BearerAuth {
     }
 }
 
-/// Documents the problems any operation can answer with, so that each path lists only what
-/// is particular to it: 400 (malformed request), 401 and 403 (secured operations), 404 (paths
-/// with an id), 413 and 415 (operations with a body), 422 (invalid fields), 500 and 503.
+/// Documents the problems an operation can answer with because of what it takes, so that each
+/// path lists only what is particular to it: 400 (malformed path, query or body: operations
+/// with parameters or a body), 401 and 403 (secured operations), 404 (paths with an id), 413
+/// and 415 (operations with a body), 422 with `errors` (secured operations with a body, query
+/// or header to validate), 500, and 503 (every operation that reads the database).
 struct CommonProblems;
 
 impl Modify for CommonProblems {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
-        use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder};
-        let problem = |description: &str| {
-            ResponseBuilder::new()
-                .description(description)
-                .content(
-                    super::error::PROBLEM_JSON,
-                    ContentBuilder::new()
-                        .schema(Some(Ref::from_schema_name("Problem")))
-                        .build(),
-                )
-                .build()
-        };
         for (path, item) in openapi.paths.paths.iter_mut() {
-            let has_id = path.contains('{');
             for operation in [&mut item.get, &mut item.post, &mut item.put]
                 .into_iter()
                 .flatten()
             {
-                let secured = operation.security.as_ref().is_some_and(|s| !s.is_empty());
-                let has_body = operation.request_body.is_some();
-                let mut common = vec![
-                    ("400", "Malformed request: bad JSON, path or query"),
-                    ("500", "Internal error (logged with the request id)"),
-                    ("503", "The database is unavailable"),
-                ];
-                if secured {
-                    common.push(("401", "Missing, invalid or expired bearer token"));
-                    common.push(("403", "The token's role or organisation may not do this"));
-                    common.push(("422", "Invalid fields; `errors` names each"));
-                }
-                if has_id {
-                    common.push(("404", "Not found, or not visible to this caller"));
-                }
-                if has_body {
-                    common.push(("413", "Request body too large"));
-                    common.push(("415", "Unsupported content type"));
-                }
-                for (status, description) in common {
+                for (status, description, schema) in common_problems(path, operation) {
                     operation
                         .responses
                         .responses
                         .entry(status.to_owned())
-                        .or_insert_with(|| problem(description).into());
+                        .or_insert_with(|| problem_response(description, schema).into());
                 }
             }
         }
     }
+}
+
+/// (status, description, problem schema) of what `operation` at `path` can fail with.
+fn common_problems(
+    path: &str,
+    operation: &utoipa::openapi::path::Operation,
+) -> Vec<(&'static str, &'static str, &'static str)> {
+    use utoipa::openapi::path::ParameterIn;
+    let secured = operation.security.as_ref().is_some_and(|s| !s.is_empty());
+    let has_body = operation.request_body.is_some();
+    let parameters = operation.parameters.as_deref().unwrap_or_default();
+    let has_input = has_body || !parameters.is_empty();
+    let validates = has_body
+        || parameters
+            .iter()
+            .any(|p| matches!(p.parameter_in, ParameterIn::Query | ParameterIn::Header));
+    let mut common = Vec::new();
+    if has_input {
+        common.push((
+            "400",
+            "Malformed request: bad JSON, path or query",
+            "Problem",
+        ));
+    }
+    if secured {
+        common.push(("401", "Missing, invalid or expired bearer token", "Problem"));
+        common.push((
+            "403",
+            "The token's role or organisation may not do this",
+            "Problem",
+        ));
+        if validates {
+            common.push((
+                "422",
+                "Invalid fields; `errors` names each",
+                "ValidationProblem",
+            ));
+        }
+    }
+    if path.contains('{') {
+        common.push(("404", "Not found, or not visible to this caller", "Problem"));
+    }
+    if has_body {
+        common.push(("413", "Request body too large", "Problem"));
+        common.push(("415", "Unsupported content type", "Problem"));
+    }
+    common.push((
+        "500",
+        "Internal error (logged with the request id)",
+        "Problem",
+    ));
+    if path != "/healthz" {
+        common.push((
+            "503",
+            "The database is unavailable or busy; retry after `Retry-After`",
+            "Problem",
+        ));
+    }
+    common
+}
+
+fn problem_response(description: &str, schema: &str) -> utoipa::openapi::Response {
+    use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder};
+    ResponseBuilder::new()
+        .description(description)
+        .content(
+            super::error::PROBLEM_JSON,
+            ContentBuilder::new()
+                .schema(Some(Ref::from_schema_name(schema)))
+                .build(),
+        )
+        .build()
 }
 
 /// OpenAPI links from what a create returns to the operations that take its id, so that
@@ -195,11 +242,15 @@ impl Modify for ResponseLinks {
     }
 }
 
-/// The document as served at `/openapi.json`. utoipa 5 writes a link's `operationRef` as
-/// `operation_ref`, which no OpenAPI tool reads; the name is put right here.
+/// The document as served at `/openapi.json`. Two things utoipa 5 writes are put right here:
+/// a link's `operationRef` comes out as `operation_ref`, which no OpenAPI tool reads; and a
+/// page (`Page_ClaimView`) inlines its item type where it should name it (utoipa issue 1586),
+/// which gives client generators one anonymous copy of every item type per list.
 pub fn document_value() -> serde_json::Value {
     let mut value =
         serde_json::to_value(ApiDoc::openapi()).expect("the OpenAPI document serialises");
+    name_page_items(&mut value);
+    one_line_summaries(&mut value);
     let responses = value["paths"]
         .as_object_mut()
         .into_iter()
@@ -220,6 +271,53 @@ pub fn document_value() -> serde_json::Value {
         }
     }
     value
+}
+
+/// Each operation's summary is the first sentence of its handler's doc comment, on one line
+/// (what generators print beside a method); the comment's further sentences open its
+/// description.
+fn one_line_summaries(document: &mut serde_json::Value) {
+    let operations = document["paths"]
+        .as_object_mut()
+        .into_iter()
+        .flat_map(|paths| paths.values_mut())
+        .filter_map(|item| item.as_object_mut())
+        .flat_map(|item| item.values_mut());
+    for operation in operations {
+        let Some(summary) = operation["summary"].as_str() else {
+            continue;
+        };
+        let summary = summary.split_whitespace().collect::<Vec<_>>().join(" ");
+        let (first, rest) = match summary.find(". ") {
+            Some(end) => (&summary[..=end], summary[end + 2..].to_owned()),
+            None => (summary.as_str(), String::new()),
+        };
+        let first = first.to_owned();
+        if !rest.is_empty() {
+            let description = operation["description"].as_str().unwrap_or_default();
+            operation["description"] = serde_json::json!(format!("{rest}\n\n{description}"));
+        }
+        operation["summary"] = serde_json::json!(first);
+    }
+}
+
+/// `Page_X.items` as an array of `#/components/schemas/X`.
+fn name_page_items(document: &mut serde_json::Value) {
+    let Some(schemas) = document["components"]["schemas"].as_object_mut() else {
+        return;
+    };
+    let pages: Vec<(String, String)> = schemas
+        .keys()
+        .filter_map(|name| {
+            let item = name.strip_prefix("Page_")?;
+            Some((name.clone(), item.to_owned()))
+        })
+        .filter(|(_, item)| schemas.contains_key(item))
+        .collect();
+    for (page, item) in pages {
+        schemas[&page]["properties"]["items"]["items"] =
+            serde_json::json!({"$ref": format!("#/components/schemas/{item}")});
+    }
 }
 
 /// The document as committed: pretty JSON with a final newline.

@@ -13,6 +13,7 @@ use crate::db::{queries, write_tx, Pool};
 use crate::domain::registry::{validate_organisation, NewOrganisation, OrganisationKind};
 
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(example = crate::api::examples::organisation_view)]
 pub struct OrganisationView {
     pub id: String,
     pub name: String,
@@ -43,14 +44,15 @@ impl OrganisationView {
 
 /// Register an organisation.
 #[utoipa::path(
-    post, path = "/v1/organisations", tag = "registry",
+    post, path = "/v1/organisations", tag = "registry", operation_id = "createOrganisation",
+    description = "Admin only. Registers the organisation and changes nothing else. Its `kind` decides which roles its tokens may take: `fund_manager` for a `central_fund`; `commissioner` for a `local_authority`, `nhs_body`, `central_fund` or `other`; `provider` for a `provider`, `intermediary` or `other`; `validator` for any kind but `provider` and `investor`. An `identifier` is registered once (no `Idempotency-Key`: a retry answers 409), and `billing_emails`, which receive its notifications, are shown only to admins and to the organisation itself.",
     request_body = NewOrganisation,
     responses(
-        (status = 201, body = OrganisationView),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "identifier already registered", body = Problem, content_type = "application/problem+json"),
-        (status = 422, body = Problem, content_type = "application/problem+json"),
+        (status = 201, description = "The organisation as registered, with its billing emails", body = OrganisationView),
+        (status = 401, description = "Missing, invalid or expired bearer token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The token is not an admin's", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "An organisation with this identifier is already registered", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid fields (an empty name, an identifier that is not org-id, a repeated area code, an email that is not an address); `errors` names each", body = crate::api::error::documented::ValidationProblem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
 )]
@@ -80,9 +82,13 @@ pub async fn create(
 
 /// List organisations.
 #[utoipa::path(
-    get, path = "/v1/organisations", tag = "registry",
+    get, path = "/v1/organisations", tag = "registry", operation_id = "listOrganisations",
+    description = "Any valid token, whatever its role, sees every organisation; nothing changes. `billing_emails` appear only to admins and on the caller's own organisation. Ordered by id: pass `next_cursor` back as `cursor` for the next page.",
     params(PageQuery),
-    responses((status = 200, body = Page<OrganisationView>), (status = 401, body = Problem, content_type = "application/problem+json")),
+    responses(
+        (status = 200, description = "A page of organisations", body = Page<OrganisationView>, example = json!(crate::api::examples::organisation_page())),
+        (status = 401, description = "Missing, invalid or expired bearer token", body = Problem, content_type = "application/problem+json"),
+    ),
     security(("bearer" = []))
 )]
 pub async fn list(
@@ -109,9 +115,13 @@ pub async fn list(
 
 /// One organisation.
 #[utoipa::path(
-    get, path = "/v1/organisations/{id}", tag = "registry",
+    get, path = "/v1/organisations/{id}", tag = "registry", operation_id = "getOrganisation",
+    description = "Any valid token may read any organisation; nothing changes. `billing_emails` appear only to admins and to the organisation itself.",
     params(("id" = String, Path)),
-    responses((status = 200, body = OrganisationView), (status = 404, body = Problem, content_type = "application/problem+json")),
+    responses(
+        (status = 200, description = "The organisation", body = OrganisationView),
+        (status = 404, description = "No organisation with this id", body = Problem, content_type = "application/problem+json"),
+    ),
     security(("bearer" = []))
 )]
 pub async fn get(

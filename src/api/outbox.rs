@@ -16,9 +16,9 @@ use crate::db::{queries, Pool};
 pub struct OutboxMessageView {
     /// Also the local part of the message's `Message-ID`.
     pub id: String,
-    /// `document_issued`, `claim_rejected`, `cap_near` or `cap_reached`.
+    #[schema(value_type = crate::api::vocabulary::OutboxKind)]
     pub kind: String,
-    /// `queued`, `sent` or `failed` (given up after its attempts, or refused for good).
+    #[schema(value_type = crate::api::vocabulary::OutboxStatus)]
     pub status: String,
     pub subject: String,
     pub recipient_count: usize,
@@ -38,6 +38,7 @@ pub struct OutboxCounts {
 }
 
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(example = crate::api::examples::outbox_page)]
 pub struct OutboxPage {
     pub counts: OutboxCounts,
     pub items: Vec<OutboxMessageView>,
@@ -47,8 +48,8 @@ pub struct OutboxPage {
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct OutboxQuery {
-    /// `queued`, `sent` or `failed`.
-    #[param(pattern = "^(queued|sent|failed)$")]
+    /// Only emails with this status.
+    #[param(value_type = Option<crate::api::vocabulary::OutboxStatus>)]
     pub status: Option<String>,
     pub cursor: Option<String>,
     /// Items per page, 1 to 500 (default 100).
@@ -73,8 +74,10 @@ fn view(m: OutboxMessage) -> OutboxMessageView {
 
 /// The email outbox, newest last, with counts by status. Admin only.
 #[utoipa::path(
-    get, path = "/v1/outbox", tag = "operations", params(OutboxQuery),
-    responses((status = 200, body = OutboxPage)),
+    get, path = "/v1/outbox", tag = "operations", operation_id = "listOutbox",
+    description = "Admin only; nothing changes. The emails cofund sends (a document issued, a claim rejected, a cap near or reached), oldest first, with counts by status; addresses are personal data and never shown, only how many each message has. Filter by `status`; pass `next_cursor` back as `cursor` for the next page.",
+    params(OutboxQuery),
+    responses((status = 200, description = "A page of emails, with counts by status", body = OutboxPage)),
     security(("bearer" = []))
 )]
 pub async fn list(

@@ -1,6 +1,6 @@
 //! `/v1/projects`: social outcomes partnerships with their payers and rate cards.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use actix_web::{web, HttpRequest, HttpResponse};
 use chrono::NaiveDate;
@@ -25,6 +25,7 @@ use crate::services::access::{load_visible, VisibleProject};
 use crate::services::claims::check_stored_labels;
 
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(example = crate::api::examples::project_view)]
 pub struct ProjectView {
     pub id: String,
     pub name: String,
@@ -204,11 +205,21 @@ fn view_with_totals(
     project: VisibleProject,
     viewer: &Principal,
 ) -> Result<ProjectView, ApiError> {
+    let totals = queries::running_totals(conn, &project.record.project.id)?;
+    view_of(project, &totals, viewer)
+}
+
+/// A project's view with its payers' totals from `totals` (its running totals), for those
+/// payers whose money `viewer` may see.
+fn view_of(
+    project: VisibleProject,
+    totals: &HashMap<String, i64>,
+    viewer: &Principal,
+) -> Result<ProjectView, ApiError> {
     let money = project.money(viewer);
     let record = project.record;
     // A view that defaulted a corrupt label would misstate the contract: refuse instead.
     check_stored_labels(&record)?;
-    let totals = queries::running_totals(conn, &record.project.id)?;
     let balance = |account: String| totals.get(&account).copied().unwrap_or(0);
     let max_commitments: Vec<i64> = record
         .payers
@@ -245,13 +256,14 @@ pub fn scope_of(principal: &Principal) -> ProjectScope {
 
 /// Create a project with its payers and rate card.
 #[utoipa::path(
-    post, path = "/v1/projects", tag = "registry",
+    post, path = "/v1/projects", tag = "registry", operation_id = "createProject",
+    description = "An admin, or a fund manager committing only its own organisation's money: a project in a fund must be in a fund its organisation owns, a project without one must have its organisation among the payers, and every fund a payer tops up from must be its organisation's too. Creates the project with its payers, share schedule, rate card and validators, and commits each `central_top_up` payer's `max_commitment` against its fund's budget, which it may not exceed. Send an `Idempotency-Key` to retry safely: the same key with the same request returns the first response, with a different request it is a 422.",
     request_body = NewProject,
     params(("Idempotency-Key" = Option<String>, Header, description = "retry-safe key")),
     responses(
-        (status = 201, body = ProjectView),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "invalid project; `errors` names each field", body = Problem, content_type = "application/problem+json"),
+        (status = 201, description = "The project as created, with the running totals of the payers whose money the caller sees", body = ProjectView),
+        (status = 403, description = "Not an admin or fund manager, or a fund manager committing another organisation's fund", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "invalid project (shares that do not sum to 1, an organisation of the wrong kind, a fund's budget exceeded…); `errors` names each field", body = crate::api::error::documented::ValidationProblem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
 )]
@@ -328,8 +340,10 @@ pub struct ProjectListQuery {
 
 /// List the projects the caller may see.
 #[utoipa::path(
-    get, path = "/v1/projects", tag = "registry", params(ProjectListQuery),
-    responses((status = 200, body = Page<ProjectView>)),
+    get, path = "/v1/projects", tag = "registry", operation_id = "listProjects",
+    description = "Any role; only the projects the caller may see: every project for an admin; for a fund manager those of its organisation's funds and those its organisation pays into; for a commissioner those its organisation pays into; for a provider its own; for a validator those naming its organisation. Nothing changes. A payer's `totals` appear only where the caller sees that payer's money (a payer that neither owns the project's fund nor is the lead under `via_commissioner` sees only its own). Ordered by id: pass `next_cursor` back as `cursor` for the next page.",
+    params(ProjectListQuery),
+    responses((status = 200, description = "A page of the projects the caller may see", body = Page<ProjectView>, example = json!(crate::api::examples::project_page()))),
     security(("bearer" = []))
 )]
 pub async fn list(
@@ -352,16 +366,24 @@ pub async fn list(
             query.cursor.as_deref(),
             limit,
         )?;
+        // A fixed number of queries for the page, however long: the projects' details, their
+        // funds' owners and their running totals are each read for all of them at once.
+        let fund_ids: Vec<&str> = rows
+            .iter()
+            .filter_map(|r| r.project.fund_id.as_deref())
+            .collect();
+        let owners = queries::fund_owners(conn, &fund_ids)?;
+        let project_ids: Vec<&str> = rows.iter().map(|r| r.project.id.as_str()).collect();
+        let mut totals = queries::running_totals_of(conn, &project_ids)?;
         rows.into_iter()
             .map(|record| {
-                let fund_owner = match &record.project.fund_id {
-                    Some(fund_id) => {
-                        queries::get_fund(conn, fund_id)?.map(|f| f.owner_organisation_id)
-                    }
-                    None => None,
-                };
-                let project = VisibleProject { record, fund_owner };
-                view_with_totals(conn, project, &principal)
+                let fund_owner = record
+                    .project
+                    .fund_id
+                    .as_ref()
+                    .and_then(|fund_id| owners.get(fund_id).cloned());
+                let totals = totals.remove(&record.project.id).unwrap_or_default();
+                view_of(VisibleProject { record, fund_owner }, &totals, &principal)
             })
             .collect::<Result<Vec<_>, _>>()
     })
@@ -373,8 +395,13 @@ pub async fn list(
 
 /// One project with its payers and rate card.
 #[utoipa::path(
-    get, path = "/v1/projects/{id}", tag = "registry", params(("id" = String, Path)),
-    responses((status = 200, body = ProjectView), (status = 404, body = Problem, content_type = "application/problem+json")),
+    get, path = "/v1/projects/{id}", tag = "registry", operation_id = "getProject",
+    description = "Any role, for a project it may see (as listProjects says); a project it may not see is a 404, so that its existence is not revealed. Nothing changes. A payer's `totals` appear only where the caller sees that payer's money.",
+    params(("id" = String, Path)),
+    responses(
+        (status = 200, description = "The project", body = ProjectView),
+        (status = 404, description = "No project with this id that the caller can see", body = Problem, content_type = "application/problem+json"),
+    ),
     security(("bearer" = []))
 )]
 pub async fn get(

@@ -90,12 +90,16 @@ impl ManageConnection for Manager {
 
     fn connect(&self) -> Result<DbConn, r2d2::Error> {
         match &self.url {
-            DatabaseUrl::Postgres(url) => PgConnection::establish(url)
-                .map(DbConn::Pg)
-                .map_err(r2d2::Error::ConnectionError),
+            DatabaseUrl::Postgres(url) => {
+                let mut conn =
+                    PgConnection::establish(url).map_err(r2d2::Error::ConnectionError)?;
+                conn.set_instrumentation(count_statements);
+                Ok(DbConn::Pg(conn))
+            }
             DatabaseUrl::Sqlite(path) => {
                 let mut conn =
                     SqliteConnection::establish(path).map_err(r2d2::Error::ConnectionError)?;
+                conn.set_instrumentation(count_statements);
                 // WAL lets readers run beside the one writer; busy_timeout makes a writer wait
                 // for the lock instead of failing; NORMAL is durable in WAL mode at commit.
                 // busy_timeout comes first so that the others wait for a lock too.
@@ -131,6 +135,14 @@ impl ManageConnection for Manager {
 
     fn has_broken(&self, conn: &mut DbConn) -> bool {
         conn.is_broken()
+    }
+}
+
+/// Every pooled connection counts the statements it starts, for the metric of statements per
+/// request ([`crate::metrics`]).
+fn count_statements(event: diesel::connection::InstrumentationEvent<'_>) {
+    if let diesel::connection::InstrumentationEvent::StartQuery { .. } = event {
+        crate::metrics::count_query();
     }
 }
 
@@ -257,8 +269,9 @@ pub fn run_migrations(conn: &mut DbConn) -> Result<usize, String> {
 ///
 /// On SQLite the transaction starts with `BEGIN IMMEDIATE`, so that it takes the write lock
 /// before reading: a deferred transaction that reads and then writes fails with SQLITE_BUSY
-/// under concurrent load instead of waiting its turn. PostgreSQL writers guard what they read
-/// with row locks (see [`backend_specific::lock_row_for_update`]).
+/// under concurrent load instead of waiting its turn. And it first waits for
+/// [`SQLITE_WRITER`]. PostgreSQL writers guard what they read with row locks (see
+/// [`backend_specific::lock_row_for_update`]).
 pub fn write_tx<T, E, F>(conn: &mut DbConn, f: F) -> Result<T, E>
 where
     F: FnOnce(&mut DbConn) -> Result<T, E>,
@@ -267,6 +280,8 @@ where
     match conn {
         DbConn::Pg(_) => conn.transaction(f),
         DbConn::Sqlite(sqlite) => {
+            // Held until the transaction has committed or rolled back (end of this arm).
+            let _turn = SQLITE_WRITER.lock();
             AnsiTransactionManager::begin_transaction_sql(sqlite, "BEGIN IMMEDIATE")?;
             match f(conn) {
                 Ok(value) => {
@@ -281,6 +296,17 @@ where
         }
     }
 }
+
+/// SQLite lets one transaction write at a time. A writer that finds the database locked
+/// sleeps in SQLite's busy handler, waking on a growing back-off, so that under load the
+/// unlucky ones wait far longer than the queue is long (p99 756 ms at 8 connections). This
+/// process's writers instead queue here, first come first served, and each is handed the lock
+/// as the one before it finishes: a writer waits for the writers ahead of it and no longer.
+/// One queue for the process: a server serves one database (tests that open several only
+/// order their writes). The busy handler remains for writers of other processes (`cofund
+/// release`, a second server on the same file). Never taken twice on one thread: write
+/// transactions do not nest.
+static SQLITE_WRITER: parking_lot::FairMutex<()> = parking_lot::const_fair_mutex(());
 
 /// The few statements that differ between the backends.
 pub mod backend_specific {
@@ -301,6 +327,43 @@ pub mod backend_specific {
                 let sql = format!("SELECT id FROM {} WHERE id = $1 FOR UPDATE", table.name());
                 diesel::sql_query(sql)
                     .bind::<Text, _>(id)
+                    .execute(pg)
+                    .map(|_| ())
+            }
+            DbConn::Sqlite(_) => Ok(()),
+        }
+    }
+
+    /// Locks one row against writers that lock it for update, but not against each other,
+    /// until the transaction ends (PostgreSQL's `FOR KEY SHARE`). Nothing on SQLite, as above.
+    pub fn lock_row_for_key_share(
+        conn: &mut DbConn,
+        table: LockableTable,
+        id: &str,
+    ) -> diesel::QueryResult<()> {
+        match conn {
+            DbConn::Pg(pg) => {
+                let sql = format!(
+                    "SELECT id FROM {} WHERE id = $1 FOR KEY SHARE",
+                    table.name()
+                );
+                diesel::sql_query(sql)
+                    .bind::<Text, _>(id)
+                    .execute(pg)
+                    .map(|_| ())
+            }
+            DbConn::Sqlite(_) => Ok(()),
+        }
+    }
+
+    /// Takes a lock named by `key` until the transaction ends: writers naming the same key take
+    /// turns (PostgreSQL's transaction-scoped advisory locks, keyed by a 64-bit hash of `key`;
+    /// two keys with the same hash only wait for each other). Nothing on SQLite, as above.
+    pub fn lock_name(conn: &mut DbConn, key: &str) -> diesel::QueryResult<()> {
+        match conn {
+            DbConn::Pg(pg) => {
+                diesel::sql_query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))")
+                    .bind::<Text, _>(key)
                     .execute(pg)
                     .map(|_| ())
             }

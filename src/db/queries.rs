@@ -74,6 +74,38 @@ pub fn running_totals(
     Ok(rows.into_iter().collect())
 }
 
+/// The running totals of several projects (one query for a page of them), by project id.
+pub fn running_totals_of(
+    conn: &mut DbConn,
+    project_ids: &[&str],
+) -> Result<HashMap<String, HashMap<String, i64>>, DieselError> {
+    let rows: Vec<(String, String, i64)> = running_totals::table
+        .filter(running_totals::project_id.eq_any(project_ids))
+        .select((
+            running_totals::project_id,
+            running_totals::name,
+            running_totals::value,
+        ))
+        .load(conn)?;
+    let mut totals: HashMap<String, HashMap<String, i64>> = HashMap::new();
+    for (project_id, name, value) in rows {
+        totals.entry(project_id).or_default().insert(name, value);
+    }
+    Ok(totals)
+}
+
+/// The owning organisation of each of these funds, by fund id.
+pub fn fund_owners(
+    conn: &mut DbConn,
+    fund_ids: &[&str],
+) -> Result<HashMap<String, String>, DieselError> {
+    let rows: Vec<(String, String)> = funds::table
+        .filter(funds::id.eq_any(fund_ids))
+        .select((funds::id, funds::owner_organisation_id))
+        .load(conn)?;
+    Ok(rows.into_iter().collect())
+}
+
 /// Adds `deltas` to a project's running totals. The caller holds the project's lock, so a
 /// read-then-write cannot race.
 pub fn add_running_totals(
@@ -503,9 +535,30 @@ pub fn list_projects(
         query = query.filter(projects::id.gt(after.to_owned()));
     }
     let rows = query.order(projects::id.asc()).limit(limit).load(conn)?;
-    rows.into_iter()
-        .map(|p| load_project_details(conn, p))
-        .collect()
+    load_project_details(conn, rows)
+}
+
+/// A project with the organisation owning the fund it draws on (read in the same query), as
+/// every access check needs them.
+pub fn get_project_and_fund_owner(
+    conn: &mut DbConn,
+    id: &str,
+) -> Result<Option<(ProjectRecord, Option<String>)>, DieselError> {
+    let row: Option<(Project, Option<String>)> = projects::table
+        .left_join(funds::table)
+        .filter(projects::id.eq(id))
+        .select((
+            Project::as_select(),
+            funds::owner_organisation_id.nullable(),
+        ))
+        .first(conn)
+        .optional()?;
+    let Some((project, fund_owner)) = row else {
+        return Ok(None);
+    };
+    Ok(load_project_details(conn, vec![project])?
+        .pop()
+        .map(|record| (record, fund_owner)))
 }
 
 pub fn get_project(conn: &mut DbConn, id: &str) -> Result<Option<ProjectRecord>, DieselError> {
@@ -516,17 +569,26 @@ pub fn get_project(conn: &mut DbConn, id: &str) -> Result<Option<ProjectRecord>,
         .optional()?
     {
         None => Ok(None),
-        Some(project) => load_project_details(conn, project).map(Some),
+        Some(project) => Ok(load_project_details(conn, vec![project])?.pop()),
     }
 }
 
-fn load_project_details(conn: &mut DbConn, project: Project) -> Result<ProjectRecord, DieselError> {
+/// The projects with their payers (phases, home areas), rate cards and validators: five
+/// queries however many projects there are.
+fn load_project_details(
+    conn: &mut DbConn,
+    projects: Vec<Project>,
+) -> Result<Vec<ProjectRecord>, DieselError> {
+    let project_ids: Vec<&str> = projects.iter().map(|p| p.id.as_str()).collect();
     let payers: Vec<ProjectPayer> = project_payers::table
-        .filter(project_payers::project_id.eq(&project.id))
-        .order(project_payers::position.asc())
+        .filter(project_payers::project_id.eq_any(&project_ids))
+        .order((
+            project_payers::project_id.asc(),
+            project_payers::position.asc(),
+        ))
         .select(ProjectPayer::as_select())
         .load(conn)?;
-    let payer_ids: Vec<&String> = payers.iter().map(|p| &p.id).collect();
+    let payer_ids: Vec<&str> = payers.iter().map(|p| p.id.as_str()).collect();
     let mut phases: HashMap<String, Vec<PayerPhase>> = HashMap::new();
     for phase in payer_phases::table
         .filter(payer_phases::payer_id.eq_any(&payer_ids))
@@ -548,30 +610,59 @@ fn load_project_details(conn: &mut DbConn, project: Project) -> Result<ProjectRe
     {
         areas.entry(area.payer_id).or_default().push(area.area_code);
     }
-    let outcomes = outcome_metrics::table
-        .filter(outcome_metrics::project_id.eq(&project.id))
-        .order(outcome_metrics::position.asc())
+    let mut outcomes: HashMap<String, Vec<OutcomeMetric>> = HashMap::new();
+    for outcome in outcome_metrics::table
+        .filter(outcome_metrics::project_id.eq_any(&project_ids))
+        .order((
+            outcome_metrics::project_id.asc(),
+            outcome_metrics::position.asc(),
+        ))
         .select(OutcomeMetric::as_select())
-        .load(conn)?;
-    let validator_organisation_ids = project_validators::table
-        .filter(project_validators::project_id.eq(&project.id))
-        .order(project_validators::organisation_id.asc())
-        .select(project_validators::organisation_id)
-        .load(conn)?;
-    let payers = payers
+        .load(conn)?
+    {
+        outcomes
+            .entry(outcome.project_id.clone())
+            .or_default()
+            .push(outcome);
+    }
+    let mut validators: HashMap<String, Vec<String>> = HashMap::new();
+    for (project_id, organisation_id) in project_validators::table
+        .filter(project_validators::project_id.eq_any(&project_ids))
+        .order((
+            project_validators::project_id.asc(),
+            project_validators::organisation_id.asc(),
+        ))
+        .select((
+            project_validators::project_id,
+            project_validators::organisation_id,
+        ))
+        .load::<(String, String)>(conn)?
+    {
+        validators
+            .entry(project_id)
+            .or_default()
+            .push(organisation_id);
+    }
+    let mut payers_of: HashMap<String, Vec<PayerRecord>> = HashMap::new();
+    for payer in payers {
+        payers_of
+            .entry(payer.project_id.clone())
+            .or_default()
+            .push(PayerRecord {
+                phases: phases.remove(&payer.id).unwrap_or_default(),
+                home_area_codes: areas.remove(&payer.id).unwrap_or_default(),
+                payer,
+            });
+    }
+    Ok(projects
         .into_iter()
-        .map(|payer| PayerRecord {
-            phases: phases.remove(&payer.id).unwrap_or_default(),
-            home_area_codes: areas.remove(&payer.id).unwrap_or_default(),
-            payer,
+        .map(|project| ProjectRecord {
+            payers: payers_of.remove(&project.id).unwrap_or_default(),
+            outcomes: outcomes.remove(&project.id).unwrap_or_default(),
+            validator_organisation_ids: validators.remove(&project.id).unwrap_or_default(),
+            project,
         })
-        .collect();
-    Ok(ProjectRecord {
-        project,
-        payers,
-        outcomes,
-        validator_organisation_ids,
-    })
+        .collect())
 }
 
 pub fn count_organisations(conn: &mut DbConn) -> Result<i64, DieselError> {
@@ -650,24 +741,28 @@ pub fn list_claims(
     query.order(claims::id.asc()).limit(limit).load(conn)
 }
 
-/// A claim's adjustments, in the order they were applied.
+/// The adjustments of these claims (one query for a whole page), each claim's in the order
+/// they were applied.
 pub fn claim_adjustments(
     conn: &mut DbConn,
-    claim_id: &str,
+    claim_ids: &[&str],
 ) -> Result<Vec<ClaimAdjustment>, DieselError> {
     claim_adjustments::table
-        .filter(claim_adjustments::claim_id.eq(claim_id))
-        .order(claim_adjustments::position.asc())
+        .filter(claim_adjustments::claim_id.eq_any(claim_ids))
+        .order((
+            claim_adjustments::claim_id.asc(),
+            claim_adjustments::position.asc(),
+        ))
         .select(ClaimAdjustment::as_select())
         .load(conn)
 }
 
-/// Which allocations a list shows: those of one claim, or of the whole project; `only_payer`
+/// Which allocations a list shows: those of some claims, or of the whole project; `only_payer`
 /// is the caller's money scope, `payer` the caller's own filter; after which id (keyset
 /// pagination).
 #[derive(Debug, Default)]
 pub struct AllocationFilter {
-    pub claim_id: Option<String>,
+    pub claim_ids: Option<Vec<String>>,
     pub only_payer: Option<String>,
     pub payer: Option<String>,
     pub achieved_between: Option<(chrono::NaiveDate, chrono::NaiveDate)>,
@@ -683,10 +778,10 @@ pub fn list_allocations(
     let mut query = allocations::table
         .select(Allocation::as_select())
         .into_boxed::<MultiBackend>();
-    // One claim's lines by the claim index alone: named with the project too, the planner may
+    // Claims' lines by the claim index alone: named with the project too, the planner may
     // walk the project's every allocation instead.
-    query = match filter.claim_id {
-        Some(claim_id) => query.filter(allocations::claim_id.eq(claim_id)),
+    query = match filter.claim_ids {
+        Some(claim_ids) => query.filter(allocations::claim_id.eq_any(claim_ids)),
         None => query.filter(allocations::project_id.eq(project_id.to_owned())),
     };
     for org in [filter.only_payer, filter.payer].into_iter().flatten() {
@@ -878,4 +973,44 @@ pub fn list_outbox(
         query = query.filter(outbox::id.gt(after.to_owned()));
     }
     query.order(outbox::id.asc()).limit(limit).load(conn)
+}
+
+// --- metrics -------------------------------------------------------------------------------
+
+#[derive(diesel::QueryableByName)]
+struct AllocatedByRole {
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    role: String,
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    currency: String,
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    minor: i64,
+}
+
+/// Money allocated to payers, net of reversals, by payer role and currency: read from the
+/// running totals (one row per payer account), never from the ledger's rows. SUM of a BIGINT
+/// is NUMERIC on PostgreSQL, hence the cast.
+pub fn allocated_by_role(conn: &mut DbConn) -> Result<Vec<(String, String, i64)>, DieselError> {
+    let prefix = crate::domain::ledger::PAYER_ACCOUNT_PREFIX;
+    let rows: Vec<AllocatedByRole> = diesel::sql_query(format!(
+        "SELECT pp.role AS role, p.currency AS currency, CAST(SUM(rt.value) AS BIGINT) AS minor \
+         FROM running_totals rt \
+         JOIN project_payers pp ON pp.project_id = rt.project_id AND rt.name = '{prefix}' || pp.id \
+         JOIN projects p ON p.id = pp.project_id \
+         GROUP BY pp.role, p.currency ORDER BY pp.role, p.currency"
+    ))
+    .load(conn)?;
+    Ok(rows
+        .into_iter()
+        .map(|r| (r.role, r.currency, r.minor))
+        .collect())
+}
+
+/// Emails in the outbox by status.
+pub fn outbox_by_status(conn: &mut DbConn) -> Result<Vec<(String, i64)>, DieselError> {
+    outbox::table
+        .group_by(outbox::status)
+        .select((outbox::status, diesel::dsl::count_star()))
+        .order(outbox::status.asc())
+        .load(conn)
 }

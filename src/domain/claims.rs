@@ -13,6 +13,16 @@ use super::registry::OutcomeUnit;
 /// One claim as a provider submits it.
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({
+    "participant_ref": "HC-2026-00417",
+    "outcome_code": "EMPLOYED_13W",
+    "achieved_on": "2026-09-18",
+    "quantity": 1,
+    "evidence_ref": "payroll-2026-09-18-0417",
+    "home_area": "E06000019",
+    "age_at_start": 34,
+    "referred_on": "2026-05-27"
+}))]
 pub struct ClaimInput {
     /// The provider's own reference for the participant. Pseudonymised before it is stored;
     /// never stored, logged or published as given.
@@ -39,6 +49,7 @@ pub struct ClaimInput {
 
 /// Why a claim was refused, with a stable code a program can act on.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+#[schema(example = json!({"code": "duplicate", "detail": "EMPLOYED_13W has already been claimed for this participant"}))]
 pub struct Reason {
     pub code: String,
     pub detail: String,

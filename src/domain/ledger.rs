@@ -8,8 +8,11 @@
 
 use super::split::PayerPart;
 
+/// What every payer's account name starts with.
+pub const PAYER_ACCOUNT_PREFIX: &str = "payer:";
+
 pub fn payer_account(payer_id: &str) -> String {
-    format!("payer:{payer_id}")
+    format!("{PAYER_ACCOUNT_PREFIX}{payer_id}")
 }
 
 pub fn unfunded_account(payer_id: &str) -> String {

@@ -48,6 +48,13 @@ const MAX_CODE_LEN: usize = limits::MAX_CODE_CHARS;
 
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({
+    "name": "Herefordshire Council",
+    "kind": "local_authority",
+    "identifier": "GB-LAE-HEF",
+    "area_codes": ["E06000019"],
+    "billing_emails": ["accounts.payable@herefordshire.example"]
+}))]
 pub struct NewOrganisation {
     #[schema(min_length = 1, max_length = 300)]
     pub name: String,
@@ -64,6 +71,13 @@ pub struct NewOrganisation {
 
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({
+    "name": "Work and Health Outcomes Fund",
+    "owner_organisation_id": "org_019cadd1a6a070088e242d1d87a6e39b",
+    "budget": {"amount": "20000000.00", "currency": "GBP"},
+    "service_start": "2026-04-01",
+    "service_end": "2031-03-31"
+}))]
 pub struct NewFund {
     #[schema(min_length = 1, max_length = 300)]
     pub name: String,
@@ -77,6 +91,57 @@ pub struct NewFund {
 
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({
+    "name": "Reconnections",
+    "fund_id": "fund_019cadffee48765c8722f23a4f14560c",
+    "provider_organisation_id": "org_019cadd4ac107171b49ad4b4d1357fbc",
+    "service_start": "2026-04-01",
+    "service_end": "2029-03-31",
+    "referral_cutoff": "2028-09-30",
+    "max_outcome_payment": {"amount": "1500000.00", "currency": "GBP"},
+    "participant_cap": {"amount": "3000.00", "currency": "GBP"},
+    "cap_policy": "shortfall",
+    "settlement_route": "direct",
+    "settlement_frequency": "quarterly",
+    "payment_terms_days": 30,
+    "payers": [
+        {
+            "organisation_id": "org_019cadd1a6a070088e242d1d87a6e39b",
+            "role": "central_top_up",
+            "max_commitment": {"amount": "450000.00", "currency": "GBP"},
+            "share": "0.3"
+        },
+        {
+            "organisation_id": "org_019cadd31da07460a287edcaad404949",
+            "role": "local_commissioner",
+            "max_commitment": {"amount": "1050000.00", "currency": "GBP"},
+            "share": "0.7",
+            "lead": true
+        }
+    ],
+    "outcomes": [
+        {
+            "code": "ENGAGED",
+            "name": "Engaged with a work coach",
+            "price": {"amount": "400.00", "currency": "GBP"},
+            "unit": "achievement"
+        },
+        {
+            "code": "EMPLOYED_13W",
+            "name": "13 weeks in paid work",
+            "price": {"amount": "2600.00", "currency": "GBP"},
+            "unit": "achievement",
+            "requires": {"outcome_code": "ENGAGED", "min_days_after": 91},
+            "deadweight": "0.1"
+        }
+    ],
+    "validator_organisation_ids": ["org_019cadd607b87ff0862cc2541976b942"],
+    "published": true,
+    "policy_sector": "Employment and training",
+    "target_population": "Adults out of work for a year or more",
+    "stage_development": "Implementation",
+    "social_challenge": "Long-term unemployment"
+}))]
 pub struct NewProject {
     #[schema(min_length = 1, max_length = 300)]
     pub name: String,
@@ -141,6 +206,13 @@ fn default_settlement_frequency() -> SettlementFrequency {
 
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({
+    "organisation_id": "org_019cadd31da07460a287edcaad404949",
+    "role": "local_commissioner",
+    "max_commitment": {"amount": "1050000.00", "currency": "GBP"},
+    "share": "0.7",
+    "lead": true
+}))]
 pub struct NewPayer {
     pub organisation_id: String,
     pub role: PayerRole,
@@ -163,6 +235,7 @@ pub struct NewPayer {
 
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"from": "2026-04-01", "to": "2027-03-31", "share": "0.5"}))]
 pub struct NewPhase {
     #[serde(deserialize_with = "limits::date")]
     pub from: NaiveDate,
@@ -173,6 +246,14 @@ pub struct NewPhase {
 
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({
+    "code": "EMPLOYED_13W",
+    "name": "13 weeks in paid work",
+    "price": {"amount": "2600.00", "currency": "GBP"},
+    "unit": "achievement",
+    "requires": {"outcome_code": "ENGAGED", "min_days_after": 91},
+    "deadweight": "0.1"
+}))]
 pub struct NewOutcome {
     #[schema(min_length = 1, max_length = 64, pattern = "^[A-Za-z0-9_.-]+$")]
     pub code: String,
@@ -202,6 +283,7 @@ pub struct NewOutcome {
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"outcome_code": "ENGAGED", "min_days_after": 91}))]
 pub struct Requirement {
     pub outcome_code: String,
     /// Days that must have passed since the required outcome was achieved (0 to 36,525).

@@ -66,11 +66,8 @@ pub fn load_visible(
     id: &str,
 ) -> Result<VisibleProject, AccessError> {
     let not_found = || AccessError::NotFound(id.to_owned());
-    let record = queries::get_project(conn, id)?.ok_or_else(not_found)?;
-    let fund_owner = match &record.project.fund_id {
-        Some(fund_id) => queries::get_fund(conn, fund_id)?.map(|f| f.owner_organisation_id),
-        None => None,
-    };
+    let (record, fund_owner) =
+        queries::get_project_and_fund_owner(conn, id)?.ok_or_else(not_found)?;
     let project = VisibleProject { record, fund_owner };
     if !sees_project(principal, &project.parties()) {
         return Err(not_found());

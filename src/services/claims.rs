@@ -7,7 +7,9 @@ use diesel::prelude::*;
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::db::backend_specific::{lock_row_for_update, LockableTable};
+use crate::db::backend_specific::{
+    lock_name, lock_row_for_key_share, lock_row_for_update, LockableTable,
+};
 use crate::db::backend_specific::{mark_claims_verified, VerifiedClaim};
 use crate::db::models::*;
 use crate::db::queries::{self, insert_rows, new_id, INSERT_CHUNK_ROWS, LEDGER_CHUNK_ROWS};
@@ -230,14 +232,35 @@ impl ProjectRules {
     }
 }
 
-/// Locks the project so that concurrent submissions and verifications of its claims take
-/// turns: caps and duplicates are checked against what the previous writer committed.
+/// Locks the project for update, so that verifications, bulk submissions, settlements and
+/// plans of it take turns with each other and with single submissions
+/// ([`lock_for_submission`]): caps and duplicates are checked against what the previous
+/// writer committed.
 pub fn lock_project(conn: &mut DbConn, project_id: &str) -> Result<(), ServiceError> {
     Ok(lock_row_for_update(
         conn,
         LockableTable::Projects,
         project_id,
     )?)
+}
+
+/// Takes what one claim's submission must hold, and no more. A submission is checked against
+/// its participant's earlier claims and inserts one row: on PostgreSQL it locks the project
+/// for key share (submissions do not wait for each other, but verifications, settlements and
+/// plans, which lock the project for update, wait for them and they for those) and the
+/// participant by name, so that two claims for the same person take turns and each is checked
+/// against the other. On SQLite the write transaction already holds the database.
+pub fn lock_for_submission(
+    conn: &mut DbConn,
+    project_id: &str,
+    participant_pseudonym: &str,
+) -> Result<(), ServiceError> {
+    lock_row_for_key_share(conn, LockableTable::Projects, project_id)?;
+    lock_name(
+        conn,
+        &format!("participant:{project_id}:{participant_pseudonym}"),
+    )?;
+    Ok(())
 }
 
 // --- submission -------------------------------------------------------------------------------

@@ -16,6 +16,8 @@ pub const TEST_SECRET: &[u8] = b"test-secret-that-is-at-least-32-bytes-long";
 
 pub struct TestApp {
     pub address: String,
+    /// Where `/metrics` is served when [`Options::metrics_bind`] asked for its own address.
+    pub metrics_address: Option<String>,
     pub database: DatabaseUrl,
     pub pool: Pool,
     pub client: reqwest::Client,
@@ -37,6 +39,8 @@ pub struct Options {
     pub workers: usize,
     pub mail: MailSettings,
     pub open_data: OpenDataSettings,
+    /// Serve `/metrics` on an address of its own ([`TestApp::metrics_address`]).
+    pub metrics_bind: bool,
 }
 
 impl Default for Options {
@@ -51,6 +55,7 @@ impl Default for Options {
                 refresh: None,
                 ..OpenDataSettings::default()
             },
+            metrics_bind: false,
         }
     }
 }
@@ -134,6 +139,7 @@ pub async fn spawn_app_with(options: Options) -> TestApp {
         environment: Environment::Development,
         database: database.clone(),
         bind: "127.0.0.1:0".into(),
+        metrics_bind: options.metrics_bind.then(|| "127.0.0.1:0".to_owned()),
         jwt: options.jwt.clone(),
         pseudonym_key: b"test-pseudonym-key-of-32-bytes-or-more".to_vec(),
         mail: options.mail.clone(),
@@ -146,11 +152,13 @@ pub async fn spawn_app_with(options: Options) -> TestApp {
     // The application main builds, on a port of its own.
     let app = Application::build(&config).expect("the application starts");
     let port = app.port();
+    let metrics_address = app.metrics_port().map(|p| format!("http://127.0.0.1:{p}"));
     let pool = app.pool();
     let servers = std::sync::Mutex::new(vec![app.handle()]);
     tokio::spawn(app.run_until_stopped());
     TestApp {
         address: format!("http://127.0.0.1:{port}"),
+        metrics_address,
         database,
         pool,
         client: reqwest::Client::new(),
@@ -268,6 +276,7 @@ impl TestApp {
             environment: Environment::Development,
             database: self.database.clone(),
             bind: "127.0.0.1:0".into(),
+            metrics_bind: None,
             jwt: JwtSettings::hs256(TEST_SECRET, None, None),
             pseudonym_key: b"test-pseudonym-key-of-32-bytes-or-more".to_vec(),
             mail: self.mail.clone(),
@@ -547,7 +556,8 @@ pub fn assert_ledger_ok(app: &TestApp) {
     );
 }
 
-/// A Python with the tests' PyPI packages (aiosmtpd for mail, frictionless for open data):
+/// A Python with the tests' PyPI packages (aiosmtpd for mail, frictionless for open data,
+/// prometheus-client's parser for metrics):
 /// `COFUND_TEST_PYTHON` if set, else a virtualenv made once under `target/test-venv`.
 pub fn test_python() -> &'static std::path::Path {
     use std::path::{Path, PathBuf};
@@ -561,7 +571,7 @@ pub fn test_python() -> &'static std::path::Path {
         let python = venv.join("bin/python");
         let has_packages = |python: &Path| {
             Command::new(python)
-                .args(["-c", "import aiosmtpd, frictionless"])
+                .args(["-c", "import aiosmtpd, frictionless, prometheus_client"])
                 .status()
                 .is_ok_and(|s| s.success())
         };
@@ -582,11 +592,12 @@ pub fn test_python() -> &'static std::path::Path {
                     "-q",
                     "aiosmtpd==1.4.6",
                     "frictionless==5.21.0",
+                    "prometheus-client==0.26.0",
                 ])
                 .status();
             assert!(
                 installed.is_ok_and(|s| s.success()),
-                "could not install aiosmtpd and frictionless from PyPI"
+                "could not install the tests' packages from PyPI"
             );
         }
         python

@@ -8,6 +8,7 @@ mod errors;
 mod hardening;
 mod helpers;
 mod mail;
+mod metrics;
 mod migrations;
 mod open_data;
 mod openapi;

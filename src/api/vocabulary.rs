@@ -1,0 +1,106 @@
+//! The closed sets of values that responses and query parameters carry as strings, as
+//! OpenAPI enums. Storage keeps them as text (the constants named in each test below); these
+//! types document them, and the tests hold the two to the same spelling.
+
+use serde::Serialize;
+use utoipa::ToSchema;
+
+/// Where a claim stands.
+#[derive(Debug, Clone, Copy, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ClaimStatus {
+    /// Waiting for a decision.
+    Submitted,
+    /// Priced and split; its allocations are in the ledger.
+    Verified,
+    /// Refused by the decider, with a reason; nothing was allocated.
+    Rejected,
+    /// Verified, then withdrawn: its allocations were reversed by new ledger entries.
+    Revoked,
+}
+
+/// What an email of the outbox tells of.
+#[derive(Debug, Clone, Copy, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum OutboxKind {
+    DocumentIssued,
+    ClaimRejected,
+    CapNear,
+    CapReached,
+}
+
+/// Where an email of the outbox stands.
+#[derive(Debug, Clone, Copy, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum OutboxStatus {
+    /// Waiting for its next attempt.
+    Queued,
+    Sent,
+    /// Given up after its attempts, or refused for good by the mail server.
+    Failed,
+}
+
+/// A step in a settlement document's history.
+#[derive(Debug, Clone, Copy, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum DocumentAction {
+    Built,
+    Issued,
+    /// A part payment.
+    Payment,
+    /// The payment that settled it in full.
+    Paid,
+    Voided,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::notify::{self, NotificationKind};
+    use crate::services::claims as service;
+
+    fn name(value: impl Serialize) -> String {
+        serde_json::to_value(value)
+            .expect("serialises")
+            .as_str()
+            .expect("a string")
+            .to_owned()
+    }
+
+    #[test]
+    fn claim_statuses_are_spelled_as_stored() {
+        let stored = [
+            service::SUBMITTED,
+            service::VERIFIED,
+            service::REJECTED,
+            service::REVOKED,
+        ];
+        let documented = [
+            ClaimStatus::Submitted,
+            ClaimStatus::Verified,
+            ClaimStatus::Rejected,
+            ClaimStatus::Revoked,
+        ];
+        assert_eq!(stored.to_vec(), documented.map(name).to_vec());
+    }
+
+    #[test]
+    fn outbox_values_are_spelled_as_stored() {
+        let kinds = [
+            (NotificationKind::DocumentIssued, OutboxKind::DocumentIssued),
+            (NotificationKind::ClaimRejected, OutboxKind::ClaimRejected),
+            (NotificationKind::CapNear, OutboxKind::CapNear),
+            (NotificationKind::CapReached, OutboxKind::CapReached),
+        ];
+        for (kind, documented) in kinds {
+            assert_eq!(kind.as_str(), name(documented));
+        }
+        let statuses = [notify::QUEUED, notify::SENT, notify::FAILED];
+        let documented = [
+            OutboxStatus::Queued,
+            OutboxStatus::Sent,
+            OutboxStatus::Failed,
+        ];
+        assert_eq!(statuses.to_vec(), documented.map(name).to_vec());
+    }
+}
