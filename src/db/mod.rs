@@ -322,16 +322,7 @@ pub mod backend_specific {
         table: LockableTable,
         id: &str,
     ) -> diesel::QueryResult<()> {
-        match conn {
-            DbConn::Pg(pg) => {
-                let sql = format!("SELECT id FROM {} WHERE id = $1 FOR UPDATE", table.name());
-                diesel::sql_query(sql)
-                    .bind::<Text, _>(id)
-                    .execute(pg)
-                    .map(|_| ())
-            }
-            DbConn::Sqlite(_) => Ok(()),
-        }
+        lock_row(conn, table, id, "FOR UPDATE")
     }
 
     /// Locks one row against writers that lock it for update, but not against each other,
@@ -341,12 +332,18 @@ pub mod backend_specific {
         table: LockableTable,
         id: &str,
     ) -> diesel::QueryResult<()> {
+        lock_row(conn, table, id, "FOR KEY SHARE")
+    }
+
+    fn lock_row(
+        conn: &mut DbConn,
+        table: LockableTable,
+        id: &str,
+        strength: &str,
+    ) -> diesel::QueryResult<()> {
         match conn {
             DbConn::Pg(pg) => {
-                let sql = format!(
-                    "SELECT id FROM {} WHERE id = $1 FOR KEY SHARE",
-                    table.name()
-                );
+                let sql = format!("SELECT id FROM {} WHERE id = $1 {strength}", table.name());
                 diesel::sql_query(sql)
                     .bind::<Text, _>(id)
                     .execute(pg)
