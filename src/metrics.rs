@@ -94,6 +94,7 @@ pub struct Metrics {
     allocated: Family<MoneyLabels, Gauge<i64, AtomicI64>>,
     pool: Family<StateLabels, Gauge<i64, AtomicI64>>,
     outbox: Family<StatusLabels, Gauge<i64, AtomicI64>>,
+    scrape: std::sync::Mutex<()>,
 }
 
 impl Default for Metrics {
@@ -153,6 +154,7 @@ impl Metrics {
             allocated,
             pool,
             outbox,
+            scrape: std::sync::Mutex::new(()),
         }
     }
 
@@ -178,6 +180,10 @@ impl Metrics {
 
     /// The scrape: gauges are set from `snapshot`, then everything is encoded.
     pub fn encode(&self, snapshot: &Snapshot) -> String {
+        // One scrape at a time sets and reads the gauges.
+        let _scrape = self.scrape.lock().unwrap_or_else(|e| e.into_inner());
+        // Set afresh at each scrape: a value that has gone from the database goes from here.
+        self.allocated.clear();
         for (role, currency, minor) in &snapshot.allocated {
             let labels = MoneyLabels {
                 role: role.clone(),
@@ -195,11 +201,21 @@ impl Metrics {
             };
             self.pool.get_or_create(&labels).set(value);
         }
-        for (status, count) in &snapshot.outbox {
+        // Every status, 0 when no email has it, so that a queue that empties reads 0.
+        for status in [
+            crate::notify::QUEUED,
+            crate::notify::SENT,
+            crate::notify::FAILED,
+        ] {
+            let count = snapshot
+                .outbox
+                .iter()
+                .find(|(s, _)| s == status)
+                .map_or(0, |(_, n)| *n);
             let labels = StatusLabels {
-                status: status.clone(),
+                status: status.to_owned(),
             };
-            self.outbox.get_or_create(&labels).set(*count);
+            self.outbox.get_or_create(&labels).set(count);
         }
         let mut text = String::new();
         prometheus_client::encoding::text::encode(&mut text, &self.registry)

@@ -7,11 +7,12 @@ it; the split is read back and checked to the penny. `scripts/client` generates 
 starts a server and runs this; against a server of your own:
 
     COFUND_URL=http://127.0.0.1:8080 COFUND_BIN=target/debug/cofund \
-        python scripts/client_walkthrough.py
+        python scripts/client/walkthrough.py
 
 Tokens come from `cofund token`, which signs with the server's COFUND_JWT_SECRET.
 """
 
+import io
 import os
 import subprocess
 import sys
@@ -19,15 +20,24 @@ import uuid
 from decimal import Decimal
 
 from cofund_client import AuthenticatedClient
-from cofund_client.api.claims import get_claim, list_allocations, submit_claim, verify_claim
+from cofund_client.api.claims import (
+    get_claim,
+    list_allocations,
+    submit_claim,
+    submit_claims_bulk,
+    verify_claim,
+    verify_claims,
+)
 from cofund_client.api.registry import create_fund, create_organisation, create_project
 from cofund_client.models import (
+    BulkVerifyRequest,
     ClaimInput,
     ClaimStatus,
     NewFund,
     NewOrganisation,
     NewProject,
 )
+from cofund_client.types import File
 
 BASE_URL = os.environ.get("COFUND_URL", "http://127.0.0.1:8080")
 COFUND_BIN = os.environ.get("COFUND_BIN", "cofund")
@@ -129,6 +139,22 @@ def main():
     by_payer = {a.payer_organisation_id: Decimal(a.amount.amount) for a in allocations}
     assert by_payer == {central: Decimal("300.00"), council: Decimal("700.00")}, by_payer
     print(f"split: {total} GBP, pro rata 30:70, to the penny")
+
+    # A month's return as a CSV file, checked row by row, then verified by its upload id.
+    csv = "participant_ref,outcome_code,achieved_on\n" + "".join(
+        f"WALK-{uuid.uuid4()},loneliness_reduced,2022-04-{day:02d}\n" for day in (1, 2)
+    )
+    upload = File(payload=io.BytesIO(csv.encode()), file_name="april.csv", mime_type="text/csv")
+    report = expect(submit_claims_bulk.sync_detailed(project.id, client=as_provider, body=upload), 201)
+    assert (report.rows, report.stored) == (2, 2), report
+    decided = expect(
+        verify_claims.sync_detailed(
+            project.id, client=as_validator, body=BulkVerifyRequest(upload_id=report.upload_id)
+        ),
+        200,
+    )
+    assert decided.verified == 2, decided
+    print(f"bulk file: {report.stored} claims stored and verified under {report.upload_id}")
 
 
 if __name__ == "__main__":

@@ -34,30 +34,50 @@ use crate::workers::StatisticsRefresher;
 /// Most rows one bulk file may hold; larger monthly returns are split into several files.
 pub const MAX_BULK_ROWS: usize = 200_000;
 
+/// An outcome claim with its decision, price and allocations.
 #[derive(Debug, Serialize, ToSchema)]
 #[schema(example = crate::api::examples::claim_view)]
 pub struct ClaimView {
+    /// Its id, `clm_…`.
     pub id: String,
+    /// The project (`prj_…`) the claim is made on.
     pub project_id: String,
+    /// Code of the outcome claimed, from the project's rate card.
     pub outcome_code: String,
     /// Keyed pseudonym of the participant reference (the reference itself is never stored).
     pub participant_pseudonym: String,
+    /// When the outcome was achieved; for time units, the last day of the period claimed.
     pub achieved_on: NaiveDate,
+    /// First day of the period claimed (inclusive); for an achievement, the same as `achieved_on`.
     pub period_start: NaiveDate,
+    /// Units claimed: weeks or days for time units, 1 for an achievement.
     pub quantity: i32,
+    /// The provider's reference to the evidence; null when none was given.
     pub evidence_ref: Option<String>,
+    /// Area code of the participant's home; null when none was given.
     pub home_area: Option<String>,
+    /// The participant's age when they started; null when none was given.
     pub age_at_start: Option<i32>,
+    /// When the participant was referred; null when none was given.
     pub referred_on: Option<NaiveDate>,
+    /// The bulk upload (`upl_…`) the claim came in; null for a claim submitted on its own.
     pub upload_id: Option<String>,
+    /// Where the claim stands: submitted, verified, rejected or revoked.
     #[schema(value_type = crate::api::vocabulary::ClaimStatus)]
     pub status: String,
+    /// The person (token subject) who submitted the claim.
     pub submitted_by: String,
+    /// When the claim was received (UTC).
     pub submitted_at: chrono::DateTime<chrono::Utc>,
+    /// The person (token subject) who verified or rejected it; null while it is submitted.
     pub decided_by: Option<String>,
+    /// When it was verified or rejected (UTC); null while it is submitted.
     pub decided_at: Option<chrono::DateTime<chrono::Utc>>,
+    /// Why it was rejected; null unless it is rejected.
     pub rejection_reason: Option<String>,
+    /// When it was revoked (UTC); null unless it is revoked.
     pub revoked_at: Option<chrono::DateTime<chrono::Utc>>,
+    /// Why it was revoked; null unless it is revoked.
     pub revocation_reason: Option<String>,
     /// Price × quantity, once verified.
     pub gross: Option<MoneyJson>,
@@ -69,24 +89,36 @@ pub struct ClaimView {
     pub allocations: Vec<AllocationView>,
 }
 
+/// One deduction between a claim's gross value and what it pays.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct AdjustmentView {
+    /// Which rule made the deduction.
     pub kind: AdjustmentKind,
+    /// What was deducted (never negative).
     pub amount: MoneyJson,
+    /// The deduction in words, e.g. "deadweight of 0.1 deducted".
     pub detail: String,
 }
 
+/// One payer's part of a verified claim, as posted to the ledger; a reversal has negative amounts.
 #[derive(Debug, Serialize, ToSchema)]
 #[schema(example = crate::api::examples::allocation_view)]
 pub struct AllocationView {
+    /// Its id in the ledger, a number as a string; pass it back as `cursor`.
     pub id: String,
+    /// The claim (`clm_…`) it pays for.
     pub claim_id: String,
+    /// The project payer (`pyr_…`) it is allocated to.
     pub payer_id: String,
+    /// The organisation (`org_…`) that pays it.
     pub payer_organisation_id: String,
+    /// What the payer pays; negative for a reversal.
     pub amount: MoneyJson,
     /// What this payer's cap left unfunded.
     pub shortfall: MoneyJson,
+    /// When the claim's outcome was achieved.
     pub achieved_on: NaiveDate,
+    /// When it was posted to the ledger (UTC); this decides the settlement period it is settled in.
     pub posted_at: chrono::DateTime<chrono::Utc>,
     /// The allocation this one reverses, for reversals.
     pub reverses: Option<String>,
@@ -324,17 +356,31 @@ pub struct BulkQuery {
     pub mode: Option<BulkMode>,
 }
 
+/// A bulk file as it is sent: the bytes of the CSV or JSON-lines file. Documented as binary so
+/// that generated clients send a file's bytes as they are.
+#[derive(ToSchema)]
+#[schema(value_type = String, format = Binary)]
+#[allow(dead_code)] // documents the body; handlers read it as `web::Bytes`
+pub struct BulkFile(Vec<u8>);
+
+/// What became of a bulk file, row by row.
 #[derive(Debug, Serialize, ToSchema)]
 #[schema(example = crate::api::examples::bulk_report)]
 pub struct BulkReport {
+    /// The upload's id (`upl_…`), which verifyClaims takes; null when an all-or-nothing file was
+    /// refused.
     pub upload_id: Option<String>,
+    /// How the file was taken.
     pub mode: BulkMode,
+    /// How many claim rows the file held.
     pub rows: usize,
     /// Rows that meet every rule.
     pub accepted: usize,
+    /// Rows that break at least one rule.
     pub rejected: usize,
     /// Claims stored: `accepted`, or none when an all-or-nothing file had a bad row.
     pub stored: usize,
+    /// Every row's result, in file order.
     pub results: Vec<RowResult>,
 }
 
@@ -486,8 +532,8 @@ fn parse_bulk(
     request_body(
         description = "CSV with the header participant_ref,outcome_code,achieved_on,quantity,evidence_ref,home_area,age_at_start,referred_on; or one JSON claim per line",
         content(
-            (String = "text/csv", example = json!(crate::api::examples::BULK_CSV)),
-            (String = "application/x-ndjson", example = json!(crate::api::examples::BULK_NDJSON)),
+            (BulkFile = "application/x-ndjson", example = json!(crate::api::examples::BULK_NDJSON)),
+            (BulkFile = "text/csv", example = json!(crate::api::examples::BULK_CSV)),
         )
     ),
     responses(
@@ -698,6 +744,7 @@ fn refusal_error(reasons: Vec<Reason>) -> ApiError {
     }
 }
 
+/// The claims to verify: `claim_ids` or an `upload_id`, not both.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({"claim_ids": [
@@ -713,12 +760,17 @@ pub struct BulkVerifyRequest {
     pub upload_id: Option<String>,
 }
 
+/// What verifying many claims did, claim by claim.
 #[derive(Debug, Serialize, ToSchema)]
 #[schema(example = crate::api::examples::bulk_verify_report)]
 pub struct BulkVerifyReport {
+    /// How many claims were asked for: the `claim_ids` given, or every claim of the upload.
     pub requested: usize,
+    /// How many were verified.
     pub verified: usize,
+    /// How many were not verified; `results` says why.
     pub refused: usize,
+    /// Every requested claim's result, in the order of `claim_ids` when they were given.
     pub results: Vec<VerifyResult>,
 }
 
@@ -795,10 +847,13 @@ pub async fn verify_many(
     Ok(web::Json(report))
 }
 
+/// Why a claim is rejected or revoked.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({"reason": "The payroll record covers 9 weeks in work, not 13: claim again once the 13th week is paid"}))]
 pub struct ReasonRequest {
+    /// The reason, 1 to 2,000 characters (trimmed); a rejection's reason is emailed to the
+    /// provider.
     #[schema(min_length = 1, max_length = 2000)]
     pub reason: String,
 }

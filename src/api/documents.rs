@@ -30,7 +30,9 @@ pub mod render;
 /// An organisation as a document names it.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct PartyView {
+    /// The organisation's id, `org_…`.
     pub organisation_id: String,
+    /// Its name, as the document shows it.
     pub name: String,
     /// Its org-id identifier (`GB-COH-…`, `GB-LAE-…`), when known.
     pub identifier: Option<String>,
@@ -40,39 +42,65 @@ pub struct PartyView {
 #[derive(Debug, Serialize, ToSchema)]
 #[schema(example = crate::api::examples::document_summary)]
 pub struct DocumentSummary {
+    /// Its id, `doc_…`.
     pub id: String,
+    /// Whether it is an invoice, a top-up claim or a credit note.
     pub kind: DocumentKind,
     /// Its number in the issuer's gap-free sequence, once issued (`SKM-2025-0007`).
     pub number: Option<String>,
+    /// Where it is in its life: draft, issued, paid or void.
     pub status: DocumentStatus,
+    /// The project (`prj_…`) it settles.
     pub project_id: String,
     /// `2021-Q1` or `2021-03`: the period whose postings it settles.
     pub period: String,
+    /// First day of the period (inclusive).
     pub period_start: NaiveDate,
+    /// Last day of the period (inclusive).
     pub period_end: NaiveDate,
+    /// The organisation (`org_…`) that issues it: the provider, or the lead commissioner for a
+    /// top-up claim.
     pub issuer_organisation_id: String,
+    /// The organisation (`org_…`) it is addressed to, which pays it.
     pub recipient_organisation_id: String,
+    /// The issuer, named.
     pub issuer: PartyView,
+    /// The recipient, named.
     pub recipient: PartyView,
     /// The sum of its lines, to the penny.
     pub total: MoneyJson,
+    /// Payments recorded against it so far.
     pub paid: MoneyJson,
+    /// What is still owed on it: `total` less `paid` once issued; zero for a draft, a void document
+    /// or a credit note.
     pub outstanding: MoneyJson,
+    /// The day it was issued; null for a draft.
     pub issued_on: Option<NaiveDate>,
+    /// The day payment is due (issue date plus the project's payment terms); null for a draft or a
+    /// credit note.
     pub due_on: Option<NaiveDate>,
     /// For a credit note that cancels a voided document: that document.
     pub credits_document_id: Option<String>,
+    /// Why it was voided; null unless it is void.
     pub void_reason: Option<String>,
+    /// How many lines it has.
     pub line_count: i64,
+    /// When it was built (UTC).
     pub created_at: chrono::DateTime<chrono::Utc>,
 }
 
+/// One line of a settlement document: one outcome's part settled by it.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct LineView {
+    /// Its place on the document, from 0.
     pub position: i32,
+    /// The claim (`clm_…`) the line settles.
     pub claim_id: String,
+    /// Code of the outcome claimed.
     pub outcome_code: String,
+    /// Keyed pseudonym of the participant (the reference itself is never stored).
     pub participant_pseudonym: String,
+    /// When the outcome was achieved.
     pub achieved_on: NaiveDate,
     /// When the allocations of this line were posted to the ledger (this chose the period).
     pub posted_at: chrono::DateTime<chrono::Utc>,
@@ -80,29 +108,38 @@ pub struct LineView {
     pub amount: MoneyJson,
 }
 
+/// A payment recorded against a document.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct PaymentView {
+    /// Its id, `pay_…`.
     pub id: String,
+    /// The amount paid, in the document's currency.
     pub amount: MoneyJson,
+    /// The day the money arrived.
     pub paid_on: NaiveDate,
+    /// The payer's remittance reference.
     pub reference: String,
     /// The person who recorded it: shown to their own organisation and to admins only.
     pub recorded_by: Option<String>,
     /// The organisation they acted for (none for an admin).
     pub recorded_by_organisation_id: Option<String>,
+    /// When it was recorded (UTC).
     pub recorded_at: chrono::DateTime<chrono::Utc>,
 }
 
 /// One transition of a document: who did what, when.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct EventView {
+    /// What was done.
     #[schema(value_type = crate::api::vocabulary::DocumentAction)]
     pub action: String,
     /// The person who acted: shown to their own organisation and to admins only.
     pub actor: Option<String>,
     /// The organisation they acted for (none for an admin).
     pub actor_organisation_id: Option<String>,
+    /// When (UTC).
     pub at: chrono::DateTime<chrono::Utc>,
+    /// What happened, in words (`numbered RDP-2026-0003, due 2026-11-27`).
     pub detail: String,
 }
 
@@ -112,8 +149,11 @@ pub struct EventView {
 pub struct DocumentView {
     #[serde(flatten)]
     pub summary: DocumentSummary,
+    /// All its lines, by `position`.
     pub lines: Vec<LineView>,
+    /// Payments recorded against it, oldest first; empty if none.
     pub payments: Vec<PaymentView>,
+    /// Every transition, oldest first.
     pub history: Vec<EventView>,
 }
 
@@ -263,6 +303,7 @@ fn full_view(
     })
 }
 
+/// The period to build settlement drafts for.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({"period": "2026-Q3"}))]
@@ -276,6 +317,7 @@ pub struct SettlementRequest {
 #[derive(Debug, Serialize, ToSchema)]
 #[schema(example = crate::api::examples::settlement_report)]
 pub struct SettlementReport {
+    /// The period built, `2021-Q1` or `2021-03`.
     pub period: String,
     /// Earlier drafts of the period that these replace.
     pub replaced_drafts: usize,
@@ -531,6 +573,7 @@ pub async fn issue(
     Ok(web::Json(view.0))
 }
 
+/// A payment received against an issued document.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({
@@ -628,10 +671,12 @@ pub async fn pay(
     .await
 }
 
+/// Why an issued document is voided.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({"reason": "issued to the wrong address"}))]
 pub struct VoidRequest {
+    /// The reason, 1 to 2,000 characters (trimmed).
     #[schema(
         min_length = 1,
         max_length = 2000,
@@ -644,7 +689,9 @@ pub struct VoidRequest {
 #[derive(Debug, Serialize, ToSchema)]
 #[schema(example = crate::api::examples::void_report)]
 pub struct VoidReport {
+    /// The document, now void.
     pub voided: DocumentSummary,
+    /// The credit note that cancels it, issued and numbered in the issuer's sequence.
     pub credit_note: DocumentSummary,
 }
 

@@ -145,6 +145,8 @@ pub struct Problem {
     /// `/problems/` and a slug such as `not-found`, `conflict` or `forbidden`.
     #[serde(rename = "type")]
     pub problem_type: String,
+    /// A short summary of the kind of problem, the same for every problem of its `type` (`Not
+    /// found`).
     pub title: String,
     /// The HTTP status, repeated.
     pub status: u16,

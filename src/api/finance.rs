@@ -37,6 +37,7 @@ pub struct Amounts {
     pub shortfall: MoneyJson,
     /// Issued documents to it (credits netted; a voided document and its credit note count nothing).
     pub invoiced: MoneyJson,
+    /// Payments recorded on those documents.
     pub paid: MoneyJson,
     /// Invoiced and not yet paid.
     pub outstanding: MoneyJson,
@@ -44,11 +45,16 @@ pub struct Amounts {
     pub headroom: MoneyJson,
 }
 
+/// One payer's position on a project.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct PayerPositionView {
+    /// The project payer (`pyr_…`).
     pub payer_id: String,
+    /// The organisation (`org_…`) that pays.
     pub organisation_id: String,
+    /// Its role on the project: `central_top_up`, `local_commissioner` or `co_commissioner`.
     pub role: String,
+    /// The fund (`fund_…`) a `central_top_up` payer pays from; null for any other payer.
     pub fund_id: Option<String>,
     #[serde(flatten)]
     pub amounts: Amounts,
@@ -58,47 +64,72 @@ pub struct PayerPositionView {
     pub cap_binds_in: Option<String>,
 }
 
+/// One quarter of a project's payment plan against what was actually allocated.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct PlanQuarterView {
+    /// The quarter, `2026-Q3`.
     pub quarter: String,
+    /// What the payment plan expects in the quarter; null when the plan does not cover it.
     pub planned: Option<MoneyJson>,
     /// Allocated in the quarter (by posting date), every payer.
     pub actual: MoneyJson,
 }
 
+/// One project's position within a fund.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ProjectPositionView {
+    /// The project (`prj_…`).
     pub project_id: String,
+    /// The project's name.
     pub name: String,
+    /// The contract cap; null when the project has none.
     pub max_outcome_payment: Option<MoneyJson>,
+    /// `near` from 80 % of the contract cap, `reached` at 100 %; null below 80 %, without a cap, or
+    /// for a project the fund only tops up beside another.
     pub contract_warning: Option<CapWarning>,
+    /// The quarter (`2027-Q2`) the contract cap will bind in at the pace of the last four complete
+    /// quarters; null without a cap, with nothing paid in them or nothing left, or for a project
+    /// the fund only tops up.
     pub contract_cap_binds_in: Option<String>,
     /// Every payer for a project of this fund; only this fund's own payers for a project it
     /// tops up beside another fund.
     pub payers: Vec<PayerPositionView>,
+    /// Every quarter planned or allocated in, in time order; empty for a project the fund only tops
+    /// up.
     pub plan: Vec<PlanQuarterView>,
 }
 
+/// A cap at or near its limit.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct WarningView {
+    /// The project (`prj_…`) whose cap it is.
     pub project_id: String,
+    /// The payer (`org_…`) whose maximum commitment it is; null for the project's contract cap.
     pub payer_organisation_id: Option<String>,
+    /// `near` from 80 % of the cap, `reached` at 100 %.
     pub level: CapWarning,
+    /// The warning in words.
     pub detail: String,
 }
 
+/// A fund's position: its budget, commitments and money moved, per project and payer.
 #[derive(Debug, Serialize, ToSchema)]
 #[schema(example = crate::api::examples::fund_position)]
 pub struct FundPositionView {
+    /// The fund (`fund_…`).
     pub fund_id: String,
+    /// The fund's name.
     pub name: String,
+    /// Its whole budget.
     pub budget: MoneyJson,
     /// The fund's own payers only (its central top-ups), summed.
     #[serde(flatten)]
     pub amounts: Amounts,
     /// Budget not committed to any project.
     pub uncommitted: MoneyJson,
+    /// Every project of the fund, and every other project one of its payers tops up from it.
     pub projects: Vec<ProjectPositionView>,
+    /// Every contract cap and payer cap shown that is at 80 % or more.
     pub warnings: Vec<WarningView>,
 }
 
@@ -236,8 +267,7 @@ fn fund_view(position: FundPosition) -> FundPositionView {
 }
 
 /// A fund's position: budget, commitments, allocations, invoices and payments, per project
-/// and payer, with payment plans against actuals and cap warnings. For the fund's managers
-/// (a fund manager of its owning organisation) and admins.
+/// and payer, with payment plans against actuals and cap warnings.
 #[utoipa::path(
     get, path = "/v1/funds/{id}/position", tag = "settlement", operation_id = "getFundPosition",
     description = "An admin, or a fund manager of the organisation that owns the fund; nothing changes. The fund's own totals sum only its `central_top_up` payers; a project it tops up beside another fund shows only this fund's payers, without its plan or contract-cap warning. A cap warns `near` from 80 % and `reached` at 100 %, and `cap_binds_in` projects the quarter a cap binds in at the pace of the last four complete quarters.",
@@ -272,15 +302,19 @@ pub async fn position(
     Ok(web::Json(view))
 }
 
+/// One quarter of a payment plan.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({"quarter": "2026-Q3", "planned": {"amount": "36000.00", "currency": "GBP"}}))]
 pub struct PlannedQuarter {
+    /// The quarter, such as `2026-Q3`; each once in a plan.
     #[schema(example = "2026-Q3")]
     pub quarter: String,
+    /// Outcome payments expected in the quarter, in the project's currency; not negative.
     pub planned: MoneyJson,
 }
 
+/// A project's whole payment plan.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({"quarters": [
@@ -295,7 +329,7 @@ pub struct PaymentPlanRequest {
 }
 
 /// Set a project's payment plan: planned outcome payments per quarter, shown against actuals
-/// in its fund's position. Admin, or a fund manager of the project's fund.
+/// in its fund's position.
 #[utoipa::path(
     put, path = "/v1/projects/{id}/payment-plan", tag = "settlement", operation_id = "setPaymentPlan",
     description = "An admin, or a fund manager of the organisation that owns the project's fund (a project the caller cannot see is a 404). Replaces the project's whole plan with these quarters (at most 200, each once, in the project's currency, none negative); an empty list clears it, and repeating the same request leaves the same plan. It changes no money: the plan is only shown against actuals in the fund's position.",
@@ -389,9 +423,12 @@ pub struct StatementQuery {
     pub to: Option<NaiveDate>,
 }
 
+/// An organisation's own share on one project, within the statement's dates.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct StatementLineView {
+    /// The project (`prj_…`).
     pub project_id: String,
+    /// The project's name.
     pub project_name: String,
     /// The organisation's role on the project.
     pub role: String,
@@ -399,19 +436,27 @@ pub struct StatementLineView {
     pub allocated: MoneyJson,
     /// Reversals of its allocations posted in the window.
     pub reversed: MoneyJson,
+    /// `allocated` plus `reversed`.
     pub net: MoneyJson,
+    /// What its cap left unfunded on allocations posted in the window, reversals netted.
     pub shortfall: MoneyJson,
     /// Documents to it issued in the window.
     pub invoiced: MoneyJson,
+    /// Payments recorded on those documents.
     pub paid: MoneyJson,
+    /// `invoiced` less `paid`.
     pub outstanding: MoneyJson,
 }
 
+/// An organisation's statement: its own share across every project it pays into.
 #[derive(Debug, Serialize, ToSchema)]
 #[schema(example = crate::api::examples::statement)]
 pub struct StatementView {
+    /// The organisation (`org_…`) the statement is for.
     pub organisation_id: String,
+    /// First day of the statement (inclusive); the start of records unless asked.
     pub from: NaiveDate,
+    /// Last day of the statement (inclusive); today unless asked.
     pub to: NaiveDate,
     /// One line per project it pays into: its own share and nothing of any other payer's.
     pub lines: Vec<StatementLineView>,
@@ -468,7 +513,7 @@ async fn load_statement(
 }
 
 /// An organisation's statement: its own share across every project it pays into, between two
-/// dates. For that organisation and admins.
+/// dates.
 #[utoipa::path(
     get, path = "/v1/organisations/{id}/statement", tag = "settlement", operation_id = "getStatement",
     description = "An admin, or a token of any role acting for this organisation; nothing changes. One line per project the organisation pays into, with its own allocations, reversals, shortfall, invoices and payments between `from` and `to` (default: from the start of records to today, both included) and nothing of any other payer's.",

@@ -15,19 +15,27 @@ use crate::db::{queries, DbConn, Pool};
 use crate::domain::money::MoneyJson;
 use crate::domain::registry::{validate_fund, NewFund};
 
+/// A central outcomes fund with its budget and what its projects have committed.
 #[derive(Debug, Serialize, ToSchema)]
 #[schema(example = crate::api::examples::fund_view)]
 pub struct FundView {
+    /// Its id, `fund_…`.
     pub id: String,
+    /// The fund's name.
     pub name: String,
+    /// The `central_fund` organisation (`org_…`) that owns and manages it.
     pub owner_organisation_id: String,
+    /// Its whole budget; its currency is the fund's.
     pub budget: MoneyJson,
     /// Top-up committed to the fund's projects (their central top-up payers' maximums).
     pub committed: MoneyJson,
     /// Budget not yet committed.
     pub uncommitted: MoneyJson,
+    /// First day of the fund's service period.
     pub service_start: NaiveDate,
+    /// Last day of the fund's service period (inclusive); no project of it runs later.
     pub service_end: NaiveDate,
+    /// When the fund was created (UTC).
     pub created_at: chrono::DateTime<chrono::Utc>,
 }
 

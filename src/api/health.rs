@@ -9,9 +9,11 @@ use super::error::{ApiError, Problem};
 use super::with_db;
 use crate::db::Pool;
 
+/// The answer of a liveness or readiness probe.
 #[derive(Serialize, ToSchema)]
 #[schema(example = json!({"status": "ok"}))]
 pub struct Health {
+    /// `ok` from `/healthz`, `ready` from `/readyz`.
     pub status: &'static str,
 }
 

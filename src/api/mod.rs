@@ -30,6 +30,7 @@ use error::ApiError;
 /// One page of a list.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Page<T> {
+    /// The items of this page, in the list's order.
     pub items: Vec<T>,
     /// Pass as `?cursor=` to get the next page; absent on the last page.
     pub next_cursor: Option<String>,

@@ -165,7 +165,7 @@ pub async fn table_page(
         }))
 }
 
-/// The whole table as CSV (RFC 4180, UTF-8, a header of machine names), streamed from the
+/// The whole table as CSV. RFC 4180, UTF-8, a header of machine names, streamed from the
 /// database in key order, with no size cap; gzip when the client asks (`Accept-Encoding`).
 /// Filters as for pages narrow it. A suppressed cell says `suppressed`; an empty one is not
 /// known.
@@ -370,7 +370,7 @@ pub async fn release_file(
 }
 
 /// Cuts a release: rebuilds the published tables from the ledger and stores an immutable
-/// snapshot of them (CSV files, datapackage.json, SHA256SUMS and a zip). Admins only.
+/// snapshot of them (CSV files, datapackage.json, SHA256SUMS and a zip).
 #[utoipa::path(post, path = "/v1/open-data/releases", tag = "open data", operation_id = "cutRelease",
     description = "Admin only. Rebuilds the published tables, then stores them as a new release that never changes; the answer's `Location` is the release's URL. Every call cuts another release (numbered `.2`, `.3`… the same day): there is no idempotency key.",
     responses((status = 201, description = "The new release's manifest", content_type = "application/json", body = release::Manifest, example = json!(crate::api::examples::release_manifest()))),
@@ -397,7 +397,6 @@ pub async fn cut_release(
 }
 
 /// Rebuilds the published tables from the ledger now (they are also rebuilt on a timer).
-/// Admins only.
 #[utoipa::path(post, path = "/v1/open-data/rebuild", tag = "open data", operation_id = "rebuildOpenData",
     description = "Admin only. Replaces every published table with rows rebuilt from the registry and the ledger, as the timer does; releases are not touched. Safe to repeat: the same ledger gives the same tables.",
     responses((status = 200, description = "What the rebuild wrote", content_type = "application/json", body = Object, example = json!(crate::api::examples::rebuild_report()))),

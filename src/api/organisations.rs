@@ -12,17 +12,24 @@ use crate::db::models::OrganisationRecord;
 use crate::db::{queries, write_tx, Pool};
 use crate::domain::registry::{validate_organisation, NewOrganisation, OrganisationKind};
 
+/// A registered organisation.
 #[derive(Debug, Serialize, ToSchema)]
 #[schema(example = crate::api::examples::organisation_view)]
 pub struct OrganisationView {
+    /// Its id, `org_…`.
     pub id: String,
+    /// Its name, as documents show it.
     pub name: String,
+    /// What kind of body it is; decides which roles its tokens may take.
     pub kind: OrganisationKind,
+    /// Its org-id identifier (`GB-COH-…`, `GB-LAE-…`); null when none was given.
     pub identifier: Option<String>,
+    /// Area codes (e.g. ONS local authority codes) it covers; may be empty.
     pub area_codes: Vec<String>,
     /// Shown only to administrators and to the organisation itself.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub billing_emails: Option<Vec<String>>,
+    /// When it was registered (UTC).
     pub created_at: chrono::DateTime<chrono::Utc>,
 }
 

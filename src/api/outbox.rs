@@ -12,36 +12,53 @@ use super::with_db;
 use crate::db::models::OutboxMessage;
 use crate::db::{queries, Pool};
 
+/// One email of the outbox; its addresses are not shown, only how many.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct OutboxMessageView {
     /// Also the local part of the message's `Message-ID`.
     pub id: String,
+    /// What the email tells of.
     #[schema(value_type = crate::api::vocabulary::OutboxKind)]
     pub kind: String,
+    /// Whether it is queued, sent or failed.
     #[schema(value_type = crate::api::vocabulary::OutboxStatus)]
     pub status: String,
+    /// The email's subject line.
     pub subject: String,
+    /// How many addresses it is sent to.
     pub recipient_count: usize,
+    /// How many times sending it has been tried.
     pub attempts: i32,
+    /// When it is next tried (UTC), while it is queued.
     pub next_attempt_at: chrono::DateTime<chrono::Utc>,
     /// Why the last attempt failed, in cofund's words.
     pub last_error: Option<String>,
+    /// When it was queued (UTC).
     pub created_at: chrono::DateTime<chrono::Utc>,
+    /// When it was sent (UTC); null unless it is sent.
     pub sent_at: Option<chrono::DateTime<chrono::Utc>>,
 }
 
+/// How many emails of the whole outbox are in each status, whatever the filter.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct OutboxCounts {
+    /// Emails waiting to be sent.
     pub queued: i64,
+    /// Emails sent.
     pub sent: i64,
+    /// Emails given up on.
     pub failed: i64,
 }
 
+/// A page of the outbox, with counts by status.
 #[derive(Debug, Serialize, ToSchema)]
 #[schema(example = crate::api::examples::outbox_page)]
 pub struct OutboxPage {
+    /// How many emails are in each status, across the whole outbox.
     pub counts: OutboxCounts,
+    /// The emails of this page, oldest first.
     pub items: Vec<OutboxMessageView>,
+    /// Pass as `?cursor=` to get the next page; null on the last page.
     pub next_cursor: Option<String>,
 }
 
@@ -72,7 +89,7 @@ fn view(m: OutboxMessage) -> OutboxMessageView {
     }
 }
 
-/// The email outbox, newest last, with counts by status. Admin only.
+/// The email outbox, newest last, with counts by status.
 #[utoipa::path(
     get, path = "/v1/outbox", tag = "operations", operation_id = "listOutbox",
     description = "Admin only; nothing changes. The emails cofund sends (a document issued, a claim rejected, a cap near or reached), oldest first, with counts by status; addresses are personal data and never shown, only how many each message has. Filter by `status`; pass `next_cursor` back as `cursor` for the next page.",

@@ -24,46 +24,79 @@ use crate::domain::registry::{
 use crate::services::access::{load_visible, VisibleProject};
 use crate::services::claims::check_stored_labels;
 
+/// A project with its payers, rate card and settlement terms.
 #[derive(Debug, Serialize, ToSchema)]
 #[schema(example = crate::api::examples::project_view)]
 pub struct ProjectView {
+    /// Its id, `prj_…`.
     pub id: String,
+    /// The project's name.
     pub name: String,
+    /// The central outcomes fund (`fund_…`) that tops the project up; null when it has none.
     pub fund_id: Option<String>,
+    /// The organisation (`org_…`) that delivers the service and submits its claims.
     pub provider_organisation_id: String,
+    /// ISO 4217 code of the one currency all the project's amounts are in.
     pub currency: String,
+    /// First day of the service period; outcomes achieved before it are refused.
     pub service_start: NaiveDate,
+    /// Last day of the service period (inclusive); outcomes achieved after it are refused.
     pub service_end: NaiveDate,
+    /// Last day (inclusive) on which a participant may be referred; null when there is no cut-off.
     pub referral_cutoff: Option<NaiveDate>,
+    /// The contract cap: the most the project pays in outcomes; null when uncapped.
     pub max_outcome_payment: Option<MoneyJson>,
+    /// The most paid for any one participant; null when there is no such cap.
     pub participant_cap: Option<MoneyJson>,
+    /// What happens to the part a capped payer cannot pay.
     pub cap_policy: CapPolicy,
+    /// Who invoices whom.
     pub settlement_route: SettlementRoute,
+    /// How often settlement documents are built: per quarter or per month.
     pub settlement_frequency: SettlementFrequency,
     /// Days after its issue date that a settlement document is due.
     pub payment_terms_days: i32,
+    /// Who pays for the outcomes, with their caps and shares.
     pub payers: Vec<PayerView>,
+    /// The rate card: every outcome the project pays for.
     pub outcomes: Vec<OutcomeView>,
+    /// Organisations (`org_…`) that may verify or reject the project's claims.
     pub validator_organisation_ids: Vec<String>,
+    /// Whether the project is included in the published open data.
     pub published: bool,
+    /// INDIGO `policy_sector`; null when not given.
     pub policy_sector: Option<String>,
+    /// INDIGO `target_population`; null when not given.
     pub target_population: Option<String>,
+    /// INDIGO `stage_development`; null when not given.
     pub stage_development: Option<String>,
+    /// INDIGO `social_challenge`: the problem the project addresses; null when not given.
     pub social_challenge: Option<String>,
+    /// When the project was created (UTC).
     pub created_at: chrono::DateTime<chrono::Utc>,
 }
 
+/// One payer of a project: who pays, up to how much, and its share.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct PayerView {
+    /// Its id on the project, `pyr_…`.
     pub id: String,
+    /// The organisation (`org_…`) that pays this share.
     pub organisation_id: String,
+    /// Its part on the project.
     pub role: PayerRole,
+    /// The most this payer pays across the project (its cap).
     pub max_commitment: MoneyJson,
     /// `fixed`: `share` applies; `pro_rata`: max_commitment over the sum of all maximums.
     pub share_basis: ShareBasis,
+    /// Its fixed share, a decimal string such as "0.3"; null when shares are pro rata.
     pub share: Option<String>,
+    /// Shares for date ranges that replace `share` on the days they cover; may be empty.
     pub phases: Vec<PhaseView>,
+    /// Area codes whose residents' local part this payer takes; may be empty.
     pub home_area_codes: Vec<String>,
+    /// Whether it is the lead commissioner, which fronts the central share under
+    /// `via_commissioner`.
     pub lead: bool,
     /// The fund a `central_top_up` payer pays from.
     pub fund_id: Option<String>,
@@ -73,6 +106,7 @@ pub struct PayerView {
     pub totals: Option<PayerTotals>,
 }
 
+/// A payer's running totals from the ledger.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct PayerTotals {
     /// Net of reversals.
@@ -83,34 +117,56 @@ pub struct PayerTotals {
     pub headroom: MoneyJson,
 }
 
+/// How a payer's share is set: `fixed` (its `share`) or `pro_rata` (its `max_commitment` over the
+/// sum of all payers' maximums).
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ShareBasis {
+    /// Every payer gave a share; `share` applies.
     Fixed,
+    /// No payer gave a share: shares are pro rata to `max_commitment`.
     ProRata,
 }
 
+/// A share that applies from one date to another, both inclusive.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct PhaseView {
+    /// First day the share applies (inclusive).
     pub from: NaiveDate,
+    /// Last day the share applies (inclusive).
     pub to: NaiveDate,
+    /// The payer's share on those days, a decimal string such as "0.5".
     pub share: String,
 }
 
+/// One outcome of a project's rate card.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct OutcomeView {
+    /// Its id, `out_…`.
     pub id: String,
+    /// Its code, unique within the project, that claims name (`EMPLOYED_13W`).
     pub code: String,
+    /// Its name.
     pub name: String,
+    /// Price per unit, before deadweight and caps.
     pub price: MoneyJson,
+    /// What one unit is: an achievement, or a week or day of a time-based outcome.
     pub unit: OutcomeUnit,
+    /// Most units (weeks or days) paid for one participant; null when unlimited.
     pub max_units_per_participant: Option<i32>,
+    /// How many times one participant may be paid this outcome.
     pub max_claims_per_participant: i32,
+    /// Outcomes sharing this group are mutually exclusive for one participant; null when none.
     pub exclusive_group: Option<String>,
+    /// The outcome a participant must have achieved first, and how long before; null when none.
     pub requires: Option<Requirement>,
+    /// Most achievements (or units) paid across the project; null when uncapped.
     pub volume_cap: Option<i32>,
+    /// Fraction deducted from the price, a decimal string such as "0.1"; null when none.
     pub deadweight: Option<String>,
+    /// Youngest age at start that is paid; null when not limited.
     pub min_age_at_start: Option<i32>,
+    /// Oldest age at start that is paid; null when not limited.
     pub max_age_at_start: Option<i32>,
 }
 

@@ -23,9 +23,13 @@ pub enum ClaimStatus {
 #[derive(Debug, Clone, Copy, Serialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum OutboxKind {
+    /// A settlement document was issued to the recipient.
     DocumentIssued,
+    /// A claim was rejected; the reason goes to the provider.
     ClaimRejected,
+    /// A payer's cap passed 80 %.
     CapNear,
+    /// A payer's cap reached 100 %.
     CapReached,
 }
 
@@ -35,6 +39,7 @@ pub enum OutboxKind {
 pub enum OutboxStatus {
     /// Waiting for its next attempt.
     Queued,
+    /// Accepted by the mail server.
     Sent,
     /// Given up after its attempts, or refused for good by the mail server.
     Failed,
@@ -44,12 +49,15 @@ pub enum OutboxStatus {
 #[derive(Debug, Clone, Copy, Serialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum DocumentAction {
+    /// The draft was built.
     Built,
+    /// The document was numbered and issued.
     Issued,
     /// A part payment.
     Payment,
     /// The payment that settled it in full.
     Paid,
+    /// The document was voided and a credit note issued.
     Voided,
 }
 

@@ -27,6 +27,7 @@ pub struct ClaimInput {
     /// The provider's own reference for the participant. Pseudonymised before it is stored;
     /// never stored, logged or published as given.
     pub participant_ref: String,
+    /// Code of the outcome claimed, from the project's rate card (`EMPLOYED_13W`).
     pub outcome_code: String,
     /// When the outcome was achieved; for time units, the last day of the period claimed.
     /// From 1900-01-01 to 2199-12-31.
@@ -36,13 +37,18 @@ pub struct ClaimInput {
     /// 1 for achievements.
     #[schema(minimum = 1, maximum = 10000)]
     pub quantity: Option<i32>,
+    /// The provider's reference to the evidence of the outcome (up to 500 characters), if any.
     #[schema(max_length = 500)]
     pub evidence_ref: Option<String>,
     /// Area code of the participant's home (needed where home commissioners pay).
     #[schema(max_length = 64)]
     pub home_area: Option<String>,
+    /// The participant's age when they started (0 to 130); required where the
+    /// outcome limits the age.
     #[schema(minimum = 0, maximum = 130)]
     pub age_at_start: Option<i32>,
+    /// When the participant was referred, not after `achieved_on`; required where
+    /// the project has a referral cut-off, and not after it.
     #[serde(default, deserialize_with = "limits::optional_date")]
     pub referred_on: Option<NaiveDate>,
 }
@@ -51,7 +57,10 @@ pub struct ClaimInput {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
 #[schema(example = json!({"code": "duplicate", "detail": "EMPLOYED_13W has already been claimed for this participant"}))]
 pub struct Reason {
+    /// Stable code of the rule broken, such as `duplicate`, `outside_service_period` or
+    /// `age_not_eligible`.
     pub code: String,
+    /// What is wrong, in words a person can act on.
     pub detail: String,
 }
 
@@ -480,9 +489,13 @@ pub fn prerequisite_met(
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum AdjustmentKind {
+    /// The outcome's deadweight fraction deducted from the price.
     Deadweight,
+    /// Units beyond the outcome's volume cap across the project, not paid.
     VolumeCap,
+    /// The part beyond the project's cap for one participant.
     ParticipantCap,
+    /// The part beyond the project's maximum outcome payment.
     ContractCap,
 }
 

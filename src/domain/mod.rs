@@ -39,7 +39,9 @@ use utoipa::ToSchema;
 /// One reason a request was refused, naming the field as a JSON path (`payers[1].share`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
 pub struct FieldError {
+    /// JSON path of the offending field in the request, e.g. `payers[1].share` or `budget.amount`.
     pub field: String,
+    /// What is wrong with it, in words a person can act on.
     pub detail: String,
 }
 

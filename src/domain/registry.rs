@@ -15,37 +15,58 @@ use super::shares::{parse_share, sums_to_one};
 use super::split::{phase_schedule_gap, Phases};
 use super::FieldError;
 
-string_enum!(OrganisationKind {
-    CentralFund => "central_fund",
-    LocalAuthority => "local_authority",
-    NhsBody => "nhs_body",
-    Provider => "provider",
-    Investor => "investor",
-    Intermediary => "intermediary",
-    Validator => "validator",
-    Other => "other",
-});
+string_enum!(
+    /// What kind of body an organisation is: it decides which roles its tokens may take and
+    /// what it may be on a project (a `provider` never pays; only a `central_fund` owns funds).
+    OrganisationKind {
+        CentralFund => "central_fund",
+        LocalAuthority => "local_authority",
+        NhsBody => "nhs_body",
+        Provider => "provider",
+        Investor => "investor",
+        Intermediary => "intermediary",
+        Validator => "validator",
+        Other => "other",
+    }
+);
 
-string_enum!(PayerRole {
-    CentralTopUp => "central_top_up",
-    LocalCommissioner => "local_commissioner",
-    CoCommissioner => "co_commissioner",
-});
+string_enum!(
+    /// A payer's part on a project: `central_top_up` (pays from a central fund),
+    /// `local_commissioner` or `co_commissioner`.
+    PayerRole {
+        CentralTopUp => "central_top_up",
+        LocalCommissioner => "local_commissioner",
+        CoCommissioner => "co_commissioner",
+    }
+);
 
 string_enum!(
     /// What happens to the part of a payment a capped payer cannot pay.
     CapPolicy { Shortfall => "shortfall", Reallocate => "reallocate" }
 );
 
-string_enum!(SettlementRoute { Direct => "direct", ViaCommissioner => "via_commissioner" });
+string_enum!(
+    /// Who invoices whom: `direct` (the provider invoices each payer for its own part) or
+    /// `via_commissioner` (the provider invoices the lead, who claims the others' parts back).
+    SettlementRoute { Direct => "direct", ViaCommissioner => "via_commissioner" }
+);
 
-string_enum!(SettlementFrequency { Quarterly => "quarterly", Monthly => "monthly" });
+string_enum!(
+    /// How often a project's settlement documents are built: per quarter (`2026-Q3`) or per
+    /// month (`2026-09`).
+    SettlementFrequency { Quarterly => "quarterly", Monthly => "monthly" }
+);
 
-string_enum!(OutcomeUnit { Achievement => "achievement", Week => "week", Day => "day" });
+string_enum!(
+    /// What one unit of an outcome is: a single `achievement`, or a `week` or `day` of a
+    /// time-based outcome.
+    OutcomeUnit { Achievement => "achievement", Week => "week", Day => "day" }
+);
 
 const MAX_NAME_LEN: usize = 300;
 const MAX_CODE_LEN: usize = limits::MAX_CODE_CHARS;
 
+/// An organisation to register.
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({
@@ -56,8 +77,10 @@ const MAX_CODE_LEN: usize = limits::MAX_CODE_CHARS;
     "billing_emails": ["accounts.payable@herefordshire.example"]
 }))]
 pub struct NewOrganisation {
+    /// Its name as documents show it, 1 to 300 characters (trimmed).
     #[schema(min_length = 1, max_length = 300)]
     pub name: String,
+    /// What kind of body it is; decides which roles its tokens may take.
     pub kind: OrganisationKind,
     /// org-id style identifier, e.g. `GB-COH-09506232` or `GB-LAE-WOR`.
     pub identifier: Option<String>,
@@ -69,6 +92,7 @@ pub struct NewOrganisation {
     pub billing_emails: Vec<String>,
 }
 
+/// A central outcomes fund to create.
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({
@@ -79,16 +103,22 @@ pub struct NewOrganisation {
     "service_end": "2031-03-31"
 }))]
 pub struct NewFund {
+    /// The fund's name, 1 to 300 characters (trimmed).
     #[schema(min_length = 1, max_length = 300)]
     pub name: String,
+    /// The `central_fund` organisation (`org_…`) that owns and manages the fund.
     pub owner_organisation_id: String,
+    /// The fund's whole budget, more than zero; its currency is the fund's currency.
     pub budget: MoneyJson,
+    /// First day of the fund's service period.
     #[serde(deserialize_with = "limits::date")]
     pub service_start: NaiveDate,
+    /// Last day of the fund's service period (inclusive), not before `service_start`.
     #[serde(deserialize_with = "limits::date")]
     pub service_end: NaiveDate,
 }
 
+/// A project to create, with its payers, share schedule, rate card and validators.
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({
@@ -143,14 +173,18 @@ pub struct NewFund {
     "social_challenge": "Long-term unemployment"
 }))]
 pub struct NewProject {
+    /// The project's name, 1 to 300 characters (trimmed).
     #[schema(min_length = 1, max_length = 300)]
     pub name: String,
     /// The central outcomes fund that tops this project up, if any.
     pub fund_id: Option<String>,
+    /// The organisation (`org_…`, of kind `provider`, `intermediary` or `other`) that delivers
+    /// the service and submits claims; it may not also be a payer or validator.
     pub provider_organisation_id: String,
     /// From 1900-01-01 to 2199-12-31, like every date.
     #[serde(deserialize_with = "limits::date")]
     pub service_start: NaiveDate,
+    /// Last day of the service period (inclusive); not after the end of the project's fund.
     #[serde(deserialize_with = "limits::date")]
     pub service_end: NaiveDate,
     /// Last date on which a participant may be referred.
@@ -160,21 +194,27 @@ pub struct NewProject {
     pub max_outcome_payment: Option<MoneyJson>,
     /// The most that may be paid for any one participant.
     pub participant_cap: Option<MoneyJson>,
+    /// What happens to the part a capped payer cannot pay (default `shortfall`).
     #[serde(default = "default_cap_policy")]
     pub cap_policy: CapPolicy,
+    /// Who invoices whom (default `direct`); `via_commissioner` needs one payer marked `lead`.
     #[serde(default = "default_settlement_route")]
     pub settlement_route: SettlementRoute,
+    /// How often settlement documents are built (default `quarterly`).
     #[serde(default = "default_settlement_frequency")]
     pub settlement_frequency: SettlementFrequency,
     /// Days after its issue date that a settlement document is due, 0 to 365 (default 30).
     #[serde(default = "default_payment_terms_days")]
     #[schema(minimum = 0, maximum = 365)]
     pub payment_terms_days: u16,
+    /// Who pays for the outcomes: at least one, each organisation once.
     pub payers: Vec<NewPayer>,
+    /// The rate card: at least one outcome, each code once.
     pub outcomes: Vec<NewOutcome>,
     /// Organisations that may verify or reject this project's claims.
     #[serde(default)]
     pub validator_organisation_ids: Vec<String>,
+    /// Whether the project is included in the published open data (default false).
     #[serde(default)]
     pub published: bool,
     /// INDIGO `policy_sector`.
@@ -204,6 +244,7 @@ fn default_settlement_frequency() -> SettlementFrequency {
     SettlementFrequency::Quarterly
 }
 
+/// One payer of a new project.
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({
@@ -214,12 +255,18 @@ fn default_settlement_frequency() -> SettlementFrequency {
     "lead": true
 }))]
 pub struct NewPayer {
+    /// The organisation (`org_…`) that pays this share: not of kind `provider`, and not the
+    /// project's provider.
     pub organisation_id: String,
+    /// Its part on the project; a `central_top_up` payer pays from a fund its organisation owns.
     pub role: PayerRole,
+    /// The most this payer pays across the project (its cap): more than zero, in the project's
+    /// currency.
     pub max_commitment: MoneyJson,
     /// Fixed share such as "0.15"; when no payer gives one, shares are pro rata to
     /// `max_commitment`.
     pub share: Option<String>,
+    /// Shares for date ranges, replacing `share` on the days they cover; none by default.
     #[serde(default)]
     pub phases: Vec<NewPhase>,
     /// This payer takes the local part for participants whose home area is listed here.
@@ -233,17 +280,23 @@ pub struct NewPayer {
     pub fund_id: Option<String>,
 }
 
+/// A share that applies from one date to another, both inclusive.
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({"from": "2026-04-01", "to": "2027-03-31", "share": "0.5"}))]
 pub struct NewPhase {
+    /// First day the share applies (inclusive).
     #[serde(deserialize_with = "limits::date")]
     pub from: NaiveDate,
+    /// Last day the share applies (inclusive), not before `from`.
     #[serde(deserialize_with = "limits::date")]
     pub to: NaiveDate,
+    /// The payer's share on those days, a decimal string such as "0.5"; the shares in force on
+    /// any day sum to 1.
     pub share: String,
 }
 
+/// One outcome of a project's rate card.
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({
@@ -255,12 +308,15 @@ pub struct NewPhase {
     "deadweight": "0.1"
 }))]
 pub struct NewOutcome {
+    /// Its code, unique within the project, used in claims (`EMPLOYED_13W`).
     #[schema(min_length = 1, max_length = 64, pattern = "^[A-Za-z0-9_.-]+$")]
     pub code: String,
+    /// Its name, 1 to 300 characters (trimmed).
     #[schema(min_length = 1, max_length = 300)]
     pub name: String,
     /// Price per unit.
     pub price: MoneyJson,
+    /// What one unit is: an achievement, or a week or day of a time-based outcome.
     pub unit: OutcomeUnit,
     /// 1 to 10,000.
     #[schema(minimum = 1, maximum = 10000)]
@@ -270,6 +326,8 @@ pub struct NewOutcome {
     pub max_claims_per_participant: Option<i32>,
     /// Outcomes sharing a group are mutually exclusive for one participant.
     pub exclusive_group: Option<String>,
+    /// An outcome the participant must have achieved first (and verified before this one is),
+    /// if any; prerequisites may not form a cycle.
     pub requires: Option<Requirement>,
     /// Most achievements (or units, for time units) paid across the project (at most
     /// 100,000,000).
@@ -277,14 +335,20 @@ pub struct NewOutcome {
     pub volume_cap: Option<i32>,
     /// Fraction deducted from the price, e.g. "0.33".
     pub deadweight: Option<String>,
+    /// Youngest age at start (0 to 130) that is paid, if limited; claims must then give
+    /// `age_at_start`.
     pub min_age_at_start: Option<i32>,
+    /// Oldest age at start (0 to 130) that is paid, if limited; claims must then give
+    /// `age_at_start`.
     pub max_age_at_start: Option<i32>,
 }
 
+/// An outcome's prerequisite: another outcome of the same project.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({"outcome_code": "ENGAGED", "min_days_after": 91}))]
 pub struct Requirement {
+    /// Code of the outcome that must come first; another outcome of the same rate card.
     pub outcome_code: String,
     /// Days that must have passed since the required outcome was achieved (0 to 36,525).
     #[serde(default)]

@@ -265,6 +265,8 @@ pub fn lock_for_submission(
 
 // --- submission -------------------------------------------------------------------------------
 
+/// How a bulk file is taken: `all_or_nothing` (any bad row refuses the whole file) or
+/// `accept_valid` (good rows are stored, bad rows reported).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize, Serialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum BulkMode {
@@ -279,17 +281,24 @@ pub enum BulkMode {
 pub struct RowResult {
     /// 1-based number of the data row (the CSV header is not counted).
     pub row: usize,
+    /// Whether the row meets every rule.
     pub status: RowStatus,
+    /// The claim stored for the row (`clm_…`); absent when the row was rejected or
+    /// nothing was stored.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub claim_id: Option<String>,
+    /// Every rule the row breaks; absent for an accepted row.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub reasons: Vec<Reason>,
 }
 
+/// Whether a bulk row meets every rule (`accepted`) or breaks one (`rejected`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum RowStatus {
+    /// The row meets every rule.
     Accepted,
+    /// The row breaks at least one rule; `reasons` says which.
     Rejected,
 }
 
@@ -549,10 +558,15 @@ fn load_history_with_paid(
 /// The result of verifying one claim.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct VerifyResult {
+    /// The claim (`clm_…`) this result is for.
     pub claim_id: String,
+    /// Whether the claim was verified and its allocations posted.
     pub verified: bool,
+    /// What the verified claim pays after every adjustment; absent when it was not
+    /// verified.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub payable: Option<MoneyJson>,
+    /// Why the claim was not verified; absent when it was.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub reasons: Vec<Reason>,
 }

@@ -25,22 +25,33 @@ const READ_PAGE_ROWS: i64 = 10_000;
 /// One file of a release as its manifest lists it.
 #[derive(Debug, Clone, Serialize, serde::Deserialize, utoipa::ToSchema)]
 pub struct FileEntry {
+    /// The file's name in the release (`funds.csv`, `datapackage.json`, `SHA256SUMS`,
+    /// the zip).
     pub name: String,
+    /// Its media type, such as `text/csv; charset=utf-8`.
     pub media_type: String,
+    /// Its size in bytes.
     pub bytes: i64,
+    /// SHA-256 of its content, lowercase hex.
     pub sha256: String,
 }
 
 /// What a release holds: its version, when it was cut, its licence and files.
 #[derive(Debug, Clone, Serialize, serde::Deserialize, utoipa::ToSchema)]
 pub struct Manifest {
+    /// The release's version: its UTC date and a sequence number for the day
+    /// (`2026-10-28.1`).
     pub version: String,
+    /// When the release was cut, UTC, as `YYYY-MM-DDTHH:MM:SSZ`.
     pub released_at: String,
+    /// Name of the licence the data is published under.
     pub licence: String,
     /// Counts from 1 to k−1 were withheld.
     pub k: i64,
     /// Rows per table.
     pub rows: std::collections::BTreeMap<String, usize>,
+    /// Every file of the release: one CSV per table, the data package descriptor,
+    /// `SHA256SUMS` and the zip of them all.
     pub files: Vec<FileEntry>,
 }
 
