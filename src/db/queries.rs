@@ -573,6 +573,27 @@ pub fn get_project(conn: &mut DbConn, id: &str) -> Result<Option<ProjectRecord>,
     }
 }
 
+/// `$column` is one of `$ids`: `=` for a single id, a statement each connection prepares once
+/// and keeps (diesel does not keep `IN (…)` lists, so PostgreSQL would plan those again each
+/// time), `IN (…)` for a page of them.
+macro_rules! one_of {
+    ($column:expr, $ids:expr) => {{
+        let ids: &[&str] = $ids;
+        let filter: Box<dyn BoxableExpression<_, MultiBackend, SqlType = diesel::sql_types::Bool>> =
+            match ids {
+                [one] => Box::new($column.eq((*one).to_owned())),
+                many => Box::new(
+                    $column.eq_any(
+                        many.iter()
+                            .map(|id| (*id).to_owned())
+                            .collect::<Vec<String>>(),
+                    ),
+                ),
+            };
+        filter
+    }};
+}
+
 /// The projects with their payers (phases, home areas), rate cards and validators: five
 /// queries however many projects there are.
 fn load_project_details(
@@ -581,17 +602,18 @@ fn load_project_details(
 ) -> Result<Vec<ProjectRecord>, DieselError> {
     let project_ids: Vec<&str> = projects.iter().map(|p| p.id.as_str()).collect();
     let payers: Vec<ProjectPayer> = project_payers::table
-        .filter(project_payers::project_id.eq_any(&project_ids))
+        .filter(one_of!(project_payers::project_id, &project_ids))
         .order((
             project_payers::project_id.asc(),
             project_payers::position.asc(),
         ))
         .select(ProjectPayer::as_select())
         .load(conn)?;
-    let payer_ids: Vec<&str> = payers.iter().map(|p| p.id.as_str()).collect();
+    // Phases and home areas by their payers' project (a join), not by a list of payer ids.
     let mut phases: HashMap<String, Vec<PayerPhase>> = HashMap::new();
     for phase in payer_phases::table
-        .filter(payer_phases::payer_id.eq_any(&payer_ids))
+        .inner_join(project_payers::table)
+        .filter(one_of!(project_payers::project_id, &project_ids))
         .order(payer_phases::starts_on.asc())
         .select(PayerPhase::as_select())
         .load(conn)?
@@ -603,7 +625,8 @@ fn load_project_details(
     }
     let mut areas: HashMap<String, Vec<String>> = HashMap::new();
     for area in payer_home_areas::table
-        .filter(payer_home_areas::payer_id.eq_any(&payer_ids))
+        .inner_join(project_payers::table)
+        .filter(one_of!(project_payers::project_id, &project_ids))
         .order(payer_home_areas::area_code.asc())
         .select(PayerHomeArea::as_select())
         .load(conn)?
@@ -612,7 +635,7 @@ fn load_project_details(
     }
     let mut outcomes: HashMap<String, Vec<OutcomeMetric>> = HashMap::new();
     for outcome in outcome_metrics::table
-        .filter(outcome_metrics::project_id.eq_any(&project_ids))
+        .filter(one_of!(outcome_metrics::project_id, &project_ids))
         .order((
             outcome_metrics::project_id.asc(),
             outcome_metrics::position.asc(),
@@ -627,7 +650,7 @@ fn load_project_details(
     }
     let mut validators: HashMap<String, Vec<String>> = HashMap::new();
     for (project_id, organisation_id) in project_validators::table
-        .filter(project_validators::project_id.eq_any(&project_ids))
+        .filter(one_of!(project_validators::project_id, &project_ids))
         .order((
             project_validators::project_id.asc(),
             project_validators::organisation_id.asc(),
@@ -748,7 +771,7 @@ pub fn claim_adjustments(
     claim_ids: &[&str],
 ) -> Result<Vec<ClaimAdjustment>, DieselError> {
     claim_adjustments::table
-        .filter(claim_adjustments::claim_id.eq_any(claim_ids))
+        .filter(one_of!(claim_adjustments::claim_id, claim_ids))
         .order((
             claim_adjustments::claim_id.asc(),
             claim_adjustments::position.asc(),
@@ -781,7 +804,10 @@ pub fn list_allocations(
     // Claims' lines by the claim index alone: named with the project too, the planner may
     // walk the project's every allocation instead.
     query = match filter.claim_ids {
-        Some(claim_ids) => query.filter(allocations::claim_id.eq_any(claim_ids)),
+        Some(claim_ids) => {
+            let claim_ids: Vec<&str> = claim_ids.iter().map(String::as_str).collect();
+            query.filter(one_of!(allocations::claim_id, &claim_ids))
+        }
         None => query.filter(allocations::project_id.eq(project_id.to_owned())),
     };
     for org in [filter.only_payer, filter.payer].into_iter().flatten() {
