@@ -116,10 +116,29 @@ fn run(command: Command, mut config: Config) -> Result<(), String> {
         Command::Check => {
             let pool = db::connect(&config.database, 1)?;
             let mut conn = pool.get().map_err(|e| e.to_string())?;
-            let report = cofund::services::check::run(&mut conn).map_err(|e| e.to_string())?;
+            let mut report = cofund::services::check::run(&mut conn).map_err(|e| e.to_string())?;
             println!(
                 "checked {} ledger entries, {} allocations, {} claims, {} payers",
                 report.entries, report.allocations, report.claims, report.payers
+            );
+            let open_data =
+                cofund::services::open_data::build::check(&mut conn, config.open_data.k)
+                    .map_err(|e| e.to_string())?;
+            println!(
+                "audited the open data of {} published projects against the ledger (k = {})",
+                open_data.projects, config.open_data.k
+            );
+            if !open_data.stale_tables.is_empty() {
+                println!(
+                    "note: the stored {} are from an earlier rebuild; the next rebuild publishes what was audited now",
+                    open_data.stale_tables.join(", ")
+                );
+            }
+            report.violations.extend(
+                open_data
+                    .violations
+                    .into_iter()
+                    .map(|v| format!("open data: {v}")),
             );
             if report.violations.is_empty() {
                 println!("ok: every invariant holds");

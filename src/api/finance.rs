@@ -19,6 +19,7 @@ use crate::domain::money::MoneyJson;
 use crate::domain::period::Period;
 use crate::domain::position::CapWarning;
 use crate::domain::registry::SettlementFrequency;
+use crate::domain::spreadsheet::text_cell;
 use crate::domain::FieldError;
 use crate::services::access::load_visible;
 use crate::services::claims::lock_project;
@@ -586,12 +587,8 @@ pub async fn statement_csv(
         "outstanding",
     ];
     let internal = |e: csv::Error| ApiError::Internal(format!("statement CSV: {e}"));
-    // Names are text a spreadsheet could read as a formula: such a cell is prefixed with an
-    // apostrophe, as OWASP advises, so it is shown and never run.
-    let text = |cell: &str| match cell.chars().next() {
-        Some('=' | '+' | '-' | '@' | '\t' | '\r') => format!("'{cell}"),
-        _ => cell.to_owned(),
-    };
+    // Names are text a spreadsheet could read as a formula: the one CSV rule neutralises them.
+    let text = |cell: &str| text_cell(cell).into_owned();
     writer.write_record(header).map_err(internal)?;
     for l in &view.lines {
         writer

@@ -32,6 +32,7 @@ pub mod registry;
 pub mod settlement;
 pub mod shares;
 pub mod split;
+pub mod spreadsheet;
 
 use serde::Serialize;
 use utoipa::ToSchema;

@@ -4,6 +4,7 @@
 mod access;
 mod auth;
 mod claims;
+mod disclosure;
 mod errors;
 mod hardening;
 mod helpers;

@@ -1086,6 +1086,16 @@ async fn careless_clients_get_clear_answers() {
     app.get("/open-data/v1/funds.csv?colour=red", None)
         .await
         .assert_problem(400);
+    // A NUL inside a cursor's value or a filter is malformed input on both databases, not a
+    // database error.
+    use base64::Engine;
+    let nul_cursor = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .encode(br#"{"sort":null,"descending":false,"value":null,"key":"fund\u0000x"}"#);
+    for query in [format!("cursor={nul_cursor}"), "name=a%00b".to_owned()] {
+        app.get(&format!("/open-data/v1/funds?{query}"), None)
+            .await
+            .assert_problem(400);
+    }
     let share = all_rows(&app, "project_payers", "&share__in=0.30,1").await;
     assert!(share.is_empty(), "pro rata payers have no fixed share");
     let missing = app.get("/open-data/v1/claimz", None).await;

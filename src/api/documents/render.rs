@@ -8,6 +8,7 @@ use crate::api::stream::Sink;
 use crate::db::models::{DocumentLine, SettlementDocument};
 use crate::db::{queries, DbConn, Pool};
 use crate::domain::money::{exponent_of, format_minor};
+use crate::domain::spreadsheet::text_cell;
 
 /// Most lines the HTML page lists; the CSV has every line.
 pub const HTML_MAX_LINES: i64 = 5_000;
@@ -84,7 +85,7 @@ fn write_csv_pages(
                     d.recipient_organisation_id.as_str(),
                     &(line.position + 1).to_string(),
                     line.claim_id.as_str(),
-                    line.outcome_code.as_str(),
+                    &text_cell(&line.outcome_code),
                     line.participant_pseudonym.as_str(),
                     &line.achieved_on.to_string(),
                     &format_minor(line.amount_minor, exponent),

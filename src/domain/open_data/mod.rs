@@ -3,6 +3,7 @@
 
 pub mod catalog;
 pub mod classification;
+pub mod disclosure;
 pub mod indigo;
 pub mod package;
 pub mod query;

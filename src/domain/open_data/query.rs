@@ -222,6 +222,10 @@ fn filter(table: &'static Table, name: &str, value: &str) -> Result<Filter, Stri
 
 /// A filter or cursor value as the column stores it.
 pub fn stored_value(field: &Field, value: &str) -> Result<Stored, String> {
+    // No published value holds a NUL, and PostgreSQL refuses one in text.
+    if value.contains('\0') {
+        return Err("a value cannot hold a NUL character".into());
+    }
     match field.kind {
         FieldKind::Text => Ok(Stored::Text(Some(value.to_owned()))),
         // Shares are stored as the registry normalises them (`0.3`, never `0.30`).
@@ -296,6 +300,12 @@ fn decode_cursor(text: &str, sort: Sort) -> Result<Cursor, String> {
         .decode(text)
         .map_err(|_| bad())?;
     let json: CursorJson = serde_json::from_slice(&bytes).map_err(|_| bad())?;
+    // No table gives out a cursor with a control character, and PostgreSQL refuses a NUL in
+    // text: such a cursor is malformed, like any other.
+    let has_control = |t: &str| t.chars().any(char::is_control);
+    if json.key.chars().any(char::is_control) || json.value.as_deref().is_some_and(has_control) {
+        return Err(bad());
+    }
     if json.sort.as_deref() != sort.field.map(|f| f.name) || json.descending != sort.descending {
         return Err(bad());
     }
@@ -399,5 +409,17 @@ mod tests {
         )
         .is_err());
         assert!(parse(t, &pairs(&[("cursor", "not-a-cursor")])).is_err());
+        for (value, key) in [(Some("1\u{0}"), "fund_1"), (None, "fund\u{0}1")] {
+            let by_key = Sort {
+                field: None,
+                descending: false,
+            };
+            let nul = encode_cursor(by_key, value.map(str::to_owned), key);
+            assert!(
+                parse(t, &pairs(&[("cursor", &nul)])).is_err(),
+                "{value:?} {key:?}"
+            );
+        }
+        assert!(parse(t, &pairs(&[("name", "a\u{0}b")])).is_err());
     }
 }

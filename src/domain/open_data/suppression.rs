@@ -60,8 +60,15 @@ impl Grid {
 
     /// The withheld cells, for threshold `k` (counts from 1 to k−1 are small).
     pub fn suppress(&self, k: i64) -> BTreeSet<usize> {
+        self.suppress_with(k, &BTreeSet::new())
+    }
+
+    /// The withheld cells when `also` are withheld besides the small ones, with everything
+    /// they imply.
+    pub fn suppress_with(&self, k: i64, also: &BTreeSet<usize>) -> BTreeSet<usize> {
         let mut withheld: BTreeSet<usize> = (0..self.cells.len())
             .filter(|&i| is_small(self.cells[i].counts, k))
+            .chain(also.iter().copied())
             .collect();
         loop {
             let more: Vec<usize> = self

@@ -4,6 +4,7 @@ use chrono::{NaiveDate, NaiveDateTime};
 
 use super::catalog::{FieldKind, Table, STORED_AMOUNT_DECIMALS};
 use crate::domain::money::{exponent_of, format_minor};
+use crate::domain::spreadsheet::text_cell;
 
 /// What a suppressed cell says in CSV, so that a reader can tell it from an unknown value
 /// (an empty cell). JSON has `null` for both; only suppressible columns are ever suppressed,
@@ -67,9 +68,12 @@ impl Value {
         }
     }
 
+    /// As written in CSV: text that a spreadsheet would run as a formula is prefixed with an
+    /// apostrophe (`crate::domain::spreadsheet`), as in every CSV cofund writes.
     pub fn csv(&self) -> String {
         match self {
             Value::Suppressed => SUPPRESSED.to_owned(),
+            Value::Text(t) => text_cell(t).into_owned(),
             other => other.display().unwrap_or_default(),
         }
     }

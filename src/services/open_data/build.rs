@@ -87,7 +87,14 @@ pub fn published_rows(
         let kinds = queries::organisation_kinds(conn, &payer_ids)?;
         let facts = project_facts(&record, &kinds);
         fund_ids.extend(facts.fund_ids.iter().cloned());
-        let rows = rows::project_rows(&facts, &ledger.remove(id).unwrap_or_default(), k);
+        let project_ledger = ledger.remove(id).unwrap_or_default();
+        let rows = rows::project_rows(&facts, &project_ledger, k);
+        // The auditor again, on the rows as written: a rebuild that would publish an exposed
+        // count is refused (its transaction rolls back and the previous tables stay).
+        rows::audit_rows(&facts, &project_ledger, &rows, k).map_err(|e| {
+            tracing::error!(project = %id, "open-data rebuild refused: {e}");
+            ServiceError::Internal(format!("open data for project {id} failed its audit: {e}"))
+        })?;
         all.project.extend(rows.project);
         all.payers.extend(rows.payers);
         all.metrics.extend(rows.metrics);
@@ -209,6 +216,10 @@ struct ResultAggregate {
     #[diesel(sql_type = BigInt)]
     paid_participants: i64,
     #[diesel(sql_type = BigInt)]
+    payable_units: i64,
+    #[diesel(sql_type = BigInt)]
+    payable_minor: i64,
+    #[diesel(sql_type = BigInt)]
     engaged: i64,
 }
 
@@ -270,14 +281,23 @@ fn money_sql(quarter: Option<&str>, outcome: Option<&str>, payer: Option<&str>) 
 /// The results and money of every published project, from the claims and the allocations.
 fn ledger_facts(conn: &mut DbConn) -> Result<HashMap<String, LedgerFacts>, ServiceError> {
     let claim_quarter = backend_specific::quarter_label_sql(conn, "c.achieved_on");
+    // A verified claim's units are payable when the caps on the rate card leave them
+    // (`paid_units`), and paid when a payer paid something for them: an outcome verified
+    // after a payer's or the contract's cap has bound is achieved, and payable or not, but
+    // not paid.
+    let paid = "(c.status = 'verified' AND COALESCE(c.paid_units, 0) > 0 AND al.net > 0)";
     let results_sql = format!(
         "SELECT c.project_id AS project_id, c.outcome_code AS outcome_code, {claim_quarter} AS quarter, \
             CAST(SUM(CASE WHEN c.status = 'verified' THEN c.quantity ELSE 0 END) AS BIGINT) AS achieved_units, \
             CAST(COUNT(DISTINCT CASE WHEN c.status = 'verified' THEN c.participant_pseudonym END) AS BIGINT) AS achieved_participants, \
-            CAST(SUM(CASE WHEN c.status = 'verified' THEN COALESCE(c.paid_units, 0) ELSE 0 END) AS BIGINT) AS paid_units, \
-            CAST(COUNT(DISTINCT CASE WHEN c.status = 'verified' AND c.paid_units > 0 THEN c.participant_pseudonym END) AS BIGINT) AS paid_participants, \
+            CAST(SUM(CASE WHEN {paid} THEN c.paid_units ELSE 0 END) AS BIGINT) AS paid_units, \
+            CAST(COUNT(DISTINCT CASE WHEN {paid} THEN c.participant_pseudonym END) AS BIGINT) AS paid_participants, \
+            CAST(SUM(CASE WHEN c.status = 'verified' THEN COALESCE(c.paid_units, 0) ELSE 0 END) AS BIGINT) AS payable_units, \
+            CAST(SUM(CASE WHEN c.status = 'verified' THEN COALESCE(c.payable_minor, 0) ELSE 0 END) AS BIGINT) AS payable_minor, \
             CAST(COUNT(DISTINCT c.participant_pseudonym) AS BIGINT) AS engaged \
          FROM claims c JOIN projects p ON p.id = c.project_id \
+         LEFT JOIN (SELECT claim_id, SUM(amount_minor) AS net FROM allocations GROUP BY claim_id) al \
+                ON al.claim_id = c.id \
          WHERE p.published = TRUE \
          GROUP BY c.project_id, c.outcome_code, {claim_quarter}"
     );
@@ -291,6 +311,8 @@ fn ledger_facts(conn: &mut DbConn) -> Result<HashMap<String, LedgerFacts>, Servi
                 achieved_participants: r.achieved_participants,
                 paid_units: r.paid_units,
                 paid_participants: r.paid_participants,
+                payable_units: r.payable_units,
+                payable_minor: r.payable_minor,
                 engaged: r.engaged,
             },
         );
@@ -379,6 +401,59 @@ fn organisation_rows(conn: &mut DbConn, ids: &BTreeSet<String>) -> Result<Vec<Ro
             )
         })
         .collect())
+}
+
+/// What `cofund check` finds of the open data.
+#[derive(Debug, Default)]
+pub struct OpenDataCheck {
+    /// Published projects audited.
+    pub projects: usize,
+    /// A build from the ledger as it is now that fails the disclosure audit.
+    pub violations: Vec<String>,
+    /// Tables whose stored rows are not that build (an older rebuild: every rebuild was
+    /// audited before it was stored, and the next one publishes this one).
+    pub stale_tables: Vec<&'static str>,
+}
+
+/// Builds the published tables from the ledger as it is now, without storing them (which
+/// audits every project), and compares them with the stored tables. Read-only.
+pub fn check(conn: &mut DbConn, k: i64) -> Result<OpenDataCheck, ServiceError> {
+    let mut report = OpenDataCheck::default();
+    let tables = match published_rows(conn, k) {
+        Ok((tables, built)) => {
+            report.projects = built.projects;
+            tables
+        }
+        Err(ServiceError::Internal(why)) => {
+            report.violations.push(why);
+            return Ok(report);
+        }
+        Err(other) => return Err(other),
+    };
+    #[derive(QueryableByName)]
+    struct Stored {
+        #[diesel(sql_type = Text)]
+        row_key: String,
+        #[diesel(sql_type = Text)]
+        row_json: String,
+    }
+    for table in TABLES {
+        let fresh = tables.get(table.name).map_or(&[][..], Vec::as_slice);
+        let sql = format!(
+            "SELECT row_key, row_json FROM {} ORDER BY row_key",
+            table.stored_in()
+        );
+        let stored: Vec<Stored> = dynamic::load(conn, &sql, &[])?;
+        let same = stored.len() == fresh.len()
+            && stored
+                .iter()
+                .zip(fresh)
+                .all(|(s, f)| s.row_key == f.key && s.row_json == f.json(table));
+        if !same {
+            report.stale_tables.push(table.name);
+        }
+    }
+    Ok(report)
 }
 
 /// Rows per INSERT: under both databases' limits on bound parameters for the widest table.

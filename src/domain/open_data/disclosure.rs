@@ -1,0 +1,554 @@
+//! The disclosure auditor: what a reader of everything cofund publishes about a project can
+//! work out about each withheld cell, and whether that is more than withholding itself says.
+//!
+//! ## The reader
+//! The reader is assumed to know more than any real reader could, so that what passes here
+//! passes for them:
+//! - the public terms: each payer's maximum commitment and published share, each outcome's
+//!   price and volume cap, the project's maximum outcome payment;
+//! - every published cell, and for each published block (one outcome in one quarter) also what
+//!   is not published of it: the units that counted against the caps and their value;
+//! - for every block, which of the contract's rules shaped it (whether each payer paid exactly
+//!   its published share of each outcome, whether a cap, deadweight or a phase changed what
+//!   was payable, whether anything was left unfunded) and which of its counts and amounts are
+//!   nothing and which something, though not the counts themselves;
+//! - whether each cap has bound: a cap that bound is a published total (the payer paid exactly
+//!   its maximum, the volume cap's units were all used, the contract's maximum was reached).
+//!
+//! ## Protected
+//! A withheld block's count of outcomes achieved, and of outcomes paid, is protected when the
+//! reader, with counts as whole numbers, cannot rule out any value from 1 to k−1 for it (up to
+//! the outcome's volume cap, which the public terms state anyway): withholding says the count
+//! may be small, and the reader learns nothing beyond that. The amounts follow from the counts
+//! (a payer's part of a plain block is its share of the price per unit, to the penny per
+//! outcome), so they are protected with them.
+//!
+//! Each question "can this count be t?" is an integer feasibility problem over the withheld
+//! blocks, solved exactly by branch and bound (`good_lp` with the pure-Rust `microlp`).
+
+use good_lp::{microlp, variable, Constraint, Expression, ProblemVariables, SolverModel, Variable};
+
+/// A payer as the public terms show it: its maximum and its published share's weight (a fixed
+/// share scaled to an integer, or its maximum for pro rata).
+#[derive(Debug, Clone)]
+pub struct PayerTerms {
+    pub cap_minor: i64,
+    pub weight: i128,
+}
+
+#[derive(Debug, Clone)]
+pub struct OutcomeTerms {
+    pub price_minor: i64,
+    pub volume_cap: Option<i64>,
+}
+
+#[derive(Debug, Clone)]
+pub struct ProjectTerms {
+    pub payers: Vec<PayerTerms>,
+    pub outcomes: Vec<OutcomeTerms>,
+    pub contract_cap_minor: Option<i64>,
+}
+
+/// What the ledger holds for one outcome in one quarter.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Block {
+    /// Index into `ProjectTerms::outcomes`.
+    pub outcome: usize,
+    /// Units verified (published as `outcomes_achieved`).
+    pub achieved_units: i64,
+    /// Units of verified outcomes that were paid something (published as `outcomes_paid`).
+    pub paid_units: i64,
+    /// Units within the volume, participant and contract caps (what counts against them).
+    pub payable_units: i64,
+    /// Their value, before the payers' own caps (what counts against the contract cap).
+    pub payable_minor: i64,
+    /// Each payer's money for the block, in the order of `ProjectTerms::payers`; `None` where
+    /// it has no published row.
+    pub money: Vec<Option<i64>>,
+    /// How many outcomes each payer paid something for, where each outcome is one unit of one
+    /// participant (`None` otherwise: time units, several claims a participant).
+    pub paid_for: Option<Vec<i64>>,
+}
+
+/// What was published of the project's blocks and totals.
+#[derive(Debug, Clone)]
+pub struct Publication {
+    pub withheld: Vec<bool>,
+    /// Each payer's published total, if published.
+    pub payer_totals: Vec<Option<i64>>,
+    pub project_total: Option<i64>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Quantity {
+    Achieved,
+    Paid,
+}
+
+/// A withheld count the reader can pin down more than withholding allows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Exposure {
+    pub block: usize,
+    pub quantity: Quantity,
+    /// The values from 1 to k−1 the reader can rule out.
+    pub ruled_out: Vec<i64>,
+}
+
+/// The largest count a variable may take: far beyond any quarter of one outcome, inside the
+/// solver's integer range.
+const MAX_UNITS: i32 = 100_000_000;
+
+/// Every withheld count of the project that is exposed, for threshold `k`.
+pub fn audit(
+    terms: &ProjectTerms,
+    blocks: &[Block],
+    published: &Publication,
+    k: i64,
+) -> Vec<Exposure> {
+    debug_assert_eq!(blocks.len(), published.withheld.len());
+    let mut exposures = Vec::new();
+    for (at, block) in blocks.iter().enumerate() {
+        if !published.withheld[at] {
+            continue;
+        }
+        let cap = terms.outcomes[block.outcome].volume_cap.unwrap_or(i64::MAX);
+        for (quantity, truth) in [
+            (Quantity::Achieved, block.achieved_units),
+            (Quantity::Paid, block.paid_units),
+        ] {
+            if !(1..k).contains(&truth) {
+                continue;
+            }
+            let ruled_out: Vec<i64> = (1..k.min(cap.saturating_add(1)))
+                .filter(|&t| {
+                    t != truth && !feasible(terms, blocks, published, Some((at, quantity, t)))
+                })
+                .collect();
+            if !ruled_out.is_empty() {
+                exposures.push(Exposure {
+                    block: at,
+                    quantity,
+                    ruled_out,
+                });
+            }
+        }
+    }
+    exposures
+}
+
+/// Whether the reader's constraints admit a solution (with one count fixed to a value). The
+/// truth is always a solution; a solver failure counts as "no", which can only withhold more.
+pub fn feasible(
+    terms: &ProjectTerms,
+    blocks: &[Block],
+    published: &Publication,
+    fixed: Option<(usize, Quantity, i64)>,
+) -> bool {
+    let model = Model::new(terms, blocks, published);
+    let mut constraints = model.constraints;
+    if let Some((at, quantity, value)) = fixed {
+        let unknowns = model.unknowns[at]
+            .as_ref()
+            .expect("only a withheld block is asked about");
+        let var = match quantity {
+            Quantity::Achieved => unknowns.achieved,
+            Quantity::Paid => unknowns.paid,
+        };
+        constraints.push(Expression::from(var).eq(value as f64));
+    }
+    let problem = model
+        .vars
+        .minimise(Expression::from(0.0))
+        .using(microlp)
+        .with_all(constraints);
+    problem.solve().is_ok()
+}
+
+/// The unknowns of a withheld block.
+struct Unknowns {
+    achieved: Variable,
+    paid: Variable,
+    payable_units: Variable,
+    payable_minor: Variable,
+}
+
+/// The reader's model of one project: a variable for each withheld count and amount, a
+/// constant for each published one, and the constraints the terms and the structure give.
+struct Model {
+    vars: ProblemVariables,
+    unknowns: Vec<Option<Unknowns>>,
+    constraints: Vec<Constraint>,
+}
+
+impl Model {
+    fn new(terms: &ProjectTerms, blocks: &[Block], published: &Publication) -> Model {
+        let mut model = Model {
+            vars: ProblemVariables::new(),
+            unknowns: Vec::with_capacity(blocks.len()),
+            constraints: Vec::new(),
+        };
+        let weight_sum = terms.payers.iter().map(|p| p.weight).sum::<i128>().max(1) as f64;
+        let mut payer_sums = vec![Expression::from(0.0); terms.payers.len()];
+        let mut payable_value = Expression::from(0.0);
+        let mut volume = vec![Expression::from(0.0); terms.outcomes.len()];
+        for (at, block) in blocks.iter().enumerate() {
+            if !published.withheld[at] {
+                model.unknowns.push(None);
+                for (sum, money) in payer_sums.iter_mut().zip(&block.money) {
+                    *sum += money.unwrap_or(0) as f64;
+                }
+                payable_value += block.payable_minor as f64;
+                volume[block.outcome] += block.payable_units as f64;
+                continue;
+            }
+            let price = terms.outcomes[block.outcome].price_minor as f64;
+            let per_unit: Vec<f64> = terms
+                .payers
+                .iter()
+                .map(|p| price * p.weight as f64 / weight_sum)
+                .collect();
+            let (u, parts) = model.withheld_block(block, price, &per_unit);
+            for (sum, part) in payer_sums.iter_mut().zip(parts) {
+                *sum += part;
+            }
+            payable_value += u.payable_minor;
+            volume[block.outcome] += u.payable_units;
+            model.unknowns.push(Some(u));
+        }
+        let project_sum = payer_sums
+            .iter()
+            .fold(Expression::from(0.0), |all, sum| all + sum.clone());
+        for (r, sum) in payer_sums.into_iter().enumerate() {
+            if let Some(total) = published.payer_totals[r] {
+                model.constraints.push(sum.clone().eq(total as f64));
+            }
+            let used = blocks.iter().filter_map(|b| b.money[r]).sum();
+            model.cap(sum, used, terms.payers[r].cap_minor);
+        }
+        if let Some(total) = published.project_total {
+            model.constraints.push(project_sum.eq(total as f64));
+        }
+        if let Some(cap) = terms.contract_cap_minor {
+            let used = blocks.iter().map(|b| b.payable_minor).sum();
+            model.cap(payable_value, used, cap);
+        }
+        for (o, sum) in volume.into_iter().enumerate() {
+            if let Some(cap) = terms.outcomes[o].volume_cap {
+                let used = blocks
+                    .iter()
+                    .filter(|b| b.outcome == o)
+                    .map(|b| b.payable_units)
+                    .sum();
+                model.cap(sum, used, cap);
+            }
+        }
+        model
+    }
+
+    /// A cap is at most its maximum, and exactly its maximum once it has bound.
+    fn cap(&mut self, sum: Expression, used: i64, cap: i64) {
+        self.constraints.push(if used >= cap {
+            sum.eq(cap as f64)
+        } else {
+            sum.leq(cap as f64)
+        });
+    }
+
+    /// The unknowns of a withheld block and each payer's part of it, with the relations
+    /// between them that the block's structure gives.
+    fn withheld_block(
+        &mut self,
+        block: &Block,
+        price: f64,
+        per_unit: &[f64],
+    ) -> (Unknowns, Vec<Expression>) {
+        // Whether each count and amount is nothing or something is taken as known (a block
+        // whose payers have no row paid nothing; one a cap shut off is nothing from then on).
+        let count = |truth: i64| {
+            let (min, max) = if truth == 0 { (0, 0) } else { (1, MAX_UNITS) };
+            variable().integer().min(min).max(max)
+        };
+        let amount = |truth: i64| {
+            let (min, max) = if truth == 0 {
+                (0.0, 0.0)
+            } else {
+                (1.0, f64::INFINITY)
+            };
+            variable().min(min).max(max)
+        };
+        let u = Unknowns {
+            achieved: self.vars.add(count(block.achieved_units)),
+            paid: self.vars.add(count(block.paid_units)),
+            payable_units: self.vars.add(count(block.payable_units)),
+            payable_minor: self.vars.add(amount(block.payable_minor)),
+        };
+        // Outcomes paid something are among the payable ones, which are among those achieved.
+        let paid_all = block.paid_units == block.payable_units;
+        let payable_all = block.payable_units == block.achieved_units;
+        self.constraints
+            .push(at_most(u.paid.into(), u.payable_units.into(), paid_all));
+        self.constraints.push(at_most(
+            u.payable_units.into(),
+            u.achieved.into(),
+            payable_all,
+        ));
+        // The payable value is the price of the payable units, less any deadweight or part a
+        // participant's cap left unpaid.
+        let plain = block.payable_minor as f64 == block.payable_units as f64 * price;
+        self.constraints.push(at_most(
+            u.payable_minor.into(),
+            price * u.payable_units,
+            plain,
+        ));
+        let parts: Vec<Expression> = (0..block.money.len())
+            .map(|r| self.payer_part(block, &u, r, per_unit[r]))
+            .collect();
+        // The payers fund the payable value, less any shortfall.
+        let funded = parts
+            .iter()
+            .fold(Expression::from(0.0), |all, p| all + p.clone());
+        let paid: i64 = block.money.iter().flatten().sum();
+        self.constraints.push(at_most(
+            funded,
+            u.payable_minor.into(),
+            paid == block.payable_minor,
+        ));
+        (u, parts)
+    }
+
+    /// A payer's money in a withheld block: nothing without a row or where it truly paid
+    /// nothing; its share of the price per unit, within a penny per unit (each outcome's split
+    /// rounds each part by less than a penny), where it paid its share; otherwise anything up
+    /// to the block's payable value.
+    fn payer_part(&mut self, block: &Block, u: &Unknowns, r: usize, per_unit: f64) -> Expression {
+        let money = match block.money[r] {
+            None | Some(0) => return Expression::from(0.0),
+            Some(money) => money,
+        };
+        let m = self.vars.add(variable().min(1));
+        let units = block.payable_units as f64;
+        if (money as f64 - per_unit * units).abs() <= units {
+            let low = (per_unit - 1.0) * u.payable_units;
+            let high = (per_unit + 1.0) * u.payable_units;
+            self.constraints.push(at_most(low, m.into(), false));
+            self.constraints.push(at_most(m.into(), high, false));
+        } else {
+            self.constraints
+                .push(at_most(m.into(), u.payable_minor.into(), false));
+        }
+        if let Some(paid_for) = &block.paid_for {
+            self.outcomes_paid_for(block, u, r, m, per_unit, paid_for);
+        }
+        m.into()
+    }
+
+    /// Where each outcome is one participant's unit, a payer that paid its share until its
+    /// cap bound paid `j − 1` full parts and one part of what was left: its money gives `j`
+    /// back within the rounding, and the outcomes paid something are as many as the payer
+    /// that paid for the most paid for. (Where the truth does not fit that shape, as when
+    /// another payer's shortfall was reallocated to it, nothing is said.)
+    fn outcomes_paid_for(
+        &mut self,
+        block: &Block,
+        u: &Unknowns,
+        r: usize,
+        m: Variable,
+        per_unit: f64,
+        paid_for: &[i64],
+    ) {
+        let (money, j_true) = (block.money[r].unwrap_or(0) as f64, paid_for[r] as f64);
+        let fits = (per_unit - 1.0) * (j_true - 1.0) <= money && money <= (per_unit + 1.0) * j_true;
+        if !fits || j_true < 1.0 {
+            return;
+        }
+        let j = self.vars.add(variable().integer().min(1).max(MAX_UNITS));
+        let c = &mut self.constraints;
+        c.push(at_most(
+            (per_unit - 1.0) * (Expression::from(j) - 1.0),
+            m.into(),
+            false,
+        ));
+        c.push(at_most(m.into(), (per_unit + 1.0) * j, false));
+        let most = paid_for.iter().copied().max().unwrap_or(0);
+        c.push(at_most(j.into(), u.paid.into(), paid_for[r] == most));
+    }
+}
+
+/// `lower ≤ upper`, or `lower = upper` where the truth has them equal.
+fn at_most(lower: Expression, upper: Expression, equal: bool) -> Constraint {
+    if equal {
+        lower.eq(upper)
+    } else {
+        lower.leq(upper)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    const POUND: i64 = 100;
+
+    fn terms(caps: &[i64], prices: &[i64]) -> ProjectTerms {
+        ProjectTerms {
+            payers: caps
+                .iter()
+                .map(|&cap| PayerTerms {
+                    cap_minor: cap * POUND,
+                    weight: 1,
+                })
+                .collect(),
+            outcomes: prices
+                .iter()
+                .map(|&price| OutcomeTerms {
+                    price_minor: price * POUND,
+                    volume_cap: None,
+                })
+                .collect(),
+            contract_cap_minor: None,
+        }
+    }
+
+    /// A block of `paid` outcomes (all achieved and payable) with each payer's money in pounds.
+    fn block(outcome: usize, price: i64, paid: i64, money: &[Option<i64>]) -> Block {
+        Block {
+            outcome,
+            achieved_units: paid,
+            paid_units: paid,
+            payable_units: paid,
+            payable_minor: paid * price * POUND,
+            money: money.iter().map(|m| m.map(|m| m * POUND)).collect(),
+            paid_for: None,
+        }
+    }
+
+    fn withholding(blocks: &[Block], withheld: &[usize], payers: usize) -> Publication {
+        Publication {
+            withheld: (0..blocks.len()).map(|i| withheld.contains(&i)).collect(),
+            payer_totals: vec![None; payers],
+            project_total: None,
+        }
+    }
+
+    /// Issue 16's first attack: payer A's cap (£10,000) binds in the third quarter, so its
+    /// total is known and the withheld second quarter follows by subtraction.
+    fn payer_cap_attack() -> (ProjectTerms, Vec<Block>) {
+        let blocks = vec![
+            block(0, 1_000, 6, &[Some(3_000), Some(3_000)]),
+            block(0, 1_000, 2, &[Some(1_000), Some(1_000)]),
+            block(0, 1_000, 20, &[Some(6_000), Some(10_000)]),
+            block(0, 1_000, 6, &[Some(0), Some(3_000)]),
+        ];
+        (terms(&[10_000, 100_000], &[1_000]), blocks)
+    }
+
+    #[test]
+    fn a_bound_payer_cap_exposes_a_lone_withheld_quarter() {
+        let (terms, blocks) = payer_cap_attack();
+        let exposures = audit(&terms, &blocks, &withholding(&blocks, &[1], 2), 5);
+        assert_eq!(exposures.len(), 2, "{exposures:?}");
+        assert!(exposures
+            .iter()
+            .all(|e| e.block == 1 && e.ruled_out == [1, 3, 4]));
+    }
+
+    #[test]
+    fn withholding_the_payers_series_with_it_protects_the_quarter() {
+        let (terms, blocks) = payer_cap_attack();
+        let exposures = audit(&terms, &blocks, &withholding(&blocks, &[0, 1, 2], 2), 5);
+        assert!(exposures.is_empty(), "{exposures:?}");
+    }
+
+    #[test]
+    fn two_prices_with_one_whole_number_solution_expose_both_counts() {
+        // Payer A (£5,000) has bound; the withheld quarter paid two outcomes at £1,000 and two
+        // at £300: 500a + 150b = 1,300 has one solution with counts from 1 to 4.
+        let terms = terms(&[5_000, 100_000], &[1_000, 300]);
+        let blocks = vec![
+            block(0, 1_000, 6, &[Some(3_000), Some(3_000)]),
+            block(0, 1_000, 2, &[Some(1_000), Some(1_000)]),
+            block(1, 300, 2, &[Some(300), Some(300)]),
+            block(0, 1_000, 6, &[Some(700), Some(3_000)]),
+            block(0, 1_000, 5, &[Some(0), Some(2_500)]),
+        ];
+        let exposures = audit(&terms, &blocks, &withholding(&blocks, &[1, 2], 2), 5);
+        let blocks_exposed: Vec<usize> = exposures.iter().map(|e| e.block).collect();
+        assert_eq!(blocks_exposed, [1, 1, 2, 2], "{exposures:?}");
+    }
+
+    #[test]
+    fn a_bound_contract_cap_and_volume_cap_are_totals_too() {
+        let mut contract = terms(&[100_000], &[1_000]);
+        contract.contract_cap_minor = Some(10_000 * POUND);
+        let mut blocks = vec![
+            block(0, 1_000, 6, &[Some(6_000)]),
+            block(0, 1_000, 4, &[Some(4_000)]),
+            block(0, 1_000, 0, &[None]),
+        ];
+        blocks[2].achieved_units = 6;
+        let exposed = audit(&contract, &blocks, &withholding(&blocks, &[1], 1), 5);
+        assert!(!exposed.is_empty());
+        assert!(audit(&contract, &blocks, &withholding(&blocks, &[0, 1], 1), 5).is_empty());
+
+        let mut volume = terms(&[100_000], &[100]);
+        volume.outcomes[0].volume_cap = Some(20);
+        let mut blocks = vec![
+            block(0, 100, 7, &[Some(700)]),
+            block(0, 100, 2, &[Some(200)]),
+            block(0, 100, 11, &[Some(1_100)]),
+        ];
+        blocks[2].achieved_units = 16;
+        let exposed = audit(&volume, &blocks, &withholding(&blocks, &[1], 1), 5);
+        assert!(!exposed.is_empty());
+        assert!(audit(&volume, &blocks, &withholding(&blocks, &[0, 1, 2], 1), 5).is_empty());
+    }
+
+    #[test]
+    fn a_cap_that_has_not_bound_leaves_the_counts_free() {
+        let terms = terms(&[1_000_000, 1_000_000], &[1_000]);
+        let blocks = vec![
+            block(0, 1_000, 6, &[Some(3_000), Some(3_000)]),
+            block(0, 1_000, 2, &[Some(1_000), Some(1_000)]),
+        ];
+        assert!(audit(&terms, &blocks, &withholding(&blocks, &[1], 2), 5).is_empty());
+    }
+
+    proptest! {
+        /// Whatever is withheld, the truth satisfies the reader's model: the auditor never
+        /// reasons from something false.
+        #[test]
+        fn the_truth_is_always_feasible(
+            counts in proptest::collection::vec((0usize..2, 0i64..9, 0i64..3), 1..6),
+            caps in proptest::collection::vec(1i64..40, 2),
+            withheld in proptest::collection::vec(any::<bool>(), 6),
+        ) {
+            let terms = terms(&[caps[0] * 100, caps[1] * 100], &[1_000, 300]);
+            let prices = [1_000, 300];
+            let mut left = [caps[0] * 100, caps[1] * 100];
+            let blocks: Vec<Block> = counts
+                .iter()
+                .map(|&(o, n, unpaid)| {
+                    let half = prices[o] * n / 2;
+                    let money: Vec<Option<i64>> = left
+                        .iter_mut()
+                        .map(|l| {
+                            let pay = half.min(*l);
+                            *l -= pay;
+                            (n > 0).then_some(pay)
+                        })
+                        .collect();
+                    let mut b = block(o, prices[o], n, &money);
+                    b.achieved_units += unpaid;
+                    b
+                })
+                .collect();
+            let published = Publication {
+                withheld: withheld[..blocks.len()].to_vec(),
+                payer_totals: vec![None, None],
+                project_total: None,
+            };
+            prop_assert!(feasible(&terms, &blocks, &published, None));
+        }
+    }
+}

@@ -1,0 +1,739 @@
+//! Withheld open-data cells against a reader who knows the contract's rules: the five attacks
+//! of issue 16 through HTTP on both databases, and a property test on random projects. The
+//! reader here is written afresh, independent of cofund's auditor: a reference engine that
+//! prices and splits outcomes as DOMAIN.md says, and a brute-force search over whole-number
+//! counts for every withheld block, keeping each alternative that reproduces every published
+//! cell, total and row.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use chrono::NaiveDate;
+use proptest::prelude::*;
+use serde_json::{json, Value};
+
+use crate::helpers::*;
+use cofund::domain::open_data::rows::{
+    self, quarter_of, LedgerFacts, MetricFacts, MoneyFacts, PayerFacts, ProjectFacts, ResultFacts,
+};
+use cofund::domain::open_data::value::Value as Cell;
+use cofund::domain::registry::SettlementRoute;
+
+/// The suppression threshold the tests run with (cofund's default).
+const K: i64 = 5;
+
+/// What a reader knows of a project's terms.
+#[derive(Debug, Clone)]
+struct Terms {
+    caps: Vec<i64>,
+    weights: Vec<i64>,
+    prices: Vec<i64>,
+    volume_caps: Vec<Option<i64>>,
+    contract_cap: Option<i64>,
+}
+
+/// What the reference engine makes of one outcome in one quarter.
+#[derive(Debug, Clone, PartialEq)]
+struct Outcome {
+    achieved: i64,
+    /// Outcomes a payer paid something for.
+    paid: i64,
+    payable_units: i64,
+    payable_minor: i64,
+    /// Each payer's money, `None` where it has no allocation at all (no published row).
+    money: Vec<Option<i64>>,
+    /// Participants each payer paid something for.
+    paid_for: Vec<i64>,
+}
+
+/// Largest-remainder split, ties to the payer listed first.
+fn split(amount: i64, weights: &[i64]) -> Vec<i64> {
+    let total: i64 = weights.iter().sum();
+    let mut parts: Vec<i64> = weights.iter().map(|w| amount * w / total).collect();
+    let mut order: Vec<usize> = (0..weights.len()).collect();
+    order.sort_by_key(|&i| (std::cmp::Reverse(amount * weights[i] % total), i));
+    let left = amount - parts.iter().sum::<i64>();
+    for &i in order.iter().take(left as usize) {
+        parts[i] += 1;
+    }
+    parts
+}
+
+/// Prices and splits `counts[b]` outcomes of `outcomes[b]` (blocks in time order, each
+/// outcome a participant of its own): volume cap, contract cap, then each payer's cap, with
+/// what a capped payer cannot pay left unfunded.
+fn engine(terms: &Terms, outcomes: &[usize], counts: &[i64]) -> Vec<Outcome> {
+    let payers = terms.caps.len();
+    let mut units_used = vec![0; terms.prices.len()];
+    let mut value_used = 0;
+    let mut paid_by = vec![0; payers];
+    let mut out = Vec::with_capacity(counts.len());
+    for (&o, &count) in outcomes.iter().zip(counts) {
+        let mut block = Outcome {
+            achieved: count,
+            paid: 0,
+            payable_units: 0,
+            payable_minor: 0,
+            money: vec![None; payers],
+            paid_for: vec![0; payers],
+        };
+        for _ in 0..count {
+            if terms.volume_caps[o].is_some_and(|v| units_used[o] >= v) {
+                continue;
+            }
+            units_used[o] += 1;
+            block.payable_units += 1;
+            let mut amount = terms.prices[o];
+            if let Some(cap) = terms.contract_cap {
+                amount = amount.min((cap - value_used).max(0));
+            }
+            value_used += amount;
+            block.payable_minor += amount;
+            if amount == 0 {
+                continue;
+            }
+            let mut any = false;
+            for (r, part) in split(amount, &terms.weights).into_iter().enumerate() {
+                let pay = part.min(terms.caps[r] - paid_by[r]).max(0);
+                if part != 0 {
+                    *block.money[r].get_or_insert(0) += pay;
+                }
+                paid_by[r] += pay;
+                block.paid_for[r] += i64::from(pay > 0);
+                any |= pay > 0;
+            }
+            block.paid += i64::from(any);
+        }
+        out.push(block);
+    }
+    out
+}
+
+/// A payer's cell of a block as published.
+#[derive(Debug, Clone, PartialEq)]
+enum Money {
+    NoRow,
+    Withheld,
+    Shown(i64),
+}
+
+/// What is published of a project's blocks (in time order) and totals.
+#[derive(Debug, Clone)]
+struct Published {
+    outcomes: Vec<usize>,
+    /// Outcomes achieved and paid, or `None` where the block is withheld.
+    results: Vec<Option<(i64, i64)>>,
+    money: Vec<Vec<Money>>,
+    payer_totals: Vec<Option<i64>>,
+    project_total: Option<i64>,
+}
+
+impl Published {
+    /// Whether an alternative ledger gives exactly what is published.
+    fn admits(&self, alternative: &[Outcome]) -> bool {
+        for (b, block) in alternative.iter().enumerate() {
+            if let Some(shown) = self.results[b] {
+                if shown != (block.achieved, block.paid) {
+                    return false;
+                }
+            }
+            for (cell, money) in self.money[b].iter().zip(&block.money) {
+                let same = match cell {
+                    Money::NoRow => money.is_none(),
+                    Money::Withheld => money.is_some(),
+                    Money::Shown(v) => *money == Some(*v),
+                };
+                if !same {
+                    return false;
+                }
+            }
+        }
+        let total = |r: usize| -> i64 { alternative.iter().filter_map(|b| b.money[r]).sum() };
+        let payers_agree = self
+            .payer_totals
+            .iter()
+            .enumerate()
+            .all(|(r, shown)| shown.is_none_or(|v| v == total(r)));
+        let project = (0..self.payer_totals.len()).map(total).sum::<i64>();
+        payers_agree && self.project_total.is_none_or(|v| v == project)
+    }
+
+    /// For each withheld block, every count of outcomes achieved and of outcomes paid that
+    /// some alternative with counts up to `bound` admits.
+    fn feasible(
+        &self,
+        terms: &Terms,
+        bound: i64,
+    ) -> BTreeMap<usize, (BTreeSet<i64>, BTreeSet<i64>)> {
+        let withheld: Vec<usize> = (0..self.results.len())
+            .filter(|&b| self.results[b].is_none())
+            .collect();
+        let mut counts: Vec<i64> = self.results.iter().map(|r| r.map_or(0, |r| r.0)).collect();
+        let mut found: BTreeMap<usize, (BTreeSet<i64>, BTreeSet<i64>)> =
+            withheld.iter().map(|&b| (b, Default::default())).collect();
+        loop {
+            let alternative = engine(terms, &self.outcomes, &counts);
+            if self.admits(&alternative) {
+                for &b in &withheld {
+                    let sets = found.get_mut(&b).unwrap();
+                    sets.0.insert(alternative[b].achieved);
+                    sets.1.insert(alternative[b].paid);
+                }
+            }
+            // The next count vector, odometer-wise over the withheld blocks.
+            let Some(&b) = withheld.iter().find(|&&b| counts[b] < bound) else {
+                return found;
+            };
+            for &before in withheld.iter().take_while(|&&w| w != b) {
+                counts[before] = 0;
+            }
+            counts[b] += 1;
+        }
+    }
+}
+
+/// The withheld blocks whose true counts are small, each with the counts from 1 to k−1 (up to
+/// the outcome's volume cap, which the terms state anyway) that the reader can rule out.
+fn exposed(terms: &Terms, published: &Published, truth: &[Outcome], bound: i64) -> Vec<String> {
+    let feasible = published.feasible(terms, bound);
+    let mut exposed = Vec::new();
+    for (b, (achieved, paid)) in feasible {
+        let top = terms.volume_caps[published.outcomes[b]].map_or(K - 1, |v| v.min(K - 1));
+        for (what, true_count, set) in [
+            ("achieved", truth[b].achieved, &achieved),
+            ("paid", truth[b].paid, &paid),
+        ] {
+            if !(1..K).contains(&true_count) {
+                continue;
+            }
+            let ruled_out: Vec<i64> = (1..=top).filter(|t| !set.contains(t)).collect();
+            if !ruled_out.is_empty() {
+                exposed.push(format!(
+                    "block {b}: {what} is {true_count}; the reader rules out {ruled_out:?}"
+                ));
+            }
+        }
+    }
+    exposed
+}
+
+// ---------------------------------------------------------------------------------------
+// Through cofund's suppression, without a database: random projects.
+
+const QUARTERS: [&str; 6] = [
+    "2021-02-10",
+    "2021-05-10",
+    "2021-08-10",
+    "2021-11-10",
+    "2022-02-10",
+    "2022-05-10",
+];
+
+fn project_facts(terms: &Terms) -> ProjectFacts {
+    let shares = terms.weights.iter().sum::<i64>() == 10;
+    ProjectFacts {
+        id: "prj".into(),
+        name: "Random".into(),
+        fund_ids: vec![],
+        provider_organisation_id: "provider".into(),
+        stage_development: None,
+        service_start: NaiveDate::from_ymd_opt(2021, 1, 1).unwrap(),
+        service_end: NaiveDate::from_ymd_opt(2023, 1, 1).unwrap(),
+        policy_sector: None,
+        social_challenge: None,
+        target_population: None,
+        max_outcome_payment_minor: terms.contract_cap,
+        currency: "GBP".into(),
+        settlement_route: SettlementRoute::Direct,
+        created_at: NaiveDate::from_ymd_opt(2021, 1, 1)
+            .unwrap()
+            .and_hms_opt(0, 0, 0)
+            .unwrap(),
+        payers: (0..terms.caps.len())
+            .map(|r| PayerFacts {
+                organisation_id: format!("payer{r}"),
+                category: "Government/Public Sector/Public Bank",
+                role: "local_commissioner".into(),
+                max_commitment_minor: terms.caps[r],
+                share: shares.then(|| format!("0.{}", terms.weights[r])),
+                lead: r == 0,
+            })
+            .collect(),
+        metrics: (0..terms.prices.len())
+            .map(|o| MetricFacts {
+                id: format!("m{o}"),
+                code: format!("o{o}"),
+                name: format!("Outcome {o}"),
+                unit: "achievement".into(),
+                price_minor: terms.prices[o],
+                max_units_per_participant: None,
+                max_claims_per_participant: 1,
+                volume_cap: terms.volume_caps[o],
+                min_age_at_start: None,
+                max_age_at_start: None,
+            })
+            .collect(),
+    }
+}
+
+/// The ledger facts of the engine's outcomes for blocks `(quarter, outcome)`.
+fn ledger_facts(blocks: &[(usize, usize)], truth: &[Outcome]) -> LedgerFacts {
+    let mut ledger = LedgerFacts::default();
+    let mut totals: BTreeMap<String, MoneyFacts> = BTreeMap::new();
+    for (&(q, o), t) in blocks.iter().zip(truth) {
+        let quarter = quarter_of(QUARTERS[q].parse().unwrap());
+        ledger.results.insert(
+            (format!("o{o}"), quarter),
+            ResultFacts {
+                achieved_units: t.achieved,
+                achieved_participants: t.achieved,
+                paid_units: t.paid,
+                paid_participants: t.paid,
+                payable_units: t.payable_units,
+                payable_minor: t.payable_minor,
+                engaged: t.achieved,
+            },
+        );
+        for (r, money) in t.money.iter().enumerate() {
+            let Some(minor) = *money else { continue };
+            let facts = MoneyFacts {
+                minor,
+                participants: t.paid_for[r],
+            };
+            ledger
+                .payments
+                .insert((format!("o{o}"), quarter, format!("payer{r}")), facts);
+            let total = totals.entry(format!("payer{r}")).or_default();
+            total.minor += minor;
+            total.participants += t.paid_for[r];
+            ledger.project_total.minor += minor;
+        }
+        ledger.project_total.participants += t.paid;
+    }
+    ledger.payer_totals = totals;
+    ledger
+}
+
+/// What cofund's suppression publishes of the engine's outcomes, as the reader sees it; `None`
+/// when no quarterly row is published.
+fn publish(terms: &Terms, blocks: &[(usize, usize)], truth: &[Outcome]) -> Option<Published> {
+    let rows = rows::project_rows(&project_facts(terms), &ledger_facts(blocks, truth), K);
+    if rows.results.is_empty() {
+        return None;
+    }
+    let amount = |v: &Cell| match v {
+        Cell::Amount { minor, .. } => Some(*minor),
+        Cell::Suppressed => None,
+        other => panic!("not an amount: {other:?}"),
+    };
+    let count = |v: &Cell| match v {
+        Cell::Integer(n) => Some(*n),
+        _ => None,
+    };
+    let mut published = Published {
+        outcomes: blocks.iter().map(|b| b.1).collect(),
+        results: Vec::new(),
+        money: Vec::new(),
+        payer_totals: rows.payers.iter().map(|p| amount(&p.values[7])).collect(),
+        project_total: amount(&rows.project[0].values[12]),
+    };
+    for &(q, o) in blocks {
+        let start = quarter_of(QUARTERS[q].parse().unwrap()).start();
+        let metric = Cell::Text(format!("m{o}"));
+        let row = rows
+            .results
+            .iter()
+            .find(|r| r.values[1] == metric && r.values[2] == Cell::Date(start))
+            .expect("a results row for every block");
+        published
+            .results
+            .push(count(&row.values[4]).zip(count(&row.values[5])));
+        published.money.push(
+            (0..terms.caps.len())
+                .map(|r| {
+                    let payer = Cell::Text(format!("payer{r}"));
+                    let cell = rows.payments.iter().find(|p| {
+                        p.values[1] == metric
+                            && p.values[2] == Cell::Date(start)
+                            && p.values[4] == payer
+                    });
+                    match cell.map(|p| amount(&p.values[6])) {
+                        None => Money::NoRow,
+                        Some(None) => Money::Withheld,
+                        Some(Some(v)) => Money::Shown(v),
+                    }
+                })
+                .collect(),
+        );
+    }
+    Some(published)
+}
+
+fn random_project() -> impl Strategy<Value = (Terms, Vec<(usize, usize)>, Vec<i64>)> {
+    let caps = proptest::collection::vec(5i64..=60, 2);
+    let weights = prop_oneof![
+        Just(vec![5i64, 5]),
+        Just(vec![3i64, 7]),
+        Just(vec![1i64, 1])
+    ];
+    let prices = prop_oneof![Just(vec![1_000i64]), Just(vec![1_000i64, 300])];
+    let volume = proptest::option::of(2i64..=20);
+    let contract = proptest::option::of(30i64..=200);
+    let quarters = proptest::collection::vec(proptest::collection::vec(0i64..=8, 2), 2..=5);
+    (caps, weights, prices, volume, contract, quarters).prop_map(
+        |(caps, weights, prices, volume, contract, quarters)| {
+            let mut blocks = Vec::new();
+            let mut counts = Vec::new();
+            for (q, per_outcome) in quarters.iter().enumerate() {
+                for (o, &count) in per_outcome.iter().enumerate().take(prices.len()) {
+                    if count > 0 {
+                        blocks.push((q, o));
+                        counts.push(count);
+                    }
+                }
+            }
+            let volume_caps = (0..prices.len())
+                .map(|o| volume.filter(|_| o == 0))
+                .collect();
+            let caps: Vec<i64> = caps.iter().map(|c| c * 100_000).collect();
+            // Weights of 1 and 1 stand for pro rata: shares in proportion to the maximums.
+            let weights = if weights == [1, 1] {
+                caps.clone()
+            } else {
+                weights
+            };
+            let terms = Terms {
+                caps,
+                weights,
+                prices: prices.iter().map(|p| p * 100).collect(),
+                volume_caps,
+                contract_cap: contract.map(|c| c * 100_000),
+            };
+            (terms, blocks, counts)
+        },
+    )
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 96, ..ProptestConfig::default() })]
+
+    /// Random projects whose caps bind or not: whatever cofund withholds, the brute-force
+    /// reader rules out no count from 1 to k−1 for any withheld block whose count is small.
+    #[test]
+    fn no_reader_narrows_a_withheld_small_count(
+        (terms, blocks, counts) in random_project(),
+    ) {
+        let outcomes: Vec<usize> = blocks.iter().map(|b| b.1).collect();
+        let truth = engine(&terms, &outcomes, &counts);
+        let Some(published) = publish(&terms, &blocks, &truth) else {
+            return Ok(());
+        };
+        let withheld = published.results.iter().filter(|r| r.is_none()).count();
+        prop_assume!(withheld <= 4);
+        let bound = counts.iter().max().copied().unwrap_or(0) + 2 * K;
+        let exposed = exposed(&terms, &published, &truth, bound);
+        prop_assert!(exposed.is_empty(), "{exposed:?}\n{published:?}\n{truth:?}");
+    }
+}
+
+/// The reader is not toothless: given the lone withheld quarter that the first attack of issue
+/// 16 met, it recovers the count.
+#[test]
+fn the_reader_recovers_a_lone_withheld_quarter_under_a_bound_cap() {
+    let terms = attack_terms(&[10_000, 100_000], &[1_000]);
+    let outcomes = [0, 0, 0, 0];
+    let truth = engine(&terms, &outcomes, &[6, 2, 20, 6]);
+    assert_eq!(truth[3].money[0], Some(0), "the cap has bound");
+    let mut published = Published {
+        outcomes: outcomes.to_vec(),
+        results: truth.iter().map(|t| Some((t.achieved, t.paid))).collect(),
+        money: truth
+            .iter()
+            .map(|t| t.money.iter().map(|m| Money::Shown(m.unwrap())).collect())
+            .collect(),
+        payer_totals: vec![None, None],
+        project_total: None,
+    };
+    published.results[1] = None;
+    published.money[1] = vec![Money::Withheld, Money::Withheld];
+    let exposed = exposed(&terms, &published, &truth, 30);
+    assert_eq!(exposed.len(), 2, "{exposed:?}");
+    assert!(exposed[0].contains("[1, 3, 4]"), "{exposed:?}");
+}
+
+// ---------------------------------------------------------------------------------------
+// The attacks of issue 16, through HTTP.
+
+fn attack_terms(caps_pounds: &[i64], prices_pounds: &[i64]) -> Terms {
+    Terms {
+        caps: caps_pounds.iter().map(|c| c * 100).collect(),
+        weights: vec![1; caps_pounds.len()],
+        prices: prices_pounds.iter().map(|p| p * 100).collect(),
+        volume_caps: vec![None; prices_pounds.len()],
+        contract_cap: None,
+    }
+}
+
+/// A published project of two payers at half each, claims of `quarters[q][o]` participants
+/// for outcome `o` in quarter `q` of 2021, verified quarter by quarter, then a rebuild.
+async fn attack_project(
+    app: &TestApp,
+    name: &str,
+    terms: &Terms,
+    quarters: &[&[i64]],
+) -> (String, Vec<usize>, Vec<i64>) {
+    let provider = app.org(&format!("{name} provider"), "provider", &[]).await;
+    let mut payers = Vec::new();
+    for r in 0..terms.caps.len() {
+        payers.push(
+            app.org(&format!("{name} payer {r}"), "local_authority", &[])
+                .await,
+        );
+    }
+    let mut body = json!({
+        "name": name, "provider_organisation_id": provider,
+        "service_start": "2021-01-01", "service_end": "2023-12-31", "published": true,
+        "payers": payers.iter().zip(&terms.caps).enumerate().map(|(r, (id, cap))| json!({
+            "organisation_id": id, "role": if r == 0 { "local_commissioner" } else { "co_commissioner" },
+            "max_commitment": gbp(&format!("{}.00", cap / 100)), "share": "0.5",
+        })).collect::<Vec<_>>(),
+        "outcomes": terms.prices.iter().zip(&terms.volume_caps).enumerate().map(|(o, (price, volume))| {
+            let mut outcome = json!({"code": format!("o{o}"), "name": format!("Outcome {o}"),
+                                     "price": gbp(&format!("{}.00", price / 100)), "unit": "achievement"});
+            if let Some(v) = volume {
+                outcome["volume_cap"] = json!(v);
+            }
+            outcome
+        }).collect::<Vec<_>>(),
+        "validator_organisation_ids": [],
+    });
+    if let Some(cap) = terms.contract_cap {
+        body["max_outcome_payment"] = gbp(&format!("{}.00", cap / 100));
+    }
+    let project = app.post("/v1/projects", Some(&app.admin()), &body).await;
+    let project = project.assert_status(201)["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let provider_token = app.token(cofund::api::auth::Role::Provider, Some(&provider));
+    let (mut outcomes, mut counts) = (Vec::new(), Vec::new());
+    for (q, per_outcome) in quarters.iter().enumerate() {
+        let mut rows = String::from("participant_ref,outcome_code,achieved_on\n");
+        for (o, &count) in per_outcome.iter().enumerate() {
+            // Outcome 0 first within the quarter: verification prices in date order.
+            let date = format!("2021-{:02}-{:02}", 3 * q + 1, 10 + o);
+            for i in 0..count {
+                rows += &format!("{name}-{q}-{o}-{i},o{o},{date}\n").replace(' ', "");
+            }
+            if count > 0 {
+                outcomes.push(o);
+                counts.push(count);
+            }
+        }
+        let upload = app
+            .client
+            .post(app.url(&format!("/v1/projects/{project}/claims/bulk")))
+            .bearer_auth(&provider_token)
+            .header("content-type", "text/csv")
+            .body(rows);
+        let upload_id = Reply::of(upload).await.assert_status(201)["upload_id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        app.post(
+            &format!("/v1/projects/{project}/claims/verify"),
+            Some(&app.admin()),
+            &json!({"upload_id": upload_id}),
+        )
+        .await
+        .assert_status(200);
+    }
+    app.post("/v1/open-data/rebuild", Some(&app.admin()), &json!({}))
+        .await
+        .assert_status(200);
+    (project, outcomes, counts)
+}
+
+async fn rows_of(app: &TestApp, table: &str, project: &str) -> Vec<Value> {
+    let page = app
+        .get(
+            &format!("/open-data/v1/{table}?project_id={project}&_size=1000"),
+            None,
+        )
+        .await;
+    page.assert_status(200)["rows"].as_array().unwrap().clone()
+}
+
+fn minor_of(v: &Value) -> Option<i64> {
+    let text = v.as_str()?;
+    let (whole, fraction) = text.split_once('.').unwrap();
+    Some(whole.parse::<i64>().unwrap() * 100 + fraction.parse::<i64>().unwrap())
+}
+
+/// What the open-data API publishes of an attack project, as the reader sees it.
+async fn published_over_http(app: &TestApp, project: &str, outcomes: &[usize]) -> Published {
+    let metrics = rows_of(app, "outcome_metrics", project).await;
+    let metric_of: BTreeMap<String, usize> = metrics
+        .iter()
+        .map(|m| {
+            let code = m["code"].as_str().unwrap();
+            (
+                m["outcome_metric_id"].as_str().unwrap().to_owned(),
+                code[1..].parse().unwrap(),
+            )
+        })
+        .collect();
+    let payers = rows_of(app, "project_payers", project).await;
+    let payer_index: BTreeMap<String, usize> = payers
+        .iter()
+        .map(|p| {
+            let name = p["organisation_id"].as_str().unwrap().to_owned();
+            (name, 0)
+        })
+        .collect();
+    // Payers in the order the project lists them: the lead (payer 0) first.
+    let mut order: Vec<String> = payer_index.keys().cloned().collect();
+    let lead = payers
+        .iter()
+        .find(|p| p["payer_role"] == "local_commissioner")
+        .unwrap()["organisation_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    order.sort_by_key(|id| *id != lead);
+    let results = rows_of(app, "results_quarterly", project).await;
+    let payments = rows_of(app, "payments_quarterly", project).await;
+    let mut quarters: Vec<String> = results
+        .iter()
+        .map(|r| r["period_start_date"].as_str().unwrap().to_owned())
+        .collect();
+    quarters.sort();
+    quarters.dedup();
+    let mut published = Published {
+        outcomes: outcomes.to_vec(),
+        results: Vec::new(),
+        money: Vec::new(),
+        payer_totals: order
+            .iter()
+            .map(|id| {
+                let p = payers
+                    .iter()
+                    .find(|p| p["organisation_id"] == id.as_str())
+                    .unwrap();
+                minor_of(&p["total_outcome_payments_amount"])
+            })
+            .collect(),
+        project_total: minor_of(
+            &rows_of(app, "projects", project).await[0]["total_outcome_payments_made_amount"],
+        ),
+    };
+    let mut blocks: Vec<(String, usize)> = results
+        .iter()
+        .map(|r| {
+            let quarter = r["period_start_date"].as_str().unwrap().to_owned();
+            (quarter, metric_of[r["outcome_metric_id"].as_str().unwrap()])
+        })
+        .collect();
+    blocks.sort();
+    assert_eq!(
+        blocks.iter().map(|b| b.1).collect::<Vec<_>>(),
+        outcomes,
+        "a results row for every block"
+    );
+    for (quarter, o) in &blocks {
+        let row = results
+            .iter()
+            .find(|r| {
+                r["period_start_date"] == quarter.as_str()
+                    && metric_of[r["outcome_metric_id"].as_str().unwrap()] == *o
+            })
+            .unwrap();
+        let counts = row["outcomes_achieved"]
+            .as_i64()
+            .zip(row["outcomes_paid"].as_i64());
+        published.results.push(counts);
+        published.money.push(
+            order
+                .iter()
+                .map(|payer| {
+                    let cell = payments.iter().find(|p| {
+                        p["period_start_date"] == quarter.as_str()
+                            && metric_of[p["outcome_metric_id"].as_str().unwrap()] == *o
+                            && p["payer_organisation_id"] == payer.as_str()
+                    });
+                    match cell.map(|p| minor_of(&p["money_amount"])) {
+                        None => Money::NoRow,
+                        Some(None) => Money::Withheld,
+                        Some(Some(v)) => Money::Shown(v),
+                    }
+                })
+                .collect(),
+        );
+    }
+    published
+}
+
+/// Runs one attack: the project through the API, its published tables read back, and the
+/// brute-force reader over them. The engine's truth must be what cofund's ledger published
+/// where it published it, or the reader would be reasoning about another contract.
+async fn attack(app: &TestApp, name: &str, terms: Terms, quarters: &[&[i64]], bound: i64) {
+    let (project, outcomes, counts) = attack_project(app, name, &terms, quarters).await;
+    let truth = engine(&terms, &outcomes, &counts);
+    let published = published_over_http(app, &project, &outcomes).await;
+    assert!(
+        published.admits(&truth),
+        "{name}: the engine reproduces cofund's ledger"
+    );
+    assert!(
+        published.results.iter().any(Option::is_none),
+        "{name}: a small quarter is withheld"
+    );
+    let exposed = exposed(&terms, &published, &truth, bound);
+    assert!(exposed.is_empty(), "{name}: {exposed:?}\n{published:?}");
+}
+
+#[tokio::test]
+async fn a_payer_cap_that_binds_discloses_no_withheld_quarter() {
+    let app = spawn_app().await;
+    // A's £10,000 binds in the third quarter; its fourth-quarter cell reads 0.00.
+    let terms = attack_terms(&[10_000, 100_000], &[1_000]);
+    attack(&app, "Payer cap", terms, &[&[6], &[2], &[20], &[6]], 30).await;
+    // `cofund check` audits the same build and finds the stored tables are it.
+    let check = app.cofund(&["check"]);
+    let said = String::from_utf8_lossy(&check.stdout);
+    assert!(check.status.success(), "{said}");
+    assert!(
+        said.contains("audited the open data of 1 published projects"),
+        "{said}"
+    );
+    assert!(!said.contains("earlier rebuild"), "{said}");
+}
+
+#[tokio::test]
+async fn two_prices_leave_no_single_whole_number_solution() {
+    let app = spawn_app().await;
+    let terms = attack_terms(&[5_000, 100_000], &[1_000, 300]);
+    attack(
+        &app,
+        "Two prices",
+        terms,
+        &[&[6, 0], &[2, 2], &[6, 0], &[5, 0]],
+        14,
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn a_contract_cap_that_binds_discloses_no_withheld_quarter() {
+    let app = spawn_app().await;
+    let mut terms = attack_terms(&[100_000, 100_000], &[1_000]);
+    terms.contract_cap = Some(1_000_000);
+    attack(&app, "Contract cap", terms, &[&[6], &[4], &[6]], 20).await;
+}
+
+#[tokio::test]
+async fn a_volume_cap_that_binds_discloses_no_withheld_quarter() {
+    let app = spawn_app().await;
+    let mut terms = attack_terms(&[100_000, 100_000], &[100]);
+    terms.volume_caps = vec![Some(20)];
+    attack(&app, "Volume cap", terms, &[&[7], &[2], &[16]], 25).await;
+}
