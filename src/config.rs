@@ -57,7 +57,16 @@ pub struct OpenDataSettings {
     /// How often the published tables are rebuilt from the ledger; none: only when a release
     /// is cut or an administrator asks.
     pub refresh: Option<std::time::Duration>,
+    /// A quarter is published (and frozen) this many days after it ends, once its claims are
+    /// in: claims are submitted monthly and settled quarterly, in arrears.
+    pub close_after_days: u32,
 }
+
+/// The default wait before a quarter is published: one more quarter for its claims to come
+/// in and be verified.
+pub const DEFAULT_OPEN_DATA_CLOSE_AFTER_DAYS: u32 = 92;
+/// The longest wait accepted: ten years.
+pub const MAX_OPEN_DATA_CLOSE_AFTER_DAYS: u32 = 3_653;
 
 impl Default for OpenDataSettings {
     fn default() -> OpenDataSettings {
@@ -65,6 +74,7 @@ impl Default for OpenDataSettings {
             k: DEFAULT_OPEN_DATA_K,
             licence: Default::default(),
             refresh: Some(std::time::Duration::from_secs(300)),
+            close_after_days: DEFAULT_OPEN_DATA_CLOSE_AFTER_DAYS,
         }
     }
 }
@@ -74,6 +84,14 @@ pub const DEFAULT_OPEN_DATA_K: i64 = 5;
 pub const MAX_OPEN_DATA_K: i64 = 100;
 
 impl OpenDataSettings {
+    /// What decides each publication.
+    pub fn rules(&self) -> crate::domain::open_data::publish::Rules {
+        crate::domain::open_data::publish::Rules {
+            k: self.k,
+            close_after_days: self.close_after_days,
+        }
+    }
+
     fn from_env(errors: &mut Vec<String>) -> OpenDataSettings {
         let mut settings = OpenDataSettings::default();
         if let Some(k) = var("COFUND_OPEN_DATA_K") {
@@ -91,6 +109,14 @@ impl OpenDataSettings {
                 None => errors.push(format!(
                     "COFUND_OPEN_DATA_LICENCE must be one of {}",
                     LICENCES.map(|l| l.name).join(", ")
+                )),
+            }
+        }
+        if let Some(days) = var("COFUND_OPEN_DATA_CLOSE_AFTER_DAYS") {
+            match days.parse::<u32>() {
+                Ok(d) if d <= MAX_OPEN_DATA_CLOSE_AFTER_DAYS => settings.close_after_days = d,
+                _ => errors.push(format!(
+                    "COFUND_OPEN_DATA_CLOSE_AFTER_DAYS must be a whole number of days from 0 to {MAX_OPEN_DATA_CLOSE_AFTER_DAYS} (a quarter is published that long after it ends)"
                 )),
             }
         }

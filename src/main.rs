@@ -121,9 +121,12 @@ fn run(command: Command, mut config: Config) -> Result<(), String> {
                 "checked {} ledger entries, {} allocations, {} claims, {} payers",
                 report.entries, report.allocations, report.claims, report.payers
             );
-            let open_data =
-                cofund::services::open_data::build::check(&mut conn, config.open_data.k)
-                    .map_err(|e| e.to_string())?;
+            let open_data = cofund::services::open_data::build::check(
+                &mut conn,
+                config.open_data.rules(),
+                config.clock.now(),
+            )
+            .map_err(|e| e.to_string())?;
             println!(
                 "audited the open data of {} published projects against the ledger (k = {})",
                 open_data.projects, config.open_data.k

@@ -87,13 +87,15 @@ impl OpenDataRefresher {
                 while let Err(std::sync::mpsc::RecvTimeoutError::Timeout) = stopped.recv_timeout(wait) {
                     wait = interval;
                     let rebuilt = pool.get().map_err(|e| e.to_string()).and_then(|mut conn| {
-                        crate::services::open_data::build::rebuild(&mut conn, settings.k, clock.now())
+                        crate::services::open_data::build::rebuild(&mut conn, settings.rules(), clock.now())
                             .map_err(|e| e.to_string())
                     });
                     match rebuilt {
                         Ok(report) => tracing::info!(
                             projects = report.projects,
                             suppressed_cells = report.suppressed_cells,
+                            quarters_frozen = report.quarters_frozen,
+                            quarters_waiting = report.quarters_waiting,
                             "open data rebuilt"
                         ),
                         Err(e) => tracing::warn!(error = %e, "could not rebuild the open data; the last tables stay published"),

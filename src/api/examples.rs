@@ -995,7 +995,8 @@ pub fn releases() -> Value {
 }
 
 pub fn rebuild_report() -> Value {
-    json!({"projects": 1, "rows": published_rows(), "suppressed_cells": 4})
+    json!({"projects": 1, "rows": published_rows(), "suppressed_cells": 4,
+           "quarters_frozen": 2, "quarters_waiting": 0})
 }
 
 #[cfg(test)]

@@ -398,7 +398,7 @@ pub async fn cut_release(
 
 /// Rebuilds the published tables from the ledger now (they are also rebuilt on a timer).
 #[utoipa::path(post, path = "/v1/open-data/rebuild", tag = "open data", operation_id = "rebuildOpenData",
-    description = "Admin only. Replaces every published table with rows rebuilt from the registry and the ledger, as the timer does; releases are not touched. Safe to repeat: the same ledger gives the same tables.",
+    description = "Admin only. Replaces every published table with rows rebuilt from the registry and the ledger, as the timer does; releases are not touched. Closed quarters are published (and frozen as they are) the first time a rebuild can publish them safely; every later rebuild publishes them unchanged. Safe to repeat.",
     responses((status = 200, description = "What the rebuild wrote", content_type = "application/json", body = Object, example = json!(crate::api::examples::rebuild_report()))),
     security(("bearer" = [])))]
 pub async fn rebuild(
@@ -407,8 +407,8 @@ pub async fn rebuild(
     principal: Principal,
 ) -> Result<HttpResponse, ApiError> {
     principal.require(&[Role::Admin])?;
-    let k = config.open_data.k;
+    let rules = config.open_data.rules();
     let now = config.clock.now();
-    let report = with_db(&pool, move |conn| Ok(build::rebuild(conn, k, now)?)).await?;
+    let report = with_db(&pool, move |conn| Ok(build::rebuild(conn, rules, now)?)).await?;
     Ok(HttpResponse::Ok().json(report))
 }

@@ -401,3 +401,54 @@ diesel::table! {
 
 diesel::joinable!(open_data_release_files -> open_data_releases (version));
 diesel::allow_tables_to_appear_in_same_query!(open_data_releases, open_data_release_files);
+
+diesel::table! {
+    open_data_frozen_quarters (project_id, period_start) {
+        project_id -> Text,
+        period_start -> Date,
+        frozen_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    open_data_frozen_blocks (project_id, period_start, outcome_code) {
+        project_id -> Text,
+        period_start -> Date,
+        outcome_code -> Text,
+        achieved_units -> BigInt,
+        achieved_participants -> BigInt,
+        paid_units -> BigInt,
+        paid_participants -> BigInt,
+        payable_units -> BigInt,
+        payable_minor -> BigInt,
+        engaged -> BigInt,
+        withheld -> Bool,
+    }
+}
+
+diesel::table! {
+    open_data_frozen_money (project_id, period_start, outcome_code, payer_organisation_id) {
+        project_id -> Text,
+        period_start -> Date,
+        outcome_code -> Text,
+        payer_organisation_id -> Text,
+        amount_minor -> BigInt,
+        participants -> BigInt,
+    }
+}
+
+diesel::table! {
+    open_data_published_totals (project_id, payer_organisation_id, as_of) {
+        project_id -> Text,
+        payer_organisation_id -> Text,
+        as_of -> Timestamp,
+        amount_minor -> BigInt,
+    }
+}
+
+diesel::allow_tables_to_appear_in_same_query!(
+    open_data_frozen_quarters,
+    open_data_frozen_blocks,
+    open_data_frozen_money,
+    open_data_published_totals,
+);

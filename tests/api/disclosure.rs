@@ -12,8 +12,9 @@ use proptest::prelude::*;
 use serde_json::{json, Value};
 
 use crate::helpers::*;
+use cofund::domain::open_data::publish;
 use cofund::domain::open_data::rows::{
-    self, quarter_of, LedgerFacts, MetricFacts, MoneyFacts, PayerFacts, ProjectFacts, ResultFacts,
+    quarter_of, LedgerFacts, MetricFacts, MoneyFacts, PayerFacts, ProjectFacts, ResultFacts,
 };
 use cofund::domain::open_data::value::Value as Cell;
 use cofund::domain::registry::SettlementRoute;
@@ -316,7 +317,8 @@ fn ledger_facts(blocks: &[(usize, usize)], truth: &[Outcome]) -> LedgerFacts {
 /// What cofund's suppression publishes of the engine's outcomes, as the reader sees it; `None`
 /// when no quarterly row is published.
 fn publish(terms: &Terms, blocks: &[(usize, usize)], truth: &[Outcome]) -> Option<Published> {
-    let rows = rows::project_rows(&project_facts(terms), &ledger_facts(blocks, truth), K);
+    let rows = publish::project_rows(&project_facts(terms), &ledger_facts(blocks, truth), K)
+        .expect("a publication that passes its audit");
     if rows.results.is_empty() {
         return None;
     }

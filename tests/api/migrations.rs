@@ -28,8 +28,9 @@ fn migrate_first(conn: &mut DbConn, count: usize) {
     }
 }
 
-/// Migrations after the lean ledger (the third): the payers' own funds, settlement, open data.
-const MIGRATIONS_AFTER_THE_LEDGER: usize = 4;
+/// Migrations after the lean ledger (the third): the payers' own funds, settlement, open data,
+/// frozen open data.
+const MIGRATIONS_AFTER_THE_LEDGER: usize = 5;
 
 fn revert_last(conn: &mut DbConn) {
     match conn {
@@ -240,7 +241,7 @@ fn central_top_ups_stored_before_payer_funds_pay_from_their_projects_fund() {
         DbConn::Pg(c) => c.batch_execute(PAYERS_BEFORE_THEIR_FUNDS).unwrap(),
         DbConn::Sqlite(c) => c.batch_execute(PAYERS_BEFORE_THEIR_FUNDS).unwrap(),
     }
-    assert_eq!(db::run_migrations(&mut conn).unwrap(), 3);
+    assert_eq!(db::run_migrations(&mut conn).unwrap(), 4);
     let payers: Vec<PayerFund> =
         diesel::sql_query("SELECT id, fund_id FROM project_payers ORDER BY id")
             .load(&mut conn)
@@ -318,7 +319,11 @@ fn the_open_data_migration_keeps_the_ledger_and_goes_back_and_forth() {
         let at = chrono::NaiveDate::from_ymd_opt(2026, 12, 1)
             .unwrap()
             .and_hms_opt(0, 0, 0);
-        cofund::services::open_data::build::rebuild(conn, 5, at.unwrap()).unwrap()
+        let rules = cofund::domain::open_data::publish::Rules {
+            k: 5,
+            close_after_days: 92,
+        };
+        cofund::services::open_data::build::rebuild(conn, rules, at.unwrap()).unwrap()
     };
     let (_fresh, mut conn) = ledger_before_the_entry_table();
     assert_eq!(
@@ -334,8 +339,10 @@ fn the_open_data_migration_keeps_the_ledger_and_goes_back_and_forth() {
     // The published tables are built from the converted ledger, and empty before.
     let report = rebuild(&mut conn);
     assert_eq!(report.projects, 0, "the old project is not published");
+    // The frozen open data, then the open data itself, back and forth.
     revert_last(&mut conn);
-    assert_eq!(db::run_migrations(&mut conn).unwrap(), 1);
+    revert_last(&mut conn);
+    assert_eq!(db::run_migrations(&mut conn).unwrap(), 2);
     whole(&mut conn);
     assert!(
         diesel::sql_query("UPDATE allocations SET amount_minor = 0 WHERE id = 1")

@@ -354,6 +354,53 @@ pub static COLUMNS: &[(&str, &[(&str, Visibility)])] = &[
         "published_tables",
         &[("id", Public), ("row_count", Public), ("built_at", Public)],
     ),
+    // The frozen open data: aggregates as they stood when each quarter was first published
+    // (what the disclosure auditor reasons about), withheld ones included, so never published
+    // from here; the published tables are built from them.
+    (
+        "open_data_frozen_quarters",
+        &[
+            ("project_id", Aggregate),
+            ("period_start", Aggregate),
+            ("frozen_at", Aggregate),
+        ],
+    ),
+    (
+        "open_data_frozen_blocks",
+        &[
+            ("project_id", Aggregate),
+            ("period_start", Aggregate),
+            ("outcome_code", Aggregate),
+            ("achieved_units", Aggregate),
+            ("achieved_participants", Aggregate),
+            ("paid_units", Aggregate),
+            ("paid_participants", Aggregate),
+            ("payable_units", Aggregate),
+            ("payable_minor", Aggregate),
+            ("engaged", Aggregate),
+            ("withheld", Aggregate),
+        ],
+    ),
+    (
+        "open_data_frozen_money",
+        &[
+            ("project_id", Aggregate),
+            ("period_start", Aggregate),
+            ("outcome_code", Aggregate),
+            ("payer_organisation_id", Aggregate),
+            ("amount_minor", Aggregate),
+            ("participants", Aggregate),
+        ],
+    ),
+    (
+        "open_data_published_totals",
+        &[
+            ("project_id", Aggregate),
+            ("payer_organisation_id", Aggregate),
+            ("as_of", Aggregate),
+            ("amount_minor", Aggregate),
+        ],
+    ),
     (
         "open_data_releases",
         &[

@@ -71,12 +71,36 @@ pub struct Block {
 }
 
 /// What was published of the project's blocks and totals.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct Publication {
     pub withheld: Vec<bool>,
     /// Each payer's published total, if published.
     pub payer_totals: Vec<Option<i64>>,
     pub project_total: Option<i64>,
+    /// Totals published earlier, each over the blocks published by then.
+    pub earlier_totals: Vec<EarlierTotal>,
+    /// What the ledger holds beyond the published blocks (quarters not yet closed, changes
+    /// after a quarter was frozen): only whether each part is nothing, more or less is known.
+    pub unpublished: Unpublished,
+}
+
+/// A total published by an earlier rebuild: one payer's (or, with `None`, all payers')
+/// money in `blocks`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EarlierTotal {
+    pub payer: Option<usize>,
+    pub blocks: Vec<usize>,
+    pub amount: i64,
+}
+
+/// The ledger's money, payable value and payable units beyond the published blocks.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Unpublished {
+    /// Per payer, in the order of `ProjectTerms::payers` (empty: nothing).
+    pub money: Vec<i64>,
+    pub payable_minor: i64,
+    /// Per outcome (empty: nothing).
+    pub payable_units: Vec<i64>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -191,12 +215,20 @@ impl Model {
         let mut payer_sums = vec![Expression::from(0.0); terms.payers.len()];
         let mut payable_value = Expression::from(0.0);
         let mut volume = vec![Expression::from(0.0); terms.outcomes.len()];
+        // Each block's payer parts, for the earlier totals over some of them.
+        let mut block_parts: Vec<Vec<Expression>> = Vec::with_capacity(blocks.len());
         for (at, block) in blocks.iter().enumerate() {
             if !published.withheld[at] {
                 model.unknowns.push(None);
-                for (sum, money) in payer_sums.iter_mut().zip(&block.money) {
-                    *sum += money.unwrap_or(0) as f64;
+                let parts: Vec<Expression> = block
+                    .money
+                    .iter()
+                    .map(|m| Expression::from(m.unwrap_or(0) as f64))
+                    .collect();
+                for (sum, part) in payer_sums.iter_mut().zip(&parts) {
+                    *sum += part.clone();
                 }
+                block_parts.push(parts);
                 payable_value += block.payable_minor as f64;
                 volume[block.outcome] += block.payable_units as f64;
                 continue;
@@ -208,9 +240,10 @@ impl Model {
                 .map(|p| price * p.weight as f64 / weight_sum)
                 .collect();
             let (u, parts) = model.withheld_block(block, price, &per_unit);
-            for (sum, part) in payer_sums.iter_mut().zip(parts) {
-                *sum += part;
+            for (sum, part) in payer_sums.iter_mut().zip(&parts) {
+                *sum += part.clone();
             }
+            block_parts.push(parts);
             payable_value += u.payable_minor;
             volume[block.outcome] += u.payable_units;
             model.unknowns.push(Some(u));
@@ -218,31 +251,77 @@ impl Model {
         let project_sum = payer_sums
             .iter()
             .fold(Expression::from(0.0), |all, sum| all + sum.clone());
+        model.earlier_totals(&published.earlier_totals, &block_parts);
+        // The caps count the whole ledger: what is published and what is not yet.
+        let beyond = &published.unpublished;
         for (r, sum) in payer_sums.into_iter().enumerate() {
             if let Some(total) = published.payer_totals[r] {
                 model.constraints.push(sum.clone().eq(total as f64));
             }
-            let used = blocks.iter().filter_map(|b| b.money[r]).sum();
+            let more = beyond.money.get(r).copied().unwrap_or(0);
+            let used = blocks.iter().filter_map(|b| b.money[r]).sum::<i64>() + more;
+            let sum = sum + model.unknown_sign(more, false);
             model.cap(sum, used, terms.payers[r].cap_minor);
         }
         if let Some(total) = published.project_total {
             model.constraints.push(project_sum.eq(total as f64));
         }
         if let Some(cap) = terms.contract_cap_minor {
-            let used = blocks.iter().map(|b| b.payable_minor).sum();
-            model.cap(payable_value, used, cap);
+            let more = beyond.payable_minor;
+            let used = blocks.iter().map(|b| b.payable_minor).sum::<i64>() + more;
+            let sum = payable_value + model.unknown_sign(more, false);
+            model.cap(sum, used, cap);
         }
         for (o, sum) in volume.into_iter().enumerate() {
             if let Some(cap) = terms.outcomes[o].volume_cap {
+                let more = beyond.payable_units.get(o).copied().unwrap_or(0);
                 let used = blocks
                     .iter()
                     .filter(|b| b.outcome == o)
                     .map(|b| b.payable_units)
-                    .sum();
+                    .sum::<i64>()
+                    + more;
+                let sum = sum + model.unknown_sign(more, true);
                 model.cap(sum, used, cap);
             }
         }
         model
+    }
+
+    /// Every total published earlier is known: its blocks' parts sum to it.
+    fn earlier_totals(&mut self, earlier: &[EarlierTotal], block_parts: &[Vec<Expression>]) {
+        for total in earlier {
+            let mut sum = Expression::from(0.0);
+            for &b in &total.blocks {
+                for (r, part) in block_parts[b].iter().enumerate() {
+                    if total.payer.is_none_or(|p| p == r) {
+                        sum += part.clone();
+                    }
+                }
+            }
+            self.constraints.push(sum.eq(total.amount as f64));
+        }
+    }
+
+    /// An unknown of which only the sign is known (as `truth`'s): nothing, or at least one
+    /// unit (a penny, or an outcome) one way or the other.
+    fn unknown_sign(&mut self, truth: i64, whole: bool) -> Expression {
+        let definition = match truth.signum() {
+            0 => return Expression::from(0.0),
+            1 => variable().min(1),
+            _ => variable().max(-1),
+        };
+        let definition = if whole {
+            let bounded = if truth > 0 {
+                definition.max(MAX_UNITS)
+            } else {
+                definition.min(-MAX_UNITS)
+            };
+            bounded.integer()
+        } else {
+            definition
+        };
+        self.vars.add(definition).into()
     }
 
     /// A cap is at most its maximum, and exactly its maximum once it has bound.
@@ -427,7 +506,7 @@ mod tests {
         Publication {
             withheld: (0..blocks.len()).map(|i| withheld.contains(&i)).collect(),
             payer_totals: vec![None; payers],
-            project_total: None,
+            ..Publication::default()
         }
     }
 
@@ -546,7 +625,7 @@ mod tests {
             let published = Publication {
                 withheld: withheld[..blocks.len()].to_vec(),
                 payer_totals: vec![None, None],
-                project_total: None,
+                ..Publication::default()
             };
             prop_assert!(feasible(&terms, &blocks, &published, None));
         }

@@ -6,6 +6,7 @@ pub mod classification;
 pub mod disclosure;
 pub mod indigo;
 pub mod package;
+pub mod publish;
 pub mod query;
 pub mod rows;
 pub mod suppression;

@@ -7,9 +7,6 @@ use std::collections::{BTreeMap, BTreeSet};
 use chrono::{NaiveDate, NaiveDateTime};
 
 use super::catalog::table;
-use super::disclosure::{
-    self, Block, Exposure, OutcomeTerms, PayerTerms, ProjectTerms, Publication, Quantity,
-};
 use super::suppression::Grid;
 use super::value::{Row, Value};
 use crate::domain::period::Period;
@@ -128,14 +125,16 @@ pub fn role_category(kind: OrganisationKind) -> &'static str {
 }
 
 /// The cells of a project's aggregates in one suppression grid.
-struct Cells {
-    grid: Grid,
+pub(super) struct Cells {
+    pub(super) grid: Grid,
     achieved: BTreeMap<(String, Period), usize>,
-    paid: BTreeMap<(String, Period), usize>,
+    pub(super) paid: BTreeMap<(String, Period), usize>,
     engaged: BTreeMap<(String, Period), usize>,
     payments: BTreeMap<(String, Period, String), usize>,
-    payer_totals: BTreeMap<String, usize>,
-    project_total: usize,
+    pub(super) payer_totals: BTreeMap<String, usize>,
+    pub(super) project_total: usize,
+    /// Every cell of each block (one outcome in one quarter): withheld together or not at all.
+    pub(super) block_cells: BTreeMap<(String, Period), Vec<usize>>,
 }
 
 /// Lays out the grid: every count and sum a cell, and the totals that could be subtracted
@@ -143,8 +142,9 @@ struct Cells {
 /// project's, the payers' cells of one metric and quarter to what its outcomes paid cost
 /// (price × count). The cells of one metric and quarter are withheld together (amount ÷ price
 /// would give a count back, and the public shares each payer's part from the total).
-fn lay_out(ledger: &LedgerFacts) -> Cells {
+pub(super) fn lay_out(ledger: &LedgerFacts) -> Cells {
     let mut grid = Grid::default();
+    let mut block_cells = BTreeMap::new();
     let mut achieved = BTreeMap::new();
     let mut paid = BTreeMap::new();
     let mut engaged = BTreeMap::new();
@@ -211,6 +211,7 @@ fn lay_out(ledger: &LedgerFacts) -> Cells {
             grid.implies(pair[1], pair[0]);
         }
         grid.group(members, count);
+        block_cells.insert(key, together);
     }
     Cells {
         grid,
@@ -220,316 +221,37 @@ fn lay_out(ledger: &LedgerFacts) -> Cells {
         payments,
         payer_totals,
         project_total,
+        block_cells,
     }
 }
 
-/// Builds the project's rows, withholding cells for threshold `k` until the disclosure
-/// auditor finds no withheld count that a reader could narrow (see `protect`).
-pub fn project_rows(project: &ProjectFacts, ledger: &LedgerFacts, k: i64) -> ProjectRows {
-    let cells = lay_out(ledger);
-    let (withheld, quarters_published) = protect(project, ledger, &cells, k);
+/// Writes the project's rows from `ledger` (the blocks it publishes and totals over them),
+/// withholding the cells in `withheld`.
+pub(super) fn write_rows(
+    project: &ProjectFacts,
+    ledger: &LedgerFacts,
+    cells: &Cells,
+    withheld: &BTreeSet<usize>,
+) -> ProjectRows {
     let rows = Writer {
         project,
         ledger,
-        cells: &cells,
-        withheld: &withheld,
+        cells,
+        withheld,
         metric_ids: project
             .metrics
             .iter()
             .map(|m| (m.code.as_str(), m.id.as_str()))
             .collect(),
     };
-    let (results, payments) = if quarters_published {
-        (rows.result_rows(), rows.payment_rows())
-    } else {
-        (Vec::new(), Vec::new())
-    };
     ProjectRows {
         project: vec![rows.project_row()],
         payers: rows.payer_rows(),
         metrics: rows.metric_rows(),
-        results,
-        payments,
+        results: rows.result_rows(),
+        payments: rows.payment_rows(),
         suppressed: withheld.len(),
     }
-}
-
-/// The withheld cells, and whether the project's quarterly rows are published at all.
-///
-/// The small-number rules come first; then the auditor asks, for every withheld count, what a
-/// reader of everything published (the caps that bound included) can rule out. While some
-/// count is exposed, more is withheld, in steps: every block that shares a bound cap with an
-/// exposed one (a payer's whole series once its cap binds, an outcome's once its volume cap
-/// does, everything once the contract's does); then every block of the project; and if even
-/// that leaves a count exposed (a reader of the terms alone would know no more, so only the
-/// caps' binding can do it), no quarterly row of the project is published, and its totals are
-/// withheld.
-fn protect(
-    project: &ProjectFacts,
-    ledger: &LedgerFacts,
-    cells: &Cells,
-    k: i64,
-) -> (BTreeSet<usize>, bool) {
-    let audit = Audit::new(project, ledger, cells);
-    let mut withheld = cells.grid.suppress(k);
-    if audit.blocks.is_empty() {
-        return (withheld, true);
-    }
-    for widen_to_the_whole_project in [false, true] {
-        let exposed = audit.exposures(&withheld, k);
-        if exposed.is_empty() {
-            return (withheld, true);
-        }
-        let blocks = if widen_to_the_whole_project {
-            (0..audit.blocks.len()).collect()
-        } else {
-            audit.sharing_a_bound_cap(&exposed)
-        };
-        let mut also = withheld.clone();
-        also.extend(blocks.into_iter().map(|b| cells.paid[&audit.keys[b]]));
-        withheld = cells.grid.suppress_with(k, &also);
-    }
-    if audit.exposures(&withheld, k).is_empty() {
-        return (withheld, true);
-    }
-    let mut all: BTreeSet<usize> = audit.keys.iter().map(|key| cells.paid[key]).collect();
-    all.extend(cells.payer_totals.values());
-    all.insert(cells.project_total);
-    (cells.grid.suppress_with(k, &all), false)
-}
-
-/// Audits a project's rows as written, against its ledger: each block is withheld whole or
-/// not at all, and no withheld count is exposed to a reader of the rows (see `disclosure`).
-/// Where no quarterly row is written, no total may be either. The rebuild refuses rows that
-/// fail, so that a fault between deciding and writing never publishes.
-pub fn audit_rows(
-    project: &ProjectFacts,
-    ledger: &LedgerFacts,
-    rows: &ProjectRows,
-    k: i64,
-) -> Result<(), String> {
-    let cells = lay_out(ledger);
-    let audit = Audit::new(project, ledger, &cells);
-    let amount = |v: &Value| match v {
-        Value::Amount { minor, .. } => Some(*minor),
-        _ => None,
-    };
-    let payer_totals: Vec<Option<i64>> = rows.payers.iter().map(|r| amount(&r.values[7])).collect();
-    let project_total = amount(&rows.project[0].values[12]);
-    if rows.results.is_empty() {
-        let shown = payer_totals.iter().flatten().chain(&project_total);
-        return match shown.filter(|&&t| t != 0).count() {
-            0 => Ok(()),
-            _ => Err("no quarterly row is published, yet a total with money in it is".into()),
-        };
-    }
-    let metric_ids: BTreeMap<&str, &str> = project
-        .metrics
-        .iter()
-        .map(|m| (m.code.as_str(), m.id.as_str()))
-        .collect();
-    let mut withheld = Vec::with_capacity(audit.keys.len());
-    for (code, quarter) in &audit.keys {
-        let metric = Value::text(metric_ids.get(code.as_str()).copied().unwrap_or(code));
-        let start = Value::Date(quarter.start());
-        let of_block = |r: &&Row| r.values[1] == metric && r.values[2] == start;
-        let values: Vec<&Value> = rows
-            .results
-            .iter()
-            .filter(of_block)
-            .flat_map(|r| &r.values[4..7])
-            .chain(rows.payments.iter().filter(of_block).map(|r| &r.values[6]))
-            .collect();
-        let suppressed = values.iter().filter(|v| ***v == Value::Suppressed).count();
-        if suppressed != 0 && suppressed != values.len() {
-            return Err(format!("the {code} block of {quarter} is withheld in part"));
-        }
-        withheld.push(suppressed != 0);
-    }
-    let publication = Publication {
-        withheld,
-        payer_totals,
-        project_total,
-    };
-    let exposed = disclosure::audit(&audit.terms, &audit.blocks, &publication, k);
-    match exposed.first() {
-        None => Ok(()),
-        Some(e) => {
-            let (code, quarter) = &audit.keys[e.block];
-            Err(format!(
-                "{} withheld counts are exposed, the first the outcomes {} of {code} in {quarter}: a reader rules out {:?}",
-                exposed.len(),
-                match e.quantity {
-                    Quantity::Achieved => "achieved",
-                    Quantity::Paid => "paid",
-                },
-                e.ruled_out
-            ))
-        }
-    }
-}
-
-/// A project's blocks (one outcome in one quarter) and terms as the disclosure auditor reads
-/// them.
-struct Audit<'a> {
-    cells: &'a Cells,
-    terms: ProjectTerms,
-    keys: Vec<(String, Period)>,
-    blocks: Vec<Block>,
-    payer_ids: Vec<&'a str>,
-    payer_totals: Vec<i64>,
-    project_total: i64,
-}
-
-impl<'a> Audit<'a> {
-    fn new(project: &'a ProjectFacts, ledger: &LedgerFacts, cells: &'a Cells) -> Audit<'a> {
-        let terms = ProjectTerms {
-            payers: project
-                .payers
-                .iter()
-                .zip(published_weights(&project.payers))
-                .map(|(p, weight)| PayerTerms {
-                    cap_minor: p.max_commitment_minor,
-                    weight,
-                })
-                .collect(),
-            outcomes: project
-                .metrics
-                .iter()
-                .map(|m| OutcomeTerms {
-                    price_minor: m.price_minor,
-                    volume_cap: m.volume_cap,
-                })
-                .collect(),
-            contract_cap_minor: project.max_outcome_payment_minor,
-        };
-        let payer_ids: Vec<&str> = project
-            .payers
-            .iter()
-            .map(|p| p.organisation_id.as_str())
-            .collect();
-        let mut keys = Vec::new();
-        let mut blocks = Vec::new();
-        for ((code, quarter), r) in &ledger.results {
-            let Some(outcome) = project.metrics.iter().position(|m| &m.code == code) else {
-                continue;
-            };
-            let payments: Vec<Option<MoneyFacts>> = payer_ids
-                .iter()
-                .map(|payer| {
-                    let key = (code.clone(), *quarter, (*payer).to_owned());
-                    ledger.payments.get(&key).copied()
-                })
-                .collect();
-            let one_unit_each =
-                r.achieved_units == r.achieved_participants && r.paid_units == r.paid_participants;
-            let paid_for = one_unit_each.then(|| {
-                payments
-                    .iter()
-                    .map(|m| m.map_or(0, |m| m.participants))
-                    .collect()
-            });
-            keys.push((code.clone(), *quarter));
-            blocks.push(Block {
-                outcome,
-                achieved_units: r.achieved_units,
-                paid_units: r.paid_units,
-                payable_units: r.payable_units,
-                payable_minor: r.payable_minor,
-                money: payments.iter().map(|m| m.map(|m| m.minor)).collect(),
-                paid_for,
-            });
-        }
-        let payer_totals = payer_ids
-            .iter()
-            .map(|p| ledger.payer_totals.get(*p).map_or(0, |m| m.minor))
-            .collect();
-        Audit {
-            cells,
-            terms,
-            keys,
-            blocks,
-            payer_ids,
-            payer_totals,
-            project_total: ledger.project_total.minor,
-        }
-    }
-
-    fn exposures(&self, withheld: &BTreeSet<usize>, k: i64) -> Vec<Exposure> {
-        let shown = |cell: Option<&usize>, value: i64| match cell {
-            Some(cell) if withheld.contains(cell) => None,
-            _ => Some(value),
-        };
-        let publication = Publication {
-            withheld: self
-                .keys
-                .iter()
-                .map(|key| withheld.contains(&self.cells.paid[key]))
-                .collect(),
-            payer_totals: self
-                .payer_ids
-                .iter()
-                .zip(&self.payer_totals)
-                .map(|(p, &total)| shown(self.cells.payer_totals.get(*p), total))
-                .collect(),
-            project_total: shown(Some(&self.cells.project_total), self.project_total),
-        };
-        disclosure::audit(&self.terms, &self.blocks, &publication, k)
-    }
-
-    /// The blocks that share a cap that has bound with an exposed block.
-    fn sharing_a_bound_cap(&self, exposed: &[Exposure]) -> BTreeSet<usize> {
-        let blocks = &self.blocks;
-        let mut linked = BTreeSet::new();
-        for e in exposed {
-            let b = &blocks[e.block];
-            for (r, payer) in self.terms.payers.iter().enumerate() {
-                let bound = self.payer_totals[r] >= payer.cap_minor;
-                if bound && b.money[r].is_some() {
-                    linked.extend(
-                        (0..blocks.len()).filter(|&i| blocks[i].money[r].unwrap_or(0) != 0),
-                    );
-                }
-            }
-            let used: i64 = blocks.iter().map(|b| b.payable_minor).sum();
-            if self.terms.contract_cap_minor.is_some_and(|cap| used >= cap) {
-                linked.extend((0..blocks.len()).filter(|&i| blocks[i].payable_minor != 0));
-            }
-            let same_outcome = |i: &usize| blocks[*i].outcome == b.outcome;
-            let volume: i64 = (0..blocks.len())
-                .filter(same_outcome)
-                .map(|i| blocks[i].payable_units)
-                .sum();
-            if self.terms.outcomes[b.outcome]
-                .volume_cap
-                .is_some_and(|cap| volume >= cap)
-            {
-                linked.extend((0..blocks.len()).filter(same_outcome));
-            }
-            linked.insert(e.block);
-        }
-        linked
-    }
-}
-
-/// The payers' weights as their published shares state them: fixed shares scaled to integers
-/// when every payer has one, else their maximum commitments (pro rata).
-fn published_weights(payers: &[PayerFacts]) -> Vec<i128> {
-    use rust_decimal::prelude::ToPrimitive;
-    let scale = rust_decimal::Decimal::from(1_000_000_000_i64);
-    let fixed: Option<Vec<i128>> = payers
-        .iter()
-        .map(|p| {
-            let share = rust_decimal::Decimal::from_str_exact(p.share.as_deref()?).ok()?;
-            (share * scale).trunc().to_i128()
-        })
-        .collect();
-    fixed.unwrap_or_else(|| {
-        payers
-            .iter()
-            .map(|p| i128::from(p.max_commitment_minor))
-            .collect()
-    })
 }
 
 /// Writes one project's rows from its facts and the withheld cells.
@@ -751,10 +473,11 @@ pub fn referenced_organisations(rows: &ProjectRows, funds: &[Row]) -> BTreeSet<S
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
+    use crate::domain::open_data::publish::project_rows;
 
-    fn facts(route: SettlementRoute) -> ProjectFacts {
+    pub(in crate::domain::open_data) fn facts(route: SettlementRoute) -> ProjectFacts {
         let payer = |id: &str, lead: bool| PayerFacts {
             organisation_id: id.into(),
             category: "Government/Public Sector/Public Bank",
@@ -782,11 +505,22 @@ mod tests {
                 .and_hms_opt(0, 0, 0)
                 .unwrap(),
             payers: vec![payer("lead", true), payer("fund", false)],
-            metrics: vec![],
+            metrics: vec![MetricFacts {
+                id: "m_a".into(),
+                code: "a".into(),
+                name: "A".into(),
+                unit: "achievement".into(),
+                price_minor: 1_000,
+                max_units_per_participant: None,
+                max_claims_per_participant: 1,
+                volume_cap: None,
+                min_age_at_start: None,
+                max_age_at_start: None,
+            }],
         }
     }
 
-    fn ledger() -> LedgerFacts {
+    pub(in crate::domain::open_data) fn ledger() -> LedgerFacts {
         let q1 = quarter_of(NaiveDate::from_ymd_opt(2021, 2, 1).unwrap());
         let q2 = quarter_of(NaiveDate::from_ymd_opt(2021, 5, 1).unwrap());
         let mut ledger = LedgerFacts::default();
@@ -825,65 +559,9 @@ mod tests {
         ledger
     }
 
-    /// The facts and ledger of `ledger()` with outcome `a` priced at 10.00, fixed shares of
-    /// 0.7 and 0.3, and the lead's maximum at exactly what it paid: its cap has bound.
-    fn capped() -> (ProjectFacts, LedgerFacts) {
-        let mut project = facts(SettlementRoute::Direct);
-        for (payer, share) in project.payers.iter_mut().zip(["0.7", "0.3"]) {
-            payer.share = Some(share.into());
-        }
-        project.payers[0].max_commitment_minor = 7_000;
-        project.metrics.push(MetricFacts {
-            id: "m_a".into(),
-            code: "a".into(),
-            name: "A".into(),
-            unit: "achievement".into(),
-            price_minor: 1_000,
-            max_units_per_participant: None,
-            max_claims_per_participant: 1,
-            volume_cap: None,
-            min_age_at_start: None,
-            max_age_at_start: None,
-        });
-        (project, ledger())
-    }
-
-    #[test]
-    fn a_bound_cap_withholds_the_quarters_it_covers_and_the_rows_pass_the_audit() {
-        let (project, ledger) = capped();
-        let rows = project_rows(&project, &ledger, 5);
-        // The lead paid exactly its maximum over both quarters: with Q1 shown, Q2 would be the
-        // maximum less Q1. Both are withheld.
-        assert!(rows
-            .results
-            .iter()
-            .all(|r| r.values[5] == Value::Suppressed));
-        assert_eq!(audit_rows(&project, &ledger, &rows, 5), Ok(()));
-    }
-
-    #[test]
-    fn rows_that_show_what_the_auditor_withheld_are_refused() {
-        let (project, ledger) = capped();
-        let mut rows = project_rows(&project, &ledger, 5);
-        // Q1 shown again, as a faulty writer would: Q2 follows from the lead's maximum.
-        let q1 = ledger.results.values().next().unwrap();
-        rows.results[0].values[4] = Value::Integer(q1.achieved_units);
-        rows.results[0].values[5] = Value::Integer(q1.paid_units);
-        rows.results[0].values[6] = Value::Integer(q1.engaged);
-        for (row, money) in rows.payments[..2].iter_mut().zip([2_400, 5_600]) {
-            row.values[6] = Value::amount(money, "GBP");
-        }
-        let refused = audit_rows(&project, &ledger, &rows, 5).unwrap_err();
-        assert!(refused.contains("exposed"), "{refused}");
-        // A block shown in part is refused before any arithmetic.
-        rows.payments[0].values[6] = Value::Suppressed;
-        let refused = audit_rows(&project, &ledger, &rows, 5).unwrap_err();
-        assert!(refused.contains("in part"), "{refused}");
-    }
-
     #[test]
     fn via_the_lead_commissioner_the_other_payers_pay_the_lead() {
-        let rows = project_rows(&facts(SettlementRoute::ViaCommissioner), &ledger(), 5);
+        let rows = project_rows(&facts(SettlementRoute::ViaCommissioner), &ledger(), 5).unwrap();
         let recipients: Vec<String> = rows
             .payments
             .iter()
@@ -891,41 +569,10 @@ mod tests {
             .collect();
         // Keys sort by payer within a quarter: fund, lead.
         assert_eq!(recipients, ["lead", "provider", "lead", "provider"]);
-        let direct = project_rows(&facts(SettlementRoute::Direct), &ledger(), 5);
+        let direct = project_rows(&facts(SettlementRoute::Direct), &ledger(), 5).unwrap();
         assert!(direct
             .payments
             .iter()
             .all(|r| r.values[5] == Value::text("provider")));
-    }
-
-    #[test]
-    fn a_small_quarter_withholds_its_counts_its_money_and_the_totals_over_it() {
-        let rows = project_rows(&facts(SettlementRoute::Direct), &ledger(), 5);
-        // Q2 has 2 participants: its counts and both payers' money are withheld, and so are
-        // the payers' totals and the project's (each has a withheld part); Q1 stays.
-        let withheld = [Value::Suppressed, Value::Suppressed, Value::Suppressed];
-        assert_eq!(
-            rows.results[0].values[4..],
-            [Value::Integer(8), Value::Integer(8), Value::Integer(8)]
-        );
-        assert_eq!(rows.results[1].values[4..], withheld);
-        let q2: Vec<&Value> = rows.payments[2..].iter().map(|r| &r.values[6]).collect();
-        assert_eq!(q2, [&Value::Suppressed, &Value::Suppressed]);
-        assert_eq!(rows.payments[0].values[6], Value::amount(2_400, "GBP"));
-        assert_eq!(rows.project[0].values[12], Value::Suppressed);
-        assert!(rows.payers.iter().all(|r| r.values[7] == Value::Suppressed));
-        assert!(rows
-            .project
-            .iter()
-            .chain(&rows.payments)
-            .chain(&rows.results)
-            .all(|r| {
-                let t = match r.values.len() {
-                    15 => "projects",
-                    8 => "payments_quarterly",
-                    _ => "results_quarterly",
-                };
-                r.conforms_to(table(t).unwrap())
-            }));
     }
 }

@@ -66,15 +66,32 @@ impl Grid {
     /// The withheld cells when `also` are withheld besides the small ones, with everything
     /// they imply.
     pub fn suppress_with(&self, k: i64, also: &BTreeSet<usize>) -> BTreeSet<usize> {
+        self.suppress_pinned(k, also, &BTreeSet::new())
+    }
+
+    /// As `suppress_with`, except that the `shown` cells are never withheld: cells published
+    /// earlier, which stay as they were. (Implications never lead into them from elsewhere,
+    /// since a cell implies only the cells of its own block and the totals over it.)
+    pub fn suppress_pinned(
+        &self,
+        k: i64,
+        also: &BTreeSet<usize>,
+        shown: &BTreeSet<usize>,
+    ) -> BTreeSet<usize> {
         let mut withheld: BTreeSet<usize> = (0..self.cells.len())
             .filter(|&i| is_small(self.cells[i].counts, k))
             .chain(also.iter().copied())
+            .filter(|i| !shown.contains(i))
             .collect();
         loop {
             let more: Vec<usize> = self
                 .implies
                 .iter()
-                .filter(|(cause, effect)| withheld.contains(cause) && !withheld.contains(effect))
+                .filter(|(cause, effect)| {
+                    withheld.contains(cause)
+                        && !withheld.contains(effect)
+                        && !shown.contains(effect)
+                })
                 .map(|(_, effect)| *effect)
                 .collect();
             if more.is_empty() {

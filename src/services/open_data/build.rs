@@ -10,12 +10,14 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Text};
 
+use super::history;
 use crate::db::backend_specific::{self, LockableTable};
 use crate::db::dynamic::{self, Param};
 use crate::db::models::ProjectRecord;
 use crate::db::schema::{funds, organisations, projects, published_tables};
 use crate::db::{self, queries, DbConn};
 use crate::domain::open_data::catalog::{self, Table, TABLES};
+use crate::domain::open_data::publish::{publish, ProjectPublication, Rules};
 use crate::domain::open_data::rows::{
     self, quarter_of, LedgerFacts, MetricFacts, MoneyFacts, PayerFacts, ProjectFacts, ProjectRows,
     ResultFacts,
@@ -33,23 +35,46 @@ pub struct BuildReport {
     pub rows: BTreeMap<&'static str, usize>,
     /// Cells withheld to protect small numbers.
     pub suppressed_cells: usize,
+    /// Closed quarters published (and frozen) for the first time by this rebuild.
+    pub quarters_frozen: usize,
+    /// Closed quarters not yet published, because publishing them now would expose a withheld
+    /// count; a later rebuild tries again.
+    pub quarters_waiting: usize,
 }
 
-/// Rebuilds every published table; `k` is the suppression threshold.
-pub fn rebuild(conn: &mut DbConn, k: i64, now: NaiveDateTime) -> Result<BuildReport, ServiceError> {
+/// What a rebuild adds to each project's history of publications.
+type Additions = Vec<(String, ProjectPublication)>;
+
+/// Every published table's rows, by table name.
+pub type Tables = BTreeMap<&'static str, Vec<Row>>;
+
+/// Rebuilds every published table under `rules` at `now`.
+pub fn rebuild(
+    conn: &mut DbConn,
+    rules: Rules,
+    now: NaiveDateTime,
+) -> Result<BuildReport, ServiceError> {
     db::write_tx(conn, |conn| {
         backend_specific::lock_row_for_update(conn, LockableTable::PublishedTables, "funds")?;
-        rebuild_locked(conn, k, now)
+        rebuild_locked(conn, rules, now)
     })
 }
 
 /// The rebuild, inside a write transaction that holds the lock on `published_tables`.
 pub fn rebuild_locked(
     conn: &mut DbConn,
-    k: i64,
+    rules: Rules,
     now: NaiveDateTime,
 ) -> Result<BuildReport, ServiceError> {
-    let (tables, report) = published_rows(conn, k)?;
+    let (tables, report, additions) = published_rows(conn, rules, now)?;
+    for (project, publication) in &additions {
+        history::append(
+            conn,
+            project,
+            &publication.newly_frozen,
+            &publication.new_totals,
+        )?;
+    }
     for table in TABLES {
         let rows = tables.get(table.name).map_or(&[][..], Vec::as_slice);
         replace_rows(conn, table, rows)?;
@@ -63,19 +88,23 @@ pub fn rebuild_locked(
     Ok(report)
 }
 
-/// Every published row, by table, and the report of them.
+/// Every published row, by table, the report of them, and what each project's history gains.
 pub fn published_rows(
     conn: &mut DbConn,
-    k: i64,
-) -> Result<(BTreeMap<&'static str, Vec<Row>>, BuildReport), ServiceError> {
+    rules: Rules,
+    now: NaiveDateTime,
+) -> Result<(Tables, BuildReport, Additions), ServiceError> {
     let ids: Vec<String> = projects::table
         .filter(projects::published.eq(true))
         .order(projects::id)
         .select(projects::id)
         .load(conn)?;
     let mut ledger = ledger_facts(conn)?;
+    let mut histories = history::load(conn)?;
     let mut all = ProjectRows::default();
     let mut fund_ids = BTreeSet::new();
+    let mut additions = Vec::new();
+    let (mut quarters_frozen, mut quarters_waiting) = (0, 0);
     for id in &ids {
         let record = queries::get_project(conn, id)?
             .ok_or_else(|| ServiceError::Internal(format!("project {id} vanished")))?;
@@ -88,19 +117,24 @@ pub fn published_rows(
         let facts = project_facts(&record, &kinds);
         fund_ids.extend(facts.fund_ids.iter().cloned());
         let project_ledger = ledger.remove(id).unwrap_or_default();
-        let rows = rows::project_rows(&facts, &project_ledger, k);
-        // The auditor again, on the rows as written: a rebuild that would publish an exposed
-        // count is refused (its transaction rolls back and the previous tables stay).
-        rows::audit_rows(&facts, &project_ledger, &rows, k).map_err(|e| {
-            tracing::error!(project = %id, "open-data rebuild refused: {e}");
-            ServiceError::Internal(format!("open data for project {id} failed its audit: {e}"))
-        })?;
+        let history = histories.remove(id).unwrap_or_default();
+        // The auditor has checked the rows as written: a rebuild that would publish an
+        // exposed count is refused (its transaction rolls back and the previous tables stay).
+        let mut publication =
+            publish(&facts, &project_ledger, &history, rules, now).map_err(|e| {
+                tracing::error!(project = %id, "open-data rebuild refused: {e}");
+                ServiceError::Internal(format!("open data for project {id} failed its audit: {e}"))
+            })?;
+        quarters_frozen += publication.newly_frozen.len();
+        quarters_waiting += publication.waiting;
+        let rows = std::mem::take(&mut publication.rows);
         all.project.extend(rows.project);
         all.payers.extend(rows.payers);
         all.metrics.extend(rows.metrics);
         all.results.extend(rows.results);
         all.payments.extend(rows.payments);
         all.suppressed += rows.suppressed;
+        additions.push((id.clone(), publication));
     }
     let funds = fund_rows(conn, &fund_ids)?;
     let organisations = organisation_rows(conn, &rows::referenced_organisations(&all, &funds))?;
@@ -133,8 +167,10 @@ pub fn published_rows(
             .map(|(name, rows)| (*name, rows.len()))
             .collect(),
         suppressed_cells,
+        quarters_frozen,
+        quarters_waiting,
     };
-    Ok((tables, report))
+    Ok((tables, report, additions))
 }
 
 fn project_facts(
@@ -417,10 +453,14 @@ pub struct OpenDataCheck {
 
 /// Builds the published tables from the ledger as it is now, without storing them (which
 /// audits every project), and compares them with the stored tables. Read-only.
-pub fn check(conn: &mut DbConn, k: i64) -> Result<OpenDataCheck, ServiceError> {
+pub fn check(
+    conn: &mut DbConn,
+    rules: Rules,
+    now: NaiveDateTime,
+) -> Result<OpenDataCheck, ServiceError> {
     let mut report = OpenDataCheck::default();
-    let tables = match published_rows(conn, k) {
-        Ok((tables, built)) => {
+    let tables = match published_rows(conn, rules, now) {
+        Ok((tables, built, _)) => {
             report.projects = built.projects;
             tables
         }

@@ -2,5 +2,6 @@
 //! cutting releases.
 
 pub mod build;
+pub mod history;
 pub mod read;
 pub mod release;

@@ -87,7 +87,7 @@ pub fn cut(
 ) -> Result<Manifest, ServiceError> {
     db::write_tx(conn, |conn| {
         backend_specific::lock_row_for_update(conn, LockableTable::PublishedTables, "funds")?;
-        let report = build::rebuild_locked(conn, settings.k, now)?;
+        let report = build::rebuild_locked(conn, settings.rules(), now)?;
         let version = next_version(conn, now.date())?;
         let mut out = Vec::new();
         for table in TABLES {

@@ -1,0 +1,806 @@
+//! What one rebuild publishes of a project, and what it freezes.
+//!
+//! A quarter is published once it is closed for claims, `close_after_days` after it ends
+//! (claims are submitted monthly and settled quarterly in arrears). The first rebuild after
+//! that freezes the quarter: its blocks (one outcome in one quarter) as the ledger holds them
+//! then, and whether each is withheld. Every later rebuild and release publishes the frozen
+//! quarter as it was, whatever the ledger learns afterwards (a late verification or revocation
+//! changes no published cell), so that no two releases differ in a cell and their difference
+//! isolates nobody; a withheld block stays withheld. The payers' and the project's totals are
+//! sums over the frozen quarters, and every total ever published is kept: the auditor takes
+//! each as known, and what the ledger holds beyond the frozen quarters as unknown but for its
+//! sign.
+//!
+//! The small-number rules decide first; then the disclosure auditor asks, for every withheld
+//! count, what a reader of everything published (the caps that bound included) can rule out.
+//! While some count is exposed, more of the quarters being frozen now is withheld, in steps:
+//! every block that shares a bound cap with an exposed one (a payer's whole series once its cap
+//! binds, an outcome's once its volume cap does, everything once the contract's does), then
+//! every block being frozen. If even that leaves a count exposed, the quarters wait: nothing
+//! new is published until a later rebuild can publish it safely. If a count is exposed with
+//! nothing new published (the ledger moved under frozen cells), the rebuild is refused.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use chrono::{Days, NaiveDateTime};
+
+use super::disclosure::{
+    self, Block, EarlierTotal, Exposure, OutcomeTerms, PayerTerms, ProjectTerms, Publication,
+    Quantity, Unpublished,
+};
+use super::rows::{
+    lay_out, write_rows, Cells, LedgerFacts, MoneyFacts, PayerFacts, ProjectFacts, ProjectRows,
+    ResultFacts,
+};
+use super::value::{Row, Value};
+use crate::domain::period::Period;
+
+/// What decides a publication.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Rules {
+    /// Counts from 1 to k−1 are withheld.
+    pub k: i64,
+    /// A quarter is published this many days after it ends.
+    pub close_after_days: u32,
+}
+
+/// A quarter of a project as frozen when it was first published.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FrozenQuarter {
+    pub period: Period,
+    pub frozen_at: NaiveDateTime,
+    pub blocks: Vec<FrozenBlock>,
+}
+
+/// One outcome in a frozen quarter.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FrozenBlock {
+    pub code: String,
+    pub results: ResultFacts,
+    /// Each payer's money, by organisation.
+    pub money: BTreeMap<String, MoneyFacts>,
+    pub withheld: bool,
+}
+
+/// A payer's total (or with `None` the project's) as a rebuild published it: the money of the
+/// quarters frozen by `as_of`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PublishedTotal {
+    pub payer: Option<String>,
+    pub as_of: NaiveDateTime,
+    pub amount: i64,
+}
+
+/// What earlier rebuilds published of a project.
+#[derive(Debug, Clone, Default)]
+pub struct History {
+    pub frozen: Vec<FrozenQuarter>,
+    pub totals: Vec<PublishedTotal>,
+}
+
+/// What a rebuild publishes of a project, and what it adds to its history.
+#[derive(Debug)]
+pub struct ProjectPublication {
+    pub rows: ProjectRows,
+    pub newly_frozen: Vec<FrozenQuarter>,
+    pub new_totals: Vec<PublishedTotal>,
+    /// Closed quarters that could not yet be published safely.
+    pub waiting: usize,
+}
+
+/// Whether `quarter` is closed for claims at `now`.
+pub fn is_closed(quarter: Period, rules: Rules, now: NaiveDateTime) -> bool {
+    quarter
+        .last_day()
+        .checked_add_days(Days::new(1 + u64::from(rules.close_after_days)))
+        .is_some_and(|closes| now.date() >= closes)
+}
+
+/// Publishes the project at `now`: its frozen quarters, and the closed quarters not yet
+/// frozen, withheld as the rules and the auditor require. An error says why a rebuild must
+/// not publish this project's rows (the previous tables then stay).
+pub fn publish(
+    project: &ProjectFacts,
+    ledger: &LedgerFacts,
+    history: &History,
+    rules: Rules,
+    now: NaiveDateTime,
+) -> Result<ProjectPublication, String> {
+    let candidates = closed_quarters_to_freeze(ledger, history, rules, now);
+    let waiting = candidates.len();
+    let attempts = if candidates.is_empty() {
+        vec![candidates]
+    } else {
+        vec![candidates, Vec::new()]
+    };
+    for candidates in attempts {
+        let view = View::new(project, ledger, history, &candidates, now)?;
+        let Some(withheld) = view.protect(rules.k) else {
+            continue;
+        };
+        let rows = write_rows(project, &view.facts, &view.cells, &withheld);
+        view.audit_rows(&rows, rules.k)?;
+        let new_totals = view.new_totals(&withheld, !candidates.is_empty(), history);
+        let newly_frozen = view.freeze(candidates, &withheld);
+        return Ok(ProjectPublication {
+            rows,
+            waiting: waiting - newly_frozen.len(),
+            newly_frozen,
+            new_totals,
+        });
+    }
+    Err("a withheld count of the quarters already published is exposed by what the ledger has learnt since; nothing new can be published to cover it".into())
+}
+
+/// The project's rows with every closed quarter published as if for the first time (no
+/// history), for tests and tools that reason about one publication.
+pub fn project_rows(
+    project: &ProjectFacts,
+    ledger: &LedgerFacts,
+    k: i64,
+) -> Result<ProjectRows, String> {
+    let rules = Rules {
+        k,
+        close_after_days: 0,
+    };
+    let after_everything = NaiveDateTime::MAX
+        .date()
+        .and_hms_opt(0, 0, 0)
+        .expect("midnight");
+    publish(
+        project,
+        ledger,
+        &History::default(),
+        rules,
+        after_everything,
+    )
+    .map(|p| p.rows)
+}
+
+/// The closed quarters with results that no earlier rebuild froze, as the ledger holds them
+/// now.
+fn closed_quarters_to_freeze(
+    ledger: &LedgerFacts,
+    history: &History,
+    rules: Rules,
+    now: NaiveDateTime,
+) -> Vec<FrozenQuarter> {
+    let frozen: BTreeSet<Period> = history.frozen.iter().map(|q| q.period).collect();
+    let mut quarters: BTreeMap<Period, FrozenQuarter> = BTreeMap::new();
+    for ((code, period), results) in &ledger.results {
+        if frozen.contains(period) || !is_closed(*period, rules, now) {
+            continue;
+        }
+        let money = ledger
+            .payments
+            .range((code.clone(), *period, String::new())..)
+            .take_while(|((c, p, _), _)| c == code && p == period)
+            .map(|((_, _, payer), m)| (payer.clone(), *m))
+            .collect();
+        let quarter = quarters.entry(*period).or_insert_with(|| FrozenQuarter {
+            period: *period,
+            frozen_at: now,
+            blocks: Vec::new(),
+        });
+        quarter.blocks.push(FrozenBlock {
+            code: code.clone(),
+            results: results.clone(),
+            money,
+            withheld: false,
+        });
+    }
+    quarters.into_values().collect()
+}
+
+/// One attempt at a publication: the frozen quarters and the candidates laid out as one
+/// project's facts, with what the auditor needs to know about them.
+struct View<'a> {
+    project: &'a ProjectFacts,
+    /// The published blocks' facts, with totals over them.
+    facts: LedgerFacts,
+    cells: Cells,
+    audit: Audit,
+    /// The blocks frozen earlier: withheld or not.
+    earlier: BTreeMap<(String, Period), bool>,
+    now: NaiveDateTime,
+}
+
+impl<'a> View<'a> {
+    fn new(
+        project: &'a ProjectFacts,
+        ledger: &LedgerFacts,
+        history: &History,
+        candidates: &[FrozenQuarter],
+        now: NaiveDateTime,
+    ) -> Result<View<'a>, String> {
+        let mut facts = LedgerFacts::default();
+        let mut frozen_at = BTreeMap::new();
+        let mut earlier = BTreeMap::new();
+        for (quarter, is_earlier) in history
+            .frozen
+            .iter()
+            .map(|q| (q, true))
+            .chain(candidates.iter().map(|q| (q, false)))
+        {
+            for block in &quarter.blocks {
+                let key = (block.code.clone(), quarter.period);
+                frozen_at.insert(key.clone(), quarter.frozen_at);
+                if is_earlier {
+                    earlier.insert(key.clone(), block.withheld);
+                }
+                facts.results.insert(key, block.results.clone());
+                for (payer, money) in &block.money {
+                    let key = (block.code.clone(), quarter.period, payer.clone());
+                    facts.payments.insert(key, *money);
+                    let total = facts.payer_totals.entry(payer.clone()).or_default();
+                    total.minor += money.minor;
+                    total.participants += money.participants;
+                    facts.project_total.minor += money.minor;
+                }
+                facts.project_total.participants += block.results.paid_participants;
+            }
+        }
+        let cells = lay_out(&facts);
+        let audit = Audit::new(project, &facts, ledger, &frozen_at, &history.totals)?;
+        Ok(View {
+            project,
+            facts,
+            cells,
+            audit,
+            earlier,
+            now,
+        })
+    }
+
+    /// Every cell of the blocks in `keys`.
+    fn cells_of<'k>(&self, keys: impl Iterator<Item = &'k (String, Period)>) -> BTreeSet<usize> {
+        keys.flat_map(|key| self.cells.block_cells[key].iter().copied())
+            .collect()
+    }
+
+    /// The withheld cells, or `None` when no withholding of the new blocks protects every
+    /// withheld count.
+    fn protect(&self, k: i64) -> Option<BTreeSet<usize>> {
+        let shown_earlier = self.cells_of(self.earlier.iter().filter(|e| !e.1).map(|e| e.0));
+        let withheld_earlier = self.cells_of(self.earlier.iter().filter(|e| *e.1).map(|e| e.0));
+        let suppress =
+            |also: &BTreeSet<usize>| self.cells.grid.suppress_pinned(k, also, &shown_earlier);
+        let mut withheld = suppress(&withheld_earlier);
+        let new: BTreeSet<usize> = (0..self.audit.keys.len())
+            .filter(|&b| !self.earlier.contains_key(&self.audit.keys[b]))
+            .collect();
+        for widen_to_every_new_block in [false, true] {
+            let exposed = self.audit.exposures(&self.cells, &withheld, k);
+            if exposed.is_empty() {
+                return Some(withheld);
+            }
+            let blocks = if widen_to_every_new_block {
+                new.clone()
+            } else {
+                &self.audit.sharing_a_bound_cap(&exposed) & &new
+            };
+            let mut also = withheld.clone();
+            also.extend(self.cells_of(blocks.iter().map(|&b| &self.audit.keys[b])));
+            withheld = suppress(&also);
+        }
+        self.audit
+            .exposures(&self.cells, &withheld, k)
+            .is_empty()
+            .then_some(withheld)
+    }
+
+    /// Audits the rows as written: each block is withheld whole or not at all, every block
+    /// frozen earlier is as it was, and no withheld count is exposed to a reader of them. A
+    /// fault between deciding and writing is caught here and never published.
+    fn audit_rows(&self, rows: &ProjectRows, k: i64) -> Result<(), String> {
+        let metric_ids: BTreeMap<&str, &str> = self
+            .project
+            .metrics
+            .iter()
+            .map(|m| (m.code.as_str(), m.id.as_str()))
+            .collect();
+        let mut withheld = Vec::with_capacity(self.audit.keys.len());
+        for key in &self.audit.keys {
+            let (code, quarter) = key;
+            let metric = Value::text(metric_ids.get(code.as_str()).copied().unwrap_or(code));
+            let start = Value::Date(quarter.start());
+            let of_block = |r: &&Row| r.values[1] == metric && r.values[2] == start;
+            let values: Vec<&Value> = rows
+                .results
+                .iter()
+                .filter(of_block)
+                .flat_map(|r| &r.values[4..7])
+                .chain(rows.payments.iter().filter(of_block).map(|r| &r.values[6]))
+                .collect();
+            let suppressed = values.iter().filter(|v| ***v == Value::Suppressed).count();
+            if values.is_empty() || (suppressed != 0 && suppressed != values.len()) {
+                return Err(format!(
+                    "the {code} block of {quarter} is not written whole"
+                ));
+            }
+            if self
+                .earlier
+                .get(key)
+                .is_some_and(|&w| w != (suppressed != 0))
+            {
+                return Err(format!(
+                    "the {code} block of {quarter} changed since it was frozen"
+                ));
+            }
+            withheld.push(suppressed != 0);
+        }
+        let amount = |v: &Value| match v {
+            Value::Amount { minor, .. } => Some(*minor),
+            _ => None,
+        };
+        let published = Publication {
+            withheld,
+            payer_totals: rows.payers.iter().map(|r| amount(&r.values[7])).collect(),
+            project_total: amount(&rows.project[0].values[12]),
+            ..self.audit.publication.clone()
+        };
+        let exposed = disclosure::audit(&self.audit.terms, &self.audit.blocks, &published, k);
+        match exposed.first() {
+            None => Ok(()),
+            Some(e) => Err(self.audit.describe(e, exposed.len())),
+        }
+    }
+
+    /// The totals this publication shows that the history does not hold yet: all of them
+    /// when new quarters were frozen (they cover more), else those never published before.
+    fn new_totals(
+        &self,
+        withheld: &BTreeSet<usize>,
+        froze_more: bool,
+        history: &History,
+    ) -> Vec<PublishedTotal> {
+        let known: BTreeSet<Option<&str>> =
+            history.totals.iter().map(|t| t.payer.as_deref()).collect();
+        let payers = self.cells.payer_totals.iter().map(|(payer, &cell)| {
+            (
+                Some(payer.clone()),
+                cell,
+                self.facts.payer_totals[payer].minor,
+            )
+        });
+        let project = (
+            None,
+            self.cells.project_total,
+            self.facts.project_total.minor,
+        );
+        payers
+            .chain([project])
+            .filter(|(payer, cell, _)| {
+                !withheld.contains(cell) && (froze_more || !known.contains(&payer.as_deref()))
+            })
+            .map(|(payer, _, amount)| PublishedTotal {
+                payer,
+                as_of: self.now,
+                amount,
+            })
+            .collect()
+    }
+
+    /// The candidate quarters with the decision on each block.
+    fn freeze(
+        &self,
+        candidates: Vec<FrozenQuarter>,
+        withheld: &BTreeSet<usize>,
+    ) -> Vec<FrozenQuarter> {
+        candidates
+            .into_iter()
+            .map(|mut quarter| {
+                for block in &mut quarter.blocks {
+                    let key = (block.code.clone(), quarter.period);
+                    block.withheld = withheld.contains(&self.cells.paid[&key]);
+                }
+                quarter
+            })
+            .collect()
+    }
+}
+
+/// A project's published blocks, terms and history as the disclosure auditor reads them.
+struct Audit {
+    terms: ProjectTerms,
+    keys: Vec<(String, Period)>,
+    blocks: Vec<Block>,
+    payer_ids: Vec<String>,
+    /// What the auditor is told beside the blocks and current totals: earlier totals and what
+    /// the ledger holds beyond the published blocks.
+    publication: Publication,
+}
+
+impl Audit {
+    fn new(
+        project: &ProjectFacts,
+        published: &LedgerFacts,
+        ledger: &LedgerFacts,
+        frozen_at: &BTreeMap<(String, Period), NaiveDateTime>,
+        totals: &[PublishedTotal],
+    ) -> Result<Audit, String> {
+        let terms = project_terms(project);
+        let payer_ids: Vec<String> = project
+            .payers
+            .iter()
+            .map(|p| p.organisation_id.clone())
+            .collect();
+        let mut keys = Vec::new();
+        let mut blocks = Vec::new();
+        for ((code, quarter), r) in &published.results {
+            let outcome = project
+                .metrics
+                .iter()
+                .position(|m| &m.code == code)
+                .ok_or_else(|| format!("outcome {code} has results but is not on the rate card"))?;
+            let payments: Vec<Option<MoneyFacts>> = payer_ids
+                .iter()
+                .map(|payer| {
+                    let key = (code.clone(), *quarter, payer.clone());
+                    published.payments.get(&key).copied()
+                })
+                .collect();
+            let one_unit_each =
+                r.achieved_units == r.achieved_participants && r.paid_units == r.paid_participants;
+            let paid_for = one_unit_each.then(|| {
+                payments
+                    .iter()
+                    .map(|m| m.map_or(0, |m| m.participants))
+                    .collect()
+            });
+            keys.push((code.clone(), *quarter));
+            blocks.push(Block {
+                outcome,
+                achieved_units: r.achieved_units,
+                paid_units: r.paid_units,
+                payable_units: r.payable_units,
+                payable_minor: r.payable_minor,
+                money: payments.iter().map(|m| m.map(|m| m.minor)).collect(),
+                paid_for,
+            });
+        }
+        let earlier_totals = totals
+            .iter()
+            .filter_map(|t| {
+                let payer = match &t.payer {
+                    Some(id) => Some(payer_ids.iter().position(|p| p == id)?),
+                    None => None,
+                };
+                let covered = (0..keys.len())
+                    .filter(|&b| frozen_at[&keys[b]] <= t.as_of)
+                    .collect();
+                Some(EarlierTotal {
+                    payer,
+                    blocks: covered,
+                    amount: t.amount,
+                })
+            })
+            .collect();
+        let unpublished = unpublished(project, &payer_ids, published, ledger);
+        Ok(Audit {
+            terms,
+            keys,
+            blocks,
+            payer_ids,
+            publication: Publication {
+                earlier_totals,
+                unpublished,
+                ..Publication::default()
+            },
+        })
+    }
+
+    fn exposures(&self, cells: &Cells, withheld: &BTreeSet<usize>, k: i64) -> Vec<Exposure> {
+        let shown = |cell: Option<&usize>, value: i64| match cell {
+            Some(cell) if withheld.contains(cell) => None,
+            _ => Some(value),
+        };
+        let payer_total = |r: usize| -> i64 { self.blocks.iter().filter_map(|b| b.money[r]).sum() };
+        let published = Publication {
+            withheld: self
+                .keys
+                .iter()
+                .map(|key| withheld.contains(&cells.paid[key]))
+                .collect(),
+            payer_totals: (0..self.payer_ids.len())
+                .map(|r| shown(cells.payer_totals.get(&self.payer_ids[r]), payer_total(r)))
+                .collect(),
+            project_total: shown(
+                Some(&cells.project_total),
+                self.blocks
+                    .iter()
+                    .flat_map(|b| b.money.iter().flatten())
+                    .sum(),
+            ),
+            ..self.publication.clone()
+        };
+        disclosure::audit(&self.terms, &self.blocks, &published, k)
+    }
+
+    /// The blocks that share a cap that has bound with an exposed block.
+    fn sharing_a_bound_cap(&self, exposed: &[Exposure]) -> BTreeSet<usize> {
+        let blocks = &self.blocks;
+        let beyond = &self.publication.unpublished;
+        let all = 0..blocks.len();
+        let mut linked = BTreeSet::new();
+        for e in exposed {
+            let b = &blocks[e.block];
+            for (r, payer) in self.terms.payers.iter().enumerate() {
+                let used = blocks.iter().filter_map(|b| b.money[r]).sum::<i64>()
+                    + beyond.money.get(r).copied().unwrap_or(0);
+                if used >= payer.cap_minor && b.money[r].is_some() {
+                    linked.extend(
+                        all.clone()
+                            .filter(|&i| blocks[i].money[r].unwrap_or(0) != 0),
+                    );
+                }
+            }
+            let used = blocks.iter().map(|b| b.payable_minor).sum::<i64>() + beyond.payable_minor;
+            if self.terms.contract_cap_minor.is_some_and(|cap| used >= cap) {
+                linked.extend(all.clone().filter(|&i| blocks[i].payable_minor != 0));
+            }
+            let same_outcome = |i: &usize| blocks[*i].outcome == b.outcome;
+            let volume = all
+                .clone()
+                .filter(same_outcome)
+                .map(|i| blocks[i].payable_units);
+            let volume =
+                volume.sum::<i64>() + beyond.payable_units.get(b.outcome).copied().unwrap_or(0);
+            let cap = self.terms.outcomes[b.outcome].volume_cap;
+            if cap.is_some_and(|cap| volume >= cap) {
+                linked.extend(all.clone().filter(same_outcome));
+            }
+            linked.insert(e.block);
+        }
+        linked
+    }
+
+    fn describe(&self, e: &Exposure, count: usize) -> String {
+        let (code, quarter) = &self.keys[e.block];
+        let quantity = match e.quantity {
+            Quantity::Achieved => "achieved",
+            Quantity::Paid => "paid",
+        };
+        format!(
+            "{count} withheld counts are exposed, the first the outcomes {quantity} of {code} in {quarter}: a reader rules out {:?}",
+            e.ruled_out
+        )
+    }
+}
+
+fn project_terms(project: &ProjectFacts) -> ProjectTerms {
+    ProjectTerms {
+        payers: project
+            .payers
+            .iter()
+            .zip(published_weights(&project.payers))
+            .map(|(p, weight)| PayerTerms {
+                cap_minor: p.max_commitment_minor,
+                weight,
+            })
+            .collect(),
+        outcomes: project
+            .metrics
+            .iter()
+            .map(|m| OutcomeTerms {
+                price_minor: m.price_minor,
+                volume_cap: m.volume_cap,
+            })
+            .collect(),
+        contract_cap_minor: project.max_outcome_payment_minor,
+    }
+}
+
+/// What the ledger holds now beyond the published blocks.
+fn unpublished(
+    project: &ProjectFacts,
+    payer_ids: &[String],
+    published: &LedgerFacts,
+    ledger: &LedgerFacts,
+) -> Unpublished {
+    let money =
+        |facts: &LedgerFacts, payer: &String| facts.payer_totals.get(payer).map_or(0, |m| m.minor);
+    let value = |facts: &LedgerFacts| facts.results.values().map(|r| r.payable_minor).sum::<i64>();
+    let units = |facts: &LedgerFacts, code: &str| {
+        facts
+            .results
+            .iter()
+            .filter(|((c, _), _)| c == code)
+            .map(|(_, r)| r.payable_units)
+            .sum::<i64>()
+    };
+    Unpublished {
+        money: payer_ids
+            .iter()
+            .map(|p| money(ledger, p) - money(published, p))
+            .collect(),
+        payable_minor: value(ledger) - value(published),
+        payable_units: project
+            .metrics
+            .iter()
+            .map(|m| units(ledger, &m.code) - units(published, &m.code))
+            .collect(),
+    }
+}
+
+/// The payers' weights as their published shares state them: fixed shares scaled to integers
+/// when every payer has one, else their maximum commitments (pro rata).
+fn published_weights(payers: &[PayerFacts]) -> Vec<i128> {
+    use rust_decimal::prelude::ToPrimitive;
+    let scale = rust_decimal::Decimal::from(1_000_000_000_i64);
+    let fixed: Option<Vec<i128>> = payers
+        .iter()
+        .map(|p| {
+            let share = rust_decimal::Decimal::from_str_exact(p.share.as_deref()?).ok()?;
+            (share * scale).trunc().to_i128()
+        })
+        .collect();
+    fixed.unwrap_or_else(|| {
+        payers
+            .iter()
+            .map(|p| i128::from(p.max_commitment_minor))
+            .collect()
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::open_data::catalog::table;
+    use crate::domain::open_data::rows::tests::{facts, ledger};
+    use crate::domain::registry::SettlementRoute;
+    use chrono::NaiveDate;
+
+    fn at(y: i32, m: u32, d: u32) -> NaiveDateTime {
+        NaiveDate::from_ymd_opt(y, m, d)
+            .unwrap()
+            .and_hms_opt(9, 0, 0)
+            .unwrap()
+    }
+
+    const RULES: Rules = Rules {
+        k: 5,
+        close_after_days: 92,
+    };
+
+    #[test]
+    fn a_small_quarter_withholds_its_counts_its_money_and_the_totals_over_it() {
+        let rows = project_rows(&facts(SettlementRoute::Direct), &ledger(), 5).unwrap();
+        // Q2 has 2 participants: its counts and both payers' money are withheld, and so are
+        // the payers' totals and the project's (each has a withheld part); Q1 stays.
+        let withheld = [Value::Suppressed, Value::Suppressed, Value::Suppressed];
+        assert_eq!(
+            rows.results[0].values[4..],
+            [Value::Integer(8), Value::Integer(8), Value::Integer(8)]
+        );
+        assert_eq!(rows.results[1].values[4..], withheld);
+        let q2: Vec<&Value> = rows.payments[2..].iter().map(|r| &r.values[6]).collect();
+        assert_eq!(q2, [&Value::Suppressed, &Value::Suppressed]);
+        assert_eq!(rows.payments[0].values[6], Value::amount(2_400, "GBP"));
+        assert_eq!(rows.project[0].values[12], Value::Suppressed);
+        assert!(rows.payers.iter().all(|r| r.values[7] == Value::Suppressed));
+        let conforms =
+            |name: &str, rows: &[Row]| rows.iter().all(|r| r.conforms_to(table(name).unwrap()));
+        assert!(conforms("projects", &rows.project));
+        assert!(conforms("payments_quarterly", &rows.payments));
+        assert!(conforms("results_quarterly", &rows.results));
+    }
+
+    /// The facts of `ledger()` with fixed shares of 0.7 and 0.3 and the lead's maximum at
+    /// exactly what it paid: its cap has bound.
+    fn capped() -> ProjectFacts {
+        let mut project = facts(SettlementRoute::Direct);
+        for (payer, share) in project.payers.iter_mut().zip(["0.7", "0.3"]) {
+            payer.share = Some(share.into());
+        }
+        project.payers[0].max_commitment_minor = 7_000;
+        project
+    }
+
+    #[test]
+    fn a_bound_cap_withholds_the_quarters_it_covers() {
+        let rows = project_rows(&capped(), &ledger(), 5).unwrap();
+        // The lead paid exactly its maximum over both quarters: with Q1 shown, Q2 would be the
+        // maximum less Q1. Both are withheld.
+        assert!(rows
+            .results
+            .iter()
+            .all(|r| r.values[5] == Value::Suppressed));
+    }
+
+    #[test]
+    fn rows_that_show_what_the_auditor_withheld_are_refused() {
+        let (project, ledger) = (capped(), ledger());
+        let history = History::default();
+        let now = at(2030, 1, 1);
+        let candidates = closed_quarters_to_freeze(&ledger, &history, RULES, now);
+        let view = View::new(&project, &ledger, &history, &candidates, now).unwrap();
+        let withheld = view.protect(5).unwrap();
+        let mut rows = write_rows(&project, &view.facts, &view.cells, &withheld);
+        assert_eq!(view.audit_rows(&rows, 5), Ok(()));
+        // Q1 shown again, as a faulty writer would: Q2 follows from the lead's maximum.
+        let q1 = ledger.results.values().next().unwrap();
+        rows.results[0].values[4] = Value::Integer(q1.achieved_units);
+        rows.results[0].values[5] = Value::Integer(q1.paid_units);
+        rows.results[0].values[6] = Value::Integer(q1.engaged);
+        for (row, money) in rows.payments[..2].iter_mut().zip([2_400, 5_600]) {
+            row.values[6] = Value::amount(money, "GBP");
+        }
+        let refused = view.audit_rows(&rows, 5).unwrap_err();
+        assert!(refused.contains("exposed"), "{refused}");
+        // A block shown in part is refused before any arithmetic.
+        rows.payments[0].values[6] = Value::Suppressed;
+        let refused = view.audit_rows(&rows, 5).unwrap_err();
+        assert!(refused.contains("not written whole"), "{refused}");
+    }
+
+    #[test]
+    fn a_quarter_is_published_once_closed_and_then_never_changes() {
+        let project = facts(SettlementRoute::Direct);
+        let ledger = ledger();
+        // 2021 Q1 closes 92 days after 31 March, Q2 92 days after 30 June.
+        let first = publish(
+            &project,
+            &ledger,
+            &History::default(),
+            RULES,
+            at(2021, 7, 2),
+        )
+        .unwrap();
+        assert_eq!((first.newly_frozen.len(), first.rows.results.len()), (1, 1));
+        assert_eq!(first.rows.results[0].values[4], Value::Integer(8));
+        // Q1's totals are all published (nothing withheld), and kept.
+        assert_eq!(first.new_totals.len(), 3);
+        let history = History {
+            frozen: first.newly_frozen,
+            totals: first.new_totals,
+        };
+        // Later claims for Q1 change nothing published of it; Q2 is published once closed.
+        let mut later = ledger.clone();
+        let q1 = *later.results.keys().next().map(|(_, q)| q).unwrap();
+        let key = ("a".to_owned(), q1);
+        later.results.get_mut(&key).unwrap().achieved_units += 1;
+        let second = publish(&project, &later, &history, RULES, at(2021, 10, 2)).unwrap();
+        assert_eq!(second.newly_frozen.len(), 1);
+        assert_eq!(second.rows.results[0], first.rows.results[0]);
+        assert_eq!(second.rows.results[1].values[4], Value::Suppressed);
+        // Its withheld Q2 withholds the totals over it; the earlier ones stay known.
+        assert!(second.new_totals.is_empty());
+        let history = History {
+            frozen: [history.frozen, second.newly_frozen].concat(),
+            totals: history.totals,
+        };
+        // With a larger k, what was published stays published.
+        let rules = Rules { k: 10, ..RULES };
+        let third = publish(&project, &later, &history, rules, at(2022, 1, 1)).unwrap();
+        assert_eq!(third.rows.results, second.rows.results);
+        assert!(third.newly_frozen.is_empty() && third.new_totals.is_empty());
+    }
+
+    #[test]
+    fn an_earlier_total_over_a_withheld_block_refuses_the_rebuild() {
+        let project = facts(SettlementRoute::Direct);
+        let ledger = ledger();
+        let published = publish(
+            &project,
+            &ledger,
+            &History::default(),
+            RULES,
+            at(2022, 1, 1),
+        )
+        .unwrap();
+        assert!(published.rows.results[1].values[4] == Value::Suppressed);
+        // A total over both quarters, as if published by a faulty earlier rebuild, gives the
+        // withheld Q2 back from the shown Q1: nothing new can cover it.
+        let history = History {
+            frozen: published.newly_frozen,
+            totals: vec![PublishedTotal {
+                payer: None,
+                as_of: at(2022, 1, 1),
+                amount: 10_000,
+            }],
+        };
+        let refused = publish(&project, &ledger, &history, RULES, at(2022, 2, 1)).unwrap_err();
+        assert!(refused.contains("exposed"), "{refused}");
+    }
+}

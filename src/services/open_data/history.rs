@@ -1,0 +1,253 @@
+//! The frozen open data in the database: each project's quarters as first published, and
+//! every total ever published (see `domain::open_data::publish`). Written once, never changed
+//! (the database refuses updates and deletes of these tables).
+
+use std::collections::{BTreeMap, HashMap};
+
+use chrono::{NaiveDate, NaiveDateTime};
+use diesel::prelude::*;
+
+use crate::db::queries::insert_rows;
+use crate::db::schema::{
+    open_data_frozen_blocks as blocks, open_data_frozen_money as money,
+    open_data_frozen_quarters as quarters, open_data_published_totals as totals,
+};
+use crate::db::DbConn;
+use crate::domain::open_data::publish::{FrozenBlock, FrozenQuarter, History, PublishedTotal};
+use crate::domain::open_data::rows::{quarter_of, MoneyFacts, ResultFacts};
+use crate::services::error::ServiceError;
+
+type BlockRow = (
+    String,
+    NaiveDate,
+    String,
+    (i64, i64, i64, i64, i64, i64, i64),
+    bool,
+);
+
+/// Every published project's history, by project id.
+pub fn load(conn: &mut DbConn) -> Result<HashMap<String, History>, ServiceError> {
+    let mut by_project: HashMap<String, BTreeMap<NaiveDate, FrozenQuarter>> = HashMap::new();
+    let frozen: Vec<(String, NaiveDate, NaiveDateTime)> = quarters::table
+        .select((
+            quarters::project_id,
+            quarters::period_start,
+            quarters::frozen_at,
+        ))
+        .load(conn)?;
+    for (project, start, frozen_at) in frozen {
+        by_project.entry(project).or_default().insert(
+            start,
+            FrozenQuarter {
+                period: quarter_of(start),
+                frozen_at,
+                blocks: Vec::new(),
+            },
+        );
+    }
+    let mut payments: HashMap<(String, NaiveDate, String), BTreeMap<String, MoneyFacts>> =
+        HashMap::new();
+    let money_rows: Vec<(String, NaiveDate, String, String, i64, i64)> = money::table
+        .select((
+            money::project_id,
+            money::period_start,
+            money::outcome_code,
+            money::payer_organisation_id,
+            money::amount_minor,
+            money::participants,
+        ))
+        .load(conn)?;
+    for (project, start, code, payer, minor, participants) in money_rows {
+        let facts = MoneyFacts {
+            minor,
+            participants,
+        };
+        payments
+            .entry((project, start, code))
+            .or_default()
+            .insert(payer, facts);
+    }
+    let block_rows: Vec<BlockRow> = blocks::table
+        .order((
+            blocks::project_id,
+            blocks::period_start,
+            blocks::outcome_code,
+        ))
+        .select((
+            blocks::project_id,
+            blocks::period_start,
+            blocks::outcome_code,
+            (
+                blocks::achieved_units,
+                blocks::achieved_participants,
+                blocks::paid_units,
+                blocks::paid_participants,
+                blocks::payable_units,
+                blocks::payable_minor,
+                blocks::engaged,
+            ),
+            blocks::withheld,
+        ))
+        .load(conn)?;
+    for (project, start, code, r, withheld) in block_rows {
+        let money = payments
+            .remove(&(project.clone(), start, code.clone()))
+            .unwrap_or_default();
+        let quarter = by_project
+            .get_mut(&project)
+            .and_then(|q| q.get_mut(&start))
+            .ok_or_else(|| {
+                ServiceError::Internal(format!("a frozen block of {project} has no quarter"))
+            })?;
+        quarter.blocks.push(FrozenBlock {
+            code,
+            results: ResultFacts {
+                achieved_units: r.0,
+                achieved_participants: r.1,
+                paid_units: r.2,
+                paid_participants: r.3,
+                payable_units: r.4,
+                payable_minor: r.5,
+                engaged: r.6,
+            },
+            money,
+            withheld,
+        });
+    }
+    let mut history: HashMap<String, History> = by_project
+        .into_iter()
+        .map(|(project, quarters)| {
+            let frozen = quarters.into_values().collect();
+            (
+                project,
+                History {
+                    frozen,
+                    totals: Vec::new(),
+                },
+            )
+        })
+        .collect();
+    let published: Vec<(String, String, NaiveDateTime, i64)> = totals::table
+        .order((totals::project_id, totals::as_of))
+        .select((
+            totals::project_id,
+            totals::payer_organisation_id,
+            totals::as_of,
+            totals::amount_minor,
+        ))
+        .load(conn)?;
+    for (project, payer, as_of, amount) in published {
+        history
+            .entry(project)
+            .or_default()
+            .totals
+            .push(PublishedTotal {
+                payer: (!payer.is_empty()).then_some(payer),
+                as_of,
+                amount,
+            });
+    }
+    Ok(history)
+}
+
+#[derive(Insertable)]
+#[diesel(treat_none_as_default_value = false, table_name = quarters)]
+struct QuarterRow {
+    project_id: String,
+    period_start: NaiveDate,
+    frozen_at: NaiveDateTime,
+}
+
+#[derive(Insertable)]
+#[diesel(treat_none_as_default_value = false, table_name = blocks)]
+struct FrozenBlockRow {
+    project_id: String,
+    period_start: NaiveDate,
+    outcome_code: String,
+    achieved_units: i64,
+    achieved_participants: i64,
+    paid_units: i64,
+    paid_participants: i64,
+    payable_units: i64,
+    payable_minor: i64,
+    engaged: i64,
+    withheld: bool,
+}
+
+#[derive(Insertable)]
+#[diesel(treat_none_as_default_value = false, table_name = money)]
+struct MoneyRow {
+    project_id: String,
+    period_start: NaiveDate,
+    outcome_code: String,
+    payer_organisation_id: String,
+    amount_minor: i64,
+    participants: i64,
+}
+
+#[derive(Insertable)]
+#[diesel(treat_none_as_default_value = false, table_name = totals)]
+struct TotalRow {
+    project_id: String,
+    payer_organisation_id: String,
+    as_of: NaiveDateTime,
+    amount_minor: i64,
+}
+
+/// Stores what a rebuild adds to a project's history.
+pub fn append(
+    conn: &mut DbConn,
+    project: &str,
+    frozen: &[FrozenQuarter],
+    published: &[PublishedTotal],
+) -> Result<(), ServiceError> {
+    let mut quarter_rows = Vec::new();
+    let mut block_rows = Vec::new();
+    let mut money_rows = Vec::new();
+    for q in frozen {
+        let period_start = q.period.start();
+        quarter_rows.push(QuarterRow {
+            project_id: project.to_owned(),
+            period_start,
+            frozen_at: q.frozen_at,
+        });
+        for b in &q.blocks {
+            let r = &b.results;
+            block_rows.push(FrozenBlockRow {
+                project_id: project.to_owned(),
+                period_start,
+                outcome_code: b.code.clone(),
+                achieved_units: r.achieved_units,
+                achieved_participants: r.achieved_participants,
+                paid_units: r.paid_units,
+                paid_participants: r.paid_participants,
+                payable_units: r.payable_units,
+                payable_minor: r.payable_minor,
+                engaged: r.engaged,
+                withheld: b.withheld,
+            });
+            money_rows.extend(b.money.iter().map(|(payer, m)| MoneyRow {
+                project_id: project.to_owned(),
+                period_start,
+                outcome_code: b.code.clone(),
+                payer_organisation_id: payer.clone(),
+                amount_minor: m.minor,
+                participants: m.participants,
+            }));
+        }
+    }
+    let total_rows: Vec<TotalRow> = published
+        .iter()
+        .map(|t| TotalRow {
+            project_id: project.to_owned(),
+            payer_organisation_id: t.payer.clone().unwrap_or_default(),
+            as_of: t.as_of,
+            amount_minor: t.amount,
+        })
+        .collect();
+    insert_rows!(conn, quarters::table, &quarter_rows)?;
+    insert_rows!(conn, blocks::table, &block_rows)?;
+    insert_rows!(conn, money::table, &money_rows)?;
+    insert_rows!(conn, totals::table, &total_rows)?;
+    Ok(())
+}
