@@ -54,6 +54,15 @@ impl Bench {
     /// Starts cofund on a fresh `sqlite` or `postgres` database
     /// (COFUND_BENCH_POSTGRES_URL, default postgres://postgres@127.0.0.1:5432/postgres).
     pub fn start(backend: &str) -> Bench {
+        Bench::start_with(backend, None)
+    }
+
+    /// Starts cofund on the SQLite database at `path`, which stays when the bench ends.
+    pub fn start_sqlite_at(path: &str) -> Bench {
+        Bench::start_with("sqlite", Some(path))
+    }
+
+    fn start_with(backend: &str, sqlite_path: Option<&str>) -> Bench {
         let dir = tempfile::tempdir().unwrap();
         let (database, pg_name) = match backend {
             "postgres" => {
@@ -71,7 +80,10 @@ impl Bench {
                 )
             }
             _ => (
-                DatabaseUrl::Sqlite(dir.path().join("bench.db").to_string_lossy().into_owned()),
+                DatabaseUrl::Sqlite(sqlite_path.map_or_else(
+                    || dir.path().join("bench.db").to_string_lossy().into_owned(),
+                    str::to_owned,
+                )),
                 None,
             ),
         };

@@ -14,7 +14,7 @@ use serde_json::{json, Value};
 use crate::helpers::*;
 use cofund::domain::open_data::publish;
 use cofund::domain::open_data::rows::{
-    quarter_of, LedgerFacts, MetricFacts, MoneyFacts, PayerFacts, ProjectFacts, ResultFacts,
+    quarter_of, LedgerFacts, MetricFacts, MoneyFacts, PayerFacts, ProjectFacts, ProjectRows,
 };
 use cofund::domain::open_data::value::Value as Cell;
 use cofund::domain::registry::SettlementRoute;
@@ -158,47 +158,81 @@ impl Published {
         payers_agree && self.project_total.is_none_or(|v| v == project)
     }
 
+    /// The withheld blocks.
+    fn withheld(&self) -> Vec<usize> {
+        (0..self.results.len())
+            .filter(|&b| self.results[b].is_none())
+            .collect()
+    }
+
     /// For each withheld block, every count of outcomes achieved and of outcomes paid that
     /// some alternative with counts up to `bound` admits.
-    fn feasible(
-        &self,
-        terms: &Terms,
-        bound: i64,
-    ) -> BTreeMap<usize, (BTreeSet<i64>, BTreeSet<i64>)> {
-        let withheld: Vec<usize> = (0..self.results.len())
-            .filter(|&b| self.results[b].is_none())
-            .collect();
-        let mut counts: Vec<i64> = self.results.iter().map(|r| r.map_or(0, |r| r.0)).collect();
-        let mut found: BTreeMap<usize, (BTreeSet<i64>, BTreeSet<i64>)> =
-            withheld.iter().map(|&b| (b, Default::default())).collect();
-        loop {
+    fn feasible(&self, terms: &Terms, bound: i64) -> Feasible {
+        let withheld = self.withheld();
+        let mut found = Feasible::new(&withheld);
+        odometer(withheld.len(), bound, |unknown| {
+            let mut counts: Vec<i64> = self.results.iter().map(|r| r.map_or(0, |r| r.0)).collect();
+            for (&b, &n) in withheld.iter().zip(unknown) {
+                counts[b] = n;
+            }
             let alternative = engine(terms, &self.outcomes, &counts);
             if self.admits(&alternative) {
-                for &b in &withheld {
-                    let sets = found.get_mut(&b).unwrap();
-                    sets.0.insert(alternative[b].achieved);
-                    sets.1.insert(alternative[b].paid);
-                }
+                found.record(&alternative);
             }
-            // The next count vector, odometer-wise over the withheld blocks.
-            let Some(&b) = withheld.iter().find(|&&b| counts[b] < bound) else {
-                return found;
-            };
-            for &before in withheld.iter().take_while(|&&w| w != b) {
-                counts[before] = 0;
-            }
-            counts[b] += 1;
+        });
+        found
+    }
+}
+
+/// The counts of outcomes achieved and paid that a reader finds possible, per withheld block.
+struct Feasible(BTreeMap<usize, (BTreeSet<i64>, BTreeSet<i64>)>);
+
+impl Feasible {
+    fn new(withheld: &[usize]) -> Feasible {
+        Feasible(withheld.iter().map(|&b| (b, Default::default())).collect())
+    }
+
+    fn record(&mut self, alternative: &[Outcome]) {
+        for (b, sets) in &mut self.0 {
+            sets.0.insert(alternative[*b].achieved);
+            sets.1.insert(alternative[*b].paid);
         }
+    }
+}
+
+/// Calls `visit` with every vector of `dimensions` whole numbers from 0 to `bound`.
+fn odometer(dimensions: usize, bound: i64, mut visit: impl FnMut(&[i64])) {
+    let mut digits = vec![0; dimensions];
+    loop {
+        visit(&digits);
+        let Some(d) = digits.iter().position(|&n| n < bound) else {
+            return;
+        };
+        digits[..d].fill(0);
+        digits[d] += 1;
     }
 }
 
 /// The withheld blocks whose true counts are small, each with the counts from 1 to k−1 (up to
 /// the outcome's volume cap, which the terms state anyway) that the reader can rule out.
 fn exposed(terms: &Terms, published: &Published, truth: &[Outcome], bound: i64) -> Vec<String> {
-    let feasible = published.feasible(terms, bound);
+    ruled_out(
+        terms,
+        &published.outcomes,
+        truth,
+        published.feasible(terms, bound),
+    )
+}
+
+fn ruled_out(
+    terms: &Terms,
+    outcomes: &[usize],
+    truth: &[Outcome],
+    feasible: Feasible,
+) -> Vec<String> {
     let mut exposed = Vec::new();
-    for (b, (achieved, paid)) in feasible {
-        let top = terms.volume_caps[published.outcomes[b]].map_or(K - 1, |v| v.min(K - 1));
+    for (b, (achieved, paid)) in feasible.0 {
+        let top = terms.volume_caps[outcomes[b]].map_or(K - 1, |v| v.min(K - 1));
         for (what, true_count, set) in [
             ("achieved", truth[b].achieved, &achieved),
             ("paid", truth[b].paid, &paid),
@@ -281,28 +315,25 @@ fn ledger_facts(blocks: &[(usize, usize)], truth: &[Outcome]) -> LedgerFacts {
     let mut ledger = LedgerFacts::default();
     let mut totals: BTreeMap<String, MoneyFacts> = BTreeMap::new();
     for (&(q, o), t) in blocks.iter().zip(truth) {
+        // A block listed twice (late claims for it) adds up.
         let quarter = quarter_of(QUARTERS[q].parse().unwrap());
-        ledger.results.insert(
-            (format!("o{o}"), quarter),
-            ResultFacts {
-                achieved_units: t.achieved,
-                achieved_participants: t.achieved,
-                paid_units: t.paid,
-                paid_participants: t.paid,
-                payable_units: t.payable_units,
-                payable_minor: t.payable_minor,
-                engaged: t.achieved,
-            },
-        );
+        let r = ledger
+            .results
+            .entry((format!("o{o}"), quarter))
+            .or_default();
+        r.achieved_units += t.achieved;
+        r.achieved_participants += t.achieved;
+        r.paid_units += t.paid;
+        r.paid_participants += t.paid;
+        r.payable_units += t.payable_units;
+        r.payable_minor += t.payable_minor;
+        r.engaged += t.achieved;
         for (r, money) in t.money.iter().enumerate() {
             let Some(minor) = *money else { continue };
-            let facts = MoneyFacts {
-                minor,
-                participants: t.paid_for[r],
-            };
-            ledger
-                .payments
-                .insert((format!("o{o}"), quarter, format!("payer{r}")), facts);
+            let key = (format!("o{o}"), quarter, format!("payer{r}"));
+            let facts = ledger.payments.entry(key).or_default();
+            facts.minor += minor;
+            facts.participants += t.paid_for[r];
             let total = totals.entry(format!("payer{r}")).or_default();
             total.minor += minor;
             total.participants += t.paid_for[r];
@@ -319,6 +350,12 @@ fn ledger_facts(blocks: &[(usize, usize)], truth: &[Outcome]) -> LedgerFacts {
 fn publish(terms: &Terms, blocks: &[(usize, usize)], truth: &[Outcome]) -> Option<Published> {
     let rows = publish::project_rows(&project_facts(terms), &ledger_facts(blocks, truth), K)
         .expect("a publication that passes its audit");
+    seen(terms, blocks, &rows)
+}
+
+/// A publication's rows of `blocks` as the reader sees them; `None` when no quarterly row is
+/// published.
+fn seen(terms: &Terms, blocks: &[(usize, usize)], rows: &ProjectRows) -> Option<Published> {
     if rows.results.is_empty() {
         return None;
     }
@@ -437,6 +474,138 @@ proptest! {
     }
 }
 
+/// Two publications of one project: the first when the quarters before `split` have closed,
+/// the second when all have, after `late` more outcomes were verified for the earlier block
+/// `late_block` (its frozen cells do not show them; the caps they use up may).
+struct TwoReleases {
+    terms: Terms,
+    outcomes: Vec<usize>,
+    /// Blocks of the first publication: a prefix, since blocks are in time order.
+    old: usize,
+    late_block: usize,
+    first: Published,
+    second: Published,
+}
+
+impl TwoReleases {
+    /// What the engine makes of `counts` with `late` late outcomes: the first publication's
+    /// blocks as they stood then, and the whole ledger's afterwards (late ones included).
+    fn run(&self, counts: &[i64], late: i64) -> (Vec<Outcome>, Vec<Outcome>) {
+        let old = self.old;
+        let first = engine(&self.terms, &self.outcomes[..old], &counts[..old]);
+        let order: Vec<usize> = (0..old)
+            .chain([self.late_block])
+            .chain(old..self.outcomes.len())
+            .collect();
+        let outcomes: Vec<usize> = order.iter().map(|&b| self.outcomes[b]).collect();
+        let mut in_order: Vec<i64> = order.iter().map(|&b| counts[b]).collect();
+        in_order[old] = late;
+        let whole = engine(&self.terms, &outcomes, &in_order);
+        (first, whole)
+    }
+
+    /// The blocks as the second publication shows them: the earlier ones frozen as they were.
+    fn shown(first: &[Outcome], whole: &[Outcome]) -> Vec<Outcome> {
+        let old = first.len();
+        first.iter().chain(&whole[old + 1..]).cloned().collect()
+    }
+
+    /// The reader's search over the counts of every withheld block and the late outcomes.
+    fn feasible(&self, bound: i64) -> Feasible {
+        let withheld = self.second.withheld();
+        let mut found = Feasible::new(&withheld);
+        odometer(withheld.len() + 1, bound, |unknown| {
+            let mut counts: Vec<i64> = self
+                .second
+                .results
+                .iter()
+                .map(|r| r.map_or(0, |r| r.0))
+                .collect();
+            for (&b, &n) in withheld.iter().zip(unknown) {
+                counts[b] = n;
+            }
+            let (first, whole) = self.run(&counts, unknown[withheld.len()]);
+            let shown = Self::shown(&first, &whole);
+            if self.first.admits(&first) && self.second.admits(&shown) {
+                found.record(&shown);
+            }
+        });
+        found
+    }
+}
+
+/// A random project, the quarter before which the first publication is made, how many late
+/// outcomes come between the publications, and which earlier block they are for.
+type TwoReleaseCase = (
+    Terms,
+    Vec<(usize, usize)>,
+    Vec<i64>,
+    usize,
+    i64,
+    prop::sample::Index,
+);
+
+fn two_releases() -> impl Strategy<Value = TwoReleaseCase> {
+    (
+        random_project(),
+        1usize..4,
+        0i64..=3,
+        any::<prop::sample::Index>(),
+    )
+        .prop_map(|((terms, blocks, counts), split, late, at)| {
+            (terms, blocks, counts, split, late, at)
+        })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
+
+    /// Two successive publications with late outcomes between them: the reader of both rules
+    /// out no count from 1 to k−1 for any withheld block whose count is small.
+    #[test]
+    fn no_reader_of_two_releases_narrows_a_withheld_small_count(
+        (terms, blocks, counts, split, late, at) in two_releases(),
+    ) {
+        let old = blocks.iter().filter(|b| b.0 < split).count();
+        prop_assume!(old > 0 && old < blocks.len());
+        let outcomes: Vec<usize> = blocks.iter().map(|b| b.1).collect();
+        let mut two = TwoReleases {
+            terms: terms.clone(),
+            outcomes,
+            old,
+            late_block: at.index(old),
+            first: Published { outcomes: vec![], results: vec![], money: vec![], payer_totals: vec![], project_total: None },
+            second: Published { outcomes: vec![], results: vec![], money: vec![], payer_totals: vec![], project_total: None },
+        };
+        let (first, whole) = two.run(&counts, late);
+        let project = project_facts(&terms);
+        let rules = publish::Rules { k: K, close_after_days: 0 };
+        // The first publication on the first day of quarter `split`, the second long after.
+        let split_day = quarter_of(QUARTERS[split].parse().unwrap()).start();
+        let first_at = split_day.and_hms_opt(9, 0, 0).unwrap();
+        let one = publish::publish(&project, &ledger_facts(&blocks[..old], &first), &Default::default(), rules, first_at)
+            .expect("the first publication passes its audit");
+        let mut listed: Vec<(usize, usize)> = blocks[..old].to_vec();
+        listed.push(blocks[two.late_block]);
+        listed.extend(&blocks[old..]);
+        let history = publish::History { frozen: one.newly_frozen, totals: one.new_totals };
+        let later = NaiveDate::from_ymd_opt(2030, 1, 1).unwrap().and_hms_opt(9, 0, 0).unwrap();
+        let second = publish::publish(&project, &ledger_facts(&listed, &whole), &history, rules, later)
+            .expect("the second publication passes its audit");
+        prop_assume!(one.waiting == 0 && second.waiting == 0);
+        let (Some(seen_first), Some(seen_second)) = (seen(&terms, &blocks[..old], &one.rows), seen(&terms, &blocks, &second.rows)) else {
+            return Ok(());
+        };
+        two.first = seen_first;
+        two.second = seen_second;
+        prop_assume!(two.second.withheld().len() <= 3);
+        let truth = TwoReleases::shown(&first, &whole);
+        let bound = counts.iter().max().copied().unwrap_or(0) + 2 * K;
+        let exposed = ruled_out(&terms, &two.second.outcomes, &truth, two.feasible(bound));
+        prop_assert!(exposed.is_empty(), "{exposed:?}\n{:?}\n{:?}\n{truth:?}", two.first, two.second);
+    }
+}
+
 /// The reader is not toothless: given the lone withheld quarter that the first attack of issue
 /// 16 met, it recovers the count.
 #[test]
@@ -475,6 +644,37 @@ fn attack_terms(caps_pounds: &[i64], prices_pounds: &[i64]) -> Terms {
     }
 }
 
+/// A published attack project: its id, provider, and the blocks of its claims in time order.
+struct AttackProject {
+    id: String,
+    provider_token: String,
+    outcomes: Vec<usize>,
+    counts: Vec<i64>,
+}
+
+impl AttackProject {
+    /// Uploads `rows` (CSV lines after the header) as the provider and verifies them.
+    async fn verify(&self, app: &TestApp, rows: &str) {
+        let upload = app
+            .client
+            .post(app.url(&format!("/v1/projects/{}/claims/bulk", self.id)))
+            .bearer_auth(&self.provider_token)
+            .header("content-type", "text/csv")
+            .body(format!("participant_ref,outcome_code,achieved_on\n{rows}"));
+        let upload_id = Reply::of(upload).await.assert_status(201)["upload_id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        app.post(
+            &format!("/v1/projects/{}/claims/verify", self.id),
+            Some(&app.admin()),
+            &json!({"upload_id": upload_id}),
+        )
+        .await
+        .assert_status(200);
+    }
+}
+
 /// A published project of two payers at half each, claims of `quarters[q][o]` participants
 /// for outcome `o` in quarter `q` of 2021, verified quarter by quarter, then a rebuild.
 async fn attack_project(
@@ -482,7 +682,7 @@ async fn attack_project(
     name: &str,
     terms: &Terms,
     quarters: &[&[i64]],
-) -> (String, Vec<usize>, Vec<i64>) {
+) -> AttackProject {
     let provider = app.org(&format!("{name} provider"), "provider", &[]).await;
     let mut payers = Vec::new();
     for r in 0..terms.caps.len() {
@@ -493,7 +693,7 @@ async fn attack_project(
     }
     let mut body = json!({
         "name": name, "provider_organisation_id": provider,
-        "service_start": "2021-01-01", "service_end": "2023-12-31", "published": true,
+        "service_start": "2021-01-01", "service_end": "2030-12-31", "published": true,
         "payers": payers.iter().zip(&terms.caps).enumerate().map(|(r, (id, cap))| json!({
             "organisation_id": id, "role": if r == 0 { "local_commissioner" } else { "co_commissioner" },
             "max_commitment": gbp(&format!("{}.00", cap / 100)), "share": "0.5",
@@ -512,14 +712,17 @@ async fn attack_project(
         body["max_outcome_payment"] = gbp(&format!("{}.00", cap / 100));
     }
     let project = app.post("/v1/projects", Some(&app.admin()), &body).await;
-    let project = project.assert_status(201)["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let provider_token = app.token(cofund::api::auth::Role::Provider, Some(&provider));
-    let (mut outcomes, mut counts) = (Vec::new(), Vec::new());
+    let mut project = AttackProject {
+        id: project.assert_status(201)["id"]
+            .as_str()
+            .unwrap()
+            .to_owned(),
+        provider_token: app.token(cofund::api::auth::Role::Provider, Some(&provider)),
+        outcomes: Vec::new(),
+        counts: Vec::new(),
+    };
     for (q, per_outcome) in quarters.iter().enumerate() {
-        let mut rows = String::from("participant_ref,outcome_code,achieved_on\n");
+        let mut rows = String::new();
         for (o, &count) in per_outcome.iter().enumerate() {
             // Outcome 0 first within the quarter: verification prices in date order.
             let date = format!("2021-{:02}-{:02}", 3 * q + 1, 10 + o);
@@ -527,32 +730,16 @@ async fn attack_project(
                 rows += &format!("{name}-{q}-{o}-{i},o{o},{date}\n").replace(' ', "");
             }
             if count > 0 {
-                outcomes.push(o);
-                counts.push(count);
+                project.outcomes.push(o);
+                project.counts.push(count);
             }
         }
-        let upload = app
-            .client
-            .post(app.url(&format!("/v1/projects/{project}/claims/bulk")))
-            .bearer_auth(&provider_token)
-            .header("content-type", "text/csv")
-            .body(rows);
-        let upload_id = Reply::of(upload).await.assert_status(201)["upload_id"]
-            .as_str()
-            .unwrap()
-            .to_owned();
-        app.post(
-            &format!("/v1/projects/{project}/claims/verify"),
-            Some(&app.admin()),
-            &json!({"upload_id": upload_id}),
-        )
-        .await
-        .assert_status(200);
+        project.verify(app, &rows).await;
     }
     app.post("/v1/open-data/rebuild", Some(&app.admin()), &json!({}))
         .await
         .assert_status(200);
-    (project, outcomes, counts)
+    project
 }
 
 async fn rows_of(app: &TestApp, table: &str, project: &str) -> Vec<Value> {
@@ -678,9 +865,9 @@ async fn published_over_http(app: &TestApp, project: &str, outcomes: &[usize]) -
 /// brute-force reader over them. The engine's truth must be what cofund's ledger published
 /// where it published it, or the reader would be reasoning about another contract.
 async fn attack(app: &TestApp, name: &str, terms: Terms, quarters: &[&[i64]], bound: i64) {
-    let (project, outcomes, counts) = attack_project(app, name, &terms, quarters).await;
-    let truth = engine(&terms, &outcomes, &counts);
-    let published = published_over_http(app, &project, &outcomes).await;
+    let project = attack_project(app, name, &terms, quarters).await;
+    let truth = engine(&terms, &project.outcomes, &project.counts);
+    let published = published_over_http(app, &project.id, &project.outcomes).await;
     assert!(
         published.admits(&truth),
         "{name}: the engine reproduces cofund's ledger"
@@ -738,4 +925,81 @@ async fn a_volume_cap_that_binds_discloses_no_withheld_quarter() {
     let mut terms = attack_terms(&[100_000, 100_000], &[100]);
     terms.volume_caps = vec![Some(20)];
     attack(&app, "Volume cap", terms, &[&[7], &[2], &[16]], 25).await;
+}
+
+/// The CSV files of a release, by name.
+async fn release_files(app: &TestApp) -> BTreeMap<String, Vec<u8>> {
+    let release = app
+        .post("/v1/open-data/releases", Some(&app.admin()), &json!({}))
+        .await;
+    let mut files = BTreeMap::new();
+    for file in release.assert_status(201)["files"].as_array().unwrap() {
+        let name = file["name"].as_str().unwrap();
+        if name.ends_with(".csv") {
+            let body = app
+                .client
+                .get(app.url(file["url"].as_str().unwrap()))
+                .send()
+                .await
+                .unwrap();
+            files.insert(name.to_owned(), body.bytes().await.unwrap().to_vec());
+        }
+    }
+    files
+}
+
+#[tokio::test]
+async fn successive_releases_differ_in_no_published_cell() {
+    let app = spawn_app().await;
+    let terms = attack_terms(&[1_000_000, 1_000_000], &[1_000]);
+    // 12 participants in the first quarter, 4 (withheld) in the second.
+    let project = attack_project(&app, "Releases", &terms, &[&[12], &[4]]).await;
+    let first = release_files(&app).await;
+    // One more verification in each quarter, after both were published: were cells to follow
+    // the ledger, the second would read 5 (and give the 4 away) and the first 13 (isolating
+    // one participant's payment).
+    project
+        .verify(
+            &app,
+            "Releases-late-0,o0,2021-01-20\nReleases-late-1,o0,2021-04-20\n",
+        )
+        .await;
+    let second = release_files(&app).await;
+    assert_eq!(
+        first.keys().collect::<Vec<_>>(),
+        second.keys().collect::<Vec<_>>()
+    );
+    for (name, bytes) in &first {
+        assert!(
+            second[name] == *bytes,
+            "{name} differs between the releases"
+        );
+    }
+    let results = rows_of(&app, "results_quarterly", &project.id).await;
+    assert_eq!(results.len(), 2);
+    assert_eq!(results[0]["outcomes_achieved"], 12);
+    assert_eq!(results[1]["outcomes_achieved"], Value::Null);
+
+    // A quarter is published only once closed for claims: today's is not, until the clock
+    // passes its end and the wait after it.
+    let today = app.clock.today().to_string();
+    let rows: String = (0..6)
+        .map(|i| format!("Releases-now-{i},o0,{today}\n"))
+        .collect();
+    project.verify(&app, &rows).await;
+    app.post("/v1/open-data/rebuild", Some(&app.admin()), &json!({}))
+        .await
+        .assert_status(200);
+    assert_eq!(
+        rows_of(&app, "results_quarterly", &project.id).await.len(),
+        2
+    );
+    app.clock.advance_days(200);
+    let report = app
+        .post("/v1/open-data/rebuild", Some(&app.admin()), &json!({}))
+        .await;
+    assert_eq!(report.assert_status(200)["quarters_frozen"], 1);
+    let results = rows_of(&app, "results_quarterly", &project.id).await;
+    assert_eq!(results.len(), 3);
+    assert_eq!(results[2]["outcomes_achieved"], 6);
 }

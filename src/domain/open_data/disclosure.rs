@@ -13,7 +13,10 @@
 //!   was payable, whether anything was left unfunded) and which of its counts and amounts are
 //!   nothing and which something, though not the counts themselves;
 //! - whether each cap has bound: a cap that bound is a published total (the payer paid exactly
-//!   its maximum, the volume cap's units were all used, the contract's maximum was reached).
+//!   its maximum, the volume cap's units were all used, the contract's maximum was reached);
+//! - every total published earlier, over the blocks published by then;
+//! - which way what the ledger holds beyond the published blocks goes (more outcomes, or
+//!   revocations), though not whether it is anything at all: no published row says so.
 //!
 //! ## Protected
 //! A withheld block's count of outcomes achieved, and of outcomes paid, is protected when the
@@ -80,7 +83,7 @@ pub struct Publication {
     /// Totals published earlier, each over the blocks published by then.
     pub earlier_totals: Vec<EarlierTotal>,
     /// What the ledger holds beyond the published blocks (quarters not yet closed, changes
-    /// after a quarter was frozen): only whether each part is nothing, more or less is known.
+    /// after a quarter was frozen): the reader knows only which way each part goes.
     pub unpublished: Unpublished,
 }
 
@@ -260,7 +263,7 @@ impl Model {
             }
             let more = beyond.money.get(r).copied().unwrap_or(0);
             let used = blocks.iter().filter_map(|b| b.money[r]).sum::<i64>() + more;
-            let sum = sum + model.unknown_sign(more, false);
+            let sum = sum + model.unpublished(more, false);
             model.cap(sum, used, terms.payers[r].cap_minor);
         }
         if let Some(total) = published.project_total {
@@ -269,7 +272,7 @@ impl Model {
         if let Some(cap) = terms.contract_cap_minor {
             let more = beyond.payable_minor;
             let used = blocks.iter().map(|b| b.payable_minor).sum::<i64>() + more;
-            let sum = payable_value + model.unknown_sign(more, false);
+            let sum = payable_value + model.unpublished(more, false);
             model.cap(sum, used, cap);
         }
         for (o, sum) in volume.into_iter().enumerate() {
@@ -281,7 +284,7 @@ impl Model {
                     .map(|b| b.payable_units)
                     .sum::<i64>()
                     + more;
-                let sum = sum + model.unknown_sign(more, true);
+                let sum = sum + model.unpublished(more, true);
                 model.cap(sum, used, cap);
             }
         }
@@ -303,23 +306,19 @@ impl Model {
         }
     }
 
-    /// An unknown of which only the sign is known (as `truth`'s): nothing, or at least one
-    /// unit (a penny, or an outcome) one way or the other.
-    fn unknown_sign(&mut self, truth: i64, whole: bool) -> Expression {
+    /// What the ledger holds beyond the published blocks, of which the reader knows only the
+    /// direction: nothing, or some amount one way (more outcomes and money, or revocations)
+    /// that may be as small as nothing, since no published row says it exists.
+    fn unpublished(&mut self, truth: i64, whole: bool) -> Expression {
         let definition = match truth.signum() {
             0 => return Expression::from(0.0),
-            1 => variable().min(1),
-            _ => variable().max(-1),
+            1 => variable().min(0),
+            _ => variable().max(0),
         };
-        let definition = if whole {
-            let bounded = if truth > 0 {
-                definition.max(MAX_UNITS)
-            } else {
-                definition.min(-MAX_UNITS)
-            };
-            bounded.integer()
-        } else {
-            definition
+        let definition = match (whole, truth > 0) {
+            (false, _) => definition,
+            (true, true) => definition.max(MAX_UNITS).integer(),
+            (true, false) => definition.min(-MAX_UNITS).integer(),
         };
         self.vars.add(definition).into()
     }
