@@ -185,6 +185,7 @@ UPDATE project_payers SET max_commitment_minor = MAX(1, (
 DROP TABLE numbers;
 COMMIT;
 ANALYZE;
+PRAGMA wal_checkpoint(TRUNCATE);
 ",
         last = claims.saturating_sub(1),
         every_third = 3 * OUTCOMES,

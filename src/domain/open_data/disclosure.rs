@@ -147,9 +147,7 @@ pub fn audit(
                 continue;
             }
             let ruled_out: Vec<i64> = (1..k.min(cap.saturating_add(1)))
-                .filter(|&t| {
-                    t != truth && !feasible(terms, blocks, published, Some((at, quantity, t)))
-                })
+                .filter(|&t| t != truth && !possible(terms, blocks, published, (at, quantity, t)))
                 .collect();
             if !ruled_out.is_empty() {
                 exposures.push(Exposure {
@@ -161,6 +159,22 @@ pub fn audit(
         }
     }
     exposures
+}
+
+/// Whether some ledger the reader cannot tell from the truth gives the count `fixed` its
+/// value. First with every other block as it truly is (a small problem, and a solution of it
+/// is one of the whole); only if that fails, with every withheld block free.
+fn possible(
+    terms: &ProjectTerms,
+    blocks: &[Block],
+    published: &Publication,
+    fixed: (usize, Quantity, i64),
+) -> bool {
+    let alone = Publication {
+        withheld: (0..blocks.len()).map(|b| b == fixed.0).collect(),
+        ..published.clone()
+    };
+    feasible(terms, blocks, &alone, Some(fixed)) || feasible(terms, blocks, published, Some(fixed))
 }
 
 /// Whether the reader's constraints admit a solution (with one count fixed to a value). The
