@@ -127,10 +127,12 @@ fn run(command: Command, mut config: Config) -> Result<(), String> {
                 config.clock.now(),
             )
             .map_err(|e| e.to_string())?;
-            println!(
-                "audited the open data of {} published projects against the ledger (k = {})",
-                open_data.projects, config.open_data.k
-            );
+            if open_data.violations.is_empty() {
+                println!(
+                    "audited the open data of {} published projects against the ledger (k = {})",
+                    open_data.projects, config.open_data.k
+                );
+            }
             if !open_data.stale_tables.is_empty() {
                 println!(
                     "note: the stored {} are from an earlier rebuild; the next rebuild publishes what was audited now",

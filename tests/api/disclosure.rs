@@ -30,6 +30,12 @@ struct Terms {
     prices: Vec<i64>,
     volume_caps: Vec<Option<i64>>,
     contract_cap: Option<i64>,
+    /// Percentage deducted from every price (not published: a reader learns what it gives
+    /// from any block shown).
+    deadweight_percent: i64,
+    /// The weights are a phase's shares over the whole service (not published: the shares
+    /// column is then empty), not fixed shares.
+    phases: bool,
 }
 
 /// What the reference engine makes of one outcome in one quarter.
@@ -83,7 +89,7 @@ fn engine(terms: &Terms, outcomes: &[usize], counts: &[i64]) -> Vec<Outcome> {
             }
             units_used[o] += 1;
             block.payable_units += 1;
-            let mut amount = terms.prices[o];
+            let mut amount = terms.prices[o] * (100 - terms.deadweight_percent) / 100;
             if let Some(cap) = terms.contract_cap {
                 amount = amount.min((cap - value_used).max(0));
             }
@@ -123,6 +129,8 @@ struct Published {
     outcomes: Vec<usize>,
     /// Outcomes achieved and paid, or `None` where the block is withheld.
     results: Vec<Option<(i64, i64)>>,
+    /// Blocks of quarters not published at all (waiting): not even their rows are seen.
+    hidden: Vec<bool>,
     money: Vec<Vec<Money>>,
     payer_totals: Vec<Option<i64>>,
     project_total: Option<i64>,
@@ -137,6 +145,9 @@ impl Published {
                     return false;
                 }
             }
+            if self.hidden[b] {
+                continue;
+            }
             for (cell, money) in self.money[b].iter().zip(&block.money) {
                 let same = match cell {
                     Money::NoRow => money.is_none(),
@@ -148,7 +159,11 @@ impl Published {
                 }
             }
         }
-        let total = |r: usize| -> i64 { alternative.iter().filter_map(|b| b.money[r]).sum() };
+        // Totals are over the published quarters only.
+        let total = |r: usize| -> i64 {
+            let published = alternative.iter().zip(&self.hidden).filter(|(_, h)| !**h);
+            published.filter_map(|(b, _)| b.money[r]).sum()
+        };
         let payers_agree = self
             .payer_totals
             .iter()
@@ -216,12 +231,9 @@ fn odometer(dimensions: usize, bound: i64, mut visit: impl FnMut(&[i64])) {
 /// The withheld blocks whose true counts are small, each with the counts from 1 to k−1 (up to
 /// the outcome's volume cap, which the terms state anyway) that the reader can rule out.
 fn exposed(terms: &Terms, published: &Published, truth: &[Outcome], bound: i64) -> Vec<String> {
-    ruled_out(
-        terms,
-        &published.outcomes,
-        truth,
-        published.feasible(terms, bound),
-    )
+    let mut feasible = published.feasible(terms, bound);
+    feasible.0.retain(|b, _| !published.hidden[*b]);
+    ruled_out(terms, &published.outcomes, truth, feasible)
 }
 
 fn ruled_out(
@@ -374,15 +386,25 @@ fn seen(terms: &Terms, blocks: &[(usize, usize)], rows: &ProjectRows) -> Option<
         money: Vec::new(),
         payer_totals: rows.payers.iter().map(|p| amount(&p.values[7])).collect(),
         project_total: amount(&rows.project[0].values[12]),
+        hidden: Vec::new(),
     };
     for &(q, o) in blocks {
         let start = quarter_of(QUARTERS[q].parse().unwrap()).start();
         let metric = Cell::Text(format!("m{o}"));
-        let row = rows
+        let Some(row) = rows
             .results
             .iter()
             .find(|r| r.values[1] == metric && r.values[2] == Cell::Date(start))
-            .expect("a results row for every block");
+        else {
+            // A quarter that waits: the reader does not know it exists.
+            published.results.push(None);
+            published.hidden.push(true);
+            published
+                .money
+                .push(vec![Money::Withheld; terms.caps.len()]);
+            continue;
+        };
+        published.hidden.push(false);
         published
             .results
             .push(count(&row.values[4]).zip(count(&row.values[5])));
@@ -441,6 +463,8 @@ fn random_project() -> impl Strategy<Value = (Terms, Vec<(usize, usize)>, Vec<i6
                 weights
             };
             let terms = Terms {
+                deadweight_percent: 0,
+                phases: false,
                 caps,
                 weights,
                 prices: prices.iter().map(|p| p * 100).collect(),
@@ -574,8 +598,8 @@ proptest! {
             outcomes,
             old,
             late_block: at.index(old),
-            first: Published { outcomes: vec![], results: vec![], money: vec![], payer_totals: vec![], project_total: None },
-            second: Published { outcomes: vec![], results: vec![], money: vec![], payer_totals: vec![], project_total: None },
+            first: Published { outcomes: vec![], results: vec![], hidden: vec![], money: vec![], payer_totals: vec![], project_total: None },
+            second: Published { outcomes: vec![], results: vec![], hidden: vec![], money: vec![], payer_totals: vec![], project_total: None },
         };
         let (first, whole) = two.run(&counts, late);
         let project = project_facts(&terms);
@@ -601,7 +625,9 @@ proptest! {
         prop_assume!(two.second.withheld().len() <= 3);
         let truth = TwoReleases::shown(&first, &whole);
         let bound = counts.iter().max().copied().unwrap_or(0) + 2 * K;
-        let exposed = ruled_out(&terms, &two.second.outcomes, &truth, two.feasible(bound));
+        let mut feasible = two.feasible(bound);
+        feasible.0.retain(|b, _| !two.second.hidden[*b]);
+        let exposed = ruled_out(&terms, &two.second.outcomes, &truth, feasible);
         prop_assert!(exposed.is_empty(), "{exposed:?}\n{:?}\n{:?}\n{truth:?}", two.first, two.second);
     }
 }
@@ -617,6 +643,7 @@ fn the_reader_recovers_a_lone_withheld_quarter_under_a_bound_cap() {
     let mut published = Published {
         outcomes: outcomes.to_vec(),
         results: truth.iter().map(|t| Some((t.achieved, t.paid))).collect(),
+        hidden: vec![false; 4],
         money: truth
             .iter()
             .map(|t| t.money.iter().map(|m| Money::Shown(m.unwrap())).collect())
@@ -641,6 +668,8 @@ fn attack_terms(caps_pounds: &[i64], prices_pounds: &[i64]) -> Terms {
         prices: prices_pounds.iter().map(|p| p * 100).collect(),
         volume_caps: vec![None; prices_pounds.len()],
         contract_cap: None,
+        deadweight_percent: 0,
+        phases: false,
     }
 }
 
@@ -696,7 +725,7 @@ async fn attack_project(
         "service_start": "2021-01-01", "service_end": "2030-12-31", "published": true,
         "payers": payers.iter().zip(&terms.caps).enumerate().map(|(r, (id, cap))| json!({
             "organisation_id": id, "role": if r == 0 { "local_commissioner" } else { "co_commissioner" },
-            "max_commitment": gbp(&format!("{}.00", cap / 100)), "share": "0.5",
+            "max_commitment": gbp(&format!("{}.00", cap / 100)),
         })).collect::<Vec<_>>(),
         "outcomes": terms.prices.iter().zip(&terms.volume_caps).enumerate().map(|(o, (price, volume))| {
             let mut outcome = json!({"code": format!("o{o}"), "name": format!("Outcome {o}"),
@@ -710,6 +739,29 @@ async fn attack_project(
     });
     if let Some(cap) = terms.contract_cap {
         body["max_outcome_payment"] = gbp(&format!("{}.00", cap / 100));
+    }
+    let total: i64 = terms.weights.iter().sum();
+    for (payer, weight) in body["payers"]
+        .as_array_mut()
+        .unwrap()
+        .iter_mut()
+        .zip(&terms.weights)
+    {
+        let share = format!(
+            "{}",
+            rust_decimal::Decimal::from(*weight) / rust_decimal::Decimal::from(total)
+        );
+        if terms.phases {
+            payer["phases"] = json!([{"from": "2021-01-01", "to": "2030-12-31", "share": share}]);
+        } else {
+            payer["share"] = json!(share);
+        }
+    }
+    if terms.deadweight_percent > 0 {
+        let deadweight = format!("0.{:02}", terms.deadweight_percent);
+        for outcome in body["outcomes"].as_array_mut().unwrap() {
+            outcome["deadweight"] = json!(deadweight);
+        }
     }
     let project = app.post("/v1/projects", Some(&app.admin()), &body).await;
     let mut project = AttackProject {
@@ -800,6 +852,7 @@ async fn published_over_http(app: &TestApp, project: &str, outcomes: &[usize]) -
     let mut published = Published {
         outcomes: outcomes.to_vec(),
         results: Vec::new(),
+        hidden: vec![false; outcomes.len()],
         money: Vec::new(),
         payer_totals: order
             .iter()
@@ -1002,4 +1055,27 @@ async fn successive_releases_differ_in_no_published_cell() {
     let results = rows_of(&app, "results_quarterly", &project.id).await;
     assert_eq!(results.len(), 3);
     assert_eq!(results[2]["outcomes_achieved"], 6);
+}
+
+#[tokio::test]
+async fn deadweight_and_phases_that_are_not_published_disclose_no_withheld_quarter() {
+    let app = spawn_app().await;
+    // A 60% deadweight: each payer pays £200 an outcome, which any shown quarter tells, and
+    // A's £3,000 binds in the third quarter.
+    let mut deadweight = attack_terms(&[3_000, 100_000], &[1_000]);
+    deadweight.deadweight_percent = 60;
+    attack(
+        &app,
+        "Deadweight",
+        deadweight,
+        &[&[6], &[2], &[20], &[6]],
+        30,
+    )
+    .await;
+    // Shares of 0.1 and 0.9 in a phase over the whole service (the shares column is empty):
+    // A pays £100 an outcome up to its £1,400.
+    let mut phases = attack_terms(&[1_400, 100_000], &[1_000]);
+    phases.weights = vec![1, 9];
+    phases.phases = true;
+    attack(&app, "Phases", phases, &[&[6], &[2], &[20], &[6]], 30).await;
 }

@@ -314,7 +314,7 @@ pub static TABLES: &[Table] = &[
             field(
                 "total_outcome_payments_made_amount",
                 Amount,
-                "Outcome payments due for verified outcomes so far, net of revocations, from all payers.",
+                "Outcome payments due from all payers for the verified outcomes of the published quarters, as each quarter stood when it was first published (the sum of the project's payments_quarterly rows); withheld while any of them is, or while a closed quarter waits to be published.",
             )
             .aggregate_of(&["allocations.amount_minor"], "currency")
             .per_participant(),
@@ -376,7 +376,7 @@ pub static TABLES: &[Table] = &[
             field(
                 "total_outcome_payments_amount",
                 Amount,
-                "What the payer owes for verified outcomes so far, net of revocations.",
+                "What the payer owes for the verified outcomes of the published quarters, as each quarter stood when it was first published (the sum of its payments_quarterly rows); withheld while any of them is, or while a closed quarter waits to be published.",
             )
             .aggregate_of(&["allocations.amount_minor"], "currency")
             .per_participant(),

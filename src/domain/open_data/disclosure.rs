@@ -31,12 +31,10 @@
 
 use good_lp::{microlp, variable, Constraint, Expression, ProblemVariables, SolverModel, Variable};
 
-/// A payer as the public terms show it: its maximum and its published share's weight (a fixed
-/// share scaled to an integer, or its maximum for pro rata).
+/// A payer as the public terms show it: its maximum commitment.
 #[derive(Debug, Clone)]
 pub struct PayerTerms {
     pub cap_minor: i64,
-    pub weight: i128,
 }
 
 #[derive(Debug, Clone)]
@@ -71,6 +69,35 @@ pub struct Block {
     /// How many outcomes each payer paid something for, where each outcome is one unit of one
     /// participant (`None` otherwise: time units, several claims a participant).
     pub paid_for: Option<Vec<i64>>,
+    /// Each payer's amount per payable unit (its share of the price, less any deadweight, in
+    /// the phase in force): a reader learns it from any block shown at that rate, so it is
+    /// taken as known. `None` where it is not known to be one rate.
+    pub rates: Vec<Option<Rate>>,
+    /// Whether each payer's cap bound within the block: it paid its rate for all outcomes but
+    /// the last it paid anything for, and what was left for that one.
+    pub capped: Vec<bool>,
+    /// Whether each payer's cap had bound in an earlier quarter: it paid nothing here.
+    pub exhausted: Vec<bool>,
+    /// Whether the outcome's volume cap had bound in an earlier quarter: no unit here was
+    /// payable.
+    pub no_payable_units: bool,
+    /// Whether that, or the contract's cap binding in an earlier quarter, left nothing here
+    /// payable.
+    pub no_payable_value: bool,
+}
+
+/// An amount per unit: `minor` over `units`, exactly.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Rate {
+    pub minor: i64,
+    pub units: i64,
+}
+
+impl Rate {
+    /// For the solver, which works in floating point (the auditor allows a penny a unit).
+    fn per_unit(self) -> f64 {
+        self.minor as f64 / self.units.max(1) as f64
+    }
 }
 
 /// What was published of the project's blocks and totals.
@@ -104,6 +131,9 @@ pub struct Unpublished {
     pub payable_minor: i64,
     /// Per outcome (empty: nothing).
     pub payable_units: Vec<i64>,
+    /// Per payer and outcome, the payer's rate for the outcome (as the blocks show it), by
+    /// which a reader may take the payer's unpublished money to be whole outcomes' parts.
+    pub rates: Vec<Vec<Option<Rate>>>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -221,6 +251,18 @@ struct Model {
     constraints: Vec<Constraint>,
 }
 
+/// The sums over a project's blocks that its totals and caps constrain.
+struct Sums {
+    /// Each payer's money.
+    payers: Vec<Expression>,
+    /// The payable value (what the contract cap counts).
+    payable_value: Expression,
+    /// Each outcome's payable units (what its volume cap counts).
+    volume: Vec<Expression>,
+    /// Each block's payer parts, for the earlier totals over some of them.
+    block_parts: Vec<Vec<Expression>>,
+}
+
 impl Model {
     fn new(terms: &ProjectTerms, blocks: &[Block], published: &Publication) -> Model {
         let mut model = Model {
@@ -228,81 +270,159 @@ impl Model {
             unknowns: Vec::with_capacity(blocks.len()),
             constraints: Vec::new(),
         };
-        let weight_sum = terms.payers.iter().map(|p| p.weight).sum::<i128>().max(1) as f64;
-        let mut payer_sums = vec![Expression::from(0.0); terms.payers.len()];
-        let mut payable_value = Expression::from(0.0);
-        let mut volume = vec![Expression::from(0.0); terms.outcomes.len()];
-        // Each block's payer parts, for the earlier totals over some of them.
-        let mut block_parts: Vec<Vec<Expression>> = Vec::with_capacity(blocks.len());
+        let sums = model.blocks(terms, blocks, published);
+        model.earlier_totals(&published.earlier_totals, &sums.block_parts);
+        model.totals_and_caps(terms, blocks, published, sums);
+        model
+    }
+
+    /// A constant for each published block, unknowns for each withheld one, and their sums.
+    fn blocks(&mut self, terms: &ProjectTerms, blocks: &[Block], published: &Publication) -> Sums {
+        let mut sums = Sums {
+            payers: vec![Expression::from(0.0); terms.payers.len()],
+            payable_value: Expression::from(0.0),
+            volume: vec![Expression::from(0.0); terms.outcomes.len()],
+            block_parts: Vec::with_capacity(blocks.len()),
+        };
         for (at, block) in blocks.iter().enumerate() {
-            if !published.withheld[at] {
-                model.unknowns.push(None);
-                let parts: Vec<Expression> = block
+            let (parts, payable_value, payable_units) = if published.withheld[at] {
+                let price = terms.outcomes[block.outcome].price_minor as f64;
+                let (u, parts) = self.withheld_block(block, price);
+                let sums = (parts, u.payable_minor.into(), u.payable_units.into());
+                self.unknowns.push(Some(u));
+                sums
+            } else {
+                self.unknowns.push(None);
+                let parts = block
                     .money
                     .iter()
-                    .map(|m| Expression::from(m.unwrap_or(0) as f64))
-                    .collect();
-                for (sum, part) in payer_sums.iter_mut().zip(&parts) {
-                    *sum += part.clone();
-                }
-                block_parts.push(parts);
-                payable_value += block.payable_minor as f64;
-                volume[block.outcome] += block.payable_units as f64;
-                continue;
-            }
-            let price = terms.outcomes[block.outcome].price_minor as f64;
-            let per_unit: Vec<f64> = terms
-                .payers
-                .iter()
-                .map(|p| price * p.weight as f64 / weight_sum)
-                .collect();
-            let (u, parts) = model.withheld_block(block, price, &per_unit);
-            for (sum, part) in payer_sums.iter_mut().zip(&parts) {
+                    .map(|m| Expression::from(m.unwrap_or(0) as f64));
+                let value = Expression::from(block.payable_minor as f64);
+                (
+                    parts.collect(),
+                    value,
+                    Expression::from(block.payable_units as f64),
+                )
+            };
+            for (sum, part) in sums.payers.iter_mut().zip(&parts) {
                 *sum += part.clone();
             }
-            block_parts.push(parts);
-            payable_value += u.payable_minor;
-            volume[block.outcome] += u.payable_units;
-            model.unknowns.push(Some(u));
+            sums.block_parts.push(parts);
+            sums.payable_value += payable_value;
+            sums.volume[block.outcome] += payable_units;
         }
-        let project_sum = payer_sums
+        sums
+    }
+
+    /// The published totals, and the caps, which count the whole ledger: what is published
+    /// and what is not yet.
+    fn totals_and_caps(
+        &mut self,
+        terms: &ProjectTerms,
+        blocks: &[Block],
+        published: &Publication,
+        sums: Sums,
+    ) {
+        let beyond = &published.unpublished;
+        let project_sum = sums
+            .payers
             .iter()
             .fold(Expression::from(0.0), |all, sum| all + sum.clone());
-        model.earlier_totals(&published.earlier_totals, &block_parts);
-        // The caps count the whole ledger: what is published and what is not yet.
-        let beyond = &published.unpublished;
-        for (r, sum) in payer_sums.into_iter().enumerate() {
+        if let Some(total) = published.project_total {
+            self.constraints.push(project_sum.eq(total as f64));
+        }
+        let units: Vec<i64> = (0..terms.outcomes.len())
+            .map(|o| beyond.payable_units.get(o).copied().unwrap_or(0))
+            .collect();
+        // Unpublished outcomes are whole outcomes, one way or the other.
+        let more_units: Vec<Expression> =
+            units.iter().map(|&u| self.unpublished(u, true)).collect();
+        for (r, sum) in sums.payers.into_iter().enumerate() {
             if let Some(total) = published.payer_totals[r] {
-                model.constraints.push(sum.clone().eq(total as f64));
+                self.constraints.push(sum.clone().eq(total as f64));
             }
             let more = beyond.money.get(r).copied().unwrap_or(0);
             let used = blocks.iter().filter_map(|b| b.money[r]).sum::<i64>() + more;
-            let sum = sum + model.unpublished(more, false);
-            model.cap(sum, used, terms.payers[r].cap_minor);
-        }
-        if let Some(total) = published.project_total {
-            model.constraints.push(project_sum.eq(total as f64));
+            let unpublished = self.unpublished_money(beyond, r, &units, &more_units);
+            self.cap(sum + unpublished, used, terms.payers[r].cap_minor);
         }
         if let Some(cap) = terms.contract_cap_minor {
             let more = beyond.payable_minor;
             let used = blocks.iter().map(|b| b.payable_minor).sum::<i64>() + more;
-            let sum = payable_value + model.unpublished(more, false);
-            model.cap(sum, used, cap);
+            let priced: i64 = units
+                .iter()
+                .zip(&terms.outcomes)
+                .map(|(u, o)| u * o.price_minor)
+                .sum();
+            let unpublished = if priced == more {
+                let at_price = more_units.iter().zip(&terms.outcomes);
+                at_price.fold(Expression::from(0.0), |all, (x, o)| {
+                    all + o.price_minor as f64 * x.clone()
+                })
+            } else {
+                self.unpublished(more, false)
+            };
+            self.cap(sums.payable_value + unpublished, used, cap);
         }
-        for (o, sum) in volume.into_iter().enumerate() {
-            if let Some(cap) = terms.outcomes[o].volume_cap {
-                let more = beyond.payable_units.get(o).copied().unwrap_or(0);
-                let used = blocks
-                    .iter()
-                    .filter(|b| b.outcome == o)
-                    .map(|b| b.payable_units)
-                    .sum::<i64>()
-                    + more;
-                let sum = sum + model.unpublished(more, true);
-                model.cap(sum, used, cap);
-            }
+        for (o, sum) in sums.volume.into_iter().enumerate() {
+            let Some(cap) = terms.outcomes[o].volume_cap else {
+                continue;
+            };
+            let of_outcome = blocks.iter().filter(|b| b.outcome == o);
+            let used = of_outcome.map(|b| b.payable_units).sum::<i64>() + units[o];
+            self.cap(sum + more_units[o].clone(), used, cap);
         }
-        model
+    }
+
+    /// A payer's unpublished money: where it is whole outcomes' parts at the payer's rates
+    /// (within a penny a unit), those parts of the unpublished outcomes; else only its
+    /// direction is known.
+    fn unpublished_money(
+        &mut self,
+        beyond: &Unpublished,
+        r: usize,
+        units: &[i64],
+        more_units: &[Expression],
+    ) -> Expression {
+        let more = beyond.money.get(r).copied().unwrap_or(0);
+        let rates: Option<Vec<f64>> = units
+            .iter()
+            .enumerate()
+            .map(|(o, &u)| {
+                let rate = beyond
+                    .rates
+                    .get(r)
+                    .and_then(|rates| rates.get(o).copied().flatten());
+                match (u, rate) {
+                    (0, _) => Some(0.0),
+                    (_, rate) => rate.map(Rate::per_unit),
+                }
+            })
+            .collect();
+        let Some(rates) = rates else {
+            return self.unpublished(more, false);
+        };
+        let expected: f64 = rates.iter().zip(units).map(|(v, &u)| v * u as f64).sum();
+        let spread: f64 = units.iter().map(|u| u.abs() as f64).sum();
+        if (more as f64 - expected).abs() > spread {
+            return self.unpublished(more, false);
+        }
+        let m = self.vars.add(variable());
+        let mut low = Expression::from(0.0);
+        let mut high = Expression::from(0.0);
+        for ((rate, x), &u) in rates.iter().zip(more_units).zip(units) {
+            // Each outcome's part within a penny, on the side its direction gives.
+            let (l, h) = if u >= 0 {
+                (rate - 1.0, rate + 1.0)
+            } else {
+                (rate + 1.0, rate - 1.0)
+            };
+            low += l * x.clone();
+            high += h * x.clone();
+        }
+        self.constraints.push(at_most(low, m.into(), false));
+        self.constraints.push(at_most(m.into(), high, false));
+        m.into()
     }
 
     /// Every total published earlier is known: its blocks' parts sum to it.
@@ -348,31 +468,23 @@ impl Model {
 
     /// The unknowns of a withheld block and each payer's part of it, with the relations
     /// between them that the block's structure gives.
-    fn withheld_block(
-        &mut self,
-        block: &Block,
-        price: f64,
-        per_unit: &[f64],
-    ) -> (Unknowns, Vec<Expression>) {
-        // Whether each count and amount is nothing or something is taken as known (a block
-        // whose payers have no row paid nothing; one a cap shut off is nothing from then on).
-        let count = |truth: i64| {
-            let (min, max) = if truth == 0 { (0, 0) } else { (1, MAX_UNITS) };
-            variable().integer().min(min).max(max)
-        };
-        let amount = |truth: i64| {
-            let (min, max) = if truth == 0 {
-                (0.0, 0.0)
-            } else {
-                (1.0, f64::INFINITY)
-            };
-            variable().min(min).max(max)
-        };
+    fn withheld_block(&mut self, block: &Block, price: f64) -> (Unknowns, Vec<Expression>) {
+        // A payer's row shows it had a part of something payable: then the block had payable
+        // units and value. Without any, it had no payable value.
+        let payable = block.money.iter().any(Option::is_some);
+        let count = |at_least: i32| variable().integer().min(at_least).max(MAX_UNITS);
+        let none = || variable().min(0).max(0);
         let u = Unknowns {
-            achieved: self.vars.add(count(block.achieved_units)),
-            paid: self.vars.add(count(block.paid_units)),
-            payable_units: self.vars.add(count(block.payable_units)),
-            payable_minor: self.vars.add(amount(block.payable_minor)),
+            achieved: self.vars.add(count(0)),
+            paid: self.vars.add(count(0)),
+            payable_units: self.vars.add(match block.no_payable_units {
+                true => none().integer(),
+                false => count(i32::from(payable)),
+            }),
+            payable_minor: self.vars.add(match (block.no_payable_value, payable) {
+                (false, true) => variable().min(1),
+                _ => none(),
+            }),
         };
         // Outcomes paid something are among the payable ones, which are among those achieved.
         let paid_all = block.paid_units == block.payable_units;
@@ -393,7 +505,7 @@ impl Model {
             plain,
         ));
         let parts: Vec<Expression> = (0..block.money.len())
-            .map(|r| self.payer_part(block, &u, r, per_unit[r]))
+            .map(|r| self.payer_part(block, &u, r))
             .collect();
         // The payers fund the payable value, less any shortfall.
         let funded = parts
@@ -408,59 +520,60 @@ impl Model {
         (u, parts)
     }
 
-    /// A payer's money in a withheld block: nothing without a row or where it truly paid
-    /// nothing; its share of the price per unit, within a penny per unit (each outcome's split
-    /// rounds each part by less than a penny), where it paid its share; otherwise anything up
-    /// to the block's payable value.
-    fn payer_part(&mut self, block: &Block, u: &Unknowns, r: usize, per_unit: f64) -> Expression {
-        let money = match block.money[r] {
-            None | Some(0) => return Expression::from(0.0),
-            Some(money) => money,
-        };
-        let m = self.vars.add(variable().min(1));
-        let units = block.payable_units as f64;
-        if (money as f64 - per_unit * units).abs() <= units {
-            let low = (per_unit - 1.0) * u.payable_units;
-            let high = (per_unit + 1.0) * u.payable_units;
-            self.constraints.push(at_most(low, m.into(), false));
-            self.constraints.push(at_most(m.into(), high, false));
-        } else {
-            self.constraints
-                .push(at_most(m.into(), u.payable_minor.into(), false));
+    /// A payer's money in a withheld block: nothing without a row; where it paid every unit at
+    /// its rate, that rate times the payable units within a penny per unit (each outcome's
+    /// split rounds each part by less than a penny); otherwise anything up to the block's
+    /// payable value.
+    fn payer_part(&mut self, block: &Block, u: &Unknowns, r: usize) -> Expression {
+        if block.money[r].is_none() || block.exhausted[r] {
+            return Expression::from(0.0);
         }
-        if let Some(paid_for) = &block.paid_for {
-            self.outcomes_paid_for(block, u, r, m, per_unit, paid_for);
+        let m = self.vars.add(variable().min(0));
+        let rate = block.rates[r].map(Rate::per_unit);
+        match rate {
+            Some(rate) if !block.capped[r] => {
+                let low = (rate - 1.0) * u.payable_units;
+                let high = (rate + 1.0) * u.payable_units;
+                self.constraints.push(at_most(low, m.into(), false));
+                self.constraints.push(at_most(m.into(), high, false));
+            }
+            _ => {
+                self.constraints
+                    .push(at_most(m.into(), u.payable_minor.into(), false));
+            }
+        }
+        if let (Some(rate), Some(paid_for)) = (rate, &block.paid_for) {
+            self.outcomes_paid_for(block, u, r, m, rate, paid_for);
         }
         m.into()
     }
 
-    /// Where each outcome is one participant's unit, a payer that paid its share until its
-    /// cap bound paid `j − 1` full parts and one part of what was left: its money gives `j`
-    /// back within the rounding, and the outcomes paid something are as many as the payer
-    /// that paid for the most paid for. (Where the truth does not fit that shape, as when
-    /// another payer's shortfall was reallocated to it, nothing is said.)
+    /// Where each outcome is one participant's unit, a payer paid something for as many
+    /// outcomes as its money gives back at its rate, within the rounding (the last of them
+    /// perhaps only what its cap left), and the outcomes paid something are as many as the
+    /// payer that paid for the most paid for.
     fn outcomes_paid_for(
         &mut self,
         block: &Block,
         u: &Unknowns,
         r: usize,
         m: Variable,
-        per_unit: f64,
+        rate: f64,
         paid_for: &[i64],
     ) {
         let (money, j_true) = (block.money[r].unwrap_or(0) as f64, paid_for[r] as f64);
-        let fits = (per_unit - 1.0) * (j_true - 1.0) <= money && money <= (per_unit + 1.0) * j_true;
+        let fits = (rate - 1.0) * (j_true - 1.0) <= money && money <= (rate + 1.0) * j_true;
         if !fits || j_true < 1.0 {
             return;
         }
         let j = self.vars.add(variable().integer().min(1).max(MAX_UNITS));
         let c = &mut self.constraints;
         c.push(at_most(
-            (per_unit - 1.0) * (Expression::from(j) - 1.0),
+            (rate - 1.0) * (Expression::from(j) - 1.0),
             m.into(),
             false,
         ));
-        c.push(at_most(m.into(), (per_unit + 1.0) * j, false));
+        c.push(at_most(m.into(), (rate + 1.0) * j, false));
         let most = paid_for.iter().copied().max().unwrap_or(0);
         c.push(at_most(j.into(), u.paid.into(), paid_for[r] == most));
     }
@@ -488,7 +601,6 @@ mod tests {
                 .iter()
                 .map(|&cap| PayerTerms {
                     cap_minor: cap * POUND,
-                    weight: 1,
                 })
                 .collect(),
             outcomes: prices
@@ -512,6 +624,23 @@ mod tests {
             payable_minor: paid * price * POUND,
             money: money.iter().map(|m| m.map(|m| m * POUND)).collect(),
             paid_for: None,
+            // Payers in equal shares: one that paid its share of every outcome paid at its
+            // rate; one whose cap bound in the block did not.
+            rates: money
+                .iter()
+                .map(|m| {
+                    let share = money.len() as i64;
+                    let full = *m == Some(price * paid / share) && paid > 0;
+                    full.then_some(Rate {
+                        minor: price * POUND / share,
+                        units: 1,
+                    })
+                })
+                .collect(),
+            capped: vec![false; money.len()],
+            exhausted: vec![false; money.len()],
+            no_payable_units: false,
+            no_payable_value: false,
         }
     }
 

@@ -26,11 +26,10 @@ use chrono::{Days, NaiveDateTime};
 
 use super::disclosure::{
     self, Block, EarlierTotal, Exposure, OutcomeTerms, PayerTerms, ProjectTerms, Publication,
-    Quantity, Unpublished,
+    Quantity, Rate, Unpublished,
 };
 use super::rows::{
-    lay_out, write_rows, Cells, LedgerFacts, MoneyFacts, PayerFacts, ProjectFacts, ProjectRows,
-    ResultFacts,
+    lay_out, write_rows, Cells, LedgerFacts, MoneyFacts, ProjectFacts, ProjectRows, ResultFacts,
 };
 use super::value::{Row, Value};
 use crate::domain::period::Period;
@@ -108,28 +107,65 @@ pub fn publish(
 ) -> Result<ProjectPublication, String> {
     let candidates = closed_quarters_to_freeze(ledger, history, rules, now);
     let waiting = candidates.len();
-    let attempts = if candidates.is_empty() {
-        vec![candidates]
+    let chosen = choose(project, ledger, history, candidates, rules, now)?;
+    let waiting = waiting - chosen.len();
+    let view = View::new(project, ledger, history, &chosen, now)?;
+    let mut withheld = view.protect(rules.k).ok_or(NOTHING_COVERS)?;
+    let mut rows;
+    if waiting > 0 {
+        // A total over the published quarters alone would read as the project's while a
+        // closed quarter is missing from it: every total is withheld, zeros included.
+        withheld.extend(view.cells.payer_totals.values());
+        withheld.insert(view.cells.project_total);
+        rows = write_rows(project, &view.facts, &view.cells, &withheld);
+        for row in rows.payers.iter_mut() {
+            row.values[7] = Value::Suppressed;
+        }
     } else {
-        vec![candidates, Vec::new()]
-    };
-    for candidates in attempts {
-        let view = View::new(project, ledger, history, &candidates, now)?;
-        let Some(withheld) = view.protect(rules.k) else {
-            continue;
-        };
-        let rows = write_rows(project, &view.facts, &view.cells, &withheld);
-        view.audit_rows(&rows, rules.k)?;
-        let new_totals = view.new_totals(&withheld, !candidates.is_empty(), history);
-        let newly_frozen = view.freeze(candidates, &withheld);
-        return Ok(ProjectPublication {
-            rows,
-            waiting: waiting - newly_frozen.len(),
-            newly_frozen,
-            new_totals,
-        });
+        rows = write_rows(project, &view.facts, &view.cells, &withheld);
     }
-    Err("a withheld count of the quarters already published is exposed by what the ledger has learnt since; nothing new can be published to cover it".into())
+    view.audit_rows(&rows, rules.k)?;
+    let new_totals = view.new_totals(&withheld, !chosen.is_empty(), history);
+    let newly_frozen = view.freeze(chosen, &withheld);
+    Ok(ProjectPublication {
+        rows,
+        newly_frozen,
+        new_totals,
+        waiting,
+    })
+}
+
+const NOTHING_COVERS: &str = "a withheld count of the quarters already published is exposed by what the ledger has learnt since; nothing new can be published to cover it";
+
+/// The closed quarters to publish now: all of them if they can be protected together, else
+/// each in turn, in time order, that can be protected with those chosen before it (the rest
+/// wait for a later rebuild).
+fn choose(
+    project: &ProjectFacts,
+    ledger: &LedgerFacts,
+    history: &History,
+    candidates: Vec<FrozenQuarter>,
+    rules: Rules,
+    now: NaiveDateTime,
+) -> Result<Vec<FrozenQuarter>, String> {
+    let protects = |quarters: &[FrozenQuarter]| -> Result<bool, String> {
+        let view = View::new(project, ledger, history, quarters, now)?;
+        Ok(view.protect(rules.k).is_some())
+    };
+    if protects(&candidates)? {
+        return Ok(candidates);
+    }
+    let mut chosen: Vec<FrozenQuarter> = Vec::new();
+    for quarter in candidates {
+        chosen.push(quarter);
+        if !protects(&chosen)? {
+            chosen.pop();
+        }
+    }
+    if chosen.is_empty() && !protects(&[])? {
+        return Err(NOTHING_COVERS.into());
+    }
+    Ok(chosen)
 }
 
 /// The project's rows with every closed quarter published as if for the first time (no
@@ -433,31 +469,8 @@ impl Audit {
                 .iter()
                 .position(|m| &m.code == code)
                 .ok_or_else(|| format!("outcome {code} has results but is not on the rate card"))?;
-            let payments: Vec<Option<MoneyFacts>> = payer_ids
-                .iter()
-                .map(|payer| {
-                    let key = (code.clone(), *quarter, payer.clone());
-                    published.payments.get(&key).copied()
-                })
-                .collect();
-            let one_unit_each =
-                r.achieved_units == r.achieved_participants && r.paid_units == r.paid_participants;
-            let paid_for = one_unit_each.then(|| {
-                payments
-                    .iter()
-                    .map(|m| m.map_or(0, |m| m.participants))
-                    .collect()
-            });
             keys.push((code.clone(), *quarter));
-            blocks.push(Block {
-                outcome,
-                achieved_units: r.achieved_units,
-                paid_units: r.paid_units,
-                payable_units: r.payable_units,
-                payable_minor: r.payable_minor,
-                money: payments.iter().map(|m| m.map(|m| m.minor)).collect(),
-                paid_for,
-            });
+            blocks.push(block_of(outcome, code, *quarter, r, &payer_ids, published));
         }
         let earlier_totals = totals
             .iter()
@@ -476,7 +489,9 @@ impl Audit {
                 })
             })
             .collect();
-        let unpublished = unpublished(project, &payer_ids, published, ledger);
+        let mut unpublished = unpublished(project, &payer_ids, published, ledger);
+        set_rates(&terms, &keys, &mut blocks, &mut unpublished);
+        set_nothing_payable(&terms, &keys, &mut blocks, &unpublished);
         Ok(Audit {
             terms,
             keys,
@@ -568,15 +583,54 @@ impl Audit {
     }
 }
 
+/// One block as the auditor reads it: its counts, each payer's money, and (where each outcome
+/// is one participant's unit) how many outcomes each payer paid something for.
+fn block_of(
+    outcome: usize,
+    code: &str,
+    quarter: Period,
+    r: &ResultFacts,
+    payer_ids: &[String],
+    published: &LedgerFacts,
+) -> Block {
+    let payments: Vec<Option<MoneyFacts>> = payer_ids
+        .iter()
+        .map(|payer| {
+            let key = (code.to_owned(), quarter, payer.clone());
+            published.payments.get(&key).copied()
+        })
+        .collect();
+    let one_unit_each =
+        r.achieved_units == r.achieved_participants && r.paid_units == r.paid_participants;
+    let paid_for = one_unit_each.then(|| {
+        payments
+            .iter()
+            .map(|m| m.map_or(0, |m| m.participants))
+            .collect()
+    });
+    Block {
+        outcome,
+        achieved_units: r.achieved_units,
+        paid_units: r.paid_units,
+        payable_units: r.payable_units,
+        payable_minor: r.payable_minor,
+        money: payments.iter().map(|m| m.map(|m| m.minor)).collect(),
+        paid_for,
+        rates: vec![None; payer_ids.len()],
+        capped: vec![false; payer_ids.len()],
+        exhausted: vec![false; payer_ids.len()],
+        no_payable_units: false,
+        no_payable_value: false,
+    }
+}
+
 fn project_terms(project: &ProjectFacts) -> ProjectTerms {
     ProjectTerms {
         payers: project
             .payers
             .iter()
-            .zip(published_weights(&project.payers))
-            .map(|(p, weight)| PayerTerms {
+            .map(|p| PayerTerms {
                 cap_minor: p.max_commitment_minor,
-                weight,
             })
             .collect(),
         outcomes: project
@@ -588,6 +642,108 @@ fn project_terms(project: &ProjectFacts) -> ProjectTerms {
             })
             .collect(),
         contract_cap_minor: project.max_outcome_payment_minor,
+    }
+}
+
+/// Each block's payer rates and caps (see `Block::rates`): a payer's money per payable unit
+/// where it paid every payable unit, but in the quarter in which its cap bound (its last
+/// quarter with money, when its cap has bound), where it paid its rate until what was left,
+/// the rate it paid for that outcome before.
+fn set_rates(
+    terms: &ProjectTerms,
+    keys: &[(String, Period)],
+    blocks: &mut [Block],
+    beyond: &mut Unpublished,
+) {
+    beyond.rates = vec![vec![None; terms.outcomes.len()]; terms.payers.len()];
+    for (r, payer) in terms.payers.iter().enumerate() {
+        let used = blocks.iter().filter_map(|b| b.money[r]).sum::<i64>()
+            + beyond.money.get(r).copied().unwrap_or(0);
+        let binding = (used >= payer.cap_minor)
+            .then(|| {
+                (0..blocks.len())
+                    .filter(|&b| blocks[b].money[r].unwrap_or(0) > 0)
+                    .map(|b| keys[b].1)
+                    .max()
+            })
+            .flatten();
+        // Blocks in time order, so that a binding quarter finds the rate paid before it.
+        let mut order: Vec<usize> = (0..blocks.len()).collect();
+        order.sort_by_key(|&b| keys[b].1);
+        let mut last_rate: BTreeMap<usize, Rate> = BTreeMap::new();
+        for b in order {
+            let block = &mut blocks[b];
+            let money = block.money[r].unwrap_or(0);
+            // After its cap bound, a payer pays nothing: in later quarters, and in blocks of
+            // the binding quarter that came after it.
+            let later = binding.is_some_and(|bound| keys[b].1 > bound);
+            let after_in_quarter = Some(keys[b].1) == binding && money == 0;
+            if later || after_in_quarter {
+                block.exhausted[r] = true;
+                continue;
+            }
+            if Some(keys[b].1) == binding && money > 0 {
+                block.capped[r] = true;
+                block.rates[r] = last_rate.get(&block.outcome).copied();
+                continue;
+            }
+            let every_unit = block
+                .paid_for
+                .as_ref()
+                .is_none_or(|paid_for| paid_for[r] == block.payable_units);
+            if money > 0 && block.payable_units > 0 && every_unit {
+                let rate = Rate {
+                    minor: money,
+                    units: block.payable_units,
+                };
+                block.rates[r] = Some(rate);
+                last_rate.insert(block.outcome, rate);
+            }
+        }
+        for (o, rate) in last_rate {
+            beyond.rates[r][o] = Some(rate);
+        }
+    }
+}
+
+/// Marks the blocks of quarters after the one in which their outcome's volume cap bound (no
+/// unit payable) or the contract's cap bound (nothing payable).
+fn set_nothing_payable(
+    terms: &ProjectTerms,
+    keys: &[(String, Period)],
+    blocks: &mut [Block],
+    beyond: &Unpublished,
+) {
+    let last_payable =
+        |blocks: &[Block], of: &dyn Fn(&Block) -> bool, amount: &dyn Fn(&Block) -> i64| {
+            (0..blocks.len())
+                .filter(|&b| of(&blocks[b]) && amount(&blocks[b]) > 0)
+                .map(|b| keys[b].1)
+                .max()
+        };
+    let value = blocks.iter().map(|b| b.payable_minor).sum::<i64>() + beyond.payable_minor;
+    let contract_bound = terms.contract_cap_minor.is_some_and(|cap| value >= cap);
+    let contract_binding = contract_bound
+        .then(|| last_payable(blocks, &|_| true, &|b| b.payable_minor))
+        .flatten();
+    for (o, outcome) in terms.outcomes.iter().enumerate() {
+        let units = blocks
+            .iter()
+            .filter(|b| b.outcome == o)
+            .map(|b| b.payable_units);
+        let units = units.sum::<i64>() + beyond.payable_units.get(o).copied().unwrap_or(0);
+        let volume_binding = outcome
+            .volume_cap
+            .is_some_and(|cap| units >= cap)
+            .then(|| last_payable(blocks, &|b| b.outcome == o, &|b| b.payable_units))
+            .flatten();
+        for (b, block) in blocks.iter_mut().enumerate() {
+            let after = |bound: Option<Period>| bound.is_some_and(|q| keys[b].1 > q);
+            if block.outcome == o {
+                block.no_payable_units = after(volume_binding);
+                block.no_payable_value = after(volume_binding) || after(contract_binding);
+            }
+        }
     }
 }
 
@@ -620,27 +776,8 @@ fn unpublished(
             .iter()
             .map(|m| units(ledger, &m.code) - units(published, &m.code))
             .collect(),
+        rates: Vec::new(),
     }
-}
-
-/// The payers' weights as their published shares state them: fixed shares scaled to integers
-/// when every payer has one, else their maximum commitments (pro rata).
-fn published_weights(payers: &[PayerFacts]) -> Vec<i128> {
-    use rust_decimal::prelude::ToPrimitive;
-    let scale = rust_decimal::Decimal::from(1_000_000_000_i64);
-    let fixed: Option<Vec<i128>> = payers
-        .iter()
-        .map(|p| {
-            let share = rust_decimal::Decimal::from_str_exact(p.share.as_deref()?).ok()?;
-            (share * scale).trunc().to_i128()
-        })
-        .collect();
-    fixed.unwrap_or_else(|| {
-        payers
-            .iter()
-            .map(|p| i128::from(p.max_commitment_minor))
-            .collect()
-    })
 }
 
 #[cfg(test)]

@@ -27,6 +27,39 @@ type BlockRow = (
 
 /// Every published project's history, by project id.
 pub fn load(conn: &mut DbConn) -> Result<HashMap<String, History>, ServiceError> {
+    let mut quarters = load_quarters(conn)?;
+    let mut money = load_money(conn)?;
+    for (project, start, block) in load_blocks(conn)? {
+        let mut block = block;
+        block.money = money
+            .remove(&(project.clone(), start, block.code.clone()))
+            .unwrap_or_default();
+        let quarter = quarters
+            .get_mut(&project)
+            .and_then(|q| q.get_mut(&start))
+            .ok_or_else(|| {
+                ServiceError::Internal(format!("a frozen block of {project} has no quarter"))
+            })?;
+        quarter.blocks.push(block);
+    }
+    let mut history: HashMap<String, History> = quarters
+        .into_iter()
+        .map(|(project, quarters)| {
+            let frozen = quarters.into_values().collect();
+            let totals = Vec::new();
+            (project, History { frozen, totals })
+        })
+        .collect();
+    for (project, total) in load_totals(conn)? {
+        history.entry(project).or_default().totals.push(total);
+    }
+    Ok(history)
+}
+
+/// The frozen quarters, by project and first day, without their blocks.
+fn load_quarters(
+    conn: &mut DbConn,
+) -> Result<HashMap<String, BTreeMap<NaiveDate, FrozenQuarter>>, ServiceError> {
     let mut by_project: HashMap<String, BTreeMap<NaiveDate, FrozenQuarter>> = HashMap::new();
     let frozen: Vec<(String, NaiveDate, NaiveDateTime)> = quarters::table
         .select((
@@ -36,18 +69,25 @@ pub fn load(conn: &mut DbConn) -> Result<HashMap<String, History>, ServiceError>
         ))
         .load(conn)?;
     for (project, start, frozen_at) in frozen {
-        by_project.entry(project).or_default().insert(
-            start,
-            FrozenQuarter {
-                period: quarter_of(start),
-                frozen_at,
-                blocks: Vec::new(),
-            },
-        );
+        let quarter = FrozenQuarter {
+            period: quarter_of(start),
+            frozen_at,
+            blocks: Vec::new(),
+        };
+        by_project
+            .entry(project)
+            .or_default()
+            .insert(start, quarter);
     }
-    let mut payments: HashMap<(String, NaiveDate, String), BTreeMap<String, MoneyFacts>> =
-        HashMap::new();
-    let money_rows: Vec<(String, NaiveDate, String, String, i64, i64)> = money::table
+    Ok(by_project)
+}
+
+/// Each frozen block's money by payer, keyed by project, quarter and outcome.
+type MoneyByBlock = HashMap<(String, NaiveDate, String), BTreeMap<String, MoneyFacts>>;
+
+fn load_money(conn: &mut DbConn) -> Result<MoneyByBlock, ServiceError> {
+    let mut payments = MoneyByBlock::new();
+    let rows: Vec<(String, NaiveDate, String, String, i64, i64)> = money::table
         .select((
             money::project_id,
             money::period_start,
@@ -57,17 +97,20 @@ pub fn load(conn: &mut DbConn) -> Result<HashMap<String, History>, ServiceError>
             money::participants,
         ))
         .load(conn)?;
-    for (project, start, code, payer, minor, participants) in money_rows {
+    for (project, start, code, payer, minor, participants) in rows {
         let facts = MoneyFacts {
             minor,
             participants,
         };
-        payments
-            .entry((project, start, code))
-            .or_default()
-            .insert(payer, facts);
+        let block = payments.entry((project, start, code)).or_default();
+        block.insert(payer, facts);
     }
-    let block_rows: Vec<BlockRow> = blocks::table
+    Ok(payments)
+}
+
+/// The frozen blocks (without their money), with their project and quarter.
+fn load_blocks(conn: &mut DbConn) -> Result<Vec<(String, NaiveDate, FrozenBlock)>, ServiceError> {
+    let rows: Vec<BlockRow> = blocks::table
         .order((
             blocks::project_id,
             blocks::period_start,
@@ -89,19 +132,10 @@ pub fn load(conn: &mut DbConn) -> Result<HashMap<String, History>, ServiceError>
             blocks::withheld,
         ))
         .load(conn)?;
-    for (project, start, code, r, withheld) in block_rows {
-        let money = payments
-            .remove(&(project.clone(), start, code.clone()))
-            .unwrap_or_default();
-        let quarter = by_project
-            .get_mut(&project)
-            .and_then(|q| q.get_mut(&start))
-            .ok_or_else(|| {
-                ServiceError::Internal(format!("a frozen block of {project} has no quarter"))
-            })?;
-        quarter.blocks.push(FrozenBlock {
-            code,
-            results: ResultFacts {
+    Ok(rows
+        .into_iter()
+        .map(|(project, start, code, r, withheld)| {
+            let results = ResultFacts {
                 achieved_units: r.0,
                 achieved_participants: r.1,
                 paid_units: r.2,
@@ -109,25 +143,22 @@ pub fn load(conn: &mut DbConn) -> Result<HashMap<String, History>, ServiceError>
                 payable_units: r.4,
                 payable_minor: r.5,
                 engaged: r.6,
-            },
-            money,
-            withheld,
-        });
-    }
-    let mut history: HashMap<String, History> = by_project
-        .into_iter()
-        .map(|(project, quarters)| {
-            let frozen = quarters.into_values().collect();
-            (
-                project,
-                History {
-                    frozen,
-                    totals: Vec::new(),
-                },
-            )
+            };
+            let money = BTreeMap::new();
+            let block = FrozenBlock {
+                code,
+                results,
+                money,
+                withheld,
+            };
+            (project, start, block)
         })
-        .collect();
-    let published: Vec<(String, String, NaiveDateTime, i64)> = totals::table
+        .collect())
+}
+
+/// Every total ever published, with its project, in the order published.
+fn load_totals(conn: &mut DbConn) -> Result<Vec<(String, PublishedTotal)>, ServiceError> {
+    let rows: Vec<(String, String, NaiveDateTime, i64)> = totals::table
         .order((totals::project_id, totals::as_of))
         .select((
             totals::project_id,
@@ -136,18 +167,20 @@ pub fn load(conn: &mut DbConn) -> Result<HashMap<String, History>, ServiceError>
             totals::amount_minor,
         ))
         .load(conn)?;
-    for (project, payer, as_of, amount) in published {
-        history
-            .entry(project)
-            .or_default()
-            .totals
-            .push(PublishedTotal {
-                payer: (!payer.is_empty()).then_some(payer),
-                as_of,
-                amount,
-            });
-    }
-    Ok(history)
+    Ok(rows
+        .into_iter()
+        .map(|(project, payer, as_of, amount)| {
+            let payer = (!payer.is_empty()).then_some(payer);
+            (
+                project,
+                PublishedTotal {
+                    payer,
+                    as_of,
+                    amount,
+                },
+            )
+        })
+        .collect())
 }
 
 #[derive(Insertable)]
