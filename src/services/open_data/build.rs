@@ -17,7 +17,7 @@ use crate::db::models::ProjectRecord;
 use crate::db::schema::{funds, organisations, projects, published_tables};
 use crate::db::{self, queries, DbConn};
 use crate::domain::open_data::catalog::{self, Table, TABLES};
-use crate::domain::open_data::publish::{publish, ProjectPublication, Rules};
+use crate::domain::open_data::publish::{publish_with, ProjectPublication, Rules, Scrutiny};
 use crate::domain::open_data::rows::{
     self, quarter_of, LedgerFacts, MetricFacts, MoneyFacts, PayerFacts, ProjectFacts, ProjectRows,
     ResultFacts,
@@ -66,7 +66,7 @@ pub fn rebuild_locked(
     rules: Rules,
     now: NaiveDateTime,
 ) -> Result<BuildReport, ServiceError> {
-    let (tables, report, additions) = published_rows(conn, rules, now)?;
+    let (tables, report, additions) = published_rows(conn, rules, now, Scrutiny::WhatIsNew)?;
     for (project, publication) in &additions {
         history::append(
             conn,
@@ -93,6 +93,7 @@ pub fn published_rows(
     conn: &mut DbConn,
     rules: Rules,
     now: NaiveDateTime,
+    scrutiny: Scrutiny,
 ) -> Result<(Tables, BuildReport, Additions), ServiceError> {
     let ids: Vec<String> = projects::table
         .filter(projects::published.eq(true))
@@ -120,11 +121,11 @@ pub fn published_rows(
         let history = histories.remove(id).unwrap_or_default();
         // The auditor has checked the rows as written: a rebuild that would publish an
         // exposed count is refused (its transaction rolls back and the previous tables stay).
-        let mut publication =
-            publish(&facts, &project_ledger, &history, rules, now).map_err(|e| {
-                tracing::error!(project = %id, "open-data rebuild refused: {e}");
-                ServiceError::Internal(format!("open data for project {id} failed its audit: {e}"))
-            })?;
+        let published = publish_with(&facts, &project_ledger, &history, rules, now, scrutiny);
+        let mut publication = published.map_err(|e| {
+            tracing::error!(project = %id, "open-data rebuild refused: {e}");
+            ServiceError::Internal(format!("open data for project {id} failed its audit: {e}"))
+        })?;
         quarters_frozen += publication.newly_frozen.len();
         quarters_waiting += publication.waiting;
         let rows = std::mem::take(&mut publication.rows);
@@ -459,7 +460,7 @@ pub fn check(
     now: NaiveDateTime,
 ) -> Result<OpenDataCheck, ServiceError> {
     let mut report = OpenDataCheck::default();
-    let tables = match published_rows(conn, rules, now) {
+    let tables = match published_rows(conn, rules, now, Scrutiny::Everything) {
         Ok((tables, built, _)) => {
             report.projects = built.projects;
             tables
