@@ -143,10 +143,8 @@ pub fn publish_with(
         });
     }
     let waiting = candidates.len();
-    let chosen = choose(project, ledger, history, candidates, rules, now)?;
+    let (chosen, view, mut withheld) = choose(project, ledger, history, candidates, rules, now)?;
     let waiting = waiting - chosen.len();
-    let view = View::new(project, ledger, history, &chosen, now)?;
-    let mut withheld = view.protect(rules.k).ok_or(NOTHING_COVERS)?;
     let mut rows;
     if waiting > 0 {
         // A total over the published quarters alone would read as the project's while a
@@ -175,33 +173,40 @@ const NOTHING_COVERS: &str = "a withheld count of the quarters already published
 
 /// The closed quarters to publish now: all of them if they can be protected together, else
 /// each in turn, in time order, that can be protected with those chosen before it (the rest
-/// wait for a later rebuild).
-fn choose(
-    project: &ProjectFacts,
+/// wait for a later rebuild); with the view of them and its withheld cells, so that the
+/// audit that chose them is not run again.
+fn choose<'a>(
+    project: &'a ProjectFacts,
     ledger: &LedgerFacts,
     history: &History,
     candidates: Vec<FrozenQuarter>,
     rules: Rules,
     now: NaiveDateTime,
-) -> Result<Vec<FrozenQuarter>, String> {
-    let protects = |quarters: &[FrozenQuarter]| -> Result<bool, String> {
-        let view = View::new(project, ledger, history, quarters, now)?;
-        Ok(view.protect(rules.k).is_some())
-    };
-    if protects(&candidates)? {
-        return Ok(candidates);
+) -> Result<(Vec<FrozenQuarter>, View<'a>, BTreeSet<usize>), String> {
+    let protected =
+        |quarters: &[FrozenQuarter]| -> Result<Option<(View<'a>, BTreeSet<usize>)>, String> {
+            let view = View::new(project, ledger, history, quarters, now)?;
+            Ok(view.protect(rules.k).map(|withheld| (view, withheld)))
+        };
+    if let Some((view, withheld)) = protected(&candidates)? {
+        return Ok((candidates, view, withheld));
     }
     let mut chosen: Vec<FrozenQuarter> = Vec::new();
+    let mut last = None;
     for quarter in candidates {
         chosen.push(quarter);
-        if !protects(&chosen)? {
-            chosen.pop();
+        match protected(&chosen)? {
+            Some(found) => last = Some(found),
+            None => {
+                chosen.pop();
+            }
         }
     }
-    if chosen.is_empty() && !protects(&[])? {
-        return Err(NOTHING_COVERS.into());
-    }
-    Ok(chosen)
+    let (view, withheld) = match last {
+        Some(found) => found,
+        None => protected(&[])?.ok_or(NOTHING_COVERS)?,
+    };
+    Ok((chosen, view, withheld))
 }
 
 /// The project's rows with every closed quarter published as if for the first time (no
