@@ -162,6 +162,33 @@ pub fn audit(
     published: &Publication,
     k: i64,
 ) -> Vec<Exposure> {
+    examine(terms, blocks, published, k, Search::Every)
+}
+
+/// The first withheld count found exposed, with the first value found ruled out, if any: all
+/// that a yes-or-no question needs, and much cheaper when the answer is yes.
+pub fn first_exposure(
+    terms: &ProjectTerms,
+    blocks: &[Block],
+    published: &Publication,
+    k: i64,
+) -> Option<Exposure> {
+    examine(terms, blocks, published, k, Search::First).pop()
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Search {
+    Every,
+    First,
+}
+
+fn examine(
+    terms: &ProjectTerms,
+    blocks: &[Block],
+    published: &Publication,
+    k: i64,
+    search: Search,
+) -> Vec<Exposure> {
     debug_assert_eq!(blocks.len(), published.withheld.len());
     let mut exposures = Vec::new();
     for (at, block) in blocks.iter().enumerate() {
@@ -176,15 +203,21 @@ pub fn audit(
             if !(1..k).contains(&truth) {
                 continue;
             }
-            let ruled_out: Vec<i64> = (1..k.min(cap.saturating_add(1)))
-                .filter(|&t| t != truth && !possible(terms, blocks, published, (at, quantity, t)))
-                .collect();
+            let ruled_out = (1..k.min(cap.saturating_add(1)))
+                .filter(|&t| t != truth && !possible(terms, blocks, published, (at, quantity, t)));
+            let ruled_out: Vec<i64> = match search {
+                Search::Every => ruled_out.collect(),
+                Search::First => ruled_out.take(1).collect(),
+            };
             if !ruled_out.is_empty() {
                 exposures.push(Exposure {
                     block: at,
                     quantity,
                     ruled_out,
                 });
+                if search == Search::First {
+                    return exposures;
+                }
             }
         }
     }

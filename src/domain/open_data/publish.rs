@@ -171,10 +171,16 @@ pub fn publish_with(
 
 const NOTHING_COVERS: &str = "a withheld count of the quarters already published is exposed by what the ledger has learnt since; nothing new can be published to cover it";
 
-/// The closed quarters to publish now: all of them if they can be protected together, else
-/// each in turn, in time order, that can be protected with those chosen before it (the rest
-/// wait for a later rebuild); with the view of them and its withheld cells, so that the
-/// audit that chose them is not run again.
+/// The closed quarters to publish now: all of them if they can be protected together; else
+/// the longest run of them from the earliest that can be, then each later one in turn, in time
+/// order, that can be protected with those chosen before it (the rest wait for a later
+/// rebuild). With the view of them and its withheld cells, so that the audit that chose them
+/// is not run again.
+///
+/// The run is found by bisection: a quarter that cannot be protected is usually one that
+/// completes a bound cap's sum, and then no longer run can be protected either, so a handful
+/// of audits find it where one audit per quarter would be needed otherwise (ten years of
+/// quarters are frozen at once when a project is first published).
 fn choose<'a>(
     project: &'a ProjectFacts,
     ledger: &LedgerFacts,
@@ -191,9 +197,20 @@ fn choose<'a>(
     if let Some((view, withheld)) = protected(&candidates)? {
         return Ok((candidates, view, withheld));
     }
-    let mut chosen: Vec<FrozenQuarter> = Vec::new();
+    // Runs of `good` quarters or fewer are known to be protected (none, trivially, until
+    // proved otherwise below), runs of `bad` or more are known not to be.
+    let (mut good, mut bad) = (0, candidates.len());
     let mut last = None;
-    for quarter in candidates {
+    while bad - good > 1 {
+        let middle = (good + bad) / 2;
+        match protected(&candidates[..middle])? {
+            Some(found) => (good, last) = (middle, Some(found)),
+            None => bad = middle,
+        }
+    }
+    let mut later = candidates;
+    let mut chosen: Vec<FrozenQuarter> = later.drain(..good).collect();
+    for quarter in later.into_iter().skip(1) {
         chosen.push(quarter);
         match protected(&chosen)? {
             Some(found) => last = Some(found),
@@ -335,8 +352,6 @@ impl<'a> View<'a> {
             .collect()
     }
 
-    /// The withheld cells, or `None` when no withholding of the new blocks protects every
-    /// withheld count.
     /// The cells the small-number rules withhold, the frozen decisions kept.
     fn decided(&self, k: i64) -> BTreeSet<usize> {
         self.suppress(k, &BTreeSet::new())
@@ -353,30 +368,34 @@ impl<'a> View<'a> {
             .suppress_pinned(k, &withheld, &shown_earlier)
     }
 
+    /// The withheld cells, or `None` when no withholding of the new blocks protects every
+    /// withheld count: the small-number rules' cells, then also every new block sharing a bound
+    /// cap with an exposed one, then every new block. Only the first step needs to know every
+    /// exposed count; the others ask only whether any is left, and a step that withholds
+    /// nothing more is not audited again.
     fn protect(&self, k: i64) -> Option<BTreeSet<usize>> {
-        let suppress = |also: &BTreeSet<usize>| self.suppress(k, also);
         let mut withheld = self.decided(k);
+        let exposed = self.audit.exposures(&self.cells, &withheld, k);
+        if exposed.is_empty() {
+            return Some(withheld);
+        }
         let new: BTreeSet<usize> = (0..self.audit.keys.len())
             .filter(|&b| !self.earlier.contains_key(&self.audit.keys[b]))
             .collect();
-        for widen_to_every_new_block in [false, true] {
-            let exposed = self.audit.exposures(&self.cells, &withheld, k);
-            if exposed.is_empty() {
-                return Some(withheld);
-            }
-            let blocks = if widen_to_every_new_block {
-                new.clone()
-            } else {
-                &self.audit.sharing_a_bound_cap(&exposed) & &new
-            };
+        let linked = &self.audit.sharing_a_bound_cap(&exposed) & &new;
+        for blocks in [linked, new] {
             let mut also = withheld.clone();
             also.extend(self.cells_of(blocks.iter().map(|&b| &self.audit.keys[b])));
-            withheld = suppress(&also);
+            let wider = self.suppress(k, &also);
+            if wider == withheld {
+                continue;
+            }
+            withheld = wider;
+            if !self.audit.exposes(&self.cells, &withheld, k) {
+                return Some(withheld);
+            }
         }
-        self.audit
-            .exposures(&self.cells, &withheld, k)
-            .is_empty()
-            .then_some(withheld)
+        None
     }
 
     /// Audits the rows as written: each block is withheld whole or not at all, every block
@@ -562,13 +581,25 @@ impl Audit {
         })
     }
 
+    /// Every withheld count exposed when `withheld` cells are.
     fn exposures(&self, cells: &Cells, withheld: &BTreeSet<usize>, k: i64) -> Vec<Exposure> {
+        disclosure::audit(&self.terms, &self.blocks, &self.published(cells, withheld), k)
+    }
+
+    /// Whether any withheld count is exposed when `withheld` cells are.
+    fn exposes(&self, cells: &Cells, withheld: &BTreeSet<usize>, k: i64) -> bool {
+        let published = self.published(cells, withheld);
+        disclosure::first_exposure(&self.terms, &self.blocks, &published, k).is_some()
+    }
+
+    /// What a reader is shown when `withheld` cells are withheld.
+    fn published(&self, cells: &Cells, withheld: &BTreeSet<usize>) -> Publication {
         let shown = |cell: Option<&usize>, value: i64| match cell {
             Some(cell) if withheld.contains(cell) => None,
             _ => Some(value),
         };
         let payer_total = |r: usize| -> i64 { self.blocks.iter().filter_map(|b| b.money[r]).sum() };
-        let published = Publication {
+        Publication {
             withheld: self
                 .keys
                 .iter()
@@ -585,8 +616,7 @@ impl Audit {
                     .sum(),
             ),
             ..self.publication.clone()
-        };
-        disclosure::audit(&self.terms, &self.blocks, &published, k)
+        }
     }
 
     /// The blocks that share a cap that has bound with an exposed block.
@@ -811,8 +841,10 @@ fn unpublished(
     published: &LedgerFacts,
     ledger: &LedgerFacts,
 ) -> Unpublished {
-    let money =
-        |facts: &LedgerFacts, payer: &String| facts.payer_totals.get(payer).map_or(0, |m| m.minor);
+    let money = |facts: &LedgerFacts, payer: &String| {
+        let of_payer = facts.payments.iter().filter(|((_, _, p), _)| p == payer);
+        of_payer.map(|(_, m)| m.minor).sum::<i64>()
+    };
     let value = |facts: &LedgerFacts| facts.results.values().map(|r| r.payable_minor).sum::<i64>();
     let units = |facts: &LedgerFacts, code: &str| {
         facts

@@ -88,6 +88,8 @@ pub struct MoneyFacts {
 pub struct LedgerFacts {
     pub results: BTreeMap<(String, Period), ResultFacts>,
     pub payments: BTreeMap<(String, Period, String), MoneyFacts>,
+    /// Totals over `payments`, participants counted once: made by `publish` over the
+    /// quarters it publishes (the ledger's facts need not carry them).
     pub payer_totals: BTreeMap<String, MoneyFacts>,
     pub project_total: MoneyFacts,
 }

@@ -100,8 +100,10 @@ pub fn published_rows(
         .order(projects::id)
         .select(projects::id)
         .load(conn)?;
+    let started = std::time::Instant::now();
     let mut ledger = ledger_facts(conn)?;
     let mut histories = history::load(conn)?;
+    let loaded = started.elapsed();
     let mut all = ProjectRows::default();
     let mut fund_ids = BTreeSet::new();
     let mut additions = Vec::new();
@@ -121,11 +123,17 @@ pub fn published_rows(
         let history = histories.remove(id).unwrap_or_default();
         // The auditor has checked the rows as written: a rebuild that would publish an
         // exposed count is refused (its transaction rolls back and the previous tables stay).
+        let publishing = std::time::Instant::now();
         let published = publish_with(&facts, &project_ledger, &history, rules, now, scrutiny);
         let mut publication = published.map_err(|e| {
             tracing::error!(project = %id, "open-data rebuild refused: {e}");
             ServiceError::Internal(format!("open data for project {id} failed its audit: {e}"))
         })?;
+        let seconds = publishing.elapsed().as_secs_f64();
+        if seconds >= 1.0 {
+            tracing::info!(project = %id, seconds, frozen = publication.newly_frozen.len(),
+                waiting = publication.waiting, "open data: a project took long to audit");
+        }
         quarters_frozen += publication.newly_frozen.len();
         quarters_waiting += publication.waiting;
         let rows = std::mem::take(&mut publication.rows);
@@ -137,6 +145,12 @@ pub fn published_rows(
         all.suppressed += rows.suppressed;
         additions.push((id.clone(), publication));
     }
+    tracing::info!(
+        projects = ids.len(),
+        facts_seconds = loaded.as_secs_f64(),
+        publishing_seconds = (started.elapsed() - loaded).as_secs_f64(),
+        "open data: the ledger's facts loaded and every project published"
+    );
     let funds = fund_rows(conn, &fund_ids)?;
     let organisations = organisation_rows(conn, &rows::referenced_organisations(&all, &funds))?;
     let suppressed_cells = all.suppressed;
@@ -285,33 +299,23 @@ impl MoneyAggregate {
     }
 }
 
-/// Money due per project and by the dimensions given (SQL over `a`, the allocations; an
-/// absent one is the empty text), net per participant first so that a participant whose
-/// payments were all revoked is not counted.
-fn money_sql(quarter: Option<&str>, outcome: Option<&str>, payer: Option<&str>) -> String {
-    let dimensions = [outcome, quarter, payer];
-    let select = |d: Option<&str>| d.unwrap_or("''").to_owned();
-    let group_by: Vec<&str> = dimensions.iter().flatten().copied().collect();
-    let group_by = if group_by.is_empty() {
-        String::new()
-    } else {
-        format!(", {}", group_by.join(", "))
-    };
+/// Money due per project, outcome, quarter (`quarter` is its label's SQL over `a`, the
+/// allocations) and payer, net per participant first so that a participant whose payments
+/// were all revoked is not counted.
+fn money_sql(quarter: &str) -> String {
+    let (outcome, payer) = ("a.outcome_code", "a.payer_organisation_id");
     format!(
         "SELECT project_id, outcome_code, quarter, payer, \
                 CAST(SUM(net) AS BIGINT) AS minor, \
                 CAST(SUM(CASE WHEN net <> 0 THEN 1 ELSE 0 END) AS BIGINT) AS participants \
-         FROM (SELECT a.project_id AS project_id, {} AS outcome_code, {} AS quarter, \
-                      {} AS payer, SUM(a.amount_minor) AS net \
+         FROM (SELECT a.project_id AS project_id, {outcome} AS outcome_code, {quarter} AS quarter, \
+                      {payer} AS payer, SUM(a.amount_minor) AS net \
                FROM allocations a \
                JOIN claims c ON c.id = a.claim_id \
                JOIN projects p ON p.id = a.project_id \
                WHERE p.published = TRUE \
-               GROUP BY a.project_id{group_by}, c.participant_pseudonym) per_participant \
+               GROUP BY a.project_id, {outcome}, {quarter}, {payer}, c.participant_pseudonym) per_participant \
          GROUP BY project_id, outcome_code, quarter, payer",
-        select(outcome),
-        select(quarter),
-        select(payer),
     )
 }
 
@@ -355,10 +359,9 @@ fn ledger_facts(conn: &mut DbConn) -> Result<HashMap<String, LedgerFacts>, Servi
         );
     }
     let quarter = backend_specific::quarter_label_sql(conn, "a.achieved_on");
-    let payer = "a.payer_organisation_id";
-    let by_cell = money_sql(Some(&quarter), Some("a.outcome_code"), Some(payer));
-    let by_payer = money_sql(None, None, Some(payer));
-    let by_project = money_sql(None, None, None);
+    // Only each cell's money is read here: the totals a rebuild publishes are sums over the
+    // quarters it publishes, which `publish` makes itself.
+    let by_cell = money_sql(&quarter);
     for m in dynamic::load::<MoneyAggregate>(conn, &by_cell, &[])? {
         let (quarter, money) = (parse_quarter(&m.quarter)?, m.money());
         facts
@@ -366,17 +369,6 @@ fn ledger_facts(conn: &mut DbConn) -> Result<HashMap<String, LedgerFacts>, Servi
             .or_default()
             .payments
             .insert((m.outcome_code, quarter, m.payer), money);
-    }
-    for m in dynamic::load::<MoneyAggregate>(conn, &by_payer, &[])? {
-        let money = m.money();
-        facts
-            .entry(m.project_id)
-            .or_default()
-            .payer_totals
-            .insert(m.payer, money);
-    }
-    for m in dynamic::load::<MoneyAggregate>(conn, &by_project, &[])? {
-        facts.entry(m.project_id).or_default().project_total = m.money();
     }
     Ok(facts)
 }
