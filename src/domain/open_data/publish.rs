@@ -583,7 +583,8 @@ impl Audit {
 
     /// Every withheld count exposed when `withheld` cells are.
     fn exposures(&self, cells: &Cells, withheld: &BTreeSet<usize>, k: i64) -> Vec<Exposure> {
-        disclosure::audit(&self.terms, &self.blocks, &self.published(cells, withheld), k)
+        let published = self.published(cells, withheld);
+        disclosure::audit(&self.terms, &self.blocks, &published, k)
     }
 
     /// Whether any withheld count is exposed when `withheld` cells are.
