@@ -161,7 +161,13 @@ pub async fn spawn_app_with(options: Options) -> TestApp {
         metrics_address,
         database,
         pool,
-        client: reqwest::Client::new(),
+        // A fresh connection for every request: a connection left idle (while a test waits
+        // on pip or a slow relay) may be closed by the server as the client reuses it, and the
+        // request would fail with an incomplete message.
+        client: reqwest::Client::builder()
+            .pool_max_idle_per_host(0)
+            .build()
+            .expect("a test client"),
         authenticator: Authenticator::new(options.jwt),
         clock,
         servers,
