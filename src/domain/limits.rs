@@ -87,28 +87,39 @@ pub fn without_values(message: &str) -> String {
     if NAMES_ONLY.iter().any(|p| message.starts_with(p)) {
         return message.to_owned();
     }
-    // The value is the first quoted span: `…` or "…" (with backslash escapes).
-    let Some(start) = message.find(['`', '"']) else {
-        return message.to_owned();
-    };
-    let quote = message[start..].chars().next().unwrap_or('"');
+    // The value is the first quoted span, `…` or "…" (with backslash escapes), that is not
+    // one of the parser's own tokens (`expected `,` or `}``).
+    let mut from = 0;
+    while let Some(offset) = message[from..].find(['`', '"']) {
+        let start = from + offset;
+        let Some(end) = quoted_span_end(message, start) else {
+            // An unterminated quote: drop everything from it.
+            return message[..start].trim_end().to_owned();
+        };
+        if SYNTAX_TOKENS.contains(&&message[start + 1..end - 1]) {
+            from = end;
+            continue;
+        }
+        return format!("{}{}", message[..start].trim_end(), &message[end..]);
+    }
+    message.to_owned()
+}
+
+/// What serde_json quotes of its own grammar in a syntax error: never a value.
+const SYNTAX_TOKENS: [&str; 6] = [",", ":", "{", "}", "[", "]"];
+
+/// The end (just past the closing quote) of the quoted span that opens at `start`.
+fn quoted_span_end(message: &str, start: usize) -> Option<usize> {
+    let quote = message[start..].chars().next()?;
     let mut escaped = false;
-    let mut end = None;
     for (i, c) in message[start + 1..].char_indices() {
         match c {
             '\\' if quote == '"' && !escaped => escaped = true,
-            c if c == quote && !escaped => {
-                end = Some(start + 1 + i + c.len_utf8());
-                break;
-            }
+            c if c == quote && !escaped => return Some(start + 1 + i + c.len_utf8()),
             _ => escaped = false,
         }
     }
-    match end {
-        Some(end) => format!("{}{}", message[..start].trim_end(), &message[end..]),
-        // An unterminated quote: drop everything from it.
-        None => message[..start].trim_end().to_owned(),
-    }
+    None
 }
 
 #[cfg(test)]
@@ -139,6 +150,32 @@ mod tests {
         );
         assert_eq!(without_values("trailing `WOR-1"), "trailing");
         assert_eq!(without_values("premature end"), "premature end");
+    }
+
+    #[test]
+    fn the_parsers_own_punctuation_is_kept() {
+        // serde_json's real messages, not copies of them.
+        let error = |json: &str| {
+            serde_json::from_str::<serde_json::Value>(json)
+                .unwrap_err()
+                .to_string()
+        };
+        let missing_comma = error(r#"{"name": "x" "kind": 1}"#);
+        assert_eq!(
+            without_values(&missing_comma),
+            "expected `,` or `}` at line 1 column 14"
+        );
+        let missing_colon = error(r#"{"name" "x"}"#);
+        assert_eq!(without_values(&missing_colon), missing_colon);
+        assert!(missing_colon.contains("`:`"), "{missing_colon}");
+        // A value after the punctuation is still taken out.
+        let wrong_type = serde_json::from_str::<Vec<String>>("[1234567]")
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            without_values(&wrong_type),
+            "invalid type: integer, expected a string at line 1 column 8"
+        );
     }
 
     #[test]

@@ -47,6 +47,17 @@ async fn framework_errors_are_problems_too() {
         .body("{\"name\": ");
     Reply::of(malformed).await.assert_problem(400);
 
+    // The parser's message is passed on whole where it quotes only its own punctuation.
+    let missing_comma = app
+        .client
+        .post(app.url("/v1/organisations"))
+        .bearer_auth(&admin)
+        .header("content-type", "application/json")
+        .body(r#"{"name": "x" "kind": 1}"#);
+    let reply = Reply::of(missing_comma).await;
+    let detail = reply.assert_problem(400)["detail"].as_str().unwrap();
+    assert!(detail.contains("expected `,` or `}`"), "{detail}");
+
     let wrong_type = app
         .client
         .post(app.url("/v1/organisations"))
