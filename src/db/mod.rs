@@ -55,19 +55,64 @@ impl DatabaseUrl {
         }
     }
 
-    /// A form safe to log: the password of a PostgreSQL URL is masked.
+    /// A form safe to log: a PostgreSQL URL's password, in its user part or its query
+    /// (`?password=…`), is masked, and only where there is one.
     pub fn redacted(&self) -> String {
         match self {
             DatabaseUrl::Sqlite(path) => format!("sqlite://{path}"),
-            DatabaseUrl::Postgres(url) => match (url.find("://"), url.rfind('@')) {
-                (Some(scheme_end), Some(at)) if at > scheme_end => {
-                    let credentials = &url[scheme_end + 3..at];
-                    let user = credentials.split(':').next().unwrap_or("");
-                    format!("{}{}:***{}", &url[..scheme_end + 3], user, &url[at..])
-                }
-                _ => url.clone(),
-            },
+            DatabaseUrl::Postgres(url) => redacted_postgres_url(url),
         }
+    }
+}
+
+fn redacted_postgres_url(raw: &str) -> String {
+    const MASK: &str = "***";
+    let Ok(mut url) = url::Url::parse(raw) else {
+        // Not a URL a reader can take apart: nothing of it is shown.
+        return "postgres://(an unreadable URL)".to_owned();
+    };
+    if url.password().is_some() && url.set_password(Some(MASK)).is_err() {
+        return "postgres://(an unreadable URL)".to_owned();
+    }
+    if url.query_pairs().any(|(name, _)| name == "password") {
+        let masked: Vec<(String, String)> = url
+            .query_pairs()
+            .map(|(name, value)| {
+                let value = if name == "password" {
+                    MASK.into()
+                } else {
+                    value.into_owned()
+                };
+                (name.into_owned(), value)
+            })
+            .collect();
+        url.query_pairs_mut().clear().extend_pairs(masked);
+    }
+    url.to_string()
+}
+
+#[cfg(test)]
+mod redaction_tests {
+    use super::DatabaseUrl;
+
+    fn redacted(url: &str) -> String {
+        DatabaseUrl::Postgres(url.to_owned()).redacted()
+    }
+
+    #[test]
+    fn a_postgres_password_is_masked_wherever_it_is_and_only_if_there_is_one() {
+        assert_eq!(
+            redacted("postgres://postgres@127.0.0.1:5432/postgres"),
+            "postgres://postgres@127.0.0.1:5432/postgres"
+        );
+        assert_eq!(
+            redacted("postgres://cofund:s3cret@db:5432/cofund"),
+            "postgres://cofund:***@db:5432/cofund"
+        );
+        let query = redacted("postgresql://db/cofund?user=cofund&password=s3cret&sslmode=require");
+        assert!(!query.contains("s3cret"), "{query}");
+        assert!(query.contains("sslmode=require"), "{query}");
+        assert!(!redacted("postgres://a:b@c:d:e@@").contains("b@c"));
     }
 }
 
