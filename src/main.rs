@@ -95,6 +95,9 @@ fn run(command: Command, mut config: Config) -> Result<(), String> {
             ttl,
         } => {
             let ttl = parse_ttl(&ttl)?;
+            if let Some(org) = &org {
+                organisation_must_exist(&config, org)?;
+            }
             let authenticator = Authenticator::new(config.jwt.clone());
             let subject = sub.unwrap_or_else(|| role.as_str().to_owned());
             println!(
@@ -207,6 +210,21 @@ fn run(command: Command, mut config: Config) -> Result<(), String> {
     }
 }
 
+/// A token for an organisation the database does not hold would be refused by the server:
+/// it is refused here, with the way to find the right id.
+fn organisation_must_exist(config: &Config, id: &str) -> Result<(), String> {
+    let pool = db::connect(&config.database, 1)?;
+    let mut conn = pool.get().map_err(|e| e.to_string())?;
+    match db::queries::get_organisation(&mut conn, id).map_err(|e| e.to_string())? {
+        Some(_) => Ok(()),
+        None => Err(format!(
+            "no organisation {id} in {}; list them with an admin token \
+             (cofund token --role admin) and GET /v1/organisations",
+            config.database.redacted()
+        )),
+    }
+}
+
 fn load_demo(pool: &db::Pool, config: &Config) -> Result<(), String> {
     let mut conn = pool.get().map_err(|e| e.to_string())?;
     match demo::load(&mut conn)? {
@@ -220,7 +238,10 @@ fn load_demo(pool: &db::Pool, config: &Config) -> Result<(), String> {
     if let Ok(token) =
         authenticator.mint("demo-admin", Role::Admin, None, chrono::Duration::hours(12))
     {
-        eprintln!("cofund: an admin token for the next 12 hours (see README for others):\n{token}");
+        // The token alone on its own line of standard output, where a script or a reader
+        // finds it; what it is, on standard error.
+        eprintln!("cofund: an admin token for the next 12 hours (see README for others):");
+        println!("{token}");
     }
     Ok(())
 }

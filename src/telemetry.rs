@@ -8,7 +8,9 @@ pub fn init() {
     let json = std::env::var("COFUND_LOG_FORMAT").is_ok_and(|v| v == "json");
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+        .with_writer(std::io::stderr)
+        // Colour only for a reader at a terminal, never into a file or a pipe.
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()));
     // try_init: tests start many servers in one process and only the first may install it.
     let _ = if json {
         builder.json().try_init()

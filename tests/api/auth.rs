@@ -177,20 +177,15 @@ async fn the_token_command_mints_tokens_the_server_accepts() {
     let app = spawn_app().await;
     let council = app.org("Council", "local_authority", &[]).await;
     let secret = std::str::from_utf8(TEST_SECRET).unwrap();
-    let output = std::process::Command::new(env!("CARGO_BIN_EXE_cofund"))
-        .args([
-            "token",
-            "--role",
-            "commissioner",
-            "--org",
-            &council,
-            "--ttl",
-            "10m",
-        ])
-        .env("COFUND_JWT_SECRET", secret)
-        .env("DATABASE_URL", "unused.db")
-        .output()
-        .unwrap();
+    let output = app.cofund(&[
+        "token",
+        "--role",
+        "commissioner",
+        "--org",
+        &council,
+        "--ttl",
+        "10m",
+    ]);
     assert!(
         output.status.success(),
         "{}",
@@ -207,6 +202,16 @@ async fn the_token_command_mints_tokens_the_server_accepts() {
         .unwrap();
     assert!(!refused.status.success());
     assert!(String::from_utf8_lossy(&refused.stderr).contains("--org"));
+
+    // An organisation the database does not hold gets no token, and a pointer to the list.
+    let unknown = app.cofund(&["token", "--role", "commissioner", "--org", "org_nobody"]);
+    assert!(!unknown.status.success());
+    assert!(unknown.stdout.is_empty());
+    let stderr = String::from_utf8_lossy(&unknown.stderr);
+    assert!(
+        stderr.contains("org_nobody") && stderr.contains("GET /v1/organisations"),
+        "{stderr}"
+    );
 }
 
 #[tokio::test]
