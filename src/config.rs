@@ -182,6 +182,10 @@ impl Config {
         });
         let issuer = var("COFUND_JWT_ISSUER");
         let audience = var("COFUND_JWT_AUDIENCE");
+        if public_key.as_deref().is_some_and(holds_a_private_key) {
+            errors.push("COFUND_JWT_PUBLIC_KEY_FILE holds a private key: give cofund the public key only (openssl rsa -in key.pem -pubout -out public.pem), and keep the private key with whoever signs the tokens".into());
+        }
+        let jwt_secret = secret.clone();
         let jwt = match (secret, public_key) {
             (Some(_), Some(_)) => {
                 errors.push(
@@ -234,6 +238,10 @@ impl Config {
                 Vec::new()
             }),
         };
+
+        if environment == Environment::Production {
+            errors.extend(weak_secrets(jwt_secret.as_deref(), &pseudonym_key));
+        }
 
         let relay = var("COFUND_SMTP_URL").and_then(|url| {
             crate::notify::SmtpRelay::parse(&url)
@@ -299,6 +307,62 @@ impl JwtSettings {
     }
 }
 
+/// Secrets must look random: this many bits, estimated as below.
+const MIN_SECRET_BITS: f64 = 128.0;
+
+/// A secret's estimated entropy in bits: its length times the Shannon entropy of its own
+/// characters' frequencies. It cannot tell a random secret from a well-mixed guessable one,
+/// but it catches the repeated, patterned and short ones (`aaaa…`, `changeme` repeated), and
+/// `openssl rand -base64 48` gives about 330 bits.
+fn estimated_bits(secret: &[u8]) -> f64 {
+    let mut counts = [0usize; 256];
+    for &byte in secret {
+        counts[usize::from(byte)] += 1;
+    }
+    let n = secret.len() as f64;
+    let per_character: f64 = counts
+        .iter()
+        .filter(|&&c| c > 0)
+        .map(|&c| {
+            let p = c as f64 / n;
+            -p * p.log2()
+        })
+        .sum();
+    per_character * n
+}
+
+/// What production refuses of the secrets: one that does not look random, and the same
+/// secret for signing tokens and for pseudonyms (one leak would give away both).
+fn weak_secrets(jwt_secret: Option<&[u8]>, pseudonym_key: &[u8]) -> Vec<String> {
+    let advice = "generate one with: openssl rand -base64 48";
+    let mut problems = Vec::new();
+    let named = [
+        ("COFUND_JWT_SECRET", jwt_secret),
+        ("COFUND_PSEUDONYM_KEY", Some(pseudonym_key)),
+    ];
+    for (name, secret) in named {
+        if let Some(secret) = secret.filter(|s| !s.is_empty()) {
+            let bits = estimated_bits(secret);
+            if bits < MIN_SECRET_BITS {
+                problems.push(format!(
+                    "{name} does not look random (about {bits:.0} bits of estimated entropy; at least {MIN_SECRET_BITS:.0} are needed): {advice}"
+                ));
+            }
+        }
+    }
+    if jwt_secret.is_some_and(|secret| secret == pseudonym_key) {
+        problems.push(format!(
+            "COFUND_JWT_SECRET and COFUND_PSEUDONYM_KEY are the same secret: give each its own ({advice})"
+        ));
+    }
+    problems
+}
+
+/// Whether a PEM file holds a private key (of any kind).
+fn holds_a_private_key(pem: &[u8]) -> bool {
+    String::from_utf8_lossy(pem).contains("PRIVATE KEY-----")
+}
+
 /// Reads a secret given directly or as a file; at least 32 bytes.
 fn secret_from(direct: &str, file: &str, errors: &mut Vec<String>) -> Option<Vec<u8>> {
     let secret = match (var(direct), var(file)) {
@@ -346,4 +410,24 @@ fn dev_secret(name: &str) -> Result<Vec<u8>, String> {
         })?;
     tracing::warn!(path = %path.display(), "generated a development secret (never used when COFUND_ENV=production)");
     Ok(secret.into_bytes())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_secret_must_look_random() {
+        assert!(estimated_bits(&[b'a'; 64]) < 1.0);
+        assert!(estimated_bits(b"changemechangemechangemechangeme") < MIN_SECRET_BITS);
+        let base64_48 = b"kT3v9QyZr8mW1pXc5Ns0bLh7Gd2Fj4Ae6Ru+Vo/Ki=Pw9Zq3Ts7Yx1Cb5Nm8Lk2Hg4";
+        assert!(estimated_bits(base64_48) > 300.0);
+        assert!(weak_secrets(
+            Some(base64_48),
+            b"Q9w8E7r6T5y4U3i2O1pAaSsDdFfGgHhJjKkLlZzXxCcVvBbNnMm0"
+        )
+        .is_empty());
+        let shared = weak_secrets(Some(base64_48), base64_48);
+        assert_eq!(shared.len(), 1, "{shared:?}");
+    }
 }

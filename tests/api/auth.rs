@@ -229,3 +229,75 @@ async fn production_refuses_a_generated_signing_secret() {
     assert!(stderr.contains("COFUND_JWT_SECRET"), "{stderr}");
     assert!(stderr.contains("COFUND_PSEUDONYM_KEY"), "{stderr}");
 }
+
+/// `cofund migrate` in production with the given environment (the database is a fresh
+/// SQLite file, so that only the secrets decide).
+fn production_start(vars: &[(&str, &str)]) -> std::process::Output {
+    let dir = tempfile::tempdir().unwrap();
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_cofund"));
+    command
+        .arg("migrate")
+        .env("COFUND_ENV", "production")
+        .env("DATABASE_URL", dir.path().join("cofund.db"))
+        .env_remove("COFUND_JWT_SECRET")
+        .env_remove("COFUND_JWT_SECRET_FILE")
+        .env_remove("COFUND_JWT_PUBLIC_KEY_FILE")
+        .env_remove("COFUND_PSEUDONYM_KEY")
+        .env_remove("COFUND_PSEUDONYM_KEY_FILE");
+    for (name, value) in vars {
+        command.env(name, value);
+    }
+    command.output().unwrap()
+}
+
+#[tokio::test]
+async fn production_refuses_secrets_that_do_not_look_random_or_are_shared() {
+    let random = "kT3v9QyZr8mW1pXc5Ns0bLh7Gd2Fj4Ae6Ru+Vo/Ki=Pw9Zq3Ts7Yx1Cb5Nm8Lk2Hg4";
+    let other = "Q9w8E7r6T5y4U3i2O1pAaSsDdFfGgHhJjKkLlZzXxCcVvBbNnMm0+/Ee3Rr5Tt7Yy9";
+    let started = production_start(&[
+        ("COFUND_JWT_SECRET", random),
+        ("COFUND_PSEUDONYM_KEY", other),
+    ]);
+    assert!(
+        started.status.success(),
+        "{}",
+        String::from_utf8_lossy(&started.stderr)
+    );
+
+    let repeated = "a".repeat(48);
+    for (vars, says) in [
+        (
+            vec![
+                ("COFUND_JWT_SECRET", repeated.as_str()),
+                ("COFUND_PSEUDONYM_KEY", other),
+            ],
+            "COFUND_JWT_SECRET does not look random",
+        ),
+        (
+            vec![
+                ("COFUND_JWT_SECRET", random),
+                ("COFUND_PSEUDONYM_KEY", random),
+            ],
+            "are the same secret",
+        ),
+    ] {
+        let refused = production_start(&vars);
+        assert_eq!(refused.status.code(), Some(2));
+        let stderr = String::from_utf8_lossy(&refused.stderr);
+        assert!(stderr.contains(says), "{stderr}");
+        assert!(stderr.contains("openssl rand -base64 48"), "{stderr}");
+    }
+
+    // The private key given where the public key belongs is refused, in production or not.
+    let private = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/test-rsa-private.pem"
+    );
+    let refused = production_start(&[
+        ("COFUND_JWT_PUBLIC_KEY_FILE", private),
+        ("COFUND_PSEUDONYM_KEY", other),
+    ]);
+    assert_eq!(refused.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(stderr.contains("holds a private key"), "{stderr}");
+}
