@@ -401,19 +401,19 @@ fn parse_csv_row(row: CsvRow) -> Result<ClaimInput, Vec<Reason>> {
     let mut reasons = Vec::new();
     // Reasons name the field, never its value: in a column-shifted file the value may be a
     // participant reference.
-    let mut date = |field: &str, value: &str| match value.trim().parse::<NaiveDate>() {
-        Ok(d) if limits::date_in_range(d) => Some(d),
-        Ok(_) => {
+    let mut date = |field: &str, value: &str| match limits::parse_iso_date(value) {
+        Some(d) if limits::date_in_range(d) => Some(d),
+        Some(_) => {
             reasons.push(Reason::new(
                 "date_out_of_range",
                 format!("{field} {}", limits::date_range_message()),
             ));
             None
         }
-        Err(_) => {
+        None => {
             reasons.push(Reason::new(
                 "malformed_row",
-                format!("{field} is not a date YYYY-MM-DD"),
+                format!("{field} {}", limits::DATE_FORMAT_MESSAGE),
             ));
             None
         }

@@ -57,9 +57,29 @@ pub fn text_problem(value: &str, max_chars: usize, multiline: bool) -> Option<St
     None
 }
 
-/// serde `deserialize_with` for a date field: ISO 8601 and within [`MIN_DATE`]..=[`MAX_DATE`].
+/// How every date cofund reads is written: the ten characters `YYYY-MM-DD`, nothing around
+/// them (`2017-3-1` and ` 2017-03-01` are refused, as a spreadsheet's guess would be).
+pub const DATE_FORMAT_MESSAGE: &str = "must be a date written YYYY-MM-DD";
+
+/// A date written exactly `YYYY-MM-DD` (chrono alone also reads `2017-3-1`).
+pub fn parse_iso_date(text: &str) -> Option<NaiveDate> {
+    let bytes = text.as_bytes();
+    let shaped = bytes.len() == 10
+        && bytes.iter().enumerate().all(|(i, b)| match i {
+            4 | 7 => *b == b'-',
+            _ => b.is_ascii_digit(),
+        });
+    shaped
+        .then(|| NaiveDate::parse_from_str(text, "%Y-%m-%d").ok())
+        .flatten()
+}
+
+/// serde `deserialize_with` for a date field: `YYYY-MM-DD` and within
+/// [`MIN_DATE`]..=[`MAX_DATE`].
 pub fn date<'de, D: Deserializer<'de>>(deserializer: D) -> Result<NaiveDate, D::Error> {
-    let date = NaiveDate::deserialize(deserializer)?;
+    let text = String::deserialize(deserializer)?;
+    let date =
+        parse_iso_date(&text).ok_or_else(|| serde::de::Error::custom(DATE_FORMAT_MESSAGE))?;
     if date_in_range(date) {
         Ok(date)
     } else {
@@ -71,10 +91,9 @@ pub fn date<'de, D: Deserializer<'de>>(deserializer: D) -> Result<NaiveDate, D::
 pub fn optional_date<'de, D: Deserializer<'de>>(
     deserializer: D,
 ) -> Result<Option<NaiveDate>, D::Error> {
-    match Option::<NaiveDate>::deserialize(deserializer)? {
-        Some(date) if !date_in_range(date) => Err(serde::de::Error::custom(date_range_message())),
-        other => Ok(other),
-    }
+    #[derive(Deserialize)]
+    struct Strict(#[serde(deserialize_with = "date")] NaiveDate);
+    Ok(Option::<Strict>::deserialize(deserializer)?.map(|Strict(date)| date))
 }
 
 /// A parser's message with the offending value taken out. serde and csv quote the value they
@@ -188,6 +207,43 @@ mod tests {
         assert!(text_problem(&"x".repeat(11), 10, true).is_some());
         // Characters, not bytes.
         assert_eq!(text_problem(&"é".repeat(10), 10, false), None);
+    }
+
+    #[test]
+    fn dates_are_read_only_as_yyyy_mm_dd() {
+        assert_eq!(
+            parse_iso_date("2017-03-01"),
+            NaiveDate::from_ymd_opt(2017, 3, 1)
+        );
+        for lenient in [
+            "2017-3-1",
+            " 2017-03-01",
+            "2017-03-01 ",
+            "2017/03/01",
+            "+2017-03-01",
+        ] {
+            assert_eq!(parse_iso_date(lenient), None, "{lenient:?}");
+        }
+        assert_eq!(parse_iso_date("2021-02-30"), None);
+        // The same in a JSON body, through the deserializers every date field uses.
+        #[derive(Deserialize, Debug)]
+        struct Body {
+            #[serde(deserialize_with = "date")]
+            on: NaiveDate,
+            #[serde(default, deserialize_with = "optional_date")]
+            maybe: Option<NaiveDate>,
+        }
+        let read = |json: &str| serde_json::from_str::<Body>(json);
+        assert!(read(r#"{"on": "2021-2-3"}"#)
+            .unwrap_err()
+            .to_string()
+            .contains("YYYY-MM-DD"));
+        assert!(read(r#"{"on": "2021-02-03", "maybe": "2021-2-3"}"#).is_err());
+        let body = read(r#"{"on": "2021-02-03", "maybe": null}"#).unwrap();
+        assert_eq!(
+            (body.on.to_string(), body.maybe),
+            ("2021-02-03".into(), None)
+        );
     }
 
     #[test]

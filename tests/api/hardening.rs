@@ -274,8 +274,16 @@ async fn extreme_values_are_refused_at_the_edge_alike_on_every_database() {
     s.submit(&app, nul_ref)
         .await
         .assert_invalid_field("participant_ref");
+    // A date is YYYY-MM-DD and nothing else, in JSON as in a bulk file (below).
+    for lenient in ["2021-1-1", " 2021-01-01", "2021-01-01T00:00:00"] {
+        let claim = json!({"participant_ref": "D1", "outcome_code": "a", "achieved_on": lenient});
+        let reply = s.submit(&app, claim).await;
+        reply.assert_invalid_field("achieved_on");
+        let detail = reply.body.to_string();
+        assert!(detail.contains("YYYY-MM-DD"), "{detail}");
+    }
     // A bulk file with a NUL in a field and an out-of-range date: rows refused, not a 500.
-    let csv = "participant_ref,outcome_code,achieved_on,evidence_ref\nB1,a,2021-01-01,ev\u{0}x\nB2,a,9999-01-01,\n";
+    let csv = "participant_ref,outcome_code,achieved_on,evidence_ref\nB1,a,2021-01-01,ev\u{0}x\nB2,a,9999-01-01,\nB3,a,2021-1-1,\nB4,a, 2021-01-01,\n";
     let bulk = Reply::of(
         app.client
             .post(app.url(&format!(
@@ -288,7 +296,7 @@ async fn extreme_values_are_refused_at_the_edge_alike_on_every_database() {
     )
     .await;
     let report = bulk.assert_status(201);
-    assert_eq!(report["rejected"], 2, "{report}");
+    assert_eq!(report["rejected"], 4, "{report}");
     // NUL or control characters in a path or query: 400, before any query runs.
     for path in [
         "/v1/claims/clm_%00x".to_owned(),

@@ -257,6 +257,16 @@ async fn direct_route_invoices_each_payer_its_share_then_pays_and_credits_a_revo
     )
     .await
     .assert_invalid_field("paid_on");
+    // Dates are written YYYY-MM-DD, nothing else.
+    for lenient in ["2021-2-3", " 2021-02-03"] {
+        app.post(
+            &path,
+            Some(&council_token),
+            &json!({"amount": gbp("1.00"), "paid_on": lenient, "reference": "lenient"}),
+        )
+        .await
+        .assert_invalid_field("paid_on");
+    }
     assert_eq!(full.body["lines"][0]["claim_id"], claim.as_str());
 
     // Revoked in the next quarter: a credit note for the council, once, in that period.

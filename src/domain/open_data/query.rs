@@ -6,11 +6,11 @@
 use std::str::FromStr;
 
 use base64::Engine;
-use chrono::NaiveDate;
 use rust_decimal::Decimal;
 
 use super::catalog::{Field, FieldKind, Table, STORED_AMOUNT_DECIMALS};
 use super::value::Stored;
+use crate::domain::limits::parse_iso_date;
 
 pub const DEFAULT_PAGE_SIZE: i64 = 100;
 pub const MAX_PAGE_SIZE: i64 = 1_000;
@@ -254,13 +254,17 @@ pub fn stored_value(field: &Field, value: &str) -> Result<Stored, String> {
                 .ok_or_else(not_an_amount)?;
             Ok(Stored::Integer(Some(scaled)))
         }
-        FieldKind::Date => NaiveDate::parse_from_str(value, "%Y-%m-%d")
+        FieldKind::Date => parse_iso_date(value)
             .map(|d| Stored::Text(Some(d.to_string())))
-            .map_err(|_| format!("{value:?} is not a date such as 2026-03-31")),
+            .ok_or_else(|| format!("{value:?} is not a date such as 2026-03-31")),
         FieldKind::DateTime => {
-            let date_time = chrono::NaiveDateTime::parse_from_str(value, "%Y-%m-%dT%H:%M:%SZ");
-            let date = NaiveDate::parse_from_str(value, "%Y-%m-%d");
-            if date_time.is_ok() || date.is_ok() {
+            // Compared as text with the stored `YYYY-MM-DDTHH:MM:SSZ`: only that shape, or a
+            // date alone, compares in order.
+            let date_time = chrono::NaiveDateTime::parse_from_str(value, "%Y-%m-%dT%H:%M:%SZ")
+                .is_ok_and(|_| {
+                    value.len() == 20 && value.get(..10).and_then(parse_iso_date).is_some()
+                });
+            if date_time || parse_iso_date(value).is_some() {
                 Ok(Stored::Text(Some(value.to_owned())))
             } else {
                 Err(format!(
