@@ -43,7 +43,12 @@ impl DatabaseUrl {
     pub fn parse(raw: Option<&str>) -> DatabaseUrl {
         match raw.map(str::trim).filter(|s| !s.is_empty()) {
             None => DatabaseUrl::Sqlite("./data/cofund.db".to_owned()),
-            Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
+            Some(url)
+                if ["postgres://", "postgresql://"].iter().any(|scheme| {
+                    url.get(..scheme.len())
+                        .is_some_and(|s| s.eq_ignore_ascii_case(scheme))
+                }) =>
+            {
                 DatabaseUrl::Postgres(url.to_owned())
             }
             Some(url) => DatabaseUrl::Sqlite(
@@ -67,28 +72,36 @@ impl DatabaseUrl {
 
 fn redacted_postgres_url(raw: &str) -> String {
     const MASK: &str = "***";
-    let Ok(mut url) = url::Url::parse(raw) else {
-        // Not a URL a reader can take apart: nothing of it is shown.
-        return "postgres://(an unreadable URL)".to_owned();
+    // As libpq reads it: the credentials run from the scheme to the last '@', and a password
+    // follows the user's first ':'. Everything after the user is masked, whatever it holds.
+    let (head, rest) = match (raw.find("://"), raw.rfind('@')) {
+        (Some(scheme_end), Some(at)) if at > scheme_end => {
+            let credentials = &raw[scheme_end + 3..at];
+            let user = match credentials.split_once(':') {
+                Some((user, _)) => format!("{user}:{MASK}"),
+                None => credentials.to_owned(),
+            };
+            (format!("{}{user}@", &raw[..scheme_end + 3]), &raw[at + 1..])
+        }
+        _ => (String::new(), raw),
     };
-    if url.password().is_some() && url.set_password(Some(MASK)).is_err() {
-        return "postgres://(an unreadable URL)".to_owned();
-    }
-    if url.query_pairs().any(|(name, _)| name == "password") {
-        let masked: Vec<(String, String)> = url
-            .query_pairs()
-            .map(|(name, value)| {
-                let value = if name == "password" {
-                    MASK.into()
-                } else {
-                    value.into_owned()
-                };
-                (name.into_owned(), value)
-            })
-            .collect();
-        url.query_pairs_mut().clear().extend_pairs(masked);
-    }
-    url.to_string()
+    // And any password among the query's parameters.
+    let rest = match rest.split_once('?') {
+        Some((path, query)) => {
+            let parameters: Vec<String> = query
+                .split('&')
+                .map(|pair| match pair.split_once('=') {
+                    Some((name, _)) if name.to_ascii_lowercase().contains("password") => {
+                        format!("{name}={MASK}")
+                    }
+                    _ => pair.to_owned(),
+                })
+                .collect();
+            format!("{path}?{}", parameters.join("&"))
+        }
+        None => rest.to_owned(),
+    };
+    format!("{head}{rest}")
 }
 
 #[cfg(test)]
@@ -109,10 +122,29 @@ mod redaction_tests {
             redacted("postgres://cofund:s3cret@db:5432/cofund"),
             "postgres://cofund:***@db:5432/cofund"
         );
-        let query = redacted("postgresql://db/cofund?user=cofund&password=s3cret&sslmode=require");
-        assert!(!query.contains("s3cret"), "{query}");
+        let query = redacted(
+            "postgresql://db/cofund?user=cofund&password=s3cret&sslpassword=k3y&sslmode=require",
+        );
+        assert!(
+            !query.contains("s3cret") && !query.contains("k3y"),
+            "{query}"
+        );
         assert!(query.contains("sslmode=require"), "{query}");
-        assert!(!redacted("postgres://a:b@c:d:e@@").contains("b@c"));
+        // Passwords holding '/', '?', '#' or '@', which a URL parser would read otherwise.
+        for url in [
+            "postgres://cofund:/s3cret@db/cofund",
+            "postgres://cofund:2024/s3cret@db/cofund",
+            "postgres://cofund:?s3cret@db/cofund",
+            "postgres://cofund:#s3cret@db/cofund",
+            "postgres://cofund:s3@cret@db/cofund",
+        ] {
+            let shown = redacted(url);
+            assert!(
+                !shown.contains("s3cret") && !shown.contains("cret"),
+                "{url} → {shown}"
+            );
+            assert!(shown.starts_with("postgres://cofund:***@"), "{shown}");
+        }
     }
 }
 
@@ -193,6 +225,22 @@ fn count_statements(event: diesel::connection::InstrumentationEvent<'_>) {
 
 /// Opens a pool and applies pending migrations: for one-shot commands (SQLite checkpoints its
 /// write-ahead log itself).
+/// One connection to a database that must exist already, for a command that only reads:
+/// nothing is created, migrated or switched to WAL mode.
+pub fn connect_existing(url: &DatabaseUrl) -> Result<DbConn, String> {
+    match url {
+        DatabaseUrl::Postgres(raw) => PgConnection::establish(raw)
+            .map(DbConn::Pg)
+            .map_err(|e| format!("cannot open the database {}: {e}", url.redacted())),
+        DatabaseUrl::Sqlite(path) if !Path::new(path).is_file() => Err(format!(
+            "there is no database at {path}: give the server's DATABASE_URL"
+        )),
+        DatabaseUrl::Sqlite(path) => SqliteConnection::establish(path)
+            .map(DbConn::Sqlite)
+            .map_err(|e| format!("cannot open the database {}: {e}", url.redacted())),
+    }
+}
+
 pub fn connect(url: &DatabaseUrl, max_size: u32) -> Result<Pool, String> {
     open(url, max_size, None)
 }
