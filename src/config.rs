@@ -241,6 +241,7 @@ impl Config {
 
         if environment == Environment::Production {
             errors.extend(weak_secrets(jwt_secret.as_deref(), &pseudonym_key));
+            warn_of_a_weak_pseudonym_key(&pseudonym_key);
         }
 
         let relay = var("COFUND_SMTP_URL").and_then(|url| {
@@ -312,8 +313,9 @@ const MIN_SECRET_BITS: f64 = 128.0;
 
 /// A secret's estimated entropy in bits: its length times the Shannon entropy of its own
 /// characters' frequencies. It cannot tell a random secret from a well-mixed guessable one,
-/// but it catches the repeated, patterned and short ones (`aaaa…`, `changeme` repeated), and
-/// `openssl rand -base64 48` gives about 330 bits.
+/// but it catches the repeated and short ones (`aaaa…`, `changeme` repeated). It
+/// underestimates a short random one (`openssl rand -hex 16`, 128 bits, reads about 116):
+/// `openssl rand -base64 48` reads about 330.
 fn estimated_bits(secret: &[u8]) -> f64 {
     let mut counts = [0usize; 256];
     for &byte in secret {
@@ -331,31 +333,38 @@ fn estimated_bits(secret: &[u8]) -> f64 {
     per_character * n
 }
 
-/// What production refuses of the secrets: one that does not look random, and the same
-/// secret for signing tokens and for pseudonyms (one leak would give away both).
+/// What production refuses of the secrets: a signing secret that does not look random, and
+/// the same secret for signing tokens and for pseudonyms (one leak would give away both).
 fn weak_secrets(jwt_secret: Option<&[u8]>, pseudonym_key: &[u8]) -> Vec<String> {
     let advice = "generate one with: openssl rand -base64 48";
     let mut problems = Vec::new();
-    let named = [
-        ("COFUND_JWT_SECRET", jwt_secret),
-        ("COFUND_PSEUDONYM_KEY", Some(pseudonym_key)),
-    ];
-    for (name, secret) in named {
-        if let Some(secret) = secret.filter(|s| !s.is_empty()) {
-            let bits = estimated_bits(secret);
-            if bits < MIN_SECRET_BITS {
-                problems.push(format!(
-                    "{name} does not look random (about {bits:.0} bits of estimated entropy; at least {MIN_SECRET_BITS:.0} are needed): {advice}"
-                ));
-            }
+    if let Some(secret) = jwt_secret {
+        let bits = estimated_bits(secret);
+        if bits < MIN_SECRET_BITS {
+            problems.push(format!(
+                "COFUND_JWT_SECRET does not look random (about {bits:.0} bits of estimated entropy; at least {MIN_SECRET_BITS:.0} are needed): {advice}"
+            ));
         }
     }
     if jwt_secret.is_some_and(|secret| secret == pseudonym_key) {
         problems.push(format!(
-            "COFUND_JWT_SECRET and COFUND_PSEUDONYM_KEY are the same secret: give each its own ({advice})"
+            "COFUND_JWT_SECRET and COFUND_PSEUDONYM_KEY are the same secret: give the signing secret its own ({advice}); keep the pseudonym key, which every stored pseudonym was made with"
         ));
     }
     problems
+}
+
+/// A weak pseudonym key is warned of, not refused: a deployment that holds claims cannot
+/// simply change it (every stored pseudonym was made with it, and duplicates and caps per
+/// participant are found by them).
+fn warn_of_a_weak_pseudonym_key(pseudonym_key: &[u8]) {
+    let bits = estimated_bits(pseudonym_key);
+    if !pseudonym_key.is_empty() && bits < MIN_SECRET_BITS {
+        tracing::warn!(
+            bits = bits.round(),
+            "COFUND_PSEUDONYM_KEY does not look random; a new installation should use one from openssl rand -base64 48 (an existing one cannot change it without re-keying every stored pseudonym)"
+        );
+    }
 }
 
 /// Whether a PEM file holds a private key (of any kind).

@@ -213,8 +213,7 @@ fn run(command: Command, mut config: Config) -> Result<(), String> {
 /// A token for an organisation the database does not hold would be refused by the server:
 /// it is refused here, with the way to find the right id.
 fn organisation_must_exist(config: &Config, id: &str) -> Result<(), String> {
-    let pool = db::connect(&config.database, 1)?;
-    let mut conn = pool.get().map_err(|e| e.to_string())?;
+    let mut conn = db::connect_existing(&config.database)?;
     match db::queries::get_organisation(&mut conn, id).map_err(|e| e.to_string())? {
         Some(_) => Ok(()),
         None => Err(format!(
@@ -248,7 +247,8 @@ fn load_demo(pool: &db::Pool, config: &Config) -> Result<(), String> {
 
 fn parse_ttl(raw: &str) -> Result<chrono::Duration, String> {
     let bad = || format!("--ttl '{raw}' must be a number followed by s, m, h or d (e.g. 1h)");
-    let (number, unit) = raw.split_at(raw.len().saturating_sub(1));
+    let unit_at = raw.char_indices().last().map_or(0, |(i, _)| i);
+    let (number, unit) = raw.split_at(unit_at);
     let n: i64 = number.parse().map_err(|_| bad())?;
     if n <= 0 {
         return Err(bad());

@@ -212,6 +212,18 @@ async fn the_token_command_mints_tokens_the_server_accepts() {
         stderr.contains("org_nobody") && stderr.contains("GET /v1/organisations"),
         "{stderr}"
     );
+    // Looking it up creates no database where there is none.
+    let nowhere = tempfile::tempdir().unwrap();
+    let missing = nowhere.path().join("cofund.db");
+    let refused = std::process::Command::new(env!("CARGO_BIN_EXE_cofund"))
+        .args(["token", "--role", "commissioner", "--org", &council])
+        .env("COFUND_JWT_SECRET", secret)
+        .env("DATABASE_URL", &missing)
+        .output()
+        .unwrap();
+    assert!(!refused.status.success());
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("there is no database"));
+    assert!(!missing.exists());
 }
 
 #[tokio::test]
