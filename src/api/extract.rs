@@ -207,7 +207,7 @@ impl PageQuery {
 
 /// A settlement period given as `period` (a body field or query parameter).
 pub fn period(text: &str) -> Result<crate::domain::period::Period, ApiError> {
-    crate::domain::period::Period::parse(text.trim()).ok_or_else(|| {
+    crate::domain::period::Period::parse(text).ok_or_else(|| {
         ApiError::validation(
             "period",
             "is not a period such as 2021-Q1 or 2021-03, from 1900 to 2199",

@@ -74,6 +74,20 @@ pub fn parse_iso_date(text: &str) -> Option<NaiveDate> {
         .flatten()
 }
 
+/// A UTC time written exactly `YYYY-MM-DDTHH:MM:SSZ`.
+pub fn is_iso_utc_time(text: &str) -> bool {
+    let bytes = text.as_bytes();
+    let shaped = bytes.len() == 20
+        && bytes.iter().enumerate().all(|(i, b)| match i {
+            4 | 7 => *b == b'-',
+            10 => *b == b'T',
+            13 | 16 => *b == b':',
+            19 => *b == b'Z',
+            _ => b.is_ascii_digit(),
+        });
+    shaped && chrono::NaiveDateTime::parse_from_str(text, "%Y-%m-%dT%H:%M:%SZ").is_ok()
+}
+
 /// serde `deserialize_with` for a date field: `YYYY-MM-DD` and within
 /// [`MIN_DATE`]..=[`MAX_DATE`].
 pub fn date<'de, D: Deserializer<'de>>(deserializer: D) -> Result<NaiveDate, D::Error> {
@@ -106,30 +120,31 @@ pub fn without_values(message: &str) -> String {
     if NAMES_ONLY.iter().any(|p| message.starts_with(p)) {
         return message.to_owned();
     }
-    // The value is the first quoted span, `…` or "…" (with backslash escapes), that is not
-    // one of the parser's own tokens (`expected `,` or `}``).
-    let mut from = 0;
-    while let Some(offset) = message[from..].find(['`', '"']) {
-        let start = from + offset;
-        let Some(end) = quoted_span_end(message, start) else {
-            // An unterminated quote: drop everything from it.
-            return message[..start].trim_end().to_owned();
-        };
-        if SYNTAX_TOKENS.contains(&&message[start + 1..end - 1]) {
-            from = end;
-            continue;
-        }
-        return format!("{}{}", message[..start].trim_end(), &message[end..]);
+    // A syntax error (`expected `,` or `}` at line 1 column 14`) quotes only the grammar.
+    if message.starts_with("expected ") {
+        return message.to_owned();
     }
-    message.to_owned()
+    // The value is the first quoted span: `…` or "…" (with backslash escapes).
+    let Some(start) = message.find(['`', '"']) else {
+        return message.to_owned();
+    };
+    match quoted_span_end(message, start) {
+        Some(end) => format!("{}{}", message[..start].trim_end(), &message[end..]),
+        // An unterminated quote: drop everything from it.
+        None => message[..start].trim_end().to_owned(),
+    }
 }
 
-/// What serde_json quotes of its own grammar in a syntax error: never a value.
-const SYNTAX_TOKENS: [&str; 6] = [",", ":", "{", "}", "[", "]"];
-
-/// The end (just past the closing quote) of the quoted span that opens at `start`.
+/// The end (just past the closing quote) of the quoted span that opens at `start`. serde
+/// writes a value in backticks as it is, backticks and all, and follows it with
+/// `, expected …`: where that follows, it ends the value.
 fn quoted_span_end(message: &str, start: usize) -> Option<usize> {
     let quote = message[start..].chars().next()?;
+    if quote == '`' {
+        if let Some(offset) = message[start + 1..].find("`, expected") {
+            return Some(start + 1 + offset + 1);
+        }
+    }
     let mut escaped = false;
     for (i, c) in message[start + 1..].char_indices() {
         match c {
@@ -187,6 +202,22 @@ mod tests {
         let missing_colon = error(r#"{"name" "x"}"#);
         assert_eq!(without_values(&missing_colon), missing_colon);
         assert!(missing_colon.contains("`:`"), "{missing_colon}");
+        // A value that looks like punctuation, or holds backticks, is still taken out.
+        #[derive(Debug, serde::Deserialize)]
+        #[serde(rename_all = "snake_case")]
+        enum Mode {
+            AcceptValid,
+        }
+        for value in [",", "a`SECRET`x", "`"] {
+            let json = serde_json::to_string(value).unwrap();
+            let message = serde_json::from_str::<Mode>(&json).unwrap_err().to_string();
+            let shown = without_values(&message);
+            assert!(
+                shown.starts_with("unknown variant, expected `accept_valid`"),
+                "{message} → {shown}"
+            );
+            assert!(!shown.contains("SECRET"), "{shown}");
+        }
         // A value after the punctuation is still taken out.
         let wrong_type = serde_json::from_str::<Vec<String>>("[1234567]")
             .unwrap_err()
@@ -225,6 +256,14 @@ mod tests {
             assert_eq!(parse_iso_date(lenient), None, "{lenient:?}");
         }
         assert_eq!(parse_iso_date("2021-02-30"), None);
+        assert!(is_iso_utc_time("2021-03-01T09:00:00Z"));
+        for lenient in [
+            "2021-03-01T 9:00:00Z",
+            "2021-03-01T01: 2:03Z",
+            "2021-03-01T25:00:00Z",
+        ] {
+            assert!(!is_iso_utc_time(lenient), "{lenient:?}");
+        }
         // The same in a JSON body, through the deserializers every date field uses.
         #[derive(Deserialize, Debug)]
         struct Body {

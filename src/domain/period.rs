@@ -18,7 +18,12 @@ pub struct Period {
 impl Period {
     /// Reads `2021-Q1` (a quarter) or `2021-03` (a month), years 1900 to 2199.
     pub fn parse(text: &str) -> Option<Period> {
+        // Digits only where numbers go: Rust's integer parser would take a sign (`2021-+3`).
+        let digits = |part: &str| part.bytes().all(|b| b.is_ascii_digit());
         let (year, rest) = text.split_once('-')?;
+        if !digits(year) || !digits(rest.strip_prefix('Q').unwrap_or(rest)) {
+            return None;
+        }
         if year.len() != 4 {
             return None;
         }
@@ -134,7 +139,7 @@ mod tests {
         assert_eq!(feb.frequency(), SettlementFrequency::Monthly);
         for bad in [
             "2021-Q5", "2021-Q0", "2021-13", "2021-3", "March", "1899-Q4", "2200-01", "21-Q1",
-            "2021-Q11",
+            "2021-Q11", "2021-+3", "+021-03", "2021-Q+", " 2021-03", "2021-03 ",
         ] {
             assert_eq!(Period::parse(bad), None, "{bad}");
         }

@@ -10,7 +10,7 @@ use rust_decimal::Decimal;
 
 use super::catalog::{Field, FieldKind, Table, STORED_AMOUNT_DECIMALS};
 use super::value::Stored;
-use crate::domain::limits::parse_iso_date;
+use crate::domain::limits::{is_iso_utc_time, parse_iso_date};
 
 pub const DEFAULT_PAGE_SIZE: i64 = 100;
 pub const MAX_PAGE_SIZE: i64 = 1_000;
@@ -260,11 +260,7 @@ pub fn stored_value(field: &Field, value: &str) -> Result<Stored, String> {
         FieldKind::DateTime => {
             // Compared as text with the stored `YYYY-MM-DDTHH:MM:SSZ`: only that shape, or a
             // date alone, compares in order.
-            let date_time = chrono::NaiveDateTime::parse_from_str(value, "%Y-%m-%dT%H:%M:%SZ")
-                .is_ok_and(|_| {
-                    value.len() == 20 && value.get(..10).and_then(parse_iso_date).is_some()
-                });
-            if date_time || parse_iso_date(value).is_some() {
+            if is_iso_utc_time(value) || parse_iso_date(value).is_some() {
                 Ok(Stored::Text(Some(value.to_owned())))
             } else {
                 Err(format!(
