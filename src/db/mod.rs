@@ -223,8 +223,6 @@ fn count_statements(event: diesel::connection::InstrumentationEvent<'_>) {
     }
 }
 
-/// Opens a pool and applies pending migrations: for one-shot commands (SQLite checkpoints its
-/// write-ahead log itself).
 /// One connection to a database that must exist already, for a command that only reads:
 /// nothing is created, migrated or switched to WAL mode.
 pub fn connect_existing(url: &DatabaseUrl) -> Result<DbConn, String> {
@@ -241,6 +239,8 @@ pub fn connect_existing(url: &DatabaseUrl) -> Result<DbConn, String> {
     }
 }
 
+/// Opens a pool and applies pending migrations: for one-shot commands (SQLite checkpoints its
+/// write-ahead log itself).
 pub fn connect(url: &DatabaseUrl, max_size: u32) -> Result<Pool, String> {
     open(url, max_size, None)
 }
