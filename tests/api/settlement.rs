@@ -248,21 +248,14 @@ async fn direct_route_invoices_each_payer_its_share_then_pays_and_credits_a_revo
         html.contains("by a user of Worcestershire County Council")
             && !html.contains("commissioner-user")
     );
-    // A payment is recorded once the money has arrived, not ahead of it.
+    // A payment is recorded once the money has arrived, not ahead of it; its date is written
+    // YYYY-MM-DD, nothing else.
     let tomorrow = (app.clock.today() + chrono::Duration::days(1)).to_string();
-    app.post(
-        &path,
-        Some(&council_token),
-        &json!({"amount": gbp("1.00"), "paid_on": tomorrow, "reference": "early"}),
-    )
-    .await
-    .assert_invalid_field("paid_on");
-    // Dates are written YYYY-MM-DD, nothing else.
-    for lenient in ["2021-2-3", " 2021-02-03"] {
+    for paid_on in [tomorrow.as_str(), "2021-2-3", " 2021-02-03"] {
         app.post(
             &path,
             Some(&council_token),
-            &json!({"amount": gbp("1.00"), "paid_on": lenient, "reference": "lenient"}),
+            &json!({"amount": gbp("1.00"), "paid_on": paid_on, "reference": "refused"}),
         )
         .await
         .assert_invalid_field("paid_on");
