@@ -725,6 +725,7 @@ const PAYMENTS_CURSOR: &str = "eyJzb3J0IjpudWxsLCJkZXNjZW5kaW5nIjpmYWxzZSwidmFsd
 /// Rows of each published table after the rebuild of 2026-12-01.
 fn published_rows() -> Value {
     json!({
+        "adjustments": 0,
         "funds": 1,
         "organisations": 3,
         "outcome_metrics": 2,
@@ -755,7 +756,8 @@ pub fn open_data_index() -> Value {
             table("project_payers", "Outcome payment commitments", "Who pays for a project's outcomes, up to what, in what share, and how much so far.", 2),
             table("outcome_metrics", "Outcome metrics and prices", "The rate card: each outcome a project pays for, its price and its limits (INDIGO outcome_metrics with outcome_pricings).", 2),
             table("results_quarterly", "Results by quarter", "Outcomes achieved and paid, and participants engaged, per outcome metric and calendar quarter of achievement.", 3),
-            table("payments_quarterly", "Outcome payments by quarter, payer and metric", "Outcome payments due from each payer for each outcome metric, by calendar quarter in which the verified outcomes were achieved, net of revocations.", 6)
+            table("payments_quarterly", "Outcome payments by quarter, payer and metric", "Outcome payments due from each payer for each outcome metric, by calendar quarter in which the verified outcomes were achieved, net of revocations.", 6),
+            table("adjustments", "Adjustments to published quarters", "What changed in the quarters already published (late verifications less revocations), per project, outcome metric and calendar year of publication, net over all the project's published quarters. A published quarter never changes; add a project's adjustments to its quarters for the ledger's present total. A row is published only when each count's change is nothing or at least the suppression threshold, and its money follows from its counts; otherwise the changes wait for a later year.", 0)
         ],
         "datapackage": "/open-data/v1/datapackage.json",
         "releases": "/open-data/v1/releases",
@@ -806,7 +808,7 @@ pub const OPEN_DATA_CSV: &str = "project_id,organisation_id,organisation_role_ca
 prj_019cd2f8417872c3bcb28f041200bb52,org_019cadd1a6a070088e242d1d87a6e39b,Government/Public Sector/Public Bank,central_top_up,450000.00,GBP,0.3,13398.00,GBP\r\n\
 prj_019cd2f8417872c3bcb28f041200bb52,org_019cadd31da07460a287edcaad404949,Government/Public Sector/Public Bank,local_commissioner,1050000.00,GBP,0.7,31262.00,GBP\r\n";
 
-/// The data package, shortened to one of its seven resources.
+/// The data package, shortened to one of its eight resources.
 pub fn data_package() -> Value {
     let field = |name: &str, kind: &str, description: &str| json!({"name": name, "type": kind, "description": description, "constraints": {"required": true}});
     json!({
@@ -955,6 +957,7 @@ pub fn release_manifest() -> Value {
         "licence": "OGL-UK-3.0",
         "k": 5,
         "rows": {
+            "adjustments": 0,
             "funds": 1,
             "organisations": 3,
             "outcome_metrics": 2,
@@ -971,8 +974,9 @@ pub fn release_manifest() -> Value {
             file("outcome_metrics.csv", csv, 474, "c16f14e20145dafcf2526414a7f59d092460e3c595386773402566ccfa31472f"),
             file("results_quarterly.csv", csv, 388, "5aface1b26e5156b7dea6521369c3cbde18d3d7603972f3ac593c0d1a725cbf9"),
             file("payments_quarterly.csv", csv, 612, "3fa54092a815178104accc8ac6bd3dbd2414f8bdc83dd6b0964d5c37841c3224"),
+            file("adjustments.csv", csv, 131, "6f2d01e25e5af9eed03c2130b2808ad549e8248e3e88ee90a0026b6d03f196e2"),
             file("datapackage.json", "application/json", 24981, "327b04a31598e39074295f4b7d92d7a9b3dd11387cdff5e0b576e4f52ba626e0"),
-            file("SHA256SUMS", "text/plain; charset=utf-8", 670, "8d30c08f410f9291e8188119af6f390f9b430d1e96ac053f7493d3c3e8bf4d7b"),
+            file("SHA256SUMS", "text/plain; charset=utf-8", 752, "59b9c09687fddaf5da85567e44202346b2f42aefafac61f09311ee6e84e1da9d"),
             file("cofund-open-data-2026-10-01.1.zip", "application/zip", 6488, "ee04f006867ebbcf69f294938fa2ea028a0efd0e28b18ad720c766777fe3b639")
         ],
         "url": format!("/open-data/v1/releases/{version}")
@@ -988,6 +992,7 @@ d381ada45fdf2bb7e571246fc000c963158a57bbe04f1c3d2e1f4b230066272e  project_payers
 c16f14e20145dafcf2526414a7f59d092460e3c595386773402566ccfa31472f  outcome_metrics.csv\n\
 5aface1b26e5156b7dea6521369c3cbde18d3d7603972f3ac593c0d1a725cbf9  results_quarterly.csv\n\
 3fa54092a815178104accc8ac6bd3dbd2414f8bdc83dd6b0964d5c37841c3224  payments_quarterly.csv\n\
+6f2d01e25e5af9eed03c2130b2808ad549e8248e3e88ee90a0026b6d03f196e2  adjustments.csv\n\
 327b04a31598e39074295f4b7d92d7a9b3dd11387cdff5e0b576e4f52ba626e0  datapackage.json\n";
 
 pub fn releases() -> Value {

@@ -112,7 +112,7 @@ struct TablePage {
 /// An unknown column, operator or parameter is a 400 that names it.
 #[utoipa::path(get, path = "/open-data/v1/{table}", tag = "open data", operation_id = "listOpenDataRows",
     description = "No token; nothing changes. The rows are the published table's as last rebuilt from the registry and the ledger (on a timer, or by rebuildOpenData), anonymised: counts from 1 to k−1 (k is 5 unless configured) are null, with any amount or total that would reveal one. Follow `next_url` (or pass `next_cursor` as `cursor` with the same filters and order) for the next page; it may be cached for 60 seconds.",
-    params(("table" = String, Path, description = "funds, organisations, projects, project_payers, outcome_metrics, results_quarterly or payments_quarterly"),
+    params(("table" = String, Path, description = "funds, organisations, projects, project_payers, outcome_metrics, results_quarterly, payments_quarterly or adjustments"),
         ("_sort" = Option<String>, Query), ("_sort_desc" = Option<String>, Query),
         ("_size" = Option<i64>, Query, minimum = 1, maximum = 1000),
         ("_facet" = Option<String>, Query), ("cursor" = Option<String>, Query)),

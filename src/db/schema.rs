@@ -446,9 +446,34 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    open_data_adjustments (project_id, outcome_code, year) {
+        project_id -> Text,
+        outcome_code -> Text,
+        year -> Integer,
+        published_at -> Timestamp,
+        achieved_units -> BigInt,
+        paid_units -> BigInt,
+        payable_units -> BigInt,
+        payable_minor -> BigInt,
+    }
+}
+
+diesel::table! {
+    open_data_adjustment_money (project_id, outcome_code, year, payer_organisation_id) {
+        project_id -> Text,
+        outcome_code -> Text,
+        year -> Integer,
+        payer_organisation_id -> Text,
+        amount_minor -> BigInt,
+    }
+}
+
 diesel::allow_tables_to_appear_in_same_query!(
     open_data_frozen_quarters,
     open_data_frozen_blocks,
     open_data_frozen_money,
     open_data_published_totals,
+    open_data_adjustments,
+    open_data_adjustment_money,
 );

@@ -7,7 +7,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use chrono::NaiveDate;
+use chrono::{Datelike, NaiveDate};
 use proptest::prelude::*;
 use serde_json::{json, Value};
 
@@ -500,7 +500,8 @@ proptest! {
 
 /// Two publications of one project: the first when the quarters before `split` have closed,
 /// the second when all have, after `late` more outcomes were verified for the earlier block
-/// `late_block` (its frozen cells do not show them; the caps they use up may).
+/// `late_block` (its frozen cells do not show them; the caps they use up may, and so may the
+/// adjustments table).
 struct TwoReleases {
     terms: Terms,
     outcomes: Vec<usize>,
@@ -509,6 +510,9 @@ struct TwoReleases {
     late_block: usize,
     first: Published,
     second: Published,
+    /// The second publication's adjustment of the late block's outcome, if it published one:
+    /// outcomes achieved, outcomes paid and money, as changed.
+    adjustment: Option<(i64, i64, i64)>,
 }
 
 impl TwoReleases {
@@ -550,12 +554,36 @@ impl TwoReleases {
             }
             let (first, whole) = self.run(&counts, unknown[withheld.len()]);
             let shown = Self::shown(&first, &whole);
-            if self.first.admits(&first) && self.second.admits(&shown) {
+            let late = &whole[self.old];
+            let late = (late.achieved, late.paid, late.money.iter().flatten().sum());
+            let adjusted = self.adjustment.is_none_or(|row| row == late);
+            if adjusted && self.first.admits(&first) && self.second.admits(&shown) {
                 found.record(&shown);
             }
         });
         found
     }
+}
+
+/// The adjustment a publication shows of outcome `o`: its changes in outcomes achieved,
+/// outcomes paid and money. Checked against the small-number rule as the reader reads it.
+fn adjustment_seen(rows: &ProjectRows, o: usize) -> Option<(i64, i64, i64)> {
+    let row = rows
+        .adjustments
+        .iter()
+        .find(|r| r.values[1] == Cell::Text(format!("m{o}")))?;
+    let (Cell::Integer(achieved), Cell::Integer(paid), Cell::Amount { minor, .. }) =
+        (&row.values[4], &row.values[5], &row.values[6])
+    else {
+        panic!("an adjustment shows every value: {row:?}");
+    };
+    for count in [achieved, paid] {
+        assert!(
+            *count == 0 || count.abs() >= K,
+            "a small change is shown: {row:?}"
+        );
+    }
+    Some((*achieved, *paid, *minor))
 }
 
 /// A random project, the quarter before which the first publication is made, how many late
@@ -573,7 +601,7 @@ fn two_releases() -> impl Strategy<Value = TwoReleaseCase> {
     (
         random_project(),
         1usize..4,
-        0i64..=3,
+        0i64..=8,
         any::<prop::sample::Index>(),
     )
         .prop_map(|((terms, blocks, counts), split, late, at)| {
@@ -600,6 +628,7 @@ proptest! {
             late_block: at.index(old),
             first: Published { outcomes: vec![], results: vec![], hidden: vec![], money: vec![], payer_totals: vec![], project_total: None },
             second: Published { outcomes: vec![], results: vec![], hidden: vec![], money: vec![], payer_totals: vec![], project_total: None },
+            adjustment: None,
         };
         let (first, whole) = two.run(&counts, late);
         let project = project_facts(&terms);
@@ -612,7 +641,7 @@ proptest! {
         let mut listed: Vec<(usize, usize)> = blocks[..old].to_vec();
         listed.push(blocks[two.late_block]);
         listed.extend(&blocks[old..]);
-        let history = publish::History { frozen: one.newly_frozen, totals: one.new_totals };
+        let history = publish::History { frozen: one.newly_frozen, totals: one.new_totals, ..Default::default() };
         let later = NaiveDate::from_ymd_opt(2030, 1, 1).unwrap().and_hms_opt(9, 0, 0).unwrap();
         let second = publish::publish(&project, &ledger_facts(&listed, &whole), &history, rules, later)
             .expect("the second publication passes its audit");
@@ -622,6 +651,8 @@ proptest! {
         };
         two.first = seen_first;
         two.second = seen_second;
+        two.adjustment = adjustment_seen(&second.rows, blocks[two.late_block].1);
+        prop_assert!(second.rows.adjustments.len() <= 1, "only the late outcome changed");
         prop_assume!(two.second.withheld().len() <= 3);
         let truth = TwoReleases::shown(&first, &whole);
         let bound = counts.iter().max().copied().unwrap_or(0) + 2 * K;
@@ -1055,6 +1086,41 @@ async fn successive_releases_differ_in_no_published_cell() {
     let results = rows_of(&app, "results_quarterly", &project.id).await;
     assert_eq!(results.len(), 3);
     assert_eq!(results[2]["outcomes_achieved"], 6);
+    assert!(rows_of(&app, "adjustments", &project.id).await.is_empty());
+
+    // What the ledger learns of published quarters is published as an adjustment once it is
+    // k or more outcomes, net over the project's published quarters, then nothing more that
+    // calendar year: five more late outcomes in the first quarter make seven with the two.
+    let late: String = (0..5)
+        .map(|i| format!("Releases-later-{i},o0,2021-02-0{}\n", i + 1))
+        .collect();
+    project.verify(&app, &late).await;
+    app.post("/v1/open-data/rebuild", Some(&app.admin()), &json!({}))
+        .await
+        .assert_status(200);
+    let adjustments = rows_of(&app, "adjustments", &project.id).await;
+    assert_eq!(adjustments.len(), 1, "{adjustments:?}");
+    let row = &adjustments[0];
+    assert_eq!(
+        (
+            &row["outcomes_achieved_change"],
+            &row["outcomes_paid_change"]
+        ),
+        (&json!(7), &json!(7))
+    );
+    assert_eq!(minor_of(&row["money_amount_change"]), Some(700_000));
+    assert_eq!(row["year"], json!(app.clock.today().year()));
+    assert_eq!(
+        rows_of(&app, "results_quarterly", &project.id).await,
+        results
+    );
+    project
+        .verify(&app, "Releases-last-0,o0,2021-03-01\nReleases-last-1,o0,2021-03-02\nReleases-last-2,o0,2021-03-03\nReleases-last-3,o0,2021-03-04\nReleases-last-4,o0,2021-03-05\n")
+        .await;
+    app.post("/v1/open-data/rebuild", Some(&app.admin()), &json!({}))
+        .await
+        .assert_status(200);
+    assert_eq!(rows_of(&app, "adjustments", &project.id).await, adjustments);
 }
 
 #[tokio::test]

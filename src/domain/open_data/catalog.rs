@@ -98,6 +98,19 @@ impl Field {
             ..self
         }
     }
+    /// A count or sum that is published whole or not at all (its row waits until it may be).
+    const fn aggregate_never_withheld(
+        self,
+        sources: &'static [&'static str],
+        unit: &'static str,
+    ) -> Field {
+        Field {
+            sources,
+            aggregate: true,
+            unit: Some(unit),
+            ..self
+        }
+    }
     /// A grouping of aggregates by a coarsened value (the quarter of exact dates): no row's
     /// own value is shown.
     const fn coarsened(self) -> Field {
@@ -541,5 +554,53 @@ pub static TABLES: &[Table] = &[
                 reference: &["organisation_id"],
             },
         ],
+    },
+    Table {
+        name: "adjustments",
+        title: "Adjustments to published quarters",
+        description: "What changed in the quarters already published (late verifications less revocations), per project, outcome metric and calendar year of publication, net over all the project's published quarters. A published quarter never changes; add a project's adjustments to its quarters for the ledger's present total. A row is published only when each count's change is nothing or at least the suppression threshold, and its money follows from its counts; otherwise the changes wait for a later year.",
+        indigo: None,
+        fields: &[
+            PROJECT_ID,
+            METRIC_ID,
+            field("year", Integer, "The calendar year in which the adjustment was published.")
+                .from(&["open_data_adjustments.year"])
+                .coarsened(),
+            field(
+                "date_published",
+                Date,
+                "The day the adjustment was published.",
+            )
+            .from(&["open_data_adjustments.published_at"])
+            .coarsened(),
+            field(
+                "outcomes_achieved_change",
+                Integer,
+                "Net change in units of outcome verified in the published quarters since the previous adjustment (or since they were published): late verifications less revocations.",
+            )
+            .aggregate_never_withheld(&["claims.quantity", "claims.status"], "units")
+            .per_participant(),
+            field(
+                "outcomes_paid_change",
+                Integer,
+                "Net change in units of those outcomes that are paid for.",
+            )
+            .aggregate_never_withheld(&["claims.paid_units", "claims.status"], "units")
+            .per_participant(),
+            field(
+                "money_amount_change",
+                Amount,
+                "Net change in the outcome payments due from all payers.",
+            )
+            .aggregate_never_withheld(&["allocations.amount_minor"], "currency")
+            .per_participant(),
+            field("money_currency", Text, "ISO 4217 currency.").from(CURRENCY_SOURCES),
+        ],
+        primary_key: &["project_id", "outcome_metric_id", "year"],
+        foreign_keys: &[ForeignKey {
+            fields: &["outcome_metric_id"],
+            table: "outcome_metrics",
+            reference: &["outcome_metric_id"],
+        }],
     },
 ];

@@ -350,6 +350,7 @@ pub static COLUMNS: &[(&str, &[(&str, Visibility)])] = &[
     ("published_outcome_metrics", PUBLISHED_STORAGE),
     ("published_results_quarterly", PUBLISHED_STORAGE),
     ("published_payments_quarterly", PUBLISHED_STORAGE),
+    ("published_adjustments", PUBLISHED_STORAGE),
     (
         "published_tables",
         &[("id", Public), ("row_count", Public), ("built_at", Public)],
@@ -398,6 +399,29 @@ pub static COLUMNS: &[(&str, &[(&str, Visibility)])] = &[
             ("project_id", Aggregate),
             ("payer_organisation_id", Aggregate),
             ("as_of", Aggregate),
+            ("amount_minor", Aggregate),
+        ],
+    ),
+    (
+        "open_data_adjustments",
+        &[
+            ("project_id", Aggregate),
+            ("outcome_code", Aggregate),
+            ("year", Aggregate),
+            ("published_at", Aggregate),
+            ("achieved_units", Aggregate),
+            ("paid_units", Aggregate),
+            ("payable_units", Aggregate),
+            ("payable_minor", Aggregate),
+        ],
+    ),
+    (
+        "open_data_adjustment_money",
+        &[
+            ("project_id", Aggregate),
+            ("outcome_code", Aggregate),
+            ("year", Aggregate),
+            ("payer_organisation_id", Aggregate),
             ("amount_minor", Aggregate),
         ],
     ),

@@ -15,8 +15,11 @@
 //! - whether each cap has bound: a cap that bound is a published total (the payer paid exactly
 //!   its maximum, the volume cap's units were all used, the contract's maximum was reached);
 //! - every total published earlier, over the blocks published by then;
-//! - which way what the ledger holds beyond the published blocks goes (more outcomes, or
-//!   revocations), though not whether it is anything at all: no published row says so.
+//! - every adjustment published of the frozen quarters (see `adjustments`), as each payer's
+//!   money and each outcome's payable units and value, though the table shows less;
+//! - which way the rest of what the ledger holds beyond the published blocks goes (more
+//!   outcomes, or revocations), though not whether it is anything at all: no published row
+//!   says so.
 //!
 //! ## Protected
 //! A withheld block's count of outcomes achieved, and of outcomes paid, is protected when the
@@ -134,6 +137,38 @@ pub struct Unpublished {
     /// Per payer and outcome, the payer's rate for the outcome (as the blocks show it), by
     /// which a reader may take the payer's unpublished money to be whole outcomes' parts.
     pub rates: Vec<Vec<Option<Rate>>>,
+    /// The part of all this that the adjustments table publishes: known exactly.
+    pub adjusted: Adjusted,
+}
+
+/// What the published adjustments add up to, in the shape of `Unpublished`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Adjusted {
+    /// Per payer, in the order of `ProjectTerms::payers` (empty: nothing).
+    pub money: Vec<i64>,
+    pub payable_minor: i64,
+    /// Per outcome (empty: nothing).
+    pub payable_units: Vec<i64>,
+}
+
+impl Unpublished {
+    /// What lies beyond the published blocks and adjustments: of each part, the reader knows
+    /// only its direction.
+    fn remainder(&self) -> (Vec<i64>, i64, Vec<i64>) {
+        let minus = |all: &[i64], known: &[i64], n: usize| -> Vec<i64> {
+            (0..n)
+                .map(|i| all.get(i).copied().unwrap_or(0) - known.get(i).copied().unwrap_or(0))
+                .collect()
+        };
+        let known = &self.adjusted;
+        let payers = self.money.len().max(known.money.len());
+        let outcomes = self.payable_units.len().max(known.payable_units.len());
+        (
+            minus(&self.money, &known.money, payers),
+            self.payable_minor - known.payable_minor,
+            minus(&self.payable_units, &known.payable_units, outcomes),
+        )
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -348,7 +383,7 @@ impl Model {
     }
 
     /// The published totals, and the caps, which count the whole ledger: what is published
-    /// and what is not yet.
+    /// (blocks and adjustments) and what is not yet.
     fn totals_and_caps(
         &mut self,
         terms: &ProjectTerms,
@@ -357,6 +392,8 @@ impl Model {
         sums: Sums,
     ) {
         let beyond = &published.unpublished;
+        let known = &beyond.adjusted;
+        let constant = |values: &[i64], i: usize| values.get(i).copied().unwrap_or(0) as f64;
         let project_sum = sums
             .payers
             .iter()
@@ -364,8 +401,9 @@ impl Model {
         if let Some(total) = published.project_total {
             self.constraints.push(project_sum.eq(total as f64));
         }
+        let (money, value, units) = beyond.remainder();
         let units: Vec<i64> = (0..terms.outcomes.len())
-            .map(|o| beyond.payable_units.get(o).copied().unwrap_or(0))
+            .map(|o| units.get(o).copied().unwrap_or(0))
             .collect();
         // Unpublished outcomes are whole outcomes, one way or the other.
         let more_units: Vec<Expression> =
@@ -374,36 +412,40 @@ impl Model {
             if let Some(total) = published.payer_totals[r] {
                 self.constraints.push(sum.clone().eq(total as f64));
             }
-            let more = beyond.money.get(r).copied().unwrap_or(0);
-            let used = blocks.iter().filter_map(|b| b.money[r]).sum::<i64>() + more;
-            let unpublished = self.unpublished_money(beyond, r, &units, &more_units);
-            self.cap(sum + unpublished, used, terms.payers[r].cap_minor);
+            let more = money.get(r).copied().unwrap_or(0);
+            let used = blocks.iter().filter_map(|b| b.money[r]).sum::<i64>()
+                + beyond.money.get(r).copied().unwrap_or(0);
+            let unpublished = self.unpublished_money(beyond, r, more, &units, &more_units);
+            let sum = sum + unpublished + constant(&known.money, r);
+            self.cap(sum, used, terms.payers[r].cap_minor);
         }
         if let Some(cap) = terms.contract_cap_minor {
-            let more = beyond.payable_minor;
-            let used = blocks.iter().map(|b| b.payable_minor).sum::<i64>() + more;
+            let used = blocks.iter().map(|b| b.payable_minor).sum::<i64>() + beyond.payable_minor;
             let priced: i64 = units
                 .iter()
                 .zip(&terms.outcomes)
                 .map(|(u, o)| u * o.price_minor)
                 .sum();
-            let unpublished = if priced == more {
+            let unpublished = if priced == value {
                 let at_price = more_units.iter().zip(&terms.outcomes);
                 at_price.fold(Expression::from(0.0), |all, (x, o)| {
                     all + o.price_minor as f64 * x.clone()
                 })
             } else {
-                self.unpublished(more, false)
+                self.unpublished(value, false)
             };
-            self.cap(sums.payable_value + unpublished, used, cap);
+            let sum = sums.payable_value + unpublished + known.payable_minor as f64;
+            self.cap(sum, used, cap);
         }
         for (o, sum) in sums.volume.into_iter().enumerate() {
             let Some(cap) = terms.outcomes[o].volume_cap else {
                 continue;
             };
             let of_outcome = blocks.iter().filter(|b| b.outcome == o);
-            let used = of_outcome.map(|b| b.payable_units).sum::<i64>() + units[o];
-            self.cap(sum + more_units[o].clone(), used, cap);
+            let used = of_outcome.map(|b| b.payable_units).sum::<i64>()
+                + beyond.payable_units.get(o).copied().unwrap_or(0);
+            let sum = sum + more_units[o].clone() + constant(&known.payable_units, o);
+            self.cap(sum, used, cap);
         }
     }
 
@@ -414,10 +456,10 @@ impl Model {
         &mut self,
         beyond: &Unpublished,
         r: usize,
+        more: i64,
         units: &[i64],
         more_units: &[Expression],
     ) -> Expression {
-        let more = beyond.money.get(r).copied().unwrap_or(0);
         let rates: Option<Vec<f64>> = units
             .iter()
             .enumerate()

@@ -1,6 +1,7 @@
 //! Open data: the standardised, anonymised tables cofund publishes, and the rules that decide
 //! what may be in them. Pure: the services read the database and write the tables.
 
+pub mod adjustments;
 pub mod catalog;
 pub mod classification;
 pub mod disclosure;

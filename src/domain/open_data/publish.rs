@@ -9,7 +9,8 @@
 //! isolates nobody; a withheld block stays withheld. The payers' and the project's totals are
 //! sums over the frozen quarters, and every total ever published is kept: the auditor takes
 //! each as known, and what the ledger holds beyond the frozen quarters as unknown but for its
-//! sign.
+//! sign. What the ledger learns of frozen quarters is published apart, as adjustments (see
+//! `adjustments`), which the auditor takes as known too.
 //!
 //! The small-number rules decide first; then the disclosure auditor asks, for every withheld
 //! count, what a reader of everything published (the caps that bound included) can rule out.
@@ -24,9 +25,10 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{Days, NaiveDateTime};
 
+use super::adjustments::{self, Adjustment};
 use super::disclosure::{
-    self, Block, EarlierTotal, Exposure, OutcomeTerms, PayerTerms, ProjectTerms, Publication,
-    Quantity, Rate, Unpublished,
+    self, Adjusted, Block, EarlierTotal, Exposure, OutcomeTerms, PayerTerms, ProjectTerms,
+    Publication, Quantity, Rate, Unpublished,
 };
 use super::rows::{
     lay_out, write_rows, Cells, LedgerFacts, MoneyFacts, ProjectFacts, ProjectRows, ResultFacts,
@@ -75,6 +77,7 @@ pub struct PublishedTotal {
 pub struct History {
     pub frozen: Vec<FrozenQuarter>,
     pub totals: Vec<PublishedTotal>,
+    pub adjustments: Vec<Adjustment>,
 }
 
 /// What a rebuild publishes of a project, and what it adds to its history.
@@ -83,6 +86,7 @@ pub struct ProjectPublication {
     pub rows: ProjectRows,
     pub newly_frozen: Vec<FrozenQuarter>,
     pub new_totals: Vec<PublishedTotal>,
+    pub new_adjustments: Vec<Adjustment>,
     /// Closed quarters that could not yet be published safely.
     pub waiting: usize,
 }
@@ -113,10 +117,10 @@ pub fn publish(
 pub enum Scrutiny {
     /// Every withheld count, whatever is new (what `cofund check` does).
     Everything,
-    /// Only when a quarter is newly published: a rebuild that freezes nothing publishes the
-    /// frozen quarters and their totals as before, which were audited when first published,
-    /// and a reader learns nothing new from it. (Its rows are still checked to be written
-    /// whole and as frozen.)
+    /// Only when a quarter or an adjustment is newly published: a rebuild that publishes
+    /// neither publishes the frozen quarters, their totals and the adjustments as before,
+    /// which were audited when first published, and a reader learns nothing new from it.
+    /// (Its rows are still checked to be written whole and as frozen.)
     WhatIsNew,
 }
 
@@ -130,20 +134,24 @@ pub fn publish_with(
     scrutiny: Scrutiny,
 ) -> Result<ProjectPublication, String> {
     let candidates = closed_quarters_to_freeze(ledger, history, rules, now);
-    if candidates.is_empty() && scrutiny == Scrutiny::WhatIsNew {
+    let offered = adjustments::offered(ledger, history, rules.k, now);
+    if candidates.is_empty() && offered.is_empty() && scrutiny == Scrutiny::WhatIsNew {
         let view = View::new(project, ledger, history, &[], now)?;
         let withheld = view.decided(rules.k);
-        let rows = write_rows(project, &view.facts, &view.cells, &withheld);
+        let mut rows = write_rows(project, &view.facts, &view.cells, &withheld);
+        rows.adjustments = adjustments::rows(project, history.adjustments.iter());
         view.audit_rows(&rows, rules.k, false)?;
         return Ok(ProjectPublication {
             new_totals: view.new_totals(&withheld, false, history),
             rows,
             newly_frozen: Vec::new(),
+            new_adjustments: Vec::new(),
             waiting: 0,
         });
     }
     let waiting = candidates.len();
-    let (chosen, view, mut withheld) = choose(project, ledger, history, candidates, rules, now)?;
+    let (chosen, mut view, mut withheld) =
+        choose(project, ledger, history, candidates, rules, now)?;
     let waiting = waiting - chosen.len();
     let mut rows;
     if waiting > 0 {
@@ -158,6 +166,9 @@ pub fn publish_with(
     } else {
         rows = write_rows(project, &view.facts, &view.cells, &withheld);
     }
+    let new_adjustments = view.adjust(offered, &withheld, rules.k);
+    let published = history.adjustments.iter().chain(&new_adjustments);
+    rows.adjustments = adjustments::rows(project, published);
     view.audit_rows(&rows, rules.k, true)?;
     let new_totals = view.new_totals(&withheld, !chosen.is_empty(), history);
     let newly_frozen = view.freeze(chosen, &withheld);
@@ -165,6 +176,7 @@ pub fn publish_with(
         rows,
         newly_frozen,
         new_totals,
+        new_adjustments,
         waiting,
     })
 }
@@ -335,7 +347,10 @@ impl<'a> View<'a> {
             }
         }
         let cells = lay_out(&facts);
-        let audit = Audit::new(project, &facts, ledger, &frozen_at, &history.totals)?;
+        let mut audit = Audit::new(project, &facts, ledger, &frozen_at, &history.totals)?;
+        for adjustment in &history.adjustments {
+            audit.take_as_published(adjustment);
+        }
         Ok(View {
             project,
             facts,
@@ -396,6 +411,27 @@ impl<'a> View<'a> {
             }
         }
         None
+    }
+
+    /// The offered adjustments that expose no withheld count, each taken with those before
+    /// it, in order; the auditor takes them as published from here on.
+    fn adjust(
+        &mut self,
+        offered: Vec<Adjustment>,
+        withheld: &BTreeSet<usize>,
+        k: i64,
+    ) -> Vec<Adjustment> {
+        let mut kept = Vec::new();
+        for adjustment in offered {
+            let before = self.audit.publication.unpublished.adjusted.clone();
+            self.audit.take_as_published(&adjustment);
+            if self.audit.exposes(&self.cells, withheld, k) {
+                self.audit.publication.unpublished.adjusted = before;
+            } else {
+                kept.push(adjustment);
+            }
+        }
+        kept
     }
 
     /// Audits the rows as written: each block is withheld whole or not at all, every block
@@ -515,6 +551,8 @@ impl<'a> View<'a> {
 /// A project's published blocks, terms and history as the disclosure auditor reads them.
 struct Audit {
     terms: ProjectTerms,
+    /// Each outcome's code, in the order of `terms.outcomes`.
+    codes: Vec<String>,
     keys: Vec<(String, Period)>,
     blocks: Vec<Block>,
     payer_ids: Vec<String>,
@@ -570,6 +608,7 @@ impl Audit {
         set_nothing_payable(&terms, &keys, &mut blocks, &unpublished);
         Ok(Audit {
             terms,
+            codes: project.metrics.iter().map(|m| m.code.clone()).collect(),
             keys,
             blocks,
             payer_ids,
@@ -579,6 +618,25 @@ impl Audit {
                 ..Publication::default()
             },
         })
+    }
+
+    /// Adds a published adjustment to what the reader knows.
+    fn take_as_published(&mut self, adjustment: &Adjustment) {
+        let payers = self.payer_ids.len();
+        let outcomes = self.terms.outcomes.len();
+        let known: &mut Adjusted = &mut self.publication.unpublished.adjusted;
+        known.money.resize(payers, 0);
+        known.payable_units.resize(outcomes, 0);
+        for (payer, minor) in &adjustment.change.money {
+            // A payer no longer on the project has no cap the reader could use.
+            if let Some(r) = self.payer_ids.iter().position(|p| p == payer) {
+                known.money[r] += minor;
+            }
+        }
+        known.payable_minor += adjustment.change.payable_minor;
+        if let Some(o) = self.codes.iter().position(|c| *c == adjustment.code) {
+            known.payable_units[o] += adjustment.change.payable_units;
+        }
     }
 
     /// Every withheld count exposed when `withheld` cells are.
@@ -867,6 +925,7 @@ fn unpublished(
             .map(|m| units(ledger, &m.code) - units(published, &m.code))
             .collect(),
         rates: Vec::new(),
+        adjusted: Adjusted::default(),
     }
 }
 
@@ -981,6 +1040,7 @@ mod tests {
         let history = History {
             frozen: first.newly_frozen,
             totals: first.new_totals,
+            ..History::default()
         };
         // Later claims for Q1 change nothing published of it; Q2 is published once closed.
         let mut later = ledger.clone();
@@ -996,6 +1056,7 @@ mod tests {
         let history = History {
             frozen: [history.frozen, second.newly_frozen].concat(),
             totals: history.totals,
+            ..History::default()
         };
         // With a larger k, what was published stays published.
         let rules = Rules { k: 10, ..RULES };
@@ -1026,6 +1087,7 @@ mod tests {
                 as_of: at(2022, 1, 1),
                 amount: 10_000,
             }],
+            ..History::default()
         };
         let later = at(2022, 2, 1);
         let audited = publish_with(

@@ -102,6 +102,8 @@ pub struct ProjectRows {
     pub metrics: Vec<Row>,
     pub results: Vec<Row>,
     pub payments: Vec<Row>,
+    /// Changes to the published quarters (see `adjustments`).
+    pub adjustments: Vec<Row>,
     /// How many cells were withheld.
     pub suppressed: usize,
 }
@@ -252,6 +254,7 @@ pub(super) fn write_rows(
         metrics: rows.metric_rows(),
         results: rows.result_rows(),
         payments: rows.payment_rows(),
+        adjustments: Vec::new(),
         suppressed: withheld.len(),
     }
 }

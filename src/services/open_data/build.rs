@@ -73,6 +73,7 @@ pub fn rebuild_locked(
             project,
             &publication.newly_frozen,
             &publication.new_totals,
+            &publication.new_adjustments,
         )?;
     }
     for table in TABLES {
@@ -142,6 +143,7 @@ pub fn published_rows(
         all.metrics.extend(rows.metrics);
         all.results.extend(rows.results);
         all.payments.extend(rows.payments);
+        all.adjustments.extend(rows.adjustments);
         all.suppressed += rows.suppressed;
         additions.push((id.clone(), publication));
     }
@@ -162,6 +164,7 @@ pub fn published_rows(
         ("outcome_metrics", all.metrics),
         ("results_quarterly", all.results),
         ("payments_quarterly", all.payments),
+        ("adjustments", all.adjustments),
     ]);
     for rows in tables.values_mut() {
         rows.sort_by(|a, b| a.key.cmp(&b.key));

@@ -1,6 +1,7 @@
-//! The frozen open data in the database: each project's quarters as first published, and
-//! every total ever published (see `domain::open_data::publish`). Written once, never changed
-//! (the database refuses updates and deletes of these tables).
+//! The frozen open data in the database: each project's quarters as first published, every
+//! total ever published and every adjustment (see `domain::open_data::publish` and
+//! `adjustments`). Written once, never changed (the database refuses updates and deletes of
+//! these tables).
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -9,10 +10,12 @@ use diesel::prelude::*;
 
 use crate::db::queries::insert_rows;
 use crate::db::schema::{
+    open_data_adjustment_money as adjustment_money, open_data_adjustments as adjustments,
     open_data_frozen_blocks as blocks, open_data_frozen_money as money,
     open_data_frozen_quarters as quarters, open_data_published_totals as totals,
 };
 use crate::db::DbConn;
+use crate::domain::open_data::adjustments::{Adjustment, Change};
 use crate::domain::open_data::publish::{FrozenBlock, FrozenQuarter, History, PublishedTotal};
 use crate::domain::open_data::rows::{quarter_of, MoneyFacts, ResultFacts};
 use crate::services::error::ServiceError;
@@ -46,14 +49,89 @@ pub fn load(conn: &mut DbConn) -> Result<HashMap<String, History>, ServiceError>
         .into_iter()
         .map(|(project, quarters)| {
             let frozen = quarters.into_values().collect();
-            let totals = Vec::new();
-            (project, History { frozen, totals })
+            (
+                project,
+                History {
+                    frozen,
+                    ..History::default()
+                },
+            )
         })
         .collect();
     for (project, total) in load_totals(conn)? {
         history.entry(project).or_default().totals.push(total);
     }
+    for (project, adjustment) in load_adjustments(conn)? {
+        history
+            .entry(project)
+            .or_default()
+            .adjustments
+            .push(adjustment);
+    }
     Ok(history)
+}
+
+type AdjustmentRow = (String, String, i32, NaiveDateTime, (i64, i64, i64, i64));
+
+/// Every adjustment published, with its project, in the order published.
+fn load_adjustments(conn: &mut DbConn) -> Result<Vec<(String, Adjustment)>, ServiceError> {
+    let mut money: HashMap<(String, String, i32), BTreeMap<String, i64>> = HashMap::new();
+    let rows: Vec<(String, String, i32, String, i64)> = adjustment_money::table
+        .select((
+            adjustment_money::project_id,
+            adjustment_money::outcome_code,
+            adjustment_money::year,
+            adjustment_money::payer_organisation_id,
+            adjustment_money::amount_minor,
+        ))
+        .load(conn)?;
+    for (project, code, year, payer, minor) in rows {
+        money
+            .entry((project, code, year))
+            .or_default()
+            .insert(payer, minor);
+    }
+    let rows: Vec<AdjustmentRow> = adjustments::table
+        .order((
+            adjustments::project_id,
+            adjustments::year,
+            adjustments::outcome_code,
+        ))
+        .select((
+            adjustments::project_id,
+            adjustments::outcome_code,
+            adjustments::year,
+            adjustments::published_at,
+            (
+                adjustments::achieved_units,
+                adjustments::paid_units,
+                adjustments::payable_units,
+                adjustments::payable_minor,
+            ),
+        ))
+        .load(conn)?;
+    Ok(rows
+        .into_iter()
+        .map(|(project, code, year, published_at, c)| {
+            let money = money
+                .remove(&(project.clone(), code.clone(), year))
+                .unwrap_or_default();
+            let change = Change {
+                achieved_units: c.0,
+                paid_units: c.1,
+                payable_units: c.2,
+                payable_minor: c.3,
+                money,
+            };
+            let adjustment = Adjustment {
+                code,
+                year,
+                published_at,
+                change,
+            };
+            (project, adjustment)
+        })
+        .collect())
 }
 
 /// The frozen quarters, by project and first day, without their blocks.
@@ -227,12 +305,36 @@ struct TotalRow {
     amount_minor: i64,
 }
 
+#[derive(Insertable)]
+#[diesel(treat_none_as_default_value = false, table_name = adjustments)]
+struct AdjustmentRecord {
+    project_id: String,
+    outcome_code: String,
+    year: i32,
+    published_at: NaiveDateTime,
+    achieved_units: i64,
+    paid_units: i64,
+    payable_units: i64,
+    payable_minor: i64,
+}
+
+#[derive(Insertable)]
+#[diesel(treat_none_as_default_value = false, table_name = adjustment_money)]
+struct AdjustmentMoneyRecord {
+    project_id: String,
+    outcome_code: String,
+    year: i32,
+    payer_organisation_id: String,
+    amount_minor: i64,
+}
+
 /// Stores what a rebuild adds to a project's history.
 pub fn append(
     conn: &mut DbConn,
     project: &str,
     frozen: &[FrozenQuarter],
     published: &[PublishedTotal],
+    adjusted: &[Adjustment],
 ) -> Result<(), ServiceError> {
     let mut quarter_rows = Vec::new();
     let mut block_rows = Vec::new();
@@ -282,5 +384,43 @@ pub fn append(
     insert_rows!(conn, blocks::table, &block_rows)?;
     insert_rows!(conn, money::table, &money_rows)?;
     insert_rows!(conn, totals::table, &total_rows)?;
+    append_adjustments(conn, project, adjusted)
+}
+
+fn append_adjustments(
+    conn: &mut DbConn,
+    project: &str,
+    adjusted: &[Adjustment],
+) -> Result<(), ServiceError> {
+    let records: Vec<AdjustmentRecord> = adjusted
+        .iter()
+        .map(|a| AdjustmentRecord {
+            project_id: project.to_owned(),
+            outcome_code: a.code.clone(),
+            year: a.year,
+            published_at: a.published_at,
+            achieved_units: a.change.achieved_units,
+            paid_units: a.change.paid_units,
+            payable_units: a.change.payable_units,
+            payable_minor: a.change.payable_minor,
+        })
+        .collect();
+    let money: Vec<AdjustmentMoneyRecord> = adjusted
+        .iter()
+        .flat_map(|a| {
+            a.change
+                .money
+                .iter()
+                .map(|(payer, minor)| AdjustmentMoneyRecord {
+                    project_id: project.to_owned(),
+                    outcome_code: a.code.clone(),
+                    year: a.year,
+                    payer_organisation_id: payer.clone(),
+                    amount_minor: *minor,
+                })
+        })
+        .collect();
+    insert_rows!(conn, adjustments::table, &records)?;
+    insert_rows!(conn, adjustment_money::table, &money)?;
     Ok(())
 }
