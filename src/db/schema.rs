@@ -456,6 +456,15 @@ diesel::table! {
         paid_units -> BigInt,
         payable_units -> BigInt,
         payable_minor -> BigInt,
+        money_shown -> Bool,
+    }
+}
+
+diesel::table! {
+    open_data_adjustment_rounds (project_id, year) {
+        project_id -> Text,
+        year -> Integer,
+        held_at -> Timestamp,
     }
 }
 
@@ -476,4 +485,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     open_data_published_totals,
     open_data_adjustments,
     open_data_adjustment_money,
+    open_data_adjustment_rounds,
 );

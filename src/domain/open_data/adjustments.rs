@@ -2,21 +2,27 @@
 //!
 //! A published quarter never changes (see `publish`), but claims for it may still be verified
 //! late or revoked. Those changes are published apart, in the adjustments table: one row per
-//! project, outcome and calendar year of publication, with the net change, over all the
-//! project's published quarters, in outcomes achieved, outcomes paid and money due. A row is
-//! published only when
-//! - each count's change is nothing or at least k either way: a change of one outcome would
-//!   isolate a participant, as the difference between two releases would;
-//! - its money follows from its counts: every published quarter's change for the outcome, since
-//!   it was frozen, is paid at one amount per outcome paid, so that the money tells nothing of
-//!   which quarters changed (at two prices, or in two phases, a sum could be solved for the
-//!   counts behind it);
-//! - no row for the outcome was published earlier in the calendar year; and
-//! - the disclosure auditor, taking it as known with everything else published, finds no
-//!   withheld count exposed (a bound cap is a total over the adjustments too).
+//! project, outcome and calendar year, with the net change, over all the project's published
+//! quarters (withheld ones included) since they were published or last adjusted, in outcomes
+//! achieved, outcomes paid and money due.
 //!
-//! Otherwise the changes wait, adding up, for a later rebuild. Nothing in a row is ever
-//! withheld, and a published row never changes.
+//! Adjustments are made once a year, by the first rebuild of each calendar year, of what the
+//! ledger has learnt by then: so the day a row appears says nothing of when a claim changed.
+//! An outcome's row is published then only when
+//! - each count's change is nothing or at least k either way (a change of one outcome would
+//!   isolate a participant, as the difference between two releases would), and not both
+//!   nothing; and
+//! - the disclosure auditor, taking it as known with everything else published, finds no
+//!   withheld count exposed (a bound cap is a total over the adjustments too, and the blocks
+//!   an adjustment covers are never left with a negative count).
+//!
+//! Its money is shown only when it follows from its counts: every changed quarter holds, both
+//! as frozen and as the ledger has it now, outcomes paid exactly the outcome's price each (no
+//! outcome is paid more, so a total of the price times the outcomes paid says so), so every
+//! change was at that price and the money tells nothing of which outcomes or quarters changed.
+//! Otherwise (deadweight, a cap that cut a payment, a participant's limit) it is withheld: at
+//! two rates a sum can be solved for the counts behind it. Changes that are not published
+//! wait, adding up, for the next year's round. A published row never changes.
 
 use std::collections::BTreeMap;
 
@@ -32,10 +38,12 @@ use crate::domain::period::Period;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Adjustment {
     pub code: String,
-    /// The calendar year in which it was published.
+    /// The calendar year whose round published it.
     pub year: i32,
     pub published_at: NaiveDateTime,
     pub change: Change,
+    /// Whether its money is shown (see the module's doc).
+    pub money_shown: bool,
 }
 
 /// A change in what the ledger holds for some blocks: a difference of sums, so any part may
@@ -53,7 +61,7 @@ pub struct Change {
 
 impl Change {
     /// `self + sign × other`.
-    fn add(&mut self, other: &Change, sign: i64) {
+    pub fn add(&mut self, other: &Change, sign: i64) {
         self.achieved_units += sign * other.achieved_units;
         self.paid_units += sign * other.paid_units;
         self.payable_units += sign * other.payable_units;
@@ -79,45 +87,58 @@ impl Change {
         }
     }
 
-    /// Whether a row of it would show nothing.
-    fn shows_nothing(&self) -> bool {
-        self.achieved_units == 0 && self.paid_units == 0 && self.amount() == 0
+    /// Whether it changes no count.
+    fn counts_nothing(&self) -> bool {
+        self.achieved_units == 0 && self.paid_units == 0
+    }
+
+    /// Whether every outcome paid in these blocks was paid exactly `price`, as far as their
+    /// totals tell: no outcome is paid more than its price.
+    fn at_price(&self, price: i64) -> bool {
+        i128::from(self.amount()) == i128::from(price) * i128::from(self.paid_units)
     }
 }
 
-/// The adjustments that may be published at `now`, before the auditor's say: for each outcome
-/// whose frozen quarters changed, the change not yet published, where it passes the small-number
-/// and one-rate rules and no row for the outcome was published this calendar year.
+/// The year whose adjustment round a rebuild at `now` holds, if it holds one: the first
+/// rebuild of a calendar year that finds published quarters.
+pub fn round_due(history: &History, now: NaiveDateTime) -> Option<i32> {
+    let year = now.date().year();
+    let held = history.adjustment_rounds.contains(&year);
+    (!history.frozen.is_empty() && !held).then_some(year)
+}
+
+/// The adjustments that may be published at `now`, before the auditor's say: when the year's
+/// round is due, for each outcome whose frozen quarters changed, the change not yet
+/// published, where it passes the small-number rule.
 pub fn offered(
+    project: &ProjectFacts,
     ledger: &LedgerFacts,
     history: &History,
     k: i64,
     now: NaiveDateTime,
 ) -> Vec<Adjustment> {
-    let year = now.date().year();
+    let Some(year) = round_due(history, now) else {
+        return Vec::new();
+    };
     let mut offered = Vec::new();
     for (code, blocks) in changes_since_frozen(ledger, history) {
         let mut change = Change::default();
         for block in blocks.values() {
-            change.add(block, 1);
+            change.add(&block.now, 1);
+            change.add(&block.then, -1);
         }
         for published in history.adjustments.iter().filter(|a| a.code == code) {
             change.add(&published.change, -1);
         }
         let small = |count: i64| count != 0 && count.abs() < k;
-        let this_year = history
-            .adjustments
-            .iter()
-            .any(|a| a.code == code && a.year == year);
-        if change.shows_nothing()
-            || small(change.achieved_units)
-            || small(change.paid_units)
-            || this_year
-            || !one_rate(blocks.values())
-        {
+        if change.counts_nothing() || small(change.achieved_units) || small(change.paid_units) {
             continue;
         }
+        let metric = project.metrics.iter().find(|m| m.code == code);
+        let price = metric.map_or(0, |m| m.price_minor);
+        let at_price = |b: &Changed| b.now.at_price(price) && b.then.at_price(price);
         offered.push(Adjustment {
+            money_shown: blocks.values().all(at_price),
             code,
             year,
             published_at: now,
@@ -127,11 +148,18 @@ pub fn offered(
     offered
 }
 
-/// Each outcome's change in each frozen quarter since it was frozen, where anything changed.
+/// An outcome's block in a frozen quarter: as frozen, and as the ledger holds it now.
+#[derive(Debug, Default)]
+struct Changed {
+    then: Change,
+    now: Change,
+}
+
+/// Each outcome's blocks in frozen quarters that changed since they were frozen.
 fn changes_since_frozen(
     ledger: &LedgerFacts,
     history: &History,
-) -> BTreeMap<String, BTreeMap<Period, Change>> {
+) -> BTreeMap<String, BTreeMap<Period, Changed>> {
     let money_of = |code: &str, period: Period| -> BTreeMap<String, i64> {
         ledger
             .payments
@@ -142,48 +170,27 @@ fn changes_since_frozen(
     };
     let frozen: BTreeMap<Period, &FrozenQuarter> =
         history.frozen.iter().map(|q| (q.period, q)).collect();
-    let mut changes: BTreeMap<(String, Period), Change> = BTreeMap::new();
+    let mut blocks: BTreeMap<(String, Period), Changed> = BTreeMap::new();
     for ((code, period), results) in &ledger.results {
         if frozen.contains_key(period) {
-            let now = Change::of(results, money_of(code, *period));
-            changes
-                .entry((code.clone(), *period))
-                .or_default()
-                .add(&now, 1);
+            let block = blocks.entry((code.clone(), *period)).or_default();
+            block.now = Change::of(results, money_of(code, *period));
         }
     }
     for quarter in frozen.values() {
-        for block in &quarter.blocks {
-            let money = block
-                .money
-                .iter()
-                .map(|(p, m)| (p.clone(), m.minor))
-                .collect();
-            let then = Change::of(&block.results, money);
-            let key = (block.code.clone(), quarter.period);
-            changes.entry(key).or_default().add(&then, -1);
+        for b in &quarter.blocks {
+            let money = b.money.iter().map(|(p, m)| (p.clone(), m.minor)).collect();
+            let block = blocks.entry((b.code.clone(), quarter.period)).or_default();
+            block.then = Change::of(&b.results, money);
         }
     }
-    let mut by_outcome: BTreeMap<String, BTreeMap<Period, Change>> = BTreeMap::new();
-    for ((code, period), change) in changes {
-        if change != Change::default() {
-            by_outcome.entry(code).or_default().insert(period, change);
+    let mut by_outcome: BTreeMap<String, BTreeMap<Period, Changed>> = BTreeMap::new();
+    for ((code, period), block) in blocks {
+        if block.now != block.then {
+            by_outcome.entry(code).or_default().insert(period, block);
         }
     }
     by_outcome
-}
-
-/// Whether every block's money changed by one amount per outcome paid (the same for all).
-fn one_rate<'a>(blocks: impl Iterator<Item = &'a Change> + Clone) -> bool {
-    let reference = blocks.clone().find(|c| c.paid_units != 0);
-    blocks.into_iter().all(|c| match reference {
-        // amount / paid = reference amount / reference paid, in integers.
-        Some(r) => {
-            i128::from(c.amount()) * i128::from(r.paid_units)
-                == i128::from(r.amount()) * i128::from(c.paid_units)
-        }
-        None => c.amount() == 0,
-    })
 }
 
 /// The adjustments table's rows of a project.
@@ -195,6 +202,10 @@ pub fn rows<'a>(
     adjustments
         .map(|a| {
             let metric = project.metrics.iter().find(|m| m.code == a.code);
+            let amount = match a.money_shown {
+                true => Value::amount(a.change.amount(), &project.currency),
+                false => Value::Suppressed,
+            };
             Row::new(
                 table,
                 vec![
@@ -204,7 +215,7 @@ pub fn rows<'a>(
                     Value::Date(a.published_at.date()),
                     Value::Integer(a.change.achieved_units),
                     Value::Integer(a.change.paid_units),
-                    Value::amount(a.change.amount(), &project.currency),
+                    amount,
                     Value::text(&project.currency),
                 ],
             )
@@ -276,48 +287,76 @@ mod tests {
         (ledger, history)
     }
 
+    /// A project whose outcome "a" is priced 100.
+    fn project() -> ProjectFacts {
+        use crate::domain::open_data::rows::tests::facts;
+        use crate::domain::registry::SettlementRoute;
+        let mut project = facts(SettlementRoute::Direct);
+        project.metrics.retain(|m| m.code == "a");
+        project.metrics[0].price_minor = 100;
+        project
+    }
+
+    fn offer(ledger: &LedgerFacts, history: &History, now: NaiveDateTime) -> Vec<Adjustment> {
+        offered(&project(), ledger, history, 5, now)
+    }
+
     #[test]
-    fn a_change_of_at_least_k_in_published_quarters_is_offered_once_a_year() {
+    fn a_change_of_at_least_k_is_offered_in_the_years_round_only() {
         // Three late outcomes in Q1 and three in Q2: six, at 100 each.
         let (ledger, mut history) = case([10, 10], [(13, 100), (13, 100)]);
-        let offered = offered(&ledger, &history, 5, at(2022, 3, 1));
+        let offered = offer(&ledger, &history, at(2022, 3, 1));
         assert_eq!(offered.len(), 1);
         let change = &offered[0].change;
         assert_eq!(
             (change.achieved_units, change.paid_units, change.amount()),
             (6, 6, 600)
         );
-        // Published, it is not offered again, nor anything more for the outcome that year.
+        assert!(offered[0].money_shown, "every outcome at its price");
+        // Once the year's round is held, nothing more is offered that year, published or not.
+        history.adjustment_rounds.insert(2022);
+        assert!(offer(&ledger, &history, at(2022, 12, 31)).is_empty());
+        // The next year's round offers what is left: nothing, once this one is published.
         history.adjustments = offered;
-        assert!(super::offered(&ledger, &history, 5, at(2022, 12, 31)).is_empty());
+        assert!(offer(&ledger, &history, at(2023, 1, 1)).is_empty());
+        assert_eq!(round_due(&history, at(2023, 1, 1)), Some(2023));
     }
 
     #[test]
     fn a_small_change_waits_and_adds_up() {
         // One late outcome: it would isolate a participant.
         let (ledger, history) = case([10, 10], [(11, 100), (10, 100)]);
-        assert!(offered(&ledger, &history, 5, at(2022, 3, 1)).is_empty());
-        // Four more later: five in all, offered together.
+        assert!(offer(&ledger, &history, at(2022, 3, 1)).is_empty());
+        // Five more later: six in all, offered together.
         let (ledger, history) = case([10, 10], [(13, 100), (13, 100)]);
-        assert_eq!(
-            offered(&ledger, &history, 5, at(2023, 3, 1))[0]
-                .change
-                .achieved_units,
-            6
-        );
+        let offered = offer(&ledger, &history, at(2023, 3, 1));
+        assert_eq!(offered[0].change.achieved_units, 6);
         // A revocation and a late outcome cancel: nothing to show.
         let (ledger, history) = case([10, 10], [(9, 100), (11, 100)]);
-        assert!(offered(&ledger, &history, 5, at(2022, 3, 1)).is_empty());
+        assert!(offer(&ledger, &history, at(2022, 3, 1)).is_empty());
+        // Revoking five and adding six nets to one: small, so it waits.
+        let (ledger, history) = case([10, 10], [(5, 100), (16, 100)]);
+        assert!(offer(&ledger, &history, at(2022, 3, 1)).is_empty());
     }
 
     #[test]
-    fn money_that_would_tell_which_quarters_changed_waits() {
-        // Five late outcomes in Q1 at 100 each, and one in Q2 whose quarter's money moved by
-        // 34 (another rate): the sum, 534, could be solved for the counts behind it.
-        let (ledger, history) = case([10, 10], [(15, 100), (11, 94)]);
-        assert!(offered(&ledger, &history, 5, at(2022, 3, 1)).is_empty());
-        // Revoking five and adding six at one rate nets to one: small, so it waits.
-        let (ledger, history) = case([10, 10], [(5, 100), (16, 100)]);
-        assert!(offered(&ledger, &history, 5, at(2022, 3, 1)).is_empty());
+    fn money_that_could_tell_which_outcomes_changed_is_withheld() {
+        // Six late outcomes in Q1, one of them paid 40 rather than the price (a cap cut it):
+        // 540 for six has one solution at the two rates. The counts are shown, the money not.
+        let (mut ledger, history) = case([10, 10], [(16, 100), (10, 100)]);
+        let key = ("a".to_owned(), q("2021-Q1"), "p".to_owned());
+        ledger.payments.get_mut(&key).unwrap().minor -= 60;
+        let offered = offer(&ledger, &history, at(2022, 3, 1));
+        assert_eq!(offered[0].change.achieved_units, 6);
+        assert!(!offered[0].money_shown);
+        let rows = rows(&project(), offered.iter());
+        assert_eq!(rows[0].values[6], Value::Suppressed);
+        // The same within one quarter at two rates whose totals average out is caught too:
+        // each quarter as frozen and as now must be at the price, not only the change.
+        let (mut ledger, history) = case([10, 10], [(15, 100), (10, 100)]);
+        let q1 = ("a".to_owned(), q("2021-Q1"), "p".to_owned());
+        ledger.payments.get_mut(&q1).unwrap().minor = 10 * 100 - 100 + 6 * 40;
+        let offered = offer(&ledger, &history, at(2022, 3, 1));
+        assert!(offered.iter().all(|a| !a.money_shown));
     }
 }

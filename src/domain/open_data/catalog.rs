@@ -558,18 +558,18 @@ pub static TABLES: &[Table] = &[
     Table {
         name: "adjustments",
         title: "Adjustments to published quarters",
-        description: "What changed in the quarters already published (late verifications less revocations), per project, outcome metric and calendar year of publication, net over all the project's published quarters. A published quarter never changes; add a project's adjustments to its quarters for the ledger's present total. A row is published only when each count's change is nothing or at least the suppression threshold, and its money follows from its counts; otherwise the changes wait for a later year.",
+        description: "What changed in the quarters already published (late verifications less revocations), per project, outcome metric and calendar year, net over all the project's published quarters (withheld ones included) since they were published or last adjusted. A published quarter never changes: a project's quarters, all of them, plus its adjustments give what the ledger held at the last adjustment. Adjustments are made once a year, by the first rebuild of the year; a row is published only when each count's change is nothing or at least the suppression threshold, and changes that cannot be published yet wait for the next year.",
         indigo: None,
         fields: &[
             PROJECT_ID,
             METRIC_ID,
-            field("year", Integer, "The calendar year in which the adjustment was published.")
+            field("year", Integer, "The calendar year whose adjustment round published it.")
                 .from(&["open_data_adjustments.year"])
                 .coarsened(),
             field(
                 "date_published",
                 Date,
-                "The day the adjustment was published.",
+                "The day of that year's round: the first rebuild of the year.",
             )
             .from(&["open_data_adjustments.published_at"])
             .coarsened(),
@@ -590,9 +590,9 @@ pub static TABLES: &[Table] = &[
             field(
                 "money_amount_change",
                 Amount,
-                "Net change in the outcome payments due from all payers.",
+                "Net change in the outcome payments due from all payers; withheld unless every outcome in the changed quarters is paid exactly its price (otherwise the sum could tell which outcomes changed).",
             )
-            .aggregate_never_withheld(&["allocations.amount_minor"], "currency")
+            .aggregate_of(&["allocations.amount_minor"], "currency")
             .per_participant(),
             field("money_currency", Text, "ISO 4217 currency.").from(CURRENCY_SOURCES),
         ],

@@ -413,6 +413,15 @@ pub static COLUMNS: &[(&str, &[(&str, Visibility)])] = &[
             ("paid_units", Aggregate),
             ("payable_units", Aggregate),
             ("payable_minor", Aggregate),
+            ("money_shown", Aggregate),
+        ],
+    ),
+    (
+        "open_data_adjustment_rounds",
+        &[
+            ("project_id", Aggregate),
+            ("year", Aggregate),
+            ("held_at", Aggregate),
         ],
     ),
     (

@@ -16,7 +16,9 @@
 //!   its maximum, the volume cap's units were all used, the contract's maximum was reached);
 //! - every total published earlier, over the blocks published by then;
 //! - every adjustment published of the frozen quarters (see `adjustments`), as each payer's
-//!   money and each outcome's payable units and value, though the table shows less;
+//!   money and each outcome's payable units and value, though the table shows less, and that
+//!   the blocks it covers, changed by it, hold no negative count or amount and no more
+//!   outcomes paid than payable or payable than achieved;
 //! - which way the rest of what the ledger holds beyond the published blocks goes (more
 //!   outcomes, or revocations), though not whether it is anything at all: no published row
 //!   says so.
@@ -115,6 +117,22 @@ pub struct Publication {
     /// What the ledger holds beyond the published blocks (quarters not yet closed, changes
     /// after a quarter was frozen): the reader knows only which way each part goes.
     pub unpublished: Unpublished,
+    /// Each published adjustment, as what the blocks it covers became.
+    pub changes: Vec<ChangeSince>,
+}
+
+/// What one published adjustment tells of an outcome's blocks: every change to them since
+/// they were frozen, up to the adjustment (each adjustment takes all that is pending). The
+/// blocks so changed hold what the ledger holds of them then, which is never negative.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChangeSince {
+    /// The blocks covered: the outcome's, frozen before the adjustment.
+    pub blocks: Vec<usize>,
+    pub achieved_units: i64,
+    pub paid_units: i64,
+    pub payable_units: i64,
+    /// The payable value and each payer's money, where the adjustment shows its money.
+    pub money: Option<(i64, Vec<i64>)>,
 }
 
 /// A total published by an earlier rebuild: one payer's (or, with `None`, all payers')
@@ -340,6 +358,9 @@ impl Model {
         };
         let sums = model.blocks(terms, blocks, published);
         model.earlier_totals(&published.earlier_totals, &sums.block_parts);
+        for change in &published.changes {
+            model.changed_blocks(blocks, change, &sums.block_parts);
+        }
         model.totals_and_caps(terms, blocks, published, sums);
         model
     }
@@ -498,6 +519,50 @@ impl Model {
         self.constraints.push(at_most(low, m.into(), false));
         self.constraints.push(at_most(m.into(), high, false));
         m.into()
+    }
+
+    /// The blocks an adjustment covers, changed by it, hold no negative count or amount, and
+    /// no more outcomes paid than payable, or payable than achieved.
+    fn changed_blocks(
+        &mut self,
+        blocks: &[Block],
+        change: &ChangeSince,
+        block_parts: &[Vec<Expression>],
+    ) {
+        let count = |b: usize, of: fn(&Unknowns) -> Variable, shown: i64| match &self.unknowns[b] {
+            Some(u) => Expression::from(of(u)),
+            None => Expression::from(shown as f64),
+        };
+        let sum = |of: fn(&Unknowns) -> Variable, shown: fn(&Block) -> i64, changed: i64| {
+            change
+                .blocks
+                .iter()
+                .fold(Expression::from(changed as f64), |all, &b| {
+                    all + count(b, of, shown(&blocks[b]))
+                })
+        };
+        let achieved = sum(|u| u.achieved, |b| b.achieved_units, change.achieved_units);
+        let paid = sum(|u| u.paid, |b| b.paid_units, change.paid_units);
+        let payable = sum(
+            |u| u.payable_units,
+            |b| b.payable_units,
+            change.payable_units,
+        );
+        let mut constraints = vec![
+            paid.clone().geq(0.0),
+            at_most(paid, payable.clone(), false),
+            at_most(payable, achieved, false),
+        ];
+        if let Some((value, money)) = &change.money {
+            let value = sum(|u| u.payable_minor, |b| b.payable_minor, *value);
+            constraints.push(value.geq(0.0));
+            for (r, changed) in money.iter().enumerate() {
+                let parts = change.blocks.iter().map(|&b| block_parts[b][r].clone());
+                let total = parts.fold(Expression::from(*changed as f64), |all, p| all + p);
+                constraints.push(total.geq(0.0));
+            }
+        }
+        self.constraints.extend(constraints);
     }
 
     /// Every total published earlier is known: its blocks' parts sum to it.

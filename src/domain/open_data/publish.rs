@@ -25,10 +25,10 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{Days, NaiveDateTime};
 
-use super::adjustments::{self, Adjustment};
+use super::adjustments::{self, Adjustment, Change};
 use super::disclosure::{
-    self, Adjusted, Block, EarlierTotal, Exposure, OutcomeTerms, PayerTerms, ProjectTerms,
-    Publication, Quantity, Rate, Unpublished,
+    self, Adjusted, Block, ChangeSince, EarlierTotal, Exposure, OutcomeTerms, PayerTerms,
+    ProjectTerms, Publication, Quantity, Rate, Unpublished,
 };
 use super::rows::{
     lay_out, write_rows, Cells, LedgerFacts, MoneyFacts, ProjectFacts, ProjectRows, ResultFacts,
@@ -78,6 +78,8 @@ pub struct History {
     pub frozen: Vec<FrozenQuarter>,
     pub totals: Vec<PublishedTotal>,
     pub adjustments: Vec<Adjustment>,
+    /// The years whose adjustment round has been held (see `adjustments`).
+    pub adjustment_rounds: BTreeSet<i32>,
 }
 
 /// What a rebuild publishes of a project, and what it adds to its history.
@@ -87,6 +89,8 @@ pub struct ProjectPublication {
     pub newly_frozen: Vec<FrozenQuarter>,
     pub new_totals: Vec<PublishedTotal>,
     pub new_adjustments: Vec<Adjustment>,
+    /// The year whose adjustment round this publication held, if it held one.
+    pub adjustment_round: Option<i32>,
     /// Closed quarters that could not yet be published safely.
     pub waiting: usize,
 }
@@ -134,7 +138,8 @@ pub fn publish_with(
     scrutiny: Scrutiny,
 ) -> Result<ProjectPublication, String> {
     let candidates = closed_quarters_to_freeze(ledger, history, rules, now);
-    let offered = adjustments::offered(ledger, history, rules.k, now);
+    let offered = adjustments::offered(project, ledger, history, rules.k, now);
+    let adjustment_round = adjustments::round_due(history, now);
     if candidates.is_empty() && offered.is_empty() && scrutiny == Scrutiny::WhatIsNew {
         let view = View::new(project, ledger, history, &[], now)?;
         let withheld = view.decided(rules.k);
@@ -146,6 +151,7 @@ pub fn publish_with(
             rows,
             newly_frozen: Vec::new(),
             new_adjustments: Vec::new(),
+            adjustment_round,
             waiting: 0,
         });
     }
@@ -177,6 +183,7 @@ pub fn publish_with(
         newly_frozen,
         new_totals,
         new_adjustments,
+        adjustment_round,
         waiting,
     })
 }
@@ -423,10 +430,13 @@ impl<'a> View<'a> {
     ) -> Vec<Adjustment> {
         let mut kept = Vec::new();
         for adjustment in offered {
-            let before = self.audit.publication.unpublished.adjusted.clone();
+            let before = (
+                self.audit.publication.clone(),
+                self.audit.adjusted_so_far.clone(),
+            );
             self.audit.take_as_published(&adjustment);
             if self.audit.exposes(&self.cells, withheld, k) {
-                self.audit.publication.unpublished.adjusted = before;
+                (self.audit.publication, self.audit.adjusted_so_far) = before;
             } else {
                 kept.push(adjustment);
             }
@@ -554,6 +564,10 @@ struct Audit {
     /// Each outcome's code, in the order of `terms.outcomes`.
     codes: Vec<String>,
     keys: Vec<(String, Period)>,
+    /// When each block was frozen.
+    frozen_at: Vec<NaiveDateTime>,
+    /// Each outcome's adjustments so far, added up.
+    adjusted_so_far: BTreeMap<String, Change>,
     blocks: Vec<Block>,
     payer_ids: Vec<String>,
     /// What the auditor is told beside the blocks and current totals: earlier totals and what
@@ -609,6 +623,8 @@ impl Audit {
         Ok(Audit {
             terms,
             codes: project.metrics.iter().map(|m| m.code.clone()).collect(),
+            frozen_at: keys.iter().map(|key| frozen_at[key]).collect(),
+            adjusted_so_far: BTreeMap::new(),
             keys,
             blocks,
             payer_ids,
@@ -620,23 +636,51 @@ impl Audit {
         })
     }
 
-    /// Adds a published adjustment to what the reader knows.
+    /// Adds a published adjustment to what the reader knows: its counts always, its money
+    /// where it is shown.
     fn take_as_published(&mut self, adjustment: &Adjustment) {
+        let change = &adjustment.change;
         let payers = self.payer_ids.len();
-        let outcomes = self.terms.outcomes.len();
+        let outcome = self.codes.iter().position(|c| *c == adjustment.code);
         let known: &mut Adjusted = &mut self.publication.unpublished.adjusted;
         known.money.resize(payers, 0);
-        known.payable_units.resize(outcomes, 0);
-        for (payer, minor) in &adjustment.change.money {
-            // A payer no longer on the project has no cap the reader could use.
-            if let Some(r) = self.payer_ids.iter().position(|p| p == payer) {
-                known.money[r] += minor;
+        known.payable_units.resize(self.terms.outcomes.len(), 0);
+        // A payer no longer on the project has no cap the reader could use.
+        let payer = |id: &String| self.payer_ids.iter().position(|p| p == id);
+        if adjustment.money_shown {
+            for (id, minor) in &change.money {
+                if let Some(r) = payer(id) {
+                    known.money[r] += minor;
+                }
             }
+            known.payable_minor += change.payable_minor;
         }
-        known.payable_minor += adjustment.change.payable_minor;
-        if let Some(o) = self.codes.iter().position(|c| *c == adjustment.code) {
-            known.payable_units[o] += adjustment.change.payable_units;
-        }
+        let Some(outcome) = outcome else { return };
+        known.payable_units[outcome] += change.payable_units;
+        let so_far = self
+            .adjusted_so_far
+            .entry(adjustment.code.clone())
+            .or_default();
+        so_far.add(change, 1);
+        let money = adjustment.money_shown.then(|| {
+            let mut money = vec![0; payers];
+            for (id, minor) in &so_far.money {
+                if let Some(r) = payer(id) {
+                    money[r] += minor;
+                }
+            }
+            (so_far.payable_minor, money)
+        });
+        let covered = (0..self.keys.len()).filter(|&b| {
+            self.blocks[b].outcome == outcome && self.frozen_at[b] < adjustment.published_at
+        });
+        self.publication.changes.push(ChangeSince {
+            blocks: covered.collect(),
+            achieved_units: so_far.achieved_units,
+            paid_units: so_far.paid_units,
+            payable_units: so_far.payable_units,
+            money,
+        });
     }
 
     /// Every withheld count exposed when `withheld` cells are.
@@ -1104,5 +1148,64 @@ mod tests {
         // tells a reader nothing new (`cofund check` examines everything, as above).
         let again = publish(&project, &ledger, &history, RULES, later).unwrap();
         assert!(again.newly_frozen.is_empty() && again.new_totals.is_empty());
+    }
+
+    /// Every count of the quarters an adjustment covers, changed by it, is at least zero: a
+    /// revocation of every outcome would tell a withheld count from the shown ones.
+    #[test]
+    fn an_adjustment_that_would_pin_a_withheld_count_waits() {
+        let project = facts(SettlementRoute::Direct);
+        // Q1: 8 outcomes, shown; Q2: 4, withheld.
+        let mut ledger = ledger();
+        let q2 = *ledger.results.keys().nth(1).map(|(_, q)| q).unwrap();
+        let r = ledger.results.get_mut(&("a".to_owned(), q2)).unwrap();
+        *r = ResultFacts {
+            achieved_units: 4,
+            achieved_participants: 4,
+            paid_units: 4,
+            paid_participants: 4,
+            payable_units: 4,
+            payable_minor: 4_000,
+            engaged: 4,
+        };
+        for (payer, share) in [("lead", 7), ("fund", 3)] {
+            let key = ("a".to_owned(), q2, payer.to_owned());
+            *ledger.payments.get_mut(&key).unwrap() = MoneyFacts {
+                minor: 4 * share * 100,
+                participants: 4,
+            };
+        }
+        let first = publish(
+            &project,
+            &ledger,
+            &History::default(),
+            RULES,
+            at(2022, 1, 1),
+        )
+        .unwrap();
+        assert_eq!(first.rows.results[0].values[4], Value::Integer(8));
+        assert_eq!(first.rows.results[1].values[4], Value::Suppressed);
+        let history = History {
+            frozen: first.newly_frozen,
+            totals: first.new_totals,
+            ..History::default()
+        };
+        // Every outcome of both quarters revoked: −12 would say Q2 held at least 12 − 8 = 4.
+        let revoked = LedgerFacts::default();
+        let second = publish(&project, &revoked, &history, RULES, at(2023, 2, 1)).unwrap();
+        assert_eq!(second.rows.results, first.rows.results);
+        assert!(
+            second.rows.adjustments.is_empty(),
+            "{:?}",
+            second.rows.adjustments
+        );
+        assert_eq!(second.adjustment_round, Some(2023));
+        // Q1's eight alone revoked (−8) says nothing of Q2: it is published.
+        let mut q1_revoked = ledger.clone();
+        q1_revoked.results.retain(|(_, q), _| *q == q2);
+        q1_revoked.payments.retain(|(_, q, _), _| *q == q2);
+        let third = publish(&project, &q1_revoked, &history, RULES, at(2023, 2, 1)).unwrap();
+        assert_eq!(third.rows.adjustments.len(), 1);
+        assert_eq!(third.rows.adjustments[0].values[4], Value::Integer(-8));
     }
 }

@@ -68,13 +68,13 @@ pub fn rebuild_locked(
 ) -> Result<BuildReport, ServiceError> {
     let (tables, report, additions) = published_rows(conn, rules, now, Scrutiny::WhatIsNew)?;
     for (project, publication) in &additions {
-        history::append(
-            conn,
-            project,
-            &publication.newly_frozen,
-            &publication.new_totals,
-            &publication.new_adjustments,
-        )?;
+        let added = history::Additions {
+            frozen: &publication.newly_frozen,
+            totals: &publication.new_totals,
+            adjustments: &publication.new_adjustments,
+            round: publication.adjustment_round.map(|year| (year, now)),
+        };
+        history::append(conn, project, added)?;
     }
     for table in TABLES {
         let rows = tables.get(table.name).map_or(&[][..], Vec::as_slice);

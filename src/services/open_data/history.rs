@@ -10,9 +10,10 @@ use diesel::prelude::*;
 
 use crate::db::queries::insert_rows;
 use crate::db::schema::{
-    open_data_adjustment_money as adjustment_money, open_data_adjustments as adjustments,
-    open_data_frozen_blocks as blocks, open_data_frozen_money as money,
-    open_data_frozen_quarters as quarters, open_data_published_totals as totals,
+    open_data_adjustment_money as adjustment_money, open_data_adjustment_rounds as rounds,
+    open_data_adjustments as adjustments, open_data_frozen_blocks as blocks,
+    open_data_frozen_money as money, open_data_frozen_quarters as quarters,
+    open_data_published_totals as totals,
 };
 use crate::db::DbConn;
 use crate::domain::open_data::adjustments::{Adjustment, Change};
@@ -62,16 +63,27 @@ pub fn load(conn: &mut DbConn) -> Result<HashMap<String, History>, ServiceError>
         history.entry(project).or_default().totals.push(total);
     }
     for (project, adjustment) in load_adjustments(conn)? {
-        history
-            .entry(project)
-            .or_default()
-            .adjustments
-            .push(adjustment);
+        let adjustments = &mut history.entry(project).or_default().adjustments;
+        adjustments.push(adjustment);
+    }
+    let held: Vec<(String, i32)> = rounds::table
+        .select((rounds::project_id, rounds::year))
+        .load(conn)?;
+    for (project, year) in held {
+        let rounds = &mut history.entry(project).or_default().adjustment_rounds;
+        rounds.insert(year);
     }
     Ok(history)
 }
 
-type AdjustmentRow = (String, String, i32, NaiveDateTime, (i64, i64, i64, i64));
+type AdjustmentRow = (
+    String,
+    String,
+    i32,
+    NaiveDateTime,
+    (i64, i64, i64, i64),
+    bool,
+);
 
 /// Every adjustment published, with its project, in the order published.
 fn load_adjustments(conn: &mut DbConn) -> Result<Vec<(String, Adjustment)>, ServiceError> {
@@ -108,11 +120,12 @@ fn load_adjustments(conn: &mut DbConn) -> Result<Vec<(String, Adjustment)>, Serv
                 adjustments::payable_units,
                 adjustments::payable_minor,
             ),
+            adjustments::money_shown,
         ))
         .load(conn)?;
     Ok(rows
         .into_iter()
-        .map(|(project, code, year, published_at, c)| {
+        .map(|(project, code, year, published_at, c, money_shown)| {
             let money = money
                 .remove(&(project.clone(), code.clone(), year))
                 .unwrap_or_default();
@@ -128,6 +141,7 @@ fn load_adjustments(conn: &mut DbConn) -> Result<Vec<(String, Adjustment)>, Serv
                 year,
                 published_at,
                 change,
+                money_shown,
             };
             (project, adjustment)
         })
@@ -316,6 +330,15 @@ struct AdjustmentRecord {
     paid_units: i64,
     payable_units: i64,
     payable_minor: i64,
+    money_shown: bool,
+}
+
+#[derive(Insertable)]
+#[diesel(treat_none_as_default_value = false, table_name = rounds)]
+struct RoundRecord {
+    project_id: String,
+    year: i32,
+    held_at: NaiveDateTime,
 }
 
 #[derive(Insertable)]
@@ -328,14 +351,18 @@ struct AdjustmentMoneyRecord {
     amount_minor: i64,
 }
 
+/// What one rebuild adds to a project's history.
+pub struct Additions<'a> {
+    pub frozen: &'a [FrozenQuarter],
+    pub totals: &'a [PublishedTotal],
+    pub adjustments: &'a [Adjustment],
+    /// The year whose adjustment round was held, and when.
+    pub round: Option<(i32, NaiveDateTime)>,
+}
+
 /// Stores what a rebuild adds to a project's history.
-pub fn append(
-    conn: &mut DbConn,
-    project: &str,
-    frozen: &[FrozenQuarter],
-    published: &[PublishedTotal],
-    adjusted: &[Adjustment],
-) -> Result<(), ServiceError> {
+pub fn append(conn: &mut DbConn, project: &str, added: Additions) -> Result<(), ServiceError> {
+    let (frozen, published) = (added.frozen, added.totals);
     let mut quarter_rows = Vec::new();
     let mut block_rows = Vec::new();
     let mut money_rows = Vec::new();
@@ -384,7 +411,15 @@ pub fn append(
     insert_rows!(conn, blocks::table, &block_rows)?;
     insert_rows!(conn, money::table, &money_rows)?;
     insert_rows!(conn, totals::table, &total_rows)?;
-    append_adjustments(conn, project, adjusted)
+    if let Some((year, held_at)) = added.round {
+        let round = RoundRecord {
+            project_id: project.to_owned(),
+            year,
+            held_at,
+        };
+        insert_rows!(conn, rounds::table, &[round])?;
+    }
+    append_adjustments(conn, project, added.adjustments)
 }
 
 fn append_adjustments(
@@ -403,6 +438,7 @@ fn append_adjustments(
             paid_units: a.change.paid_units,
             payable_units: a.change.payable_units,
             payable_minor: a.change.payable_minor,
+            money_shown: a.money_shown,
         })
         .collect();
     let money: Vec<AdjustmentMoneyRecord> = adjusted
