@@ -1,6 +1,7 @@
 //! One published project as an INDIGO (v4) project document, from the project's rows in the
-//! published tables: what INDIGO's own tools read. Every value carries its `status`; a value
-//! withheld to protect small numbers is `PRIVATE` with no value and a note saying why; a value
+//! published tables: what INDIGO's own tools read, valid against INDIGO's project schema.
+//! Every value carries its `status`; a value withheld to protect small numbers is `PRIVATE`
+//! with no `value` at all (the schema allows none, not `null`) and a note saying why; a value
 //! not known is left out.
 
 use std::str::FromStr;
@@ -31,11 +32,22 @@ impl Writer<'_> {
     fn value(&self, column: &str) -> Option<Json> {
         match self.row.get(column) {
             Some(Json::Null) | None if self.suppressible.contains(&column) => Some(json!({
-                "value": null, "status": "PRIVATE", "notes": self.withheld_note,
+                "status": "PRIVATE", "notes": self.withheld_note,
             })),
             Some(Json::Null) | None => None,
             Some(v) => Some(json!({"value": v, "status": "PUBLIC"})),
         }
+    }
+
+    /// A count where INDIGO wants text (its `outcomes_achieved` describes what was
+    /// achieved): the count written out, with a note that it is one.
+    fn count_as_text(&self, column: &str, note: &str) -> Option<Json> {
+        let mut value = self.value(column)?;
+        if let Some(Json::Number(n)) = value.get("value").cloned() {
+            value["value"] = Json::String(n.to_string());
+            value["notes"] = json!(note);
+        }
+        Some(value)
     }
 
     /// An amount as an INDIGO number.
@@ -253,7 +265,14 @@ fn results(t: &ProjectTables, note: &str) -> Json {
                 json!({"value": "Interim", "status": "PUBLIC"}),
             );
             item.insert("period".into(), w.period());
-            insert(&mut item, "outcomes_achieved", w.value("outcomes_achieved"));
+            insert(
+                &mut item,
+                "outcomes_achieved",
+                w.count_as_text(
+                    "outcomes_achieved",
+                    "Units of outcome verified as achieved in the period (a count).",
+                ),
+            );
             insert(
                 &mut item,
                 "number_engaged_in_impact_bond",
@@ -341,6 +360,7 @@ mod tests {
         assert!(doc.get("stage_development").is_none());
         let total = &doc["overall_project_finance"]["total_outcome_payments_made"]["amount"];
         assert_eq!(total["status"], "PRIVATE");
+        assert!(total.get("value").is_none(), "INDIGO allows no null value");
         assert!(total["notes"].as_str().unwrap().contains("1 to 4"));
         assert_eq!(
             doc["overall_project_finance"]["maximum_potential_outcome_payment_v2"]["amount"]
