@@ -244,27 +244,7 @@ impl Config {
             warn_of_a_weak_pseudonym_key(&pseudonym_key);
         }
 
-        let relay = var("COFUND_SMTP_URL").and_then(|url| {
-            crate::notify::SmtpRelay::parse(&url)
-                .map_err(|e| errors.push(e))
-                .ok()
-        });
-        let mail_from = var("COFUND_MAIL_FROM");
-        if relay.is_some() && mail_from.is_none() {
-            errors.push("COFUND_SMTP_URL is set but COFUND_MAIL_FROM is not".into());
-        }
-        if let Some(from) = &mail_from {
-            if from.parse::<lettre::message::Mailbox>().is_err() {
-                errors.push(
-                    "COFUND_MAIL_FROM must be an address such as cofund@fund.example.org".into(),
-                );
-            }
-        }
-        let mail = crate::notify::MailSettings {
-            relay,
-            from: mail_from,
-            ..Default::default()
-        };
+        let mail = mail_from_env(environment, &bind, &mut errors);
         let db_pool_size = match var("COFUND_DB_POOL_SIZE").map(|v| v.parse::<u32>()) {
             None => 8,
             Some(Ok(n)) if (1..=256).contains(&n) => n,
@@ -294,6 +274,72 @@ impl Config {
             _ => Err(errors),
         }
     }
+}
+
+/// Outgoing mail: the relay and how to reach it, the sender, and the address links point at.
+fn mail_from_env(
+    environment: Environment,
+    bind: &str,
+    errors: &mut Vec<String>,
+) -> crate::notify::MailSettings {
+    let relay = var("COFUND_SMTP_URL").and_then(|url| {
+        crate::notify::SmtpRelay::parse(&url)
+            .map_err(|e| errors.push(e))
+            .ok()
+    });
+    let mail_from = var("COFUND_MAIL_FROM");
+    if relay.is_some() && mail_from.is_none() {
+        errors.push("COFUND_SMTP_URL is set but COFUND_MAIL_FROM is not".into());
+    }
+    if let Some(from) = &mail_from {
+        if from.parse::<lettre::message::Mailbox>().is_err() {
+            errors
+                .push("COFUND_MAIL_FROM must be an address such as cofund@fund.example.org".into());
+        }
+    }
+    let ca_pem = var("COFUND_SMTP_CA_FILE").and_then(|path| {
+        std::fs::read(&path)
+            .map_err(|e| errors.push(format!("COFUND_SMTP_CA_FILE {path}: {e}")))
+            .ok()
+    });
+    let public_url = match var("COFUND_PUBLIC_URL") {
+        Some(url) => match parse_public_url(&url) {
+            Ok(url) => url,
+            Err(e) => {
+                errors.push(e);
+                String::new()
+            }
+        },
+        None if environment == Environment::Production && relay.is_some() => {
+            errors.push("COFUND_ENV=production with COFUND_SMTP_URL needs COFUND_PUBLIC_URL, the address people reach cofund at (such as https://cofund.fund.example.org), so that links in emails work".into());
+            String::new()
+        }
+        None => format!("http://{bind}"),
+    };
+    crate::notify::MailSettings {
+        relay,
+        from: mail_from,
+        ca_pem,
+        public_url,
+        ..Default::default()
+    }
+}
+
+/// `COFUND_PUBLIC_URL`: an http(s) address with no query or fragment, without its trailing
+/// slash.
+fn parse_public_url(url: &str) -> Result<String, String> {
+    let problem = || {
+        format!("COFUND_PUBLIC_URL must be an http:// or https:// address such as https://cofund.fund.example.org, not '{url}'")
+    };
+    let rest = url
+        .strip_prefix("https://")
+        .or_else(|| url.strip_prefix("http://"))
+        .ok_or_else(problem)?;
+    let host = rest.split('/').next().unwrap_or("");
+    if host.is_empty() || url.contains(['?', '#', ' ']) || url.chars().any(char::is_control) {
+        return Err(problem());
+    }
+    Ok(url.trim_end_matches('/').to_owned())
 }
 
 impl JwtSettings {

@@ -31,6 +31,15 @@ pub struct MailSettings {
     pub retry_base: Duration,
     /// Attempts before a message is marked `failed` (still listed, never retried).
     pub max_attempts: i32,
+    /// How long a claimed message is left to its worker before another may take it: far
+    /// longer than one send can take (each step of the conversation times out at 20 s).
+    pub lease: Duration,
+    /// The certificate authorities (PEM) that the relay's certificate must chain to
+    /// (`COFUND_SMTP_CA_FILE`), instead of the system's roots.
+    pub ca_pem: Option<Vec<u8>>,
+    /// Where people reach this server (`COFUND_PUBLIC_URL`, no trailing slash): links in
+    /// emails are made absolute from it when they are sent.
+    pub public_url: String,
 }
 
 /// The longest wait between two attempts at one message.
@@ -44,30 +53,70 @@ impl Default for MailSettings {
             poll: Duration::from_secs(2),
             retry_base: Duration::from_secs(30),
             max_attempts: 12,
+            lease: Duration::from_secs(300),
+            ca_pem: None,
+            public_url: "http://127.0.0.1:8080".into(),
         }
     }
 }
 
-/// An SMTP relay from `COFUND_SMTP_URL`: `smtp://[user:password@]host[:port]`. Plain SMTP to a
-/// relay cofund trusts (a local MTA or an internal relay); TLS is the relay's business.
+/// An SMTP relay from `COFUND_SMTP_URL`: `scheme://[user:password@]host[:port]`, where the
+/// scheme says how the connection is protected (see [`RelaySecurity`]).
 #[derive(Clone, PartialEq, Eq)]
 pub struct SmtpRelay {
     pub host: String,
     pub port: u16,
     pub credentials: Option<(String, String)>,
+    pub security: RelaySecurity,
+}
+
+/// How the connection to the relay is protected. With TLS the relay's certificate is verified
+/// (against the system's roots or `COFUND_SMTP_CA_FILE`), and a relay that cannot do TLS is
+/// never written to in plain text instead.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RelaySecurity {
+    /// `smtp://` (port 25 unless given): plain text, for a relay on the same host or network
+    /// that cofund trusts.
+    Plain,
+    /// `smtp+starttls://` (port 587): plain text until STARTTLS, which is required.
+    StartTls,
+    /// `smtps://` (port 465): TLS from the first byte.
+    Tls,
+}
+
+impl RelaySecurity {
+    fn scheme(self) -> &'static str {
+        match self {
+            RelaySecurity::Plain => "smtp",
+            RelaySecurity::StartTls => "smtp+starttls",
+            RelaySecurity::Tls => "smtps",
+        }
+    }
 }
 
 impl std::fmt::Debug for SmtpRelay {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "smtp://{}:{}", self.host, self.port)
+        let scheme = self.security.scheme();
+        write!(f, "{scheme}://{}:{}", self.host, self.port)
     }
 }
 
 impl SmtpRelay {
     pub fn parse(url: &str) -> Result<SmtpRelay, String> {
-        let rest = url.strip_prefix("smtp://").ok_or_else(|| {
-            "COFUND_SMTP_URL must be smtp://[user:password@]host[:port] (TLS to the relay is not built in: use a local relay)".to_owned()
-        })?;
+        let schemes = [
+            (RelaySecurity::Plain, 25),
+            (RelaySecurity::StartTls, 587),
+            (RelaySecurity::Tls, 465),
+        ];
+        let (security, default_port, rest) = schemes
+            .into_iter()
+            .find_map(|(security, port)| {
+                let rest = url.strip_prefix(&format!("{}://", security.scheme()))?;
+                Some((security, port, rest))
+            })
+            .ok_or_else(|| {
+                "COFUND_SMTP_URL must be smtp://, smtp+starttls:// (STARTTLS required) or smtps:// (TLS), then [user:password@]host[:port]".to_owned()
+            })?;
         let rest = rest.trim_end_matches('/');
         let (credentials, address) = match rest.rsplit_once('@') {
             Some((userinfo, address)) => {
@@ -87,7 +136,7 @@ impl SmtpRelay {
                 port.parse()
                     .map_err(|_| "COFUND_SMTP_URL has a port that is not a number".to_owned())?,
             ),
-            None => (address, 25),
+            None => (address, default_port),
         };
         if host.is_empty() {
             return Err("COFUND_SMTP_URL names no host".into());
@@ -96,6 +145,7 @@ impl SmtpRelay {
             host: host.to_owned(),
             port,
             credentials,
+            security,
         })
     }
 }
@@ -212,8 +262,13 @@ mod tests {
             !format!("{relay:?}").contains("p@ss"),
             "a relay's password is never printed"
         );
+        let relay = SmtpRelay::parse("smtps://relay.example").unwrap();
+        assert_eq!((relay.security, relay.port), (RelaySecurity::Tls, 465));
+        let relay = SmtpRelay::parse("smtp+starttls://u:p@relay.example").unwrap();
+        assert_eq!((relay.security, relay.port), (RelaySecurity::StartTls, 587));
+        assert_eq!(format!("{relay:?}"), "smtp+starttls://relay.example:587");
         for bad in [
-            "smtps://relay",
+            "smtp+tls://relay",
             "http://relay",
             "smtp://",
             "smtp://relay:port",
@@ -232,7 +287,15 @@ mod tests {
     }
 }
 
-/// The texts of the notifications, from plain facts.
+/// Writes the links of a stored message absolute: a link is stored as `</path>` (angle
+/// brackets mark a link in plain-text mail), so that a message queued before the server moved
+/// links to where it is when sent.
+pub fn absolute_links(body: &str, public_url: &str) -> String {
+    body.replace("</", &format!("<{}/", public_url.trim_end_matches('/')))
+}
+
+/// The texts of the notifications, from plain facts. Links are written `</path>` (see
+/// [`absolute_links`]).
 pub mod messages {
     use super::{Notification, NotificationKind};
     use crate::domain::position::CapWarning;
@@ -259,8 +322,10 @@ pub mod messages {
             },
             body: format!(
                 "{issuer} has issued {kind} {number} to {recipient} for {period} of {project}.\n\n\
-                 Total: {total}\nDue: {due}\n\nThe document, its lines and how the amounts were split: \
-                 /v1/documents/{id} (as CSV: /v1/documents/{id}.csv; printable: /v1/documents/{id}.html).\n",
+                 Total: {total}\nDue: {due}\n\nThe document, its lines and how the amounts were split:\n\
+                 </v1/documents/{id}.html> (printable)\n</v1/documents/{id}.csv> (CSV)\n\n\
+                 These open with your organisation's cofund API token, sent as the header \
+                 \"Authorization: Bearer <token>\" (your cofund administrator issues tokens).\n",
                 issuer = d.issuer,
                 kind = d.kind_label.to_lowercase(),
                 number = d.number,
@@ -286,7 +351,8 @@ pub mod messages {
             subject: format!("Claim {claim_id} on {project} was rejected"),
             body: format!(
                 "The claim {claim_id} for outcome {outcome}, achieved on {achieved_on}, on {project} was rejected.\n\n\
-                 Reason given: {reason}\n\nThe claim: /v1/claims/{claim_id}\n"
+                 Reason given: {reason}\n\nThe claim: </v1/claims/{claim_id}> (with your organisation's \
+                 cofund API token, sent as the header \"Authorization: Bearer <token>\")\n"
             ),
         }
     }

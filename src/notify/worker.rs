@@ -2,9 +2,11 @@
 //! PostgreSQL: each claims a batch of due messages with `FOR UPDATE SKIP LOCKED` and a lease
 //! (the message's next attempt is pushed past the time a send can take) in a short transaction
 //! of its own, then sends outside any transaction, so that no other worker takes the same
-//! message and no database lock is held while the relay answers. A process that dies between
-//! sending and recording it sends that message again once its lease has run out: the stable
-//! `Message-ID` lets the receiving side tell the copy.
+//! message and no database lock is held while the relay answers. Before each send the worker
+//! checks that the message is still its own (no other worker has claimed it since, its lease
+//! having run out while a slow relay took the ones before it) and renews the lease for the
+//! send: a message is sent twice only when a process dies between sending and recording it
+//! (at least once, then), and the stable `Message-ID` lets the receiving side drop the copy.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -14,9 +16,12 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use lettre::message::Mailbox;
 use lettre::transport::smtp::authentication::Credentials;
+use lettre::transport::smtp::client::{Certificate, CertificateStore, Tls, TlsParameters};
 use lettre::{Message, SmtpTransport, Transport};
 
-use super::{retry_delay, MailSettings, SmtpRelay, FAILED, QUEUED, SENT};
+use super::{
+    absolute_links, retry_delay, MailSettings, RelaySecurity, SmtpRelay, FAILED, QUEUED, SENT,
+};
 use crate::clock::Clock;
 use crate::db::models::OutboxMessage;
 use crate::db::schema::outbox;
@@ -24,8 +29,6 @@ use crate::db::{backend_specific, write_tx, DbConn, Pool};
 
 /// Messages claimed per round.
 const BATCH: i64 = 50;
-/// How long a claimed message is left to its worker before another may try it.
-const LEASE: Duration = Duration::from_secs(300);
 
 /// The running worker. Dropping it (with the server that holds it) stops the thread and
 /// waits for the round in hand to finish, so that nothing is left half-recorded.
@@ -68,7 +71,7 @@ impl MailWorker {
         let from: Mailbox = from
             .parse()
             .map_err(|e| format!("COFUND_MAIL_FROM is not an address: {e}"))?;
-        let transport = transport(&relay);
+        let transport = transport(&relay, settings.ca_pem.as_deref())?;
         let stop = Arc::new(AtomicBool::new(false));
         let stopped = stop.clone();
         let thread = std::thread::Builder::new()
@@ -90,14 +93,33 @@ impl MailWorker {
     }
 }
 
-fn transport(relay: &SmtpRelay) -> SmtpTransport {
+/// The connection to the relay: TLS as its URL says, the certificate verified against
+/// `ca_pem` if given, else the system's roots.
+pub fn transport(relay: &SmtpRelay, ca_pem: Option<&[u8]>) -> Result<SmtpTransport, String> {
     let mut builder = SmtpTransport::builder_dangerous(relay.host.clone())
         .port(relay.port)
         .timeout(Some(Duration::from_secs(20)));
+    if relay.security != RelaySecurity::Plain {
+        let mut tls = TlsParameters::builder(relay.host.clone());
+        if let Some(pem) = ca_pem {
+            let ca = Certificate::from_pem(pem)
+                .map_err(|e| format!("COFUND_SMTP_CA_FILE holds no usable certificate: {e}"))?;
+            tls = tls
+                .certificate_store(CertificateStore::None)
+                .add_root_certificate(ca);
+        }
+        let tls = tls
+            .build_rustls()
+            .map_err(|e| format!("cannot set up TLS to the relay: {e}"))?;
+        builder = builder.tls(match relay.security {
+            RelaySecurity::StartTls => Tls::Required(tls),
+            _ => Tls::Wrapper(tls),
+        });
+    }
     if let Some((user, password)) = &relay.credentials {
         builder = builder.credentials(Credentials::new(user.clone(), password.clone()));
     }
-    builder.build()
+    Ok(builder.build())
 }
 
 /// What one round did.
@@ -106,6 +128,8 @@ pub struct Round {
     pub sent: usize,
     pub retried: usize,
     pub failed: usize,
+    /// Claimed, but taken by another worker before this one came to send them.
+    pub passed_on: usize,
 }
 
 /// Claims the due messages, sends each, and records what happened.
@@ -129,11 +153,16 @@ pub fn deliver_due(
     if due.is_none() {
         return Ok(Round::default());
     }
-    let claimed = write_tx(&mut conn, |conn| claim(conn, now)).map_err(|e| e.to_string())?;
+    let lease = settings.lease;
+    let claimed = write_tx(&mut conn, |conn| claim(conn, now, lease)).map_err(|e| e.to_string())?;
     let mut round = Round::default();
     for message in claimed {
-        let outcome =
-            build(&message, from).and_then(|m| transport.send(&m).map(|_| ()).map_err(describe));
+        if !hold(&mut conn, &message, clock.now(), lease).map_err(|e| e.to_string())? {
+            round.passed_on += 1;
+            continue;
+        }
+        let outcome = build(&message, from, &settings.public_url)
+            .and_then(|m| transport.send(&m).map(|_| ()).map_err(describe));
         let now = clock.now();
         let update = match outcome {
             Ok(()) => {
@@ -176,10 +205,14 @@ pub fn deliver_due(
 
 /// Takes up to [`BATCH`] due messages for this worker: their attempt is counted and their next
 /// attempt moved past the lease, in one short transaction.
-fn claim(conn: &mut DbConn, now: NaiveDateTime) -> QueryResult<Vec<OutboxMessage>> {
+fn claim(
+    conn: &mut DbConn,
+    now: NaiveDateTime,
+    lease: Duration,
+) -> QueryResult<Vec<OutboxMessage>> {
     let due = backend_specific::due_outbox_messages(conn, now, BATCH)?;
     let ids: Vec<&str> = due.iter().map(|m| m.id.as_str()).collect();
-    let lease_until = now + chrono::Duration::from_std(LEASE).expect("a short lease");
+    let lease_until = now + chrono::Duration::from_std(lease).unwrap_or_default();
     diesel::update(outbox::table.filter(outbox::id.eq_any(&ids)))
         .set((
             outbox::attempts.eq(outbox::attempts + 1),
@@ -193,6 +226,26 @@ fn claim(conn: &mut DbConn, now: NaiveDateTime) -> QueryResult<Vec<OutboxMessage
             ..m
         })
         .collect())
+}
+
+/// Whether `message` is still this worker's to send, renewing its lease for the send if so:
+/// another worker that claimed it since (its lease having run out) counted another attempt.
+fn hold(
+    conn: &mut DbConn,
+    message: &OutboxMessage,
+    now: NaiveDateTime,
+    lease: Duration,
+) -> QueryResult<bool> {
+    let lease_until = now + chrono::Duration::from_std(lease).unwrap_or_default();
+    let renewed = diesel::update(
+        outbox::table
+            .find(&message.id)
+            .filter(outbox::status.eq(QUEUED))
+            .filter(outbox::attempts.eq(message.attempts)),
+    )
+    .set(outbox::next_attempt_at.eq(lease_until))
+    .execute(conn)?;
+    Ok(renewed == 1)
 }
 
 struct Failure {
@@ -216,8 +269,9 @@ fn describe(e: lettre::transport::smtp::Error) -> Failure {
     }
 }
 
-/// The message as sent: its outbox id makes its stable `Message-ID`.
-fn build(message: &OutboxMessage, from: &Mailbox) -> Result<Message, Failure> {
+/// The message as sent: its outbox id makes its stable `Message-ID`, and its links are made
+/// absolute from `public_url`.
+fn build(message: &OutboxMessage, from: &Mailbox, public_url: &str) -> Result<Message, Failure> {
     let bad = |what: &str| Failure {
         permanent: true,
         detail: format!("the message cannot be built: {what}"),
@@ -235,6 +289,6 @@ fn build(message: &OutboxMessage, from: &Mailbox) -> Result<Message, Failure> {
     }
     builder
         .header(lettre::message::header::ContentType::TEXT_PLAIN)
-        .body(message.body.clone())
+        .body(absolute_links(&message.body, public_url))
         .map_err(|_| bad("its headers or body are not valid"))
 }
