@@ -17,7 +17,7 @@ use crate::db::{queries, write_tx};
 use crate::domain::limits;
 use crate::domain::money::MoneyJson;
 use crate::domain::period::Period;
-use crate::domain::position::CapWarning;
+use crate::domain::position::{plan_problems, CapWarning, PlanLimits};
 use crate::domain::registry::SettlementFrequency;
 use crate::domain::spreadsheet::text_cell;
 use crate::domain::FieldError;
@@ -333,13 +333,14 @@ pub struct PaymentPlanRequest {
 /// in its fund's position.
 #[utoipa::path(
     put, path = "/v1/projects/{id}/payment-plan", tag = "settlement", operation_id = "setPaymentPlan",
-    description = "An admin, or a fund manager of the organisation that owns the project's fund (a project the caller cannot see is a 404). Replaces the project's whole plan with these quarters (at most 200, each once, in the project's currency, none negative); an empty list clears it, and repeating the same request leaves the same plan. It changes no money: the plan is only shown against actuals in the fund's position.",
+    description = "An admin, or a fund manager of the organisation that owns the project's fund (a project the caller cannot see is a 404). Replaces the project's whole plan with these quarters (at most 200, each once, in the project's currency, none negative, each from the quarter the service starts in to four quarters after the one it ends in, and together no more than the payers' maximum commitments or the contract's maximum outcome payment); an empty list clears it, and repeating the same request leaves the same plan. It changes no money: the plan is only shown against actuals in the fund's position.",
     params(("id" = String, Path)),
     request_body = PaymentPlanRequest,
     responses(
         (status = 204, description = "The plan is stored"),
         (status = 403, description = "Not an admin, or not a fund manager of the project's fund", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid quarters or amounts (not a quarter such as 2026-Q3, planned twice, another currency, negative); `errors` names each", body = crate::api::error::documented::ValidationProblem, content_type = "application/problem+json"),
+        (status = 404, description = "No such project, or one the caller cannot see", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid quarters or amounts (not a quarter such as 2026-Q3, planned twice, outside the project's quarters, another currency, negative, or more in all than the project can pay); `errors` names each", body = crate::api::error::documented::ValidationProblem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
 )]
@@ -358,21 +359,107 @@ pub async fn set_plan(
     with_db(&pool, move |conn| {
         write_tx(conn, |conn| {
             lock_project(conn, &project_id)?;
-            let project = load_visible(conn, &principal, &project_id)?;
-            if !principal.is_admin()
-                && project.fund_owner.as_deref() != principal.organisation_id.as_deref()
-            {
-                return Err(ApiError::Forbidden(
-                    "only the managers of the project's fund set its payment plan".into(),
-                ));
+            let project = plan_keepers_project(conn, &principal, &project_id)?;
+            let record = &project.record;
+            let currency = &record.project.currency;
+            let quarters = parse_plan(&request, currency).map_err(ApiError::Validation)?;
+            let limits = PlanLimits {
+                service_start: record.project.service_start,
+                service_end: record.project.service_end,
+                commitments: record
+                    .payers
+                    .iter()
+                    .map(|p| p.payer.max_commitment_minor)
+                    .collect(),
+                contract_cap: record.project.max_outcome_payment_minor,
+            };
+            let money = |minor: i64| MoneyJson::from_minor(minor, currency).to_string();
+            let problems = plan_problems(&quarters, &limits, money);
+            if !problems.is_empty() {
+                return Err(ApiError::Validation(problems));
             }
-            let quarters = parse_plan(&request, &project.record.project.currency)
-                .map_err(ApiError::Validation)?;
             Ok(service::set_payment_plan(conn, &project_id, &quarters)?)
         })
     })
     .await?;
     Ok(HttpResponse::NoContent().finish())
+}
+
+/// The project, if `principal` keeps its payment plan: an admin, or a fund manager of the
+/// organisation that owns the project's fund.
+fn plan_keepers_project(
+    conn: &mut crate::db::DbConn,
+    principal: &Principal,
+    project_id: &str,
+) -> Result<crate::services::access::VisibleProject, ApiError> {
+    let project = load_visible(conn, principal, project_id)?;
+    if !principal.is_admin()
+        && project.fund_owner.as_deref() != principal.organisation_id.as_deref()
+    {
+        return Err(ApiError::Forbidden(
+            "only the managers of the project's fund keep its payment plan".into(),
+        ));
+    }
+    Ok(project)
+}
+
+/// A project's payment plan as stored.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(example = json!({"quarters": [
+    {"quarter": "2026-Q3", "planned": {"amount": "36000.00", "currency": "GBP"}},
+    {"quarter": "2026-Q4", "planned": {"amount": "54000.00", "currency": "GBP"}}
+], "total": {"amount": "90000.00", "currency": "GBP"}}))]
+pub struct PaymentPlanView {
+    /// The planned quarters in time order.
+    pub quarters: Vec<PlannedQuarterView>,
+    /// Their sum.
+    pub total: MoneyJson,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PlannedQuarterView {
+    #[schema(example = "2026-Q3")]
+    pub quarter: String,
+    pub planned: MoneyJson,
+}
+
+/// Read a project's payment plan.
+#[utoipa::path(
+    get, path = "/v1/projects/{id}/payment-plan", tag = "settlement", operation_id = "getPaymentPlan",
+    description = "An admin, or a fund manager of the organisation that owns the project's fund (a project the caller cannot see is a 404): the plan as the last PUT stored it, quarters in time order, with its total; no quarters when none is set.",
+    params(("id" = String, Path)),
+    responses(
+        (status = 200, description = "The plan", body = PaymentPlanView),
+        (status = 403, description = "Not an admin, or not a fund manager of the project's fund", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such project, or one the caller cannot see", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn get_plan(
+    pool: web::Data<Pool>,
+    principal: Principal,
+    id: web::Path<String>,
+) -> Result<web::Json<PaymentPlanView>, ApiError> {
+    principal.require(&[Role::Admin, Role::FundManager])?;
+    let project_id = id.into_inner();
+    let view = with_db(&pool, move |conn| {
+        let project = plan_keepers_project(conn, &principal, &project_id)?;
+        let currency = project.record.project.currency.clone();
+        let quarters = service::payment_plan(conn, &project_id)?;
+        let money = |minor: i64| MoneyJson::from_minor(minor, &currency);
+        Ok(PaymentPlanView {
+            total: money(quarters.iter().map(|(_, planned)| planned).sum()),
+            quarters: quarters
+                .into_iter()
+                .map(|(quarter, planned)| PlannedQuarterView {
+                    quarter: quarter.to_string(),
+                    planned: money(planned),
+                })
+                .collect(),
+        })
+    })
+    .await?;
+    Ok(web::Json(view))
 }
 
 /// The plan's quarters and planned amounts in the project's currency, or every field at fault.

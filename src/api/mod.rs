@@ -237,8 +237,9 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     )
     .service(
         web::resource("/v1/projects/{id}/payment-plan")
+            .get(finance::get_plan)
             .put(finance::set_plan)
-            .default_service(not_allowed("PUT")),
+            .default_service(not_allowed("GET, PUT")),
     )
     .service(
         web::resource("/v1/projects")

@@ -1,7 +1,12 @@
-//! A fund manager's view ahead of the budget: how close each cap is, and when it will bind at
-//! the pace of the last four quarters. Pure: the caller brings the amounts.
+//! A fund manager's view ahead of the budget: how close each cap is, when it will bind at
+//! the pace of the last four quarters, and what a payment plan may hold. Pure: the caller
+//! brings the amounts.
+
+use chrono::NaiveDate;
 
 use super::period::Period;
+use super::registry::SettlementFrequency;
+use super::FieldError;
 
 /// How close a total is to its cap.
 #[derive(
@@ -62,6 +67,75 @@ pub fn projected_binding_quarter(
     Some(quarter)
 }
 
+/// Quarters after the one in which the service ends that a plan may still expect payments
+/// in: outcomes are claimed and verified in arrears (a job held 52 weeks from the service's
+/// last day is verified a year later).
+pub const PLAN_QUARTERS_AFTER_SERVICE: usize = 4;
+
+/// What bounds a project's payment plan: its service period and the most it can ever pay.
+pub struct PlanLimits {
+    pub service_start: NaiveDate,
+    pub service_end: NaiveDate,
+    /// Each payer's maximum commitment.
+    pub commitments: Vec<i64>,
+    /// The contract's maximum outcome payment, if it has one.
+    pub contract_cap: Option<i64>,
+}
+
+impl PlanLimits {
+    /// The first and last quarters a plan may name.
+    pub fn quarters(&self) -> (Period, Period) {
+        let quarter = |day| Period::containing(day, SettlementFrequency::Quarterly);
+        let mut last = quarter(self.service_end);
+        for _ in 0..PLAN_QUARTERS_AFTER_SERVICE {
+            last = last.next();
+        }
+        (quarter(self.service_start), last)
+    }
+
+    /// The most the project can pay: its payers' commitments together, and no more than the
+    /// contract's maximum.
+    pub fn most(&self) -> i64 {
+        let committed = self.commitments.iter().sum::<i64>();
+        self.contract_cap
+            .map_or(committed, |cap| cap.min(committed))
+    }
+}
+
+/// What is wrong with a plan of `(quarter, planned)` against `limits`: each quarter outside
+/// the service's quarters (and the tail after it), and a total above what the project can pay.
+/// `money` writes an amount for a message.
+pub fn plan_problems(
+    quarters: &[(Period, i64)],
+    limits: &PlanLimits,
+    money: impl Fn(i64) -> String,
+) -> Vec<FieldError> {
+    let (first, last) = limits.quarters();
+    let mut problems: Vec<FieldError> = quarters
+        .iter()
+        .enumerate()
+        .filter(|(_, (q, _))| q.start() < first.start() || q.start() > last.start())
+        .map(|(i, _)| {
+            FieldError::new(
+                format!("quarters[{i}].quarter"),
+                format!("is outside the project's quarters: from {first}, when its service starts, to {last}, {PLAN_QUARTERS_AFTER_SERVICE} quarters after it ends"),
+            )
+        })
+        .collect();
+    let total: i64 = quarters.iter().map(|(_, planned)| planned).sum();
+    if total > limits.most() {
+        problems.push(FieldError::new(
+            "quarters",
+            format!(
+                "the plan totals {}, more than the project can pay: {} (its payers' maximum commitments, within any contract cap)",
+                money(total),
+                money(limits.most())
+            ),
+        ));
+    }
+    problems
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -107,5 +181,39 @@ mod tests {
         assert_eq!(projected_binding_quarter(1, 40_000, q), Some(q));
         assert_eq!(projected_binding_quarter(0, 40_000, q), None);
         assert_eq!(projected_binding_quarter(1, 0, q), None);
+    }
+
+    #[test]
+    fn a_plan_stays_within_the_service_and_what_the_payers_committed() {
+        let day = |s: &str| NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap();
+        let q = |s: &str| Period::parse(s).unwrap();
+        let limits = PlanLimits {
+            service_start: day("2021-02-01"),
+            service_end: day("2022-12-31"),
+            commitments: vec![60_000, 40_000],
+            contract_cap: None,
+        };
+        let money = |minor: i64| format!("{minor}");
+        let fine = [(q("2021-Q1"), 50_000), (q("2023-Q4"), 50_000)];
+        assert!(plan_problems(&fine, &limits, money).is_empty());
+        let outside = [(q("2020-Q4"), 1), (q("2024-Q1"), 1)];
+        let problems = plan_problems(&outside, &limits, money);
+        let fields: Vec<&str> = problems.iter().map(|p| p.field.as_str()).collect();
+        assert_eq!(fields, ["quarters[0].quarter", "quarters[1].quarter"]);
+        let too_much = [(q("2021-Q1"), 100_001)];
+        assert_eq!(
+            plan_problems(&too_much, &limits, money)[0].field,
+            "quarters"
+        );
+        // A contract cap lower than the commitments bounds the plan instead.
+        let capped = PlanLimits {
+            contract_cap: Some(70_000),
+            ..limits
+        };
+        assert_eq!(capped.most(), 70_000);
+        assert_eq!(
+            plan_problems(&[(q("2021-Q1"), 70_001)], &capped, money).len(),
+            1
+        );
     }
 }

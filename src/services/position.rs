@@ -276,6 +276,29 @@ fn quarterly_allocations(
         .collect())
 }
 
+/// A project's payment plan: (quarter, planned amount) in time order.
+pub fn payment_plan(
+    conn: &mut DbConn,
+    project_id: &str,
+) -> Result<Vec<(Period, i64)>, ServiceError> {
+    let stored: Vec<PaymentPlanQuarter> = payment_plans::table
+        .filter(payment_plans::project_id.eq(project_id))
+        .select(PaymentPlanQuarter::as_select())
+        .load(conn)?;
+    let mut plan = Vec::with_capacity(stored.len());
+    for q in stored {
+        let quarter = Period::parse(&q.quarter).ok_or_else(|| {
+            ServiceError::Internal(format!(
+                "a stored plan quarter is not a quarter: {}",
+                q.quarter
+            ))
+        })?;
+        plan.push((quarter, q.planned_minor));
+    }
+    plan.sort_by_key(|(quarter, _)| quarter.start());
+    Ok(plan)
+}
+
 /// Replaces a project's payment plan with `quarters` (quarter, planned amount).
 pub fn set_payment_plan(
     conn: &mut DbConn,

@@ -951,6 +951,30 @@ async fn a_fund_sees_its_position_and_a_council_its_own_statement() {
     app.put_json(&path, Some(&cbo_token), &plan)
         .await
         .assert_status(204);
+    // The plan reads back, to those who keep it.
+    let stored = json!({"quarters": [{"quarter": q, "planned": gbp("5000.00")}], "total": gbp("5000.00")});
+    let read = app.get(&path, Some(&cbo_token)).await;
+    assert_eq!(read.assert_status(200), &stored);
+    app.get(&path, Some(&sof_token)).await.assert_problem(403);
+    // It stays within the service's quarters (2016-Q1 to four quarters after 2030-Q4) and what
+    // the payers committed (£2,020,000.00 in all); a refused plan changes nothing.
+    let outside = json!({"quarters": [
+        {"quarter": "2015-Q4", "planned": gbp("1.00")},
+        {"quarter": "2031-Q4", "planned": gbp("1.00")},
+        {"quarter": "2032-Q1", "planned": gbp("1.00")},
+    ]});
+    let refused = app.put_json(&path, Some(&cbo_token), &outside).await;
+    refused.assert_invalid_field("quarters[0].quarter");
+    refused.assert_invalid_field("quarters[2].quarter");
+    let too_much = json!({"quarters": [
+        {"quarter": "2021-Q1", "planned": gbp("2000000.00")},
+        {"quarter": "2021-Q2", "planned": gbp("20000.01")},
+    ]});
+    app.put_json(&path, Some(&cbo_token), &too_much)
+        .await
+        .assert_invalid_field("quarters");
+    let read = app.get(&path, Some(&cbo_token)).await;
+    assert_eq!(read.assert_status(200), &stored);
 
     let position = app
         .get(&format!("/v1/funds/{cbo_fund}/position"), Some(&cbo_token))
