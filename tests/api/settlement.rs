@@ -952,7 +952,8 @@ async fn a_fund_sees_its_position_and_a_council_its_own_statement() {
         .await
         .assert_status(204);
     // The plan reads back, to those who keep it.
-    let stored = json!({"quarters": [{"quarter": q, "planned": gbp("5000.00")}], "total": gbp("5000.00")});
+    let stored =
+        json!({"quarters": [{"quarter": q, "planned": gbp("5000.00")}], "total": gbp("5000.00")});
     let read = app.get(&path, Some(&cbo_token)).await;
     assert_eq!(read.assert_status(200), &stored);
     app.get(&path, Some(&sof_token)).await.assert_problem(403);

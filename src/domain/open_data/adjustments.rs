@@ -19,10 +19,13 @@
 //! Its money is shown only when it follows from its counts: every changed quarter holds, both
 //! as frozen and as the ledger has it now, outcomes paid exactly the outcome's price each (no
 //! outcome is paid more, so a total of the price times the outcomes paid says so), so every
-//! change was at that price and the money tells nothing of which outcomes or quarters changed.
-//! Otherwise (deadweight, a cap that cut a payment, a participant's limit) it is withheld: at
-//! two rates a sum can be solved for the counts behind it. Changes that are not published
-//! wait, adding up, for the next year's round. A published row never changes.
+//! change was at that price and the money tells nothing of which outcomes or quarters changed;
+//! and every earlier row of the outcome showed its money (else this one's would give that back
+//! by subtraction). Otherwise it is withheld: wherever an outcome may be paid less than its
+//! price (deadweight, a cap that cut a payment, a participant's limit), two rates may be at
+//! work, and a sum can be solved for the counts behind it. The auditor knows the money all the
+//! same. Changes that are not published wait, adding up, for the next year's round. A
+//! published row never changes.
 
 use std::collections::BTreeMap;
 
@@ -100,11 +103,11 @@ impl Change {
 }
 
 /// The year whose adjustment round a rebuild at `now` holds, if it holds one: the first
-/// rebuild of a calendar year that finds published quarters.
+/// rebuild of each calendar year (with nothing published yet, it has nothing to offer, but
+/// it is held all the same, so that no round falls later in the year).
 pub fn round_due(history: &History, now: NaiveDateTime) -> Option<i32> {
     let year = now.date().year();
-    let held = history.adjustment_rounds.contains(&year);
-    (!history.frozen.is_empty() && !held).then_some(year)
+    (!history.adjustment_rounds.contains(&year)).then_some(year)
 }
 
 /// The adjustments that may be published at `now`, before the auditor's say: when the year's
@@ -137,8 +140,12 @@ pub fn offered(
         let metric = project.metrics.iter().find(|m| m.code == code);
         let price = metric.map_or(0, |m| m.price_minor);
         let at_price = |b: &Changed| b.now.at_price(price) && b.then.at_price(price);
+        // A sum withheld from an earlier row would follow from this one's, shown, by
+        // subtraction from the price times the counts.
+        let earlier = history.adjustments.iter().filter(|a| a.code == code);
+        let shown_before = earlier.clone().all(|a| a.money_shown);
         offered.push(Adjustment {
-            money_shown: blocks.values().all(at_price),
+            money_shown: shown_before && blocks.values().all(at_price),
             code,
             year,
             published_at: now,
@@ -358,5 +365,22 @@ mod tests {
         ledger.payments.get_mut(&q1).unwrap().minor = 10 * 100 - 100 + 6 * 40;
         let offered = offer(&ledger, &history, at(2022, 3, 1));
         assert!(offered.iter().all(|a| !a.money_shown));
+    }
+
+    #[test]
+    fn money_withheld_once_stays_withheld_for_the_outcome() {
+        // An earlier row withheld its money; this year's changes are all at the price, but
+        // showing their sum would give the earlier one back (the price times the counts, less).
+        let (ledger, mut history) = case([10, 10], [(16, 100), (10, 100)]);
+        history.adjustments.push(Adjustment {
+            code: "a".into(),
+            year: 2022,
+            published_at: at(2022, 1, 1),
+            change: Change::default(),
+            money_shown: false,
+        });
+        let offered = offer(&ledger, &history, at(2023, 1, 1));
+        assert_eq!(offered[0].change.achieved_units, 6);
+        assert!(!offered[0].money_shown);
     }
 }

@@ -558,7 +558,7 @@ pub static TABLES: &[Table] = &[
     Table {
         name: "adjustments",
         title: "Adjustments to published quarters",
-        description: "What changed in the quarters already published (late verifications less revocations), per project, outcome metric and calendar year, net over all the project's published quarters (withheld ones included) since they were published or last adjusted. A published quarter never changes: a project's quarters, all of them, plus its adjustments give what the ledger held at the last adjustment. Adjustments are made once a year, by the first rebuild of the year; a row is published only when each count's change is nothing or at least the suppression threshold, and changes that cannot be published yet wait for the next year.",
+        description: "What changed in the quarters already published (late verifications less revocations), per project, outcome metric and calendar year, net over all the project's published quarters (withheld ones included) since they were published or last adjusted. A published quarter never changes; changes that cannot be published yet are in neither the quarters nor the adjustments. Adjustments are made once a year, by the first rebuild of the year; a row is published only when each count's change is nothing or at least the suppression threshold, and changes that cannot be published yet wait for the next year.",
         indigo: None,
         fields: &[
             PROJECT_ID,
@@ -590,7 +590,7 @@ pub static TABLES: &[Table] = &[
             field(
                 "money_amount_change",
                 Amount,
-                "Net change in the outcome payments due from all payers; withheld unless every outcome in the changed quarters is paid exactly its price (otherwise the sum could tell which outcomes changed).",
+                "Net change in the outcome payments due from all payers; withheld unless every outcome in the changed quarters is paid exactly its price and every earlier adjustment of the metric showed its money (otherwise the sum could tell which outcomes changed).",
             )
             .aggregate_of(&["allocations.amount_minor"], "currency")
             .per_participant(),

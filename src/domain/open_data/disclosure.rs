@@ -131,8 +131,8 @@ pub struct ChangeSince {
     pub achieved_units: i64,
     pub paid_units: i64,
     pub payable_units: i64,
-    /// The payable value and each payer's money, where the adjustment shows its money.
-    pub money: Option<(i64, Vec<i64>)>,
+    /// The payable value and each payer's money (known to the reader, shown or not).
+    pub money: (i64, Vec<i64>),
 }
 
 /// A total published by an earlier rebuild: one payer's (or, with `None`, all payers')
@@ -553,14 +553,13 @@ impl Model {
             at_most(paid, payable.clone(), false),
             at_most(payable, achieved, false),
         ];
-        if let Some((value, money)) = &change.money {
-            let value = sum(|u| u.payable_minor, |b| b.payable_minor, *value);
-            constraints.push(value.geq(0.0));
-            for (r, changed) in money.iter().enumerate() {
-                let parts = change.blocks.iter().map(|&b| block_parts[b][r].clone());
-                let total = parts.fold(Expression::from(*changed as f64), |all, p| all + p);
-                constraints.push(total.geq(0.0));
-            }
+        let (value, money) = &change.money;
+        let value = sum(|u| u.payable_minor, |b| b.payable_minor, *value);
+        constraints.push(value.geq(0.0));
+        for (r, changed) in money.iter().enumerate() {
+            let parts = change.blocks.iter().map(|&b| block_parts[b][r].clone());
+            let total = parts.fold(Expression::from(*changed as f64), |all, p| all + p);
+            constraints.push(total.geq(0.0));
         }
         self.constraints.extend(constraints);
     }

@@ -636,8 +636,9 @@ impl Audit {
         })
     }
 
-    /// Adds a published adjustment to what the reader knows: its counts always, its money
-    /// where it is shown.
+    /// Adds a published adjustment to what the reader knows: all of it, each payer's money
+    /// included, whether or not the table shows its money (the reader is assumed to know more
+    /// than the table says).
     fn take_as_published(&mut self, adjustment: &Adjustment) {
         let change = &adjustment.change;
         let payers = self.payer_ids.len();
@@ -647,14 +648,12 @@ impl Audit {
         known.payable_units.resize(self.terms.outcomes.len(), 0);
         // A payer no longer on the project has no cap the reader could use.
         let payer = |id: &String| self.payer_ids.iter().position(|p| p == id);
-        if adjustment.money_shown {
-            for (id, minor) in &change.money {
-                if let Some(r) = payer(id) {
-                    known.money[r] += minor;
-                }
+        for (id, minor) in &change.money {
+            if let Some(r) = payer(id) {
+                known.money[r] += minor;
             }
-            known.payable_minor += change.payable_minor;
         }
+        known.payable_minor += change.payable_minor;
         let Some(outcome) = outcome else { return };
         known.payable_units[outcome] += change.payable_units;
         let so_far = self
@@ -662,15 +661,12 @@ impl Audit {
             .entry(adjustment.code.clone())
             .or_default();
         so_far.add(change, 1);
-        let money = adjustment.money_shown.then(|| {
-            let mut money = vec![0; payers];
-            for (id, minor) in &so_far.money {
-                if let Some(r) = payer(id) {
-                    money[r] += minor;
-                }
+        let mut money = vec![0; payers];
+        for (id, minor) in &so_far.money {
+            if let Some(r) = payer(id) {
+                money[r] += minor;
             }
-            (so_far.payable_minor, money)
-        });
+        }
         let covered = (0..self.keys.len()).filter(|&b| {
             self.blocks[b].outcome == outcome && self.frozen_at[b] < adjustment.published_at
         });
@@ -679,7 +675,7 @@ impl Audit {
             achieved_units: so_far.achieved_units,
             paid_units: so_far.paid_units,
             payable_units: so_far.payable_units,
-            money,
+            money: (so_far.payable_minor, money),
         });
     }
 
@@ -1207,5 +1203,83 @@ mod tests {
         let third = publish(&project, &q1_revoked, &history, RULES, at(2023, 2, 1)).unwrap();
         assert_eq!(third.rows.adjustments.len(), 1);
         assert_eq!(third.rows.adjustments[0].values[4], Value::Integer(-8));
+    }
+}
+
+#[cfg(test)]
+mod adjustment_tests {
+    use super::*;
+    use crate::domain::open_data::rows::tests::facts;
+    use crate::domain::registry::SettlementRoute;
+    use chrono::NaiveDate;
+
+    fn at(y: i32, m: u32, d: u32) -> NaiveDateTime {
+        let day = NaiveDate::from_ymd_opt(y, m, d).unwrap();
+        day.and_hms_opt(9, 0, 0).unwrap()
+    }
+
+    /// `n` outcomes of "a" in the quarter of `day`, paid 90 each (a price of 100 less a
+    /// deadweight) by the one payer, "lead".
+    fn add(ledger: &mut LedgerFacts, day: NaiveDate, n: i64) {
+        let quarter = crate::domain::open_data::rows::quarter_of(day);
+        let r = ledger.results.entry(("a".into(), quarter)).or_default();
+        r.achieved_units += n;
+        r.achieved_participants += n;
+        r.paid_units += n;
+        r.paid_participants += n;
+        r.payable_units += n;
+        r.payable_minor += 90 * n;
+        r.engaged += n;
+        let key = ("a".into(), quarter, "lead".into());
+        let m = ledger.payments.entry(key).or_default();
+        m.minor += 90 * n;
+        m.participants += n;
+    }
+
+    /// An adjustment whose money the table withholds is still known to the reader the auditor
+    /// models: late outcomes that make a cap bind would otherwise give a withheld quarter away.
+    #[test]
+    fn an_adjustment_with_its_money_withheld_still_counts_against_a_bound_cap() {
+        let mut project = facts(SettlementRoute::Direct);
+        project.payers.truncate(1);
+        project.payers[0].share = Some("1".into());
+        project.payers[0].max_commitment_minor = 2_340;
+        project.metrics[0].price_minor = 100;
+        let day = |m: u32| NaiveDate::from_ymd_opt(2021, m, 10).unwrap();
+        let mut ledger = LedgerFacts::default();
+        // 10 outcomes shown, 3 withheld, 7 shown: 1,800 of the payer's 2,340.
+        for (month, n) in [(2, 10), (5, 3), (8, 7)] {
+            add(&mut ledger, day(month), n);
+        }
+        let rules = Rules {
+            k: 5,
+            close_after_days: 92,
+        };
+        let first = publish(
+            &project,
+            &ledger,
+            &History::default(),
+            rules,
+            at(2022, 1, 2),
+        )
+        .unwrap();
+        assert_eq!(first.rows.results[1].values[4], Value::Suppressed);
+        assert_eq!(first.adjustment_round, Some(2022));
+        let history = History {
+            frozen: first.newly_frozen,
+            totals: first.new_totals,
+            adjustment_rounds: BTreeSet::from([2022]),
+            ..History::default()
+        };
+        // Six late outcomes in the first quarter (540) make the cap bind: 2,340 less the shown
+        // 900, 630 and 540 leaves 270, three outcomes, for the withheld quarter.
+        add(&mut ledger, day(3), 6);
+        let second = publish(&project, &ledger, &history, rules, at(2023, 1, 2)).unwrap();
+        assert_eq!(second.adjustment_round, Some(2023));
+        assert!(
+            second.rows.adjustments.is_empty(),
+            "{:?}",
+            second.rows.adjustments
+        );
     }
 }
