@@ -2,6 +2,7 @@
 
 pub mod auth;
 pub mod claims;
+pub mod corrections;
 pub mod documents;
 pub mod error;
 pub mod examples;
@@ -217,6 +218,12 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     .service(
         web::resource("/v1/organisations/{id}")
             .get(organisations::get)
+            .patch(corrections::correct_organisation)
+            .default_service(not_allowed("GET, PATCH")),
+    )
+    .service(
+        web::resource("/v1/organisations/{id}/history")
+            .get(corrections::organisation_history)
             .default_service(not_allowed("GET")),
     )
     .service(
@@ -228,6 +235,12 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     .service(
         web::resource("/v1/funds/{id}")
             .get(funds::get)
+            .patch(corrections::correct_fund)
+            .default_service(not_allowed("GET, PATCH")),
+    )
+    .service(
+        web::resource("/v1/funds/{id}/history")
+            .get(corrections::fund_history)
             .default_service(not_allowed("GET")),
     )
     .service(
@@ -250,6 +263,12 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     .service(
         web::resource("/v1/projects/{id}")
             .get(projects::get)
+            .patch(corrections::correct_project)
+            .default_service(not_allowed("GET, PATCH")),
+    )
+    .service(
+        web::resource("/v1/projects/{id}/history")
+            .get(corrections::project_history)
             .default_service(not_allowed("GET")),
     )
     .service(

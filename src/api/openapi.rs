@@ -5,8 +5,8 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use super::{
-    claims, documents, error, finance, funds, health, metrics, open_data, organisations, outbox,
-    projects, vocabulary, Page,
+    claims, corrections, documents, error, finance, funds, health, metrics, open_data,
+    organisations, outbox, projects, vocabulary, Page,
 };
 use crate::domain::{money, registry, FieldError};
 
@@ -22,6 +22,8 @@ use crate::domain::{money, registry, FieldError};
         organisations::create, organisations::list, organisations::get,
         funds::create, funds::list, funds::get,
         projects::create, projects::list, projects::get,
+        corrections::correct_organisation, corrections::correct_fund, corrections::correct_project,
+        corrections::organisation_history, corrections::fund_history, corrections::project_history,
         claims::submit_one, claims::submit_bulk, claims::list, claims::get,
         claims::verify_one, claims::verify_many, claims::reject, claims::revoke,
         claims::allocations_list,
@@ -43,6 +45,8 @@ use crate::domain::{money, registry, FieldError};
         registry::NewOrganisation, registry::NewFund, registry::NewProject, registry::NewPayer,
         registry::NewPhase, registry::NewOutcome, registry::Requirement,
         organisations::OrganisationView, funds::FundView, projects::ProjectView,
+        crate::domain::corrections::OrganisationCorrection, crate::domain::corrections::FundCorrection,
+        crate::domain::corrections::ProjectCorrection, corrections::ChangeView, corrections::HistoryView,
         Page<organisations::OrganisationView>, Page<funds::FundView>, Page<projects::ProjectView>,
         crate::domain::claims::ClaimInput, crate::domain::claims::Reason,
         claims::ClaimView, claims::AllocationView, claims::BulkReport, claims::BulkVerifyRequest,

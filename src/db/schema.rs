@@ -487,3 +487,16 @@ diesel::allow_tables_to_appear_in_same_query!(
     open_data_adjustment_money,
     open_data_adjustment_rounds,
 );
+
+diesel::table! {
+    registry_changes (id) {
+        id -> Text,
+        subject_id -> Text,
+        field -> Text,
+        old_value -> Nullable<Text>,
+        new_value -> Nullable<Text>,
+        changed_by -> Text,
+        changed_by_organisation_id -> Nullable<Text>,
+        changed_at -> Timestamp,
+    }
+}

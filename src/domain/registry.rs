@@ -373,16 +373,33 @@ pub fn validate_organisation(input: NewOrganisation) -> Result<OrganisationPlan,
     let mut errors = Vec::new();
     check_name(&mut errors, "name", &input.name);
     if let Some(identifier) = &input.identifier {
-        if !is_org_id(identifier) {
-            errors.push(FieldError::new(
-                "identifier",
-                format!("'{identifier}' is not an org-id identifier such as GB-COH-09506232"),
-            ));
-        }
+        check_identifier(&mut errors, identifier);
     }
     check_codes(&mut errors, "area_codes", &input.area_codes);
+    check_billing_emails(&mut errors, &input.billing_emails);
+    finish(errors, || OrganisationPlan {
+        name: input.name.trim().to_owned(),
+        kind: input.kind,
+        identifier: input.identifier,
+        area_codes: input.area_codes,
+        billing_emails: input.billing_emails,
+    })
+}
+
+/// An organisation's identifier must be org-id.
+pub(crate) fn check_identifier(errors: &mut Vec<FieldError>, identifier: &str) {
+    if !is_org_id(identifier) {
+        errors.push(FieldError::new(
+            "identifier",
+            format!("'{identifier}' is not an org-id identifier such as GB-COH-09506232"),
+        ));
+    }
+}
+
+/// Billing addresses: each an email address, none twice.
+pub(crate) fn check_billing_emails(errors: &mut Vec<FieldError>, emails: &[String]) {
     let mut seen = HashSet::new();
-    for (i, email) in input.billing_emails.iter().enumerate() {
+    for (i, email) in emails.iter().enumerate() {
         if email.parse::<lettre::Address>().is_err() {
             errors.push(FieldError::new(
                 format!("billing_emails[{i}]"),
@@ -395,13 +412,6 @@ pub fn validate_organisation(input: NewOrganisation) -> Result<OrganisationPlan,
             ));
         }
     }
-    finish(errors, || OrganisationPlan {
-        name: input.name.trim().to_owned(),
-        kind: input.kind,
-        identifier: input.identifier,
-        area_codes: input.area_codes,
-        billing_emails: input.billing_emails,
-    })
 }
 
 /// An org-id identifier: a list prefix such as `GB-COH` and a non-empty identifier.
@@ -1188,7 +1198,7 @@ fn requirement_cycle(outcomes: &[NewOutcome]) -> Option<usize> {
     None
 }
 
-fn check_name(errors: &mut Vec<FieldError>, field: &str, name: &str) {
+pub(crate) fn check_name(errors: &mut Vec<FieldError>, field: &str, name: &str) {
     if name.trim().is_empty() {
         errors.push(FieldError::new(field, "must not be empty"));
     } else if name.chars().count() > MAX_NAME_LEN {

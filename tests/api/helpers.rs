@@ -428,6 +428,14 @@ impl TestApp {
         Reply::from(request.send().await.unwrap()).await
     }
 
+    pub async fn patch(&self, path: &str, token: Option<&str>, body: &Value) -> Reply {
+        let mut request = self.client.patch(self.url(path)).json(body);
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        Reply::from(request.send().await.unwrap()).await
+    }
+
     /// Creates an organisation as admin and returns its id.
     pub async fn org(&self, name: &str, kind: &str, areas: &[&str]) -> String {
         let reply = self

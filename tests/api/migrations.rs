@@ -29,8 +29,8 @@ fn migrate_first(conn: &mut DbConn, count: usize) {
 }
 
 /// Migrations after the lean ledger (the third): the payers' own funds, settlement, open data,
-/// frozen open data, adjustments.
-const MIGRATIONS_AFTER_THE_LEDGER: usize = 6;
+/// frozen open data, adjustments, registry corrections.
+const MIGRATIONS_AFTER_THE_LEDGER: usize = 7;
 
 fn revert_last(conn: &mut DbConn) {
     match conn {
@@ -241,7 +241,7 @@ fn central_top_ups_stored_before_payer_funds_pay_from_their_projects_fund() {
         DbConn::Pg(c) => c.batch_execute(PAYERS_BEFORE_THEIR_FUNDS).unwrap(),
         DbConn::Sqlite(c) => c.batch_execute(PAYERS_BEFORE_THEIR_FUNDS).unwrap(),
     }
-    assert_eq!(db::run_migrations(&mut conn).unwrap(), 5);
+    assert_eq!(db::run_migrations(&mut conn).unwrap(), 6);
     let payers: Vec<PayerFund> =
         diesel::sql_query("SELECT id, fund_id FROM project_payers ORDER BY id")
             .load(&mut conn)
@@ -339,10 +339,12 @@ fn the_open_data_migration_keeps_the_ledger_and_goes_back_and_forth() {
     // The published tables are built from the converted ledger, and empty before.
     let report = rebuild(&mut conn);
     assert_eq!(report.projects, 0, "the old project is not published");
-    // The frozen open data, then the open data itself, back and forth.
-    revert_last(&mut conn);
-    revert_last(&mut conn);
-    assert_eq!(db::run_migrations(&mut conn).unwrap(), 2);
+    // The registry's corrections, the adjustments, the frozen open data, then the open data
+    // itself, back and forth.
+    for _ in 0..4 {
+        revert_last(&mut conn);
+    }
+    assert_eq!(db::run_migrations(&mut conn).unwrap(), 4);
     whole(&mut conn);
     assert!(
         diesel::sql_query("UPDATE allocations SET amount_minor = 0 WHERE id = 1")

@@ -782,3 +782,152 @@ async fn a_project_draws_top_up_from_several_funds_each_within_its_own_budget() 
     let out = app.cofund(&["check"]);
     assert!(String::from_utf8_lossy(&out.stdout).contains("which its organisation does not own"));
 }
+
+#[tokio::test]
+async fn registry_records_are_corrected_by_those_who_keep_them_with_a_history() {
+    let app = spawn_app().await;
+    let p = parties(&app).await;
+    let admin = app.admin();
+    let project = app
+        .post("/v1/projects", Some(&admin), &project_body(&p))
+        .await;
+    let project = project.assert_status(201)["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let council_token = app.token(Role::Commissioner, Some(&p.council_a));
+    let org_path = format!("/v1/organisations/{}", p.council_a);
+
+    // An organisation: by an admin only, checked as at registration.
+    let correction = json!({"name": "Council A (Worcestershire)", "billing_emails": ["payables@council-a.example"]});
+    app.patch(&org_path, Some(&council_token), &correction)
+        .await
+        .assert_problem(403);
+    let corrected = app.patch(&org_path, Some(&admin), &correction).await;
+    let changes = corrected.assert_status(200)["changes"]
+        .as_array()
+        .unwrap()
+        .clone();
+    let fields: Vec<&str> = changes
+        .iter()
+        .map(|c| c["field"].as_str().unwrap())
+        .collect();
+    assert_eq!(fields, ["name", "billing_emails"]);
+    assert_eq!(changes[0]["old_value"], "Council A");
+    assert_eq!(changes[0]["new_value"], "Council A (Worcestershire)");
+    assert!(changes[0]["changed_at"].is_string() && changes[0]["changed_by"].is_string());
+    // Addresses are personal data: the history says they changed, not what they were.
+    assert_eq!(
+        (&changes[1]["old_value"], &changes[1]["new_value"]),
+        (&Value::Null, &Value::Null)
+    );
+    let read = app.get(&org_path, Some(&admin)).await;
+    let read = read.assert_status(200);
+    assert_eq!(read["name"], "Council A (Worcestershire)");
+    assert_eq!(
+        read["billing_emails"],
+        json!(["payables@council-a.example"])
+    );
+    // The same again changes and records nothing; bad fields change nothing.
+    let again = app.patch(&org_path, Some(&admin), &correction).await;
+    assert_eq!(
+        again.assert_status(200)["changes"]
+            .as_array()
+            .unwrap()
+            .len(),
+        2
+    );
+    app.patch(&org_path, Some(&admin), &json!({}))
+        .await
+        .assert_invalid_field("body");
+    app.patch(
+        &org_path,
+        Some(&admin),
+        &json!({"name": " ", "billing_emails": ["nobody"]}),
+    )
+    .await
+    .assert_invalid_field("billing_emails[0]");
+    app.patch(&org_path, Some(&admin), &json!({"kind": "provider"}))
+        .await
+        .assert_invalid_field("body");
+    app.post(
+        "/v1/organisations",
+        Some(&admin),
+        &json!({"name": "Other", "kind": "provider", "identifier": "GB-COH-00000001"}),
+    )
+    .await
+    .assert_status(201);
+    app.patch(
+        &org_path,
+        Some(&admin),
+        &json!({"identifier": "GB-COH-00000001"}),
+    )
+    .await
+    .assert_problem(409);
+    app.patch("/v1/organisations/org_nothing", Some(&admin), &correction)
+        .await
+        .assert_problem(404);
+    // The organisation reads its own history; another does not.
+    let own = app
+        .get(&format!("{org_path}/history"), Some(&council_token))
+        .await;
+    assert_eq!(
+        own.assert_status(200)["changes"].as_array().unwrap().len(),
+        2
+    );
+    let other = app.token(Role::Commissioner, Some(&p.council_b));
+    app.get(&format!("{org_path}/history"), Some(&other))
+        .await
+        .assert_problem(403);
+
+    // A fund: by its own managers, not another fund's.
+    let fund_path = format!("/v1/funds/{}", p.fund);
+    let manager = app.token(Role::FundManager, Some(&p.central));
+    let elsewhere = app.org("Another Fund", "central_fund", &[]).await;
+    let stranger = app.token(Role::FundManager, Some(&elsewhere));
+    let rename = json!({"name": "Life Chances Fund"});
+    app.patch(&fund_path, Some(&stranger), &rename)
+        .await
+        .assert_problem(403);
+    let renamed = app.patch(&fund_path, Some(&manager), &rename).await;
+    let changes = &renamed.assert_status(200)["changes"];
+    assert_eq!(changes[0]["changed_by_organisation_id"], p.central.as_str());
+    let fund = app.get(&fund_path, Some(&admin)).await;
+    assert_eq!(fund.assert_status(200)["name"], "Life Chances Fund");
+    app.patch(&fund_path, Some(&manager), &json!({"budget": gbp("1.00")}))
+        .await
+        .assert_invalid_field("body");
+
+    // A project: by the managers of its fund; its open-data flag too.
+    let project_path = format!("/v1/projects/{project}");
+    app.patch(
+        &project_path,
+        Some(&council_token),
+        &json!({"published": true}),
+    )
+    .await
+    .assert_problem(403);
+    let published = app
+        .patch(&project_path, Some(&manager), &json!({"published": true}))
+        .await;
+    let change = &published.assert_status(200)["changes"][0];
+    assert_eq!(
+        (&change["field"], &change["old_value"], &change["new_value"]),
+        (&json!("published"), &json!("false"), &json!("true"))
+    );
+    let read = app.get(&project_path, Some(&admin)).await;
+    assert_eq!(read.assert_status(200)["published"], true);
+    let history = app
+        .get(&format!("{project_path}/history"), Some(&admin))
+        .await;
+    assert_eq!(
+        history.assert_status(200)["changes"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+    app.get(&format!("{project_path}/history"), Some(&council_token))
+        .await
+        .assert_problem(403);
+}

@@ -434,6 +434,20 @@ pub static COLUMNS: &[(&str, &[(&str, Visibility)])] = &[
             ("amount_minor", Aggregate),
         ],
     ),
+    // Who corrected which registry record, and how: internal bookkeeping.
+    (
+        "registry_changes",
+        &[
+            ("id", Private),
+            ("subject_id", Private),
+            ("field", Private),
+            ("old_value", Private),
+            ("new_value", Private),
+            ("changed_by", Private),
+            ("changed_by_organisation_id", Private),
+            ("changed_at", Private),
+        ],
+    ),
     (
         "open_data_releases",
         &[

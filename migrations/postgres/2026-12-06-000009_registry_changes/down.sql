@@ -1,0 +1,2 @@
+DROP TABLE registry_changes;
+DROP FUNCTION cofund_registry_changes_append_only();

@@ -1,0 +1,246 @@
+//! Corrections to registry records (see `domain::corrections`), each field changed recorded
+//! with who changed it and when, in the correction's own transaction.
+//!
+//! Who may correct what, as who may create it: an organisation, an admin; a fund, an admin or
+//! a fund manager of the organisation that owns it; a project, an admin or a fund manager of
+//! the organisation that owns its fund.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+use crate::db::queries::{self, new_id};
+use crate::db::schema::{
+    funds, organisation_billing_emails, organisations, projects, registry_changes,
+};
+use crate::db::DbConn;
+use crate::domain::access::{Principal, Role};
+use crate::domain::corrections::{FundCorrection, OrganisationCorrection, ProjectCorrection};
+use crate::services::access::load_visible;
+use crate::services::error::ServiceError;
+
+/// One field of a registry record as corrected.
+#[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable, Insertable)]
+#[diesel(table_name = registry_changes)]
+pub struct RegistryChange {
+    pub id: String,
+    /// The organisation, fund or project corrected.
+    pub subject_id: String,
+    pub field: String,
+    /// The values before and after; none for billing addresses (personal data).
+    pub old_value: Option<String>,
+    pub new_value: Option<String>,
+    /// The token's subject that made the change.
+    pub changed_by: String,
+    pub changed_by_organisation_id: Option<String>,
+    pub changed_at: NaiveDateTime,
+}
+
+/// Who corrects, and when.
+pub struct Corrector<'a> {
+    pub principal: &'a Principal,
+    pub at: NaiveDateTime,
+}
+
+impl Corrector<'_> {
+    fn change(
+        &self,
+        subject: &str,
+        field: &str,
+        old: Option<String>,
+        new: Option<String>,
+    ) -> RegistryChange {
+        RegistryChange {
+            id: new_id("chg"),
+            subject_id: subject.to_owned(),
+            field: field.to_owned(),
+            old_value: old,
+            new_value: new,
+            changed_by: self.principal.subject.clone(),
+            changed_by_organisation_id: self.principal.organisation_id.clone(),
+            changed_at: self.at,
+        }
+    }
+}
+
+/// Corrects an organisation (admins only). A field given as it already is changes nothing and
+/// is not recorded.
+pub fn correct_organisation(
+    conn: &mut DbConn,
+    by: &Corrector,
+    id: &str,
+    correction: OrganisationCorrection,
+) -> Result<(), ServiceError> {
+    if !by.principal.is_admin() {
+        return Err(ServiceError::Forbidden(
+            "only an admin corrects an organisation".into(),
+        ));
+    }
+    let record = queries::get_organisation(conn, id)?
+        .ok_or_else(|| ServiceError::NotFound(format!("no organisation {id}")))?;
+    let org = &record.organisation;
+    let mut changes = Vec::new();
+    if let Some(name) = correction.name.filter(|n| *n != org.name) {
+        diesel::update(organisations::table.find(id))
+            .set(organisations::name.eq(&name))
+            .execute(conn)?;
+        changes.push(by.change(id, "name", Some(org.name.clone()), Some(name)));
+    }
+    if let Some(identifier) = correction
+        .identifier
+        .filter(|i| Some(i) != org.identifier.as_ref())
+    {
+        if queries::identifier_taken(conn, &identifier)? {
+            return Err(ServiceError::Conflict(format!(
+                "an organisation with identifier {identifier} is already registered"
+            )));
+        }
+        diesel::update(organisations::table.find(id))
+            .set(organisations::identifier.eq(&identifier))
+            .execute(conn)?;
+        changes.push(by.change(id, "identifier", org.identifier.clone(), Some(identifier)));
+    }
+    if let Some(emails) = correction
+        .billing_emails
+        .filter(|e| *e != record.billing_emails)
+    {
+        let of_org = organisation_billing_emails::organisation_id.eq(id);
+        diesel::delete(organisation_billing_emails::table.filter(of_org)).execute(conn)?;
+        let rows: Vec<_> = emails
+            .iter()
+            .map(|email| {
+                (
+                    organisation_billing_emails::organisation_id.eq(id),
+                    organisation_billing_emails::email.eq(email),
+                )
+            })
+            .collect();
+        for row in rows {
+            diesel::insert_into(organisation_billing_emails::table)
+                .values(row)
+                .execute(conn)?;
+        }
+        changes.push(by.change(id, "billing_emails", None, None));
+    }
+    record_changes(conn, &changes)
+}
+
+/// Corrects a fund (an admin, or a fund manager of its owner).
+pub fn correct_fund(
+    conn: &mut DbConn,
+    by: &Corrector,
+    id: &str,
+    correction: FundCorrection,
+) -> Result<(), ServiceError> {
+    let fund = queries::get_fund(conn, id)?
+        .ok_or_else(|| ServiceError::NotFound(format!("no fund {id}")))?;
+    if !keeps(by.principal, Some(&fund.owner_organisation_id)) {
+        return Err(ServiceError::Forbidden(
+            "only an admin or the fund's own managers correct it".into(),
+        ));
+    }
+    let mut changes = Vec::new();
+    if let Some(name) = correction.name.filter(|n| *n != fund.name) {
+        diesel::update(funds::table.find(id))
+            .set(funds::name.eq(&name))
+            .execute(conn)?;
+        changes.push(by.change(id, "name", Some(fund.name), Some(name)));
+    }
+    record_changes(conn, &changes)
+}
+
+/// Corrects a project (an admin, or a fund manager of the organisation owning its fund); a
+/// project the caller cannot see is not found.
+pub fn correct_project(
+    conn: &mut DbConn,
+    by: &Corrector,
+    id: &str,
+    correction: ProjectCorrection,
+) -> Result<(), ServiceError> {
+    let visible = load_visible(conn, by.principal, id)?;
+    if !keeps(by.principal, visible.fund_owner.as_deref()) {
+        return Err(ServiceError::Forbidden(
+            "only an admin or the managers of the project's fund correct it".into(),
+        ));
+    }
+    let project = &visible.record.project;
+    let mut changes = Vec::new();
+    if let Some(name) = correction.name.filter(|n| *n != project.name) {
+        diesel::update(projects::table.find(id))
+            .set(projects::name.eq(&name))
+            .execute(conn)?;
+        changes.push(by.change(id, "name", Some(project.name.clone()), Some(name)));
+    }
+    if let Some(published) = correction.published.filter(|p| *p != project.published) {
+        diesel::update(projects::table.find(id))
+            .set(projects::published.eq(published))
+            .execute(conn)?;
+        let text = |b: bool| Some(b.to_string());
+        changes.push(by.change(id, "published", text(project.published), text(published)));
+    }
+    record_changes(conn, &changes)
+}
+
+/// Whether `principal` keeps a record owned by `owner`: an admin, or a fund manager acting for
+/// the owner.
+fn keeps(principal: &Principal, owner: Option<&str>) -> bool {
+    principal.is_admin()
+        || (principal.role == Role::FundManager && owner.is_some_and(|o| principal.acts_for(o)))
+}
+
+fn record_changes(conn: &mut DbConn, changes: &[RegistryChange]) -> Result<(), ServiceError> {
+    for change in changes {
+        diesel::insert_into(registry_changes::table)
+            .values(change)
+            .execute(conn)?;
+    }
+    Ok(())
+}
+
+/// A registry record that may be corrected, by id.
+#[derive(Debug, Clone)]
+pub enum Record {
+    Organisation(String),
+    Fund(String),
+    Project(String),
+}
+
+/// Every correction of a record, oldest first: for those who may correct it, and for an
+/// organisation's own people its own.
+pub fn history(
+    conn: &mut DbConn,
+    principal: &Principal,
+    record: &Record,
+) -> Result<Vec<RegistryChange>, ServiceError> {
+    let forbidden =
+        || ServiceError::Forbidden("only those who keep this record see its corrections".into());
+    let id = match record {
+        Record::Organisation(id) => {
+            queries::get_organisation(conn, id)?
+                .ok_or_else(|| ServiceError::NotFound(format!("no organisation {id}")))?;
+            if !(principal.is_admin() || principal.acts_for(id)) {
+                return Err(forbidden());
+            }
+            id
+        }
+        Record::Fund(id) => {
+            let fund = queries::get_fund(conn, id)?
+                .ok_or_else(|| ServiceError::NotFound(format!("no fund {id}")))?;
+            if !keeps(principal, Some(&fund.owner_organisation_id)) {
+                return Err(forbidden());
+            }
+            id
+        }
+        Record::Project(id) => {
+            let visible = load_visible(conn, principal, id)?;
+            if !keeps(principal, visible.fund_owner.as_deref()) {
+                return Err(forbidden());
+            }
+            id
+        }
+    };
+    Ok(registry_changes::table
+        .filter(registry_changes::subject_id.eq(id))
+        .order((registry_changes::changed_at, registry_changes::id))
+        .select(RegistryChange::as_select())
+        .load(conn)?)
+}
