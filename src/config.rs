@@ -302,8 +302,9 @@ fn mail_from_env(
             .map_err(|e| errors.push(format!("COFUND_SMTP_CA_FILE {path}: {e}")))
             .ok()
     });
+    errors.extend(relay_problems(relay.as_ref(), ca_pem.as_deref()));
     let public_url = match var("COFUND_PUBLIC_URL") {
-        Some(url) => match parse_public_url(&url) {
+        Some(url) => match parse_public_url(&url, environment) {
             Ok(url) => url,
             Err(e) => {
                 errors.push(e);
@@ -325,21 +326,108 @@ fn mail_from_env(
     }
 }
 
-/// `COFUND_PUBLIC_URL`: an http(s) address with no query or fragment, without its trailing
-/// slash.
-fn parse_public_url(url: &str) -> Result<String, String> {
-    let problem = || {
-        format!("COFUND_PUBLIC_URL must be an http:// or https:// address such as https://cofund.fund.example.org, not '{url}'")
+/// What would send mail less safely than configured: a password in plain text to another host,
+/// a CA file that TLS would not use, or one that holds no certificate.
+fn relay_problems(relay: Option<&crate::notify::SmtpRelay>, ca_pem: Option<&[u8]>) -> Vec<String> {
+    use crate::notify::RelaySecurity;
+    let mut problems = Vec::new();
+    let plain = relay.is_some_and(|r| r.security == RelaySecurity::Plain);
+    if let Some(relay) = relay.filter(|r| r.credentials.is_some() && plain) {
+        let local = ["127.0.0.1", "localhost", "::1", "[::1]"].contains(&relay.host.as_str());
+        if !local {
+            problems.push(format!("COFUND_SMTP_URL would send its password in plain text to {}: use smtps:// or smtp+starttls://", relay.host));
+        }
+    }
+    if let Some(pem) = ca_pem {
+        if relay.is_none() || plain {
+            problems.push("COFUND_SMTP_CA_FILE is set but COFUND_SMTP_URL asks for no TLS (smtps:// or smtp+starttls://)".into());
+        }
+        let text = String::from_utf8_lossy(pem);
+        if !text.contains("-----BEGIN CERTIFICATE-----") {
+            problems.push(
+                "COFUND_SMTP_CA_FILE holds no PEM certificate (-----BEGIN CERTIFICATE-----)".into(),
+            );
+        }
+    }
+    problems
+}
+
+/// `COFUND_PUBLIC_URL`: an address people reach cofund at, without its trailing slash. Emails
+/// tell people to open its links with their token, so in production it must be https; it
+/// carries no credentials, query or fragment, and nothing a link in plain-text mail cannot.
+fn parse_public_url(url: &str, environment: Environment) -> Result<String, String> {
+    let problem = |why: &str| {
+        format!("COFUND_PUBLIC_URL must be an address such as https://cofund.fund.example.org ({why}), not '{url}'")
     };
-    let rest = url
-        .strip_prefix("https://")
-        .or_else(|| url.strip_prefix("http://"))
-        .ok_or_else(problem)?;
-    let host = rest.split('/').next().unwrap_or("");
-    if host.is_empty() || url.contains(['?', '#', ' ']) || url.chars().any(char::is_control) {
-        return Err(problem());
+    let rest = match (url.strip_prefix("https://"), url.strip_prefix("http://")) {
+        (Some(rest), _) => rest,
+        (None, Some(_)) if environment == Environment::Production => {
+            return Err(problem(
+                "https in production: emails send people's tokens to it",
+            ))
+        }
+        (None, Some(rest)) => rest,
+        (None, None) => return Err(problem("http:// or https://")),
+    };
+    let authority = rest.split('/').next().unwrap_or("");
+    let allowed = |c: char| c.is_ascii_alphanumeric() || "-._~/:[]%".contains(c);
+    if authority.is_empty() || authority.starts_with(':') {
+        return Err(problem("a host"));
+    }
+    if !rest.chars().all(allowed) {
+        return Err(problem(
+            "a host, a port and a path only: no user, query, fragment or spaces",
+        ));
     }
     Ok(url.trim_end_matches('/').to_owned())
+}
+
+#[cfg(test)]
+mod public_url_tests {
+    use super::*;
+
+    #[test]
+    fn public_urls_are_plain_addresses_and_https_in_production() {
+        let dev = Environment::Development;
+        assert_eq!(
+            parse_public_url("https://cofund.example.org/", dev).as_deref(),
+            Ok("https://cofund.example.org")
+        );
+        assert!(parse_public_url("http://127.0.0.1:8080", dev).is_ok());
+        assert!(parse_public_url("https://cofund.example.org/funds", dev).is_ok());
+        for bad in [
+            "https://",
+            "ftp://cofund.example.org",
+            "https://user:secret@cofund.example.org",
+            "https://cofund.example.org/?a=b",
+            "https://cofund.example.org/#x",
+            "https://cofund.example.org/<x>",
+            "https://:8080",
+            "https://cofund example.org",
+        ] {
+            assert!(parse_public_url(bad, dev).is_err(), "{bad}");
+        }
+        let production = Environment::Production;
+        assert!(parse_public_url("http://cofund.example.org", production).is_err());
+        assert!(parse_public_url("https://cofund.example.org", production).is_ok());
+    }
+
+    #[test]
+    fn mail_is_never_configured_less_safely_than_it_looks() {
+        let relay = |url: &str| crate::notify::SmtpRelay::parse(url).unwrap();
+        let pem = b"-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n";
+        assert!(relay_problems(Some(&relay("smtp://u:p@relay.example")), None).len() == 1);
+        assert!(relay_problems(Some(&relay("smtp://u:p@127.0.0.1:2525")), None).is_empty());
+        assert!(relay_problems(Some(&relay("smtps://u:p@relay.example")), Some(pem)).is_empty());
+        assert_eq!(
+            relay_problems(Some(&relay("smtp://relay.example")), Some(pem)).len(),
+            1
+        );
+        assert_eq!(
+            relay_problems(Some(&relay("smtps://relay.example")), Some(b"junk")).len(),
+            1
+        );
+    }
 }
 
 impl JwtSettings {

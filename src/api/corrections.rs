@@ -24,8 +24,9 @@ pub struct ChangeView {
     /// Its value before and after; null for billing addresses, which are personal data.
     pub old_value: Option<String>,
     pub new_value: Option<String>,
-    /// The subject of the token that made the correction, and its organisation.
-    pub changed_by: String,
+    /// The subject of the token that made the correction (a person, perhaps: shown only to
+    /// admins and to the corrector's own organisation), and its organisation.
+    pub changed_by: Option<String>,
     pub changed_by_organisation_id: Option<String>,
     pub changed_at: chrono::DateTime<chrono::Utc>,
 }
@@ -36,17 +37,21 @@ pub struct HistoryView {
     pub changes: Vec<ChangeView>,
 }
 
-impl From<Vec<RegistryChange>> for HistoryView {
-    fn from(changes: Vec<RegistryChange>) -> HistoryView {
+impl HistoryView {
+    fn for_viewer(changes: Vec<RegistryChange>, viewer: &Principal) -> HistoryView {
         let changes = changes
             .into_iter()
-            .map(|c| ChangeView {
-                field: c.field,
-                old_value: c.old_value,
-                new_value: c.new_value,
-                changed_by: c.changed_by,
-                changed_by_organisation_id: c.changed_by_organisation_id,
-                changed_at: c.changed_at.and_utc(),
+            .map(|c| {
+                let own = c.changed_by_organisation_id.as_deref();
+                let sees_who = viewer.is_admin() || own.is_some_and(|o| viewer.acts_for(o));
+                ChangeView {
+                    field: c.field,
+                    old_value: c.old_value,
+                    new_value: c.new_value,
+                    changed_by: sees_who.then_some(c.changed_by),
+                    changed_by_organisation_id: c.changed_by_organisation_id,
+                    changed_at: c.changed_at.and_utc(),
+                }
             })
             .collect();
         HistoryView { changes }
@@ -65,6 +70,7 @@ where
     F: FnOnce(&mut DbConn, &Corrector) -> Result<(), ServiceError> + Send + 'static,
 {
     let at = config.clock.now();
+    let viewer = principal.clone();
     let history = with_db(pool, move |conn| {
         write_tx(conn, |conn| {
             apply(
@@ -78,7 +84,7 @@ where
         })
     })
     .await?;
-    Ok(web::Json(history.into()))
+    Ok(web::Json(HistoryView::for_viewer(history, &viewer)))
 }
 
 async fn history(
@@ -86,11 +92,12 @@ async fn history(
     principal: Principal,
     record: Record,
 ) -> Result<web::Json<HistoryView>, ApiError> {
+    let viewer = principal.clone();
     let changes = with_db(pool, move |conn| {
         Ok(service::history(conn, &principal, &record)?)
     })
     .await?;
-    Ok(web::Json(changes.into()))
+    Ok(web::Json(HistoryView::for_viewer(changes, &viewer)))
 }
 
 /// Correct an organisation.

@@ -663,6 +663,7 @@ pub mod backend_specific {
 
     #[derive(Debug, Clone, Copy)]
     pub enum LockableTable {
+        Organisations,
         Funds,
         Projects,
         SettlementDocuments,
@@ -672,6 +673,7 @@ pub mod backend_specific {
     impl LockableTable {
         fn name(self) -> &'static str {
             match self {
+                LockableTable::Organisations => "organisations",
                 LockableTable::Funds => "funds",
                 LockableTable::Projects => "projects",
                 LockableTable::SettlementDocuments => "settlement_documents",

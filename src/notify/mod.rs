@@ -278,6 +278,20 @@ mod tests {
     }
 
     #[test]
+    fn only_the_templates_links_are_made_absolute() {
+        let message = messages::claim_rejected("clm_1", "P</v1/x", "a", "2026-01-01", "see </b>");
+        let body = absolute_links(&message.body, "https://cofund.example.org/");
+        assert!(
+            body.contains("<https://cofund.example.org/v1/claims/clm_1>"),
+            "{body}"
+        );
+        assert!(
+            body.contains("P< /v1/x") && body.contains("see < /b>"),
+            "{body}"
+        );
+    }
+
+    #[test]
     fn retries_back_off_exponentially_up_to_an_hour() {
         let base = Duration::from_secs(30);
         assert_eq!(retry_delay(base, 1), Duration::from_secs(30));
@@ -289,15 +303,21 @@ mod tests {
 
 /// Writes the links of a stored message absolute: a link is stored as `</path>` (angle
 /// brackets mark a link in plain-text mail), so that a message queued before the server moved
-/// links to where it is when sent.
+/// links to where it is when sent. Text from people (names, reasons) never holds `</`: see
+/// [`messages`].
 pub fn absolute_links(body: &str, public_url: &str) -> String {
     body.replace("</", &format!("<{}/", public_url.trim_end_matches('/')))
+}
+
+/// Text from people for a message body: never the start of a stored link (`</`).
+fn not_a_link(text: &str) -> String {
+    text.replace("</", "< /")
 }
 
 /// The texts of the notifications, from plain facts. Links are written `</path>` (see
 /// [`absolute_links`]).
 pub mod messages {
-    use super::{Notification, NotificationKind};
+    use super::{not_a_link as text, Notification, NotificationKind};
     use crate::domain::position::CapWarning;
 
     pub struct IssuedDocument<'a> {
@@ -326,12 +346,12 @@ pub mod messages {
                  </v1/documents/{id}.html> (printable)\n</v1/documents/{id}.csv> (CSV)\n\n\
                  These open with your organisation's cofund API token, sent as the header \
                  \"Authorization: Bearer <token>\" (your cofund administrator issues tokens).\n",
-                issuer = d.issuer,
+                issuer = text(d.issuer),
                 kind = d.kind_label.to_lowercase(),
-                number = d.number,
-                recipient = d.recipient,
+                number = text(d.number),
+                recipient = text(d.recipient),
                 period = d.period,
-                project = d.project,
+                project = text(d.project),
                 total = d.total,
                 due = d.due_on.unwrap_or("nothing is due on a credit note"),
                 id = d.document_id,
@@ -346,6 +366,7 @@ pub mod messages {
         achieved_on: &str,
         reason: &str,
     ) -> Notification {
+        let (project, outcome, reason) = (text(project), text(outcome), text(reason));
         Notification {
             kind: NotificationKind::ClaimRejected,
             subject: format!("Claim {claim_id} on {project} was rejected"),
@@ -372,6 +393,7 @@ pub mod messages {
                 "This payer pays nothing more: further outcomes are a shortfall or reallocated, as the project's cap policy says.",
             ),
         };
+        let (project, payer) = (text(project), text(payer));
         Notification {
             kind,
             subject: format!("{project}: {payer} has reached {percent} of its cap"),

@@ -8,6 +8,7 @@
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
+use crate::db::backend_specific::{lock_row_for_update, LockableTable};
 use crate::db::queries::{self, new_id};
 use crate::db::schema::{
     funds, organisation_billing_emails, organisations, projects, registry_changes,
@@ -75,6 +76,8 @@ pub fn correct_organisation(
             "only an admin corrects an organisation".into(),
         ));
     }
+    // Two corrections at once apply one after the other, each reading what it changes.
+    lock_row_for_update(conn, LockableTable::Organisations, id)?;
     let record = queries::get_organisation(conn, id)?
         .ok_or_else(|| ServiceError::NotFound(format!("no organisation {id}")))?;
     let org = &record.organisation;
@@ -101,7 +104,7 @@ pub fn correct_organisation(
     }
     if let Some(emails) = correction
         .billing_emails
-        .filter(|e| *e != record.billing_emails)
+        .filter(|e| lowercase_set(e) != lowercase_set(&record.billing_emails))
     {
         let of_org = organisation_billing_emails::organisation_id.eq(id);
         diesel::delete(organisation_billing_emails::table.filter(of_org)).execute(conn)?;
@@ -131,6 +134,7 @@ pub fn correct_fund(
     id: &str,
     correction: FundCorrection,
 ) -> Result<(), ServiceError> {
+    lock_row_for_update(conn, LockableTable::Funds, id)?;
     let fund = queries::get_fund(conn, id)?
         .ok_or_else(|| ServiceError::NotFound(format!("no fund {id}")))?;
     if !keeps(by.principal, Some(&fund.owner_organisation_id)) {
@@ -156,6 +160,7 @@ pub fn correct_project(
     id: &str,
     correction: ProjectCorrection,
 ) -> Result<(), ServiceError> {
+    lock_row_for_update(conn, LockableTable::Projects, id)?;
     let visible = load_visible(conn, by.principal, id)?;
     if !keeps(by.principal, visible.fund_owner.as_deref()) {
         return Err(ServiceError::Forbidden(
@@ -178,6 +183,11 @@ pub fn correct_project(
         changes.push(by.change(id, "published", text(project.published), text(published)));
     }
     record_changes(conn, &changes)
+}
+
+/// Addresses as a set, whatever their order and case.
+fn lowercase_set(emails: &[String]) -> std::collections::BTreeSet<String> {
+    emails.iter().map(|e| e.to_lowercase()).collect()
 }
 
 /// Whether `principal` keeps a record owned by `owner`: an admin, or a fund manager acting for
