@@ -434,6 +434,8 @@ diesel::table! {
         payer_organisation_id -> Text,
         amount_minor -> BigInt,
         participants -> BigInt,
+        smallest_part_minor -> Nullable<BigInt>,
+        largest_part_minor -> Nullable<BigInt>,
     }
 }
 

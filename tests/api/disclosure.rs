@@ -14,7 +14,7 @@ use serde_json::{json, Value};
 use crate::helpers::*;
 use cofund::domain::open_data::publish;
 use cofund::domain::open_data::rows::{
-    quarter_of, LedgerFacts, MetricFacts, MoneyFacts, PayerFacts, ProjectFacts, ProjectRows,
+    quarter_of, LedgerFacts, MetricFacts, MoneyFacts, Parts, PayerFacts, ProjectFacts, ProjectRows,
 };
 use cofund::domain::open_data::value::Value as Cell;
 use cofund::domain::registry::SettlementRoute;
@@ -50,6 +50,8 @@ struct Outcome {
     money: Vec<Option<i64>>,
     /// Participants each payer paid something for.
     paid_for: Vec<i64>,
+    /// The least and the most each payer paid one of them.
+    parts: Vec<Option<Parts>>,
 }
 
 /// Largest-remainder split, ties to the payer listed first.
@@ -82,6 +84,7 @@ fn engine(terms: &Terms, outcomes: &[usize], counts: &[i64]) -> Vec<Outcome> {
             payable_minor: 0,
             money: vec![None; payers],
             paid_for: vec![0; payers],
+            parts: vec![None; payers],
         };
         for _ in 0..count {
             if terms.volume_caps[o].is_some_and(|v| units_used[o] >= v) {
@@ -106,6 +109,14 @@ fn engine(terms: &Terms, outcomes: &[usize], counts: &[i64]) -> Vec<Outcome> {
                 }
                 paid_by[r] += pay;
                 block.paid_for[r] += i64::from(pay > 0);
+                if pay > 0 {
+                    let seen = block.parts[r].get_or_insert(Parts {
+                        smallest: pay,
+                        largest: pay,
+                    });
+                    seen.smallest = seen.smallest.min(pay);
+                    seen.largest = seen.largest.max(pay);
+                }
                 any |= pay > 0;
             }
             block.paid += i64::from(any);
@@ -343,9 +354,11 @@ fn ledger_facts(blocks: &[(usize, usize)], truth: &[Outcome]) -> LedgerFacts {
         for (r, money) in t.money.iter().enumerate() {
             let Some(minor) = *money else { continue };
             let key = (format!("o{o}"), quarter, format!("payer{r}"));
-            let facts = ledger.payments.entry(key).or_default();
-            facts.minor += minor;
-            facts.participants += t.paid_for[r];
+            ledger.payments.entry(key).or_default().add(MoneyFacts {
+                minor,
+                participants: t.paid_for[r],
+                parts: t.parts[r],
+            });
             let total = totals.entry(format!("payer{r}")).or_default();
             total.minor += minor;
             total.participants += t.paid_for[r];
@@ -593,14 +606,7 @@ fn adjustment_seen(rows: &ProjectRows, o: usize) -> Option<(i64, i64, Option<i64
 
 /// A random project, the quarter before which the first publication is made, how many late
 /// outcomes come between the publications, and which earlier block they are for.
-type TwoReleaseCase = (
-    Terms,
-    Vec<(usize, usize)>,
-    Vec<i64>,
-    usize,
-    i64,
-    prop::sample::Index,
-);
+type TwoReleaseCase = (Terms, Vec<(usize, usize)>, Vec<i64>, usize, i64, usize);
 
 fn two_releases(late: std::ops::RangeInclusive<i64>) -> impl Strategy<Value = TwoReleaseCase> {
     (
@@ -610,7 +616,8 @@ fn two_releases(late: std::ops::RangeInclusive<i64>) -> impl Strategy<Value = Tw
         any::<prop::sample::Index>(),
     )
         .prop_map(|((terms, blocks, counts), split, late, at)| {
-            (terms, blocks, counts, split, late, at)
+            let old = blocks.iter().filter(|b| b.0 < split).count();
+            (terms, blocks, counts, split, late, at.index(old.max(1)))
         })
 }
 
@@ -626,7 +633,7 @@ fn two_releases_disclose_nothing(case: TwoReleaseCase) -> Result<(), TestCaseErr
         terms: terms.clone(),
         outcomes,
         old,
-        late_block: at.index(old),
+        late_block: at,
         first: Published {
             outcomes: vec![],
             results: vec![],
@@ -723,21 +730,37 @@ proptest! {
     }
 
     /// The same with 5 to 8 late outcomes, which the second publication's adjustments table
-    /// shows where it may, on projects whose caps never bind. (With caps that bind, late
-    /// outcomes that complete a cap's sum are covered by the auditor's own tests; the
-    /// brute-force reader, which knows the exact rounding of every split, still finds cases
-    /// the auditor's penny-a-unit model misses there: see the README's "What remains".)
+    /// shows where it may, and which may complete a cap.
     #[test]
     fn no_reader_of_an_adjustment_narrows_a_withheld_small_count(case in two_releases(5..=8)) {
-        let (terms, blocks, counts, split, late, at) = case;
-        let terms = Terms {
-            caps: vec![1_000_000_000; terms.caps.len()],
-            volume_caps: vec![None; terms.prices.len()],
-            contract_cap: None,
-            ..terms
-        };
-        two_releases_disclose_nothing((terms, blocks, counts, split, late, at))?;
+        two_releases_disclose_nothing(case)?;
     }
+}
+
+/// Late outcomes that complete a payer's cap, as the two-release property test found them;
+/// whatever the second release shows must leave every count from 1 to 4 possible.
+#[test]
+fn late_outcomes_that_complete_a_payer_cap_leave_withheld_counts_open() {
+    let terms = |caps: [i64; 2], weights: [i64; 2], volume_cap: Option<i64>| Terms {
+        deadweight_percent: 0,
+        phases: false,
+        caps: caps.to_vec(),
+        weights: weights.to_vec(),
+        prices: vec![100_000],
+        volume_caps: vec![volume_cap],
+        contract_cap: None,
+    };
+    let blocks = vec![(0, 0), (1, 0), (2, 0)];
+    // A (£5,000) and B (£9,000) each pay half of £1,000 outcomes: 3 withheld in a first
+    // quarter, 7 late ones for it complete A's cap, 5 follow and 1 is withheld. A's cap gives
+    // the first quarter and its late outcomes as 10, and B's then leaves at most 3 for the last.
+    let a_completes = terms([500_000, 900_000], [5, 5], None);
+    two_releases_disclose_nothing((a_completes, blocks.clone(), vec![3, 5, 1], 1, 7, 0)).unwrap();
+    // B (£6,000, 70%) completes its cap among 7 late outcomes for a first quarter of 2, the
+    // last cut short; the next quarter's 6 show B paid nothing, so the first quarter and the
+    // late ones are at least 9, and a volume cap of 18 leaves at most 3 for the last quarter.
+    let b_completes = terms([600_000, 600_000], [3, 7], Some(18));
+    two_releases_disclose_nothing((b_completes, blocks, vec![2, 6, 1], 1, 7, 0)).unwrap();
 }
 
 /// The reader is not toothless: given the lone withheld quarter that the first attack of issue
@@ -1116,6 +1139,22 @@ async fn successive_releases_differ_in_no_published_cell() {
     // 12 participants in the first quarter, 4 (withheld) in the second.
     let project = attack_project(&app, "Releases", &terms, &[&[12], &[4]]).await;
     let first = release_files(&app).await;
+    // Each frozen block keeps the least and most each payer paid one participant (£500, half
+    // of every £1,000 outcome), from which the auditor reads where a cap bound.
+    let mut conn = app.pool.get().unwrap();
+    let histories = cofund::services::open_data::history::load(&mut conn).unwrap();
+    let frozen = &histories[&project.id].frozen;
+    let money = frozen
+        .iter()
+        .flat_map(|q| &q.blocks)
+        .flat_map(|b| b.money.values());
+    let parts: Vec<Option<Parts>> = money.map(|m| m.parts).collect();
+    let each = Parts {
+        smallest: 50_000,
+        largest: 50_000,
+    };
+    assert_eq!(parts, vec![Some(each); 4]);
+    drop(conn);
     // One more verification in each quarter, after both were published: were cells to follow
     // the ledger, the second would read 5 (and give the 4 away) and the first 13 (isolating
     // one participant's payment).

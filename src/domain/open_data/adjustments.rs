@@ -234,7 +234,7 @@ pub fn rows<'a>(
 mod tests {
     use super::*;
     use crate::domain::open_data::publish::FrozenBlock;
-    use crate::domain::open_data::rows::MoneyFacts;
+    use crate::domain::open_data::rows::{MoneyFacts, Parts};
     use chrono::NaiveDate;
 
     fn at(y: i32, m: u32, d: u32) -> NaiveDateTime {
@@ -262,6 +262,10 @@ mod tests {
             MoneyFacts {
                 minor: n * each,
                 participants: n,
+                parts: (n > 0).then_some(Parts {
+                    smallest: each,
+                    largest: each,
+                }),
             },
         )
     }

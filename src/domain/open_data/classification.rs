@@ -391,6 +391,8 @@ pub static COLUMNS: &[(&str, &[(&str, Visibility)])] = &[
             ("payer_organisation_id", Aggregate),
             ("amount_minor", Aggregate),
             ("participants", Aggregate),
+            ("smallest_part_minor", Aggregate),
+            ("largest_part_minor", Aggregate),
         ],
     ),
     (

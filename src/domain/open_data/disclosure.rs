@@ -12,6 +12,10 @@
 //!   its published share of each outcome, whether a cap, deadweight or a phase changed what
 //!   was payable, whether anything was left unfunded) and which of its counts and amounts are
 //!   nothing and which something, though not the counts themselves;
+//! - where each outcome is one participant's, whether a payer paid every outcome of a block
+//!   the same (then that, to the penny) or all but one the most (the block in which its cap
+//!   bound, the one cut short paid at least a penny), and that it paid none more than its
+//!   rate: `publish` reads these from the least and the most paid any one participant;
 //! - whether each cap has bound: a cap that bound is a published total (the payer paid exactly
 //!   its maximum, the volume cap's units were all used, the contract's maximum was reached);
 //! - every total published earlier, over the blocks published by then;
@@ -91,17 +95,31 @@ pub struct Block {
     pub no_payable_value: bool,
 }
 
-/// An amount per unit: `minor` over `units`, exactly.
+/// An amount per unit: `minor` over `units`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Rate {
     pub minor: i64,
     pub units: i64,
+    /// Whether every unit at this rate was paid exactly `minor / units` (a whole number of
+    /// pence), as where the ledger shows each outcome's part was the same. Otherwise each
+    /// outcome's part is taken to be within a penny of it (rounding varies with the amount
+    /// split).
+    pub exact: bool,
 }
 
 impl Rate {
-    /// For the solver, which works in floating point (the auditor allows a penny a unit).
+    /// For the solver, which works in floating point.
     fn per_unit(self) -> f64 {
         self.minor as f64 / self.units.max(1) as f64
+    }
+
+    /// How far one unit's part may be from `per_unit`.
+    fn slack(self) -> f64 {
+        if self.exact {
+            0.0
+        } else {
+            1.0
+        }
     }
 }
 
@@ -471,8 +489,9 @@ impl Model {
     }
 
     /// A payer's unpublished money: where it is whole outcomes' parts at the payer's rates
-    /// (within a penny a unit), those parts of the unpublished outcomes; else only its
-    /// direction is known.
+    /// (exactly where the rates are exact and the money is what they give, else within a
+    /// penny a unit), those parts of the unpublished outcomes; where a cap cut the parts
+    /// short, no more than those parts; else only its direction is known.
     fn unpublished_money(
         &mut self,
         beyond: &Unpublished,
@@ -481,7 +500,7 @@ impl Model {
         units: &[i64],
         more_units: &[Expression],
     ) -> Expression {
-        let rates: Option<Vec<f64>> = units
+        let rates: Option<Vec<Rate>> = units
             .iter()
             .enumerate()
             .map(|(o, &u)| {
@@ -489,33 +508,55 @@ impl Model {
                     .rates
                     .get(r)
                     .and_then(|rates| rates.get(o).copied().flatten());
+                let nothing = Rate {
+                    minor: 0,
+                    units: 1,
+                    exact: true,
+                };
                 match (u, rate) {
-                    (0, _) => Some(0.0),
-                    (_, rate) => rate.map(Rate::per_unit),
+                    (0, _) => Some(nothing),
+                    (_, rate) => rate,
                 }
             })
             .collect();
         let Some(rates) = rates else {
             return self.unpublished(more, false);
         };
-        let expected: f64 = rates.iter().zip(units).map(|(v, &u)| v * u as f64).sum();
-        let spread: f64 = units.iter().map(|u| u.abs() as f64).sum();
-        if (more as f64 - expected).abs() > spread {
+        let at_rates = |slack: fn(Rate) -> f64| -> (f64, f64) {
+            let parts = rates.iter().zip(units);
+            let expected = parts.clone().map(|(v, &u)| v.per_unit() * u as f64).sum();
+            let spread = parts.map(|(v, &u)| slack(*v) * u.abs() as f64).sum();
+            (expected, spread)
+        };
+        // Exact rates hold only where the money is exactly what they give; else the parts
+        // are taken to be within a penny of them.
+        let (expected, spread) = at_rates(Rate::slack);
+        let exact = spread == 0.0 && more as f64 == expected;
+        let slack: fn(Rate) -> f64 = if exact { |_| 0.0 } else { |_| 1.0 };
+        let (expected, spread) = at_rates(slack);
+        let whole = (more as f64 - expected).abs() <= spread;
+        // A cap that bound among them paid one outcome less than the rate and the rest
+        // nothing: the money is then no more than the rates give.
+        let additions = units.iter().all(|&u| u >= 0);
+        let cut_short = !whole && additions && more > 0 && (more as f64) < expected;
+        if !whole && !cut_short {
             return self.unpublished(more, false);
         }
         let m = self.vars.add(variable());
         let mut low = Expression::from(0.0);
         let mut high = Expression::from(0.0);
         for ((rate, x), &u) in rates.iter().zip(more_units).zip(units) {
-            // Each outcome's part within a penny, on the side its direction gives.
+            // Each outcome's part within the slack, on the side its direction gives.
+            let (v, e) = (rate.per_unit(), slack(*rate));
             let (l, h) = if u >= 0 {
-                (rate - 1.0, rate + 1.0)
+                (v - e, v + e)
             } else {
-                (rate + 1.0, rate - 1.0)
+                (v + e, v - e)
             };
             low += l * x.clone();
             high += h * x.clone();
         }
+        let low = if whole { low } else { Expression::from(0.0) };
         self.constraints.push(at_most(low, m.into(), false));
         self.constraints.push(at_most(m.into(), high, false));
         m.into()
@@ -668,12 +709,17 @@ impl Model {
             return Expression::from(0.0);
         }
         let m = self.vars.add(variable().min(0));
-        let rate = block.rates[r].map(Rate::per_unit);
-        match rate {
+        match block.rates[r] {
             Some(rate) if !block.capped[r] => {
-                let low = (rate - 1.0) * u.payable_units;
-                let high = (rate + 1.0) * u.payable_units;
+                let (v, slack) = (rate.per_unit(), rate.slack());
+                let low = (v - slack) * u.payable_units;
+                let high = (v + slack) * u.payable_units;
                 self.constraints.push(at_most(low, m.into(), false));
+                self.constraints.push(at_most(m.into(), high, false));
+            }
+            // Where the cap bound, no outcome was paid more than the rate.
+            Some(rate) if rate.exact => {
+                let high = rate.per_unit() * u.payable_units;
                 self.constraints.push(at_most(m.into(), high, false));
             }
             _ => {
@@ -681,7 +727,7 @@ impl Model {
                     .push(at_most(m.into(), u.payable_minor.into(), false));
             }
         }
-        if let (Some(rate), Some(paid_for)) = (rate, &block.paid_for) {
+        if let (Some(rate), Some(paid_for)) = (block.rates[r], &block.paid_for) {
             self.outcomes_paid_for(block, u, r, m, rate, paid_for);
         }
         m.into()
@@ -689,30 +735,35 @@ impl Model {
 
     /// Where each outcome is one participant's unit, a payer paid something for as many
     /// outcomes as its money gives back at its rate, within the rounding (the last of them
-    /// perhaps only what its cap left), and the outcomes paid something are as many as the
-    /// payer that paid for the most paid for.
+    /// perhaps only what its cap left, but something), and the outcomes paid something are as
+    /// many as the payer that paid for the most paid for.
     fn outcomes_paid_for(
         &mut self,
         block: &Block,
         u: &Unknowns,
         r: usize,
         m: Variable,
-        rate: f64,
+        rate: Rate,
         paid_for: &[i64],
     ) {
+        let (v, slack) = (rate.per_unit(), rate.slack());
+        // Paid exactly the rate, all but the last are paid the rate and the last at least a
+        // penny.
+        let least_of_last = if rate.exact { 1.0 } else { 0.0 };
         let (money, j_true) = (block.money[r].unwrap_or(0) as f64, paid_for[r] as f64);
-        let fits = (rate - 1.0) * (j_true - 1.0) <= money && money <= (rate + 1.0) * j_true;
+        let fits =
+            (v - slack) * (j_true - 1.0) + least_of_last <= money && money <= (v + slack) * j_true;
         if !fits || j_true < 1.0 {
             return;
         }
         let j = self.vars.add(variable().integer().min(1).max(MAX_UNITS));
         let c = &mut self.constraints;
         c.push(at_most(
-            (rate - 1.0) * (Expression::from(j) - 1.0),
+            (v - slack) * (Expression::from(j) - 1.0) + least_of_last,
             m.into(),
             false,
         ));
-        c.push(at_most(m.into(), (rate + 1.0) * j, false));
+        c.push(at_most(m.into(), (v + slack) * j, false));
         let most = paid_for.iter().copied().max().unwrap_or(0);
         c.push(at_most(j.into(), u.paid.into(), paid_for[r] == most));
     }
@@ -773,6 +824,7 @@ mod tests {
                     full.then_some(Rate {
                         minor: price * POUND / share,
                         units: 1,
+                        exact: false,
                     })
                 })
                 .collect(),

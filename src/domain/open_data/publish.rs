@@ -31,7 +31,8 @@ use super::disclosure::{
     ProjectTerms, Publication, Quantity, Rate, Unpublished,
 };
 use super::rows::{
-    lay_out, write_rows, Cells, LedgerFacts, MoneyFacts, ProjectFacts, ProjectRows, ResultFacts,
+    lay_out, write_rows, Cells, LedgerFacts, MoneyFacts, Parts, ProjectFacts, ProjectRows,
+    ResultFacts,
 };
 use super::value::{Row, Value};
 use crate::domain::period::Period;
@@ -591,6 +592,7 @@ impl Audit {
             .collect();
         let mut keys = Vec::new();
         let mut blocks = Vec::new();
+        let mut parts = Vec::new();
         for ((code, quarter), r) in &published.results {
             let outcome = project
                 .metrics
@@ -599,6 +601,7 @@ impl Audit {
                 .ok_or_else(|| format!("outcome {code} has results but is not on the rate card"))?;
             keys.push((code.clone(), *quarter));
             blocks.push(block_of(outcome, code, *quarter, r, &payer_ids, published));
+            parts.push(parts_of(code, *quarter, &payer_ids, published));
         }
         let earlier_totals = totals
             .iter()
@@ -618,7 +621,7 @@ impl Audit {
             })
             .collect();
         let mut unpublished = unpublished(project, &payer_ids, published, ledger);
-        set_rates(&terms, &keys, &mut blocks, &mut unpublished);
+        set_rates(&terms, &keys, &parts, &mut blocks, &mut unpublished);
         set_nothing_payable(&terms, &keys, &mut blocks, &unpublished);
         Ok(Audit {
             terms,
@@ -810,6 +813,20 @@ fn block_of(
     }
 }
 
+/// Each payer's least and most paid to one participant in a block, where known.
+fn parts_of(
+    code: &str,
+    quarter: Period,
+    payer_ids: &[String],
+    published: &LedgerFacts,
+) -> Vec<Option<Parts>> {
+    let parts = |payer: &String| {
+        let key = (code.to_owned(), quarter, payer.clone());
+        published.payments.get(&key).and_then(|m| m.parts)
+    };
+    payer_ids.iter().map(parts).collect()
+}
+
 fn project_terms(project: &ProjectFacts) -> ProjectTerms {
     ProjectTerms {
         payers: project
@@ -831,13 +848,16 @@ fn project_terms(project: &ProjectFacts) -> ProjectTerms {
     }
 }
 
-/// Each block's payer rates and caps (see `Block::rates`): a payer's money per payable unit
-/// where it paid every payable unit, but in the quarter in which its cap bound (its last
-/// quarter with money, when its cap has bound), where it paid its rate until what was left,
-/// the rate it paid for that outcome before.
+/// Each block's payer rates and caps (see `Block::rates`). Where a block's parts are known
+/// (each outcome one participant's), they say it: every outcome paid the same is paid at that
+/// rate exactly; all but one paid the most, the last less or some not at all, is the block in
+/// which the payer's cap bound; nothing paid is a payer whose cap had bound. Elsewhere (parts
+/// not kept, time units) the binding quarter is taken to be the payer's last with money, once
+/// its cap has bound, where it paid the rate it paid for that outcome before.
 fn set_rates(
     terms: &ProjectTerms,
     keys: &[(String, Period)],
+    parts: &[Vec<Option<Parts>>],
     blocks: &mut [Block],
     beyond: &mut Unpublished,
 ) {
@@ -859,6 +879,9 @@ fn set_rates(
         let mut last_rate: BTreeMap<usize, Rate> = BTreeMap::new();
         for b in order {
             let block = &mut blocks[b];
+            if rate_from_parts(block, r, parts[b][r], &mut last_rate) {
+                continue;
+            }
             let money = block.money[r].unwrap_or(0);
             // After its cap bound, a payer pays nothing: in later quarters, and in blocks of
             // the binding quarter that came after it.
@@ -881,6 +904,7 @@ fn set_rates(
                 let rate = Rate {
                     minor: money,
                     units: block.payable_units,
+                    exact: false,
                 };
                 block.rates[r] = Some(rate);
                 last_rate.insert(block.outcome, rate);
@@ -890,6 +914,46 @@ fn set_rates(
             beyond.rates[r][o] = Some(rate);
         }
     }
+}
+
+/// Payer `r`'s rate and cap in `block` as its parts show them, where each outcome is one
+/// participant's and the parts are known; false where they say nothing.
+fn rate_from_parts(
+    block: &mut Block,
+    r: usize,
+    parts: Option<Parts>,
+    last_rate: &mut BTreeMap<usize, Rate>,
+) -> bool {
+    let Some(paid_for) = block.paid_for.as_ref().map(|p| p[r]) else {
+        return false;
+    };
+    let money = block.money[r].unwrap_or(0);
+    if paid_for == 0 {
+        block.exhausted[r] = money == 0;
+        return money == 0;
+    }
+    let Some(Parts { smallest, largest }) = parts else {
+        return false;
+    };
+    let rate = Rate {
+        minor: largest,
+        units: 1,
+        exact: true,
+    };
+    if smallest == largest && paid_for == block.payable_units {
+        debug_assert_eq!(money, largest * paid_for);
+        block.rates[r] = Some(rate);
+        last_rate.insert(block.outcome, rate);
+        return true;
+    }
+    // All but one paid the most: the one the cap cut short, or every one of them the most and
+    // the rest of the block nothing.
+    if money == (paid_for - 1) * largest + smallest {
+        block.capped[r] = true;
+        block.rates[r] = Some(rate);
+        return true;
+    }
+    false
 }
 
 /// Marks the blocks of quarters after the one in which their outcome's volume cap bound (no
@@ -988,6 +1052,58 @@ mod tests {
         k: 5,
         close_after_days: 92,
     };
+
+    /// A block of `paid` outcomes, one a participant, with one payer's money.
+    fn one_payer_block(paid_for: i64, payable: i64, money: i64) -> Block {
+        Block {
+            outcome: 0,
+            achieved_units: payable,
+            paid_units: paid_for,
+            payable_units: payable,
+            payable_minor: payable * 1_000,
+            money: vec![Some(money)],
+            paid_for: Some(vec![paid_for]),
+            rates: vec![None],
+            capped: vec![false],
+            exhausted: vec![false],
+            no_payable_units: false,
+            no_payable_value: false,
+        }
+    }
+
+    #[test]
+    fn the_parts_a_payer_paid_say_its_rate_and_where_its_cap_bound() {
+        let parts = |smallest, largest| Some(Parts { smallest, largest });
+        let exact = |minor| Rate {
+            minor,
+            units: 1,
+            exact: true,
+        };
+        let mut rates = BTreeMap::new();
+        // Every outcome paid the same: that rate, exactly, and the rate for what follows.
+        let mut full = one_payer_block(4, 4, 2_000);
+        assert!(rate_from_parts(&mut full, 0, parts(500, 500), &mut rates));
+        assert_eq!((full.rates[0], full.capped[0]), (Some(exact(500)), false));
+        assert_eq!(rates.get(&0), Some(&exact(500)));
+        // All but one paid the most, the last cut short: the cap bound here.
+        let mut cut = one_payer_block(3, 4, 1_200);
+        assert!(rate_from_parts(&mut cut, 0, parts(200, 500), &mut rates));
+        assert_eq!((cut.rates[0], cut.capped[0]), (Some(exact(500)), true));
+        // Three paid in full and a fourth payable unit paid nothing: bound here too.
+        let mut ended = one_payer_block(3, 4, 1_500);
+        assert!(rate_from_parts(&mut ended, 0, parts(500, 500), &mut rates));
+        assert!(ended.capped[0]);
+        // Nothing paid for any outcome: the cap had bound before.
+        let mut after = one_payer_block(0, 4, 0);
+        assert!(rate_from_parts(&mut after, 0, None, &mut rates));
+        assert!(after.exhausted[0]);
+        // Parts that fit neither (two cut short) or are unknown say nothing.
+        let mut mixed = one_payer_block(3, 3, 1_200);
+        assert!(!rate_from_parts(&mut mixed, 0, parts(300, 600), &mut rates));
+        let mut unknown = one_payer_block(4, 4, 2_000);
+        assert!(!rate_from_parts(&mut unknown, 0, None, &mut rates));
+        assert_eq!(unknown.rates[0], None);
+    }
 
     #[test]
     fn a_small_quarter_withholds_its_counts_its_money_and_the_totals_over_it() {
@@ -1169,6 +1285,10 @@ mod tests {
             *ledger.payments.get_mut(&key).unwrap() = MoneyFacts {
                 minor: 4 * share * 100,
                 participants: 4,
+                parts: Some(Parts {
+                    smallest: share * 100,
+                    largest: share * 100,
+                }),
             };
         }
         let first = publish(
@@ -1231,9 +1351,14 @@ mod adjustment_tests {
         r.payable_minor += 90 * n;
         r.engaged += n;
         let key = ("a".into(), quarter, "lead".into());
-        let m = ledger.payments.entry(key).or_default();
-        m.minor += 90 * n;
-        m.participants += n;
+        ledger.payments.entry(key).or_default().add(MoneyFacts {
+            minor: 90 * n,
+            participants: n,
+            parts: Some(Parts {
+                smallest: 90,
+                largest: 90,
+            }),
+        });
     }
 
     /// An adjustment whose money the table withholds is still known to the reader the auditor

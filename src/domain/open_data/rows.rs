@@ -81,6 +81,33 @@ pub struct ResultFacts {
 pub struct MoneyFacts {
     pub minor: i64,
     pub participants: i64,
+    /// The least and the most it pays any one of them; `None` where nobody is paid or where
+    /// it is not known (quarters frozen before cofund kept it).
+    pub parts: Option<Parts>,
+}
+
+/// The least and the most a payer pays any one participant in a block: where they are the
+/// same, every participant was paid exactly that.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Parts {
+    pub smallest: i64,
+    pub largest: i64,
+}
+
+impl MoneyFacts {
+    /// Adds `other`'s money, for other participants, to this.
+    pub fn add(&mut self, other: MoneyFacts) {
+        self.parts = match (self.participants, other.participants) {
+            (0, _) => other.parts,
+            (_, 0) => self.parts,
+            _ => self.parts.zip(other.parts).map(|(a, b)| Parts {
+                smallest: a.smallest.min(b.smallest),
+                largest: a.largest.max(b.largest),
+            }),
+        };
+        self.minor += other.minor;
+        self.participants += other.participants;
+    }
 }
 
 /// What the ledger knows of one project, keyed by outcome code, quarter and payer.
@@ -544,6 +571,10 @@ pub(super) mod tests {
                 let money = MoneyFacts {
                     minor: participants * share * 100,
                     participants,
+                    parts: Some(Parts {
+                        smallest: share * 100,
+                        largest: share * 100,
+                    }),
                 };
                 ledger
                     .payments
@@ -554,12 +585,14 @@ pub(super) mod tests {
             let money = MoneyFacts {
                 minor: 10 * share * 100,
                 participants: 10,
+                parts: None,
             };
             ledger.payer_totals.insert(payer.into(), money);
         }
         ledger.project_total = MoneyFacts {
             minor: 10_000,
             participants: 10,
+            parts: None,
         };
         ledger
     }

@@ -8,7 +8,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
-use diesel::sql_types::{BigInt, Text};
+use diesel::sql_types::{BigInt, Nullable, Text};
 
 use super::history;
 use crate::db::backend_specific::{self, LockableTable};
@@ -19,8 +19,8 @@ use crate::db::{self, queries, DbConn};
 use crate::domain::open_data::catalog::{self, Table, TABLES};
 use crate::domain::open_data::publish::{publish_with, ProjectPublication, Rules, Scrutiny};
 use crate::domain::open_data::rows::{
-    self, quarter_of, LedgerFacts, MetricFacts, MoneyFacts, PayerFacts, ProjectFacts, ProjectRows,
-    ResultFacts,
+    self, quarter_of, LedgerFacts, MetricFacts, MoneyFacts, Parts, PayerFacts, ProjectFacts,
+    ProjectRows, ResultFacts,
 };
 use crate::domain::open_data::value::{Row, Stored, Value};
 use crate::domain::period::Period;
@@ -291,6 +291,10 @@ struct MoneyAggregate {
     minor: i64,
     #[diesel(sql_type = BigInt)]
     participants: i64,
+    #[diesel(sql_type = Nullable<BigInt>)]
+    smallest: Option<i64>,
+    #[diesel(sql_type = Nullable<BigInt>)]
+    largest: Option<i64>,
 }
 
 impl MoneyAggregate {
@@ -298,19 +302,25 @@ impl MoneyAggregate {
         MoneyFacts {
             minor: self.minor,
             participants: self.participants,
+            parts: self
+                .smallest
+                .zip(self.largest)
+                .map(|(smallest, largest)| Parts { smallest, largest }),
         }
     }
 }
 
 /// Money due per project, outcome, quarter (`quarter` is its label's SQL over `a`, the
 /// allocations) and payer, net per participant first so that a participant whose payments
-/// were all revoked is not counted.
+/// were all revoked is not counted, with the least and most any one participant is due.
 fn money_sql(quarter: &str) -> String {
     let (outcome, payer) = ("a.outcome_code", "a.payer_organisation_id");
     format!(
         "SELECT project_id, outcome_code, quarter, payer, \
                 CAST(SUM(net) AS BIGINT) AS minor, \
-                CAST(SUM(CASE WHEN net <> 0 THEN 1 ELSE 0 END) AS BIGINT) AS participants \
+                CAST(SUM(CASE WHEN net <> 0 THEN 1 ELSE 0 END) AS BIGINT) AS participants, \
+                CAST(MIN(CASE WHEN net <> 0 THEN net END) AS BIGINT) AS smallest, \
+                CAST(MAX(CASE WHEN net <> 0 THEN net END) AS BIGINT) AS largest \
          FROM (SELECT a.project_id AS project_id, {outcome} AS outcome_code, {quarter} AS quarter, \
                       {payer} AS payer, SUM(a.amount_minor) AS net \
                FROM allocations a \

@@ -18,7 +18,7 @@ use crate::db::schema::{
 use crate::db::DbConn;
 use crate::domain::open_data::adjustments::{Adjustment, Change};
 use crate::domain::open_data::publish::{FrozenBlock, FrozenQuarter, History, PublishedTotal};
-use crate::domain::open_data::rows::{quarter_of, MoneyFacts, ResultFacts};
+use crate::domain::open_data::rows::{quarter_of, MoneyFacts, Parts, ResultFacts};
 use crate::services::error::ServiceError;
 
 type BlockRow = (
@@ -179,7 +179,17 @@ type MoneyByBlock = HashMap<(String, NaiveDate, String), BTreeMap<String, MoneyF
 
 fn load_money(conn: &mut DbConn) -> Result<MoneyByBlock, ServiceError> {
     let mut payments = MoneyByBlock::new();
-    let rows: Vec<(String, NaiveDate, String, String, i64, i64)> = money::table
+    type Row = (
+        String,
+        NaiveDate,
+        String,
+        String,
+        i64,
+        i64,
+        Option<i64>,
+        Option<i64>,
+    );
+    let rows: Vec<Row> = money::table
         .select((
             money::project_id,
             money::period_start,
@@ -187,12 +197,17 @@ fn load_money(conn: &mut DbConn) -> Result<MoneyByBlock, ServiceError> {
             money::payer_organisation_id,
             money::amount_minor,
             money::participants,
+            money::smallest_part_minor,
+            money::largest_part_minor,
         ))
         .load(conn)?;
-    for (project, start, code, payer, minor, participants) in rows {
+    for (project, start, code, payer, minor, participants, smallest, largest) in rows {
         let facts = MoneyFacts {
             minor,
             participants,
+            parts: smallest
+                .zip(largest)
+                .map(|(smallest, largest)| Parts { smallest, largest }),
         };
         let block = payments.entry((project, start, code)).or_default();
         block.insert(payer, facts);
@@ -308,6 +323,8 @@ struct MoneyRow {
     payer_organisation_id: String,
     amount_minor: i64,
     participants: i64,
+    smallest_part_minor: Option<i64>,
+    largest_part_minor: Option<i64>,
 }
 
 #[derive(Insertable)]
@@ -395,6 +412,8 @@ pub fn append(conn: &mut DbConn, project: &str, added: Additions) -> Result<(), 
                 payer_organisation_id: payer.clone(),
                 amount_minor: m.minor,
                 participants: m.participants,
+                smallest_part_minor: m.parts.map(|p| p.smallest),
+                largest_part_minor: m.parts.map(|p| p.largest),
             }));
         }
     }
