@@ -595,7 +595,7 @@ pub struct PaymentRequest {
 /// Record a payment against an issued document; in full, it becomes `paid`.
 #[utoipa::path(
     post, path = "/v1/documents/{id}/payments", tag = "settlement", operation_id = "recordPayment",
-    description = "An admin, or a commissioner or fund manager token acting for the document's recipient. Records money received against an issued invoice or top-up claim (never a credit note): in the document's currency, positive, at most what is outstanding, and `paid_on` not in the future; once payments reach the total, the document is `paid`. Send an `Idempotency-Key` so that a retry does not record the payment twice: the same key with the same request returns the first response, with a different request it is a 422.",
+    description = "An admin, or a commissioner or fund manager token acting for the document's recipient. Records money received against an issued invoice or top-up claim (never a credit note): in the document's currency, positive, at most what is outstanding, and `paid_on` neither in the future nor before the document was issued; once payments reach the total, the document is `paid`. Send an `Idempotency-Key` so that a retry does not record the payment twice: the same key with the same request returns the first response, with a different request it is a 422.",
     params(("id" = String, Path),
         ("Idempotency-Key" = Option<String>, Header, description = "retry-safe key")),
     request_body = PaymentRequest,

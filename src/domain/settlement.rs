@@ -252,6 +252,18 @@ pub enum PaymentRefused {
     Overpayment { outstanding_minor: i64 },
 }
 
+/// Checks a payment's date against the day its document was issued: money paid before a
+/// document existed was not paid against it (it belongs to another document, or is a
+/// mistyped date).
+pub fn check_paid_on(issued_on: Option<NaiveDate>, paid_on: NaiveDate) -> Result<(), String> {
+    match issued_on {
+        Some(issued_on) if paid_on < issued_on => Err(format!(
+            "is before the document was issued ({issued_on}): a payment against it is dated on or after that day"
+        )),
+        _ => Ok(()),
+    }
+}
+
 /// Checks a payment of `amount_minor` against a document, and says whether it pays it in full.
 pub fn check_payment(
     kind: DocumentKind,
@@ -409,6 +421,15 @@ mod tests {
         assert_eq!(number_prefix("!!!"), "DOC");
         let issued = NaiveDate::from_ymd_opt(2025, 4, 2).unwrap();
         assert_eq!(document_number("SKM", issued, 7), "SKM-2025-0007");
+    }
+
+    #[test]
+    fn a_payment_is_dated_on_or_after_its_document_was_issued() {
+        let day = |d| NaiveDate::from_ymd_opt(2026, 12, d).unwrap();
+        assert_eq!(check_paid_on(Some(day(5)), day(5)), Ok(()));
+        assert_eq!(check_paid_on(Some(day(5)), day(6)), Ok(()));
+        let refused = check_paid_on(Some(day(5)), day(4)).unwrap_err();
+        assert!(refused.contains("2026-12-05"), "{refused}");
     }
 
     #[test]

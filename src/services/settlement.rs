@@ -21,8 +21,8 @@ use crate::domain::money::MoneyJson;
 use crate::domain::period::Period;
 use crate::domain::registry::{SettlementFrequency, SettlementRoute};
 use crate::domain::settlement::{
-    self, check_payment, document_number, number_prefix, DocumentKind, DocumentStatus,
-    DraftDocument, Leg, Parties, PaymentRefused, Unsettled,
+    self, check_paid_on, check_payment, document_number, number_prefix, DocumentKind,
+    DocumentStatus, DraftDocument, Leg, Parties, PaymentRefused, Unsettled,
 };
 use crate::domain::FieldError;
 use crate::notify::{self, messages};
@@ -460,7 +460,8 @@ pub struct Payment {
 }
 
 /// Records a payment; the document is `paid` once payments reach its total. Overpayment is
-/// refused, naming what is outstanding.
+/// refused, naming what is outstanding, and so is a payment dated before the document was
+/// issued.
 pub fn record_payment(
     conn: &mut DbConn,
     document_id: &str,
@@ -468,7 +469,7 @@ pub fn record_payment(
     actor: Actor,
 ) -> Result<String, ServiceError> {
     let document = lock_document(conn, document_id)?;
-    let in_full = check_payment(
+    let amount = check_payment(
         kind_of(&document)?,
         status_of(&document)?,
         document.total_minor,
@@ -483,8 +484,17 @@ pub fn record_payment(
             ),
             other => other.to_string(),
         };
-        ServiceError::Invalid(vec![FieldError::new("amount", detail)])
-    })?;
+        FieldError::new("amount", detail)
+    });
+    let date = check_paid_on(document.issued_on, payment.paid_on)
+        .map_err(|detail| FieldError::new("paid_on", detail));
+    let in_full = match (amount, date) {
+        (Ok(in_full), Ok(())) => in_full,
+        (amount, date) => {
+            let errors = [amount.err(), date.err()].into_iter().flatten();
+            return Err(ServiceError::Invalid(errors.collect()));
+        }
+    };
     let id = new_id("pay");
     diesel::insert_into(document_payments::table)
         .values(DocumentPayment {

@@ -173,7 +173,7 @@ async fn direct_route_invoices_each_payer_its_share_then_pays_and_credits_a_revo
 
     // Paid in two parts by the council; an overpayment is refused and changes nothing.
     let council_token = app.token(Role::Commissioner, Some(&r.council));
-    let pay = |amount: &str, reference: &str| json!({"amount": gbp(amount), "paid_on": "2026-11-30", "reference": reference});
+    let pay = |amount: &str, reference: &str| json!({"amount": gbp(amount), "paid_on": app.clock.today().to_string(), "reference": reference});
     let path = format!("/v1/documents/{council_invoice}/payments");
     let part = app
         .post(&path, Some(&council_token), &pay("500.00", "BACS 1"))
@@ -248,10 +248,11 @@ async fn direct_route_invoices_each_payer_its_share_then_pays_and_credits_a_revo
         html.contains("by a user of Worcestershire County Council")
             && !html.contains("commissioner-user")
     );
-    // A payment is recorded once the money has arrived, not ahead of it; its date is written
-    // YYYY-MM-DD, nothing else.
+    // A payment is recorded once the money has arrived, not ahead of it, and not dated before
+    // its document was issued (today); its date is written YYYY-MM-DD, nothing else.
     let tomorrow = (app.clock.today() + chrono::Duration::days(1)).to_string();
-    for paid_on in [tomorrow.as_str(), "2021-2-3", " 2021-02-03"] {
+    let yesterday = (app.clock.today() - chrono::Duration::days(1)).to_string();
+    for paid_on in [tomorrow.as_str(), yesterday.as_str(), "2021-2-3", " 2021-02-03"] {
         app.post(
             &path,
             Some(&council_token),
@@ -352,7 +353,7 @@ async fn via_commissioner_invoices_the_lead_for_the_whole_value_and_the_lead_cla
         .post(
             &format!("/v1/documents/{sof_claim}/payments"),
             Some(&sof_token),
-            &json!({"amount": gbp("690.10"), "paid_on": "2026-11-30", "reference": "SOF-REMIT-7"}),
+            &json!({"amount": gbp("690.10"), "paid_on": app.clock.today().to_string(), "reference": "SOF-REMIT-7"}),
         )
         .await;
     assert_eq!(paid.assert_status(201)["status"], "paid");
@@ -456,7 +457,7 @@ async fn voiding_an_issued_invoice_credits_it_and_settles_its_outcomes_again() {
     app.post(
         &format!("/v1/documents/{invoice}/payments"),
         Some(&council_token),
-        &json!({"amount": gbp("1.00"), "paid_on": "2026-11-30", "reference": "x"}),
+        &json!({"amount": gbp("1.00"), "paid_on": app.clock.today().to_string(), "reference": "x"}),
     )
     .await
     .assert_invalid_field("amount");
@@ -542,7 +543,7 @@ async fn nobody_reads_or_acts_on_a_document_that_is_not_theirs() {
         app.post(
             &format!("/v1/documents/{cbo_invoice}/payments"),
             Some(&token),
-            &json!({"amount": gbp("1.00"), "paid_on": "2026-11-30", "reference": "x"}),
+            &json!({"amount": gbp("1.00"), "paid_on": app.clock.today().to_string(), "reference": "x"}),
         )
         .await
         .assert_problem(404);
@@ -581,7 +582,7 @@ async fn nobody_reads_or_acts_on_a_document_that_is_not_theirs() {
     app.post(
         &format!("/v1/documents/{council_invoice}/payments"),
         Some(&r.provider_token),
-        &json!({"amount": gbp("1.00"), "paid_on": "2026-11-30", "reference": "x"}),
+        &json!({"amount": gbp("1.00"), "paid_on": app.clock.today().to_string(), "reference": "x"}),
     )
     .await
     .assert_problem(403);
@@ -916,7 +917,7 @@ async fn a_fund_sees_its_position_and_a_council_its_own_statement() {
     app.post(
         &format!("/v1/documents/{cbo_invoice}/payments"),
         Some(&cbo_token),
-        &json!({"amount": gbp("150.00"), "paid_on": "2026-11-30", "reference": "CBO-1"}),
+        &json!({"amount": gbp("150.00"), "paid_on": app.clock.today().to_string(), "reference": "CBO-1"}),
     )
     .await
     .assert_status(201);
