@@ -374,7 +374,8 @@ fn next_number(
     Ok(document_number(&number_prefix(&name), issued_on, sequence))
 }
 
-/// Numbers and freezes a draft; it is due its project's payment terms after today.
+/// Numbers and freezes a draft; it is due its project's payment terms after today. A draft of
+/// nothing is numbered and closed at once (`paid`, with no due date and no email).
 pub fn issue(conn: &mut DbConn, document_id: &str, actor: Actor) -> Result<(), ServiceError> {
     let document = lock_document(conn, document_id)?;
     let payment_terms_days: i32 = projects::table
@@ -389,27 +390,35 @@ pub fn issue(conn: &mut DbConn, document_id: &str, actor: Actor) -> Result<(), S
     }
     let issued_on = actor.at.date();
     let number = next_number(conn, &document.issuer_organisation_id, issued_on)?;
+    // A document of nothing (a verification and its revocation in one period) is numbered,
+    // so that the sequence keeps it, and closed at once: nobody owes anything, nobody is asked
+    // to act.
+    let nothing_owed = document.total_minor == 0;
     // A credit note is owed to its recipient, not by it: it falls due on nothing.
-    let due_on = (kind_of(&document)? != DocumentKind::CreditNote)
+    let due_on = (kind_of(&document)? != DocumentKind::CreditNote && !nothing_owed)
         .then(|| issued_on + chrono::Duration::days(i64::from(payment_terms_days)));
+    let status = if nothing_owed {
+        DocumentStatus::Paid
+    } else {
+        DocumentStatus::Issued
+    };
     diesel::update(settlement_documents::table.find(document_id))
         .set((
-            settlement_documents::status.eq(DocumentStatus::Issued.as_str()),
+            settlement_documents::status.eq(status.as_str()),
             settlement_documents::number.eq(&number),
             settlement_documents::issued_on.eq(issued_on),
             settlement_documents::due_on.eq(due_on),
         ))
         .execute(conn)?;
-    record_event(
-        conn,
-        document_id,
-        "issued",
-        actor,
-        match due_on {
-            Some(due_on) => format!("numbered {number}, due {due_on}"),
-            None => format!("numbered {number}"),
-        },
-    )?;
+    let detail = match due_on {
+        _ if nothing_owed => format!("numbered {number}; nothing is owed, so it is closed"),
+        Some(due_on) => format!("numbered {number}, due {due_on}"),
+        None => format!("numbered {number}"),
+    };
+    record_event(conn, document_id, "issued", actor, detail)?;
+    if nothing_owed {
+        return Ok(());
+    }
     notify_issued(conn, &document, &number, due_on, actor)
 }
 

@@ -252,7 +252,12 @@ async fn direct_route_invoices_each_payer_its_share_then_pays_and_credits_a_revo
     // its document was issued (today); its date is written YYYY-MM-DD, nothing else.
     let tomorrow = (app.clock.today() + chrono::Duration::days(1)).to_string();
     let yesterday = (app.clock.today() - chrono::Duration::days(1)).to_string();
-    for paid_on in [tomorrow.as_str(), yesterday.as_str(), "2021-2-3", " 2021-02-03"] {
+    for paid_on in [
+        tomorrow.as_str(),
+        yesterday.as_str(),
+        "2021-2-3",
+        " 2021-02-03",
+    ] {
         app.post(
             &path,
             Some(&council_token),
@@ -1172,4 +1177,50 @@ async fn caps_warn_at_eighty_percent_and_project_where_they_bind() {
         .map(Result::unwrap)
         .collect();
     assert!(rows[0][4].starts_with("'=HYPERLINK"), "{csv}");
+}
+
+/// A verification and its revocation in one period make a document of nothing: issuing it
+/// numbers it (the sequence keeps it) and closes it, with nothing due and nobody emailed.
+#[tokio::test]
+async fn a_document_of_nothing_is_closed_when_issued() {
+    let app = spawn_app().await;
+    let r = reconnections(&app, "direct").await;
+    let claim = r.verified_claim(&app, "R-0").await;
+    app.post(
+        &format!("/v1/claims/{claim}/revoke"),
+        Some(&r.validator_token),
+        &json!({"reason": "entered twice"}),
+    )
+    .await
+    .assert_status(200);
+    let report = r
+        .settle(&app, &r.provider_token, &current_period(&app))
+        .await;
+    let report = report.assert_status(201).clone();
+    let nothing = document_for(&report, "invoice", &r.council);
+    assert_eq!(nothing["total"], gbp("0.00"));
+    let emails = app.count("outbox");
+    let issued = app
+        .post(
+            &format!("/v1/documents/{}/issue", id_of(nothing)),
+            Some(&r.provider_token),
+            &json!({}),
+        )
+        .await;
+    let issued = issued.assert_status(200);
+    assert_eq!(issued["status"], "paid", "{issued}");
+    assert!(issued["number"]
+        .as_str()
+        .is_some_and(|n| n.ends_with("-0001")));
+    assert!(issued["due_on"].is_null());
+    assert_eq!(app.count("outbox"), emails, "nobody is asked to act");
+    // Nothing is outstanding, and nothing can be paid.
+    app.post(
+        &format!("/v1/documents/{}/payments", id_of(nothing)),
+        Some(&app.token(Role::Commissioner, Some(&r.council))),
+        &json!({"amount": gbp("0.01"), "paid_on": app.clock.today().to_string(), "reference": "x"}),
+    )
+    .await
+    .assert_invalid_field("amount");
+    assert_ledger_ok(&app);
 }
