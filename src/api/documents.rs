@@ -20,7 +20,7 @@ use crate::db::{write_tx, DbConn, Pool};
 use crate::domain::access::may_build_settlements;
 use crate::domain::limits;
 use crate::domain::money::MoneyJson;
-use crate::domain::settlement::{DocumentKind, DocumentStatus};
+use crate::domain::settlement::{DocumentKind, DocumentStatus, SettledBy};
 use crate::services::access::{load_document, load_visible};
 use crate::services::claims::lock_project;
 use crate::services::settlement::{self as service, Actor, Payment};
@@ -125,6 +125,12 @@ pub struct PaymentView {
     pub recorded_by_organisation_id: Option<String>,
     /// When it was recorded (UTC).
     pub recorded_at: chrono::DateTime<chrono::Utc>,
+    /// How it settled the document: money paid by the recipient (`payment`), a credit note
+    /// paid back by its issuer (`refund`, negative as the credit note's total is), or a credit
+    /// note set against an invoice or top-up claim (`set_off`, on both).
+    pub settled_by: SettledBy,
+    /// For a set-off, the document on the other side.
+    pub counterpart_document_id: Option<String>,
 }
 
 /// One transition of a document: who did what, when.
@@ -283,6 +289,8 @@ fn full_view(
                 p.recorded_by_organisation_id.as_deref(),
             ),
             recorded_by_organisation_id: p.recorded_by_organisation_id,
+            settled_by: SettledBy::from_db(&p.settled_by).unwrap_or(SettledBy::Payment),
+            counterpart_document_id: p.counterpart_document_id,
         })
         .collect();
     let history = queries::document_history(conn, &id)?
@@ -508,6 +516,8 @@ enum Party {
     IssuerOrAdmin,
     /// The recipient, or an admin.
     RecipientOrAdmin,
+    /// The issuer or the recipient, or an admin.
+    EitherOrAdmin,
 }
 
 impl Party {
@@ -521,6 +531,12 @@ impl Party {
             Party::RecipientOrAdmin => (
                 principal.is_admin() || principal.acts_for(&d.recipient_organisation_id),
                 "its recipient or an admin",
+            ),
+            Party::EitherOrAdmin => (
+                principal.is_admin()
+                    || principal.acts_for(&d.issuer_organisation_id)
+                    || principal.acts_for(&d.recipient_organisation_id),
+                "its issuer, its recipient or an admin",
             ),
         };
         if allowed {
@@ -615,60 +631,176 @@ pub async fn pay(
     body: JsonBody,
 ) -> Result<HttpResponse, ApiError> {
     principal.require(&[Role::Admin, Role::Commissioner, Role::FundManager])?;
-    let request: PaymentRequest = body.parse()?;
-    let reference = request.reference.trim().to_owned();
-    if reference.is_empty()
-        || reference.chars().count() > 200
-        || reference.chars().any(char::is_control)
-    {
-        return Err(ApiError::validation(
-            "reference",
-            "a reference of 1 to 200 printable characters is required",
-        ));
-    }
-    let money = request
-        .amount
-        .to_money("amount")
-        .map_err(|e| ApiError::Validation(vec![e]))?;
-    let at = config.clock.now();
-    if request.paid_on > at.date() {
-        return Err(ApiError::validation(
-            "paid_on",
-            "is in the future: record a payment once the money has arrived",
-        ));
-    }
+    let request = MoneyIn::parse(&body, &config)?;
     let id = id.into_inner();
     let who = principal.clone();
     idempotent_create(&pool, &principal, &req, body.bytes(), move |conn| {
-        let d = load_document(conn, &who, &id)?;
-        lock_project(conn, &d.project_id)?;
-        let d = load_document(conn, &who, &id)?;
-        Party::RecipientOrAdmin.check(&who, &d)?;
-        if money.currency.code() != d.currency {
-            return Err(ApiError::validation(
-                "amount.currency",
-                format!("the document is in {}", d.currency),
-            ));
-        }
-        let payment = Payment {
-            amount_minor: money.minor,
-            paid_on: request.paid_on,
-            reference,
-        };
-        service::record_payment(
-            conn,
-            &d.id,
-            &payment,
-            Actor {
-                subject: &who.subject,
-                organisation_id: who.organisation_id.as_deref(),
-                at,
-            },
-        )?;
+        let d = locked_for(conn, &who, &id, Party::RecipientOrAdmin, &request)?;
+        service::record_payment(conn, &d.id, &request.payment, actor_of(&who, request.at))?;
         let d = load_document(conn, &who, &id)?;
         summary(conn, d)
     })
     .await
+}
+
+/// Record a refund of an issued credit note by its issuer; in full, it becomes `paid`.
+#[utoipa::path(
+    post, path = "/v1/documents/{id}/refunds", tag = "settlement", operation_id = "recordRefund",
+    description = "A token acting for the credit note's issuer, whatever its role, or an admin. Records money paid back to the recipient of an issued credit note (as when the credit note came after its invoice was paid): in the document's currency, positive, at most what the credit note has outstanding, and `paid_on` neither in the future nor before the credit note was issued; once refunds and set-offs reach its total, the credit note is `paid`. The document's `paid` and its payments show a refund as negative, as the credit note's total is. Send an `Idempotency-Key` so that a retry does not record the refund twice.",
+    params(("id" = String, Path),
+        ("Idempotency-Key" = Option<String>, Header, description = "retry-safe key")),
+    request_body = PaymentRequest,
+    responses(
+        (status = 201, description = "The credit note with the refund recorded", body = DocumentSummary),
+        (status = 403, description = "Neither the credit note's issuer nor an admin", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid refund (another currency, more than is outstanding, a date in the future or before issue, a document that is not an issued credit note); `errors` names each field", body = crate::api::error::documented::ValidationProblem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn refund(
+    req: HttpRequest,
+    pool: web::Data<Pool>,
+    config: web::Data<Config>,
+    principal: Principal,
+    id: web::Path<String>,
+    body: JsonBody,
+) -> Result<HttpResponse, ApiError> {
+    let request = MoneyIn::parse(&body, &config)?;
+    let id = id.into_inner();
+    let who = principal.clone();
+    idempotent_create(&pool, &principal, &req, body.bytes(), move |conn| {
+        let d = locked_for(conn, &who, &id, Party::IssuerOrAdmin, &request)?;
+        service::record_refund(conn, &d.id, &request.payment, actor_of(&who, request.at))?;
+        let d = load_document(conn, &who, &id)?;
+        summary(conn, d)
+    })
+    .await
+}
+
+/// A payment or refund as parsed from its request, with the time it is recorded.
+struct MoneyIn {
+    payment: Payment,
+    currency: String,
+    at: chrono::NaiveDateTime,
+}
+
+impl MoneyIn {
+    fn parse(body: &JsonBody, config: &Config) -> Result<MoneyIn, ApiError> {
+        let request: PaymentRequest = body.parse()?;
+        let reference = request.reference.trim().to_owned();
+        if reference.is_empty()
+            || reference.chars().count() > 200
+            || reference.chars().any(char::is_control)
+        {
+            return Err(ApiError::validation(
+                "reference",
+                "a reference of 1 to 200 printable characters is required",
+            ));
+        }
+        let money = request
+            .amount
+            .to_money("amount")
+            .map_err(|e| ApiError::Validation(vec![e]))?;
+        let at = config.clock.now();
+        if request.paid_on > at.date() {
+            return Err(ApiError::validation(
+                "paid_on",
+                "is in the future: record a payment once the money has arrived",
+            ));
+        }
+        Ok(MoneyIn {
+            payment: Payment {
+                amount_minor: money.minor,
+                paid_on: request.paid_on,
+                reference,
+            },
+            currency: money.currency.code().to_owned(),
+            at,
+        })
+    }
+}
+
+/// The document, its project locked, checked to be one `party` may settle in this currency.
+fn locked_for(
+    conn: &mut DbConn,
+    who: &Principal,
+    id: &str,
+    party: Party,
+    money: &MoneyIn,
+) -> Result<SettlementDocument, ApiError> {
+    let d = load_document(conn, who, id)?;
+    lock_project(conn, &d.project_id)?;
+    let d = load_document(conn, who, id)?;
+    party.check(who, &d)?;
+    if money.currency != d.currency {
+        return Err(ApiError::validation(
+            "amount.currency",
+            format!("the document is in {}", d.currency),
+        ));
+    }
+    Ok(d)
+}
+
+fn actor_of(who: &Principal, at: chrono::NaiveDateTime) -> Actor<'_> {
+    Actor {
+        subject: &who.subject,
+        organisation_id: who.organisation_id.as_deref(),
+        at,
+    }
+}
+
+/// What an issued credit note is set against.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"against": "doc_01JD4T7X9Q2M8B6V3N5R0K7P1C"}))]
+pub struct SetOffRequest {
+    /// An issued invoice or top-up claim of the same project, issuer and recipient, with
+    /// something outstanding.
+    pub against: String,
+}
+
+/// Set an issued credit note against an invoice or top-up claim of the same parties.
+#[utoipa::path(
+    post, path = "/v1/documents/{id}/set-off", tag = "settlement", operation_id = "setOffCreditNote",
+    description = "A token acting for the credit note's issuer or its recipient, whatever its role, or an admin. Settles what is left of the smaller of an issued credit note and an issued invoice or top-up claim of the same project, from the same issuer to the same recipient in the same currency: the amount is recorded on both, dated today, each naming the other (`settled_by` is `set_off`), and either becomes `paid` once settled in full. Anything else is a 422 naming `against`.",
+    params(("id" = String, Path)),
+    request_body = SetOffRequest,
+    responses(
+        (status = 200, description = "The credit note, with the set-off recorded", body = DocumentSummary),
+        (status = 403, description = "Neither party to the credit note, nor an admin", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such document that the caller can see", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "The credit note is not issued, or the document named is not an issued invoice or top-up claim of the same parties with something outstanding", body = crate::api::error::documented::ValidationProblem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn set_off(
+    pool: web::Data<Pool>,
+    config: web::Data<Config>,
+    principal: Principal,
+    id: web::Path<String>,
+    body: JsonBody,
+) -> Result<web::Json<DocumentSummary>, ApiError> {
+    let request: SetOffRequest = body.parse()?;
+    let at = config.clock.now();
+    let view = transition(
+        &pool,
+        principal,
+        id.into_inner(),
+        Party::EitherOrAdmin,
+        move |conn, credit, who| {
+            let against = load_document(conn, who, &request.against).map_err(|_| {
+                ApiError::validation("against", "no document with this id that you can see")
+            })?;
+            Ok(service::set_off(
+                conn,
+                &credit.id,
+                &against.id,
+                actor_of(who, at),
+            )?)
+        },
+    )
+    .await?;
+    Ok(web::Json(view.0))
 }
 
 /// Why an issued document is voided.

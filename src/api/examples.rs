@@ -482,7 +482,9 @@ pub fn document_view() -> Value {
                 "reference": "BACS HC-PO-558213",
                 "recorded_by": "sam.price",
                 "recorded_by_organisation_id": COUNCIL,
-                "recorded_at": "2026-10-28T10:15:44.090Z"
+                "recorded_at": "2026-10-28T10:15:44.090Z",
+                "settled_by": "payment",
+                "counterpart_document_id": null
             }
         ],
         "history": [

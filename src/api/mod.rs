@@ -334,6 +334,16 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .default_service(not_allowed("POST")),
     )
     .service(
+        web::resource("/v1/documents/{id}/refunds")
+            .post(documents::refund)
+            .default_service(not_allowed("POST")),
+    )
+    .service(
+        web::resource("/v1/documents/{id}/set-off")
+            .post(documents::set_off)
+            .default_service(not_allowed("POST")),
+    )
+    .service(
         web::resource("/v1/documents/{id}/void")
             .post(documents::void)
             .default_service(not_allowed("POST")),

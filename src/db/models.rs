@@ -323,6 +323,10 @@ pub struct DocumentPayment {
     pub recorded_by: String,
     pub recorded_by_organisation_id: Option<String>,
     pub recorded_at: NaiveDateTime,
+    /// `payment`, `refund` or `set_off` (`domain::settlement::SettledBy`).
+    pub settled_by: String,
+    /// For a set-off, the document on the other side.
+    pub counterpart_document_id: Option<String>,
 }
 
 #[derive(Debug, Clone, Queryable, Selectable)]

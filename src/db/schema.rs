@@ -289,6 +289,8 @@ diesel::table! {
         recorded_by -> Text,
         recorded_by_organisation_id -> Nullable<Text>,
         recorded_at -> Timestamp,
+        settled_by -> Text,
+        counterpart_document_id -> Nullable<Text>,
     }
 }
 

@@ -239,13 +239,22 @@ pub fn document_number(prefix: &str, issued_on: NaiveDate, sequence: i32) -> Str
     format!("{prefix}-{}-{sequence:04}", issued_on.year())
 }
 
+string_enum!(
+    /// How money settled a document: paid by its recipient (`payment`), paid back by the
+    /// issuer of a credit note (`refund`), or a credit note set against an invoice or top-up
+    /// claim between the same two parties (`set_off`, recorded on both).
+    SettledBy { Payment => "payment", Refund => "refund", SetOff => "set_off" }
+);
+
 /// Why a payment cannot be recorded against a document.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum PaymentRefused {
     #[error("a payment is a positive amount")]
     NotPositive,
-    #[error("only an issued invoice or top-up claim is paid (this one is {0})")]
+    #[error("only an issued invoice or top-up claim is paid (this one is {0}): a credit note is settled by a refund or set against an invoice")]
     NotPayable(&'static str),
+    #[error("only an issued credit note is refunded or set off (this one is {0})")]
+    NotCredit(&'static str),
     #[error(
         "this payment would overpay the document: {outstanding_minor} minor units are outstanding"
     )]
@@ -286,6 +295,90 @@ pub fn check_payment(
         return Err(PaymentRefused::Overpayment { outstanding_minor });
     }
     Ok(amount_minor == outstanding_minor)
+}
+
+/// Checks a refund of `amount_minor` by a credit note's issuer, and says whether it settles
+/// the credit note in full. A credit note's total is negative, and what is refunded is kept
+/// as negative too, so that what is outstanding is `total − paid` for every document.
+pub fn check_refund(
+    kind: DocumentKind,
+    status: DocumentStatus,
+    total_minor: i64,
+    paid_minor: i64,
+    amount_minor: i64,
+) -> Result<bool, PaymentRefused> {
+    if amount_minor <= 0 {
+        return Err(PaymentRefused::NotPositive);
+    }
+    if kind != DocumentKind::CreditNote {
+        return Err(PaymentRefused::NotCredit(kind.as_str()));
+    }
+    if status != DocumentStatus::Issued {
+        return Err(PaymentRefused::NotCredit(status.as_str()));
+    }
+    let outstanding_minor = paid_minor - total_minor;
+    if amount_minor > outstanding_minor {
+        return Err(PaymentRefused::Overpayment { outstanding_minor });
+    }
+    Ok(amount_minor == outstanding_minor)
+}
+
+/// A document as a set-off sees it.
+#[derive(Debug, Clone, Copy)]
+pub struct Settling<'a> {
+    pub kind: DocumentKind,
+    pub status: DocumentStatus,
+    pub total_minor: i64,
+    pub paid_minor: i64,
+    pub project_id: &'a str,
+    pub issuer: &'a str,
+    pub recipient: &'a str,
+    pub currency: &'a str,
+}
+
+/// Why a credit note cannot be set against a document.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SetOffRefused {
+    #[error(transparent)]
+    Credit(PaymentRefused),
+    #[error("a credit note is set against an issued invoice or top-up claim with something outstanding (that one is an {kind}, {status})")]
+    Against {
+        kind: &'static str,
+        status: &'static str,
+    },
+    #[error("a credit note is set only against a document of the same project, from the same issuer to the same recipient, in the same currency")]
+    OtherParties,
+}
+
+/// How much a set-off of `credit` against `against` settles on each: all that is left of the
+/// smaller.
+pub fn set_off_amount(credit: Settling, against: Settling) -> Result<i64, SetOffRefused> {
+    let left = check_refund(
+        credit.kind,
+        credit.status,
+        credit.total_minor,
+        credit.paid_minor,
+        1,
+    );
+    left.map_err(SetOffRefused::Credit)?;
+    let outstanding = against.total_minor - against.paid_minor;
+    if against.kind == DocumentKind::CreditNote
+        || against.status != DocumentStatus::Issued
+        || outstanding <= 0
+    {
+        return Err(SetOffRefused::Against {
+            kind: against.kind.as_str(),
+            status: against.status.as_str(),
+        });
+    }
+    let same = |a: &Settling, b: &Settling| {
+        (a.project_id, a.issuer, a.recipient, a.currency)
+            == (b.project_id, b.issuer, b.recipient, b.currency)
+    };
+    if !same(&credit, &against) {
+        return Err(SetOffRefused::OtherParties);
+    }
+    Ok((credit.paid_minor - credit.total_minor).min(outstanding))
 }
 
 #[cfg(test)]
@@ -421,6 +514,60 @@ mod tests {
         assert_eq!(number_prefix("!!!"), "DOC");
         let issued = NaiveDate::from_ymd_opt(2025, 4, 2).unwrap();
         assert_eq!(document_number("SKM", issued, 7), "SKM-2025-0007");
+    }
+
+    #[test]
+    fn a_credit_note_is_refunded_or_set_off_never_beyond_what_it_owes() {
+        use DocumentKind::*;
+        use DocumentStatus::*;
+        assert_eq!(check_refund(CreditNote, Issued, -500, 0, 200), Ok(false));
+        assert_eq!(check_refund(CreditNote, Issued, -500, -200, 300), Ok(true));
+        assert_eq!(
+            check_refund(CreditNote, Issued, -500, -200, 301),
+            Err(PaymentRefused::Overpayment {
+                outstanding_minor: 300
+            })
+        );
+        assert_eq!(
+            check_refund(Invoice, Issued, 500, 0, 1),
+            Err(PaymentRefused::NotCredit("invoice"))
+        );
+        assert_eq!(
+            check_refund(CreditNote, Paid, -500, -500, 1),
+            Err(PaymentRefused::NotCredit("paid"))
+        );
+        let doc = |kind, status, total_minor, paid_minor| Settling {
+            kind,
+            status,
+            total_minor,
+            paid_minor,
+            project_id: "prj",
+            issuer: "provider",
+            recipient: "council",
+            currency: "GBP",
+        };
+        let credit = doc(CreditNote, Issued, -500, -100);
+        // The smaller of what the credit note owes and what the invoice is owed.
+        assert_eq!(
+            set_off_amount(credit, doc(Invoice, Issued, 1000, 0)),
+            Ok(400)
+        );
+        assert_eq!(
+            set_off_amount(credit, doc(Invoice, Issued, 1000, 850)),
+            Ok(150)
+        );
+        assert!(matches!(
+            set_off_amount(credit, doc(Invoice, Draft, 1000, 0)),
+            Err(SetOffRefused::Against { .. })
+        ));
+        let elsewhere = Settling {
+            recipient: "another council",
+            ..doc(Invoice, Issued, 1000, 0)
+        };
+        assert_eq!(
+            set_off_amount(credit, elsewhere),
+            Err(SetOffRefused::OtherParties)
+        );
     }
 
     #[test]

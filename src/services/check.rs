@@ -369,7 +369,10 @@ fn check_documents(conn: &mut DbConn, report: &mut CheckReport) -> QueryResult<(
                 "document {id} totals {total} but its lines sum to {lines}"
             ));
         }
-        if payments != *paid || (*paid > 0 && *paid > *total) {
+        // Paid moves from nothing towards the total, whichever its sign (a credit note's
+        // refunds and set-offs are negative, as its total is).
+        let beyond = (*paid > 0 && *paid > *total) || (*paid < 0 && *paid < *total);
+        if payments != *paid || beyond {
             report.violations.push(format!(
                 "document {id} records {paid} paid of {total}; its payments sum to {payments}"
             ));

@@ -21,8 +21,9 @@ use crate::domain::money::MoneyJson;
 use crate::domain::period::Period;
 use crate::domain::registry::{SettlementFrequency, SettlementRoute};
 use crate::domain::settlement::{
-    self, check_paid_on, check_payment, document_number, number_prefix, DocumentKind,
-    DocumentStatus, DraftDocument, Leg, Parties, PaymentRefused, Unsettled,
+    self, check_paid_on, check_payment, check_refund, document_number, number_prefix,
+    set_off_amount, DocumentKind, DocumentStatus, DraftDocument, Leg, Parties, PaymentRefused,
+    SettledBy, Settling, Unsettled,
 };
 use crate::domain::FieldError;
 use crate::notify::{self, messages};
@@ -484,11 +485,107 @@ pub fn record_payment(
         document.total_minor,
         document.paid_minor,
         payment.amount_minor,
-    )
-    .map_err(|e| {
+    );
+    let in_full = money_and_date(&document, payment, amount)?;
+    let settling = Settlement {
+        amount_minor: payment.amount_minor,
+        in_full,
+        by: SettledBy::Payment,
+        counterpart: None,
+    };
+    settle(conn, &document, settling, payment, actor)
+}
+
+/// Records a refund of a credit note by its issuer: kept negative, as the credit note's total
+/// is; the credit note is `paid` once refunds (and set-offs) reach its total.
+pub fn record_refund(
+    conn: &mut DbConn,
+    document_id: &str,
+    refund: &Payment,
+    actor: Actor,
+) -> Result<String, ServiceError> {
+    let document = lock_document(conn, document_id)?;
+    let amount = check_refund(
+        kind_of(&document)?,
+        status_of(&document)?,
+        document.total_minor,
+        document.paid_minor,
+        refund.amount_minor,
+    );
+    let in_full = money_and_date(&document, refund, amount)?;
+    let settling = Settlement {
+        amount_minor: -refund.amount_minor,
+        in_full,
+        by: SettledBy::Refund,
+        counterpart: None,
+    };
+    settle(conn, &document, settling, refund, actor)
+}
+
+/// Sets an issued credit note against an issued invoice or top-up claim of the same project
+/// and parties: all that is left of the smaller is settled on both, today, each naming the
+/// other. Returns the amount.
+pub fn set_off(
+    conn: &mut DbConn,
+    credit_id: &str,
+    against_id: &str,
+    actor: Actor,
+) -> Result<i64, ServiceError> {
+    // Locked in id order, so that two set-offs of the same pair wait rather than deadlock.
+    let (first, second) = if credit_id < against_id {
+        (credit_id, against_id)
+    } else {
+        (against_id, credit_id)
+    };
+    let first = lock_document(conn, first)?;
+    let second = lock_document(conn, second)?;
+    let (credit, against) = if first.id == credit_id {
+        (first, second)
+    } else {
+        (second, first)
+    };
+    let amount = set_off_amount(settling(&credit)?, settling(&against)?)
+        .map_err(|e| ServiceError::Invalid(vec![FieldError::new("against", e.to_string())]))?;
+    for (document, other, signed) in [(&credit, &against, -amount), (&against, &credit, amount)] {
+        let record = Payment {
+            amount_minor: signed,
+            paid_on: actor.at.date(),
+            reference: format!("set off against {}", other.number.as_deref().unwrap_or("")),
+        };
+        let settling = Settlement {
+            amount_minor: signed,
+            in_full: document.total_minor - document.paid_minor == signed,
+            by: SettledBy::SetOff,
+            counterpart: Some(&other.id),
+        };
+        settle(conn, document, settling, &record, actor)?;
+    }
+    Ok(amount)
+}
+
+fn settling(document: &SettlementDocument) -> Result<Settling<'_>, ServiceError> {
+    Ok(Settling {
+        kind: kind_of(document)?,
+        status: status_of(document)?,
+        total_minor: document.total_minor,
+        paid_minor: document.paid_minor,
+        project_id: &document.project_id,
+        issuer: &document.issuer_organisation_id,
+        recipient: &document.recipient_organisation_id,
+        currency: &document.currency,
+    })
+}
+
+/// The amount's and the date's problems together, or whether the money settles in full.
+fn money_and_date(
+    document: &SettlementDocument,
+    payment: &Payment,
+    amount: Result<bool, PaymentRefused>,
+) -> Result<bool, ServiceError> {
+    let amount = amount.map_err(|e| {
         let detail = match e {
             PaymentRefused::Overpayment { outstanding_minor } => format!(
-                "this payment would overpay the document: {} is outstanding",
+                "this would overpay the document: {} is outstanding",
                 MoneyJson::from_minor(outstanding_minor, &document.currency)
             ),
             other => other.to_string(),
@@ -497,48 +594,72 @@ pub fn record_payment(
     });
     let date = check_paid_on(document.issued_on, payment.paid_on)
         .map_err(|detail| FieldError::new("paid_on", detail));
-    let in_full = match (amount, date) {
-        (Ok(in_full), Ok(())) => in_full,
+    match (amount, date) {
+        (Ok(in_full), Ok(())) => Ok(in_full),
         (amount, date) => {
             let errors = [amount.err(), date.err()].into_iter().flatten();
-            return Err(ServiceError::Invalid(errors.collect()));
+            Err(ServiceError::Invalid(errors.collect()))
         }
-    };
+    }
+}
+
+/// Money settling a document, in the document's direction (negative on a credit note).
+struct Settlement<'a> {
+    amount_minor: i64,
+    in_full: bool,
+    by: SettledBy,
+    counterpart: Option<&'a str>,
+}
+
+/// Records money against a locked document, checked, and marks it `paid` once settled.
+fn settle(
+    conn: &mut DbConn,
+    document: &SettlementDocument,
+    settling: Settlement,
+    record: &Payment,
+    actor: Actor,
+) -> Result<String, ServiceError> {
+    let paid_minor = document.paid_minor + settling.amount_minor;
+    // Never beyond the total, whichever its sign.
+    assert!(
+        paid_minor.abs() <= document.total_minor.abs()
+            && paid_minor.signum() * document.total_minor.signum() >= 0
+    );
+    assert_eq!(settling.in_full, paid_minor == document.total_minor);
     let id = new_id("pay");
     diesel::insert_into(document_payments::table)
         .values(DocumentPayment {
             id: id.clone(),
-            document_id: document_id.to_owned(),
-            amount_minor: payment.amount_minor,
-            paid_on: payment.paid_on,
-            reference: payment.reference.clone(),
+            document_id: document.id.clone(),
+            amount_minor: settling.amount_minor,
+            paid_on: record.paid_on,
+            reference: record.reference.clone(),
             recorded_by: actor.subject.to_owned(),
             recorded_by_organisation_id: actor.organisation_id.map(str::to_owned),
             recorded_at: actor.at,
+            settled_by: settling.by.as_str().to_owned(),
+            counterpart_document_id: settling.counterpart.map(str::to_owned),
         })
         .execute(conn)?;
-    let status = if in_full {
+    let status = if settling.in_full {
         DocumentStatus::Paid
     } else {
         DocumentStatus::Issued
     };
-    diesel::update(settlement_documents::table.find(document_id))
+    diesel::update(settlement_documents::table.find(&document.id))
         .set((
-            settlement_documents::paid_minor.eq(document.paid_minor + payment.amount_minor),
+            settlement_documents::paid_minor.eq(paid_minor),
             settlement_documents::status.eq(status.as_str()),
         ))
         .execute(conn)?;
     let detail = format!(
-        "{} minor units paid on {}",
-        payment.amount_minor, payment.paid_on
+        "{} minor units settled by {} on {}",
+        settling.amount_minor.abs(),
+        settling.by.as_str(),
+        record.paid_on
     );
-    record_event(
-        conn,
-        document_id,
-        if in_full { "paid" } else { "payment" },
-        actor,
-        detail,
-    )?;
+    let event = if settling.in_full { "paid" } else { "payment" };
+    record_event(conn, &document.id, event, actor, detail)?;
     Ok(id)
 }
 

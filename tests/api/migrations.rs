@@ -29,8 +29,9 @@ fn migrate_first(conn: &mut DbConn, count: usize) {
 }
 
 /// Migrations after the lean ledger (the third): the payers' own funds, settlement, open data,
-/// frozen open data, adjustments, registry corrections, the frozen blocks' parts.
-const MIGRATIONS_AFTER_THE_LEDGER: usize = 8;
+/// frozen open data, adjustments, registry corrections, the frozen blocks' parts, how
+/// documents were settled.
+const MIGRATIONS_AFTER_THE_LEDGER: usize = 9;
 
 fn revert_last(conn: &mut DbConn) {
     match conn {
@@ -241,7 +242,7 @@ fn central_top_ups_stored_before_payer_funds_pay_from_their_projects_fund() {
         DbConn::Pg(c) => c.batch_execute(PAYERS_BEFORE_THEIR_FUNDS).unwrap(),
         DbConn::Sqlite(c) => c.batch_execute(PAYERS_BEFORE_THEIR_FUNDS).unwrap(),
     }
-    assert_eq!(db::run_migrations(&mut conn).unwrap(), 7);
+    assert_eq!(db::run_migrations(&mut conn).unwrap(), 8);
     let payers: Vec<PayerFund> =
         diesel::sql_query("SELECT id, fund_id FROM project_payers ORDER BY id")
             .load(&mut conn)

@@ -1224,3 +1224,140 @@ async fn a_document_of_nothing_is_closed_when_issued() {
     .assert_invalid_field("amount");
     assert_ledger_ok(&app);
 }
+
+/// A credit note that comes after its invoice was paid is settled by a refund its issuer
+/// records, or set against a later invoice of the same parties: the council's statement then
+/// owes nothing either way, and `cofund check` finds every document's payments add up.
+#[tokio::test]
+async fn a_credit_note_is_settled_by_refunds_and_a_set_off() {
+    let app = spawn_app().await;
+    let r = reconnections(&app, "direct").await;
+    let council_token = app.token(Role::Commissioner, Some(&r.council));
+    let today = |app: &TestApp| app.clock.today().to_string();
+    let money = |amount: &str, app: &TestApp| json!({"amount": gbp(amount), "paid_on": today(app), "reference": "BACS"});
+    // Two outcomes invoiced to the council and paid.
+    let claims = [
+        r.verified_claim(&app, "R-1").await,
+        r.verified_claim(&app, "R-2").await,
+    ];
+    let built = r
+        .settle(&app, &r.provider_token, &current_period(&app))
+        .await;
+    let first = issue_council_invoice(&app, &r, built.assert_status(201)).await;
+    app.post(
+        &format!("/v1/documents/{first}/payments"),
+        Some(&council_token),
+        &money("1009.90", &app),
+    )
+    .await
+    .assert_status(201);
+    // Both revoked next quarter: a credit note of −1,009.90 to the council.
+    app.clock.advance_days(92);
+    for claim in &claims {
+        app.post(
+            &format!("/v1/claims/{claim}/revoke"),
+            Some(&r.validator_token),
+            &json!({"reason": "ineligible"}),
+        )
+        .await
+        .assert_status(200);
+    }
+    let built = r
+        .settle(&app, &r.provider_token, &current_period(&app))
+        .await;
+    let credit = id_of(document_for(
+        built.assert_status(201),
+        "credit_note",
+        &r.council,
+    ));
+    app.post(
+        &format!("/v1/documents/{credit}/issue"),
+        Some(&r.provider_token),
+        &json!({}),
+    )
+    .await
+    .assert_status(200);
+    // The provider refunds part of it; the council cannot record the provider's refund, a
+    // refund beyond what is left is refused, and a credit note is never "paid" by its recipient.
+    let refunds = format!("/v1/documents/{credit}/refunds");
+    app.post(&refunds, Some(&council_token), &money("500.00", &app))
+        .await
+        .assert_problem(403);
+    app.post(&refunds, Some(&r.provider_token), &money("1009.91", &app))
+        .await
+        .assert_invalid_field("amount");
+    app.post(
+        &format!("/v1/documents/{credit}/payments"),
+        Some(&council_token),
+        &money("1.00", &app),
+    )
+    .await
+    .assert_invalid_field("amount");
+    let part = app
+        .post(&refunds, Some(&r.provider_token), &money("500.00", &app))
+        .await;
+    let part = part.assert_status(201);
+    assert_eq!(
+        (&part["status"], &part["paid"]),
+        (&json!("issued"), &gbp("-500.00"))
+    );
+    // A new outcome the quarter after: its invoice takes the rest of the credit note as far as
+    // it goes (504.95 of the 509.90 left), and the provider refunds the last 4.95.
+    app.clock.advance_days(92);
+    r.verified_claim(&app, "R-3").await;
+    let built = r
+        .settle(&app, &r.provider_token, &current_period(&app))
+        .await;
+    let built = built.assert_status(201).clone();
+    let cbo_invoice = id_of(document_for(&built, "invoice", &r.cbo));
+    let third = issue_council_invoice(&app, &r, &built).await;
+    let set_off = format!("/v1/documents/{credit}/set-off");
+    app.post(
+        &set_off,
+        Some(&council_token),
+        &json!({"against": cbo_invoice}),
+    )
+    .await
+    .assert_invalid_field("against");
+    let set = app
+        .post(&set_off, Some(&council_token), &json!({"against": third}))
+        .await;
+    assert_eq!(set.assert_status(200)["paid"], gbp("-1004.95"));
+    let invoice = app
+        .get(&format!("/v1/documents/{third}"), Some(&council_token))
+        .await;
+    let invoice = invoice.assert_status(200);
+    assert_eq!(invoice["status"], "paid");
+    let payment = &invoice["payments"][0];
+    assert_eq!(
+        (&payment["settled_by"], &payment["counterpart_document_id"]),
+        (&json!("set_off"), &json!(credit))
+    );
+    let last = app
+        .post(&refunds, Some(&r.provider_token), &money("4.95", &app))
+        .await;
+    assert_eq!(last.assert_status(201)["status"], "paid");
+    // The council was invoiced 504.95 net and paid 504.95 net: nothing is outstanding.
+    let statement = app
+        .get(
+            &format!("/v1/organisations/{}/statement?from=2020-01-01", r.council),
+            Some(&council_token),
+        )
+        .await;
+    let line = &statement.assert_status(200)["lines"][0];
+    assert_eq!(
+        (&line["invoiced"], &line["paid"], &line["outstanding"]),
+        (&gbp("504.95"), &gbp("504.95"), &gbp("0.00"))
+    );
+    assert_ledger_ok(&app);
+}
+
+/// Issues the council's invoice in a settlement report, and gives its id.
+async fn issue_council_invoice(app: &TestApp, r: &Reconnections, report: &Value) -> String {
+    let id = id_of(document_for(report, "invoice", &r.council));
+    let path = format!("/v1/documents/{id}/issue");
+    app.post(&path, Some(&r.provider_token), &json!({}))
+        .await
+        .assert_status(200);
+    id
+}

@@ -296,6 +296,8 @@ pub static COLUMNS: &[(&str, &[(&str, Visibility)])] = &[
             ("recorded_by", Private),
             ("recorded_by_organisation_id", Private),
             ("recorded_at", Private),
+            ("settled_by", Private),
+            ("counterpart_document_id", Private),
         ],
     ),
     (
