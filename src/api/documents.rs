@@ -21,7 +21,7 @@ use crate::domain::access::may_build_settlements;
 use crate::domain::limits;
 use crate::domain::money::MoneyJson;
 use crate::domain::settlement::{DocumentKind, DocumentStatus, SettledBy};
-use crate::services::access::{load_document, load_visible};
+use crate::services::access::{load_document, load_visible, AccessError};
 use crate::services::claims::lock_project;
 use crate::services::settlement::{self as service, Actor, Payment};
 
@@ -69,15 +69,17 @@ pub struct DocumentSummary {
     pub recipient: PartyView,
     /// The sum of its lines, to the penny.
     pub total: MoneyJson,
-    /// Payments recorded against it so far.
+    /// Payments recorded against it so far (on a credit note, refunds and set-offs, negative as
+    /// its total is).
     pub paid: MoneyJson,
-    /// What is still owed on it: `total` less `paid` once issued; zero for a draft, a void document
-    /// or a credit note.
+    /// What is still owed on it: `total` less `paid` once issued (on a credit note, negative:
+    /// what is still to be refunded or set off); zero for a draft, a void document, or a credit
+    /// note that cancels a voided document (which owes nothing back).
     pub outstanding: MoneyJson,
     /// The day it was issued; null for a draft.
     pub issued_on: Option<NaiveDate>,
-    /// The day payment is due (issue date plus the project's payment terms); null for a draft or a
-    /// credit note.
+    /// The day payment is due (issue date plus the project's payment terms); null for a draft, a
+    /// credit note, or a document of nothing (closed as it was issued).
     pub due_on: Option<NaiveDate>,
     /// For a credit note that cancels a voided document: that document.
     pub credits_document_id: Option<String>,
@@ -231,10 +233,11 @@ fn summary(conn: &mut DbConn, d: SettlementDocument) -> Result<DocumentSummary, 
         .ok_or_else(|| ApiError::Internal("a summary went missing".into()))
 }
 
-/// What is still owed on a document: nothing on a draft, a void document or a credit note.
+/// What is still owed on a document: nothing on a draft, a void document or a credit note
+/// that cancels one; on any other credit note, what is still to be refunded or set off.
 fn outstanding_minor(d: &SettlementDocument) -> i64 {
-    let owed =
-        d.status == DocumentStatus::Issued.as_str() && d.kind != DocumentKind::CreditNote.as_str();
+    let cancels_void = d.credits_document_id.is_some();
+    let owed = d.status == DocumentStatus::Issued.as_str() && !cancels_void;
     if owed {
         d.total_minor - d.paid_minor
     } else {
@@ -646,7 +649,7 @@ pub async fn pay(
 /// Record a refund of an issued credit note by its issuer; in full, it becomes `paid`.
 #[utoipa::path(
     post, path = "/v1/documents/{id}/refunds", tag = "settlement", operation_id = "recordRefund",
-    description = "A token acting for the credit note's issuer, whatever its role, or an admin. Records money paid back to the recipient of an issued credit note (as when the credit note came after its invoice was paid): in the document's currency, positive, at most what the credit note has outstanding, and `paid_on` neither in the future nor before the credit note was issued; once refunds and set-offs reach its total, the credit note is `paid`. The document's `paid` and its payments show a refund as negative, as the credit note's total is. Send an `Idempotency-Key` so that a retry does not record the refund twice.",
+    description = "An admin, or a provider or commissioner token acting for the credit note's issuer. Records money paid back to the recipient of an issued credit note (as when the credit note came after its invoice was paid): in the document's currency, positive, at most what the credit note has outstanding, and `paid_on` neither in the future nor before the credit note was issued; once refunds and set-offs reach its total, the credit note is `paid`. The document's `paid` and its payments show a refund as negative, as the credit note's total is. A credit note that cancels a voided document owes nothing back and is not refunded (422). Send an `Idempotency-Key` so that a retry does not record the refund twice.",
     params(("id" = String, Path),
         ("Idempotency-Key" = Option<String>, Header, description = "retry-safe key")),
     request_body = PaymentRequest,
@@ -665,6 +668,7 @@ pub async fn refund(
     id: web::Path<String>,
     body: JsonBody,
 ) -> Result<HttpResponse, ApiError> {
+    principal.require(&[Role::Admin, Role::Provider, Role::Commissioner])?;
     let request = MoneyIn::parse(&body, &config)?;
     let id = id.into_inner();
     let who = principal.clone();
@@ -762,14 +766,15 @@ pub struct SetOffRequest {
 /// Set an issued credit note against an invoice or top-up claim of the same parties.
 #[utoipa::path(
     post, path = "/v1/documents/{id}/set-off", tag = "settlement", operation_id = "setOffCreditNote",
-    description = "A token acting for the credit note's issuer or its recipient, whatever its role, or an admin. Settles what is left of the smaller of an issued credit note and an issued invoice or top-up claim of the same project, from the same issuer to the same recipient in the same currency: the amount is recorded on both, dated today, each naming the other (`settled_by` is `set_off`), and either becomes `paid` once settled in full. Anything else is a 422 naming `against`.",
+    description = "An admin, or a provider, commissioner or fund manager token acting for the credit note's issuer or its recipient. Settles what is left of the smaller of an issued credit note and an issued invoice or top-up claim of the same project, from the same issuer to the same recipient in the same currency: the amount is recorded on both, dated today, each naming the other (`settled_by` is `set_off`), and either becomes `paid` once settled in full. Anything else is a 422 naming `against`.",
     params(("id" = String, Path)),
     request_body = SetOffRequest,
     responses(
         (status = 200, description = "The credit note, with the set-off recorded", body = DocumentSummary),
         (status = 403, description = "Neither party to the credit note, nor an admin", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such document that the caller can see", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "The credit note is not issued, or the document named is not an issued invoice or top-up claim of the same parties with something outstanding", body = crate::api::error::documented::ValidationProblem, content_type = "application/problem+json"),
+        (status = 409, description = "The document is not an issued credit note with something to settle (a credit note that cancels a voided document owes nothing)", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "The document named is not an issued invoice or top-up claim of the same parties with something outstanding", body = crate::api::error::documented::ValidationProblem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
 )]
@@ -780,6 +785,12 @@ pub async fn set_off(
     id: web::Path<String>,
     body: JsonBody,
 ) -> Result<web::Json<DocumentSummary>, ApiError> {
+    principal.require(&[
+        Role::Admin,
+        Role::Provider,
+        Role::Commissioner,
+        Role::FundManager,
+    ])?;
     let request: SetOffRequest = body.parse()?;
     let at = config.clock.now();
     let view = transition(
@@ -788,9 +799,13 @@ pub async fn set_off(
         id.into_inner(),
         Party::EitherOrAdmin,
         move |conn, credit, who| {
-            let against = load_document(conn, who, &request.against).map_err(|_| {
-                ApiError::validation("against", "no document with this id that you can see")
-            })?;
+            let against = match load_document(conn, who, &request.against) {
+                Err(AccessError::NoDocument(_)) => Err(ApiError::validation(
+                    "against",
+                    "no document with this id that you can see",
+                )),
+                found => found.map_err(ApiError::from),
+            }?;
             Ok(service::set_off(
                 conn,
                 &credit.id,

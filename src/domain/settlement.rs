@@ -251,10 +251,14 @@ string_enum!(
 pub enum PaymentRefused {
     #[error("a payment is a positive amount")]
     NotPositive,
-    #[error("only an issued invoice or top-up claim is paid (this one is {0}): a credit note is settled by a refund or set against an invoice")]
+    #[error("only an issued invoice or top-up claim is paid (this one is {0})")]
     NotPayable(&'static str),
+    #[error("a credit note is not paid by its recipient: its issuer refunds it, or it is set against an invoice")]
+    CreditNote,
     #[error("only an issued credit note is refunded or set off (this one is {0})")]
     NotCredit(&'static str),
+    #[error("this credit note cancels a voided document on which nothing was paid: it owes nothing back")]
+    CancelsVoid,
     #[error(
         "this payment would overpay the document: {outstanding_minor} minor units are outstanding"
     )]
@@ -288,7 +292,7 @@ pub fn check_payment(
         return Err(PaymentRefused::NotPayable(status.as_str()));
     }
     if kind == DocumentKind::CreditNote {
-        return Err(PaymentRefused::NotPayable(kind.as_str()));
+        return Err(PaymentRefused::CreditNote);
     }
     let outstanding_minor = total_minor - paid_minor;
     if amount_minor > outstanding_minor {
@@ -299,23 +303,23 @@ pub fn check_payment(
 
 /// Checks a refund of `amount_minor` by a credit note's issuer, and says whether it settles
 /// the credit note in full. A credit note's total is negative, and what is refunded is kept
-/// as negative too, so that what is outstanding is `total − paid` for every document.
-pub fn check_refund(
-    kind: DocumentKind,
-    status: DocumentStatus,
-    total_minor: i64,
-    paid_minor: i64,
-    amount_minor: i64,
-) -> Result<bool, PaymentRefused> {
+/// as negative too, so that what is outstanding is `total − paid` for every document. A
+/// credit note that cancels a voided document owes nothing: the document was unpaid, and its
+/// outcomes are settled again on a new one.
+pub fn check_refund(credit: Settling, amount_minor: i64) -> Result<bool, PaymentRefused> {
     if amount_minor <= 0 {
         return Err(PaymentRefused::NotPositive);
     }
-    if kind != DocumentKind::CreditNote {
-        return Err(PaymentRefused::NotCredit(kind.as_str()));
+    if credit.kind != DocumentKind::CreditNote {
+        return Err(PaymentRefused::NotCredit(credit.kind.as_str()));
     }
-    if status != DocumentStatus::Issued {
-        return Err(PaymentRefused::NotCredit(status.as_str()));
+    if credit.status != DocumentStatus::Issued {
+        return Err(PaymentRefused::NotCredit(credit.status.as_str()));
     }
+    if credit.cancels_void {
+        return Err(PaymentRefused::CancelsVoid);
+    }
+    let (total_minor, paid_minor) = (credit.total_minor, credit.paid_minor);
     let outstanding_minor = paid_minor - total_minor;
     if amount_minor > outstanding_minor {
         return Err(PaymentRefused::Overpayment { outstanding_minor });
@@ -334,6 +338,8 @@ pub struct Settling<'a> {
     pub issuer: &'a str,
     pub recipient: &'a str,
     pub currency: &'a str,
+    /// A credit note made by voiding a document.
+    pub cancels_void: bool,
 }
 
 /// Why a credit note cannot be set against a document.
@@ -341,7 +347,7 @@ pub struct Settling<'a> {
 pub enum SetOffRefused {
     #[error(transparent)]
     Credit(PaymentRefused),
-    #[error("a credit note is set against an issued invoice or top-up claim with something outstanding (that one is an {kind}, {status})")]
+    #[error("a credit note is set against an issued invoice or top-up claim with something outstanding (the document named is a {kind}, {status})")]
     Against {
         kind: &'static str,
         status: &'static str,
@@ -353,14 +359,7 @@ pub enum SetOffRefused {
 /// How much a set-off of `credit` against `against` settles on each: all that is left of the
 /// smaller.
 pub fn set_off_amount(credit: Settling, against: Settling) -> Result<i64, SetOffRefused> {
-    let left = check_refund(
-        credit.kind,
-        credit.status,
-        credit.total_minor,
-        credit.paid_minor,
-        1,
-    );
-    left.map_err(SetOffRefused::Credit)?;
+    check_refund(credit, 1).map_err(SetOffRefused::Credit)?;
     let outstanding = against.total_minor - against.paid_minor;
     if against.kind == DocumentKind::CreditNote
         || against.status != DocumentStatus::Issued
@@ -520,22 +519,6 @@ mod tests {
     fn a_credit_note_is_refunded_or_set_off_never_beyond_what_it_owes() {
         use DocumentKind::*;
         use DocumentStatus::*;
-        assert_eq!(check_refund(CreditNote, Issued, -500, 0, 200), Ok(false));
-        assert_eq!(check_refund(CreditNote, Issued, -500, -200, 300), Ok(true));
-        assert_eq!(
-            check_refund(CreditNote, Issued, -500, -200, 301),
-            Err(PaymentRefused::Overpayment {
-                outstanding_minor: 300
-            })
-        );
-        assert_eq!(
-            check_refund(Invoice, Issued, 500, 0, 1),
-            Err(PaymentRefused::NotCredit("invoice"))
-        );
-        assert_eq!(
-            check_refund(CreditNote, Paid, -500, -500, 1),
-            Err(PaymentRefused::NotCredit("paid"))
-        );
         let doc = |kind, status, total_minor, paid_minor| Settling {
             kind,
             status,
@@ -545,7 +528,40 @@ mod tests {
             issuer: "provider",
             recipient: "council",
             currency: "GBP",
+            cancels_void: false,
         };
+        let refund = |kind, status, total, paid, amount| {
+            check_refund(doc(kind, status, total, paid), amount)
+        };
+        assert_eq!(refund(CreditNote, Issued, -500, 0, 200), Ok(false));
+        assert_eq!(refund(CreditNote, Issued, -500, -200, 300), Ok(true));
+        assert_eq!(
+            refund(CreditNote, Issued, -500, -200, 301),
+            Err(PaymentRefused::Overpayment {
+                outstanding_minor: 300
+            })
+        );
+        assert_eq!(
+            refund(Invoice, Issued, 500, 0, 1),
+            Err(PaymentRefused::NotCredit("invoice"))
+        );
+        assert_eq!(
+            refund(CreditNote, Paid, -500, -500, 1),
+            Err(PaymentRefused::NotCredit("paid"))
+        );
+        // A credit note that cancels a voided, unpaid document owes nothing back.
+        let cancelling = Settling {
+            cancels_void: true,
+            ..doc(CreditNote, Issued, -500, 0)
+        };
+        assert_eq!(
+            check_refund(cancelling, 1),
+            Err(PaymentRefused::CancelsVoid)
+        );
+        assert_eq!(
+            set_off_amount(cancelling, doc(Invoice, Issued, 500, 0)),
+            Err(SetOffRefused::Credit(PaymentRefused::CancelsVoid))
+        );
         let credit = doc(CreditNote, Issued, -500, -100);
         // The smaller of what the credit note owes and what the invoice is owed.
         assert_eq!(
@@ -605,7 +621,7 @@ mod tests {
         );
         assert_eq!(
             check_payment(CreditNote, Issued, -5, 0, 1),
-            Err(PaymentRefused::NotPayable("credit_note"))
+            Err(PaymentRefused::CreditNote)
         );
     }
 

@@ -23,7 +23,7 @@ use crate::domain::registry::{SettlementFrequency, SettlementRoute};
 use crate::domain::settlement::{
     self, check_paid_on, check_payment, check_refund, document_number, number_prefix,
     set_off_amount, DocumentKind, DocumentStatus, DraftDocument, Leg, Parties, PaymentRefused,
-    SettledBy, Settling, Unsettled,
+    SetOffRefused, SettledBy, Settling, Unsettled,
 };
 use crate::domain::FieldError;
 use crate::notify::{self, messages};
@@ -505,13 +505,7 @@ pub fn record_refund(
     actor: Actor,
 ) -> Result<String, ServiceError> {
     let document = lock_document(conn, document_id)?;
-    let amount = check_refund(
-        kind_of(&document)?,
-        status_of(&document)?,
-        document.total_minor,
-        document.paid_minor,
-        refund.amount_minor,
-    );
+    let amount = check_refund(settling(&document)?, refund.amount_minor);
     let in_full = money_and_date(&document, refund, amount)?;
     let settling = Settlement {
         amount_minor: -refund.amount_minor,
@@ -544,8 +538,10 @@ pub fn set_off(
     } else {
         (second, first)
     };
-    let amount = set_off_amount(settling(&credit)?, settling(&against)?)
-        .map_err(|e| ServiceError::Invalid(vec![FieldError::new("against", e.to_string())]))?;
+    let amount = set_off_amount(settling(&credit)?, settling(&against)?).map_err(|e| match e {
+        SetOffRefused::Credit(e) => ServiceError::Conflict(e.to_string()),
+        other => ServiceError::Invalid(vec![FieldError::new("against", other.to_string())]),
+    })?;
     for (document, other, signed) in [(&credit, &against, -amount), (&against, &credit, amount)] {
         let record = Payment {
             amount_minor: signed,
@@ -573,6 +569,7 @@ fn settling(document: &SettlementDocument) -> Result<Settling<'_>, ServiceError>
         issuer: &document.issuer_organisation_id,
         recipient: &document.recipient_organisation_id,
         currency: &document.currency,
+        cancels_void: document.credits_document_id.is_some(),
     })
 }
 

@@ -1298,8 +1298,8 @@ async fn a_credit_note_is_settled_by_refunds_and_a_set_off() {
         .await;
     let part = part.assert_status(201);
     assert_eq!(
-        (&part["status"], &part["paid"]),
-        (&json!("issued"), &gbp("-500.00"))
+        (&part["status"], &part["paid"], &part["outstanding"]),
+        (&json!("issued"), &gbp("-500.00"), &gbp("-509.90"))
     );
     // A new outcome the quarter after: its invoice takes the rest of the credit note as far as
     // it goes (504.95 of the 509.90 left), and the provider refunds the last 4.95.
@@ -1310,7 +1310,37 @@ async fn a_credit_note_is_settled_by_refunds_and_a_set_off() {
         .await;
     let built = built.assert_status(201).clone();
     let cbo_invoice = id_of(document_for(&built, "invoice", &r.cbo));
-    let third = issue_council_invoice(&app, &r, &built).await;
+    // Issued and voided unpaid, that invoice is cancelled by a credit note that owes nothing
+    // back: it is neither refunded nor set off (the outcome is invoiced again).
+    let voided = issue_council_invoice(&app, &r, &built).await;
+    let void = app
+        .post(
+            &format!("/v1/documents/{voided}/void"),
+            Some(&r.provider_token),
+            &json!({"reason": "sent to the wrong address"}),
+        )
+        .await;
+    let cancelling = void.assert_status(200)["credit_note"].clone();
+    assert_eq!(cancelling["outstanding"], gbp("0.00"));
+    let cancelling = id_of(&cancelling);
+    app.post(
+        &format!("/v1/documents/{cancelling}/refunds"),
+        Some(&r.provider_token),
+        &money("1.00", &app),
+    )
+    .await
+    .assert_invalid_field("amount");
+    let rebuilt = r
+        .settle(&app, &r.provider_token, &current_period(&app))
+        .await;
+    let third = issue_council_invoice(&app, &r, rebuilt.assert_status(201)).await;
+    app.post(
+        &format!("/v1/documents/{cancelling}/set-off"),
+        Some(&council_token),
+        &json!({"against": third}),
+    )
+    .await
+    .assert_problem(409);
     let set_off = format!("/v1/documents/{credit}/set-off");
     app.post(
         &set_off,

@@ -892,8 +892,13 @@ fn set_rates(
                 continue;
             }
             if Some(keys[b].1) == binding && money > 0 {
+                // The rate paid before, but not exactly: a phase or a reallocation may have
+                // raised what an outcome is paid since.
                 block.capped[r] = true;
-                block.rates[r] = last_rate.get(&block.outcome).copied();
+                block.rates[r] = last_rate.get(&block.outcome).map(|rate| Rate {
+                    exact: false,
+                    ..*rate
+                });
                 continue;
             }
             let every_unit = block
