@@ -23,6 +23,7 @@ use crate::domain::money::MoneyJson;
 use crate::domain::settlement::{DocumentKind, DocumentStatus, SettledBy};
 use crate::services::access::{load_document, load_visible, AccessError};
 use crate::services::claims::lock_project;
+use crate::services::error::ServiceError;
 use crate::services::settlement::{self as service, Actor, Payment};
 
 pub mod render;
@@ -372,12 +373,7 @@ pub async fn build(
             lock_project(conn, &project_id)?;
             let project = load_visible(conn, &principal, &project_id)?;
             may_build_settlements(&principal, &project.parties())?;
-            let actor = Actor {
-                subject: &principal.subject,
-                organisation_id: principal.organisation_id.as_deref(),
-                at,
-            };
-            let built = service::build_period(conn, &project, period, actor)?;
+            let built = service::build_period(conn, &project, period, actor_of(&principal, at))?;
             let mut visible = Vec::new();
             for id in &built.document_ids {
                 if let Ok(d) = load_document(conn, &principal, id) {
@@ -576,17 +572,7 @@ pub async fn issue(
         principal,
         id.into_inner(),
         Party::Issuer,
-        move |conn, d, p| {
-            Ok(service::issue(
-                conn,
-                &d.id,
-                Actor {
-                    subject: &p.subject,
-                    organisation_id: p.organisation_id.as_deref(),
-                    at,
-                },
-            )?)
-        },
+        move |conn, d, p| Ok(service::issue(conn, &d.id, actor_of(p, at))?),
     )
     .await?;
     Ok(web::Json(view.0))
@@ -634,16 +620,13 @@ pub async fn pay(
     body: JsonBody,
 ) -> Result<HttpResponse, ApiError> {
     principal.require(&[Role::Admin, Role::Commissioner, Role::FundManager])?;
-    let request = MoneyIn::parse(&body, &config)?;
-    let id = id.into_inner();
-    let who = principal.clone();
-    idempotent_create(&pool, &principal, &req, body.bytes(), move |conn| {
-        let d = locked_for(conn, &who, &id, Party::RecipientOrAdmin, &request)?;
-        service::record_payment(conn, &d.id, &request.payment, actor_of(&who, request.at))?;
-        let d = load_document(conn, &who, &id)?;
-        summary(conn, d)
-    })
-    .await
+    let money = MoneyIn::parse(&body, &config)?;
+    let to = MoneyTo {
+        id: id.into_inner(),
+        party: Party::RecipientOrAdmin,
+        record: service::record_payment,
+    };
+    record_money(&req, &pool, principal, &body, money, to).await
 }
 
 /// Record a refund of an issued credit note by its issuer; in full, it becomes `paid`.
@@ -669,13 +652,37 @@ pub async fn refund(
     body: JsonBody,
 ) -> Result<HttpResponse, ApiError> {
     principal.require(&[Role::Admin, Role::Provider, Role::Commissioner])?;
-    let request = MoneyIn::parse(&body, &config)?;
-    let id = id.into_inner();
+    let money = MoneyIn::parse(&body, &config)?;
+    let to = MoneyTo {
+        id: id.into_inner(),
+        party: Party::IssuerOrAdmin,
+        record: service::record_refund,
+    };
+    record_money(&req, &pool, principal, &body, money, to).await
+}
+
+/// The document money is recorded against, who may record it, and how.
+struct MoneyTo {
+    id: String,
+    party: Party,
+    record: fn(&mut DbConn, &str, &Payment, Actor) -> Result<String, ServiceError>,
+}
+
+/// Records a payment or refund once (a retry with the same `Idempotency-Key` answers as the
+/// first did), and answers the document.
+async fn record_money(
+    req: &HttpRequest,
+    pool: &web::Data<Pool>,
+    principal: Principal,
+    body: &JsonBody,
+    money: MoneyIn,
+    to: MoneyTo,
+) -> Result<HttpResponse, ApiError> {
     let who = principal.clone();
-    idempotent_create(&pool, &principal, &req, body.bytes(), move |conn| {
-        let d = locked_for(conn, &who, &id, Party::IssuerOrAdmin, &request)?;
-        service::record_refund(conn, &d.id, &request.payment, actor_of(&who, request.at))?;
-        let d = load_document(conn, &who, &id)?;
+    idempotent_create(pool, &principal, req, body.bytes(), move |conn| {
+        let d = locked_for(conn, &who, &to.id, to.party, &money)?;
+        (to.record)(conn, &d.id, &money.payment, actor_of(&who, money.at))?;
+        let d = load_document(conn, &who, &to.id)?;
         summary(conn, d)
     })
     .await
@@ -878,12 +885,7 @@ pub async fn void(
         id.into_inner(),
         Party::IssuerOrAdmin,
         move |conn, d, p| {
-            let actor = Actor {
-                subject: &p.subject,
-                organisation_id: p.organisation_id.as_deref(),
-                at,
-            };
-            let credit_id = service::void(conn, &d.id, &reason, actor)?;
+            let credit_id = service::void(conn, &d.id, &reason, actor_of(p, at))?;
             let credit = load_document(conn, p, &credit_id)?;
             summary(conn, credit)
         },
