@@ -25,7 +25,8 @@
 //!   outcomes paid than payable or payable than achieved;
 //! - which way the rest of what the ledger holds beyond the published blocks goes (more
 //!   outcomes, or revocations), though not whether it is anything at all: no published row
-//!   says so.
+//!   says so; and that revocations take only from blocks an earlier publication froze (the
+//!   others are shown as the ledger holds them now), leaving no outcome fewer than none.
 //!
 //! ## Protected
 //! A withheld block's count of outcomes achieved, and of outcomes paid, is protected when the
@@ -93,6 +94,10 @@ pub struct Block {
     /// Whether that, or the contract's cap binding in an earlier quarter, left nothing here
     /// payable.
     pub no_payable_value: bool,
+    /// Whether an earlier publication froze it. Only such a block can have changed since it
+    /// was published (late verifications, revocations); the others are as the ledger holds
+    /// them now.
+    pub frozen_earlier: bool,
 }
 
 /// An amount per unit: `minor` over `units`.
@@ -311,8 +316,15 @@ fn possible(
     feasible(terms, blocks, &alone, Some(fixed)) || feasible(terms, blocks, published, Some(fixed))
 }
 
+/// How many branch-and-bound nodes one question may take. A question the solver cannot
+/// settle within them is answered "no" (the value ruled out, so more is withheld). This bounds
+/// the time and the memory of a rebuild (each open node holds a copy of the simplex basis),
+/// and, being a count rather than a clock, gives the same answer on every machine.
+const NODE_LIMIT: u64 = 500;
+
 /// Whether the reader's constraints admit a solution (with one count fixed to a value). The
-/// truth is always a solution; a solver failure counts as "no", which can only withhold more.
+/// truth is always a solution; a solver failure, or a question not settled within
+/// `NODE_LIMIT`, counts as "no", which can only withhold more.
 pub fn feasible(
     terms: &ProjectTerms,
     blocks: &[Block],
@@ -336,7 +348,10 @@ pub fn feasible(
         .minimise(Expression::from(0.0))
         .using(microlp)
         .with_all(constraints);
-    problem.solve().is_ok()
+    let mut options = ::microlp::SolveOptions::default();
+    options.node_limit = Some(NODE_LIMIT);
+    let outcome = problem.as_inner().solve_with(options);
+    outcome.is_ok_and(|outcome| outcome.into_solution().is_ok())
 }
 
 /// The unknowns of a withheld block.
@@ -363,6 +378,8 @@ struct Sums {
     payable_value: Expression,
     /// Each outcome's payable units (what its volume cap counts).
     volume: Vec<Expression>,
+    /// The same over the blocks frozen earlier, which revocations since may have taken from.
+    volume_frozen_earlier: Vec<Expression>,
     /// Each block's payer parts, for the earlier totals over some of them.
     block_parts: Vec<Vec<Expression>>,
 }
@@ -389,6 +406,7 @@ impl Model {
             payers: vec![Expression::from(0.0); terms.payers.len()],
             payable_value: Expression::from(0.0),
             volume: vec![Expression::from(0.0); terms.outcomes.len()],
+            volume_frozen_earlier: vec![Expression::from(0.0); terms.outcomes.len()],
             block_parts: Vec::with_capacity(blocks.len()),
         };
         for (at, block) in blocks.iter().enumerate() {
@@ -416,6 +434,9 @@ impl Model {
             }
             sums.block_parts.push(parts);
             sums.payable_value += payable_value;
+            if block.frozen_earlier {
+                sums.volume_frozen_earlier[block.outcome] += payable_units.clone();
+            }
             sums.volume[block.outcome] += payable_units;
         }
         sums
@@ -444,9 +465,16 @@ impl Model {
         let units: Vec<i64> = (0..terms.outcomes.len())
             .map(|o| units.get(o).copied().unwrap_or(0))
             .collect();
-        // Unpublished outcomes are whole outcomes, one way or the other.
+        // Unpublished outcomes are whole outcomes, one way or the other. Revocations take only
+        // from the blocks frozen earlier (the others are as the ledger holds them now), and
+        // never leave an outcome fewer than none; where the payers' rates are known, that
+        // bounds the money revoked too.
         let more_units: Vec<Expression> =
             units.iter().map(|&u| self.unpublished(u, true)).collect();
+        for (o, earlier) in sums.volume_frozen_earlier.iter().enumerate() {
+            let left = earlier.clone() + more_units[o].clone() + constant(&known.payable_units, o);
+            self.constraints.push(left.geq(0.0));
+        }
         for (r, sum) in sums.payers.into_iter().enumerate() {
             if let Some(total) = published.payer_totals[r] {
                 self.constraints.push(sum.clone().eq(total as f64));
@@ -832,6 +860,7 @@ mod tests {
             exhausted: vec![false; money.len()],
             no_payable_units: false,
             no_payable_value: false,
+            frozen_earlier: false,
         }
     }
 

@@ -142,37 +142,28 @@ pub fn publish_with(
     let offered = adjustments::offered(project, ledger, history, rules.k, now);
     let adjustment_round = adjustments::round_due(history, now);
     if candidates.is_empty() && offered.is_empty() && scrutiny == Scrutiny::WhatIsNew {
-        let view = View::new(project, ledger, history, &[], now)?;
-        let withheld = view.decided(rules.k);
-        let mut rows = write_rows(project, &view.facts, &view.cells, &withheld);
-        rows.adjustments = adjustments::rows(project, history.adjustments.iter());
-        view.audit_rows(&rows, rules.k, false)?;
+        let publication = republish(project, ledger, history, rules.k, now, 0)?;
         return Ok(ProjectPublication {
-            new_totals: view.new_totals(&withheld, false, history),
-            rows,
-            newly_frozen: Vec::new(),
-            new_adjustments: Vec::new(),
             adjustment_round,
-            waiting: 0,
+            ..publication
         });
     }
     let waiting = candidates.len();
     let (chosen, mut view, mut withheld) =
-        choose(project, ledger, history, candidates, rules, now)?;
+        match choose(project, ledger, history, candidates, rules, now) {
+            Ok(chosen) => chosen,
+            // The auditor's reader, told which way what the ledger has learnt since goes,
+            // finds the frozen quarters exposed even with nothing new published. Nothing new
+            // is then published at all, which tells a real reader nothing it was not told
+            // before; the closed quarters and the adjustments wait (the year's adjustment
+            // round is not held, so that a later rebuild tries again).
+            Err(why) if why == NOTHING_COVERS && scrutiny == Scrutiny::WhatIsNew => {
+                return republish(project, ledger, history, rules.k, now, waiting);
+            }
+            Err(why) => return Err(why),
+        };
     let waiting = waiting - chosen.len();
-    let mut rows;
-    if waiting > 0 {
-        // A total over the published quarters alone would read as the project's while a
-        // closed quarter is missing from it: every total is withheld, zeros included.
-        withheld.extend(view.cells.payer_totals.values());
-        withheld.insert(view.cells.project_total);
-        rows = write_rows(project, &view.facts, &view.cells, &withheld);
-        for row in rows.payers.iter_mut() {
-            row.values[7] = Value::Suppressed;
-        }
-    } else {
-        rows = write_rows(project, &view.facts, &view.cells, &withheld);
-    }
+    let mut rows = rows_while_waiting(project, &view, &mut withheld, waiting);
     let new_adjustments = view.adjust(offered, &withheld, rules.k);
     let published = history.adjustments.iter().chain(&new_adjustments);
     rows.adjustments = adjustments::rows(project, published);
@@ -187,6 +178,54 @@ pub fn publish_with(
         adjustment_round,
         waiting,
     })
+}
+
+/// The frozen quarters, their totals and the adjustments as published before: audited when
+/// they were first published, so only checked to be written whole and as frozen. While closed
+/// quarters wait, every total is withheld (see `publish_with`).
+fn republish(
+    project: &ProjectFacts,
+    ledger: &LedgerFacts,
+    history: &History,
+    k: i64,
+    now: NaiveDateTime,
+    waiting: usize,
+) -> Result<ProjectPublication, String> {
+    let view = View::new(project, ledger, history, &[], now)?;
+    let mut withheld = view.decided(k);
+    let mut rows = rows_while_waiting(project, &view, &mut withheld, waiting);
+    rows.adjustments = adjustments::rows(project, history.adjustments.iter());
+    view.audit_rows(&rows, k, false)?;
+    Ok(ProjectPublication {
+        new_totals: view.new_totals(&withheld, false, history),
+        rows,
+        newly_frozen: Vec::new(),
+        new_adjustments: Vec::new(),
+        adjustment_round: None,
+        waiting,
+    })
+}
+
+/// The rows of `view` with `withheld` cells withheld. A total over the published quarters
+/// alone would read as the project's while a closed quarter is missing from it: while any
+/// is `waiting`, every total is withheld too, zeros included.
+fn rows_while_waiting(
+    project: &ProjectFacts,
+    view: &View,
+    withheld: &mut BTreeSet<usize>,
+    waiting: usize,
+) -> ProjectRows {
+    if waiting > 0 {
+        withheld.extend(view.cells.payer_totals.values());
+        withheld.insert(view.cells.project_total);
+    }
+    let mut rows = write_rows(project, &view.facts, &view.cells, withheld);
+    if waiting > 0 {
+        for row in rows.payers.iter_mut() {
+            row.values[7] = Value::Suppressed;
+        }
+    }
+    rows
 }
 
 const NOTHING_COVERS: &str = "a withheld count of the quarters already published is exposed by what the ledger has learnt since; nothing new can be published to cover it";
@@ -355,7 +394,14 @@ impl<'a> View<'a> {
             }
         }
         let cells = lay_out(&facts);
-        let mut audit = Audit::new(project, &facts, ledger, &frozen_at, &history.totals)?;
+        let mut audit = Audit::new(
+            project,
+            &facts,
+            ledger,
+            &frozen_at,
+            &earlier,
+            &history.totals,
+        )?;
         for adjustment in &history.adjustments {
             audit.take_as_published(adjustment);
         }
@@ -582,6 +628,7 @@ impl Audit {
         published: &LedgerFacts,
         ledger: &LedgerFacts,
         frozen_at: &BTreeMap<(String, Period), NaiveDateTime>,
+        earlier: &BTreeMap<(String, Period), bool>,
         totals: &[PublishedTotal],
     ) -> Result<Audit, String> {
         let terms = project_terms(project);
@@ -599,8 +646,11 @@ impl Audit {
                 .iter()
                 .position(|m| &m.code == code)
                 .ok_or_else(|| format!("outcome {code} has results but is not on the rate card"))?;
-            keys.push((code.clone(), *quarter));
-            blocks.push(block_of(outcome, code, *quarter, r, &payer_ids, published));
+            let key = (code.clone(), *quarter);
+            let mut block = block_of(outcome, code, *quarter, r, &payer_ids, published);
+            block.frozen_earlier = earlier.contains_key(&key);
+            keys.push(key);
+            blocks.push(block);
             parts.push(parts_of(code, *quarter, &payer_ids, published));
         }
         let earlier_totals = totals
@@ -810,6 +860,7 @@ fn block_of(
         exhausted: vec![false; payer_ids.len()],
         no_payable_units: false,
         no_payable_value: false,
+        frozen_earlier: false,
     }
 }
 
@@ -1073,6 +1124,7 @@ mod tests {
             exhausted: vec![false],
             no_payable_units: false,
             no_payable_value: false,
+            frozen_earlier: false,
         }
     }
 
@@ -1265,6 +1317,59 @@ mod tests {
         // tells a reader nothing new (`cofund check` examines everything, as above).
         let again = publish(&project, &ledger, &history, RULES, later).unwrap();
         assert!(again.newly_frozen.is_empty() && again.new_totals.is_empty());
+    }
+
+    /// Where even the frozen quarters alone read as exposed under what the ledger holds now
+    /// (here a faulty earlier total gives a withheld quarter back), a rebuild publishes
+    /// nothing new rather than failing: the closed quarter waits, every total is withheld,
+    /// and the year's adjustment round is not held, so that a later rebuild tries again.
+    #[test]
+    fn a_rebuild_that_nothing_new_can_cover_publishes_nothing_new() {
+        let project = facts(SettlementRoute::Direct);
+        let ledger = ledger();
+        let first = publish(
+            &project,
+            &ledger,
+            &History::default(),
+            RULES,
+            at(2022, 1, 1),
+        );
+        let first = first.unwrap();
+        let history = History {
+            frozen: first.newly_frozen,
+            totals: vec![PublishedTotal {
+                payer: None,
+                as_of: at(2022, 1, 1),
+                amount: 10_000,
+            }],
+            ..History::default()
+        };
+        // A later quarter like the first, closed by August 2022.
+        let mut grown = ledger.clone();
+        let q1 = *ledger.results.keys().next().map(|(_, q)| q).unwrap();
+        let q3 = crate::domain::open_data::rows::quarter_of(
+            NaiveDate::from_ymd_opt(2022, 2, 1).unwrap(),
+        );
+        let block = ledger.results[&("a".to_owned(), q1)].clone();
+        grown.results.insert(("a".to_owned(), q3), block);
+        for ((code, quarter, payer), money) in &ledger.payments {
+            if *quarter == q1 {
+                grown
+                    .payments
+                    .insert((code.clone(), q3, payer.clone()), *money);
+            }
+        }
+        let next = publish(&project, &grown, &history, RULES, at(2022, 8, 1)).unwrap();
+        assert_eq!(next.waiting, 1);
+        assert!(next.newly_frozen.is_empty() && next.new_adjustments.is_empty());
+        assert_eq!(next.adjustment_round, None);
+        assert_eq!(next.rows.results, first.rows.results);
+        assert!(next
+            .rows
+            .payers
+            .iter()
+            .all(|p| p.values[7] == Value::Suppressed));
+        assert_eq!(next.rows.project[0].values[12], Value::Suppressed);
     }
 
     /// Every count of the quarters an adjustment covers, changed by it, is at least zero: a
