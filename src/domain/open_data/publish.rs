@@ -94,6 +94,10 @@ pub struct ProjectPublication {
     pub adjustment_round: Option<i32>,
     /// Closed quarters that could not yet be published safely.
     pub waiting: usize,
+    /// Whether quarters or adjustments were ready but nothing new was published, because the
+    /// auditor's reader found even the frozen quarters exposed under what the ledger has
+    /// learnt since (the rebuild logs it).
+    pub held_back: bool,
 }
 
 /// Whether `quarter` is closed for claims at `now`.
@@ -123,8 +127,9 @@ pub enum Scrutiny {
     /// Every withheld count, whatever is new (what `cofund check` does).
     Everything,
     /// Only when a quarter or an adjustment is newly published: a rebuild that publishes
-    /// neither publishes the frozen quarters, their totals and the adjustments as before,
-    /// which were audited when first published, and a reader learns nothing new from it.
+    /// neither publishes the frozen quarters, their totals (withheld while closed quarters
+    /// wait) and the adjustments as before, which were audited when first published, and a
+    /// reader learns nothing new from it.
     /// (Its rows are still checked to be written whole and as frozen.)
     WhatIsNew,
 }
@@ -155,10 +160,16 @@ pub fn publish_with(
             // The auditor's reader, told which way what the ledger has learnt since goes,
             // finds the frozen quarters exposed even with nothing new published. Nothing new
             // is then published at all, which tells a real reader nothing it was not told
-            // before; the closed quarters and the adjustments wait (the year's adjustment
-            // round is not held, so that a later rebuild tries again).
+            // before. The closed quarters wait for a later rebuild; the year's adjustment
+            // round is held, so that pending changes wait for the next, as any the auditor
+            // keeps back (the day a row appears must say nothing of when a claim changed).
             Err(why) if why == NOTHING_COVERS && scrutiny == Scrutiny::WhatIsNew => {
-                return republish(project, ledger, history, rules.k, now, waiting);
+                let publication = republish(project, ledger, history, rules.k, now, waiting)?;
+                return Ok(ProjectPublication {
+                    adjustment_round,
+                    held_back: true,
+                    ..publication
+                });
             }
             Err(why) => return Err(why),
         };
@@ -177,6 +188,7 @@ pub fn publish_with(
         new_adjustments,
         adjustment_round,
         waiting,
+        held_back: false,
     })
 }
 
@@ -203,6 +215,7 @@ fn republish(
         new_adjustments: Vec::new(),
         adjustment_round: None,
         waiting,
+        held_back: false,
     })
 }
 
@@ -1321,8 +1334,8 @@ mod tests {
 
     /// Where even the frozen quarters alone read as exposed under what the ledger holds now
     /// (here a faulty earlier total gives a withheld quarter back), a rebuild publishes
-    /// nothing new rather than failing: the closed quarter waits, every total is withheld,
-    /// and the year's adjustment round is not held, so that a later rebuild tries again.
+    /// nothing new rather than failing: the closed quarter waits for a later rebuild, every
+    /// total is withheld, and the year's adjustment round is held.
     #[test]
     fn a_rebuild_that_nothing_new_can_cover_publishes_nothing_new() {
         let project = facts(SettlementRoute::Direct);
@@ -1362,7 +1375,13 @@ mod tests {
         let next = publish(&project, &grown, &history, RULES, at(2022, 8, 1)).unwrap();
         assert_eq!(next.waiting, 1);
         assert!(next.newly_frozen.is_empty() && next.new_adjustments.is_empty());
-        assert_eq!(next.adjustment_round, None);
+        assert!(next.held_back);
+        assert_eq!(
+            next.adjustment_round,
+            Some(2022),
+            "pending changes wait a year"
+        );
+        assert!(next.new_totals.is_empty());
         assert_eq!(next.rows.results, first.rows.results);
         assert!(next
             .rows

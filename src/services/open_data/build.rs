@@ -130,6 +130,10 @@ pub fn published_rows(
             tracing::error!(project = %id, "open-data rebuild refused: {e}");
             ServiceError::Internal(format!("open data for project {id} failed its audit: {e}"))
         })?;
+        if publication.held_back {
+            tracing::warn!(project = %id, waiting = publication.waiting,
+                "open data: nothing new published for the project: the auditor finds a withheld count of its published quarters exposed under what the ledger has learnt since");
+        }
         let seconds = publishing.elapsed().as_secs_f64();
         if seconds >= 1.0 {
             tracing::info!(project = %id, seconds, frozen = publication.newly_frozen.len(),
