@@ -896,9 +896,9 @@ impl Releases {
 impl Releases {
     /// Every late change after publication `i` to the `ledger` as it stood then: nothing, or
     /// for one outcome, up to 2k more verified, or up to 2k of those published by then
-    /// revoked, whichever quarters they were in. (Late outcomes are priced alike whatever
-    /// quarter they are for, and the adjustments are per outcome, so only which outcome and
-    /// how many matter; revoked ones matter by what each was paid.) Before the last
+    /// revoked, whichever quarters they were in. (Late outcomes are priced alike for every
+    /// quarter of one phase, and the adjustments are per outcome, so only which outcome, which
+    /// phase and how many matter; revoked ones matter by what each was paid.) Before the last
     /// publication, changes that leave the same caps and the same totals per outcome are one
     /// to the reader (no later change can tell them apart), so each is explored once.
     fn explore_changes(&self, i: usize, ledger: &Ledger, search: &mut Search) {
@@ -911,14 +911,17 @@ impl Releases {
         };
         explore(ledger, search);
         for o in 0..self.terms.prices.len() {
-            let published = 0..self.closed[i];
-            let Some(block) = published.rev().find(|&b| self.blocks[b].1 == o) else {
-                continue;
-            };
-            for more in 1..=2 * K {
-                let mut changed = ledger.clone();
-                changed.verify(block, more);
-                explore(&changed, search);
+            // The last published block of the outcome in each phase.
+            let mut in_phase: BTreeMap<&[i64], usize> = BTreeMap::new();
+            for b in (0..self.closed[i]).filter(|&b| self.blocks[b].1 == o) {
+                in_phase.insert(self.terms.weights_in(self.blocks[b].0), b);
+            }
+            for &block in in_phase.values() {
+                for more in 1..=2 * K {
+                    let mut changed = ledger.clone();
+                    changed.verify(block, more);
+                    explore(&changed, search);
+                }
             }
             let kinds: Vec<(Kind, i64)> = ledger.kinds(o, self.closed[i]).into_iter().collect();
             let ranges: Vec<_> = kinds.iter().map(|(_, n)| 0..=(*n).min(2 * K)).collect();
