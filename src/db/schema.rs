@@ -451,6 +451,16 @@ diesel::table! {
 }
 
 diesel::table! {
+    open_data_cap_states (project_id, cap, as_of) {
+        project_id -> Text,
+        cap -> Text,
+        as_of -> Timestamp,
+        bound -> Bool,
+        beyond -> Integer,
+    }
+}
+
+diesel::table! {
     open_data_adjustments (project_id, outcome_code, year) {
         project_id -> Text,
         outcome_code -> Text,
@@ -487,6 +497,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     open_data_frozen_blocks,
     open_data_frozen_money,
     open_data_published_totals,
+    open_data_cap_states,
     open_data_adjustments,
     open_data_adjustment_money,
     open_data_adjustment_rounds,

@@ -1067,47 +1067,8 @@ fn releases_disclose_nothing(
     let truth = releases
         .snapshots(&counts, &late)
         .expect("revocations within what each block holds");
-    let project = project_facts(&terms);
-    let rules = publish::Rules {
-        k: K,
-        close_after_days: 0,
-    };
-    let mut history = publish::History::default();
-    let mut previous: Option<ProjectRows> = None;
-    for (i, snapshot) in truth.iter().enumerate() {
-        let day = match at.get(i) {
-            Some(&q) => quarter_of(QUARTERS[q].parse().unwrap()).start(),
-            None => NaiveDate::from_ymd_opt(2030, 1, 1).unwrap(),
-        };
-        let facts = ledger_facts(&blocks[..closed[i]], &snapshot[..closed[i]]);
-        let publication = publish::publish(
-            &project,
-            &facts,
-            &history,
-            rules,
-            day.and_hms_opt(9, 0, 0).unwrap(),
-        )
-        .expect("every publication passes its audit");
-        prop_assume!(publication.waiting == 0);
-        let Some(seen) = seen(&terms, &blocks, &publication.rows) else {
-            return Ok(());
-        };
-        let added = adjustments_added(&publication.rows, previous.as_ref());
-        prop_assert!(
-            added
-                .keys()
-                .all(|&o| late.iter().any(|l| blocks[l.0].1 == o)),
-            "only the outcomes changed late are adjusted: {added:?}"
-        );
-        releases.shown.push(seen);
-        releases.adjustments.push(added);
-        history.frozen.extend(publication.newly_frozen);
-        history.totals.extend(publication.new_totals);
-        history.adjustments.extend(publication.new_adjustments);
-        history
-            .adjustment_rounds
-            .extend(publication.adjustment_round);
-        previous = Some(publication.rows);
+    if !publish_in_turn(&mut releases, &truth, &at, &late)? {
+        return Ok(());
     }
     let last = releases.shown.last().expect("a publication");
     prop_assume!(last.withheld().len() <= withheld_at_most);
@@ -1121,6 +1082,59 @@ fn releases_disclose_nothing(
         releases.shown
     );
     Ok(())
+}
+
+/// Publishes each snapshot of the ledger in turn (on the first day of the quarter in `at`, the
+/// last long after), keeping what each publication adds to the history, and records what the
+/// reader is shown of each in `releases`. `false` when a publication shows too little for the
+/// reader to read (the case says nothing).
+fn publish_in_turn(
+    releases: &mut Releases,
+    truth: &[Vec<Outcome>],
+    at: &[usize],
+    late: &[(usize, i64)],
+) -> Result<bool, TestCaseError> {
+    let (terms, blocks) = (releases.terms.clone(), releases.blocks.clone());
+    let project = project_facts(&terms);
+    let rules = publish::Rules {
+        k: K,
+        close_after_days: 0,
+    };
+    let mut history = publish::History::default();
+    let mut previous: Option<ProjectRows> = None;
+    for (i, snapshot) in truth.iter().enumerate() {
+        let day = match at.get(i) {
+            Some(&q) => quarter_of(QUARTERS[q].parse().unwrap()).start(),
+            None => NaiveDate::from_ymd_opt(2030, 1, 1).unwrap(),
+        };
+        let closed = releases.closed[i];
+        let facts = ledger_facts(&blocks[..closed], &snapshot[..closed]);
+        let now = day.and_hms_opt(9, 0, 0).unwrap();
+        let publication = publish::publish(&project, &facts, &history, rules, now)
+            .expect("every publication passes its audit");
+        prop_assume!(publication.waiting == 0);
+        let Some(seen) = seen(&terms, &blocks, &publication.rows) else {
+            return Ok(false);
+        };
+        let added = adjustments_added(&publication.rows, previous.as_ref());
+        prop_assert!(
+            added
+                .keys()
+                .all(|&o| late.iter().any(|l| blocks[l.0].1 == o)),
+            "only the outcomes changed late are adjusted: {added:?}"
+        );
+        releases.shown.push(seen);
+        releases.adjustments.push(added);
+        history.frozen.extend(publication.newly_frozen);
+        history.totals.extend(publication.new_totals);
+        history.caps.extend(publication.new_caps);
+        history.adjustments.extend(publication.new_adjustments);
+        history
+            .adjustment_rounds
+            .extend(publication.adjustment_round);
+        previous = Some(publication.rows);
+    }
+    Ok(true)
 }
 
 proptest! {

@@ -31,7 +31,7 @@ fn migrate_first(conn: &mut DbConn, count: usize) {
 /// Migrations after the lean ledger (the third): the payers' own funds, settlement, open data,
 /// frozen open data, adjustments, registry corrections, the frozen blocks' parts, how
 /// documents were settled.
-const MIGRATIONS_AFTER_THE_LEDGER: usize = 9;
+const MIGRATIONS_AFTER_THE_LEDGER: usize = 10;
 
 fn revert_last(conn: &mut DbConn) {
     match conn {
@@ -242,7 +242,7 @@ fn central_top_ups_stored_before_payer_funds_pay_from_their_projects_fund() {
         DbConn::Pg(c) => c.batch_execute(PAYERS_BEFORE_THEIR_FUNDS).unwrap(),
         DbConn::Sqlite(c) => c.batch_execute(PAYERS_BEFORE_THEIR_FUNDS).unwrap(),
     }
-    assert_eq!(db::run_migrations(&mut conn).unwrap(), 8);
+    assert_eq!(db::run_migrations(&mut conn).unwrap(), 9);
     let payers: Vec<PayerFund> =
         diesel::sql_query("SELECT id, fund_id FROM project_payers ORDER BY id")
             .load(&mut conn)

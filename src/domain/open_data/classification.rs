@@ -407,6 +407,16 @@ pub static COLUMNS: &[(&str, &[(&str, Visibility)])] = &[
         ],
     ),
     (
+        "open_data_cap_states",
+        &[
+            ("project_id", Aggregate),
+            ("cap", Aggregate),
+            ("as_of", Aggregate),
+            ("bound", Aggregate),
+            ("beyond", Aggregate),
+        ],
+    ),
+    (
         "open_data_adjustments",
         &[
             ("project_id", Aggregate),

@@ -19,6 +19,8 @@
 //! - whether each cap has bound: a cap that bound is a published total (the payer paid exactly
 //!   its maximum, the volume cap's units were all used, the contract's maximum was reached);
 //! - every total published earlier, over the blocks published by then;
+//! - how each cap stood at each earlier publication: whether it had bound, and which way the
+//!   rest of what the ledger held beyond that publication went (see `EarlierCap`);
 //! - every adjustment published of the frozen quarters (see `adjustments`), as each payer's
 //!   money and each outcome's payable units and value, though the table shows less, and that
 //!   the blocks it covers, changed by it, hold no negative count or amount and no more
@@ -26,7 +28,10 @@
 //! - which way the rest of what the ledger holds beyond the published blocks goes (more
 //!   outcomes, or revocations), though not whether it is anything at all: no published row
 //!   says so; and that revocations take only from blocks an earlier publication froze (the
-//!   others are shown as the ledger holds them now), leaving no outcome fewer than none.
+//!   others are shown as the ledger holds them now), leaving no outcome fewer than none;
+//!   and, where it can be told, which kinds of outcome make that rest up (`Piece`): outcomes
+//!   added, paid the payers' current rates, and outcomes revoked, each taking back what the
+//!   block it came from paid one outcome, though not how many of each.
 //!
 //! ## Protected
 //! A withheld block's count of outcomes achieved, and of outcomes paid, is protected when the
@@ -137,6 +142,8 @@ pub struct Publication {
     pub project_total: Option<i64>,
     /// Totals published earlier, each over the blocks published by then.
     pub earlier_totals: Vec<EarlierTotal>,
+    /// How the caps stood at earlier publications.
+    pub earlier_caps: Vec<EarlierCap>,
     /// What the ledger holds beyond the published blocks (quarters not yet closed, changes
     /// after a quarter was frozen): the reader knows only which way each part goes.
     pub unpublished: Unpublished,
@@ -167,6 +174,107 @@ pub struct EarlierTotal {
     pub amount: i64,
 }
 
+/// A cap of the contract: a payer's maximum commitment, the contract's maximum outcome
+/// payment, or an outcome's volume cap.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Cap {
+    Payer(usize),
+    Contract,
+    Volume(usize),
+}
+
+impl Cap {
+    /// Every cap the terms set.
+    pub fn all(terms: &ProjectTerms) -> Vec<Cap> {
+        let payers = (0..terms.payers.len()).map(Cap::Payer);
+        let contract = terms.contract_cap_minor.map(|_| Cap::Contract);
+        let volumes = terms.outcomes.iter().enumerate();
+        let volumes = volumes.filter_map(|(o, outcome)| outcome.volume_cap.map(|_| Cap::Volume(o)));
+        payers.chain(contract).chain(volumes).collect()
+    }
+
+    /// The cap's amount (money, or units for a volume cap).
+    pub fn limit(self, terms: &ProjectTerms) -> Option<i64> {
+        match self {
+            Cap::Payer(r) => terms.payers.get(r).map(|p| p.cap_minor),
+            Cap::Contract => terms.contract_cap_minor,
+            Cap::Volume(o) => terms.outcomes.get(o).and_then(|o| o.volume_cap),
+        }
+    }
+
+    /// What a block counts against the cap.
+    pub fn of_block(self, block: &Block) -> i64 {
+        match self {
+            Cap::Payer(r) => block.money[r].unwrap_or(0),
+            Cap::Contract => block.payable_minor,
+            Cap::Volume(o) if block.outcome == o => block.payable_units,
+            Cap::Volume(_) => 0,
+        }
+    }
+
+    /// What the ledger holds against the cap beyond the published blocks: all of it, and
+    /// the part the published adjustments show.
+    fn beyond(self, unpublished: &Unpublished) -> (i64, i64) {
+        let at = |values: &[i64], i: usize| values.get(i).copied().unwrap_or(0);
+        let known = &unpublished.adjusted;
+        match self {
+            Cap::Payer(r) => (at(&unpublished.money, r), at(&known.money, r)),
+            Cap::Contract => (unpublished.payable_minor, known.payable_minor),
+            Cap::Volume(o) => (
+                at(&unpublished.payable_units, o),
+                at(&known.payable_units, o),
+            ),
+        }
+    }
+
+    /// Everything the ledger holds against the cap.
+    pub fn used(self, blocks: &[Block], unpublished: &Unpublished) -> i64 {
+        blocks.iter().map(|b| self.of_block(b)).sum::<i64>() + self.beyond(unpublished).0
+    }
+}
+
+/// How a cap stood at a publication, as its reader could tell.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CapState {
+    pub cap: Cap,
+    /// Whether it had bound: a bound cap is a published total (see the module's doc).
+    pub bound: bool,
+    /// Which way what the ledger held against it beyond the publication's blocks and
+    /// adjustments went: 1 (more outcomes), −1 (revocations) or 0 (nothing).
+    pub beyond: i64,
+}
+
+/// How every cap stands now.
+pub fn cap_states(
+    terms: &ProjectTerms,
+    blocks: &[Block],
+    unpublished: &Unpublished,
+) -> Vec<CapState> {
+    let state = |cap: Cap| {
+        let limit = cap.limit(terms)?;
+        let (all, known) = cap.beyond(unpublished);
+        Some(CapState {
+            cap,
+            bound: cap.used(blocks, unpublished) >= limit,
+            beyond: (all - known).signum(),
+        })
+    };
+    Cap::all(terms).into_iter().filter_map(state).collect()
+}
+
+/// What a reader of an earlier publication knew of a cap: what the blocks it covered (all
+/// frozen by then, so as they are published now) and the adjustments published by then
+/// counted against the cap, with what lay beyond them (known only by its direction), came to
+/// at most the cap, or to the cap itself once it had bound. A revocation since may have
+/// taken the cap below what it was then; the reader still knows what it was.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EarlierCap {
+    pub state: CapState,
+    pub blocks: Vec<usize>,
+    /// What the adjustments published by then counted against the cap.
+    pub adjusted: i64,
+}
+
 /// The ledger's money, payable value and payable units beyond the published blocks.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Unpublished {
@@ -180,6 +288,42 @@ pub struct Unpublished {
     pub rates: Vec<Vec<Option<Rate>>>,
     /// The part of all this that the adjustments table publishes: known exactly.
     pub adjusted: Adjusted,
+    /// Per outcome, what its payable units beyond are made of, where the reader can tell the
+    /// kinds apart (`None`, or missing: only their direction is known).
+    pub pieces: Vec<Option<Vec<Piece>>>,
+}
+
+/// Outcomes of one kind beyond the published blocks: outcomes added (paid the payers'
+/// current rates), or outcomes revoked from blocks frozen earlier (paid the rates of those
+/// blocks: a revocation takes back what its outcome was paid). The reader knows the kind,
+/// not how many.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Piece {
+    pub revoked: bool,
+    /// How many (the truth, more than none).
+    pub units: i64,
+    /// Each payer's rate for one of them; `None` where not known to be one rate.
+    pub rates: Vec<Option<Rate>>,
+}
+
+impl Piece {
+    /// Its units, with their direction.
+    pub fn signed_units(&self) -> i64 {
+        if self.revoked {
+            -self.units
+        } else {
+            self.units
+        }
+    }
+
+    /// An amount for its units, with their direction.
+    fn signed(&self, units: f64) -> f64 {
+        if self.revoked {
+            -units
+        } else {
+            units
+        }
+    }
 }
 
 /// What the published adjustments add up to, in the shape of `Unpublished`.
@@ -406,6 +550,9 @@ struct Sums {
     volume_frozen_earlier: Vec<Expression>,
     /// Each block's payer parts, for the earlier totals over some of them.
     block_parts: Vec<Vec<Expression>>,
+    /// Each block's payable value and units, for the earlier caps.
+    block_value: Vec<Expression>,
+    block_units: Vec<Expression>,
 }
 
 impl Model {
@@ -417,6 +564,7 @@ impl Model {
         };
         let sums = model.blocks(terms, blocks, published);
         model.earlier_totals(&published.earlier_totals, &sums.block_parts);
+        model.earlier_caps(terms, blocks, &published.earlier_caps, &sums);
         for change in &published.changes {
             model.changed_blocks(blocks, change, &sums.block_parts);
         }
@@ -432,6 +580,8 @@ impl Model {
             volume: vec![Expression::from(0.0); terms.outcomes.len()],
             volume_frozen_earlier: vec![Expression::from(0.0); terms.outcomes.len()],
             block_parts: Vec::with_capacity(blocks.len()),
+            block_value: Vec::with_capacity(blocks.len()),
+            block_units: Vec::with_capacity(blocks.len()),
         };
         for (at, block) in blocks.iter().enumerate() {
             let (parts, payable_value, payable_units) = if published.withheld[at] {
@@ -457,6 +607,8 @@ impl Model {
                 *sum += part.clone();
             }
             sums.block_parts.push(parts);
+            sums.block_value.push(payable_value.clone());
+            sums.block_units.push(payable_units.clone());
             sums.payable_value += payable_value;
             if block.frozen_earlier {
                 sums.volume_frozen_earlier[block.outcome] += payable_units.clone();
@@ -493,8 +645,16 @@ impl Model {
         // from the blocks frozen earlier (the others are as the ledger holds them now), and
         // never leave an outcome fewer than none; where the payers' rates are known, that
         // bounds the money revoked too.
-        let more_units: Vec<Expression> =
-            units.iter().map(|&u| self.unpublished(u, true)).collect();
+        let mut piece_vars: Vec<Vec<Variable>> = Vec::with_capacity(units.len());
+        let mut more_units: Vec<Expression> = Vec::with_capacity(units.len());
+        for (o, &u) in units.iter().enumerate() {
+            let (vars, sum) = match beyond.pieces.get(o).cloned().flatten() {
+                Some(pieces) => self.pieces(&pieces, u),
+                None => (Vec::new(), self.unpublished(u, true)),
+            };
+            piece_vars.push(vars);
+            more_units.push(sum);
+        }
         for (o, earlier) in sums.volume_frozen_earlier.iter().enumerate() {
             let left = earlier.clone() + more_units[o].clone() + constant(&known.payable_units, o);
             self.constraints.push(left.geq(0.0));
@@ -504,14 +664,16 @@ impl Model {
                 self.constraints.push(sum.clone().eq(total as f64));
             }
             let more = money.get(r).copied().unwrap_or(0);
-            let used = blocks.iter().filter_map(|b| b.money[r]).sum::<i64>()
-                + beyond.money.get(r).copied().unwrap_or(0);
-            let unpublished = self.unpublished_money(beyond, r, more, &units, &more_units);
+            let used = Cap::Payer(r).used(blocks, beyond);
+            let unpublished = match self.pieces_money(beyond, r, more, &piece_vars) {
+                Some(money) => money,
+                None => self.unpublished_money(beyond, r, more, &units, &more_units),
+            };
             let sum = sum + unpublished + constant(&known.money, r);
             self.cap(sum, used, terms.payers[r].cap_minor);
         }
         if let Some(cap) = terms.contract_cap_minor {
-            let used = blocks.iter().map(|b| b.payable_minor).sum::<i64>() + beyond.payable_minor;
+            let used = Cap::Contract.used(blocks, beyond);
             let priced: i64 = units
                 .iter()
                 .zip(&terms.outcomes)
@@ -532,9 +694,7 @@ impl Model {
             let Some(cap) = terms.outcomes[o].volume_cap else {
                 continue;
             };
-            let of_outcome = blocks.iter().filter(|b| b.outcome == o);
-            let used = of_outcome.map(|b| b.payable_units).sum::<i64>()
-                + beyond.payable_units.get(o).copied().unwrap_or(0);
+            let used = Cap::Volume(o).used(blocks, beyond);
             let sum = sum + more_units[o].clone() + constant(&known.payable_units, o);
             self.cap(sum, used, cap);
         }
@@ -614,6 +774,79 @@ impl Model {
         m.into()
     }
 
+    /// An outcome's units beyond, as pieces of known kinds: a whole number of each, adding up
+    /// to `truth`'s direction.
+    fn pieces(&mut self, pieces: &[Piece], truth: i64) -> (Vec<Variable>, Expression) {
+        let count = || variable().integer().min(0).max(MAX_UNITS);
+        let vars: Vec<Variable> = pieces.iter().map(|_| self.vars.add(count())).collect();
+        let sum = pieces
+            .iter()
+            .zip(&vars)
+            .fold(Expression::from(0.0), |all, (piece, &x)| {
+                all + piece.signed(1.0) * x
+            });
+        let nothing = Expression::from(0.0);
+        self.constraints.push(match truth.signum() {
+            1 => sum.clone().geq(nothing),
+            -1 => sum.clone().leq(nothing),
+            _ => sum.clone().eq(nothing),
+        });
+        (vars, sum)
+    }
+
+    /// A payer's money beyond, where every outcome's units beyond are pieces with its rate
+    /// known for each, and the money is what those rates give (within a penny a unit unless
+    /// exact): the pieces at its rates. `None` otherwise.
+    fn pieces_money(
+        &mut self,
+        beyond: &Unpublished,
+        r: usize,
+        more: i64,
+        piece_vars: &[Vec<Variable>],
+    ) -> Option<Expression> {
+        let mut all = Vec::new();
+        for (o, vars) in piece_vars.iter().enumerate() {
+            let pieces = beyond.pieces.get(o).cloned().flatten();
+            let units = beyond.payable_units.get(o).copied().unwrap_or(0)
+                - beyond.adjusted.payable_units.get(o).copied().unwrap_or(0);
+            match pieces {
+                Some(pieces) => {
+                    for (piece, &x) in pieces.into_iter().zip(vars) {
+                        all.push((piece.rates.get(r).copied().flatten()?, piece, x));
+                    }
+                }
+                None if units == 0 => {}
+                None => return None,
+            }
+        }
+        let expected: f64 = all
+            .iter()
+            .map(|(rate, piece, _)| piece.signed(rate.per_unit() * piece.units as f64))
+            .sum();
+        let spread: f64 = all
+            .iter()
+            .map(|(rate, piece, _)| rate.slack() * piece.units as f64)
+            .sum();
+        if (more as f64 - expected).abs() > spread {
+            return None;
+        }
+        let m = self.vars.add(variable());
+        let (mut low, mut high) = (Expression::from(0.0), Expression::from(0.0));
+        for (rate, piece, x) in &all {
+            let (v, e) = (rate.per_unit(), rate.slack());
+            let (l, h) = if piece.revoked {
+                (-(v + e), -(v - e))
+            } else {
+                (v - e, v + e)
+            };
+            low += l * *x;
+            high += h * *x;
+        }
+        self.constraints.push(at_most(low, m.into(), false));
+        self.constraints.push(at_most(m.into(), high, false));
+        Some(m.into())
+    }
+
     /// The blocks an adjustment covers, changed by it, hold no negative count or amount, and
     /// no more outcomes paid than payable, or payable than achieved.
     fn changed_blocks(
@@ -669,6 +902,36 @@ impl Model {
                 }
             }
             self.constraints.push(sum.eq(total.amount as f64));
+        }
+    }
+
+    /// Each cap as it stood at an earlier publication: what it counted then, with what lay
+    /// beyond (whole units for a volume cap), at most the cap, or the cap itself once bound.
+    fn earlier_caps(
+        &mut self,
+        terms: &ProjectTerms,
+        blocks: &[Block],
+        earlier: &[EarlierCap],
+        sums: &Sums,
+    ) {
+        for e in earlier {
+            let Some(limit) = e.state.cap.limit(terms) else {
+                continue;
+            };
+            let counted = |b: usize| match e.state.cap {
+                Cap::Payer(r) => Some(sums.block_parts[b][r].clone()),
+                Cap::Contract => Some(sums.block_value[b].clone()),
+                Cap::Volume(o) => (blocks[b].outcome == o).then(|| sums.block_units[b].clone()),
+            };
+            let whole = matches!(e.state.cap, Cap::Volume(_));
+            let beyond = self.unpublished(e.state.beyond, whole);
+            let sum = e
+                .blocks
+                .iter()
+                .filter_map(|&b| counted(b))
+                .fold(beyond + e.adjusted as f64, |all, part| all + part);
+            self.constraints
+                .push(at_most(sum, Expression::from(limit as f64), e.state.bound));
         }
     }
 
@@ -977,6 +1240,127 @@ mod tests {
             block(0, 1_000, 2, &[Some(1_000), Some(1_000)]),
         ];
         assert!(audit(&terms, &blocks, &withholding(&blocks, &[1], 2), 5).is_empty());
+    }
+
+    /// A payer's cap (10 outcomes at £100) bound at an earlier release: three withheld blocks,
+    /// 2 of the first outcome, 3 and 1 of the second, and 4 of the first shown. Four of the
+    /// second outcome are revoked since, and an adjustment says so: the cap no longer binds,
+    /// but the reader of both releases knows the withheld blocks came to 6, the second
+    /// outcome's to at least 4, so the first block to 1 or 2.
+    #[test]
+    fn a_cap_that_bound_at_an_earlier_release_is_known_after_a_revocation() {
+        let terms = terms(&[1_000], &[100, 100]);
+        let mut blocks = vec![
+            block(0, 100, 2, &[Some(200)]),
+            block(1, 100, 3, &[Some(300)]),
+            block(0, 100, 4, &[Some(400)]),
+            block(1, 100, 1, &[Some(100)]),
+        ];
+        for b in &mut blocks {
+            b.frozen_earlier = true;
+            b.rates[0] = Some(Rate {
+                minor: 100 * POUND,
+                units: 1,
+                exact: true,
+            });
+        }
+        let revoked = ChangeSince {
+            blocks: vec![1, 3],
+            achieved_units: -4,
+            paid_units: -4,
+            payable_units: -4,
+            money: (-400 * POUND, vec![-400 * POUND]),
+        };
+        let mut published = withholding(&blocks, &[0, 1, 3], 1);
+        published.changes.push(revoked);
+        let known = Adjusted {
+            money: vec![-400 * POUND],
+            payable_minor: -400 * POUND,
+            payable_units: vec![0, -4],
+        };
+        published.unpublished = Unpublished {
+            money: known.money.clone(),
+            payable_minor: known.payable_minor,
+            payable_units: known.payable_units.clone(),
+            adjusted: known,
+            ..Unpublished::default()
+        };
+        assert_eq!(audit(&terms, &blocks, &published, 5), vec![]);
+        published.earlier_caps.push(EarlierCap {
+            state: CapState {
+                cap: Cap::Payer(0),
+                bound: true,
+                beyond: 0,
+            },
+            blocks: vec![0, 1, 2, 3],
+            adjusted: 0,
+        });
+        let exposed = audit(&terms, &blocks, &published, 5);
+        assert_eq!(exposed[0].block, 0);
+        assert_eq!(exposed[0].ruled_out, vec![3, 4]);
+    }
+
+    /// An outcome paid at a first phase's share (£78.26 of £300) is revoked from a withheld
+    /// first quarter; two withheld quarters of the second phase follow (4 at £300 and 2 at
+    /// £90 for the payer), then shown ones in which its cap of £6,000 binds. A reader who knows
+    /// the revocation took back £78.26, not today's £90, finds 300n + 90m = £1,380 with nothing
+    /// left of the first quarter: 4 and 2, or 1 and 12.
+    #[test]
+    fn a_revocation_takes_back_what_its_outcome_was_paid() {
+        let terms = terms(&[6_000], &[1_000, 300]);
+        let exact = |minor| {
+            Some(Rate {
+                minor,
+                units: 1,
+                exact: true,
+            })
+        };
+        let mut blocks = vec![
+            block(1, 300, 1, &[Some(0)]),
+            block(0, 1_000, 4, &[Some(1_200)]),
+            block(1, 300, 2, &[Some(180)]),
+            block(0, 1_000, 5, &[Some(1_500)]),
+            block(1, 300, 7, &[Some(630)]),
+            block(0, 1_000, 7, &[Some(2_100)]),
+            block(1, 300, 7, &[Some(390)]),
+        ];
+        blocks[0].money[0] = Some(7_826);
+        blocks[0].frozen_earlier = true;
+        for (b, rate) in [(0, 7_826), (1, 30_000), (2, 9_000), (3, 30_000), (4, 9_000)] {
+            blocks[b].rates[0] = exact(rate);
+        }
+        blocks[5].rates[0] = exact(30_000);
+        (blocks[6].rates[0], blocks[6].capped[0]) = (None, true);
+        let mut published = withholding(&blocks, &[0, 1, 2], 1);
+        published.unpublished = Unpublished {
+            money: vec![-7_826],
+            payable_minor: -300 * POUND,
+            payable_units: vec![0, -1],
+            rates: vec![vec![exact(30_000), exact(9_000)]],
+            ..Unpublished::default()
+        };
+        // Told only that something was revoked, at today's rate or not, the reader is lost.
+        assert_eq!(audit(&terms, &blocks, &published, 5), vec![]);
+        let revoked = Piece {
+            revoked: true,
+            units: 1,
+            rates: vec![exact(7_826)],
+        };
+        published.unpublished.pieces = vec![Some(vec![]), Some(vec![revoked])];
+        let exposed = audit(&terms, &blocks, &published, 5);
+        let ruled_out: Vec<(usize, Vec<i64>)> = exposed
+            .into_iter()
+            .map(|e| (e.block, e.ruled_out))
+            .collect();
+        assert_eq!(
+            ruled_out,
+            vec![
+                (1, vec![2, 3]),
+                (1, vec![2, 3]),
+                (2, vec![1, 3, 4]),
+                (2, vec![1, 3, 4])
+            ]
+        );
     }
 
     /// The first case `the_truth_is_always_feasible` failed on: both caps bind exactly in the

@@ -27,8 +27,8 @@ use chrono::{Days, NaiveDateTime};
 
 use super::adjustments::{self, Adjustment, Change};
 use super::disclosure::{
-    self, Adjusted, Block, ChangeSince, EarlierTotal, Exposure, OutcomeTerms, PayerTerms,
-    ProjectTerms, Publication, Quantity, Rate, Unpublished,
+    self, Adjusted, Block, Cap, CapState, ChangeSince, EarlierCap, EarlierTotal, Exposure,
+    OutcomeTerms, PayerTerms, Piece, ProjectTerms, Publication, Quantity, Rate, Unpublished,
 };
 use super::rows::{
     lay_out, write_rows, Cells, LedgerFacts, MoneyFacts, Parts, ProjectFacts, ProjectRows,
@@ -73,11 +73,36 @@ pub struct PublishedTotal {
     pub amount: i64,
 }
 
+/// A cap of the contract, named as the history keeps it.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub enum CapName {
+    /// A payer's maximum commitment, by organisation.
+    Payer(String),
+    /// The contract's maximum outcome payment.
+    Contract,
+    /// An outcome's volume cap, by outcome code.
+    Volume(String),
+}
+
+/// How a cap stood at a rebuild, as the auditor told its reader: kept so that later
+/// rebuilds' readers know it too (see `disclosure::EarlierCap`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PublishedCap {
+    pub cap: CapName,
+    pub as_of: NaiveDateTime,
+    pub bound: bool,
+    /// Which way what the ledger held beyond what was published went: 1, −1 or 0.
+    pub beyond: i64,
+}
+
 /// What earlier rebuilds published of a project.
 #[derive(Debug, Clone, Default)]
 pub struct History {
     pub frozen: Vec<FrozenQuarter>,
     pub totals: Vec<PublishedTotal>,
+    /// How the caps stood at each rebuild that published something new, or found a cap
+    /// changed.
+    pub caps: Vec<PublishedCap>,
     pub adjustments: Vec<Adjustment>,
     /// The years whose adjustment round has been held (see `adjustments`).
     pub adjustment_rounds: BTreeSet<i32>,
@@ -90,6 +115,7 @@ pub struct ProjectPublication {
     pub newly_frozen: Vec<FrozenQuarter>,
     pub new_totals: Vec<PublishedTotal>,
     pub new_adjustments: Vec<Adjustment>,
+    pub new_caps: Vec<PublishedCap>,
     /// The year whose adjustment round this publication held, if it held one.
     pub adjustment_round: Option<i32>,
     /// Closed quarters that could not yet be published safely.
@@ -155,15 +181,15 @@ pub fn publish_with(
     }
     let waiting = candidates.len();
     let (chosen, mut view, mut withheld) =
-        match choose(project, ledger, history, candidates, rules, now) {
-            Ok(chosen) => chosen,
+        match choose(project, ledger, history, candidates, rules, now)? {
+            Some(chosen) => chosen,
             // The auditor's reader, told which way what the ledger has learnt since goes,
             // finds the frozen quarters exposed even with nothing new published. Nothing new
             // is then published at all, which tells a real reader nothing it was not told
             // before. The closed quarters wait for a later rebuild; the year's adjustment
             // round is held, so that pending changes wait for the next, as any the auditor
             // keeps back (the day a row appears must say nothing of when a claim changed).
-            Err(why) if why == NOTHING_COVERS && scrutiny == Scrutiny::WhatIsNew => {
+            None if scrutiny == Scrutiny::WhatIsNew => {
                 let publication = republish(project, ledger, history, rules.k, now, waiting)?;
                 return Ok(ProjectPublication {
                     adjustment_round,
@@ -171,7 +197,7 @@ pub fn publish_with(
                     ..publication
                 });
             }
-            Err(why) => return Err(why),
+            None => return Err(NOTHING_COVERS.to_owned()),
         };
     let waiting = waiting - chosen.len();
     let mut rows = rows_while_waiting(project, &view, &mut withheld, waiting);
@@ -180,12 +206,15 @@ pub fn publish_with(
     rows.adjustments = adjustments::rows(project, published);
     view.audit_rows(&rows, rules.k, true)?;
     let new_totals = view.new_totals(&withheld, !chosen.is_empty(), history);
+    let published_more = !chosen.is_empty() || !new_adjustments.is_empty();
+    let new_caps = view.new_caps(history, published_more);
     let newly_frozen = view.freeze(chosen, &withheld);
     Ok(ProjectPublication {
         rows,
         newly_frozen,
         new_totals,
         new_adjustments,
+        new_caps,
         adjustment_round,
         waiting,
         held_back: false,
@@ -210,6 +239,7 @@ fn republish(
     view.audit_rows(&rows, k, false)?;
     Ok(ProjectPublication {
         new_totals: view.new_totals(&withheld, false, history),
+        new_caps: view.new_caps(history, false),
         rows,
         newly_frozen: Vec::new(),
         new_adjustments: Vec::new(),
@@ -241,13 +271,17 @@ fn rows_while_waiting(
     rows
 }
 
+/// The quarters chosen to publish, the view of them and its withheld cells.
+type Chosen<'a> = (Vec<FrozenQuarter>, View<'a>, BTreeSet<usize>);
+
 const NOTHING_COVERS: &str = "a withheld count of the quarters already published is exposed by what the ledger has learnt since; nothing new can be published to cover it";
 
 /// The closed quarters to publish now: all of them if they can be protected together; else
 /// the longest run of them from the earliest that can be, then each later one in turn, in time
 /// order, that can be protected with those chosen before it (the rest wait for a later
 /// rebuild). With the view of them and its withheld cells, so that the audit that chose them
-/// is not run again.
+/// is not run again. `None` when not even the quarters frozen earlier can be protected with
+/// nothing new published (the ledger moved under them).
 ///
 /// The run is found by bisection: a quarter that cannot be protected is usually one that
 /// completes a bound cap's sum, and then no longer run can be protected either, so a handful
@@ -260,14 +294,14 @@ fn choose<'a>(
     candidates: Vec<FrozenQuarter>,
     rules: Rules,
     now: NaiveDateTime,
-) -> Result<(Vec<FrozenQuarter>, View<'a>, BTreeSet<usize>), String> {
+) -> Result<Option<Chosen<'a>>, String> {
     let protected =
         |quarters: &[FrozenQuarter]| -> Result<Option<(View<'a>, BTreeSet<usize>)>, String> {
             let view = View::new(project, ledger, history, quarters, now)?;
             Ok(view.protect(rules.k).map(|withheld| (view, withheld)))
         };
     if let Some((view, withheld)) = protected(&candidates)? {
-        return Ok((candidates, view, withheld));
+        return Ok(Some((candidates, view, withheld)));
     }
     // Runs of `good` quarters or fewer are known to be protected (none, trivially, until
     // proved otherwise below), runs of `bad` or more are known not to be.
@@ -291,11 +325,11 @@ fn choose<'a>(
             }
         }
     }
-    let (view, withheld) = match last {
-        Some(found) => found,
-        None => protected(&[])?.ok_or(NOTHING_COVERS)?,
+    let Some((view, withheld)) = last.map_or_else(|| protected(&[]), |found| Ok(Some(found)))?
+    else {
+        return Ok(None);
     };
-    Ok((chosen, view, withheld))
+    Ok(Some((chosen, view, withheld)))
 }
 
 /// The project's rows with every closed quarter published as if for the first time (no
@@ -418,6 +452,7 @@ impl<'a> View<'a> {
         for adjustment in &history.adjustments {
             audit.take_as_published(adjustment);
         }
+        audit.take_earlier_caps(&history.caps, &history.adjustments);
         Ok(View {
             project,
             facts,
@@ -599,6 +634,33 @@ impl<'a> View<'a> {
             .collect()
     }
 
+    /// How the caps stand now, for the history: every cap when this publication shows more
+    /// than the last, else those that stand differently from when last kept.
+    fn new_caps(&self, history: &History, published_more: bool) -> Vec<PublishedCap> {
+        let mut last: BTreeMap<&CapName, &PublishedCap> = BTreeMap::new();
+        for kept in &history.caps {
+            if last.get(&kept.cap).is_none_or(|l| l.as_of <= kept.as_of) {
+                last.insert(&kept.cap, kept);
+            }
+        }
+        self.audit
+            .cap_states()
+            .into_iter()
+            .map(|state| PublishedCap {
+                cap: self.audit.name_of(state.cap),
+                as_of: self.now,
+                bound: state.bound,
+                beyond: state.beyond,
+            })
+            .filter(|now| {
+                published_more
+                    || last
+                        .get(&now.cap)
+                        .is_none_or(|l| (l.bound, l.beyond) != (now.bound, now.beyond))
+            })
+            .collect()
+    }
+
     /// The candidate quarters with the decision on each block.
     fn freeze(
         &self,
@@ -686,6 +748,7 @@ impl Audit {
         let mut unpublished = unpublished(project, &payer_ids, published, ledger);
         set_rates(&terms, &keys, &parts, &mut blocks, &mut unpublished);
         set_nothing_payable(&terms, &keys, &mut blocks, &unpublished);
+        set_pieces(project, &keys, &blocks, ledger, &mut unpublished);
         Ok(Audit {
             terms,
             codes: project.metrics.iter().map(|m| m.code.clone()).collect(),
@@ -721,6 +784,10 @@ impl Audit {
         }
         known.payable_minor += change.payable_minor;
         let Some(outcome) = outcome else { return };
+        // What lies beyond the adjustment can no longer be told apart block by block.
+        if let Some(pieces) = self.publication.unpublished.pieces.get_mut(outcome) {
+            *pieces = None;
+        }
         known.payable_units[outcome] += change.payable_units;
         let so_far = self
             .adjusted_so_far
@@ -787,39 +854,98 @@ impl Audit {
     /// The blocks that share a cap that has bound with an exposed block.
     fn sharing_a_bound_cap(&self, exposed: &[Exposure]) -> BTreeSet<usize> {
         let blocks = &self.blocks;
-        let beyond = &self.publication.unpublished;
-        let all = 0..blocks.len();
+        let bound: Vec<Cap> = self
+            .cap_states()
+            .into_iter()
+            .filter(|s| s.bound)
+            .map(|s| s.cap)
+            .collect();
+        // A payer's cap links the blocks it has a row in, an outcome's volume cap the
+        // outcome's blocks, the contract's every block with a payable value.
+        let shares = |cap: Cap, b: &Block| match cap {
+            Cap::Payer(r) => b.money[r].is_some(),
+            Cap::Contract => true,
+            Cap::Volume(o) => b.outcome == o,
+        };
+        let counts_against = |cap: Cap, b: &Block| match cap {
+            Cap::Volume(o) => b.outcome == o,
+            _ => cap.of_block(b) != 0,
+        };
         let mut linked = BTreeSet::new();
         for e in exposed {
-            let b = &blocks[e.block];
-            for (r, payer) in self.terms.payers.iter().enumerate() {
-                let used = blocks.iter().filter_map(|b| b.money[r]).sum::<i64>()
-                    + beyond.money.get(r).copied().unwrap_or(0);
-                if used >= payer.cap_minor && b.money[r].is_some() {
-                    linked.extend(
-                        all.clone()
-                            .filter(|&i| blocks[i].money[r].unwrap_or(0) != 0),
-                    );
-                }
-            }
-            let used = blocks.iter().map(|b| b.payable_minor).sum::<i64>() + beyond.payable_minor;
-            if self.terms.contract_cap_minor.is_some_and(|cap| used >= cap) {
-                linked.extend(all.clone().filter(|&i| blocks[i].payable_minor != 0));
-            }
-            let same_outcome = |i: &usize| blocks[*i].outcome == b.outcome;
-            let volume = all
-                .clone()
-                .filter(same_outcome)
-                .map(|i| blocks[i].payable_units);
-            let volume =
-                volume.sum::<i64>() + beyond.payable_units.get(b.outcome).copied().unwrap_or(0);
-            let cap = self.terms.outcomes[b.outcome].volume_cap;
-            if cap.is_some_and(|cap| volume >= cap) {
-                linked.extend(all.clone().filter(same_outcome));
+            for &cap in bound.iter().filter(|&&cap| shares(cap, &blocks[e.block])) {
+                linked.extend((0..blocks.len()).filter(|&i| counts_against(cap, &blocks[i])));
             }
             linked.insert(e.block);
         }
         linked
+    }
+
+    /// How every cap stands now.
+    fn cap_states(&self) -> Vec<CapState> {
+        disclosure::cap_states(&self.terms, &self.blocks, &self.publication.unpublished)
+    }
+
+    fn name_of(&self, cap: Cap) -> CapName {
+        match cap {
+            Cap::Payer(r) => CapName::Payer(self.payer_ids[r].clone()),
+            Cap::Contract => CapName::Contract,
+            Cap::Volume(o) => CapName::Volume(self.codes[o].clone()),
+        }
+    }
+
+    /// The cap named, if the terms still set it.
+    fn cap_named(&self, name: &CapName) -> Option<Cap> {
+        let cap = match name {
+            CapName::Payer(id) => Cap::Payer(self.payer_ids.iter().position(|p| p == id)?),
+            CapName::Contract => Cap::Contract,
+            CapName::Volume(code) => Cap::Volume(self.codes.iter().position(|c| c == code)?),
+        };
+        cap.limit(&self.terms).map(|_| cap)
+    }
+
+    /// What an adjustment counted against a cap.
+    fn adjusted(&self, cap: Cap, adjustment: &Adjustment) -> i64 {
+        let change = &adjustment.change;
+        match cap {
+            Cap::Payer(r) => change.money.get(&self.payer_ids[r]).copied().unwrap_or(0),
+            Cap::Contract => change.payable_minor,
+            Cap::Volume(o) if self.codes[o] == adjustment.code => change.payable_units,
+            Cap::Volume(_) => 0,
+        }
+    }
+
+    /// Adds how each cap stood at earlier rebuilds to what the reader knows, but for what the
+    /// reader knows anyway: a cap that stood with revocations beyond it and had not bound
+    /// says nothing, and one with nothing taken away beyond it says only that what it
+    /// counted then was at most the cap, which the cap says now too, so long as nothing
+    /// counted against it has been taken away since (by an adjustment, or beyond now).
+    fn take_earlier_caps(&mut self, caps: &[PublishedCap], adjustments: &[Adjustment]) {
+        let now = self.cap_states();
+        for kept in caps {
+            let Some(cap) = self.cap_named(&kept.cap) else {
+                continue;
+            };
+            let (by_then, since): (Vec<&Adjustment>, Vec<&Adjustment>) = adjustments
+                .iter()
+                .partition(|a| a.published_at <= kept.as_of);
+            let taken_since = since.iter().any(|a| self.adjusted(cap, a) < 0)
+                || now.iter().any(|s| s.cap == cap && s.beyond < 0);
+            let at_most = kept.beyond > 0 || (kept.beyond == 0 && !kept.bound);
+            if (kept.beyond < 0 && !kept.bound) || (at_most && !taken_since) {
+                continue;
+            }
+            let blocks = (0..self.keys.len()).filter(|&b| self.frozen_at[b] <= kept.as_of);
+            self.publication.earlier_caps.push(EarlierCap {
+                state: CapState {
+                    cap,
+                    bound: kept.bound,
+                    beyond: kept.beyond,
+                },
+                blocks: blocks.collect(),
+                adjusted: by_then.iter().map(|a| self.adjusted(cap, a)).sum(),
+            });
+        }
     }
 
     fn describe(&self, e: &Exposure, count: usize) -> String {
@@ -1099,7 +1225,82 @@ fn unpublished(
             .collect(),
         rates: Vec::new(),
         adjusted: Adjusted::default(),
+        pieces: Vec::new(),
     }
+}
+
+/// What each outcome's payable units beyond the published blocks are made of: outcomes added
+/// since (to blocks frozen earlier, and in quarters not published), and outcomes revoked from
+/// each kind of block frozen earlier, a kind being what each payer paid one of its outcomes
+/// (see `disclosure::Piece`). A block both added to and revoked from shows only the
+/// difference, taken as one or the other: the reader's model then may not hold the truth,
+/// which only withholds more. Where the pieces do not add up to what lies beyond, the outcome
+/// has none.
+fn set_pieces(
+    project: &ProjectFacts,
+    keys: &[(String, Period)],
+    blocks: &[Block],
+    ledger: &LedgerFacts,
+    beyond: &mut Unpublished,
+) {
+    let outcomes = project.metrics.len();
+    let mut pieces: Vec<Vec<Piece>> = vec![Vec::new(); outcomes];
+    let mut added = vec![0i64; outcomes];
+    for (key, block) in keys.iter().zip(blocks) {
+        let now = ledger.results.get(key).map_or(0, |r| r.payable_units);
+        let change = now - block.payable_units;
+        if change >= 0 {
+            added[block.outcome] += change;
+            continue;
+        }
+        let nothing = Rate {
+            minor: 0,
+            units: 1,
+            exact: true,
+        };
+        let rates: Vec<Option<Rate>> = (0..block.money.len())
+            .map(|r| match block.money[r] {
+                None | Some(0) => Some(nothing),
+                Some(_) if block.capped[r] => None,
+                Some(_) => block.rates[r],
+            })
+            .collect();
+        let kinds = &mut pieces[block.outcome];
+        match kinds.iter_mut().find(|p| p.rates == rates) {
+            Some(kind) => kind.units -= change,
+            None => kinds.push(Piece {
+                revoked: true,
+                units: -change,
+                rates,
+            }),
+        }
+    }
+    let published: BTreeSet<&(String, Period)> = keys.iter().collect();
+    for (key, r) in ledger
+        .results
+        .iter()
+        .filter(|(k, _)| !published.contains(k))
+    {
+        if let Some(o) = project.metrics.iter().position(|m| m.code == key.0) {
+            added[o] += r.payable_units;
+        }
+    }
+    for (o, &units) in added.iter().enumerate().filter(|(_, &u)| u > 0) {
+        let rates = beyond.rates.iter().map(|of_payer| of_payer[o]).collect();
+        pieces[o].push(Piece {
+            revoked: false,
+            units,
+            rates,
+        });
+    }
+    beyond.pieces = pieces
+        .into_iter()
+        .enumerate()
+        .map(|(o, of_outcome)| {
+            let net: i64 = of_outcome.iter().map(|p| p.signed_units()).sum();
+            (net == beyond.payable_units[o]).then_some(of_outcome)
+        })
+        .collect();
 }
 
 #[cfg(test)]
@@ -1261,11 +1462,22 @@ mod tests {
         .unwrap();
         assert_eq!((first.newly_frozen.len(), first.rows.results.len()), (1, 1));
         assert_eq!(first.rows.results[0].values[4], Value::Integer(8));
-        // Q1's totals are all published (nothing withheld), and kept.
+        // Q1's totals are all published (nothing withheld), and kept, and how each cap stood.
         assert_eq!(first.new_totals.len(), 3);
+        let payers = project
+            .payers
+            .iter()
+            .map(|p| CapName::Payer(p.organisation_id.clone()));
+        let caps: Vec<CapName> = first.new_caps.iter().map(|c| c.cap.clone()).collect();
+        assert_eq!(caps, payers.collect::<Vec<_>>());
+        assert!(first
+            .new_caps
+            .iter()
+            .all(|c| c.as_of == at(2021, 7, 2) && !c.bound));
         let history = History {
             frozen: first.newly_frozen,
             totals: first.new_totals,
+            caps: first.new_caps,
             ..History::default()
         };
         // Later claims for Q1 change nothing published of it; Q2 is published once closed.
@@ -1277,18 +1489,23 @@ mod tests {
         assert_eq!(second.newly_frozen.len(), 1);
         assert_eq!(second.rows.results[0], first.rows.results[0]);
         assert_eq!(second.rows.results[1].values[4], Value::Suppressed);
-        // Its withheld Q2 withholds the totals over it; the earlier ones stay known.
+        // Its withheld Q2 withholds the totals over it; the earlier ones stay known. The caps
+        // are kept again, as the reader of this publication sees them.
         assert!(second.new_totals.is_empty());
+        assert_eq!(second.new_caps.len(), caps.len());
         let history = History {
             frozen: [history.frozen, second.newly_frozen].concat(),
             totals: history.totals,
+            caps: [history.caps, second.new_caps].concat(),
             ..History::default()
         };
-        // With a larger k, what was published stays published.
+        // With a larger k, what was published stays published; with nothing new and no cap
+        // changed, nothing is kept.
         let rules = Rules { k: 10, ..RULES };
         let third = publish(&project, &later, &history, rules, at(2022, 1, 1)).unwrap();
         assert_eq!(third.rows.results, second.rows.results);
         assert!(third.newly_frozen.is_empty() && third.new_totals.is_empty());
+        assert!(third.new_caps.is_empty());
     }
 
     #[test]
@@ -1433,6 +1650,7 @@ mod tests {
         let history = History {
             frozen: first.newly_frozen,
             totals: first.new_totals,
+            caps: first.new_caps,
             ..History::default()
         };
         // Every outcome of both quarters revoked: −12 would say Q2 held at least 12 − 8 = 4.
@@ -1522,6 +1740,7 @@ mod adjustment_tests {
         let history = History {
             frozen: first.newly_frozen,
             totals: first.new_totals,
+            caps: first.new_caps,
             adjustment_rounds: BTreeSet::from([2022]),
             ..History::default()
         };

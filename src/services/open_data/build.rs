@@ -72,6 +72,7 @@ pub fn rebuild_locked(
             frozen: &publication.newly_frozen,
             totals: &publication.new_totals,
             adjustments: &publication.new_adjustments,
+            caps: &publication.new_caps,
             round: publication.adjustment_round.map(|year| (year, now)),
         };
         history::append(conn, project, added)?;

@@ -11,13 +11,15 @@ use diesel::prelude::*;
 use crate::db::queries::insert_rows;
 use crate::db::schema::{
     open_data_adjustment_money as adjustment_money, open_data_adjustment_rounds as rounds,
-    open_data_adjustments as adjustments, open_data_frozen_blocks as blocks,
-    open_data_frozen_money as money, open_data_frozen_quarters as quarters,
-    open_data_published_totals as totals,
+    open_data_adjustments as adjustments, open_data_cap_states as cap_states,
+    open_data_frozen_blocks as blocks, open_data_frozen_money as money,
+    open_data_frozen_quarters as quarters, open_data_published_totals as totals,
 };
 use crate::db::DbConn;
 use crate::domain::open_data::adjustments::{Adjustment, Change};
-use crate::domain::open_data::publish::{FrozenBlock, FrozenQuarter, History, PublishedTotal};
+use crate::domain::open_data::publish::{
+    CapName, FrozenBlock, FrozenQuarter, History, PublishedCap, PublishedTotal,
+};
 use crate::domain::open_data::rows::{quarter_of, MoneyFacts, Parts, ResultFacts};
 use crate::services::error::ServiceError;
 
@@ -61,6 +63,9 @@ pub fn load(conn: &mut DbConn) -> Result<HashMap<String, History>, ServiceError>
         .collect();
     for (project, total) in load_totals(conn)? {
         history.entry(project).or_default().totals.push(total);
+    }
+    for (project, cap) in load_caps(conn)? {
+        history.entry(project).or_default().caps.push(cap);
     }
     for (project, adjustment) in load_adjustments(conn)? {
         let adjustments = &mut history.entry(project).or_default().adjustments;
@@ -290,6 +295,65 @@ fn load_totals(conn: &mut DbConn) -> Result<Vec<(String, PublishedTotal)>, Servi
         .collect())
 }
 
+/// How a cap is named in `open_data_cap_states`.
+fn cap_text(cap: &CapName) -> String {
+    match cap {
+        CapName::Payer(id) => format!("payer:{id}"),
+        CapName::Contract => "contract".to_owned(),
+        CapName::Volume(code) => format!("volume:{code}"),
+    }
+}
+
+fn cap_named(text: &str) -> Result<CapName, ServiceError> {
+    match text.split_once(':') {
+        Some(("payer", id)) => Ok(CapName::Payer(id.to_owned())),
+        Some(("volume", code)) => Ok(CapName::Volume(code.to_owned())),
+        None if text == "contract" => Ok(CapName::Contract),
+        _ => Err(ServiceError::Internal(format!(
+            "open_data_cap_states names an unknown cap {text:?}"
+        ))),
+    }
+}
+
+/// How every cap stood at each rebuild that kept it, with its project, in time order.
+fn load_caps(conn: &mut DbConn) -> Result<Vec<(String, PublishedCap)>, ServiceError> {
+    let rows: Vec<(String, String, NaiveDateTime, bool, i32)> = cap_states::table
+        .order((cap_states::project_id, cap_states::as_of))
+        .select((
+            cap_states::project_id,
+            cap_states::cap,
+            cap_states::as_of,
+            cap_states::bound,
+            cap_states::beyond,
+        ))
+        .load(conn)?;
+    rows.into_iter()
+        .map(|(project, cap, as_of, bound, beyond)| {
+            let cap = cap_named(&cap)?;
+            let beyond = i64::from(beyond);
+            Ok((
+                project,
+                PublishedCap {
+                    cap,
+                    as_of,
+                    bound,
+                    beyond,
+                },
+            ))
+        })
+        .collect()
+}
+
+#[derive(Insertable)]
+#[diesel(treat_none_as_default_value = false, table_name = cap_states)]
+struct CapStateRow {
+    project_id: String,
+    cap: String,
+    as_of: NaiveDateTime,
+    bound: bool,
+    beyond: i32,
+}
+
 #[derive(Insertable)]
 #[diesel(treat_none_as_default_value = false, table_name = quarters)]
 struct QuarterRow {
@@ -373,6 +437,7 @@ pub struct Additions<'a> {
     pub frozen: &'a [FrozenQuarter],
     pub totals: &'a [PublishedTotal],
     pub adjustments: &'a [Adjustment],
+    pub caps: &'a [PublishedCap],
     /// The year whose adjustment round was held, and when.
     pub round: Option<(i32, NaiveDateTime)>,
 }
@@ -430,6 +495,18 @@ pub fn append(conn: &mut DbConn, project: &str, added: Additions) -> Result<(), 
     insert_rows!(conn, blocks::table, &block_rows)?;
     insert_rows!(conn, money::table, &money_rows)?;
     insert_rows!(conn, totals::table, &total_rows)?;
+    let cap_rows: Vec<CapStateRow> = added
+        .caps
+        .iter()
+        .map(|c| CapStateRow {
+            project_id: project.to_owned(),
+            cap: cap_text(&c.cap),
+            as_of: c.as_of,
+            bound: c.bound,
+            beyond: c.beyond.signum() as i32,
+        })
+        .collect();
+    insert_rows!(conn, cap_states::table, &cap_rows)?;
     if let Some((year, held_at)) = added.round {
         let round = RoundRecord {
             project_id: project.to_owned(),
