@@ -30,7 +30,7 @@ fn migrate_first(conn: &mut DbConn, count: usize) {
 
 /// Migrations after the lean ledger (the third): the payers' own funds, settlement, open data,
 /// frozen open data, adjustments, registry corrections, the frozen blocks' parts, how
-/// documents were settled.
+/// documents were settled, the open-data caps' states.
 const MIGRATIONS_AFTER_THE_LEDGER: usize = 10;
 
 fn revert_last(conn: &mut DbConn) {

@@ -1,6 +1,6 @@
--- How each cap of a published project stood at each rebuild that published something new or
--- found the cap changed: whether it had bound, and which way what the ledger held beyond the
--- published rows went (1 more, -1 revocations, 0 nothing). A later rebuild's auditor takes it
+-- How each cap of a published project stood at each rebuild that published something new:
+-- whether it had bound, and which way what the ledger held beyond the published rows went
+-- (1 more, -1 revocations, 0 nothing). A later rebuild's auditor takes it
 -- as known to the reader, who saw that earlier release. `cap` is `payer:<organisation id>`,
 -- `contract` or `volume:<outcome code>`. Never published itself.
 CREATE TABLE open_data_cap_states (

@@ -118,6 +118,13 @@ pub struct Rate {
 }
 
 impl Rate {
+    /// Nothing a unit: what a payer pays where it has no part.
+    pub const NOTHING: Rate = Rate {
+        minor: 0,
+        units: 1,
+        exact: true,
+    };
+
     /// For the solver, which works in floating point.
     fn per_unit(self) -> f64 {
         self.minor as f64 / self.units.max(1) as f64
@@ -214,7 +221,7 @@ impl Cap {
 
     /// What the ledger holds against the cap beyond the published blocks: all of it, and
     /// the part the published adjustments show.
-    fn beyond(self, unpublished: &Unpublished) -> (i64, i64) {
+    fn beyond_parts(self, unpublished: &Unpublished) -> (i64, i64) {
         let at = |values: &[i64], i: usize| values.get(i).copied().unwrap_or(0);
         let known = &unpublished.adjusted;
         match self {
@@ -229,7 +236,7 @@ impl Cap {
 
     /// Everything the ledger holds against the cap.
     pub fn used(self, blocks: &[Block], unpublished: &Unpublished) -> i64 {
-        blocks.iter().map(|b| self.of_block(b)).sum::<i64>() + self.beyond(unpublished).0
+        blocks.iter().map(|b| self.of_block(b)).sum::<i64>() + self.beyond_parts(unpublished).0
     }
 }
 
@@ -252,7 +259,7 @@ pub fn cap_states(
 ) -> Vec<CapState> {
     let state = |cap: Cap| {
         let limit = cap.limit(terms)?;
-        let (all, known) = cap.beyond(unpublished);
+        let (all, known) = cap.beyond_parts(unpublished);
         Some(CapState {
             cap,
             bound: cap.used(blocks, unpublished) >= limit,
@@ -288,18 +295,20 @@ pub struct Unpublished {
     pub rates: Vec<Vec<Option<Rate>>>,
     /// The part of all this that the adjustments table publishes: known exactly.
     pub adjusted: Adjusted,
-    /// Per outcome, what its payable units beyond are made of, where the reader can tell the
-    /// kinds apart (`None`, or missing: only their direction is known).
+    /// Per outcome, what its payable units beyond are made of, the part the adjustments
+    /// publish included, where the reader can tell the kinds apart (`None`, or missing: only
+    /// their direction is known).
     pub pieces: Vec<Option<Vec<Piece>>>,
 }
 
-/// Outcomes of one kind beyond the published blocks: outcomes added (paid the payers'
-/// current rates), or outcomes revoked from blocks frozen earlier (paid the rates of those
-/// blocks: a revocation takes back what its outcome was paid). The reader knows the kind,
-/// not how many.
+/// Outcomes of one kind that changed since the published blocks were frozen, or lie in
+/// quarters not published: outcomes added (paid the payers' current rates), or outcomes
+/// revoked from blocks frozen earlier (paid the rates of those blocks: a revocation takes
+/// back what its outcome was paid). The reader knows the kind, not how many.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Piece {
-    pub revoked: bool,
+    /// The frozen blocks of this kind the outcomes were revoked from; empty for added ones.
+    pub revoked_from: Vec<usize>,
     /// How many (the truth, more than none).
     pub units: i64,
     /// Each payer's rate for one of them; `None` where not known to be one rate.
@@ -307,21 +316,12 @@ pub struct Piece {
 }
 
 impl Piece {
-    /// Its units, with their direction.
-    pub fn signed_units(&self) -> i64 {
-        if self.revoked {
-            -self.units
+    /// 1 for outcomes added, −1 for outcomes revoked.
+    pub fn sign(&self) -> i64 {
+        if self.revoked_from.is_empty() {
+            1
         } else {
-            self.units
-        }
-    }
-
-    /// An amount for its units, with their direction.
-    fn signed(&self, units: f64) -> f64 {
-        if self.revoked {
-            -units
-        } else {
-            units
+            -1
         }
     }
 }
@@ -641,20 +641,7 @@ impl Model {
         let units: Vec<i64> = (0..terms.outcomes.len())
             .map(|o| units.get(o).copied().unwrap_or(0))
             .collect();
-        // Unpublished outcomes are whole outcomes, one way or the other. Revocations take only
-        // from the blocks frozen earlier (the others are as the ledger holds them now), and
-        // never leave an outcome fewer than none; where the payers' rates are known, that
-        // bounds the money revoked too.
-        let mut piece_vars: Vec<Vec<Variable>> = Vec::with_capacity(units.len());
-        let mut more_units: Vec<Expression> = Vec::with_capacity(units.len());
-        for (o, &u) in units.iter().enumerate() {
-            let (vars, sum) = match beyond.pieces.get(o).cloned().flatten() {
-                Some(pieces) => self.pieces(&pieces, u),
-                None => (Vec::new(), self.unpublished(u, true)),
-            };
-            piece_vars.push(vars);
-            more_units.push(sum);
-        }
+        let (more_units, piece_vars) = self.more_units(beyond, &units, &sums.block_units);
         for (o, earlier) in sums.volume_frozen_earlier.iter().enumerate() {
             let left = earlier.clone() + more_units[o].clone() + constant(&known.payable_units, o);
             self.constraints.push(left.geq(0.0));
@@ -720,13 +707,8 @@ impl Model {
                     .rates
                     .get(r)
                     .and_then(|rates| rates.get(o).copied().flatten());
-                let nothing = Rate {
-                    minor: 0,
-                    units: 1,
-                    exact: true,
-                };
                 match (u, rate) {
-                    (0, _) => Some(nothing),
+                    (0, _) => Some(Rate::NOTHING),
                     (_, rate) => rate,
                 }
             })
@@ -771,32 +753,68 @@ impl Model {
         let low = if whole { low } else { Expression::from(0.0) };
         self.constraints.push(at_most(low, m.into(), false));
         self.constraints.push(at_most(m.into(), high, false));
+        self.constraints.push(direction(m.into(), more));
         m.into()
     }
 
-    /// An outcome's units beyond, as pieces of known kinds: a whole number of each, adding up
-    /// to `truth`'s direction.
-    fn pieces(&mut self, pieces: &[Piece], truth: i64) -> (Vec<Variable>, Expression) {
+    /// Each outcome's payable units beyond the published blocks and adjustments, with the
+    /// variables of its pieces where it has them. Unpublished outcomes are whole outcomes,
+    /// one way or the other. Revocations take only from the blocks frozen earlier (the others
+    /// are as the ledger holds them now), and never leave an outcome fewer than none; where
+    /// the payers' rates are known, that bounds the money revoked too.
+    fn more_units(
+        &mut self,
+        beyond: &Unpublished,
+        units: &[i64],
+        block_units: &[Expression],
+    ) -> (Vec<Expression>, Vec<Vec<Variable>>) {
+        let known = &beyond.adjusted.payable_units;
+        let mut more_units = Vec::with_capacity(units.len());
+        let mut piece_vars = Vec::with_capacity(units.len());
+        for (o, &u) in units.iter().enumerate() {
+            let (vars, sum) = match beyond.pieces.get(o).cloned().flatten() {
+                Some(pieces) => {
+                    let known = known.get(o).copied().unwrap_or(0);
+                    self.pieces(&pieces, u, known, block_units)
+                }
+                None => (Vec::new(), self.unpublished(u, true)),
+            };
+            piece_vars.push(vars);
+            more_units.push(sum);
+        }
+        (more_units, piece_vars)
+    }
+
+    /// An outcome's units beyond, as pieces of known kinds: a whole number of each, less what
+    /// the adjustments published of them (`known`), going `truth`'s way; none revoked from
+    /// blocks of a kind beyond what those blocks held.
+    fn pieces(
+        &mut self,
+        pieces: &[Piece],
+        truth: i64,
+        known: i64,
+        block_units: &[Expression],
+    ) -> (Vec<Variable>, Expression) {
         let count = || variable().integer().min(0).max(MAX_UNITS);
         let vars: Vec<Variable> = pieces.iter().map(|_| self.vars.add(count())).collect();
-        let sum = pieces
-            .iter()
-            .zip(&vars)
-            .fold(Expression::from(0.0), |all, (piece, &x)| {
-                all + piece.signed(1.0) * x
-            });
-        let nothing = Expression::from(0.0);
-        self.constraints.push(match truth.signum() {
-            1 => sum.clone().geq(nothing),
-            -1 => sum.clone().leq(nothing),
-            _ => sum.clone().eq(nothing),
-        });
+        let mut sum = Expression::from(-known as f64);
+        for (piece, &x) in pieces.iter().zip(&vars) {
+            sum += piece.sign() as f64 * x;
+            if !piece.revoked_from.is_empty() {
+                let held = piece.revoked_from.iter().map(|&b| block_units[b].clone());
+                let held = held.fold(Expression::from(0.0), |all, units| all + units);
+                self.constraints.push(Expression::from(x).leq(held));
+            }
+        }
+        self.constraints.push(direction(sum.clone(), truth));
         (vars, sum)
     }
 
-    /// A payer's money beyond, where every outcome's units beyond are pieces with its rate
-    /// known for each, and the money is what those rates give (within a penny a unit unless
-    /// exact): the pieces at its rates. `None` otherwise.
+    /// A payer's money beyond the published blocks and adjustments (`more`), where every
+    /// outcome's units beyond are pieces with its rate known for each, and the pieces' money
+    /// (what the adjustments published of it included) is what those rates give (within a
+    /// penny a unit unless exact): the pieces at its rates, less what was published of them,
+    /// going `more`'s way. `None` otherwise.
     fn pieces_money(
         &mut self,
         beyond: &Unpublished,
@@ -807,8 +825,7 @@ impl Model {
         let mut all = Vec::new();
         for (o, vars) in piece_vars.iter().enumerate() {
             let pieces = beyond.pieces.get(o).cloned().flatten();
-            let units = beyond.payable_units.get(o).copied().unwrap_or(0)
-                - beyond.adjusted.payable_units.get(o).copied().unwrap_or(0);
+            let units = beyond.payable_units.get(o).copied().unwrap_or(0);
             match pieces {
                 Some(pieces) => {
                     for (piece, &x) in pieces.into_iter().zip(vars) {
@@ -819,32 +836,35 @@ impl Model {
                 None => return None,
             }
         }
+        let known = beyond.adjusted.money.get(r).copied().unwrap_or(0);
+        let signed = |piece: &Piece, amount: f64| piece.sign() as f64 * amount;
         let expected: f64 = all
             .iter()
-            .map(|(rate, piece, _)| piece.signed(rate.per_unit() * piece.units as f64))
+            .map(|(rate, piece, _)| signed(piece, rate.per_unit() * piece.units as f64))
             .sum();
         let spread: f64 = all
             .iter()
             .map(|(rate, piece, _)| rate.slack() * piece.units as f64)
             .sum();
-        if (more as f64 - expected).abs() > spread {
+        if ((more + known) as f64 - expected).abs() > spread {
             return None;
         }
         let m = self.vars.add(variable());
         let (mut low, mut high) = (Expression::from(0.0), Expression::from(0.0));
         for (rate, piece, x) in &all {
             let (v, e) = (rate.per_unit(), rate.slack());
-            let (l, h) = if piece.revoked {
-                (-(v + e), -(v - e))
-            } else {
-                (v - e, v + e)
+            let (l, h) = match piece.sign() {
+                1 => (v - e, v + e),
+                _ => (-(v + e), -(v - e)),
             };
             low += l * *x;
             high += h * *x;
         }
         self.constraints.push(at_most(low, m.into(), false));
         self.constraints.push(at_most(m.into(), high, false));
-        Some(m.into())
+        let more_money = Expression::from(m) - known as f64;
+        self.constraints.push(direction(more_money.clone(), more));
+        Some(more_money)
     }
 
     /// The blocks an adjustment covers, changed by it, hold no negative count or amount, and
@@ -1084,6 +1104,15 @@ impl Model {
     }
 }
 
+/// `sum` going the way `truth` goes: at least nothing, at most nothing, or nothing.
+fn direction(sum: Expression, truth: i64) -> Constraint {
+    match truth.signum() {
+        1 => sum.geq(0.0),
+        -1 => sum.leq(0.0),
+        _ => sum.eq(0.0),
+    }
+}
+
 /// `lower ≤ upper`, or `lower = upper` where the truth has them equal.
 fn at_most(lower: Expression, upper: Expression, equal: bool) -> Constraint {
     if equal {
@@ -1304,9 +1333,39 @@ mod tests {
     /// first quarter; two withheld quarters of the second phase follow (4 at £300 and 2 at
     /// £90 for the payer), then shown ones in which its cap of £6,000 binds. A reader who knows
     /// the revocation took back £78.26, not today's £90, finds 300n + 90m = £1,380 with nothing
-    /// left of the first quarter: 4 and 2, or 1 and 12.
+    /// left of the first quarter: 4 and 2, or 1 and 12. The same when the first quarter held
+    /// two and an adjustment already published the first revocation.
     #[test]
     fn a_revocation_takes_back_what_its_outcome_was_paid() {
+        for adjusted_earlier in [0, 1] {
+            let (terms, blocks, mut published) = revoked_at_a_first_phase_rate(adjusted_earlier);
+            // Told only that something was revoked, at today's rate or not, the reader is lost.
+            assert_eq!(audit(&terms, &blocks, &published, 5), vec![]);
+            let revoked = Piece {
+                revoked_from: vec![0],
+                units: 1 + adjusted_earlier,
+                rates: vec![Some(Rate {
+                    minor: 7_826,
+                    units: 1,
+                    exact: true,
+                })],
+            };
+            published.unpublished.pieces = vec![Some(vec![]), Some(vec![revoked])];
+            let exposed = audit(&terms, &blocks, &published, 5);
+            let ruled_out: Vec<(usize, Vec<i64>)> = exposed
+                .into_iter()
+                .map(|e| (e.block, e.ruled_out))
+                .collect();
+            let (four, two) = ((1, vec![2, 3]), (2, vec![1, 3, 4]));
+            assert_eq!(ruled_out, vec![four.clone(), four, two.clone(), two]);
+        }
+    }
+
+    /// The case above, the first quarter holding `1 + adjusted_earlier` outcomes of which
+    /// `adjusted_earlier` were revoked in a published adjustment.
+    fn revoked_at_a_first_phase_rate(
+        adjusted_earlier: i64,
+    ) -> (ProjectTerms, Vec<Block>, Publication) {
         let terms = terms(&[6_000], &[1_000, 300]);
         let exact = |minor| {
             Some(Rate {
@@ -1315,8 +1374,9 @@ mod tests {
                 exact: true,
             })
         };
+        let first = 1 + adjusted_earlier;
         let mut blocks = vec![
-            block(1, 300, 1, &[Some(0)]),
+            block(1, 300, first, &[Some(0)]),
             block(0, 1_000, 4, &[Some(1_200)]),
             block(1, 300, 2, &[Some(180)]),
             block(0, 1_000, 5, &[Some(1_500)]),
@@ -1324,7 +1384,7 @@ mod tests {
             block(0, 1_000, 7, &[Some(2_100)]),
             block(1, 300, 7, &[Some(390)]),
         ];
-        blocks[0].money[0] = Some(7_826);
+        blocks[0].money[0] = Some(7_826 * first);
         blocks[0].frozen_earlier = true;
         for (b, rate) in [(0, 7_826), (1, 30_000), (2, 9_000), (3, 30_000), (4, 9_000)] {
             blocks[b].rates[0] = exact(rate);
@@ -1333,34 +1393,18 @@ mod tests {
         (blocks[6].rates[0], blocks[6].capped[0]) = (None, true);
         let mut published = withholding(&blocks, &[0, 1, 2], 1);
         published.unpublished = Unpublished {
-            money: vec![-7_826],
-            payable_minor: -300 * POUND,
-            payable_units: vec![0, -1],
+            money: vec![-7_826 * first],
+            payable_minor: -300 * POUND * first,
+            payable_units: vec![0, -first],
             rates: vec![vec![exact(30_000), exact(9_000)]],
+            adjusted: Adjusted {
+                money: vec![-7_826 * adjusted_earlier],
+                payable_minor: -300 * POUND * adjusted_earlier,
+                payable_units: vec![0, -adjusted_earlier],
+            },
             ..Unpublished::default()
         };
-        // Told only that something was revoked, at today's rate or not, the reader is lost.
-        assert_eq!(audit(&terms, &blocks, &published, 5), vec![]);
-        let revoked = Piece {
-            revoked: true,
-            units: 1,
-            rates: vec![exact(7_826)],
-        };
-        published.unpublished.pieces = vec![Some(vec![]), Some(vec![revoked])];
-        let exposed = audit(&terms, &blocks, &published, 5);
-        let ruled_out: Vec<(usize, Vec<i64>)> = exposed
-            .into_iter()
-            .map(|e| (e.block, e.ruled_out))
-            .collect();
-        assert_eq!(
-            ruled_out,
-            vec![
-                (1, vec![2, 3]),
-                (1, vec![2, 3]),
-                (2, vec![1, 3, 4]),
-                (2, vec![1, 3, 4])
-            ]
-        );
+        (terms, blocks, published)
     }
 
     /// The first case `the_truth_is_always_feasible` failed on: both caps bind exactly in the

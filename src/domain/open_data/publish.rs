@@ -100,8 +100,7 @@ pub struct PublishedCap {
 pub struct History {
     pub frozen: Vec<FrozenQuarter>,
     pub totals: Vec<PublishedTotal>,
-    /// How the caps stood at each rebuild that published something new, or found a cap
-    /// changed.
+    /// How the caps stood at each rebuild that published something new.
     pub caps: Vec<PublishedCap>,
     pub adjustments: Vec<Adjustment>,
     /// The years whose adjustment round has been held (see `adjustments`).
@@ -207,7 +206,7 @@ pub fn publish_with(
     view.audit_rows(&rows, rules.k, true)?;
     let new_totals = view.new_totals(&withheld, !chosen.is_empty(), history);
     let published_more = !chosen.is_empty() || !new_adjustments.is_empty();
-    let new_caps = view.new_caps(history, published_more);
+    let new_caps = view.new_caps(published_more);
     let newly_frozen = view.freeze(chosen, &withheld);
     Ok(ProjectPublication {
         rows,
@@ -239,7 +238,7 @@ fn republish(
     view.audit_rows(&rows, k, false)?;
     Ok(ProjectPublication {
         new_totals: view.new_totals(&withheld, false, history),
-        new_caps: view.new_caps(history, false),
+        new_caps: Vec::new(),
         rows,
         newly_frozen: Vec::new(),
         new_adjustments: Vec::new(),
@@ -634,14 +633,11 @@ impl<'a> View<'a> {
             .collect()
     }
 
-    /// How the caps stand now, for the history: every cap when this publication shows more
-    /// than the last, else those that stand differently from when last kept.
-    fn new_caps(&self, history: &History, published_more: bool) -> Vec<PublishedCap> {
-        let mut last: BTreeMap<&CapName, &PublishedCap> = BTreeMap::new();
-        for kept in &history.caps {
-            if last.get(&kept.cap).is_none_or(|l| l.as_of <= kept.as_of) {
-                last.insert(&kept.cap, kept);
-            }
+    /// How the caps stand now, for the history, when this publication shows more than the
+    /// last: a rebuild that shows nothing new tells its reader nothing new of them either.
+    fn new_caps(&self, published_more: bool) -> Vec<PublishedCap> {
+        if !published_more {
+            return Vec::new();
         }
         self.audit
             .cap_states()
@@ -651,12 +647,6 @@ impl<'a> View<'a> {
                 as_of: self.now,
                 bound: state.bound,
                 beyond: state.beyond,
-            })
-            .filter(|now| {
-                published_more
-                    || last
-                        .get(&now.cap)
-                        .is_none_or(|l| (l.bound, l.beyond) != (now.bound, now.beyond))
             })
             .collect()
     }
@@ -690,6 +680,8 @@ struct Audit {
     frozen_at: Vec<NaiveDateTime>,
     /// Each outcome's adjustments so far, added up.
     adjusted_so_far: BTreeMap<String, Change>,
+    /// Whether anything has been revoked from a published block since it was frozen.
+    revoked_since_frozen: bool,
     blocks: Vec<Block>,
     payer_ids: Vec<String>,
     /// What the auditor is told beside the blocks and current totals: earlier totals and what
@@ -750,6 +742,7 @@ impl Audit {
         set_nothing_payable(&terms, &keys, &mut blocks, &unpublished);
         set_pieces(project, &keys, &blocks, ledger, &mut unpublished);
         Ok(Audit {
+            revoked_since_frozen: lost_since_frozen(published, ledger),
             terms,
             codes: project.metrics.iter().map(|m| m.code.clone()).collect(),
             frozen_at: keys.iter().map(|key| frozen_at[key]).collect(),
@@ -784,10 +777,6 @@ impl Audit {
         }
         known.payable_minor += change.payable_minor;
         let Some(outcome) = outcome else { return };
-        // What lies beyond the adjustment can no longer be told apart block by block.
-        if let Some(pieces) = self.publication.unpublished.pieces.get_mut(outcome) {
-            *pieces = None;
-        }
         known.payable_units[outcome] += change.payable_units;
         let so_far = self
             .adjusted_so_far
@@ -905,7 +894,7 @@ impl Audit {
     }
 
     /// What an adjustment counted against a cap.
-    fn adjusted(&self, cap: Cap, adjustment: &Adjustment) -> i64 {
+    fn counted_by(&self, cap: Cap, adjustment: &Adjustment) -> i64 {
         let change = &adjustment.change;
         match cap {
             Cap::Payer(r) => change.money.get(&self.payer_ids[r]).copied().unwrap_or(0),
@@ -918,8 +907,10 @@ impl Audit {
     /// Adds how each cap stood at earlier rebuilds to what the reader knows, but for what the
     /// reader knows anyway: a cap that stood with revocations beyond it and had not bound
     /// says nothing, and one with nothing taken away beyond it says only that what it
-    /// counted then was at most the cap, which the cap says now too, so long as nothing
-    /// counted against it has been taken away since (by an adjustment, or beyond now).
+    /// counted then was at most the cap. The cap says that now too, so long as nothing has
+    /// been taken since: nothing revoked from a published block since it was frozen (whether
+    /// or not an adjustment has published it yet), no adjustment since that counts less,
+    /// and nothing taken away beyond the rows now (the reader knows which way that goes).
     fn take_earlier_caps(&mut self, caps: &[PublishedCap], adjustments: &[Adjustment]) {
         let now = self.cap_states();
         for kept in caps {
@@ -929,7 +920,8 @@ impl Audit {
             let (by_then, since): (Vec<&Adjustment>, Vec<&Adjustment>) = adjustments
                 .iter()
                 .partition(|a| a.published_at <= kept.as_of);
-            let taken_since = since.iter().any(|a| self.adjusted(cap, a) < 0)
+            let taken_since = self.revoked_since_frozen
+                || since.iter().any(|a| self.counted_by(cap, a) < 0)
                 || now.iter().any(|s| s.cap == cap && s.beyond < 0);
             let at_most = kept.beyond > 0 || (kept.beyond == 0 && !kept.bound);
             if (kept.beyond < 0 && !kept.bound) || (at_most && !taken_since) {
@@ -943,7 +935,7 @@ impl Audit {
                     beyond: kept.beyond,
                 },
                 blocks: blocks.collect(),
-                adjusted: by_then.iter().map(|a| self.adjusted(cap, a)).sum(),
+                adjusted: by_then.iter().map(|a| self.counted_by(cap, a)).sum(),
             });
         }
     }
@@ -1232,7 +1224,8 @@ fn unpublished(
 /// What each outcome's payable units beyond the published blocks are made of: outcomes added
 /// since (to blocks frozen earlier, and in quarters not published), and outcomes revoked from
 /// each kind of block frozen earlier, a kind being what each payer paid one of its outcomes
-/// (see `disclosure::Piece`). A block both added to and revoked from shows only the
+/// (see `disclosure::Piece`). These are the changes since each block was frozen, those the
+/// adjustments published included. A block both added to and revoked from shows only the
 /// difference, taken as one or the other: the reader's model then may not hold the truth,
 /// which only withholds more. Where the pieces do not add up to what lies beyond, the outcome
 /// has none.
@@ -1246,30 +1239,28 @@ fn set_pieces(
     let outcomes = project.metrics.len();
     let mut pieces: Vec<Vec<Piece>> = vec![Vec::new(); outcomes];
     let mut added = vec![0i64; outcomes];
-    for (key, block) in keys.iter().zip(blocks) {
+    for (b, (key, block)) in keys.iter().zip(blocks).enumerate() {
         let now = ledger.results.get(key).map_or(0, |r| r.payable_units);
         let change = now - block.payable_units;
         if change >= 0 {
             added[block.outcome] += change;
             continue;
         }
-        let nothing = Rate {
-            minor: 0,
-            units: 1,
-            exact: true,
-        };
         let rates: Vec<Option<Rate>> = (0..block.money.len())
             .map(|r| match block.money[r] {
-                None | Some(0) => Some(nothing),
+                None | Some(0) => Some(Rate::NOTHING),
                 Some(_) if block.capped[r] => None,
                 Some(_) => block.rates[r],
             })
             .collect();
         let kinds = &mut pieces[block.outcome];
         match kinds.iter_mut().find(|p| p.rates == rates) {
-            Some(kind) => kind.units -= change,
+            Some(kind) => {
+                kind.units -= change;
+                kind.revoked_from.push(b);
+            }
             None => kinds.push(Piece {
-                revoked: true,
+                revoked_from: vec![b],
                 units: -change,
                 rates,
             }),
@@ -1288,7 +1279,7 @@ fn set_pieces(
     for (o, &units) in added.iter().enumerate().filter(|(_, &u)| u > 0) {
         let rates = beyond.rates.iter().map(|of_payer| of_payer[o]).collect();
         pieces[o].push(Piece {
-            revoked: false,
+            revoked_from: Vec::new(),
             units,
             rates,
         });
@@ -1297,10 +1288,24 @@ fn set_pieces(
         .into_iter()
         .enumerate()
         .map(|(o, of_outcome)| {
-            let net: i64 = of_outcome.iter().map(|p| p.signed_units()).sum();
+            let net: i64 = of_outcome.iter().map(|p| p.sign() * p.units).sum();
             (net == beyond.payable_units[o]).then_some(of_outcome)
         })
         .collect();
+}
+
+/// Whether any published block holds less in the ledger now than when it was frozen (payable
+/// units, value or a payer's money): whether anything has been revoked from it since.
+fn lost_since_frozen(published: &LedgerFacts, ledger: &LedgerFacts) -> bool {
+    let results = published.results.iter().any(|(key, frozen)| {
+        ledger.results.get(key).map_or(0, |r| r.payable_units) < frozen.payable_units
+            || ledger.results.get(key).map_or(0, |r| r.payable_minor) < frozen.payable_minor
+    });
+    let money = published
+        .payments
+        .iter()
+        .any(|(key, frozen)| ledger.payments.get(key).map_or(0, |m| m.minor) < frozen.minor);
+    results || money
 }
 
 #[cfg(test)]
@@ -1499,8 +1504,8 @@ mod tests {
             caps: [history.caps, second.new_caps].concat(),
             ..History::default()
         };
-        // With a larger k, what was published stays published; with nothing new and no cap
-        // changed, nothing is kept.
+        // With a larger k, what was published stays published; with nothing new, no cap's
+        // state is kept.
         let rules = Rules { k: 10, ..RULES };
         let third = publish(&project, &later, &history, rules, at(2022, 1, 1)).unwrap();
         assert_eq!(third.rows.results, second.rows.results);

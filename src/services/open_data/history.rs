@@ -495,18 +495,7 @@ pub fn append(conn: &mut DbConn, project: &str, added: Additions) -> Result<(), 
     insert_rows!(conn, blocks::table, &block_rows)?;
     insert_rows!(conn, money::table, &money_rows)?;
     insert_rows!(conn, totals::table, &total_rows)?;
-    let cap_rows: Vec<CapStateRow> = added
-        .caps
-        .iter()
-        .map(|c| CapStateRow {
-            project_id: project.to_owned(),
-            cap: cap_text(&c.cap),
-            as_of: c.as_of,
-            bound: c.bound,
-            beyond: c.beyond.signum() as i32,
-        })
-        .collect();
-    insert_rows!(conn, cap_states::table, &cap_rows)?;
+    append_caps(conn, project, added.caps)?;
     if let Some((year, held_at)) = added.round {
         let round = RoundRecord {
             project_id: project.to_owned(),
@@ -516,6 +505,25 @@ pub fn append(conn: &mut DbConn, project: &str, added: Additions) -> Result<(), 
         insert_rows!(conn, rounds::table, &[round])?;
     }
     append_adjustments(conn, project, added.adjustments)
+}
+
+fn append_caps(
+    conn: &mut DbConn,
+    project: &str,
+    caps: &[PublishedCap],
+) -> Result<(), ServiceError> {
+    let rows: Vec<CapStateRow> = caps
+        .iter()
+        .map(|c| CapStateRow {
+            project_id: project.to_owned(),
+            cap: cap_text(&c.cap),
+            as_of: c.as_of,
+            bound: c.bound,
+            beyond: c.beyond.signum() as i32,
+        })
+        .collect();
+    insert_rows!(conn, cap_states::table, &rows)?;
+    Ok(())
 }
 
 fn append_adjustments(
