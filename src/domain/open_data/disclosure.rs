@@ -1455,6 +1455,16 @@ mod tests {
     }
 
     proptest! {
+        // Its failures are kept with the integration tests' (not at the top of the tree).
+        #![proptest_config(ProptestConfig {
+            failure_persistence: Some(Box::new(
+                proptest::test_runner::FileFailurePersistence::Direct(
+                    "tests/proptest-regressions/unit-open-data-disclosure.txt",
+                ),
+            )),
+            ..ProptestConfig::default()
+        })]
+
         /// Whatever is withheld, the truth satisfies the reader's model: the auditor never
         /// reasons from something false. (A question the solver does not settle is answered
         /// "no" by the auditor, which only withholds more; what must never happen is a proof
