@@ -30,8 +30,10 @@
 //!   says so; and that revocations take only from blocks an earlier publication froze (the
 //!   others are shown as the ledger holds them now), leaving no outcome fewer than none;
 //!   and, where it can be told, which kinds of outcome make that rest up (`Piece`): outcomes
-//!   added, paid the payers' current rates, and outcomes revoked, each taking back what the
-//!   block it came from paid one outcome, though not how many of each.
+//!   added, each paid the rates in force when it was verified (which a cap binding since
+//!   may have changed), known where every outcome of its quarter was paid the same, and
+//!   outcomes revoked, each taking back what the block it came from paid one outcome,
+//!   though not how many of each.
 //!
 //! ## Protected
 //! A withheld block's count of outcomes achieved, and of outcomes paid, is protected when the
@@ -302,8 +304,8 @@ pub struct Unpublished {
 }
 
 /// Outcomes of one kind that changed since the published blocks were frozen, or lie in
-/// quarters not published: outcomes added (paid the payers' current rates), or outcomes
-/// revoked from blocks frozen earlier (paid the rates of those blocks: a revocation takes
+/// quarters not published: outcomes added to one quarter (paid the rates in force when they
+/// were verified), or outcomes revoked from blocks frozen earlier (paid the rates of those blocks: a revocation takes
 /// back what its outcome was paid). The reader knows the kind, not how many.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Piece {
@@ -1327,6 +1329,64 @@ mod tests {
         let exposed = audit(&terms, &blocks, &published, 5);
         assert_eq!(exposed[0].block, 0);
         assert_eq!(exposed[0].ruled_out, vec![3, 4]);
+    }
+
+    /// Late outcomes are paid the rates in force when they were verified. A (£6,550, 30 %)
+    /// and B (£22,950, 70 %) pay for £1,000 outcomes, B taking over A's part once A's cap has
+    /// bound: 7 in a first quarter, 8 more verified late for it (not yet published), 2, then
+    /// 5 in which A's cap binds, 5 paid by B alone, and a withheld last quarter of 1. A's bound
+    /// cap makes the late ones 8; paid at 30/70, as they were, B's cap leaves room for at
+    /// most 2 in the last quarter. A reader told they were paid today's rates (B £1,000 each)
+    /// is lost, and so would the auditor be.
+    #[test]
+    fn late_outcomes_are_paid_the_rates_in_force_when_they_were_verified() {
+        let terms = terms(&[6_550, 22_950], &[1_000]);
+        let rate = |pounds: i64| {
+            Some(Rate {
+                minor: pounds * POUND,
+                units: 1,
+                exact: true,
+            })
+        };
+        let shared = |paid: i64| {
+            let mut b = block(0, 1_000, paid, &[Some(300 * paid), Some(700 * paid)]);
+            b.rates = vec![rate(300), rate(700)];
+            b
+        };
+        let b_alone = |paid: i64| {
+            let mut b = block(0, 1_000, paid, &[None, Some(1_000 * paid)]);
+            b.rates = vec![None, rate(1_000)];
+            b.exhausted = vec![true, false];
+            b
+        };
+        let mut first = shared(7);
+        first.frozen_earlier = true;
+        let mut a_binds = block(0, 1_000, 5, &[Some(1_450), Some(3_550)]);
+        a_binds.rates = vec![rate(300), None];
+        a_binds.capped = vec![true, false];
+        let blocks = vec![first, shared(2), a_binds, b_alone(5), b_alone(1)];
+        let late = |rates: Vec<Option<Rate>>| Piece {
+            revoked_from: Vec::new(),
+            units: 8,
+            rates,
+        };
+        let mut published = withholding(&blocks, &[4], 2);
+        published.unpublished = Unpublished {
+            money: vec![2_400 * POUND, 5_600 * POUND],
+            payable_minor: 8_000 * POUND,
+            payable_units: vec![8],
+            rates: vec![vec![rate(300)], vec![rate(1_000)]],
+            pieces: vec![Some(vec![late(vec![rate(300), rate(1_000)])])],
+            ..Unpublished::default()
+        };
+        assert_eq!(audit(&terms, &blocks, &published, 5), vec![]);
+        published.unpublished.pieces = vec![Some(vec![late(vec![rate(300), rate(700)])])];
+        let exposed = audit(&terms, &blocks, &published, 5);
+        let ruled_out: Vec<(usize, Vec<i64>)> = exposed
+            .into_iter()
+            .map(|e| (e.block, e.ruled_out))
+            .collect();
+        assert_eq!(ruled_out, vec![(4, vec![3, 4]), (4, vec![3, 4])]);
     }
 
     /// An outcome paid at a first phase's share (£78.26 of £300) is revoked from a withheld

@@ -1236,14 +1236,26 @@ fn set_pieces(
     ledger: &LedgerFacts,
     beyond: &mut Unpublished,
 ) {
-    let outcomes = project.metrics.len();
-    let mut pieces: Vec<Vec<Piece>> = vec![Vec::new(); outcomes];
-    let mut added = vec![0i64; outcomes];
+    let payer_ids: Vec<&str> = project
+        .payers
+        .iter()
+        .map(|p| p.organisation_id.as_str())
+        .collect();
+    let mut pieces: Vec<Vec<Piece>> = vec![Vec::new(); project.metrics.len()];
     for (b, (key, block)) in keys.iter().zip(blocks).enumerate() {
         let now = ledger.results.get(key).map_or(0, |r| r.payable_units);
         let change = now - block.payable_units;
-        if change >= 0 {
-            added[block.outcome] += change;
+        if change > 0 {
+            let rates = (0..payer_ids.len())
+                .map(|r| {
+                    let now = money_of(ledger, key, payer_ids[r]);
+                    added_rate(now, block.money[r].unwrap_or(0), change)
+                })
+                .collect();
+            add_piece(&mut pieces[block.outcome], None, change, rates);
+            continue;
+        }
+        if change == 0 {
             continue;
         }
         let rates: Vec<Option<Rate>> = (0..block.money.len())
@@ -1253,36 +1265,21 @@ fn set_pieces(
                 Some(_) => block.rates[r],
             })
             .collect();
-        let kinds = &mut pieces[block.outcome];
-        match kinds.iter_mut().find(|p| p.rates == rates) {
-            Some(kind) => {
-                kind.units -= change;
-                kind.revoked_from.push(b);
-            }
-            None => kinds.push(Piece {
-                revoked_from: vec![b],
-                units: -change,
-                rates,
-            }),
-        }
+        add_piece(&mut pieces[block.outcome], Some(b), -change, rates);
     }
     let published: BTreeSet<&(String, Period)> = keys.iter().collect();
-    for (key, r) in ledger
+    let unpublished = ledger
         .results
         .iter()
-        .filter(|(k, _)| !published.contains(k))
-    {
+        .filter(|(k, _)| !published.contains(k));
+    for (key, r) in unpublished.filter(|(_, r)| r.payable_units > 0) {
         if let Some(o) = project.metrics.iter().position(|m| m.code == key.0) {
-            added[o] += r.payable_units;
+            let rates = payer_ids
+                .iter()
+                .map(|payer| added_rate(money_of(ledger, key, payer), 0, r.payable_units))
+                .collect();
+            add_piece(&mut pieces[o], None, r.payable_units, rates);
         }
-    }
-    for (o, &units) in added.iter().enumerate().filter(|(_, &u)| u > 0) {
-        let rates = beyond.rates.iter().map(|of_payer| of_payer[o]).collect();
-        pieces[o].push(Piece {
-            revoked_from: Vec::new(),
-            units,
-            rates,
-        });
     }
     beyond.pieces = pieces
         .into_iter()
@@ -1292,6 +1289,69 @@ fn set_pieces(
             (net == beyond.payable_units[o]).then_some(of_outcome)
         })
         .collect();
+}
+
+/// Adds `units` outcomes of a kind to an outcome's pieces: revoked from block `revoked_from`,
+/// or added (`None`), at `rates`. Outcomes of one kind, the same way, make one piece.
+fn add_piece(
+    pieces: &mut Vec<Piece>,
+    revoked_from: Option<usize>,
+    units: i64,
+    rates: Vec<Option<Rate>>,
+) {
+    let same =
+        |p: &&mut Piece| p.rates == rates && p.revoked_from.is_empty() == revoked_from.is_none();
+    match pieces.iter_mut().find(same) {
+        Some(kind) => {
+            kind.units += units;
+            kind.revoked_from.extend(revoked_from);
+        }
+        None => pieces.push(Piece {
+            revoked_from: revoked_from.into_iter().collect(),
+            units,
+            rates,
+        }),
+    }
+}
+
+/// A payer's money in the ledger for one outcome in one quarter.
+fn money_of<'l>(
+    ledger: &'l LedgerFacts,
+    (code, quarter): &(String, Period),
+    payer: &str,
+) -> Option<&'l MoneyFacts> {
+    ledger
+        .payments
+        .get(&(code.clone(), *quarter, payer.to_string()))
+}
+
+/// What each of `units` outcomes added to a quarter since it was frozen (or in a quarter not
+/// published, `was` nothing) was paid by one payer, where the reader can be taken to know
+/// it: nothing, where the payer paid nothing more; exactly one rate, where every outcome of
+/// the quarter was paid the same; within a penny of their average, where the parts differ
+/// by no more than a penny (rounding). Each is paid the rate in force when it was verified,
+/// which a cap binding since may have changed, so this is not the rate the latest quarters
+/// show. `None` where a cap cut one short among them (or the parts are not known): only the
+/// direction of the payer's money is then known.
+fn added_rate(now: Option<&MoneyFacts>, was: i64, units: i64) -> Option<Rate> {
+    debug_assert!(units > 0, "added outcomes are more than none");
+    let added = now.map_or(0, |m| m.minor) - was;
+    if added == 0 {
+        return Some(Rate::NOTHING);
+    }
+    let parts = now.and_then(|m| m.parts)?;
+    if parts.smallest == parts.largest && added == parts.smallest * units {
+        return Some(Rate {
+            minor: parts.smallest,
+            units: 1,
+            exact: true,
+        });
+    }
+    (parts.largest - parts.smallest <= 1).then_some(Rate {
+        minor: added,
+        units,
+        exact: false,
+    })
 }
 
 /// Whether any published block holds less in the ledger now than when it was frozen (payable
@@ -1379,6 +1439,61 @@ mod tests {
         let mut unknown = one_payer_block(4, 4, 2_000);
         assert!(!rate_from_parts(&mut unknown, 0, None, &mut rates));
         assert_eq!(unknown.rates[0], None);
+    }
+
+    /// Outcomes added since a quarter was frozen, and those of a quarter not yet published,
+    /// are each taken at what they were paid, not at the rates the latest blocks show: the
+    /// fund's cap binds among Q1's late outcomes, and the lead pays Q2's alone.
+    #[test]
+    fn outcomes_added_beyond_the_published_blocks_keep_what_they_were_paid() {
+        let project = facts(SettlementRoute::Direct);
+        let full = ledger();
+        let mut published = full.clone();
+        let q2 = *full.results.keys().nth(1).map(|(_, q)| q).unwrap();
+        published.results.retain(|(_, q), _| *q != q2);
+        published.payments.retain(|(_, q, _), _| *q != q2);
+        let q1 = *published.results.keys().next().map(|(_, q)| q).unwrap();
+        let mut now = full;
+        let mut pay = |quarter, payer: &str, more: i64, smallest: i64, largest: i64| {
+            let money = now.payments.get_mut(&("a".into(), quarter, payer.into()));
+            let money = money.unwrap();
+            money.minor += more;
+            money.parts = Some(Parts { smallest, largest });
+        };
+        // Three more for Q1: the lead pays £7 each, the fund £3, £3 and what its cap left, £1.
+        pay(q1, "lead", 3 * 700, 700, 700);
+        pay(q1, "fund", 700, 100, 300);
+        // Q2's two: the lead pays £10 each, the fund nothing.
+        pay(q2, "lead", 2 * 1_000 - 2 * 700, 1_000, 1_000);
+        pay(q2, "fund", -2 * 300, 0, 0);
+        now.results
+            .get_mut(&("a".into(), q1))
+            .unwrap()
+            .payable_units += 3;
+        let key = ("a".to_owned(), q1);
+        let frozen_at = BTreeMap::from([(key.clone(), at(2021, 7, 2))]);
+        let earlier = BTreeMap::from([(key, true)]);
+        let audit = Audit::new(&project, &published, &now, &frozen_at, &earlier, &[]).unwrap();
+        let exact = |minor| {
+            Some(Rate {
+                minor,
+                units: 1,
+                exact: true,
+            })
+        };
+        // Payers are in the project's order: lead, fund.
+        let added = |units, rates| Piece {
+            revoked_from: Vec::new(),
+            units,
+            rates,
+        };
+        assert_eq!(
+            audit.publication.unpublished.pieces,
+            vec![Some(vec![
+                added(3, vec![exact(700), None]),
+                added(2, vec![exact(1_000), Some(Rate::NOTHING)]),
+            ])]
+        );
     }
 
     #[test]
