@@ -31,9 +31,9 @@
 //!   others are shown as the ledger holds them now), leaving no outcome fewer than none;
 //!   and, where it can be told, which kinds of outcome make that rest up (`Piece`): outcomes
 //!   added, each paid the rates in force when it was verified (which a cap binding since
-//!   may have changed), known where every outcome of its quarter was paid the same, and
-//!   outcomes revoked, each taking back what the block it came from paid one outcome,
-//!   though not how many of each.
+//!   may have changed), known where every outcome of its quarter was paid the same, else no
+//!   more than the most any participant of it was paid, and outcomes revoked, each taking
+//!   back what the block it came from paid one outcome, though not how many of each.
 //!
 //! ## Protected
 //! A withheld block's count of outcomes achieved, and of outcomes paid, is protected when the
@@ -304,17 +304,28 @@ pub struct Unpublished {
 }
 
 /// Outcomes of one kind that changed since the published blocks were frozen, or lie in
-/// quarters not published: outcomes added to one quarter (paid the rates in force when they
-/// were verified), or outcomes revoked from blocks frozen earlier (paid the rates of those blocks: a revocation takes
-/// back what its outcome was paid). The reader knows the kind, not how many.
+/// quarters not published: outcomes added (paid the rates in force when they were verified;
+/// those paid alike, in whichever quarters, make one piece), or outcomes revoked from blocks
+/// frozen earlier (paid the rates of those blocks: a revocation takes back what its outcome
+/// was paid). The reader knows the kind, not how many.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Piece {
     /// The frozen blocks of this kind the outcomes were revoked from; empty for added ones.
     pub revoked_from: Vec<usize>,
     /// How many (the truth, more than none).
     pub units: i64,
-    /// Each payer's rate for one of them; `None` where not known to be one rate.
-    pub rates: Vec<Option<Rate>>,
+    /// What one of them paid each payer; `None` where nothing is known of it but that it was
+    /// no more than the outcome's price.
+    pub pays: Vec<Option<Pay>>,
+}
+
+/// What one outcome of a piece paid a payer, as the reader knows it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Pay {
+    /// One rate (exactly, or within a penny).
+    Rate(Rate),
+    /// Anything from nothing up to this: a cap may have cut one short, or left some unpaid.
+    AtMost(i64),
 }
 
 impl Piece {
@@ -654,7 +665,7 @@ impl Model {
             }
             let more = money.get(r).copied().unwrap_or(0);
             let used = Cap::Payer(r).used(blocks, beyond);
-            let unpublished = match self.pieces_money(beyond, r, more, &piece_vars) {
+            let unpublished = match self.pieces_money(terms, beyond, r, more, &piece_vars) {
                 Some(money) => money,
                 None => self.unpublished_money(beyond, r, more, &units, &more_units),
             };
@@ -813,55 +824,58 @@ impl Model {
     }
 
     /// A payer's money beyond the published blocks and adjustments (`more`), where every
-    /// outcome's units beyond are pieces with its rate known for each, and the pieces' money
-    /// (what the adjustments published of it included) is what those rates give (within a
-    /// penny a unit unless exact): the pieces at its rates, less what was published of them,
-    /// going `more`'s way. `None` otherwise.
+    /// outcome's units beyond are pieces: each piece's money is its units at the payer's rate
+    /// for it (within a penny a unit unless exact), or, where that rate is not known,
+    /// anything from nothing to the most a unit paid (the outcome's price, if nothing less is
+    /// known), added or taken back; less what
+    /// the adjustments published of it, going `more`'s way. `None` where an outcome has no
+    /// pieces, or the truth lies outside those bounds (the pieces do not tell it).
     fn pieces_money(
         &mut self,
+        terms: &ProjectTerms,
         beyond: &Unpublished,
         r: usize,
         more: i64,
         piece_vars: &[Vec<Variable>],
     ) -> Option<Expression> {
-        let mut all = Vec::new();
+        let known = beyond.adjusted.money.get(r).copied().unwrap_or(0);
+        let (mut low, mut high) = (Expression::from(0.0), Expression::from(0.0));
+        let (mut least, mut most) = (0.0, 0.0);
         for (o, vars) in piece_vars.iter().enumerate() {
-            let pieces = beyond.pieces.get(o).cloned().flatten();
             let units = beyond.payable_units.get(o).copied().unwrap_or(0);
-            match pieces {
-                Some(pieces) => {
-                    for (piece, &x) in pieces.into_iter().zip(vars) {
-                        all.push((piece.rates.get(r).copied().flatten()?, piece, x));
-                    }
+            let Some(pieces) = beyond.pieces.get(o).cloned().flatten() else {
+                if units == 0 {
+                    continue;
                 }
-                None if units == 0 => {}
-                None => return None,
+                return None;
+            };
+            let price = terms.outcomes[o].price_minor as f64;
+            for (piece, &x) in pieces.iter().zip(vars) {
+                // What one unit of the piece gives the payer, at least and at most, as money
+                // added (a revocation takes back: the signs turn).
+                let (l, h) = match piece.pays.get(r).copied().flatten() {
+                    Some(Pay::Rate(rate)) => (
+                        rate.per_unit() - rate.slack(),
+                        rate.per_unit() + rate.slack(),
+                    ),
+                    Some(Pay::AtMost(most)) => (0.0, most as f64),
+                    None => (0.0, price),
+                };
+                let (l, h) = match piece.sign() {
+                    1 => (l, h),
+                    _ => (-h, -l),
+                };
+                low += l * x;
+                high += h * x;
+                least += l * piece.units as f64;
+                most += h * piece.units as f64;
             }
         }
-        let known = beyond.adjusted.money.get(r).copied().unwrap_or(0);
-        let signed = |piece: &Piece, amount: f64| piece.sign() as f64 * amount;
-        let expected: f64 = all
-            .iter()
-            .map(|(rate, piece, _)| signed(piece, rate.per_unit() * piece.units as f64))
-            .sum();
-        let spread: f64 = all
-            .iter()
-            .map(|(rate, piece, _)| rate.slack() * piece.units as f64)
-            .sum();
-        if ((more + known) as f64 - expected).abs() > spread {
+        let truth = (more + known) as f64;
+        if truth < least || truth > most {
             return None;
         }
         let m = self.vars.add(variable());
-        let (mut low, mut high) = (Expression::from(0.0), Expression::from(0.0));
-        for (rate, piece, x) in &all {
-            let (v, e) = (rate.per_unit(), rate.slack());
-            let (l, h) = match piece.sign() {
-                1 => (v - e, v + e),
-                _ => (-(v + e), -(v - e)),
-            };
-            low += l * *x;
-            high += h * *x;
-        }
         self.constraints.push(at_most(low, m.into(), false));
         self.constraints.push(at_most(m.into(), high, false));
         let more_money = Expression::from(m) - known as f64;
@@ -1337,7 +1351,9 @@ mod tests {
     /// 5 in which A's cap binds, 5 paid by B alone, and a withheld last quarter of 1. A's bound
     /// cap makes the late ones 8; paid at 30/70, as they were, B's cap leaves room for at
     /// most 2 in the last quarter. A reader told they were paid today's rates (B £1,000 each)
-    /// is lost, and so would the auditor be.
+    /// is lost, and so would the auditor be. An open quarter whose rate for B is not known
+    /// (one outcome, B £1,000) leaves B's money beyond at least the late ones' £5,600: the
+    /// reader still rules out 3 and 4.
     #[test]
     fn late_outcomes_are_paid_the_rates_in_force_when_they_were_verified() {
         let terms = terms(&[6_550, 22_950], &[1_000]);
@@ -1365,28 +1381,40 @@ mod tests {
         a_binds.rates = vec![rate(300), None];
         a_binds.capped = vec![true, false];
         let blocks = vec![first, shared(2), a_binds, b_alone(5), b_alone(1)];
-        let late = |rates: Vec<Option<Rate>>| Piece {
+        let added = |units: i64, rates: Vec<Option<Rate>>| Piece {
             revoked_from: Vec::new(),
-            units: 8,
-            rates,
+            units,
+            pays: rates.into_iter().map(|r| r.map(Pay::Rate)).collect(),
         };
         let mut published = withholding(&blocks, &[4], 2);
-        published.unpublished = Unpublished {
-            money: vec![2_400 * POUND, 5_600 * POUND],
-            payable_minor: 8_000 * POUND,
-            payable_units: vec![8],
-            rates: vec![vec![rate(300)], vec![rate(1_000)]],
-            pieces: vec![Some(vec![late(vec![rate(300), rate(1_000)])])],
-            ..Unpublished::default()
+        let beyond = |pieces: Vec<Piece>| {
+            let units: i64 = pieces.iter().map(|p| p.units).sum();
+            Unpublished {
+                money: vec![2_400 * POUND, (5_600 + 1_000 * (units - 8)) * POUND],
+                payable_minor: 1_000 * units * POUND,
+                payable_units: vec![units],
+                rates: vec![vec![rate(300)], vec![rate(1_000)]],
+                pieces: vec![Some(pieces)],
+                ..Unpublished::default()
+            }
         };
+        published.unpublished = beyond(vec![added(8, vec![rate(300), rate(1_000)])]);
         assert_eq!(audit(&terms, &blocks, &published, 5), vec![]);
-        published.unpublished.pieces = vec![Some(vec![late(vec![rate(300), rate(700)])])];
-        let exposed = audit(&terms, &blocks, &published, 5);
-        let ruled_out: Vec<(usize, Vec<i64>)> = exposed
-            .into_iter()
-            .map(|e| (e.block, e.ruled_out))
-            .collect();
-        assert_eq!(ruled_out, vec![(4, vec![3, 4]), (4, vec![3, 4])]);
+        let late = added(8, vec![rate(300), rate(700)]);
+        let open_quarter = added(1, vec![Some(Rate::NOTHING), None]);
+        for pieces in [vec![late.clone()], vec![late, open_quarter]] {
+            published.unpublished = beyond(pieces);
+            let exposed = audit(&terms, &blocks, &published, 5);
+            let ruled_out: Vec<(usize, Quantity, Vec<i64>)> = exposed
+                .into_iter()
+                .map(|e| (e.block, e.quantity, e.ruled_out))
+                .collect();
+            let (achieved, paid) = (Quantity::Achieved, Quantity::Paid);
+            assert_eq!(
+                ruled_out,
+                vec![(4, achieved, vec![3, 4]), (4, paid, vec![3, 4])]
+            );
+        }
     }
 
     /// An outcome paid at a first phase's share (£78.26 of £300) is revoked from a withheld
@@ -1404,11 +1432,11 @@ mod tests {
             let revoked = Piece {
                 revoked_from: vec![0],
                 units: 1 + adjusted_earlier,
-                rates: vec![Some(Rate {
+                pays: vec![Some(Pay::Rate(Rate {
                     minor: 7_826,
                     units: 1,
                     exact: true,
-                })],
+                }))],
             };
             published.unpublished.pieces = vec![Some(vec![]), Some(vec![revoked])];
             let exposed = audit(&terms, &blocks, &published, 5);

@@ -28,7 +28,7 @@ use chrono::{Days, NaiveDateTime};
 use super::adjustments::{self, Adjustment, Change};
 use super::disclosure::{
     self, Adjusted, Block, Cap, CapState, ChangeSince, EarlierCap, EarlierTotal, Exposure,
-    OutcomeTerms, PayerTerms, Piece, ProjectTerms, Publication, Quantity, Rate, Unpublished,
+    OutcomeTerms, Pay, PayerTerms, Piece, ProjectTerms, Publication, Quantity, Rate, Unpublished,
 };
 use super::rows::{
     lay_out, write_rows, Cells, LedgerFacts, MoneyFacts, Parts, ProjectFacts, ProjectRows,
@@ -740,7 +740,13 @@ impl Audit {
         let mut unpublished = unpublished(project, &payer_ids, published, ledger);
         set_rates(&terms, &keys, &parts, &mut blocks, &mut unpublished);
         set_nothing_payable(&terms, &keys, &mut blocks, &unpublished);
-        set_pieces(project, &keys, &blocks, ledger, &mut unpublished);
+        set_pieces(
+            project,
+            &payer_ids,
+            (&keys, &blocks),
+            ledger,
+            &mut unpublished,
+        );
         Ok(Audit {
             revoked_since_frozen: lost_since_frozen(published, ledger),
             terms,
@@ -1226,59 +1232,48 @@ fn unpublished(
 /// each kind of block frozen earlier, a kind being what each payer paid one of its outcomes
 /// (see `disclosure::Piece`). These are the changes since each block was frozen, those the
 /// adjustments published included. A block both added to and revoked from shows only the
-/// difference, taken as one or the other: the reader's model then may not hold the truth,
-/// which only withholds more. Where the pieces do not add up to what lies beyond, the outcome
-/// has none.
+/// difference, taken as one or the other; taken as revoked, the reader's model may not hold
+/// the truth, which only withholds more. Where the pieces do not add up to what lies beyond,
+/// the outcome has none.
 fn set_pieces(
     project: &ProjectFacts,
-    keys: &[(String, Period)],
-    blocks: &[Block],
+    payer_ids: &[String],
+    (keys, blocks): (&[(String, Period)], &[Block]),
     ledger: &LedgerFacts,
     beyond: &mut Unpublished,
 ) {
-    let payer_ids: Vec<&str> = project
-        .payers
-        .iter()
-        .map(|p| p.organisation_id.as_str())
-        .collect();
     let mut pieces: Vec<Vec<Piece>> = vec![Vec::new(); project.metrics.len()];
     for (b, (key, block)) in keys.iter().zip(blocks).enumerate() {
-        let now = ledger.results.get(key).map_or(0, |r| r.payable_units);
-        let change = now - block.payable_units;
+        let units_now = ledger.results.get(key).map_or(0, |r| r.payable_units);
+        let change = units_now - block.payable_units;
         if change > 0 {
-            let rates = (0..payer_ids.len())
-                .map(|r| {
-                    let now = money_of(ledger, key, payer_ids[r]);
-                    added_rate(now, block.money[r].unwrap_or(0), change)
+            let pays = payer_ids.iter().enumerate().map(|(r, payer)| {
+                let money_now = money_of(ledger, key, payer);
+                added_pay(money_now, block.money[r].unwrap_or(0), change)
+            });
+            add_piece(&mut pieces[block.outcome], None, change, pays.collect());
+        } else if change < 0 {
+            let pays: Vec<Option<Pay>> = (0..block.money.len())
+                .map(|r| match block.money[r] {
+                    None | Some(0) => Some(Pay::Rate(Rate::NOTHING)),
+                    Some(_) if block.capped[r] => None,
+                    Some(_) => block.rates[r].map(Pay::Rate),
                 })
                 .collect();
-            add_piece(&mut pieces[block.outcome], None, change, rates);
-            continue;
+            add_piece(&mut pieces[block.outcome], Some(b), -change, pays);
         }
-        if change == 0 {
-            continue;
-        }
-        let rates: Vec<Option<Rate>> = (0..block.money.len())
-            .map(|r| match block.money[r] {
-                None | Some(0) => Some(Rate::NOTHING),
-                Some(_) if block.capped[r] => None,
-                Some(_) => block.rates[r],
-            })
-            .collect();
-        add_piece(&mut pieces[block.outcome], Some(b), -change, rates);
     }
     let published: BTreeSet<&(String, Period)> = keys.iter().collect();
-    let unpublished = ledger
+    let not_published = ledger
         .results
         .iter()
         .filter(|(k, _)| !published.contains(k));
-    for (key, r) in unpublished.filter(|(_, r)| r.payable_units > 0) {
+    for (key, r) in not_published.filter(|(_, r)| r.payable_units > 0) {
         if let Some(o) = project.metrics.iter().position(|m| m.code == key.0) {
-            let rates = payer_ids
+            let pays = payer_ids
                 .iter()
-                .map(|payer| added_rate(money_of(ledger, key, payer), 0, r.payable_units))
-                .collect();
-            add_piece(&mut pieces[o], None, r.payable_units, rates);
+                .map(|payer| added_pay(money_of(ledger, key, payer), 0, r.payable_units));
+            add_piece(&mut pieces[o], None, r.payable_units, pays.collect());
         }
     }
     beyond.pieces = pieces
@@ -1292,15 +1287,15 @@ fn set_pieces(
 }
 
 /// Adds `units` outcomes of a kind to an outcome's pieces: revoked from block `revoked_from`,
-/// or added (`None`), at `rates`. Outcomes of one kind, the same way, make one piece.
+/// or added (`None`), paying `pays`. Outcomes of one kind, the same way, make one piece.
 fn add_piece(
     pieces: &mut Vec<Piece>,
     revoked_from: Option<usize>,
     units: i64,
-    rates: Vec<Option<Rate>>,
+    pays: Vec<Option<Pay>>,
 ) {
     let same =
-        |p: &&mut Piece| p.rates == rates && p.revoked_from.is_empty() == revoked_from.is_none();
+        |p: &&mut Piece| p.pays == pays && p.revoked_from.is_empty() == revoked_from.is_none();
     match pieces.iter_mut().find(same) {
         Some(kind) => {
             kind.units += units;
@@ -1309,7 +1304,7 @@ fn add_piece(
         None => pieces.push(Piece {
             revoked_from: revoked_from.into_iter().collect(),
             units,
-            rates,
+            pays,
         }),
     }
 }
@@ -1326,32 +1321,39 @@ fn money_of<'l>(
 }
 
 /// What each of `units` outcomes added to a quarter since it was frozen (or in a quarter not
-/// published, `was` nothing) was paid by one payer, where the reader can be taken to know
-/// it: nothing, where the payer paid nothing more; exactly one rate, where every outcome of
-/// the quarter was paid the same; within a penny of their average, where the parts differ
-/// by no more than a penny (rounding). Each is paid the rate in force when it was verified,
-/// which a cap binding since may have changed, so this is not the rate the latest quarters
-/// show. `None` where a cap cut one short among them (or the parts are not known): only the
-/// direction of the payer's money is then known.
-fn added_rate(now: Option<&MoneyFacts>, was: i64, units: i64) -> Option<Rate> {
+/// published, `was` nothing) paid one payer, as the reader can be taken to know it. Each was
+/// paid the rates in force when it was verified, which a cap binding since may have changed,
+/// so this is not the rate the latest quarters show. One rate: nothing, where the payer's
+/// money did not grow; exactly what every participant it paid in the quarter was paid, where
+/// that is the same for all and the money added is that for each outcome added; within a
+/// penny of the average, where those parts differ by a penny (rounding) and the money added
+/// lies between them. Otherwise (a cap cut one short among them, or left some unpaid, or a
+/// participant's outcomes weigh several units) at most the most any participant was paid.
+/// `None` where the money went down, or nobody is paid: only the price bounds it.
+fn added_pay(now: Option<&MoneyFacts>, was: i64, units: i64) -> Option<Pay> {
     debug_assert!(units > 0, "added outcomes are more than none");
     let added = now.map_or(0, |m| m.minor) - was;
     if added == 0 {
-        return Some(Rate::NOTHING);
+        return Some(Pay::Rate(Rate::NOTHING));
     }
-    let parts = now.and_then(|m| m.parts)?;
-    if parts.smallest == parts.largest && added == parts.smallest * units {
-        return Some(Rate {
+    let parts = now.and_then(|m| m.parts).filter(|_| added > 0)?;
+    let (least, most) = (parts.smallest * units, parts.largest * units);
+    let rate = if parts.smallest == parts.largest && added == least {
+        Rate {
             minor: parts.smallest,
             units: 1,
             exact: true,
-        });
-    }
-    (parts.largest - parts.smallest <= 1).then_some(Rate {
-        minor: added,
-        units,
-        exact: false,
-    })
+        }
+    } else if parts.largest - parts.smallest <= 1 && (least..=most).contains(&added) {
+        Rate {
+            minor: added,
+            units,
+            exact: false,
+        }
+    } else {
+        return Some(Pay::AtMost(parts.largest));
+    };
+    Some(Pay::Rate(rate))
 }
 
 /// Whether any published block holds less in the ledger now than when it was frozen (payable
@@ -1454,18 +1456,18 @@ mod tests {
         published.payments.retain(|(_, q, _), _| *q != q2);
         let q1 = *published.results.keys().next().map(|(_, q)| q).unwrap();
         let mut now = full;
-        let mut pay = |quarter, payer: &str, more: i64, smallest: i64, largest: i64| {
+        let mut pay = |quarter, payer: &str, more: i64, parts: Option<(i64, i64)>| {
             let money = now.payments.get_mut(&("a".into(), quarter, payer.into()));
             let money = money.unwrap();
             money.minor += more;
-            money.parts = Some(Parts { smallest, largest });
+            money.parts = parts.map(|(smallest, largest)| Parts { smallest, largest });
         };
         // Three more for Q1: the lead pays £7 each, the fund £3, £3 and what its cap left, £1.
-        pay(q1, "lead", 3 * 700, 700, 700);
-        pay(q1, "fund", 700, 100, 300);
+        pay(q1, "lead", 3 * 700, Some((700, 700)));
+        pay(q1, "fund", 700, Some((100, 300)));
         // Q2's two: the lead pays £10 each, the fund nothing.
-        pay(q2, "lead", 2 * 1_000 - 2 * 700, 1_000, 1_000);
-        pay(q2, "fund", -2 * 300, 0, 0);
+        pay(q2, "lead", 2 * 1_000 - 2 * 700, Some((1_000, 1_000)));
+        pay(q2, "fund", -2 * 300, None);
         now.results
             .get_mut(&("a".into(), q1))
             .unwrap()
@@ -1475,25 +1477,64 @@ mod tests {
         let earlier = BTreeMap::from([(key, true)]);
         let audit = Audit::new(&project, &published, &now, &frozen_at, &earlier, &[]).unwrap();
         let exact = |minor| {
-            Some(Rate {
+            Some(Pay::Rate(Rate {
                 minor,
                 units: 1,
                 exact: true,
-            })
+            }))
         };
         // Payers are in the project's order: lead, fund.
-        let added = |units, rates| Piece {
+        let added = |units, pays| Piece {
             revoked_from: Vec::new(),
             units,
-            rates,
+            pays,
         };
         assert_eq!(
             audit.publication.unpublished.pieces,
             vec![Some(vec![
-                added(3, vec![exact(700), None]),
-                added(2, vec![exact(1_000), Some(Rate::NOTHING)]),
+                added(3, vec![exact(700), Some(Pay::AtMost(300))]),
+                added(2, vec![exact(1_000), exact(0)]),
             ])]
         );
+    }
+
+    /// What the reader is taken to know of what added outcomes were paid, from the money added
+    /// and the least and most any participant of their quarter was paid.
+    #[test]
+    fn added_outcomes_have_a_rate_only_where_their_quarter_tells_it() {
+        let money = |minor, parts: Option<(i64, i64)>| MoneyFacts {
+            minor,
+            participants: 0,
+            parts: parts.map(|(smallest, largest)| Parts { smallest, largest }),
+        };
+        let rate = |minor, units, exact| {
+            Some(Pay::Rate(Rate {
+                minor,
+                units,
+                exact,
+            }))
+        };
+        // Nothing more: nothing a unit, whatever the parts.
+        let nothing = rate(0, 1, true);
+        assert_eq!(
+            added_pay(Some(&money(900, Some((300, 300)))), 900, 2),
+            nothing
+        );
+        assert_eq!(added_pay(None, 0, 2), nothing);
+        // Every participant paid £3, and £6 added for two: £3 each, exactly.
+        let all_alike = money(1_500, Some((300, 300)));
+        assert_eq!(added_pay(Some(&all_alike), 900, 2), rate(300, 1, true));
+        // £3 added for two though each was paid £3: one was paid nothing (a cap had bound).
+        let at_most = |most| Some(Pay::AtMost(most));
+        assert_eq!(added_pay(Some(&all_alike), 1_200, 2), at_most(300));
+        // Thirds of a £10 price: £3.33 or £3.34 each, £10.01 for three.
+        let thirds = money(2_002, Some((333, 334)));
+        assert_eq!(added_pay(Some(&thirds), 1_001, 3), rate(1_001, 3, false));
+        // A cap cut one short (£1 of £3): at most £3 each.
+        let cut = money(1_600, Some((100, 300)));
+        assert_eq!(added_pay(Some(&cut), 900, 3), at_most(300));
+        // The money went down as outcomes were added: only the price bounds it.
+        assert_eq!(added_pay(Some(&money(600, Some((300, 300)))), 900, 1), None);
     }
 
     #[test]
