@@ -32,8 +32,9 @@
 //!   and, where it can be told, which kinds of outcome make that rest up (`Piece`): outcomes
 //!   added, each paid the rates in force when it was verified (which a cap binding since
 //!   may have changed), known where every outcome of its quarter was paid the same, else no
-//!   more than the most any participant of it was paid, and outcomes revoked, each taking
-//!   back what the block it came from paid one outcome, though not how many of each.
+//!   more than the most any one-outcome participant of it was paid (or the payer's rate),
+//!   and outcomes revoked, each taking back what the block it came from paid one outcome (no
+//!   more than the rate where the payer's cap bound in it), though not how many of each.
 //!
 //! ## Protected
 //! A withheld block's count of outcomes achieved, and of outcomes paid, is protected when the
@@ -324,7 +325,8 @@ pub struct Piece {
 pub enum Pay {
     /// One rate (exactly, or within a penny).
     Rate(Rate),
-    /// Anything from nothing up to this: a cap may have cut one short, or left some unpaid.
+    /// Anything from nothing up to this a unit: a cap may have cut one short, or left some
+    /// unpaid.
     AtMost(i64),
 }
 

@@ -1232,9 +1232,9 @@ fn unpublished(
 /// each kind of block frozen earlier, a kind being what each payer paid one of its outcomes
 /// (see `disclosure::Piece`). These are the changes since each block was frozen, those the
 /// adjustments published included. A block both added to and revoked from shows only the
-/// difference, taken as one or the other; taken as revoked, the reader's model may not hold
-/// the truth, which only withholds more. Where the pieces do not add up to what lies beyond,
-/// the outcome has none.
+/// difference, taken as one or the other (the auditor checks that the truth fits the pieces'
+/// money, and else reads it by its direction). Where the pieces do not add up to what lies
+/// beyond, the outcome has none.
 fn set_pieces(
     project: &ProjectFacts,
     payer_ids: &[String],
@@ -1249,15 +1249,21 @@ fn set_pieces(
         if change > 0 {
             let pays = payer_ids.iter().enumerate().map(|(r, payer)| {
                 let money_now = money_of(ledger, key, payer);
-                added_pay(money_now, block.money[r].unwrap_or(0), change)
+                let quarter = added_to(ledger, key, beyond.rates.get(r), block.outcome);
+                added_pay(money_now, block.money[r].unwrap_or(0), change, quarter)
             });
             add_piece(&mut pieces[block.outcome], None, change, pays.collect());
         } else if change < 0 {
+            // A revoked outcome took back what its quarter paid it: the rate, or no more than
+            // the rate where the payer's cap bound in that quarter.
             let pays: Vec<Option<Pay>> = (0..block.money.len())
-                .map(|r| match block.money[r] {
-                    None | Some(0) => Some(Pay::Rate(Rate::NOTHING)),
-                    Some(_) if block.capped[r] => None,
-                    Some(_) => block.rates[r].map(Pay::Rate),
+                .map(|r| match (block.money[r], block.rates[r]) {
+                    (None | Some(0), _) => Some(Pay::Rate(Rate::NOTHING)),
+                    (Some(_), Some(rate)) if block.capped[r] && rate.exact => {
+                        Some(Pay::AtMost(most_a_unit(rate)))
+                    }
+                    (Some(_), _) if block.capped[r] => None,
+                    (Some(_), rate) => rate.map(Pay::Rate),
                 })
                 .collect();
             add_piece(&mut pieces[block.outcome], Some(b), -change, pays);
@@ -1270,9 +1276,10 @@ fn set_pieces(
         .filter(|(k, _)| !published.contains(k));
     for (key, r) in not_published.filter(|(_, r)| r.payable_units > 0) {
         if let Some(o) = project.metrics.iter().position(|m| m.code == key.0) {
-            let pays = payer_ids
-                .iter()
-                .map(|payer| added_pay(money_of(ledger, key, payer), 0, r.payable_units));
+            let pays = payer_ids.iter().enumerate().map(|(payer, id)| {
+                let quarter = added_to(ledger, key, beyond.rates.get(payer), o);
+                added_pay(money_of(ledger, key, id), 0, r.payable_units, quarter)
+            });
             add_piece(&mut pieces[o], None, r.payable_units, pays.collect());
         }
     }
@@ -1320,40 +1327,76 @@ fn money_of<'l>(
         .get(&(code.clone(), *quarter, payer.to_string()))
 }
 
+/// What a quarter tells of what each outcome added to it paid a payer, beside its money.
+struct AddedTo {
+    /// Whether each of its outcomes is one participant's only unit: a participant's part is
+    /// then an outcome's.
+    one_each: bool,
+    /// The payer's rate for the outcome as the latest quarters show it.
+    rate_now: Option<Rate>,
+}
+
+fn added_to(
+    ledger: &LedgerFacts,
+    key: &(String, Period),
+    payer_rates: Option<&Vec<Option<Rate>>>,
+    outcome: usize,
+) -> AddedTo {
+    let result = ledger.results.get(key);
+    AddedTo {
+        one_each: result.is_some_and(|r| r.achieved_units == r.achieved_participants),
+        rate_now: payer_rates.and_then(|rates| rates.get(outcome).copied().flatten()),
+    }
+}
+
 /// What each of `units` outcomes added to a quarter since it was frozen (or in a quarter not
 /// published, `was` nothing) paid one payer, as the reader can be taken to know it. Each was
 /// paid the rates in force when it was verified, which a cap binding since may have changed,
 /// so this is not the rate the latest quarters show. One rate: nothing, where the payer's
 /// money did not grow; exactly what every participant it paid in the quarter was paid, where
-/// that is the same for all and the money added is that for each outcome added; within a
-/// penny of the average, where those parts differ by a penny (rounding) and the money added
-/// lies between them. Otherwise (a cap cut one short among them, or left some unpaid, or a
-/// participant's outcomes weigh several units) at most the most any participant was paid.
-/// `None` where the money went down, or nobody is paid: only the price bounds it.
-fn added_pay(now: Option<&MoneyFacts>, was: i64, units: i64) -> Option<Pay> {
+/// each outcome is one participant's, that is the same for all and the money added is that
+/// for each outcome added; within a penny of the average, where those parts differ by a
+/// penny (rounding) and the money added lies between them. Otherwise (a cap cut one short
+/// among them, or left some unpaid) each paid at most the most any participant was paid,
+/// or, where a participant's outcomes weigh several units, the payer's rate now (the auditor
+/// checks that the truth fits, and else reads the payer's money beyond by its direction).
+/// `None` where the money went down: only the price bounds it.
+fn added_pay(now: Option<&MoneyFacts>, was: i64, units: i64, quarter: AddedTo) -> Option<Pay> {
     debug_assert!(units > 0, "added outcomes are more than none");
     let added = now.map_or(0, |m| m.minor) - was;
     if added == 0 {
         return Some(Pay::Rate(Rate::NOTHING));
     }
-    let parts = now.and_then(|m| m.parts).filter(|_| added > 0)?;
-    let (least, most) = (parts.smallest * units, parts.largest * units);
-    let rate = if parts.smallest == parts.largest && added == least {
-        Rate {
-            minor: parts.smallest,
-            units: 1,
-            exact: true,
+    if added < 0 {
+        return None;
+    }
+    let parts = now.and_then(|m| m.parts).filter(|_| quarter.one_each);
+    if let Some(parts) = parts {
+        let (least, most) = (parts.smallest * units, parts.largest * units);
+        if parts.smallest == parts.largest && added == least {
+            return Some(Pay::Rate(Rate {
+                minor: parts.smallest,
+                units: 1,
+                exact: true,
+            }));
         }
-    } else if parts.largest - parts.smallest <= 1 && (least..=most).contains(&added) {
-        Rate {
-            minor: added,
-            units,
-            exact: false,
+        if parts.largest - parts.smallest <= 1 && (least..=most).contains(&added) {
+            return Some(Pay::Rate(Rate {
+                minor: added,
+                units,
+                exact: false,
+            }));
         }
-    } else {
         return Some(Pay::AtMost(parts.largest));
-    };
-    Some(Pay::Rate(rate))
+    }
+    quarter.rate_now.map(|rate| Pay::AtMost(most_a_unit(rate)))
+}
+
+/// The most one unit is paid at `rate`: its amount rounded up, and a penny more where it is
+/// exact only to the penny.
+fn most_a_unit(rate: Rate) -> i64 {
+    let units = rate.units.max(1);
+    (rate.minor + units - 1) / units + i64::from(!rate.exact)
 }
 
 /// Whether any published block holds less in the ledger now than when it was frozen (payable
@@ -1514,27 +1557,60 @@ mod tests {
                 exact,
             }))
         };
+        let one_each = || AddedTo {
+            one_each: true,
+            rate_now: None,
+        };
         // Nothing more: nothing a unit, whatever the parts.
         let nothing = rate(0, 1, true);
-        assert_eq!(
-            added_pay(Some(&money(900, Some((300, 300)))), 900, 2),
-            nothing
-        );
-        assert_eq!(added_pay(None, 0, 2), nothing);
+        let no_more = money(900, Some((300, 300)));
+        assert_eq!(added_pay(Some(&no_more), 900, 2, one_each()), nothing);
+        assert_eq!(added_pay(None, 0, 2, one_each()), nothing);
         // Every participant paid £3, and £6 added for two: £3 each, exactly.
         let all_alike = money(1_500, Some((300, 300)));
-        assert_eq!(added_pay(Some(&all_alike), 900, 2), rate(300, 1, true));
+        assert_eq!(
+            added_pay(Some(&all_alike), 900, 2, one_each()),
+            rate(300, 1, true)
+        );
         // £3 added for two though each was paid £3: one was paid nothing (a cap had bound).
         let at_most = |most| Some(Pay::AtMost(most));
-        assert_eq!(added_pay(Some(&all_alike), 1_200, 2), at_most(300));
+        assert_eq!(
+            added_pay(Some(&all_alike), 1_200, 2, one_each()),
+            at_most(300)
+        );
         // Thirds of a £10 price: £3.33 or £3.34 each, £10.01 for three.
         let thirds = money(2_002, Some((333, 334)));
-        assert_eq!(added_pay(Some(&thirds), 1_001, 3), rate(1_001, 3, false));
+        let third = added_pay(Some(&thirds), 1_001, 3, one_each());
+        assert_eq!(third, rate(1_001, 3, false));
         // A cap cut one short (£1 of £3): at most £3 each.
         let cut = money(1_600, Some((100, 300)));
-        assert_eq!(added_pay(Some(&cut), 900, 3), at_most(300));
+        assert_eq!(added_pay(Some(&cut), 900, 3, one_each()), at_most(300));
+        // A participant with two outcomes was paid £6: an outcome's pay is not a participant's.
+        // The payer's rate now bounds it (within a penny where it is exact only to that), or
+        // nothing does.
+        let two_units = money(1_800, Some((300, 600)));
+        let several = |rate_now| AddedTo {
+            one_each: false,
+            rate_now,
+        };
+        let now = |minor, units, exact| {
+            Some(Rate {
+                minor,
+                units,
+                exact,
+            })
+        };
+        let by_rate = added_pay(Some(&two_units), 900, 3, several(now(300, 1, true)));
+        assert_eq!(by_rate, at_most(300));
+        let thirds_now = several(now(1_000, 3, false));
+        assert_eq!(
+            added_pay(Some(&two_units), 900, 3, thirds_now),
+            at_most(335)
+        );
+        assert_eq!(added_pay(Some(&two_units), 900, 3, several(None)), None);
         // The money went down as outcomes were added: only the price bounds it.
-        assert_eq!(added_pay(Some(&money(600, Some((300, 300)))), 900, 1), None);
+        let less = money(600, Some((300, 300)));
+        assert_eq!(added_pay(Some(&less), 900, 1, one_each()), None);
     }
 
     #[test]
