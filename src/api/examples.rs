@@ -27,6 +27,8 @@ const CLAIM_EMPLOYED: &str = "clm_01a0b8ca51707db39420e01d6e4e6e9e";
 const CLAIM_ENGAGED_2: &str = "clm_01a0b8ca51707c6ea1c321e9cb30e1d4";
 /// The 2026-Q3 invoice to the council.
 const INVOICE_COUNCIL: &str = "doc_01a0f6b155607445ac60d5ecafea6133";
+/// The council's invoice for 2026-Q2, issued and paid in July.
+const INVOICE_COUNCIL_Q2: &str = "doc_019f2776b9807e61b0a3c58d2e7f4a19";
 /// The 2026-Q3 invoice to the DWP, voided.
 const INVOICE_DWP: &str = "doc_01a0f6b15560760c9ce49f74855287cf";
 const CREDIT_NOTE: &str = "doc_01a10cb8cc807cd39c440843ddae7131";
@@ -680,13 +682,28 @@ pub fn statement() -> Value {
             "shortfall": gbp("0.00"),
             "invoiced": gbp("280.00"),
             "paid": gbp("280.00"),
-            "outstanding": gbp("0.00")
+            "outstanding": gbp("0.00"),
+            "issued_by_it": gbp("0.00"),
+            "received": gbp("0.00"),
+            "receivable": gbp("0.00"),
+            "net_outstanding": gbp("0.00"),
+            "documents": [{
+                "id": INVOICE_COUNCIL_Q2,
+                "number": "RDP-2026-0002",
+                "kind": "invoice",
+                "side": "to_it",
+                "counterparty_organisation_id": PROVIDER,
+                "issued_on": "2026-07-03",
+                "total": gbp("280.00"),
+                "paid": gbp("280.00"),
+                "outstanding": gbp("0.00")
+            }]
         }]
     })
 }
 
-pub const STATEMENT_CSV: &str = "organisation_id,from,to,project_id,project_name,role,currency,allocated,reversed,net,shortfall,invoiced,paid,outstanding\n\
-org_019cadd31da07460a287edcaad404949,2026-07-01,2026-09-30,prj_019cd2f8417872c3bcb28f041200bb52,Reconnections,local_commissioner,GBP,1918.00,0.00,1918.00,0.00,280.00,280.00,0.00\n";
+pub const STATEMENT_CSV: &str = "organisation_id,from,to,project_id,project_name,role,currency,allocated,reversed,net,shortfall,invoiced,paid,outstanding,issued_by_it,received,receivable,net_outstanding\n\
+org_019cadd31da07460a287edcaad404949,2026-07-01,2026-09-30,prj_019cd2f8417872c3bcb28f041200bb52,Reconnections,local_commissioner,GBP,1918.00,0.00,1918.00,0.00,280.00,280.00,0.00,0.00,0.00,0.00,0.00\n";
 
 pub fn outbox_page() -> Value {
     json!({

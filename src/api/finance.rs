@@ -24,7 +24,8 @@ use crate::domain::FieldError;
 use crate::services::access::load_visible;
 use crate::services::claims::lock_project;
 use crate::services::position::{
-    self as service, Billed, FundPosition, PayerPosition, ProjectPosition, StatementLine,
+    self as service, Billed, FundPosition, PayerPosition, ProjectPosition, StatementDocument,
+    StatementLine,
 };
 
 /// Budget, commitments and money moved: one row of a position.
@@ -36,11 +37,15 @@ pub struct Amounts {
     pub allocated: MoneyJson,
     /// What its cap left unfunded.
     pub shortfall: MoneyJson,
-    /// Issued documents to it (credits netted; a voided document and its credit note count nothing).
+    /// Its own money invoiced: issued documents to it, less those it issued (under
+    /// `via_commissioner` the lead's top-up claims are the central funds' money); credits
+    /// netted; a voided document and its credit note count nothing.
     pub invoiced: MoneyJson,
-    /// Payments recorded on those documents.
+    /// Its own money paid: payments on documents to it, less payments it received on those
+    /// it issued.
     pub paid: MoneyJson,
-    /// Invoiced and not yet paid.
+    /// Invoiced and not yet paid; below nothing for a lead that has paid a central fund's part
+    /// that the fund has not yet paid it.
     pub outstanding: MoneyJson,
     /// Committed and not yet allocated.
     pub headroom: MoneyJson,
@@ -534,6 +539,38 @@ pub struct StatementLineView {
     pub paid: MoneyJson,
     /// `invoiced` less `paid`.
     pub outstanding: MoneyJson,
+    /// Documents it issued in the window: under `via_commissioner`, the lead's top-up claims
+    /// to the central funds.
+    pub issued_by_it: MoneyJson,
+    /// Payments recorded on those documents.
+    pub received: MoneyJson,
+    /// `issued_by_it` less `received`.
+    pub receivable: MoneyJson,
+    /// `outstanding` less `receivable`: what it owes on the documents, net of what it is owed.
+    pub net_outstanding: MoneyJson,
+    /// Each document counted above, to it or by it, by the day it was issued, then number.
+    pub documents: Vec<StatementDocumentView>,
+}
+
+/// One document on a statement, from the organisation's side.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct StatementDocumentView {
+    /// The document (`doc_…`).
+    pub id: String,
+    /// Its number, given when it was issued.
+    pub number: Option<String>,
+    /// `invoice`, `top_up_claim` or `credit_note`.
+    pub kind: String,
+    /// `to_it` (it pays) or `by_it` (it issued the document and is paid): `paid` and
+    /// `outstanding` are from that side.
+    pub side: String,
+    /// The other party (`org_…`): the issuer of a document to it, the recipient of one by it.
+    pub counterparty_organisation_id: String,
+    pub issued_on: NaiveDate,
+    pub total: MoneyJson,
+    pub paid: MoneyJson,
+    /// `total` less `paid`.
+    pub outstanding: MoneyJson,
 }
 
 /// An organisation's statement: its own share across every project it pays into.
@@ -546,12 +583,27 @@ pub struct StatementView {
     pub from: NaiveDate,
     /// Last day of the statement (inclusive); today unless asked.
     pub to: NaiveDate,
-    /// One line per project it pays into: its own share and nothing of any other payer's.
+    /// One line per project it pays into: its own share, and the documents to it and by it.
     pub lines: Vec<StatementLineView>,
 }
 
 fn statement_line(l: StatementLine) -> StatementLineView {
     let m = |minor: i64| MoneyJson::from_minor(minor, &l.currency);
+    let (owed, owed_to_it) = (
+        l.billed.invoiced_minor - l.billed.paid_minor,
+        l.issued.invoiced_minor - l.issued.paid_minor,
+    );
+    let document = |d: &StatementDocument| StatementDocumentView {
+        id: d.id.clone(),
+        number: d.number.clone(),
+        kind: d.kind.clone(),
+        side: if d.to_it { "to_it" } else { "by_it" }.to_owned(),
+        counterparty_organisation_id: d.counterparty.clone(),
+        issued_on: d.issued_on,
+        total: m(d.total_minor),
+        paid: m(d.paid_minor),
+        outstanding: m(d.total_minor - d.paid_minor),
+    };
     StatementLineView {
         allocated: m(l.allocated_minor),
         reversed: m(l.reversed_minor),
@@ -559,7 +611,12 @@ fn statement_line(l: StatementLine) -> StatementLineView {
         shortfall: m(l.shortfall_minor),
         invoiced: m(l.billed.invoiced_minor),
         paid: m(l.billed.paid_minor),
-        outstanding: m(l.billed.invoiced_minor - l.billed.paid_minor),
+        outstanding: m(owed),
+        issued_by_it: m(l.issued.invoiced_minor),
+        received: m(l.issued.paid_minor),
+        receivable: m(owed_to_it),
+        net_outstanding: m(owed - owed_to_it),
+        documents: l.documents.iter().map(document).collect(),
         project_id: l.project_id,
         project_name: l.project_name,
         role: l.role,
@@ -604,7 +661,7 @@ async fn load_statement(
 /// dates.
 #[utoipa::path(
     get, path = "/v1/organisations/{id}/statement", tag = "settlement", operation_id = "getStatement",
-    description = "An admin, or a token of any role acting for this organisation; nothing changes. One line per project the organisation pays into, with its own allocations, reversals, shortfall, invoices and payments between `from` and `to` (default: from the start of records to today, both included) and nothing of any other payer's.",
+    description = "An admin, or a token of any role acting for this organisation; nothing changes. One line per project the organisation pays into, with its own allocations, reversals and shortfall posted between `from` and `to` (default: from the start of records to today, both included), and both sides of the documents issued in those days: those to it (invoiced, paid, outstanding) and those it issued (`issued_by_it`, `received`, `receivable`: under `via_commissioner` the lead's top-up claims), each listed, with `net_outstanding`. Of any other payer it shows only what those documents show.",
     params(("id" = String, Path), StatementQuery),
     responses(
         (status = 200, description = "The organisation's statement", body = StatementView),
@@ -633,7 +690,7 @@ pub async fn statement(
 /// The same statement as CSV, one row per project.
 #[utoipa::path(
     get, path = "/v1/organisations/{id}/statement.csv", tag = "settlement", operation_id = "getStatementCsv",
-    description = "Who may read it, and the window, as for getStatement; nothing changes. The header is `organisation_id,from,to,project_id,project_name,role,currency,allocated,reversed,net,shortfall,invoiced,paid,outstanding`; a text cell a spreadsheet would read as a formula is prefixed with an apostrophe.",
+    description = "Who may read it, and the window, as for getStatement; nothing changes. The header is `organisation_id,from,to,project_id,project_name,role,currency,allocated,reversed,net,shortfall,invoiced,paid,outstanding,issued_by_it,received,receivable,net_outstanding` (the documents are listed in the JSON statement); a text cell a spreadsheet would read as a formula is prefixed with an apostrophe.",
     params(("id" = String, Path), StatementQuery),
     responses(
         (status = 200, description = "The statement as CSV, an attachment named `statement.csv`", content_type = "text/csv", body = String, example = json!(crate::api::examples::STATEMENT_CSV)),
@@ -672,6 +729,10 @@ pub async fn statement_csv(
         "invoiced",
         "paid",
         "outstanding",
+        "issued_by_it",
+        "received",
+        "receivable",
+        "net_outstanding",
     ];
     let internal = |e: csv::Error| ApiError::Internal(format!("statement CSV: {e}"));
     // Names are text a spreadsheet could read as a formula: the one CSV rule neutralises them.
@@ -694,6 +755,10 @@ pub async fn statement_csv(
                 &l.invoiced.amount,
                 &l.paid.amount,
                 &l.outstanding.amount,
+                &l.issued_by_it.amount,
+                &l.received.amount,
+                &l.receivable.amount,
+                &l.net_outstanding.amount,
             ])
             .map_err(internal)?;
     }

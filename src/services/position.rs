@@ -14,11 +14,12 @@ use crate::domain::ledger::{payer_account, unfunded_account};
 use crate::domain::period::Period;
 use crate::domain::position::{cap_warning, projected_binding_quarter, CapWarning};
 use crate::domain::registry::SettlementFrequency;
+use crate::domain::settlement::DocumentStatus;
 use crate::services::error::ServiceError;
 
-/// Invoiced and paid to one organisation on a project: issued and paid documents, credit
-/// notes of a period's credits included; a voided document and the credit note that cancels
-/// it count for nothing.
+/// Invoiced and paid on a project, to one organisation or by it: issued and paid documents,
+/// credit notes of a period's credits included; a voided document and the credit note that
+/// cancels it count for nothing.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Billed {
     pub invoiced_minor: i64,
@@ -123,7 +124,7 @@ fn project_position(
 ) -> Result<ProjectPosition, ServiceError> {
     let p = &record.project;
     let running = queries::running_totals(conn, &p.id)?;
-    let billed = billed_by_recipient(conn, &p.id)?;
+    let billed = billed_by_payer(conn, &p.id)?;
     let quarterly = quarterly_allocations(conn, &p.id)?;
     let current = Period::containing(today, SettlementFrequency::Quarterly);
     let trailing: Vec<String> = {
@@ -221,37 +222,48 @@ fn previous_quarter(q: Period) -> Period {
     Period::containing(day_before, SettlementFrequency::Quarterly)
 }
 
-/// What each organisation has been invoiced and has paid on a project.
-pub fn billed_by_recipient(
+/// What each organisation has been invoiced and has paid on a project of its own money:
+/// documents to it, less documents it issued. Under `via_commissioner` the lead is invoiced
+/// for the whole value of each outcome and claims each central fund's top-up back from it:
+/// that part is the fund's money, counted against the fund (invoiced when the lead issues the
+/// claim, paid when the fund pays it), so that each pound is counted once and the payers'
+/// columns add up to what the provider invoiced and was paid (until the lead issues a claim,
+/// the fund's part counts against the lead). Once the lead has paid the provider, and until a
+/// fund pays the lead, its own outstanding is below nothing by the fund's part. The map holds
+/// the provider too (documents it issued, negative): read it by payer, never sum it.
+pub fn billed_by_payer(
     conn: &mut DbConn,
     project_id: &str,
 ) -> Result<HashMap<String, Billed>, ServiceError> {
-    const LIVE: &str =
-        "project_id = ? AND status IN ('issued', 'paid') AND credits_document_id IS NULL";
-    let invoiced = totals::grouped(
-        conn,
-        &format!("SELECT recipient_organisation_id AS key, CAST(SUM(total_minor) AS BIGINT) AS total FROM settlement_documents WHERE {LIVE} GROUP BY recipient_organisation_id"),
-        &[project_id],
-    )?;
-    let paid = totals::grouped(
-        conn,
-        &format!("SELECT recipient_organisation_id AS key, CAST(SUM(paid_minor) AS BIGINT) AS total FROM settlement_documents WHERE {LIVE} GROUP BY recipient_organisation_id"),
-        &[project_id],
-    )?;
-    Ok(invoiced
-        .into_iter()
-        .map(|(org, invoiced_minor)| {
-            let paid_minor = paid.get(&org).copied().unwrap_or(0);
-            (
-                org,
-                Billed {
-                    invoiced_minor,
-                    paid_minor,
-                },
-            )
-        })
-        .collect())
+    let mut billed: HashMap<String, Billed> = HashMap::new();
+    for (party, sign) in [
+        ("recipient_organisation_id", 1),
+        ("issuer_organisation_id", -1),
+    ] {
+        for (column, paid) in [("total_minor", false), ("paid_minor", true)] {
+            let sums = totals::grouped(
+                conn,
+                &format!(
+                    "SELECT {party} AS key, CAST(SUM({column}) AS BIGINT) AS total \
+                     FROM settlement_documents WHERE project_id = ? AND {LIVE} GROUP BY {party}"
+                ),
+                &[project_id],
+            )?;
+            for (organisation, amount) in sums {
+                let entry = billed.entry(organisation).or_default();
+                match paid {
+                    false => entry.invoiced_minor += sign * amount,
+                    true => entry.paid_minor += sign * amount,
+                }
+            }
+        }
+    }
+    Ok(billed)
 }
+
+/// Documents that count: issued or paid, and not a void's cancelling credit note (a voided
+/// document and its credit note count for nothing).
+const LIVE: &str = "status IN ('issued', 'paid') AND credits_document_id IS NULL";
 
 /// Allocated amounts of a project by (payer, quarter of posting).
 fn quarterly_allocations(
@@ -333,10 +345,32 @@ pub struct StatementLine {
     pub shortfall_minor: i64,
     /// Documents to it issued in the window, and what was paid on them.
     pub billed: Billed,
+    /// Documents it issued in the window (under `via_commissioner`, the lead's top-up claims
+    /// to the central funds), and what it was paid on them.
+    pub issued: Billed,
+    /// Each of those documents, to it and by it, by the day it was issued, then number.
+    pub documents: Vec<StatementDocument>,
 }
 
-/// The organisation's own share on every project it pays into, posted in `[from, until)`;
-/// nothing of any other payer.
+/// One document on a statement, from the organisation's side.
+#[derive(Debug, Clone)]
+pub struct StatementDocument {
+    pub id: String,
+    pub number: Option<String>,
+    pub kind: String,
+    /// True for a document to the organisation (it pays), false for one it issued (it is
+    /// paid).
+    pub to_it: bool,
+    /// The other party: the issuer of a document to it, the recipient of one it issued.
+    pub counterparty: String,
+    pub issued_on: NaiveDate,
+    pub total_minor: i64,
+    pub paid_minor: i64,
+}
+
+/// The organisation's own share on every project it pays into, posted in `[from, until)`, and
+/// the documents to it and by it issued in that window; of any other payer, only what the
+/// documents it issued or received show (a lead's top-up claim names the fund and its share).
 pub fn statement(
     conn: &mut DbConn,
     organisation_id: &str,
@@ -359,13 +393,16 @@ pub fn statement(
             .select((projects::name, projects::currency))
             .first(conn)?;
         let sums = payer_sums_between(conn, &payer_id, from, until)?;
-        let billed = billed_between(
-            conn,
-            &project_id,
-            organisation_id,
-            from.date(),
-            until.date(),
-        )?;
+        let window = (from.date(), until.date());
+        let documents = documents_between(conn, &project_id, organisation_id, window)?;
+        let sum = |to_it: bool| {
+            let of_side = documents.iter().filter(|d| d.to_it == to_it);
+            of_side.fold(Billed::default(), |sum, d| Billed {
+                invoiced_minor: sum.invoiced_minor + d.total_minor,
+                paid_minor: sum.paid_minor + d.paid_minor,
+            })
+        };
+        let (billed, issued) = (sum(true), sum(false));
         lines.push(StatementLine {
             project_id,
             project_name: name,
@@ -375,6 +412,8 @@ pub fn statement(
             reversed_minor: sums.get("reversed").copied().unwrap_or(0),
             shortfall_minor: sums.get("shortfall").copied().unwrap_or(0),
             billed,
+            issued,
+            documents,
         });
     }
     Ok(lines)
@@ -406,29 +445,65 @@ fn payer_sums_between(
     Ok(sums)
 }
 
-fn billed_between(
+/// The live documents of a project to or by an organisation issued in `[from, until)`.
+fn documents_between(
     conn: &mut DbConn,
     project_id: &str,
     organisation_id: &str,
-    from: NaiveDate,
-    until: NaiveDate,
-) -> Result<Billed, ServiceError> {
-    let (from, until) = (from.to_string(), until.to_string());
-    let on = backend_specific::temporal_param(conn, false);
-    let sql = |column: &str| {
-        format!(
-            "SELECT 'x' AS key, CAST(COALESCE(SUM({column}), 0) AS BIGINT) AS total FROM settlement_documents \
-             WHERE project_id = ? AND recipient_organisation_id = ? AND status IN ('issued', 'paid') \
-             AND credits_document_id IS NULL AND issued_on >= {on} AND issued_on < {on}"
+    (from, until): (NaiveDate, NaiveDate),
+) -> Result<Vec<StatementDocument>, ServiceError> {
+    use crate::db::schema::settlement_documents as d;
+    type Row = (
+        String,
+        Option<String>,
+        String,
+        String,
+        String,
+        Option<NaiveDate>,
+        i64,
+        i64,
+    );
+    let rows: Vec<Row> = d::table
+        .filter(d::project_id.eq(project_id))
+        .filter(
+            d::recipient_organisation_id
+                .eq(organisation_id)
+                .or(d::issuer_organisation_id.eq(organisation_id)),
         )
+        .filter(
+            d::status.eq_any([DocumentStatus::Issued, DocumentStatus::Paid].map(|s| s.as_str())),
+        )
+        .filter(d::credits_document_id.is_null())
+        .filter(d::issued_on.is_not_null())
+        .filter(d::issued_on.ge(from).and(d::issued_on.lt(until)))
+        .select((
+            d::id,
+            d::number,
+            d::kind,
+            d::issuer_organisation_id,
+            d::recipient_organisation_id,
+            d::issued_on,
+            d::total_minor,
+            d::paid_minor,
+        ))
+        .order((d::issued_on, d::number, d::id))
+        .load(conn)?;
+    let document = |(id, number, kind, issuer, recipient, issued_on, total, paid): Row| {
+        let to_it = recipient == organisation_id;
+        Ok(StatementDocument {
+            issued_on: issued_on.ok_or_else(|| {
+                ServiceError::Internal(format!("issued document {id} has no issue date"))
+            })?,
+            id,
+            number,
+            kind,
+            to_it,
+            counterparty: if to_it { issuer } else { recipient },
+            total_minor: total,
+            paid_minor: paid,
+        })
     };
-    let params = [project_id, organisation_id, from.as_str(), until.as_str()];
-    let invoiced = totals::grouped(conn, &sql("total_minor"), &params)?;
-    let paid = totals::grouped(conn, &sql("paid_minor"), &params)?;
-    Ok(Billed {
-        invoiced_minor: invoiced.get("x").copied().unwrap_or(0),
-        paid_minor: paid.get("x").copied().unwrap_or(0),
-    })
+    rows.into_iter().map(document).collect()
 }
 
 /// A timestamp as both backends compare it with a stored one.

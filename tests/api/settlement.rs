@@ -406,6 +406,209 @@ async fn via_commissioner_invoices_the_lead_for_the_whole_value_and_the_lead_cla
     assert_ledger_ok(&app);
 }
 
+/// Under `via_commissioner` the lead is invoiced for the whole value and claims the central
+/// funds' top-ups back. Its statement shows both sides, each document and the net; a fund's
+/// position counts each pound once, against the payer whose money it is, so that the payers'
+/// columns add up to what the provider invoiced and was paid.
+#[tokio::test]
+async fn via_the_lead_statements_show_both_sides_and_positions_count_each_pound_once() {
+    let app = spawn_app().await;
+    let r = reconnections(&app, "via_commissioner").await;
+    let first = r.verified_claim(&app, "R-1").await;
+    r.verified_claim(&app, "R-2").await;
+    let q = current_period(&app);
+    let report = r
+        .settle(&app, &app.admin(), &q)
+        .await
+        .assert_status(201)
+        .clone();
+    let invoice = id_of(document_for(&report, "invoice", &r.council));
+    let sof_claim = id_of(document_for(&report, "top_up_claim", &r.sof));
+    let cbo_claim = id_of(document_for(&report, "top_up_claim", &r.cbo));
+    let council = app.token(Role::Commissioner, Some(&r.council));
+    let sof = app.token(Role::FundManager, Some(&r.sof));
+    let today = app.clock.today().to_string();
+    let pay = |document: String, token: String, amount: &'static str| {
+        let app = &app;
+        let today = today.clone();
+        async move {
+            let body = json!({"amount": gbp(amount), "paid_on": today, "reference": "REMIT"});
+            let path = format!("/v1/documents/{document}/payments");
+            app.post(&path, Some(&token), &body)
+                .await
+                .assert_status(201);
+        }
+    };
+    let issue = |document: String, token: String| {
+        let app = &app;
+        async move {
+            let path = format!("/v1/documents/{document}/issue");
+            app.post(&path, Some(&token), &json!({}))
+                .await
+                .assert_status(200);
+        }
+    };
+    // The provider invoices the council £2,000.00, which it pays; it claims the Cabinet
+    // Office's £690.10, which is paid, and the Lottery's £300.00, which is not yet.
+    issue(invoice.clone(), r.provider_token.clone()).await;
+    pay(invoice.clone(), council.clone(), "2000.00").await;
+    issue(sof_claim.clone(), council.clone()).await;
+    pay(sof_claim.clone(), sof.clone(), "690.10").await;
+    issue(cbo_claim.clone(), council.clone()).await;
+
+    let path = format!("/v1/organisations/{}/statement", r.council);
+    let statement = app
+        .get(&path, Some(&council))
+        .await
+        .assert_status(200)
+        .clone();
+    let line = &statement["lines"][0];
+    let amounts: Vec<&Value> = [
+        "invoiced",
+        "paid",
+        "outstanding",
+        "issued_by_it",
+        "received",
+        "receivable",
+        "net_outstanding",
+    ]
+    .iter()
+    .map(|field| &line[field])
+    .collect();
+    let expected = [
+        "2000.00", "2000.00", "0.00", "990.10", "690.10", "300.00", "-300.00",
+    ];
+    assert_eq!(amounts, expected.map(gbp).iter().collect::<Vec<_>>());
+    let documents: Vec<(&str, &str, &str, &Value)> = line["documents"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| {
+            let text = |field: &str| d[field].as_str().unwrap();
+            (
+                text("id"),
+                text("side"),
+                text("counterparty_organisation_id"),
+                &d["outstanding"],
+            )
+        })
+        .collect();
+    let (cbo_owes, none) = (gbp("300.00"), gbp("0.00"));
+    for expected in [
+        (invoice.as_str(), "to_it", r.provider.as_str(), &none),
+        (sof_claim.as_str(), "by_it", r.sof.as_str(), &none),
+        (cbo_claim.as_str(), "by_it", r.cbo.as_str(), &cbo_owes),
+    ] {
+        assert!(
+            documents.contains(&expected),
+            "{expected:?} in {documents:?}"
+        );
+    }
+    assert_eq!(documents.len(), 3);
+    // The CSV says the same, after the columns it had.
+    let csv = app
+        .client
+        .get(app.url(&format!("{path}.csv")))
+        .bearer_auth(&council)
+        .send()
+        .await
+        .unwrap();
+    let text = csv.text().await.unwrap();
+    let row = csv::Reader::from_reader(text.as_bytes())
+        .records()
+        .next()
+        .unwrap()
+        .unwrap();
+    assert_eq!(&row.iter().skip(11).collect::<Vec<_>>(), &expected);
+
+    // The Lottery's fund owns the project and sees every payer.
+    let cbo_fund = app
+        .get(&format!("/v1/projects/{}", r.project), Some(&app.admin()))
+        .await;
+    let cbo_fund = cbo_fund.assert_status(200)["fund_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let manager = app.token(Role::FundManager, Some(&r.cbo));
+    let position = app
+        .get(&format!("/v1/funds/{cbo_fund}/position"), Some(&manager))
+        .await;
+    let payers = position.assert_status(200)["projects"][0]["payers"].clone();
+    let column = |name: &str| -> Vec<(String, String)> {
+        let payers = payers.as_array().unwrap().iter();
+        let of = |p: &Value| {
+            (
+                p["organisation_id"].as_str().unwrap().to_owned(),
+                p[name]["amount"].as_str().unwrap().to_owned(),
+            )
+        };
+        payers.map(of).collect()
+    };
+    let (cbo, sof, lead) = (r.cbo.clone(), r.sof.clone(), r.council.clone());
+    let row = |values: [&str; 3]| {
+        vec![
+            (cbo.clone(), values[0].to_owned()),
+            (sof.clone(), values[1].to_owned()),
+            (lead.clone(), values[2].to_owned()),
+        ]
+    };
+    // Each payer is invoiced its own allocation; the lead has paid the Lottery's part for it.
+    assert_eq!(column("allocated"), row(["300.00", "690.10", "1009.90"]));
+    assert_eq!(column("invoiced"), row(["300.00", "690.10", "1009.90"]));
+    assert_eq!(column("paid"), row(["0.00", "690.10", "1309.90"]));
+    assert_eq!(column("outstanding"), row(["300.00", "0.00", "-300.00"]));
+    // Once the Lottery pays, every payer has paid its own.
+    pay(cbo_claim, manager.clone(), "300.00").await;
+    let position = app
+        .get(&format!("/v1/funds/{cbo_fund}/position"), Some(&manager))
+        .await;
+    let payers_now = position.assert_status(200)["projects"][0]["payers"].clone();
+    let paid: Vec<&str> = payers_now
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["paid"]["amount"].as_str().unwrap())
+        .collect();
+    assert_eq!(paid, ["300.00", "690.10", "1009.90"]);
+
+    // One outcome revoked next quarter: a credit note from the provider to the lead, and the
+    // lead's to each fund. Issued, every payer's invoiced is again its own allocation, and
+    // the payers' invoiced adds up to what the provider invoiced net: £1,000.00.
+    app.clock.advance_days(92);
+    let path = format!("/v1/claims/{first}/revoke");
+    let reason = json!({"reason": "ineligible"});
+    app.post(&path, Some(&r.validator_token), &reason)
+        .await
+        .assert_status(200);
+    let later = r.settle(&app, &app.admin(), &current_period(&app)).await;
+    let later = later.assert_status(201).clone();
+    issue(
+        id_of(document_for(&later, "credit_note", &r.council)),
+        r.provider_token.clone(),
+    )
+    .await;
+    for fund in [&r.sof, &r.cbo] {
+        issue(
+            id_of(document_for(&later, "credit_note", fund)),
+            council.clone(),
+        )
+        .await;
+    }
+    let position = app
+        .get(&format!("/v1/funds/{cbo_fund}/position"), Some(&manager))
+        .await;
+    let payers = position.assert_status(200)["projects"][0]["payers"].clone();
+    let of = |name: &str| -> Vec<String> {
+        let payers = payers.as_array().unwrap().iter();
+        payers
+            .map(|p| p[name]["amount"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    assert_eq!(of("invoiced"), of("allocated"));
+    let cents = |amount: &String| amount.replace('.', "").parse::<i64>().unwrap();
+    assert_eq!(of("invoiced").iter().map(cents).sum::<i64>(), 100_000);
+}
+
 #[tokio::test]
 async fn voiding_an_issued_invoice_credits_it_and_settles_its_outcomes_again() {
     let app = spawn_app().await;
