@@ -226,11 +226,36 @@ fn organisation_must_exist(config: &Config, id: &str) -> Result<(), String> {
 
 fn load_demo(pool: &db::Pool, config: &Config) -> Result<(), String> {
     let mut conn = pool.get().map_err(|e| e.to_string())?;
-    match demo::load(&mut conn)? {
-        Some(summary) => eprintln!(
-            "cofund: demo data loaded: {} organisations, {} funds, {} projects",
-            summary.organisations, summary.funds, summary.projects
-        ),
+    let started = std::time::Instant::now();
+    match demo::load(&mut conn, &config.pseudonym_key)? {
+        Some(summary) => {
+            let h = &summary.history;
+            eprintln!(
+                "cofund: demo data loaded in {:.1} s: {} organisations, {} funds, {} projects; \
+                 {} claims ({} verified, {} rejected, {} revoked), {} documents, {} payments",
+                started.elapsed().as_secs_f64(),
+                summary.organisations,
+                summary.funds,
+                summary.projects,
+                h.claims,
+                h.verified,
+                h.rejected,
+                h.revoked,
+                h.documents,
+                h.payments
+            );
+            // Published at once, not at the first scheduled rebuild.
+            let report = cofund::services::open_data::build::rebuild(
+                &mut conn,
+                config.open_data.rules(),
+                config.clock.now(),
+            )
+            .map_err(|e| format!("the demo's open data could not be built: {e}"))?;
+            eprintln!(
+                "cofund: open data built: {} projects published, {} cells withheld",
+                report.projects, report.suppressed_cells
+            );
+        }
         None => eprintln!("cofund: the database already holds data; demo data not loaded"),
     }
     let authenticator = Authenticator::new(config.jwt.clone());

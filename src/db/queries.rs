@@ -189,6 +189,22 @@ pub fn insert_organisation(
     })
 }
 
+/// Adds billing addresses, each `(organisation id, address)`.
+pub fn add_billing_emails(
+    conn: &mut DbConn,
+    addresses: &[(String, String)],
+) -> Result<(), DieselError> {
+    let rows: Vec<OrganisationBillingEmail> = addresses
+        .iter()
+        .map(|(organisation_id, email)| OrganisationBillingEmail {
+            organisation_id: organisation_id.clone(),
+            email: email.clone(),
+        })
+        .collect();
+    insert_rows!(conn, organisation_billing_emails::table, &rows)?;
+    Ok(())
+}
+
 pub fn identifier_taken(conn: &mut DbConn, identifier: &str) -> Result<bool, DieselError> {
     let n: i64 = organisations::table
         .filter(organisations::identifier.eq(identifier))

@@ -1,11 +1,15 @@
 //! Realistic demo data for a new user: four central outcomes funds and five projects built on
 //! published rate cards and payer structures (the DWP Innovation Fund's card A, the Fair Chance
 //! Fund's card, Reconnections' three payers pro rata, The Skill Mill's eight home-area councils
-//! with a DCMS top-up, Positive Families Partnership's weekly outcome). Loaded through the same
-//! validation as the API, into an empty database only.
+//! with a DCMS top-up, Positive Families Partnership's weekly outcome), and a few years of
+//! their claims, decisions and settlements ([`history`]). Loaded through the same validation
+//! and services as the API, into an empty database only, in one transaction.
+
+mod history;
 
 use serde_json::{json, Value};
 
+use self::history::{Cast, HistorySummary, Planned};
 use crate::db::{queries, write_tx, DbConn};
 use crate::domain::registry::{
     validate_fund, validate_organisation, validate_project, NewFund, NewOrganisation, NewProject,
@@ -17,10 +21,12 @@ pub struct DemoSummary {
     pub organisations: usize,
     pub funds: usize,
     pub projects: usize,
+    pub history: HistorySummary,
 }
 
 /// Loads the demo into an empty database; returns `None` when it already holds data.
-pub fn load(conn: &mut DbConn) -> Result<Option<DemoSummary>, String> {
+/// `pseudonym_key` pseudonymises the history's participants, as the server's own key does.
+pub fn load(conn: &mut DbConn, pseudonym_key: &[u8]) -> Result<Option<DemoSummary>, String> {
     write_tx(conn, |conn| -> Result<Option<DemoSummary>, LoadError> {
         if queries::count_organisations(conn)? > 0 {
             return Ok(None);
@@ -29,13 +35,24 @@ pub fn load(conn: &mut DbConn) -> Result<Option<DemoSummary>, String> {
             organisations: 0,
             funds: 0,
             projects: 0,
+            history: HistorySummary::default(),
         };
         let mut loader = Loader {
             conn,
             organisations: Vec::new(),
+            addresses: Vec::new(),
             summary,
         };
-        loader.build().map_err(LoadError)?;
+        let stories = loader.build().map_err(LoadError)?;
+        for (n, (cast, plans)) in stories.into_iter().enumerate() {
+            let seed = 100 + n as u64;
+            let summary = &mut loader.summary.history;
+            history::play(loader.conn, &cast, plans, seed, pseudonym_key, summary)
+                .map_err(LoadError)?;
+        }
+        // The billing addresses come last: the history's documents and cap warnings are the
+        // past, and were never to be emailed.
+        queries::add_billing_emails(loader.conn, &loader.addresses)?;
         Ok(Some(loader.summary))
     })
     .map_err(|e| e.0)
@@ -52,6 +69,8 @@ impl From<diesel::result::Error> for LoadError {
 struct Loader<'a> {
     conn: &'a mut DbConn,
     organisations: Vec<(String, String, OrganisationKind)>,
+    /// Each organisation's billing address, added once the history is loaded.
+    addresses: Vec<(String, String)>,
     summary: DemoSummary,
 }
 
@@ -81,12 +100,14 @@ impl Loader<'_> {
             .join("-");
         let input: NewOrganisation = serde_json::from_value(json!({
             "name": name, "kind": kind, "identifier": identifier, "area_codes": areas,
-            "billing_emails": [format!("finance@{slug}.example")],
         }))
         .map_err(|e| e.to_string())?;
         let plan = validate_organisation(input).map_err(|e| format!("{name}: {e:?}"))?;
         let kind = plan.kind;
         let record = queries::insert_organisation(self.conn, plan).map_err(|e| e.to_string())?;
+        let address = format!("finance@{slug}.example");
+        self.addresses
+            .push((record.organisation.id.clone(), address));
         self.organisations
             .push((record.organisation.id.clone(), name.to_owned(), kind));
         self.summary.organisations += 1;
@@ -125,7 +146,9 @@ impl Loader<'_> {
         Ok(id)
     }
 
-    fn build(&mut self) -> Result<(), String> {
+    /// Registers the demo's organisations, funds and projects; returns each project's cast
+    /// and the claims of its history.
+    fn build(&mut self) -> Result<Vec<(Cast, Vec<Planned>)>, String> {
         // Payers and funds.
         let dcms = self.org(
             "Department for Culture, Media and Sport",
@@ -269,7 +292,7 @@ impl Loader<'_> {
 
         // Reconnections, Worcestershire: three payers, pro rata to their maximums; two central
         // funds top up, each from its own budget.
-        self.project(json!({
+        let reconnections = self.project(json!({
             "name": "Reconnections (Worcestershire)", "fund_id": cbo,
             "provider_organisation_id": age_uk,
             "service_start": "2015-04-01", "service_end": "2019-03-31",
@@ -295,7 +318,7 @@ impl Loader<'_> {
             payers.push(json!({"organisation_id": id, "role": "local_commissioner",
                                "max_commitment": gbp(cap), "home_area_codes": [area]}));
         }
-        self.project(json!({
+        let skill_mill_project = self.project(json!({
             "name": "The Skill Mill", "fund_id": lcf, "provider_organisation_id": skill_mill,
             "service_start": "2018-04-01", "service_end": "2023-03-31",
             "max_outcome_payment": gbp("3241776.00"),
@@ -320,7 +343,7 @@ impl Loader<'_> {
         for id in &borough_ids {
             payers.push(json!({"organisation_id": id, "role": "co_commissioner", "max_commitment": gbp("1700000.00")}));
         }
-        self.project(json!({
+        let families = self.project(json!({
             "name": "Positive Families Partnership", "fund_id": cbo, "provider_organisation_id": pfp,
             "service_start": "2020-01-01", "service_end": "2024-12-31",
             "max_outcome_payment": gbp("10000000.00"),
@@ -334,7 +357,7 @@ impl Loader<'_> {
         }))?;
 
         // Fair Chance Fund rate card with the 2016 rough sleeping per-person cap.
-        self.project(json!({
+        let homelessness = self.project(json!({
             "name": "Youth Homelessness Partnership (Fair Chance rate card)", "fund_id": lcf,
             "provider_organisation_id": fair_chance,
             "service_start": "2019-01-01", "service_end": "2022-12-31",
@@ -374,7 +397,7 @@ impl Loader<'_> {
         }))?;
 
         // DWP Innovation Fund, rate card A: the central department as the only payer.
-        self.project(json!({
+        let futures_ladder = self.project(json!({
             "name": "Futures Ladder (DWP Innovation Fund card A)", "fund_id": innovation,
             "provider_organisation_id": futures,
             "service_start": "2012-09-01", "service_end": "2015-08-31",
@@ -397,6 +420,27 @@ impl Loader<'_> {
             "validator_organisation_ids": [validator],
             "published": true,
         }))?;
-        Ok(())
+        let skill_mill_areas: Vec<&'static str> = skill_mill_councils
+            .iter()
+            .map(|(_, _, area, _)| *area)
+            .collect();
+        let cast = |project_id: String, provider_id: &str| Cast {
+            project_id,
+            provider_id: provider_id.to_owned(),
+            validator_id: validator.clone(),
+        };
+        Ok(vec![
+            (cast(reconnections, &age_uk), history::reconnections()),
+            (
+                cast(skill_mill_project, &skill_mill),
+                history::skill_mill(&skill_mill_areas),
+            ),
+            (cast(families, &pfp), history::positive_families()),
+            (
+                cast(homelessness, &fair_chance),
+                history::youth_homelessness(),
+            ),
+            (cast(futures_ladder, &futures), history::futures_ladder()),
+        ])
     }
 }
