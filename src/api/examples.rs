@@ -98,6 +98,28 @@ pub fn fund_page() -> Value {
 }
 
 /// As the fund's manager sees it, after the claims of 2026-Q2 and Q3 were verified.
+/// The DWP's fund manager proposed the project; the council accepted its part a day later.
+pub fn commitments() -> Value {
+    json!({
+        "project_id": PROJECT,
+        "agreement": "agreed",
+        "events": [
+            {"payer_id": PAYER_DWP, "organisation_id": DWP, "status": "accepted",
+             "decided_by": "dana@dwp.example", "decided_by_organisation_id": DWP,
+             "decided_at": "2026-03-02T09:15:00Z", "reason": null,
+             "note": "made by the payer's own organisation"},
+            {"payer_id": PAYER_COUNCIL, "organisation_id": COUNCIL, "status": "proposed",
+             "decided_by": "dana@dwp.example", "decided_by_organisation_id": DWP,
+             "decided_at": "2026-03-02T09:15:00Z", "reason": null,
+             "note": "proposed: the payer has yet to accept or decline it"},
+            {"payer_id": PAYER_COUNCIL, "organisation_id": COUNCIL, "status": "accepted",
+             "decided_by": null, "decided_by_organisation_id": COUNCIL,
+             "decided_at": "2026-03-03T14:40:00Z", "reason": null,
+             "note": "accepted by the payer"}
+        ]
+    })
+}
+
 pub fn project_view() -> Value {
     json!({
         "id": PROJECT,
@@ -114,6 +136,7 @@ pub fn project_view() -> Value {
         "settlement_route": "direct",
         "settlement_frequency": "quarterly",
         "payment_terms_days": 30,
+        "agreement": "agreed",
         "payers": [
             {
                 "id": PAYER_DWP,
@@ -126,6 +149,7 @@ pub fn project_view() -> Value {
                 "home_area_codes": [],
                 "lead": false,
                 "fund_id": FUND,
+                "commitment": "accepted",
                 "totals": {
                     "allocated": gbp("942.00"),
                     "shortfall": gbp("0.00"),
@@ -143,6 +167,7 @@ pub fn project_view() -> Value {
                 "home_area_codes": [],
                 "lead": true,
                 "fund_id": null,
+                "commitment": "accepted",
                 "totals": {
                     "allocated": gbp("2198.00"),
                     "shortfall": gbp("0.00"),

@@ -2,6 +2,7 @@
 
 pub mod auth;
 pub mod claims;
+pub mod commitments;
 pub mod corrections;
 pub mod documents;
 pub mod error;
@@ -265,6 +266,21 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .get(projects::get)
             .patch(corrections::correct_project)
             .default_service(not_allowed("GET, PATCH")),
+    )
+    .service(
+        web::resource("/v1/projects/{id}/commitments")
+            .get(commitments::list)
+            .default_service(not_allowed("GET")),
+    )
+    .service(
+        web::resource("/v1/projects/{id}/payers/{payer_id}/accept")
+            .post(commitments::accept)
+            .default_service(not_allowed("POST")),
+    )
+    .service(
+        web::resource("/v1/projects/{id}/payers/{payer_id}/decline")
+            .post(commitments::decline)
+            .default_service(not_allowed("POST")),
     )
     .service(
         web::resource("/v1/projects/{id}/history")

@@ -5,7 +5,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use super::{
-    claims, corrections, documents, error, finance, funds, health, metrics, open_data,
+    claims, commitments, corrections, documents, error, finance, funds, health, metrics, open_data,
     organisations, outbox, projects, vocabulary, Page,
 };
 use crate::domain::{money, registry, FieldError};
@@ -24,6 +24,7 @@ use crate::domain::{money, registry, FieldError};
         projects::create, projects::list, projects::get,
         corrections::correct_organisation, corrections::correct_fund, corrections::correct_project,
         corrections::organisation_history, corrections::fund_history, corrections::project_history,
+        commitments::list, commitments::accept, commitments::decline,
         claims::submit_one, claims::submit_bulk, claims::list, claims::get,
         claims::verify_one, claims::verify_many, claims::reject, claims::revoke,
         claims::allocations_list,
@@ -47,6 +48,8 @@ use crate::domain::{money, registry, FieldError};
         organisations::OrganisationView, funds::FundView, projects::ProjectView,
         crate::domain::corrections::OrganisationCorrection, crate::domain::corrections::FundCorrection,
         crate::domain::corrections::ProjectCorrection, corrections::ChangeView, corrections::HistoryView,
+        commitments::CommitmentsView, commitments::CommitmentEventView,
+        crate::domain::commitment::CommitmentStatus, crate::domain::commitment::Agreement,
         Page<organisations::OrganisationView>, Page<funds::FundView>, Page<projects::ProjectView>,
         crate::domain::claims::ClaimInput, crate::domain::claims::Reason,
         claims::ClaimView, claims::AllocationView, claims::BulkReport, claims::BulkVerifyRequest,

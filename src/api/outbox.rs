@@ -92,7 +92,7 @@ fn view(m: OutboxMessage) -> OutboxMessageView {
 /// The email outbox, newest last, with counts by status.
 #[utoipa::path(
     get, path = "/v1/outbox", tag = "operations", operation_id = "listOutbox",
-    description = "Admin only; nothing changes. The emails cofund sends (a document issued, a claim rejected, a cap near or reached), oldest first, with counts by status; addresses are personal data and never shown, only how many each message has. Filter by `status`; pass `next_cursor` back as `cursor` for the next page.",
+    description = "Admin only; nothing changes. The emails cofund sends (a document issued, a claim rejected, a cap near or reached, a commitment proposed, accepted or declined), oldest first, with counts by status; addresses are personal data and never shown, only how many each message has. Filter by `status`; pass `next_cursor` back as `cursor` for the next page.",
     params(OutboxQuery),
     responses((status = 200, description = "A page of emails, with counts by status", body = OutboxPage)),
     security(("bearer" = []))

@@ -12,9 +12,11 @@ use super::error::{ApiError, Problem};
 use super::extract::{JsonBody, PageQuery};
 use super::funds::lock_fund;
 use super::{idempotent_create, with_db, Page};
+use crate::config::Config;
 use crate::db::models::ProjectRecord;
 use crate::db::queries::{self, ProjectScope};
 use crate::db::{DbConn, Pool};
+use crate::domain::commitment::{agreement, Agreement, CommitmentStatus};
 use crate::domain::ledger::{payer_account, unfunded_account};
 use crate::domain::money::MoneyJson;
 use crate::domain::registry::{
@@ -23,6 +25,7 @@ use crate::domain::registry::{
 };
 use crate::services::access::{load_visible, VisibleProject};
 use crate::services::claims::check_stored_labels;
+use crate::services::commitments::{self, Acting};
 
 /// A project with its payers, rate card and settlement terms.
 #[derive(Debug, Serialize, ToSchema)]
@@ -56,6 +59,9 @@ pub struct ProjectView {
     pub settlement_frequency: SettlementFrequency,
     /// Days after its issue date that a settlement document is due.
     pub payment_terms_days: i32,
+    /// `agreed` once every payer has accepted its commitment (only then are claims
+    /// verified), `declined` if any payer has declined, `proposed` otherwise.
+    pub agreement: Agreement,
     /// Who pays for the outcomes, with their caps and shares.
     pub payers: Vec<PayerView>,
     /// The rate card: every outcome the project pays for.
@@ -100,6 +106,9 @@ pub struct PayerView {
     pub lead: bool,
     /// The fund a `central_top_up` payer pays from.
     pub fund_id: Option<String>,
+    /// Whether the payer has agreed its commitment: `proposed` until it accepts or declines
+    /// (`/v1/projects/{id}/commitments` has who, when and why).
+    pub commitment: CommitmentStatus,
     /// Running totals from the ledger; absent where the caller may not see this payer's
     /// money (a commissioner sees its own only).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -175,7 +184,15 @@ impl From<ProjectRecord> for ProjectView {
         let p = record.project;
         let currency = p.currency.clone();
         let money = |minor: i64| MoneyJson::from_minor(minor, &currency);
+        let commitment =
+            |text: &str| CommitmentStatus::from_db(text).unwrap_or(CommitmentStatus::Proposed);
         ProjectView {
+            agreement: agreement(
+                record
+                    .payers
+                    .iter()
+                    .map(|r| commitment(&r.payer.commitment)),
+            ),
             payers: record
                 .payers
                 .into_iter()
@@ -202,6 +219,7 @@ impl From<ProjectRecord> for ProjectView {
                     home_area_codes: r.home_area_codes,
                     lead: r.payer.lead,
                     fund_id: r.payer.fund_id,
+                    commitment: commitment(&r.payer.commitment),
                     totals: None,
                 })
                 .collect(),
@@ -326,6 +344,7 @@ pub fn scope_of(principal: &Principal) -> ProjectScope {
 pub async fn create(
     req: HttpRequest,
     pool: web::Data<Pool>,
+    config: web::Data<Config>,
     principal: Principal,
     body: JsonBody,
 ) -> Result<HttpResponse, ApiError> {
@@ -361,7 +380,11 @@ pub async fn create(
             }
         }
         let plan = validate_project(input, &facts)?;
-        let id = queries::insert_project(conn, &plan)?;
+        let acting = Acting {
+            principal: &creator,
+            at: config.clock.now(),
+        };
+        let id = commitments::create_project(conn, &plan, &acting)?;
         let project = load_visible(conn, &creator, &id)?;
         view_with_totals(conn, project, &creator)
     })

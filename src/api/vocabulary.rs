@@ -31,6 +31,10 @@ pub enum OutboxKind {
     CapNear,
     /// A payer's cap reached 100 %.
     CapReached,
+    /// A payer is asked to accept or decline its commitment to a project.
+    CommitmentProposed,
+    /// A payer accepted or declined its commitment; told to it and to the fund's owner.
+    CommitmentDecided,
 }
 
 /// Where an email of the outbox stands.
@@ -99,6 +103,14 @@ mod tests {
             (NotificationKind::ClaimRejected, OutboxKind::ClaimRejected),
             (NotificationKind::CapNear, OutboxKind::CapNear),
             (NotificationKind::CapReached, OutboxKind::CapReached),
+            (
+                NotificationKind::CommitmentProposed,
+                OutboxKind::CommitmentProposed,
+            ),
+            (
+                NotificationKind::CommitmentDecided,
+                OutboxKind::CommitmentDecided,
+            ),
         ];
         for (kind, documented) in kinds {
             assert_eq!(kind.as_str(), name(documented));

@@ -80,6 +80,27 @@ pub struct ProjectPayer {
     pub lead: bool,
     /// The fund a `central_top_up` payer pays from; none for other payers.
     pub fund_id: Option<String>,
+    /// Where the payer's agreement to its commitment stands (`CommitmentStatus`).
+    pub commitment: String,
+}
+
+/// One step in the history of a payer's commitment: made, proposed, accepted or declined.
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(treat_none_as_default_value = false, table_name = commitment_events)]
+pub struct CommitmentEvent {
+    pub id: String,
+    pub project_id: String,
+    pub payer_id: String,
+    pub status: String,
+    /// The token's subject that recorded or decided it.
+    pub decided_by: String,
+    /// The organisation they acted for; none for an admin.
+    pub decided_by_organisation_id: Option<String>,
+    pub decided_at: NaiveDateTime,
+    /// Why a commitment was declined.
+    pub reason: Option<String>,
+    /// What the step was, in words.
+    pub note: String,
 }
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]

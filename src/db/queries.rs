@@ -10,6 +10,7 @@ use diesel::result::Error as DieselError;
 use super::models::*;
 use super::schema::*;
 use super::{DbConn, MultiBackend};
+use crate::domain::commitment::Creator;
 use crate::domain::registry::{
     FundFacts, FundPlan, NewProject, OrganisationKind, OrganisationPlan, ProjectPlan,
 };
@@ -396,7 +397,13 @@ pub fn fund_facts(conn: &mut DbConn, fund_id: &str) -> Result<Option<FundFacts>,
 
 // --- projects --------------------------------------------------------------------------------
 
-pub fn insert_project(conn: &mut DbConn, plan: &ProjectPlan) -> Result<String, DieselError> {
+/// Stores a validated project; each payer's commitment stands as `creator` may make it
+/// (see [`Creator::commitment_of`]).
+pub fn insert_project(
+    conn: &mut DbConn,
+    plan: &ProjectPlan,
+    creator: Creator,
+) -> Result<String, DieselError> {
     let project = Project {
         id: new_id("prj"),
         name: plan.name.clone(),
@@ -438,6 +445,10 @@ pub fn insert_project(conn: &mut DbConn, plan: &ProjectPlan) -> Result<String, D
             share: payer.share.map(|s| s.to_string()),
             lead: payer.lead,
             fund_id: payer.fund_id.clone(),
+            commitment: creator
+                .commitment_of(&payer.organisation_id)
+                .as_str()
+                .to_owned(),
         });
         phases.extend(payer.phases.iter().map(|ph| PayerPhase {
             payer_id: payer_id.clone(),

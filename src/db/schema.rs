@@ -74,6 +74,7 @@ diesel::table! {
         share -> Nullable<Text>,
         lead -> Bool,
         fund_id -> Nullable<Text>,
+        commitment -> Text,
     }
 }
 
@@ -513,5 +514,19 @@ diesel::table! {
         changed_by -> Text,
         changed_by_organisation_id -> Nullable<Text>,
         changed_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    commitment_events (id) {
+        id -> Text,
+        project_id -> Text,
+        payer_id -> Text,
+        status -> Text,
+        decided_by -> Text,
+        decided_by_organisation_id -> Nullable<Text>,
+        decided_at -> Timestamp,
+        reason -> Nullable<Text>,
+        note -> Text,
     }
 }

@@ -11,10 +11,12 @@ use serde_json::{json, Value};
 
 use self::history::{Cast, HistorySummary, Planned};
 use crate::db::{queries, write_tx, DbConn};
+use crate::domain::access::{Principal, Role};
 use crate::domain::registry::{
     validate_fund, validate_organisation, validate_project, NewFund, NewOrganisation, NewProject,
     OrganisationKind, ProjectFacts,
 };
+use crate::services::commitments::{self, Acting};
 
 #[derive(Debug)]
 pub struct DemoSummary {
@@ -141,7 +143,18 @@ impl Loader<'_> {
             },
         )
         .map_err(|e| format!("demo project {name}: {e:?}"))?;
-        let id = queries::insert_project(self.conn, &plan).map_err(|e| e.to_string())?;
+        // The demo records contracts signed elsewhere, as an admin does.
+        let admin = Principal {
+            subject: "demo-loader".into(),
+            role: Role::Admin,
+            organisation_id: None,
+        };
+        let acting = Acting {
+            principal: &admin,
+            at: chrono::Utc::now().naive_utc(),
+        };
+        let id =
+            commitments::create_project(self.conn, &plan, &acting).map_err(|e| e.to_string())?;
         self.summary.projects += 1;
         Ok(id)
     }

@@ -240,6 +240,14 @@ pub enum Decider {
     },
 }
 
+/// Who accepts or declines a payer's commitment: an admin, or the payer's own people who
+/// commit its money (its commissioners; a central fund's fund managers).
+pub fn may_decide_commitment(principal: &Principal, payer_organisation_id: &str) -> bool {
+    principal.is_admin()
+        || (matches!(principal.role, Role::Commissioner | Role::FundManager)
+            && principal.acts_for(payer_organisation_id))
+}
+
 /// The capacity in which `principal` may decide the project's claims, if any.
 pub fn decider(principal: &Principal, project: &ProjectParties) -> Result<Decider, Denied> {
     let org = principal.org();
@@ -284,6 +292,31 @@ pub fn not_yours_to_decide() -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_commitment_is_decided_by_the_payer_s_own_people_who_commit_money_or_an_admin() {
+        let council = "org_council";
+        assert!(may_decide_commitment(&who(Role::Admin, ""), council));
+        assert!(may_decide_commitment(
+            &who(Role::Commissioner, council),
+            council
+        ));
+        assert!(may_decide_commitment(
+            &who(Role::FundManager, council),
+            council
+        ));
+        assert!(!may_decide_commitment(
+            &who(Role::Commissioner, "org_other"),
+            council
+        ));
+        assert!(!may_decide_commitment(
+            &who(Role::FundManager, "org_fund"),
+            council
+        ));
+        for role in [Role::Provider, Role::Validator] {
+            assert!(!may_decide_commitment(&who(role, council), council));
+        }
+    }
 
     fn who(role: Role, org: &str) -> Principal {
         Principal {

@@ -21,6 +21,7 @@ macro_rules! string_enum {
 
 pub mod access;
 pub mod claims;
+pub mod commitment;
 pub mod corrections;
 pub mod ledger;
 pub mod limits;

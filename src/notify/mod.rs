@@ -157,6 +157,8 @@ pub enum NotificationKind {
     ClaimRejected,
     CapNear,
     CapReached,
+    CommitmentProposed,
+    CommitmentDecided,
 }
 
 impl NotificationKind {
@@ -166,6 +168,8 @@ impl NotificationKind {
             NotificationKind::ClaimRejected => "claim_rejected",
             NotificationKind::CapNear => "cap_near",
             NotificationKind::CapReached => "cap_reached",
+            NotificationKind::CommitmentProposed => "commitment_proposed",
+            NotificationKind::CommitmentDecided => "commitment_decided",
         }
     }
 }
@@ -374,6 +378,58 @@ pub mod messages {
                 "The claim {claim_id} for outcome {outcome}, achieved on {achieved_on}, on {project} was rejected.\n\n\
                  Reason given: {reason}\n\nThe claim: </v1/claims/{claim_id}> (with your organisation's \
                  cofund API token, sent as the header \"Authorization: Bearer <token>\")\n"
+            ),
+        }
+    }
+
+    /// A payer's commitment to a project, for the messages that ask for it and answer.
+    pub struct Commitment<'a> {
+        pub project_id: &'a str,
+        pub project: &'a str,
+        pub payer_id: &'a str,
+        pub payer: &'a str,
+        pub max_commitment: &'a str,
+    }
+
+    pub fn commitment_proposed(c: &Commitment) -> Notification {
+        let (project, payer) = (text(c.project), text(c.payer));
+        Notification {
+            kind: NotificationKind::CommitmentProposed,
+            subject: format!(
+                "{project}: {payer} is asked to commit up to {}",
+                c.max_commitment
+            ),
+            body: format!(
+                "{payer} is named as a payer of {project}, committing up to {max}. The commitment \
+                 binds {payer} only once it accepts it, and no claim of the project is verified \
+                 until every payer has.\n\nThe project: </v1/projects/{id}>\n\
+                 To accept: POST </v1/projects/{id}/payers/{payer_id}/accept>\n\
+                 To decline, saying why: POST </v1/projects/{id}/payers/{payer_id}/decline> \
+                 with {{\"reason\": \"…\"}}\n\n\
+                 These open with your organisation's cofund API token (a commissioner's or a fund \
+                 manager's), sent as the header \"Authorization: Bearer <token>\".\n",
+                max = c.max_commitment,
+                id = c.project_id,
+                payer_id = c.payer_id,
+            ),
+        }
+    }
+
+    /// `status`: `accepted` or `declined`; `reason`: why it was declined.
+    pub fn commitment_decided(c: &Commitment, status: &str, reason: Option<&str>) -> Notification {
+        let (project, payer) = (text(c.project), text(c.payer));
+        let why = reason
+            .map(|r| format!("\nReason given: {}\n", text(r)))
+            .unwrap_or_default();
+        Notification {
+            kind: NotificationKind::CommitmentDecided,
+            subject: format!("{project}: {payer} has {status} its commitment"),
+            body: format!(
+                "{payer} has {status} its commitment of up to {max} to {project}.\n{why}\n\
+                 The project and where each payer's commitment stands: </v1/projects/{id}>\n\
+                 Its history: </v1/projects/{id}/commitments>\n",
+                max = c.max_commitment,
+                id = c.project_id,
             ),
         }
     }

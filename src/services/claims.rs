@@ -20,6 +20,7 @@ use crate::domain::claims::{
     check_eligibility, prerequisite_met, price_claim, ClaimInput, EligibilityWindow, OutcomeRule,
     PaidSoFar, Pricing, PriorClaim, Reason,
 };
+use crate::domain::commitment::{agreement, Agreement, CommitmentStatus};
 use crate::domain::ledger::{provider_amount, ProjectAccounts};
 use crate::domain::money::Currency;
 use crate::domain::money::MoneyJson;
@@ -116,6 +117,12 @@ pub fn check_stored_labels(record: &ProjectRecord) -> Result<(), CorruptTerms> {
         }
     }
     for r in &record.payers {
+        if CommitmentStatus::from_db(&r.payer.commitment).is_none() {
+            let row = format!("payer {}", r.payer.id);
+            let problem = "not proposed, accepted or declined";
+            let value = &r.payer.commitment;
+            return Err(CorruptTerms::new(&p.id, row, "commitment", value, problem));
+        }
         if PayerRole::from_db(&r.payer.role).is_none() {
             let row = format!("payer {}", r.payer.id);
             let problem = "not a payer role";
@@ -225,6 +232,32 @@ impl ProjectRules {
 
     pub fn project_id(&self) -> &str {
         &self.record.project.id
+    }
+
+    /// Refuses to split money until every payer has accepted its commitment: a commitment
+    /// binds a payer only once it has agreed it.
+    fn check_agreed(&self) -> Result<(), ServiceError> {
+        let statuses = self.record.payers.iter().map(|p| {
+            CommitmentStatus::from_db(&p.payer.commitment).unwrap_or(CommitmentStatus::Proposed)
+        });
+        let waiting: Vec<&str> = self
+            .record
+            .payers
+            .iter()
+            .filter(|p| p.payer.commitment != CommitmentStatus::Accepted.as_str())
+            .map(|p| p.payer.organisation_id.as_str())
+            .collect();
+        match agreement(statuses) {
+            Agreement::Agreed => Ok(()),
+            Agreement::Declined => Err(ServiceError::Conflict(format!(
+                "a payer has declined its commitment, so the project's claims are never verified (payers not accepted: {})",
+                waiting.join(", ")
+            ))),
+            Agreement::Proposed => Err(ServiceError::Conflict(format!(
+                "the project's claims are verified once every payer has accepted its commitment; not yet accepted by {}",
+                waiting.join(", ")
+            ))),
+        }
     }
 
     fn money(&self, minor: i64) -> String {
@@ -686,6 +719,7 @@ fn verify_found(
     mut found: Vec<Claim>,
 ) -> Result<Vec<VerifyResult>, ServiceError> {
     let started = std::time::Instant::now();
+    rules.check_agreed()?;
     // Filtered here rather than in SQL, where the planner may prefer a project index over
     // the primary key and scan the project's every claim.
     found.retain(|c| c.project_id == rules.project_id());

@@ -5,6 +5,7 @@
 pub mod access;
 pub mod check;
 pub mod claims;
+pub mod commitments;
 pub mod corrections;
 pub mod error;
 pub mod notices;

@@ -4,6 +4,7 @@
 mod access;
 mod auth;
 mod claims;
+mod commitments;
 mod demo;
 mod disclosure;
 mod errors;
