@@ -46,6 +46,30 @@ pub struct Config {
     pub clock: crate::clock::Clock,
     /// What open data publishes, and how often it is rebuilt.
     pub open_data: OpenDataSettings,
+    /// Which bulk requests run as jobs, and whether this process runs them.
+    pub jobs: JobSettings,
+}
+
+/// Long bulk work as jobs (see `services::jobs`).
+#[derive(Debug, Clone)]
+pub struct JobSettings {
+    /// A bulk file of more rows than this, or a verification of more claims, runs as a job
+    /// (`COFUND_JOB_ROWS`).
+    pub rows: usize,
+    /// Whether this process runs jobs (a worker looks for them every second).
+    pub run: bool,
+}
+
+/// The default size beyond which bulk work runs as a job.
+pub const DEFAULT_JOB_ROWS: usize = 100_000;
+
+impl Default for JobSettings {
+    fn default() -> JobSettings {
+        JobSettings {
+            rows: DEFAULT_JOB_ROWS,
+            run: true,
+        }
+    }
 }
 
 /// Open data: the small-number threshold, the licence, and the rebuild interval.
@@ -255,6 +279,14 @@ impl Config {
         };
 
         let open_data = OpenDataSettings::from_env(&mut errors);
+        let mut jobs = JobSettings::default();
+        match var("COFUND_JOB_ROWS").map(|v| v.parse::<usize>()) {
+            None => {}
+            Some(Ok(n)) if (1..=200_000).contains(&n) => jobs.rows = n,
+            Some(_) => errors.push(
+                "COFUND_JOB_ROWS must be a whole number from 1 to 200000 (bulk requests of more rows run as jobs)".into(),
+            ),
+        }
 
         match (errors.is_empty(), jwt) {
             (true, Some(jwt)) => Ok(Config {
@@ -270,6 +302,7 @@ impl Config {
                 workers: None,
                 clock: crate::clock::Clock::system(),
                 open_data,
+                jobs,
             }),
             _ => Err(errors),
         }

@@ -119,17 +119,22 @@ fn run(command: Command, mut config: Config) -> Result<(), String> {
         Command::Check => {
             let pool = db::connect(&config.database, 1)?;
             let mut conn = pool.get().map_err(|e| e.to_string())?;
-            let mut report = cofund::services::check::run(&mut conn).map_err(|e| e.to_string())?;
-            println!(
-                "checked {} ledger entries, {} allocations, {} claims, {} payers",
-                report.entries, report.allocations, report.claims, report.payers
-            );
+            let bar = steps_bar(cofund::services::check::CHECK_STEPS + 1);
+            let mut report =
+                cofund::services::check::run_with_progress(&mut conn, &|step| bar.step(step))
+                    .map_err(|e| e.to_string())?;
+            bar.step("the open data, against the ledger");
             let open_data = cofund::services::open_data::build::check(
                 &mut conn,
                 config.open_data.rules(),
                 config.clock.now(),
             )
             .map_err(|e| e.to_string())?;
+            bar.finish_and_clear();
+            println!(
+                "checked {} ledger entries, {} allocations, {} claims, {} payers",
+                report.entries, report.allocations, report.claims, report.payers
+            );
             if open_data.violations.is_empty() {
                 println!(
                     "audited the open data of {} published projects against the ledger (k = {})",
@@ -166,13 +171,12 @@ fn run(command: Command, mut config: Config) -> Result<(), String> {
             let pool = db::connect(&config.database, 1)?;
             let mut conn = pool.get().map_err(|e| e.to_string())?;
             let now = config.clock.now();
-            let manifest = cofund::services::open_data::release::cut(
-                &mut conn,
-                &config.open_data,
-                now,
-                "cofund release",
-            )
-            .map_err(|e| e.to_string())?;
+            let release = cofund::services::open_data::release::cut_with_progress;
+            let bar = steps_bar(cofund::services::open_data::release::cut_steps());
+            let step = |what: &str| bar.step(what);
+            let manifest = release(&mut conn, &config.open_data, now, "cofund release", &step)
+                .map_err(|e| e.to_string())?;
+            bar.finish_and_clear();
             eprintln!(
                 "cofund: release {} cut: {} rows in {} tables, licence {}",
                 manifest.version,
@@ -227,7 +231,10 @@ fn organisation_must_exist(config: &Config, id: &str) -> Result<(), String> {
 fn load_demo(pool: &db::Pool, config: &Config) -> Result<(), String> {
     let mut conn = pool.get().map_err(|e| e.to_string())?;
     let started = std::time::Instant::now();
-    match demo::load(&mut conn, &config.pseudonym_key)? {
+    let bar = steps_bar(demo::LOAD_STEPS);
+    let loaded = demo::load_with_progress(&mut conn, &config.pseudonym_key, &|s| bar.step(s));
+    bar.finish_and_clear();
+    match loaded? {
         Some(summary) => {
             let h = &summary.history;
             eprintln!(
@@ -284,5 +291,32 @@ fn parse_ttl(raw: &str) -> Result<chrono::Duration, String> {
         "h" => Ok(chrono::Duration::hours(n)),
         "d" => Ok(chrono::Duration::days(n)),
         _ => Err(bad()),
+    }
+}
+
+/// A bar of `steps` steps on standard error for a long command, drawn only at a terminal (a
+/// log or a pipe gets none).
+struct StepsBar(indicatif::ProgressBar);
+
+fn steps_bar(steps: u64) -> StepsBar {
+    let bar = indicatif::ProgressBar::new(steps);
+    let style = indicatif::ProgressStyle::with_template(
+        "{spinner} [{bar:30}] {pos}/{len} {msg} ({elapsed})",
+    )
+    .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar());
+    bar.set_style(style.progress_chars("=> "));
+    bar.enable_steady_tick(std::time::Duration::from_millis(200));
+    StepsBar(bar)
+}
+
+impl StepsBar {
+    /// Starts the next step, named.
+    fn step(&self, name: &str) {
+        self.0.set_message(name.to_owned());
+        self.0.inc(1);
+    }
+
+    fn finish_and_clear(&self) {
+        self.0.finish_and_clear();
     }
 }

@@ -185,6 +185,15 @@ fn run(
         config.open_data.clone(),
         config.clock.clone(),
     )?);
+    let running_jobs = crate::services::jobs::RunningJobs::default();
+    let jobs = web::Data::new(crate::workers::JobWorker::start(
+        pool.clone(),
+        config.jobs.clone(),
+        config.clock.clone(),
+        running_jobs.clone(),
+        crate::api::jobs::problem_json,
+    )?);
+    let running_jobs = web::Data::new(running_jobs);
     let pool = web::Data::new(pool);
     let authenticator = web::Data::new(Authenticator::new(config.jwt.clone()));
     let shared_config = web::Data::new(config.clone());
@@ -237,6 +246,8 @@ fn run(
             .app_data(statistics.clone())
             .app_data(mail.clone())
             .app_data(open_data.clone())
+            .app_data(jobs.clone())
+            .app_data(running_jobs.clone())
             .app_data(authenticator.clone())
             .app_data(shared_config.clone())
             .app_data(web::PayloadConfig::new(max_body))

@@ -108,3 +108,79 @@ impl OpenDataRefresher {
         }))
     }
 }
+
+/// Runs the jobs of long bulk requests ([`crate::services::jobs`]), one at a time, in a thread
+/// of its own that looks for one every second. Several processes on one PostgreSQL may each
+/// run one: a job is taken by one of them only. The thread ends when the application drops
+/// this handle.
+pub struct JobWorker {
+    _stop: Mutex<Sender<()>>,
+}
+
+/// How long the job worker waits between looks for a job.
+const JOB_POLL: std::time::Duration = std::time::Duration::from_secs(1);
+
+impl JobWorker {
+    pub fn start(
+        pool: Pool,
+        settings: crate::config::JobSettings,
+        clock: crate::clock::Clock,
+        running: crate::services::jobs::RunningJobs,
+        problem: fn(crate::services::error::ServiceError) -> serde_json::Value,
+    ) -> Result<Option<JobWorker>, String> {
+        if !settings.run {
+            return Ok(None);
+        }
+        let (stop, stopped) = channel::<()>();
+        std::thread::Builder::new()
+            .name("cofund-jobs".into())
+            .spawn(move || {
+                while let Err(std::sync::mpsc::RecvTimeoutError::Timeout) =
+                    stopped.recv_timeout(JOB_POLL)
+                {
+                    // Every job waiting, one after another, before the next look.
+                    while run_one_job(&pool, &clock, &running, problem) {}
+                }
+            })
+            .map_err(|e| format!("cannot start the job worker: {e}"))?;
+        Ok(Some(JobWorker {
+            _stop: Mutex::new(stop),
+        }))
+    }
+}
+
+/// Takes and runs one job; whether there was one.
+fn run_one_job(
+    pool: &Pool,
+    clock: &crate::clock::Clock,
+    running: &crate::services::jobs::RunningJobs,
+    problem: fn(crate::services::error::ServiceError) -> serde_json::Value,
+) -> bool {
+    use crate::services::jobs;
+    let Ok(mut conn) = pool.get() else {
+        return false;
+    };
+    let job = match jobs::take_next(&mut conn, clock.now()) {
+        Ok(Some(job)) => job,
+        Ok(None) => return false,
+        Err(e) => {
+            tracing::warn!(error = %e, "could not look for a job");
+            return false;
+        }
+    };
+    let on_postgres = matches!(&*conn, crate::db::DbConn::Pg(_));
+    let runner = jobs::Runner {
+        problem: &problem,
+        running,
+        progress_pool: on_postgres.then_some(pool),
+    };
+    tracing::info!(job_id = %job.id, kind = %job.kind, rows = job.rows_total, attempt = job.attempts, "job started");
+    match jobs::run(&mut conn, &job, &runner, clock.now()) {
+        Ok(state) => tracing::info!(job_id = %job.id, state = state.as_str(), "job ended"),
+        // Left running: its lease runs out and it is taken again.
+        Err(e) => {
+            tracing::warn!(job_id = %job.id, error = %e, "job interrupted; it will be taken again")
+        }
+    }
+    true
+}

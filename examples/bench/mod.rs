@@ -105,6 +105,7 @@ impl Bench {
                 refresh: None,
                 ..Default::default()
             },
+            jobs: Default::default(),
         };
         let app = cofund::startup::Application::build(&config).unwrap();
         let base = format!("http://127.0.0.1:{}", app.port());

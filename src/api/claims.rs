@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 
-use actix_web::http::header;
+use actix_web::http::{header, StatusCode};
 use actix_web::{web, HttpRequest, HttpResponse};
 use chrono::{NaiveDate, NaiveDateTime};
 use serde::{Deserialize, Serialize};
@@ -12,23 +12,27 @@ use utoipa::{IntoParams, ToSchema};
 use super::auth::{Principal, Role};
 use super::error::{ApiError, Problem};
 use super::extract::{self, parse_json, JsonBody, PageQuery};
-use super::{idempotent_create, with_db, Page};
+use super::jobs::JobView;
+use super::{idempotent_body, idempotent_create, with_db, Page};
 use crate::config::Config;
 use crate::db::models::{Allocation, Claim, ClaimAdjustment};
 use crate::db::queries::{AllocationFilter, ClaimFilter};
 use crate::db::{queries, write_tx, DbConn, Pool};
-use crate::domain::access::{decider, may_submit, MoneyScope};
+use crate::domain::access::{decider, MoneyScope};
 use crate::domain::claims::{AdjustmentKind, ClaimInput, Reason};
 use crate::domain::limits;
 use crate::domain::money::MoneyJson;
 use crate::domain::pseudonym::pseudonymise;
 use crate::metrics::{ClaimEvent, Metrics, Tally};
 use crate::services::access::{load_visible, AccessError, VisibleProject};
+use crate::services::bulk::{
+    self, project_for_provider, pseudonymise_rows, BulkReport, BulkVerifyReport, VerifyTarget,
+};
 use crate::services::claims::{
-    self as service, check_decider, lock_project, BulkMode, ProjectRules, RowResult, RowStatus,
-    Submitter, Verifier, VerifyResult,
+    self as service, check_decider, lock_project, BulkMode, ProjectRules, Submitter, Verifier,
 };
 use crate::services::error::ServiceError;
+use crate::services::jobs::{self, JobInput, RunningJobs};
 use crate::workers::StatisticsRefresher;
 
 /// Most rows one bulk file may hold; larger monthly returns are split into several files.
@@ -253,18 +257,6 @@ fn view_of(
     })
 }
 
-/// The project, visible to the caller and with the caller as its provider.
-fn project_for_provider(
-    conn: &mut DbConn,
-    principal: &Principal,
-    project_id: &str,
-) -> Result<VisibleProject, ApiError> {
-    principal.require(&[Role::Provider])?;
-    let project = load_visible(conn, principal, project_id)?;
-    may_submit(principal, &project.parties())?;
-    Ok(project)
-}
-
 fn rejected_problem(reasons: Vec<Reason>) -> ApiError {
     let detail = reasons
         .iter()
@@ -362,27 +354,6 @@ pub struct BulkQuery {
 #[schema(value_type = String, format = Binary)]
 #[allow(dead_code)] // documents the body; handlers read it as `web::Bytes`
 pub struct BulkFile(Vec<u8>);
-
-/// What became of a bulk file, row by row.
-#[derive(Debug, Serialize, ToSchema)]
-#[schema(example = crate::api::examples::bulk_report)]
-pub struct BulkReport {
-    /// The upload's id (`upl_…`), which verifyClaims takes; null when an all-or-nothing file was
-    /// refused.
-    pub upload_id: Option<String>,
-    /// How the file was taken.
-    pub mode: BulkMode,
-    /// How many claim rows the file held.
-    pub rows: usize,
-    /// Rows that meet every rule.
-    pub accepted: usize,
-    /// Rows that break at least one rule.
-    pub rejected: usize,
-    /// Claims stored: `accepted`, or none when an all-or-nothing file had a bad row.
-    pub stored: usize,
-    /// Every row's result, in file order.
-    pub results: Vec<RowResult>,
-}
 
 /// One CSV row: the columns of a claim, by header name.
 #[derive(Debug, Deserialize)]
@@ -538,6 +509,7 @@ fn parse_bulk(
     ),
     responses(
         (status = 201, description = "The file was taken: the report, with every row's result (under `accept_valid`, rejected rows are reported and not stored)", body = BulkReport),
+        (status = 202, description = "Run as a job (more rows than `COFUND_JOB_ROWS`, or `Prefer: respond-async`): poll its `Location`, `/v1/jobs/{id}`, for where it stands and, at the end, this report or the problem", body = JobView),
         (status = 422, description = "Invalid input (`errors`), or `all_or_nothing` and some rows break the rules: nothing is stored, and `results` reports every row", body = crate::api::error::documented::BulkSubmissionProblem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
@@ -574,47 +546,28 @@ pub async fn submit_bulk(
     let mode = query.mode.unwrap_or(BulkMode::AllOrNothing);
     let rows = parse_bulk(&content_type, &body)?;
     let project_id = project_id.into_inner();
-    let who = principal.clone();
     let total_rows = rows.len();
     tracing::info!(project_id = %project_id, rows = total_rows, ?mode, "bulk claims received");
+    // Pseudonymised at once: a job stores its rows, and a participant reference is never stored.
+    let rows = pseudonymise_rows(&config.pseudonym_key, &project_id, rows);
+    let who = principal.clone();
+    let at = config.clock.now();
+    if runs_as_job(&req, total_rows, &config) {
+        let accepted = StatusCode::ACCEPTED;
+        let job = idempotent_body(&pool, &principal, &req, &body, accepted, move |conn| {
+            project_for_provider(conn, &who, &project_id)?;
+            let input = JobInput::SubmitClaims { mode, rows };
+            let job = jobs::enqueue(conn, &who, &project_id, &input, total_rows, at)?;
+            tracing::info!(job_id = %job.id, rows = total_rows, "bulk claims queued as a job");
+            Ok(JobView::of(job, &RunningJobs::default()))
+        })
+        .await?;
+        return Ok(JobView::accepted_body(job));
+    }
     let stored_now = Tally::default();
     let tally = stored_now.clone();
     let response = idempotent_create(&pool, &principal, &req, &body, move |conn| {
-        lock_project(conn, &project_id)?;
-        let project = project_for_provider(conn, &who, &project_id)?;
-        let rules = ProjectRules::new(project.record, config.clock.today())?;
-        let submitter = Submitter {
-            subject: &who.subject,
-            organisation_id: who.organisation_id.as_deref().unwrap_or(""),
-            at: config.clock.now(),
-        };
-        let upload_id = queries::new_id("upl");
-        let (results, stored) =
-            service::submit(conn, &rules, &submitter, rows, mode, &config.pseudonym_key, Some(&upload_id))?;
-        let rejected = results.iter().filter(|r| r.status == RowStatus::Rejected).count();
-        let report = BulkReport {
-            // The upload is recorded unless an all-or-nothing file was refused.
-            upload_id: (mode == BulkMode::AcceptValid || rejected == 0).then_some(upload_id),
-            mode,
-            rows: results.len(),
-            accepted: results.len() - rejected,
-            rejected,
-            stored: stored.len(),
-            results,
-        };
-        tracing::info!(project_id = %project_id, rows = report.rows, accepted = report.accepted, rejected = report.rejected, "bulk claims checked");
-        if mode == BulkMode::AllOrNothing && rejected > 0 {
-            let mut extensions = serde_json::Map::new();
-            if let serde_json::Value::Object(fields) = serde_json::to_value(&report).unwrap_or_default() {
-                extensions.extend(fields);
-            }
-            return Err(ApiError::Refused {
-                slug: "bulk-rejected",
-                title: "Bulk file rejected",
-                detail: format!("{rejected} of {total_rows} rows break the rules; nothing was stored (send ?mode=accept_valid to store the good rows)"),
-                extensions: Box::new(extensions),
-            });
-        }
+        let report = bulk::submit_file(conn, &who, &project_id, rows, mode, at, &|_| {})?;
         tally.add(report.stored as u64);
         Ok(report)
     })
@@ -626,6 +579,18 @@ pub async fn submit_bulk(
         statistics.after_bulk_write(total_rows, &["claims"]);
     }
     Ok(response)
+}
+
+/// Whether a bulk request of `rows` runs as a job: beyond `COFUND_JOB_ROWS`, or when the
+/// client asks with `Prefer: respond-async` (RFC 7240).
+fn runs_as_job(req: &HttpRequest, rows: usize, config: &Config) -> bool {
+    let asks = req
+        .headers()
+        .get_all("prefer")
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|p| p.trim().eq_ignore_ascii_case("respond-async"));
+    asks || rows > config.jobs.rows
 }
 
 /// A claim the caller may see, with its project: a provider sees only its own projects'
@@ -704,6 +669,7 @@ pub async fn verify_one(
                 organisation_id: principal.organisation_id.as_deref(),
                 capacity: decider(&principal, &project.parties())?,
                 at: clock.now(),
+                progress: None,
             };
             let money = project.money(&principal);
             let currency = project.record.project.currency.clone();
@@ -760,20 +726,6 @@ pub struct BulkVerifyRequest {
     pub upload_id: Option<String>,
 }
 
-/// What verifying many claims did, claim by claim.
-#[derive(Debug, Serialize, ToSchema)]
-#[schema(example = crate::api::examples::bulk_verify_report)]
-pub struct BulkVerifyReport {
-    /// How many claims were asked for: the `claim_ids` given, or every claim of the upload.
-    pub requested: usize,
-    /// How many were verified.
-    pub verified: usize,
-    /// How many were not verified; `results` says why.
-    pub refused: usize,
-    /// Every requested claim's result, in the order of `claim_ids` when they were given.
-    pub results: Vec<VerifyResult>,
-}
-
 /// Verify many submitted claims of a project in one call.
 #[utoipa::path(
     post, path = "/v1/projects/{id}/claims/verify", tag = "claims", operation_id = "verifyClaims",
@@ -782,21 +734,20 @@ pub struct BulkVerifyReport {
     request_body = BulkVerifyRequest,
     responses(
         (status = 200, description = "Every claim's result", body = BulkVerifyReport),
+        (status = 202, description = "Run as a job (more claims than `COFUND_JOB_ROWS`, or `Prefer: respond-async`): poll its `Location`, `/v1/jobs/{id}`", body = JobView),
         (status = 403, description = "Not an admin, a validator of the project or its lead commissioner", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
 )]
 pub async fn verify_many(
+    req: HttpRequest,
     pool: web::Data<Pool>,
     config: web::Data<Config>,
-    metrics: web::Data<Metrics>,
-    statistics: web::Data<StatisticsRefresher>,
     principal: Principal,
     project_id: web::Path<String>,
     body: JsonBody,
-) -> Result<web::Json<BulkVerifyReport>, ApiError> {
+) -> Result<HttpResponse, ApiError> {
     principal.require(DECIDERS)?;
-    let clock = config.clock.clone();
     let request: BulkVerifyRequest = body.parse()?;
     if request.claim_ids.is_empty() == request.upload_id.is_none() {
         return Err(ApiError::validation(
@@ -811,29 +762,52 @@ pub async fn verify_many(
         ));
     }
     let project_id = project_id.into_inner();
+    let target = match request.upload_id {
+        Some(upload) => VerifyTarget::Upload(upload),
+        None => VerifyTarget::Claims(request.claim_ids),
+    };
+    let at = config.clock.now();
+    let rows = match &target {
+        VerifyTarget::Claims(ids) => ids.len(),
+        VerifyTarget::Upload(upload) => {
+            let upload = upload.clone();
+            with_db(&pool, move |conn| {
+                Ok(queries::upload_claim_count(conn, &upload)?)
+            })
+            .await?
+        }
+    };
+    if runs_as_job(&req, rows, &config) {
+        let job = with_db(&pool, move |conn| {
+            write_tx(conn, |conn| {
+                // Refused now, as the request would be, if the caller may not decide.
+                let project = load_visible(conn, &principal, &project_id)?;
+                decider(&principal, &project.parties())?;
+                let input = JobInput::VerifyClaims { target };
+                Ok(jobs::enqueue(
+                    conn,
+                    &principal,
+                    &project_id,
+                    &input,
+                    rows,
+                    at,
+                )?)
+            })
+        })
+        .await?;
+        return Ok(JobView::of(job, &RunningJobs::default()).accepted());
+    }
     let started = std::time::Instant::now();
     let report = with_db(&pool, move |conn| {
         write_tx(conn, |conn| {
-            lock_project(conn, &project_id)?;
-            let project = load_visible(conn, &principal, &project_id)?;
-            let verifier = Verifier {
-                subject: &principal.subject,
-                organisation_id: principal.organisation_id.as_deref(),
-                capacity: decider(&principal, &project.parties())?,
-                at: clock.now(),
-            };
-            let rules = ProjectRules::new(project.record, clock.today())?;
-            let (ids, results) = match &request.upload_id {
-                None => {
-                    let ids = request.claim_ids.clone();
-                    let results = service::verify(conn, &rules, &verifier, &ids)?;
-                    (ids, results)
-                }
-                Some(upload) => service::verify_upload(conn, &rules, &verifier, upload)?,
-            };
-            let verified = results.iter().filter(|r| r.verified).count();
-            tracing::info!(project_id = %project_id, requested = ids.len(), verified, "claims verified");
-            Ok(BulkVerifyReport { requested: ids.len(), verified, refused: results.len() - verified, results })
+            Ok(bulk::verify_claims(
+                conn,
+                &principal,
+                &project_id,
+                &target,
+                at,
+                &|_| {},
+            )?)
         })
     })
     .await?;
@@ -841,10 +815,14 @@ pub async fn verify_many(
         elapsed_ms = started.elapsed().as_millis() as u64,
         "bulk verification committed"
     );
-    metrics.claims(ClaimEvent::verified, report.verified as u64);
+    if let Some(metrics) = req.app_data::<web::Data<Metrics>>() {
+        metrics.claims(ClaimEvent::verified, report.verified as u64);
+    }
     // A verification changes no column that the planner chooses claims' indexes by.
-    statistics.after_bulk_write(report.verified, &["allocations", "ledger_entries"]);
-    Ok(web::Json(report))
+    if let Some(statistics) = req.app_data::<web::Data<StatisticsRefresher>>() {
+        statistics.after_bulk_write(report.verified, &["allocations", "ledger_entries"]);
+    }
+    Ok(HttpResponse::Ok().json(report))
 }
 
 /// Why a claim is rejected or revoked.

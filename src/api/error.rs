@@ -214,7 +214,7 @@ pub mod documented {
         #[serde(flatten)]
         problem: Problem,
         #[serde(flatten)]
-        report: crate::api::claims::BulkReport,
+        report: crate::services::bulk::BulkReport,
     }
 
     /// What submitting one claim can be refused with (422).
@@ -352,6 +352,22 @@ impl From<ServiceError> for ApiError {
             ServiceError::Conflict(m) => ApiError::Conflict(m),
             ServiceError::Busy(m) => ApiError::Unavailable(m),
             ServiceError::Internal(m) => ApiError::Internal(m),
+            ServiceError::BulkRejected(report) => {
+                let detail = format!(
+                    "{} of {} rows break the rules; nothing was stored (send ?mode=accept_valid to store the good rows)",
+                    report.rejected, report.rows
+                );
+                let mut extensions = serde_json::Map::new();
+                if let Ok(serde_json::Value::Object(fields)) = serde_json::to_value(&*report) {
+                    extensions.extend(fields);
+                }
+                ApiError::Refused {
+                    slug: "bulk-rejected",
+                    title: "Bulk file rejected",
+                    detail,
+                    extensions: Box::new(extensions),
+                }
+            }
         }
     }
 }

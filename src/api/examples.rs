@@ -120,6 +120,25 @@ pub fn commitments() -> Value {
     })
 }
 
+/// A 150,000-row monthly file, taken as a job and half checked.
+pub fn job_view() -> Value {
+    json!({
+        "id": "job_01a1c2d3e4f5789a0b1c2d3e4f5a6b7c",
+        "kind": "submit_claims",
+        "project_id": PROJECT,
+        "state": "running",
+        "rows_total": 150000,
+        "rows_done": 75000,
+        "rows_left": 75000,
+        "attempts": 1,
+        "created_at": "2026-10-05T09:00:00Z",
+        "started_at": "2026-10-05T09:00:01Z",
+        "finished_at": null,
+        "result": null,
+        "problem": null
+    })
+}
+
 pub fn project_view() -> Value {
     json!({
         "id": PROJECT,

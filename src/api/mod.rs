@@ -11,6 +11,7 @@ pub mod extract;
 pub mod finance;
 pub mod funds;
 pub mod health;
+pub mod jobs;
 pub mod metrics;
 pub mod open_data;
 pub mod openapi;
@@ -88,10 +89,30 @@ where
     T: Serialize + Send + 'static,
     F: FnOnce(&mut DbConn) -> Result<T, ApiError> + Send + 'static,
 {
+    let body = idempotent_body(pool, principal, request, body, StatusCode::CREATED, create).await?;
+    Ok(HttpResponse::build(StatusCode::CREATED)
+        .content_type("application/json")
+        .body(body))
+}
+
+/// [`idempotent_create`] answering `status`: the body of the response, the first one's for a
+/// retry.
+pub async fn idempotent_body<T, F>(
+    pool: &web::Data<Pool>,
+    principal: &Principal,
+    request: &HttpRequest,
+    body: &[u8],
+    status: StatusCode,
+    create: F,
+) -> Result<String, ApiError>
+where
+    T: Serialize + Send + 'static,
+    F: FnOnce(&mut DbConn) -> Result<T, ApiError> + Send + 'static,
+{
     let key = extract::idempotency_key(request)?;
     let fingerprint = request_fingerprint(request, body);
     let scope = principal.idempotency_scope();
-    let body = with_db(pool, move |conn| {
+    with_db(pool, move |conn| {
         db::write_tx(conn, |conn| {
             if let Some(key) = &key {
                 let reservation = db::models::IdempotencyRecord {
@@ -109,16 +130,13 @@ where
             let created = create(conn)?;
             let body = serde_json::to_string(&created).map_err(internal)?;
             if let Some(key) = &key {
-                let status = i32::from(StatusCode::CREATED.as_u16());
+                let status = i32::from(status.as_u16());
                 db::queries::store_idempotent_response(conn, &scope, key, status, &body)?;
             }
             Ok(body)
         })
     })
-    .await?;
-    Ok(HttpResponse::build(StatusCode::CREATED)
-        .content_type("application/json")
-        .body(body))
+    .await
 }
 
 /// What makes two requests the same request: method, path and query, content type, body.
@@ -266,6 +284,11 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .get(projects::get)
             .patch(corrections::correct_project)
             .default_service(not_allowed("GET, PATCH")),
+    )
+    .service(
+        web::resource("/v1/jobs/{id}")
+            .get(jobs::get)
+            .default_service(not_allowed("GET")),
     )
     .service(
         web::resource("/v1/projects/{id}/commitments")

@@ -5,8 +5,8 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use super::{
-    claims, commitments, corrections, documents, error, finance, funds, health, metrics, open_data,
-    organisations, outbox, projects, vocabulary, Page,
+    claims, commitments, corrections, documents, error, finance, funds, health, jobs, metrics,
+    open_data, organisations, outbox, projects, vocabulary, Page,
 };
 use crate::domain::{money, registry, FieldError};
 
@@ -24,7 +24,7 @@ use crate::domain::{money, registry, FieldError};
         projects::create, projects::list, projects::get,
         corrections::correct_organisation, corrections::correct_fund, corrections::correct_project,
         corrections::organisation_history, corrections::fund_history, corrections::project_history,
-        commitments::list, commitments::accept, commitments::decline,
+        commitments::list, commitments::accept, commitments::decline, jobs::get,
         claims::submit_one, claims::submit_bulk, claims::list, claims::get,
         claims::verify_one, claims::verify_many, claims::reject, claims::revoke,
         claims::allocations_list,
@@ -52,8 +52,9 @@ use crate::domain::{money, registry, FieldError};
         crate::domain::commitment::CommitmentStatus, crate::domain::commitment::Agreement,
         Page<organisations::OrganisationView>, Page<funds::FundView>, Page<projects::ProjectView>,
         crate::domain::claims::ClaimInput, crate::domain::claims::Reason,
-        claims::ClaimView, claims::AllocationView, claims::BulkReport, claims::BulkVerifyRequest,
-        claims::BulkVerifyReport, claims::ReasonRequest,
+        claims::ClaimView, claims::AllocationView, crate::services::bulk::BulkReport, claims::BulkVerifyRequest,
+        crate::services::bulk::BulkVerifyReport, claims::ReasonRequest, jobs::JobView,
+        crate::services::jobs::JobState,
         Page<claims::ClaimView>, Page<claims::AllocationView>,
         documents::SettlementRequest, documents::SettlementReport, documents::DocumentSummary,
         documents::DocumentView, documents::LineView, documents::PaymentView, documents::EventView,

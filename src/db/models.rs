@@ -398,3 +398,28 @@ pub struct OutboxMessage {
     pub created_at: NaiveDateTime,
     pub sent_at: Option<NaiveDateTime>,
 }
+
+/// A long bulk request, run by a worker (see `services::jobs`).
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(treat_none_as_default_value = false, table_name = jobs)]
+pub struct Job {
+    pub id: String,
+    pub kind: String,
+    pub project_id: String,
+    /// Who asked: the token's subject, role and organisation (none for an admin).
+    pub subject: String,
+    pub role: String,
+    pub organisation_id: Option<String>,
+    /// JSON: what to work on (pseudonymised rows, or claim ids).
+    pub input: String,
+    pub state: String,
+    pub rows_total: i64,
+    pub rows_done: i64,
+    pub attempts: i32,
+    pub lease_until: Option<NaiveDateTime>,
+    /// JSON: the report, or the problem that refused the work.
+    pub result: Option<String>,
+    pub created_at: NaiveDateTime,
+    pub started_at: Option<NaiveDateTime>,
+    pub finished_at: Option<NaiveDateTime>,
+}

@@ -753,6 +753,15 @@ pub fn store_idempotent_response(
 
 // --- claims and the ledger, as the API reads them ---------------------------------------------
 
+/// How many claims an upload holds.
+pub fn upload_claim_count(conn: &mut DbConn, upload_id: &str) -> Result<usize, DieselError> {
+    let n: i64 = claims::table
+        .filter(claims::upload_id.eq(upload_id))
+        .count()
+        .get_result(conn)?;
+    Ok(usize::try_from(n).unwrap_or(0))
+}
+
 pub fn find_claim(conn: &mut DbConn, id: &str) -> Result<Option<Claim>, DieselError> {
     claims::table
         .find(id)

@@ -530,3 +530,24 @@ diesel::table! {
         note -> Text,
     }
 }
+
+diesel::table! {
+    jobs (id) {
+        id -> Text,
+        kind -> Text,
+        project_id -> Text,
+        subject -> Text,
+        role -> Text,
+        organisation_id -> Nullable<Text>,
+        input -> Text,
+        state -> Text,
+        rows_total -> BigInt,
+        rows_done -> BigInt,
+        attempts -> Integer,
+        lease_until -> Nullable<Timestamp>,
+        result -> Nullable<Text>,
+        created_at -> Timestamp,
+        started_at -> Nullable<Timestamp>,
+        finished_at -> Nullable<Timestamp>,
+    }
+}

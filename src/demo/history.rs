@@ -279,6 +279,7 @@ fn verify_file(
         organisation_id: Some(&cast.validator_id),
         capacity: Decider::Validator,
         at: decided_at,
+        progress: None,
     };
     let ids: Vec<String> = claims.iter().map(|c| c.id.clone()).collect();
     let results =

@@ -29,6 +29,19 @@ pub struct DemoSummary {
 /// Loads the demo into an empty database; returns `None` when it already holds data.
 /// `pseudonym_key` pseudonymises the history's participants, as the server's own key does.
 pub fn load(conn: &mut DbConn, pseudonym_key: &[u8]) -> Result<Option<DemoSummary>, String> {
+    load_with_progress(conn, pseudonym_key, &|_| {})
+}
+
+/// How many steps [`load_with_progress`] tells of: the registry, each project's history, and
+/// the billing addresses.
+pub const LOAD_STEPS: u64 = 7;
+
+/// [`load`], telling `step` what it starts, in [`LOAD_STEPS`] steps.
+pub fn load_with_progress(
+    conn: &mut DbConn,
+    pseudonym_key: &[u8],
+    step: &dyn Fn(&str),
+) -> Result<Option<DemoSummary>, String> {
     write_tx(conn, |conn| -> Result<Option<DemoSummary>, LoadError> {
         if queries::count_organisations(conn)? > 0 {
             return Ok(None);
@@ -45,8 +58,10 @@ pub fn load(conn: &mut DbConn, pseudonym_key: &[u8]) -> Result<Option<DemoSummar
             addresses: Vec::new(),
             summary,
         };
+        step("the registry");
         let stories = loader.build().map_err(LoadError)?;
         for (n, (cast, plans)) in stories.into_iter().enumerate() {
+            step(&format!("the history of project {} of 5", n + 1));
             let seed = 100 + n as u64;
             let summary = &mut loader.summary.history;
             history::play(loader.conn, &cast, plans, seed, pseudonym_key, summary)
@@ -54,6 +69,7 @@ pub fn load(conn: &mut DbConn, pseudonym_key: &[u8]) -> Result<Option<DemoSummar
         }
         // The billing addresses come last: the history's documents and cap warnings are the
         // past, and were never to be emailed.
+        step("billing addresses");
         queries::add_billing_emails(loader.conn, &loader.addresses)?;
         Ok(Some(loader.summary))
     })

@@ -44,6 +44,18 @@ impl Role {
             Role::Validator => "validator",
         }
     }
+
+    pub fn from_db(text: &str) -> Option<Role> {
+        [
+            Role::Admin,
+            Role::FundManager,
+            Role::Commissioner,
+            Role::Provider,
+            Role::Validator,
+        ]
+        .into_iter()
+        .find(|r| r.as_str() == text)
+    }
 }
 
 /// Whether an organisation of `kind` may act in `role`: fund managers for central funds,

@@ -11,7 +11,7 @@ use super::limits::{self, MAX_QUANTITY};
 use super::registry::OutcomeUnit;
 
 /// One claim as a provider submits it.
-#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({
     "participant_ref": "HC-2026-00417",
@@ -54,7 +54,7 @@ pub struct ClaimInput {
 }
 
 /// Why a claim was refused, with a stable code a program can act on.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[schema(example = json!({"code": "duplicate", "detail": "EMPLOYED_13W has already been claimed for this participant"}))]
 pub struct Reason {
     /// Stable code of the rule broken, such as `duplicate`, `outside_service_period` or
@@ -319,16 +319,32 @@ fn quantity_out_of_range(outcome: &OutcomeRule) -> Reason {
     )
 }
 
-/// The text fields of a claim, held to the limits every stored text is held to. Reasons name
-/// the field, never its value: a value may be a participant reference in the wrong column.
+/// What is wrong with a participant reference, checked where it is pseudonymised (the
+/// reference itself goes no further). Reasons never repeat it.
+pub fn participant_ref_reasons(reference: &str) -> Vec<Reason> {
+    let mut reasons = Vec::new();
+    if let Some(problem) = limits::text_problem(reference, limits::MAX_PARTICIPANT_REF_CHARS, false)
+    {
+        reasons.push(Reason::new(
+            "bad_text",
+            format!("participant_ref {problem}"),
+        ));
+    }
+    if reference.trim().is_empty() {
+        reasons.push(Reason::new(
+            "participant_ref",
+            "participant_ref must not be empty",
+        ));
+    }
+    reasons
+}
+
+/// The other text fields of a claim, held to the limits every stored text is held to. Reasons
+/// name the field, never its value: a value may be a participant reference in the wrong
+/// column.
 fn text_reasons(claim: &ClaimInput) -> Vec<Reason> {
     let mut reasons = Vec::new();
     let fields = [
-        (
-            "participant_ref",
-            Some(claim.participant_ref.as_str()),
-            limits::MAX_PARTICIPANT_REF_CHARS,
-        ),
         (
             "outcome_code",
             Some(claim.outcome_code.as_str()),
@@ -349,12 +365,6 @@ fn text_reasons(claim: &ClaimInput) -> Vec<Reason> {
         if let Some(problem) = value.and_then(|v| limits::text_problem(v, max, false)) {
             reasons.push(Reason::new("bad_text", format!("{field} {problem}")));
         }
-    }
-    if claim.participant_ref.trim().is_empty() {
-        reasons.push(Reason::new(
-            "participant_ref",
-            "participant_ref must not be empty",
-        ));
     }
     for (field, date) in [
         ("achieved_on", Some(claim.achieved_on)),

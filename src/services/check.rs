@@ -19,9 +19,18 @@ pub struct CheckReport {
     pub violations: Vec<String>,
 }
 
+/// How many steps [`run_with_progress`] tells of.
+pub const CHECK_STEPS: u64 = 9;
+
 pub fn run(conn: &mut DbConn) -> QueryResult<CheckReport> {
+    run_with_progress(conn, &|_| {})
+}
+
+/// [`run`], telling `step` the name of each of its [`CHECK_STEPS`] steps as it starts it.
+pub fn run_with_progress(conn: &mut DbConn, step: &dyn Fn(&str)) -> QueryResult<CheckReport> {
     let mut report = CheckReport::default();
 
+    step("entries balance");
     // 1. Every entry balances: its provider line plus its allocations' amounts and shortfalls
     //    is zero. Every allocation belongs to an entry of its own claim.
     let provider_lines = totals::grouped(
@@ -88,6 +97,7 @@ pub fn run(conn: &mut DbConn) -> QueryResult<CheckReport> {
     }
     report.allocations = allocations::table.count().get_result::<i64>(conn)? as usize;
 
+    step("payers within their caps");
     // 3. No payer above its maximum commitment, none below zero.
     let payer_totals = totals::grouped(
         conn,
@@ -114,6 +124,7 @@ pub fn run(conn: &mut DbConn) -> QueryResult<CheckReport> {
         }
     }
 
+    step("claims' allocations");
     // 4. Each claim's allocations add up to what it pays: its payable amount while verified,
     //    nothing once revoked, and no allocations at all before verification.
     let claim_allocated = totals::grouped(
@@ -154,6 +165,7 @@ pub fn run(conn: &mut DbConn) -> QueryResult<CheckReport> {
         }
     }
 
+    step("providers' dues");
     // 5. What is due to each project's provider equals what its verified claims pay, and the
     //    contract and participant caps hold.
     let provider_due = totals::grouped(
@@ -205,6 +217,7 @@ pub fn run(conn: &mut DbConn) -> QueryResult<CheckReport> {
             }
         }
     }
+    step("running totals");
     // 6. The running totals kept beside the ledger agree with it.
     //    The balance of each account, spelled out as `domain::ledger` names them.
     let mut account_balances: HashMap<String, i64> = HashMap::new();
@@ -263,6 +276,7 @@ pub fn run(conn: &mut DbConn) -> QueryResult<CheckReport> {
         }
     }
 
+    step("stored terms");
     // 7. Every project's stored terms parse: a corrupt share, phase, unit or cap policy would
     //    otherwise be refused only when a claim of the project is next priced.
     let project_ids: Vec<String> = projects::table.select(projects::id).load(conn)?;
@@ -275,6 +289,7 @@ pub fn run(conn: &mut DbConn) -> QueryResult<CheckReport> {
         }
     }
 
+    step("adjustments");
     // 8. Every stored adjustment names a kind cofund knows (a corrupt one would be shown as
     //    another, or fail the claim's every read).
     let kinds: Vec<String> = claim_adjustments::table
@@ -289,6 +304,7 @@ pub fn run(conn: &mut DbConn) -> QueryResult<CheckReport> {
         }
     }
 
+    step("payers' funds");
     // 9. A payer that pays from a fund is a central top-up that owns it: a fund's commitments
     //    count exactly its own payers.
     let owners: HashMap<String, String> = funds::table
@@ -317,6 +333,7 @@ pub fn run(conn: &mut DbConn) -> QueryResult<CheckReport> {
             ));
         }
     }
+    step("settlement documents");
     check_documents(conn, &mut report)?;
     Ok(report)
 }

@@ -24,7 +24,6 @@ use crate::domain::commitment::{agreement, Agreement, CommitmentStatus};
 use crate::domain::ledger::{provider_amount, ProjectAccounts};
 use crate::domain::money::Currency;
 use crate::domain::money::MoneyJson;
-use crate::domain::pseudonym::pseudonymise;
 use crate::domain::registry::{
     CapPolicy, OutcomeUnit, PayerRole, SettlementFrequency, SettlementRoute,
 };
@@ -32,6 +31,7 @@ use crate::domain::shares::parse_share;
 use crate::domain::split::{
     phase_schedule_gap, share_weights, split, PayerPart, PayerShareTerms, Phases,
 };
+use crate::services::bulk::{pseudonymise_rows, FileRow, Progress};
 use crate::services::error::ServiceError;
 
 pub const SUBMITTED: &str = "submitted";
@@ -355,15 +355,26 @@ pub fn submit(
     pseudonym_key: &[u8],
     upload_id: Option<&str>,
 ) -> Result<(Vec<RowResult>, Vec<Claim>), ServiceError> {
+    let rows = pseudonymise_rows(pseudonym_key, rules.project_id(), rows);
+    submit_rows(conn, rules, submitter, rows, mode, upload_id, &|_| {})
+}
+
+/// [`submit`] for rows whose participants are already pseudonymised; `progress` is told the
+/// rows checked as it goes.
+pub fn submit_rows(
+    conn: &mut DbConn,
+    rules: &ProjectRules,
+    submitter: &Submitter,
+    rows: Vec<FileRow>,
+    mode: BulkMode,
+    upload_id: Option<&str>,
+    progress: Progress,
+) -> Result<(Vec<RowResult>, Vec<Claim>), ServiceError> {
     let project_id = rules.project_id();
-    let pseudonyms: Vec<Option<String>> = rows
-        .iter()
-        .map(|r| {
-            r.as_ref()
-                .ok()
-                .map(|c| pseudonymise(pseudonym_key, project_id, &c.participant_ref))
-        })
-        .collect();
+    let (rows, pseudonyms): (Vec<_>, Vec<_>) = rows
+        .into_iter()
+        .map(|r| (r.claim.map(|c| (c, r.participant_reasons)), r.pseudonym))
+        .unzip();
     let mut wanted: Vec<&str> = pseudonyms.iter().flatten().map(String::as_str).collect();
     wanted.sort_unstable();
     wanted.dedup();
@@ -374,11 +385,21 @@ pub fn submit(
     let mut accepted = Vec::new();
     for (index, (row, pseudonym)) in rows.into_iter().zip(pseudonyms).enumerate() {
         let row_number = index + 1;
+        if row_number % PROGRESS_EVERY == 0 {
+            progress(row_number);
+        }
         let checked = match (row, pseudonym) {
             (Err(reasons), _) => Err(reasons),
-            (Ok(input), Some(pseudonym)) => {
+            (Ok((input, mut participant_reasons)), Some(pseudonym)) => {
                 let prior = history.get(&pseudonym).map(Vec::as_slice).unwrap_or(&[]);
-                check_row(rules, &input, prior).map(|(rule, ok)| (input, pseudonym, rule, ok))
+                match check_row(rules, &input, prior) {
+                    Ok(_) if !participant_reasons.is_empty() => Err(participant_reasons),
+                    Ok((rule, ok)) => Ok((input, pseudonym, rule, ok)),
+                    Err(mut more) => {
+                        participant_reasons.append(&mut more);
+                        Err(participant_reasons)
+                    }
+                }
             }
             (Ok(_), None) => unreachable!("every readable row was given a pseudonym"),
         };
@@ -464,6 +485,7 @@ pub fn submit(
             .execute(conn)?;
     }
     insert_rows!(conn, claims::table, &accepted)?;
+    progress(results.len());
     Ok((results, accepted))
 }
 
@@ -629,7 +651,12 @@ pub struct Verifier<'a> {
     pub capacity: Decider,
     /// When they decide: the time the allocations are posted at.
     pub at: NaiveDateTime,
+    /// Told the claims decided so far, as a batch goes.
+    pub progress: Option<Progress<'a>>,
 }
+
+/// How often, in rows, long work reports its progress.
+const PROGRESS_EVERY: usize = 1_000;
 
 /// Running totals of a project while a batch of claims is verified: the stored totals plus
 /// what this batch has added so far (`deltas`, written back once at the end).
@@ -726,9 +753,12 @@ fn verify_found(
     let (mut results, todo) = triage(claim_ids, &found, verifier);
     let mut batch = Batch::start(conn, rules, &todo, verifier.at)?;
     let loaded = started.elapsed();
-    for claim in todo {
+    for (n, claim) in todo.into_iter().enumerate() {
         let result = batch.decide(claim, verifier)?;
         results.insert(claim.id.clone(), result);
+        if let Some(progress) = verifier.progress.filter(|_| (n + 1) % PROGRESS_EVERY == 0) {
+            progress(n + 1);
+        }
     }
     let decided = started.elapsed();
     // Caps crossed by this batch are told once, from the totals before and after it.

@@ -23,6 +23,9 @@ pub enum ServiceError {
     /// time, a PostgreSQL serialization failure or deadlock); retrying as it is may succeed.
     #[error("{0}")]
     Busy(String),
+    /// An all-or-nothing bulk file with a bad row: nothing is stored; the report says which.
+    #[error("{} of {} rows break the rules", .0.rejected, .0.rows)]
+    BulkRejected(Box<crate::services::bulk::BulkReport>),
     /// Stored data that cannot be trusted, or a broken invariant: logged, never shown.
     #[error("{0}")]
     Internal(String),

@@ -3,11 +3,13 @@
 //! together or not at all.
 
 pub mod access;
+pub mod bulk;
 pub mod check;
 pub mod claims;
 pub mod commitments;
 pub mod corrections;
 pub mod error;
+pub mod jobs;
 pub mod notices;
 pub mod open_data;
 pub mod position;

@@ -252,3 +252,34 @@ async fn what_an_admin_records_is_agreed_as_it_is_made_and_the_history_says_so()
     let path = format!("/v1/projects/{id}/commitments");
     app.get(&path, Some(&stranger)).await.assert_problem(404);
 }
+
+#[tokio::test]
+async fn a_project_is_published_as_open_data_only_once_every_payer_has_agreed() {
+    let app = spawn_app().await;
+    let p = parties(&app).await;
+    let manager = app.token(Role::FundManager, Some(&p.central));
+    let mut body = project_body(&p);
+    body["published"] = json!(true);
+    let project = app.post("/v1/projects", Some(&manager), &body).await;
+    let project = project.assert_status(201).clone();
+    let published = || async {
+        app.post("/v1/open-data/rebuild", Some(&app.admin()), &json!({}))
+            .await
+            .assert_status(200);
+        let rows = app.get("/open-data/v1/projects", None).await;
+        rows.assert_status(200)["rows"].as_array().unwrap().len()
+    };
+    assert_eq!(
+        published().await,
+        0,
+        "a proposed commitment is not public fact"
+    );
+    for council in [&p.council_a, &p.council_b] {
+        let accept = decision_path(&project, council, "accept");
+        let token = app.token(Role::Commissioner, Some(council));
+        app.post(&accept, Some(&token), &json!({}))
+            .await
+            .assert_status(200);
+    }
+    assert_eq!(published().await, 1);
+}

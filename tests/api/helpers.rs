@@ -5,7 +5,7 @@ use std::net::TcpListener;
 
 use cofund::api::auth::{Authenticator, Role};
 use cofund::clock::Clock;
-use cofund::config::{Config, Environment, JwtSettings, OpenDataSettings};
+use cofund::config::{Config, Environment, JobSettings, JwtSettings, OpenDataSettings};
 use cofund::db::{DatabaseUrl, Pool};
 use cofund::notify::MailSettings;
 use cofund::startup::Application;
@@ -41,6 +41,8 @@ pub struct Options {
     pub open_data: OpenDataSettings,
     /// Serve `/metrics` on an address of its own ([`TestApp::metrics_address`]).
     pub metrics_bind: bool,
+    /// Which bulk requests run as jobs, and whether this server runs them.
+    pub jobs: JobSettings,
 }
 
 impl Default for Options {
@@ -56,6 +58,7 @@ impl Default for Options {
                 ..OpenDataSettings::default()
             },
             metrics_bind: false,
+            jobs: JobSettings::default(),
         }
     }
 }
@@ -148,6 +151,7 @@ pub async fn spawn_app_with(options: Options) -> TestApp {
         workers: Some(options.workers),
         clock: clock.clone(),
         open_data: options.open_data.clone(),
+        jobs: options.jobs.clone(),
     };
     // The application main builds, on a port of its own.
     let app = Application::build(&config).expect("the application starts");
@@ -294,6 +298,7 @@ impl TestApp {
                 refresh: None,
                 ..OpenDataSettings::default()
             },
+            jobs: JobSettings::default(),
         };
         let app = Application::build(&config).expect("a second server starts");
         let address = format!("http://127.0.0.1:{}", app.port());

@@ -10,6 +10,7 @@ mod disclosure;
 mod errors;
 mod hardening;
 mod helpers;
+mod jobs;
 mod mail;
 mod metrics;
 mod migrations;

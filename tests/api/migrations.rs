@@ -30,8 +30,8 @@ fn migrate_first(conn: &mut DbConn, count: usize) {
 
 /// Migrations after the lean ledger (the third): the payers' own funds, settlement, open data,
 /// frozen open data, adjustments, registry corrections, the frozen blocks' parts, how
-/// documents were settled, the open-data caps' states.
-const MIGRATIONS_AFTER_THE_LEDGER: usize = 10;
+/// documents were settled, the open-data caps' states, agreement to commitments, jobs.
+const MIGRATIONS_AFTER_THE_LEDGER: usize = 12;
 
 fn revert_last(conn: &mut DbConn) {
     match conn {
@@ -242,7 +242,7 @@ fn central_top_ups_stored_before_payer_funds_pay_from_their_projects_fund() {
         DbConn::Pg(c) => c.batch_execute(PAYERS_BEFORE_THEIR_FUNDS).unwrap(),
         DbConn::Sqlite(c) => c.batch_execute(PAYERS_BEFORE_THEIR_FUNDS).unwrap(),
     }
-    assert_eq!(db::run_migrations(&mut conn).unwrap(), 9);
+    assert_eq!(db::run_migrations(&mut conn).unwrap(), 11);
     let payers: Vec<PayerFund> =
         diesel::sql_query("SELECT id, fund_id FROM project_payers ORDER BY id")
             .load(&mut conn)
@@ -255,6 +255,35 @@ fn central_top_ups_stored_before_payer_funds_pay_from_their_projects_fund() {
         payers,
         vec![payer("pyr_a", Some("fund_old")), payer("pyr_b", None)]
     );
+    // Commitments made before agreement was asked for stand as made, and their history says so.
+    #[derive(diesel::QueryableByName, Debug, PartialEq)]
+    struct Commitment {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        payer_id: String,
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        commitment: String,
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        status: String,
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        note: String,
+    }
+    let commitments: Vec<Commitment> = diesel::sql_query(
+        "SELECT e.payer_id, p.commitment, e.status, e.note FROM commitment_events e \
+         JOIN project_payers p ON p.id = e.payer_id ORDER BY e.payer_id",
+    )
+    .load(&mut conn)
+    .unwrap();
+    assert_eq!(commitments.len(), 2);
+    for c in &commitments {
+        assert_eq!(
+            (c.commitment.as_str(), c.status.as_str()),
+            ("accepted", "accepted")
+        );
+        assert!(
+            c.note.contains("before a payer's agreement was asked for"),
+            "{c:?}"
+        );
+    }
     // The fund's commitments are still counted: its top-up pays from it.
     assert_eq!(
         cofund::db::queries::fund_committed_minor(&mut conn, "fund_old").unwrap(),

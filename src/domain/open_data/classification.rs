@@ -94,6 +94,9 @@ pub static COLUMNS: &[(&str, &[(&str, Visibility)])] = &[
             ("share", Public),
             ("lead", Public),
             ("fund_id", Public),
+            // Only agreed projects are published: where a payer's commitment stands is
+            // the registry's business until then.
+            ("commitment", Private),
         ],
     ),
     (
@@ -449,6 +452,43 @@ pub static COLUMNS: &[(&str, &[(&str, Visibility)])] = &[
         ],
     ),
     // Who corrected which registry record, and how: internal bookkeeping.
+    // Who decided each commitment, and why: the registry's own record.
+    (
+        "commitment_events",
+        &[
+            ("id", Private),
+            ("project_id", Private),
+            ("payer_id", Private),
+            ("status", Private),
+            ("decided_by", Private),
+            ("decided_by_organisation_id", Private),
+            ("decided_at", Private),
+            ("reason", Private),
+            ("note", Private),
+        ],
+    ),
+    // Long bulk requests: pseudonymised claim rows and their reports, never published.
+    (
+        "jobs",
+        &[
+            ("id", Private),
+            ("kind", Private),
+            ("project_id", Private),
+            ("subject", Private),
+            ("role", Private),
+            ("organisation_id", Private),
+            ("input", Private),
+            ("state", Private),
+            ("rows_total", Private),
+            ("rows_done", Private),
+            ("attempts", Private),
+            ("lease_until", Private),
+            ("result", Private),
+            ("created_at", Private),
+            ("started_at", Private),
+            ("finished_at", Private),
+        ],
+    ),
     (
         "registry_changes",
         &[

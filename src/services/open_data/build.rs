@@ -14,8 +14,9 @@ use super::history;
 use crate::db::backend_specific::{self, LockableTable};
 use crate::db::dynamic::{self, Param};
 use crate::db::models::ProjectRecord;
-use crate::db::schema::{funds, organisations, projects, published_tables};
+use crate::db::schema::{funds, organisations, project_payers, projects, published_tables};
 use crate::db::{self, queries, DbConn};
+use crate::domain::commitment::CommitmentStatus;
 use crate::domain::open_data::catalog::{self, Table, TABLES};
 use crate::domain::open_data::publish::{publish_with, ProjectPublication, Rules, Scrutiny};
 use crate::domain::open_data::rows::{
@@ -97,8 +98,13 @@ pub fn published_rows(
     now: NaiveDateTime,
     scrutiny: Scrutiny,
 ) -> Result<(Tables, BuildReport, Additions), ServiceError> {
+    // Published, and agreed: a commitment its payer has not accepted is not public fact.
+    let unaccepted = project_payers::table
+        .filter(project_payers::project_id.eq(projects::id))
+        .filter(project_payers::commitment.ne(CommitmentStatus::Accepted.as_str()));
     let ids: Vec<String> = projects::table
         .filter(projects::published.eq(true))
+        .filter(diesel::dsl::not(diesel::dsl::exists(unaccepted)))
         .order(projects::id)
         .select(projects::id)
         .load(conn)?;

@@ -85,12 +85,30 @@ pub fn cut(
     now: NaiveDateTime,
     by: &str,
 ) -> Result<Manifest, ServiceError> {
+    cut_with_progress(conn, settings, now, by, &|_| {})
+}
+
+/// How many steps [`cut_with_progress`] tells of: the rebuild, each table, the package.
+pub fn cut_steps() -> u64 {
+    TABLES.len() as u64 + 2
+}
+
+/// [`cut`], telling `step` what it starts, in [`cut_steps`] steps.
+pub fn cut_with_progress(
+    conn: &mut DbConn,
+    settings: &OpenDataSettings,
+    now: NaiveDateTime,
+    by: &str,
+    step: &dyn Fn(&str),
+) -> Result<Manifest, ServiceError> {
     db::write_tx(conn, |conn| {
         backend_specific::lock_row_for_update(conn, LockableTable::PublishedTables, "funds")?;
+        step("rebuilding the published tables");
         let report = build::rebuild_locked(conn, settings.rules(), now)?;
         let version = next_version(conn, now.date())?;
         let mut out = Vec::new();
         for table in TABLES {
+            step(&format!("writing {}.csv", table.name));
             out.push(File {
                 name: format!("{}.csv", table.name),
                 media_type: "text/csv; charset=utf-8",
@@ -125,6 +143,7 @@ pub fn cut(
             media_type: "text/plain; charset=utf-8",
             content: sums.into_bytes(),
         });
+        step("packaging the release");
         let zipped = zip_of(&out)?;
         out.push(File {
             name: zip_name(&version),

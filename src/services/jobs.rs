@@ -1,0 +1,334 @@
+//! Long bulk work as jobs: a large file of claims, or a large verification, is stored with who
+//! asked and answered at once (202, with the job's URL); a worker takes it and runs the same
+//! use case as the request would have ([`crate::services::bulk`]) in one transaction, so that
+//! all of it is applied or none. Rows done are told as the work goes (to this process at once,
+//! and written to the job on PostgreSQL, where other processes read it). A process that dies
+//! mid-job loses its transaction: the job's lease runs out and a worker takes it again from
+//! the start, up to [`MAX_ATTEMPTS`] times; then it is failed, with nothing applied.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use chrono::{Duration, NaiveDateTime};
+use diesel::prelude::*;
+
+use crate::db::models::Job;
+use crate::db::queries::new_id;
+use crate::db::schema::jobs;
+use crate::db::{write_tx, DbConn, Pool};
+use crate::domain::access::{Principal, Role};
+use crate::services::bulk::{self, FileRow, VerifyTarget};
+use crate::services::claims::BulkMode;
+use crate::services::error::ServiceError;
+
+/// How long a worker holds a job before another may take it (the process that took it is
+/// taken to have died): longer than any job of [`crate::api::claims::MAX_BULK_ROWS`] rows runs.
+pub const LEASE: Duration = Duration::minutes(15);
+/// A job whose process died this many times is failed rather than taken again.
+pub const MAX_ATTEMPTS: i32 = 3;
+
+/// Where a job stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum JobState {
+    /// Waiting for a worker.
+    Queued,
+    /// A worker is running it.
+    Running,
+    /// Done: `result` is the report the request would have answered.
+    Succeeded,
+    /// Refused or given up: `problem` says why; nothing of it was applied.
+    Failed,
+}
+
+impl JobState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            JobState::Queued => "queued",
+            JobState::Running => "running",
+            JobState::Succeeded => "succeeded",
+            JobState::Failed => "failed",
+        }
+    }
+
+    pub fn from_db(text: &str) -> Option<JobState> {
+        [
+            JobState::Queued,
+            JobState::Running,
+            JobState::Succeeded,
+            JobState::Failed,
+        ]
+        .into_iter()
+        .find(|s| s.as_str() == text)
+    }
+}
+
+/// What a job does, with what it works on.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case", tag = "kind")]
+pub enum JobInput {
+    /// A bulk file of claims, its participants pseudonymised.
+    SubmitClaims { mode: BulkMode, rows: Vec<FileRow> },
+    /// Claims to verify.
+    VerifyClaims { target: VerifyTarget },
+}
+
+impl JobInput {
+    fn kind(&self) -> &'static str {
+        match self {
+            JobInput::SubmitClaims { .. } => "submit_claims",
+            JobInput::VerifyClaims { .. } => "verify_claims",
+        }
+    }
+}
+
+/// Stores a job for `who` on `project_id`, queued; `rows` is how many rows it works on.
+pub fn enqueue(
+    conn: &mut DbConn,
+    who: &Principal,
+    project_id: &str,
+    input: &JobInput,
+    rows: usize,
+    at: NaiveDateTime,
+) -> Result<Job, ServiceError> {
+    let job = Job {
+        id: new_id("job"),
+        kind: input.kind().to_owned(),
+        project_id: project_id.to_owned(),
+        subject: who.subject.clone(),
+        role: who.role.as_str().to_owned(),
+        organisation_id: who.organisation_id.clone(),
+        input: serde_json::to_string(input)
+            .map_err(|e| ServiceError::Internal(format!("a job's input: {e}")))?,
+        state: JobState::Queued.as_str().to_owned(),
+        rows_total: rows as i64,
+        rows_done: 0,
+        attempts: 0,
+        lease_until: None,
+        result: None,
+        created_at: at,
+        started_at: None,
+        finished_at: None,
+    };
+    diesel::insert_into(jobs::table)
+        .values(&job)
+        .execute(conn)?;
+    Ok(job)
+}
+
+/// The job, for the organisation that asked for it (or an admin); anyone else is told there is
+/// none.
+pub fn get(conn: &mut DbConn, viewer: &Principal, id: &str) -> Result<Job, ServiceError> {
+    let not_found = || ServiceError::NotFound("no job with this id that you can see".into());
+    let job: Job = jobs::table
+        .find(id)
+        .select(Job::as_select())
+        .first(conn)
+        .optional()?
+        .ok_or_else(not_found)?;
+    let own = match job.organisation_id.as_deref() {
+        Some(org) => viewer.acts_for(org),
+        None => viewer.subject == job.subject,
+    };
+    if viewer.is_admin() || own {
+        Ok(job)
+    } else {
+        Err(not_found())
+    }
+}
+
+/// Rows done by the jobs this process is running, by job id: read before the stored count.
+#[derive(Debug, Clone, Default)]
+pub struct RunningJobs(Arc<Mutex<HashMap<String, usize>>>);
+
+impl RunningJobs {
+    pub fn rows_done(&self, job_id: &str) -> Option<usize> {
+        self.0.lock().ok()?.get(job_id).copied()
+    }
+
+    fn set(&self, job_id: &str, done: usize) {
+        if let Ok(mut running) = self.0.lock() {
+            running.insert(job_id.to_owned(), done);
+        }
+    }
+
+    fn forget(&self, job_id: &str) {
+        if let Ok(mut running) = self.0.lock() {
+            running.remove(job_id);
+        }
+    }
+}
+
+/// Takes the oldest job that is queued, or whose lease ran out, for this worker until
+/// `now + LEASE`; a job out of attempts is failed instead. One statement per candidate, so that
+/// two workers never take the same job.
+pub fn take_next(conn: &mut DbConn, now: NaiveDateTime) -> Result<Option<Job>, ServiceError> {
+    let queued = JobState::Queued.as_str();
+    let running = JobState::Running.as_str();
+    let candidates: Vec<Job> = jobs::table
+        .filter(
+            jobs::state
+                .eq(queued)
+                .or(jobs::state.eq(running).and(jobs::lease_until.lt(now))),
+        )
+        .order(jobs::created_at)
+        .limit(5)
+        .select(Job::as_select())
+        .load(conn)?;
+    for job in candidates {
+        if job.attempts >= MAX_ATTEMPTS {
+            let why =
+                "the job was started and interrupted too many times; nothing of it was applied";
+            give_up(conn, &job.id, now, why)?;
+            continue;
+        }
+        let taken = diesel::update(jobs::table.find(&job.id))
+            .filter(jobs::state.eq(&job.state))
+            .filter(jobs::attempts.eq(job.attempts))
+            .set((
+                jobs::state.eq(running),
+                jobs::attempts.eq(job.attempts + 1),
+                jobs::lease_until.eq(Some(now + LEASE)),
+                jobs::started_at.eq(Some(now)),
+            ))
+            .execute(conn)?;
+        if taken == 1 {
+            return Ok(Some(Job {
+                state: running.to_owned(),
+                attempts: job.attempts + 1,
+                ..job
+            }));
+        }
+    }
+    Ok(None)
+}
+
+/// What the worker is given to run a job: how to show a failure, and the clock.
+pub struct Runner<'a> {
+    /// A refusal as the request would have answered it (a problem document).
+    pub problem: &'a (dyn Fn(ServiceError) -> serde_json::Value + Sync),
+    pub running: &'a RunningJobs,
+    /// Where progress is written for other processes to read; none on SQLite, whose one
+    /// writer is the job itself.
+    pub progress_pool: Option<&'a Pool>,
+}
+
+/// Runs a taken job in one transaction and records how it ended.
+pub fn run(
+    conn: &mut DbConn,
+    job: &Job,
+    runner: &Runner,
+    now: NaiveDateTime,
+) -> Result<JobState, ServiceError> {
+    let input: JobInput = serde_json::from_str(&job.input)
+        .map_err(|e| ServiceError::Internal(format!("job {}: its input: {e}", job.id)))?;
+    let who = principal_of(job)?;
+    let last_written = Mutex::new(std::time::Instant::now());
+    let progress = |done: usize| {
+        runner.running.set(&job.id, done);
+        write_progress(runner.progress_pool, &last_written, &job.id, done);
+    };
+    // Received when it was asked for, so that a job taken again decides as the first would.
+    let at = job.created_at;
+    let outcome = write_tx(conn, |conn| -> Result<String, ServiceError> {
+        let report = match &input {
+            JobInput::SubmitClaims { mode, rows } => {
+                let report = bulk::submit_file(
+                    conn,
+                    &who,
+                    &job.project_id,
+                    rows.clone(),
+                    *mode,
+                    at,
+                    &progress,
+                )?;
+                serde_json::to_string(&report)
+            }
+            JobInput::VerifyClaims { target } => {
+                let report =
+                    bulk::verify_claims(conn, &who, &job.project_id, target, now, &progress)?;
+                serde_json::to_string(&report)
+            }
+        }
+        .map_err(|e| ServiceError::Internal(format!("a job's report: {e}")))?;
+        finish(
+            conn,
+            &job.id,
+            JobState::Succeeded,
+            &report,
+            job.rows_total,
+            now,
+        )?;
+        Ok(report)
+    });
+    runner.running.forget(&job.id);
+    match outcome {
+        Ok(_) => Ok(JobState::Succeeded),
+        // Busy: the database could not serve it now; the lease runs out and it is taken again.
+        Err(ServiceError::Busy(e)) => Err(ServiceError::Busy(e)),
+        Err(refused) => {
+            let problem = (runner.problem)(refused).to_string();
+            write_tx(conn, |conn| {
+                finish(conn, &job.id, JobState::Failed, &problem, 0, now)
+            })?;
+            Ok(JobState::Failed)
+        }
+    }
+}
+
+fn principal_of(job: &Job) -> Result<Principal, ServiceError> {
+    let role = Role::from_db(&job.role).ok_or_else(|| {
+        ServiceError::Internal(format!("job {}: a stored role is unknown", job.id))
+    })?;
+    Ok(Principal {
+        subject: job.subject.clone(),
+        role,
+        organisation_id: job.organisation_id.clone(),
+    })
+}
+
+fn finish(
+    conn: &mut DbConn,
+    id: &str,
+    state: JobState,
+    result: &str,
+    rows_done: i64,
+    now: NaiveDateTime,
+) -> Result<(), ServiceError> {
+    diesel::update(jobs::table.find(id))
+        .set((
+            jobs::state.eq(state.as_str()),
+            jobs::result.eq(Some(result)),
+            jobs::rows_done.eq(rows_done),
+            jobs::lease_until.eq(None::<NaiveDateTime>),
+            jobs::finished_at.eq(Some(now)),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+fn give_up(conn: &mut DbConn, id: &str, now: NaiveDateTime, why: &str) -> Result<(), ServiceError> {
+    let problem = serde_json::json!({
+        "type": "/problems/job-interrupted", "title": "Job interrupted", "status": 500, "detail": why,
+    });
+    finish(conn, id, JobState::Failed, &problem.to_string(), 0, now)
+}
+
+/// Writes the rows done, at most once a second, on a connection of its own (PostgreSQL only).
+fn write_progress(pool: Option<&Pool>, last: &Mutex<std::time::Instant>, id: &str, done: usize) {
+    let Some(pool) = pool else { return };
+    let Ok(mut last) = last.lock() else { return };
+    if last.elapsed() < std::time::Duration::from_secs(1) {
+        return;
+    }
+    *last = std::time::Instant::now();
+    let written = pool.get().map_err(|e| e.to_string()).and_then(|mut conn| {
+        diesel::update(jobs::table.find(id))
+            .set(jobs::rows_done.eq(done as i64))
+            .execute(&mut *conn)
+            .map_err(|e| e.to_string())
+    });
+    if let Err(e) = written {
+        tracing::warn!(job_id = id, error = %e, "could not write a job's progress");
+    }
+}
