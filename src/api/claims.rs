@@ -836,6 +836,20 @@ pub struct ReasonRequest {
     pub reason: String,
 }
 
+impl ReasonRequest {
+    /// The reason, trimmed, if it is 1 to 2,000 characters.
+    pub fn validated(self) -> Result<String, ApiError> {
+        let reason = self.reason.trim().to_owned();
+        if reason.is_empty() || reason.chars().count() > 2000 {
+            return Err(ApiError::validation(
+                "reason",
+                "a reason of 1 to 2000 characters is required",
+            ));
+        }
+        Ok(reason)
+    }
+}
+
 /// What rejecting or revoking a claim does: the claim, who, why, when.
 type Decision = fn(&mut DbConn, &Claim, &str, &str, NaiveDateTime) -> Result<(), ServiceError>;
 
@@ -859,14 +873,7 @@ async fn decide(
 ) -> Result<web::Json<ClaimView>, ApiError> {
     principal.require(DECIDERS)?;
     let clock = config.clock.clone();
-    let request: ReasonRequest = body.parse()?;
-    let reason = request.reason.trim().to_owned();
-    if reason.is_empty() || reason.chars().count() > 2000 {
-        return Err(ApiError::validation(
-            "reason",
-            "a reason of 1 to 2000 characters is required",
-        ));
-    }
+    let reason = body.parse::<ReasonRequest>()?.validated()?;
     let view = with_db(&pool, move |conn| {
         write_tx(conn, |conn| {
             let (claim, _) = load_claim(conn, &principal, &id)?;

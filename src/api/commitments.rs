@@ -178,13 +178,6 @@ pub async fn decline(
     path: web::Path<(String, String)>,
     body: JsonBody,
 ) -> Result<web::Json<CommitmentsView>, ApiError> {
-    let reason = body.parse::<ReasonRequest>()?.reason.trim().to_owned();
-    if reason.is_empty() || reason.chars().count() > 2000 {
-        return Err(ApiError::validation(
-            "reason",
-            "a reason of 1 to 2000 characters is required",
-        ));
-    }
-    let decision = Decision::Decline(reason);
+    let decision = Decision::Decline(body.parse::<ReasonRequest>()?.validated()?);
     decide(pool, config, principal, path.into_inner(), decision).await
 }

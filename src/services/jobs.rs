@@ -264,8 +264,18 @@ pub fn run(
     runner.running.forget(&job.id);
     match outcome {
         Ok(_) => Ok(JobState::Succeeded),
-        // Busy: the database could not serve it now; the lease runs out and it is taken again.
-        Err(ServiceError::Busy(e)) => Err(ServiceError::Busy(e)),
+        // Busy: the database could not serve it now; queued again, to be taken in a moment.
+        Err(ServiceError::Busy(e)) => {
+            write_tx(conn, |conn| {
+                diesel::update(jobs::table.find(&job.id))
+                    .set((
+                        jobs::state.eq(JobState::Queued.as_str()),
+                        jobs::lease_until.eq(None::<NaiveDateTime>),
+                    ))
+                    .execute(conn)
+            })?;
+            Err(ServiceError::Busy(e))
+        }
         Err(refused) => {
             let problem = (runner.problem)(refused).to_string();
             write_tx(conn, |conn| {
