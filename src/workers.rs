@@ -174,9 +174,10 @@ fn run_one_job(
         problem: &problem,
         running,
         progress_pool: on_postgres.then_some(pool),
+        clock,
     };
     tracing::info!(job_id = %job.id, kind = %job.kind, rows = job.rows_total, attempt = job.attempts, "job started");
-    match jobs::run(&mut conn, &job, &runner, clock.now()) {
+    match jobs::run(&mut conn, &job, &runner) {
         Ok(state) => tracing::info!(job_id = %job.id, state = state.as_str(), "job ended"),
         // Left running: its lease runs out and it is taken again.
         Err(e) => {

@@ -13,7 +13,7 @@ use super::auth::{Principal, Role};
 use super::error::{ApiError, Problem};
 use super::extract::{self, parse_json, JsonBody, PageQuery};
 use super::jobs::JobView;
-use super::{idempotent_body, idempotent_create, with_db, Page};
+use super::{idempotent_body, idempotent_create, stored_response, with_db, Page};
 use crate::config::Config;
 use crate::db::models::{Allocation, Claim, ClaimAdjustment};
 use crate::db::queries::{AllocationFilter, ClaimFilter};
@@ -562,7 +562,7 @@ pub async fn submit_bulk(
             Ok(JobView::of(job, &RunningJobs::default()))
         })
         .await?;
-        return Ok(JobView::accepted_body(job));
+        return Ok(stored_response(job));
     }
     let stored_now = Tally::default();
     let tally = stored_now.clone();
@@ -589,6 +589,8 @@ fn runs_as_job(req: &HttpRequest, rows: usize, config: &Config) -> bool {
         .get_all("prefer")
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(','))
+        // A preference's parameters (`respond-async; …`) do not change it.
+        .filter_map(|p| p.split(';').next())
         .any(|p| p.trim().eq_ignore_ascii_case("respond-async"));
     asks || rows > config.jobs.rows
 }
@@ -780,9 +782,11 @@ pub async fn verify_many(
     if runs_as_job(&req, rows, &config) {
         let job = with_db(&pool, move |conn| {
             write_tx(conn, |conn| {
-                // Refused now, as the request would be, if the caller may not decide.
+                // Refused now, as the request would be, if the caller may not decide or the
+                // project is not agreed.
                 let project = load_visible(conn, &principal, &project_id)?;
                 decider(&principal, &project.parties())?;
+                service::require_agreed(&project.record)?;
                 let input = JobInput::VerifyClaims { target };
                 Ok(jobs::enqueue(
                     conn,

@@ -8,7 +8,7 @@ use utoipa::ToSchema;
 use super::auth::Principal;
 use super::claims::ReasonRequest;
 use super::error::{ApiError, Problem};
-use super::extract::JsonBody;
+use super::extract::{JsonBody, NoBody};
 use super::with_db;
 use crate::config::Config;
 use crate::db::models::CommitmentEvent;
@@ -137,13 +137,14 @@ async fn decide(
 /// Accept a proposed commitment.
 #[utoipa::path(
     post, path = "/v1/projects/{id}/payers/{payer_id}/accept", tag = "registry", operation_id = "acceptCommitment",
-    description = "The payer's own commissioners (a council, an NHS body) or fund managers (a central fund), or an admin. Accepts the payer's `proposed` commitment: who and when are recorded, and the payer's billing contacts and the fund's owner are emailed. Once every payer has accepted, the project's claims are verified. A commitment already accepted or declined is a 409. No body.",
+    description = "The payer's own commissioners (a council, an NHS body) or fund managers (a central fund), or an admin. Accepts the payer's `proposed` commitment: who and when are recorded, and the payer's billing contacts and the fund's owner are emailed. Once every payer has accepted, the project's claims are verified. A commitment already accepted or declined is a 409. No body (a body other than `{}` is a 422, and nothing is done).",
     params(("id" = String, Path), ("payer_id" = String, Path)),
     responses(
         (status = 200, description = "Accepted: the project's commitments", body = CommitmentsView),
         (status = 403, description = "Not the payer's own commissioner or fund manager, nor an admin", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such project or payer, or a project the caller cannot see", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "The commitment is not `proposed`", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "A body was sent (accepting takes none)", body = crate::api::error::documented::ValidationProblem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
 )]
@@ -152,6 +153,8 @@ pub async fn accept(
     config: web::Data<Config>,
     principal: Principal,
     path: web::Path<(String, String)>,
+    // A body is a mistake, perhaps a decline's reason sent to the wrong door: nothing is done.
+    _no_body: NoBody,
 ) -> Result<web::Json<CommitmentsView>, ApiError> {
     decide(pool, config, principal, path.into_inner(), Decision::Accept).await
 }

@@ -667,6 +667,7 @@ pub fn fund_position() -> Value {
             "organisation_id": DWP,
             "role": "central_top_up",
             "fund_id": FUND,
+            "commitment": "accepted",
             "warning": null,
             "cap_binds_in": null
         }),
@@ -678,6 +679,7 @@ pub fn fund_position() -> Value {
             "organisation_id": COUNCIL,
             "role": "local_commissioner",
             "fund_id": null,
+            "commitment": "accepted",
             "warning": null,
             "cap_binds_in": null
         }),

@@ -56,6 +56,26 @@ impl FromRequest for JsonBody {
     }
 }
 
+/// A request that takes no body: an empty one or `{}` (what a client that always sends JSON
+/// sends); anything else is a mistake, and refused before anything is done.
+pub struct NoBody;
+
+impl FromRequest for NoBody {
+    type Error = ApiError;
+    type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let body = web::Bytes::from_request(req, payload);
+        Box::pin(async move {
+            let bytes = body.await.map_err(|e| from_actix(&e))?;
+            match String::from_utf8_lossy(&bytes).trim() {
+                "" | "{}" => Ok(NoBody),
+                _ => Err(ApiError::validation("body", "this request takes no body")),
+            }
+        })
+    }
+}
+
 /// Parses a JSON body: malformed JSON is a 400; a string that could not be stored (too long,
 /// or holding a control character such as NUL, which PostgreSQL refuses) or a field of the
 /// wrong shape is a 422 naming the field. Error details never quote a value the client sent:

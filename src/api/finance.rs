@@ -14,6 +14,7 @@ use super::with_db;
 use crate::config::Config;
 use crate::db::Pool;
 use crate::db::{queries, write_tx};
+use crate::domain::commitment::CommitmentStatus;
 use crate::domain::limits;
 use crate::domain::money::MoneyJson;
 use crate::domain::period::Period;
@@ -62,6 +63,9 @@ pub struct PayerPositionView {
     pub role: String,
     /// The fund (`fund_…`) a `central_top_up` payer pays from; null for any other payer.
     pub fund_id: Option<String>,
+    /// Whether the payer has agreed its commitment; once any payer of the project has
+    /// declined, the project is never paid and none of its payers commits anything.
+    pub commitment: CommitmentStatus,
     #[serde(flatten)]
     pub amounts: Amounts,
     /// `near` from 80 % of its cap, `reached` at 100 %.
@@ -164,6 +168,7 @@ fn payer_view(p: &PayerPosition, currency: &str) -> PayerPositionView {
         organisation_id: p.organisation_id.clone(),
         role: p.role.clone(),
         fund_id: p.fund_id.clone(),
+        commitment: p.commitment,
         amounts: amounts(
             p.committed_minor,
             p.allocated_minor,

@@ -78,10 +78,12 @@ impl JobView {
         }
     }
 
-    /// `202 Accepted`, with the job's URL in `Location`.
+    /// `202 Accepted`, with the job's URL in `Location` (and, as RFC 7240 asks, that the
+    /// answer is asynchronous).
     pub fn accepted(self) -> HttpResponse {
         HttpResponse::Accepted()
             .insert_header((header::LOCATION, format!("/v1/jobs/{}", self.id)))
+            .insert_header(("Preference-Applied", "respond-async"))
             .json(self)
     }
 
@@ -93,6 +95,7 @@ impl JobView {
             .unwrap_or_default();
         HttpResponse::Accepted()
             .insert_header((header::LOCATION, format!("/v1/jobs/{id}")))
+            .insert_header(("Preference-Applied", "respond-async"))
             .content_type("application/json")
             .body(body)
     }

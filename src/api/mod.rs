@@ -89,14 +89,25 @@ where
     T: Serialize + Send + 'static,
     F: FnOnce(&mut DbConn) -> Result<T, ApiError> + Send + 'static,
 {
-    let body = idempotent_body(pool, principal, request, body, StatusCode::CREATED, create).await?;
-    Ok(HttpResponse::build(StatusCode::CREATED)
-        .content_type("application/json")
-        .body(body))
+    let stored =
+        idempotent_body(pool, principal, request, body, StatusCode::CREATED, create).await?;
+    Ok(stored_response(stored))
 }
 
-/// [`idempotent_create`] answering `status`: the body of the response, the first one's for a
-/// retry.
+/// The answer to a request made safe to retry, with the status the first answer had: a retry
+/// of a bulk file that first ran as a job is answered with the job (202), and the other way
+/// round, whatever its `Prefer` header says now.
+pub fn stored_response((status, body): (StatusCode, String)) -> HttpResponse {
+    if status == StatusCode::ACCEPTED {
+        return jobs::JobView::accepted_body(body);
+    }
+    HttpResponse::build(status)
+        .content_type("application/json")
+        .body(body)
+}
+
+/// [`idempotent_create`] answering `status`: the status and body of the response, the first
+/// one's for a retry.
 pub async fn idempotent_body<T, F>(
     pool: &web::Data<Pool>,
     principal: &Principal,
@@ -104,7 +115,7 @@ pub async fn idempotent_body<T, F>(
     body: &[u8],
     status: StatusCode,
     create: F,
-) -> Result<String, ApiError>
+) -> Result<(StatusCode, String), ApiError>
 where
     T: Serialize + Send + 'static,
     F: FnOnce(&mut DbConn) -> Result<T, ApiError> + Send + 'static,
@@ -130,10 +141,10 @@ where
             let created = create(conn)?;
             let body = serde_json::to_string(&created).map_err(internal)?;
             if let Some(key) = &key {
-                let status = i32::from(status.as_u16());
-                db::queries::store_idempotent_response(conn, &scope, key, status, &body)?;
+                let stored = i32::from(status.as_u16());
+                db::queries::store_idempotent_response(conn, &scope, key, stored, &body)?;
             }
-            Ok(body)
+            Ok((status, body))
         })
     })
     .await
@@ -168,7 +179,7 @@ fn replay(
     scope: &str,
     key: &str,
     fingerprint: &str,
-) -> Result<String, ApiError> {
+) -> Result<(StatusCode, String), ApiError> {
     let stored = db::queries::find_idempotent_response(conn, scope, key)?
         .ok_or_else(|| ApiError::Internal("a reserved idempotency key has no row".into()))?;
     if stored.request_hash != fingerprint {
@@ -177,14 +188,18 @@ fn replay(
             "this key was already used for a different request (another body, path or method)",
         ));
     }
-    if stored.response_status == 0 {
+    let status = u16::try_from(stored.response_status)
+        .ok()
+        .and_then(|s| StatusCode::from_u16(s).ok())
+        .filter(|s| s.is_success());
+    let Some(status) = status else {
         // Only possible if a reservation was committed without its response: refuse rather
         // than answer with nothing.
         return Err(ApiError::Conflict(
             "the first request with this key has not finished".into(),
         ));
-    }
-    Ok(stored.response_body)
+    };
+    Ok((status, stored.response_body))
 }
 
 fn internal(e: impl std::fmt::Display) -> ApiError {

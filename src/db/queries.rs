@@ -1,7 +1,7 @@
 //! Reads and writes of the registry. Every function takes a connection; the caller decides the
 //! transaction (see [`super::write_tx`]).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use chrono::Utc;
 use diesel::prelude::*;
@@ -343,16 +343,34 @@ pub fn list_funds(
 }
 
 /// Top-up committed from a fund: the maximum commitments of the central top-up payers that
-/// pay from it, on whichever projects. Summed in Rust: `SUM(BIGINT)` is NUMERIC on PostgreSQL, which the multi-backend
-/// connection cannot load.
+/// pay from it, on whichever projects, but for projects a payer has declined (a declined
+/// project is never paid; a proposed commitment holds its budget until it is answered).
+/// Summed in Rust: `SUM(BIGINT)` is NUMERIC on PostgreSQL, which the multi-backend connection
+/// cannot load.
 pub fn fund_committed_minor(conn: &mut DbConn, fund_id: &str) -> Result<i64, DieselError> {
     // Only central top-ups name a fund (`cofund check` audits it); not filtering by role
     // as well keeps a corrupt role from freeing budget.
-    let commitments: Vec<i64> = project_payers::table
+    let commitments: Vec<(String, i64)> = project_payers::table
         .filter(project_payers::fund_id.eq(fund_id))
-        .select(project_payers::max_commitment_minor)
+        .select((
+            project_payers::project_id,
+            project_payers::max_commitment_minor,
+        ))
         .load(conn)?;
-    Ok(commitments.iter().sum())
+    let projects: Vec<&str> = commitments.iter().map(|(p, _)| p.as_str()).collect();
+    let declined = crate::domain::commitment::CommitmentStatus::Declined.as_str();
+    let declined: HashSet<String> = project_payers::table
+        .filter(project_payers::project_id.eq_any(&projects))
+        .filter(project_payers::commitment.eq(declined))
+        .select(project_payers::project_id)
+        .load::<String>(conn)?
+        .into_iter()
+        .collect();
+    Ok(commitments
+        .iter()
+        .filter(|(project, _)| !declined.contains(project))
+        .map(|(_, minor)| minor)
+        .sum())
 }
 
 /// Every fund a new project or its payers name, in id order (the order to lock them in).

@@ -234,30 +234,8 @@ impl ProjectRules {
         &self.record.project.id
     }
 
-    /// Refuses to split money until every payer has accepted its commitment: a commitment
-    /// binds a payer only once it has agreed it.
     fn check_agreed(&self) -> Result<(), ServiceError> {
-        let statuses = self.record.payers.iter().map(|p| {
-            CommitmentStatus::from_db(&p.payer.commitment).unwrap_or(CommitmentStatus::Proposed)
-        });
-        let waiting: Vec<&str> = self
-            .record
-            .payers
-            .iter()
-            .filter(|p| p.payer.commitment != CommitmentStatus::Accepted.as_str())
-            .map(|p| p.payer.organisation_id.as_str())
-            .collect();
-        match agreement(statuses) {
-            Agreement::Agreed => Ok(()),
-            Agreement::Declined => Err(ServiceError::Conflict(format!(
-                "a payer has declined its commitment, so the project's claims are never verified (payers not accepted: {})",
-                waiting.join(", ")
-            ))),
-            Agreement::Proposed => Err(ServiceError::Conflict(format!(
-                "the project's claims are verified once every payer has accepted its commitment; not yet accepted by {}",
-                waiting.join(", ")
-            ))),
-        }
+        require_agreed(&self.record)
     }
 
     fn money(&self, minor: i64) -> String {
@@ -294,6 +272,31 @@ pub fn lock_for_submission(
         &format!("participant:{project_id}:{participant_pseudonym}"),
     )?;
     Ok(())
+}
+
+/// Refuses to split money until every payer has accepted its commitment: a commitment binds a
+/// payer only once it has agreed it.
+pub fn require_agreed(record: &ProjectRecord) -> Result<(), ServiceError> {
+    let statuses = record.payers.iter().map(|p| {
+        CommitmentStatus::from_db(&p.payer.commitment).unwrap_or(CommitmentStatus::Proposed)
+    });
+    let waiting: Vec<&str> = record
+        .payers
+        .iter()
+        .filter(|p| p.payer.commitment != CommitmentStatus::Accepted.as_str())
+        .map(|p| p.payer.organisation_id.as_str())
+        .collect();
+    match agreement(statuses) {
+        Agreement::Agreed => Ok(()),
+        Agreement::Declined => Err(ServiceError::Conflict(format!(
+            "a payer has declined its commitment, so the project's claims are never verified (payers not accepted: {})",
+            waiting.join(", ")
+        ))),
+        Agreement::Proposed => Err(ServiceError::Conflict(format!(
+            "the project's claims are verified once every payer has accepted its commitment; not yet accepted by {}",
+            waiting.join(", ")
+        ))),
+    }
 }
 
 // --- submission -------------------------------------------------------------------------------

@@ -179,7 +179,7 @@ pub fn take_next(conn: &mut DbConn, now: NaiveDateTime) -> Result<Option<Job>, S
         if job.attempts >= MAX_ATTEMPTS {
             let why =
                 "the job was started and interrupted too many times; nothing of it was applied";
-            give_up(conn, &job.id, now, why)?;
+            give_up(conn, &job, now, why)?;
             continue;
         }
         let taken = diesel::update(jobs::table.find(&job.id))
@@ -211,15 +211,18 @@ pub struct Runner<'a> {
     /// Where progress is written for other processes to read; none on SQLite, whose one
     /// writer is the job itself.
     pub progress_pool: Option<&'a Pool>,
+    pub clock: &'a crate::clock::Clock,
 }
 
-/// Runs a taken job in one transaction and records how it ended.
-pub fn run(
-    conn: &mut DbConn,
-    job: &Job,
-    runner: &Runner,
-    now: NaiveDateTime,
-) -> Result<JobState, ServiceError> {
+/// Said by [`finish`] when another worker has taken the job since (this one's lease ran out):
+/// this run is rolled back and the other's stands.
+const LEASE_LOST: &str = "the job was taken again by another worker";
+
+/// Runs a taken job in one transaction and records how it ended. A file is taken as
+/// received when it was sent, so that a job taken again decides as the first run would; a
+/// verification is posted when it runs.
+pub fn run(conn: &mut DbConn, job: &Job, runner: &Runner) -> Result<JobState, ServiceError> {
+    let now = runner.clock.now();
     let input: JobInput = serde_json::from_str(&job.input)
         .map_err(|e| ServiceError::Internal(format!("job {}: its input: {e}", job.id)))?;
     let who = principal_of(job)?;
@@ -228,7 +231,6 @@ pub fn run(
         runner.running.set(&job.id, done);
         write_progress(runner.progress_pool, &last_written, &job.id, done);
     };
-    // Received when it was asked for, so that a job taken again decides as the first would.
     let at = job.created_at;
     let outcome = write_tx(conn, |conn| -> Result<String, ServiceError> {
         let report = match &input {
@@ -251,25 +253,30 @@ pub fn run(
             }
         }
         .map_err(|e| ServiceError::Internal(format!("a job's report: {e}")))?;
+        let done = job.rows_total;
         finish(
             conn,
-            &job.id,
+            job,
             JobState::Succeeded,
             &report,
-            job.rows_total,
-            now,
+            done,
+            runner.clock.now(),
         )?;
         Ok(report)
     });
     runner.running.forget(&job.id);
     match outcome {
         Ok(_) => Ok(JobState::Succeeded),
-        // Busy: the database could not serve it now; queued again, to be taken in a moment.
+        Err(ServiceError::Conflict(lost)) if lost == LEASE_LOST => Ok(JobState::Running),
+        // Busy: the database could not serve it now; queued again, to be taken in a moment,
+        // and the attempt not counted (only a process that stops counts).
         Err(ServiceError::Busy(e)) => {
             write_tx(conn, |conn| {
                 diesel::update(jobs::table.find(&job.id))
+                    .filter(jobs::attempts.eq(job.attempts))
                     .set((
                         jobs::state.eq(JobState::Queued.as_str()),
+                        jobs::attempts.eq(job.attempts - 1),
                         jobs::lease_until.eq(None::<NaiveDateTime>),
                     ))
                     .execute(conn)
@@ -278,10 +285,13 @@ pub fn run(
         }
         Err(refused) => {
             let problem = (runner.problem)(refused).to_string();
-            write_tx(conn, |conn| {
-                finish(conn, &job.id, JobState::Failed, &problem, 0, now)
-            })?;
-            Ok(JobState::Failed)
+            let failed = write_tx(conn, |conn| {
+                finish(conn, job, JobState::Failed, &problem, 0, runner.clock.now())
+            });
+            match failed {
+                Err(ServiceError::Conflict(lost)) if lost == LEASE_LOST => Ok(JobState::Running),
+                other => other.map(|()| JobState::Failed),
+            }
         }
     }
 }
@@ -297,15 +307,18 @@ fn principal_of(job: &Job) -> Result<Principal, ServiceError> {
     })
 }
 
+/// Records how a job ended, if this attempt still holds it ([`LEASE_LOST`] otherwise).
 fn finish(
     conn: &mut DbConn,
-    id: &str,
+    job: &Job,
     state: JobState,
     result: &str,
     rows_done: i64,
     now: NaiveDateTime,
 ) -> Result<(), ServiceError> {
-    diesel::update(jobs::table.find(id))
+    let finished = diesel::update(jobs::table.find(&job.id))
+        .filter(jobs::attempts.eq(job.attempts))
+        .filter(jobs::state.eq(JobState::Running.as_str()))
         .set((
             jobs::state.eq(state.as_str()),
             jobs::result.eq(Some(result)),
@@ -314,14 +327,32 @@ fn finish(
             jobs::finished_at.eq(Some(now)),
         ))
         .execute(conn)?;
+    if finished == 0 {
+        return Err(ServiceError::Conflict(LEASE_LOST.into()));
+    }
     Ok(())
 }
 
-fn give_up(conn: &mut DbConn, id: &str, now: NaiveDateTime, why: &str) -> Result<(), ServiceError> {
+/// Fails a job started too often, with nothing of it applied.
+fn give_up(
+    conn: &mut DbConn,
+    job: &Job,
+    now: NaiveDateTime,
+    why: &str,
+) -> Result<(), ServiceError> {
     let problem = serde_json::json!({
         "type": "/problems/job-interrupted", "title": "Job interrupted", "status": 500, "detail": why,
     });
-    finish(conn, id, JobState::Failed, &problem.to_string(), 0, now)
+    diesel::update(jobs::table.find(&job.id))
+        .filter(jobs::attempts.eq(job.attempts))
+        .set((
+            jobs::state.eq(JobState::Failed.as_str()),
+            jobs::result.eq(Some(problem.to_string())),
+            jobs::lease_until.eq(None::<NaiveDateTime>),
+            jobs::finished_at.eq(Some(now)),
+        ))
+        .execute(conn)?;
+    Ok(())
 }
 
 /// Writes the rows done, at most once a second, on a connection of its own (PostgreSQL only).

@@ -1,6 +1,7 @@
 //! Where a fund and a payer stand: the amounts behind a fund manager's position and a
 //! commissioner's statement, read from the running totals, the ledger and the documents.
 
+use crate::domain::commitment::{agreement, Agreement, CommitmentStatus};
 use std::collections::HashMap;
 
 use chrono::{NaiveDate, NaiveDateTime};
@@ -34,6 +35,9 @@ pub struct PayerPosition {
     pub role: String,
     /// The fund a central top-up pays from.
     pub fund_id: Option<String>,
+    /// Where the payer's agreement to its commitment stands.
+    pub commitment: CommitmentStatus,
+    /// Its maximum commitment; nothing once a payer of the project has declined (it is never paid).
     pub committed_minor: i64,
     pub allocated_minor: i64,
     pub shortfall_minor: i64,
@@ -146,18 +150,29 @@ fn project_position(
             .map(|(_, amount)| *amount)
             .sum()
     };
+    // A declined project is never paid: none of its payers commits anything.
+    let declined = agreement(record.payers.iter().map(|r| {
+        CommitmentStatus::from_db(&r.payer.commitment).unwrap_or(CommitmentStatus::Proposed)
+    })) == Agreement::Declined;
     let payers: Vec<PayerPosition> = record
         .payers
         .iter()
         .map(|r| {
             let payer = &r.payer;
             let allocated = running.get(&payer_account(&payer.id)).copied().unwrap_or(0);
+            let commitment =
+                CommitmentStatus::from_db(&payer.commitment).unwrap_or(CommitmentStatus::Proposed);
             PayerPosition {
+                commitment,
                 payer_id: payer.id.clone(),
                 organisation_id: payer.organisation_id.clone(),
                 role: payer.role.clone(),
                 fund_id: payer.fund_id.clone(),
-                committed_minor: payer.max_commitment_minor,
+                committed_minor: if declined {
+                    0
+                } else {
+                    payer.max_commitment_minor
+                },
                 allocated_minor: allocated,
                 shortfall_minor: running
                     .get(&unfunded_account(&payer.id))

@@ -88,6 +88,18 @@ async fn a_fund_manager_proposes_other_payers_commitments_and_nothing_is_paid_un
     assert_eq!(asked, ["commitment_proposed", "commitment_proposed"]);
 
     // Claims may be submitted, but none is verified (nor money split) before agreement.
+    // Asked as a job, verification is refused at once rather than queued to fail.
+    let validator = app.token(Role::Validator, Some(&p.validator));
+    let as_job = app
+        .post_with(
+            &format!("/v1/projects/{id}/claims/verify"),
+            Some(&validator),
+            &json!({"claim_ids": ["clm_0"]}),
+            &[("Prefer", "respond-async")],
+        )
+        .await;
+    as_job.assert_problem(409);
+    assert_eq!(app.count("jobs"), 0);
     let refused = submit_and_verify(&app, &p, &id, "P-1").await;
     let problem = refused.assert_problem(409);
     assert!(
@@ -108,6 +120,17 @@ async fn a_fund_manager_proposes_other_payers_commitments_and_nothing_is_paid_un
             .assert_problem(403);
     }
     let council_a = app.token_for(Role::Commissioner, Some(&p.council_a), "ada");
+    // A body (a decline's reason sent to the wrong door) is refused, and nothing is done.
+    let misdirected = json!({"reason": "no budget"});
+    let refused = app.post(&accept_a, Some(&council_a), &misdirected).await;
+    refused.assert_invalid_field("body");
+    let still = app
+        .get(&format!("/v1/projects/{id}"), Some(&council_a))
+        .await;
+    assert_eq!(
+        payer(still.assert_status(200), &p.council_a)["commitment"],
+        "proposed"
+    );
     let accepted = app.post(&accept_a, Some(&council_a), &json!({})).await;
     assert_eq!(accepted.assert_status(200)["agreement"], "proposed");
     app.post(&accept_a, Some(&council_a), &json!({}))
@@ -181,6 +204,16 @@ async fn a_payer_declines_saying_why_and_the_project_is_never_paid() {
     app.post(&decline, Some(&council_a), &json!({"reason": "  "}))
         .await
         .assert_invalid_field("reason");
+    let committed = || async {
+        let path = format!("/v1/funds/{}/position", p.fund);
+        let position = app.get(&path, Some(&app.admin())).await;
+        position.assert_status(200)["committed"]["amount"].clone()
+    };
+    assert_eq!(
+        committed().await,
+        "100000.00",
+        "a proposal holds the fund's budget"
+    );
     let reason = "No budget for this in 2021/22";
     let declined = app
         .post(&decline, Some(&council_a), &json!({"reason": reason}))
@@ -197,6 +230,8 @@ async fn a_payer_declines_saying_why_and_the_project_is_never_paid() {
         (step["status"].clone(), step["reason"].clone()),
         (json!("declined"), json!(reason))
     );
+    // A declined project is never paid: the fund's top-up for it is released.
+    assert_eq!(committed().await, "0.00");
     // A decline is final: neither accepted later nor declined again.
     let accept = decision_path(&project, &p.council_a, "accept");
     app.post(&accept, Some(&council_a), &json!({}))

@@ -1166,6 +1166,36 @@ proptest! {
     }
 }
 
+/// A KNOWN LEAK, not yet closed (found by the adjustment property test on 2026-12-06): a
+/// volume cap of 19; 7 outcomes in a first quarter, 8 verified for it late, 4 in a withheld
+/// second quarter and 5 in a third, shown as achieved and paid nothing (the cap exhausted).
+/// The reader of both releases, with the adjustment of 8, rules out 1 (and more) for the
+/// withheld quarter; the auditor passes it. Ignored so that CI stays a signal for everything
+/// else; `cargo test --test api -- --ignored a_volume_cap` runs it, and closing it is the next
+/// disclosure work.
+#[test]
+#[ignore = "known leak: a volume cap completed by late outcomes (see the comment)"]
+fn a_volume_cap_that_late_outcomes_complete_leaves_withheld_counts_open() {
+    let case = ReleasesCase {
+        terms: Terms {
+            caps: vec![500_000, 1_900_000],
+            weights: vec![500_000, 1_900_000],
+            prices: vec![100_000],
+            volume_caps: vec![Some(19)],
+            contract_cap: None,
+            deadweight_percent: 0,
+            phases: false,
+            later_phase: None,
+            reallocate: false,
+        },
+        blocks: vec![(0, 0), (1, 0), (2, 0)],
+        counts: vec![7, 4, 5],
+        at: vec![1],
+        late: vec![(0, 8)],
+    };
+    releases_disclose_nothing(case, 3).unwrap();
+}
+
 /// Late outcomes that complete a payer's cap, as the two-release property test found them;
 /// whatever the second release shows must leave every count from 1 to 4 possible.
 #[test]

@@ -52,11 +52,17 @@ async fn send_file(app: &TestApp, s: &Setup, mode: &str, prefer: Option<&str>) -
         request = request.header("prefer", prefer);
     }
     let response = request.send().await.unwrap();
-    let location = response
-        .headers()
-        .get("location")
-        .map(|v| v.to_str().unwrap().to_owned())
-        .unwrap_or_default();
+    let header = |name: &str| {
+        response
+            .headers()
+            .get(name)
+            .map(|v| v.to_str().unwrap().to_owned())
+            .unwrap_or_default()
+    };
+    let location = header("location");
+    if response.status().as_u16() == 202 {
+        assert_eq!(header("preference-applied"), "respond-async");
+    }
     let status = response.status().as_u16();
     let body: Value = response.json().await.unwrap();
     let reply = Reply {
@@ -236,4 +242,100 @@ async fn a_file_beyond_the_job_size_is_a_job_and_a_job_outlives_the_process_that
     assert_eq!(done["state"], "failed");
     assert_eq!(done["problem"]["type"], "/problems/job-interrupted");
     let _ = s.provider;
+}
+
+#[tokio::test]
+async fn a_retried_bulk_file_is_answered_as_it_first_was_whatever_it_prefers_now() {
+    let app = spawn_app().await;
+    let s = setup(&app).await;
+    let send = |key: &'static str, prefer: Option<&'static str>| {
+        let mut request = app
+            .client
+            .post(app.url(&format!(
+                "/v1/projects/{}/claims/bulk?mode=accept_valid",
+                s.project
+            )))
+            .bearer_auth(&s.provider_token)
+            .header("content-type", "text/csv")
+            .header("idempotency-key", key)
+            .body(FILE);
+        if let Some(prefer) = prefer {
+            request = request.header("prefer", prefer);
+        }
+        async move {
+            let response = request.send().await.unwrap();
+            let location = response
+                .headers()
+                .get("location")
+                .map(|v| v.to_str().unwrap().to_owned());
+            (
+                response.status().as_u16(),
+                location,
+                response.json::<Value>().await.unwrap(),
+            )
+        }
+    };
+    // First at once, then retried asking for a job: the report again, not a job.
+    let (status, _, first) = send("k-sync", None).await;
+    assert_eq!(status, 201);
+    let (status, location, again) = send("k-sync", Some("respond-async")).await;
+    assert_eq!((status, location, again), (201, None, first));
+    // First as a job (a preference with a parameter is still that preference), then retried
+    // without: the same job.
+    let (status, location, job) = send("k-async", Some("respond-async; wait=5")).await;
+    assert_eq!(status, 202);
+    let location = location.unwrap();
+    assert_eq!(
+        location,
+        format!("/v1/jobs/{}", job["id"].as_str().unwrap())
+    );
+    let (status, again_location, again) = send("k-async", None).await;
+    assert_eq!(
+        (status, again_location.as_deref(), again["id"].clone()),
+        (202, Some(location.as_str()), job["id"].clone())
+    );
+    assert_eq!(app.count("jobs"), 1);
+}
+
+#[tokio::test]
+async fn a_run_that_lost_its_job_to_another_worker_rolls_back_and_leaves_the_job_to_it() {
+    use cofund::services::jobs::{self, JobState, Runner, RunningJobs};
+    let app = spawn_app_with(Options {
+        jobs: JobSettings {
+            rows: 100_000,
+            run: false,
+        },
+        ..Options::default()
+    })
+    .await;
+    let s = setup(&app).await;
+    let (accepted, location) = send_file(&app, &s, "accept_valid", Some("respond-async")).await;
+    let id = accepted.assert_status(202)["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let mut conn = app.pool.get().unwrap();
+    let job = jobs::take_next(&mut conn, app.clock.now())
+        .unwrap()
+        .unwrap();
+    assert_eq!(job.id, id);
+    // Its lease ran out and another worker took it meanwhile.
+    app.execute_sql(&format!("UPDATE jobs SET attempts = 2 WHERE id = '{id}'"))
+        .unwrap();
+    let runner = Runner {
+        problem: &|e| json!(e.to_string()),
+        running: &RunningJobs::default(),
+        progress_pool: None,
+        clock: &app.clock,
+    };
+    let state = jobs::run(&mut conn, &job, &runner).unwrap();
+    assert_eq!(state, JobState::Running, "the other worker's run stands");
+    assert_eq!(app.count("claims"), 0, "this run was rolled back");
+    drop(conn);
+    let left = app.get(&location, Some(&s.provider_token)).await;
+    let left = left.assert_status(200).clone();
+    assert_eq!(
+        (left["state"].clone(), left["attempts"].clone()),
+        (json!("running"), json!(2))
+    );
 }
