@@ -3,6 +3,7 @@
 //! Everything above this module talks to [`DbConn`]; the only backend-specific SQL lives in
 //! [`backend_specific`], named so that it is easy to find.
 
+pub mod bulk;
 pub mod models;
 pub mod queries;
 pub mod schema;
@@ -599,6 +600,7 @@ pub mod backend_specific {
     }
 
     /// One verified claim's decision, for [`mark_claims_verified`].
+    #[derive(serde::Serialize)]
     pub struct VerifiedClaim<'a> {
         pub id: &'a str,
         pub gross_minor: i64,
@@ -609,7 +611,8 @@ pub mod backend_specific {
 
     /// Marks many claims verified with few statements instead of one round trip per claim:
     /// on PostgreSQL one `UPDATE … FROM unnest(…)` with a column of values per array
-    /// parameter; on SQLite, which has no arrays, one `UPDATE … FROM (VALUES …)` per 1,000.
+    /// parameter; on SQLite, which has no arrays, one `UPDATE … FROM json_each(?)` over them as
+    /// one JSON parameter (see [`super::bulk`]).
     pub fn mark_claims_verified(
         conn: &mut DbConn,
         decided_by: &str,
@@ -636,29 +639,17 @@ pub mod backend_specific {
             }
             DbConn::Sqlite(sqlite) => sqlite,
         };
-        let mut updated = 0;
-        for chunk in claims.chunks(1_000) {
-            let rows = vec!["(?, ?, ?, ?, ?)"; chunk.len()].join(", ");
-            let sql = format!(
-                "UPDATE claims SET status = 'verified', decided_by = ?, decided_at = ?, \
-                 gross_minor = v.column2, payable_minor = v.column3, paid_units = v.column4, entry_id = v.column5 \
-                 FROM (VALUES {rows}) AS v WHERE claims.id = v.column1"
-            );
-            let mut query = diesel::sql_query(sql)
-                .into_boxed()
-                .bind::<Text, _>(decided_by.to_owned())
-                .bind::<Timestamp, _>(decided_at);
-            for claim in chunk {
-                query = query
-                    .bind::<Text, _>(claim.id.to_owned())
-                    .bind::<BigInt, _>(claim.gross_minor)
-                    .bind::<BigInt, _>(claim.payable_minor)
-                    .bind::<Integer, _>(claim.paid_units)
-                    .bind::<Text, _>(claim.entry_id.to_owned());
-            }
-            updated += query.execute(sqlite)?;
-        }
-        Ok(updated)
+        let json = super::bulk::json_keys(claims)?;
+        diesel::sql_query(
+            "UPDATE claims SET status = 'verified', decided_by = ?, decided_at = ?, \
+             gross_minor = v.value ->> 'gross_minor', payable_minor = v.value ->> 'payable_minor', \
+             paid_units = v.value ->> 'paid_units', entry_id = v.value ->> 'entry_id' \
+             FROM json_each(?) AS v WHERE claims.id = v.value ->> 'id'",
+        )
+        .bind::<Text, _>(decided_by)
+        .bind::<Timestamp, _>(decided_at)
+        .bind::<Text, _>(json)
+        .execute(sqlite)
     }
 
     #[derive(Debug, Clone, Copy)]

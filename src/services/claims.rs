@@ -11,8 +11,9 @@ use crate::db::backend_specific::{
     lock_name, lock_row_for_key_share, lock_row_for_update, LockableTable,
 };
 use crate::db::backend_specific::{mark_claims_verified, VerifiedClaim};
+use crate::db::bulk::{insert_all, load_where_in};
 use crate::db::models::*;
-use crate::db::queries::{self, insert_rows, new_id, INSERT_CHUNK_ROWS, LEDGER_CHUNK_ROWS};
+use crate::db::queries::{self, new_id};
 use crate::db::schema::*;
 use crate::db::DbConn;
 use crate::domain::access::{not_yours_to_decide, Decider};
@@ -487,7 +488,7 @@ pub fn submit_rows(
             .values(&upload)
             .execute(conn)?;
     }
-    insert_rows!(conn, claims::table, &accepted)?;
+    insert_all!(conn, claims, &accepted)?;
     progress(results.len());
     Ok((results, accepted))
 }
@@ -569,44 +570,44 @@ fn load_history_with_paid(
     pseudonyms: &[&str],
     statuses: &[&str],
 ) -> Result<History, ServiceError> {
+    // Only the participant index is named in SQL: given the project or the status too, the
+    // planner may walk the project's every claim instead. The rest is filtered here.
+    let rows: Vec<HistoryRow> = load_where_in!(
+        conn,
+        claims::table.select((
+            claims::project_id,
+            claims::participant_pseudonym,
+            claims::outcome_code,
+            claims::achieved_on,
+            claims::period_start,
+            claims::quantity,
+            claims::status,
+            claims::payable_minor,
+        )),
+        claims::participant_pseudonym,
+        "claims.participant_pseudonym",
+        pseudonyms
+    )?;
     let mut history: History = HashMap::new();
-    for chunk in pseudonyms.chunks(INSERT_CHUNK_ROWS) {
-        // Only the participant index is named in SQL: given the project or the status too,
-        // the planner may walk the project's every claim instead. The rest is filtered here.
-        let rows: Vec<HistoryRow> = claims::table
-            .filter(claims::participant_pseudonym.eq_any(chunk))
-            .select((
-                claims::project_id,
-                claims::participant_pseudonym,
-                claims::outcome_code,
-                claims::achieved_on,
-                claims::period_start,
-                claims::quantity,
-                claims::status,
-                claims::payable_minor,
-            ))
-            .load(conn)?;
-        for (project, pseudonym, code, achieved_on, period_start, quantity, status, payable) in rows
-        {
-            if project != rules.project_id() || !statuses.contains(&status.as_str()) {
-                continue;
-            }
-            let exclusive_group = rules
-                .outcomes
-                .get(&code)
-                .and_then(|o| o.exclusive_group.clone());
-            history.entry(pseudonym).or_default().push(
-                PriorClaim {
-                    outcome_code: code,
-                    exclusive_group,
-                    achieved_on,
-                    period_start,
-                    quantity,
-                    verified: status == VERIFIED,
-                },
-                payable.unwrap_or(0),
-            );
+    for (project, pseudonym, code, achieved_on, period_start, quantity, status, payable) in rows {
+        if project != rules.project_id() || !statuses.contains(&status.as_str()) {
+            continue;
         }
+        let exclusive_group = rules
+            .outcomes
+            .get(&code)
+            .and_then(|o| o.exclusive_group.clone());
+        history.entry(pseudonym).or_default().push(
+            PriorClaim {
+                outcome_code: code,
+                exclusive_group,
+                achieved_on,
+                period_start,
+                quantity,
+                verified: status == VERIFIED,
+            },
+            payable.unwrap_or(0),
+        );
     }
     Ok(history)
 }
@@ -708,15 +709,13 @@ pub fn verify(
     verifier: &Verifier,
     claim_ids: &[String],
 ) -> Result<Vec<VerifyResult>, ServiceError> {
-    let mut found: Vec<Claim> = Vec::with_capacity(claim_ids.len());
-    for chunk in claim_ids.chunks(INSERT_CHUNK_ROWS) {
-        found.extend(
-            claims::table
-                .filter(claims::id.eq_any(chunk))
-                .select(Claim::as_select())
-                .load(conn)?,
-        );
-    }
+    let found: Vec<Claim> = load_where_in!(
+        conn,
+        claims::table.select(Claim::as_select()),
+        claims::id,
+        "claims.id",
+        claim_ids
+    )?;
     verify_found(conn, rules, verifier, claim_ids, found)
 }
 
@@ -1066,19 +1065,9 @@ impl<'r> Batch<'r> {
             })
             .collect();
         mark_claims_verified(conn, verified_by, self.now, &verified)?;
-        insert_rows!(conn, claim_adjustments::table, &self.adjustments)?;
-        insert_rows!(
-            conn,
-            ledger_entries::table,
-            &self.entries,
-            LEDGER_CHUNK_ROWS
-        )?;
-        insert_rows!(
-            conn,
-            allocations::table,
-            &self.allocations,
-            LEDGER_CHUNK_ROWS
-        )?;
+        insert_all!(conn, claim_adjustments, &self.adjustments)?;
+        insert_all!(conn, ledger_entries, &self.entries)?;
+        insert_all!(conn, allocations, &self.allocations)?;
         queries::add_running_totals(conn, self.rules.project_id(), &self.running.deltas)?;
         Ok(())
     }
@@ -1192,7 +1181,7 @@ pub fn revoke(
     diesel::insert_into(ledger_entries::table)
         .values(&entry)
         .execute(conn)?;
-    insert_rows!(conn, allocations::table, &reversals)?;
+    insert_all!(conn, allocations, &reversals)?;
     queries::add_running_totals(conn, &claim.project_id, &deltas)?;
     diesel::update(claims::table.find(&claim.id))
         .set((

@@ -8,10 +8,11 @@ use diesel::dsl::{exists, not};
 use diesel::prelude::*;
 
 use crate::db::backend_specific::{ensure_document_sequence, lock_row_for_update, LockableTable};
+use crate::db::bulk::insert_all;
 use crate::db::models::{
     DocumentLine, DocumentPayment, NewDocumentEvent, SettlementDocument, SettlementLink,
 };
-use crate::db::queries::{insert_rows, new_id, LEDGER_CHUNK_ROWS};
+use crate::db::queries::new_id;
 use crate::db::schema::{
     allocations, claims, document_events, document_lines, document_payments, document_sequences,
     organisations, projects, settlement_documents, settlement_links,
@@ -213,7 +214,7 @@ fn insert_links(
         }
     }
     links.sort_unstable_by_key(|l| (l.allocation_id, l.leg));
-    insert_rows!(conn, settlement_links::table, &links, LEDGER_CHUNK_ROWS)?;
+    insert_all!(conn, settlement_links, &links)?;
     Ok(links.len())
 }
 
@@ -305,7 +306,7 @@ fn insert_lines(
             amount_minor: line.amount_minor,
         })
         .collect();
-    insert_rows!(conn, document_lines::table, &lines, LEDGER_CHUNK_ROWS)?;
+    insert_all!(conn, document_lines, &lines)?;
     Ok(())
 }
 
@@ -754,6 +755,6 @@ fn issue_credit_note(
             ..line
         })
         .collect();
-    insert_rows!(conn, document_lines::table, &lines, LEDGER_CHUNK_ROWS)?;
+    insert_all!(conn, document_lines, &lines)?;
     Ok(credit)
 }

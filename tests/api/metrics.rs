@@ -1,7 +1,8 @@
 //! `GET /metrics`, read with the Prometheus project's own parser (the `prometheus_client`
 //! package's OpenMetrics parser): requests by route and status, claims by event, money by role,
-//! the pool and the outbox; a separate address; and list pages that cost a fixed number of
-//! database statements however long they are.
+//! the pool and the outbox; a separate address; list pages that cost a fixed number of
+//! database statements however long they are; and bulk work (an upload submitted, verified,
+//! settled) whose statements do not grow with its rows.
 
 use serde_json::{json, Value};
 
@@ -364,20 +365,24 @@ async fn metrics_can_be_served_on_an_address_of_their_own() {
 
 /// The statements the last request on `route` ran: the growth of its histogram's sum.
 async fn statements_of(app: &TestApp, route: &str, path: &str, token: &str) -> f64 {
-    let labels = [("method", "GET"), ("route", route)];
-    let before = value(
-        &scrape(app).await,
-        "cofund_http_request_database_queries_sum",
-        &labels,
-    );
-    let page = app.get(path, Some(token)).await;
+    let (statements, page) = statements_for(app, "GET", route, app.get(path, Some(token))).await;
     page.assert_status(200);
-    let after = value(
-        &scrape(app).await,
-        "cofund_http_request_database_queries_sum",
-        &labels,
-    );
-    after - before
+    statements
+}
+
+/// The statements `request` (a `method` on `route`) ran, and its reply.
+async fn statements_for(
+    app: &TestApp,
+    method: &str,
+    route: &str,
+    request: impl std::future::Future<Output = Reply>,
+) -> (f64, Reply) {
+    let labels = [("method", method), ("route", route)];
+    let name = "cofund_http_request_database_queries_sum";
+    let before = value(&scrape(app).await, name, &labels);
+    let reply = request.await;
+    let after = value(&scrape(app).await, name, &labels);
+    (after - before, reply)
 }
 
 #[tokio::test]
@@ -447,4 +452,107 @@ async fn list_pages_cost_the_same_statements_whatever_their_length() {
         for_one, for_twelve,
         "a project page of 12 costs what a page of 1 does"
     );
+}
+
+/// Bulk work costs a fixed number of statements per batch, however many rows the batch
+/// carries: submitting, verifying and settling an upload of 10,000 claims runs no more
+/// statements (and so no more round trips) than one of 1,000. A guard that does not depend on
+/// the machine's speed: when a bulk path starts to cost a statement per row or per chunk of
+/// rows, this fails before any benchmark is run.
+#[tokio::test]
+async fn bulk_work_costs_no_more_statements_for_10000_claims_than_for_1000() {
+    let app = spawn_app().await;
+    let p = parties(&app).await;
+    let provider = app.token_for(Role::Provider, Some(&p.provider), "provider-clerk");
+    let validator = app.token_for(Role::Validator, Some(&p.validator), "validator-officer");
+    let project = |name: &str| {
+        json!({
+            "name": name, "fund_id": p.fund, "provider_organisation_id": p.provider,
+            "service_start": "2021-01-01", "service_end": "2023-12-31",
+            "payers": [
+                {"organisation_id": p.central, "role": "central_top_up", "max_commitment": gbp("400000.00")},
+                {"organisation_id": p.council_a, "role": "local_commissioner", "max_commitment": gbp("300000.00")},
+                {"organisation_id": p.council_b, "role": "co_commissioner", "max_commitment": gbp("300000.00")},
+            ],
+            "outcomes": [{"code": "emp_13w", "name": "Employment 13 weeks", "price": gbp("10.00"), "unit": "achievement"}],
+            "validator_organisation_ids": [p.validator],
+        })
+    };
+    let mut costs = Vec::new();
+    for (name, claims) in [("Small upload", 1_000u64), ("Large upload", 10_000)] {
+        let reply = app
+            .post("/v1/projects", Some(&app.admin()), &project(name))
+            .await;
+        let id = reply.assert_status(201)["id"].as_str().unwrap().to_owned();
+        let mut file = String::from("participant_ref,outcome_code,achieved_on\n");
+        for i in 0..claims {
+            file.push_str(&format!("{name}-{i},emp_13w,2021-06-01\n"));
+        }
+        let upload = app
+            .client
+            .post(app.url(&format!("/v1/projects/{id}/claims/bulk")))
+            .bearer_auth(&provider)
+            .header("content-type", "text/csv")
+            .body(file);
+        let (submit, report) = statements_for(
+            &app,
+            "POST",
+            "/v1/projects/{id}/claims/bulk",
+            Reply::of(upload),
+        )
+        .await;
+        assert_eq!(report.assert_status(201)["stored"], claims);
+        let upload_id = report.body["upload_id"].as_str().unwrap().to_owned();
+        let verify_path = format!("/v1/projects/{id}/claims/verify");
+        let (verify, verified) = statements_for(
+            &app,
+            "POST",
+            "/v1/projects/{id}/claims/verify",
+            app.post(
+                &verify_path,
+                Some(&validator),
+                &json!({"upload_id": upload_id}),
+            ),
+        )
+        .await;
+        assert_eq!(verified.assert_status(200)["verified"], claims);
+        let period = cofund::domain::period::Period::containing(
+            app.clock.today(),
+            cofund::domain::registry::SettlementFrequency::Quarterly,
+        )
+        .to_string();
+        let settle_path = format!("/v1/projects/{id}/settlements");
+        let (settle, built) = statements_for(
+            &app,
+            "POST",
+            "/v1/projects/{id}/settlements",
+            app.post(&settle_path, Some(&provider), &json!({"period": period})),
+        )
+        .await;
+        let settled = built.assert_status(201)["allocations_settled"]
+            .as_u64()
+            .unwrap();
+        assert!(
+            settled >= claims,
+            "every claim's allocations are settled: {}",
+            built.body
+        );
+        costs.push((claims, submit, verify, settle));
+    }
+    let [(_, submit_1k, verify_1k, settle_1k), (_, submit_10k, verify_10k, settle_10k)] = costs[..]
+    else {
+        unreachable!()
+    };
+    for (what, small, large) in [
+        ("submitting", submit_1k, submit_10k),
+        ("verifying", verify_1k, verify_10k),
+        ("building the settlement period of", settle_1k, settle_10k),
+    ] {
+        assert!(small > 0.0, "{what} an upload runs statements");
+        assert!(
+            large <= small,
+            "{what} 10,000 claims ran {large} statements, 1,000 ran {small}: bulk work must cost \
+             a fixed number of statements per batch, however many rows it carries"
+        );
+    }
 }
