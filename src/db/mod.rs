@@ -639,12 +639,15 @@ pub mod backend_specific {
             }
             DbConn::Sqlite(sqlite) => sqlite,
         };
-        let json = super::bulk::json_keys(claims)?;
+        let json = super::bulk::json_array(claims)?;
+        // Each row's object is materialised once: named directly, json_each would render it
+        // again for every field read from it.
         diesel::sql_query(
-            "UPDATE claims SET status = 'verified', decided_by = ?, decided_at = ?, \
-             gross_minor = v.value ->> 'gross_minor', payable_minor = v.value ->> 'payable_minor', \
-             paid_units = v.value ->> 'paid_units', entry_id = v.value ->> 'entry_id' \
-             FROM json_each(?) AS v WHERE claims.id = v.value ->> 'id'",
+            "WITH v(row) AS MATERIALIZED (SELECT value FROM json_each(?3)) \
+             UPDATE claims SET status = 'verified', decided_by = ?1, decided_at = ?2, \
+             gross_minor = v.row ->> 'gross_minor', payable_minor = v.row ->> 'payable_minor', \
+             paid_units = v.row ->> 'paid_units', entry_id = v.row ->> 'entry_id' \
+             FROM v WHERE claims.id = v.row ->> 'id'",
         )
         .bind::<Text, _>(decided_by)
         .bind::<Timestamp, _>(decided_at)

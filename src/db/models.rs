@@ -194,7 +194,7 @@ pub struct BulkUpload {
     pub created_at: NaiveDateTime,
 }
 
-#[derive(Debug, Clone, Queryable, Selectable, Insertable, serde::Serialize)]
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
 #[diesel(treat_none_as_default_value = false, table_name = claims)]
 pub struct Claim {
     pub id: String,
@@ -213,14 +213,11 @@ pub struct Claim {
     pub status: String,
     pub submitted_by: String,
     pub submitted_by_organisation_id: String,
-    #[serde(serialize_with = "super::bulk::timestamp")]
     pub submitted_at: NaiveDateTime,
     pub decided_by: Option<String>,
-    #[serde(serialize_with = "super::bulk::optional_timestamp")]
     pub decided_at: Option<NaiveDateTime>,
     pub rejection_reason: Option<String>,
     pub revoked_by: Option<String>,
-    #[serde(serialize_with = "super::bulk::optional_timestamp")]
     pub revoked_at: Option<NaiveDateTime>,
     pub revocation_reason: Option<String>,
     pub gross_minor: Option<i64>,
@@ -229,7 +226,7 @@ pub struct Claim {
     pub entry_id: Option<String>,
 }
 
-#[derive(Debug, Clone, Queryable, Selectable, Insertable, serde::Serialize)]
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
 #[diesel(treat_none_as_default_value = false, table_name = claim_adjustments)]
 pub struct ClaimAdjustment {
     pub claim_id: String,
@@ -257,7 +254,7 @@ pub struct Allocation {
 }
 
 /// An allocation before the database numbers it.
-#[derive(Debug, Clone, Insertable, serde::Serialize)]
+#[derive(Debug, Clone, Insertable)]
 #[diesel(treat_none_as_default_value = false, table_name = allocations)]
 pub struct NewAllocation {
     pub entry_id: String,
@@ -268,7 +265,6 @@ pub struct NewAllocation {
     pub amount_minor: i64,
     pub shortfall_minor: i64,
     pub achieved_on: NaiveDate,
-    #[serde(serialize_with = "super::bulk::timestamp")]
     pub posted_at: NaiveDateTime,
     pub reverses_id: Option<i64>,
     pub outcome_code: String,
@@ -277,14 +273,13 @@ pub struct NewAllocation {
 /// One entry of the double-entry ledger: a claim's verification or its reversal. Its payer
 /// lines are its allocations; this row carries the provider's line, so that the entry
 /// balances when `provider_amount_minor` plus its allocations' amount and shortfall is zero.
-#[derive(Debug, Clone, Queryable, Selectable, Insertable, serde::Serialize)]
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
 #[diesel(treat_none_as_default_value = false, table_name = ledger_entries)]
 pub struct LedgerEntry {
     pub id: String,
     pub claim_id: String,
     pub project_id: String,
     pub provider_amount_minor: i64,
-    #[serde(serialize_with = "super::bulk::timestamp")]
     pub posted_at: NaiveDateTime,
     pub reverses_entry_id: Option<String>,
 }
@@ -314,7 +309,7 @@ pub struct SettlementDocument {
     pub created_at: NaiveDateTime,
 }
 
-#[derive(Debug, Clone, Queryable, Selectable, Insertable, serde::Serialize)]
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
 #[diesel(treat_none_as_default_value = false, table_name = document_lines)]
 pub struct DocumentLine {
     pub document_id: String,
@@ -323,13 +318,12 @@ pub struct DocumentLine {
     pub outcome_code: String,
     pub participant_pseudonym: String,
     pub achieved_on: NaiveDate,
-    #[serde(serialize_with = "super::bulk::timestamp")]
     pub posted_at: NaiveDateTime,
     pub amount_minor: i64,
 }
 
 /// Which document line settles an allocation in a leg of settlement.
-#[derive(Debug, Clone, Insertable, serde::Serialize)]
+#[derive(Debug, Clone, Insertable)]
 #[diesel(treat_none_as_default_value = false, table_name = settlement_links)]
 pub struct SettlementLink {
     pub allocation_id: i64,

@@ -11,9 +11,9 @@ use crate::db::backend_specific::{
     lock_name, lock_row_for_key_share, lock_row_for_update, LockableTable,
 };
 use crate::db::backend_specific::{mark_claims_verified, VerifiedClaim};
-use crate::db::bulk::{insert_all, load_where_in};
+use crate::db::bulk::load_where_in;
 use crate::db::models::*;
-use crate::db::queries::{self, new_id};
+use crate::db::queries::{self, insert_rows, new_id};
 use crate::db::schema::*;
 use crate::db::DbConn;
 use crate::domain::access::{not_yours_to_decide, Decider};
@@ -488,7 +488,7 @@ pub fn submit_rows(
             .values(&upload)
             .execute(conn)?;
     }
-    insert_all!(conn, claims, &accepted)?;
+    insert_rows!(conn, claims::table, &accepted)?;
     progress(results.len());
     Ok((results, accepted))
 }
@@ -1064,11 +1064,22 @@ impl<'r> Batch<'r> {
                 entry_id: entry,
             })
             .collect();
+        let started = std::time::Instant::now();
         mark_claims_verified(conn, verified_by, self.now, &verified)?;
-        insert_all!(conn, claim_adjustments, &self.adjustments)?;
-        insert_all!(conn, ledger_entries, &self.entries)?;
-        insert_all!(conn, allocations, &self.allocations)?;
+        let marked = started.elapsed();
+        insert_rows!(conn, claim_adjustments::table, &self.adjustments)?;
+        insert_rows!(conn, ledger_entries::table, &self.entries)?;
+        let entered = started.elapsed();
+        insert_rows!(conn, allocations::table, &self.allocations)?;
+        let allocated = started.elapsed();
         queries::add_running_totals(conn, self.rules.project_id(), &self.running.deltas)?;
+        tracing::debug!(
+            mark_ms = marked.as_millis() as u64,
+            entries_ms = (entered - marked).as_millis() as u64,
+            allocations_ms = (allocated - entered).as_millis() as u64,
+            totals_ms = (started.elapsed() - allocated).as_millis() as u64,
+            "verification batch written"
+        );
         Ok(())
     }
 }
@@ -1181,7 +1192,7 @@ pub fn revoke(
     diesel::insert_into(ledger_entries::table)
         .values(&entry)
         .execute(conn)?;
-    insert_all!(conn, allocations, &reversals)?;
+    insert_rows!(conn, allocations::table, &reversals)?;
     queries::add_running_totals(conn, &claim.project_id, &deltas)?;
     diesel::update(claims::table.find(&claim.id))
         .set((

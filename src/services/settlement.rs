@@ -8,11 +8,10 @@ use diesel::dsl::{exists, not};
 use diesel::prelude::*;
 
 use crate::db::backend_specific::{ensure_document_sequence, lock_row_for_update, LockableTable};
-use crate::db::bulk::insert_all;
 use crate::db::models::{
     DocumentLine, DocumentPayment, NewDocumentEvent, SettlementDocument, SettlementLink,
 };
-use crate::db::queries::new_id;
+use crate::db::queries::{insert_rows, new_id};
 use crate::db::schema::{
     allocations, claims, document_events, document_lines, document_payments, document_sequences,
     organisations, projects, settlement_documents, settlement_links,
@@ -109,9 +108,7 @@ pub fn build_period(
         document_ids.push(insert_header(conn, project, period, draft, actor)?);
     }
     let allocations = insert_links(conn, &drafts, &document_ids)?;
-    for (draft, id) in drafts.into_iter().zip(&document_ids) {
-        insert_lines(conn, id, draft)?;
-    }
+    insert_lines(conn, drafts, &document_ids)?;
     tracing::info!(
         project_id = %p.id,
         period = %period,
@@ -214,7 +211,7 @@ fn insert_links(
         }
     }
     links.sort_unstable_by_key(|l| (l.allocation_id, l.leg));
-    insert_all!(conn, settlement_links, &links)?;
+    insert_rows!(conn, settlement_links::table, &links)?;
     Ok(links.len())
 }
 
@@ -286,27 +283,32 @@ fn line_position(n: usize) -> Result<i32, ServiceError> {
         .map_err(|_| ServiceError::Conflict("a document of more than 2^31 lines".into()))
 }
 
+/// Every new draft's lines, in one bulk insert.
 fn insert_lines(
     conn: &mut DbConn,
-    document_id: &str,
-    draft: DraftDocument,
+    drafts: Vec<DraftDocument>,
+    document_ids: &[String],
 ) -> Result<(), ServiceError> {
-    let lines: Vec<DocumentLine> = draft
-        .lines
-        .into_iter()
-        .zip(0..)
-        .map(|(line, position)| DocumentLine {
-            document_id: document_id.to_owned(),
-            position,
-            claim_id: line.claim_id,
-            outcome_code: line.outcome_code,
-            participant_pseudonym: line.participant_pseudonym,
-            achieved_on: line.achieved_on,
-            posted_at: line.posted_at,
-            amount_minor: line.amount_minor,
-        })
-        .collect();
-    insert_all!(conn, document_lines, &lines)?;
+    let mut lines: Vec<DocumentLine> = Vec::new();
+    for (draft, document_id) in drafts.into_iter().zip(document_ids) {
+        lines.extend(
+            draft
+                .lines
+                .into_iter()
+                .zip(0..)
+                .map(|(line, position)| DocumentLine {
+                    document_id: document_id.clone(),
+                    position,
+                    claim_id: line.claim_id,
+                    outcome_code: line.outcome_code,
+                    participant_pseudonym: line.participant_pseudonym,
+                    achieved_on: line.achieved_on,
+                    posted_at: line.posted_at,
+                    amount_minor: line.amount_minor,
+                }),
+        );
+    }
+    insert_rows!(conn, document_lines::table, &lines)?;
     Ok(())
 }
 
@@ -755,6 +757,6 @@ fn issue_credit_note(
             ..line
         })
         .collect();
-    insert_all!(conn, document_lines, &lines)?;
+    insert_rows!(conn, document_lines::table, &lines)?;
     Ok(credit)
 }
