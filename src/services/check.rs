@@ -95,28 +95,33 @@ pub fn run_with_progress(conn: &mut DbConn, step: &dyn Fn(&str)) -> QueryResult<
             "allocation {allocation} names another claim or project than its entry {entry}"
         ));
     }
-    report.allocations = allocations::table.count().get_result::<i64>(conn)? as usize;
+    // What each payer of each project was allocated and left short, in one read of the
+    // allocations for steps 3 and 6 (a payer belongs to one project).
+    let payer_sums = payer_sums(conn)?;
+    report.allocations = payer_sums.iter().map(|p| p.allocations).sum::<i64>() as usize;
 
     step("payers within their caps");
     // 3. No payer above its maximum commitment, none below zero.
-    let payer_totals = totals::grouped(
-        conn,
-        "SELECT payer_id AS key, CAST(SUM(amount_minor) AS BIGINT) AS total FROM allocations GROUP BY payer_id",
-        &[],
-    )?;
+    let mut payer_totals: HashMap<&str, i64> = HashMap::new();
+    for sums in &payer_sums {
+        *payer_totals.entry(sums.payer_id.as_str()).or_default() += sums.allocated;
+    }
     let payers: Vec<(String, i64)> = project_payers::table
         .select((project_payers::id, project_payers::max_commitment_minor))
         .load(conn)?;
     report.payers = payers.len();
+    let known_payers: std::collections::HashSet<&str> =
+        payers.iter().map(|(id, _)| id.as_str()).collect();
     for payer in payer_totals.keys() {
-        if !payers.iter().any(|(id, _)| id == payer) {
+        if !known_payers.contains(payer) {
             report.violations.push(format!(
                 "allocations name payer {payer}, which does not exist"
             ));
         }
     }
-    for (payer, max) in payers {
-        let total = payer_totals.get(&payer).copied().unwrap_or(0);
+    for (payer, max) in &payers {
+        let (payer, max) = (payer.as_str(), *max);
+        let total = payer_totals.get(payer).copied().unwrap_or(0);
         if total > max || total < 0 {
             report.violations.push(format!(
                 "payer {payer} has {total} allocated against a maximum of {max}"
@@ -221,24 +226,16 @@ pub fn run_with_progress(conn: &mut DbConn, step: &dyn Fn(&str)) -> QueryResult<
     // 6. The running totals kept beside the ledger agree with it.
     //    The balance of each account, spelled out as `domain::ledger` names them.
     let mut account_balances: HashMap<String, i64> = HashMap::new();
-    let payer_lines = totals::grouped(
-        conn,
-        "SELECT project_id || ' ' || payer_id AS key, CAST(SUM(amount_minor) AS BIGINT) AS total FROM allocations GROUP BY project_id, payer_id",
-        &[],
-    )?;
-    let unfunded_lines = totals::grouped(
-        conn,
-        "SELECT project_id || ' ' || payer_id AS key, CAST(SUM(shortfall_minor) AS BIGINT) AS total FROM allocations GROUP BY project_id, payer_id",
-        &[],
-    )?;
-    for (lines, account) in [
-        (&payer_lines, payer_account as fn(&str) -> String),
-        (&unfunded_lines, unfunded_account),
-    ] {
-        for (key, total) in lines {
-            let (project, payer) = key.split_once(' ').unwrap_or((key, ""));
-            account_balances.insert(format!("{project} {}", account(payer)), *total);
-        }
+    for sums in &payer_sums {
+        let project = &sums.project_id;
+        account_balances.insert(
+            format!("{project} {}", payer_account(&sums.payer_id)),
+            sums.allocated,
+        );
+        account_balances.insert(
+            format!("{project} {}", unfunded_account(&sums.payer_id)),
+            sums.shortfall,
+        );
     }
     for (project, due) in &provider_due {
         account_balances.insert(format!("{project} {}", provider_account(project)), -due);
@@ -336,6 +333,31 @@ pub fn run_with_progress(conn: &mut DbConn, step: &dyn Fn(&str)) -> QueryResult<
     step("settlement documents");
     check_documents(conn, &mut report)?;
     Ok(report)
+}
+
+/// What one payer of one project was allocated and left short, and in how many allocations.
+#[derive(diesel::QueryableByName)]
+struct PayerSums {
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    project_id: String,
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    payer_id: String,
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    allocated: i64,
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    shortfall: i64,
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    allocations: i64,
+}
+
+fn payer_sums(conn: &mut DbConn) -> QueryResult<Vec<PayerSums>> {
+    crate::db::dynamic::load(
+        conn,
+        "SELECT project_id, payer_id, CAST(SUM(amount_minor) AS BIGINT) AS allocated, \
+         CAST(SUM(shortfall_minor) AS BIGINT) AS shortfall, CAST(COUNT(*) AS BIGINT) AS allocations \
+         FROM allocations GROUP BY project_id, payer_id",
+        &[],
+    )
 }
 
 /// 10. Settlement documents say what the ledger says: each total is the sum of its lines,
