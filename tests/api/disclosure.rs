@@ -1879,3 +1879,31 @@ async fn a_payer_cap_that_binds_under_reallocation_discloses_no_withheld_quarter
     let quarters: &[&[i64]] = &[&[6], &[2], &[9], &[6]];
     attack(&app, "Reallocate both", reallocate, quarters, 30).await;
 }
+
+/// Found by the three-release property test in CI on 2026-12-06 (`d427c8e`): two payers at
+/// 3:7 with caps of £5,000 and £9,000 and reallocation, 8, 4 and 5 outcomes in three quarters,
+/// 8 late outcomes added to the second quarter and 8 taken from the first. The reader of the
+/// three releases rules out 1 for the second quarter's withheld count of 4. Not yet explained
+/// or fixed: kept here, ignored, so that the next change to the auditor starts from it.
+#[test]
+#[ignore = "a disclosure leak found on 2026-12-06, not yet closed"]
+fn caps_completed_by_late_outcomes_over_three_releases_leave_withheld_counts_open() {
+    let case = ReleasesCase {
+        terms: Terms {
+            caps: vec![500_000, 900_000],
+            weights: vec![3, 7],
+            prices: vec![100_000],
+            volume_caps: vec![None],
+            contract_cap: None,
+            deadweight_percent: 0,
+            phases: false,
+            later_phase: None,
+            reallocate: true,
+        },
+        blocks: vec![(0, 0), (1, 0), (2, 0)],
+        counts: vec![8, 4, 5],
+        at: vec![2, 3],
+        late: vec![(1, 8), (0, -8)],
+    };
+    releases_disclose_nothing(case, 3).unwrap();
+}
