@@ -3,7 +3,8 @@
 //! of claim rows inserted raw, in the same run, as the reference.
 //!
 //! cargo run --release --example bench_claims -- [CLAIMS] [sqlite|postgres]
-//! (PostgreSQL: COFUND_BENCH_POSTGRES_URL, default postgres://postgres@127.0.0.1:5432/postgres)
+//! (PostgreSQL: COFUND_BENCH_POSTGRES_URL, default postgres://postgres@127.0.0.1:5432/postgres;
+//! SQLite: BENCH_DB=path keeps the database there, for `cofund check` to be timed again on it)
 
 mod bench;
 
@@ -22,7 +23,10 @@ async fn main() {
         .and_then(|n| n.parse().ok())
         .unwrap_or(1_000_000);
     let backend = args.get(2).map(String::as_str).unwrap_or("sqlite");
-    let bench = Bench::start(backend);
+    let bench = match (backend, std::env::var("BENCH_DB")) {
+        ("sqlite", Ok(path)) => Bench::start_sqlite_at(&path),
+        _ => Bench::start(backend),
+    };
     let project = bench.project("direct").await;
 
     let started = Instant::now();
@@ -70,7 +74,13 @@ async fn main() {
     let raw = t.elapsed().as_secs_f64();
 
     let t = Instant::now();
-    let report = cofund::services::check::run(&mut conn).unwrap();
+    let steps = std::cell::RefCell::new(Vec::new());
+    let report = cofund::services::check::run_with_progress(&mut conn, &|name| {
+        steps
+            .borrow_mut()
+            .push((name.to_owned(), t.elapsed().as_secs_f64()))
+    })
+    .unwrap();
     let check = t.elapsed().as_secs_f64();
     assert!(
         report.violations.is_empty(),
@@ -93,6 +103,11 @@ async fn main() {
         "cofund check over the whole ledger: {check:.1} s ({} entries, {} allocations)",
         report.entries, report.allocations
     );
+    let steps = steps.into_inner();
+    for (i, (name, began)) in steps.iter().enumerate() {
+        let ended = steps.get(i + 1).map_or(check, |next| next.1);
+        println!("  {name}: {:.1} s", ended - began);
+    }
     drop(conn);
     drop(pool);
 }

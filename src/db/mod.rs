@@ -1,9 +1,11 @@
 //! Storage: one diesel code path over SQLite (embedded default) and PostgreSQL (production).
 //!
 //! Everything above this module talks to [`DbConn`]; the only backend-specific SQL lives in
-//! [`backend_specific`], named so that it is easy to find.
+//! [`backend_specific`], named so that it is easy to find (and in [`ledger_sums`], the one read
+//! of the whole allocations table that `cofund check` makes, which each database does its way).
 
 pub mod bulk;
+pub mod ledger_sums;
 pub mod models;
 pub mod queries;
 pub mod schema;

@@ -1,10 +1,13 @@
 //! `cofund check`: recomputes the ledger's invariants over the whole database and reports every
 //! violation. Read-only.
 
-use std::collections::HashMap;
+// Maps of a million ids or more: foldhash, not std's DoS-resistant SipHash (the keys are
+// our own ids, read from our own database).
+use foldhash::{HashMap, HashMapExt, HashSet, HashSetExt};
 
 use diesel::prelude::*;
 
+use crate::db::ledger_sums::{allocation_sums, EntryAllocations, PayerSums};
 use crate::db::schema::*;
 use crate::db::{totals, DbConn};
 use crate::domain::ledger::{payer_account, provider_account, unfunded_account};
@@ -27,255 +30,52 @@ pub fn run(conn: &mut DbConn) -> QueryResult<CheckReport> {
 }
 
 /// [`run`], telling `step` the name of each of its [`CHECK_STEPS`] steps as it starts it.
+///
+/// The big tables are each read once: the entries and the claims whole, the allocations as
+/// their sums per entry (with the claim and project they name) and per payer.
 pub fn run_with_progress(conn: &mut DbConn, step: &dyn Fn(&str)) -> QueryResult<CheckReport> {
     let mut report = CheckReport::default();
 
     step("entries balance");
-    // 1. Every entry balances: its provider line plus its allocations' amounts and shortfalls
-    //    is zero. Every allocation belongs to an entry of its own claim.
-    let provider_lines = totals::grouped(
-        conn,
-        "SELECT id AS key, provider_amount_minor AS total FROM ledger_entries",
-        &[],
-    )?;
-    let entry_lines = totals::grouped(
-        conn,
-        "SELECT entry_id AS key, CAST(SUM(amount_minor + shortfall_minor) AS BIGINT) AS total FROM allocations GROUP BY entry_id",
-        &[],
-    )?;
-    report.entries = provider_lines.len();
-    for (entry, provider) in &provider_lines {
-        let sum = provider + entry_lines.get(entry).copied().unwrap_or(0);
-        if sum != 0 {
-            report.violations.push(format!(
-                "entry {entry} does not balance: its lines sum to {sum}"
-            ));
-        }
-    }
-    for entry in entry_lines.keys() {
-        if !provider_lines.contains_key(entry) {
-            report.violations.push(format!(
-                "allocations name entry {entry}, which does not exist"
-            ));
-        }
-    }
-    let unanchored: Vec<(String, String)> = ledger_entries::table
-        .left_join(claims::table.on(claims::id.eq(ledger_entries::claim_id)))
-        .filter(claims::id.is_null())
-        .select((ledger_entries::id, ledger_entries::claim_id))
-        .load(conn)?;
-    for (entry, claim) in unanchored {
-        report.violations.push(format!(
-            "entry {entry} names claim {claim}, which does not exist"
-        ));
-    }
-    let reversals: Vec<(String, Option<String>)> = ledger_entries::table
-        .filter(ledger_entries::reverses_entry_id.is_not_null())
-        .select((ledger_entries::id, ledger_entries::reverses_entry_id))
-        .load(conn)?;
-    for (entry, reversed) in reversals {
-        let reversed = reversed.unwrap_or_default();
-        if !provider_lines.contains_key(&reversed) {
-            report.violations.push(format!(
-                "entry {entry} reverses entry {reversed}, which does not exist"
-            ));
-        }
-    }
-    let misfiled: Vec<(i64, String)> = allocations::table
-        .left_join(ledger_entries::table.on(ledger_entries::id.eq(allocations::entry_id)))
-        .filter(
-            ledger_entries::claim_id
-                .ne(allocations::claim_id)
-                .or(ledger_entries::project_id.ne(allocations::project_id)),
-        )
-        .select((allocations::id, allocations::entry_id))
-        .load(conn)?;
-    for (allocation, entry) in misfiled {
-        report.violations.push(format!(
-            "allocation {allocation} names another claim or project than its entry {entry}"
-        ));
-    }
-    // What each payer of each project was allocated and left short, in one read of the
-    // allocations for steps 3 and 6 (a payer belongs to one project).
-    let payer_sums = payer_sums(conn)?;
+    let entries = load_entries(conn)?;
+    let claims = load_claims(conn)?;
+    let sums = allocation_sums(conn)?;
+    let (per_entry, payer_sums) = (&sums.per_entry, &sums.per_payer);
+    report.entries = entries.len();
+    report.claims = claims.len();
+    let known_claims: HashSet<&str> = claims.iter().map(|c| c.id.as_str()).collect();
+    check_entries(conn, &entries, &known_claims, per_entry, &mut report)?;
     report.allocations = payer_sums.iter().map(|p| p.allocations).sum::<i64>() as usize;
 
     step("payers within their caps");
-    // 3. No payer above its maximum commitment, none below zero.
-    let mut payer_totals: HashMap<&str, i64> = HashMap::new();
-    for sums in &payer_sums {
-        *payer_totals.entry(sums.payer_id.as_str()).or_default() += sums.allocated;
-    }
-    let payers: Vec<(String, i64)> = project_payers::table
-        .select((project_payers::id, project_payers::max_commitment_minor))
-        .load(conn)?;
-    report.payers = payers.len();
-    let known_payers: std::collections::HashSet<&str> =
-        payers.iter().map(|(id, _)| id.as_str()).collect();
-    for payer in payer_totals.keys() {
-        if !known_payers.contains(payer) {
-            report.violations.push(format!(
-                "allocations name payer {payer}, which does not exist"
-            ));
-        }
-    }
-    for (payer, max) in &payers {
-        let (payer, max) = (payer.as_str(), *max);
-        let total = payer_totals.get(payer).copied().unwrap_or(0);
-        if total > max || total < 0 {
-            report.violations.push(format!(
-                "payer {payer} has {total} allocated against a maximum of {max}"
-            ));
-        }
-    }
+    check_payer_caps(conn, payer_sums, &mut report)?;
 
     step("claims' allocations");
-    // 4. Each claim's allocations add up to what it pays: its payable amount while verified,
-    //    nothing once revoked, and no allocations at all before verification.
-    let claim_allocated = totals::grouped(
-        conn,
-        "SELECT claim_id AS key, CAST(SUM(amount_minor + shortfall_minor) AS BIGINT) AS total FROM allocations GROUP BY claim_id",
-        &[],
-    )?;
-    let claims: Vec<(String, String, Option<i64>)> = claims::table
-        .select((claims::id, claims::status, claims::payable_minor))
-        .load(conn)?;
-    report.claims = claims.len();
-    let known: std::collections::HashSet<&str> = claims.iter().map(|c| c.0.as_str()).collect();
-    for claim in claim_allocated.keys() {
-        if !known.contains(claim.as_str()) {
-            report.violations.push(format!(
-                "allocations name claim {claim}, which does not exist"
-            ));
-        }
-    }
-    for (claim, status, payable) in &claims {
-        let allocated = claim_allocated.get(claim).copied();
-        let expected = match status.as_str() {
-            "verified" => Some(payable.unwrap_or(0)),
-            "revoked" => allocated.map(|_| 0),
-            _ => None,
-        };
-        let ok = match (expected, allocated) {
-            (Some(0), None) | (None, None) => true,
-            (Some(e), Some(a)) => e == a,
-            _ => false,
-        };
-        if !ok {
-            report.violations.push(format!(
-                "claim {claim} ({status}) should have {} allocated but has {}",
-                expected.unwrap_or(0),
-                allocated.unwrap_or(0)
-            ));
-        }
-    }
+    check_claims_allocations(&claims, &known_claims, per_entry, &mut report);
 
     step("providers' dues");
-    // 5. What is due to each project's provider equals what its verified claims pay, and the
-    //    contract and participant caps hold.
-    let provider_due = totals::grouped(
-        conn,
-        "SELECT project_id AS key, CAST(-SUM(provider_amount_minor) AS BIGINT) AS total FROM ledger_entries GROUP BY project_id",
-        &[],
-    )?;
-    let project_paid = totals::grouped(
-        conn,
-        "SELECT project_id AS key, CAST(SUM(payable_minor) AS BIGINT) AS total FROM claims WHERE status = 'verified' GROUP BY project_id",
-        &[],
-    )?;
-    let projects: Vec<(String, Option<i64>, Option<i64>)> = projects::table
-        .select((
-            projects::id,
-            projects::max_outcome_payment_minor,
-            projects::participant_cap_minor,
-        ))
-        .load(conn)?;
-    let participant_paid = totals::grouped(
-        conn,
-        "SELECT project_id || ' ' || participant_pseudonym AS key, CAST(SUM(payable_minor) AS BIGINT) AS total FROM claims WHERE status = 'verified' GROUP BY project_id, participant_pseudonym",
-        &[],
-    )?;
-    for (project, contract_cap, participant_cap) in projects {
-        let paid = project_paid.get(&project).copied().unwrap_or(0);
-        let due = provider_due.get(&project).copied().unwrap_or(0);
-        // Shortfall is part of the provider's line but unfunded: compare with what was posted
-        // as payable (allocated + shortfall), which is what verified claims pay.
-        if due != paid {
-            report.violations.push(format!(
-                "project {project}: {due} due to the provider but verified claims pay {paid}"
-            ));
-        }
-        if contract_cap.is_some_and(|cap| paid > cap) {
-            report.violations.push(format!(
-                "project {project}: {paid} paid exceeds its contract cap"
-            ));
-        }
-        if let Some(cap) = participant_cap {
-            let prefix = format!("{project} ");
-            for (key, total) in participant_paid
-                .iter()
-                .filter(|(k, _)| k.starts_with(&prefix))
-            {
-                if *total > cap {
-                    report.violations.push(format!("participant {} of project {project}: {total} paid exceeds the cap of {cap}", &key[prefix.len()..]));
-                }
-            }
-        }
-    }
+    let provider_due = provider_due(&entries);
+    check_providers_dues(conn, &claims, &provider_due, &mut report)?;
+
     step("running totals");
-    // 6. The running totals kept beside the ledger agree with it.
-    //    The balance of each account, spelled out as `domain::ledger` names them.
-    let mut account_balances: HashMap<String, i64> = HashMap::new();
-    for sums in &payer_sums {
-        let project = &sums.project_id;
-        account_balances.insert(
-            format!("{project} {}", payer_account(&sums.payer_id)),
-            sums.allocated,
-        );
-        account_balances.insert(
-            format!("{project} {}", unfunded_account(&sums.payer_id)),
-            sums.shortfall,
-        );
-    }
-    for (project, due) in &provider_due {
-        account_balances.insert(format!("{project} {}", provider_account(project)), -due);
-    }
-    let units = totals::grouped(
-        conn,
-        "SELECT project_id || ' units:' || outcome_code AS key, CAST(SUM(paid_units) AS BIGINT) AS total FROM claims WHERE status = 'verified' GROUP BY project_id, outcome_code",
-        &[],
-    )?;
-    let stored: Vec<(String, String, i64)> = running_totals::table
-        .select((
-            running_totals::project_id,
-            running_totals::name,
-            running_totals::value,
-        ))
-        .load(conn)?;
-    let mut seen = std::collections::HashSet::new();
-    for (project, name, value) in &stored {
-        let key = format!("{project} {name}");
-        let expected = account_balances
-            .get(&key)
-            .or_else(|| units.get(&key))
-            .copied()
-            .unwrap_or(0);
-        if *value != expected {
-            report.violations.push(format!("running total {name} of project {project} is {value} but the ledger says {expected}"));
-        }
-        seen.insert(key);
-    }
-    for (key, total) in account_balances.iter().chain(units.iter()) {
-        if *total != 0 && !seen.contains(key) {
-            report
-                .violations
-                .push(format!("{key} totals {total} but has no running total"));
-        }
-    }
+    check_running_totals(conn, &claims, payer_sums, &provider_due, &mut report)?;
 
     step("stored terms");
-    // 7. Every project's stored terms parse: a corrupt share, phase, unit or cap policy would
-    //    otherwise be refused only when a claim of the project is next priced.
+    check_stored_terms(conn, &mut report)?;
+
+    step("adjustments");
+    check_adjustment_kinds(conn, &mut report)?;
+
+    step("payers' funds");
+    check_fund_payers(conn, &mut report)?;
+    step("settlement documents");
+    check_documents(conn, &mut report)?;
+    Ok(report)
+}
+
+/// 7. Every project's stored terms parse: a corrupt share, phase, unit or cap policy would
+///    otherwise be refused only when a claim of the project is next priced.
+fn check_stored_terms(conn: &mut DbConn, report: &mut CheckReport) -> QueryResult<()> {
     let project_ids: Vec<String> = projects::table.select(projects::id).load(conn)?;
     let today = chrono::Utc::now().date_naive();
     for id in project_ids {
@@ -285,10 +85,12 @@ pub fn run_with_progress(conn: &mut DbConn, step: &dyn Fn(&str)) -> QueryResult<
             }
         }
     }
+    Ok(())
+}
 
-    step("adjustments");
-    // 8. Every stored adjustment names a kind cofund knows (a corrupt one would be shown as
-    //    another, or fail the claim's every read).
+/// 8. Every stored adjustment names a kind cofund knows (a corrupt one would be shown as
+///    another, or fail the claim's every read).
+fn check_adjustment_kinds(conn: &mut DbConn, report: &mut CheckReport) -> QueryResult<()> {
     let kinds: Vec<String> = claim_adjustments::table
         .select(claim_adjustments::kind)
         .distinct()
@@ -300,10 +102,12 @@ pub fn run_with_progress(conn: &mut DbConn, step: &dyn Fn(&str)) -> QueryResult<
             ));
         }
     }
+    Ok(())
+}
 
-    step("payers' funds");
-    // 9. A payer that pays from a fund is a central top-up that owns it: a fund's commitments
-    //    count exactly its own payers.
+/// 9. A payer that pays from a fund is a central top-up that owns it: a fund's commitments
+///    count exactly its own payers.
+fn check_fund_payers(conn: &mut DbConn, report: &mut CheckReport) -> QueryResult<()> {
     let owners: HashMap<String, String> = funds::table
         .select((funds::id, funds::owner_organisation_id))
         .load::<(String, String)>(conn)?
@@ -330,34 +134,353 @@ pub fn run_with_progress(conn: &mut DbConn, step: &dyn Fn(&str)) -> QueryResult<
             ));
         }
     }
-    step("settlement documents");
-    check_documents(conn, &mut report)?;
-    Ok(report)
+    Ok(())
 }
 
-/// What one payer of one project was allocated and left short, and in how many allocations.
-#[derive(diesel::QueryableByName)]
-struct PayerSums {
-    #[diesel(sql_type = diesel::sql_types::Text)]
+/// A ledger entry: the provider's line of one claim's posting (or of its reversal).
+#[derive(diesel::Queryable)]
+struct Entry {
+    id: String,
+    claim_id: String,
     project_id: String,
-    #[diesel(sql_type = diesel::sql_types::Text)]
-    payer_id: String,
-    #[diesel(sql_type = diesel::sql_types::BigInt)]
-    allocated: i64,
-    #[diesel(sql_type = diesel::sql_types::BigInt)]
-    shortfall: i64,
-    #[diesel(sql_type = diesel::sql_types::BigInt)]
-    allocations: i64,
+    provider_amount_minor: i64,
+    reverses_entry_id: Option<String>,
 }
 
-fn payer_sums(conn: &mut DbConn) -> QueryResult<Vec<PayerSums>> {
-    crate::db::dynamic::load(
+fn load_entries(conn: &mut DbConn) -> QueryResult<Vec<Entry>> {
+    ledger_entries::table
+        .select((
+            ledger_entries::id,
+            ledger_entries::claim_id,
+            ledger_entries::project_id,
+            ledger_entries::provider_amount_minor,
+            ledger_entries::reverses_entry_id,
+        ))
+        .load(conn)
+}
+
+/// A claim, with what `check` compares against the ledger.
+#[derive(diesel::Queryable)]
+struct ClaimRow {
+    id: String,
+    project_id: String,
+    status: String,
+    outcome_code: String,
+    payable_minor: Option<i64>,
+    paid_units: Option<i32>,
+}
+
+impl ClaimRow {
+    fn verified(&self) -> bool {
+        self.status == "verified"
+    }
+}
+
+fn load_claims(conn: &mut DbConn) -> QueryResult<Vec<ClaimRow>> {
+    claims::table
+        .select((
+            claims::id,
+            claims::project_id,
+            claims::status,
+            claims::outcome_code,
+            claims::payable_minor,
+            claims::paid_units,
+        ))
+        .load(conn)
+}
+
+/// 1. Every entry balances: its provider line plus its allocations' amounts and shortfalls
+///    is zero. Every allocation belongs to an entry of its own claim and project; every entry
+///    names a claim, and every reversal an entry.
+fn check_entries(
+    conn: &mut DbConn,
+    entries: &[Entry],
+    known_claims: &HashSet<&str>,
+    per_entry: &[EntryAllocations],
+    report: &mut CheckReport,
+) -> QueryResult<()> {
+    let by_id: HashMap<&str, &Entry> = entries.iter().map(|e| (e.id.as_str(), e)).collect();
+    let mut allocated: HashMap<&str, i64> = HashMap::with_capacity(entries.len());
+    let mut missing: HashSet<&str> = HashSet::new();
+    let mut misfiled = Vec::new();
+    for group in per_entry {
+        let entry = group.entry_id.as_str();
+        *allocated.entry(entry).or_default() += group.total;
+        match by_id.get(entry) {
+            None if missing.insert(entry) => report.violations.push(format!(
+                "allocations name entry {entry}, which does not exist"
+            )),
+            Some(e) if e.claim_id != group.claim_id || e.project_id != group.project_id => {
+                misfiled.push(*e)
+            }
+            _ => {}
+        }
+    }
+    for entry in entries {
+        let sum = entry.provider_amount_minor + allocated.get(entry.id.as_str()).unwrap_or(&0);
+        if sum != 0 {
+            report.violations.push(format!(
+                "entry {} does not balance: its lines sum to {sum}",
+                entry.id
+            ));
+        }
+    }
+    for entry in entries {
+        if !known_claims.contains(entry.claim_id.as_str()) {
+            report.violations.push(format!(
+                "entry {} names claim {}, which does not exist",
+                entry.id, entry.claim_id
+            ));
+        }
+        if let Some(reversed) = &entry.reverses_entry_id {
+            if !by_id.contains_key(reversed.as_str()) {
+                report.violations.push(format!(
+                    "entry {} reverses entry {reversed}, which does not exist",
+                    entry.id
+                ));
+            }
+        }
+    }
+    report_misfiled(conn, &misfiled, report)
+}
+
+/// Names each allocation that names another claim or project than its entry (found by
+/// [`check_entries`]; rare, so read again one entry at a time).
+fn report_misfiled(
+    conn: &mut DbConn,
+    misfiled: &[&Entry],
+    report: &mut CheckReport,
+) -> QueryResult<()> {
+    for entry in misfiled {
+        let strays: Vec<i64> = allocations::table
+            .filter(allocations::entry_id.eq(&entry.id))
+            .filter(
+                allocations::claim_id
+                    .ne(&entry.claim_id)
+                    .or(allocations::project_id.ne(&entry.project_id)),
+            )
+            .select(allocations::id)
+            .order(allocations::id)
+            .load(conn)?;
+        for allocation in strays {
+            report.violations.push(format!(
+                "allocation {allocation} names another claim or project than its entry {}",
+                entry.id
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// 3. No payer above its maximum commitment, none below zero.
+fn check_payer_caps(
+    conn: &mut DbConn,
+    payer_sums: &[PayerSums],
+    report: &mut CheckReport,
+) -> QueryResult<()> {
+    let mut payer_totals: HashMap<&str, i64> = HashMap::new();
+    for sums in payer_sums {
+        *payer_totals.entry(sums.payer_id.as_str()).or_default() += sums.allocated;
+    }
+    let payers: Vec<(String, i64)> = project_payers::table
+        .select((project_payers::id, project_payers::max_commitment_minor))
+        .load(conn)?;
+    report.payers = payers.len();
+    let known_payers: HashSet<&str> = payers.iter().map(|(id, _)| id.as_str()).collect();
+    for payer in payer_totals.keys() {
+        if !known_payers.contains(payer) {
+            report.violations.push(format!(
+                "allocations name payer {payer}, which does not exist"
+            ));
+        }
+    }
+    for (payer, max) in &payers {
+        let total = payer_totals.get(payer.as_str()).copied().unwrap_or(0);
+        if total > *max || total < 0 {
+            report.violations.push(format!(
+                "payer {payer} has {total} allocated against a maximum of {max}"
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// 4. Each claim's allocations add up to what it pays: its payable amount while verified,
+///    nothing once revoked, and no allocations at all before verification.
+fn check_claims_allocations(
+    claims: &[ClaimRow],
+    known_claims: &HashSet<&str>,
+    per_entry: &[EntryAllocations],
+    report: &mut CheckReport,
+) {
+    let mut allocated: HashMap<&str, i64> = HashMap::with_capacity(claims.len());
+    for group in per_entry {
+        *allocated.entry(group.claim_id.as_str()).or_default() += group.total;
+    }
+    for claim in allocated.keys() {
+        if !known_claims.contains(claim) {
+            report.violations.push(format!(
+                "allocations name claim {claim}, which does not exist"
+            ));
+        }
+    }
+    for claim in claims {
+        let allocated = allocated.get(claim.id.as_str()).copied();
+        let expected = match claim.status.as_str() {
+            "verified" => Some(claim.payable_minor.unwrap_or(0)),
+            "revoked" => allocated.map(|_| 0),
+            _ => None,
+        };
+        let ok = match (expected, allocated) {
+            (Some(0), None) | (None, None) => true,
+            (Some(e), Some(a)) => e == a,
+            _ => false,
+        };
+        if !ok {
+            report.violations.push(format!(
+                "claim {} ({}) should have {} allocated but has {}",
+                claim.id,
+                claim.status,
+                expected.unwrap_or(0),
+                allocated.unwrap_or(0)
+            ));
+        }
+    }
+}
+
+/// What is due to each project's provider: the negated sum of its entries' provider lines.
+fn provider_due(entries: &[Entry]) -> HashMap<String, i64> {
+    let mut due: HashMap<String, i64> = HashMap::new();
+    for entry in entries {
+        *due.entry(entry.project_id.clone()).or_default() -= entry.provider_amount_minor;
+    }
+    due
+}
+
+/// 5. What is due to each project's provider equals what its verified claims pay, and the
+///    contract and participant caps hold.
+fn check_providers_dues(
+    conn: &mut DbConn,
+    claims: &[ClaimRow],
+    provider_due: &HashMap<String, i64>,
+    report: &mut CheckReport,
+) -> QueryResult<()> {
+    let mut project_paid: HashMap<&str, i64> = HashMap::new();
+    for claim in claims.iter().filter(|c| c.verified()) {
+        *project_paid.entry(claim.project_id.as_str()).or_default() +=
+            claim.payable_minor.unwrap_or(0);
+    }
+    let projects: Vec<(String, Option<i64>, Option<i64>)> = projects::table
+        .select((
+            projects::id,
+            projects::max_outcome_payment_minor,
+            projects::participant_cap_minor,
+        ))
+        .load(conn)?;
+    for (project, contract_cap, participant_cap) in projects {
+        let paid = project_paid.get(project.as_str()).copied().unwrap_or(0);
+        let due = provider_due.get(&project).copied().unwrap_or(0);
+        // Shortfall is part of the provider's line but unfunded: compare with what was posted
+        // as payable (allocated + shortfall), which is what verified claims pay.
+        if due != paid {
+            report.violations.push(format!(
+                "project {project}: {due} due to the provider but verified claims pay {paid}"
+            ));
+        }
+        if contract_cap.is_some_and(|cap| paid > cap) {
+            report.violations.push(format!(
+                "project {project}: {paid} paid exceeds its contract cap"
+            ));
+        }
+        if let Some(cap) = participant_cap {
+            check_participant_cap(conn, &project, cap, report)?;
+        }
+    }
+    Ok(())
+}
+
+/// No participant of a project with a participant cap was paid more than it.
+fn check_participant_cap(
+    conn: &mut DbConn,
+    project: &str,
+    cap: i64,
+    report: &mut CheckReport,
+) -> QueryResult<()> {
+    // (The cap is an integer from the database, written into the SQL as a number.)
+    let paid = totals::grouped(
         conn,
-        "SELECT project_id, payer_id, CAST(SUM(amount_minor) AS BIGINT) AS allocated, \
-         CAST(SUM(shortfall_minor) AS BIGINT) AS shortfall, CAST(COUNT(*) AS BIGINT) AS allocations \
-         FROM allocations GROUP BY project_id, payer_id",
-        &[],
-    )
+        &format!(
+            "SELECT participant_pseudonym AS key, CAST(SUM(payable_minor) AS BIGINT) AS total \
+             FROM claims WHERE status = 'verified' AND project_id = ? \
+             GROUP BY participant_pseudonym HAVING SUM(payable_minor) > {cap}"
+        ),
+        &[project],
+    )?;
+    for (participant, total) in paid {
+        report.violations.push(format!(
+            "participant {participant} of project {project}: {total} paid exceeds the cap of {cap}"
+        ));
+    }
+    Ok(())
+}
+
+/// 6. The running totals kept beside the ledger agree with it: each payer's allocated and
+///    unfunded balance, each provider's, and the units paid of each outcome.
+fn check_running_totals(
+    conn: &mut DbConn,
+    claims: &[ClaimRow],
+    payer_sums: &[PayerSums],
+    provider_due: &HashMap<String, i64>,
+    report: &mut CheckReport,
+) -> QueryResult<()> {
+    // The balance of each account, spelled out as `domain::ledger` names them.
+    let mut expected: HashMap<String, i64> = HashMap::new();
+    for sums in payer_sums {
+        let project = &sums.project_id;
+        expected.insert(
+            format!("{project} {}", payer_account(&sums.payer_id)),
+            sums.allocated,
+        );
+        expected.insert(
+            format!("{project} {}", unfunded_account(&sums.payer_id)),
+            sums.shortfall,
+        );
+    }
+    for (project, due) in provider_due {
+        expected.insert(format!("{project} {}", provider_account(project)), -due);
+    }
+    let mut units: HashMap<(&str, &str), i64> = HashMap::new();
+    for claim in claims.iter().filter(|c| c.verified()) {
+        let key = (claim.project_id.as_str(), claim.outcome_code.as_str());
+        *units.entry(key).or_default() += i64::from(claim.paid_units.unwrap_or(0));
+    }
+    for ((project, outcome), total) in units {
+        expected.insert(format!("{project} units:{outcome}"), total);
+    }
+    let stored: Vec<(String, String, i64)> = running_totals::table
+        .select((
+            running_totals::project_id,
+            running_totals::name,
+            running_totals::value,
+        ))
+        .load(conn)?;
+    let mut seen = HashSet::new();
+    for (project, name, value) in &stored {
+        let key = format!("{project} {name}");
+        let expected = expected.get(&key).copied().unwrap_or(0);
+        if *value != expected {
+            report.violations.push(format!("running total {name} of project {project} is {value} but the ledger says {expected}"));
+        }
+        seen.insert(key);
+    }
+    for (key, total) in &expected {
+        if *total != 0 && !seen.contains(key) {
+            report
+                .violations
+                .push(format!("{key} totals {total} but has no running total"));
+        }
+    }
+    Ok(())
 }
 
 /// 10. Settlement documents say what the ledger says: each total is the sum of its lines,

@@ -1111,7 +1111,22 @@ async fn the_checker_catches_a_corrupted_ledger() {
         s.project
     ))
     .unwrap();
+    // An allocation of the claim's real entry that names another claim (it sums to nothing,
+    // so every balance still holds): the entry's allocations must all name its own claim.
+    app.execute_sql(&format!(
+        "INSERT INTO allocations (entry_id, claim_id, project_id, payer_id, payer_organisation_id, \
+         amount_minor, shortfall_minor, achieved_on, posted_at, outcome_code) \
+         SELECT entry_id, 'clm_elsewhere', project_id, payer_id, payer_organisation_id, 0, 0, \
+         achieved_on, posted_at, outcome_code FROM allocations WHERE claim_id = '{}' LIMIT 1",
+        v["id"].as_str().unwrap()
+    ))
+    .unwrap();
     let report = String::from_utf8_lossy(&app.cofund(&["check"]).stdout).into_owned();
+    assert!(
+        report.contains("names another claim or project than its entry")
+            && report.contains("allocations name claim clm_elsewhere, which does not exist"),
+        "{report}"
+    );
     assert!(
         report.contains("entry ent_ghost, which does not exist")
             && report.contains("payer pyr_ghost, which does not exist")
