@@ -33,6 +33,11 @@ pub struct Bench {
 impl Drop for Bench {
     fn drop(&mut self) {
         if let Some((server, name)) = &self.pg_name {
+            // BENCH_KEEP_PG keeps the filled database, for `cofund check` to be timed on it.
+            if std::env::var_os("BENCH_KEEP_PG").is_some() {
+                eprintln!("kept the PostgreSQL database {name}");
+                return;
+            }
             if let Ok(mut conn) = diesel::PgConnection::establish(server) {
                 let _ = diesel::sql_query(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
                     .execute(&mut conn);

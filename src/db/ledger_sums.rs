@@ -55,24 +55,7 @@ pub struct AllocationSums {
 /// 4,000,000 allocations 2.1–2.4 s, where the two GROUP BYs took 5.6–6.6 s: BENCHMARKS.md).
 pub fn allocation_sums(conn: &mut DbConn) -> QueryResult<AllocationSums> {
     match conn {
-        DbConn::Pg(_) => Ok(AllocationSums {
-            per_entry: super::dynamic::load(
-                conn,
-                "SELECT entry_id, claim_id, project_id, \
-                 CAST(SUM(amount_minor + shortfall_minor) AS BIGINT) AS total \
-                 FROM allocations GROUP BY entry_id, claim_id, project_id",
-                &[],
-            )?,
-            payers_of: Default::default(),
-            per_payer: super::dynamic::load(
-                conn,
-                "SELECT project_id, payer_id, CAST(SUM(amount_minor) AS BIGINT) AS allocated, \
-                 CAST(SUM(shortfall_minor) AS BIGINT) AS shortfall, \
-                 CAST(COUNT(*) AS BIGINT) AS allocations \
-                 FROM allocations GROUP BY project_id, payer_id",
-                &[],
-            )?,
-        }),
+        DbConn::Pg(_) => grouped_in_the_server(conn),
         DbConn::Sqlite(sqlite) => {
             let rows = allocations::table
                 .select((
@@ -92,6 +75,27 @@ pub fn allocation_sums(conn: &mut DbConn) -> QueryResult<AllocationSums> {
             Ok(sums)
         }
     }
+}
+
+fn grouped_in_the_server(conn: &mut DbConn) -> QueryResult<AllocationSums> {
+    Ok(AllocationSums {
+        payers_of: Default::default(),
+        per_entry: super::dynamic::load(
+            conn,
+            "SELECT entry_id, claim_id, project_id, \
+             CAST(SUM(amount_minor + shortfall_minor) AS BIGINT) AS total \
+             FROM allocations GROUP BY entry_id, claim_id, project_id",
+            &[],
+        )?,
+        per_payer: super::dynamic::load(
+            conn,
+            "SELECT project_id, payer_id, CAST(SUM(amount_minor) AS BIGINT) AS allocated, \
+             CAST(SUM(shortfall_minor) AS BIGINT) AS shortfall, \
+             CAST(COUNT(*) AS BIGINT) AS allocations \
+             FROM allocations GROUP BY project_id, payer_id",
+            &[],
+        )?,
+    })
 }
 
 impl AllocationSums {
