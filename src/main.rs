@@ -160,7 +160,13 @@ fn run(command: Command, mut config: Config) -> Result<(), String> {
                 for v in &report.violations {
                     println!("VIOLATION: {v}");
                 }
-                Err(format!("{} invariant violations", report.violations.len()))
+                let count = report.violations.len();
+                let noun = if count == 1 {
+                    "violation"
+                } else {
+                    "violations"
+                };
+                Err(format!("{count} invariant {noun}"))
             }
         }
         Command::Demo => {

@@ -42,6 +42,10 @@ pub struct PayerSums {
 pub struct AllocationSums {
     pub per_entry: Vec<EntryAllocations>,
     pub per_payer: Vec<PayerSums>,
+    /// The allocations whose amount or shortfall is not a whole number (SQLite stores what it
+    /// is given; PostgreSQL's BIGINT refuses a fraction): read as integers they would be
+    /// summed truncated, so they are named instead.
+    pub not_whole: Vec<i64>,
     /// While summing on SQLite: each project's payers, as indexes into `per_payer`.
     payers_of: foldhash::HashMap<String, Vec<usize>>,
 }
@@ -57,8 +61,13 @@ pub fn allocation_sums(conn: &mut DbConn) -> QueryResult<AllocationSums> {
     match conn {
         DbConn::Pg(_) => grouped_in_the_server(conn),
         DbConn::Sqlite(sqlite) => {
+            let whole = diesel::dsl::sql::<diesel::sql_types::Bool>(
+                "typeof(amount_minor) = 'integer' AND typeof(shortfall_minor) = 'integer'",
+            );
             let rows = allocations::table
                 .select((
+                    allocations::id,
+                    whole,
                     allocations::entry_id,
                     allocations::claim_id,
                     allocations::project_id,
@@ -67,19 +76,24 @@ pub fn allocation_sums(conn: &mut DbConn) -> QueryResult<AllocationSums> {
                     allocations::shortfall_minor,
                 ))
                 .order(allocations::id)
-                .load_iter::<(String, String, String, String, i64, i64), diesel::connection::DefaultLoadingMode>(sqlite)?;
+                .load_iter::<Allocation, diesel::connection::DefaultLoadingMode>(sqlite)?;
             let mut sums = AllocationSums::default();
             for row in rows {
-                sums.add(row?);
+                sums.add(row?)?;
             }
             Ok(sums)
         }
     }
 }
 
+/// One allocation as the SQLite pass reads it: id, whether its amounts are whole, entry,
+/// claim, project, payer, amount, shortfall.
+type Allocation = (i64, bool, String, String, String, String, i64, i64);
+
 fn grouped_in_the_server(conn: &mut DbConn) -> QueryResult<AllocationSums> {
     Ok(AllocationSums {
         payers_of: Default::default(),
+        not_whole: Vec::new(),
         per_entry: super::dynamic::load(
             conn,
             "SELECT entry_id, claim_id, project_id, \
@@ -99,13 +113,18 @@ fn grouped_in_the_server(conn: &mut DbConn) -> QueryResult<AllocationSums> {
 }
 
 impl AllocationSums {
-    /// One allocation: its entry, claim, project, payer, amount and shortfall.
-    fn add(&mut self, row: (String, String, String, String, i64, i64)) {
-        let (entry_id, claim_id, project_id, payer_id, amount, shortfall) = row;
+    /// Adds one allocation to the sums. A sum beyond the range of a 64-bit integer is an
+    /// error, as it is in the database's own SUM.
+    fn add(&mut self, row: Allocation) -> QueryResult<()> {
+        let (id, whole, entry_id, claim_id, project_id, payer_id, amount, shortfall) = row;
+        if !whole {
+            self.not_whole.push(id);
+        }
+        let both = plus(amount, shortfall)?;
         let at = self.payer_index(&project_id, payer_id);
         let payer = &mut self.per_payer[at];
-        payer.allocated += amount;
-        payer.shortfall += shortfall;
+        payer.allocated = plus(payer.allocated, amount)?;
+        payer.shortfall = plus(payer.shortfall, shortfall)?;
         payer.allocations += 1;
         match self.per_entry.last_mut() {
             Some(last)
@@ -113,15 +132,16 @@ impl AllocationSums {
                     && last.claim_id == claim_id
                     && last.project_id == project_id =>
             {
-                last.total += amount + shortfall;
+                last.total = plus(last.total, both)?;
             }
             _ => self.per_entry.push(EntryAllocations {
                 entry_id,
                 claim_id,
                 project_id,
-                total: amount + shortfall,
+                total: both,
             }),
         }
+        Ok(())
     }
 
     /// Where in `per_payer` the sums of this payer of this project are (added if new). A
@@ -148,4 +168,11 @@ impl AllocationSums {
         of_project.push(at);
         at
     }
+}
+
+/// `a + b`, or the error SQLite's SUM gives where it overflows.
+fn plus(a: i64, b: i64) -> QueryResult<i64> {
+    a.checked_add(b).ok_or_else(|| {
+        diesel::result::Error::DeserializationError("integer overflow summing allocations".into())
+    })
 }

@@ -45,6 +45,11 @@ pub fn run_with_progress(conn: &mut DbConn, step: &dyn Fn(&str)) -> QueryResult<
     report.claims = claims.len();
     let known_claims: HashSet<&str> = claims.iter().map(|c| c.id.as_str()).collect();
     check_entries(conn, &entries, &known_claims, per_entry, &mut report)?;
+    for allocation in &sums.not_whole {
+        report.violations.push(format!(
+            "allocation {allocation} holds an amount that is not a whole number of minor units"
+        ));
+    }
     report.allocations = payer_sums.iter().map(|p| p.allocations).sum::<i64>() as usize;
 
     step("payers within their caps");
@@ -202,7 +207,7 @@ fn check_entries(
     let by_id: HashMap<&str, &Entry> = entries.iter().map(|e| (e.id.as_str(), e)).collect();
     let mut allocated: HashMap<&str, i64> = HashMap::with_capacity(entries.len());
     let mut missing: HashSet<&str> = HashSet::new();
-    let mut misfiled = Vec::new();
+    let mut misfiled = false;
     for group in per_entry {
         let entry = group.entry_id.as_str();
         *allocated.entry(entry).or_default() += group.total;
@@ -211,7 +216,7 @@ fn check_entries(
                 "allocations name entry {entry}, which does not exist"
             )),
             Some(e) if e.claim_id != group.claim_id || e.project_id != group.project_id => {
-                misfiled.push(*e)
+                misfiled = true
             }
             _ => {}
         }
@@ -241,33 +246,29 @@ fn check_entries(
             }
         }
     }
-    report_misfiled(conn, &misfiled, report)
+    if misfiled {
+        report_misfiled(conn, report)?;
+    }
+    Ok(())
 }
 
-/// Names each allocation that names another claim or project than its entry (found by
-/// [`check_entries`]; rare, so read again one entry at a time).
-fn report_misfiled(
-    conn: &mut DbConn,
-    misfiled: &[&Entry],
-    report: &mut CheckReport,
-) -> QueryResult<()> {
-    for entry in misfiled {
-        let strays: Vec<i64> = allocations::table
-            .filter(allocations::entry_id.eq(&entry.id))
-            .filter(
-                allocations::claim_id
-                    .ne(&entry.claim_id)
-                    .or(allocations::project_id.ne(&entry.project_id)),
-            )
-            .select(allocations::id)
-            .order(allocations::id)
-            .load(conn)?;
-        for allocation in strays {
-            report.violations.push(format!(
-                "allocation {allocation} names another claim or project than its entry {}",
-                entry.id
-            ));
-        }
+/// Names each allocation that names another claim or project than its entry: one join of
+/// the whole table, made only when [`check_entries`] has found that there are some.
+fn report_misfiled(conn: &mut DbConn, report: &mut CheckReport) -> QueryResult<()> {
+    let misfiled: Vec<(i64, String)> = allocations::table
+        .inner_join(ledger_entries::table.on(ledger_entries::id.eq(allocations::entry_id)))
+        .filter(
+            ledger_entries::claim_id
+                .ne(allocations::claim_id)
+                .or(ledger_entries::project_id.ne(allocations::project_id)),
+        )
+        .select((allocations::id, allocations::entry_id))
+        .order(allocations::id)
+        .load(conn)?;
+    for (allocation, entry) in misfiled {
+        report.violations.push(format!(
+            "allocation {allocation} names another claim or project than its entry {entry}"
+        ));
     }
     Ok(())
 }
@@ -336,14 +337,20 @@ fn check_claims_allocations(
             (Some(e), Some(a)) => e == a,
             _ => false,
         };
-        if !ok {
-            report.violations.push(format!(
-                "claim {} ({}) should have {} allocated but has {}",
+        match (ok, expected) {
+            (true, _) => {}
+            (false, None) => report.violations.push(format!(
+                "claim {} ({}) has allocations (summing to {}) but should have none",
                 claim.id,
                 claim.status,
-                expected.unwrap_or(0),
                 allocated.unwrap_or(0)
-            ));
+            )),
+            (false, Some(expected)) => report.violations.push(format!(
+                "claim {} ({}) should have {expected} allocated but has {}",
+                claim.id,
+                claim.status,
+                allocated.unwrap_or(0)
+            )),
         }
     }
 }

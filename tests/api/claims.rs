@@ -1111,22 +1111,48 @@ async fn the_checker_catches_a_corrupted_ledger() {
         s.project
     ))
     .unwrap();
-    // An allocation of the claim's real entry that names another claim (it sums to nothing,
-    // so every balance still holds): the entry's allocations must all name its own claim.
-    app.execute_sql(&format!(
-        "INSERT INTO allocations (entry_id, claim_id, project_id, payer_id, payer_organisation_id, \
-         amount_minor, shortfall_minor, achieved_on, posted_at, outcome_code) \
-         SELECT entry_id, 'clm_elsewhere', project_id, payer_id, payer_organisation_id, 0, 0, \
-         achieved_on, posted_at, outcome_code FROM allocations WHERE claim_id = '{}' LIMIT 1",
-        v["id"].as_str().unwrap()
-    ))
-    .unwrap();
+    // Allocations of the claim's real entry that name other claims (each sums to nothing, so
+    // every balance still holds), written apart: an entry's allocations must all name its own
+    // claim, and each stray is named once.
+    for stray in ["clm_elsewhere", "clm_further"] {
+        app.execute_sql(&format!(
+            "INSERT INTO allocations (entry_id, claim_id, project_id, payer_id, payer_organisation_id, \
+             amount_minor, shortfall_minor, achieved_on, posted_at, outcome_code) \
+             SELECT entry_id, '{stray}', project_id, payer_id, payer_organisation_id, 0, 0, \
+             achieved_on, posted_at, outcome_code FROM allocations WHERE claim_id = '{}' LIMIT 1",
+            v["id"].as_str().unwrap()
+        ))
+        .unwrap();
+    }
     let report = String::from_utf8_lossy(&app.cofund(&["check"]).stdout).into_owned();
-    assert!(
-        report.contains("names another claim or project than its entry")
-            && report.contains("allocations name claim clm_elsewhere, which does not exist"),
+    assert_eq!(
+        report
+            .matches("names another claim or project than its entry")
+            .count(),
+        2,
         "{report}"
     );
+    assert!(
+        report.contains("allocations name claim clm_elsewhere, which does not exist"),
+        "{report}"
+    );
+    if matches!(app.database, cofund::db::DatabaseUrl::Sqlite(_)) {
+        // SQLite stores a fraction in an integer column: read as an integer it would be
+        // summed truncated (two halves of a penny make a penny the entry does not balance by).
+        app.execute_sql(&format!(
+            "INSERT INTO allocations (entry_id, claim_id, project_id, payer_id, payer_organisation_id, \
+             amount_minor, shortfall_minor, achieved_on, posted_at, outcome_code) \
+             SELECT entry_id, claim_id, project_id, payer_id, payer_organisation_id, 0.5, 0, \
+             achieved_on, posted_at, outcome_code FROM allocations WHERE claim_id = '{}' LIMIT 1",
+            v["id"].as_str().unwrap()
+        ))
+        .unwrap();
+        let report = String::from_utf8_lossy(&app.cofund(&["check"]).stdout).into_owned();
+        assert!(
+            report.contains("holds an amount that is not a whole number of minor units"),
+            "{report}"
+        );
+    }
     assert!(
         report.contains("entry ent_ghost, which does not exist")
             && report.contains("payer pyr_ghost, which does not exist")
