@@ -24,7 +24,7 @@ use crate::domain::limits;
 use crate::domain::money::MoneyJson;
 use crate::domain::pseudonym::pseudonymise;
 use crate::metrics::{ClaimEvent, Metrics, Tally};
-use crate::services::access::{load_visible, AccessError, VisibleProject};
+use crate::services::access::{load_access, load_visible, AccessError, VisibleProject};
 use crate::services::bulk::{
     self, project_for_provider, pseudonymise_rows, BulkReport, BulkVerifyReport, VerifyTarget,
 };
@@ -164,9 +164,9 @@ fn claim_views(
     currency: &str,
     money: &MoneyScope,
 ) -> Result<Vec<ClaimView>, ApiError> {
-    let Some(project_id) = claims.first().map(|c| c.project_id.clone()) else {
+    if claims.is_empty() {
         return Ok(Vec::new());
-    };
+    }
     let ids: Vec<&str> = claims.iter().map(|c| c.id.as_str()).collect();
     let mut adjustments: HashMap<String, Vec<ClaimAdjustment>> = HashMap::new();
     for adjustment in queries::claim_adjustments(conn, &ids)? {
@@ -175,13 +175,8 @@ fn claim_views(
             .or_default()
             .push(adjustment);
     }
-    let filter = AllocationFilter {
-        claim_ids: Some(ids.iter().map(|id| (*id).to_owned()).collect()),
-        only_payer: money.only().map(str::to_owned),
-        ..Default::default()
-    };
     let mut allocations: HashMap<String, Vec<Allocation>> = HashMap::new();
-    for allocation in queries::list_allocations(conn, &project_id, filter, None)? {
+    for allocation in queries::claim_allocations(conn, &ids, money.only())? {
         allocations
             .entry(allocation.claim_id.clone())
             .or_default()
@@ -1007,7 +1002,7 @@ pub async fn list(
     }
     let project_id = project_id.into_inner();
     let items = with_db(&pool, move |conn| {
-        let project = load_visible(conn, &principal, &project_id)?;
+        let project = load_access(conn, &principal, &project_id)?;
         let money = project.money(&principal);
         let filter = ClaimFilter {
             status: query.status,
@@ -1015,7 +1010,7 @@ pub async fn list(
             after: query.cursor,
         };
         let rows = queries::list_claims(conn, &project_id, filter, limit)?;
-        claim_views(conn, rows, &project.record.project.currency, &money)
+        claim_views(conn, rows, &project.project.currency, &money)
     })
     .await?;
     Ok(web::Json(Page::new(items, limit, |c: &ClaimView| {
@@ -1071,18 +1066,17 @@ pub async fn allocations_list(
     };
     let project_id = project_id.into_inner();
     let items = with_db(&pool, move |conn| {
-        let project = load_visible(conn, &principal, &project_id)?;
+        let project = load_access(conn, &principal, &project_id)?;
         let filter = AllocationFilter {
             only_payer: project.money(&principal).only().map(str::to_owned),
             payer: query.payer_organisation_id,
             achieved_between: period,
             after,
-            ..Default::default()
         };
         let rows = queries::list_allocations(conn, &project_id, filter, Some(limit))?;
         Ok(rows
             .into_iter()
-            .map(|a| AllocationView::new(a, &project.record.project.currency))
+            .map(|a| AllocationView::new(a, &project.project.currency))
             .collect::<Vec<_>>())
     })
     .await?;

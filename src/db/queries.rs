@@ -7,6 +7,7 @@ use chrono::Utc;
 use diesel::prelude::*;
 use diesel::result::Error as DieselError;
 
+use super::bulk::load_where_in;
 use super::models::*;
 use super::schema::*;
 use super::{DbConn, MultiBackend};
@@ -598,6 +599,59 @@ pub fn get_project_and_fund_owner(
         .map(|record| (record, fund_owner)))
 }
 
+/// A project row with its fund's owner and its payers' organisations and lead flags (in the
+/// project's order): what an access decision and a money scope need, in one statement (the
+/// whole registry record, [`get_project_and_fund_owner`], takes six). Validators are
+/// [`project_validator_ids`].
+pub fn get_project_parties(
+    conn: &mut DbConn,
+    id: &str,
+) -> Result<Option<ProjectWithPayers>, DieselError> {
+    // One row per payer (one with no payer if it has none).
+    type Row = (Project, Option<String>, Option<(String, bool)>);
+    let rows: Vec<Row> = projects::table
+        .left_join(funds::table)
+        .left_join(project_payers::table)
+        .filter(projects::id.eq(id))
+        .order(project_payers::position.asc())
+        .select((
+            Project::as_select(),
+            funds::owner_organisation_id.nullable(),
+            (project_payers::organisation_id, project_payers::lead).nullable(),
+        ))
+        .load(conn)?;
+    let mut rows = rows.into_iter();
+    let Some((project, fund_owner, first)) = rows.next() else {
+        return Ok(None);
+    };
+    let payers = first
+        .into_iter()
+        .chain(rows.filter_map(|(_, _, payer)| payer))
+        .collect();
+    Ok(Some(ProjectWithPayers {
+        project,
+        fund_owner,
+        payers,
+    }))
+}
+
+/// What [`get_project_parties`] reads.
+pub struct ProjectWithPayers {
+    pub project: Project,
+    pub fund_owner: Option<String>,
+    /// Payer organisations in the project's order, with their lead flag.
+    pub payers: Vec<(String, bool)>,
+}
+
+/// The organisations validating a project's claims, in id order.
+pub fn project_validator_ids(conn: &mut DbConn, id: &str) -> Result<Vec<String>, DieselError> {
+    project_validators::table
+        .filter(project_validators::project_id.eq(id))
+        .order(project_validators::organisation_id.asc())
+        .select(project_validators::organisation_id)
+        .load(conn)
+}
+
 pub fn get_project(conn: &mut DbConn, id: &str) -> Result<Option<ProjectRecord>, DieselError> {
     match projects::table
         .find(id)
@@ -816,22 +870,52 @@ pub fn claim_adjustments(
     conn: &mut DbConn,
     claim_ids: &[&str],
 ) -> Result<Vec<ClaimAdjustment>, DieselError> {
-    claim_adjustments::table
-        .filter(one_of!(claim_adjustments::claim_id, claim_ids))
-        .order((
-            claim_adjustments::claim_id.asc(),
-            claim_adjustments::position.asc(),
-        ))
-        .select(ClaimAdjustment::as_select())
-        .load(conn)
+    load_where_in!(
+        conn,
+        claim_adjustments::table
+            .order((
+                claim_adjustments::claim_id.asc(),
+                claim_adjustments::position.asc(),
+            ))
+            .select(ClaimAdjustment::as_select()),
+        claim_adjustments::claim_id,
+        "claim_adjustments.claim_id",
+        claim_ids
+    )
 }
 
-/// Which allocations a list shows: those of some claims, or of the whole project; `only_payer`
+/// The allocations of some claims in the order they were posted, one statement however many
+/// claims (a page's, see [`super::bulk`]); only those of `only_payer`'s organisation when the
+/// caller sees only its own money. Read by the claim index alone: named with the project too,
+/// the planner may walk the project's every allocation instead.
+pub fn claim_allocations(
+    conn: &mut DbConn,
+    claim_ids: &[&str],
+    only_payer: Option<&str>,
+) -> Result<Vec<Allocation>, DieselError> {
+    let rows: Vec<Allocation> = load_where_in!(
+        conn,
+        allocations::table
+            .order(allocations::id.asc())
+            .select(Allocation::as_select()),
+        allocations::claim_id,
+        "allocations.claim_id",
+        claim_ids
+    )?;
+    Ok(match only_payer {
+        None => rows,
+        Some(org) => rows
+            .into_iter()
+            .filter(|a| a.payer_organisation_id == org)
+            .collect(),
+    })
+}
+
+/// Which allocations of a project a list shows: `only_payer`
 /// is the caller's money scope, `payer` the caller's own filter; after which id (keyset
 /// pagination).
 #[derive(Debug, Default)]
 pub struct AllocationFilter {
-    pub claim_ids: Option<Vec<String>>,
     pub only_payer: Option<String>,
     pub payer: Option<String>,
     pub achieved_between: Option<(chrono::NaiveDate, chrono::NaiveDate)>,
@@ -847,15 +931,7 @@ pub fn list_allocations(
     let mut query = allocations::table
         .select(Allocation::as_select())
         .into_boxed::<MultiBackend>();
-    // Claims' lines by the claim index alone: named with the project too, the planner may
-    // walk the project's every allocation instead.
-    query = match filter.claim_ids {
-        Some(claim_ids) => {
-            let claim_ids: Vec<&str> = claim_ids.iter().map(String::as_str).collect();
-            query.filter(one_of!(allocations::claim_id, &claim_ids))
-        }
-        None => query.filter(allocations::project_id.eq(project_id.to_owned())),
-    };
+    query = query.filter(allocations::project_id.eq(project_id.to_owned()));
     for org in [filter.only_payer, filter.payer].into_iter().flatten() {
         query = query.filter(allocations::payer_organisation_id.eq(org));
     }

@@ -2,11 +2,11 @@
 //! only for those who may see it, and telling whose money they see on it. Every handler that
 //! shows a project, its claims or its money goes through here.
 
-use crate::db::models::{ProjectRecord, SettlementDocument};
+use crate::db::models::{Project, ProjectRecord, SettlementDocument};
 use crate::db::{queries, DbConn};
 use crate::domain::access::{money_scope, sees_project, MoneyScope, Principal, ProjectParties};
 use crate::domain::registry::SettlementRoute;
-use crate::services::claims::{check_stored_labels, CorruptTerms};
+use crate::services::claims::{check_project_labels, check_stored_labels, CorruptTerms};
 
 /// Why a project could not be given to the caller.
 #[derive(Debug, thiserror::Error)]
@@ -74,6 +74,68 @@ pub fn load_visible(
     }
     check_stored_labels(&project.record)?;
     Ok(project)
+}
+
+/// A project the caller may see, with only what the access rules need: the row, its fund's
+/// owner, its payers and its validators (two statements; [`load_visible`] reads the whole
+/// registry record in six). For pages that show a project's claims or money but not its terms.
+#[derive(Debug, Clone)]
+pub struct ProjectAccess {
+    pub project: Project,
+    pub fund_owner: Option<String>,
+    /// Payer organisations in the project's order, with their lead flag.
+    payers: Vec<(String, bool)>,
+    validators: Vec<String>,
+}
+
+impl ProjectAccess {
+    pub fn parties(&self) -> ProjectParties<'_> {
+        ProjectParties {
+            provider: &self.project.provider_organisation_id,
+            fund_owner: self.fund_owner.as_deref(),
+            validators: &self.validators,
+            payers: self
+                .payers
+                .iter()
+                .map(|(o, lead)| (o.as_str(), *lead))
+                .collect(),
+            // The label was checked when loaded.
+            route: SettlementRoute::from_db(&self.project.settlement_route)
+                .unwrap_or(SettlementRoute::Direct),
+        }
+    }
+
+    /// Whose money `principal` sees on this project.
+    pub fn money(&self, principal: &Principal) -> MoneyScope {
+        money_scope(principal, &self.parties())
+    }
+}
+
+/// Loads what the access rules need of a project the caller may see; not found for one it may
+/// not, exactly as [`load_visible`] decides.
+pub fn load_access(
+    conn: &mut DbConn,
+    principal: &Principal,
+    id: &str,
+) -> Result<ProjectAccess, AccessError> {
+    let not_found = || AccessError::NotFound(id.to_owned());
+    let queries::ProjectWithPayers {
+        project,
+        fund_owner,
+        payers,
+    } = queries::get_project_parties(conn, id)?.ok_or_else(not_found)?;
+    let validators = queries::project_validator_ids(conn, id)?;
+    let access = ProjectAccess {
+        project,
+        fund_owner,
+        payers,
+        validators,
+    };
+    if !sees_project(principal, &access.parties()) {
+        return Err(not_found());
+    }
+    check_project_labels(&access.project)?;
+    Ok(access)
 }
 
 /// Who sees a settlement document: an admin; its issuer and its recipient; the organisation

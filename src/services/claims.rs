@@ -79,7 +79,38 @@ impl CorruptTerms {
 /// payer roles, units) are ones cofund knows; a corrupt one is an error naming the row, never a
 /// default.
 pub fn check_stored_labels(record: &ProjectRecord) -> Result<(), CorruptTerms> {
+    check_project_labels(&record.project)?;
     let p = &record.project;
+    for r in &record.payers {
+        if CommitmentStatus::from_db(&r.payer.commitment).is_none() {
+            let row = format!("payer {}", r.payer.id);
+            let problem = "not proposed, accepted or declined";
+            let value = &r.payer.commitment;
+            return Err(CorruptTerms::new(&p.id, row, "commitment", value, problem));
+        }
+        if PayerRole::from_db(&r.payer.role).is_none() {
+            let row = format!("payer {}", r.payer.id);
+            let problem = "not a payer role";
+            return Err(CorruptTerms::new(
+                &p.id,
+                row,
+                "role",
+                &r.payer.role,
+                problem,
+            ));
+        }
+    }
+    for o in &record.outcomes {
+        if OutcomeUnit::from_db(&o.unit).is_none() {
+            let row = format!("outcome {}", o.code);
+            return Err(CorruptTerms::new(&p.id, row, "unit", &o.unit, "not a unit"));
+        }
+    }
+    Ok(())
+}
+
+/// The project row's own labels (route, frequency, currency, cap policy) are ones cofund knows.
+pub fn check_project_labels(p: &Project) -> Result<(), CorruptTerms> {
     let project_labels: [(&'static str, &str, bool, &str); 4] = [
         (
             "settlement_route",
@@ -115,31 +146,6 @@ pub fn check_stored_labels(record: &ProjectRecord) -> Result<(), CorruptTerms> {
                 value,
                 problem,
             ));
-        }
-    }
-    for r in &record.payers {
-        if CommitmentStatus::from_db(&r.payer.commitment).is_none() {
-            let row = format!("payer {}", r.payer.id);
-            let problem = "not proposed, accepted or declined";
-            let value = &r.payer.commitment;
-            return Err(CorruptTerms::new(&p.id, row, "commitment", value, problem));
-        }
-        if PayerRole::from_db(&r.payer.role).is_none() {
-            let row = format!("payer {}", r.payer.id);
-            let problem = "not a payer role";
-            return Err(CorruptTerms::new(
-                &p.id,
-                row,
-                "role",
-                &r.payer.role,
-                problem,
-            ));
-        }
-    }
-    for o in &record.outcomes {
-        if OutcomeUnit::from_db(&o.unit).is_none() {
-            let row = format!("outcome {}", o.code);
-            return Err(CorruptTerms::new(&p.id, row, "unit", &o.unit, "not a unit"));
         }
     }
     Ok(())

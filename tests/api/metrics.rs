@@ -437,6 +437,13 @@ async fn list_pages_cost_the_same_statements_whatever_their_length() {
         for_one, for_fifty,
         "a claim page of 50 costs what a page of 1 does"
     );
+    // The access check reads the project with its payers, then its validators (not the whole
+    // registry record); then the claims, their adjustments and their allocations.
+    assert_eq!(for_fifty, 5.0, "statements for a claim page");
+    let allocations_route = "/v1/projects/{id}/allocations";
+    let allocations = format!("/v1/projects/{}/allocations?limit=50", w.project);
+    let for_allocations = statements_of(&app, allocations_route, &allocations, &admin).await;
+    assert_eq!(for_allocations, 3.0, "statements for an allocation page");
 
     for i in 0..11 {
         let mut body = project_body(&parties(&app).await);
