@@ -7,8 +7,8 @@ use utoipa::ToSchema;
 
 use crate::domain::FieldError;
 use crate::services::access::AccessError;
-use crate::services::claims::CorruptTerms;
 use crate::services::error::ServiceError;
+use crate::services::stored_terms::CorruptTerms;
 
 pub const PROBLEM_JSON: &str = "application/problem+json";
 

@@ -24,8 +24,8 @@ use crate::domain::registry::{
     SettlementFrequency, SettlementRoute,
 };
 use crate::services::access::{load_visible, VisibleProject};
-use crate::services::claims::check_stored_labels;
 use crate::services::commitments::{self, Acting};
+use crate::services::stored_terms::check_stored_labels;
 
 /// A project with its payers, rate card and settlement terms.
 #[derive(Debug, Serialize, ToSchema)]

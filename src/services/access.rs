@@ -6,7 +6,7 @@ use crate::db::models::{Project, ProjectRecord, SettlementDocument};
 use crate::db::{queries, DbConn};
 use crate::domain::access::{money_scope, sees_project, MoneyScope, Principal, ProjectParties};
 use crate::domain::registry::SettlementRoute;
-use crate::services::claims::{check_project_labels, check_stored_labels, CorruptTerms};
+use crate::services::stored_terms::{check_project_labels, check_stored_labels, CorruptTerms};
 
 /// Why a project could not be given to the caller.
 #[derive(Debug, thiserror::Error)]

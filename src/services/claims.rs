@@ -23,17 +23,15 @@ use crate::domain::claims::{
 };
 use crate::domain::commitment::{agreement, Agreement, CommitmentStatus};
 use crate::domain::ledger::{provider_amount, ProjectAccounts};
-use crate::domain::money::Currency;
 use crate::domain::money::MoneyJson;
-use crate::domain::registry::{
-    CapPolicy, OutcomeUnit, PayerRole, SettlementFrequency, SettlementRoute,
-};
+use crate::domain::registry::{CapPolicy, OutcomeUnit};
 use crate::domain::shares::parse_share;
 use crate::domain::split::{
     phase_schedule_gap, share_weights, split, PayerPart, PayerShareTerms, Phases,
 };
 use crate::services::bulk::{pseudonymise_rows, FileRow, Progress};
 use crate::services::error::ServiceError;
+use crate::services::stored_terms::{check_stored_labels, CorruptTerms};
 
 pub const SUBMITTED: &str = "submitted";
 pub const VERIFIED: &str = "verified";
@@ -48,107 +46,6 @@ pub struct ProjectRules {
     pub window: EligibilityWindow,
     pub cap_policy: CapPolicy,
     pub has_home_area_payers: bool,
-}
-
-/// A stored term of a project that does not parse: the data was changed behind cofund's back.
-/// Nothing is priced against it, because a silent fallback would change who pays.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("project {project_id}: {row}: stored {field} '{value}' is not valid ({problem})")]
-pub struct CorruptTerms {
-    pub project_id: String,
-    /// The row, e.g. `outcome tenancy_6m` or `payer pyr_…`.
-    pub row: String,
-    pub field: &'static str,
-    pub value: String,
-    pub problem: String,
-}
-
-impl CorruptTerms {
-    fn new(project_id: &str, row: String, field: &'static str, value: &str, problem: &str) -> Self {
-        CorruptTerms {
-            project_id: project_id.to_owned(),
-            row,
-            field,
-            value: value.to_owned(),
-            problem: problem.to_owned(),
-        }
-    }
-}
-
-/// The stored labels that choose who pays and how (route, frequency, currency, cap policy,
-/// payer roles, units) are ones cofund knows; a corrupt one is an error naming the row, never a
-/// default.
-pub fn check_stored_labels(record: &ProjectRecord) -> Result<(), CorruptTerms> {
-    check_project_labels(&record.project)?;
-    let p = &record.project;
-    for r in &record.payers {
-        if CommitmentStatus::from_db(&r.payer.commitment).is_none() {
-            let row = format!("payer {}", r.payer.id);
-            let problem = "not proposed, accepted or declined";
-            let value = &r.payer.commitment;
-            return Err(CorruptTerms::new(&p.id, row, "commitment", value, problem));
-        }
-        if PayerRole::from_db(&r.payer.role).is_none() {
-            let row = format!("payer {}", r.payer.id);
-            let problem = "not a payer role";
-            return Err(CorruptTerms::new(
-                &p.id,
-                row,
-                "role",
-                &r.payer.role,
-                problem,
-            ));
-        }
-    }
-    for o in &record.outcomes {
-        if OutcomeUnit::from_db(&o.unit).is_none() {
-            let row = format!("outcome {}", o.code);
-            return Err(CorruptTerms::new(&p.id, row, "unit", &o.unit, "not a unit"));
-        }
-    }
-    Ok(())
-}
-
-/// The project row's own labels (route, frequency, currency, cap policy) are ones cofund knows.
-pub fn check_project_labels(p: &Project) -> Result<(), CorruptTerms> {
-    let project_labels: [(&'static str, &str, bool, &str); 4] = [
-        (
-            "settlement_route",
-            &p.settlement_route,
-            SettlementRoute::from_db(&p.settlement_route).is_some(),
-            "not direct or via_commissioner",
-        ),
-        (
-            "settlement_frequency",
-            &p.settlement_frequency,
-            SettlementFrequency::from_db(&p.settlement_frequency).is_some(),
-            "not quarterly or monthly",
-        ),
-        (
-            "currency",
-            &p.currency,
-            Currency::parse(&p.currency).is_ok(),
-            "not an ISO 4217 currency with minor units",
-        ),
-        (
-            "cap_policy",
-            &p.cap_policy,
-            CapPolicy::from_db(&p.cap_policy).is_some(),
-            "not shortfall or reallocate",
-        ),
-    ];
-    for (field, value, known, problem) in project_labels {
-        if !known {
-            return Err(CorruptTerms::new(
-                &p.id,
-                "project".into(),
-                field,
-                value,
-                problem,
-            ));
-        }
-    }
-    Ok(())
 }
 
 impl ProjectRules {

@@ -5,7 +5,7 @@ use diesel::result::{DatabaseErrorKind, Error as DieselError};
 use crate::domain::access::Denied;
 use crate::domain::FieldError;
 use crate::services::access::AccessError;
-use crate::services::claims::CorruptTerms;
+use crate::services::stored_terms::CorruptTerms;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ServiceError {

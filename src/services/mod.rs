@@ -14,3 +14,4 @@ pub mod notices;
 pub mod open_data;
 pub mod position;
 pub mod settlement;
+pub mod stored_terms;
