@@ -4,8 +4,12 @@ use std::str::FromStr;
 
 use rust_decimal::Decimal;
 
+/// Decimal shares carry at most this many places, so that `share × 10^9` is an exact integer
+/// (the split weighs payers by these integers).
+pub const SHARE_SCALE: u32 = 9;
+
 /// Parses a share such as "0.15": a plain decimal between 0 and 1 inclusive with at most
-/// [`SHARE_SCALE`](crate::domain::split::SHARE_SCALE) significant decimal places. The text is
+/// [`SHARE_SCALE`] significant decimal places. The text is
 /// checked digit by digit before it becomes a `Decimal`, whose parser would otherwise round a
 /// share with more digits than it holds (`0.5000000000000000000000000000001` to `0.5`): a share
 /// that cannot be represented exactly is refused, never rounded.
@@ -22,7 +26,7 @@ pub fn parse_share(raw: &str) -> Result<Decimal, String> {
     }
     let whole = whole.trim_start_matches('0');
     let fraction = fraction.trim_end_matches('0');
-    let scale = crate::domain::split::SHARE_SCALE;
+    let scale = SHARE_SCALE;
     if whole.len() > 1 || whole == "1" && !fraction.is_empty() || !matches!(whole, "" | "0" | "1") {
         return Err(format!("share {raw} is more than 1"));
     }

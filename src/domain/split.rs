@@ -5,9 +5,7 @@ use chrono::NaiveDate;
 use rust_decimal::Decimal;
 
 use super::registry::CapPolicy;
-
-/// Decimal shares carry at most this many places, so that `share × 10^9` is an exact integer.
-pub const SHARE_SCALE: u32 = 9;
+use super::shares::{sums_to_one, SHARE_SCALE};
 
 /// What the split needs to know about one payer, in the order the project lists them.
 #[derive(Debug, Clone)]
@@ -147,7 +145,7 @@ pub fn phase_schedule_gap(payers: &[&Phases]) -> Option<PhaseGap> {
             return Some(PhaseGap::Uncovered(day));
         }
         let shares: Vec<Decimal> = in_force.into_iter().flatten().collect();
-        if !crate::domain::shares::sums_to_one(&shares) {
+        if !sums_to_one(&shares) {
             return Some(PhaseGap::NotWhole(day));
         }
     }
