@@ -599,8 +599,8 @@ pub fn get_project_and_fund_owner(
         .map(|record| (record, fund_owner)))
 }
 
-/// A project row with its fund's owner and its payers' organisations and lead flags (in the
-/// project's order): what an access decision and a money scope need, in one statement (the
+/// A project row with its fund's owner and its payers (in the project's order): what an access
+/// decision and a money scope need, with the payers' labels to check, in one statement (the
 /// whole registry record, [`get_project_and_fund_owner`], takes six). Validators are
 /// [`project_validator_ids`].
 pub fn get_project_parties(
@@ -608,7 +608,8 @@ pub fn get_project_parties(
     id: &str,
 ) -> Result<Option<ProjectWithPayers>, DieselError> {
     // One row per payer (one with no payer if it has none).
-    type Row = (Project, Option<String>, Option<(String, bool)>);
+    type Payer = (String, String, bool, String, String);
+    type Row = (Project, Option<String>, Option<Payer>);
     let rows: Vec<Row> = projects::table
         .left_join(funds::table)
         .left_join(project_payers::table)
@@ -617,7 +618,14 @@ pub fn get_project_parties(
         .select((
             Project::as_select(),
             funds::owner_organisation_id.nullable(),
-            (project_payers::organisation_id, project_payers::lead).nullable(),
+            (
+                project_payers::id,
+                project_payers::organisation_id,
+                project_payers::lead,
+                project_payers::role,
+                project_payers::commitment,
+            )
+                .nullable(),
         ))
         .load(conn)?;
     let mut rows = rows.into_iter();
@@ -627,6 +635,13 @@ pub fn get_project_parties(
     let payers = first
         .into_iter()
         .chain(rows.filter_map(|(_, _, payer)| payer))
+        .map(|(id, organisation_id, lead, role, commitment)| PayerParty {
+            id,
+            organisation_id,
+            lead,
+            role,
+            commitment,
+        })
         .collect();
     Ok(Some(ProjectWithPayers {
         project,
@@ -639,8 +654,17 @@ pub fn get_project_parties(
 pub struct ProjectWithPayers {
     pub project: Project,
     pub fund_owner: Option<String>,
-    /// Payer organisations in the project's order, with their lead flag.
-    pub payers: Vec<(String, bool)>,
+    /// In the project's order.
+    pub payers: Vec<PayerParty>,
+}
+
+/// A payer as an access decision sees it, with the labels loading it checks.
+pub struct PayerParty {
+    pub id: String,
+    pub organisation_id: String,
+    pub lead: bool,
+    pub role: String,
+    pub commitment: String,
 }
 
 /// The organisations validating a project's claims, in id order.

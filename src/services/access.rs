@@ -6,7 +6,9 @@ use crate::db::models::{Project, ProjectRecord, SettlementDocument};
 use crate::db::{queries, DbConn};
 use crate::domain::access::{money_scope, sees_project, MoneyScope, Principal, ProjectParties};
 use crate::domain::registry::SettlementRoute;
-use crate::services::stored_terms::{check_project_labels, check_stored_labels, CorruptTerms};
+use crate::services::stored_terms::{
+    check_payer_labels, check_project_labels, check_stored_labels, CorruptTerms,
+};
 
 /// Why a project could not be given to the caller.
 #[derive(Debug, thiserror::Error)]
@@ -99,7 +101,8 @@ impl ProjectAccess {
                 .iter()
                 .map(|(o, lead)| (o.as_str(), *lead))
                 .collect(),
-            // The label was checked when loaded.
+            // As `parties` reads it; an unknown route fails `load_access` once the caller is
+            // known to see the project.
             route: SettlementRoute::from_db(&self.project.settlement_route)
                 .unwrap_or(SettlementRoute::Direct),
         }
@@ -112,7 +115,9 @@ impl ProjectAccess {
 }
 
 /// Loads what the access rules need of a project the caller may see; not found for one it may
-/// not, exactly as [`load_visible`] decides.
+/// not, exactly as [`load_visible`] decides. The labels it reads (the project's own, and its
+/// payers' roles and commitments) are checked as [`load_visible`] checks them; the rate card's
+/// units, which it does not read, are checked wherever a claim is priced or the card shown.
 pub fn load_access(
     conn: &mut DbConn,
     principal: &Principal,
@@ -126,15 +131,21 @@ pub fn load_access(
     } = queries::get_project_parties(conn, id)?.ok_or_else(not_found)?;
     let validators = queries::project_validator_ids(conn, id)?;
     let access = ProjectAccess {
+        payers: payers
+            .iter()
+            .map(|p| (p.organisation_id.clone(), p.lead))
+            .collect(),
         project,
         fund_owner,
-        payers,
         validators,
     };
     if !sees_project(principal, &access.parties()) {
         return Err(not_found());
     }
     check_project_labels(&access.project)?;
+    for payer in &payers {
+        check_payer_labels(id, &payer.id, &payer.role, &payer.commitment)?;
+    }
     Ok(access)
 }
 

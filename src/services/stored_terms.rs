@@ -48,23 +48,7 @@ pub fn check_stored_labels(record: &ProjectRecord) -> Result<(), CorruptTerms> {
     check_project_labels(&record.project)?;
     let p = &record.project;
     for r in &record.payers {
-        if CommitmentStatus::from_db(&r.payer.commitment).is_none() {
-            let row = format!("payer {}", r.payer.id);
-            let problem = "not proposed, accepted or declined";
-            let value = &r.payer.commitment;
-            return Err(CorruptTerms::new(&p.id, row, "commitment", value, problem));
-        }
-        if PayerRole::from_db(&r.payer.role).is_none() {
-            let row = format!("payer {}", r.payer.id);
-            let problem = "not a payer role";
-            return Err(CorruptTerms::new(
-                &p.id,
-                row,
-                "role",
-                &r.payer.role,
-                problem,
-            ));
-        }
+        check_payer_labels(&p.id, &r.payer.id, &r.payer.role, &r.payer.commitment)?;
     }
     for o in &record.outcomes {
         if OutcomeUnit::from_db(&o.unit).is_none() {
@@ -113,6 +97,36 @@ pub fn check_project_labels(p: &Project) -> Result<(), CorruptTerms> {
                 problem,
             ));
         }
+    }
+    Ok(())
+}
+
+/// A payer's labels (its role and where its commitment stands) are ones cofund knows.
+pub fn check_payer_labels(
+    project_id: &str,
+    payer_id: &str,
+    role: &str,
+    commitment: &str,
+) -> Result<(), CorruptTerms> {
+    let row = || format!("payer {payer_id}");
+    if CommitmentStatus::from_db(commitment).is_none() {
+        let problem = "not proposed, accepted or declined";
+        return Err(CorruptTerms::new(
+            project_id,
+            row(),
+            "commitment",
+            commitment,
+            problem,
+        ));
+    }
+    if PayerRole::from_db(role).is_none() {
+        return Err(CorruptTerms::new(
+            project_id,
+            row(),
+            "role",
+            role,
+            "not a payer role",
+        ));
     }
     Ok(())
 }

@@ -164,11 +164,32 @@ async fn stored_terms_that_do_not_parse_fail_loudly_and_check_names_the_row() {
     app.execute_sql("UPDATE projects SET settlement_route = 'bogus'")
         .unwrap();
     let path = format!("/v1/projects/{}", s.project);
-    app.get(&path, Some(&app.admin())).await.assert_problem(500);
+    // The pages of its claims and allocations, which read only what access needs, refuse too.
+    let pages = [
+        path.clone(),
+        format!("{path}/claims"),
+        format!("{path}/allocations"),
+    ];
+    for page in &pages {
+        app.get(page, Some(&app.admin())).await.assert_problem(500);
+    }
     let out = app.cofund(&["check"]);
     assert!(String::from_utf8_lossy(&out.stdout).contains("stored settlement_route 'bogus'"));
     app.execute_sql("UPDATE projects SET settlement_route = 'direct'")
         .unwrap();
+    // So does a corrupt payer role (who pays what is decided by it).
+    app.execute_sql("UPDATE project_payers SET role = 'bogus_role'")
+        .unwrap();
+    for page in &pages {
+        app.get(page, Some(&app.admin())).await.assert_problem(500);
+    }
+    let out = app.cofund(&["check"]);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("stored role 'bogus_role'"));
+    app.execute_sql("UPDATE project_payers SET role = 'local_commissioner'")
+        .unwrap();
+    for page in &pages {
+        app.get(page, Some(&app.admin())).await.assert_status(200);
+    }
     // A corrupt currency: no claim of the project is shown with a guessed number of decimals.
     app.execute_sql("UPDATE projects SET currency = 'bogus'")
         .unwrap();
