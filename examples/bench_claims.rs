@@ -75,7 +75,8 @@ async fn main() {
 
     let t = Instant::now();
     let steps = std::cell::RefCell::new(Vec::new());
-    let report = cofund::services::check::run_with_progress(&mut conn, &|name| {
+    let today = chrono::Utc::now().date_naive();
+    let report = cofund::services::check::run_with_progress(&mut conn, today, &|name| {
         steps
             .borrow_mut()
             .push((name.to_owned(), t.elapsed().as_secs_f64()))

@@ -102,7 +102,7 @@ async fn main() {
     );
     let mut conn = bench.pool.get().unwrap();
     let t = Instant::now();
-    let check = cofund::services::check::run(&mut conn).unwrap();
+    let check = cofund::services::check::run(&mut conn, chrono::Utc::now().date_naive()).unwrap();
     assert!(check.violations.is_empty(), "{:?}", check.violations);
     println!(
         "cofund check: {:.1} s, nothing wrong",

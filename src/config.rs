@@ -7,6 +7,7 @@ use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey};
 use rand::RngCore;
 
 use crate::db::DatabaseUrl;
+pub use crate::services::open_data::OpenDataSettings;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Environment {
@@ -72,20 +73,6 @@ impl Default for JobSettings {
     }
 }
 
-/// Open data: the small-number threshold, the licence, and the rebuild interval.
-#[derive(Debug, Clone)]
-pub struct OpenDataSettings {
-    /// Counts from 1 to k−1 are withheld.
-    pub k: i64,
-    pub licence: crate::domain::open_data::package::Licence,
-    /// How often the published tables are rebuilt from the ledger; none: only when a release
-    /// is cut or an administrator asks.
-    pub refresh: Option<std::time::Duration>,
-    /// A quarter is published (and frozen) this many days after it ends, once its claims are
-    /// in: claims are submitted monthly and settled quarterly, in arrears.
-    pub close_after_days: u32,
-}
-
 /// The default wait before a quarter is published: one more quarter for its claims to come
 /// in and be verified.
 pub const DEFAULT_OPEN_DATA_CLOSE_AFTER_DAYS: u32 = 92;
@@ -108,14 +95,6 @@ pub const DEFAULT_OPEN_DATA_K: i64 = 5;
 pub const MAX_OPEN_DATA_K: i64 = 100;
 
 impl OpenDataSettings {
-    /// What decides each publication.
-    pub fn rules(&self) -> crate::domain::open_data::publish::Rules {
-        crate::domain::open_data::publish::Rules {
-            k: self.k,
-            close_after_days: self.close_after_days,
-        }
-    }
-
     fn from_env(errors: &mut Vec<String>) -> OpenDataSettings {
         let mut settings = OpenDataSettings::default();
         if let Some(k) = var("COFUND_OPEN_DATA_K") {

@@ -120,9 +120,12 @@ fn run(command: Command, mut config: Config) -> Result<(), String> {
             let pool = db::connect(&config.database, 1)?;
             let mut conn = pool.get().map_err(|e| e.to_string())?;
             let bar = steps_bar(cofund::services::check::CHECK_STEPS + 1);
-            let mut report =
-                cofund::services::check::run_with_progress(&mut conn, &|step| bar.step(step))
-                    .map_err(|e| e.to_string())?;
+            let mut report = cofund::services::check::run_with_progress(
+                &mut conn,
+                config.clock.today(),
+                &|step| bar.step(step),
+            )
+            .map_err(|e| e.to_string())?;
             bar.step("the open data, against the ledger");
             let open_data = cofund::services::open_data::build::check(
                 &mut conn,
@@ -238,7 +241,10 @@ fn load_demo(pool: &db::Pool, config: &Config) -> Result<(), String> {
     let mut conn = pool.get().map_err(|e| e.to_string())?;
     let started = std::time::Instant::now();
     let bar = steps_bar(demo::LOAD_STEPS);
-    let loaded = demo::load_with_progress(&mut conn, &config.pseudonym_key, &|s| bar.step(s));
+    let loaded =
+        demo::load_with_progress(&mut conn, &config.pseudonym_key, config.clock.now(), &|s| {
+            bar.step(s)
+        });
     bar.finish_and_clear();
     match loaded? {
         Some(summary) => {

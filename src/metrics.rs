@@ -25,6 +25,8 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
 use prometheus_client::registry::Registry;
 
+use crate::db::models::outbox_status;
+
 /// The content type of the scrape.
 pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
 
@@ -203,9 +205,9 @@ impl Metrics {
         }
         // Every status, 0 when no email has it, so that a queue that empties reads 0.
         for status in [
-            crate::notify::QUEUED,
-            crate::notify::SENT,
-            crate::notify::FAILED,
+            outbox_status::QUEUED,
+            outbox_status::SENT,
+            outbox_status::FAILED,
         ] {
             let count = snapshot
                 .outbox
@@ -236,30 +238,12 @@ pub struct Snapshot {
     pub pool_max: i64,
 }
 
-thread_local! {
-    /// Statements run on this thread's database connections, counted by each connection's
-    /// instrumentation ([`count_query`]); read around one request's database work.
-    static QUERIES_ON_THREAD: Cell<u64> = const { Cell::new(0) };
-}
-
 tokio::task_local! {
     /// Statements run for the request this task serves, summed over its database calls.
     static QUERIES_OF_REQUEST: Cell<u64>;
 }
 
-/// Counts one statement on this thread: each database connection calls this as it starts one.
-pub fn count_query() {
-    QUERIES_ON_THREAD.with(|n| n.set(n.get() + 1));
-}
-
-/// Runs `work` (database work on the current thread) and returns how many statements it ran.
-pub fn queries_of<T>(work: impl FnOnce() -> T) -> (T, u64) {
-    let before = QUERIES_ON_THREAD.with(Cell::get);
-    let value = work();
-    (value, QUERIES_ON_THREAD.with(Cell::get) - before)
-}
-
-/// Adds `count` statements to the request being served, if any.
+/// Adds `count` statements (counted by [`crate::db::statements_of`]) to the request being served, if any.
 pub fn add_to_request(count: u64) {
     let _ = QUERIES_OF_REQUEST.try_with(|n| n.set(n.get() + count));
 }

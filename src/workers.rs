@@ -72,7 +72,7 @@ const FIRST_OPEN_DATA_REBUILD: std::time::Duration = std::time::Duration::from_s
 impl OpenDataRefresher {
     pub fn start(
         pool: Pool,
-        settings: crate::config::OpenDataSettings,
+        settings: crate::services::open_data::OpenDataSettings,
         clock: crate::clock::Clock,
     ) -> Result<Option<OpenDataRefresher>, String> {
         let Some(interval) = settings.refresh else {

@@ -115,6 +115,8 @@ impl Authenticator {
         if role != Role::Admin && organisation_id.is_none() {
             return Err(format!("a {} token needs --org", role.as_str()));
         }
+        // The system clock, not the application's: a token's times are checked by
+        // jsonwebtoken against the system clock too, wherever it is presented.
         let now = chrono::Utc::now().timestamp();
         let claims = TokenClaims {
             sub: subject.to_owned(),

@@ -25,12 +25,15 @@ use crate::domain::money::MoneyJson;
 use crate::domain::pseudonym::pseudonymise;
 use crate::metrics::{ClaimEvent, Metrics, Tally};
 use crate::services::access::{load_access, load_visible, AccessError, VisibleProject};
-use crate::services::bulk::{
-    self, project_for_provider, pseudonymise_rows, BulkReport, BulkVerifyReport, VerifyTarget,
+use crate::services::claims::bulk::{self, project_for_provider, VerifyTarget};
+use crate::services::claims::decide::{self, check_decider};
+use crate::services::claims::results::{pseudonymise_rows, BulkMode, BulkReport, BulkVerifyReport};
+use crate::services::claims::rules::{
+    lock_for_submission, lock_project, require_agreed, ProjectRules,
 };
-use crate::services::claims::{
-    self as service, check_decider, lock_project, BulkMode, ProjectRules, Submitter, Verifier,
-};
+use crate::services::claims::submit::{self, Submitter};
+use crate::services::claims::verify::{self, Verifier, NOT_YOURS_TO_DECIDE, SEPARATION_OF_DUTIES};
+use crate::services::claims::{self as service};
 use crate::services::error::ServiceError;
 use crate::services::jobs::{self, JobInput, RunningJobs};
 use crate::workers::StatisticsRefresher;
@@ -301,7 +304,7 @@ pub async fn submit_one(
     let tally = stored_now.clone();
     let response = idempotent_create(&pool, &principal, &req, body.bytes(), move |conn| {
         let pseudonym = pseudonymise(&config.pseudonym_key, &project_id, &input.participant_ref);
-        service::lock_for_submission(conn, &project_id, &pseudonym)?;
+        lock_for_submission(conn, &project_id, &pseudonym)?;
         let project = project_for_provider(conn, &who, &project_id)?;
         let money = project.money(&who);
         let currency = project.record.project.currency.clone();
@@ -311,7 +314,7 @@ pub async fn submit_one(
             organisation_id: who.organisation_id.as_deref().unwrap_or(""),
             at: config.clock.now(),
         };
-        let (mut results, mut stored) = service::submit(
+        let (mut results, mut stored) = submit::submit(
             conn,
             &rules,
             &submitter,
@@ -672,7 +675,7 @@ pub async fn verify_one(
             let currency = project.record.project.currency.clone();
             let rules = ProjectRules::new(project.record, clock.today())?;
             let mut results =
-                service::verify(conn, &rules, &verifier, std::slice::from_ref(&claim.id))?;
+                verify::verify(conn, &rules, &verifier, std::slice::from_ref(&claim.id))?;
             let result = results
                 .pop()
                 .ok_or_else(|| ApiError::Internal("no verification result".into()))?;
@@ -699,9 +702,7 @@ fn refusal_error(reasons: Vec<Reason>) -> ApiError {
         .next()
         .unwrap_or_else(|| Reason::new("refused", "not verified"));
     match reason.code.as_str() {
-        service::SEPARATION_OF_DUTIES | service::NOT_YOURS_TO_DECIDE => {
-            ApiError::Forbidden(reason.detail)
-        }
+        SEPARATION_OF_DUTIES | NOT_YOURS_TO_DECIDE => ApiError::Forbidden(reason.detail),
         "amount_out_of_range" => rejected_problem(vec![reason]),
         _ => ApiError::Conflict(reason.detail),
     }
@@ -781,7 +782,7 @@ pub async fn verify_many(
                 // project is not agreed.
                 let project = load_visible(conn, &principal, &project_id)?;
                 decider(&principal, &project.parties())?;
-                service::require_agreed(&project.record)?;
+                require_agreed(&project.record)?;
                 let input = JobInput::VerifyClaims { target };
                 Ok(jobs::enqueue(
                     conn,
@@ -919,7 +920,7 @@ pub async fn reject(
         config,
         metrics,
     };
-    let act: (Decision, ClaimEvent) = (service::reject, ClaimEvent::rejected);
+    let act: (Decision, ClaimEvent) = (decide::reject, ClaimEvent::rejected);
     decide(deciding, principal, id.into_inner(), body, act).await
 }
 
@@ -948,7 +949,7 @@ pub async fn revoke(
         config,
         metrics,
     };
-    let act: (Decision, ClaimEvent) = (service::revoke, ClaimEvent::revoked);
+    let act: (Decision, ClaimEvent) = (decide::revoke, ClaimEvent::revoked);
     decide(deciding, principal, id.into_inner(), body, act).await
 }
 

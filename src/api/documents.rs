@@ -22,7 +22,7 @@ use crate::domain::limits;
 use crate::domain::money::MoneyJson;
 use crate::domain::settlement::{DocumentKind, DocumentStatus, SettledBy};
 use crate::services::access::{load_document, load_visible, AccessError};
-use crate::services::claims::lock_project;
+use crate::services::claims::rules::lock_project;
 use crate::services::error::ServiceError;
 use crate::services::settlement::{self as service, Actor, Payment};
 

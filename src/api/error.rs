@@ -214,7 +214,7 @@ pub mod documented {
         #[serde(flatten)]
         problem: Problem,
         #[serde(flatten)]
-        report: crate::services::bulk::BulkReport,
+        report: crate::services::claims::results::BulkReport,
     }
 
     /// What submitting one claim can be refused with (422).

@@ -23,7 +23,7 @@ use crate::domain::registry::SettlementFrequency;
 use crate::domain::spreadsheet::text_cell;
 use crate::domain::FieldError;
 use crate::services::access::load_visible;
-use crate::services::claims::lock_project;
+use crate::services::claims::rules::lock_project;
 use crate::services::position::{
     self as service, Billed, FundPosition, PayerPosition, ProjectPosition, StatementDocument,
     StatementLine,

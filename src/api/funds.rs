@@ -9,6 +9,7 @@ use super::auth::{Principal, Role};
 use super::error::{ApiError, Problem};
 use super::extract::{JsonBody, PageQuery};
 use super::{idempotent_create, with_db, Page};
+use crate::config::Config;
 use crate::db::backend_specific::{lock_row_for_update, LockableTable};
 use crate::db::models::Fund;
 use crate::db::{queries, DbConn, Pool};
@@ -70,11 +71,13 @@ fn view(conn: &mut DbConn, fund: Fund) -> Result<FundView, ApiError> {
 pub async fn create(
     req: HttpRequest,
     pool: web::Data<Pool>,
+    config: web::Data<Config>,
     principal: Principal,
     body: JsonBody,
 ) -> Result<HttpResponse, ApiError> {
     principal.require(&[Role::Admin, Role::FundManager])?;
     let input: NewFund = body.parse()?;
+    let at = config.clock.now();
     if principal.role == Role::FundManager && !principal.acts_for(&input.owner_organisation_id) {
         return Err(ApiError::Forbidden(
             "a fund manager may create funds only for its own organisation".into(),
@@ -86,7 +89,7 @@ pub async fn create(
             input.clone(),
             owner.get(&input.owner_organisation_id).copied(),
         )?;
-        let fund = queries::insert_fund(conn, plan)?;
+        let fund = queries::insert_fund(conn, plan, at)?;
         view(conn, fund)
     })
     .await

@@ -60,7 +60,7 @@ where
     let pool = pool.clone();
     let (result, queries) = web::block(move || match pool.get() {
         // Counted from checkout: a connection's set-up and check are not the request's.
-        Ok(mut conn) => crate::metrics::queries_of(|| f(&mut conn)),
+        Ok(mut conn) => crate::db::statements_of(|| f(&mut conn)),
         Err(e) => (Err(e.into()), 0),
     })
     .await
@@ -122,6 +122,11 @@ where
 {
     let key = extract::idempotency_key(request)?;
     let fingerprint = request_fingerprint(request, body);
+    let received_at = request
+        .app_data::<web::Data<crate::config::Config>>()
+        .ok_or_else(|| ApiError::Internal("the application has no configuration".into()))?
+        .clock
+        .now();
     let scope = principal.idempotency_scope();
     with_db(pool, move |conn| {
         db::write_tx(conn, |conn| {
@@ -132,7 +137,7 @@ where
                     request_hash: fingerprint.clone(),
                     response_status: 0,
                     response_body: String::new(),
-                    created_at: chrono::Utc::now().naive_utc(),
+                    created_at: received_at,
                 };
                 if !db::backend_specific::reserve_idempotency_key(conn, &reservation)? {
                     return replay(conn, &scope, key, &fingerprint);

@@ -52,8 +52,8 @@ use crate::domain::{money, registry, FieldError};
         crate::domain::commitment::CommitmentStatus, crate::domain::commitment::Agreement,
         Page<organisations::OrganisationView>, Page<funds::FundView>, Page<projects::ProjectView>,
         crate::domain::claims::ClaimInput, crate::domain::claims::Reason,
-        claims::ClaimView, claims::AllocationView, crate::services::bulk::BulkReport, claims::BulkVerifyRequest,
-        crate::services::bulk::BulkVerifyReport, claims::ReasonRequest, jobs::JobView,
+        claims::ClaimView, claims::AllocationView, crate::services::claims::results::BulkReport, claims::BulkVerifyRequest,
+        crate::services::claims::results::BulkVerifyReport, claims::ReasonRequest, jobs::JobView,
         crate::services::jobs::JobState,
         Page<claims::ClaimView>, Page<claims::AllocationView>,
         documents::SettlementRequest, documents::SettlementReport, documents::DocumentSummary,
@@ -67,7 +67,7 @@ use crate::domain::{money, registry, FieldError};
         outbox::OutboxMessageView, outbox::OutboxCounts, outbox::OutboxPage,
         crate::services::open_data::release::Manifest, crate::services::open_data::release::FileEntry,
     )),
-    modifiers(&BearerAuth, &CommonProblems, &ResponseLinks),
+    modifiers(&BearerAuth, &CommonProblems, &ResponseLinks, &ServiceSchemaExamples),
     tags(
         (name = "registry", description = "Organisations, funds, projects, payers and rate cards"),
         (name = "claims", description = "Outcome claims, verification and the split ledger"),
@@ -79,6 +79,29 @@ use crate::domain::{money, registry, FieldError};
 pub struct ApiDoc;
 
 struct BearerAuth;
+
+/// Examples for the schemas of types the services define: the API's examples are the API's
+/// own, and a service type does not name them (it would import upwards).
+struct ServiceSchemaExamples;
+
+impl Modify for ServiceSchemaExamples {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::{schema::Schema, RefOr};
+        let schemas = &mut openapi
+            .components
+            .get_or_insert_with(Default::default)
+            .schemas;
+        for (name, example) in [
+            ("BulkReport", super::examples::bulk_report()),
+            ("BulkVerifyReport", super::examples::bulk_verify_report()),
+        ] {
+            match schemas.get_mut(name) {
+                Some(RefOr::T(Schema::Object(object))) => object.example = Some(example),
+                _ => panic!("the OpenAPI document has no object schema {name}"),
+            }
+        }
+    }
+}
 
 impl Modify for BearerAuth {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {

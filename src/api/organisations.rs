@@ -8,6 +8,7 @@ use super::auth::{Principal, Role};
 use super::error::{ApiError, Problem};
 use super::extract::{JsonBody, PageQuery};
 use super::{with_db, Page};
+use crate::config::Config;
 use crate::db::models::OrganisationRecord;
 use crate::db::{queries, write_tx, Pool};
 use crate::domain::registry::{validate_organisation, NewOrganisation, OrganisationKind};
@@ -65,11 +66,13 @@ impl OrganisationView {
 )]
 pub async fn create(
     pool: web::Data<Pool>,
+    config: web::Data<Config>,
     principal: Principal,
     body: JsonBody,
 ) -> Result<HttpResponse, ApiError> {
     principal.require(&[Role::Admin])?;
     let plan = validate_organisation(body.parse::<NewOrganisation>()?)?;
+    let at = config.clock.now();
     let viewer = principal.clone();
     let record = with_db(&pool, move |conn| {
         write_tx(conn, |conn| {
@@ -80,7 +83,7 @@ pub async fn create(
                     )));
                 }
             }
-            Ok(queries::insert_organisation(conn, plan)?)
+            Ok(queries::insert_organisation(conn, plan, at)?)
         })
     })
     .await?;

@@ -20,9 +20,10 @@ use crate::domain::commitment::{agreement, Agreement, CommitmentStatus};
 use crate::domain::ledger::{payer_account, unfunded_account};
 use crate::domain::money::MoneyJson;
 use crate::domain::registry::{
-    validate_project, CapPolicy, NewProject, OutcomeUnit, PayerRole, ProjectFacts, Requirement,
+    validate_project, NewProject, OutcomeUnit, PayerRole, ProjectFacts, Requirement,
     SettlementFrequency, SettlementRoute,
 };
+use crate::domain::split::CapPolicy;
 use crate::services::access::{load_visible, VisibleProject};
 use crate::services::commitments::{self, Acting};
 use crate::services::stored_terms::check_stored_labels;

@@ -68,7 +68,8 @@ pub enum DocumentAction {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::notify::{self, NotificationKind};
+    use crate::db::models::outbox_status;
+    use crate::notify::NotificationKind;
     use crate::services::claims as service;
 
     fn name(value: impl Serialize) -> String {
@@ -115,7 +116,11 @@ mod tests {
         for (kind, documented) in kinds {
             assert_eq!(kind.as_str(), name(documented));
         }
-        let statuses = [notify::QUEUED, notify::SENT, notify::FAILED];
+        let statuses = [
+            outbox_status::QUEUED,
+            outbox_status::SENT,
+            outbox_status::FAILED,
+        ];
         let documented = [
             OutboxStatus::Queued,
             OutboxStatus::Sent,

@@ -218,12 +218,27 @@ impl ManageConnection for Manager {
     }
 }
 
+thread_local! {
+    /// Statements started on this thread's pooled connections ([`count_statements`]).
+    static STATEMENTS_ON_THREAD: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+}
+
 /// Every pooled connection counts the statements it starts, for the metric of statements per
-/// request ([`crate::metrics`]).
+/// request (the metrics read them through [`statements_of`]).
 fn count_statements(event: diesel::connection::InstrumentationEvent<'_>) {
     if let diesel::connection::InstrumentationEvent::StartQuery { .. } = event {
-        crate::metrics::count_query();
+        STATEMENTS_ON_THREAD.with(|n| n.set(n.get() + 1));
     }
+}
+
+/// Runs `work` (database work on the current thread) and returns how many statements it ran.
+pub fn statements_of<T>(work: impl FnOnce() -> T) -> (T, u64) {
+    let before = STATEMENTS_ON_THREAD.with(std::cell::Cell::get);
+    let value = work();
+    (
+        value,
+        STATEMENTS_ON_THREAD.with(std::cell::Cell::get) - before,
+    )
 }
 
 /// One connection to a database that must exist already, for a command that only reads:
@@ -583,7 +598,7 @@ pub mod backend_specific {
         use diesel::prelude::*;
         match conn {
             DbConn::Pg(pg) => outbox::table
-                .filter(outbox::status.eq(crate::notify::QUEUED))
+                .filter(outbox::status.eq(crate::db::models::outbox_status::QUEUED))
                 .filter(outbox::next_attempt_at.le(now))
                 .order((outbox::next_attempt_at.asc(), outbox::id.asc()))
                 .limit(limit)
@@ -592,7 +607,7 @@ pub mod backend_specific {
                 .select(OutboxMessage::as_select())
                 .load(pg),
             DbConn::Sqlite(sqlite) => outbox::table
-                .filter(outbox::status.eq(crate::notify::QUEUED))
+                .filter(outbox::status.eq(crate::db::models::outbox_status::QUEUED))
                 .filter(outbox::next_attempt_at.le(now))
                 .order((outbox::next_attempt_at.asc(), outbox::id.asc()))
                 .limit(limit)

@@ -381,6 +381,14 @@ pub struct PaymentPlanQuarter {
     pub planned_minor: i64,
 }
 
+/// An outbox message's `status`, as stored: waiting to be sent (or retried), sent, or given
+/// up after the last attempt.
+pub mod outbox_status {
+    pub const QUEUED: &str = "queued";
+    pub const SENT: &str = "sent";
+    pub const FAILED: &str = "failed";
+}
+
 /// One notification in the transactional outbox. `recipients` are personal data: never
 /// logged, never published.
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]

@@ -3,7 +3,7 @@
 
 use std::collections::{HashMap, HashSet};
 
-use chrono::Utc;
+use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use diesel::result::Error as DieselError;
 
@@ -138,22 +138,20 @@ pub fn new_id(prefix: &str) -> String {
     format!("{prefix}_{}", uuid::Uuid::now_v7().simple())
 }
 
-fn now() -> chrono::NaiveDateTime {
-    Utc::now().naive_utc()
-}
-
 // --- organisations ---------------------------------------------------------------------------
 
+/// Stores a validated organisation, registered at `at`.
 pub fn insert_organisation(
     conn: &mut DbConn,
     plan: OrganisationPlan,
+    at: NaiveDateTime,
 ) -> Result<OrganisationRecord, DieselError> {
     let organisation = Organisation {
         id: new_id("org"),
         name: plan.name,
         kind: plan.kind.as_str().to_owned(),
         identifier: plan.identifier,
-        created_at: now(),
+        created_at: at,
     };
     diesel::insert_into(organisations::table)
         .values(&organisation)
@@ -296,7 +294,12 @@ pub fn organisation_kinds(
 
 // --- funds -----------------------------------------------------------------------------------
 
-pub fn insert_fund(conn: &mut DbConn, plan: FundPlan) -> Result<Fund, DieselError> {
+/// Stores a validated fund, registered at `at`.
+pub fn insert_fund(
+    conn: &mut DbConn,
+    plan: FundPlan,
+    at: NaiveDateTime,
+) -> Result<Fund, DieselError> {
     let fund = Fund {
         id: new_id("fund"),
         name: plan.name,
@@ -305,7 +308,7 @@ pub fn insert_fund(conn: &mut DbConn, plan: FundPlan) -> Result<Fund, DieselErro
         budget_minor: plan.budget_minor,
         service_start: plan.service_start,
         service_end: plan.service_end,
-        created_at: now(),
+        created_at: at,
     };
     diesel::insert_into(funds::table)
         .values(&fund)
@@ -414,6 +417,7 @@ pub fn insert_project(
     conn: &mut DbConn,
     plan: &ProjectPlan,
     creator: Creator,
+    at: NaiveDateTime,
 ) -> Result<String, DieselError> {
     let project = Project {
         id: new_id("prj"),
@@ -434,7 +438,7 @@ pub fn insert_project(
         stage_development: plan.stage_development.clone(),
         social_challenge: plan.social_challenge.clone(),
         published: plan.published,
-        created_at: now(),
+        created_at: at,
         payment_terms_days: i32::from(plan.payment_terms_days),
     };
     diesel::insert_into(projects::table)

@@ -23,9 +23,11 @@ use crate::domain::claims::ClaimInput;
 use crate::domain::period::Period;
 use crate::domain::registry::SettlementFrequency;
 use crate::services::access::VisibleProject;
-use crate::services::claims::{
-    self as claim_service, BulkMode, ProjectRules, RowStatus, Submitter, Verifier,
-};
+use crate::services::claims::decide;
+use crate::services::claims::results::{BulkMode, RowStatus};
+use crate::services::claims::rules::ProjectRules;
+use crate::services::claims::submit::{self, Submitter};
+use crate::services::claims::verify::{self, Verifier};
 use crate::services::settlement::{self, Actor, Payment};
 
 /// Who plays which part in one project's history.
@@ -196,7 +198,7 @@ impl Story<'_, '_> {
                 .map_err(|e| e.to_string())?
                 .ok_or("a demo claim vanished")?;
             let reason = "evidence withdrawn at audit";
-            claim_service::revoke(conn, &claim, VALIDATOR, reason, revoked_at)
+            decide::revoke(conn, &claim, VALIDATOR, reason, revoked_at)
                 .map_err(|e| e.to_string())?;
             self.summary.revoked += 1;
         }
@@ -243,7 +245,7 @@ fn submit_file(
     };
     let inputs = rows.iter().map(|p| Ok(p.input())).collect();
     let upload_id = queries::new_id("upl");
-    let (results, stored) = claim_service::submit(
+    let (results, stored) = submit::submit(
         conn,
         &rules,
         &submitter,
@@ -282,8 +284,7 @@ fn verify_file(
         progress: None,
     };
     let ids: Vec<String> = claims.iter().map(|c| c.id.clone()).collect();
-    let results =
-        claim_service::verify(conn, &rules, &verifier, &ids).map_err(|e| e.to_string())?;
+    let results = verify::verify(conn, &rules, &verifier, &ids).map_err(|e| e.to_string())?;
     let mut verified = Vec::with_capacity(claims.len());
     for (claim, result) in claims.iter().zip(results) {
         assert_eq!(claim.id, result.claim_id, "results come in the order asked");
@@ -304,7 +305,7 @@ fn verify_file(
 }
 
 fn reject(conn: &mut DbConn, claim: &Claim, why: &str, at: NaiveDateTime) -> Result<(), String> {
-    claim_service::reject(conn, claim, VALIDATOR, why, at).map_err(|e| e.to_string())
+    decide::reject(conn, claim, VALIDATOR, why, at).map_err(|e| e.to_string())
 }
 
 /// Builds, issues and pays every settlement period from the first posting's to the last's:

@@ -7,6 +7,7 @@
 
 mod history;
 
+use chrono::NaiveDateTime;
 use serde_json::{json, Value};
 
 use self::history::{Cast, HistorySummary, Planned};
@@ -27,9 +28,14 @@ pub struct DemoSummary {
 }
 
 /// Loads the demo into an empty database; returns `None` when it already holds data.
-/// `pseudonym_key` pseudonymises the history's participants, as the server's own key does.
-pub fn load(conn: &mut DbConn, pseudonym_key: &[u8]) -> Result<Option<DemoSummary>, String> {
-    load_with_progress(conn, pseudonym_key, &|_| {})
+/// `pseudonym_key` pseudonymises the history's participants, as the server's own key does;
+/// the registry is recorded as made at `now` (the history keeps its own dates).
+pub fn load(
+    conn: &mut DbConn,
+    pseudonym_key: &[u8],
+    now: NaiveDateTime,
+) -> Result<Option<DemoSummary>, String> {
+    load_with_progress(conn, pseudonym_key, now, &|_| {})
 }
 
 /// How many steps [`load_with_progress`] tells of: the registry, each project's history, and
@@ -40,6 +46,7 @@ pub const LOAD_STEPS: u64 = 7;
 pub fn load_with_progress(
     conn: &mut DbConn,
     pseudonym_key: &[u8],
+    now: NaiveDateTime,
     step: &dyn Fn(&str),
 ) -> Result<Option<DemoSummary>, String> {
     write_tx(conn, |conn| -> Result<Option<DemoSummary>, LoadError> {
@@ -54,6 +61,7 @@ pub fn load_with_progress(
         };
         let mut loader = Loader {
             conn,
+            now,
             organisations: Vec::new(),
             addresses: Vec::new(),
             summary,
@@ -86,6 +94,8 @@ impl From<diesel::result::Error> for LoadError {
 
 struct Loader<'a> {
     conn: &'a mut DbConn,
+    /// When the registry is made.
+    now: NaiveDateTime,
     organisations: Vec<(String, String, OrganisationKind)>,
     /// Each organisation's billing address, added once the history is loaded.
     addresses: Vec<(String, String)>,
@@ -122,7 +132,8 @@ impl Loader<'_> {
         .map_err(|e| e.to_string())?;
         let plan = validate_organisation(input).map_err(|e| format!("{name}: {e:?}"))?;
         let kind = plan.kind;
-        let record = queries::insert_organisation(self.conn, plan).map_err(|e| e.to_string())?;
+        let record =
+            queries::insert_organisation(self.conn, plan, self.now).map_err(|e| e.to_string())?;
         let address = format!("finance@{slug}.example");
         self.addresses
             .push((record.organisation.id.clone(), address));
@@ -135,7 +146,7 @@ impl Loader<'_> {
     fn fund(&mut self, value: Value, owner_kind: OrganisationKind) -> Result<String, String> {
         let input: NewFund = serde_json::from_value(value).map_err(|e| e.to_string())?;
         let plan = validate_fund(input, Some(owner_kind)).map_err(|e| format!("{e:?}"))?;
-        let fund = queries::insert_fund(self.conn, plan).map_err(|e| e.to_string())?;
+        let fund = queries::insert_fund(self.conn, plan, self.now).map_err(|e| e.to_string())?;
         self.summary.funds += 1;
         Ok(fund.id)
     }
@@ -167,7 +178,7 @@ impl Loader<'_> {
         };
         let acting = Acting {
             principal: &admin,
-            at: chrono::Utc::now().naive_utc(),
+            at: self.now,
         };
         let id =
             commitments::create_project(self.conn, &plan, &acting).map_err(|e| e.to_string())?;

@@ -969,7 +969,7 @@ mod tests {
     mod at_the_bounds {
         use super::*;
         use crate::domain::money::Currency;
-        use crate::domain::registry::CapPolicy;
+        use crate::domain::split::CapPolicy;
         use crate::domain::split::{share_weights, split, PayerShareTerms};
         use proptest::prelude::*;
 

@@ -12,7 +12,7 @@ use utoipa::ToSchema;
 use super::limits;
 use super::money::{Currency, MoneyJson};
 use super::shares::{parse_share, sums_to_one};
-use super::split::{phase_schedule_gap, Phases};
+use super::split::{phase_schedule_gap, CapPolicy, Phases};
 use super::FieldError;
 
 string_enum!(
@@ -38,11 +38,6 @@ string_enum!(
         LocalCommissioner => "local_commissioner",
         CoCommissioner => "co_commissioner",
     }
-);
-
-string_enum!(
-    /// What happens to the part of a payment a capped payer cannot pay.
-    CapPolicy { Shortfall => "shortfall", Reallocate => "reallocate" }
 );
 
 string_enum!(

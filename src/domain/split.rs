@@ -4,8 +4,12 @@
 use chrono::NaiveDate;
 use rust_decimal::Decimal;
 
-use super::registry::CapPolicy;
 use super::shares::{sums_to_one, SHARE_SCALE};
+
+string_enum!(
+    /// What happens to the part of a payment a capped payer cannot pay.
+    CapPolicy { Shortfall => "shortfall", Reallocate => "reallocate" }
+);
 
 /// What the split needs to know about one payer, in the order the project lists them.
 #[derive(Debug, Clone)]

@@ -13,6 +13,7 @@ use std::time::Duration;
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
+use crate::db::models::outbox_status::QUEUED;
 use crate::db::models::OutboxMessage;
 use crate::db::queries::new_id;
 use crate::db::schema::{organisation_billing_emails, organisations, outbox};
@@ -234,10 +235,6 @@ pub fn enqueue(
         .execute(conn)?;
     Ok(true)
 }
-
-pub const QUEUED: &str = "queued";
-pub const SENT: &str = "sent";
-pub const FAILED: &str = "failed";
 
 /// The delay before attempt `attempts + 1`, after `attempts` failures: `base × 2^(attempts−1)`,
 /// at most [`MAX_RETRY_DELAY`].

@@ -19,10 +19,9 @@ use lettre::transport::smtp::authentication::Credentials;
 use lettre::transport::smtp::client::{Certificate, CertificateStore, Tls, TlsParameters};
 use lettre::{Message, SmtpTransport, Transport};
 
-use super::{
-    absolute_links, retry_delay, MailSettings, RelaySecurity, SmtpRelay, FAILED, QUEUED, SENT,
-};
+use super::{absolute_links, retry_delay, MailSettings, RelaySecurity, SmtpRelay};
 use crate::clock::Clock;
+use crate::db::models::outbox_status::{FAILED, QUEUED, SENT};
 use crate::db::models::OutboxMessage;
 use crate::db::schema::outbox;
 use crate::db::{backend_specific, write_tx, DbConn, Pool};

@@ -5,6 +5,7 @@
 // our own ids, read from our own database).
 use foldhash::{HashMap, HashMapExt, HashSet, HashSetExt};
 
+use chrono::NaiveDate;
 use diesel::prelude::*;
 
 use crate::db::ledger_sums::{allocation_sums, EntryAllocations, PayerSums};
@@ -25,15 +26,21 @@ pub struct CheckReport {
 /// How many steps [`run_with_progress`] tells of.
 pub const CHECK_STEPS: u64 = 9;
 
-pub fn run(conn: &mut DbConn) -> QueryResult<CheckReport> {
-    run_with_progress(conn, &|_| {})
+/// Checks every invariant over the whole database; `today` is the day the projects' stored
+/// terms are read as of (see [`check_stored_terms`]).
+pub fn run(conn: &mut DbConn, today: NaiveDate) -> QueryResult<CheckReport> {
+    run_with_progress(conn, today, &|_| {})
 }
 
 /// [`run`], telling `step` the name of each of its [`CHECK_STEPS`] steps as it starts it.
 ///
 /// The big tables are each read once: the entries and the claims whole, the allocations as
 /// their sums per entry (with the claim and project they name) and per payer.
-pub fn run_with_progress(conn: &mut DbConn, step: &dyn Fn(&str)) -> QueryResult<CheckReport> {
+pub fn run_with_progress(
+    conn: &mut DbConn,
+    today: NaiveDate,
+    step: &dyn Fn(&str),
+) -> QueryResult<CheckReport> {
     let mut report = CheckReport::default();
 
     step("entries balance");
@@ -66,7 +73,7 @@ pub fn run_with_progress(conn: &mut DbConn, step: &dyn Fn(&str)) -> QueryResult<
     check_running_totals(conn, &claims, payer_sums, &provider_due, &mut report)?;
 
     step("stored terms");
-    check_stored_terms(conn, &mut report)?;
+    check_stored_terms(conn, today, &mut report)?;
 
     step("adjustments");
     check_adjustment_kinds(conn, &mut report)?;
@@ -80,12 +87,15 @@ pub fn run_with_progress(conn: &mut DbConn, step: &dyn Fn(&str)) -> QueryResult<
 
 /// 7. Every project's stored terms parse: a corrupt share, phase, unit or cap policy would
 ///    otherwise be refused only when a claim of the project is next priced.
-fn check_stored_terms(conn: &mut DbConn, report: &mut CheckReport) -> QueryResult<()> {
+fn check_stored_terms(
+    conn: &mut DbConn,
+    today: NaiveDate,
+    report: &mut CheckReport,
+) -> QueryResult<()> {
     let project_ids: Vec<String> = projects::table.select(projects::id).load(conn)?;
-    let today = chrono::Utc::now().date_naive();
     for id in project_ids {
         if let Some(record) = crate::db::queries::get_project(conn, &id)? {
-            if let Err(corrupt) = crate::services::claims::ProjectRules::new(record, today) {
+            if let Err(corrupt) = crate::services::claims::rules::ProjectRules::new(record, today) {
                 report.violations.push(corrupt.to_string());
             }
         }

@@ -16,7 +16,7 @@ use crate::domain::money::MoneyJson;
 use crate::domain::registry::ProjectPlan;
 use crate::notify::{self, messages};
 use crate::services::access::load_visible;
-use crate::services::claims::lock_project;
+use crate::services::claims::rules::lock_project;
 use crate::services::error::ServiceError;
 
 /// Who acts, and when.
@@ -56,7 +56,7 @@ pub fn create_project(
     by: &Acting,
 ) -> Result<String, ServiceError> {
     let creator = by.creator();
-    let id = queries::insert_project(conn, plan, creator)?;
+    let id = queries::insert_project(conn, plan, creator, by.at)?;
     let record = queries::get_project(conn, &id)?
         .ok_or_else(|| ServiceError::Internal("a project vanished in its transaction".into()))?;
     let mut events = Vec::with_capacity(record.payers.len());

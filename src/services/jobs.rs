@@ -17,8 +17,8 @@ use crate::db::queries::new_id;
 use crate::db::schema::jobs;
 use crate::db::{write_tx, DbConn, Pool};
 use crate::domain::access::{Principal, Role};
-use crate::services::bulk::{self, FileRow, VerifyTarget};
-use crate::services::claims::BulkMode;
+use crate::services::claims::bulk::{self, VerifyTarget};
+use crate::services::claims::results::{BulkMode, FileRow};
 use crate::services::error::ServiceError;
 
 /// How long a worker holds a job before another may take it (the process that took it is

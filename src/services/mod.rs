@@ -3,7 +3,6 @@
 //! together or not at all.
 
 pub mod access;
-pub mod bulk;
 pub mod check;
 pub mod claims;
 pub mod commitments;

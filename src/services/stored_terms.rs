@@ -6,9 +6,8 @@
 use crate::db::models::{Project, ProjectRecord};
 use crate::domain::commitment::CommitmentStatus;
 use crate::domain::money::Currency;
-use crate::domain::registry::{
-    CapPolicy, OutcomeUnit, PayerRole, SettlementFrequency, SettlementRoute,
-};
+use crate::domain::registry::{OutcomeUnit, PayerRole, SettlementFrequency, SettlementRoute};
+use crate::domain::split::CapPolicy;
 
 /// A stored term of a project that does not parse: the data was changed behind cofund's back.
 /// Nothing is priced against it, because a silent fallback would change who pays.

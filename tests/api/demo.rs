@@ -13,7 +13,7 @@ const PSEUDONYM_KEY: &[u8] = b"test-pseudonym-key-of-32-bytes-or-more";
 async fn load_demo(app: &TestApp) -> cofund::demo::DemoSummary {
     let summary = {
         let mut conn = app.pool.get().unwrap();
-        cofund::demo::load(&mut conn, PSEUDONYM_KEY)
+        cofund::demo::load(&mut conn, PSEUDONYM_KEY, chrono::Utc::now().naive_utc())
             .unwrap()
             .expect("the database was empty")
     };
@@ -76,7 +76,7 @@ async fn the_demo_has_a_history_with_money_in_every_position_and_numbers_in_its_
     // Every invariant of the ledger, the documents and the open data holds.
     let report = {
         let mut conn = app.pool.get().unwrap();
-        cofund::services::check::run(&mut conn).unwrap()
+        cofund::services::check::run(&mut conn, chrono::Utc::now().date_naive()).unwrap()
     };
     assert_eq!(report.violations, Vec::<String>::new());
 

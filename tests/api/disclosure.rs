@@ -1108,7 +1108,7 @@ fn publish_in_turn(
         k: K,
         close_after_days: 0,
     };
-    let mut history = publish::History::default();
+    let mut history = cofund::domain::open_data::history::History::default();
     let mut previous: Option<ProjectRows> = None;
     for (i, snapshot) in truth.iter().enumerate() {
         let day = match at.get(i) {

@@ -167,7 +167,7 @@ fn the_lean_ledger_migration_keeps_every_entry_and_line() {
         "the postings table is gone"
     );
 
-    let report = cofund::services::check::run(&mut conn).unwrap();
+    let report = cofund::services::check::run(&mut conn, chrono::Utc::now().date_naive()).unwrap();
     assert_eq!(report.violations, Vec::<String>::new());
     assert_eq!((report.entries, report.allocations), (4, 6));
 
@@ -204,7 +204,7 @@ fn the_lean_ledger_migration_keeps_every_entry_and_line() {
         db::run_migrations(&mut conn).unwrap(),
         MIGRATIONS_AFTER_THE_LEDGER
     );
-    let report = cofund::services::check::run(&mut conn).unwrap();
+    let report = cofund::services::check::run(&mut conn, chrono::Utc::now().date_naive()).unwrap();
     assert_eq!(report.violations, Vec::<String>::new());
 }
 
@@ -294,7 +294,7 @@ fn central_top_ups_stored_before_payer_funds_pay_from_their_projects_fund() {
     revert_last(&mut conn);
     revert_last(&mut conn);
     assert_eq!(db::run_migrations(&mut conn).unwrap(), 3);
-    let report = cofund::services::check::run(&mut conn).unwrap();
+    let report = cofund::services::check::run(&mut conn, chrono::Utc::now().date_naive()).unwrap();
     assert_eq!(report.violations, Vec::<String>::new());
 }
 
@@ -334,7 +334,7 @@ fn the_settlement_migration_gives_every_allocation_its_outcome_and_keeps_the_led
     assert!(diesel::sql_query("DELETE FROM allocations WHERE id = 1")
         .execute(&mut conn)
         .is_err());
-    let report = cofund::services::check::run(&mut conn).unwrap();
+    let report = cofund::services::check::run(&mut conn, chrono::Utc::now().date_naive()).unwrap();
     assert_eq!(report.violations, Vec::<String>::new());
     assert_eq!((report.entries, report.allocations), (4, 6));
     // Back and forth again.
@@ -361,7 +361,7 @@ fn the_open_data_migration_keeps_the_ledger_and_goes_back_and_forth() {
         MIGRATIONS_AFTER_THE_LEDGER
     );
     let whole = |conn: &mut DbConn| {
-        let report = cofund::services::check::run(conn).unwrap();
+        let report = cofund::services::check::run(conn, chrono::Utc::now().date_naive()).unwrap();
         assert_eq!(report.violations, Vec::<String>::new());
         assert_eq!((report.entries, report.allocations), (4, 6));
     };

@@ -32,75 +32,10 @@ use std::collections::BTreeMap;
 use chrono::{Datelike, NaiveDateTime};
 
 use super::catalog::table;
-use super::publish::{FrozenQuarter, History};
-use super::rows::{LedgerFacts, ProjectFacts, ResultFacts};
+use super::history::{Adjustment, Change, FrozenQuarter, History};
+use super::rows::{LedgerFacts, ProjectFacts};
 use super::value::{Row, Value};
 use crate::domain::period::Period;
-
-/// The net change of one outcome's published quarters that one rebuild published.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Adjustment {
-    pub code: String,
-    /// The calendar year whose round published it.
-    pub year: i32,
-    pub published_at: NaiveDateTime,
-    pub change: Change,
-    /// Whether its money is shown (see the module's doc).
-    pub money_shown: bool,
-}
-
-/// A change in what the ledger holds for some blocks: a difference of sums, so any part may
-/// be negative.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Change {
-    pub achieved_units: i64,
-    pub paid_units: i64,
-    /// What counts against the volume and contract caps (see `disclosure::Block`).
-    pub payable_units: i64,
-    pub payable_minor: i64,
-    /// Each payer's money, by organisation.
-    pub money: BTreeMap<String, i64>,
-}
-
-impl Change {
-    /// `self + sign × other`.
-    pub fn add(&mut self, other: &Change, sign: i64) {
-        self.achieved_units += sign * other.achieved_units;
-        self.paid_units += sign * other.paid_units;
-        self.payable_units += sign * other.payable_units;
-        self.payable_minor += sign * other.payable_minor;
-        for (payer, minor) in &other.money {
-            *self.money.entry(payer.clone()).or_default() += sign * minor;
-        }
-        self.money.retain(|_, minor| *minor != 0);
-    }
-
-    /// All payers' money.
-    pub fn amount(&self) -> i64 {
-        self.money.values().sum()
-    }
-
-    fn of(results: &ResultFacts, money: BTreeMap<String, i64>) -> Change {
-        Change {
-            achieved_units: results.achieved_units,
-            paid_units: results.paid_units,
-            payable_units: results.payable_units,
-            payable_minor: results.payable_minor,
-            money,
-        }
-    }
-
-    /// Whether it changes no count.
-    fn counts_nothing(&self) -> bool {
-        self.achieved_units == 0 && self.paid_units == 0
-    }
-
-    /// Whether every outcome paid in these blocks was paid exactly `price`, as far as their
-    /// totals tell: no outcome is paid more than its price.
-    fn at_price(&self, price: i64) -> bool {
-        i128::from(self.amount()) == i128::from(price) * i128::from(self.paid_units)
-    }
-}
 
 /// The year whose adjustment round a rebuild at `now` holds, if it holds one: the first
 /// rebuild of each calendar year (with nothing published yet, it has nothing to offer, but
@@ -233,8 +168,8 @@ pub fn rows<'a>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::open_data::publish::FrozenBlock;
-    use crate::domain::open_data::rows::{MoneyFacts, Parts};
+    use crate::domain::open_data::history::FrozenBlock;
+    use crate::domain::open_data::rows::{MoneyFacts, Parts, ResultFacts};
     use chrono::NaiveDate;
 
     fn at(y: i32, m: u32, d: u32) -> NaiveDateTime {

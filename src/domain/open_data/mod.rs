@@ -5,6 +5,7 @@ pub mod adjustments;
 pub mod catalog;
 pub mod classification;
 pub mod disclosure;
+pub mod history;
 pub mod indigo;
 pub mod package;
 pub mod publish;

@@ -25,10 +25,13 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{Days, NaiveDateTime};
 
-use super::adjustments::{self, Adjustment, Change};
+use super::adjustments;
 use super::disclosure::{
     self, Adjusted, Block, Cap, CapState, ChangeSince, EarlierCap, EarlierTotal, Exposure,
     OutcomeTerms, Pay, PayerTerms, Piece, ProjectTerms, Publication, Quantity, Rate, Unpublished,
+};
+use super::history::{
+    Adjustment, CapName, Change, FrozenBlock, FrozenQuarter, History, PublishedCap, PublishedTotal,
 };
 use super::rows::{
     lay_out, write_rows, Cells, LedgerFacts, MoneyFacts, Parts, ProjectFacts, ProjectRows,
@@ -44,67 +47,6 @@ pub struct Rules {
     pub k: i64,
     /// A quarter is published this many days after it ends.
     pub close_after_days: u32,
-}
-
-/// A quarter of a project as frozen when it was first published.
-#[derive(Debug, Clone, PartialEq)]
-pub struct FrozenQuarter {
-    pub period: Period,
-    pub frozen_at: NaiveDateTime,
-    pub blocks: Vec<FrozenBlock>,
-}
-
-/// One outcome in a frozen quarter.
-#[derive(Debug, Clone, PartialEq)]
-pub struct FrozenBlock {
-    pub code: String,
-    pub results: ResultFacts,
-    /// Each payer's money, by organisation.
-    pub money: BTreeMap<String, MoneyFacts>,
-    pub withheld: bool,
-}
-
-/// A payer's total (or with `None` the project's) as a rebuild published it: the money of the
-/// quarters frozen by `as_of`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PublishedTotal {
-    pub payer: Option<String>,
-    pub as_of: NaiveDateTime,
-    pub amount: i64,
-}
-
-/// A cap of the contract, named as the history keeps it.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
-pub enum CapName {
-    /// A payer's maximum commitment, by organisation.
-    Payer(String),
-    /// The contract's maximum outcome payment.
-    Contract,
-    /// An outcome's volume cap, by outcome code.
-    Volume(String),
-}
-
-/// How a cap stood at a rebuild, as the auditor told its reader: kept so that later
-/// rebuilds' readers know it too (see `disclosure::EarlierCap`).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PublishedCap {
-    pub cap: CapName,
-    pub as_of: NaiveDateTime,
-    pub bound: bool,
-    /// Which way what the ledger held beyond what was published went: 1, −1 or 0.
-    pub beyond: i64,
-}
-
-/// What earlier rebuilds published of a project.
-#[derive(Debug, Clone, Default)]
-pub struct History {
-    pub frozen: Vec<FrozenQuarter>,
-    pub totals: Vec<PublishedTotal>,
-    /// How the caps stood at each rebuild that published something new.
-    pub caps: Vec<PublishedCap>,
-    pub adjustments: Vec<Adjustment>,
-    /// The years whose adjustment round has been held (see `adjustments`).
-    pub adjustment_rounds: BTreeSet<i32>,
 }
 
 /// What a rebuild publishes of a project, and what it adds to its history.

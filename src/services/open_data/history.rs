@@ -16,9 +16,8 @@ use crate::db::schema::{
     open_data_frozen_quarters as quarters, open_data_published_totals as totals,
 };
 use crate::db::DbConn;
-use crate::domain::open_data::adjustments::{Adjustment, Change};
-use crate::domain::open_data::publish::{
-    CapName, FrozenBlock, FrozenQuarter, History, PublishedCap, PublishedTotal,
+use crate::domain::open_data::history::{
+    Adjustment, CapName, Change, FrozenBlock, FrozenQuarter, History, PublishedCap, PublishedTotal,
 };
 use crate::domain::open_data::rows::{quarter_of, MoneyFacts, Parts, ResultFacts};
 use crate::services::error::ServiceError;

@@ -10,7 +10,6 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use super::{build, read};
-use crate::config::OpenDataSettings;
 use crate::db::backend_specific::{self, LockableTable};
 use crate::db::schema::{open_data_release_files as files, open_data_releases as releases};
 use crate::db::{self, DbConn};
@@ -18,6 +17,7 @@ use crate::domain::open_data::catalog::{Table, TABLES};
 use crate::domain::open_data::package::{descriptor, PackageFacts};
 use crate::domain::open_data::query::ListQuery;
 use crate::services::error::ServiceError;
+use crate::services::open_data::OpenDataSettings;
 
 /// Rows read per query while a table is written out.
 const READ_PAGE_ROWS: i64 = 10_000;

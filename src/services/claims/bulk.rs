@@ -4,94 +4,16 @@
 
 use chrono::NaiveDateTime;
 use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
 
+use super::results::{BulkMode, BulkReport, BulkVerifyReport, FileRow, Progress, RowStatus};
+use super::rules::{lock_project, ProjectRules};
+use super::submit::{submit_rows, Submitter};
+use super::verify::{verify, verify_upload, Verifier};
 use crate::db::queries;
 use crate::db::DbConn;
 use crate::domain::access::{decider, may_submit, Principal, Role};
-use crate::domain::claims::{participant_ref_reasons, ClaimInput, Reason};
 use crate::services::access::{load_visible, VisibleProject};
-use crate::services::claims::{
-    self as claims, lock_project, BulkMode, ProjectRules, RowResult, RowStatus, Submitter,
-    Verifier, VerifyResult,
-};
 use crate::services::error::ServiceError;
-
-/// Told how many rows are done so far, as the work goes.
-pub type Progress<'a> = &'a (dyn Fn(usize) + Sync);
-
-/// What became of a bulk file, row by row.
-#[derive(Debug, Serialize, ToSchema)]
-#[schema(example = crate::api::examples::bulk_report)]
-pub struct BulkReport {
-    /// The upload's id (`upl_…`), which verifyClaims takes; null when an all-or-nothing file was
-    /// refused.
-    pub upload_id: Option<String>,
-    /// How the file was taken.
-    pub mode: BulkMode,
-    /// How many claim rows the file held.
-    pub rows: usize,
-    /// Rows that meet every rule.
-    pub accepted: usize,
-    /// Rows that break at least one rule.
-    pub rejected: usize,
-    /// Claims stored: `accepted`, or none when an all-or-nothing file had a bad row.
-    pub stored: usize,
-    /// Every row's result, in file order.
-    pub results: Vec<RowResult>,
-}
-
-/// What verifying many claims did, claim by claim.
-#[derive(Debug, Serialize, ToSchema)]
-#[schema(example = crate::api::examples::bulk_verify_report)]
-pub struct BulkVerifyReport {
-    /// How many claims were asked for: the `claim_ids` given, or every claim of the upload.
-    pub requested: usize,
-    /// How many were verified.
-    pub verified: usize,
-    /// How many were not verified; `results` says why.
-    pub refused: usize,
-    /// Every requested claim's result, in the order of `claim_ids` when they were given.
-    pub results: Vec<VerifyResult>,
-}
-
-/// One row of a bulk file, its participant already pseudonymised (the reference itself is
-/// blanked): what a job stores and the submission reads.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct FileRow {
-    /// The claim, or why the row could not be read as one.
-    pub claim: Result<ClaimInput, Vec<Reason>>,
-    /// The participant's pseudonym; none for a row that could not be read.
-    pub pseudonym: Option<String>,
-    /// What is wrong with the participant reference, found before it was forgotten.
-    pub participant_reasons: Vec<Reason>,
-}
-
-/// Pseudonymises each readable row's participant under the project, and forgets the reference.
-pub fn pseudonymise_rows(
-    key: &[u8],
-    project_id: &str,
-    rows: Vec<Result<ClaimInput, Vec<Reason>>>,
-) -> Vec<FileRow> {
-    rows.into_iter()
-        .map(|row| match row {
-            Ok(mut claim) => {
-                let reference = std::mem::take(&mut claim.participant_ref);
-                let pseudonym = crate::domain::pseudonym::pseudonymise(key, project_id, &reference);
-                FileRow {
-                    claim: Ok(claim),
-                    pseudonym: Some(pseudonym),
-                    participant_reasons: participant_ref_reasons(&reference),
-                }
-            }
-            Err(reasons) => FileRow {
-                claim: Err(reasons),
-                pseudonym: None,
-                participant_reasons: Vec::new(),
-            },
-        })
-        .collect()
-}
 
 /// The project, for its own provider only.
 pub fn project_for_provider(
@@ -126,7 +48,7 @@ pub fn submit_file(
         at,
     };
     let upload_id = queries::new_id("upl");
-    let (results, stored) = claims::submit_rows(
+    let (results, stored) = submit_rows(
         conn,
         &rules,
         &submitter,
@@ -185,10 +107,10 @@ pub fn verify_claims(
     let rules = ProjectRules::new(project.record, at.date())?;
     let (ids, results) = match target {
         VerifyTarget::Claims(ids) => {
-            let results = claims::verify(conn, &rules, &verifier, ids)?;
+            let results = verify(conn, &rules, &verifier, ids)?;
             (ids.clone(), results)
         }
-        VerifyTarget::Upload(upload) => claims::verify_upload(conn, &rules, &verifier, upload)?,
+        VerifyTarget::Upload(upload) => verify_upload(conn, &rules, &verifier, upload)?,
     };
     let verified = results.iter().filter(|r| r.verified).count();
     tracing::info!(project_id = %project_id, requested = ids.len(), verified, "claims verified");

@@ -1,0 +1,22 @@
+//! Outcome claims: submitted (one by one or as a provider's file), verified (the split posted
+//! to the ledger), rejected and revoked. Each room holds one use case's work:
+//! - `rules`: a project's rules read once, and the locks a use case takes before it acts;
+//! - `submit`: every rate-card rule against the participant's history, and the claims stored;
+//! - `verify`: pricing, the exact split between the payers, and the ledger entries;
+//! - `decide`: rejection and revocation;
+//! - `bulk`: a provider's file and many claims verified at once, as a request or a job runs them;
+//! - `results`: what they answer.
+
+pub mod bulk;
+pub mod decide;
+pub mod results;
+pub mod rules;
+pub mod submit;
+pub mod verify;
+
+/// A claim's status, as stored: submitted, then verified or rejected; a verified claim may be
+/// revoked.
+pub const SUBMITTED: &str = "submitted";
+pub const VERIFIED: &str = "verified";
+pub const REJECTED: &str = "rejected";
+pub const REVOKED: &str = "revoked";

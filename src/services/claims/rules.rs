@@ -1,0 +1,184 @@
+//! A project's rules, read once per request, and the locks a claim use case takes.
+
+use std::collections::HashMap;
+
+use chrono::NaiveDate;
+
+use crate::db::backend_specific::{
+    lock_name, lock_row_for_key_share, lock_row_for_update, LockableTable,
+};
+use crate::db::models::*;
+use crate::db::DbConn;
+use crate::domain::claims::{EligibilityWindow, OutcomeRule};
+use crate::domain::commitment::{agreement, Agreement, CommitmentStatus};
+use crate::domain::money::MoneyJson;
+use crate::domain::registry::OutcomeUnit;
+use crate::domain::shares::parse_share;
+use crate::domain::split::{phase_schedule_gap, CapPolicy, PayerShareTerms, Phases};
+use crate::services::error::ServiceError;
+use crate::services::stored_terms::{check_stored_labels, CorruptTerms};
+
+/// A project's rules, read once per request.
+pub struct ProjectRules {
+    pub record: ProjectRecord,
+    pub outcomes: HashMap<String, OutcomeRule>,
+    pub payers: Vec<PayerShareTerms>,
+    pub window: EligibilityWindow,
+    pub cap_policy: CapPolicy,
+    pub has_home_area_payers: bool,
+}
+
+impl ProjectRules {
+    /// The project's rules from its stored record. Every stored term must parse; a corrupt one
+    /// is an error naming the row, never a default.
+    pub fn new(record: ProjectRecord, today: NaiveDate) -> Result<ProjectRules, CorruptTerms> {
+        let p = &record.project;
+        let corrupt = |row: String, field: &'static str, value: &str, problem: String| {
+            CorruptTerms::new(&p.id, row, field, value, &problem)
+        };
+        let window = EligibilityWindow {
+            service_start: p.service_start,
+            service_end: p.service_end,
+            referral_cutoff: p.referral_cutoff,
+            today,
+        };
+        let mut outcomes = HashMap::new();
+        for o in &record.outcomes {
+            let row = || format!("outcome {}", o.code);
+            let unit = OutcomeUnit::from_db(&o.unit)
+                .ok_or_else(|| corrupt(row(), "unit", &o.unit, "not a unit".into()))?;
+            let deadweight = match o.deadweight.as_deref() {
+                None => None,
+                Some(d) => Some(parse_share(d).map_err(|e| corrupt(row(), "deadweight", d, e))?),
+            };
+            let rule = OutcomeRule {
+                id: o.id.clone(),
+                code: o.code.clone(),
+                price_minor: o.price_minor,
+                unit,
+                max_units_per_participant: o.max_units_per_participant,
+                max_claims_per_participant: o.max_claims_per_participant,
+                exclusive_group: o.exclusive_group.clone(),
+                requires: o
+                    .requires_outcome_code
+                    .clone()
+                    .map(|code| (code, o.requires_min_days_after.unwrap_or(0))),
+                volume_cap: o.volume_cap,
+                deadweight,
+                min_age_at_start: o.min_age_at_start,
+                max_age_at_start: o.max_age_at_start,
+            };
+            outcomes.insert(o.code.clone(), rule);
+        }
+        let mut payers = Vec::with_capacity(record.payers.len());
+        for r in &record.payers {
+            let row = || format!("payer {}", r.payer.id);
+            let share = match r.payer.share.as_deref() {
+                None => None,
+                Some(s) => Some(parse_share(s).map_err(|e| corrupt(row(), "share", s, e))?),
+            };
+            let mut phases = Vec::with_capacity(r.phases.len());
+            for ph in &r.phases {
+                let share = parse_share(&ph.share)
+                    .map_err(|e| corrupt(row(), "phase share", &ph.share, e))?;
+                phases.push((ph.starts_on, ph.ends_on, share));
+            }
+            payers.push(PayerShareTerms {
+                max_commitment_minor: r.payer.max_commitment_minor,
+                share,
+                phases,
+                home_area_codes: r.home_area_codes.clone(),
+            });
+        }
+        let phases: Vec<&Phases> = payers.iter().map(|p| p.phases.as_slice()).collect();
+        if let Some(gap) = phase_schedule_gap(&phases) {
+            let value = gap.to_string();
+            return Err(corrupt("payers".into(), "phases", "", value));
+        }
+        check_stored_labels(&record)?;
+        let cap_policy = CapPolicy::from_db(&p.cap_policy).ok_or_else(|| {
+            corrupt(
+                "project".into(),
+                "cap_policy",
+                &p.cap_policy,
+                "not shortfall or reallocate".into(),
+            )
+        })?;
+        Ok(ProjectRules {
+            has_home_area_payers: payers.iter().any(|p| !p.home_area_codes.is_empty()),
+            cap_policy,
+            outcomes,
+            payers,
+            window,
+            record,
+        })
+    }
+
+    pub fn project_id(&self) -> &str {
+        &self.record.project.id
+    }
+
+    pub(super) fn check_agreed(&self) -> Result<(), ServiceError> {
+        require_agreed(&self.record)
+    }
+
+    pub(super) fn money(&self, minor: i64) -> String {
+        MoneyJson::from_minor(minor, &self.record.project.currency).to_string()
+    }
+}
+
+/// Locks the project for update, so that verifications, bulk submissions, settlements and
+/// plans of it take turns with each other and with single submissions
+/// ([`lock_for_submission`]): caps and duplicates are checked against what the previous
+/// writer committed.
+pub fn lock_project(conn: &mut DbConn, project_id: &str) -> Result<(), ServiceError> {
+    Ok(lock_row_for_update(
+        conn,
+        LockableTable::Projects,
+        project_id,
+    )?)
+}
+
+/// Takes what one claim's submission must hold, and no more. A submission is checked against
+/// its participant's earlier claims and inserts one row: on PostgreSQL it locks the project
+/// for key share (submissions do not wait for each other, but verifications, settlements and
+/// plans, which lock the project for update, wait for them and they for those) and the
+/// participant by name, so that two claims for the same person take turns and each is checked
+/// against the other. On SQLite the write transaction already holds the database.
+pub fn lock_for_submission(
+    conn: &mut DbConn,
+    project_id: &str,
+    participant_pseudonym: &str,
+) -> Result<(), ServiceError> {
+    lock_row_for_key_share(conn, LockableTable::Projects, project_id)?;
+    lock_name(
+        conn,
+        &format!("participant:{project_id}:{participant_pseudonym}"),
+    )?;
+    Ok(())
+}
+
+/// Refuses to split money until every payer has accepted its commitment: a commitment binds a
+/// payer only once it has agreed it.
+pub fn require_agreed(record: &ProjectRecord) -> Result<(), ServiceError> {
+    let statuses = record.payers.iter().map(|p| {
+        CommitmentStatus::from_db(&p.payer.commitment).unwrap_or(CommitmentStatus::Proposed)
+    });
+    let waiting: Vec<&str> = record
+        .payers
+        .iter()
+        .filter(|p| p.payer.commitment != CommitmentStatus::Accepted.as_str())
+        .map(|p| p.payer.organisation_id.as_str())
+        .collect();
+    match agreement(statuses) {
+        Agreement::Agreed => Ok(()),
+        Agreement::Declined => Err(ServiceError::Conflict(format!(
+            "a payer has declined its commitment, so the project's claims are never verified (payers not accepted: {})",
+            waiting.join(", ")
+        ))),
+        Agreement::Proposed => Err(ServiceError::Conflict(format!(
+            "the project's claims are verified once every payer has accepted its commitment; not yet accepted by {}",
+            waiting.join(", ")
+        ))),
+    }
+}
