@@ -1,8 +1,10 @@
 //! cofund: an open-source server for outcome funds.
 //!
-//! Layers, from the inside out: [`domain`] holds the pure rules (money, shares, validation,
-//! the split); [`db`] stores them on SQLite or PostgreSQL; [`api`] is the HTTP surface;
-//! [`startup`] wires it together from [`config`].
+//! Layers, from the inside out (`tests/architecture.rs` holds every import to them): [`domain`]
+//! holds the pure rules (money, shares, validation, the split) and [`clock`] the time they
+//! are given; [`db`] stores them on SQLite or PostgreSQL; [`services`] run the use cases over
+//! both, with [`notify`] and [`metrics`]; [`api`] is the HTTP surface and [`workers`] the
+//! background work; [`startup`] wires it together from [`config`].
 
 pub mod api;
 pub mod clock;

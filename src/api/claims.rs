@@ -19,6 +19,7 @@ use crate::db::models::{Allocation, Claim, ClaimAdjustment};
 use crate::db::queries::{AllocationFilter, ClaimFilter};
 use crate::db::{queries, write_tx, DbConn, Pool};
 use crate::domain::access::{decider, MoneyScope};
+use crate::domain::claim_reports::{pseudonymise_rows, BulkMode, BulkReport, BulkVerifyReport};
 use crate::domain::claims::{AdjustmentKind, ClaimInput, Reason};
 use crate::domain::limits;
 use crate::domain::money::MoneyJson;
@@ -27,7 +28,6 @@ use crate::metrics::{ClaimEvent, Metrics, Tally};
 use crate::services::access::{load_access, load_visible, AccessError, VisibleProject};
 use crate::services::claims::bulk::{self, project_for_provider, VerifyTarget};
 use crate::services::claims::decide::{self, check_decider};
-use crate::services::claims::results::{pseudonymise_rows, BulkMode, BulkReport, BulkVerifyReport};
 use crate::services::claims::rules::{
     lock_for_submission, lock_project, require_agreed, ProjectRules,
 };

@@ -214,7 +214,7 @@ pub mod documented {
         #[serde(flatten)]
         problem: Problem,
         #[serde(flatten)]
-        report: crate::services::claims::results::BulkReport,
+        report: crate::domain::claim_reports::BulkReport,
     }
 
     /// What submitting one claim can be refused with (422).

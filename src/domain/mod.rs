@@ -20,6 +20,7 @@ macro_rules! string_enum {
 }
 
 pub mod access;
+pub mod claim_reports;
 pub mod claims;
 pub mod commitment;
 pub mod corrections;

@@ -25,7 +25,7 @@ pub enum ServiceError {
     Busy(String),
     /// An all-or-nothing bulk file with a bad row: nothing is stored; the report says which.
     #[error("{} of {} rows break the rules", .0.rejected, .0.rows)]
-    BulkRejected(Box<crate::services::claims::results::BulkReport>),
+    BulkRejected(Box<crate::domain::claim_reports::BulkReport>),
     /// Stored data that cannot be trusted, or a broken invariant: logged, never shown.
     #[error("{0}")]
     Internal(String),

@@ -1,7 +1,7 @@
 //! Long bulk work as jobs: a large file of claims, or a large verification, is stored with who
 //! asked and answered at once (202, with the job's URL); a worker takes it and runs the same
-//! use case as the request would have ([`crate::services::bulk`]) in one transaction, so that
-//! all of it is applied or none. Rows done are told as the work goes (to this process at once,
+//! use case as the request would have ([`crate::services::claims::bulk`]) in one transaction,
+//! so that all of it is applied or none. Rows done are told as the work goes (to this process at once,
 //! and written to the job on PostgreSQL, where other processes read it). A process that dies
 //! mid-job loses its transaction: the job's lease runs out and a worker takes it again from
 //! the start, up to [`MAX_ATTEMPTS`] times; then it is failed, with nothing applied.
@@ -17,8 +17,8 @@ use crate::db::queries::new_id;
 use crate::db::schema::jobs;
 use crate::db::{write_tx, DbConn, Pool};
 use crate::domain::access::{Principal, Role};
+use crate::domain::claim_reports::{BulkMode, FileRow};
 use crate::services::claims::bulk::{self, VerifyTarget};
-use crate::services::claims::results::{BulkMode, FileRow};
 use crate::services::error::ServiceError;
 
 /// How long a worker holds a job before another may take it (the process that took it is

@@ -1,6 +1,6 @@
 //! Settlement documents from the ledger: building a period's drafts, issuing, recording
 //! payments and voiding. Each function runs inside the caller's write transaction, after the
-//! caller has locked the project ([`crate::services::claims::lock_project`]), so that builds,
+//! caller has locked the project ([`crate::services::claims::rules::lock_project`]), so that builds,
 //! issues and payments of one project take turns.
 
 use chrono::{Datelike, NaiveDate, NaiveDateTime};

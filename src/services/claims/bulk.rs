@@ -5,13 +5,15 @@
 use chrono::NaiveDateTime;
 use serde::{Deserialize, Serialize};
 
-use super::results::{BulkMode, BulkReport, BulkVerifyReport, FileRow, Progress, RowStatus};
 use super::rules::{lock_project, ProjectRules};
 use super::submit::{submit_rows, Submitter};
 use super::verify::{verify, verify_upload, Verifier};
 use crate::db::queries;
 use crate::db::DbConn;
 use crate::domain::access::{decider, may_submit, Principal, Role};
+use crate::domain::claim_reports::{
+    BulkMode, BulkReport, BulkVerifyReport, FileRow, Progress, RowStatus,
+};
 use crate::services::access::{load_visible, VisibleProject};
 use crate::services::error::ServiceError;
 

@@ -4,12 +4,10 @@
 //! - `submit`: every rate-card rule against the participant's history, and the claims stored;
 //! - `verify`: pricing, the exact split between the payers, and the ledger entries;
 //! - `decide`: rejection and revocation;
-//! - `bulk`: a provider's file and many claims verified at once, as a request or a job runs them;
-//! - `results`: what they answer.
+//! - `bulk`: a provider's file and many claims verified at once, as a request or a job runs them.
 
 pub mod bulk;
 pub mod decide;
-pub mod results;
 pub mod rules;
 pub mod submit;
 pub mod verify;

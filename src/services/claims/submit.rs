@@ -5,9 +5,6 @@ use std::collections::HashMap;
 use chrono::{NaiveDate, NaiveDateTime};
 use diesel::prelude::*;
 
-use super::results::{
-    pseudonymise_rows, BulkMode, FileRow, Progress, RowResult, RowStatus, PROGRESS_EVERY,
-};
 use super::rules::ProjectRules;
 use super::{SUBMITTED, VERIFIED};
 use crate::db::bulk::load_where_in;
@@ -15,6 +12,9 @@ use crate::db::models::*;
 use crate::db::queries::{insert_rows, new_id};
 use crate::db::schema::*;
 use crate::db::DbConn;
+use crate::domain::claim_reports::{
+    pseudonymise_rows, BulkMode, FileRow, Progress, RowResult, RowStatus, PROGRESS_EVERY,
+};
 use crate::domain::claims::{check_eligibility, ClaimInput, OutcomeRule, PriorClaim, Reason};
 use crate::domain::split::share_weights;
 use crate::services::error::ServiceError;

@@ -5,7 +5,6 @@ use std::collections::{HashMap, HashSet};
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
-use super::results::{Progress, VerifyResult, PROGRESS_EVERY};
 use super::rules::ProjectRules;
 use super::submit::{load_history_with_paid, History, ParticipantHistory};
 use super::{SUBMITTED, VERIFIED};
@@ -16,6 +15,7 @@ use crate::db::queries::{self, insert_rows, new_id};
 use crate::db::schema::*;
 use crate::db::DbConn;
 use crate::domain::access::{not_yours_to_decide, Decider};
+use crate::domain::claim_reports::{Progress, VerifyResult, PROGRESS_EVERY};
 use crate::domain::claims::{
     prerequisite_met, price_claim, OutcomeRule, PaidSoFar, Pricing, PriorClaim, Reason,
 };

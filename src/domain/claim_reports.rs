@@ -62,7 +62,7 @@ pub struct VerifyResult {
 }
 
 impl VerifyResult {
-    pub(super) fn refused(claim_id: &str, reason: Reason) -> VerifyResult {
+    pub fn refused(claim_id: &str, reason: Reason) -> VerifyResult {
         VerifyResult {
             claim_id: claim_id.to_owned(),
             verified: false,
