@@ -1,16 +1,21 @@
-//! The house's shape, checked over the source: no module imports a module that (through any
-//! chain) imports it back, and no room reaches up to a room above it.
+//! The house's shape, checked over the source: no module or room imports one that (through
+//! any chain) imports it back, no room reaches up to a room above it, and the time is read
+//! from one clock.
 //!
 //! Each file under `src/` is a module (`src/db/mod.rs` is `db`, `src/db/queries.rs` is
 //! `db::queries`). Every path the code names (in `use` lines, types, expressions and the
-//! tokens of macros) is resolved to the deepest file module it reaches, following `use`
-//! aliases and `pub use` re-exports, so `crate::domain::Money` counts as an arrow to
-//! `domain::money`. A module and its own submodules are one room's inside and are not
-//! compared with each other; comments and doc links are not code and are not read, nor is
-//! code under `#[cfg(test)]`, which may reach anywhere to set a test up.
+//! tokens of macros and attributes) is resolved to the deepest file module it reaches,
+//! following `use` aliases; a path through a `pub use` re-export counts against the
+//! re-exporting module and the defining one (`super::auth::Principal` in `api::organisations`
+//! names `api::auth` and `domain::access`). A module and its own submodules are not compared
+//! file by file, but every check is made again between rooms (each module taken as its
+//! ancestor one, two and three levels down), where a circle closed by a room's `mod.rs`
+//! shows. Comments and doc links are not code and are not read, nor is code under
+//! `#[cfg(test)]`, which may reach anywhere to set a test up; glob re-exports
+//! (`pub use x::*`) are not followed (none are written).
 //!
 //! The rooms, from the bottom: `LAYERS` below. A room may use rooms of its own layer or
-//! below; the only circles allowed are none.
+//! below.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
