@@ -160,8 +160,7 @@ fn run_one_job(
     let Ok(mut conn) = pool.get() else {
         return false;
     };
-    // In a write transaction: on SQLite it waits its turn behind the process's other writers.
-    let job = match crate::db::write_tx(&mut conn, |conn| jobs::take_next(conn, clock.now())) {
+    let job = match jobs::take_next(&mut conn, clock.now()) {
         Ok(Some(job)) => job,
         Ok(None) => return false,
         Err(e) => {

@@ -1,11 +1,9 @@
 //! Outcome claims: submission (one or a bulk file), verification, rejection, revocation, and
 //! the allocations they post.
 
-use std::collections::HashMap;
-
 use actix_web::http::{header, StatusCode};
 use actix_web::{web, HttpRequest, HttpResponse};
-use chrono::{NaiveDate, NaiveDateTime};
+use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
@@ -15,27 +13,23 @@ use super::extract::{self, parse_json, JsonBody, PageQuery};
 use super::jobs::JobView;
 use super::{idempotent_body, idempotent_create, stored_response, with_db, Page};
 use crate::config::Config;
-use crate::db::models::{Allocation, Claim, ClaimAdjustment};
+use crate::db::models::Allocation;
 use crate::db::queries::{AllocationFilter, ClaimFilter};
-use crate::db::{queries, write_tx, DbConn, Pool};
-use crate::domain::access::{decider, MoneyScope};
+use crate::db::{queries, Pool};
+use crate::domain::access::{MoneyScope, CLAIM_DECIDERS};
 use crate::domain::claim_reports::{pseudonymise_rows, BulkMode, BulkReport, BulkVerifyReport};
 use crate::domain::claims::{AdjustmentKind, ClaimInput, Reason};
 use crate::domain::limits;
 use crate::domain::money::MoneyJson;
-use crate::domain::pseudonym::pseudonymise;
 use crate::metrics::{ClaimEvent, Metrics, Tally};
-use crate::services::access::{load_access, load_visible, AccessError, VisibleProject};
-use crate::services::claims::bulk::{self, project_for_provider, VerifyTarget};
-use crate::services::claims::decide::{self, check_decider};
-use crate::services::claims::rules::{
-    lock_for_submission, lock_project, require_agreed, ProjectRules,
-};
-use crate::services::claims::submit::{self, Submitter};
-use crate::services::claims::verify::{self, Verifier, NOT_YOURS_TO_DECIDE, SEPARATION_OF_DUTIES};
+use crate::services::access::load_access;
+use crate::services::claims::bulk::{self, VerifyTarget};
+use crate::services::claims::decide::{self, Decision};
+use crate::services::claims::seen::{self, ClaimRows, SeenClaim};
+use crate::services::claims::submit;
+use crate::services::claims::verify;
 use crate::services::claims::{self as service};
-use crate::services::error::ServiceError;
-use crate::services::jobs::{self, JobInput, RunningJobs};
+use crate::services::jobs::{self, RunningJobs};
 use crate::workers::StatisticsRefresher;
 
 /// Most rows one bulk file may hold; larger monthly returns are split into several files.
@@ -147,59 +141,18 @@ impl AllocationView {
     }
 }
 
-fn claim_view(
-    conn: &mut DbConn,
-    claim: Claim,
-    currency: &str,
-    money: &MoneyScope,
-) -> Result<ClaimView, ApiError> {
-    let mut views = claim_views(conn, vec![claim], currency, money)?;
-    views
-        .pop()
-        .ok_or_else(|| ApiError::Internal("a claim's view went missing".into()))
-}
-
-/// The views of claims of one project, with two queries however many there are: one for
-/// their adjustments, one for their allocations.
-fn claim_views(
-    conn: &mut DbConn,
-    claims: Vec<Claim>,
-    currency: &str,
-    money: &MoneyScope,
-) -> Result<Vec<ClaimView>, ApiError> {
-    if claims.is_empty() {
-        return Ok(Vec::new());
-    }
-    let ids: Vec<&str> = claims.iter().map(|c| c.id.as_str()).collect();
-    let mut adjustments: HashMap<String, Vec<ClaimAdjustment>> = HashMap::new();
-    for adjustment in queries::claim_adjustments(conn, &ids)? {
-        adjustments
-            .entry(adjustment.claim_id.clone())
-            .or_default()
-            .push(adjustment);
-    }
-    let mut allocations: HashMap<String, Vec<Allocation>> = HashMap::new();
-    for allocation in queries::claim_allocations(conn, &ids, money.only())? {
-        allocations
-            .entry(allocation.claim_id.clone())
-            .or_default()
-            .push(allocation);
-    }
-    claims
-        .into_iter()
-        .map(|claim| {
-            let adjustments = adjustments.remove(&claim.id).unwrap_or_default();
-            let allocations = allocations.remove(&claim.id).unwrap_or_default();
-            view_of(claim, adjustments, allocations, currency, money)
-        })
-        .collect()
+/// A claim's view as the use case that read it saw it.
+fn seen_view(seen: SeenClaim) -> Result<ClaimView, ApiError> {
+    view_of(seen.rows, &seen.currency, &seen.money)
 }
 
 /// One claim's view from its rows: what `money` lets the caller see of its value.
 fn view_of(
-    claim: Claim,
-    adjustments: Vec<ClaimAdjustment>,
-    allocations: Vec<Allocation>,
+    ClaimRows {
+        claim,
+        adjustments,
+        allocations,
+    }: ClaimRows,
     currency: &str,
     money: &MoneyScope,
 ) -> Result<ClaimView, ApiError> {
@@ -255,25 +208,6 @@ fn view_of(
     })
 }
 
-fn rejected_problem(reasons: Vec<Reason>) -> ApiError {
-    let detail = reasons
-        .iter()
-        .map(|r| r.detail.as_str())
-        .collect::<Vec<_>>()
-        .join("; ");
-    let mut extensions = serde_json::Map::new();
-    extensions.insert(
-        "reasons".into(),
-        serde_json::to_value(&reasons).unwrap_or_default(),
-    );
-    ApiError::Refused {
-        slug: "claim-rejected",
-        title: "Claim rejected",
-        detail,
-        extensions: Box::new(extensions),
-    }
-}
-
 /// Submit one outcome claim.
 #[utoipa::path(
     post, path = "/v1/projects/{id}/claims", tag = "claims", operation_id = "submitClaim",
@@ -303,35 +237,10 @@ pub async fn submit_one(
     let stored_now = Tally::default();
     let tally = stored_now.clone();
     let response = idempotent_create(&pool, &principal, &req, body.bytes(), move |conn| {
-        let pseudonym = pseudonymise(&config.pseudonym_key, &project_id, &input.participant_ref);
-        lock_for_submission(conn, &project_id, &pseudonym)?;
-        let project = project_for_provider(conn, &who, &project_id)?;
-        let money = project.money(&who);
-        let currency = project.record.project.currency.clone();
-        let rules = ProjectRules::new(project.record, config.clock.today())?;
-        let submitter = Submitter {
-            subject: &who.subject,
-            organisation_id: who.organisation_id.as_deref().unwrap_or(""),
-            at: config.clock.now(),
-        };
-        let (mut results, mut stored) = submit::submit(
-            conn,
-            &rules,
-            &submitter,
-            vec![Ok(input)],
-            BulkMode::AllOrNothing,
-            &config.pseudonym_key,
-            None,
-        )?;
-        match stored.pop() {
-            Some(claim) => {
-                tally.add(1);
-                claim_view(conn, claim, &currency, &money)
-            }
-            None => Err(rejected_problem(
-                results.pop().map(|r| r.reasons).unwrap_or_default(),
-            )),
-        }
+        let key = &config.pseudonym_key;
+        let seen = submit::submit_one(conn, &who, &project_id, input, key, &config.clock)?;
+        tally.add(1);
+        seen_view(seen)
     })
     .await?;
     metrics.claims(ClaimEvent::submitted, stored_now.get());
@@ -553,10 +462,7 @@ pub async fn submit_bulk(
     if runs_as_job(&req, total_rows, &config) {
         let accepted = StatusCode::ACCEPTED;
         let job = idempotent_body(&pool, &principal, &req, &body, accepted, move |conn| {
-            project_for_provider(conn, &who, &project_id)?;
-            let input = JobInput::SubmitClaims { mode, rows };
-            let job = jobs::enqueue(conn, &who, &project_id, &input, total_rows, at)?;
-            tracing::info!(job_id = %job.id, rows = total_rows, "bulk claims queued as a job");
+            let job = jobs::queue_submission(conn, &who, &project_id, mode, rows, at)?;
             Ok(JobView::of(job, &RunningJobs::default()))
         })
         .await?;
@@ -593,22 +499,6 @@ fn runs_as_job(req: &HttpRequest, rows: usize, config: &Config) -> bool {
     asks || rows > config.jobs.rows
 }
 
-/// A claim the caller may see, with its project: a provider sees only its own projects'
-/// claims (which [`load_visible`] already ensures).
-fn load_claim(
-    conn: &mut DbConn,
-    principal: &Principal,
-    id: &str,
-) -> Result<(Claim, VisibleProject), ApiError> {
-    let not_found = || ApiError::NotFound("no claim with this id that you can see".into());
-    let claim = queries::find_claim(conn, id)?.ok_or_else(not_found)?;
-    let project = load_visible(conn, principal, &claim.project_id).map_err(|e| match e {
-        AccessError::NotFound(_) => not_found(),
-        other => other.into(),
-    })?;
-    Ok((claim, project))
-}
-
 /// A claim with its decision and allocations.
 #[utoipa::path(
     get, path = "/v1/claims/{id}", tag = "claims", operation_id = "getClaim",
@@ -626,12 +516,11 @@ pub async fn get(
     id: web::Path<String>,
 ) -> Result<web::Json<ClaimView>, ApiError> {
     let id = id.into_inner();
-    let view = with_db(&pool, move |conn| {
-        let (claim, project) = load_claim(conn, &principal, &id)?;
-        let money = project.money(&principal);
-        claim_view(conn, claim, &project.record.project.currency, &money)
+    let seen = with_db(&pool, move |conn| {
+        Ok(seen::seen_claim(conn, &principal, &id)?)
     })
     .await?;
+    let view = seen_view(seen)?;
     Ok(web::Json(view))
 }
 
@@ -655,57 +544,14 @@ pub async fn verify_one(
     principal: Principal,
     id: web::Path<String>,
 ) -> Result<web::Json<ClaimView>, ApiError> {
-    principal.require(DECIDERS)?;
-    let clock = config.clock.clone();
     let id = id.into_inner();
-    let view = with_db(&pool, move |conn| {
-        write_tx(conn, |conn| {
-            let (claim, _) = load_claim(conn, &principal, &id)?;
-            lock_project(conn, &claim.project_id)?;
-            // Read again under the lock: another verifier may have got here first.
-            let (claim, project) = load_claim(conn, &principal, &id)?;
-            let verifier = Verifier {
-                subject: &principal.subject,
-                organisation_id: principal.organisation_id.as_deref(),
-                capacity: decider(&principal, &project.parties())?,
-                at: clock.now(),
-                progress: None,
-            };
-            let money = project.money(&principal);
-            let currency = project.record.project.currency.clone();
-            let rules = ProjectRules::new(project.record, clock.today())?;
-            let mut results =
-                verify::verify(conn, &rules, &verifier, std::slice::from_ref(&claim.id))?;
-            let result = results
-                .pop()
-                .ok_or_else(|| ApiError::Internal("no verification result".into()))?;
-            if !result.verified {
-                return Err(refusal_error(result.reasons));
-            }
-            let claim = queries::find_claim(conn, &claim.id)?
-                .ok_or_else(|| ApiError::Internal("a claim vanished in its transaction".into()))?;
-            claim_view(conn, claim, &currency, &money)
-        })
+    let seen = with_db(&pool, move |conn| {
+        Ok(verify::verify_one(conn, &principal, &id, &config.clock)?)
     })
     .await?;
+    let view = seen_view(seen)?;
     metrics.claims(ClaimEvent::verified, 1);
     Ok(web::Json(view))
-}
-
-/// Roles that may decide claims at all; [`decider`] says which of them may on a project.
-const DECIDERS: &[Role] = &[Role::Validator, Role::Commissioner, Role::Admin];
-
-/// The answer to a single verification the rules refused.
-fn refusal_error(reasons: Vec<Reason>) -> ApiError {
-    let reason = reasons
-        .into_iter()
-        .next()
-        .unwrap_or_else(|| Reason::new("refused", "not verified"));
-    match reason.code.as_str() {
-        SEPARATION_OF_DUTIES | NOT_YOURS_TO_DECIDE => ApiError::Forbidden(reason.detail),
-        "amount_out_of_range" => rejected_problem(vec![reason]),
-        _ => ApiError::Conflict(reason.detail),
-    }
 }
 
 /// The claims to verify: `claim_ids` or an `upload_id`, not both.
@@ -745,7 +591,7 @@ pub async fn verify_many(
     project_id: web::Path<String>,
     body: JsonBody,
 ) -> Result<HttpResponse, ApiError> {
-    principal.require(DECIDERS)?;
+    principal.require(CLAIM_DECIDERS)?;
     let request: BulkVerifyRequest = body.parse()?;
     if request.claim_ids.is_empty() == request.upload_id.is_none() {
         return Err(ApiError::validation(
@@ -765,50 +611,31 @@ pub async fn verify_many(
         None => VerifyTarget::Claims(request.claim_ids),
     };
     let at = config.clock.now();
-    let rows = match &target {
-        VerifyTarget::Claims(ids) => ids.len(),
-        VerifyTarget::Upload(upload) => {
-            let upload = upload.clone();
-            with_db(&pool, move |conn| {
-                Ok(queries::upload_claim_count(conn, &upload)?)
-            })
-            .await?
-        }
-    };
+    let counted = target.clone();
+    let rows = with_db(&pool, move |conn| Ok(bulk::claims_named(conn, &counted)?)).await?;
     if runs_as_job(&req, rows, &config) {
         let job = with_db(&pool, move |conn| {
-            write_tx(conn, |conn| {
-                // Refused now, as the request would be, if the caller may not decide or the
-                // project is not agreed.
-                let project = load_visible(conn, &principal, &project_id)?;
-                decider(&principal, &project.parties())?;
-                require_agreed(&project.record)?;
-                let input = JobInput::VerifyClaims { target };
-                Ok(jobs::enqueue(
-                    conn,
-                    &principal,
-                    &project_id,
-                    &input,
-                    rows,
-                    at,
-                )?)
-            })
+            Ok(jobs::queue_verification(
+                conn,
+                &principal,
+                &project_id,
+                target,
+                rows,
+                at,
+            )?)
         })
         .await?;
         return Ok(JobView::of(job, &RunningJobs::default()).accepted());
     }
     let started = std::time::Instant::now();
     let report = with_db(&pool, move |conn| {
-        write_tx(conn, |conn| {
-            Ok(bulk::verify_claims(
-                conn,
-                &principal,
-                &project_id,
-                &target,
-                at,
-                &|_| {},
-            )?)
-        })
+        Ok(bulk::verify_now(
+            conn,
+            &principal,
+            &project_id,
+            &target,
+            at,
+        )?)
     })
     .await?;
     tracing::debug!(
@@ -850,9 +677,6 @@ impl ReasonRequest {
     }
 }
 
-/// What rejecting or revoking a claim does: the claim, who, why, when.
-type Decision = fn(&mut DbConn, &Claim, &str, &str, NaiveDateTime) -> Result<(), ServiceError>;
-
 /// The handlers' shared parts: what the app gives every decision.
 struct Deciding {
     pool: web::Data<Pool>,
@@ -869,28 +693,23 @@ async fn decide(
     principal: Principal,
     id: String,
     body: JsonBody,
-    (act, event): (Decision, ClaimEvent),
+    (decision, event): (Decision, ClaimEvent),
 ) -> Result<web::Json<ClaimView>, ApiError> {
-    principal.require(DECIDERS)?;
-    let clock = config.clock.clone();
+    // Asked before the body is read, so that a caller who may not decide is told so first.
+    principal.require(CLAIM_DECIDERS)?;
     let reason = body.parse::<ReasonRequest>()?.validated()?;
-    let view = with_db(&pool, move |conn| {
-        write_tx(conn, |conn| {
-            let (claim, _) = load_claim(conn, &principal, &id)?;
-            lock_project(conn, &claim.project_id)?;
-            let (claim, project) = load_claim(conn, &principal, &id)?;
-            let capacity = decider(&principal, &project.parties())?;
-            let money = project.money(&principal);
-            let currency = project.record.project.currency.clone();
-            let rules = ProjectRules::new(project.record, clock.today())?;
-            check_decider(&rules, capacity, &claim)?;
-            act(conn, &claim, &principal.subject, &reason, clock.now())?;
-            let claim = queries::find_claim(conn, &claim.id)?
-                .ok_or_else(|| ApiError::Internal("a claim vanished in its transaction".into()))?;
-            claim_view(conn, claim, &currency, &money)
-        })
+    let seen = with_db(&pool, move |conn| {
+        let decision = (decision, reason.as_str());
+        Ok(decide::decide_one(
+            conn,
+            &principal,
+            &id,
+            decision,
+            &config.clock,
+        )?)
     })
     .await?;
+    let view = seen_view(seen)?;
     metrics.claims(event, 1);
     Ok(web::Json(view))
 }
@@ -920,7 +739,7 @@ pub async fn reject(
         config,
         metrics,
     };
-    let act: (Decision, ClaimEvent) = (decide::reject, ClaimEvent::rejected);
+    let act = (Decision::Reject, ClaimEvent::rejected);
     decide(deciding, principal, id.into_inner(), body, act).await
 }
 
@@ -949,7 +768,7 @@ pub async fn revoke(
         config,
         metrics,
     };
-    let act: (Decision, ClaimEvent) = (decide::revoke, ClaimEvent::revoked);
+    let act = (Decision::Revoke, ClaimEvent::revoked);
     decide(deciding, principal, id.into_inner(), body, act).await
 }
 
@@ -1002,18 +821,20 @@ pub async fn list(
         }
     }
     let project_id = project_id.into_inner();
-    let items = with_db(&pool, move |conn| {
-        let project = load_access(conn, &principal, &project_id)?;
-        let money = project.money(&principal);
-        let filter = ClaimFilter {
-            status: query.status,
-            upload_id: query.upload_id,
-            after: query.cursor,
-        };
-        let rows = queries::list_claims(conn, &project_id, filter, limit)?;
-        claim_views(conn, rows, &project.project.currency, &money)
+    let filter = ClaimFilter {
+        status: query.status,
+        upload_id: query.upload_id,
+        after: query.cursor,
+    };
+    let seen = with_db(&pool, move |conn| {
+        Ok(seen::page(conn, &principal, &project_id, filter, limit)?)
     })
     .await?;
+    let items = seen
+        .claims
+        .into_iter()
+        .map(|rows| view_of(rows, &seen.currency, &seen.money))
+        .collect::<Result<Vec<_>, _>>()?;
     Ok(web::Json(Page::new(items, limit, |c: &ClaimView| {
         c.id.clone()
     })))

@@ -12,10 +12,10 @@ use super::extract::{JsonBody, NoBody};
 use super::with_db;
 use crate::config::Config;
 use crate::db::models::CommitmentEvent;
-use crate::db::{write_tx, DbConn, Pool};
+use crate::db::Pool;
+use crate::domain::access::sees_person_of;
 use crate::domain::commitment::{agreement, Agreement, CommitmentStatus, Decision};
-use crate::services::access::load_visible;
-use crate::services::commitments::{self as service, Acting};
+use crate::services::commitments::{self as service, Acting, ProjectCommitments};
 
 /// One step of a payer's commitment: made, proposed, accepted or declined.
 #[derive(Debug, Serialize, ToSchema)]
@@ -49,13 +49,11 @@ pub struct CommitmentsView {
     pub events: Vec<CommitmentEventView>,
 }
 
-/// The project's commitments as `viewer` may see them (it must see the project).
+/// The project's commitments as `viewer` may see them.
 fn commitments_view(
-    conn: &mut DbConn,
+    ProjectCommitments { project, events }: ProjectCommitments,
     viewer: &Principal,
-    project_id: &str,
 ) -> Result<CommitmentsView, ApiError> {
-    let project = load_visible(conn, viewer, project_id)?;
     let payers = &project.record.payers;
     let statuses = payers.iter().map(|p| service::status_of(&p.payer));
     let agreement = agreement(statuses.collect::<Result<Vec<_>, _>>()?);
@@ -66,11 +64,10 @@ fn commitments_view(
             .map(|p| p.payer.organisation_id.clone())
             .unwrap_or_default()
     };
-    let events = service::history(conn, project_id)?
+    let events = events
         .into_iter()
         .map(|e: CommitmentEvent| {
-            let own = e.decided_by_organisation_id.as_deref();
-            let sees_who = viewer.is_admin() || own.is_some_and(|o| viewer.acts_for(o));
+            let sees_who = sees_person_of(viewer, e.decided_by_organisation_id.as_deref());
             CommitmentEventView {
                 organisation_id: organisation_of(&e.payer_id),
                 payer_id: e.payer_id,
@@ -84,7 +81,7 @@ fn commitments_view(
         })
         .collect();
     Ok(CommitmentsView {
-        project_id: project_id.to_owned(),
+        project_id: project.record.project.id,
         agreement,
         events,
     })
@@ -107,8 +104,12 @@ pub async fn list(
     id: web::Path<String>,
 ) -> Result<web::Json<CommitmentsView>, ApiError> {
     let id = id.into_inner();
-    let view = with_db(&pool, move |conn| commitments_view(conn, &principal, &id)).await?;
-    Ok(web::Json(view))
+    let viewer = principal.clone();
+    let commitments = with_db(&pool, move |conn| {
+        Ok(service::of_project(conn, &principal, &id)?)
+    })
+    .await?;
+    Ok(web::Json(commitments_view(commitments, &viewer)?))
 }
 
 /// Records a decision and answers the project's commitments.
@@ -120,18 +121,22 @@ async fn decide(
     decision: Decision,
 ) -> Result<web::Json<CommitmentsView>, ApiError> {
     let at = config.clock.now();
-    let view = with_db(&pool, move |conn| {
-        write_tx(conn, |conn| {
-            let acting = Acting {
-                principal: &principal,
-                at,
-            };
-            service::decide(conn, &acting, &project_id, &payer_id, &decision)?;
-            commitments_view(conn, &principal, &project_id)
-        })
+    let viewer = principal.clone();
+    let commitments = with_db(&pool, move |conn| {
+        let acting = Acting {
+            principal: &principal,
+            at,
+        };
+        Ok(service::decide(
+            conn,
+            &acting,
+            &project_id,
+            &payer_id,
+            &decision,
+        )?)
     })
     .await?;
-    Ok(web::Json(view))
+    Ok(web::Json(commitments_view(commitments, &viewer)?))
 }
 
 /// Accept a proposed commitment.

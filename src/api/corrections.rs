@@ -10,10 +10,12 @@ use super::error::{ApiError, Problem};
 use super::extract::JsonBody;
 use super::with_db;
 use crate::config::Config;
-use crate::db::{write_tx, DbConn, Pool};
+use crate::db::Pool;
+use crate::domain::access::sees_person_of;
 use crate::domain::corrections::{FundCorrection, OrganisationCorrection, ProjectCorrection};
-use crate::services::corrections::{self as service, Corrector, Record, RegistryChange};
-use crate::services::error::ServiceError;
+use crate::services::corrections::{
+    self as service, Correction, Corrector, Record, RegistryChange,
+};
 
 /// One field of a record as corrected.
 #[derive(Debug, Serialize, ToSchema)]
@@ -42,8 +44,7 @@ impl HistoryView {
         let changes = changes
             .into_iter()
             .map(|c| {
-                let own = c.changed_by_organisation_id.as_deref();
-                let sees_who = viewer.is_admin() || own.is_some_and(|o| viewer.acts_for(o));
+                let sees_who = sees_person_of(viewer, c.changed_by_organisation_id.as_deref());
                 ChangeView {
                     field: c.field,
                     old_value: c.old_value,
@@ -58,30 +59,22 @@ impl HistoryView {
     }
 }
 
-/// Runs a correction in a transaction and answers the record's history.
-async fn correct<F>(
+/// Makes a correction and answers the record's history.
+async fn correct(
     pool: &web::Data<Pool>,
     config: &Config,
     principal: Principal,
-    record: Record,
-    apply: F,
-) -> Result<web::Json<HistoryView>, ApiError>
-where
-    F: FnOnce(&mut DbConn, &Corrector) -> Result<(), ServiceError> + Send + 'static,
-{
+    id: String,
+    correction: Correction,
+) -> Result<web::Json<HistoryView>, ApiError> {
     let at = config.clock.now();
     let viewer = principal.clone();
     let history = with_db(pool, move |conn| {
-        write_tx(conn, |conn| {
-            apply(
-                conn,
-                &Corrector {
-                    principal: &principal,
-                    at,
-                },
-            )?;
-            Ok(service::history(conn, &principal, &record)?)
-        })
+        let by = Corrector {
+            principal: &principal,
+            at,
+        };
+        Ok(service::correct(conn, &by, &id, correction)?)
     })
     .await?;
     Ok(web::Json(HistoryView::for_viewer(history, &viewer)))
@@ -123,12 +116,8 @@ pub async fn correct_organisation(
     body: JsonBody,
 ) -> Result<web::Json<HistoryView>, ApiError> {
     let correction = body.parse::<OrganisationCorrection>()?.validate()?;
-    let id = id.into_inner();
-    let record = Record::Organisation(id.clone());
-    correct(&pool, &config, principal, record, move |conn, by| {
-        service::correct_organisation(conn, by, &id, correction)
-    })
-    .await
+    let correction = Correction::Organisation(correction);
+    correct(&pool, &config, principal, id.into_inner(), correction).await
 }
 
 /// Correct a fund.
@@ -153,12 +142,8 @@ pub async fn correct_fund(
     body: JsonBody,
 ) -> Result<web::Json<HistoryView>, ApiError> {
     let correction = body.parse::<FundCorrection>()?.validate()?;
-    let id = id.into_inner();
-    let record = Record::Fund(id.clone());
-    correct(&pool, &config, principal, record, move |conn, by| {
-        service::correct_fund(conn, by, &id, correction)
-    })
-    .await
+    let correction = Correction::Fund(correction);
+    correct(&pool, &config, principal, id.into_inner(), correction).await
 }
 
 /// Correct a project.
@@ -183,12 +168,8 @@ pub async fn correct_project(
     body: JsonBody,
 ) -> Result<web::Json<HistoryView>, ApiError> {
     let correction = body.parse::<ProjectCorrection>()?.validate()?;
-    let id = id.into_inner();
-    let record = Record::Project(id.clone());
-    correct(&pool, &config, principal, record, move |conn, by| {
-        service::correct_project(conn, by, &id, correction)
-    })
-    .await
+    let correction = Correction::Project(correction);
+    correct(&pool, &config, principal, id.into_inner(), correction).await
 }
 
 /// An organisation's corrections.

@@ -15,16 +15,14 @@ use super::extract::{self, JsonBody, PageQuery};
 use super::{idempotent_create, with_db, Page};
 use crate::config::Config;
 use crate::db::models::{DocumentLine, ProjectRecord, SettlementDocument};
-use crate::db::queries::{self, DocumentFilter};
-use crate::db::{write_tx, DbConn, Pool};
-use crate::domain::access::may_build_settlements;
+use crate::db::queries::DocumentFilter;
+use crate::db::Pool;
+use crate::domain::access::sees_person_of;
 use crate::domain::limits;
 use crate::domain::money::MoneyJson;
 use crate::domain::settlement::{DocumentKind, DocumentStatus, SettledBy};
-use crate::services::access::{load_document, load_visible, AccessError};
-use crate::services::claims::rules::lock_project;
-use crate::services::error::ServiceError;
-use crate::services::settlement::{self as service, Actor, Payment};
+use crate::services::documents::{self as service, DocumentRecord, MoneyKind, SeenDocuments};
+use crate::services::settlement::Payment;
 
 pub mod render;
 
@@ -166,25 +164,10 @@ pub struct DocumentView {
     pub history: Vec<EventView>,
 }
 
-/// The documents as lists show them, with their issuers and recipients named (read in one
-/// query for the whole page).
+/// The documents as lists show them, with their issuers and recipients named.
 fn summaries(
-    conn: &mut DbConn,
-    documents: Vec<SettlementDocument>,
+    SeenDocuments { documents, parties }: SeenDocuments,
 ) -> Result<Vec<DocumentSummary>, ApiError> {
-    let mut ids: Vec<&str> = documents
-        .iter()
-        .flat_map(|d| {
-            [
-                d.issuer_organisation_id.as_str(),
-                d.recipient_organisation_id.as_str(),
-            ]
-        })
-        .collect();
-    ids.sort_unstable();
-    ids.dedup();
-    let parties: HashMap<String, (String, Option<String>)> =
-        queries::organisation_names(conn, &ids)?;
     let party = |id: &str| -> Result<PartyView, ApiError> {
         let (name, identifier) = parties.get(id).cloned().ok_or_else(|| {
             ApiError::Internal(format!("a document names a missing organisation {id}"))
@@ -228,8 +211,8 @@ fn summaries(
         .collect()
 }
 
-fn summary(conn: &mut DbConn, d: SettlementDocument) -> Result<DocumentSummary, ApiError> {
-    let mut one = summaries(conn, vec![d])?;
+fn summary(seen: SeenDocuments) -> Result<DocumentSummary, ApiError> {
+    let mut one = summaries(seen)?;
     one.pop()
         .ok_or_else(|| ApiError::Internal("a summary went missing".into()))
 }
@@ -261,25 +244,24 @@ fn line_view(line: DocumentLine, currency: &str) -> LineView {
 /// A person's user id, for `viewer` to see only if they are of the same organisation or an
 /// admin: a counterparty learns which organisation acted, never who.
 fn person_for(viewer: &Principal, person: String, organisation: Option<&str>) -> Option<String> {
-    (viewer.is_admin() || organisation.is_some_and(|org| viewer.acts_for(org))).then_some(person)
+    sees_person_of(viewer, organisation).then_some(person)
 }
 
-/// The document with its payments and history as `viewer` may see them, and its lines
-/// unless `with_lines` is false.
+/// The document with its lines, payments and history as `viewer` may see them.
 fn full_view(
-    conn: &mut DbConn,
-    d: SettlementDocument,
+    DocumentRecord {
+        document,
+        lines,
+        payments,
+        history,
+    }: DocumentRecord,
     viewer: &Principal,
-    with_lines: bool,
 ) -> Result<DocumentView, ApiError> {
-    let id = d.id.clone();
-    let currency = d.currency.clone();
-    let lines = match with_lines {
-        true => queries::document_lines_page(conn, &id, -1, i64::MAX)?,
-        false => Vec::new(),
-    };
+    let currency = (document.documents.first())
+        .map(|d| d.currency.clone())
+        .unwrap_or_default();
     let lines = lines.into_iter().map(|l| line_view(l, &currency)).collect();
-    let payments = queries::document_payments(conn, &id)?
+    let payments = payments
         .into_iter()
         .map(|p| PaymentView {
             amount: MoneyJson::from_minor(p.amount_minor, &currency),
@@ -297,7 +279,7 @@ fn full_view(
             counterpart_document_id: p.counterpart_document_id,
         })
         .collect();
-    let history = queries::document_history(conn, &id)?
+    let history = history
         .into_iter()
         .map(|e| EventView {
             at: e.at.and_utc(),
@@ -308,7 +290,7 @@ fn full_view(
         })
         .collect();
     Ok(DocumentView {
-        summary: summary(conn, d)?,
+        summary: summary(document)?,
         lines,
         payments,
         history,
@@ -339,10 +321,6 @@ pub struct SettlementReport {
     pub documents: Vec<DocumentSummary>,
 }
 
-/// Roles that may build a project's settlement drafts; [`may_build_settlements`] says which
-/// of them may on a project.
-const BUILDERS: &[Role] = &[Role::Admin, Role::Commissioner, Role::Provider];
-
 /// Build the draft documents of one period.
 #[utoipa::path(
     post, path = "/v1/projects/{id}/settlements", tag = "settlement", operation_id = "buildSettlement",
@@ -363,33 +341,28 @@ pub async fn build(
     project_id: web::Path<String>,
     body: JsonBody,
 ) -> Result<HttpResponse, ApiError> {
-    principal.require(BUILDERS)?;
+    // Asked before the body is read, so that a caller who may not build is told so first.
+    principal.require(service::BUILDERS)?;
     let request: SettlementRequest = body.parse()?;
     let period = extract::period(&request.period)?;
     let project_id = project_id.into_inner();
     let at = config.clock.now();
-    let report = with_db(&pool, move |conn| {
-        write_tx(conn, |conn| {
-            lock_project(conn, &project_id)?;
-            let project = load_visible(conn, &principal, &project_id)?;
-            may_build_settlements(&principal, &project.parties())?;
-            let built = service::build_period(conn, &project, period, actor_of(&principal, at))?;
-            let mut visible = Vec::new();
-            for id in &built.document_ids {
-                if let Ok(d) = load_document(conn, &principal, id) {
-                    visible.push(d);
-                }
-            }
-            let documents = summaries(conn, visible)?;
-            Ok(SettlementReport {
-                period: period.to_string(),
-                replaced_drafts: built.replaced_drafts,
-                allocations_settled: built.allocations,
-                documents,
-            })
-        })
+    let made = with_db(&pool, move |conn| {
+        Ok(service::build_period(
+            conn,
+            &principal,
+            &project_id,
+            period,
+            at,
+        )?)
     })
     .await?;
+    let report = SettlementReport {
+        period: period.to_string(),
+        replaced_drafts: made.built.replaced_drafts,
+        allocations_settled: made.built.allocations,
+        documents: summaries(made.visible)?,
+    };
     Ok(HttpResponse::Created().json(report))
 }
 
@@ -432,8 +405,8 @@ pub async fn list(
     // Matched as stored (`2021-Q1`), once known to be a period.
     let period = query.period.as_deref().map(extract::period).transpose()?;
     let filter = DocumentFilter {
-        visible_to: (!principal.is_admin())
-            .then(|| principal.organisation_id.clone().unwrap_or_default()),
+        // The use case narrows it to what the caller may see.
+        visible_to: None,
         project_id: query.project_id,
         issuer_organisation_id: query.issuer_organisation_id,
         recipient_organisation_id: query.recipient_organisation_id,
@@ -442,13 +415,11 @@ pub async fn list(
         kind: query.kind.map(|k| k.as_str().to_owned()),
         after: query.cursor.filter(|c| !c.is_empty()),
     };
-    let items = with_db(&pool, move |conn| {
-        let rows = queries::list_documents(conn, filter, limit)?;
-        rows.into_iter()
-            .map(|d| summary(conn, d))
-            .collect::<Result<Vec<_>, _>>()
+    let seen = with_db(&pool, move |conn| {
+        Ok(service::page(conn, &principal, filter, limit)?)
     })
     .await?;
+    let items = summaries(seen)?;
     Ok(web::Json(Page::new(items, limit, |d: &DocumentSummary| {
         d.id.clone()
     })))
@@ -471,81 +442,13 @@ pub async fn get(
     id: web::Path<String>,
 ) -> Result<web::Json<DocumentView>, ApiError> {
     let id = id.into_inner();
-    let view = with_db(&pool, move |conn| {
-        let d = load_document(conn, &principal, &id)?;
-        full_view(conn, d, &principal, true)
+    let viewer = principal.clone();
+    let record = with_db(&pool, move |conn| {
+        Ok(service::document(conn, &principal, &id, true)?)
     })
     .await?;
+    let view = full_view(record, &viewer)?;
     Ok(web::Json(view))
-}
-
-/// Loads a document the caller may see and may act on as `who`, locks its project, and runs
-/// `act` in one transaction; answers with the document as it then stands and what `act` gave.
-async fn transition<F, T>(
-    pool: &web::Data<Pool>,
-    principal: Principal,
-    id: String,
-    who: Party,
-    act: F,
-) -> Result<(DocumentSummary, T), ApiError>
-where
-    F: FnOnce(&mut DbConn, &SettlementDocument, &Principal) -> Result<T, ApiError> + Send + 'static,
-    T: Send + 'static,
-{
-    with_db(pool, move |conn| {
-        write_tx(conn, |conn| {
-            let d = load_document(conn, &principal, &id)?;
-            lock_project(conn, &d.project_id)?;
-            let d = load_document(conn, &principal, &id)?;
-            who.check(&principal, &d)?;
-            let made = act(conn, &d, &principal)?;
-            let d = load_document(conn, &principal, &id)?;
-            Ok((summary(conn, d)?, made))
-        })
-    })
-    .await
-}
-
-/// Who may make a transition.
-#[derive(Debug, Clone, Copy)]
-enum Party {
-    /// The issuing organisation alone.
-    Issuer,
-    /// The issuer, or an admin.
-    IssuerOrAdmin,
-    /// The recipient, or an admin.
-    RecipientOrAdmin,
-    /// The issuer or the recipient, or an admin.
-    EitherOrAdmin,
-}
-
-impl Party {
-    fn check(self, principal: &Principal, d: &SettlementDocument) -> Result<(), ApiError> {
-        let (allowed, who) = match self {
-            Party::Issuer => (principal.acts_for(&d.issuer_organisation_id), "its issuer"),
-            Party::IssuerOrAdmin => (
-                principal.is_admin() || principal.acts_for(&d.issuer_organisation_id),
-                "its issuer or an admin",
-            ),
-            Party::RecipientOrAdmin => (
-                principal.is_admin() || principal.acts_for(&d.recipient_organisation_id),
-                "its recipient or an admin",
-            ),
-            Party::EitherOrAdmin => (
-                principal.is_admin()
-                    || principal.acts_for(&d.issuer_organisation_id)
-                    || principal.acts_for(&d.recipient_organisation_id),
-                "its issuer, its recipient or an admin",
-            ),
-        };
-        if allowed {
-            Ok(())
-        } else {
-            Err(ApiError::Forbidden(format!(
-                "only {who} may do this to the document"
-            )))
-        }
-    }
 }
 
 /// Issue a draft: it is numbered in the issuer's gap-free sequence and frozen.
@@ -567,15 +470,12 @@ pub async fn issue(
     id: web::Path<String>,
 ) -> Result<web::Json<DocumentSummary>, ApiError> {
     let at = config.clock.now();
-    let view = transition(
-        &pool,
-        principal,
-        id.into_inner(),
-        Party::Issuer,
-        move |conn, d, p| Ok(service::issue(conn, &d.id, actor_of(p, at))?),
-    )
+    let id = id.into_inner();
+    let seen = with_db(&pool, move |conn| {
+        Ok(service::issue(conn, &principal, &id, at)?)
+    })
     .await?;
-    Ok(web::Json(view.0))
+    Ok(web::Json(summary(seen)?))
 }
 
 /// A payment received against an issued document.
@@ -621,11 +521,7 @@ pub async fn pay(
 ) -> Result<HttpResponse, ApiError> {
     principal.require(&[Role::Admin, Role::Commissioner, Role::FundManager])?;
     let money = MoneyIn::parse(&body, &config)?;
-    let to = MoneyTo {
-        id: id.into_inner(),
-        party: Party::RecipientOrAdmin,
-        record: service::record_payment,
-    };
+    let to = (id.into_inner(), MoneyKind::Payment);
     record_money(&req, &pool, principal, &body, money, to).await
 }
 
@@ -653,19 +549,8 @@ pub async fn refund(
 ) -> Result<HttpResponse, ApiError> {
     principal.require(&[Role::Admin, Role::Provider, Role::Commissioner])?;
     let money = MoneyIn::parse(&body, &config)?;
-    let to = MoneyTo {
-        id: id.into_inner(),
-        party: Party::IssuerOrAdmin,
-        record: service::record_refund,
-    };
+    let to = (id.into_inner(), MoneyKind::Refund);
     record_money(&req, &pool, principal, &body, money, to).await
-}
-
-/// The document money is recorded against, who may record it, and how.
-struct MoneyTo {
-    id: String,
-    party: Party,
-    record: fn(&mut DbConn, &str, &Payment, Actor) -> Result<String, ServiceError>,
 }
 
 /// Records a payment or refund once (a retry with the same `Idempotency-Key` answers as the
@@ -676,14 +561,12 @@ async fn record_money(
     principal: Principal,
     body: &JsonBody,
     money: MoneyIn,
-    to: MoneyTo,
+    (id, kind): (String, MoneyKind),
 ) -> Result<HttpResponse, ApiError> {
     let who = principal.clone();
     idempotent_create(pool, &principal, req, body.bytes(), move |conn| {
-        let d = locked_for(conn, &who, &to.id, to.party, &money)?;
-        (to.record)(conn, &d.id, &money.payment, actor_of(&who, money.at))?;
-        let d = load_document(conn, &who, &to.id)?;
-        summary(conn, d)
+        let paid = (kind, &money.payment, money.currency.as_str());
+        summary(service::record_money(conn, &who, &id, paid, money.at)?)
     })
     .await
 }
@@ -731,35 +614,6 @@ impl MoneyIn {
     }
 }
 
-/// The document, its project locked, checked to be one `party` may settle in this currency.
-fn locked_for(
-    conn: &mut DbConn,
-    who: &Principal,
-    id: &str,
-    party: Party,
-    money: &MoneyIn,
-) -> Result<SettlementDocument, ApiError> {
-    let d = load_document(conn, who, id)?;
-    lock_project(conn, &d.project_id)?;
-    let d = load_document(conn, who, id)?;
-    party.check(who, &d)?;
-    if money.currency != d.currency {
-        return Err(ApiError::validation(
-            "amount.currency",
-            format!("the document is in {}", d.currency),
-        ));
-    }
-    Ok(d)
-}
-
-fn actor_of(who: &Principal, at: chrono::NaiveDateTime) -> Actor<'_> {
-    Actor {
-        subject: &who.subject,
-        organisation_id: who.organisation_id.as_deref(),
-        at,
-    }
-}
-
 /// What an issued credit note is set against.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -800,29 +654,18 @@ pub async fn set_off(
     ])?;
     let request: SetOffRequest = body.parse()?;
     let at = config.clock.now();
-    let view = transition(
-        &pool,
-        principal,
-        id.into_inner(),
-        Party::EitherOrAdmin,
-        move |conn, credit, who| {
-            let against = match load_document(conn, who, &request.against) {
-                Err(AccessError::NoDocument(_)) => Err(ApiError::validation(
-                    "against",
-                    "no document with this id that you can see",
-                )),
-                found => found.map_err(ApiError::from),
-            }?;
-            Ok(service::set_off(
-                conn,
-                &credit.id,
-                &against.id,
-                actor_of(who, at),
-            )?)
-        },
-    )
+    let id = id.into_inner();
+    let seen = with_db(&pool, move |conn| {
+        Ok(service::set_off(
+            conn,
+            &principal,
+            &id,
+            &request.against,
+            at,
+        )?)
+    })
     .await?;
-    Ok(web::Json(view.0))
+    Ok(web::Json(summary(seen)?))
 }
 
 /// Why an issued document is voided.
@@ -879,30 +722,23 @@ pub async fn void(
         ));
     }
     let at = config.clock.now();
-    let (voided, credit_note) = transition(
-        &pool,
-        principal,
-        id.into_inner(),
-        Party::IssuerOrAdmin,
-        move |conn, d, p| {
-            let credit_id = service::void(conn, &d.id, &reason, actor_of(p, at))?;
-            let credit = load_document(conn, p, &credit_id)?;
-            summary(conn, credit)
-        },
-    )
+    let id = id.into_inner();
+    let (voided, credit_note) = with_db(&pool, move |conn| {
+        Ok(service::void(conn, &principal, &id, &reason, at)?)
+    })
     .await?;
     Ok(web::Json(VoidReport {
-        voided,
-        credit_note,
+        voided: summary(voided)?,
+        credit_note: summary(credit_note)?,
     }))
 }
 
 /// The project's payers as the page explains the split: each with its share as fixed, or as
 /// its maximum over the sum of all maximums (pro rata).
 fn split_rows(
-    conn: &mut DbConn,
     project: &ProjectRecord,
-) -> Result<Vec<render::SplitRow>, ApiError> {
+    names: &HashMap<String, (String, Option<String>)>,
+) -> Vec<render::SplitRow> {
     let currency = &project.project.currency;
     let total: i64 = project
         .payers
@@ -910,18 +746,12 @@ fn split_rows(
         .map(|p| p.payer.max_commitment_minor)
         .sum();
     let total = MoneyJson::from_minor(total, currency).amount;
-    let ids: Vec<&str> = project
-        .payers
-        .iter()
-        .map(|p| p.payer.organisation_id.as_str())
-        .collect();
-    let names = queries::organisation_names(conn, &ids)?;
     project
         .payers
         .iter()
         .map(|p| {
             let max = MoneyJson::from_minor(p.payer.max_commitment_minor, currency).amount;
-            Ok(render::SplitRow {
+            render::SplitRow {
                 name: names
                     .get(&p.payer.organisation_id)
                     .map(|(name, _)| name.clone())
@@ -932,7 +762,7 @@ fn split_rows(
                     None => format!("pro rata: {max} / {total}"),
                 },
                 max_commitment: format!("{max} {currency}"),
-            })
+            }
         })
         .collect()
 }
@@ -958,7 +788,10 @@ pub async fn csv(
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let id = id.into_inner();
-    let document = with_db(&pool, move |conn| Ok(load_document(conn, &principal, &id)?)).await?;
+    let document = with_db(&pool, move |conn| {
+        Ok(service::readable(conn, &principal, &id)?)
+    })
+    .await?;
     let filename = render::file_name(&document, "csv");
     let stream = render::csv_stream(pool.get_ref().clone(), document, RENDER_PAGE_LINES);
     Ok(HttpResponse::Ok()
@@ -988,23 +821,26 @@ pub async fn html(
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let id = id.into_inner();
-    let page = with_db(&pool, move |conn| {
-        let d = load_document(conn, &principal, &id)?;
-        let project = queries::get_project(conn, &d.project_id)?
-            .ok_or_else(|| ApiError::Internal("a document's project is missing".into()))?;
-        let lines = queries::document_lines_page(conn, &d.id, -1, render::HTML_MAX_LINES)?;
-        let split = split_rows(conn, &project)?;
-        let view = full_view(conn, d, &principal, false)?;
-        let p = &project.project;
-        Ok(render::html_page(
-            &view,
-            &p.name,
-            &p.settlement_route,
-            &split,
-            &lines,
-        ))
+    let viewer = principal.clone();
+    let printable = with_db(&pool, move |conn| {
+        Ok(service::printable(
+            conn,
+            &principal,
+            &id,
+            render::HTML_MAX_LINES,
+        )?)
     })
     .await?;
+    let split = split_rows(&printable.project, &printable.payer_names);
+    let view = full_view(printable.record, &viewer)?;
+    let p = &printable.project.project;
+    let page = render::html_page(
+        &view,
+        &p.name,
+        &p.settlement_route,
+        &split,
+        &printable.lines,
+    );
     Ok(HttpResponse::Ok()
         .content_type("text/html; charset=utf-8")
         .insert_header((

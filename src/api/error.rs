@@ -352,6 +352,7 @@ impl From<ServiceError> for ApiError {
             ServiceError::Conflict(m) => ApiError::Conflict(m),
             ServiceError::Busy(m) => ApiError::Unavailable(m),
             ServiceError::Internal(m) => ApiError::Internal(m),
+            ServiceError::ClaimRefused(reasons) => claim_rejected(reasons),
             ServiceError::BulkRejected(report) => {
                 let detail = format!(
                     "{} of {} rows break the rules; nothing was stored (send ?mode=accept_valid to store the good rows)",
@@ -420,5 +421,25 @@ pub fn from_actix(error: &actix_web::Error) -> ApiError {
         StatusCode::NOT_FOUND => ApiError::NotFound(message),
         s if s.is_server_error() => ApiError::Internal(message),
         _ => ApiError::BadRequest(message),
+    }
+}
+
+/// The problem of a claim the rules refused: 422, with every reason in `reasons`.
+fn claim_rejected(reasons: Vec<crate::domain::claims::Reason>) -> ApiError {
+    let detail = reasons
+        .iter()
+        .map(|r| r.detail.as_str())
+        .collect::<Vec<_>>()
+        .join("; ");
+    let mut extensions = serde_json::Map::new();
+    extensions.insert(
+        "reasons".into(),
+        serde_json::to_value(&reasons).unwrap_or_default(),
+    );
+    ApiError::Refused {
+        slug: "claim-rejected",
+        title: "Claim rejected",
+        detail,
+        extensions: Box::new(extensions),
     }
 }

@@ -156,76 +156,8 @@ pub fn project_view() -> Value {
         "settlement_frequency": "quarterly",
         "payment_terms_days": 30,
         "agreement": "agreed",
-        "payers": [
-            {
-                "id": PAYER_DWP,
-                "organisation_id": DWP,
-                "role": "central_top_up",
-                "max_commitment": gbp("450000.00"),
-                "share_basis": "fixed",
-                "share": "0.3",
-                "phases": [],
-                "home_area_codes": [],
-                "lead": false,
-                "fund_id": FUND,
-                "commitment": "accepted",
-                "totals": {
-                    "allocated": gbp("942.00"),
-                    "shortfall": gbp("0.00"),
-                    "headroom": gbp("449058.00")
-                }
-            },
-            {
-                "id": PAYER_COUNCIL,
-                "organisation_id": COUNCIL,
-                "role": "local_commissioner",
-                "max_commitment": gbp("1050000.00"),
-                "share_basis": "fixed",
-                "share": "0.7",
-                "phases": [],
-                "home_area_codes": [],
-                "lead": true,
-                "fund_id": null,
-                "commitment": "accepted",
-                "totals": {
-                    "allocated": gbp("2198.00"),
-                    "shortfall": gbp("0.00"),
-                    "headroom": gbp("1047802.00")
-                }
-            }
-        ],
-        "outcomes": [
-            {
-                "id": OUTCOME_ENGAGED,
-                "code": "ENGAGED",
-                "name": "Engaged with a work coach",
-                "price": gbp("400.00"),
-                "unit": "achievement",
-                "max_units_per_participant": null,
-                "max_claims_per_participant": 1,
-                "exclusive_group": null,
-                "requires": null,
-                "volume_cap": null,
-                "deadweight": null,
-                "min_age_at_start": null,
-                "max_age_at_start": null
-            },
-            {
-                "id": OUTCOME_EMPLOYED,
-                "code": "EMPLOYED_13W",
-                "name": "13 weeks in paid work",
-                "price": gbp("2600.00"),
-                "unit": "achievement",
-                "max_units_per_participant": null,
-                "max_claims_per_participant": 1,
-                "exclusive_group": null,
-                "requires": {"outcome_code": "ENGAGED", "min_days_after": 91},
-                "volume_cap": null,
-                "deadweight": "0.1",
-                "min_age_at_start": null,
-                "max_age_at_start": null
-            }
-        ],
+        "payers": project_payers(),
+        "outcomes": project_outcomes(),
         "validator_organisation_ids": [VALIDATOR],
         "published": true,
         "policy_sector": "Employment and training",
@@ -234,6 +166,84 @@ pub fn project_view() -> Value {
         "social_challenge": "Long-term unemployment",
         "created_at": "2026-03-09T14:20:11.402Z"
     })
+}
+
+/// The payers of [`project_view`]: the central fund's top-up and the council.
+fn project_payers() -> Value {
+    json!([
+        {
+            "id": PAYER_DWP,
+            "organisation_id": DWP,
+            "role": "central_top_up",
+            "max_commitment": gbp("450000.00"),
+            "share_basis": "fixed",
+            "share": "0.3",
+            "phases": [],
+            "home_area_codes": [],
+            "lead": false,
+            "fund_id": FUND,
+            "commitment": "accepted",
+            "totals": {
+                "allocated": gbp("942.00"),
+                "shortfall": gbp("0.00"),
+                "headroom": gbp("449058.00")
+            }
+        },
+        {
+            "id": PAYER_COUNCIL,
+            "organisation_id": COUNCIL,
+            "role": "local_commissioner",
+            "max_commitment": gbp("1050000.00"),
+            "share_basis": "fixed",
+            "share": "0.7",
+            "phases": [],
+            "home_area_codes": [],
+            "lead": true,
+            "fund_id": null,
+            "commitment": "accepted",
+            "totals": {
+                "allocated": gbp("2198.00"),
+                "shortfall": gbp("0.00"),
+                "headroom": gbp("1047802.00")
+            }
+        }
+    ])
+}
+
+/// The rate card of [`project_view`].
+fn project_outcomes() -> Value {
+    json!([
+        {
+            "id": OUTCOME_ENGAGED,
+            "code": "ENGAGED",
+            "name": "Engaged with a work coach",
+            "price": gbp("400.00"),
+            "unit": "achievement",
+            "max_units_per_participant": null,
+            "max_claims_per_participant": 1,
+            "exclusive_group": null,
+            "requires": null,
+            "volume_cap": null,
+            "deadweight": null,
+            "min_age_at_start": null,
+            "max_age_at_start": null
+        },
+        {
+            "id": OUTCOME_EMPLOYED,
+            "code": "EMPLOYED_13W",
+            "name": "13 weeks in paid work",
+            "price": gbp("2600.00"),
+            "unit": "achievement",
+            "max_units_per_participant": null,
+            "max_claims_per_participant": 1,
+            "exclusive_group": null,
+            "requires": {"outcome_code": "ENGAGED", "min_days_after": 91},
+            "volume_cap": null,
+            "deadweight": "0.1",
+            "min_age_at_start": null,
+            "max_age_at_start": null
+        }
+    ])
 }
 
 pub fn project_page() -> Value {
@@ -1141,7 +1151,7 @@ mod tests {
 
     #[test]
     fn every_other_json_request_example_parses() {
-        use crate::api::{claims, documents, finance};
+        use crate::api::{claims, documents};
         use crate::domain::claims::ClaimInput;
         let _: ClaimInput = parsed("/v1/projects/{id}/claims", "post");
         let verify: claims::BulkVerifyRequest = parsed("/v1/projects/{id}/claims/verify", "post");
@@ -1152,7 +1162,8 @@ mod tests {
         crate::api::extract::period(&build.period).unwrap_or_else(|_| panic!("a period"));
         let _: documents::PaymentRequest = parsed("/v1/documents/{id}/payments", "post");
         let _: documents::VoidRequest = parsed("/v1/documents/{id}/void", "post");
-        let _: finance::PaymentPlanRequest = parsed("/v1/projects/{id}/payment-plan", "put");
+        let _: crate::domain::position::PaymentPlanRequest =
+            parsed("/v1/projects/{id}/payment-plan", "put");
     }
 
     #[test]

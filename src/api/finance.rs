@@ -12,18 +12,13 @@ use super::error::{ApiError, Problem};
 use super::extract::JsonBody;
 use super::with_db;
 use crate::config::Config;
+use crate::db::queries;
 use crate::db::Pool;
-use crate::db::{queries, write_tx};
 use crate::domain::commitment::CommitmentStatus;
 use crate::domain::limits;
 use crate::domain::money::MoneyJson;
-use crate::domain::period::Period;
-use crate::domain::position::{plan_problems, CapWarning, PlanLimits};
-use crate::domain::registry::SettlementFrequency;
+use crate::domain::position::{CapWarning, PaymentPlanRequest};
 use crate::domain::spreadsheet::text_cell;
-use crate::domain::FieldError;
-use crate::services::access::load_visible;
-use crate::services::claims::rules::lock_project;
 use crate::services::position::{
     self as service, Billed, FundPosition, PayerPosition, ProjectPosition, StatementDocument,
     StatementLine,
@@ -300,43 +295,12 @@ pub async fn position(
     let id = id.into_inner();
     let today = config.clock.today();
     let view = with_db(&pool, move |conn| {
-        let fund = queries::get_fund(conn, &id)?
-            .ok_or_else(|| ApiError::NotFound("no such fund".into()))?;
-        if !principal.is_admin() && !principal.acts_for(&fund.owner_organisation_id) {
-            return Err(ApiError::Forbidden(
-                "only the fund's own managers see its position".into(),
-            ));
-        }
-        Ok(fund_view(service::fund_position(conn, fund, today)?))
+        Ok(fund_view(service::fund_position(
+            conn, &principal, &id, today,
+        )?))
     })
     .await?;
     Ok(web::Json(view))
-}
-
-/// One quarter of a payment plan.
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-#[schema(example = json!({"quarter": "2026-Q3", "planned": {"amount": "36000.00", "currency": "GBP"}}))]
-pub struct PlannedQuarter {
-    /// The quarter, such as `2026-Q3`; each once in a plan.
-    #[schema(example = "2026-Q3")]
-    pub quarter: String,
-    /// Outcome payments expected in the quarter, in the project's currency; not negative.
-    pub planned: MoneyJson,
-}
-
-/// A project's whole payment plan.
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-#[schema(example = json!({"quarters": [
-    {"quarter": "2026-Q2", "planned": {"amount": "12000.00", "currency": "GBP"}},
-    {"quarter": "2026-Q3", "planned": {"amount": "36000.00", "currency": "GBP"}},
-    {"quarter": "2026-Q4", "planned": {"amount": "54000.00", "currency": "GBP"}},
-    {"quarter": "2027-Q1", "planned": {"amount": "60000.00", "currency": "GBP"}}
-]}))]
-pub struct PaymentPlanRequest {
-    /// The whole plan: it replaces the one before. At most 200 quarters, each once.
-    pub quarters: Vec<PlannedQuarter>,
 }
 
 /// Set a project's payment plan: planned outcome payments per quarter, shown against actuals
@@ -367,50 +331,15 @@ pub async fn set_plan(
     }
     let project_id = id.into_inner();
     with_db(&pool, move |conn| {
-        write_tx(conn, |conn| {
-            lock_project(conn, &project_id)?;
-            let project = plan_keepers_project(conn, &principal, &project_id)?;
-            let record = &project.record;
-            let currency = &record.project.currency;
-            let quarters = parse_plan(&request, currency).map_err(ApiError::Validation)?;
-            let limits = PlanLimits {
-                service_start: record.project.service_start,
-                service_end: record.project.service_end,
-                commitments: record
-                    .payers
-                    .iter()
-                    .map(|p| p.payer.max_commitment_minor)
-                    .collect(),
-                contract_cap: record.project.max_outcome_payment_minor,
-            };
-            let money = |minor: i64| MoneyJson::from_minor(minor, currency).to_string();
-            let problems = plan_problems(&quarters, &limits, money);
-            if !problems.is_empty() {
-                return Err(ApiError::Validation(problems));
-            }
-            Ok(service::set_payment_plan(conn, &project_id, &quarters)?)
-        })
+        Ok(service::set_payment_plan(
+            conn,
+            &principal,
+            &project_id,
+            &request,
+        )?)
     })
     .await?;
     Ok(HttpResponse::NoContent().finish())
-}
-
-/// The project, if `principal` keeps its payment plan: an admin, or a fund manager of the
-/// organisation that owns the project's fund.
-fn plan_keepers_project(
-    conn: &mut crate::db::DbConn,
-    principal: &Principal,
-    project_id: &str,
-) -> Result<crate::services::access::VisibleProject, ApiError> {
-    let project = load_visible(conn, principal, project_id)?;
-    if !principal.is_admin()
-        && project.fund_owner.as_deref() != principal.organisation_id.as_deref()
-    {
-        return Err(ApiError::Forbidden(
-            "only the managers of the project's fund keep its payment plan".into(),
-        ));
-    }
-    Ok(project)
 }
 
 /// A project's payment plan as stored.
@@ -453,9 +382,7 @@ pub async fn get_plan(
     principal.require(&[Role::Admin, Role::FundManager])?;
     let project_id = id.into_inner();
     let view = with_db(&pool, move |conn| {
-        let project = plan_keepers_project(conn, &principal, &project_id)?;
-        let currency = project.record.project.currency.clone();
-        let quarters = service::payment_plan(conn, &project_id)?;
+        let (currency, quarters) = service::payment_plan(conn, &principal, &project_id)?;
         let money = |minor: i64| MoneyJson::from_minor(minor, &currency);
         Ok(PaymentPlanView {
             total: money(quarters.iter().map(|(_, planned)| planned).sum()),
@@ -470,44 +397,6 @@ pub async fn get_plan(
     })
     .await?;
     Ok(web::Json(view))
-}
-
-/// The plan's quarters and planned amounts in the project's currency, or every field at fault.
-fn parse_plan(
-    request: &PaymentPlanRequest,
-    currency: &str,
-) -> Result<Vec<(Period, i64)>, Vec<FieldError>> {
-    let mut errors = Vec::new();
-    let mut quarters: Vec<(Period, i64)> = Vec::new();
-    for (i, q) in request.quarters.iter().enumerate() {
-        let field = |name: &str| format!("quarters[{i}].{name}");
-        let period =
-            Period::parse(&q.quarter).filter(|p| p.frequency() == SettlementFrequency::Quarterly);
-        match (period, q.planned.to_money(&field("planned"))) {
-            (None, _) => errors.push(FieldError::new(
-                field("quarter"),
-                "is not a quarter such as 2021-Q1",
-            )),
-            (_, Err(e)) => errors.push(e),
-            (Some(_), Ok(m)) if m.currency.code() != currency => errors.push(FieldError::new(
-                field("planned.currency"),
-                format!("the project pays in {currency}"),
-            )),
-            (Some(_), Ok(m)) if m.minor < 0 => errors.push(FieldError::new(
-                field("planned.amount"),
-                "a plan is not negative",
-            )),
-            (Some(p), Ok(_)) if quarters.iter().any(|(q, _)| *q == p) => {
-                errors.push(FieldError::new(field("quarter"), "is planned twice"))
-            }
-            (Some(p), Ok(m)) => quarters.push((p, m.minor)),
-        }
-    }
-    if errors.is_empty() {
-        Ok(quarters)
-    } else {
-        Err(errors)
-    }
 }
 
 #[derive(Debug, Deserialize, IntoParams)]

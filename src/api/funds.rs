@@ -5,16 +5,15 @@ use chrono::NaiveDate;
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use super::auth::{Principal, Role};
+use super::auth::Principal;
 use super::error::{ApiError, Problem};
 use super::extract::{JsonBody, PageQuery};
 use super::{idempotent_create, with_db, Page};
 use crate::config::Config;
-use crate::db::backend_specific::{lock_row_for_update, LockableTable};
-use crate::db::models::Fund;
-use crate::db::{queries, DbConn, Pool};
+use crate::db::Pool;
 use crate::domain::money::MoneyJson;
-use crate::domain::registry::{validate_fund, NewFund};
+use crate::domain::registry::NewFund;
+use crate::services::registry::{self, FundStanding};
 
 /// A central outcomes fund with its budget and what its projects have committed.
 #[derive(Debug, Serialize, ToSchema)]
@@ -40,9 +39,13 @@ pub struct FundView {
     pub created_at: chrono::DateTime<chrono::Utc>,
 }
 
-fn view(conn: &mut DbConn, fund: Fund) -> Result<FundView, ApiError> {
-    let committed = queries::fund_committed_minor(conn, &fund.id)?;
-    Ok(FundView {
+fn view(
+    FundStanding {
+        fund,
+        committed_minor: committed,
+    }: FundStanding,
+) -> FundView {
+    FundView {
         budget: MoneyJson::from_minor(fund.budget_minor, &fund.currency),
         committed: MoneyJson::from_minor(committed, &fund.currency),
         uncommitted: MoneyJson::from_minor(fund.budget_minor - committed, &fund.currency),
@@ -52,7 +55,7 @@ fn view(conn: &mut DbConn, fund: Fund) -> Result<FundView, ApiError> {
         service_start: fund.service_start,
         service_end: fund.service_end,
         created_at: fund.created_at.and_utc(),
-    })
+    }
 }
 
 /// Create a central outcomes fund.
@@ -75,22 +78,13 @@ pub async fn create(
     principal: Principal,
     body: JsonBody,
 ) -> Result<HttpResponse, ApiError> {
-    principal.require(&[Role::Admin, Role::FundManager])?;
+    // Asked before the body is read, so that a caller who may not create funds is told so first.
+    principal.require(registry::FUND_CREATORS)?;
     let input: NewFund = body.parse()?;
     let at = config.clock.now();
-    if principal.role == Role::FundManager && !principal.acts_for(&input.owner_organisation_id) {
-        return Err(ApiError::Forbidden(
-            "a fund manager may create funds only for its own organisation".into(),
-        ));
-    }
+    let creator = principal.clone();
     idempotent_create(&pool, &principal, &req, body.bytes(), move |conn| {
-        let owner = queries::organisation_kinds(conn, &[input.owner_organisation_id.as_str()])?;
-        let plan = validate_fund(
-            input.clone(),
-            owner.get(&input.owner_organisation_id).copied(),
-        )?;
-        let fund = queries::insert_fund(conn, plan, at)?;
-        view(conn, fund)
+        Ok(view(registry::create_fund(conn, &creator, input, at)?))
     })
     .await
 }
@@ -110,14 +104,11 @@ pub async fn list(
 ) -> Result<web::Json<Page<FundView>>, ApiError> {
     let limit = query.limit()?;
     let cursor = query.cursor.clone();
-    let items = with_db(&pool, move |conn| {
-        let funds = queries::list_funds(conn, cursor.as_deref(), limit)?;
-        funds
-            .into_iter()
-            .map(|f| view(conn, f))
-            .collect::<Result<Vec<_>, _>>()
+    let funds = with_db(&pool, move |conn| {
+        Ok(registry::funds_page(conn, cursor.as_deref(), limit)?)
     })
     .await?;
+    let items = funds.into_iter().map(view).collect();
     Ok(web::Json(Page::new(items, limit, |f: &FundView| {
         f.id.clone()
     })))
@@ -140,16 +131,6 @@ pub async fn get(
     id: web::Path<String>,
 ) -> Result<web::Json<FundView>, ApiError> {
     let id = id.into_inner();
-    let fund = with_db(&pool, move |conn| match queries::get_fund(conn, &id)? {
-        Some(fund) => view(conn, fund),
-        None => Err(ApiError::NotFound("no such fund".into())),
-    })
-    .await?;
-    Ok(web::Json(fund))
-}
-
-/// Locks a fund for the rest of the transaction, so that concurrent projects cannot together
-/// commit more than its budget.
-pub fn lock_fund(conn: &mut DbConn, fund_id: &str) -> Result<(), ApiError> {
-    Ok(lock_row_for_update(conn, LockableTable::Funds, fund_id)?)
+    let fund = with_db(&pool, move |conn| Ok(registry::fund(conn, &id)?)).await?;
+    Ok(web::Json(view(fund)))
 }

@@ -26,7 +26,8 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::db::{self, DbConn, Pool};
+use crate::db::{DbConn, Pool};
+use crate::services::idempotency::{self, Retry};
 use auth::Principal;
 use error::ApiError;
 
@@ -127,32 +128,22 @@ where
         .ok_or_else(|| ApiError::Internal("the application has no configuration".into()))?
         .clock
         .now();
-    let scope = principal.idempotency_scope();
-    with_db(pool, move |conn| {
-        db::write_tx(conn, |conn| {
-            if let Some(key) = &key {
-                let reservation = db::models::IdempotencyRecord {
-                    principal: scope.clone(),
-                    idempotency_key: key.clone(),
-                    request_hash: fingerprint.clone(),
-                    response_status: 0,
-                    response_body: String::new(),
-                    created_at: received_at,
-                };
-                if !db::backend_specific::reserve_idempotency_key(conn, &reservation)? {
-                    return replay(conn, &scope, key, &fingerprint);
-                }
-            }
+    let retry = Retry {
+        scope: principal.idempotency_scope(),
+        key,
+        fingerprint,
+        received_at,
+        status: status.as_u16(),
+    };
+    let (status, body) = with_db(pool, move |conn| {
+        idempotency::once(conn, &retry, |conn| {
             let created = create(conn)?;
-            let body = serde_json::to_string(&created).map_err(internal)?;
-            if let Some(key) = &key {
-                let stored = i32::from(status.as_u16());
-                db::queries::store_idempotent_response(conn, &scope, key, stored, &body)?;
-            }
-            Ok((status, body))
+            serde_json::to_string(&created).map_err(internal)
         })
     })
-    .await
+    .await?;
+    let status = StatusCode::from_u16(status).map_err(internal)?;
+    Ok((status, body))
 }
 
 /// What makes two requests the same request: method, path and query, content type, body.
@@ -178,38 +169,25 @@ fn request_fingerprint(request: &HttpRequest, body: &[u8]) -> String {
     ])
 }
 
-/// The stored answer to a request already made with this key.
-fn replay(
-    conn: &mut DbConn,
-    scope: &str,
-    key: &str,
-    fingerprint: &str,
-) -> Result<(StatusCode, String), ApiError> {
-    let stored = db::queries::find_idempotent_response(conn, scope, key)?
-        .ok_or_else(|| ApiError::Internal("a reserved idempotency key has no row".into()))?;
-    if stored.request_hash != fingerprint {
-        return Err(ApiError::validation(
-            "Idempotency-Key",
-            "this key was already used for a different request (another body, path or method)",
-        ));
-    }
-    let status = u16::try_from(stored.response_status)
-        .ok()
-        .and_then(|s| StatusCode::from_u16(s).ok())
-        .filter(|s| s.is_success());
-    let Some(status) = status else {
-        // Only possible if a reservation was committed without its response: refuse rather
-        // than answer with nothing.
-        return Err(ApiError::Conflict(
-            "the first request with this key has not finished".into(),
-        ));
-    };
-    Ok((status, stored.response_body))
-}
-
 fn internal(e: impl std::fmt::Display) -> ApiError {
     ApiError::Internal(e.to_string())
 }
+
+/// The operations of `/metrics` and of the open data, for the OpenAPI document: registered by
+/// [`metrics_routes`] and [`open_data_routes`] below, which mount them apart from the API.
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(
+    metrics::metrics,
+    open_data::index,
+    open_data::table_page,
+    open_data::table_csv,
+    open_data::datapackage,
+    open_data::indigo,
+    open_data::releases,
+    open_data::release_manifest,
+    open_data::release_file,
+))]
+pub struct OpenDataPaths;
 
 /// `/metrics`: beside the API, or alone on `COFUND_METRICS_BIND`.
 pub fn metrics_routes(cfg: &mut web::ServiceConfig) {
@@ -222,222 +200,101 @@ pub fn metrics_routes(cfg: &mut web::ServiceConfig) {
     );
 }
 
-/// Every route of the API, each with a 405 answer for methods it does not take.
-pub fn routes(cfg: &mut web::ServiceConfig) {
-    // RFC 9110: a 405 names the methods the resource does take, in an Allow header.
-    let not_allowed = |allow: &'static str| {
-        web::to(move || async move { Err::<HttpResponse, _>(ApiError::MethodNotAllowed { allow }) })
+/// Declares the API's routes once: each path with the method and handler of each operation it
+/// takes, in the order they are matched (a fixed path before a `{id}` that would match it too).
+/// From the one list come [`routes`], which registers them with a 405 (naming in `Allow` the
+/// methods a resource takes) for any other method, and [`RoutePaths`], their operations in the
+/// OpenAPI document. A path's methods are listed in alphabetical order, as `Allow` names them.
+macro_rules! api_routes {
+    ($($path:literal => { $($method:ident $($segment:ident)::+),+ $(,)? }),+ $(,)?) => {
+        /// Every route of the API, each with a 405 answer for methods it does not take.
+        pub fn routes(cfg: &mut web::ServiceConfig) {
+            $(
+                cfg.service(
+                    web::resource($path)
+                        $(.route(method!($method).to($($segment)::+)))+
+                        .default_service(not_allowed(allow!($($method),+))),
+                );
+            )+
+            open_data_routes(cfg, not_allowed);
+        }
+
+        /// The operations of [`routes`], for the OpenAPI document.
+        #[derive(utoipa::OpenApi)]
+        #[openapi(paths($($($($segment)::+),+),+))]
+        pub struct RoutePaths;
     };
-    cfg.service(
-        web::resource("/healthz")
-            .get(health::healthz)
-            .default_service(not_allowed("GET")),
-    )
-    .service(
-        web::resource("/readyz")
-            .get(health::readyz)
-            .default_service(not_allowed("GET")),
-    )
-    .service(
-        web::resource("/v1/organisations")
-            .post(organisations::create)
-            .get(organisations::list)
-            .default_service(not_allowed("GET, POST")),
-    )
-    .service(
-        web::resource("/v1/organisations/{id}/statement.csv")
-            .get(finance::statement_csv)
-            .default_service(not_allowed("GET")),
-    )
-    .service(
-        web::resource("/v1/organisations/{id}/statement")
-            .get(finance::statement)
-            .default_service(not_allowed("GET")),
-    )
-    .service(
-        web::resource("/v1/organisations/{id}")
-            .get(organisations::get)
-            .patch(corrections::correct_organisation)
-            .default_service(not_allowed("GET, PATCH")),
-    )
-    .service(
-        web::resource("/v1/organisations/{id}/history")
-            .get(corrections::organisation_history)
-            .default_service(not_allowed("GET")),
-    )
-    .service(
-        web::resource("/v1/funds")
-            .post(funds::create)
-            .get(funds::list)
-            .default_service(not_allowed("GET, POST")),
-    )
-    .service(
-        web::resource("/v1/funds/{id}")
-            .get(funds::get)
-            .patch(corrections::correct_fund)
-            .default_service(not_allowed("GET, PATCH")),
-    )
-    .service(
-        web::resource("/v1/funds/{id}/history")
-            .get(corrections::fund_history)
-            .default_service(not_allowed("GET")),
-    )
-    .service(
-        web::resource("/v1/funds/{id}/position")
-            .get(finance::position)
-            .default_service(not_allowed("GET")),
-    )
-    .service(
-        web::resource("/v1/projects/{id}/payment-plan")
-            .get(finance::get_plan)
-            .put(finance::set_plan)
-            .default_service(not_allowed("GET, PUT")),
-    )
-    .service(
-        web::resource("/v1/projects")
-            .post(projects::create)
-            .get(projects::list)
-            .default_service(not_allowed("GET, POST")),
-    )
-    .service(
-        web::resource("/v1/projects/{id}")
-            .get(projects::get)
-            .patch(corrections::correct_project)
-            .default_service(not_allowed("GET, PATCH")),
-    )
-    .service(
-        web::resource("/v1/jobs/{id}")
-            .get(jobs::get)
-            .default_service(not_allowed("GET")),
-    )
-    .service(
-        web::resource("/v1/projects/{id}/commitments")
-            .get(commitments::list)
-            .default_service(not_allowed("GET")),
-    )
-    .service(
-        web::resource("/v1/projects/{id}/payers/{payer_id}/accept")
-            .post(commitments::accept)
-            .default_service(not_allowed("POST")),
-    )
-    .service(
-        web::resource("/v1/projects/{id}/payers/{payer_id}/decline")
-            .post(commitments::decline)
-            .default_service(not_allowed("POST")),
-    )
-    .service(
-        web::resource("/v1/projects/{id}/history")
-            .get(corrections::project_history)
-            .default_service(not_allowed("GET")),
-    )
-    .service(
-        web::resource("/v1/projects/{id}/claims")
-            .post(claims::submit_one)
-            .get(claims::list)
-            .default_service(not_allowed("GET, POST")),
-    )
-    .service(
-        web::resource("/v1/projects/{id}/claims/bulk")
-            .post(claims::submit_bulk)
-            .default_service(not_allowed("POST")),
-    )
-    .service(
-        web::resource("/v1/projects/{id}/claims/verify")
-            .post(claims::verify_many)
-            .default_service(not_allowed("POST")),
-    )
-    .service(
-        web::resource("/v1/projects/{id}/allocations")
-            .get(claims::allocations_list)
-            .default_service(not_allowed("GET")),
-    )
-    .service(
-        web::resource("/v1/projects/{id}/settlements")
-            .post(documents::build)
-            .default_service(not_allowed("POST")),
-    )
-    .service(
-        web::resource("/v1/outbox")
-            .get(outbox::list)
-            .default_service(not_allowed("GET")),
-    )
-    .service(
-        web::resource("/v1/documents")
-            .get(documents::list)
-            .default_service(not_allowed("GET")),
-    )
+}
+
+macro_rules! method {
+    (GET) => {
+        web::get()
+    };
+    (PATCH) => {
+        web::patch()
+    };
+    (POST) => {
+        web::post()
+    };
+    (PUT) => {
+        web::put()
+    };
+}
+
+/// `Allow: GET, POST` from `GET, POST`.
+macro_rules! allow {
+    ($first:ident $(, $rest:ident)*) => {
+        concat!(stringify!($first) $(, ", ", stringify!($rest))*)
+    };
+}
+
+/// RFC 9110: a 405 names the methods the resource does take, in an Allow header.
+fn not_allowed(allow: &'static str) -> actix_web::Route {
+    web::to(move || async move { Err::<HttpResponse, _>(ApiError::MethodNotAllowed { allow }) })
+}
+
+api_routes! {
+    "/healthz" => { GET health::healthz },
+    "/readyz" => { GET health::readyz },
+    "/v1/organisations" => { GET organisations::list, POST organisations::create },
+    "/v1/organisations/{id}/statement.csv" => { GET finance::statement_csv },
+    "/v1/organisations/{id}/statement" => { GET finance::statement },
+    "/v1/organisations/{id}" => { GET organisations::get, PATCH corrections::correct_organisation },
+    "/v1/organisations/{id}/history" => { GET corrections::organisation_history },
+    "/v1/funds" => { GET funds::list, POST funds::create },
+    "/v1/funds/{id}" => { GET funds::get, PATCH corrections::correct_fund },
+    "/v1/funds/{id}/history" => { GET corrections::fund_history },
+    "/v1/funds/{id}/position" => { GET finance::position },
+    "/v1/projects/{id}/payment-plan" => { GET finance::get_plan, PUT finance::set_plan },
+    "/v1/projects" => { GET projects::list, POST projects::create },
+    "/v1/projects/{id}" => { GET projects::get, PATCH corrections::correct_project },
+    "/v1/jobs/{id}" => { GET jobs::get },
+    "/v1/projects/{id}/commitments" => { GET commitments::list },
+    "/v1/projects/{id}/payers/{payer_id}/accept" => { POST commitments::accept },
+    "/v1/projects/{id}/payers/{payer_id}/decline" => { POST commitments::decline },
+    "/v1/projects/{id}/history" => { GET corrections::project_history },
+    "/v1/projects/{id}/claims" => { GET claims::list, POST claims::submit_one },
+    "/v1/projects/{id}/claims/bulk" => { POST claims::submit_bulk },
+    "/v1/projects/{id}/claims/verify" => { POST claims::verify_many },
+    "/v1/projects/{id}/allocations" => { GET claims::allocations_list },
+    "/v1/projects/{id}/settlements" => { POST documents::build },
+    "/v1/outbox" => { GET outbox::list },
+    "/v1/documents" => { GET documents::list },
     // The renderings before the document itself, whose `{id}` would match `doc_….csv` too.
-    .service(
-        web::resource("/v1/documents/{id}.csv")
-            .get(documents::csv)
-            .default_service(not_allowed("GET")),
-    )
-    .service(
-        web::resource("/v1/documents/{id}.html")
-            .get(documents::html)
-            .default_service(not_allowed("GET")),
-    )
-    .service(
-        web::resource("/v1/documents/{id}")
-            .get(documents::get)
-            .default_service(not_allowed("GET")),
-    )
-    .service(
-        web::resource("/v1/documents/{id}/issue")
-            .post(documents::issue)
-            .default_service(not_allowed("POST")),
-    )
-    .service(
-        web::resource("/v1/documents/{id}/payments")
-            .post(documents::pay)
-            .default_service(not_allowed("POST")),
-    )
-    .service(
-        web::resource("/v1/documents/{id}/refunds")
-            .post(documents::refund)
-            .default_service(not_allowed("POST")),
-    )
-    .service(
-        web::resource("/v1/documents/{id}/set-off")
-            .post(documents::set_off)
-            .default_service(not_allowed("POST")),
-    )
-    .service(
-        web::resource("/v1/documents/{id}/void")
-            .post(documents::void)
-            .default_service(not_allowed("POST")),
-    )
-    .service(
-        web::resource("/v1/claims/{id}")
-            .get(claims::get)
-            .default_service(not_allowed("GET")),
-    )
-    .service(
-        web::resource("/v1/claims/{id}/verify")
-            .post(claims::verify_one)
-            .default_service(not_allowed("POST")),
-    )
-    .service(
-        web::resource("/v1/claims/{id}/reject")
-            .post(claims::reject)
-            .default_service(not_allowed("POST")),
-    )
-    .service(
-        web::resource("/v1/claims/{id}/revoke")
-            .post(claims::revoke)
-            .default_service(not_allowed("POST")),
-    )
-    .service(
-        web::resource("/v1/open-data/releases")
-            .post(open_data::cut_release)
-            .default_service(not_allowed("POST")),
-    )
-    .service(
-        web::resource("/v1/open-data/rebuild")
-            .post(open_data::rebuild)
-            .default_service(not_allowed("POST")),
-    );
-    open_data_routes(cfg, not_allowed);
+    "/v1/documents/{id}.csv" => { GET documents::csv },
+    "/v1/documents/{id}.html" => { GET documents::html },
+    "/v1/documents/{id}" => { GET documents::get },
+    "/v1/documents/{id}/issue" => { POST documents::issue },
+    "/v1/documents/{id}/payments" => { POST documents::pay },
+    "/v1/documents/{id}/refunds" => { POST documents::refund },
+    "/v1/documents/{id}/set-off" => { POST documents::set_off },
+    "/v1/documents/{id}/void" => { POST documents::void },
+    "/v1/claims/{id}" => { GET claims::get },
+    "/v1/claims/{id}/verify" => { POST claims::verify_one },
+    "/v1/claims/{id}/reject" => { POST claims::reject },
+    "/v1/claims/{id}/revoke" => { POST claims::revoke },
+    "/v1/open-data/releases" => { POST open_data::cut_release },
+    "/v1/open-data/rebuild" => { POST open_data::rebuild },
 }
 
 /// The open data, without authentication, readable from any origin (browser-based tools
@@ -446,7 +303,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
 /// served as stored: their ETag names their bytes).
 fn open_data_routes(
     cfg: &mut web::ServiceConfig,
-    not_allowed: impl Fn(&'static str) -> actix_web::Route,
+    not_allowed: fn(&'static str) -> actix_web::Route,
 ) {
     use actix_web::middleware::{Compress, DefaultHeaders};
     let scope = web::scope(open_data::PREFIX)

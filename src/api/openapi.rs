@@ -5,8 +5,8 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use super::{
-    claims, commitments, corrections, documents, error, finance, funds, health, jobs, metrics,
-    open_data, organisations, outbox, projects, vocabulary, Page,
+    claims, commitments, corrections, documents, error, finance, funds, jobs, organisations,
+    outbox, projects, vocabulary, Page,
 };
 use crate::domain::{money, registry, FieldError};
 
@@ -16,25 +16,6 @@ use crate::domain::{money, registry, FieldError};
         title = "cofund",
         description = "Outcome funds: registry, outcome claims, the exact multi-payer split ledger, settlement and open data. Money is `{\"amount\": \"1234.56\", \"currency\": \"GBP\"}`; errors are `application/problem+json`.",
         license(name = "AGPL-3.0-or-later")
-    ),
-    paths(
-        health::healthz, health::readyz, metrics::metrics,
-        organisations::create, organisations::list, organisations::get,
-        funds::create, funds::list, funds::get,
-        projects::create, projects::list, projects::get,
-        corrections::correct_organisation, corrections::correct_fund, corrections::correct_project,
-        corrections::organisation_history, corrections::fund_history, corrections::project_history,
-        commitments::list, commitments::accept, commitments::decline, jobs::get,
-        claims::submit_one, claims::submit_bulk, claims::list, claims::get,
-        claims::verify_one, claims::verify_many, claims::reject, claims::revoke,
-        claims::allocations_list,
-        documents::build, documents::list, documents::get, documents::csv, documents::html,
-        documents::issue, documents::pay, documents::refund, documents::set_off, documents::void,
-        finance::position, finance::get_plan, finance::set_plan, finance::statement, finance::statement_csv,
-        outbox::list,
-        open_data::index, open_data::table_page, open_data::table_csv, open_data::datapackage,
-        open_data::indigo, open_data::releases, open_data::release_manifest,
-        open_data::release_file, open_data::cut_release, open_data::rebuild,
     ),
     components(schemas(
         error::Problem, error::documented::ValidationProblem,
@@ -62,12 +43,11 @@ use crate::domain::{money, registry, FieldError};
         crate::domain::settlement::DocumentKind, crate::domain::settlement::DocumentStatus,
         Page<documents::DocumentSummary>,
         finance::Amounts, finance::PayerPositionView, finance::PlanQuarterView, finance::ProjectPositionView,
-        finance::WarningView, finance::FundPositionView, finance::PlannedQuarter, finance::PaymentPlanRequest, finance::PaymentPlanView, finance::PlannedQuarterView,
+        finance::WarningView, finance::FundPositionView, crate::domain::position::PlannedQuarter, crate::domain::position::PaymentPlanRequest, finance::PaymentPlanView, finance::PlannedQuarterView,
         finance::StatementLineView, finance::StatementView, crate::domain::position::CapWarning,
         outbox::OutboxMessageView, outbox::OutboxCounts, outbox::OutboxPage,
         crate::services::open_data::release::Manifest, crate::services::open_data::release::FileEntry,
     )),
-    modifiers(&BearerAuth, &CommonProblems, &ResponseLinks, &ServiceSchemaExamples),
     tags(
         (name = "registry", description = "Organisations, funds, projects, payers and rate cards"),
         (name = "claims", description = "Outcome claims, verification and the split ledger"),
@@ -282,9 +262,26 @@ impl Modify for ResponseLinks {
 /// a link's `operationRef` comes out as `operation_ref`, which no OpenAPI tool reads; and a
 /// page (`Page_ClaimView`) inlines its item type where it should name it (utoipa issue 1586),
 /// which gives client generators one anonymous copy of every item type per list.
+/// The whole document: the components and tags above, the operations of every route as the
+/// routes declare them ([`super::RoutePaths`], [`super::OpenDataPaths`]), then the modifiers.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    let mut openapi = ApiDoc::openapi();
+    openapi.merge(super::RoutePaths::openapi());
+    openapi.merge(super::OpenDataPaths::openapi());
+    let modifiers: [&dyn Modify; 4] = [
+        &BearerAuth,
+        &CommonProblems,
+        &ResponseLinks,
+        &ServiceSchemaExamples,
+    ];
+    for modifier in modifiers {
+        modifier.modify(&mut openapi);
+    }
+    openapi
+}
+
 pub fn document_value() -> serde_json::Value {
-    let mut value =
-        serde_json::to_value(ApiDoc::openapi()).expect("the OpenAPI document serialises");
+    let mut value = serde_json::to_value(openapi()).expect("the OpenAPI document serialises");
     name_page_items(&mut value);
     one_line_summaries(&mut value);
     let responses = value["paths"]

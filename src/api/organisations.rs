@@ -4,14 +4,16 @@ use actix_web::{web, HttpResponse};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use super::auth::{Principal, Role};
+use super::auth::Principal;
 use super::error::{ApiError, Problem};
 use super::extract::{JsonBody, PageQuery};
 use super::{with_db, Page};
 use crate::config::Config;
 use crate::db::models::OrganisationRecord;
-use crate::db::{queries, write_tx, Pool};
-use crate::domain::registry::{validate_organisation, NewOrganisation, OrganisationKind};
+use crate::db::{queries, Pool};
+use crate::domain::access::admin_or_own;
+use crate::domain::registry::{NewOrganisation, OrganisationKind};
+use crate::services::registry;
 
 /// A registered organisation.
 #[derive(Debug, Serialize, ToSchema)]
@@ -37,7 +39,7 @@ pub struct OrganisationView {
 impl OrganisationView {
     fn for_viewer(record: OrganisationRecord, viewer: &Principal) -> OrganisationView {
         let org = record.organisation;
-        let sees_contacts = viewer.is_admin() || viewer.acts_for(&org.id);
+        let sees_contacts = admin_or_own(viewer, &org.id);
         OrganisationView {
             kind: OrganisationKind::from_db(&org.kind).unwrap_or(OrganisationKind::Other),
             billing_emails: sees_contacts.then_some(record.billing_emails),
@@ -70,21 +72,15 @@ pub async fn create(
     principal: Principal,
     body: JsonBody,
 ) -> Result<HttpResponse, ApiError> {
-    principal.require(&[Role::Admin])?;
-    let plan = validate_organisation(body.parse::<NewOrganisation>()?)?;
+    // Asked before the body is read, so that a caller who may not register is told so first.
+    principal.require(registry::ORGANISATION_REGISTRARS)?;
+    let input = body.parse::<NewOrganisation>()?;
     let at = config.clock.now();
     let viewer = principal.clone();
     let record = with_db(&pool, move |conn| {
-        write_tx(conn, |conn| {
-            if let Some(identifier) = &plan.identifier {
-                if queries::identifier_taken(conn, identifier)? {
-                    return Err(ApiError::Conflict(format!(
-                        "an organisation with identifier {identifier} is already registered"
-                    )));
-                }
-            }
-            Ok(queries::insert_organisation(conn, plan, at)?)
-        })
+        Ok(registry::register_organisation(
+            conn, &principal, input, at,
+        )?)
     })
     .await?;
     Ok(HttpResponse::Created().json(OrganisationView::for_viewer(record, &viewer)))

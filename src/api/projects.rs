@@ -1,31 +1,28 @@
 //! `/v1/projects`: social outcomes partnerships with their payers and rate cards.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
 use actix_web::{web, HttpRequest, HttpResponse};
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use super::auth::{Principal, Role};
+use super::auth::Principal;
 use super::error::{ApiError, Problem};
 use super::extract::{JsonBody, PageQuery};
-use super::funds::lock_fund;
 use super::{idempotent_create, with_db, Page};
 use crate::config::Config;
-use crate::db::models::ProjectRecord;
-use crate::db::queries::{self, ProjectScope};
-use crate::db::{DbConn, Pool};
+use crate::db::models::{OutcomeMetric, PayerRecord, ProjectRecord};
+use crate::db::Pool;
 use crate::domain::commitment::{agreement, Agreement, CommitmentStatus};
 use crate::domain::ledger::{payer_account, unfunded_account};
 use crate::domain::money::MoneyJson;
 use crate::domain::registry::{
-    validate_project, NewProject, OutcomeUnit, PayerRole, ProjectFacts, Requirement,
-    SettlementFrequency, SettlementRoute,
+    NewProject, OutcomeUnit, PayerRole, Requirement, SettlementFrequency, SettlementRoute,
 };
 use crate::domain::split::CapPolicy;
-use crate::services::access::{load_visible, VisibleProject};
-use crate::services::commitments::{self, Acting};
+use crate::services::access::VisibleProject;
+use crate::services::registry::{self, ProjectStanding};
 use crate::services::stored_terms::check_stored_labels;
 
 /// A project with its payers, rate card and settlement terms.
@@ -194,57 +191,11 @@ impl From<ProjectRecord> for ProjectView {
                     .iter()
                     .map(|r| commitment(&r.payer.commitment)),
             ),
-            payers: record
-                .payers
-                .into_iter()
-                .map(|r| PayerView {
-                    id: r.payer.id,
-                    organisation_id: r.payer.organisation_id,
-                    role: PayerRole::from_db(&r.payer.role).unwrap_or(PayerRole::CoCommissioner),
-                    max_commitment: money(r.payer.max_commitment_minor),
-                    share_basis: if r.payer.share.is_some() {
-                        ShareBasis::Fixed
-                    } else {
-                        ShareBasis::ProRata
-                    },
-                    share: r.payer.share,
-                    phases: r
-                        .phases
-                        .into_iter()
-                        .map(|ph| PhaseView {
-                            from: ph.starts_on,
-                            to: ph.ends_on,
-                            share: ph.share,
-                        })
-                        .collect(),
-                    home_area_codes: r.home_area_codes,
-                    lead: r.payer.lead,
-                    fund_id: r.payer.fund_id,
-                    commitment: commitment(&r.payer.commitment),
-                    totals: None,
-                })
+            payers: (record.payers.into_iter())
+                .map(|r| PayerView::from_record(r, &currency))
                 .collect(),
-            outcomes: record
-                .outcomes
-                .into_iter()
-                .map(|o| OutcomeView {
-                    price: money(o.price_minor),
-                    unit: OutcomeUnit::from_db(&o.unit).unwrap_or(OutcomeUnit::Achievement),
-                    requires: o.requires_outcome_code.map(|code| Requirement {
-                        outcome_code: code,
-                        min_days_after: o.requires_min_days_after.unwrap_or(0),
-                    }),
-                    id: o.id,
-                    code: o.code,
-                    name: o.name,
-                    max_units_per_participant: o.max_units_per_participant,
-                    max_claims_per_participant: o.max_claims_per_participant,
-                    exclusive_group: o.exclusive_group,
-                    volume_cap: o.volume_cap,
-                    deadweight: o.deadweight,
-                    min_age_at_start: o.min_age_at_start,
-                    max_age_at_start: o.max_age_at_start,
-                })
+            outcomes: (record.outcomes.into_iter())
+                .map(|o| OutcomeView::from_row(o, &currency))
                 .collect(),
             max_outcome_payment: p.max_outcome_payment_minor.map(money),
             participant_cap: p.participant_cap_minor.map(money),
@@ -273,14 +224,65 @@ impl From<ProjectRecord> for ProjectView {
     }
 }
 
+impl PayerView {
+    fn from_record(r: PayerRecord, currency: &str) -> PayerView {
+        PayerView {
+            id: r.payer.id,
+            organisation_id: r.payer.organisation_id,
+            role: PayerRole::from_db(&r.payer.role).unwrap_or(PayerRole::CoCommissioner),
+            max_commitment: MoneyJson::from_minor(r.payer.max_commitment_minor, currency),
+            share_basis: if r.payer.share.is_some() {
+                ShareBasis::Fixed
+            } else {
+                ShareBasis::ProRata
+            },
+            share: r.payer.share,
+            phases: (r.phases.into_iter())
+                .map(|ph| PhaseView {
+                    from: ph.starts_on,
+                    to: ph.ends_on,
+                    share: ph.share,
+                })
+                .collect(),
+            home_area_codes: r.home_area_codes,
+            lead: r.payer.lead,
+            fund_id: r.payer.fund_id,
+            commitment: CommitmentStatus::from_db(&r.payer.commitment)
+                .unwrap_or(CommitmentStatus::Proposed),
+            totals: None,
+        }
+    }
+}
+
+impl OutcomeView {
+    fn from_row(o: OutcomeMetric, currency: &str) -> OutcomeView {
+        OutcomeView {
+            price: MoneyJson::from_minor(o.price_minor, currency),
+            unit: OutcomeUnit::from_db(&o.unit).unwrap_or(OutcomeUnit::Achievement),
+            requires: o.requires_outcome_code.map(|code| Requirement {
+                outcome_code: code,
+                min_days_after: o.requires_min_days_after.unwrap_or(0),
+            }),
+            id: o.id,
+            code: o.code,
+            name: o.name,
+            max_units_per_participant: o.max_units_per_participant,
+            max_claims_per_participant: o.max_claims_per_participant,
+            exclusive_group: o.exclusive_group,
+            volume_cap: o.volume_cap,
+            deadweight: o.deadweight,
+            min_age_at_start: o.min_age_at_start,
+            max_age_at_start: o.max_age_at_start,
+        }
+    }
+}
+
 /// The project as `viewer` may see it, with the running totals of the payers whose money the
 /// viewer may see.
 fn view_with_totals(
-    conn: &mut DbConn,
-    project: VisibleProject,
+    ProjectStanding { project, totals }: ProjectStanding,
     viewer: &Principal,
 ) -> Result<ProjectView, ApiError> {
-    let totals = queries::running_totals(conn, &project.record.project.id)?;
     view_of(project, &totals, viewer)
 }
 
@@ -317,18 +319,6 @@ fn view_of(
     Ok(view)
 }
 
-/// Which projects a caller may see: [`crate::domain::access::sees_project`] as a query.
-pub fn scope_of(principal: &Principal) -> ProjectScope {
-    let org = principal.organisation_id.clone().unwrap_or_default();
-    match principal.role {
-        Role::Admin => ProjectScope::All,
-        Role::FundManager => ProjectScope::FundOwner(org),
-        Role::Commissioner => ProjectScope::Payer(org),
-        Role::Provider => ProjectScope::Provider(org),
-        Role::Validator => ProjectScope::Validator(org),
-    }
-}
-
 /// Create a project with its payers and rate card.
 #[utoipa::path(
     post, path = "/v1/projects", tag = "registry", operation_id = "createProject",
@@ -349,62 +339,17 @@ pub async fn create(
     principal: Principal,
     body: JsonBody,
 ) -> Result<HttpResponse, ApiError> {
-    principal.require(&[Role::Admin, Role::FundManager])?;
+    // Asked before the body is read, so that a caller who may not create projects is told so
+    // first.
+    principal.require(registry::FUND_CREATORS)?;
     let input: NewProject = body.parse()?;
     let creator = principal.clone();
+    let at = config.clock.now();
     idempotent_create(&pool, &principal, &req, body.bytes(), move |conn| {
-        // Every fund whose budget the project draws on, locked in id order: two projects
-        // of the same funds cannot both take the last of a budget.
-        for fund_id in queries::funds_named(&input) {
-            lock_fund(conn, fund_id)?;
-        }
-        let facts = project_facts(conn, &input)?;
-        if creator.role == Role::FundManager {
-            let org = creator.organisation_id.as_deref().unwrap_or("");
-            // In a fund: only the fund's owner. Without one: a fund manager that pays into it.
-            // A fund that does not exist is left to validation to report.
-            let allowed = match (&input.fund_id, &facts.fund) {
-                (Some(_), Some(fund)) => fund.owner_organisation_id == org,
-                (Some(_), None) => true,
-                (None, _) => input.payers.iter().any(|p| p.organisation_id == org),
-            };
-            // Every fund a payer tops up from must be its own too: another fund's budget is
-            // committed only by that fund's manager (or an admin).
-            let others_fund = queries::funds_named(&input)
-                .into_iter()
-                .filter_map(|id| facts.funds.get(id))
-                .any(|fund| fund.owner_organisation_id != org);
-            if !allowed || others_fund {
-                return Err(ApiError::Forbidden(
-                    "a fund manager may commit only its own organisation's funds".into(),
-                ));
-            }
-        }
-        let plan = validate_project(input, &facts)?;
-        let acting = Acting {
-            principal: &creator,
-            at: config.clock.now(),
-        };
-        let id = commitments::create_project(conn, &plan, &acting)?;
-        let project = load_visible(conn, &creator, &id)?;
-        view_with_totals(conn, project, &creator)
+        let created = registry::create_project(conn, &creator, input, at)?;
+        view_with_totals(created, &creator)
     })
     .await
-}
-
-fn project_facts(conn: &mut DbConn, input: &NewProject) -> Result<ProjectFacts, ApiError> {
-    let mut ids: HashSet<&str> = HashSet::new();
-    ids.insert(&input.provider_organisation_id);
-    ids.extend(input.payers.iter().map(|p| p.organisation_id.as_str()));
-    ids.extend(input.validator_organisation_ids.iter().map(String::as_str));
-    let ids: Vec<&str> = ids.into_iter().collect();
-    let organisations = queries::organisation_kinds(conn, &ids)?;
-    let funds = queries::named_fund_facts(conn, input)?;
-    Ok(ProjectFacts {
-        organisations,
-        fund: input.fund_id.as_ref().and_then(|id| funds.get(id)).cloned(),
-        funds,
-    })
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -437,37 +382,18 @@ pub async fn list(
         limit: query.limit,
     }
     .limit()?;
-    let scope = scope_of(&principal);
-    let items = with_db(&pool, move |conn| {
-        let rows = queries::list_projects(
-            conn,
-            &scope,
-            query.fund_id.as_deref(),
-            query.cursor.as_deref(),
-            limit,
-        )?;
-        // A fixed number of queries for the page, however long: the projects' details, their
-        // funds' owners and their running totals are each read for all of them at once.
-        let fund_ids: Vec<&str> = rows
-            .iter()
-            .filter_map(|r| r.project.fund_id.as_deref())
-            .collect();
-        let owners = queries::fund_owners(conn, &fund_ids)?;
-        let project_ids: Vec<&str> = rows.iter().map(|r| r.project.id.as_str()).collect();
-        let mut totals = queries::running_totals_of(conn, &project_ids)?;
-        rows.into_iter()
-            .map(|record| {
-                let fund_owner = record
-                    .project
-                    .fund_id
-                    .as_ref()
-                    .and_then(|fund_id| owners.get(fund_id).cloned());
-                let totals = totals.remove(&record.project.id).unwrap_or_default();
-                view_of(VisibleProject { record, fund_owner }, &totals, &principal)
-            })
-            .collect::<Result<Vec<_>, _>>()
+    let viewer = principal.clone();
+    let projects = with_db(&pool, move |conn| {
+        let (fund, cursor) = (query.fund_id.as_deref(), query.cursor.as_deref());
+        Ok(registry::projects_page(
+            conn, &principal, fund, cursor, limit,
+        )?)
     })
     .await?;
+    let items = projects
+        .into_iter()
+        .map(|p| view_with_totals(p, &viewer))
+        .collect::<Result<Vec<_>, _>>()?;
     Ok(web::Json(Page::new(items, limit, |p: &ProjectView| {
         p.id.clone()
     })))
@@ -490,10 +416,11 @@ pub async fn get(
     id: web::Path<String>,
 ) -> Result<web::Json<ProjectView>, ApiError> {
     let id = id.into_inner();
-    let view = with_db(&pool, move |conn| {
-        let project = load_visible(conn, &principal, &id)?;
-        view_with_totals(conn, project, &principal)
+    let viewer = principal.clone();
+    let project = with_db(&pool, move |conn| {
+        Ok(registry::project(conn, &principal, &id)?)
     })
     .await?;
+    let view = view_with_totals(project, &viewer)?;
     Ok(web::Json(view))
 }

@@ -419,7 +419,30 @@ pub fn insert_project(
     creator: Creator,
     at: NaiveDateTime,
 ) -> Result<String, DieselError> {
-    let project = Project {
+    let project = project_row(plan, at);
+    diesel::insert_into(projects::table)
+        .values(&project)
+        .execute(conn)?;
+    let (payers, phases, areas) = payer_rows(&project.id, plan, creator);
+    insert_rows!(conn, project_payers::table, &payers)?;
+    insert_rows!(conn, payer_phases::table, &phases)?;
+    insert_rows!(conn, payer_home_areas::table, &areas)?;
+    let outcomes = outcome_rows(&project.id, plan);
+    insert_rows!(conn, outcome_metrics::table, &outcomes)?;
+    let validators: Vec<ProjectValidator> = plan
+        .validator_organisation_ids
+        .iter()
+        .map(|org| ProjectValidator {
+            project_id: project.id.clone(),
+            organisation_id: org.clone(),
+        })
+        .collect();
+    insert_rows!(conn, project_validators::table, &validators)?;
+    Ok(project.id)
+}
+
+fn project_row(plan: &ProjectPlan, at: NaiveDateTime) -> Project {
+    Project {
         id: new_id("prj"),
         name: plan.name.clone(),
         fund_id: plan.fund_id.clone(),
@@ -440,11 +463,15 @@ pub fn insert_project(
         published: plan.published,
         created_at: at,
         payment_terms_days: i32::from(plan.payment_terms_days),
-    };
-    diesel::insert_into(projects::table)
-        .values(&project)
-        .execute(conn)?;
+    }
+}
 
+/// The payers' rows, with their phases and home areas; each commitment as `creator` may make it.
+fn payer_rows(
+    project_id: &str,
+    plan: &ProjectPlan,
+    creator: Creator,
+) -> (Vec<ProjectPayer>, Vec<PayerPhase>, Vec<PayerHomeArea>) {
     let mut payers = Vec::new();
     let mut phases = Vec::new();
     let mut areas = Vec::new();
@@ -452,7 +479,7 @@ pub fn insert_project(
         let payer_id = new_id("pyr");
         payers.push(ProjectPayer {
             id: payer_id.clone(),
-            project_id: project.id.clone(),
+            project_id: project_id.to_owned(),
             position: position as i32,
             organisation_id: payer.organisation_id.clone(),
             role: payer.role.as_str().to_owned(),
@@ -476,17 +503,14 @@ pub fn insert_project(
             area_code: code.clone(),
         }));
     }
-    insert_rows!(conn, project_payers::table, &payers)?;
-    insert_rows!(conn, payer_phases::table, &phases)?;
-    insert_rows!(conn, payer_home_areas::table, &areas)?;
+    (payers, phases, areas)
+}
 
-    let outcomes: Vec<OutcomeMetric> = plan
-        .outcomes
-        .iter()
-        .enumerate()
+fn outcome_rows(project_id: &str, plan: &ProjectPlan) -> Vec<OutcomeMetric> {
+    (plan.outcomes.iter().enumerate())
         .map(|(position, o)| OutcomeMetric {
             id: new_id("out"),
-            project_id: project.id.clone(),
+            project_id: project_id.to_owned(),
             position: position as i32,
             code: o.code.clone(),
             name: o.name.clone(),
@@ -502,19 +526,7 @@ pub fn insert_project(
             min_age_at_start: o.min_age_at_start,
             max_age_at_start: o.max_age_at_start,
         })
-        .collect();
-    insert_rows!(conn, outcome_metrics::table, &outcomes)?;
-
-    let validators: Vec<ProjectValidator> = plan
-        .validator_organisation_ids
-        .iter()
-        .map(|org| ProjectValidator {
-            project_id: project.id.clone(),
-            organisation_id: org.clone(),
-        })
-        .collect();
-    insert_rows!(conn, project_validators::table, &validators)?;
-    Ok(project.id)
+        .collect()
 }
 
 /// Whose projects a caller may see.
@@ -720,38 +732,7 @@ fn load_project_details(
     projects: Vec<Project>,
 ) -> Result<Vec<ProjectRecord>, DieselError> {
     let project_ids: Vec<&str> = projects.iter().map(|p| p.id.as_str()).collect();
-    let payers: Vec<ProjectPayer> = project_payers::table
-        .filter(one_of!(project_payers::project_id, &project_ids))
-        .order((
-            project_payers::project_id.asc(),
-            project_payers::position.asc(),
-        ))
-        .select(ProjectPayer::as_select())
-        .load(conn)?;
-    // Phases and home areas by their payers' project (a join), not by a list of payer ids.
-    let mut phases: HashMap<String, Vec<PayerPhase>> = HashMap::new();
-    for phase in payer_phases::table
-        .inner_join(project_payers::table)
-        .filter(one_of!(project_payers::project_id, &project_ids))
-        .order(payer_phases::starts_on.asc())
-        .select(PayerPhase::as_select())
-        .load(conn)?
-    {
-        phases
-            .entry(phase.payer_id.clone())
-            .or_default()
-            .push(phase);
-    }
-    let mut areas: HashMap<String, Vec<String>> = HashMap::new();
-    for area in payer_home_areas::table
-        .inner_join(project_payers::table)
-        .filter(one_of!(project_payers::project_id, &project_ids))
-        .order(payer_home_areas::area_code.asc())
-        .select(PayerHomeArea::as_select())
-        .load(conn)?
-    {
-        areas.entry(area.payer_id).or_default().push(area.area_code);
-    }
+    let mut payers_of = load_payers_of(conn, &project_ids)?;
     let mut outcomes: HashMap<String, Vec<OutcomeMetric>> = HashMap::new();
     for outcome in outcome_metrics::table
         .filter(one_of!(outcome_metrics::project_id, &project_ids))
@@ -785,6 +766,54 @@ fn load_project_details(
             .or_default()
             .push(organisation_id);
     }
+    Ok(projects
+        .into_iter()
+        .map(|project| ProjectRecord {
+            payers: payers_of.remove(&project.id).unwrap_or_default(),
+            outcomes: outcomes.remove(&project.id).unwrap_or_default(),
+            validator_organisation_ids: validators.remove(&project.id).unwrap_or_default(),
+            project,
+        })
+        .collect())
+}
+
+/// The payers of the projects, with their phases and home areas, by project: three queries.
+fn load_payers_of(
+    conn: &mut DbConn,
+    project_ids: &[&str],
+) -> Result<HashMap<String, Vec<PayerRecord>>, DieselError> {
+    let payers: Vec<ProjectPayer> = project_payers::table
+        .filter(one_of!(project_payers::project_id, project_ids))
+        .order((
+            project_payers::project_id.asc(),
+            project_payers::position.asc(),
+        ))
+        .select(ProjectPayer::as_select())
+        .load(conn)?;
+    // Phases and home areas by their payers' project (a join), not by a list of payer ids.
+    let mut phases: HashMap<String, Vec<PayerPhase>> = HashMap::new();
+    for phase in payer_phases::table
+        .inner_join(project_payers::table)
+        .filter(one_of!(project_payers::project_id, project_ids))
+        .order(payer_phases::starts_on.asc())
+        .select(PayerPhase::as_select())
+        .load(conn)?
+    {
+        phases
+            .entry(phase.payer_id.clone())
+            .or_default()
+            .push(phase);
+    }
+    let mut areas: HashMap<String, Vec<String>> = HashMap::new();
+    for area in payer_home_areas::table
+        .inner_join(project_payers::table)
+        .filter(one_of!(project_payers::project_id, project_ids))
+        .order(payer_home_areas::area_code.asc())
+        .select(PayerHomeArea::as_select())
+        .load(conn)?
+    {
+        areas.entry(area.payer_id).or_default().push(area.area_code);
+    }
     let mut payers_of: HashMap<String, Vec<PayerRecord>> = HashMap::new();
     for payer in payers {
         payers_of
@@ -796,15 +825,7 @@ fn load_project_details(
                 payer,
             });
     }
-    Ok(projects
-        .into_iter()
-        .map(|project| ProjectRecord {
-            payers: payers_of.remove(&project.id).unwrap_or_default(),
-            outcomes: outcomes.remove(&project.id).unwrap_or_default(),
-            validator_organisation_ids: validators.remove(&project.id).unwrap_or_default(),
-            project,
-        })
-        .collect())
+    Ok(payers_of)
 }
 
 pub fn count_organisations(conn: &mut DbConn) -> Result<i64, DieselError> {
@@ -1023,7 +1044,7 @@ pub fn project_fund_owner(
 
 /// What a document list may be narrowed to; `visible_to` limits it to the documents an
 /// organisation issued, received or whose project its fund tops up (see
-/// [`crate::services::access::sees_document`]).
+/// [`crate::domain::access::sees_document`]).
 #[derive(Debug, Default)]
 pub struct DocumentFilter {
     pub visible_to: Option<String>,

@@ -21,7 +21,7 @@
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::registry::{OrganisationKind, SettlementRoute};
+use super::registry::{NewProject, OrganisationKind, ProjectFacts, SettlementRoute};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema, clap::ValueEnum)]
 #[serde(rename_all = "snake_case")]
@@ -252,6 +252,123 @@ pub enum Decider {
     },
 }
 
+/// Whether `viewer` sees which person (a token's subject, which may name someone) acted for
+/// `organisation` (none for an admin): admins do, and that organisation's own people.
+pub fn sees_person_of(viewer: &Principal, organisation: Option<&str>) -> bool {
+    viewer.is_admin() || organisation.is_some_and(|org| viewer.acts_for(org))
+}
+
+/// Whether `viewer` is an admin or acts for the organisation: those who see its contacts (its
+/// billing emails, personal data) and the corrections of its record.
+pub fn admin_or_own(viewer: &Principal, organisation_id: &str) -> bool {
+    viewer.is_admin() || viewer.acts_for(organisation_id)
+}
+
+/// Whether `principal` keeps (may correct, and sees the corrections of) a fund or project
+/// whose fund is owned by `owner`: an admin, or a fund manager acting for the owner.
+pub fn keeps_record(principal: &Principal, owner: Option<&str>) -> bool {
+    principal.is_admin()
+        || (principal.role == Role::FundManager && owner.is_some_and(|o| principal.acts_for(o)))
+}
+
+/// Whether `principal` sees a settlement document of `issuer` to `recipient` on a project
+/// whose fund `fund_owner` owns: admins, the two parties, and the fund's owner. Nobody else,
+/// whatever else they see of the project: a commissioner never sees another payer's invoice.
+pub fn sees_document(
+    principal: &Principal,
+    (issuer, recipient): (&str, &str),
+    fund_owner: Option<&str>,
+) -> bool {
+    let org = principal.org();
+    principal.is_admin() || issuer == org || recipient == org || fund_owner == Some(org)
+}
+
+/// Who may move a settlement document on, by the move: issue it (its issuer alone), record a
+/// payment (its recipient, or an admin), void it or record a refund (its issuer, or an
+/// admin), set a credit note off (either party, or an admin).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DocumentParty {
+    Issuer,
+    IssuerOrAdmin,
+    RecipientOrAdmin,
+    EitherOrAdmin,
+}
+
+impl DocumentParty {
+    /// Refuses `principal` unless it is this party to a document of `issuer` to `recipient`.
+    pub fn check(
+        self,
+        principal: &Principal,
+        (issuer, recipient): (&str, &str),
+    ) -> Result<(), Denied> {
+        let admin = principal.is_admin();
+        let (allowed, who) = match self {
+            DocumentParty::Issuer => (principal.acts_for(issuer), "its issuer"),
+            DocumentParty::IssuerOrAdmin => (
+                admin || principal.acts_for(issuer),
+                "its issuer or an admin",
+            ),
+            DocumentParty::RecipientOrAdmin => (
+                admin || principal.acts_for(recipient),
+                "its recipient or an admin",
+            ),
+            DocumentParty::EitherOrAdmin => (
+                admin || principal.acts_for(issuer) || principal.acts_for(recipient),
+                "its issuer, its recipient or an admin",
+            ),
+        };
+        if allowed {
+            Ok(())
+        } else {
+            Err(Denied(format!("only {who} may do this to the document")))
+        }
+    }
+}
+
+/// Who may create a fund owned by `owner_organisation_id`, among those whose role may create
+/// funds at all (admins and fund managers): a fund manager only for its own organisation.
+pub fn may_create_fund(principal: &Principal, owner_organisation_id: &str) -> Result<(), Denied> {
+    if principal.role == Role::FundManager && !principal.acts_for(owner_organisation_id) {
+        return Err(Denied(
+            "a fund manager may create funds only for its own organisation".into(),
+        ));
+    }
+    Ok(())
+}
+
+/// Who may create `input`, among those whose role may create projects at all (admins and fund
+/// managers): a fund manager commits only its own organisation's money. A project in a fund
+/// must be in a fund its organisation owns (a fund that does not exist is left to validation
+/// to report); a project without one must have its organisation among the payers; and every
+/// fund a payer tops up from must be its organisation's too.
+pub fn may_create_project(
+    principal: &Principal,
+    input: &NewProject,
+    facts: &ProjectFacts,
+) -> Result<(), Denied> {
+    if principal.role != Role::FundManager {
+        return Ok(());
+    }
+    let org = principal.org();
+    let allowed = match (&input.fund_id, &facts.fund) {
+        (Some(_), Some(fund)) => fund.owner_organisation_id == org,
+        (Some(_), None) => true,
+        (None, _) => input.payers.iter().any(|p| p.organisation_id == org),
+    };
+    let others_fund = input
+        .fund_id
+        .iter()
+        .chain(input.payers.iter().filter_map(|p| p.fund_id.as_ref()))
+        .filter_map(|id| facts.funds.get(id))
+        .any(|fund| fund.owner_organisation_id != org);
+    if !allowed || others_fund {
+        return Err(Denied(
+            "a fund manager may commit only its own organisation's funds".into(),
+        ));
+    }
+    Ok(())
+}
+
 /// Who accepts or declines a payer's commitment: an admin, or the payer's own people who
 /// commit its money (its commissioners; a central fund's fund managers).
 pub fn may_decide_commitment(principal: &Principal, payer_organisation_id: &str) -> bool {
@@ -259,6 +376,10 @@ pub fn may_decide_commitment(principal: &Principal, payer_organisation_id: &str)
         || (matches!(principal.role, Role::Commissioner | Role::FundManager)
             && principal.acts_for(payer_organisation_id))
 }
+
+/// The roles that may decide claims at all (verify, reject, revoke); [`decider`] says which
+/// of them may on a given project.
+pub const CLAIM_DECIDERS: &[Role] = &[Role::Validator, Role::Commissioner, Role::Admin];
 
 /// The capacity in which `principal` may decide the project's claims, if any.
 pub fn decider(principal: &Principal, project: &ProjectParties) -> Result<Decider, Denied> {

@@ -1,9 +1,12 @@
 //! A fund manager's view ahead of the budget: how close each cap is, when it will bind at
-//! the pace of the last four quarters, and what a payment plan may hold. Pure: the caller
-//! brings the amounts.
+//! the pace of the last four quarters, and what a payment plan may hold (a plan as requested,
+//! read and checked). Pure: the caller brings the amounts.
 
 use chrono::NaiveDate;
+use serde::Deserialize;
+use utoipa::ToSchema;
 
+use super::money::MoneyJson;
 use super::period::Period;
 use super::registry::SettlementFrequency;
 use super::FieldError;
@@ -215,5 +218,69 @@ mod tests {
             plan_problems(&[(q("2021-Q1"), 70_001)], &capped, money).len(),
             1
         );
+    }
+}
+
+/// One quarter of a payment plan.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"quarter": "2026-Q3", "planned": {"amount": "36000.00", "currency": "GBP"}}))]
+pub struct PlannedQuarter {
+    /// The quarter, such as `2026-Q3`; each once in a plan.
+    #[schema(example = "2026-Q3")]
+    pub quarter: String,
+    /// Outcome payments expected in the quarter, in the project's currency; not negative.
+    pub planned: MoneyJson,
+}
+
+/// A project's whole payment plan.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"quarters": [
+    {"quarter": "2026-Q2", "planned": {"amount": "12000.00", "currency": "GBP"}},
+    {"quarter": "2026-Q3", "planned": {"amount": "36000.00", "currency": "GBP"}},
+    {"quarter": "2026-Q4", "planned": {"amount": "54000.00", "currency": "GBP"}},
+    {"quarter": "2027-Q1", "planned": {"amount": "60000.00", "currency": "GBP"}}
+]}))]
+pub struct PaymentPlanRequest {
+    /// The whole plan: it replaces the one before. At most 200 quarters, each once.
+    pub quarters: Vec<PlannedQuarter>,
+}
+
+/// The plan's quarters and planned amounts in the project's currency, or every field at fault.
+pub fn parse_plan(
+    request: &PaymentPlanRequest,
+    currency: &str,
+) -> Result<Vec<(Period, i64)>, Vec<FieldError>> {
+    let mut errors = Vec::new();
+    let mut quarters: Vec<(Period, i64)> = Vec::new();
+    for (i, q) in request.quarters.iter().enumerate() {
+        let field = |name: &str| format!("quarters[{i}].{name}");
+        let period =
+            Period::parse(&q.quarter).filter(|p| p.frequency() == SettlementFrequency::Quarterly);
+        match (period, q.planned.to_money(&field("planned"))) {
+            (None, _) => errors.push(FieldError::new(
+                field("quarter"),
+                "is not a quarter such as 2021-Q1",
+            )),
+            (_, Err(e)) => errors.push(e),
+            (Some(_), Ok(m)) if m.currency.code() != currency => errors.push(FieldError::new(
+                field("planned.currency"),
+                format!("the project pays in {currency}"),
+            )),
+            (Some(_), Ok(m)) if m.minor < 0 => errors.push(FieldError::new(
+                field("planned.amount"),
+                "a plan is not negative",
+            )),
+            (Some(p), Ok(_)) if quarters.iter().any(|(q, _)| *q == p) => {
+                errors.push(FieldError::new(field("quarter"), "is planned twice"))
+            }
+            (Some(p), Ok(m)) => quarters.push((p, m.minor)),
+        }
+    }
+    if errors.is_empty() {
+        Ok(quarters)
+    } else {
+        Err(errors)
     }
 }

@@ -3,8 +3,11 @@
 //! shows a project, its claims or its money goes through here.
 
 use crate::db::models::{Project, ProjectRecord, SettlementDocument};
-use crate::db::{queries, DbConn};
-use crate::domain::access::{money_scope, sees_project, MoneyScope, Principal, ProjectParties};
+use crate::db::queries::{self, ProjectScope};
+use crate::db::DbConn;
+use crate::domain::access::{
+    money_scope, sees_document, sees_project, MoneyScope, Principal, ProjectParties, Role,
+};
 use crate::domain::registry::SettlementRoute;
 use crate::services::stored_terms::{
     check_payer_labels, check_project_labels, check_stored_labels, CorruptTerms,
@@ -149,21 +152,6 @@ pub fn load_access(
     Ok(access)
 }
 
-/// Who sees a settlement document: an admin; its issuer and its recipient; the organisation
-/// owning its project's fund. Nobody else, whatever else they see of the project: a
-/// commissioner never sees another payer's invoice.
-pub fn sees_document(
-    principal: &Principal,
-    document: &SettlementDocument,
-    fund_owner: Option<&str>,
-) -> bool {
-    let org = principal.organisation_id.as_deref().unwrap_or("");
-    principal.is_admin()
-        || document.issuer_organisation_id == org
-        || document.recipient_organisation_id == org
-        || fund_owner == Some(org)
-}
-
 /// Loads a document the caller may see; not found for one it may not, so that its existence
 /// is not revealed either.
 pub fn load_document(
@@ -174,8 +162,24 @@ pub fn load_document(
     let not_found = || AccessError::NoDocument(id.to_owned());
     let document = queries::get_document(conn, id)?.ok_or_else(not_found)?;
     let fund_owner = queries::project_fund_owner(conn, &document.project_id)?;
-    if !sees_document(principal, &document, fund_owner.as_deref()) {
+    let parties = (
+        document.issuer_organisation_id.as_str(),
+        document.recipient_organisation_id.as_str(),
+    );
+    if !sees_document(principal, parties, fund_owner.as_deref()) {
         return Err(not_found());
     }
     Ok(document)
+}
+
+/// Which projects a caller may see: [`sees_project`] as a query.
+pub fn project_scope(principal: &Principal) -> ProjectScope {
+    let org = principal.organisation_id.clone().unwrap_or_default();
+    match principal.role {
+        Role::Admin => ProjectScope::All,
+        Role::FundManager => ProjectScope::FundOwner(org),
+        Role::Commissioner => ProjectScope::Payer(org),
+        Role::Provider => ProjectScope::Provider(org),
+        Role::Validator => ProjectScope::Validator(org),
+    }
 }

@@ -9,13 +9,13 @@ use diesel::prelude::*;
 use crate::db::models::{CommitmentEvent, ProjectPayer, ProjectRecord};
 use crate::db::queries::{self, insert_rows, new_id};
 use crate::db::schema::{commitment_events, project_payers};
-use crate::db::DbConn;
+use crate::db::{write_tx, DbConn};
 use crate::domain::access::{may_decide_commitment, Principal};
 use crate::domain::commitment::{CommitmentStatus, Creator, Decision};
 use crate::domain::money::MoneyJson;
 use crate::domain::registry::ProjectPlan;
 use crate::notify::{self, messages};
-use crate::services::access::load_visible;
+use crate::services::access::{load_visible, VisibleProject};
 use crate::services::claims::rules::lock_project;
 use crate::services::error::ServiceError;
 
@@ -71,9 +71,43 @@ pub fn create_project(
     Ok(id)
 }
 
-/// A payer's answer to its proposed commitment, by its own commissioners or fund managers or
-/// an admin. Taken under the project's lock, so that a verification waits for it.
+/// A project's commitments as one caller may see them: the project, and every step of its
+/// payers' commitments, oldest first.
+#[derive(Debug)]
+pub struct ProjectCommitments {
+    pub project: VisibleProject,
+    pub events: Vec<CommitmentEvent>,
+}
+
+/// The commitments of a project `principal` may see (any other is not found).
+pub fn of_project(
+    conn: &mut DbConn,
+    principal: &Principal,
+    project_id: &str,
+) -> Result<ProjectCommitments, ServiceError> {
+    let project = load_visible(conn, principal, project_id)?;
+    let events = history(conn, project_id)?;
+    Ok(ProjectCommitments { project, events })
+}
+
+/// The use case "accept or decline a commitment": a payer's answer to its proposed
+/// commitment, by its own commissioners or fund managers or an admin, in its own transaction
+/// under the project's lock (so that a verification waits for it); answers the project's
+/// commitments as they then stand.
 pub fn decide(
+    conn: &mut DbConn,
+    by: &Acting,
+    project_id: &str,
+    payer_id: &str,
+    decision: &Decision,
+) -> Result<ProjectCommitments, ServiceError> {
+    write_tx(conn, |conn| {
+        record_decision(conn, by, project_id, payer_id, decision)?;
+        of_project(conn, by.principal, project_id)
+    })
+}
+
+fn record_decision(
     conn: &mut DbConn,
     by: &Acting,
     project_id: &str,
@@ -121,7 +155,7 @@ pub fn decide(
 }
 
 /// Every step of the project's commitments, oldest first.
-pub fn history(conn: &mut DbConn, project_id: &str) -> Result<Vec<CommitmentEvent>, ServiceError> {
+fn history(conn: &mut DbConn, project_id: &str) -> Result<Vec<CommitmentEvent>, ServiceError> {
     Ok(commitment_events::table
         .filter(commitment_events::project_id.eq(project_id))
         .order((commitment_events::decided_at, commitment_events::id))

@@ -13,8 +13,8 @@ use crate::db::queries::{self, new_id};
 use crate::db::schema::{
     funds, organisation_billing_emails, organisations, projects, registry_changes,
 };
-use crate::db::DbConn;
-use crate::domain::access::{Principal, Role};
+use crate::db::{write_tx, DbConn};
+use crate::domain::access::{admin_or_own, keeps_record, Principal};
 use crate::domain::corrections::{FundCorrection, OrganisationCorrection, ProjectCorrection};
 use crate::services::access::load_visible;
 use crate::services::error::ServiceError;
@@ -65,7 +65,7 @@ impl Corrector<'_> {
 
 /// Corrects an organisation (admins only). A field given as it already is changes nothing and
 /// is not recorded.
-pub fn correct_organisation(
+fn correct_organisation(
     conn: &mut DbConn,
     by: &Corrector,
     id: &str,
@@ -128,7 +128,7 @@ pub fn correct_organisation(
 }
 
 /// Corrects a fund (an admin, or a fund manager of its owner).
-pub fn correct_fund(
+fn correct_fund(
     conn: &mut DbConn,
     by: &Corrector,
     id: &str,
@@ -137,7 +137,7 @@ pub fn correct_fund(
     lock_row_for_update(conn, LockableTable::Funds, id)?;
     let fund = queries::get_fund(conn, id)?
         .ok_or_else(|| ServiceError::NotFound(format!("no fund {id}")))?;
-    if !keeps(by.principal, Some(&fund.owner_organisation_id)) {
+    if !keeps_record(by.principal, Some(&fund.owner_organisation_id)) {
         return Err(ServiceError::Forbidden(
             "only an admin or the fund's own managers correct it".into(),
         ));
@@ -154,7 +154,7 @@ pub fn correct_fund(
 
 /// Corrects a project (an admin, or a fund manager of the organisation owning its fund); a
 /// project the caller cannot see is not found.
-pub fn correct_project(
+fn correct_project(
     conn: &mut DbConn,
     by: &Corrector,
     id: &str,
@@ -162,7 +162,7 @@ pub fn correct_project(
 ) -> Result<(), ServiceError> {
     lock_row_for_update(conn, LockableTable::Projects, id)?;
     let visible = load_visible(conn, by.principal, id)?;
-    if !keeps(by.principal, visible.fund_owner.as_deref()) {
+    if !keeps_record(by.principal, visible.fund_owner.as_deref()) {
         return Err(ServiceError::Forbidden(
             "only an admin or the managers of the project's fund correct it".into(),
         ));
@@ -190,13 +190,6 @@ fn lowercase_set(emails: &[String]) -> std::collections::BTreeSet<String> {
     emails.iter().map(|e| e.to_lowercase()).collect()
 }
 
-/// Whether `principal` keeps a record owned by `owner`: an admin, or a fund manager acting for
-/// the owner.
-fn keeps(principal: &Principal, owner: Option<&str>) -> bool {
-    principal.is_admin()
-        || (principal.role == Role::FundManager && owner.is_some_and(|o| principal.acts_for(o)))
-}
-
 fn record_changes(conn: &mut DbConn, changes: &[RegistryChange]) -> Result<(), ServiceError> {
     for change in changes {
         diesel::insert_into(registry_changes::table)
@@ -204,6 +197,41 @@ fn record_changes(conn: &mut DbConn, changes: &[RegistryChange]) -> Result<(), S
             .execute(conn)?;
     }
     Ok(())
+}
+
+/// A correction to one registry record, as its request gave it.
+#[derive(Debug, Clone)]
+pub enum Correction {
+    Organisation(OrganisationCorrection),
+    Fund(FundCorrection),
+    Project(ProjectCorrection),
+}
+
+/// The use case "correct a registry record": `by` corrects record `id`, in its own
+/// transaction, and sees the record's corrections as they then stand.
+pub fn correct(
+    conn: &mut DbConn,
+    by: &Corrector,
+    id: &str,
+    correction: Correction,
+) -> Result<Vec<RegistryChange>, ServiceError> {
+    write_tx(conn, |conn| {
+        let record = match correction {
+            Correction::Organisation(c) => {
+                correct_organisation(conn, by, id, c)?;
+                Record::Organisation(id.to_owned())
+            }
+            Correction::Fund(c) => {
+                correct_fund(conn, by, id, c)?;
+                Record::Fund(id.to_owned())
+            }
+            Correction::Project(c) => {
+                correct_project(conn, by, id, c)?;
+                Record::Project(id.to_owned())
+            }
+        };
+        history(conn, by.principal, &record)
+    })
 }
 
 /// A registry record that may be corrected, by id.
@@ -227,7 +255,7 @@ pub fn history(
         Record::Organisation(id) => {
             queries::get_organisation(conn, id)?
                 .ok_or_else(|| ServiceError::NotFound(format!("no organisation {id}")))?;
-            if !(principal.is_admin() || principal.acts_for(id)) {
+            if !admin_or_own(principal, id) {
                 return Err(forbidden());
             }
             id
@@ -235,14 +263,14 @@ pub fn history(
         Record::Fund(id) => {
             let fund = queries::get_fund(conn, id)?
                 .ok_or_else(|| ServiceError::NotFound(format!("no fund {id}")))?;
-            if !keeps(principal, Some(&fund.owner_organisation_id)) {
+            if !keeps_record(principal, Some(&fund.owner_organisation_id)) {
                 return Err(forbidden());
             }
             id
         }
         Record::Project(id) => {
             let visible = load_visible(conn, principal, id)?;
-            if !keeps(principal, visible.fund_owner.as_deref()) {
+            if !keeps_record(principal, visible.fund_owner.as_deref()) {
                 return Err(forbidden());
             }
             id

@@ -23,6 +23,9 @@ pub enum ServiceError {
     /// time, a PostgreSQL serialization failure or deadlock); retrying as it is may succeed.
     #[error("{0}")]
     Busy(String),
+    /// A claim the rules refuse to store or to price (422), with every reason.
+    #[error("claim refused: {}", .0.iter().map(|r| r.code.as_str()).collect::<Vec<_>>().join(", "))]
+    ClaimRefused(Vec<crate::domain::claims::Reason>),
     /// An all-or-nothing bulk file with a bad row: nothing is stored; the report says which.
     #[error("{} of {} rows break the rules", .0.rejected, .0.rows)]
     BulkRejected(Box<crate::domain::claim_reports::BulkReport>),

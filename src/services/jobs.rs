@@ -16,9 +16,11 @@ use crate::db::models::Job;
 use crate::db::queries::new_id;
 use crate::db::schema::jobs;
 use crate::db::{write_tx, DbConn, Pool};
-use crate::domain::access::{Principal, Role};
+use crate::domain::access::{decider, Principal, Role};
 use crate::domain::claim_reports::{BulkMode, FileRow};
+use crate::services::access::load_visible;
 use crate::services::claims::bulk::{self, VerifyTarget};
+use crate::services::claims::rules::{project_for_provider, require_agreed};
 use crate::services::error::ServiceError;
 
 /// How long a worker holds a job before another may take it (the process that took it is
@@ -80,6 +82,46 @@ impl JobInput {
             JobInput::VerifyClaims { .. } => "verify_claims",
         }
     }
+}
+
+/// The use case "verify many claims later": refused at once, as the request itself would be,
+/// if the caller may not decide the project's claims or the project is not agreed; otherwise
+/// queued, in its own transaction, for a worker to run as [`bulk::verify_claims`].
+pub fn queue_verification(
+    conn: &mut DbConn,
+    who: &Principal,
+    project_id: &str,
+    target: VerifyTarget,
+    rows: usize,
+    at: NaiveDateTime,
+) -> Result<Job, ServiceError> {
+    write_tx(conn, |conn| {
+        let project = load_visible(conn, who, project_id)?;
+        decider(who, &project.parties())?;
+        require_agreed(&project.record)?;
+        let input = JobInput::VerifyClaims { target };
+        enqueue(conn, who, project_id, &input, rows, at)
+    })
+}
+
+/// The use case "submit a file later": the project's provider's file, its participants
+/// already pseudonymised, queued for a worker to run as [`bulk::submit_file`]. It runs in the
+/// caller's write transaction, which a retried request shares (see
+/// [`crate::services::idempotency`]).
+pub fn queue_submission(
+    conn: &mut DbConn,
+    who: &Principal,
+    project_id: &str,
+    mode: BulkMode,
+    rows: Vec<FileRow>,
+    at: NaiveDateTime,
+) -> Result<Job, ServiceError> {
+    project_for_provider(conn, who, project_id)?;
+    let total = rows.len();
+    let input = JobInput::SubmitClaims { mode, rows };
+    let job = enqueue(conn, who, project_id, &input, total, at)?;
+    tracing::info!(job_id = %job.id, rows = total, "bulk claims queued as a job");
+    Ok(job)
 }
 
 /// Stores a job for `who` on `project_id`, queued; `rows` is how many rows it works on.
@@ -161,8 +203,13 @@ impl RunningJobs {
 
 /// Takes the oldest job that is queued, or whose lease ran out, for this worker until
 /// `now + LEASE`; a job out of attempts is failed instead. One statement per candidate, so that
-/// two workers never take the same job.
+/// two workers never take the same job. In its own write transaction: on SQLite it waits its
+/// turn behind the process's other writers.
 pub fn take_next(conn: &mut DbConn, now: NaiveDateTime) -> Result<Option<Job>, ServiceError> {
+    write_tx(conn, |conn| take_next_in(conn, now))
+}
+
+fn take_next_in(conn: &mut DbConn, now: NaiveDateTime) -> Result<Option<Job>, ServiceError> {
     let queued = JobState::Queued.as_str();
     let running = JobState::Running.as_str();
     let candidates: Vec<Job> = jobs::table

@@ -7,15 +7,22 @@ use std::collections::HashMap;
 use chrono::{NaiveDate, NaiveDateTime};
 use diesel::prelude::*;
 
-use crate::db::models::{Fund, PaymentPlanQuarter, ProjectRecord};
+use crate::db::models::{Fund, PaymentPlanQuarter, ProjectPayer, ProjectRecord};
 use crate::db::queries::insert_rows;
 use crate::db::schema::{payment_plans, project_payers, projects};
-use crate::db::{backend_specific, queries, totals, DbConn};
+use crate::db::{backend_specific, queries, totals, write_tx, DbConn};
+use crate::domain::access::{admin_or_own, keeps_record, Principal};
 use crate::domain::ledger::{payer_account, unfunded_account};
+use crate::domain::money::MoneyJson;
 use crate::domain::period::Period;
-use crate::domain::position::{cap_warning, projected_binding_quarter, CapWarning};
+use crate::domain::position::{
+    cap_warning, parse_plan, plan_problems, projected_binding_quarter, CapWarning,
+    PaymentPlanRequest, PlanLimits,
+};
 use crate::domain::registry::SettlementFrequency;
 use crate::domain::settlement::DocumentStatus;
+use crate::services::access::{load_visible, VisibleProject};
+use crate::services::claims::rules::lock_project;
 use crate::services::error::ServiceError;
 
 /// Invoiced and paid on a project, to one organisation or by it: issued and paid documents,
@@ -78,9 +85,90 @@ impl FundPosition {
     }
 }
 
+/// The use case "a fund's position": for its own managers and admins only (a fund that does
+/// not exist is not found), as it stands on `today`.
+pub fn fund_position(
+    conn: &mut DbConn,
+    principal: &Principal,
+    fund_id: &str,
+    today: NaiveDate,
+) -> Result<FundPosition, ServiceError> {
+    let fund = queries::get_fund(conn, fund_id)?
+        .ok_or_else(|| ServiceError::NotFound("no such fund".into()))?;
+    if !admin_or_own(principal, &fund.owner_organisation_id) {
+        return Err(ServiceError::Forbidden(
+            "only the fund's own managers see its position".into(),
+        ));
+    }
+    position_of(conn, fund, today)
+}
+
+/// The use case "a project's payment plan": for those who keep it (see [`plan_keepers_project`]),
+/// with the project's currency.
+pub fn payment_plan(
+    conn: &mut DbConn,
+    principal: &Principal,
+    project_id: &str,
+) -> Result<(String, Vec<(Period, i64)>), ServiceError> {
+    let project = plan_keepers_project(conn, principal, project_id)?;
+    let quarters = stored_plan(conn, project_id)?;
+    Ok((project.record.project.currency, quarters))
+}
+
+/// The use case "set a project's payment plan": those who keep it replace the whole plan, in
+/// its own transaction under the project's lock, if every quarter is valid (see
+/// [`parse_plan`]) and the whole fits the project's quarters and what it may pay at most
+/// (see [`plan_problems`]); otherwise every field at fault is reported and nothing changes.
+pub fn set_payment_plan(
+    conn: &mut DbConn,
+    principal: &Principal,
+    project_id: &str,
+    request: &PaymentPlanRequest,
+) -> Result<(), ServiceError> {
+    write_tx(conn, |conn| {
+        lock_project(conn, project_id)?;
+        let project = plan_keepers_project(conn, principal, project_id)?;
+        let record = &project.record;
+        let currency = &record.project.currency;
+        let quarters = parse_plan(request, currency).map_err(ServiceError::Invalid)?;
+        let limits = PlanLimits {
+            service_start: record.project.service_start,
+            service_end: record.project.service_end,
+            commitments: record
+                .payers
+                .iter()
+                .map(|p| p.payer.max_commitment_minor)
+                .collect(),
+            contract_cap: record.project.max_outcome_payment_minor,
+        };
+        let money = |minor: i64| MoneyJson::from_minor(minor, currency).to_string();
+        let problems = plan_problems(&quarters, &limits, money);
+        if !problems.is_empty() {
+            return Err(ServiceError::Invalid(problems));
+        }
+        store_plan(conn, project_id, &quarters)
+    })
+}
+
+/// The project, if `principal` keeps its payment plan: an admin, or a fund manager of the
+/// organisation that owns the project's fund.
+fn plan_keepers_project(
+    conn: &mut DbConn,
+    principal: &Principal,
+    project_id: &str,
+) -> Result<VisibleProject, ServiceError> {
+    let project = load_visible(conn, principal, project_id)?;
+    if !keeps_record(principal, project.fund_owner.as_deref()) {
+        return Err(ServiceError::Forbidden(
+            "only the managers of the project's fund keep its payment plan".into(),
+        ));
+    }
+    Ok(project)
+}
+
 /// The position of `fund` today. A project the fund tops up shows every payer if it is the
 /// project's own fund, and only this fund's payers if it is a second central fund on it.
-pub fn fund_position(
+fn position_of(
     conn: &mut DbConn,
     fund: Fund,
     today: NaiveDate,
@@ -131,64 +219,18 @@ fn project_position(
     let billed = billed_by_payer(conn, &p.id)?;
     let quarterly = quarterly_allocations(conn, &p.id)?;
     let current = Period::containing(today, SettlementFrequency::Quarterly);
-    let trailing: Vec<String> = {
-        let mut q = current;
-        let mut before = Vec::new();
-        // The four complete quarters before this one.
-        for _ in 0..4 {
-            q = previous_quarter(q);
-            before.push(q.to_string());
-        }
-        before
-    };
-    let trailing_sum = |payer: Option<&str>| -> i64 {
-        quarterly
-            .iter()
-            .filter(|((who, quarter), _)| {
-                payer.is_none_or(|p| p == who) && trailing.contains(quarter)
-            })
-            .map(|(_, amount)| *amount)
-            .sum()
-    };
+    let trailing = Trailing::before(current, &quarterly);
     // A declined project is never paid: none of its payers commits anything.
     let declined = agreement(record.payers.iter().map(|r| {
         CommitmentStatus::from_db(&r.payer.commitment).unwrap_or(CommitmentStatus::Proposed)
     })) == Agreement::Declined;
-    let payers: Vec<PayerPosition> = record
-        .payers
-        .iter()
+    let payers: Vec<PayerPosition> = (record.payers.iter())
         .map(|r| {
-            let payer = &r.payer;
-            let allocated = running.get(&payer_account(&payer.id)).copied().unwrap_or(0);
-            let commitment =
-                CommitmentStatus::from_db(&payer.commitment).unwrap_or(CommitmentStatus::Proposed);
-            PayerPosition {
-                commitment,
-                payer_id: payer.id.clone(),
-                organisation_id: payer.organisation_id.clone(),
-                role: payer.role.clone(),
-                fund_id: payer.fund_id.clone(),
-                committed_minor: if declined {
-                    0
-                } else {
-                    payer.max_commitment_minor
-                },
-                allocated_minor: allocated,
-                shortfall_minor: running
-                    .get(&unfunded_account(&payer.id))
-                    .copied()
-                    .unwrap_or(0),
-                billed: billed
-                    .get(&payer.organisation_id)
-                    .copied()
-                    .unwrap_or_default(),
-                warning: cap_warning(allocated, payer.max_commitment_minor),
-                cap_binds_in: projected_binding_quarter(
-                    payer.max_commitment_minor - allocated,
-                    trailing_sum(Some(&payer.id)),
-                    current,
-                ),
-            }
+            let mut position = payer_position(&r.payer, &running, &billed, declined);
+            let headroom = r.payer.max_commitment_minor - position.allocated_minor;
+            let pace = trailing.sum(Some(&r.payer.id));
+            position.cap_binds_in = projected_binding_quarter(headroom, pace, current);
+            position
         })
         .collect();
     let paid_total: i64 = payers.iter().map(|p| p.allocated_minor).sum();
@@ -199,7 +241,7 @@ fn project_position(
         currency: p.currency.clone(),
         max_outcome_payment_minor: p.max_outcome_payment_minor,
         contract_cap_binds_in: p.max_outcome_payment_minor.and_then(|cap| {
-            projected_binding_quarter(cap - paid_total, trailing_sum(None), current)
+            projected_binding_quarter(cap - paid_total, trailing.sum(None), current)
         }),
         contract_warning: p
             .max_outcome_payment_minor
@@ -207,6 +249,72 @@ fn project_position(
         payers,
         plan,
     })
+}
+
+/// What was allocated in the four complete quarters before the current one: the pace a cap
+/// is projected to bind at.
+struct Trailing<'q> {
+    quarters: Vec<String>,
+    quarterly: &'q HashMap<(String, String), i64>,
+}
+
+impl<'q> Trailing<'q> {
+    fn before(current: Period, quarterly: &'q HashMap<(String, String), i64>) -> Trailing<'q> {
+        let mut q = current;
+        let mut quarters = Vec::new();
+        for _ in 0..4 {
+            q = previous_quarter(q);
+            quarters.push(q.to_string());
+        }
+        Trailing {
+            quarters,
+            quarterly,
+        }
+    }
+
+    /// The trailing quarters' allocations to `payer`, or to every payer.
+    fn sum(&self, payer: Option<&str>) -> i64 {
+        (self.quarterly.iter())
+            .filter(|((who, quarter), _)| {
+                payer.is_none_or(|p| p == who) && self.quarters.contains(quarter)
+            })
+            .map(|(_, amount)| *amount)
+            .sum()
+    }
+}
+
+/// One payer's position from the project's running totals and billing, its cap's binding
+/// quarter not yet projected.
+fn payer_position(
+    payer: &ProjectPayer,
+    running: &HashMap<String, i64>,
+    billed: &HashMap<String, Billed>,
+    declined: bool,
+) -> PayerPosition {
+    let allocated = running.get(&payer_account(&payer.id)).copied().unwrap_or(0);
+    PayerPosition {
+        commitment: CommitmentStatus::from_db(&payer.commitment)
+            .unwrap_or(CommitmentStatus::Proposed),
+        payer_id: payer.id.clone(),
+        organisation_id: payer.organisation_id.clone(),
+        role: payer.role.clone(),
+        fund_id: payer.fund_id.clone(),
+        committed_minor: if declined {
+            0
+        } else {
+            payer.max_commitment_minor
+        },
+        allocated_minor: allocated,
+        shortfall_minor: (running.get(&unfunded_account(&payer.id)))
+            .copied()
+            .unwrap_or(0),
+        billed: billed
+            .get(&payer.organisation_id)
+            .copied()
+            .unwrap_or_default(),
+        warning: cap_warning(allocated, payer.max_commitment_minor),
+        cap_binds_in: None,
+    }
 }
 
 /// Every quarter planned or paid in: (quarter, planned, allocated), in time order.
@@ -304,10 +412,7 @@ fn quarterly_allocations(
 }
 
 /// A project's payment plan: (quarter, planned amount) in time order.
-pub fn payment_plan(
-    conn: &mut DbConn,
-    project_id: &str,
-) -> Result<Vec<(Period, i64)>, ServiceError> {
+fn stored_plan(conn: &mut DbConn, project_id: &str) -> Result<Vec<(Period, i64)>, ServiceError> {
     let stored: Vec<PaymentPlanQuarter> = payment_plans::table
         .filter(payment_plans::project_id.eq(project_id))
         .select(PaymentPlanQuarter::as_select())
@@ -327,7 +432,7 @@ pub fn payment_plan(
 }
 
 /// Replaces a project's payment plan with `quarters` (quarter, planned amount).
-pub fn set_payment_plan(
+fn store_plan(
     conn: &mut DbConn,
     project_id: &str,
     quarters: &[(Period, i64)],

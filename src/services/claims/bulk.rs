@@ -5,29 +5,17 @@
 use chrono::NaiveDateTime;
 use serde::{Deserialize, Serialize};
 
-use super::rules::{lock_project, ProjectRules};
+use super::rules::{lock_project, project_for_provider, ProjectRules};
 use super::submit::{submit_rows, Submitter};
 use super::verify::{verify, verify_upload, Verifier};
 use crate::db::queries;
-use crate::db::DbConn;
-use crate::domain::access::{decider, may_submit, Principal, Role};
+use crate::db::{write_tx, DbConn};
+use crate::domain::access::{decider, Principal};
 use crate::domain::claim_reports::{
     BulkMode, BulkReport, BulkVerifyReport, FileRow, Progress, RowStatus,
 };
-use crate::services::access::{load_visible, VisibleProject};
+use crate::services::access::load_visible;
 use crate::services::error::ServiceError;
-
-/// The project, for its own provider only.
-pub fn project_for_provider(
-    conn: &mut DbConn,
-    principal: &Principal,
-    project_id: &str,
-) -> Result<VisibleProject, ServiceError> {
-    principal.require(&[Role::Provider])?;
-    let project = load_visible(conn, principal, project_id)?;
-    may_submit(principal, &project.parties())?;
-    Ok(project)
-}
 
 /// Checks a bulk file and stores its acceptable rows under one upload, as its provider sends
 /// it at `at`. An all-or-nothing file with a bad row is refused
@@ -122,4 +110,26 @@ pub fn verify_claims(
         refused: results.len() - verified,
         results,
     })
+}
+
+/// The use case "verify many claims now": [`verify_claims`] in its own write transaction, so
+/// that every claim is verified or none.
+pub fn verify_now(
+    conn: &mut DbConn,
+    who: &Principal,
+    project_id: &str,
+    target: &VerifyTarget,
+    at: NaiveDateTime,
+) -> Result<BulkVerifyReport, ServiceError> {
+    write_tx(conn, |conn| {
+        verify_claims(conn, who, project_id, target, at, &|_| {})
+    })
+}
+
+/// How many claims `target` names: the ids given, or the claims of the upload.
+pub fn claims_named(conn: &mut DbConn, target: &VerifyTarget) -> Result<usize, ServiceError> {
+    match target {
+        VerifyTarget::Claims(ids) => Ok(ids.len()),
+        VerifyTarget::Upload(upload) => Ok(queries::upload_claim_count(conn, upload)?),
+    }
 }

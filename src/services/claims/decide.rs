@@ -6,13 +6,15 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use super::rules::ProjectRules;
+use super::seen::{locked_claim, reread, SeenClaim};
 use super::verify::units_total;
 use super::{REJECTED, REVOKED, SUBMITTED, VERIFIED};
+use crate::clock::Clock;
 use crate::db::models::*;
 use crate::db::queries::{self, insert_rows, new_id};
 use crate::db::schema::*;
-use crate::db::DbConn;
-use crate::domain::access::{not_yours_to_decide, Decider};
+use crate::db::{write_tx, DbConn};
+use crate::domain::access::{decider, not_yours_to_decide, Decider, Principal, CLAIM_DECIDERS};
 use crate::domain::ledger::{provider_amount, ProjectAccounts};
 use crate::domain::split::{share_weights, PayerPart};
 use crate::services::error::ServiceError;
@@ -134,4 +136,40 @@ pub fn revoke(
         ))
         .execute(conn)?;
     Ok(())
+}
+
+/// What a decider does to a claim with a reason.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Decision {
+    /// Refuse a submitted claim: nothing is allocated, the provider is emailed the reason.
+    Reject,
+    /// Undo a verified claim: its allocations are reversed by new ledger entries.
+    Revoke,
+}
+
+/// The use case "reject or revoke one claim": a decider of the claim's project (one that may
+/// decide this claim) applies `decision` with `reason`, in its own transaction under the
+/// project's lock, and sees the claim as it then stands.
+pub fn decide_one(
+    conn: &mut DbConn,
+    principal: &Principal,
+    id: &str,
+    (decision, reason): (Decision, &str),
+    clock: &Clock,
+) -> Result<SeenClaim, ServiceError> {
+    principal.require(CLAIM_DECIDERS)?;
+    write_tx(conn, |conn| {
+        let (claim, project) = locked_claim(conn, principal, id)?;
+        let capacity = decider(principal, &project.parties())?;
+        let money = project.money(principal);
+        let currency = project.record.project.currency.clone();
+        let rules = ProjectRules::new(project.record, clock.today())?;
+        check_decider(&rules, capacity, &claim)?;
+        let act = match decision {
+            Decision::Reject => reject,
+            Decision::Revoke => revoke,
+        };
+        act(conn, &claim, &principal.subject, reason, clock.now())?;
+        reread(conn, &claim.id, currency, money)
+    })
 }

@@ -1,4 +1,5 @@
-//! A project's rules, read once per request, and the locks a claim use case takes.
+//! A project's rules, read once per request, the locks a claim use case takes, and the
+//! project as its provider submits to it.
 
 use std::collections::HashMap;
 
@@ -9,12 +10,14 @@ use crate::db::backend_specific::{
 };
 use crate::db::models::*;
 use crate::db::DbConn;
+use crate::domain::access::{may_submit, Principal, Role};
 use crate::domain::claims::{EligibilityWindow, OutcomeRule};
 use crate::domain::commitment::{agreement, Agreement, CommitmentStatus};
 use crate::domain::money::MoneyJson;
 use crate::domain::registry::OutcomeUnit;
 use crate::domain::shares::parse_share;
 use crate::domain::split::{phase_schedule_gap, CapPolicy, PayerShareTerms, Phases};
+use crate::services::access::{load_visible, VisibleProject};
 use crate::services::error::ServiceError;
 use crate::services::stored_terms::{check_stored_labels, CorruptTerms};
 
@@ -42,54 +45,12 @@ impl ProjectRules {
             referral_cutoff: p.referral_cutoff,
             today,
         };
-        let mut outcomes = HashMap::new();
-        for o in &record.outcomes {
-            let row = || format!("outcome {}", o.code);
-            let unit = OutcomeUnit::from_db(&o.unit)
-                .ok_or_else(|| corrupt(row(), "unit", &o.unit, "not a unit".into()))?;
-            let deadweight = match o.deadweight.as_deref() {
-                None => None,
-                Some(d) => Some(parse_share(d).map_err(|e| corrupt(row(), "deadweight", d, e))?),
-            };
-            let rule = OutcomeRule {
-                id: o.id.clone(),
-                code: o.code.clone(),
-                price_minor: o.price_minor,
-                unit,
-                max_units_per_participant: o.max_units_per_participant,
-                max_claims_per_participant: o.max_claims_per_participant,
-                exclusive_group: o.exclusive_group.clone(),
-                requires: o
-                    .requires_outcome_code
-                    .clone()
-                    .map(|code| (code, o.requires_min_days_after.unwrap_or(0))),
-                volume_cap: o.volume_cap,
-                deadweight,
-                min_age_at_start: o.min_age_at_start,
-                max_age_at_start: o.max_age_at_start,
-            };
-            outcomes.insert(o.code.clone(), rule);
-        }
-        let mut payers = Vec::with_capacity(record.payers.len());
-        for r in &record.payers {
-            let row = || format!("payer {}", r.payer.id);
-            let share = match r.payer.share.as_deref() {
-                None => None,
-                Some(s) => Some(parse_share(s).map_err(|e| corrupt(row(), "share", s, e))?),
-            };
-            let mut phases = Vec::with_capacity(r.phases.len());
-            for ph in &r.phases {
-                let share = parse_share(&ph.share)
-                    .map_err(|e| corrupt(row(), "phase share", &ph.share, e))?;
-                phases.push((ph.starts_on, ph.ends_on, share));
-            }
-            payers.push(PayerShareTerms {
-                max_commitment_minor: r.payer.max_commitment_minor,
-                share,
-                phases,
-                home_area_codes: r.home_area_codes.clone(),
-            });
-        }
+        let outcomes = (record.outcomes.iter())
+            .map(|o| Ok((o.code.clone(), outcome_rule(&p.id, o)?)))
+            .collect::<Result<HashMap<_, _>, CorruptTerms>>()?;
+        let payers = (record.payers.iter())
+            .map(|r| payer_terms(&p.id, r))
+            .collect::<Result<Vec<_>, _>>()?;
         let phases: Vec<&Phases> = payers.iter().map(|p| p.phases.as_slice()).collect();
         if let Some(gap) = phase_schedule_gap(&phases) {
             let value = gap.to_string();
@@ -139,6 +100,70 @@ pub fn lock_project(conn: &mut DbConn, project_id: &str) -> Result<(), ServiceEr
     )?)
 }
 
+/// An outcome's rule from its stored row.
+fn outcome_rule(project_id: &str, o: &OutcomeMetric) -> Result<OutcomeRule, CorruptTerms> {
+    let corrupt = |field: &'static str, value: &str, problem: &str| {
+        CorruptTerms::new(
+            project_id,
+            format!("outcome {}", o.code),
+            field,
+            value,
+            problem,
+        )
+    };
+    let unit =
+        OutcomeUnit::from_db(&o.unit).ok_or_else(|| corrupt("unit", &o.unit, "not a unit"))?;
+    let deadweight = match o.deadweight.as_deref() {
+        None => None,
+        Some(d) => Some(parse_share(d).map_err(|e| corrupt("deadweight", d, &e))?),
+    };
+    Ok(OutcomeRule {
+        id: o.id.clone(),
+        code: o.code.clone(),
+        price_minor: o.price_minor,
+        unit,
+        max_units_per_participant: o.max_units_per_participant,
+        max_claims_per_participant: o.max_claims_per_participant,
+        exclusive_group: o.exclusive_group.clone(),
+        requires: o
+            .requires_outcome_code
+            .clone()
+            .map(|code| (code, o.requires_min_days_after.unwrap_or(0))),
+        volume_cap: o.volume_cap,
+        deadweight,
+        min_age_at_start: o.min_age_at_start,
+        max_age_at_start: o.max_age_at_start,
+    })
+}
+
+/// A payer's share terms from its stored rows.
+fn payer_terms(project_id: &str, r: &PayerRecord) -> Result<PayerShareTerms, CorruptTerms> {
+    let corrupt = |field: &'static str, value: &str, problem: &str| {
+        CorruptTerms::new(
+            project_id,
+            format!("payer {}", r.payer.id),
+            field,
+            value,
+            problem,
+        )
+    };
+    let share = match r.payer.share.as_deref() {
+        None => None,
+        Some(s) => Some(parse_share(s).map_err(|e| corrupt("share", s, &e))?),
+    };
+    let mut phases = Vec::with_capacity(r.phases.len());
+    for ph in &r.phases {
+        let share = parse_share(&ph.share).map_err(|e| corrupt("phase share", &ph.share, &e))?;
+        phases.push((ph.starts_on, ph.ends_on, share));
+    }
+    Ok(PayerShareTerms {
+        max_commitment_minor: r.payer.max_commitment_minor,
+        share,
+        phases,
+        home_area_codes: r.home_area_codes.clone(),
+    })
+}
+
 /// Takes what one claim's submission must hold, and no more. A submission is checked against
 /// its participant's earlier claims and inserts one row: on PostgreSQL it locks the project
 /// for key share (submissions do not wait for each other, but verifications, settlements and
@@ -181,4 +206,16 @@ pub fn require_agreed(record: &ProjectRecord) -> Result<(), ServiceError> {
             waiting.join(", ")
         ))),
     }
+}
+
+/// The project, for its own provider only.
+pub fn project_for_provider(
+    conn: &mut DbConn,
+    principal: &Principal,
+    project_id: &str,
+) -> Result<VisibleProject, ServiceError> {
+    principal.require(&[Role::Provider])?;
+    let project = load_visible(conn, principal, project_id)?;
+    may_submit(principal, &project.parties())?;
+    Ok(project)
 }

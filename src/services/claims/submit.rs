@@ -5,17 +5,23 @@ use std::collections::HashMap;
 use chrono::{NaiveDate, NaiveDateTime};
 use diesel::prelude::*;
 
-use super::rules::ProjectRules;
+use super::rules::{lock_for_submission, project_for_provider, ProjectRules};
+use super::seen::{seen_with, SeenClaim};
 use super::{SUBMITTED, VERIFIED};
+use crate::clock::Clock;
 use crate::db::bulk::load_where_in;
 use crate::db::models::*;
 use crate::db::queries::{insert_rows, new_id};
 use crate::db::schema::*;
 use crate::db::DbConn;
+use crate::domain::access::Principal;
 use crate::domain::claim_reports::{
     pseudonymise_rows, BulkMode, FileRow, Progress, RowResult, RowStatus, PROGRESS_EVERY,
 };
-use crate::domain::claims::{check_eligibility, ClaimInput, OutcomeRule, PriorClaim, Reason};
+use crate::domain::claims::{
+    check_eligibility, Accepted, ClaimInput, OutcomeRule, PriorClaim, Reason,
+};
+use crate::domain::pseudonym::pseudonymise;
 use crate::domain::split::share_weights;
 use crate::services::error::ServiceError;
 
@@ -64,7 +70,6 @@ pub fn submit_rows(
     wanted.dedup();
     let mut history = load_history(conn, rules, &wanted, &[SUBMITTED, VERIFIED])?;
 
-    let now = submitter.at;
     let mut results = Vec::with_capacity(rows.len());
     let mut accepted = Vec::new();
     for (index, (row, pseudonym)) in rows.into_iter().zip(pseudonyms).enumerate() {
@@ -72,22 +77,7 @@ pub fn submit_rows(
         if row_number % PROGRESS_EVERY == 0 {
             progress(row_number);
         }
-        let checked = match (row, pseudonym) {
-            (Err(reasons), _) => Err(reasons),
-            (Ok((input, mut participant_reasons)), Some(pseudonym)) => {
-                let prior = history.get(&pseudonym).map(Vec::as_slice).unwrap_or(&[]);
-                match check_row(rules, &input, prior) {
-                    Ok(_) if !participant_reasons.is_empty() => Err(participant_reasons),
-                    Ok((rule, ok)) => Ok((input, pseudonym, rule, ok)),
-                    Err(mut more) => {
-                        participant_reasons.append(&mut more);
-                        Err(participant_reasons)
-                    }
-                }
-            }
-            (Ok(_), None) => unreachable!("every readable row was given a pseudonym"),
-        };
-        match checked {
+        match check_file_row(rules, row, pseudonym, &history) {
             Err(reasons) => results.push(RowResult {
                 row: row_number,
                 status: RowStatus::Rejected,
@@ -95,35 +85,12 @@ pub fn submit_rows(
                 reasons,
             }),
             Ok((input, pseudonym, rule, ok)) => {
-                let claim = Claim {
-                    id: new_id("clm"),
-                    project_id: project_id.to_owned(),
-                    outcome_id: rule.id.clone(),
-                    outcome_code: rule.code.clone(),
-                    participant_pseudonym: pseudonym.clone(),
-                    achieved_on: input.achieved_on,
-                    period_start: ok.period_start,
-                    quantity: ok.quantity,
-                    evidence_ref: input.evidence_ref,
-                    home_area: input.home_area,
-                    age_at_start: input.age_at_start,
-                    referred_on: input.referred_on,
-                    upload_id: upload_id.map(str::to_owned),
-                    status: SUBMITTED.to_owned(),
-                    submitted_by: submitter.subject.to_owned(),
-                    submitted_by_organisation_id: submitter.organisation_id.to_owned(),
-                    submitted_at: now,
-                    decided_by: None,
-                    decided_at: None,
-                    rejection_reason: None,
-                    revoked_by: None,
-                    revoked_at: None,
-                    revocation_reason: None,
-                    gross_minor: None,
-                    payable_minor: None,
-                    paid_units: None,
-                    entry_id: None,
-                };
+                let claim = new_claim(
+                    project_id,
+                    (input, &pseudonym, rule, ok),
+                    submitter,
+                    upload_id,
+                );
                 history.entry(pseudonym).or_default().push(PriorClaim {
                     outcome_code: rule.code.clone(),
                     exclusive_group: rule.exclusive_group.clone(),
@@ -150,34 +117,111 @@ pub fn submit_rows(
         return Ok((results, Vec::new()));
     }
     if let Some(upload_id) = upload_id {
-        let upload = BulkUpload {
-            id: upload_id.to_owned(),
-            project_id: project_id.to_owned(),
-            submitted_by: submitter.subject.to_owned(),
-            mode: match mode {
-                BulkMode::AllOrNothing => "all_or_nothing",
-                BulkMode::AcceptValid => "accept_valid",
-            }
-            .to_owned(),
-            rows_total: results.len() as i32,
-            rows_accepted: accepted.len() as i32,
-            rows_rejected: (results.len() - accepted.len()) as i32,
-            created_at: now,
-        };
-        diesel::insert_into(bulk_uploads::table)
-            .values(&upload)
-            .execute(conn)?;
+        let counts = (results.len(), accepted.len());
+        record_upload(conn, (upload_id, project_id), submitter, mode, counts)?;
     }
     insert_rows!(conn, claims::table, &accepted)?;
     progress(results.len());
     Ok((results, accepted))
 }
 
+/// The rate card's verdict on one row of a file, with the reasons its participant reference
+/// was refused (if any) first; a row that could not be read keeps its own reasons.
+#[allow(clippy::type_complexity)]
+fn check_file_row<'r>(
+    rules: &'r ProjectRules,
+    row: Result<(ClaimInput, Vec<Reason>), Vec<Reason>>,
+    pseudonym: Option<String>,
+    history: &HashMap<String, Vec<PriorClaim>>,
+) -> Result<(ClaimInput, String, &'r OutcomeRule, Accepted), Vec<Reason>> {
+    match (row, pseudonym) {
+        (Err(reasons), _) => Err(reasons),
+        (Ok((input, mut participant_reasons)), Some(pseudonym)) => {
+            let prior = history.get(&pseudonym).map(Vec::as_slice).unwrap_or(&[]);
+            match check_row(rules, &input, prior) {
+                Ok(_) if !participant_reasons.is_empty() => Err(participant_reasons),
+                Ok((rule, ok)) => Ok((input, pseudonym, rule, ok)),
+                Err(mut more) => {
+                    participant_reasons.append(&mut more);
+                    Err(participant_reasons)
+                }
+            }
+        }
+        (Ok(_), None) => unreachable!("every readable row was given a pseudonym"),
+    }
+}
+
+/// A submitted claim from a row the rate card accepted.
+fn new_claim(
+    project_id: &str,
+    (input, pseudonym, rule, ok): (ClaimInput, &str, &OutcomeRule, Accepted),
+    submitter: &Submitter,
+    upload_id: Option<&str>,
+) -> Claim {
+    Claim {
+        id: new_id("clm"),
+        project_id: project_id.to_owned(),
+        outcome_id: rule.id.clone(),
+        outcome_code: rule.code.clone(),
+        participant_pseudonym: pseudonym.to_owned(),
+        achieved_on: input.achieved_on,
+        period_start: ok.period_start,
+        quantity: ok.quantity,
+        evidence_ref: input.evidence_ref,
+        home_area: input.home_area,
+        age_at_start: input.age_at_start,
+        referred_on: input.referred_on,
+        upload_id: upload_id.map(str::to_owned),
+        status: SUBMITTED.to_owned(),
+        submitted_by: submitter.subject.to_owned(),
+        submitted_by_organisation_id: submitter.organisation_id.to_owned(),
+        submitted_at: submitter.at,
+        decided_by: None,
+        decided_at: None,
+        rejection_reason: None,
+        revoked_by: None,
+        revoked_at: None,
+        revocation_reason: None,
+        gross_minor: None,
+        payable_minor: None,
+        paid_units: None,
+        entry_id: None,
+    }
+}
+
+/// Records a bulk upload with its row counts (rows, accepted).
+fn record_upload(
+    conn: &mut DbConn,
+    (upload_id, project_id): (&str, &str),
+    submitter: &Submitter,
+    mode: BulkMode,
+    (rows, accepted): (usize, usize),
+) -> Result<(), ServiceError> {
+    let upload = BulkUpload {
+        id: upload_id.to_owned(),
+        project_id: project_id.to_owned(),
+        submitted_by: submitter.subject.to_owned(),
+        mode: match mode {
+            BulkMode::AllOrNothing => "all_or_nothing",
+            BulkMode::AcceptValid => "accept_valid",
+        }
+        .to_owned(),
+        rows_total: rows as i32,
+        rows_accepted: accepted as i32,
+        rows_rejected: (rows - accepted) as i32,
+        created_at: submitter.at,
+    };
+    diesel::insert_into(bulk_uploads::table)
+        .values(&upload)
+        .execute(conn)?;
+    Ok(())
+}
+
 fn check_row<'r>(
     rules: &'r ProjectRules,
     input: &ClaimInput,
     prior: &[PriorClaim],
-) -> Result<(&'r OutcomeRule, crate::domain::claims::Accepted), Vec<Reason>> {
+) -> Result<(&'r OutcomeRule, Accepted), Vec<Reason>> {
     let Some(rule) = rules.outcomes.get(&input.outcome_code) else {
         // The code is not echoed: in a column-shifted file it may be a participant reference.
         return Err(vec![Reason::new(
@@ -290,4 +334,40 @@ pub(super) fn load_history_with_paid(
         );
     }
     Ok(history)
+}
+
+/// The use case "submit one claim": the project's provider submits `input`, checked against
+/// the rate card and the participant's earlier claims, and sees the claim as stored. A claim
+/// the rules refuse is [`ServiceError::ClaimRefused`] with every reason, and nothing is stored.
+/// It runs in the caller's write transaction, which a retried request shares (see
+/// [`crate::services::idempotency`]).
+pub fn submit_one(
+    conn: &mut DbConn,
+    principal: &Principal,
+    project_id: &str,
+    input: ClaimInput,
+    pseudonym_key: &[u8],
+    clock: &Clock,
+) -> Result<SeenClaim, ServiceError> {
+    let pseudonym = pseudonymise(pseudonym_key, project_id, &input.participant_ref);
+    lock_for_submission(conn, project_id, &pseudonym)?;
+    let project = project_for_provider(conn, principal, project_id)?;
+    let money = project.money(principal);
+    let currency = project.record.project.currency.clone();
+    let rules = ProjectRules::new(project.record, clock.today())?;
+    let submitter = Submitter {
+        subject: &principal.subject,
+        organisation_id: principal.organisation_id.as_deref().unwrap_or(""),
+        at: clock.now(),
+    };
+    let rows = vec![Ok(input)];
+    let mode = BulkMode::AllOrNothing;
+    let (mut results, mut stored) =
+        submit(conn, &rules, &submitter, rows, mode, pseudonym_key, None)?;
+    match stored.pop() {
+        Some(claim) => seen_with(conn, claim, currency, money),
+        None => Err(ServiceError::ClaimRefused(
+            results.pop().map(|r| r.reasons).unwrap_or_default(),
+        )),
+    }
 }

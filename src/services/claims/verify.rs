@@ -6,15 +6,17 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use super::rules::ProjectRules;
+use super::seen::{locked_claim, reread, SeenClaim};
 use super::submit::{load_history_with_paid, History, ParticipantHistory};
 use super::{SUBMITTED, VERIFIED};
+use crate::clock::Clock;
 use crate::db::backend_specific::{mark_claims_verified, VerifiedClaim};
 use crate::db::bulk::load_where_in;
 use crate::db::models::*;
 use crate::db::queries::{self, insert_rows, new_id};
 use crate::db::schema::*;
-use crate::db::DbConn;
-use crate::domain::access::{not_yours_to_decide, Decider};
+use crate::db::{write_tx, DbConn};
+use crate::domain::access::{decider, not_yours_to_decide, Decider, Principal, CLAIM_DECIDERS};
 use crate::domain::claim_reports::{Progress, VerifyResult, PROGRESS_EVERY};
 use crate::domain::claims::{
     prerequisite_met, price_claim, OutcomeRule, PaidSoFar, Pricing, PriorClaim, Reason,
@@ -461,5 +463,52 @@ impl<'r> Batch<'r> {
             "verification batch written"
         );
         Ok(())
+    }
+}
+
+/// The use case "verify one claim": a decider of the claim's project verifies it, in its own
+/// transaction under the project's lock, and sees it as it then stands. A claim the rules
+/// refuse is an error: a decider that may not decide it is forbidden, a price out of the
+/// ledger's range is refused with its reasons, anything else (not submitted, a prerequisite
+/// not verified) is a conflict.
+pub fn verify_one(
+    conn: &mut DbConn,
+    principal: &Principal,
+    id: &str,
+    clock: &Clock,
+) -> Result<SeenClaim, ServiceError> {
+    principal.require(CLAIM_DECIDERS)?;
+    write_tx(conn, |conn| {
+        let (claim, project) = locked_claim(conn, principal, id)?;
+        let verifier = Verifier {
+            subject: &principal.subject,
+            organisation_id: principal.organisation_id.as_deref(),
+            capacity: decider(principal, &project.parties())?,
+            at: clock.now(),
+            progress: None,
+        };
+        let money = project.money(principal);
+        let currency = project.record.project.currency.clone();
+        let rules = ProjectRules::new(project.record, clock.today())?;
+        let result = verify(conn, &rules, &verifier, std::slice::from_ref(&claim.id))?
+            .pop()
+            .ok_or_else(|| ServiceError::Internal("no verification result".into()))?;
+        if !result.verified {
+            return Err(refusal(result.reasons));
+        }
+        reread(conn, &claim.id, currency, money)
+    })
+}
+
+/// The error a single verification's first reason makes.
+fn refusal(reasons: Vec<Reason>) -> ServiceError {
+    let reason = reasons
+        .into_iter()
+        .next()
+        .unwrap_or_else(|| Reason::new("refused", "not verified"));
+    match reason.code.as_str() {
+        SEPARATION_OF_DUTIES | NOT_YOURS_TO_DECIDE => ServiceError::Forbidden(reason.detail),
+        "amount_out_of_range" => ServiceError::ClaimRefused(vec![reason]),
+        _ => ServiceError::Conflict(reason.detail),
     }
 }

@@ -18,6 +18,7 @@ use crate::db::schema::{funds, organisations, project_payers, projects, publishe
 use crate::db::{self, queries, DbConn};
 use crate::domain::commitment::CommitmentStatus;
 use crate::domain::open_data::catalog::{self, Table, TABLES};
+use crate::domain::open_data::history::History;
 use crate::domain::open_data::publish::{publish_with, ProjectPublication, Rules, Scrutiny};
 use crate::domain::open_data::rows::{
     self, quarter_of, LedgerFacts, MetricFacts, MoneyFacts, Parts, PayerFacts, ProjectFacts,
@@ -98,16 +99,7 @@ pub fn published_rows(
     now: NaiveDateTime,
     scrutiny: Scrutiny,
 ) -> Result<(Tables, BuildReport, Additions), ServiceError> {
-    // Published, and agreed: a commitment its payer has not accepted is not public fact.
-    let unaccepted = project_payers::table
-        .filter(project_payers::project_id.eq(projects::id))
-        .filter(project_payers::commitment.ne(CommitmentStatus::Accepted.as_str()));
-    let ids: Vec<String> = projects::table
-        .filter(projects::published.eq(true))
-        .filter(diesel::dsl::not(diesel::dsl::exists(unaccepted)))
-        .order(projects::id)
-        .select(projects::id)
-        .load(conn)?;
+    let ids = published_project_ids(conn)?;
     let started = std::time::Instant::now();
     let mut ledger = ledger_facts(conn)?;
     let mut histories = history::load(conn)?;
@@ -129,23 +121,8 @@ pub fn published_rows(
         fund_ids.extend(facts.fund_ids.iter().cloned());
         let project_ledger = ledger.remove(id).unwrap_or_default();
         let history = histories.remove(id).unwrap_or_default();
-        // The auditor has checked the rows as written: a rebuild that would publish an
-        // exposed count is refused (its transaction rolls back and the previous tables stay).
-        let publishing = std::time::Instant::now();
-        let published = publish_with(&facts, &project_ledger, &history, rules, now, scrutiny);
-        let mut publication = published.map_err(|e| {
-            tracing::error!(project = %id, "open-data rebuild refused: {e}");
-            ServiceError::Internal(format!("open data for project {id} failed its audit: {e}"))
-        })?;
-        if publication.held_back {
-            tracing::warn!(project = %id, waiting = publication.waiting,
-                "open data: nothing new published for the project: the auditor finds a withheld count of its published quarters exposed under what the ledger has learnt since");
-        }
-        let seconds = publishing.elapsed().as_secs_f64();
-        if seconds >= 1.0 {
-            tracing::info!(project = %id, seconds, frozen = publication.newly_frozen.len(),
-                waiting = publication.waiting, "open data: a project took long to audit");
-        }
+        let published = (&facts, &project_ledger, &history);
+        let mut publication = audited_publication(id, published, rules, now, scrutiny)?;
         quarters_frozen += publication.newly_frozen.len();
         quarters_waiting += publication.waiting;
         let rows = std::mem::take(&mut publication.rows);
@@ -164,9 +141,71 @@ pub fn published_rows(
         publishing_seconds = (started.elapsed() - loaded).as_secs_f64(),
         "open data: the ledger's facts loaded and every project published"
     );
-    let funds = fund_rows(conn, &fund_ids)?;
-    let organisations = organisation_rows(conn, &rows::referenced_organisations(&all, &funds))?;
     let suppressed_cells = all.suppressed;
+    let tables = assemble_tables(conn, all, &fund_ids)?;
+    let report = BuildReport {
+        projects: ids.len(),
+        rows: tables
+            .iter()
+            .map(|(name, rows)| (*name, rows.len()))
+            .collect(),
+        suppressed_cells,
+        quarters_frozen,
+        quarters_waiting,
+    };
+    Ok((tables, report, additions))
+}
+
+/// The projects published, in id order: those marked published whose every payer has
+/// accepted its commitment (a commitment its payer has not accepted is not public fact).
+fn published_project_ids(conn: &mut DbConn) -> Result<Vec<String>, ServiceError> {
+    let unaccepted = project_payers::table
+        .filter(project_payers::project_id.eq(projects::id))
+        .filter(project_payers::commitment.ne(CommitmentStatus::Accepted.as_str()));
+    Ok(projects::table
+        .filter(projects::published.eq(true))
+        .filter(diesel::dsl::not(diesel::dsl::exists(unaccepted)))
+        .order(projects::id)
+        .select(projects::id)
+        .load(conn)?)
+}
+
+/// One project's publication, as the auditor passes it: a rebuild that would publish an
+/// exposed count is refused (its transaction rolls back and the previous tables stay).
+fn audited_publication(
+    id: &str,
+    (facts, ledger, history): (&ProjectFacts, &LedgerFacts, &History),
+    rules: Rules,
+    now: NaiveDateTime,
+    scrutiny: Scrutiny,
+) -> Result<ProjectPublication, ServiceError> {
+    let publishing = std::time::Instant::now();
+    let published = publish_with(facts, ledger, history, rules, now, scrutiny);
+    let publication = published.map_err(|e| {
+        tracing::error!(project = %id, "open-data rebuild refused: {e}");
+        ServiceError::Internal(format!("open data for project {id} failed its audit: {e}"))
+    })?;
+    if publication.held_back {
+        tracing::warn!(project = %id, waiting = publication.waiting,
+            "open data: nothing new published for the project: the auditor finds a withheld count of its published quarters exposed under what the ledger has learnt since");
+    }
+    let seconds = publishing.elapsed().as_secs_f64();
+    if seconds >= 1.0 {
+        tracing::info!(project = %id, seconds, frozen = publication.newly_frozen.len(),
+            waiting = publication.waiting, "open data: a project took long to audit");
+    }
+    Ok(publication)
+}
+
+/// Every table from the projects' rows and the funds and organisations they name, each in
+/// key order and checked against its declaration.
+fn assemble_tables(
+    conn: &mut DbConn,
+    all: ProjectRows,
+    fund_ids: &BTreeSet<String>,
+) -> Result<Tables, ServiceError> {
+    let funds = fund_rows(conn, fund_ids)?;
+    let organisations = organisation_rows(conn, &rows::referenced_organisations(&all, &funds))?;
     let mut tables = BTreeMap::from([
         ("funds", funds),
         ("organisations", organisations),
@@ -189,17 +228,7 @@ pub fn published_rows(
             )));
         }
     }
-    let report = BuildReport {
-        projects: ids.len(),
-        rows: tables
-            .iter()
-            .map(|(name, rows)| (*name, rows.len()))
-            .collect(),
-        suppressed_cells,
-        quarters_frozen,
-        quarters_waiting,
-    };
-    Ok((tables, report, additions))
+    Ok(tables)
 }
 
 fn project_facts(
