@@ -151,122 +151,19 @@ fn var(name: &str) -> Option<String> {
 impl Config {
     pub fn from_env() -> Result<Config, Vec<String>> {
         let mut errors = Vec::new();
-        let environment = match var("COFUND_ENV").as_deref() {
-            None | Some("development") => Environment::Development,
-            Some("production") => Environment::Production,
-            Some(other) => {
-                errors.push(format!(
-                    "COFUND_ENV must be 'development' or 'production', not '{other}'"
-                ));
-                Environment::Development
-            }
-        };
+        let environment = environment_from_env(&mut errors);
         let database = DatabaseUrl::parse(var("DATABASE_URL").as_deref());
-        let bind = var("COFUND_BIND").unwrap_or_else(|| "127.0.0.1:8080".to_owned());
-        if bind.parse::<std::net::SocketAddr>().is_err() {
-            errors.push(format!(
-                "COFUND_BIND must be an address such as 127.0.0.1:8080, not '{bind}'"
-            ));
-        }
-
-        let metrics_bind = var("COFUND_METRICS_BIND");
-        if let Some(address) = &metrics_bind {
-            if address.parse::<std::net::SocketAddr>().is_err() {
-                errors.push(format!(
-                    "COFUND_METRICS_BIND must be an address such as 127.0.0.1:9090, not '{address}'"
-                ));
-            }
-        }
-        let secret = secret_from("COFUND_JWT_SECRET", "COFUND_JWT_SECRET_FILE", &mut errors);
-        let public_key = var("COFUND_JWT_PUBLIC_KEY_FILE").and_then(|path| {
-            std::fs::read(&path)
-                .map_err(|e| errors.push(format!("COFUND_JWT_PUBLIC_KEY_FILE {path}: {e}")))
-                .ok()
-        });
-        let issuer = var("COFUND_JWT_ISSUER");
-        let audience = var("COFUND_JWT_AUDIENCE");
-        if public_key.as_deref().is_some_and(holds_a_private_key) {
-            errors.push("COFUND_JWT_PUBLIC_KEY_FILE holds a private key: give cofund the public key only (openssl rsa -in key.pem -pubout -out public.pem), and keep the private key with whoever signs the tokens".into());
-        }
-        let jwt_secret = secret.clone();
-        let jwt = match (secret, public_key) {
-            (Some(_), Some(_)) => {
-                errors.push(
-                    "set either COFUND_JWT_SECRET(_FILE) or COFUND_JWT_PUBLIC_KEY_FILE, not both"
-                        .into(),
-                );
-                None
-            }
-            (None, Some(pem)) => match DecodingKey::from_rsa_pem(&pem) {
-                Ok(key) => Some(JwtSettings {
-                    algorithm: Algorithm::RS256,
-                    decoding_key: key,
-                    encoding_key: None,
-                    issuer: issuer.clone(),
-                    audience: audience.clone(),
-                }),
-                Err(e) => {
-                    errors.push(format!(
-                        "COFUND_JWT_PUBLIC_KEY_FILE is not an RSA public key in PEM: {e}"
-                    ));
-                    None
-                }
-            },
-            (Some(secret), None) => Some(JwtSettings::hs256(
-                &secret,
-                issuer.clone(),
-                audience.clone(),
-            )),
-            (None, None) if environment == Environment::Production => {
-                errors.push("COFUND_ENV=production needs COFUND_JWT_SECRET, COFUND_JWT_SECRET_FILE or COFUND_JWT_PUBLIC_KEY_FILE; a generated development secret is refused".into());
-                None
-            }
-            (None, None) => dev_secret("jwt-secret")
-                .map_err(|e| errors.push(e))
-                .ok()
-                .map(|secret| JwtSettings::hs256(&secret, issuer.clone(), audience.clone())),
-        };
-        let pseudonym_key = match secret_from(
-            "COFUND_PSEUDONYM_KEY",
-            "COFUND_PSEUDONYM_KEY_FILE",
-            &mut errors,
-        ) {
-            Some(key) => key,
-            None if environment == Environment::Production => {
-                errors.push("COFUND_ENV=production needs COFUND_PSEUDONYM_KEY or COFUND_PSEUDONYM_KEY_FILE: pseudonyms must stay stable and secret".into());
-                Vec::new()
-            }
-            None => dev_secret("pseudonym-key").unwrap_or_else(|e| {
-                errors.push(e);
-                Vec::new()
-            }),
-        };
-
+        let (bind, metrics_bind) = addresses_from_env(&mut errors);
+        let (jwt, jwt_secret) = jwt_from_env(environment, &mut errors);
+        let pseudonym_key = pseudonym_key_from_env(environment, &mut errors);
         if environment == Environment::Production {
             errors.extend(weak_secrets(jwt_secret.as_deref(), &pseudonym_key));
             warn_of_a_weak_pseudonym_key(&pseudonym_key);
         }
-
         let mail = mail_from_env(environment, &bind, &mut errors);
-        let db_pool_size = match var("COFUND_DB_POOL_SIZE").map(|v| v.parse::<u32>()) {
-            None => 8,
-            Some(Ok(n)) if (1..=256).contains(&n) => n,
-            Some(_) => {
-                errors.push("COFUND_DB_POOL_SIZE must be a whole number from 1 to 256".into());
-                8
-            }
-        };
-
+        let db_pool_size = pool_size_from_env(&mut errors);
         let open_data = OpenDataSettings::from_env(&mut errors);
-        let mut jobs = JobSettings::default();
-        match var("COFUND_JOB_ROWS").map(|v| v.parse::<usize>()) {
-            None => {}
-            Some(Ok(n)) if (1..=200_000).contains(&n) => jobs.rows = n,
-            Some(_) => errors.push(
-                "COFUND_JOB_ROWS must be a whole number from 1 to 200000 (bulk requests of more rows run as jobs)".into(),
-            ),
-        }
-
+        let jobs = jobs_from_env(&mut errors);
         match (errors.is_empty(), jwt) {
             (true, Some(jwt)) => Ok(Config {
                 environment,
@@ -286,6 +183,137 @@ impl Config {
             _ => Err(errors),
         }
     }
+}
+
+/// `COFUND_ENV`: development (the default) or production.
+fn environment_from_env(errors: &mut Vec<String>) -> Environment {
+    match var("COFUND_ENV").as_deref() {
+        None | Some("development") => Environment::Development,
+        Some("production") => Environment::Production,
+        Some(other) => {
+            errors.push(format!(
+                "COFUND_ENV must be 'development' or 'production', not '{other}'"
+            ));
+            Environment::Development
+        }
+    }
+}
+
+/// `COFUND_BIND` (the API's address) and `COFUND_METRICS_BIND` (`/metrics` alone, if set).
+fn addresses_from_env(errors: &mut Vec<String>) -> (String, Option<String>) {
+    let bind = var("COFUND_BIND").unwrap_or_else(|| "127.0.0.1:8080".to_owned());
+    if bind.parse::<std::net::SocketAddr>().is_err() {
+        errors.push(format!(
+            "COFUND_BIND must be an address such as 127.0.0.1:8080, not '{bind}'"
+        ));
+    }
+    let metrics_bind = var("COFUND_METRICS_BIND");
+    if let Some(address) = &metrics_bind {
+        if address.parse::<std::net::SocketAddr>().is_err() {
+            errors.push(format!(
+                "COFUND_METRICS_BIND must be an address such as 127.0.0.1:9090, not '{address}'"
+            ));
+        }
+    }
+    (bind, metrics_bind)
+}
+
+/// How tokens are checked: a shared secret, or an identity provider's RSA public key; a
+/// generated secret in development. Also the shared secret itself, to be checked for strength.
+fn jwt_from_env(
+    environment: Environment,
+    errors: &mut Vec<String>,
+) -> (Option<JwtSettings>, Option<Vec<u8>>) {
+    let secret = secret_from("COFUND_JWT_SECRET", "COFUND_JWT_SECRET_FILE", errors);
+    let public_key = var("COFUND_JWT_PUBLIC_KEY_FILE").and_then(|path| {
+        std::fs::read(&path)
+            .map_err(|e| errors.push(format!("COFUND_JWT_PUBLIC_KEY_FILE {path}: {e}")))
+            .ok()
+    });
+    let issuer = var("COFUND_JWT_ISSUER");
+    let audience = var("COFUND_JWT_AUDIENCE");
+    if public_key.as_deref().is_some_and(holds_a_private_key) {
+        errors.push("COFUND_JWT_PUBLIC_KEY_FILE holds a private key: give cofund the public key only (openssl rsa -in key.pem -pubout -out public.pem), and keep the private key with whoever signs the tokens".into());
+    }
+    let jwt_secret = secret.clone();
+    let jwt = match (secret, public_key) {
+        (Some(_), Some(_)) => {
+            errors.push(
+                "set either COFUND_JWT_SECRET(_FILE) or COFUND_JWT_PUBLIC_KEY_FILE, not both"
+                    .into(),
+            );
+            None
+        }
+        (None, Some(pem)) => match DecodingKey::from_rsa_pem(&pem) {
+            Ok(key) => Some(JwtSettings {
+                algorithm: Algorithm::RS256,
+                decoding_key: key,
+                encoding_key: None,
+                issuer: issuer.clone(),
+                audience: audience.clone(),
+            }),
+            Err(e) => {
+                errors.push(format!(
+                    "COFUND_JWT_PUBLIC_KEY_FILE is not an RSA public key in PEM: {e}"
+                ));
+                None
+            }
+        },
+        (Some(secret), None) => Some(JwtSettings::hs256(
+            &secret,
+            issuer.clone(),
+            audience.clone(),
+        )),
+        (None, None) if environment == Environment::Production => {
+            errors.push("COFUND_ENV=production needs COFUND_JWT_SECRET, COFUND_JWT_SECRET_FILE or COFUND_JWT_PUBLIC_KEY_FILE; a generated development secret is refused".into());
+            None
+        }
+        (None, None) => dev_secret("jwt-secret")
+            .map_err(|e| errors.push(e))
+            .ok()
+            .map(|secret| JwtSettings::hs256(&secret, issuer.clone(), audience.clone())),
+    };
+    (jwt, jwt_secret)
+}
+
+/// The key participant references are pseudonymised with; generated in development only.
+fn pseudonym_key_from_env(environment: Environment, errors: &mut Vec<String>) -> Vec<u8> {
+    match secret_from("COFUND_PSEUDONYM_KEY", "COFUND_PSEUDONYM_KEY_FILE", errors) {
+        Some(key) => key,
+        None if environment == Environment::Production => {
+            errors.push("COFUND_ENV=production needs COFUND_PSEUDONYM_KEY or COFUND_PSEUDONYM_KEY_FILE: pseudonyms must stay stable and secret".into());
+            Vec::new()
+        }
+        None => dev_secret("pseudonym-key").unwrap_or_else(|e| {
+            errors.push(e);
+            Vec::new()
+        }),
+    }
+}
+
+/// `COFUND_DB_POOL_SIZE`: connections per process, 1 to 256 (default 8).
+fn pool_size_from_env(errors: &mut Vec<String>) -> u32 {
+    match var("COFUND_DB_POOL_SIZE").map(|v| v.parse::<u32>()) {
+        None => 8,
+        Some(Ok(n)) if (1..=256).contains(&n) => n,
+        Some(_) => {
+            errors.push("COFUND_DB_POOL_SIZE must be a whole number from 1 to 256".into());
+            8
+        }
+    }
+}
+
+/// `COFUND_JOB_ROWS`: bulk requests of more rows run as jobs.
+fn jobs_from_env(errors: &mut Vec<String>) -> JobSettings {
+    let mut jobs = JobSettings::default();
+    match var("COFUND_JOB_ROWS").map(|v| v.parse::<usize>()) {
+        None => {}
+        Some(Ok(n)) if (1..=200_000).contains(&n) => jobs.rows = n,
+        Some(_) => errors.push(
+            "COFUND_JOB_ROWS must be a whole number from 1 to 200000 (bulk requests of more rows run as jobs)".into(),
+        ),
+    }
+    jobs
 }
 
 /// Outgoing mail: the relay and how to reach it, the sender, and the address links point at.

@@ -85,7 +85,7 @@ fn main() -> ExitCode {
     }
 }
 
-fn run(command: Command, mut config: Config) -> Result<(), String> {
+fn run(command: Command, config: Config) -> Result<(), String> {
     match command {
         Command::Openapi => unreachable!("handled before configuration is read"),
         Command::Token {
@@ -93,134 +93,154 @@ fn run(command: Command, mut config: Config) -> Result<(), String> {
             org,
             sub,
             ttl,
-        } => {
-            let ttl = parse_ttl(&ttl)?;
-            if let Some(org) = &org {
-                organisation_must_exist(&config, org)?;
-            }
-            let authenticator = Authenticator::new(config.jwt.clone());
-            let subject = sub.unwrap_or_else(|| role.as_str().to_owned());
-            println!(
-                "{}",
-                authenticator.mint(&subject, role, org.as_deref(), ttl)?
-            );
-            Ok(())
-        }
-        Command::Migrate => {
-            let pool = db::connect(&config.database, 1)?;
-            let mut conn = pool.get().map_err(|e| e.to_string())?;
-            let applied = db::run_migrations(&mut conn)?;
-            println!(
-                "{}: migrations up to date ({applied} applied now)",
-                config.database.redacted()
-            );
-            Ok(())
-        }
-        Command::Check => {
-            let pool = db::connect(&config.database, 1)?;
-            let mut conn = pool.get().map_err(|e| e.to_string())?;
-            let bar = steps_bar(cofund::services::check::CHECK_STEPS + 1);
-            let mut report = cofund::services::check::run_with_progress(
-                &mut conn,
-                config.clock.today(),
-                &|step| bar.step(step),
-            )
-            .map_err(|e| e.to_string())?;
-            bar.step("the open data, against the ledger");
-            let open_data = cofund::services::open_data::build::check(
-                &mut conn,
-                config.open_data.rules(),
-                config.clock.now(),
-            )
-            .map_err(|e| e.to_string())?;
-            bar.finish_and_clear();
-            println!(
-                "checked {} ledger entries, {} allocations, {} claims, {} payers",
-                report.entries, report.allocations, report.claims, report.payers
-            );
-            if open_data.violations.is_empty() {
-                println!(
-                    "audited the open data of {} published projects against the ledger (k = {})",
-                    open_data.projects, config.open_data.k
-                );
-            }
-            if !open_data.stale_tables.is_empty() {
-                println!(
-                    "note: the stored {} are from an earlier rebuild; the next rebuild publishes what was audited now",
-                    open_data.stale_tables.join(", ")
-                );
-            }
-            report.violations.extend(
-                open_data
-                    .violations
-                    .into_iter()
-                    .map(|v| format!("open data: {v}")),
-            );
-            if report.violations.is_empty() {
-                println!("ok: every invariant holds");
-                Ok(())
-            } else {
-                for v in &report.violations {
-                    println!("VIOLATION: {v}");
-                }
-                let count = report.violations.len();
-                let noun = if count == 1 {
-                    "violation"
-                } else {
-                    "violations"
-                };
-                Err(format!("{count} invariant {noun}"))
-            }
-        }
+        } => token(&config, role, org, sub, &ttl),
+        Command::Migrate => migrate(&config),
+        Command::Check => check(&config),
         Command::Demo => {
             let pool = db::connect(&config.database, 1)?;
             load_demo(&pool, &config)
         }
-        Command::Release => {
-            let pool = db::connect(&config.database, 1)?;
-            let mut conn = pool.get().map_err(|e| e.to_string())?;
-            let now = config.clock.now();
-            let release = cofund::services::open_data::release::cut_with_progress;
-            let bar = steps_bar(cofund::services::open_data::release::cut_steps());
-            let step = |what: &str| bar.step(what);
-            let manifest = release(&mut conn, &config.open_data, now, "cofund release", &step)
-                .map_err(|e| e.to_string())?;
-            bar.finish_and_clear();
-            eprintln!(
-                "cofund: release {} cut: {} rows in {} tables, licence {}",
-                manifest.version,
-                manifest.rows.values().sum::<usize>(),
-                manifest.rows.len(),
-                manifest.licence
-            );
-            for file in &manifest.files {
-                eprintln!(
-                    "  {:>10} bytes  sha256 {}  {}",
-                    file.bytes, file.sha256, file.name
-                );
-            }
-            println!("{}", manifest.version);
-            Ok(())
-        }
-        Command::Serve { bind, demo } => {
-            if let Some(bind) = bind {
-                config.bind = bind;
-            }
-            // The server is built inside the runtime that will run it.
-            actix_web::rt::System::new().block_on(async {
-                let app = Application::build(&config)?;
-                if demo {
-                    load_demo(&app.pool(), &config)?;
-                }
-                tracing::info!(bind = %config.bind, database = %config.database.redacted(), "cofund is serving; API docs at /docs");
-                eprintln!(
-                    "cofund: serving on http://{} (API docs at http://{}/docs)",
-                    config.bind, config.bind
-                );
-                app.run_until_stopped().await.map_err(|e| e.to_string())
-            })
-        }
+        Command::Release => release(&config),
+        Command::Serve { bind, demo } => serve(config, bind, demo),
     }
+}
+
+/// `cofund token`: a token for `role` in `org`, for `sub` (the role's name by default).
+fn token(
+    config: &Config,
+    role: Role,
+    org: Option<String>,
+    sub: Option<String>,
+    ttl: &str,
+) -> Result<(), String> {
+    let ttl = parse_ttl(ttl)?;
+    if let Some(org) = &org {
+        organisation_must_exist(config, org)?;
+    }
+    let authenticator = Authenticator::new(config.jwt.clone());
+    let subject = sub.unwrap_or_else(|| role.as_str().to_owned());
+    println!(
+        "{}",
+        authenticator.mint(&subject, role, org.as_deref(), ttl)?
+    );
+    Ok(())
+}
+
+/// `cofund migrate`: the database's schema brought up to date.
+fn migrate(config: &Config) -> Result<(), String> {
+    let pool = db::connect(&config.database, 1)?;
+    let mut conn = pool.get().map_err(|e| e.to_string())?;
+    let applied = db::run_migrations(&mut conn)?;
+    println!(
+        "{}: migrations up to date ({applied} applied now)",
+        config.database.redacted()
+    );
+    Ok(())
+}
+
+/// `cofund check`: every invariant of the ledger, and the open data against it.
+fn check(config: &Config) -> Result<(), String> {
+    let pool = db::connect(&config.database, 1)?;
+    let mut conn = pool.get().map_err(|e| e.to_string())?;
+    let bar = steps_bar(cofund::services::check::CHECK_STEPS + 1);
+    let mut report =
+        cofund::services::check::run_with_progress(&mut conn, config.clock.today(), &|step| {
+            bar.step(step)
+        })
+        .map_err(|e| e.to_string())?;
+    bar.step("the open data, against the ledger");
+    let open_data = cofund::services::open_data::build::check(
+        &mut conn,
+        config.open_data.rules(),
+        config.clock.now(),
+    )
+    .map_err(|e| e.to_string())?;
+    bar.finish_and_clear();
+    println!(
+        "checked {} ledger entries, {} allocations, {} claims, {} payers",
+        report.entries, report.allocations, report.claims, report.payers
+    );
+    if open_data.violations.is_empty() {
+        println!(
+            "audited the open data of {} published projects against the ledger (k = {})",
+            open_data.projects, config.open_data.k
+        );
+    }
+    if !open_data.stale_tables.is_empty() {
+        println!(
+            "note: the stored {} are from an earlier rebuild; the next rebuild publishes what was audited now",
+            open_data.stale_tables.join(", ")
+        );
+    }
+    report.violations.extend(
+        open_data
+            .violations
+            .into_iter()
+            .map(|v| format!("open data: {v}")),
+    );
+    if report.violations.is_empty() {
+        println!("ok: every invariant holds");
+        Ok(())
+    } else {
+        for v in &report.violations {
+            println!("VIOLATION: {v}");
+        }
+        let count = report.violations.len();
+        let noun = if count == 1 {
+            "violation"
+        } else {
+            "violations"
+        };
+        Err(format!("{count} invariant {noun}"))
+    }
+}
+
+/// `cofund release`: a new versioned release of the open data.
+fn release(config: &Config) -> Result<(), String> {
+    let pool = db::connect(&config.database, 1)?;
+    let mut conn = pool.get().map_err(|e| e.to_string())?;
+    let now = config.clock.now();
+    let release = cofund::services::open_data::release::cut_with_progress;
+    let bar = steps_bar(cofund::services::open_data::release::cut_steps());
+    let step = |what: &str| bar.step(what);
+    let manifest = release(&mut conn, &config.open_data, now, "cofund release", &step)
+        .map_err(|e| e.to_string())?;
+    bar.finish_and_clear();
+    eprintln!(
+        "cofund: release {} cut: {} rows in {} tables, licence {}",
+        manifest.version,
+        manifest.rows.values().sum::<usize>(),
+        manifest.rows.len(),
+        manifest.licence
+    );
+    for file in &manifest.files {
+        eprintln!(
+            "  {:>10} bytes  sha256 {}  {}",
+            file.bytes, file.sha256, file.name
+        );
+    }
+    println!("{}", manifest.version);
+    Ok(())
+}
+
+/// `cofund serve`: the API (with the demo data loaded first, if asked for).
+fn serve(mut config: Config, bind: Option<String>, demo: bool) -> Result<(), String> {
+    if let Some(bind) = bind {
+        config.bind = bind;
+    }
+    // The server is built inside the runtime that will run it.
+    actix_web::rt::System::new().block_on(async {
+        let app = Application::build(&config)?;
+        if demo {
+            load_demo(&app.pool(), &config)?;
+        }
+        tracing::info!(bind = %config.bind, database = %config.database.redacted(), "cofund is serving; API docs at /docs");
+        eprintln!(
+            "cofund: serving on http://{} (API docs at http://{}/docs)",
+            config.bind, config.bind
+        );
+        app.run_until_stopped().await.map_err(|e| e.to_string())
+    })
 }
 
 /// A token for an organisation the database does not hold would be refused by the server:

@@ -166,6 +166,117 @@ where
     }
 }
 
+/// What every request may reach: the pool, the workers' handles, the settings. The workers
+/// stop when the server (which holds these) is dropped.
+#[derive(Clone)]
+struct Shared {
+    pool: web::Data<Pool>,
+    metrics: web::Data<Metrics>,
+    statistics: web::Data<StatisticsRefresher>,
+    mail: web::Data<Option<MailWorker>>,
+    open_data: web::Data<Option<OpenDataRefresher>>,
+    jobs: web::Data<Option<crate::workers::JobWorker>>,
+    running_jobs: web::Data<crate::services::jobs::RunningJobs>,
+    authenticator: web::Data<Authenticator>,
+    config: web::Data<Config>,
+}
+
+impl Shared {
+    /// Starts the workers.
+    fn start(pool: Pool, metrics: web::Data<Metrics>, config: &Config) -> Result<Shared, String> {
+        let statistics = web::Data::new(StatisticsRefresher::start(pool.clone())?);
+        let mail = web::Data::new(MailWorker::start(
+            pool.clone(),
+            config.mail.clone(),
+            config.clock.clone(),
+        )?);
+        let open_data = web::Data::new(OpenDataRefresher::start(
+            pool.clone(),
+            config.open_data.clone(),
+            config.clock.clone(),
+        )?);
+        let running_jobs = crate::services::jobs::RunningJobs::default();
+        let jobs = web::Data::new(crate::workers::JobWorker::start(
+            pool.clone(),
+            config.jobs.clone(),
+            config.clock.clone(),
+            running_jobs.clone(),
+            crate::api::jobs::problem_json,
+        )?);
+        Ok(Shared {
+            pool: web::Data::new(pool),
+            metrics,
+            statistics,
+            mail,
+            open_data,
+            jobs,
+            running_jobs: web::Data::new(running_jobs),
+            authenticator: web::Data::new(Authenticator::new(config.jwt.clone())),
+            config: web::Data::new(config.clone()),
+        })
+    }
+
+    fn register(&self, cfg: &mut web::ServiceConfig) {
+        cfg.app_data(self.pool.clone())
+            .app_data(self.metrics.clone())
+            .app_data(self.statistics.clone())
+            .app_data(self.mail.clone())
+            .app_data(self.open_data.clone())
+            .app_data(self.jobs.clone())
+            .app_data(self.running_jobs.clone())
+            .app_data(self.authenticator.clone())
+            .app_data(self.config.clone());
+    }
+}
+
+/// How bodies, paths and queries are read: bodies up to `max_body` bytes, and every failure
+/// to read one a problem.
+fn extractors(cfg: &mut web::ServiceConfig, max_body: usize) {
+    cfg.app_data(web::PayloadConfig::new(max_body))
+        .app_data(
+            web::JsonConfig::default()
+                .limit(max_body)
+                .error_handler(|e, _| {
+                    let e: actix_web::Error = e.into();
+                    from_actix(&e).into()
+                }),
+        )
+        .app_data(web::PathConfig::default().error_handler(|e, _| {
+            let message = without_values(&e.to_string());
+            ApiError::BadRequest(format!("bad path: {message}")).into()
+        }))
+        // The parser's message quotes the value it could not read: it is not repeated.
+        .app_data(web::QueryConfig::default().error_handler(|e, _| {
+            let message = without_values(&e.to_string());
+            ApiError::BadRequest(format!("bad query string: {message}")).into()
+        }));
+}
+
+/// The API's documentation: `/docs` (Swagger UI, served by cofund itself) and `/openapi.json`.
+fn docs(cfg: &mut web::ServiceConfig, openapi: std::sync::Arc<serde_json::Value>) {
+    cfg.service(
+        SwaggerUi::new("/docs/{_:.*}").config(utoipa_swagger_ui::Config::from("/openapi.json")),
+    )
+    .route(
+        "/openapi.json",
+        web::get().to(move || {
+            let openapi = openapi.clone();
+            async move { web::Json(openapi) }
+        }),
+    )
+    .service(web::redirect("/docs", "/docs/"));
+}
+
+/// Streamed and compressed bodies go out in several writes after the headers: without
+/// TCP_NODELAY each one after the first waits for the client's delayed ACK (40 ms).
+fn no_delay(connection: &dyn std::any::Any, _: &mut actix_web::dev::Extensions) {
+    if let Some(tcp) = connection.downcast_ref::<actix_web::rt::net::TcpStream>() {
+        if let Err(e) = tcp.set_nodelay(true) {
+            tracing::debug!(error = %e, "could not set TCP_NODELAY");
+        }
+    }
+}
+
 /// Starts the workers and binds the server to `listener` (not yet awaited).
 fn run(
     listener: TcpListener,
@@ -173,30 +284,7 @@ fn run(
     metrics: web::Data<Metrics>,
     config: &Config,
 ) -> Result<Server, String> {
-    let statistics = web::Data::new(StatisticsRefresher::start(pool.clone())?);
-    // Held by the server's app data: the worker stops when the server is dropped.
-    let mail = web::Data::new(MailWorker::start(
-        pool.clone(),
-        config.mail.clone(),
-        config.clock.clone(),
-    )?);
-    let open_data = web::Data::new(OpenDataRefresher::start(
-        pool.clone(),
-        config.open_data.clone(),
-        config.clock.clone(),
-    )?);
-    let running_jobs = crate::services::jobs::RunningJobs::default();
-    let jobs = web::Data::new(crate::workers::JobWorker::start(
-        pool.clone(),
-        config.jobs.clone(),
-        config.clock.clone(),
-        running_jobs.clone(),
-        crate::api::jobs::problem_json,
-    )?);
-    let running_jobs = web::Data::new(running_jobs);
-    let pool = web::Data::new(pool);
-    let authenticator = web::Data::new(Authenticator::new(config.jwt.clone()));
-    let shared_config = web::Data::new(config.clone());
+    let shared = Shared::start(pool, metrics.clone(), config)?;
     let max_body = config.max_body_bytes;
     let openapi = std::sync::Arc::new(crate::api::openapi::document_value());
     let metrics_here = config.metrics_bind.is_none();
@@ -241,69 +329,22 @@ fn run(
                     ),
                 }
             })
-            .app_data(pool.clone())
-            .app_data(metrics.clone())
-            .app_data(statistics.clone())
-            .app_data(mail.clone())
-            .app_data(open_data.clone())
-            .app_data(jobs.clone())
-            .app_data(running_jobs.clone())
-            .app_data(authenticator.clone())
-            .app_data(shared_config.clone())
-            .app_data(web::PayloadConfig::new(max_body))
-            .app_data(
-                web::JsonConfig::default()
-                    .limit(max_body)
-                    .error_handler(|e, _| {
-                        let e: actix_web::Error = e.into();
-                        from_actix(&e).into()
-                    }),
-            )
-            .app_data(web::PathConfig::default().error_handler(|e, _| {
-                let message = without_values(&e.to_string());
-                ApiError::BadRequest(format!("bad path: {message}")).into()
-            }))
-            // The parser's message quotes the value it could not read: it is not repeated.
-            .app_data(web::QueryConfig::default().error_handler(|e, _| {
-                let message = without_values(&e.to_string());
-                ApiError::BadRequest(format!("bad query string: {message}")).into()
-            }))
+            .configure(|cfg| shared.register(cfg))
+            .configure(|cfg| extractors(cfg, max_body))
             .configure(routes)
             .configure(|cfg| {
                 if metrics_here {
                     crate::api::metrics_routes(cfg);
                 }
             })
-            .service(
-                SwaggerUi::new("/docs/{_:.*}")
-                    .config(utoipa_swagger_ui::Config::from("/openapi.json")),
-            )
-            .route(
-                "/openapi.json",
-                web::get().to({
-                    let openapi = openapi.clone();
-                    move || {
-                        let openapi = openapi.clone();
-                        async move { web::Json(openapi) }
-                    }
-                }),
-            )
-            .service(web::redirect("/docs", "/docs/"))
+            .configure(|cfg| docs(cfg, openapi.clone()))
             .default_service(web::to(|| async {
                 Err::<actix_web::HttpResponse, _>(ApiError::NotFound(
                     "no such route; see /docs for the API".into(),
                 ))
             }))
     })
-    // Streamed and compressed bodies go out in several writes after the headers: without
-    // TCP_NODELAY each one after the first waits for the client's delayed ACK (40 ms).
-    .on_connect(|connection, _| {
-        if let Some(tcp) = connection.downcast_ref::<actix_web::rt::net::TcpStream>() {
-            if let Err(e) = tcp.set_nodelay(true) {
-                tracing::debug!(error = %e, "could not set TCP_NODELAY");
-            }
-        }
-    })
+    .on_connect(no_delay)
     .shutdown_timeout(30);
     if let Some(workers) = config.workers {
         server = server.workers(workers);

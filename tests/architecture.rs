@@ -1,6 +1,7 @@
 //! The house's shape, checked over the source: no module or room imports one that (through
-//! any chain) imports it back, no room reaches up to a room above it, and the time is read
-//! from one clock.
+//! any chain) imports it back, no room reaches up to a room above it, the time is read from
+//! one clock, no door (an API handler, a worker) opens a transaction (use cases do), and no
+//! function outside tests is longer than 80 lines.
 //!
 //! Each file under `src/` is a module (`src/db/mod.rs` is `db`, `src/db/queries.rs` is
 //! `db::queries`). Every path the code names (in `use` lines, types, expressions and the
@@ -52,6 +53,8 @@ struct SourceFile {
     module: String,
     named: Vec<(Vec<String>, Vec<String>)>,
     aliases: BTreeMap<String, Vec<String>>,
+    /// The names of the methods it calls (`conn.transaction(…)` is `transaction`).
+    methods: BTreeSet<String>,
 }
 
 fn module_of(src: &Path, file: &Path) -> String {
@@ -84,6 +87,7 @@ struct PathCollector {
     inline: Vec<String>,
     named: Vec<(Vec<String>, Vec<String>)>,
     aliases: BTreeMap<String, Vec<String>>,
+    methods: BTreeSet<String>,
 }
 
 impl PathCollector {
@@ -218,6 +222,11 @@ impl<'ast> Visit<'ast> for PathCollector {
         syn::visit::visit_attribute(self, attr);
     }
 
+    fn visit_expr_method_call(&mut self, call: &'ast syn::ExprMethodCall) {
+        self.methods.insert(call.method.to_string());
+        syn::visit::visit_expr_method_call(self, call);
+    }
+
     fn visit_macro(&mut self, mac: &'ast syn::Macro) {
         self.macro_tokens(mac.tokens.clone());
         syn::visit::visit_macro(self, mac);
@@ -243,6 +252,7 @@ fn parse_sources() -> Vec<SourceFile> {
                 module: module_of(&src, &file),
                 named: collector.named,
                 aliases: collector.aliases,
+                methods: collector.methods,
             }
         })
         .collect()
@@ -556,5 +566,138 @@ fn the_time_is_read_from_one_clock() {
     assert!(
         readers.is_empty(),
         "the system clock is read in {readers:?}"
+    );
+}
+
+/// The doors (the API's handlers, the workers) run use cases and open no transaction of their
+/// own: each use case in `services` owns its transaction, its locks and its access decision,
+/// so that every door runs the same one. A door that names `db::write_tx` or calls diesel's
+/// `transaction` is refused.
+#[test]
+fn no_door_opens_a_transaction() {
+    const DOORS: &[&str] = &["api", "workers"];
+    let sources = parse_sources();
+    let files: BTreeMap<String, &SourceFile> =
+        sources.iter().map(|f| (f.module.clone(), f)).collect();
+    let opens = |file: &SourceFile| {
+        let named = file.named.iter().any(|(inline, path)| {
+            let Some(full) = absolute(file, inline, path) else {
+                return false;
+            };
+            let mut reached = Vec::new();
+            resolve(&files, &full, 0, &mut reached);
+            reached.iter().any(|m| m == "db") && full.last().is_some_and(|s| s == "write_tx")
+        });
+        let called = ["transaction", "build_transaction", "begin_transaction"]
+            .iter()
+            .any(|m| file.methods.contains(*m));
+        named || called
+    };
+    let doors_that_open: Vec<&str> = sources
+        .iter()
+        .filter(|f| DOORS.contains(&f.module.split("::").next().unwrap_or_default()))
+        .filter(|f| opens(f))
+        .map(|f| f.module.as_str())
+        .collect();
+    assert!(
+        doors_that_open.is_empty(),
+        "these doors open transactions: move the work into a use case in services: {doors_that_open:?}"
+    );
+    // The check sees a transaction where one is opened.
+    let opening: Vec<&str> = sources
+        .iter()
+        .filter(|f| opens(f))
+        .map(|f| f.module.as_str())
+        .collect();
+    assert!(opening.contains(&"services::claims::verify"), "{opening:?}");
+    assert!(opening.contains(&"services::idempotency"), "{opening:?}");
+}
+
+/// Longest a function (or method) outside tests may be, in lines from its signature to its
+/// closing brace: a longer one does several things, each of which wants a name.
+const MOST_LINES: usize = 80;
+
+/// Every function under `src/` outside `#[cfg(test)]` code: (file, name, first line, lines).
+fn functions() -> Vec<(String, String, usize, usize)> {
+    struct Lengths<'f> {
+        file: &'f str,
+        found: Vec<(String, String, usize, usize)>,
+    }
+    impl Lengths<'_> {
+        /// From the signature (its attributes and docs are not the function) to the brace
+        /// that closes the body.
+        fn record(&mut self, sig: &syn::Signature, body: &syn::Block) {
+            let start = syn::spanned::Spanned::span(sig).start().line;
+            let end = body.brace_token.span.close().end().line;
+            let entry = (
+                self.file.to_owned(),
+                sig.ident.to_string(),
+                start,
+                end - start + 1,
+            );
+            self.found.push(entry);
+        }
+    }
+    impl<'ast> Visit<'ast> for Lengths<'_> {
+        fn visit_item(&mut self, item: &'ast syn::Item) {
+            let attrs = match item {
+                syn::Item::Mod(m) => &m.attrs,
+                syn::Item::Fn(f) => &f.attrs,
+                syn::Item::Impl(i) => &i.attrs,
+                _ => return syn::visit::visit_item(self, item),
+            };
+            if !is_test_only(attrs) {
+                syn::visit::visit_item(self, item);
+            }
+        }
+        fn visit_item_fn(&mut self, f: &'ast syn::ItemFn) {
+            self.record(&f.sig, &f.block);
+            syn::visit::visit_item_fn(self, f);
+        }
+        fn visit_impl_item_fn(&mut self, f: &'ast syn::ImplItemFn) {
+            self.record(&f.sig, &f.block);
+            syn::visit::visit_impl_item_fn(self, f);
+        }
+    }
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut files = Vec::new();
+    rust_files(&src, &mut files);
+    files.sort();
+    let mut found = Vec::new();
+    for file in files {
+        let text = std::fs::read_to_string(&file).unwrap();
+        let ast = syn::parse_file(&text).unwrap();
+        let name = file.strip_prefix(&src).unwrap().display().to_string();
+        let mut lengths = Lengths {
+            file: &name,
+            found: Vec::new(),
+        };
+        lengths.visit_file(&ast);
+        found.extend(lengths.found);
+    }
+    found
+}
+
+#[test]
+fn no_function_is_longer_than_80_lines() {
+    let all = functions();
+    assert!(all.len() > 500, "only {} functions read", all.len());
+    // The lengths are real: `api::with_db` spans its signature to its closing brace.
+    let with_db = all
+        .iter()
+        .find(|(file, name, ..)| file == "api/mod.rs" && name == "with_db");
+    assert!(
+        with_db.is_some_and(|(.., lines)| (10..30).contains(lines)),
+        "{with_db:?}"
+    );
+    let long: Vec<String> = all
+        .iter()
+        .filter(|(.., lines)| *lines > MOST_LINES)
+        .map(|(file, name, line, lines)| format!("src/{file}:{line} {name} ({lines} lines)"))
+        .collect();
+    assert!(
+        long.is_empty(),
+        "functions over {MOST_LINES} lines: split each into steps with names:\n{}",
+        long.join("\n")
     );
 }

@@ -62,7 +62,7 @@ pub struct Planned {
     outcome: &'static str,
     achieved_on: NaiveDate,
     quantity: Option<i32>,
-    home_area: Option<&'static str>,
+    home_area: Option<String>,
     age_at_start: Option<i32>,
     referred_on: Option<NaiveDate>,
 }
@@ -87,7 +87,7 @@ impl Planned {
             achieved_on: self.achieved_on,
             quantity: self.quantity,
             evidence_ref: Some(format!("demo evidence {}", self.achieved_on)),
-            home_area: self.home_area.map(str::to_owned),
+            home_area: self.home_area.clone(),
             age_at_start: self.age_at_start,
             referred_on: self.referred_on,
         }
@@ -455,7 +455,7 @@ fn quarter_end(from: NaiveDate) -> NaiveDate {
 /// mostly withheld), each paid for by their home council with the DCMS top-up: entry to
 /// education or training, to work (employment or self-employment, one of the two), and no
 /// proven reoffending for the twelve months after they start.
-pub fn skill_mill(home_areas: &[&'static str]) -> Vec<Planned> {
+pub fn skill_mill(home_areas: &[String]) -> Vec<Planned> {
     let mut rng = StdRng::seed_from_u64(2);
     let (start, end) = (date(2018, 4, 1), date(2023, 3, 31));
     let quarters = quarter_starts(start, end);
@@ -465,15 +465,15 @@ pub fn skill_mill(home_areas: &[&'static str]) -> Vec<Planned> {
             let who = format!("DEMO-SKM-{q:02}{i:02}");
             // The last council (Hampshire) refers one young person in six.
             let area = if rng.gen_ratio(1, 6) {
-                home_areas[home_areas.len() - 1]
+                &home_areas[home_areas.len() - 1]
             } else {
-                home_areas[rng.gen_range(0..home_areas.len() - 1)]
+                &home_areas[rng.gen_range(0..home_areas.len() - 1)]
             };
             let began = day_in(&mut rng, from, quarter_end(from));
             let claim = |outcome, days: std::ops::RangeInclusive<i64>, rng: &mut StdRng| {
                 let on = began + Duration::days(rng.gen_range(days));
                 (on <= end).then(|| Planned {
-                    home_area: Some(area),
+                    home_area: Some(area.clone()),
                     ..Planned::new(&who, outcome, on)
                 })
             };

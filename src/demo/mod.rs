@@ -2,10 +2,13 @@
 //! published rate cards and payer structures (the DWP Innovation Fund's card A, the Fair Chance
 //! Fund's card, Reconnections' three payers pro rata, The Skill Mill's eight home-area councils
 //! with a DCMS top-up, Positive Families Partnership's weekly outcome), and a few years of
-//! their claims, decisions and settlements ([`history`]). Loaded through the same validation
-//! and services as the API, into an empty database only, in one transaction.
+//! their claims, decisions and settlements ([`history`]). The registry is a fixture,
+//! `registry.json`, of the bodies a client would send to create each record. Loaded through the
+//! same validation and services as the API, into an empty database only, in one transaction.
 
 mod history;
+
+use std::collections::HashMap;
 
 use chrono::NaiveDateTime;
 use serde_json::{json, Value};
@@ -102,14 +105,6 @@ struct Loader<'a> {
     summary: DemoSummary,
 }
 
-fn gbp(amount: &str) -> Value {
-    json!({"amount": amount, "currency": "GBP"})
-}
-
-fn outcome(code: &str, name: &str, price: &str) -> Value {
-    json!({"code": code, "name": name, "price": gbp(price), "unit": "achievement"})
-}
-
 impl Loader<'_> {
     fn org(
         &mut self,
@@ -186,301 +181,125 @@ impl Loader<'_> {
         Ok(id)
     }
 
-    /// Registers the demo's organisations, funds and projects; returns each project's cast
-    /// and the claims of its history.
+    /// Registers the demo's organisations, funds and projects from the fixture, in its
+    /// order; returns each project's cast and the claims of its history.
     fn build(&mut self) -> Result<Vec<(Cast, Vec<Planned>)>, String> {
-        // Payers and funds.
-        let dcms = self.org(
-            "Department for Culture, Media and Sport",
-            "central_fund",
-            None,
-            &[],
-        )?;
-        let tnlcf = self.org(
-            "The National Lottery Community Fund",
-            "central_fund",
-            None,
-            &[],
-        )?;
-        let cabinet_office = self.org(
-            "Cabinet Office (Social Outcomes Fund)",
-            "central_fund",
-            None,
-            &[],
-        )?;
-        let dwp = self.org(
-            "Department for Work and Pensions",
-            "central_fund",
-            None,
-            &[],
-        )?;
-        let worcestershire = self.org(
-            "Worcestershire County Council",
-            "local_authority",
-            Some("GB-LAE-WOC"),
-            &["E10000034"],
-        )?;
-        let skill_mill_councils = [
-            (
-                "Newcastle City Council",
-                "GB-LAE-NET",
-                "E08000021",
-                "230400.00",
-            ),
-            (
-                "Durham County Council",
-                "GB-LAE-DUR",
-                "E06000047",
-                "230400.00",
-            ),
-            ("Leeds City Council", "GB-LAE-LDS", "E08000035", "230400.00"),
-            (
-                "North Yorkshire Council",
-                "GB-LAE-NYK",
-                "E06000065",
-                "230400.00",
-            ),
-            (
-                "Surrey County Council",
-                "GB-LAE-SRY",
-                "E10000030",
-                "230400.00",
-            ),
-            (
-                "West Sussex County Council",
-                "GB-LAE-WSX",
-                "E10000032",
-                "230400.00",
-            ),
-            (
-                "Norfolk County Council",
-                "GB-LAE-NFK",
-                "E10000020",
-                "230400.00",
-            ),
-            (
-                "Hampshire County Council",
-                "GB-LAE-HAM",
-                "E10000014",
-                "210000.00",
-            ),
-        ];
-        let mut council_ids = Vec::new();
-        for (name, identifier, area, _) in skill_mill_councils {
-            council_ids.push(self.org(name, "local_authority", Some(identifier), &[area])?);
+        let fixture: Fixture =
+            serde_json::from_str(REGISTRY).map_err(|e| format!("src/demo/registry.json: {e}"))?;
+        let mut ids: HashMap<String, String> = HashMap::new();
+        for o in &fixture.organisations {
+            let areas: Vec<&str> = o.area_codes.iter().map(String::as_str).collect();
+            let id = self.org(&o.name, &o.kind, o.identifier.as_deref(), &areas)?;
+            ids.insert(o.key.clone(), id);
         }
-        let london_boroughs = [
-            ("London Borough of Bexley", "GB-LAE-BEX", "E09000004"),
-            ("London Borough of Enfield", "GB-LAE-ENF", "E09000010"),
-            ("London Borough of Lambeth", "GB-LAE-LBH", "E09000022"),
-            ("London Borough of Merton", "GB-LAE-MRT", "E09000024"),
-            ("London Borough of Sutton", "GB-LAE-STN", "E09000029"),
-        ];
-        let mut borough_ids = Vec::new();
-        for (name, identifier, area) in london_boroughs {
-            borough_ids.push(self.org(name, "local_authority", Some(identifier), &[area])?);
+        for fund in fixture.funds {
+            let (key, body) = keyed(fund, &ids)?;
+            let id = self.fund(body, OrganisationKind::CentralFund)?;
+            ids.insert(key, id);
         }
-        let birmingham = self.org(
-            "Birmingham City Council",
-            "local_authority",
-            Some("GB-LAE-BIR"),
-            &["E08000025"],
-        )?;
-        // Providers and validators.
-        let age_uk = self.org("Reconnections delivery partnership", "provider", None, &[])?;
-        let skill_mill = self.org(
-            "The Skill Mill Ltd",
-            "provider",
-            Some("GB-COH-09506232"),
-            &[],
-        )?;
-        let pfp = self.org("Positive Families Partnership", "provider", None, &[])?;
-        let fair_chance = self.org(
-            "Fair Chance Birmingham (demo provider)",
-            "provider",
-            None,
-            &[],
-        )?;
-        let futures = self.org("Futures Ladder (demo provider)", "provider", None, &[])?;
-        let validator = self.org(
-            "Independent Outcomes Validation (demo)",
-            "validator",
-            None,
-            &[],
-        )?;
-
-        let lcf = self.fund(
-            json!({"name": "Life Chances Fund", "owner_organisation_id": dcms,
-                   "budget": gbp("80000000.00"), "service_start": "2016-07-01", "service_end": "2025-06-30"}),
-            OrganisationKind::CentralFund,
-        )?;
-        let cbo = self.fund(
-            json!({"name": "Commissioning Better Outcomes Fund", "owner_organisation_id": tnlcf,
-                   "budget": gbp("40000000.00"), "service_start": "2013-07-01", "service_end": "2024-12-31"}),
-            OrganisationKind::CentralFund,
-        )?;
-        let sof = self.fund(
-            json!({"name": "Social Outcomes Fund", "owner_organisation_id": cabinet_office,
-                   "budget": gbp("20000000.00"), "service_start": "2012-07-01", "service_end": "2020-03-31"}),
-            OrganisationKind::CentralFund,
-        )?;
-        let innovation = self.fund(
-            json!({"name": "DWP Innovation Fund", "owner_organisation_id": dwp,
-                   "budget": gbp("30000000.00"), "service_start": "2012-04-01", "service_end": "2016-03-31"}),
-            OrganisationKind::CentralFund,
-        )?;
-
-        // Reconnections, Worcestershire: three payers, pro rata to their maximums; two central
-        // funds top up, each from its own budget.
-        let reconnections = self.project(json!({
-            "name": "Reconnections (Worcestershire)", "fund_id": cbo,
-            "provider_organisation_id": age_uk,
-            "service_start": "2015-04-01", "service_end": "2019-03-31",
-            "max_outcome_payment": gbp("2020000.00"),
-            "policy_sector": "Health and wellbeing", "target_population": "Older people experiencing loneliness",
-            "social_challenge": "Loneliness and social isolation in later life",
-            "stage_development": "Complete",
-            "payers": [
-                {"organisation_id": tnlcf, "role": "central_top_up", "max_commitment": gbp("303000.00")},
-                {"organisation_id": cabinet_office, "role": "central_top_up", "fund_id": sof, "max_commitment": gbp("697000.00")},
-                {"organisation_id": worcestershire, "role": "local_commissioner", "max_commitment": gbp("1020000.00"), "lead": true},
-            ],
-            "outcomes": [outcome("loneliness_reduced", "Reduction in loneliness score at 6 months", "1000.00")],
-            "validator_organisation_ids": [validator],
-            "published": true,
-        }))?;
-
-        // The Skill Mill: eight councils each paying for their own young people, DCMS topping up.
-        let mut payers = vec![
-            json!({"organisation_id": dcms, "role": "central_top_up", "max_commitment": gbp("1418976.00")}),
-        ];
-        for ((_, _, area, cap), id) in skill_mill_councils.iter().zip(&council_ids) {
-            payers.push(json!({"organisation_id": id, "role": "local_commissioner",
-                               "max_commitment": gbp(cap), "home_area_codes": [area]}));
+        let validator = ids.get("validator").cloned().ok_or("no demo validator")?;
+        let mut casts = Vec::new();
+        for project in fixture.projects {
+            let history = project["history"].as_str().unwrap_or_default().to_owned();
+            let provider = project["provider_organisation_id"].clone();
+            let (key, body) = keyed(project, &ids)?;
+            let areas = home_areas(&body);
+            let id = self.project(body)?;
+            ids.insert(key, id.clone());
+            let cast = Cast {
+                project_id: id,
+                provider_id: resolved(provider, &ids)?
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_owned(),
+                validator_id: validator.clone(),
+            };
+            casts.push((cast, history_of(&history, &areas)?));
         }
-        let skill_mill_project = self.project(json!({
-            "name": "The Skill Mill", "fund_id": lcf, "provider_organisation_id": skill_mill,
-            "service_start": "2018-04-01", "service_end": "2023-03-31",
-            "max_outcome_payment": gbp("3241776.00"),
-            "policy_sector": "Criminal justice", "target_population": "Young people leaving the youth justice system",
-            "social_challenge": "Reoffending by young people",
-            "stage_development": "Complete",
-            "payers": payers,
-            "outcomes": [
-                outcome("no_reoffending_12m", "No proven reoffending for 12 months", "2500.00"),
-                outcome("education_training_entry", "Entry to education or training", "500.00"),
-                {"code": "employment_entry", "name": "Entry to employment", "price": gbp("500.00"), "unit": "achievement", "exclusive_group": "entry"},
-                {"code": "self_employment_entry", "name": "Entry to self-employment", "price": gbp("500.00"), "unit": "achievement", "exclusive_group": "entry"},
-            ],
-            "validator_organisation_ids": [validator],
-            "published": true,
-        }))?;
-
-        // Positive Families Partnership: five boroughs, CBO top-up, paid per week out of care.
-        let mut payers = vec![
-            json!({"organisation_id": tnlcf, "role": "central_top_up", "max_commitment": gbp("1500000.00")}),
-        ];
-        for id in &borough_ids {
-            payers.push(json!({"organisation_id": id, "role": "co_commissioner", "max_commitment": gbp("1700000.00")}));
-        }
-        let families = self.project(json!({
-            "name": "Positive Families Partnership", "fund_id": cbo, "provider_organisation_id": pfp,
-            "service_start": "2020-01-01", "service_end": "2024-12-31",
-            "max_outcome_payment": gbp("10000000.00"),
-            "policy_sector": "Child and family welfare", "target_population": "Adolescents on the edge of care",
-            "social_challenge": "Children entering care",
-            "stage_development": "Implementation",
-            "payers": payers,
-            "outcomes": [{"code": "week_out_of_care", "name": "Seven consecutive days out of care", "price": gbp("650.00"),
-                          "unit": "week", "max_units_per_participant": 104}],
-            "validator_organisation_ids": [validator],
-        }))?;
-
-        // Fair Chance Fund rate card with the 2016 rough sleeping per-person cap.
-        let homelessness = self.project(json!({
-            "name": "Youth Homelessness Partnership (Fair Chance rate card)", "fund_id": lcf,
-            "provider_organisation_id": fair_chance,
-            "service_start": "2019-01-01", "service_end": "2022-12-31",
-            "participant_cap": gbp("19000.00"), "max_outcome_payment": gbp("1800000.00"),
-            "cap_policy": "reallocate", "settlement_route": "via_commissioner",
-            "policy_sector": "Homelessness", "target_population": "Homeless young people aged 18 to 24",
-            "social_challenge": "Youth homelessness",
-            "payers": [
-                {"organisation_id": dcms, "role": "central_top_up", "max_commitment": gbp("540000.00"), "share": "0.3"},
-                {"organisation_id": birmingham, "role": "local_commissioner", "max_commitment": gbp("1260000.00"), "share": "0.7", "lead": true},
-            ],
-            "outcomes": [
-                {"code": "assessment_1", "name": "First assessment", "price": gbp("500.00"), "unit": "achievement"},
-                {"code": "assessment_2", "name": "Second assessment", "price": gbp("500.00"), "unit": "achievement", "requires": {"outcome_code": "assessment_1", "min_days_after": 0}},
-                {"code": "assessment_3", "name": "Third assessment", "price": gbp("200.00"), "unit": "achievement", "requires": {"outcome_code": "assessment_2", "min_days_after": 0}},
-                outcome("accommodation_entry", "Accommodation move-in", "500.00"),
-                {"code": "accommodation_3m", "name": "Accommodation sustained 3 months", "price": gbp("1500.00"), "unit": "achievement", "requires": {"outcome_code": "accommodation_entry", "min_days_after": 91}},
-                {"code": "accommodation_6m", "name": "Accommodation sustained 6 months", "price": gbp("1500.00"), "unit": "achievement", "requires": {"outcome_code": "accommodation_3m", "min_days_after": 91}},
-                {"code": "accommodation_12m", "name": "Accommodation sustained 12 months", "price": gbp("1500.00"), "unit": "achievement", "requires": {"outcome_code": "accommodation_6m", "min_days_after": 182}},
-                {"code": "accommodation_18m", "name": "Accommodation sustained 18 months", "price": gbp("1500.00"), "unit": "achievement", "requires": {"outcome_code": "accommodation_12m", "min_days_after": 182}},
-                outcome("education_training_entry", "Entry to education or training", "500.00"),
-                outcome("qualification_entry_level", "First entry-level qualification", "1500.00"),
-                outcome("qualification_level_1", "First Level 1 qualification", "2500.00"),
-                outcome("qualification_level_2", "First Level 2 qualification", "3500.00"),
-                outcome("employment_entry", "Employment entry", "500.00"),
-                {"code": "part_time_13w", "name": "Part-time work 13 weeks", "price": gbp("3000.00"), "unit": "achievement", "exclusive_group": "work_13w", "requires": {"outcome_code": "employment_entry", "min_days_after": 91}},
-                {"code": "full_time_13w", "name": "Full-time work 13 weeks", "price": gbp("4500.00"), "unit": "achievement", "exclusive_group": "work_13w", "requires": {"outcome_code": "employment_entry", "min_days_after": 91}},
-                {"code": "part_time_26w", "name": "Part-time work 26 weeks", "price": gbp("2000.00"), "unit": "achievement", "exclusive_group": "work_26w", "requires": {"outcome_code": "part_time_13w", "min_days_after": 91}},
-                {"code": "full_time_26w", "name": "Full-time work 26 weeks", "price": gbp("3500.00"), "unit": "achievement", "exclusive_group": "work_26w", "requires": {"outcome_code": "full_time_13w", "min_days_after": 91}},
-                outcome("volunteering_6w", "Volunteering 6 weeks", "500.00"),
-                {"code": "volunteering_13w", "name": "Volunteering 13 weeks", "price": gbp("500.00"), "unit": "achievement", "requires": {"outcome_code": "volunteering_6w", "min_days_after": 49}},
-                {"code": "volunteering_20w", "name": "Volunteering 20 weeks", "price": gbp("250.00"), "unit": "achievement", "requires": {"outcome_code": "volunteering_13w", "min_days_after": 49}},
-                {"code": "volunteering_26w", "name": "Volunteering 26 weeks", "price": gbp("250.00"), "unit": "achievement", "requires": {"outcome_code": "volunteering_20w", "min_days_after": 42}},
-            ],
-            "validator_organisation_ids": [validator],
-            "published": true,
-        }))?;
-
-        // DWP Innovation Fund, rate card A: the central department as the only payer.
-        let futures_ladder = self.project(json!({
-            "name": "Futures Ladder (DWP Innovation Fund card A)", "fund_id": innovation,
-            "provider_organisation_id": futures,
-            "service_start": "2012-09-01", "service_end": "2015-08-31",
-            "referral_cutoff": "2014-10-31",
-            "policy_sector": "Employment and training", "target_population": "Young people aged 14 to 24 at risk of disadvantage",
-            "social_challenge": "Young people not in education, employment or training",
-            "payers": [{"organisation_id": dwp, "role": "central_top_up", "max_commitment": gbp("3300000.00")}],
-            "outcomes": [
-                {"code": "improved_behaviour", "name": "Improved behaviour", "price": gbp("1300.00"), "unit": "achievement", "max_age_at_start": 16},
-                {"code": "improved_attendance", "name": "Improved attendance", "price": gbp("800.00"), "unit": "achievement", "max_age_at_start": 16},
-                outcome("qualification_level_1", "First Level 1 qualification", "700.00"),
-                outcome("qualification_level_2", "First Level 2 qualification", "2200.00"),
-                outcome("qualification_level_3", "First Level 3 qualification", "3300.00"),
-                outcome("level_4_entry", "Level 4 or higher-education entry", "2000.00"),
-                outcome("esol", "English for speakers of other languages", "1200.00"),
-                {"code": "employment_13w", "name": "Employment 13 weeks", "price": gbp("2600.00"), "unit": "achievement", "min_age_at_start": 18},
-                {"code": "employment_26w", "name": "Employment 26 weeks", "price": gbp("1000.00"), "unit": "achievement", "min_age_at_start": 18,
-                 "requires": {"outcome_code": "employment_13w", "min_days_after": 91}},
-            ],
-            "validator_organisation_ids": [validator],
-            "published": true,
-        }))?;
-        let skill_mill_areas: Vec<&'static str> = skill_mill_councils
-            .iter()
-            .map(|(_, _, area, _)| *area)
-            .collect();
-        let cast = |project_id: String, provider_id: &str| Cast {
-            project_id,
-            provider_id: provider_id.to_owned(),
-            validator_id: validator.clone(),
-        };
-        Ok(vec![
-            (cast(reconnections, &age_uk), history::reconnections()),
-            (
-                cast(skill_mill_project, &skill_mill),
-                history::skill_mill(&skill_mill_areas),
-            ),
-            (cast(families, &pfp), history::positive_families()),
-            (
-                cast(homelessness, &fair_chance),
-                history::youth_homelessness(),
-            ),
-            (cast(futures_ladder, &futures), history::futures_ladder()),
-        ])
+        Ok(casts)
     }
+}
+
+/// The demo's organisations, funds and projects.
+const REGISTRY: &str = include_str!("registry.json");
+
+#[derive(serde::Deserialize)]
+struct Fixture {
+    organisations: Vec<FixtureOrganisation>,
+    funds: Vec<Value>,
+    projects: Vec<Value>,
+}
+
+#[derive(serde::Deserialize)]
+struct FixtureOrganisation {
+    key: String,
+    name: String,
+    kind: String,
+    identifier: Option<String>,
+    area_codes: Vec<String>,
+}
+
+/// A fixture record's key, and its body as the API takes it: every `"@key"` replaced by the
+/// id of the record made under that key, and the fixture's own fields (`key`, `history`,
+/// `_comment`) taken out.
+fn keyed(record: Value, ids: &HashMap<String, String>) -> Result<(String, Value), String> {
+    let Value::Object(mut fields) = resolved(record, ids)? else {
+        return Err("a demo record is not an object".into());
+    };
+    let key = fields
+        .remove("key")
+        .and_then(|k| k.as_str().map(str::to_owned));
+    fields.remove("history");
+    fields.remove("_comment");
+    Ok((
+        key.ok_or("a demo record has no key")?,
+        Value::Object(fields),
+    ))
+}
+
+fn resolved(value: Value, ids: &HashMap<String, String>) -> Result<Value, String> {
+    Ok(match value {
+        Value::String(s) => match s.strip_prefix('@') {
+            Some(key) => Value::String(
+                ids.get(key)
+                    .cloned()
+                    .ok_or_else(|| format!("the demo names @{key} before making it"))?,
+            ),
+            None => Value::String(s),
+        },
+        Value::Array(items) => Value::Array(
+            items
+                .into_iter()
+                .map(|v| resolved(v, ids))
+                .collect::<Result<_, _>>()?,
+        ),
+        Value::Object(fields) => Value::Object(
+            fields
+                .into_iter()
+                .map(|(k, v)| Ok((k, resolved(v, ids)?)))
+                .collect::<Result<_, String>>()?,
+        ),
+        other => other,
+    })
+}
+
+/// The home areas of a project's payers, in payer order.
+fn home_areas(project: &Value) -> Vec<String> {
+    let payers = project["payers"].as_array().into_iter().flatten();
+    payers
+        .flat_map(|p| p["home_area_codes"].as_array().cloned().unwrap_or_default())
+        .filter_map(|a| a.as_str().map(str::to_owned))
+        .collect()
+}
+
+/// The claims of the history named in the fixture.
+fn history_of(name: &str, areas: &[String]) -> Result<Vec<Planned>, String> {
+    Ok(match name {
+        "reconnections" => history::reconnections(),
+        "skill_mill" => history::skill_mill(areas),
+        "positive_families" => history::positive_families(),
+        "youth_homelessness" => history::youth_homelessness(),
+        "futures_ladder" => history::futures_ladder(),
+        other => return Err(format!("the demo has no history '{other}'")),
+    })
 }

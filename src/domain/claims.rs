@@ -575,56 +575,26 @@ pub fn price_claim(
         .checked_mul(i64::from(quantity))
         .filter(|g| *g >= 0)
         .ok_or_else(out_of_range)?;
-    let mut adjustments = Vec::new();
-    let mut amount = gross;
+    let mut left = Deductions {
+        amount: gross,
+        adjustments: Vec::new(),
+    };
     if let Some(deadweight) = outcome.deadweight.filter(|d| !d.is_zero()) {
-        let kept = Decimal::from(gross)
-            .checked_mul(Decimal::ONE - deadweight)
-            .map(|k| k.floor())
-            .and_then(|k| i64::try_from(k).ok())
-            .filter(|k| (0..=gross).contains(k))
-            .ok_or_else(out_of_range)?;
-        adjustments.push(Adjustment {
-            kind: AdjustmentKind::Deadweight,
-            amount_minor: gross - kept,
-            detail: format!("deadweight of {deadweight} deducted"),
-        });
-        amount = kept;
+        let kept = after_deadweight(gross, deadweight).ok_or_else(out_of_range)?;
+        let detail = format!("deadweight of {deadweight} deducted");
+        left.take(AdjustmentKind::Deadweight, kept, detail);
     }
-    let mut paid_units = quantity;
-    if let Some(cap) = outcome.volume_cap {
-        let left = (i64::from(cap) - paid.outcome_units).clamp(0, i64::from(quantity));
-        if i64::from(quantity) > left {
-            paid_units = i32::try_from(left).expect("left is at most quantity");
-            // i128: amount × left may exceed i64 before the division brings it back.
-            let kept = i128::from(amount) * i128::from(left) / i128::from(quantity);
-            let kept = i64::try_from(kept).expect("at most amount");
-            adjustments.push(Adjustment {
-                kind: AdjustmentKind::VolumeCap,
-                amount_minor: amount - kept,
-                detail: format!(
-                    "{} is capped at {cap} across the project; {} of {quantity} paid, the rest recorded",
-                    outcome.code, left
-                ),
-            });
-            amount = kept;
-        }
-    }
+    let paid_units = left.volume_cap(outcome, quantity, paid.outcome_units);
     let mut cap = |kind: AdjustmentKind, limit: Option<i64>, already: i64, what: &str| {
-        if let Some(limit) = limit {
-            let left = limit.saturating_sub(already).max(0);
-            if amount > left {
-                adjustments.push(Adjustment {
-                    kind,
-                    amount_minor: amount - left,
-                    detail: format!(
-                        "{what} of {} reached: {} already paid",
-                        fmt(limit),
-                        fmt(already)
-                    ),
-                });
-                amount = left;
-            }
+        let Some(limit) = limit else { return };
+        let most = limit.saturating_sub(already).max(0);
+        if left.amount > most {
+            let detail = format!(
+                "{what} of {} reached: {} already paid",
+                fmt(limit),
+                fmt(already)
+            );
+            left.take(kind, most, detail);
         }
     };
     cap(
@@ -642,11 +612,59 @@ pub fn price_claim(
     let pricing = Pricing {
         gross_minor: gross,
         paid_units,
-        adjustments,
-        payable_minor: amount,
+        adjustments: left.adjustments,
+        payable_minor: left.amount,
     };
     debug_assert!(pricing.explains_itself(), "{pricing:?}");
     Ok(pricing)
+}
+
+/// `gross` less a deadweight share, rounded down to the penny; `None` if it is out of range.
+fn after_deadweight(gross: i64, deadweight: Decimal) -> Option<i64> {
+    Decimal::from(gross)
+        .checked_mul(Decimal::ONE - deadweight)
+        .map(|k| k.floor())
+        .and_then(|k| i64::try_from(k).ok())
+        .filter(|k| (0..=gross).contains(k))
+}
+
+/// What is still to pay as each rule takes its part, and what each took.
+struct Deductions {
+    amount: i64,
+    adjustments: Vec<Adjustment>,
+}
+
+impl Deductions {
+    /// A rule leaves `kept` of the amount.
+    fn take(&mut self, kind: AdjustmentKind, kept: i64, detail: String) {
+        self.adjustments.push(Adjustment {
+            kind,
+            amount_minor: self.amount - kept,
+            detail,
+        });
+        self.amount = kept;
+    }
+
+    /// The outcome's volume cap across the project: the units beyond it are recorded but not
+    /// paid, and the amount falls in proportion. Returns the units paid.
+    fn volume_cap(&mut self, outcome: &OutcomeRule, quantity: i32, units_paid: i64) -> i32 {
+        let Some(cap) = outcome.volume_cap else {
+            return quantity;
+        };
+        let left = (i64::from(cap) - units_paid).clamp(0, i64::from(quantity));
+        if i64::from(quantity) <= left {
+            return quantity;
+        }
+        // i128: amount × left may exceed i64 before the division brings it back.
+        let kept = i128::from(self.amount) * i128::from(left) / i128::from(quantity);
+        let kept = i64::try_from(kept).expect("at most amount");
+        let detail = format!(
+            "{} is capped at {cap} across the project; {} of {quantity} paid, the rest recorded",
+            outcome.code, left
+        );
+        self.take(AdjustmentKind::VolumeCap, kept, detail);
+        i32::try_from(left).expect("left is at most quantity")
+    }
 }
 
 impl Pricing {

@@ -762,37 +762,7 @@ fn validate_payer(
             parse_share(raw).map_err(|e| FieldError::new(at("share"), e)),
         )
     });
-    let mut phases = Vec::new();
-    for (j, phase) in payer.phases.iter().enumerate() {
-        let pat = |f: &str| format!("payers[{i}].phases[{j}].{f}");
-        if phase.from > phase.to {
-            errors.push(FieldError::new(pat("to"), "is before from"));
-        }
-        let share = collect(
-            errors,
-            parse_share(&phase.share).map_err(|e| FieldError::new(pat("share"), e)),
-        );
-        if let Some(share) = share {
-            phases.push(PhasePlan {
-                from: phase.from,
-                to: phase.to,
-                share,
-            });
-        }
-    }
-    let mut sorted: Vec<&PhasePlan> = phases.iter().collect();
-    sorted.sort_by_key(|p| p.from);
-    for pair in sorted.windows(2) {
-        if pair[1].from <= pair[0].to {
-            errors.push(FieldError::new(
-                at("phases"),
-                format!(
-                    "the phases starting {} and {} overlap",
-                    pair[0].from, pair[1].from
-                ),
-            ));
-        }
-    }
+    let phases = validate_phases(errors, i, payer);
     check_codes(errors, &at("home_area_codes"), &payer.home_area_codes);
     if payer.role == PayerRole::CentralTopUp {
         if !payer.home_area_codes.is_empty() {
@@ -819,6 +789,43 @@ fn validate_payer(
         lead: payer.lead,
         fund_id,
     }
+}
+
+/// A payer's phases: each a share of the payer's part from one date to another, none
+/// overlapping another.
+fn validate_phases(errors: &mut Vec<FieldError>, i: usize, payer: &NewPayer) -> Vec<PhasePlan> {
+    let mut phases = Vec::new();
+    for (j, phase) in payer.phases.iter().enumerate() {
+        let pat = |f: &str| format!("payers[{i}].phases[{j}].{f}");
+        if phase.from > phase.to {
+            errors.push(FieldError::new(pat("to"), "is before from"));
+        }
+        let share = collect(
+            errors,
+            parse_share(&phase.share).map_err(|e| FieldError::new(pat("share"), e)),
+        );
+        if let Some(share) = share {
+            phases.push(PhasePlan {
+                from: phase.from,
+                to: phase.to,
+                share,
+            });
+        }
+    }
+    let mut sorted: Vec<&PhasePlan> = phases.iter().collect();
+    sorted.sort_by_key(|p| p.from);
+    for pair in sorted.windows(2) {
+        if pair[1].from <= pair[0].to {
+            errors.push(FieldError::new(
+                format!("payers[{i}].phases"),
+                format!(
+                    "the phases starting {} and {} overlap",
+                    pair[0].from, pair[1].from
+                ),
+            ));
+        }
+    }
+    phases
 }
 
 /// The fund a payer pays from: for a `central_top_up` payer its own `fund_id` or else the
@@ -954,74 +961,111 @@ fn validate_outcome(
     check_code(errors, &at("code"), &outcome.code);
     check_name(errors, &at("name"), &outcome.name);
     let price = amounts.positive_minor(errors, &at("price"), &outcome.price);
-    let bounded = |errors: &mut Vec<FieldError>, field: &str, v: Option<i32>, max: i32| {
-        if matches!(v, Some(n) if !(1..=max).contains(&n)) {
+    check_outcome_limits(errors, &at, outcome);
+    if let Some(group) = &outcome.exclusive_group {
+        check_code(errors, &at("exclusive_group"), group);
+    }
+    if let Some(requirement) = &outcome.requires {
+        check_requirement(errors, &at, outcome, requirement, codes);
+    }
+    let deadweight = outcome
+        .deadweight
+        .as_deref()
+        .and_then(|raw| collect(errors, parse_deadweight(raw, &at("deadweight"))));
+    check_ages(errors, &at, outcome);
+    OutcomePlan {
+        code: outcome.code.clone(),
+        name: outcome.name.trim().to_owned(),
+        price_minor: price.unwrap_or(0),
+        unit: outcome.unit,
+        max_units_per_participant: outcome.max_units_per_participant,
+        max_claims_per_participant: outcome.max_claims_per_participant.unwrap_or(1),
+        exclusive_group: outcome.exclusive_group.clone(),
+        requires: outcome.requires.clone(),
+        volume_cap: outcome.volume_cap,
+        deadweight,
+        min_age_at_start: outcome.min_age_at_start,
+        max_age_at_start: outcome.max_age_at_start,
+    }
+}
+
+/// An outcome's per-participant and volume limits, each from 1 to its ceiling; a limit of
+/// units applies to time units only.
+fn check_outcome_limits(
+    errors: &mut Vec<FieldError>,
+    at: &dyn Fn(&str) -> String,
+    outcome: &NewOutcome,
+) {
+    let limits = [
+        (
+            "max_units_per_participant",
+            outcome.max_units_per_participant,
+            limits::MAX_QUANTITY,
+        ),
+        (
+            "max_claims_per_participant",
+            outcome.max_claims_per_participant,
+            limits::MAX_CLAIMS_PER_PARTICIPANT,
+        ),
+        ("volume_cap", outcome.volume_cap, limits::MAX_VOLUME_CAP),
+    ];
+    for (field, value, max) in limits {
+        if matches!(value, Some(n) if !(1..=max).contains(&n)) {
             errors.push(FieldError::new(
                 at(field),
                 format!("must be from 1 to {max}"),
             ));
         }
-    };
-    bounded(
-        errors,
-        "max_units_per_participant",
-        outcome.max_units_per_participant,
-        limits::MAX_QUANTITY,
-    );
-    bounded(
-        errors,
-        "max_claims_per_participant",
-        outcome.max_claims_per_participant,
-        limits::MAX_CLAIMS_PER_PARTICIPANT,
-    );
-    bounded(
-        errors,
-        "volume_cap",
-        outcome.volume_cap,
-        limits::MAX_VOLUME_CAP,
-    );
+    }
     if outcome.unit == OutcomeUnit::Achievement && outcome.max_units_per_participant.is_some() {
         errors.push(FieldError::new(
             at("max_units_per_participant"),
             "applies to time units (week, day) only",
         ));
     }
-    if let Some(group) = &outcome.exclusive_group {
-        check_code(errors, &at("exclusive_group"), group);
+}
+
+/// An outcome's prerequisite: another outcome of the project, at most so many days before.
+fn check_requirement(
+    errors: &mut Vec<FieldError>,
+    at: &dyn Fn(&str) -> String,
+    outcome: &NewOutcome,
+    requirement: &Requirement,
+    codes: &HashSet<&str>,
+) {
+    if requirement.outcome_code == outcome.code {
+        errors.push(FieldError::new(
+            at("requires.outcome_code"),
+            "an outcome cannot require itself",
+        ));
+    } else if !codes.contains(requirement.outcome_code.as_str()) {
+        errors.push(FieldError::new(
+            at("requires.outcome_code"),
+            format!("no outcome '{}' on this project", requirement.outcome_code),
+        ));
     }
-    if let Some(req) = &outcome.requires {
-        if req.outcome_code == outcome.code {
-            errors.push(FieldError::new(
-                at("requires.outcome_code"),
-                "an outcome cannot require itself",
-            ));
-        } else if !codes.contains(req.outcome_code.as_str()) {
-            errors.push(FieldError::new(
-                at("requires.outcome_code"),
-                format!("no outcome '{}' on this project", req.outcome_code),
-            ));
-        }
-        if !(0..=limits::MAX_DAYS_AFTER).contains(&req.min_days_after) {
-            errors.push(FieldError::new(
-                at("requires.min_days_after"),
-                format!("must be from 0 to {} days", limits::MAX_DAYS_AFTER),
-            ));
-        }
+    if !(0..=limits::MAX_DAYS_AFTER).contains(&requirement.min_days_after) {
+        errors.push(FieldError::new(
+            at("requires.min_days_after"),
+            format!("must be from 0 to {} days", limits::MAX_DAYS_AFTER),
+        ));
     }
-    let deadweight = outcome.deadweight.as_deref().and_then(|raw| {
-        let parsed = parse_share(raw).map_err(|e| FieldError::new(at("deadweight"), e));
-        let parsed = parsed.and_then(|d| {
-            if d == Decimal::ONE {
-                Err(FieldError::new(
-                    at("deadweight"),
-                    "a deadweight of 1 would pay nothing",
-                ))
-            } else {
-                Ok(d)
-            }
-        });
-        collect(errors, parsed)
-    });
+}
+
+/// A deadweight: a share below 1 (a deadweight of 1 would pay nothing).
+fn parse_deadweight(raw: &str, field: &str) -> Result<Decimal, FieldError> {
+    let share = parse_share(raw).map_err(|e| FieldError::new(field, e))?;
+    if share == Decimal::ONE {
+        return Err(FieldError::new(
+            field,
+            "a deadweight of 1 would pay nothing",
+        ));
+    }
+    Ok(share)
+}
+
+/// The ages at start an outcome is open to: each from 0 to 130, the least not above the most.
+fn check_ages(errors: &mut Vec<FieldError>, at: &dyn Fn(&str) -> String, outcome: &NewOutcome) {
     for (field, age) in [
         ("min_age_at_start", outcome.min_age_at_start),
         ("max_age_at_start", outcome.max_age_at_start),
@@ -1037,20 +1081,6 @@ fn validate_outcome(
                 "is below min_age_at_start",
             ));
         }
-    }
-    OutcomePlan {
-        code: outcome.code.clone(),
-        name: outcome.name.trim().to_owned(),
-        price_minor: price.unwrap_or(0),
-        unit: outcome.unit,
-        max_units_per_participant: outcome.max_units_per_participant,
-        max_claims_per_participant: outcome.max_claims_per_participant.unwrap_or(1),
-        exclusive_group: outcome.exclusive_group.clone(),
-        requires: outcome.requires.clone(),
-        volume_cap: outcome.volume_cap,
-        deadweight,
-        min_age_at_start: outcome.min_age_at_start,
-        max_age_at_start: outcome.max_age_at_start,
     }
 }
 

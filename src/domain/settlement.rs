@@ -126,51 +126,14 @@ pub fn build(
             }
             (Leg::TopUpClaim, _) => continue,
         };
-        // A project has a handful of payers: a linear search beats hashing two strings.
-        let found = documents
-            .iter()
-            .position(|d| d.leg == a.leg && d.issuer == issuer && d.recipient == recipient);
-        let document = match found {
-            Some(i) => &mut documents[i],
-            None => {
-                documents.push(Assembling {
-                    leg: a.leg,
-                    issuer: issuer.to_owned(),
-                    recipient: recipient.to_owned(),
-                    lines: Vec::new(),
-                    line_of_entry: HashMap::new(),
-                });
-                documents.last_mut().expect("just pushed")
-            }
-        };
-        let existing = per_entry
-            .then(|| document.line_of_entry.get(&a.entry_id).copied())
-            .flatten();
-        let line = match existing {
-            Some(i) => &mut document.lines[i],
-            None => {
-                if per_entry {
-                    document
-                        .line_of_entry
-                        .insert(a.entry_id, document.lines.len());
-                }
-                document.lines.push(DraftLine {
-                    claim_id: a.claim_id,
-                    outcome_code: a.outcome_code,
-                    participant_pseudonym: a.participant_pseudonym,
-                    achieved_on: a.achieved_on,
-                    posted_at: a.posted_at,
-                    amount_minor: 0,
-                    allocation_ids: Vec::with_capacity(1),
-                });
-                document.lines.last_mut().expect("just pushed")
-            }
-        };
+        let (amount_minor, allocation_id) = (a.amount_minor, a.allocation_id);
+        let document = document_for(&mut documents, a.leg, issuer, recipient);
+        let line = document.line_for(a, per_entry);
         line.amount_minor = line
             .amount_minor
-            .checked_add(a.amount_minor)
+            .checked_add(amount_minor)
             .ok_or(SettlementError::Overflow)?;
-        line.allocation_ids.push(a.allocation_id);
+        line.allocation_ids.push(allocation_id);
     }
     documents
         .sort_by(|a, b| (a.leg, &a.issuer, &a.recipient).cmp(&(b.leg, &b.issuer, &b.recipient)));
@@ -188,6 +151,57 @@ pub fn build(
             })
         })
         .collect()
+}
+
+/// The document of `leg` from `issuer` to `recipient`, begun if there is none yet. A project
+/// has a handful of payers: a linear search beats hashing two strings.
+fn document_for<'d>(
+    documents: &'d mut Vec<Assembling>,
+    leg: Leg,
+    issuer: &str,
+    recipient: &str,
+) -> &'d mut Assembling {
+    let found = (documents.iter())
+        .position(|d| d.leg == leg && d.issuer == issuer && d.recipient == recipient);
+    match found {
+        Some(i) => &mut documents[i],
+        None => {
+            documents.push(Assembling {
+                leg,
+                issuer: issuer.to_owned(),
+                recipient: recipient.to_owned(),
+                lines: Vec::new(),
+                line_of_entry: HashMap::new(),
+            });
+            documents.last_mut().expect("just pushed")
+        }
+    }
+}
+
+impl Assembling {
+    /// The line `a` lands on: its ledger entry's line when lines are `per_entry` (under
+    /// `via_commissioner`), else a new line of its own.
+    fn line_for(&mut self, a: Unsettled, per_entry: bool) -> &mut DraftLine {
+        let existing = per_entry
+            .then(|| self.line_of_entry.get(&a.entry_id).copied())
+            .flatten();
+        if let Some(i) = existing {
+            return &mut self.lines[i];
+        }
+        if per_entry {
+            self.line_of_entry.insert(a.entry_id, self.lines.len());
+        }
+        self.lines.push(DraftLine {
+            claim_id: a.claim_id,
+            outcome_code: a.outcome_code,
+            participant_pseudonym: a.participant_pseudonym,
+            achieved_on: a.achieved_on,
+            posted_at: a.posted_at,
+            amount_minor: 0,
+            allocation_ids: Vec::with_capacity(1),
+        });
+        self.lines.last_mut().expect("just pushed")
+    }
 }
 
 fn checked_total(mut amounts: impl Iterator<Item = i64>) -> Result<i64, SettlementError> {

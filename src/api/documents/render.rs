@@ -254,11 +254,24 @@ pub fn html_page(
     split: &[SplitRow],
     lines: &[DocumentLine],
 ) -> String {
+    let mut out = heading(view, project_name);
+    out.push_str(&lines_section(view, lines));
+    out.push_str(&split_section(view, project_name, route, split));
+    out.push_str(&payments_and_history(view));
+    out.push_str("</body></html>");
+    out
+}
+
+/// `amount` with the document's currency, escaped.
+fn money_of(view: &DocumentView, amount: &str) -> String {
+    format!("{} {}", esc(amount), esc(&view.summary.total.currency))
+}
+
+/// The lines (as many as are given), a note if there are more, and the totals.
+fn lines_section(view: &DocumentView, lines: &[DocumentLine]) -> String {
     let s = &view.summary;
     let exponent = exponent_of(&s.total.currency);
-    let money = |amount: &str| format!("{} {}", esc(amount), esc(&s.total.currency));
-    let mut out = heading(view, project_name);
-    out.push_str("<h2>Lines</h2>");
+    let mut out = String::from("<h2>Lines</h2>");
     let columns = [
         ("#", false),
         ("Claim", false),
@@ -277,7 +290,7 @@ pub fn html_page(
                 esc(&l.outcome_code),
                 esc(&l.participant_pseudonym),
                 l.achieved_on.to_string(),
-                money(&format_minor(l.amount_minor, exponent)),
+                money_of(view, &format_minor(l.amount_minor, exponent)),
             ]
         }),
     ));
@@ -298,12 +311,22 @@ pub fn html_page(
         &[("", false), ("", true)],
         totals
             .iter()
-            .map(|(label, m)| vec![label.to_string(), money(&m.amount)]),
+            .map(|(label, m)| vec![label.to_string(), money_of(view, &m.amount)]),
     ));
-    out.push_str(&format!(
+    out
+}
+
+/// How the amounts were split between the payers, in words and as a table.
+fn split_section(
+    view: &DocumentView,
+    project_name: &str,
+    route: &str,
+    split: &[SplitRow],
+) -> String {
+    let mut out = format!(
         "<h2>How the amounts were split</h2><p>{}</p>",
         esc(&explanation(view, project_name, route))
-    ));
+    );
     let columns = [
         ("Payer", false),
         ("Role", false),
@@ -322,6 +345,13 @@ pub fn html_page(
             ]
         }),
     ));
+    out
+}
+
+/// The payments recorded (if any) and every transition, each with who made it as the viewer
+/// may see them.
+fn payments_and_history(view: &DocumentView) -> String {
+    let mut out = String::new();
     if !view.payments.is_empty() {
         out.push_str("<h2>Payments</h2>");
         let columns = [("Paid on", false), ("Reference", false), ("Amount", true)];
@@ -332,7 +362,7 @@ pub fn html_page(
                 vec![
                     p.paid_on.to_string(),
                     esc(&p.reference),
-                    money(&p.amount.amount),
+                    money_of(view, &p.amount.amount),
                 ]
             }),
         ));
@@ -351,6 +381,6 @@ pub fn html_page(
             esc(&e.detail)
         ));
     }
-    out.push_str("</ul></body></html>");
+    out.push_str("</ul>");
     out
 }

@@ -212,36 +212,9 @@ pub(super) fn lay_out(ledger: &LedgerFacts) -> Cells {
     grid.group(payer_totals.values().copied().collect(), project_total);
     grid.group(payments.values().copied().collect(), project_total);
     for ((code, quarter), &count) in &paid {
-        let members: Vec<usize> = payments
-            .iter()
-            .filter(|((c, q, _), _)| c == code && q == quarter)
-            .map(|(_, &cell)| cell)
-            .collect();
-        // The payers' shares are public: from a quarter's total each payer's part follows,
-        // and from one payer's part the total. The quarter of one outcome is withheld whole
-        // or not at all: its counts, the differences between them, and every payer's money.
         let key = (code.clone(), *quarter);
-        let r = &ledger.results[&key];
-        // What one count less another gives is a count too: participants engaged but not
-        // achieving, outcomes achieved but not paid.
-        let not_achieving = r.engaged - r.achieved_participants;
-        let unpaid = grid.cell(
-            r.achieved_units - r.paid_units,
-            r.achieved_participants - r.paid_participants,
-        );
-        let mut together = vec![
-            count,
-            achieved[&key],
-            engaged[&key],
-            grid.cell(not_achieving, not_achieving),
-            unpaid,
-        ];
-        together.extend(&members);
-        for pair in together.windows(2) {
-            grid.implies(pair[0], pair[1]);
-            grid.implies(pair[1], pair[0]);
-        }
-        grid.group(members, count);
+        let cells = (achieved[&key], engaged[&key]);
+        let together = tie_block(&mut grid, ledger, &key, (count, cells), &payments);
         block_cells.insert(key, together);
     }
     Cells {
@@ -254,6 +227,51 @@ pub(super) fn lay_out(ledger: &LedgerFacts) -> Cells {
         project_total,
         block_cells,
     }
+}
+
+/// Ties one outcome's quarter together: its counts (paid `count`, achieved and engaged
+/// `cells`), the counts their differences give, and every payer's money in it are withheld
+/// together or not at all, and the payers' money adds up to what was paid. Returns the
+/// block's cells.
+#[allow(clippy::type_complexity)]
+fn tie_block(
+    grid: &mut Grid,
+    ledger: &LedgerFacts,
+    key: &(String, Period),
+    (count, (achieved, engaged)): (usize, (usize, usize)),
+    payments: &BTreeMap<(String, Period, String), usize>,
+) -> Vec<usize> {
+    let (code, quarter) = key;
+    let members: Vec<usize> = payments
+        .iter()
+        .filter(|((c, q, _), _)| c == code && q == quarter)
+        .map(|(_, &cell)| cell)
+        .collect();
+    // The payers' shares are public: from a quarter's total each payer's part follows, and
+    // from one payer's part the total. The quarter of one outcome is withheld whole or not at
+    // all: its counts, the differences between them, and every payer's money.
+    let r = &ledger.results[key];
+    // What one count less another gives is a count too: participants engaged but not
+    // achieving, outcomes achieved but not paid.
+    let not_achieving = r.engaged - r.achieved_participants;
+    let unpaid = grid.cell(
+        r.achieved_units - r.paid_units,
+        r.achieved_participants - r.paid_participants,
+    );
+    let mut together = vec![
+        count,
+        achieved,
+        engaged,
+        grid.cell(not_achieving, not_achieving),
+        unpaid,
+    ];
+    together.extend(&members);
+    for pair in together.windows(2) {
+        grid.implies(pair[0], pair[1]);
+        grid.implies(pair[1], pair[0]);
+    }
+    grid.group(members, count);
+    together
 }
 
 /// Writes the project's rows from `ledger` (the blocks it publishes and totals over them),
