@@ -611,8 +611,13 @@ pub async fn verify_many(
         None => VerifyTarget::Claims(request.claim_ids),
     };
     let at = config.clock.now();
-    let counted = target.clone();
-    let rows = with_db(&pool, move |conn| Ok(bulk::claims_named(conn, &counted)?)).await?;
+    let rows = match &target {
+        VerifyTarget::Claims(ids) => ids.len(),
+        VerifyTarget::Upload(_) => {
+            let counted = target.clone();
+            with_db(&pool, move |conn| Ok(bulk::claims_named(conn, &counted)?)).await?
+        }
+    };
     if runs_as_job(&req, rows, &config) {
         let job = with_db(&pool, move |conn| {
             Ok(jobs::queue_verification(

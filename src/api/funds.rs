@@ -11,6 +11,7 @@ use super::extract::{JsonBody, PageQuery};
 use super::{idempotent_create, with_db, Page};
 use crate::config::Config;
 use crate::db::Pool;
+use crate::domain::access::may_create_fund;
 use crate::domain::money::MoneyJson;
 use crate::domain::registry::NewFund;
 use crate::services::registry::{self, FundStanding};
@@ -79,8 +80,11 @@ pub async fn create(
     body: JsonBody,
 ) -> Result<HttpResponse, ApiError> {
     // Asked before the body is read, so that a caller who may not create funds is told so first.
-    principal.require(registry::FUND_CREATORS)?;
+    principal.require(registry::REGISTRY_CREATORS)?;
     let input: NewFund = body.parse()?;
+    // Asked here too, before the key is looked at, so that a retry of another's request is
+    // refused as the request itself would be.
+    may_create_fund(&principal, &input.owner_organisation_id)?;
     let at = config.clock.now();
     let creator = principal.clone();
     idempotent_create(&pool, &principal, &req, body.bytes(), move |conn| {

@@ -258,10 +258,6 @@ impl Modify for ResponseLinks {
     }
 }
 
-/// The document as served at `/openapi.json`. Two things utoipa 5 writes are put right here:
-/// a link's `operationRef` comes out as `operation_ref`, which no OpenAPI tool reads; and a
-/// page (`Page_ClaimView`) inlines its item type where it should name it (utoipa issue 1586),
-/// which gives client generators one anonymous copy of every item type per list.
 /// The whole document: the components and tags above, the operations of every route as the
 /// routes declare them ([`super::RoutePaths`], [`super::OpenDataPaths`]), then the modifiers.
 pub fn openapi() -> utoipa::openapi::OpenApi {
@@ -280,6 +276,10 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
     openapi
 }
 
+/// The document as served at `/openapi.json`. Two things utoipa 5 writes are put right here:
+/// a link's `operationRef` comes out as `operation_ref`, which no OpenAPI tool reads; and a
+/// page (`Page_ClaimView`) inlines its item type where it should name it (utoipa issue 1586),
+/// which gives client generators one anonymous copy of every item type per list.
 pub fn document_value() -> serde_json::Value {
     let mut value = serde_json::to_value(openapi()).expect("the OpenAPI document serialises");
     name_page_items(&mut value);

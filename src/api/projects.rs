@@ -341,12 +341,11 @@ pub async fn create(
 ) -> Result<HttpResponse, ApiError> {
     // Asked before the body is read, so that a caller who may not create projects is told so
     // first.
-    principal.require(registry::FUND_CREATORS)?;
+    principal.require(registry::REGISTRY_CREATORS)?;
     let input: NewProject = body.parse()?;
     let creator = principal.clone();
-    let at = config.clock.now();
     idempotent_create(&pool, &principal, &req, body.bytes(), move |conn| {
-        let created = registry::create_project(conn, &creator, input, at)?;
+        let created = registry::create_project(conn, &creator, input, &config.clock)?;
         view_with_totals(created, &creator)
     })
     .await

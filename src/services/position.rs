@@ -103,8 +103,8 @@ pub fn fund_position(
     position_of(conn, fund, today)
 }
 
-/// The use case "a project's payment plan": for those who keep it (see [`plan_keepers_project`]),
-/// with the project's currency.
+/// The use case "a project's payment plan": for those who keep it (an admin, or a fund manager
+/// of the organisation that owns the project's fund), with the project's currency.
 pub fn payment_plan(
     conn: &mut DbConn,
     principal: &Principal,

@@ -6,6 +6,7 @@ use std::collections::{HashMap, HashSet};
 
 use chrono::NaiveDateTime;
 
+use crate::clock::Clock;
 use crate::db::backend_specific::{lock_row_for_update, LockableTable};
 use crate::db::models::{Fund, OrganisationRecord};
 use crate::db::{queries, write_tx, DbConn};
@@ -21,7 +22,7 @@ use crate::services::error::ServiceError;
 /// The roles that may register organisations.
 pub const ORGANISATION_REGISTRARS: &[Role] = &[Role::Admin];
 /// The roles that may create funds and projects (a fund manager only with its own money).
-pub const FUND_CREATORS: &[Role] = &[Role::Admin, Role::FundManager];
+pub const REGISTRY_CREATORS: &[Role] = &[Role::Admin, Role::FundManager];
 
 /// The use case "register an organisation": an admin registers it, in its own transaction.
 /// An identifier already registered is a conflict.
@@ -61,7 +62,7 @@ pub fn create_fund(
     input: NewFund,
     at: NaiveDateTime,
 ) -> Result<FundStanding, ServiceError> {
-    principal.require(FUND_CREATORS)?;
+    principal.require(REGISTRY_CREATORS)?;
     may_create_fund(principal, &input.owner_organisation_id)?;
     let owner = queries::organisation_kinds(conn, &[input.owner_organisation_id.as_str()])?;
     let owner_kind = owner.get(&input.owner_organisation_id).copied();
@@ -112,9 +113,9 @@ pub fn create_project(
     conn: &mut DbConn,
     principal: &Principal,
     input: NewProject,
-    at: NaiveDateTime,
+    clock: &Clock,
 ) -> Result<ProjectStanding, ServiceError> {
-    principal.require(FUND_CREATORS)?;
+    principal.require(REGISTRY_CREATORS)?;
     // Every fund whose budget the project draws on, locked in id order: two projects of the
     // same funds cannot both take the last of a budget.
     for fund_id in queries::funds_named(&input) {
@@ -123,7 +124,11 @@ pub fn create_project(
     let facts = project_facts(conn, &input)?;
     may_create_project(principal, &input, &facts)?;
     let plan = validate_project(input, &facts).map_err(ServiceError::Invalid)?;
-    let acting = Acting { principal, at };
+    // Read once the funds are locked: the commitments are made, in order, at this time.
+    let acting = Acting {
+        principal,
+        at: clock.now(),
+    };
     let id = commitments::create_project(conn, &plan, &acting)?;
     project(conn, principal, &id)
 }

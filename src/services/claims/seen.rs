@@ -3,11 +3,11 @@
 
 use std::collections::HashMap;
 
+use super::rules::lock_project;
 use crate::db::models::{Allocation, Claim, ClaimAdjustment};
 use crate::db::queries::{self, ClaimFilter};
 use crate::db::DbConn;
 use crate::domain::access::{MoneyScope, Principal};
-use super::rules::lock_project;
 use crate::services::access::{load_access, load_visible, AccessError, VisibleProject};
 use crate::services::error::ServiceError;
 
@@ -79,7 +79,7 @@ pub fn seen_claim(
 }
 
 /// `claim` of `project`, as `principal` sees it.
-pub fn seen_as(
+fn seen_as(
     conn: &mut DbConn,
     claim: Claim,
     project: &VisibleProject,
