@@ -1,8 +1,9 @@
 //! Writes made safe to retry. A request that carries an idempotency key reserves the key in
 //! the same transaction as its work and stores its answer there: a crash before the commit
 //! leaves neither, and a retry after it is answered with the first answer, the work not done
-//! again. Keys are scoped to the caller (its organisation, or the admin), so that two callers'
-//! keys never meet.
+//! again. Keys are scoped to the caller's organisation (so that a colleague's retry of the same
+//! request is recognised), or to an admin's own subject; a key is never matched across
+//! organisations.
 
 use chrono::NaiveDateTime;
 

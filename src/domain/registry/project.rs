@@ -397,11 +397,7 @@ mod tests {
         let (input, facts) = project(["0.3", "0.6999"], false);
         let errors = validate_project(input, &facts).unwrap_err();
         assert_eq!(fields(&errors), ["payers"]);
-        assert!(
-            errors[0].detail.contains("0.9999"),
-            "{}",
-            errors[0].detail
-        );
+        assert!(errors[0].detail.contains("0.9999"), "{}", errors[0].detail);
     }
 
     #[test]
