@@ -1915,3 +1915,36 @@ fn caps_completed_by_late_outcomes_over_three_releases_leave_withheld_counts_ope
     };
     releases_disclose_nothing(case, 3).unwrap();
 }
+
+/// As the three-release property test found it on 2026-12-07 (CI at `5746c11`): two payers at
+/// half each under `reallocate`, the second capped at £5,000.00; a £1,000.00 outcome with a
+/// volume cap of 10 and a £300.00 outcome; six blocks over three quarters, with 6 outcomes of
+/// the first quarter verified late. The test's reader narrows the withheld count of one
+/// block (the £300.00 outcome in the third quarter: 1, and 4 ruled out).
+///
+/// It fails today, at `416120c` as at `5746c11`: the auditor lets this count be narrowed. It is
+/// kept here, run by `cargo test -- --ignored`, until the auditor is fixed (the next
+/// disclosure work), rather than in `proptest-regressions/`, where it would fail every run of
+/// the property test.
+#[test]
+#[ignore = "a known disclosure leak (2026-12-07): the auditor lets a withheld count be narrowed; fix next"]
+fn late_outcomes_under_reallocation_over_three_releases_leave_withheld_counts_open() {
+    let case = ReleasesCase {
+        terms: Terms {
+            caps: vec![1_000_000, 500_000],
+            weights: vec![5, 5],
+            prices: vec![100_000, 30_000],
+            volume_caps: vec![Some(10), None],
+            contract_cap: None,
+            deadweight_percent: 0,
+            phases: false,
+            later_phase: None,
+            reallocate: true,
+        },
+        blocks: vec![(0, 0), (0, 1), (1, 0), (1, 1), (2, 0), (2, 1)],
+        counts: vec![4, 5, 5, 8, 5, 1],
+        at: vec![1, 3],
+        late: vec![(0, 6), (0, 0)],
+    };
+    releases_disclose_nothing(case, 2).unwrap();
+}
