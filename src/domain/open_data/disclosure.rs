@@ -33,8 +33,10 @@
 //!   added, each paid the rates in force when it was verified (which a cap binding since
 //!   may have changed), known where every outcome of its quarter was paid the same, else no
 //!   more than the most any one-outcome participant of it was paid (or the payer's rate),
-//!   and outcomes revoked, each taking back what the block it came from paid one outcome (no
-//!   more than the rate where the payer's cap bound in it), though not how many of each.
+//!   and, where they were paid in full at one payable value, that the payers' parts of each
+//!   add up to it (`Piece::funded`); and outcomes revoked, each taking back what the block
+//!   it came from paid one outcome (no more than the rate where the payer's cap bound in
+//!   it), though not how many of each.
 //!
 //! ## Protected
 //! A withheld block's count of outcomes achieved, and of outcomes paid, is protected when the
@@ -318,6 +320,10 @@ pub struct Piece {
     /// What one of them paid each payer; `None` where nothing is known of it but that it was
     /// no more than the outcome's price.
     pub pays: Vec<Option<Pay>>,
+    /// What one of them paid all the payers together, where each was paid in full (nothing
+    /// left unfunded) at one payable value: however a cap moved the parts between payers,
+    /// they add up to it. `None` where that is not known.
+    pub funded: Option<i64>,
 }
 
 /// What one outcome of a piece paid a payer, as the reader knows it.
@@ -537,6 +543,27 @@ fn answer(
     }
 }
 
+/// Per piece paid in full (by outcome and piece), what its outcomes paid all the payers
+/// together, and each payer's part of it as read so far.
+type FundedParts = std::collections::BTreeMap<(usize, usize), (Expression, Vec<Variable>)>;
+
+/// What one unit of a piece gives payer `r`, at least and at most, as money added (a
+/// revocation takes back: the signs turn).
+fn piece_part(piece: &Piece, r: usize, price: f64) -> (f64, f64) {
+    let (l, h) = match piece.pays.get(r).copied().flatten() {
+        Some(Pay::Rate(rate)) => (
+            rate.per_unit() - rate.slack(),
+            rate.per_unit() + rate.slack(),
+        ),
+        Some(Pay::AtMost(most)) => (0.0, most as f64),
+        None => (0.0, price),
+    };
+    match piece.sign() {
+        1 => (l, h),
+        _ => (-h, -l),
+    }
+}
+
 /// The unknowns of a withheld block.
 struct Unknowns {
     achieved: Variable,
@@ -657,6 +684,7 @@ impl Model {
             .map(|o| units.get(o).copied().unwrap_or(0))
             .collect();
         let (more_units, piece_vars) = self.more_units(beyond, &units, &sums.block_units);
+        let mut funded = FundedParts::default();
         for (o, earlier) in sums.volume_frozen_earlier.iter().enumerate() {
             let left = earlier.clone() + more_units[o].clone() + constant(&known.payable_units, o);
             self.constraints.push(left.geq(0.0));
@@ -667,13 +695,15 @@ impl Model {
             }
             let more = money.get(r).copied().unwrap_or(0);
             let used = Cap::Payer(r).used(blocks, beyond);
-            let unpublished = match self.pieces_money(terms, beyond, r, more, &piece_vars) {
+            let pieces = (&piece_vars[..], &mut funded);
+            let unpublished = match self.pieces_money(terms, beyond, r, more, pieces) {
                 Some(money) => money,
                 None => self.unpublished_money(beyond, r, more, &units, &more_units),
             };
             let sum = sum + unpublished + constant(&known.money, r);
             self.cap(sum, used, terms.payers[r].cap_minor);
         }
+        self.funded_pieces(funded, terms.payers.len());
         if let Some(cap) = terms.contract_cap_minor {
             let used = Cap::Contract.used(blocks, beyond);
             let priced: i64 = units
@@ -829,20 +859,23 @@ impl Model {
     /// outcome's units beyond are pieces: each piece's money is its units at the payer's rate
     /// for it (within a penny a unit unless exact), or, where that rate is not known,
     /// anything from nothing to the most a unit paid (the outcome's price, if nothing less is
-    /// known), added or taken back; less what
-    /// the adjustments published of it, going `more`'s way. `None` where an outcome has no
-    /// pieces, or the truth lies outside those bounds (the pieces do not tell it).
+    /// known), added or taken back; less what the adjustments published of it, going
+    /// `more`'s way. A piece whose outcomes were paid in full has the payer's part of it as a
+    /// variable of its own in `funded`, so that the payers' parts can be summed. `None` where
+    /// an outcome has no pieces, or the truth lies outside those bounds (the pieces do not
+    /// tell it).
     fn pieces_money(
         &mut self,
         terms: &ProjectTerms,
         beyond: &Unpublished,
         r: usize,
         more: i64,
-        piece_vars: &[Vec<Variable>],
+        (piece_vars, funded): (&[Vec<Variable>], &mut FundedParts),
     ) -> Option<Expression> {
         let known = beyond.adjusted.money.get(r).copied().unwrap_or(0);
         let (mut low, mut high) = (Expression::from(0.0), Expression::from(0.0));
         let (mut least, mut most) = (0.0, 0.0);
+        let mut parts = Vec::new();
         for (o, vars) in piece_vars.iter().enumerate() {
             let units = beyond.payable_units.get(o).copied().unwrap_or(0);
             let Some(pieces) = beyond.pieces.get(o).cloned().flatten() else {
@@ -852,37 +885,53 @@ impl Model {
                 return None;
             };
             let price = terms.outcomes[o].price_minor as f64;
-            for (piece, &x) in pieces.iter().zip(vars) {
-                // What one unit of the piece gives the payer, at least and at most, as money
-                // added (a revocation takes back: the signs turn).
-                let (l, h) = match piece.pays.get(r).copied().flatten() {
-                    Some(Pay::Rate(rate)) => (
-                        rate.per_unit() - rate.slack(),
-                        rate.per_unit() + rate.slack(),
-                    ),
-                    Some(Pay::AtMost(most)) => (0.0, most as f64),
-                    None => (0.0, price),
-                };
-                let (l, h) = match piece.sign() {
-                    1 => (l, h),
-                    _ => (-h, -l),
-                };
-                low += l * x;
-                high += h * x;
+            for (p, (piece, &x)) in pieces.iter().zip(vars).enumerate() {
+                let (l, h) = piece_part(piece, r, price);
                 least += l * piece.units as f64;
                 most += h * piece.units as f64;
+                if let Some(paid) = piece.funded {
+                    let together = (piece.sign() * paid) as f64 * x;
+                    parts.push(((o, p), together, x, l, h));
+                } else {
+                    low += l * x;
+                    high += h * x;
+                }
             }
         }
         let truth = (more + known) as f64;
         if truth < least || truth > most {
             return None;
         }
-        let m = self.vars.add(variable());
-        self.constraints.push(at_most(low, m.into(), false));
-        self.constraints.push(at_most(m.into(), high, false));
-        let more_money = Expression::from(m) - known as f64;
+        let rest = self.vars.add(variable());
+        self.constraints.push(at_most(low, rest.into(), false));
+        self.constraints.push(at_most(rest.into(), high, false));
+        let mut all = Expression::from(rest);
+        for (piece, together, x, l, h) in parts {
+            let part = self.vars.add(variable());
+            self.constraints.push(at_most(l * x, part.into(), false));
+            self.constraints.push(at_most(part.into(), h * x, false));
+            let entry = funded
+                .entry(piece)
+                .or_insert_with(|| (together, Vec::new()));
+            entry.1.push(part);
+            all += part;
+        }
+        let more_money = all - known as f64;
         self.constraints.push(direction(more_money.clone(), more));
         Some(more_money)
+    }
+
+    /// The payers' parts of each piece paid in full add up to what it was paid, where every
+    /// payer's money beyond is read by its pieces.
+    fn funded_pieces(&mut self, funded: FundedParts, payers: usize) {
+        for (together, parts) in funded.into_values() {
+            if parts.len() == payers {
+                let sum = parts
+                    .into_iter()
+                    .fold(Expression::from(0.0), |all, p| all + p);
+                self.constraints.push(sum.eq(together));
+            }
+        }
     }
 
     /// The blocks an adjustment covers, changed by it, hold no negative count or amount, and
@@ -1387,6 +1436,7 @@ mod tests {
             revoked_from: Vec::new(),
             units,
             pays: rates.into_iter().map(|r| r.map(Pay::Rate)).collect(),
+            funded: None,
         };
         let mut published = withholding(&blocks, &[4], 2);
         let beyond = |pieces: Vec<Piece>| {
@@ -1419,6 +1469,77 @@ mod tests {
         }
     }
 
+    /// Late outcomes under reallocation, as the three-release property test found them: A
+    /// (£10,000) and B (£5,000) pay half each; 4 of the £1,000 outcome (volume cap 10) are
+    /// withheld in a first quarter and 6 come in late, among which B's cap binds, so A paid
+    /// each of them at most £1,000 and B at most £500. Each was paid in full, so the two parts
+    /// of one add up to £1,000: with B's cap and the volume cap, A's first quarter and late
+    /// outcomes come to £5,750, and with A's £2,400 shown for 8 of the £300 outcome, A's cap
+    /// (not bound) leaves the withheld last quarter at most 3. A reader who knows each part
+    /// only within its bounds sees nothing.
+    #[test]
+    fn outcomes_paid_in_full_add_up_whoever_paid_them() {
+        let mut terms = terms(&[10_000, 5_000], &[1_000, 300]);
+        terms.outcomes[0].volume_cap = Some(10);
+        let exact = |pounds: i64| Rate {
+            minor: pounds * POUND,
+            units: 1,
+            exact: true,
+        };
+        let with_rates = |mut b: Block, rates: [Option<Rate>; 2], exhausted: [bool; 2]| {
+            b.rates = rates.to_vec();
+            b.exhausted = exhausted.to_vec();
+            b
+        };
+        let mut nothing_payable = block(0, 1_000, 5, &[None, None]);
+        (nothing_payable.paid_units, nothing_payable.payable_units) = (0, 0);
+        nothing_payable.payable_minor = 0;
+        nothing_payable.no_payable_units = true;
+        let a_alone = |paid| {
+            let b = block(1, 300, paid, &[Some(300 * paid), None]);
+            with_rates(b, [Some(exact(300)), None], [false, true])
+        };
+        let mut blocks = vec![
+            block(0, 1_000, 4, &[Some(2_000), Some(2_000)]),
+            block(1, 300, 5, &[Some(750), Some(750)]),
+            nothing_payable.clone(),
+            a_alone(8),
+            nothing_payable,
+            a_alone(1),
+        ];
+        blocks[0].rates = vec![Some(exact(500)); 2];
+        blocks[1].rates = vec![Some(exact(150)); 2];
+        blocks[0].frozen_earlier = true;
+        blocks[1].frozen_earlier = true;
+        let mut published = withholding(&blocks, &[0, 5], 2);
+        let late = |funded| Piece {
+            revoked_from: Vec::new(),
+            units: 6,
+            pays: vec![
+                Some(Pay::AtMost(1_000 * POUND)),
+                Some(Pay::AtMost(500 * POUND)),
+            ],
+            funded,
+        };
+        let ruled_out = |published: &Publication| -> Vec<(usize, Vec<i64>)> {
+            let exposed = audit(&terms, &blocks, published, 5);
+            exposed
+                .into_iter()
+                .map(|e| (e.block, e.ruled_out))
+                .collect()
+        };
+        for (funded, expected) in [(None, vec![]), (Some(1_000 * POUND), vec![(5, vec![4]); 2])] {
+            published.unpublished = Unpublished {
+                money: vec![3_750 * POUND, 2_250 * POUND],
+                payable_minor: 6_000 * POUND,
+                payable_units: vec![6, 0],
+                pieces: vec![Some(vec![late(funded)]), Some(vec![])],
+                ..Unpublished::default()
+            };
+            assert_eq!(ruled_out(&published), expected, "funded: {funded:?}");
+        }
+    }
+
     /// An outcome paid at a first phase's share (£78.26 of £300) is revoked from a withheld
     /// first quarter; two withheld quarters of the second phase follow (4 at £300 and 2 at
     /// £90 for the payer), then shown ones in which its cap of £6,000 binds. A reader who knows
@@ -1439,6 +1560,7 @@ mod tests {
                     units: 1,
                     exact: true,
                 }))],
+                funded: None,
             };
             published.unpublished.pieces = vec![Some(vec![]), Some(vec![revoked])];
             let exposed = audit(&terms, &blocks, &published, 5);

@@ -1189,12 +1189,20 @@ fn set_pieces(
         let units_now = ledger.results.get(key).map_or(0, |r| r.payable_units);
         let change = units_now - block.payable_units;
         if change > 0 {
+            let added = money_added(ledger, key, payer_ids, &block.money);
             let pays = payer_ids.iter().enumerate().map(|(r, payer)| {
                 let money_now = money_of(ledger, key, payer);
                 let quarter = added_to(ledger, key, beyond.rates.get(r), block.outcome);
                 added_pay(money_now, block.money[r].unwrap_or(0), change, quarter)
             });
-            add_piece(&mut pieces[block.outcome], None, change, pays.collect());
+            let value_now = ledger.results.get(key).map_or(0, |r| r.payable_minor);
+            let paid = Added {
+                units: change,
+                value: value_now - block.payable_minor,
+                money: &added,
+                price: project.metrics[block.outcome].price_minor,
+            };
+            add_added(&mut pieces[block.outcome], pays.collect(), paid);
         } else if change < 0 {
             // A revoked outcome took back what its quarter paid it: the rate, or no more than
             // the rate where the payer's cap bound in that quarter.
@@ -1208,7 +1216,7 @@ fn set_pieces(
                     (Some(_), rate) => rate.map(Pay::Rate),
                 })
                 .collect();
-            add_piece(&mut pieces[block.outcome], Some(b), -change, pays);
+            add_piece(&mut pieces[block.outcome], Some(b), -change, (pays, None));
         }
     }
     let published: BTreeSet<&(String, Period)> = keys.iter().collect();
@@ -1222,7 +1230,14 @@ fn set_pieces(
                 let quarter = added_to(ledger, key, beyond.rates.get(payer), o);
                 added_pay(money_of(ledger, key, id), 0, r.payable_units, quarter)
             });
-            add_piece(&mut pieces[o], None, r.payable_units, pays.collect());
+            let added = money_added(ledger, key, payer_ids, &[]);
+            let paid = Added {
+                units: r.payable_units,
+                value: r.payable_minor,
+                money: &added,
+                price: project.metrics[o].price_minor,
+            };
+            add_added(&mut pieces[o], pays.collect(), paid);
         }
     }
     beyond.pieces = pieces
@@ -1235,16 +1250,67 @@ fn set_pieces(
         .collect();
 }
 
+/// Outcomes added to one quarter of an outcome since it was frozen (or in a quarter not
+/// published): how many payable units, their payable value, what each payer was paid for
+/// them, and the outcome's price.
+struct Added<'a> {
+    units: i64,
+    value: i64,
+    money: &'a [i64],
+    price: i64,
+}
+
+impl Added<'_> {
+    /// What each of them paid all the payers together, where the reader can be taken to know
+    /// it: the payers were paid their whole payable value (nothing was left unfunded, so
+    /// however a cap moved the parts between payers, they add up to it), it is the same for
+    /// each (a whole number of pence a unit), and each payer's money fits what `pays` says
+    /// of its part (so that the truth satisfies the auditor's model).
+    fn funded(&self, pays: &[Option<Pay>]) -> Option<i64> {
+        let paid_in_full = self.money.iter().sum::<i64>() == self.value;
+        let per_unit = (self.value % self.units == 0).then(|| self.value / self.units)?;
+        let fits = pays.iter().zip(self.money).all(|(pay, &money)| {
+            let (least, most) = money_within(*pay, self.units, self.price);
+            (least..=most).contains(&money)
+        });
+        (paid_in_full && fits).then_some(per_unit)
+    }
+}
+
+/// The least and the most `units` outcomes paying `pay` each can come to, in whole pence.
+fn money_within(pay: Option<Pay>, units: i64, price: i64) -> (i64, i64) {
+    match pay {
+        Some(Pay::Rate(rate)) => {
+            // `units` outcomes at minor/per each, within a penny each unless exact.
+            let per = rate.units.max(1);
+            let slack = i64::from(!rate.exact) * units * per;
+            let (low, high) = (rate.minor * units - slack, rate.minor * units + slack);
+            let ceiling = low.div_euclid(per) + i64::from(low.rem_euclid(per) != 0);
+            (ceiling, high.div_euclid(per))
+        }
+        Some(Pay::AtMost(most)) => (0, most * units),
+        None => (0, price * units),
+    }
+}
+
+/// Adds outcomes added to a quarter to an outcome's pieces, paying `pays`.
+fn add_added(pieces: &mut Vec<Piece>, pays: Vec<Option<Pay>>, added: Added) {
+    let funded = added.funded(&pays);
+    add_piece(pieces, None, added.units, (pays, funded));
+}
+
 /// Adds `units` outcomes of a kind to an outcome's pieces: revoked from block `revoked_from`,
-/// or added (`None`), paying `pays`. Outcomes of one kind, the same way, make one piece.
+/// or added (`None`), paying `pays` and, where known, `funded` all together. Outcomes of one
+/// kind, the same way, make one piece.
 fn add_piece(
     pieces: &mut Vec<Piece>,
     revoked_from: Option<usize>,
     units: i64,
-    pays: Vec<Option<Pay>>,
+    (pays, funded): (Vec<Option<Pay>>, Option<i64>),
 ) {
-    let same =
-        |p: &&mut Piece| p.pays == pays && p.revoked_from.is_empty() == revoked_from.is_none();
+    let same = |p: &&mut Piece| {
+        p.pays == pays && p.funded == funded && p.revoked_from.is_empty() == revoked_from.is_none()
+    };
     match pieces.iter_mut().find(same) {
         Some(kind) => {
             kind.units += units;
@@ -1254,8 +1320,26 @@ fn add_piece(
             revoked_from: revoked_from.into_iter().collect(),
             units,
             pays,
+            funded,
         }),
     }
+}
+
+/// What each payer's money for one outcome in one quarter gained since it `was` (nothing
+/// where not given).
+fn money_added(
+    ledger: &LedgerFacts,
+    key: &(String, Period),
+    payer_ids: &[String],
+    was: &[Option<i64>],
+) -> Vec<i64> {
+    let now = |payer: &String| money_of(ledger, key, payer).map_or(0, |m| m.minor);
+    let was = |r: usize| was.get(r).copied().flatten().unwrap_or(0);
+    payer_ids
+        .iter()
+        .enumerate()
+        .map(|(r, payer)| now(payer) - was(r))
+        .collect()
 }
 
 /// A payer's money in the ledger for one outcome in one quarter.
@@ -1469,16 +1553,18 @@ mod tests {
             }))
         };
         // Payers are in the project's order: lead, fund.
-        let added = |units, pays| Piece {
+        let added = |units, pays, funded| Piece {
             revoked_from: Vec::new(),
             units,
             pays,
+            funded,
         };
+        // Q2's two were paid in full, £10 each all together, whoever paid it.
         assert_eq!(
             audit.publication.unpublished.pieces,
             vec![Some(vec![
-                added(3, vec![exact(700), Some(Pay::AtMost(300))]),
-                added(2, vec![exact(1_000), exact(0)]),
+                added(3, vec![exact(700), Some(Pay::AtMost(300))], None),
+                added(2, vec![exact(1_000), exact(0)], Some(1_000)),
             ])]
         );
     }
