@@ -57,7 +57,7 @@ async fn main() {
         .map(|n| cofund::db::models::Claim {
             id: format!("raw_{n:09}"),
             participant_pseudonym: format!("{n:032}"),
-            status: "submitted".into(),
+            status: cofund::domain::claims::ClaimStatus::Submitted,
             gross_minor: None,
             payable_minor: None,
             paid_units: None,

@@ -25,7 +25,7 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
 use prometheus_client::registry::Registry;
 
-use crate::db::models::outbox_status;
+use crate::domain::outbox::OutboxStatus;
 
 /// The content type of the scrape.
 pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
@@ -204,11 +204,7 @@ impl Metrics {
             self.pool.get_or_create(&labels).set(value);
         }
         // Every status, 0 when no email has it, so that a queue that empties reads 0.
-        for status in [
-            outbox_status::QUEUED,
-            outbox_status::SENT,
-            outbox_status::FAILED,
-        ] {
+        for status in OutboxStatus::ALL.iter().map(|s| s.as_str()) {
             let count = snapshot
                 .outbox
                 .iter()

@@ -18,7 +18,7 @@ use crate::db::queries::{AllocationFilter, ClaimFilter};
 use crate::db::{queries, Pool};
 use crate::domain::access::{MoneyScope, CLAIM_DECIDERS};
 use crate::domain::claim_reports::{pseudonymise_rows, BulkMode, BulkReport, BulkVerifyReport};
-use crate::domain::claims::{AdjustmentKind, ClaimInput, Reason};
+use crate::domain::claims::{AdjustmentKind, ClaimInput, ClaimStatus, Reason};
 use crate::domain::limits;
 use crate::domain::money::MoneyJson;
 use crate::metrics::{ClaimEvent, Metrics, Tally};
@@ -28,7 +28,6 @@ use crate::services::claims::decide::{self, Decision};
 use crate::services::claims::seen::{self, ClaimRows, SeenClaim};
 use crate::services::claims::submit;
 use crate::services::claims::verify;
-use crate::services::claims::{self as service};
 use crate::services::jobs::{self, RunningJobs};
 use crate::workers::StatisticsRefresher;
 
@@ -64,8 +63,7 @@ pub struct ClaimView {
     /// The bulk upload (`upl_…`) the claim came in; null for a claim submitted on its own.
     pub upload_id: Option<String>,
     /// Where the claim stands: submitted, verified, rejected or revoked.
-    #[schema(value_type = crate::api::vocabulary::ClaimStatus)]
-    pub status: String,
+    pub status: ClaimStatus,
     /// The person (token subject) who submitted the claim.
     pub submitted_by: String,
     /// When the claim was received (UTC).
@@ -781,7 +779,7 @@ pub async fn revoke(
 #[into_params(parameter_in = Query)]
 pub struct ClaimListQuery {
     /// Only claims with this status.
-    #[param(value_type = Option<crate::api::vocabulary::ClaimStatus>)]
+    #[param(value_type = Option<ClaimStatus>)]
     pub status: Option<String>,
     pub upload_id: Option<String>,
     pub cursor: Option<String>,
@@ -810,24 +808,10 @@ pub async fn list(
         limit: query.limit,
     }
     .limit()?;
-    if let Some(status) = &query.status {
-        if ![
-            service::SUBMITTED,
-            service::VERIFIED,
-            service::REJECTED,
-            service::REVOKED,
-        ]
-        .contains(&status.as_str())
-        {
-            return Err(ApiError::validation(
-                "status",
-                "must be submitted, verified, rejected or revoked",
-            ));
-        }
-    }
+    let status = extract::label::<ClaimStatus>("status", query.status.as_deref())?;
     let project_id = project_id.into_inner();
     let filter = ClaimFilter {
-        status: query.status,
+        status,
         upload_id: query.upload_id,
         after: query.cursor,
     };

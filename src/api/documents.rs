@@ -20,7 +20,7 @@ use crate::db::Pool;
 use crate::domain::access::sees_person_of;
 use crate::domain::limits;
 use crate::domain::money::MoneyJson;
-use crate::domain::settlement::{DocumentKind, DocumentStatus, SettledBy};
+use crate::domain::settlement::{DocumentAction, DocumentKind, DocumentStatus, SettledBy};
 use crate::services::documents::{self as service, DocumentRecord, MoneyKind, SeenDocuments};
 use crate::services::settlement::Payment;
 
@@ -138,8 +138,7 @@ pub struct PaymentView {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct EventView {
     /// What was done.
-    #[schema(value_type = crate::api::vocabulary::DocumentAction)]
-    pub action: String,
+    pub action: DocumentAction,
     /// The person who acted: shown to their own organisation and to admins only.
     pub actor: Option<String>,
     /// The organisation they acted for (none for an admin).
@@ -182,11 +181,9 @@ fn summaries(
         .into_iter()
         .map(|d| {
             let money = |minor: i64| MoneyJson::from_minor(minor, &d.currency);
-            let corrupt =
-                || ApiError::Internal(format!("document {} has an unknown kind or status", d.id));
             Ok(DocumentSummary {
-                kind: DocumentKind::from_db(&d.kind).ok_or_else(corrupt)?,
-                status: DocumentStatus::from_db(&d.status).ok_or_else(corrupt)?,
+                kind: d.kind,
+                status: d.status,
                 issuer: party(&d.issuer_organisation_id)?,
                 recipient: party(&d.recipient_organisation_id)?,
                 total: money(d.total_minor),
@@ -221,7 +218,7 @@ fn summary(seen: SeenDocuments) -> Result<DocumentSummary, ApiError> {
 /// that cancels one; on any other credit note, what is still to be refunded or set off.
 fn outstanding_minor(d: &SettlementDocument) -> i64 {
     let cancels_void = d.credits_document_id.is_some();
-    let owed = d.status == DocumentStatus::Issued.as_str() && !cancels_void;
+    let owed = d.status == DocumentStatus::Issued && !cancels_void;
     if owed {
         d.total_minor - d.paid_minor
     } else {
@@ -275,7 +272,7 @@ fn full_view(
                 p.recorded_by_organisation_id.as_deref(),
             ),
             recorded_by_organisation_id: p.recorded_by_organisation_id,
-            settled_by: SettledBy::from_db(&p.settled_by).unwrap_or(SettledBy::Payment),
+            settled_by: p.settled_by,
             counterpart_document_id: p.counterpart_document_id,
         })
         .collect();
@@ -411,8 +408,8 @@ pub async fn list(
         issuer_organisation_id: query.issuer_organisation_id,
         recipient_organisation_id: query.recipient_organisation_id,
         period: period.map(|p| p.to_string()),
-        status: query.status.map(|s| s.as_str().to_owned()),
-        kind: query.kind.map(|k| k.as_str().to_owned()),
+        status: query.status,
+        kind: query.kind,
         after: query.cursor.filter(|c| !c.is_empty()),
     };
     let seen = with_db(&pool, move |conn| {

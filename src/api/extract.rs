@@ -226,6 +226,19 @@ impl PageQuery {
 }
 
 /// A settlement period given as `period` (a body field or query parameter).
+/// A query parameter that must be one of a closed set of labels, if given.
+pub fn label<T: crate::domain::Label>(
+    field: &str,
+    text: Option<&str>,
+) -> Result<Option<T>, ApiError> {
+    let Some(text) = text else {
+        return Ok(None);
+    };
+    T::from_label(text)
+        .map(Some)
+        .ok_or_else(|| ApiError::validation(field, format!("must be {}", T::listed())))
+}
+
 pub fn period(text: &str) -> Result<crate::domain::period::Period, ApiError> {
     crate::domain::period::Period::parse(text).ok_or_else(|| {
         ApiError::validation(

@@ -12,8 +12,9 @@ use super::error::{ApiError, Problem};
 use super::with_db;
 use crate::db::models::Job;
 use crate::db::Pool;
+use crate::domain::jobs::JobState;
 use crate::services::error::ServiceError;
-use crate::services::jobs::{self as service, JobState, RunningJobs};
+use crate::services::jobs::{self as service, RunningJobs};
 
 /// A long bulk request and where it stands.
 #[derive(Debug, Serialize, ToSchema)]
@@ -47,7 +48,7 @@ pub struct JobView {
 
 impl JobView {
     pub fn of(job: Job, running: &RunningJobs) -> JobView {
-        let state = JobState::from_db(&job.state).unwrap_or(JobState::Failed);
+        let state = job.state;
         let rows_done = running
             .rows_done(&job.id)
             .map_or(job.rows_done, |done| done as i64)

@@ -19,7 +19,6 @@ pub mod organisations;
 pub mod outbox;
 pub mod projects;
 pub mod stream;
-pub mod vocabulary;
 
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};

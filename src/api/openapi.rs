@@ -6,7 +6,7 @@ use utoipa::{Modify, OpenApi};
 
 use super::{
     claims, commitments, corrections, documents, error, finance, funds, jobs, organisations,
-    outbox, projects, vocabulary, Page,
+    outbox, projects, Page,
 };
 use crate::domain::{money, registry, FieldError};
 
@@ -22,8 +22,8 @@ use crate::domain::{money, registry, FieldError};
         error::documented::ClaimRejectedProblem, error::documented::BulkRejectedProblem,
         error::documented::ClaimSubmissionProblem, error::documented::BulkSubmissionProblem,
         FieldError, money::MoneyJson,
-        vocabulary::ClaimStatus, vocabulary::OutboxKind, vocabulary::OutboxStatus,
-        vocabulary::DocumentAction,
+        crate::domain::claims::ClaimStatus, crate::domain::outbox::OutboxKind, crate::domain::outbox::OutboxStatus,
+        crate::domain::settlement::DocumentAction,
         registry::NewOrganisation, registry::NewFund, registry::NewProject, registry::NewPayer,
         registry::NewPhase, registry::NewOutcome, registry::Requirement,
         organisations::OrganisationView, funds::FundView, projects::ProjectView,
@@ -35,7 +35,7 @@ use crate::domain::{money, registry, FieldError};
         crate::domain::claims::ClaimInput, crate::domain::claims::Reason,
         claims::ClaimView, claims::AllocationView, crate::domain::claim_reports::BulkReport, claims::BulkVerifyRequest,
         crate::domain::claim_reports::BulkVerifyReport, claims::ReasonRequest, jobs::JobView,
-        crate::services::jobs::JobState,
+        crate::domain::jobs::JobState,
         Page<claims::ClaimView>, Page<claims::AllocationView>,
         documents::SettlementRequest, documents::SettlementReport, documents::DocumentSummary,
         documents::DocumentView, documents::LineView, documents::PaymentView, documents::EventView,

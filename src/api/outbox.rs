@@ -7,10 +7,11 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::auth::{Principal, Role};
 use super::error::ApiError;
-use super::extract::PageQuery;
+use super::extract::{self, PageQuery};
 use super::with_db;
 use crate::db::models::OutboxMessage;
 use crate::db::{queries, Pool};
+use crate::domain::outbox::{OutboxKind, OutboxStatus};
 
 /// One email of the outbox; its addresses are not shown, only how many.
 #[derive(Debug, Serialize, ToSchema)]
@@ -18,11 +19,9 @@ pub struct OutboxMessageView {
     /// Also the local part of the message's `Message-ID`.
     pub id: String,
     /// What the email tells of.
-    #[schema(value_type = crate::api::vocabulary::OutboxKind)]
-    pub kind: String,
+    pub kind: OutboxKind,
     /// Whether it is queued, sent or failed.
-    #[schema(value_type = crate::api::vocabulary::OutboxStatus)]
-    pub status: String,
+    pub status: OutboxStatus,
     /// The email's subject line.
     pub subject: String,
     /// How many addresses it is sent to.
@@ -66,7 +65,7 @@ pub struct OutboxPage {
 #[into_params(parameter_in = Query)]
 pub struct OutboxQuery {
     /// Only emails with this status.
-    #[param(value_type = Option<crate::api::vocabulary::OutboxStatus>)]
+    #[param(value_type = Option<OutboxStatus>)]
     pub status: Option<String>,
     pub cursor: Option<String>,
     /// Items per page, 1 to 500 (default 100).
@@ -109,22 +108,10 @@ pub async fn list(
         limit: query.limit,
     }
     .limit()?;
-    if let Some(status) = &query.status {
-        if !["queued", "sent", "failed"].contains(&status.as_str()) {
-            return Err(ApiError::validation(
-                "status",
-                "must be queued, sent or failed",
-            ));
-        }
-    }
+    let status = extract::label::<OutboxStatus>("status", query.status.as_deref())?;
     let page = with_db(&pool, move |conn| {
         let counts = queries::outbox_counts(conn)?;
-        let rows = queries::list_outbox(
-            conn,
-            query.status.as_deref(),
-            query.cursor.as_deref(),
-            limit,
-        )?;
+        let rows = queries::list_outbox(conn, status, query.cursor.as_deref(), limit)?;
         Ok((counts, rows))
     })
     .await?;
@@ -134,9 +121,18 @@ pub async fn list(
         .flatten();
     Ok(web::Json(OutboxPage {
         counts: OutboxCounts {
-            queued: counts.get("queued").copied().unwrap_or(0),
-            sent: counts.get("sent").copied().unwrap_or(0),
-            failed: counts.get("failed").copied().unwrap_or(0),
+            queued: counts
+                .get(OutboxStatus::Queued.as_str())
+                .copied()
+                .unwrap_or(0),
+            sent: counts
+                .get(OutboxStatus::Sent.as_str())
+                .copied()
+                .unwrap_or(0),
+            failed: counts
+                .get(OutboxStatus::Failed.as_str())
+                .copied()
+                .unwrap_or(0),
         },
         items: rows.into_iter().map(view).collect(),
         next_cursor,

@@ -598,7 +598,7 @@ pub mod backend_specific {
         use diesel::prelude::*;
         match conn {
             DbConn::Pg(pg) => outbox::table
-                .filter(outbox::status.eq(crate::db::models::outbox_status::QUEUED))
+                .filter(outbox::status.eq(crate::domain::outbox::OutboxStatus::Queued))
                 .filter(outbox::next_attempt_at.le(now))
                 .order((outbox::next_attempt_at.asc(), outbox::id.asc()))
                 .limit(limit)
@@ -607,7 +607,7 @@ pub mod backend_specific {
                 .select(OutboxMessage::as_select())
                 .load(pg),
             DbConn::Sqlite(sqlite) => outbox::table
-                .filter(outbox::status.eq(crate::db::models::outbox_status::QUEUED))
+                .filter(outbox::status.eq(crate::domain::outbox::OutboxStatus::Queued))
                 .filter(outbox::next_attempt_at.le(now))
                 .order((outbox::next_attempt_at.asc(), outbox::id.asc()))
                 .limit(limit)

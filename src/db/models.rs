@@ -4,6 +4,10 @@ use chrono::{NaiveDate, NaiveDateTime};
 use diesel::prelude::*;
 
 use super::schema::*;
+use crate::domain::claims::ClaimStatus;
+use crate::domain::jobs::JobState;
+use crate::domain::outbox::{OutboxKind, OutboxStatus};
+use crate::domain::settlement::{DocumentAction, DocumentKind, DocumentStatus, SettledBy};
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
 #[diesel(treat_none_as_default_value = false, table_name = organisations)]
@@ -210,7 +214,7 @@ pub struct Claim {
     pub age_at_start: Option<i32>,
     pub referred_on: Option<NaiveDate>,
     pub upload_id: Option<String>,
-    pub status: String,
+    pub status: ClaimStatus,
     pub submitted_by: String,
     pub submitted_by_organisation_id: String,
     pub submitted_at: NaiveDateTime,
@@ -289,8 +293,8 @@ pub struct LedgerEntry {
 pub struct SettlementDocument {
     pub id: String,
     pub project_id: String,
-    pub kind: String,
-    pub status: String,
+    pub kind: DocumentKind,
+    pub status: DocumentStatus,
     pub period: String,
     pub period_start: NaiveDate,
     pub period_end: NaiveDate,
@@ -345,7 +349,7 @@ pub struct DocumentPayment {
     pub recorded_by_organisation_id: Option<String>,
     pub recorded_at: NaiveDateTime,
     /// `payment`, `refund` or `set_off` (`domain::settlement::SettledBy`).
-    pub settled_by: String,
+    pub settled_by: SettledBy,
     /// For a set-off, the document on the other side.
     pub counterpart_document_id: Option<String>,
 }
@@ -355,7 +359,7 @@ pub struct DocumentPayment {
 pub struct DocumentEvent {
     pub id: i64,
     pub document_id: String,
-    pub action: String,
+    pub action: DocumentAction,
     pub actor: String,
     pub actor_organisation_id: Option<String>,
     pub at: NaiveDateTime,
@@ -366,7 +370,7 @@ pub struct DocumentEvent {
 #[diesel(table_name = document_events)]
 pub struct NewDocumentEvent {
     pub document_id: String,
-    pub action: String,
+    pub action: DocumentAction,
     pub actor: String,
     pub actor_organisation_id: Option<String>,
     pub at: NaiveDateTime,
@@ -381,25 +385,17 @@ pub struct PaymentPlanQuarter {
     pub planned_minor: i64,
 }
 
-/// An outbox message's `status`, as stored: waiting to be sent (or retried), sent, or given
-/// up after the last attempt.
-pub mod outbox_status {
-    pub const QUEUED: &str = "queued";
-    pub const SENT: &str = "sent";
-    pub const FAILED: &str = "failed";
-}
-
 /// One notification in the transactional outbox. `recipients` are personal data: never
 /// logged, never published.
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
 #[diesel(treat_none_as_default_value = false, table_name = outbox)]
 pub struct OutboxMessage {
     pub id: String,
-    pub kind: String,
+    pub kind: OutboxKind,
     pub recipients: String,
     pub subject: String,
     pub body: String,
-    pub status: String,
+    pub status: OutboxStatus,
     pub attempts: i32,
     pub next_attempt_at: NaiveDateTime,
     pub last_error: Option<String>,
@@ -420,7 +416,7 @@ pub struct Job {
     pub organisation_id: Option<String>,
     /// JSON: what to work on (pseudonymised rows, or claim ids).
     pub input: String,
-    pub state: String,
+    pub state: JobState,
     pub rows_total: i64,
     pub rows_done: i64,
     pub attempts: i32,

@@ -11,10 +11,13 @@ use super::bulk::load_where_in;
 use super::models::*;
 use super::schema::*;
 use super::{DbConn, MultiBackend};
+use crate::domain::claims::ClaimStatus;
 use crate::domain::commitment::Creator;
+use crate::domain::outbox::OutboxStatus;
 use crate::domain::registry::{
     FundFacts, FundPlan, NewProject, OrganisationKind, OrganisationPlan, ProjectPlan,
 };
+use crate::domain::settlement::{DocumentKind, DocumentStatus};
 
 /// Inserts many rows: on PostgreSQL every row in one COPY, its bulk path (several times the
 /// rate of a multi-row INSERT), so that a batch costs one statement and one round trip however
@@ -886,7 +889,7 @@ pub fn find_claim(conn: &mut DbConn, id: &str) -> Result<Option<Claim>, DieselEr
 /// Which of a project's claims a list shows, after which id (keyset pagination).
 #[derive(Debug, Default)]
 pub struct ClaimFilter {
-    pub status: Option<String>,
+    pub status: Option<ClaimStatus>,
     pub upload_id: Option<String>,
     pub after: Option<String>,
 }
@@ -1052,8 +1055,8 @@ pub struct DocumentFilter {
     pub issuer_organisation_id: Option<String>,
     pub recipient_organisation_id: Option<String>,
     pub period: Option<String>,
-    pub status: Option<String>,
-    pub kind: Option<String>,
+    pub status: Option<DocumentStatus>,
+    pub kind: Option<DocumentKind>,
     pub after: Option<String>,
 }
 
@@ -1156,7 +1159,7 @@ pub fn outbox_counts(conn: &mut DbConn) -> Result<HashMap<String, i64>, DieselEr
 
 pub fn list_outbox(
     conn: &mut DbConn,
-    status: Option<&str>,
+    status: Option<OutboxStatus>,
     after: Option<&str>,
     limit: i64,
 ) -> Result<Vec<OutboxMessage>, DieselError> {
@@ -1164,7 +1167,7 @@ pub fn list_outbox(
         .select(OutboxMessage::as_select())
         .into_boxed::<MultiBackend>();
     if let Some(status) = status {
-        query = query.filter(outbox::status.eq(status.to_owned()));
+        query = query.filter(outbox::status.eq(status));
     }
     if let Some(after) = after.filter(|a| !a.is_empty()) {
         query = query.filter(outbox::id.gt(after.to_owned()));

@@ -10,6 +10,20 @@ use utoipa::ToSchema;
 use super::limits::{self, MAX_QUANTITY};
 use super::registry::OutcomeUnit;
 
+string_enum! {
+    /// Where a claim stands.
+    ClaimStatus {
+        /// Waiting for a decision.
+        Submitted => "submitted",
+        /// Priced and split; its allocations are in the ledger.
+        Verified => "verified",
+        /// Refused by the decider, with a reason; nothing was allocated.
+        Rejected => "rejected",
+        /// Verified, then withdrawn: its allocations were reversed by new ledger entries.
+        Revoked => "revoked",
+    }
+}
+
 /// One claim as a provider submits it.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]

@@ -23,6 +23,22 @@ string_enum!(
     DocumentKind { Invoice => "invoice", TopUpClaim => "top_up_claim", CreditNote => "credit_note" }
 );
 
+string_enum! {
+    /// A step in a settlement document's history.
+    DocumentAction {
+        /// The draft was built.
+        Built => "built",
+        /// The document was numbered and issued.
+        Issued => "issued",
+        /// A part payment.
+        Payment => "payment",
+        /// The payment that settled it in full.
+        Paid => "paid",
+        /// The document was voided and a credit note issued.
+        Voided => "voided",
+    }
+}
+
 string_enum!(
     /// Where a document is in its life: `draft` (rebuilt freely), `issued` (numbered and
     /// frozen), `paid` (in full) or `void` (cancelled by a credit note).

@@ -13,11 +13,11 @@ use std::time::Duration;
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
-use crate::db::models::outbox_status::QUEUED;
 use crate::db::models::OutboxMessage;
 use crate::db::queries::new_id;
 use crate::db::schema::{organisation_billing_emails, organisations, outbox};
 use crate::db::DbConn;
+use crate::domain::outbox::{OutboxKind, OutboxStatus};
 
 /// Where and how mail is sent.
 #[derive(Debug, Clone)]
@@ -151,34 +151,10 @@ impl SmtpRelay {
     }
 }
 
-/// What a notification tells of.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum NotificationKind {
-    DocumentIssued,
-    ClaimRejected,
-    CapNear,
-    CapReached,
-    CommitmentProposed,
-    CommitmentDecided,
-}
-
-impl NotificationKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            NotificationKind::DocumentIssued => "document_issued",
-            NotificationKind::ClaimRejected => "claim_rejected",
-            NotificationKind::CapNear => "cap_near",
-            NotificationKind::CapReached => "cap_reached",
-            NotificationKind::CommitmentProposed => "commitment_proposed",
-            NotificationKind::CommitmentDecided => "commitment_decided",
-        }
-    }
-}
-
 /// A message to queue.
 #[derive(Debug, Clone)]
 pub struct Notification {
-    pub kind: NotificationKind,
+    pub kind: OutboxKind,
     pub subject: String,
     pub body: String,
 }
@@ -221,11 +197,11 @@ pub fn enqueue(
     diesel::insert_into(outbox::table)
         .values(OutboxMessage {
             id: new_id("msg"),
-            kind: notification.kind.as_str().to_owned(),
+            kind: notification.kind,
             recipients: recipients.join("\n"),
             subject: notification.subject,
             body: notification.body,
-            status: QUEUED.to_owned(),
+            status: OutboxStatus::Queued,
             attempts: 0,
             next_attempt_at: now,
             last_error: None,
@@ -318,7 +294,7 @@ fn not_a_link(text: &str) -> String {
 /// The texts of the notifications, from plain facts. Links are written `</path>` (see
 /// [`absolute_links`]).
 pub mod messages {
-    use super::{not_a_link as text, Notification, NotificationKind};
+    use super::{not_a_link as text, Notification, OutboxKind};
     use crate::domain::position::CapWarning;
 
     pub struct IssuedDocument<'a> {
@@ -336,7 +312,7 @@ pub mod messages {
 
     pub fn document_issued(d: &IssuedDocument) -> Notification {
         Notification {
-            kind: NotificationKind::DocumentIssued,
+            kind: OutboxKind::DocumentIssued,
             subject: match d.due_on {
                 Some(due) => format!("{} {} from {}: {}, due {due}", d.kind_label, d.number, d.issuer, d.total),
                 None => format!("{} {} from {}: {}", d.kind_label, d.number, d.issuer, d.total),
@@ -369,7 +345,7 @@ pub mod messages {
     ) -> Notification {
         let (project, outcome, reason) = (text(project), text(outcome), text(reason));
         Notification {
-            kind: NotificationKind::ClaimRejected,
+            kind: OutboxKind::ClaimRejected,
             subject: format!("Claim {claim_id} on {project} was rejected"),
             body: format!(
                 "The claim {claim_id} for outcome {outcome}, achieved on {achieved_on}, on {project} was rejected.\n\n\
@@ -391,7 +367,7 @@ pub mod messages {
     pub fn commitment_proposed(c: &Commitment) -> Notification {
         let (project, payer) = (text(c.project), text(c.payer));
         Notification {
-            kind: NotificationKind::CommitmentProposed,
+            kind: OutboxKind::CommitmentProposed,
             subject: format!(
                 "{project}: {payer} is asked to commit up to {}",
                 c.max_commitment
@@ -419,7 +395,7 @@ pub mod messages {
             .map(|r| format!("\nReason given: {}\n", text(r)))
             .unwrap_or_default();
         Notification {
-            kind: NotificationKind::CommitmentDecided,
+            kind: OutboxKind::CommitmentDecided,
             subject: format!("{project}: {payer} has {status} its commitment"),
             body: format!(
                 "{payer} has {status} its commitment of up to {max} to {project}.\n{why}\n\
@@ -439,9 +415,9 @@ pub mod messages {
         cap: &str,
     ) -> Notification {
         let (kind, percent, consequence) = match level {
-            CapWarning::Near => (NotificationKind::CapNear, "80 %", "Outcomes beyond the cap will not be paid by this payer."),
+            CapWarning::Near => (OutboxKind::CapNear, "80 %", "Outcomes beyond the cap will not be paid by this payer."),
             CapWarning::Reached => (
-                NotificationKind::CapReached,
+                OutboxKind::CapReached,
                 "100 %",
                 "This payer pays nothing more: further outcomes are a shortfall or reallocated, as the project's cap policy says.",
             ),

@@ -21,10 +21,10 @@ use lettre::{Message, SmtpTransport, Transport};
 
 use super::{absolute_links, retry_delay, MailSettings, RelaySecurity, SmtpRelay};
 use crate::clock::Clock;
-use crate::db::models::outbox_status::{FAILED, QUEUED, SENT};
 use crate::db::models::OutboxMessage;
 use crate::db::schema::outbox;
 use crate::db::{backend_specific, write_tx, DbConn, Pool};
+use crate::domain::outbox::OutboxStatus;
 
 /// Messages claimed per round.
 const BATCH: i64 = 50;
@@ -143,7 +143,7 @@ pub fn deliver_due(
     let now = clock.now();
     // A read first: most rounds find nothing due, and take no write lock for it.
     let due: Option<String> = outbox::table
-        .filter(outbox::status.eq(QUEUED))
+        .filter(outbox::status.eq(OutboxStatus::Queued))
         .filter(outbox::next_attempt_at.le(now))
         .select(outbox::id)
         .first(&mut conn)
@@ -168,7 +168,7 @@ pub fn deliver_due(
                 round.sent += 1;
                 diesel::update(outbox::table.find(&message.id))
                     .set((
-                        outbox::status.eq(SENT),
+                        outbox::status.eq(OutboxStatus::Sent),
                         outbox::sent_at.eq(now),
                         outbox::last_error.eq(None::<String>),
                     ))
@@ -190,7 +190,11 @@ pub fn deliver_due(
                 }
                 diesel::update(outbox::table.find(&message.id))
                     .set((
-                        outbox::status.eq(if give_up { FAILED } else { QUEUED }),
+                        outbox::status.eq(if give_up {
+                            OutboxStatus::Failed
+                        } else {
+                            OutboxStatus::Queued
+                        }),
                         outbox::next_attempt_at.eq(next),
                         outbox::last_error.eq(Some(detail)),
                     ))
@@ -239,7 +243,7 @@ fn hold(
     let renewed = diesel::update(
         outbox::table
             .find(&message.id)
-            .filter(outbox::status.eq(QUEUED))
+            .filter(outbox::status.eq(OutboxStatus::Queued))
             .filter(outbox::attempts.eq(message.attempts)),
     )
     .set(outbox::next_attempt_at.eq(lease_until))

@@ -11,6 +11,7 @@ use diesel::prelude::*;
 use crate::db::ledger_sums::{allocation_sums, EntryAllocations, PayerSums};
 use crate::db::schema::*;
 use crate::db::{totals, DbConn};
+use crate::domain::claims::ClaimStatus;
 use crate::domain::ledger::{payer_account, provider_account, unfunded_account};
 
 /// Counts of what was checked, for the report.
@@ -187,7 +188,7 @@ struct ClaimRow {
 
 impl ClaimRow {
     fn verified(&self) -> bool {
-        self.status == "verified"
+        self.status == ClaimStatus::Verified.as_str()
     }
 }
 
@@ -337,9 +338,16 @@ fn check_claims_allocations(
     }
     for claim in claims {
         let allocated = allocated.get(claim.id.as_str()).copied();
-        let expected = match claim.status.as_str() {
-            "verified" => Some(claim.payable_minor.unwrap_or(0)),
-            "revoked" => allocated.map(|_| 0),
+        let status = ClaimStatus::from_db(&claim.status);
+        if status.is_none() {
+            report.violations.push(format!(
+                "claim {} has the stored status '{}', which is not a claim status",
+                claim.id, claim.status
+            ));
+        }
+        let expected = match status {
+            Some(ClaimStatus::Verified) => Some(claim.payable_minor.unwrap_or(0)),
+            Some(ClaimStatus::Revoked) => allocated.map(|_| 0),
             _ => None,
         };
         let ok = match (expected, allocated) {

@@ -18,6 +18,7 @@ use crate::db::schema::jobs;
 use crate::db::{write_tx, DbConn, Pool};
 use crate::domain::access::{decider, Principal, Role};
 use crate::domain::claim_reports::{BulkMode, FileRow};
+use crate::domain::jobs::JobState;
 use crate::services::access::load_visible;
 use crate::services::claims::bulk::{self, VerifyTarget};
 use crate::services::claims::rules::{project_for_provider, require_agreed};
@@ -28,42 +29,6 @@ use crate::services::error::ServiceError;
 pub const LEASE: Duration = Duration::minutes(15);
 /// A job whose process died this many times is failed rather than taken again.
 pub const MAX_ATTEMPTS: i32 = 3;
-
-/// Where a job stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum JobState {
-    /// Waiting for a worker.
-    Queued,
-    /// A worker is running it.
-    Running,
-    /// Done: `result` is the report the request would have answered.
-    Succeeded,
-    /// Refused or given up: `problem` says why; nothing of it was applied.
-    Failed,
-}
-
-impl JobState {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            JobState::Queued => "queued",
-            JobState::Running => "running",
-            JobState::Succeeded => "succeeded",
-            JobState::Failed => "failed",
-        }
-    }
-
-    pub fn from_db(text: &str) -> Option<JobState> {
-        [
-            JobState::Queued,
-            JobState::Running,
-            JobState::Succeeded,
-            JobState::Failed,
-        ]
-        .into_iter()
-        .find(|s| s.as_str() == text)
-    }
-}
 
 /// What a job does, with what it works on.
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
@@ -142,7 +107,7 @@ pub fn enqueue(
         organisation_id: who.organisation_id.clone(),
         input: serde_json::to_string(input)
             .map_err(|e| ServiceError::Internal(format!("a job's input: {e}")))?,
-        state: JobState::Queued.as_str().to_owned(),
+        state: JobState::Queued,
         rows_total: rows as i64,
         rows_done: 0,
         attempts: 0,
@@ -210,8 +175,7 @@ pub fn take_next(conn: &mut DbConn, now: NaiveDateTime) -> Result<Option<Job>, S
 }
 
 fn take_next_in(conn: &mut DbConn, now: NaiveDateTime) -> Result<Option<Job>, ServiceError> {
-    let queued = JobState::Queued.as_str();
-    let running = JobState::Running.as_str();
+    let (queued, running) = (JobState::Queued, JobState::Running);
     let candidates: Vec<Job> = jobs::table
         .filter(
             jobs::state
@@ -230,7 +194,7 @@ fn take_next_in(conn: &mut DbConn, now: NaiveDateTime) -> Result<Option<Job>, Se
             continue;
         }
         let taken = diesel::update(jobs::table.find(&job.id))
-            .filter(jobs::state.eq(&job.state))
+            .filter(jobs::state.eq(job.state))
             .filter(jobs::attempts.eq(job.attempts))
             .set((
                 jobs::state.eq(running),
@@ -322,7 +286,7 @@ pub fn run(conn: &mut DbConn, job: &Job, runner: &Runner) -> Result<JobState, Se
                 diesel::update(jobs::table.find(&job.id))
                     .filter(jobs::attempts.eq(job.attempts))
                     .set((
-                        jobs::state.eq(JobState::Queued.as_str()),
+                        jobs::state.eq(JobState::Queued),
                         jobs::attempts.eq(job.attempts - 1),
                         jobs::lease_until.eq(None::<NaiveDateTime>),
                     ))
@@ -365,7 +329,7 @@ fn finish(
 ) -> Result<(), ServiceError> {
     let finished = diesel::update(jobs::table.find(&job.id))
         .filter(jobs::attempts.eq(job.attempts))
-        .filter(jobs::state.eq(JobState::Running.as_str()))
+        .filter(jobs::state.eq(JobState::Running))
         .set((
             jobs::state.eq(state.as_str()),
             jobs::result.eq(Some(result)),
@@ -393,7 +357,7 @@ fn give_up(
     diesel::update(jobs::table.find(&job.id))
         .filter(jobs::attempts.eq(job.attempts))
         .set((
-            jobs::state.eq(JobState::Failed.as_str()),
+            jobs::state.eq(JobState::Failed),
             jobs::result.eq(Some(problem.to_string())),
             jobs::lease_until.eq(None::<NaiveDateTime>),
             jobs::finished_at.eq(Some(now)),

@@ -590,9 +590,7 @@ fn documents_between(
                 .eq(organisation_id)
                 .or(d::issuer_organisation_id.eq(organisation_id)),
         )
-        .filter(
-            d::status.eq_any([DocumentStatus::Issued, DocumentStatus::Paid].map(|s| s.as_str())),
-        )
+        .filter(d::status.eq_any([DocumentStatus::Issued, DocumentStatus::Paid]))
         .filter(d::credits_document_id.is_null())
         .filter(d::issued_on.is_not_null())
         .filter(d::issued_on.ge(from).and(d::issued_on.lt(until)))

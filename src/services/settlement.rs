@@ -22,8 +22,8 @@ use crate::domain::period::Period;
 use crate::domain::registry::{SettlementFrequency, SettlementRoute};
 use crate::domain::settlement::{
     self, check_paid_on, check_payment, check_refund, document_number, number_prefix,
-    set_off_amount, DocumentKind, DocumentStatus, DraftDocument, Leg, Parties, PaymentRefused,
-    SetOffRefused, SettledBy, Settling, Unsettled,
+    set_off_amount, DocumentAction, DocumentKind, DocumentStatus, DraftDocument, Leg, Parties,
+    PaymentRefused, SetOffRefused, SettledBy, Settling, Unsettled,
 };
 use crate::domain::FieldError;
 use crate::notify::{self, messages};
@@ -220,7 +220,7 @@ fn delete_drafts(conn: &mut DbConn, project_id: &str, period: &str) -> Result<us
     let drafts: Vec<String> = settlement_documents::table
         .filter(settlement_documents::project_id.eq(project_id))
         .filter(settlement_documents::period.eq(period))
-        .filter(settlement_documents::status.eq(DocumentStatus::Draft.as_str()))
+        .filter(settlement_documents::status.eq(DocumentStatus::Draft))
         .select(settlement_documents::id)
         .load(conn)?;
     for id in &drafts {
@@ -247,8 +247,8 @@ fn insert_header(
     let document = SettlementDocument {
         id: id.clone(),
         project_id: project.record.project.id.clone(),
-        kind: draft.kind.as_str().to_owned(),
-        status: DocumentStatus::Draft.as_str().to_owned(),
+        kind: draft.kind,
+        status: DocumentStatus::Draft,
         period: period.to_string(),
         period_start: period.start(),
         period_end: period.last_day(),
@@ -274,7 +274,7 @@ fn insert_header(
         draft.lines.len(),
         draft.total_minor
     );
-    record_event(conn, &id, "built", actor, detail)?;
+    record_event(conn, &id, DocumentAction::Built, actor, detail)?;
     Ok(id)
 }
 
@@ -315,14 +315,14 @@ fn insert_lines(
 fn record_event(
     conn: &mut DbConn,
     document_id: &str,
-    action: &str,
+    action: DocumentAction,
     actor: Actor,
     detail: String,
 ) -> Result<(), ServiceError> {
     diesel::insert_into(document_events::table)
         .values(NewDocumentEvent {
             document_id: document_id.to_owned(),
-            action: action.to_owned(),
+            action,
             actor: actor.subject.to_owned(),
             actor_organisation_id: actor.organisation_id.map(str::to_owned),
             at: actor.at,
@@ -341,18 +341,6 @@ fn lock_document(conn: &mut DbConn, id: &str) -> Result<SettlementDocument, Serv
         .first(conn)
         .optional()?
         .ok_or_else(|| ServiceError::NotFound("no document with this id that you can see".into()))
-}
-
-fn status_of(document: &SettlementDocument) -> Result<DocumentStatus, ServiceError> {
-    DocumentStatus::from_db(&document.status).ok_or_else(|| {
-        ServiceError::Internal(format!("document {} has an unknown status", document.id))
-    })
-}
-
-fn kind_of(document: &SettlementDocument) -> Result<DocumentKind, ServiceError> {
-    DocumentKind::from_db(&document.kind).ok_or_else(|| {
-        ServiceError::Internal(format!("document {} has an unknown kind", document.id))
-    })
 }
 
 /// The next number in the issuer's gap-free sequence of `issued_on`'s year: taken in the
@@ -386,7 +374,7 @@ pub fn issue(conn: &mut DbConn, document_id: &str, actor: Actor) -> Result<(), S
         .find(&document.project_id)
         .select(projects::payment_terms_days)
         .first(conn)?;
-    if status_of(&document)? != DocumentStatus::Draft {
+    if document.status != DocumentStatus::Draft {
         return Err(ServiceError::Conflict(format!(
             "the document is {}: only a draft is issued",
             document.status
@@ -399,7 +387,7 @@ pub fn issue(conn: &mut DbConn, document_id: &str, actor: Actor) -> Result<(), S
     // to act.
     let nothing_owed = document.total_minor == 0;
     // A credit note is owed to its recipient, not by it: it falls due on nothing.
-    let due_on = (kind_of(&document)? != DocumentKind::CreditNote && !nothing_owed)
+    let due_on = (document.kind != DocumentKind::CreditNote && !nothing_owed)
         .then(|| issued_on + chrono::Duration::days(i64::from(payment_terms_days)));
     let status = if nothing_owed {
         DocumentStatus::Paid
@@ -408,7 +396,7 @@ pub fn issue(conn: &mut DbConn, document_id: &str, actor: Actor) -> Result<(), S
     };
     diesel::update(settlement_documents::table.find(document_id))
         .set((
-            settlement_documents::status.eq(status.as_str()),
+            settlement_documents::status.eq(status),
             settlement_documents::number.eq(&number),
             settlement_documents::issued_on.eq(issued_on),
             settlement_documents::due_on.eq(due_on),
@@ -419,7 +407,7 @@ pub fn issue(conn: &mut DbConn, document_id: &str, actor: Actor) -> Result<(), S
         Some(due_on) => format!("numbered {number}, due {due_on}"),
         None => format!("numbered {number}"),
     };
-    record_event(conn, document_id, "issued", actor, detail)?;
+    record_event(conn, document_id, DocumentAction::Issued, actor, detail)?;
     if nothing_owed {
         return Ok(());
     }
@@ -438,7 +426,7 @@ fn notify_issued(
         .find(&document.project_id)
         .select(projects::name)
         .first(conn)?;
-    let kind_label = match kind_of(document)? {
+    let kind_label = match document.kind {
         DocumentKind::Invoice => "Invoice",
         DocumentKind::TopUpClaim => "Top-up claim",
         DocumentKind::CreditNote => "Credit note",
@@ -483,8 +471,8 @@ pub fn record_payment(
 ) -> Result<String, ServiceError> {
     let document = lock_document(conn, document_id)?;
     let amount = check_payment(
-        kind_of(&document)?,
-        status_of(&document)?,
+        document.kind,
+        document.status,
         document.total_minor,
         document.paid_minor,
         payment.amount_minor,
@@ -564,8 +552,8 @@ pub fn set_off(
 
 fn settling(document: &SettlementDocument) -> Result<Settling<'_>, ServiceError> {
     Ok(Settling {
-        kind: kind_of(document)?,
-        status: status_of(document)?,
+        kind: document.kind,
+        status: document.status,
         total_minor: document.total_minor,
         paid_minor: document.paid_minor,
         project_id: &document.project_id,
@@ -637,7 +625,7 @@ fn settle(
             recorded_by: actor.subject.to_owned(),
             recorded_by_organisation_id: actor.organisation_id.map(str::to_owned),
             recorded_at: actor.at,
-            settled_by: settling.by.as_str().to_owned(),
+            settled_by: settling.by,
             counterpart_document_id: settling.counterpart.map(str::to_owned),
         })
         .execute(conn)?;
@@ -649,7 +637,7 @@ fn settle(
     diesel::update(settlement_documents::table.find(&document.id))
         .set((
             settlement_documents::paid_minor.eq(paid_minor),
-            settlement_documents::status.eq(status.as_str()),
+            settlement_documents::status.eq(status),
         ))
         .execute(conn)?;
     let detail = format!(
@@ -658,7 +646,11 @@ fn settle(
         settling.by.as_str(),
         record.paid_on
     );
-    let event = if settling.in_full { "paid" } else { "payment" };
+    let event = if settling.in_full {
+        DocumentAction::Paid
+    } else {
+        DocumentAction::Payment
+    };
     record_event(conn, &document.id, event, actor, detail)?;
     Ok(id)
 }
@@ -672,7 +664,7 @@ pub fn void(
     actor: Actor,
 ) -> Result<String, ServiceError> {
     let document = lock_document(conn, document_id)?;
-    let status = status_of(&document)?;
+    let status = document.status;
     if status != DocumentStatus::Issued {
         return Err(ServiceError::Conflict(format!(
             "the document is {}: only an issued document with no payment is voided",
@@ -686,7 +678,7 @@ pub fn void(
     }
     // Voiding a credit note would make a "credit note" that charges: a wrong credit is put
     // right by the next document instead.
-    if kind_of(&document)? == DocumentKind::CreditNote {
+    if document.kind == DocumentKind::CreditNote {
         return Err(ServiceError::Conflict(
             "a credit note is not voided: what it credits is settled, and any correction is a new ledger entry on the next document".into(),
         ));
@@ -697,7 +689,7 @@ pub fn void(
         .execute(conn)?;
     diesel::update(settlement_documents::table.find(document_id))
         .set((
-            settlement_documents::status.eq(DocumentStatus::Void.as_str()),
+            settlement_documents::status.eq(DocumentStatus::Void),
             settlement_documents::void_reason.eq(reason),
         ))
         .execute(conn)?;
@@ -705,14 +697,14 @@ pub fn void(
     record_event(
         conn,
         document_id,
-        "voided",
+        DocumentAction::Voided,
         actor,
         format!("cancelled by credit note {number}: {reason}"),
     )?;
     record_event(
         conn,
         &credit.id,
-        "issued",
+        DocumentAction::Issued,
         actor,
         format!("numbered {number}, cancelling {old_number}"),
     )?;
@@ -730,8 +722,8 @@ fn issue_credit_note(
     let number = next_number(conn, &document.issuer_organisation_id, issued_on)?;
     let credit = SettlementDocument {
         id: new_id("doc"),
-        kind: DocumentKind::CreditNote.as_str().to_owned(),
-        status: DocumentStatus::Issued.as_str().to_owned(),
+        kind: DocumentKind::CreditNote,
+        status: DocumentStatus::Issued,
         total_minor: -document.total_minor,
         paid_minor: 0,
         number: Some(number),

@@ -198,6 +198,21 @@ async fn stored_terms_that_do_not_parse_fail_loudly_and_check_names_the_row() {
         .assert_problem(500);
     app.execute_sql("UPDATE projects SET currency = 'GBP'")
         .unwrap();
+    // A corrupt claim status: the claim is not shown, nor decided, as one it might be.
+    app.execute_sql("UPDATE claims SET status = 'approved'")
+        .unwrap();
+    app.get(&format!("/v1/claims/{id}"), Some(&app.admin()))
+        .await
+        .assert_problem(500);
+    s.verify(&app, &id).await.assert_problem(500);
+    let out = app.cofund(&["check"]);
+    assert!(String::from_utf8_lossy(&out.stdout)
+        .contains(&format!("claim {id} has the stored status 'approved'")));
+    app.execute_sql("UPDATE claims SET status = 'submitted'")
+        .unwrap();
+    app.get(&format!("/v1/claims/{id}"), Some(&app.admin()))
+        .await
+        .assert_status(200);
     app.execute_sql(&format!(
         "INSERT INTO claim_adjustments (claim_id, position, kind, amount_minor, detail) VALUES ('{id}', 0, 'bogus', 0, 'x')"
     ))
@@ -325,6 +340,23 @@ async fn extreme_values_are_refused_at_the_edge_alike_on_every_database() {
         "/v1/organisations/org_%0Ax".to_owned(),
     ] {
         app.get(&path, Some(&admin)).await.assert_problem(400);
+    }
+    // A status that is none of the vocabulary's: 422 naming the field and every status.
+    let unknown = [
+        (
+            format!("/v1/projects/{}/claims?status=approved", s.project),
+            "must be submitted, verified, rejected or revoked",
+        ),
+        (
+            "/v1/outbox?status=bounced".to_owned(),
+            "must be queued, sent or failed",
+        ),
+    ];
+    for (path, detail) in unknown {
+        let answer = app.get(&path, Some(&admin)).await;
+        let problem = answer.assert_problem(422);
+        assert_eq!(problem["errors"][0]["field"], "status", "{problem}");
+        assert_eq!(problem["errors"][0]["detail"], detail, "{problem}");
     }
     assert_eq!(app.count("claims"), 0);
 }

@@ -299,7 +299,8 @@ async fn a_retried_bulk_file_is_answered_as_it_first_was_whatever_it_prefers_now
 
 #[tokio::test]
 async fn a_run_that_lost_its_job_to_another_worker_rolls_back_and_leaves_the_job_to_it() {
-    use cofund::services::jobs::{self, JobState, Runner, RunningJobs};
+    use cofund::domain::jobs::JobState;
+    use cofund::services::jobs::{self, Runner, RunningJobs};
     let app = spawn_app_with(Options {
         jobs: JobSettings {
             rows: 100_000,

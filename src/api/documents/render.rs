@@ -377,7 +377,7 @@ fn payments_and_history(view: &DocumentView) -> String {
         };
         out.push_str(&format!(
             "<li>{at} {} by {who}: {}</li>",
-            esc(&e.action),
+            esc(e.action.as_str()),
             esc(&e.detail)
         ));
     }

@@ -8,13 +8,13 @@ use diesel::prelude::*;
 use super::rules::ProjectRules;
 use super::seen::{locked_claim, reread, SeenClaim};
 use super::verify::units_total;
-use super::{REJECTED, REVOKED, SUBMITTED, VERIFIED};
 use crate::clock::Clock;
 use crate::db::models::*;
 use crate::db::queries::{self, insert_rows, new_id};
 use crate::db::schema::*;
 use crate::db::{write_tx, DbConn};
 use crate::domain::access::{decider, not_yours_to_decide, Decider, Principal, CLAIM_DECIDERS};
+use crate::domain::claims::ClaimStatus;
 use crate::domain::ledger::{provider_amount, ProjectAccounts};
 use crate::domain::split::{share_weights, PayerPart};
 use crate::services::error::ServiceError;
@@ -42,7 +42,7 @@ pub fn reject(
     reason: &str,
     now: NaiveDateTime,
 ) -> Result<(), ServiceError> {
-    if claim.status != SUBMITTED {
+    if claim.status != ClaimStatus::Submitted {
         return Err(ServiceError::Conflict(format!(
             "the claim is {}: only a submitted claim can be rejected",
             claim.status
@@ -50,7 +50,7 @@ pub fn reject(
     }
     diesel::update(claims::table.find(&claim.id))
         .set((
-            claims::status.eq(REJECTED),
+            claims::status.eq(ClaimStatus::Rejected),
             claims::decided_by.eq(by),
             claims::decided_at.eq(now),
             claims::rejection_reason.eq(reason),
@@ -69,7 +69,7 @@ pub fn revoke(
     reason: &str,
     now: NaiveDateTime,
 ) -> Result<(), ServiceError> {
-    if claim.status != VERIFIED {
+    if claim.status != ClaimStatus::Verified {
         return Err(ServiceError::Conflict(format!(
             "the claim is {}: only a verified claim can be revoked",
             claim.status
@@ -129,7 +129,7 @@ pub fn revoke(
     queries::add_running_totals(conn, &claim.project_id, &deltas)?;
     diesel::update(claims::table.find(&claim.id))
         .set((
-            claims::status.eq(REVOKED),
+            claims::status.eq(ClaimStatus::Revoked),
             claims::revoked_by.eq(by),
             claims::revoked_at.eq(now),
             claims::revocation_reason.eq(reason),

@@ -13,10 +13,3 @@ pub mod rules;
 pub mod seen;
 pub mod submit;
 pub mod verify;
-
-/// A claim's status, as stored: submitted, then verified or rejected; a verified claim may be
-/// revoked.
-pub const SUBMITTED: &str = "submitted";
-pub const VERIFIED: &str = "verified";
-pub const REJECTED: &str = "rejected";
-pub const REVOKED: &str = "revoked";

@@ -7,7 +7,6 @@ use diesel::prelude::*;
 
 use super::rules::{lock_for_submission, project_for_provider, ProjectRules};
 use super::seen::{seen_with, SeenClaim};
-use super::{SUBMITTED, VERIFIED};
 use crate::clock::Clock;
 use crate::db::bulk::load_where_in;
 use crate::db::models::*;
@@ -18,6 +17,7 @@ use crate::domain::access::Principal;
 use crate::domain::claim_reports::{
     pseudonymise_rows, BulkMode, FileRow, Progress, RowResult, RowStatus, PROGRESS_EVERY,
 };
+use crate::domain::claims::ClaimStatus;
 use crate::domain::claims::{
     check_eligibility, Accepted, ClaimInput, OutcomeRule, PriorClaim, Reason,
 };
@@ -68,7 +68,12 @@ pub fn submit_rows(
     let mut wanted: Vec<&str> = pseudonyms.iter().flatten().map(String::as_str).collect();
     wanted.sort_unstable();
     wanted.dedup();
-    let mut history = load_history(conn, rules, &wanted, &[SUBMITTED, VERIFIED])?;
+    let mut history = load_history(
+        conn,
+        rules,
+        &wanted,
+        &[ClaimStatus::Submitted, ClaimStatus::Verified],
+    )?;
 
     let mut results = Vec::with_capacity(rows.len());
     let mut accepted = Vec::new();
@@ -172,7 +177,7 @@ fn new_claim(
         age_at_start: input.age_at_start,
         referred_on: input.referred_on,
         upload_id: upload_id.map(str::to_owned),
-        status: SUBMITTED.to_owned(),
+        status: ClaimStatus::Submitted,
         submitted_by: submitter.subject.to_owned(),
         submitted_by_organisation_id: submitter.organisation_id.to_owned(),
         submitted_at: submitter.at,
@@ -252,7 +257,7 @@ pub(super) fn load_history(
     conn: &mut DbConn,
     rules: &ProjectRules,
     pseudonyms: &[&str],
-    statuses: &[&str],
+    statuses: &[ClaimStatus],
 ) -> Result<HashMap<String, Vec<PriorClaim>>, ServiceError> {
     Ok(load_history_with_paid(conn, rules, pseudonyms, statuses)?
         .into_iter()
@@ -284,7 +289,7 @@ type HistoryRow = (
     NaiveDate,
     NaiveDate,
     i32,
-    String,
+    ClaimStatus,
     Option<i64>,
 );
 
@@ -292,7 +297,7 @@ pub(super) fn load_history_with_paid(
     conn: &mut DbConn,
     rules: &ProjectRules,
     pseudonyms: &[&str],
-    statuses: &[&str],
+    statuses: &[ClaimStatus],
 ) -> Result<History, ServiceError> {
     // Only the participant index is named in SQL: given the project or the status too, the
     // planner may walk the project's every claim instead. The rest is filtered here.
@@ -314,7 +319,7 @@ pub(super) fn load_history_with_paid(
     )?;
     let mut history: History = HashMap::new();
     for (project, pseudonym, code, achieved_on, period_start, quantity, status, payable) in rows {
-        if project != rules.project_id() || !statuses.contains(&status.as_str()) {
+        if project != rules.project_id() || !statuses.contains(&status) {
             continue;
         }
         let exclusive_group = rules
@@ -328,7 +333,7 @@ pub(super) fn load_history_with_paid(
                 achieved_on,
                 period_start,
                 quantity,
-                verified: status == VERIFIED,
+                verified: status == ClaimStatus::Verified,
             },
             payable.unwrap_or(0),
         );

@@ -8,7 +8,6 @@ use diesel::prelude::*;
 use super::rules::ProjectRules;
 use super::seen::{locked_claim, reread, SeenClaim};
 use super::submit::{load_history_with_paid, History, ParticipantHistory};
-use super::{SUBMITTED, VERIFIED};
 use crate::clock::Clock;
 use crate::db::backend_specific::{mark_claims_verified, VerifiedClaim};
 use crate::db::bulk::load_where_in;
@@ -18,6 +17,7 @@ use crate::db::schema::*;
 use crate::db::{write_tx, DbConn};
 use crate::domain::access::{decider, not_yours_to_decide, Decider, Principal, CLAIM_DECIDERS};
 use crate::domain::claim_reports::{Progress, VerifyResult, PROGRESS_EVERY};
+use crate::domain::claims::ClaimStatus;
 use crate::domain::claims::{
     prerequisite_met, price_claim, OutcomeRule, PaidSoFar, Pricing, PriorClaim, Reason,
 };
@@ -180,9 +180,9 @@ fn triage<'c>(
     for id in claim_ids {
         let reason = match by_id.get(id.as_str()) {
             None => Reason::new("not_found", "no such claim on this project"),
-            Some(c) if c.status != SUBMITTED => Reason::new(
+            Some(c) if c.status != ClaimStatus::Submitted => Reason::new(
                 "not_submitted",
-                format!("the claim is {}, not submitted", c.status),
+                format!("the claim is {}, not submitted", c.status.as_str()),
             ),
             // The same person, whatever role or organisation they now act for; or the same
             // organisation, whoever acts for it.
@@ -256,7 +256,12 @@ impl<'r> Batch<'r> {
             running: Running {
                 stored: queries::running_totals(conn, project_id)?,
                 deltas: HashMap::new(),
-                history: load_history_with_paid(conn, rules, &pseudonyms, &[VERIFIED])?,
+                history: load_history_with_paid(
+                    conn,
+                    rules,
+                    &pseudonyms,
+                    &[ClaimStatus::Verified],
+                )?,
             },
             now,
             adjustments: Vec::new(),
