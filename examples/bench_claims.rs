@@ -67,7 +67,7 @@ async fn main() {
         .collect();
     let t = Instant::now();
     db::write_tx(&mut conn, |conn| -> Result<(), diesel::result::Error> {
-        cofund::db::queries::insert_claim_rows(conn, &raw_rows)?;
+        cofund::db::queries::claims::insert_claim_rows(conn, &raw_rows)?;
         Ok(())
     })
     .unwrap();

@@ -247,7 +247,7 @@ fn serve(mut config: Config, bind: Option<String>, demo: bool) -> Result<(), Str
 /// it is refused here, with the way to find the right id.
 fn organisation_must_exist(config: &Config, id: &str) -> Result<(), String> {
     let mut conn = db::connect_existing(&config.database)?;
-    match db::queries::get_organisation(&mut conn, id).map_err(|e| e.to_string())? {
+    match db::queries::organisations::get_organisation(&mut conn, id).map_err(|e| e.to_string())? {
         Some(_) => Ok(()),
         None => Err(format!(
             "no organisation {id} in {}; list them with an admin token \

@@ -194,7 +194,9 @@ impl FromRequest for Principal {
             let checker = authenticator.clone();
             with_db(&pool, move |conn| {
                 checker.check_organisation(&checked, |org| {
-                    Ok(queries::organisation_kinds(conn, &[org])?.get(org).copied())
+                    Ok(queries::organisations::organisation_kinds(conn, &[org])?
+                        .get(org)
+                        .copied())
                 })
             })
             .await?;

@@ -14,7 +14,7 @@ use super::jobs::JobView;
 use super::{idempotent_body, idempotent_create, stored_response, with_db, Page};
 use crate::config::Config;
 use crate::db::models::Allocation;
-use crate::db::queries::{AllocationFilter, ClaimFilter};
+use crate::db::queries::{claims::AllocationFilter, claims::ClaimFilter};
 use crate::db::{queries, Pool};
 use crate::domain::access::{MoneyScope, CLAIM_DECIDERS};
 use crate::domain::claim_reports::{pseudonymise_rows, BulkMode, BulkReport, BulkVerifyReport};
@@ -884,7 +884,7 @@ pub async fn allocations_list(
             achieved_between: period,
             after,
         };
-        let rows = queries::list_allocations(conn, &project_id, filter, Some(limit))?;
+        let rows = queries::claims::list_allocations(conn, &project_id, filter, Some(limit))?;
         Ok(rows
             .into_iter()
             .map(|a| AllocationView::new(a, &project.project.currency))

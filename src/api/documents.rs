@@ -15,7 +15,7 @@ use super::extract::{self, JsonBody, PageQuery};
 use super::{idempotent_create, with_db, Page};
 use crate::config::Config;
 use crate::db::models::{DocumentLine, ProjectRecord, SettlementDocument};
-use crate::db::queries::DocumentFilter;
+use crate::db::queries::documents::DocumentFilter;
 use crate::db::Pool;
 use crate::domain::access::sees_person_of;
 use crate::domain::limits;

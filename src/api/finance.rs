@@ -536,7 +536,7 @@ async fn load_statement(
     }
     let until = to.succ_opt().unwrap_or(to);
     with_db(pool, move |conn| {
-        if queries::get_organisation(conn, &organisation_id)?.is_none() {
+        if queries::organisations::get_organisation(conn, &organisation_id)?.is_none() {
             return Err(ApiError::NotFound("no such organisation".into()));
         }
         let midnight = |d: NaiveDate| d.and_hms_opt(0, 0, 0).expect("midnight");

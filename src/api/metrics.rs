@@ -24,8 +24,8 @@ pub async fn metrics(
     let state = pool.state();
     let (allocated, outbox) = with_db(&pool, |conn| {
         Ok((
-            queries::allocated_by_role(conn)?,
-            queries::outbox_by_status(conn)?,
+            queries::metrics::allocated_by_role(conn)?,
+            queries::metrics::outbox_by_status(conn)?,
         ))
     })
     .await?;

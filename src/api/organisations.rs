@@ -105,7 +105,11 @@ pub async fn list(
     let limit = query.limit()?;
     let cursor = query.cursor.clone();
     let rows = with_db(&pool, move |conn| {
-        Ok(queries::list_organisations(conn, cursor.as_deref(), limit)?)
+        Ok(queries::organisations::list_organisations(
+            conn,
+            cursor.as_deref(),
+            limit,
+        )?)
     })
     .await?;
     let items = rows
@@ -136,8 +140,10 @@ pub async fn get(
     id: web::Path<String>,
 ) -> Result<web::Json<OrganisationView>, ApiError> {
     let id = id.into_inner();
-    let record = with_db(&pool, move |conn| Ok(queries::get_organisation(conn, &id)?))
-        .await?
-        .ok_or_else(|| ApiError::NotFound("no such organisation".into()))?;
+    let record = with_db(&pool, move |conn| {
+        Ok(queries::organisations::get_organisation(conn, &id)?)
+    })
+    .await?
+    .ok_or_else(|| ApiError::NotFound("no such organisation".into()))?;
     Ok(web::Json(OrganisationView::for_viewer(record, &principal)))
 }

@@ -110,8 +110,8 @@ pub async fn list(
     .limit()?;
     let status = extract::label::<OutboxStatus>("status", query.status.as_deref())?;
     let page = with_db(&pool, move |conn| {
-        let counts = queries::outbox_counts(conn)?;
-        let rows = queries::list_outbox(conn, status, query.cursor.as_deref(), limit)?;
+        let counts = queries::outbox::outbox_counts(conn)?;
+        let rows = queries::outbox::list_outbox(conn, status, query.cursor.as_deref(), limit)?;
         Ok((counts, rows))
     })
     .await?;

@@ -194,7 +194,7 @@ impl Story<'_, '_> {
         let audited = if audit { AUDITED } else { 0 };
         for id in self.revocable.drain(..).take(audited) {
             // As stored by its verification (its entry and the units it was paid).
-            let claim = queries::find_claim(conn, &id)
+            let claim = queries::claims::find_claim(conn, &id)
                 .map_err(|e| e.to_string())?
                 .ok_or("a demo claim vanished")?;
             let reason = "evidence withdrawn at audit";
@@ -221,7 +221,7 @@ fn at(date: NaiveDate, days: i64) -> NaiveDateTime {
 }
 
 fn project_of(conn: &mut DbConn, project_id: &str) -> Result<VisibleProject, String> {
-    let (record, fund_owner) = queries::get_project_and_fund_owner(conn, project_id)
+    let (record, fund_owner) = queries::projects::get_project_and_fund_owner(conn, project_id)
         .map_err(|e| e.to_string())?
         .ok_or("a demo project vanished")?;
     Ok(VisibleProject { record, fund_owner })
@@ -351,7 +351,7 @@ fn issue_and_pay(
     issued_at: NaiveDateTime,
     paid_at: Option<NaiveDateTime>,
 ) -> Result<bool, String> {
-    let document = queries::get_document(conn, id)
+    let document = queries::documents::get_document(conn, id)
         .map_err(|e| e.to_string())?
         .ok_or("a demo document vanished")?;
     let issuer = Actor {

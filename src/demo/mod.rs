@@ -53,7 +53,7 @@ pub fn load_with_progress(
     step: &dyn Fn(&str),
 ) -> Result<Option<DemoSummary>, String> {
     write_tx(conn, |conn| -> Result<Option<DemoSummary>, LoadError> {
-        if queries::count_organisations(conn)? > 0 {
+        if queries::projects::count_organisations(conn)? > 0 {
             return Ok(None);
         }
         let summary = DemoSummary {
@@ -81,7 +81,7 @@ pub fn load_with_progress(
         // The billing addresses come last: the history's documents and cap warnings are the
         // past, and were never to be emailed.
         step("billing addresses");
-        queries::add_billing_emails(loader.conn, &loader.addresses)?;
+        queries::organisations::add_billing_emails(loader.conn, &loader.addresses)?;
         Ok(Some(loader.summary))
     })
     .map_err(|e| e.0)
@@ -127,8 +127,8 @@ impl Loader<'_> {
         .map_err(|e| e.to_string())?;
         let plan = validate_organisation(input).map_err(|e| format!("{name}: {e:?}"))?;
         let kind = plan.kind;
-        let record =
-            queries::insert_organisation(self.conn, plan, self.now).map_err(|e| e.to_string())?;
+        let record = queries::organisations::insert_organisation(self.conn, plan, self.now)
+            .map_err(|e| e.to_string())?;
         let address = format!("finance@{slug}.example");
         self.addresses
             .push((record.organisation.id.clone(), address));
@@ -141,7 +141,8 @@ impl Loader<'_> {
     fn fund(&mut self, value: Value, owner_kind: OrganisationKind) -> Result<String, String> {
         let input: NewFund = serde_json::from_value(value).map_err(|e| e.to_string())?;
         let plan = validate_fund(input, Some(owner_kind)).map_err(|e| format!("{e:?}"))?;
-        let fund = queries::insert_fund(self.conn, plan, self.now).map_err(|e| e.to_string())?;
+        let fund =
+            queries::funds::insert_fund(self.conn, plan, self.now).map_err(|e| e.to_string())?;
         self.summary.funds += 1;
         Ok(fund.id)
     }
@@ -153,7 +154,8 @@ impl Loader<'_> {
             .iter()
             .map(|(id, _, kind)| (id.clone(), *kind))
             .collect();
-        let funds = queries::named_fund_facts(self.conn, &input).map_err(|e| e.to_string())?;
+        let funds =
+            queries::funds::named_fund_facts(self.conn, &input).map_err(|e| e.to_string())?;
         let fund = input.fund_id.as_ref().and_then(|id| funds.get(id)).cloned();
         let name = input.name.clone();
         let plan = validate_project(

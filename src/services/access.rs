@@ -3,7 +3,7 @@
 //! shows a project, its claims or its money goes through here.
 
 use crate::db::models::{Project, ProjectRecord, SettlementDocument};
-use crate::db::queries::{self, ProjectScope};
+use crate::db::queries::{self, projects::ProjectScope};
 use crate::db::DbConn;
 use crate::domain::access::{
     money_scope, sees_document, sees_project, MoneyScope, Principal, ProjectParties, Role,
@@ -72,7 +72,7 @@ pub fn load_visible(
 ) -> Result<VisibleProject, AccessError> {
     let not_found = || AccessError::NotFound(id.to_owned());
     let (record, fund_owner) =
-        queries::get_project_and_fund_owner(conn, id)?.ok_or_else(not_found)?;
+        queries::projects::get_project_and_fund_owner(conn, id)?.ok_or_else(not_found)?;
     let project = VisibleProject { record, fund_owner };
     if !sees_project(principal, &project.parties()) {
         return Err(not_found());
@@ -127,12 +127,12 @@ pub fn load_access(
     id: &str,
 ) -> Result<ProjectAccess, AccessError> {
     let not_found = || AccessError::NotFound(id.to_owned());
-    let queries::ProjectWithPayers {
+    let queries::projects::ProjectWithPayers {
         project,
         fund_owner,
         payers,
-    } = queries::get_project_parties(conn, id)?.ok_or_else(not_found)?;
-    let validators = queries::project_validator_ids(conn, id)?;
+    } = queries::projects::get_project_parties(conn, id)?.ok_or_else(not_found)?;
+    let validators = queries::projects::project_validator_ids(conn, id)?;
     let access = ProjectAccess {
         payers: payers
             .iter()
@@ -160,8 +160,8 @@ pub fn load_document(
     id: &str,
 ) -> Result<SettlementDocument, AccessError> {
     let not_found = || AccessError::NoDocument(id.to_owned());
-    let document = queries::get_document(conn, id)?.ok_or_else(not_found)?;
-    let fund_owner = queries::project_fund_owner(conn, &document.project_id)?;
+    let document = queries::documents::get_document(conn, id)?.ok_or_else(not_found)?;
+    let fund_owner = queries::documents::project_fund_owner(conn, &document.project_id)?;
     let parties = (
         document.issuer_organisation_id.as_str(),
         document.recipient_organisation_id.as_str(),

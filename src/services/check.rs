@@ -95,7 +95,7 @@ fn check_stored_terms(
 ) -> QueryResult<()> {
     let project_ids: Vec<String> = projects::table.select(projects::id).load(conn)?;
     for id in project_ids {
-        if let Some(record) = crate::db::queries::get_project(conn, &id)? {
+        if let Some(record) = crate::db::queries::projects::get_project(conn, &id)? {
             if let Err(corrupt) = crate::services::claims::rules::ProjectRules::new(record, today) {
                 report.violations.push(corrupt.to_string());
             }

@@ -56,8 +56,8 @@ pub fn create_project(
     by: &Acting,
 ) -> Result<String, ServiceError> {
     let creator = by.creator();
-    let id = queries::insert_project(conn, plan, creator, by.at)?;
-    let record = queries::get_project(conn, &id)?
+    let id = queries::projects::insert_project(conn, plan, creator, by.at)?;
+    let record = queries::projects::get_project(conn, &id)?
         .ok_or_else(|| ServiceError::Internal("a project vanished in its transaction".into()))?;
     let mut events = Vec::with_capacity(record.payers.len());
     for payer in record.payers.iter().map(|p| &p.payer) {

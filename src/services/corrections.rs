@@ -78,7 +78,7 @@ fn correct_organisation(
     }
     // Two corrections at once apply one after the other, each reading what it changes.
     lock_row_for_update(conn, LockableTable::Organisations, id)?;
-    let record = queries::get_organisation(conn, id)?
+    let record = queries::organisations::get_organisation(conn, id)?
         .ok_or_else(|| ServiceError::NotFound(format!("no organisation {id}")))?;
     let org = &record.organisation;
     let mut changes = Vec::new();
@@ -92,7 +92,7 @@ fn correct_organisation(
         .identifier
         .filter(|i| Some(i) != org.identifier.as_ref())
     {
-        if queries::identifier_taken(conn, &identifier)? {
+        if queries::organisations::identifier_taken(conn, &identifier)? {
             return Err(ServiceError::Conflict(format!(
                 "an organisation with identifier {identifier} is already registered"
             )));
@@ -135,7 +135,7 @@ fn correct_fund(
     correction: FundCorrection,
 ) -> Result<(), ServiceError> {
     lock_row_for_update(conn, LockableTable::Funds, id)?;
-    let fund = queries::get_fund(conn, id)?
+    let fund = queries::funds::get_fund(conn, id)?
         .ok_or_else(|| ServiceError::NotFound(format!("no fund {id}")))?;
     if !keeps_record(by.principal, Some(&fund.owner_organisation_id)) {
         return Err(ServiceError::Forbidden(
@@ -253,7 +253,7 @@ pub fn history(
         || ServiceError::Forbidden("only those who keep this record see its corrections".into());
     let id = match record {
         Record::Organisation(id) => {
-            queries::get_organisation(conn, id)?
+            queries::organisations::get_organisation(conn, id)?
                 .ok_or_else(|| ServiceError::NotFound(format!("no organisation {id}")))?;
             if !admin_or_own(principal, id) {
                 return Err(forbidden());
@@ -261,7 +261,7 @@ pub fn history(
             id
         }
         Record::Fund(id) => {
-            let fund = queries::get_fund(conn, id)?
+            let fund = queries::funds::get_fund(conn, id)?
                 .ok_or_else(|| ServiceError::NotFound(format!("no fund {id}")))?;
             if !keeps_record(principal, Some(&fund.owner_organisation_id)) {
                 return Err(forbidden());

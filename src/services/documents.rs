@@ -11,7 +11,7 @@ use chrono::NaiveDateTime;
 use crate::db::models::{
     DocumentEvent, DocumentLine, DocumentPayment, ProjectRecord, SettlementDocument,
 };
-use crate::db::queries::{self, DocumentFilter};
+use crate::db::queries::{self, documents::DocumentFilter};
 use crate::db::{write_tx, DbConn};
 use crate::domain::access::{may_build_settlements, DocumentParty, Principal, Role};
 use crate::domain::period::Period;
@@ -57,7 +57,7 @@ fn named(
         .collect();
     ids.sort_unstable();
     ids.dedup();
-    let parties = queries::organisation_names(conn, &ids)?;
+    let parties = queries::documents::organisation_names(conn, &ids)?;
     Ok(SeenDocuments { documents, parties })
 }
 
@@ -90,11 +90,11 @@ fn record_of(
     with_lines: bool,
 ) -> Result<DocumentRecord, ServiceError> {
     let lines = match with_lines {
-        true => queries::document_lines_page(conn, &d.id, -1, i64::MAX)?,
+        true => queries::documents::document_lines_page(conn, &d.id, -1, i64::MAX)?,
         false => Vec::new(),
     };
-    let payments = queries::document_payments(conn, &d.id)?;
-    let history = queries::document_history(conn, &d.id)?;
+    let payments = queries::documents::document_payments(conn, &d.id)?;
+    let history = queries::documents::document_history(conn, &d.id)?;
     Ok(DocumentRecord {
         document: named(conn, vec![d])?,
         lines,
@@ -117,7 +117,7 @@ pub fn page(
             .then(|| principal.organisation_id.clone().unwrap_or_default()),
         ..filter
     };
-    let documents = queries::list_documents(conn, filter, limit)?;
+    let documents = queries::documents::list_documents(conn, filter, limit)?;
     named(conn, documents)
 }
 
@@ -319,13 +319,13 @@ pub fn printable(
     max_lines: i64,
 ) -> Result<Printable, ServiceError> {
     let d = load_document(conn, principal, id)?;
-    let project = queries::get_project(conn, &d.project_id)?
+    let project = queries::projects::get_project(conn, &d.project_id)?
         .ok_or_else(|| ServiceError::Internal("a document's project is missing".into()))?;
-    let lines = queries::document_lines_page(conn, &d.id, -1, max_lines)?;
+    let lines = queries::documents::document_lines_page(conn, &d.id, -1, max_lines)?;
     let ids: Vec<&str> = (project.payers.iter())
         .map(|p| p.payer.organisation_id.as_str())
         .collect();
-    let payer_names = queries::organisation_names(conn, &ids)?;
+    let payer_names = queries::documents::organisation_names(conn, &ids)?;
     let record = record_of(conn, d, false)?;
     Ok(Printable {
         record,

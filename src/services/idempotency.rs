@@ -54,7 +54,13 @@ where
         let body = work(conn)?;
         if let Some(key) = &retry.key {
             let status = i32::from(retry.status);
-            db::queries::store_idempotent_response(conn, &retry.scope, key, status, &body)?;
+            db::queries::idempotency::store_idempotent_response(
+                conn,
+                &retry.scope,
+                key,
+                status,
+                &body,
+            )?;
         }
         Ok((retry.status, body))
     })
@@ -62,7 +68,7 @@ where
 
 /// The stored answer to a request already made with this key.
 fn replay(conn: &mut DbConn, retry: &Retry, key: &str) -> Result<(u16, String), ServiceError> {
-    let stored = db::queries::find_idempotent_response(conn, &retry.scope, key)?
+    let stored = db::queries::idempotency::find_idempotent_response(conn, &retry.scope, key)?
         .ok_or_else(|| ServiceError::Internal("a reserved idempotency key has no row".into()))?;
     if stored.request_hash != retry.fingerprint {
         return Err(ServiceError::Invalid(vec![FieldError::new(

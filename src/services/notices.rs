@@ -33,7 +33,7 @@ pub fn cap_crossings(
         };
         let fund_id = payer.fund_id.as_ref().or(project.fund_id.as_ref());
         let fund_owner = match fund_id {
-            Some(id) => queries::get_fund(conn, id)?.map(|f| f.owner_organisation_id),
+            Some(id) => queries::funds::get_fund(conn, id)?.map(|f| f.owner_organisation_id),
             None => None,
         };
         let money = |minor: i64| MoneyJson::from_minor(minor, &project.currency).to_string();

@@ -93,7 +93,7 @@ pub fn fund_position(
     fund_id: &str,
     today: NaiveDate,
 ) -> Result<FundPosition, ServiceError> {
-    let fund = queries::get_fund(conn, fund_id)?
+    let fund = queries::funds::get_fund(conn, fund_id)?
         .ok_or_else(|| ServiceError::NotFound("no such fund".into()))?;
     if !admin_or_own(principal, &fund.owner_organisation_id) {
         return Err(ServiceError::Forbidden(
@@ -187,7 +187,7 @@ fn position_of(
     project_ids.dedup();
     let mut projects = Vec::with_capacity(project_ids.len());
     for id in project_ids {
-        let record = queries::get_project(conn, &id)?
+        let record = queries::projects::get_project(conn, &id)?
             .ok_or_else(|| ServiceError::Internal(format!("project {id} vanished")))?;
         let whole = record.project.fund_id.as_deref() == Some(fund.id.as_str());
         let mut position = project_position(conn, &record, today)?;
@@ -201,7 +201,7 @@ fn position_of(
         }
         projects.push(position);
     }
-    let committed_minor = queries::fund_committed_minor(conn, &fund.id)?;
+    let committed_minor = queries::funds::fund_committed_minor(conn, &fund.id)?;
     Ok(FundPosition {
         fund,
         committed_minor,
@@ -215,7 +215,7 @@ fn project_position(
     today: NaiveDate,
 ) -> Result<ProjectPosition, ServiceError> {
     let p = &record.project;
-    let running = queries::running_totals(conn, &p.id)?;
+    let running = queries::projects::running_totals(conn, &p.id)?;
     let billed = billed_by_payer(conn, &p.id)?;
     let quarterly = quarterly_allocations(conn, &p.id)?;
     let current = Period::containing(today, SettlementFrequency::Quarterly);

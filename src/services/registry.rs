@@ -36,13 +36,13 @@ pub fn register_organisation(
     let plan = validate_organisation(input).map_err(ServiceError::Invalid)?;
     write_tx(conn, |conn| {
         if let Some(identifier) = &plan.identifier {
-            if queries::identifier_taken(conn, identifier)? {
+            if queries::organisations::identifier_taken(conn, identifier)? {
                 return Err(ServiceError::Conflict(format!(
                     "an organisation with identifier {identifier} is already registered"
                 )));
             }
         }
-        Ok(queries::insert_organisation(conn, plan, at)?)
+        Ok(queries::organisations::insert_organisation(conn, plan, at)?)
     })
 }
 
@@ -64,16 +64,17 @@ pub fn create_fund(
 ) -> Result<FundStanding, ServiceError> {
     principal.require(REGISTRY_CREATORS)?;
     may_create_fund(principal, &input.owner_organisation_id)?;
-    let owner = queries::organisation_kinds(conn, &[input.owner_organisation_id.as_str()])?;
+    let owner =
+        queries::organisations::organisation_kinds(conn, &[input.owner_organisation_id.as_str()])?;
     let owner_kind = owner.get(&input.owner_organisation_id).copied();
     let plan = validate_fund(input, owner_kind).map_err(ServiceError::Invalid)?;
-    let fund = queries::insert_fund(conn, plan, at)?;
+    let fund = queries::funds::insert_fund(conn, plan, at)?;
     standing(conn, fund)
 }
 
 /// One fund, which anyone signed in may read.
 pub fn fund(conn: &mut DbConn, id: &str) -> Result<FundStanding, ServiceError> {
-    let fund = queries::get_fund(conn, id)?
+    let fund = queries::funds::get_fund(conn, id)?
         .ok_or_else(|| ServiceError::NotFound("no such fund".into()))?;
     standing(conn, fund)
 }
@@ -84,14 +85,14 @@ pub fn funds_page(
     cursor: Option<&str>,
     limit: i64,
 ) -> Result<Vec<FundStanding>, ServiceError> {
-    queries::list_funds(conn, cursor, limit)?
+    queries::funds::list_funds(conn, cursor, limit)?
         .into_iter()
         .map(|fund| standing(conn, fund))
         .collect()
 }
 
 fn standing(conn: &mut DbConn, fund: Fund) -> Result<FundStanding, ServiceError> {
-    let committed_minor = queries::fund_committed_minor(conn, &fund.id)?;
+    let committed_minor = queries::funds::fund_committed_minor(conn, &fund.id)?;
     Ok(FundStanding {
         fund,
         committed_minor,
@@ -118,7 +119,7 @@ pub fn create_project(
     principal.require(REGISTRY_CREATORS)?;
     // Every fund whose budget the project draws on, locked in id order: two projects of the
     // same funds cannot both take the last of a budget.
-    for fund_id in queries::funds_named(&input) {
+    for fund_id in queries::funds::funds_named(&input) {
         lock_row_for_update(conn, LockableTable::Funds, fund_id)?;
     }
     let facts = project_facts(conn, &input)?;
@@ -140,7 +141,7 @@ pub fn project(
     id: &str,
 ) -> Result<ProjectStanding, ServiceError> {
     let project = load_visible(conn, principal, id)?;
-    let totals = queries::running_totals(conn, &project.record.project.id)?;
+    let totals = queries::projects::running_totals(conn, &project.record.project.id)?;
     Ok(ProjectStanding { project, totals })
 }
 
@@ -156,14 +157,14 @@ pub fn projects_page(
     limit: i64,
 ) -> Result<Vec<ProjectStanding>, ServiceError> {
     let scope = project_scope(principal);
-    let rows = queries::list_projects(conn, &scope, fund_id, cursor, limit)?;
+    let rows = queries::projects::list_projects(conn, &scope, fund_id, cursor, limit)?;
     let fund_ids: Vec<&str> = rows
         .iter()
         .filter_map(|r| r.project.fund_id.as_deref())
         .collect();
-    let owners = queries::fund_owners(conn, &fund_ids)?;
+    let owners = queries::projects::fund_owners(conn, &fund_ids)?;
     let project_ids: Vec<&str> = rows.iter().map(|r| r.project.id.as_str()).collect();
-    let mut totals = queries::running_totals_of(conn, &project_ids)?;
+    let mut totals = queries::projects::running_totals_of(conn, &project_ids)?;
     Ok(rows
         .into_iter()
         .map(|record| {
@@ -183,8 +184,8 @@ fn project_facts(conn: &mut DbConn, input: &NewProject) -> Result<ProjectFacts, 
     ids.extend(input.payers.iter().map(|p| p.organisation_id.as_str()));
     ids.extend(input.validator_organisation_ids.iter().map(String::as_str));
     let ids: Vec<&str> = ids.into_iter().collect();
-    let organisations = queries::organisation_kinds(conn, &ids)?;
-    let funds = queries::named_fund_facts(conn, input)?;
+    let organisations = queries::organisations::organisation_kinds(conn, &ids)?;
+    let funds = queries::funds::named_fund_facts(conn, input)?;
     Ok(ProjectFacts {
         organisations,
         fund: input.fund_id.as_ref().and_then(|id| funds.get(id)).cloned(),

@@ -1946,5 +1946,5 @@ fn late_outcomes_under_reallocation_over_three_releases_leave_withheld_counts_op
         at: vec![1, 3],
         late: vec![(0, 6), (0, 0)],
     };
-    releases_disclose_nothing(case, 2).unwrap();
+    releases_disclose_nothing(case, 5).unwrap();
 }

@@ -72,8 +72,8 @@ fn write_csv_pages(
     let number = d.number.as_deref().unwrap_or("");
     let mut after = -1;
     loop {
-        let lines =
-            queries::document_lines_page(conn, &d.id, after, page).map_err(|e| e.to_string())?;
+        let lines = queries::documents::document_lines_page(conn, &d.id, after, page)
+            .map_err(|e| e.to_string())?;
         for line in &lines {
             writer
                 .write_record([

@@ -130,6 +130,6 @@ pub fn verify_now(
 pub fn claims_named(conn: &mut DbConn, target: &VerifyTarget) -> Result<usize, ServiceError> {
     match target {
         VerifyTarget::Claims(ids) => Ok(ids.len()),
-        VerifyTarget::Upload(upload) => Ok(queries::upload_claim_count(conn, upload)?),
+        VerifyTarget::Upload(upload) => Ok(queries::claims::upload_claim_count(conn, upload)?),
     }
 }

@@ -126,7 +126,7 @@ pub fn revoke(
         .values(&entry)
         .execute(conn)?;
     insert_rows!(conn, allocations::table, &reversals)?;
-    queries::add_running_totals(conn, &claim.project_id, &deltas)?;
+    queries::projects::add_running_totals(conn, &claim.project_id, &deltas)?;
     diesel::update(claims::table.find(&claim.id))
         .set((
             claims::status.eq(ClaimStatus::Revoked),

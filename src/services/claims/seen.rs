@@ -5,7 +5,7 @@ use std::collections::HashMap;
 
 use super::rules::lock_project;
 use crate::db::models::{Allocation, Claim, ClaimAdjustment};
-use crate::db::queries::{self, ClaimFilter};
+use crate::db::queries::{self, claims::ClaimFilter};
 use crate::db::DbConn;
 use crate::domain::access::{MoneyScope, Principal};
 use crate::services::access::{load_access, load_visible, AccessError, VisibleProject};
@@ -36,7 +36,7 @@ pub fn load_claim(
     id: &str,
 ) -> Result<(Claim, VisibleProject), ServiceError> {
     let not_found = || ServiceError::NotFound("no claim with this id that you can see".into());
-    let claim = queries::find_claim(conn, id)?.ok_or_else(not_found)?;
+    let claim = queries::claims::find_claim(conn, id)?.ok_or_else(not_found)?;
     let project = load_visible(conn, principal, &claim.project_id).map_err(|e| match e {
         AccessError::NotFound(_) => not_found(),
         other => other.into(),
@@ -63,7 +63,7 @@ pub fn reread(
     currency: String,
     money: MoneyScope,
 ) -> Result<SeenClaim, ServiceError> {
-    let claim = queries::find_claim(conn, claim_id)?
+    let claim = queries::claims::find_claim(conn, claim_id)?
         .ok_or_else(|| ServiceError::Internal("a claim vanished in its transaction".into()))?;
     seen_with(conn, claim, currency, money)
 }
@@ -118,14 +118,14 @@ pub fn rows_of(
     }
     let ids: Vec<&str> = claims.iter().map(|c| c.id.as_str()).collect();
     let mut adjustments: HashMap<String, Vec<ClaimAdjustment>> = HashMap::new();
-    for adjustment in queries::claim_adjustments(conn, &ids)? {
+    for adjustment in queries::claims::claim_adjustments(conn, &ids)? {
         adjustments
             .entry(adjustment.claim_id.clone())
             .or_default()
             .push(adjustment);
     }
     let mut allocations: HashMap<String, Vec<Allocation>> = HashMap::new();
-    for allocation in queries::claim_allocations(conn, &ids, money.only())? {
+    for allocation in queries::claims::claim_allocations(conn, &ids, money.only())? {
         allocations
             .entry(allocation.claim_id.clone())
             .or_default()
@@ -160,7 +160,7 @@ pub fn page(
 ) -> Result<SeenClaims, ServiceError> {
     let project = load_access(conn, principal, project_id)?;
     let money = project.money(principal);
-    let claims = queries::list_claims(conn, project_id, filter, limit)?;
+    let claims = queries::claims::list_claims(conn, project_id, filter, limit)?;
     Ok(SeenClaims {
         claims: rows_of(conn, claims, &money)?,
         currency: project.project.currency,

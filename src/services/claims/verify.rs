@@ -150,7 +150,7 @@ fn verify_found(
     let before = batch.running.stored.clone();
     batch.post(conn, verifier.subject)?;
     if verified_any {
-        let after = queries::running_totals(conn, rules.project_id())?;
+        let after = queries::projects::running_totals(conn, rules.project_id())?;
         crate::services::notices::cap_crossings(conn, &rules.record, &before, &after, verifier.at)?;
     }
     tracing::debug!(
@@ -254,7 +254,7 @@ impl<'r> Batch<'r> {
                 .map(|code| (code.as_str(), units_total(code)))
                 .collect(),
             running: Running {
-                stored: queries::running_totals(conn, project_id)?,
+                stored: queries::projects::running_totals(conn, project_id)?,
                 deltas: HashMap::new(),
                 history: load_history_with_paid(
                     conn,
@@ -459,7 +459,7 @@ impl<'r> Batch<'r> {
         let entered = started.elapsed();
         insert_rows!(conn, allocations::table, &self.allocations)?;
         let allocated = started.elapsed();
-        queries::add_running_totals(conn, self.rules.project_id(), &self.running.deltas)?;
+        queries::projects::add_running_totals(conn, self.rules.project_id(), &self.running.deltas)?;
         tracing::debug!(
             mark_ms = marked.as_millis() as u64,
             entries_ms = (entered - marked).as_millis() as u64,

@@ -109,14 +109,14 @@ pub fn published_rows(
     let mut additions = Vec::new();
     let (mut quarters_frozen, mut quarters_waiting) = (0, 0);
     for id in &ids {
-        let record = queries::get_project(conn, id)?
+        let record = queries::projects::get_project(conn, id)?
             .ok_or_else(|| ServiceError::Internal(format!("project {id} vanished")))?;
         let payer_ids: Vec<&str> = record
             .payers
             .iter()
             .map(|p| p.payer.organisation_id.as_str())
             .collect();
-        let kinds = queries::organisation_kinds(conn, &payer_ids)?;
+        let kinds = queries::organisations::organisation_kinds(conn, &payer_ids)?;
         let facts = project_facts(&record, &kinds);
         fund_ids.extend(facts.fund_ids.iter().cloned());
         let project_ledger = ledger.remove(id).unwrap_or_default();
