@@ -225,7 +225,6 @@ impl PageQuery {
     }
 }
 
-/// A settlement period given as `period` (a body field or query parameter).
 /// A query parameter that must be one of a closed set of labels, if given.
 pub fn label<T: crate::domain::Label>(
     field: &str,
@@ -239,6 +238,7 @@ pub fn label<T: crate::domain::Label>(
         .ok_or_else(|| ApiError::validation(field, format!("must be {}", T::listed())))
 }
 
+/// A settlement period given as `period` (a body field or query parameter).
 pub fn period(text: &str) -> Result<crate::domain::period::Period, ApiError> {
     crate::domain::period::Period::parse(text).ok_or_else(|| {
         ApiError::validation(

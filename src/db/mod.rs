@@ -592,8 +592,8 @@ pub mod backend_specific {
         conn: &mut DbConn,
         now: chrono::NaiveDateTime,
         limit: i64,
-    ) -> diesel::QueryResult<Vec<crate::db::models::OutboxMessage>> {
-        use crate::db::models::OutboxMessage;
+    ) -> diesel::QueryResult<Vec<crate::db::models::DueMessage>> {
+        use crate::db::models::DueMessage;
         use crate::db::schema::outbox;
         use diesel::prelude::*;
         match conn {
@@ -604,14 +604,14 @@ pub mod backend_specific {
                 .limit(limit)
                 .for_update()
                 .skip_locked()
-                .select(OutboxMessage::as_select())
+                .select(DueMessage::as_select())
                 .load(pg),
             DbConn::Sqlite(sqlite) => outbox::table
                 .filter(outbox::status.eq(crate::domain::outbox::OutboxStatus::Queued))
                 .filter(outbox::next_attempt_at.le(now))
                 .order((outbox::next_attempt_at.asc(), outbox::id.asc()))
                 .limit(limit)
-                .select(OutboxMessage::as_select())
+                .select(DueMessage::as_select())
                 .load(sqlite),
         }
     }

@@ -403,6 +403,19 @@ pub struct OutboxMessage {
     pub sent_at: Option<NaiveDateTime>,
 }
 
+/// What the delivery worker reads of a queued message. Not its kind: a message of a kind this
+/// version does not know (queued by a newer process during an upgrade) is still sent, and
+/// cannot stop the delivery of the others.
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = outbox)]
+pub struct DueMessage {
+    pub id: String,
+    pub recipients: String,
+    pub subject: String,
+    pub body: String,
+    pub attempts: i32,
+}
+
 /// A long bulk request, run by a worker (see `services::jobs`).
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
 #[diesel(treat_none_as_default_value = false, table_name = jobs)]

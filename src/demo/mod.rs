@@ -53,7 +53,7 @@ pub fn load_with_progress(
     step: &dyn Fn(&str),
 ) -> Result<Option<DemoSummary>, String> {
     write_tx(conn, |conn| -> Result<Option<DemoSummary>, LoadError> {
-        if queries::projects::count_organisations(conn)? > 0 {
+        if queries::organisations::count_organisations(conn)? > 0 {
             return Ok(None);
         }
         let summary = DemoSummary {

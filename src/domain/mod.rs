@@ -124,3 +124,43 @@ impl FieldError {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::{claims, commitment, jobs, outbox, registry, settlement, split, Label};
+
+    /// The JSON (and so the OpenAPI document's enum) spells each value as it is stored.
+    fn spelled_as_stored<T>()
+    where
+        T: Label + serde::Serialize + serde::de::DeserializeOwned + PartialEq + std::fmt::Debug,
+    {
+        for value in T::ALL {
+            let json = serde_json::to_value(value).expect("serialises");
+            assert_eq!(json, value.as_str(), "{value:?}");
+            let back: T = serde_json::from_value(json).expect("reads back");
+            assert_eq!(back, *value);
+            assert_eq!(T::from_label(value.as_str()), Some(*value));
+        }
+    }
+
+    #[test]
+    fn every_label_is_spelled_in_json_as_it_is_stored() {
+        spelled_as_stored::<claims::ClaimStatus>();
+        spelled_as_stored::<commitment::CommitmentStatus>();
+        spelled_as_stored::<commitment::Agreement>();
+        spelled_as_stored::<jobs::JobState>();
+        spelled_as_stored::<outbox::OutboxKind>();
+        spelled_as_stored::<outbox::OutboxStatus>();
+        spelled_as_stored::<registry::OrganisationKind>();
+        spelled_as_stored::<registry::OutcomeUnit>();
+        spelled_as_stored::<registry::PayerRole>();
+        spelled_as_stored::<registry::SettlementFrequency>();
+        spelled_as_stored::<registry::SettlementRoute>();
+        spelled_as_stored::<settlement::DocumentAction>();
+        spelled_as_stored::<settlement::DocumentKind>();
+        spelled_as_stored::<settlement::DocumentStatus>();
+        spelled_as_stored::<settlement::Leg>();
+        spelled_as_stored::<settlement::SettledBy>();
+        spelled_as_stored::<split::CapPolicy>();
+    }
+}

@@ -21,7 +21,7 @@ use lettre::{Message, SmtpTransport, Transport};
 
 use super::{absolute_links, retry_delay, MailSettings, RelaySecurity, SmtpRelay};
 use crate::clock::Clock;
-use crate::db::models::OutboxMessage;
+use crate::db::models::DueMessage;
 use crate::db::schema::outbox;
 use crate::db::{backend_specific, write_tx, DbConn, Pool};
 use crate::domain::outbox::OutboxStatus;
@@ -208,11 +208,7 @@ pub fn deliver_due(
 
 /// Takes up to [`BATCH`] due messages for this worker: their attempt is counted and their next
 /// attempt moved past the lease, in one short transaction.
-fn claim(
-    conn: &mut DbConn,
-    now: NaiveDateTime,
-    lease: Duration,
-) -> QueryResult<Vec<OutboxMessage>> {
+fn claim(conn: &mut DbConn, now: NaiveDateTime, lease: Duration) -> QueryResult<Vec<DueMessage>> {
     let due = backend_specific::due_outbox_messages(conn, now, BATCH)?;
     let ids: Vec<&str> = due.iter().map(|m| m.id.as_str()).collect();
     let lease_until = now + chrono::Duration::from_std(lease).unwrap_or_default();
@@ -224,7 +220,7 @@ fn claim(
         .execute(conn)?;
     Ok(due
         .into_iter()
-        .map(|m| OutboxMessage {
+        .map(|m| DueMessage {
             attempts: m.attempts + 1,
             ..m
         })
@@ -235,7 +231,7 @@ fn claim(
 /// another worker that claimed it since (its lease having run out) counted another attempt.
 fn hold(
     conn: &mut DbConn,
-    message: &OutboxMessage,
+    message: &DueMessage,
     now: NaiveDateTime,
     lease: Duration,
 ) -> QueryResult<bool> {
@@ -274,7 +270,7 @@ fn describe(e: lettre::transport::smtp::Error) -> Failure {
 
 /// The message as sent: its outbox id makes its stable `Message-ID`, and its links are made
 /// absolute from `public_url`.
-fn build(message: &OutboxMessage, from: &Mailbox, public_url: &str) -> Result<Message, Failure> {
+fn build(message: &DueMessage, from: &Mailbox, public_url: &str) -> Result<Message, Failure> {
     let bad = |what: &str| Failure {
         permanent: true,
         detail: format!("the message cannot be built: {what}"),

@@ -188,7 +188,7 @@ struct ClaimRow {
 
 impl ClaimRow {
     fn verified(&self) -> bool {
-        self.status == ClaimStatus::Verified.as_str()
+        ClaimStatus::from_db(&self.status) == Some(ClaimStatus::Verified)
     }
 }
 

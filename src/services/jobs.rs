@@ -331,7 +331,7 @@ fn finish(
         .filter(jobs::attempts.eq(job.attempts))
         .filter(jobs::state.eq(JobState::Running))
         .set((
-            jobs::state.eq(state.as_str()),
+            jobs::state.eq(state),
             jobs::result.eq(Some(result)),
             jobs::rows_done.eq(rows_done),
             jobs::lease_until.eq(None::<NaiveDateTime>),

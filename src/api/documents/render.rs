@@ -8,6 +8,7 @@ use crate::api::stream::Sink;
 use crate::db::models::{DocumentLine, SettlementDocument};
 use crate::db::{queries, DbConn, Pool};
 use crate::domain::money::{exponent_of, format_minor};
+use crate::domain::settlement::DocumentKind;
 use crate::domain::spreadsheet::text_cell;
 
 /// Most lines the HTML page lists; the CSV has every line.
@@ -131,10 +132,10 @@ fn esc(text: &str) -> String {
 }
 
 fn title(view: &DocumentView) -> String {
-    let kind = match view.summary.kind.as_str() {
-        "invoice" => "Invoice",
-        "top_up_claim" => "Top-up claim",
-        _ => "Credit note",
+    let kind = match view.summary.kind {
+        DocumentKind::Invoice => "Invoice",
+        DocumentKind::TopUpClaim => "Top-up claim",
+        DocumentKind::CreditNote => "Credit note",
     };
     match &view.summary.number {
         Some(number) => format!("{kind} {number}"),
@@ -145,8 +146,8 @@ fn title(view: &DocumentView) -> String {
 /// How the amounts of this document were arrived at, in words.
 fn explanation(view: &DocumentView, project_name: &str, route: &str) -> String {
     let s = &view.summary;
-    let what = match (s.kind.as_str(), route) {
-        ("top_up_claim", _) => format!(
+    let what = match (s.kind, route) {
+        (DocumentKind::TopUpClaim, _) => format!(
             "{} claims from {} its share of each verified outcome of {}, outcomes the provider has invoiced to {} in full.",
             s.issuer.name, s.recipient.name, project_name, s.issuer.name
         ),

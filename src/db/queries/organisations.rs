@@ -163,3 +163,7 @@ pub fn organisation_kinds(
         .filter_map(|(id, kind)| OrganisationKind::from_db(&kind).map(|k| (id, k)))
         .collect())
 }
+
+pub fn count_organisations(conn: &mut DbConn) -> Result<i64, DieselError> {
+    organisations::table.count().get_result(conn)
+}

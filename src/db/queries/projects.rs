@@ -501,7 +501,3 @@ fn load_payers_of(
     }
     Ok(payers_of)
 }
-
-pub fn count_organisations(conn: &mut DbConn) -> Result<i64, DieselError> {
-    organisations::table.count().get_result(conn)
-}

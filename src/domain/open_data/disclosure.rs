@@ -323,7 +323,16 @@ pub struct Piece {
     /// What one of them paid all the payers together, where each was paid in full (nothing
     /// left unfunded) at one payable value: however a cap moved the parts between payers,
     /// they add up to it. `None` where that is not known.
-    pub funded: Option<i64>,
+    pub funded: Option<Funded>,
+}
+
+/// Outcomes of a piece paid in full: what each paid all the payers together, and what they
+/// paid each payer in all (the truth, by which the auditor checks that the rest of a payer's
+/// money still fits the other pieces before it ties the parts together).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Funded {
+    pub each: i64,
+    pub parts: Vec<i64>,
 }
 
 /// What one outcome of a piece paid a payer, as the reader knows it.
@@ -546,6 +555,20 @@ fn answer(
 /// Per piece paid in full (by outcome and piece), what its outcomes paid all the payers
 /// together, and each payer's part of it as read so far.
 type FundedParts = std::collections::BTreeMap<(usize, usize), (Expression, Vec<Variable>)>;
+
+/// One payer's part of a piece paid in full, as `pieces_money` reads it.
+struct FundedPart {
+    /// The outcome and the piece.
+    piece: (usize, usize),
+    /// What the piece's outcomes paid all the payers together.
+    together: Expression,
+    /// What they paid this payer, in truth.
+    truth: f64,
+    /// The piece's count variable.
+    count: Variable,
+    /// What one outcome gives the payer at least and at most, and the piece's true count.
+    each: (f64, f64, f64),
+}
 
 /// What one unit of a piece gives payer `r`, at least and at most, as money added (a
 /// revocation takes back: the signs turn).
@@ -875,7 +898,8 @@ impl Model {
         let known = beyond.adjusted.money.get(r).copied().unwrap_or(0);
         let (mut low, mut high) = (Expression::from(0.0), Expression::from(0.0));
         let (mut least, mut most) = (0.0, 0.0);
-        let mut parts = Vec::new();
+        let mut parts: Vec<FundedPart> = Vec::new();
+        let mut rest_bounds = (0.0, 0.0);
         for (o, vars) in piece_vars.iter().enumerate() {
             let units = beyond.payable_units.get(o).copied().unwrap_or(0);
             let Some(pieces) = beyond.pieces.get(o).cloned().flatten() else {
@@ -889,12 +913,20 @@ impl Model {
                 let (l, h) = piece_part(piece, r, price);
                 least += l * piece.units as f64;
                 most += h * piece.units as f64;
-                if let Some(paid) = piece.funded {
-                    let together = (piece.sign() * paid) as f64 * x;
-                    parts.push(((o, p), together, x, l, h));
-                } else {
-                    low += l * x;
-                    high += h * x;
+                match &piece.funded {
+                    Some(paid) => parts.push(FundedPart {
+                        piece: (o, p),
+                        together: (piece.sign() * paid.each) as f64 * x,
+                        truth: paid.parts.get(r).copied().unwrap_or(0) as f64,
+                        count: x,
+                        each: (l, h, piece.units as f64),
+                    }),
+                    None => {
+                        low += l * x;
+                        high += h * x;
+                        rest_bounds.0 += l * piece.units as f64;
+                        rest_bounds.1 += h * piece.units as f64;
+                    }
                 }
             }
         }
@@ -902,23 +934,55 @@ impl Model {
         if truth < least || truth > most {
             return None;
         }
+        // The parts are tied only where the rest of the truth fits the other pieces: else the
+        // pieces are read apart, as without the knowledge, so that the truth stays a solution.
+        let rest_truth = truth - parts.iter().map(|p| p.truth).sum::<f64>();
+        if rest_truth < rest_bounds.0 || rest_truth > rest_bounds.1 {
+            for part in parts.drain(..) {
+                let (l, h, _) = part.each;
+                low += l * part.count;
+                high += h * part.count;
+            }
+        }
+        let all = self.payer_money(low, high, parts, funded);
+        let more_money = all - known as f64;
+        self.constraints.push(direction(more_money.clone(), more));
+        Some(more_money)
+    }
+
+    /// A payer's money in the pieces beyond: the pieces read apart, between `low` and `high`,
+    /// and a part of its own of each piece paid in full, kept in `funded` to be summed.
+    fn payer_money(
+        &mut self,
+        low: Expression,
+        high: Expression,
+        parts: Vec<FundedPart>,
+        funded: &mut FundedParts,
+    ) -> Expression {
         let rest = self.vars.add(variable());
         self.constraints.push(at_most(low, rest.into(), false));
         self.constraints.push(at_most(rest.into(), high, false));
         let mut all = Expression::from(rest);
-        for (piece, together, x, l, h) in parts {
+        for FundedPart {
+            piece,
+            together,
+            count,
+            each: (l, h, _),
+            ..
+        } in parts
+        {
             let part = self.vars.add(variable());
-            self.constraints.push(at_most(l * x, part.into(), false));
-            self.constraints.push(at_most(part.into(), h * x, false));
+            self.constraints
+                .push(at_most(l * count, part.into(), false));
+            self.constraints
+                .push(at_most(part.into(), h * count, false));
             let entry = funded
                 .entry(piece)
                 .or_insert_with(|| (together, Vec::new()));
             entry.1.push(part);
             all += part;
         }
-        let more_money = all - known as f64;
-        self.constraints.push(direction(more_money.clone(), more));
-        Some(more_money)
+        all
     }
 
     /// The payers' parts of each piece paid in full add up to what it was paid, where every
@@ -1528,12 +1592,16 @@ mod tests {
                 .map(|e| (e.block, e.ruled_out))
                 .collect()
         };
-        for (funded, expected) in [(None, vec![]), (Some(1_000 * POUND), vec![(5, vec![4]); 2])] {
+        let paid_in_full = Funded {
+            each: 1_000 * POUND,
+            parts: vec![3_750 * POUND, 2_250 * POUND],
+        };
+        for (funded, expected) in [(None, vec![]), (Some(paid_in_full), vec![(5, vec![4]); 2])] {
             published.unpublished = Unpublished {
                 money: vec![3_750 * POUND, 2_250 * POUND],
                 payable_minor: 6_000 * POUND,
                 payable_units: vec![6, 0],
-                pieces: vec![Some(vec![late(funded)]), Some(vec![])],
+                pieces: vec![Some(vec![late(funded.clone())]), Some(vec![])],
                 ..Unpublished::default()
             };
             assert_eq!(ruled_out(&published), expected, "funded: {funded:?}");

@@ -27,7 +27,7 @@ use chrono::{Days, NaiveDateTime};
 
 use super::adjustments;
 use super::disclosure::{
-    self, Adjusted, Block, Cap, CapState, ChangeSince, EarlierCap, EarlierTotal, Exposure,
+    self, Adjusted, Block, Cap, CapState, ChangeSince, EarlierCap, EarlierTotal, Exposure, Funded,
     OutcomeTerms, Pay, PayerTerms, Piece, ProjectTerms, Publication, Quantity, Rate, Unpublished,
 };
 use super::history::{
@@ -1266,14 +1266,20 @@ impl Added<'_> {
     /// however a cap moved the parts between payers, they add up to it), it is the same for
     /// each (a whole number of pence a unit), and each payer's money fits what `pays` says
     /// of its part (so that the truth satisfies the auditor's model).
-    fn funded(&self, pays: &[Option<Pay>]) -> Option<i64> {
+    fn funded(&self, pays: &[Option<Pay>]) -> Option<Funded> {
         let paid_in_full = self.money.iter().sum::<i64>() == self.value;
         let per_unit = (self.value % self.units == 0).then(|| self.value / self.units)?;
+        // No outcome is payable beyond its price: an average above it (outcomes added and
+        // revoked in one quarter, netted) is not one payable value.
+        let one_value = (0..=self.price).contains(&per_unit);
         let fits = pays.iter().zip(self.money).all(|(pay, &money)| {
             let (least, most) = money_within(*pay, self.units, self.price);
             (least..=most).contains(&money)
         });
-        (paid_in_full && fits).then_some(per_unit)
+        (paid_in_full && one_value && fits).then(|| Funded {
+            each: per_unit,
+            parts: self.money.to_vec(),
+        })
     }
 }
 
@@ -1306,15 +1312,23 @@ fn add_piece(
     pieces: &mut Vec<Piece>,
     revoked_from: Option<usize>,
     units: i64,
-    (pays, funded): (Vec<Option<Pay>>, Option<i64>),
+    (pays, funded): (Vec<Option<Pay>>, Option<Funded>),
 ) {
+    let each = |f: &Option<Funded>| f.as_ref().map(|f| f.each);
     let same = |p: &&mut Piece| {
-        p.pays == pays && p.funded == funded && p.revoked_from.is_empty() == revoked_from.is_none()
+        p.pays == pays
+            && each(&p.funded) == each(&funded)
+            && p.revoked_from.is_empty() == revoked_from.is_none()
     };
     match pieces.iter_mut().find(same) {
         Some(kind) => {
             kind.units += units;
             kind.revoked_from.extend(revoked_from);
+            if let (Some(all), Some(more)) = (&mut kind.funded, &funded) {
+                for (part, added) in all.parts.iter_mut().zip(&more.parts) {
+                    *part += added;
+                }
+            }
         }
         None => pieces.push(Piece {
             revoked_from: revoked_from.into_iter().collect(),
@@ -1560,11 +1574,15 @@ mod tests {
             funded,
         };
         // Q2's two were paid in full, £10 each all together, whoever paid it.
+        let paid_in_full = Funded {
+            each: 1_000,
+            parts: vec![2_000, 0],
+        };
         assert_eq!(
             audit.publication.unpublished.pieces,
             vec![Some(vec![
                 added(3, vec![exact(700), Some(Pay::AtMost(300))], None),
-                added(2, vec![exact(1_000), exact(0)], Some(1_000)),
+                added(2, vec![exact(1_000), exact(0)], Some(paid_in_full)),
             ])]
         );
     }
