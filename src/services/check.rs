@@ -13,6 +13,7 @@ use crate::db::schema::*;
 use crate::db::{totals, DbConn};
 use crate::domain::claims::ClaimStatus;
 use crate::domain::ledger::{payer_account, provider_account, unfunded_account};
+use crate::domain::Label;
 
 /// Counts of what was checked, for the report.
 #[derive(Debug, Default)]
@@ -83,7 +84,39 @@ pub fn run_with_progress(
     check_fund_payers(conn, &mut report)?;
     step("settlement documents");
     check_documents(conn, &mut report)?;
+    step("labels");
+    check_labels(conn, &mut report)?;
     Ok(report)
+}
+
+/// 11. The outbox's, the document histories' and the payments' labels are ones cofund knows
+///     (a corrupt one, or one written by a newer version, fails the reads that show it).
+fn check_labels(conn: &mut DbConn, report: &mut CheckReport) -> QueryResult<()> {
+    use crate::domain::outbox::{OutboxKind, OutboxStatus};
+    use crate::domain::settlement::{DocumentAction, SettledBy};
+    let outbox_kinds = outbox::table.select(outbox::kind).distinct().load(conn)?;
+    unknown_labels::<OutboxKind>("outbox messages of kind", outbox_kinds, report);
+    let outbox_statuses = outbox::table.select(outbox::status).distinct().load(conn)?;
+    unknown_labels::<OutboxStatus>("outbox messages of status", outbox_statuses, report);
+    let actions = document_events::table
+        .select(document_events::action)
+        .distinct()
+        .load(conn)?;
+    unknown_labels::<DocumentAction>("document history of action", actions, report);
+    let settled_by = document_payments::table
+        .select(document_payments::settled_by)
+        .distinct()
+        .load(conn)?;
+    unknown_labels::<SettledBy>("document payments settled by", settled_by, report);
+    Ok(())
+}
+
+fn unknown_labels<T: Label>(what: &str, stored: Vec<String>, report: &mut CheckReport) {
+    for label in stored.iter().filter(|l| T::from_label(l).is_none()) {
+        report
+            .violations
+            .push(format!("{what} '{label}', which cofund does not know"));
+    }
 }
 
 /// 7. Every project's stored terms parse: a corrupt share, phase, unit or cap policy would

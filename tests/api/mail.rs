@@ -387,6 +387,9 @@ async fn every_notification_arrives_once_even_after_the_mail_server_was_down() {
     // is still sent, and stops no other. (The outbox page, which shows kinds, refuses it.)
     let unknown = "UPDATE outbox SET kind = 'from_a_newer_version' WHERE status = 'queued'";
     assert_eq!(app.execute_sql(unknown).unwrap(), 1);
+    let out = app.cofund(&["check"]);
+    assert!(String::from_utf8_lossy(&out.stdout)
+        .contains("outbox messages of kind 'from_a_newer_version', which cofund does not know"));
     smtp.start();
     let deadline = Instant::now() + Duration::from_secs(30);
     let sent = "UPDATE outbox SET attempts = attempts WHERE status = 'sent'";
