@@ -87,17 +87,7 @@ impl Authenticator {
                 )));
             }
         }
-        if claims.role != Role::Admin && claims.org.as_deref().unwrap_or("").is_empty() {
-            return Err(ApiError::Unauthorized(format!(
-                "a {} token must name its organisation in the 'org' claim",
-                claims.role.as_str()
-            )));
-        }
-        Ok(Principal {
-            subject: claims.sub,
-            role: claims.role,
-            organisation_id: claims.org,
-        })
+        Principal::new(claims.sub, claims.role, claims.org).map_err(ApiError::Unauthorized)
     }
 
     /// Signs a token with the configured secret (HS256 only: RS256 tokens come from the
@@ -140,7 +130,7 @@ impl Authenticator {
         principal: &Principal,
         kind_of: impl FnOnce(&str) -> Result<Option<OrganisationKind>, ApiError>,
     ) -> Result<(), ApiError> {
-        let Some(org) = principal.organisation_id.as_deref() else {
+        let Some((role, org)) = principal.member() else {
             return Ok(());
         };
         let cached = self
@@ -162,12 +152,12 @@ impl Authenticator {
                 kind
             }
         };
-        if role_fits(principal.role, kind) {
+        if role_fits(role.into(), kind) {
             Ok(())
         } else {
             Err(ApiError::Unauthorized(format!(
                 "a {} token cannot act for a {} organisation",
-                principal.role.as_str(),
+                principal.role().as_str(),
                 kind.as_str()
             )))
         }
@@ -187,7 +177,7 @@ impl FromRequest for Principal {
             let (Some(authenticator), Some(pool)) = (authenticator, pool) else {
                 return Err(ApiError::Internal("no authenticator configured".into()));
             };
-            if principal.organisation_id.is_none() {
+            if principal.organisation().is_none() {
                 return Ok(principal);
             }
             let checked = principal.clone();

@@ -71,7 +71,7 @@ fn commitments_view(
             CommitmentEventView {
                 organisation_id: organisation_of(&e.payer_id),
                 payer_id: e.payer_id,
-                status: CommitmentStatus::from_db(&e.status).unwrap_or(CommitmentStatus::Proposed),
+                status: e.status,
                 decided_by: sees_who.then_some(e.decided_by),
                 decided_by_organisation_id: e.decided_by_organisation_id,
                 decided_at: e.decided_at.and_utc(),

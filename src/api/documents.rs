@@ -753,7 +753,7 @@ fn split_rows(
                     .get(&p.payer.organisation_id)
                     .map(|(name, _)| name.clone())
                     .unwrap_or_else(|| p.payer.organisation_id.clone()),
-                role: p.payer.role.clone(),
+                role: p.payer.role.as_str().to_owned(),
                 share: match &p.payer.share {
                     Some(share) => format!("{share} (fixed)"),
                     None => format!("pro rata: {max} / {total}"),
@@ -834,7 +834,7 @@ pub async fn html(
     let page = render::html_page(
         &view,
         &p.name,
-        &p.settlement_route,
+        p.settlement_route.as_str(),
         &split,
         &printable.lines,
     );

@@ -384,7 +384,7 @@ pub async fn cut_release(
     let settings = config.open_data.clone();
     let now = config.clock.now();
     let manifest = with_db(&pool, move |conn| {
-        Ok(release::cut(conn, &settings, now, &principal.subject)?)
+        Ok(release::cut(conn, &settings, now, principal.subject())?)
     })
     .await?;
     let body = manifest_json(&manifest);

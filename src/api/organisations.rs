@@ -41,7 +41,7 @@ impl OrganisationView {
         let org = record.organisation;
         let sees_contacts = admin_or_own(viewer, &org.id);
         OrganisationView {
-            kind: OrganisationKind::from_db(&org.kind).unwrap_or(OrganisationKind::Other),
+            kind: org.kind,
             billing_emails: sees_contacts.then_some(record.billing_emails),
             area_codes: record.area_codes,
             created_at: org.created_at.and_utc(),

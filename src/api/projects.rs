@@ -23,7 +23,7 @@ use crate::domain::registry::{
 use crate::domain::split::CapPolicy;
 use crate::services::access::VisibleProject;
 use crate::services::registry::{self, ProjectStanding};
-use crate::services::stored_terms::check_stored_labels;
+use crate::services::stored_terms::check_currency;
 
 /// A project with its payers, rate card and settlement terms.
 #[derive(Debug, Serialize, ToSchema)]
@@ -182,15 +182,8 @@ impl From<ProjectRecord> for ProjectView {
         let p = record.project;
         let currency = p.currency.clone();
         let money = |minor: i64| MoneyJson::from_minor(minor, &currency);
-        let commitment =
-            |text: &str| CommitmentStatus::from_db(text).unwrap_or(CommitmentStatus::Proposed);
         ProjectView {
-            agreement: agreement(
-                record
-                    .payers
-                    .iter()
-                    .map(|r| commitment(&r.payer.commitment)),
-            ),
+            agreement: agreement(record.payers.iter().map(|r| r.payer.commitment)),
             payers: (record.payers.into_iter())
                 .map(|r| PayerView::from_record(r, &currency))
                 .collect(),
@@ -199,11 +192,9 @@ impl From<ProjectRecord> for ProjectView {
                 .collect(),
             max_outcome_payment: p.max_outcome_payment_minor.map(money),
             participant_cap: p.participant_cap_minor.map(money),
-            cap_policy: CapPolicy::from_db(&p.cap_policy).unwrap_or(CapPolicy::Shortfall),
-            settlement_route: SettlementRoute::from_db(&p.settlement_route)
-                .unwrap_or(SettlementRoute::Direct),
-            settlement_frequency: SettlementFrequency::from_db(&p.settlement_frequency)
-                .unwrap_or(SettlementFrequency::Quarterly),
+            cap_policy: p.cap_policy,
+            settlement_route: p.settlement_route,
+            settlement_frequency: p.settlement_frequency,
             validator_organisation_ids: record.validator_organisation_ids,
             payment_terms_days: p.payment_terms_days,
             id: p.id,
@@ -229,7 +220,7 @@ impl PayerView {
         PayerView {
             id: r.payer.id,
             organisation_id: r.payer.organisation_id,
-            role: PayerRole::from_db(&r.payer.role).unwrap_or(PayerRole::CoCommissioner),
+            role: r.payer.role,
             max_commitment: MoneyJson::from_minor(r.payer.max_commitment_minor, currency),
             share_basis: if r.payer.share.is_some() {
                 ShareBasis::Fixed
@@ -247,8 +238,7 @@ impl PayerView {
             home_area_codes: r.home_area_codes,
             lead: r.payer.lead,
             fund_id: r.payer.fund_id,
-            commitment: CommitmentStatus::from_db(&r.payer.commitment)
-                .unwrap_or(CommitmentStatus::Proposed),
+            commitment: r.payer.commitment,
             totals: None,
         }
     }
@@ -258,7 +248,7 @@ impl OutcomeView {
     fn from_row(o: OutcomeMetric, currency: &str) -> OutcomeView {
         OutcomeView {
             price: MoneyJson::from_minor(o.price_minor, currency),
-            unit: OutcomeUnit::from_db(&o.unit).unwrap_or(OutcomeUnit::Achievement),
+            unit: o.unit,
             requires: o.requires_outcome_code.map(|code| Requirement {
                 outcome_code: code,
                 min_days_after: o.requires_min_days_after.unwrap_or(0),
@@ -296,7 +286,7 @@ fn view_of(
     let money = project.money(viewer);
     let record = project.record;
     // A view that defaulted a corrupt label would misstate the contract: refuse instead.
-    check_stored_labels(&record)?;
+    check_currency(&record.project)?;
     let balance = |account: String| totals.get(&account).copied().unwrap_or(0);
     let max_commitments: Vec<i64> = record
         .payers

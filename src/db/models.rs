@@ -5,16 +5,21 @@ use diesel::prelude::*;
 
 use super::schema::*;
 use crate::domain::claims::ClaimStatus;
+use crate::domain::commitment::CommitmentStatus;
 use crate::domain::jobs::JobState;
 use crate::domain::outbox::{OutboxKind, OutboxStatus};
+use crate::domain::registry::{
+    OrganisationKind, OutcomeUnit, PayerRole, SettlementFrequency, SettlementRoute,
+};
 use crate::domain::settlement::{DocumentAction, DocumentKind, DocumentStatus, SettledBy};
+use crate::domain::split::CapPolicy;
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
 #[diesel(treat_none_as_default_value = false, table_name = organisations)]
 pub struct Organisation {
     pub id: String,
     pub name: String,
-    pub kind: String,
+    pub kind: OrganisationKind,
     pub identifier: Option<String>,
     pub created_at: NaiveDateTime,
 }
@@ -59,9 +64,9 @@ pub struct Project {
     pub referral_cutoff: Option<NaiveDate>,
     pub max_outcome_payment_minor: Option<i64>,
     pub participant_cap_minor: Option<i64>,
-    pub cap_policy: String,
-    pub settlement_route: String,
-    pub settlement_frequency: String,
+    pub cap_policy: CapPolicy,
+    pub settlement_route: SettlementRoute,
+    pub settlement_frequency: SettlementFrequency,
     pub policy_sector: Option<String>,
     pub target_population: Option<String>,
     pub stage_development: Option<String>,
@@ -78,14 +83,14 @@ pub struct ProjectPayer {
     pub project_id: String,
     pub position: i32,
     pub organisation_id: String,
-    pub role: String,
+    pub role: PayerRole,
     pub max_commitment_minor: i64,
     pub share: Option<String>,
     pub lead: bool,
     /// The fund a `central_top_up` payer pays from; none for other payers.
     pub fund_id: Option<String>,
     /// Where the payer's agreement to its commitment stands (`CommitmentStatus`).
-    pub commitment: String,
+    pub commitment: CommitmentStatus,
 }
 
 /// One step in the history of a payer's commitment: made, proposed, accepted or declined.
@@ -95,7 +100,7 @@ pub struct CommitmentEvent {
     pub id: String,
     pub project_id: String,
     pub payer_id: String,
-    pub status: String,
+    pub status: CommitmentStatus,
     /// The token's subject that recorded or decided it.
     pub decided_by: String,
     /// The organisation they acted for; none for an admin.
@@ -139,7 +144,7 @@ pub struct OutcomeMetric {
     pub code: String,
     pub name: String,
     pub price_minor: i64,
-    pub unit: String,
+    pub unit: OutcomeUnit,
     pub max_units_per_participant: Option<i32>,
     pub max_claims_per_participant: i32,
     pub exclusive_group: Option<String>,

@@ -15,7 +15,7 @@ use serde_json::{json, Value};
 
 use self::history::{Cast, HistorySummary, Planned};
 use crate::db::{queries, write_tx, DbConn};
-use crate::domain::access::{Principal, Role};
+use crate::domain::access::Principal;
 use crate::domain::registry::{
     validate_fund, validate_organisation, validate_project, NewFund, NewOrganisation, NewProject,
     OrganisationKind, ProjectFacts,
@@ -168,10 +168,8 @@ impl Loader<'_> {
         )
         .map_err(|e| format!("demo project {name}: {e:?}"))?;
         // The demo records contracts signed elsewhere, as an admin does.
-        let admin = Principal {
+        let admin = Principal::Admin {
             subject: "demo-loader".into(),
-            role: Role::Admin,
-            organisation_id: None,
         };
         let acting = Acting {
             principal: &admin,

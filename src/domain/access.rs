@@ -77,48 +77,133 @@ pub fn role_fits(role: Role, kind: OrganisationKind) -> bool {
 #[error("{0}")]
 pub struct Denied(pub String);
 
-/// Who is calling: the authenticated subject, its role and its organisation.
-#[derive(Debug, Clone)]
-pub struct Principal {
-    pub subject: String,
-    pub role: Role,
-    pub organisation_id: Option<String>,
+/// The role of a member of an organisation: every role but admin, who acts for none.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MemberRole {
+    FundManager,
+    Commissioner,
+    Provider,
+    Validator,
+}
+
+impl From<MemberRole> for Role {
+    fn from(role: MemberRole) -> Role {
+        match role {
+            MemberRole::FundManager => Role::FundManager,
+            MemberRole::Commissioner => Role::Commissioner,
+            MemberRole::Provider => Role::Provider,
+            MemberRole::Validator => Role::Validator,
+        }
+    }
+}
+
+/// Who is calling: an admin, who runs the installation and acts for no organisation, or a
+/// member acting in one role for one organisation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Principal {
+    Admin {
+        subject: String,
+    },
+    Member {
+        subject: String,
+        role: MemberRole,
+        organisation_id: String,
+    },
 }
 
 impl Principal {
+    /// The principal a token or a stored job names: an admin names no organisation, and
+    /// everyone else names one.
+    pub fn new(
+        subject: String,
+        role: Role,
+        organisation_id: Option<String>,
+    ) -> Result<Principal, String> {
+        let role = match role {
+            Role::Admin if organisation_id.is_some() => {
+                return Err("an admin token names no organisation: admins act for none".into())
+            }
+            Role::Admin => return Ok(Principal::Admin { subject }),
+            Role::FundManager => MemberRole::FundManager,
+            Role::Commissioner => MemberRole::Commissioner,
+            Role::Provider => MemberRole::Provider,
+            Role::Validator => MemberRole::Validator,
+        };
+        match organisation_id {
+            Some(organisation_id) => Ok(Principal::Member {
+                subject,
+                role,
+                organisation_id,
+            }),
+            None => Err(format!(
+                "a {} token must name its organisation in the 'org' claim",
+                Role::from(role).as_str()
+            )),
+        }
+    }
+
+    /// The identity that acts (a token's subject).
+    pub fn subject(&self) -> &str {
+        match self {
+            Principal::Admin { subject } | Principal::Member { subject, .. } => subject,
+        }
+    }
+
+    pub fn role(&self) -> Role {
+        match self {
+            Principal::Admin { .. } => Role::Admin,
+            Principal::Member { role, .. } => Role::from(*role),
+        }
+    }
+
+    /// The organisation a member acts for; `None` for an admin.
+    pub fn organisation(&self) -> Option<&str> {
+        self.member().map(|(_, organisation_id)| organisation_id)
+    }
+
+    /// A member's role and organisation; `None` for an admin.
+    pub fn member(&self) -> Option<(MemberRole, &str)> {
+        match self {
+            Principal::Admin { .. } => None,
+            Principal::Member {
+                role,
+                organisation_id,
+                ..
+            } => Some((*role, organisation_id)),
+        }
+    }
+
     /// Refuses the request unless the caller has one of `roles`.
     pub fn require(&self, roles: &[Role]) -> Result<(), Denied> {
-        if roles.contains(&self.role) {
+        if roles.contains(&self.role()) {
             Ok(())
         } else {
             let allowed: Vec<&str> = roles.iter().map(|r| r.as_str()).collect();
             Err(Denied(format!(
                 "a {} token may not do this (allowed: {})",
-                self.role.as_str(),
+                self.role().as_str(),
                 allowed.join(", ")
             )))
         }
     }
 
     pub fn is_admin(&self) -> bool {
-        self.role == Role::Admin
+        matches!(self, Principal::Admin { .. })
     }
 
-    /// True when the caller acts for `organisation_id`.
+    /// True when the caller is a member acting for `organisation_id`.
     pub fn acts_for(&self, organisation_id: &str) -> bool {
-        self.organisation_id.as_deref() == Some(organisation_id)
-    }
-
-    fn org(&self) -> &str {
-        self.organisation_id.as_deref().unwrap_or("")
+        self.organisation() == Some(organisation_id)
     }
 
     /// The scope of idempotency keys: the organisation (so that a colleague's retry of the
     /// same request is recognised), or the admin's own subject.
     pub fn idempotency_scope(&self) -> String {
-        match &self.organisation_id {
-            Some(org) => format!("org:{org}"),
-            None => format!("admin:{}", self.subject),
+        match self {
+            Principal::Member {
+                organisation_id, ..
+            } => format!("org:{organisation_id}"),
+            Principal::Admin { subject } => format!("admin:{subject}"),
         }
     }
 }
@@ -148,13 +233,14 @@ impl ProjectParties<'_> {
 /// True when `principal` may see the project at all. A project one may not see is answered
 /// 404, so that its existence is not revealed either.
 pub fn sees_project(principal: &Principal, project: &ProjectParties) -> bool {
-    let org = principal.org();
-    match principal.role {
-        Role::Admin => true,
-        Role::FundManager => project.pays(org) || project.fund_owner == Some(org),
-        Role::Commissioner => project.pays(org),
-        Role::Provider => project.provider == org,
-        Role::Validator => project.validates(org),
+    let Some((role, org)) = principal.member() else {
+        return true;
+    };
+    match role {
+        MemberRole::FundManager => project.pays(org) || project.fund_owner == Some(org),
+        MemberRole::Commissioner => project.pays(org),
+        MemberRole::Provider => project.provider == org,
+        MemberRole::Validator => project.validates(org),
     }
 }
 
@@ -185,16 +271,17 @@ impl MoneyScope {
 }
 
 pub fn money_scope(principal: &Principal, project: &ProjectParties) -> MoneyScope {
-    let org = principal.org();
+    let Some((role, org)) = principal.member() else {
+        return MoneyScope::Every;
+    };
     // Under `via_commissioner` the lead is invoiced for every outcome's whole value and claims
     // each central fund's share back: every line is its business.
-    let fronts = principal.role == Role::Commissioner
+    let fronts = role == MemberRole::Commissioner
         && project.route == SettlementRoute::ViaCommissioner
         && project.payers.iter().any(|(o, lead)| *lead && *o == org);
-    let sees_every = principal.is_admin()
-        || project.fund_owner == Some(org)
-        || principal.role == Role::Provider && project.provider == org
-        || principal.role == Role::Validator && project.validates(org)
+    let sees_every = project.fund_owner == Some(org)
+        || role == MemberRole::Provider && project.provider == org
+        || role == MemberRole::Validator && project.validates(org)
         || fronts;
     if sees_every {
         MoneyScope::Every
@@ -205,7 +292,7 @@ pub fn money_scope(principal: &Principal, project: &ProjectParties) -> MoneyScop
 
 pub fn may_submit(principal: &Principal, project: &ProjectParties) -> Result<(), Denied> {
     principal.require(&[Role::Provider])?;
-    if project.provider == principal.org() {
+    if principal.acts_for(project.provider) {
         Ok(())
     } else {
         Err(Denied(
@@ -219,15 +306,14 @@ pub fn may_build_settlements(
     principal: &Principal,
     project: &ProjectParties,
 ) -> Result<(), Denied> {
-    let org = principal.org();
-    let issues = match principal.role {
-        Role::Admin => true,
-        Role::Provider => project.provider == org,
-        Role::Commissioner => {
+    let issues = match principal.member() {
+        None => true,
+        Some((MemberRole::Provider, org)) => project.provider == org,
+        Some((MemberRole::Commissioner, org)) => {
             project.route == SettlementRoute::ViaCommissioner
                 && project.payers.iter().any(|(o, lead)| *lead && *o == org)
         }
-        _ => false,
+        Some((MemberRole::FundManager | MemberRole::Validator, _)) => false,
     };
     if issues {
         Ok(())
@@ -267,8 +353,10 @@ pub fn admin_or_own(viewer: &Principal, organisation_id: &str) -> bool {
 /// Whether `principal` keeps (may correct, and sees the corrections of) a fund or project
 /// whose fund is owned by `owner`: an admin, or a fund manager acting for the owner.
 pub fn keeps_record(principal: &Principal, owner: Option<&str>) -> bool {
-    principal.is_admin()
-        || (principal.role == Role::FundManager && owner.is_some_and(|o| principal.acts_for(o)))
+    match principal.member() {
+        None => true,
+        Some((role, org)) => role == MemberRole::FundManager && owner == Some(org),
+    }
 }
 
 /// Whether `principal` sees a settlement document of `issuer` to `recipient` on a project
@@ -279,8 +367,10 @@ pub fn sees_document(
     (issuer, recipient): (&str, &str),
     fund_owner: Option<&str>,
 ) -> bool {
-    let org = principal.org();
-    principal.is_admin() || issuer == org || recipient == org || fund_owner == Some(org)
+    match principal.organisation() {
+        None => true,
+        Some(org) => issuer == org || recipient == org || fund_owner == Some(org),
+    }
 }
 
 /// Who may move a settlement document on, by the move: issue it (its issuer alone), record a
@@ -328,7 +418,7 @@ impl DocumentParty {
 /// Who may create a fund owned by `owner_organisation_id`, among those whose role may create
 /// funds at all (admins and fund managers): a fund manager only for its own organisation.
 pub fn may_create_fund(principal: &Principal, owner_organisation_id: &str) -> Result<(), Denied> {
-    if principal.role == Role::FundManager && !principal.acts_for(owner_organisation_id) {
+    if principal.role() == Role::FundManager && !principal.acts_for(owner_organisation_id) {
         return Err(Denied(
             "a fund manager may create funds only for its own organisation".into(),
         ));
@@ -346,10 +436,9 @@ pub fn may_create_project(
     input: &NewProject,
     facts: &ProjectFacts,
 ) -> Result<(), Denied> {
-    if principal.role != Role::FundManager {
+    let Some((MemberRole::FundManager, org)) = principal.member() else {
         return Ok(());
-    }
-    let org = principal.org();
+    };
     let allowed = match (&input.fund_id, &facts.fund) {
         (Some(_), Some(fund)) => fund.owner_organisation_id == org,
         (Some(_), None) => true,
@@ -372,9 +461,13 @@ pub fn may_create_project(
 /// Who accepts or declines a payer's commitment: an admin, or the payer's own people who
 /// commit its money (its commissioners; a central fund's fund managers).
 pub fn may_decide_commitment(principal: &Principal, payer_organisation_id: &str) -> bool {
-    principal.is_admin()
-        || (matches!(principal.role, Role::Commissioner | Role::FundManager)
-            && principal.acts_for(payer_organisation_id))
+    match principal.member() {
+        None => true,
+        Some((role, org)) => {
+            matches!(role, MemberRole::Commissioner | MemberRole::FundManager)
+                && org == payer_organisation_id
+        }
+    }
 }
 
 /// The roles that may decide claims at all (verify, reject, revoke); [`decider`] says which
@@ -383,15 +476,16 @@ pub const CLAIM_DECIDERS: &[Role] = &[Role::Validator, Role::Commissioner, Role:
 
 /// The capacity in which `principal` may decide the project's claims, if any.
 pub fn decider(principal: &Principal, project: &ProjectParties) -> Result<Decider, Denied> {
-    let org = principal.org();
+    let Some((role, org)) = principal.member() else {
+        return Ok(Decider::Admin);
+    };
     let lead = project
         .payers
         .iter()
         .position(|(o, lead)| *lead && *o == org);
-    match (principal.role, lead) {
-        (Role::Admin, _) => Ok(Decider::Admin),
-        (Role::Validator, _) if project.validates(org) => Ok(Decider::Validator),
-        (Role::Commissioner, Some(position)) => Ok(Decider::Lead {
+    match (role, lead) {
+        (MemberRole::Validator, _) if project.validates(org) => Ok(Decider::Validator),
+        (MemberRole::Commissioner, Some(position)) => Ok(Decider::Lead {
             payer_position: position,
             fronts_every_claim: project.route == SettlementRoute::ViaCommissioner,
         }),
@@ -452,11 +546,12 @@ mod tests {
     }
 
     fn who(role: Role, org: &str) -> Principal {
-        Principal {
-            subject: "someone".into(),
+        Principal::new(
+            "someone".into(),
             role,
-            organisation_id: (role != Role::Admin).then(|| org.to_owned()),
-        }
+            (role != Role::Admin).then(|| org.to_owned()),
+        )
+        .unwrap()
     }
 
     fn skill_mill(validators: &[String]) -> ProjectParties<'_> {
@@ -527,6 +622,24 @@ mod tests {
             money_scope(&who(Role::Commissioner, "durham"), &p),
             MoneyScope::OnlyOf("durham".into())
         );
+    }
+
+    #[test]
+    fn an_admin_acts_for_no_organisation_and_every_member_for_one() {
+        let admin = Principal::new("a".into(), Role::Admin, None).unwrap();
+        assert!(admin.is_admin());
+        assert_eq!(admin.organisation(), None);
+        assert_eq!(admin.idempotency_scope(), "admin:a");
+        assert!(Principal::new("a".into(), Role::Admin, Some("org_x".into())).is_err());
+        assert!(Principal::new("p".into(), Role::Provider, None).is_err());
+        let provider = Principal::new("p".into(), Role::Provider, Some("org_x".into())).unwrap();
+        assert_eq!(provider.member(), Some((MemberRole::Provider, "org_x")));
+        assert_eq!(provider.role(), Role::Provider);
+        assert!(provider.acts_for("org_x") && !provider.acts_for(""));
+        assert_eq!(provider.idempotency_scope(), "org:org_x");
+        // An admin sees every document, and nobody matches an empty party by acting for none.
+        assert!(sees_document(&admin, ("", ""), None));
+        assert!(!sees_document(&provider, ("", ""), Some("")));
     }
 
     #[test]

@@ -17,7 +17,7 @@ macro_rules! string_enum {
             pub fn as_str(self) -> &'static str {
                 match self { $($name::$variant => $text),+ }
             }
-            pub fn from_db(text: &str) -> Option<$name> {
+            pub fn from_label(text: &str) -> Option<$name> {
                 match text { $($text => Some($name::$variant),)+ _ => None }
             }
         }
@@ -26,6 +26,9 @@ macro_rules! string_enum {
             const ALL: &'static [$name] = $name::ALL;
             fn as_str(self) -> &'static str {
                 $name::as_str(self)
+            }
+            fn from_label(text: &str) -> Option<$name> {
+                $name::from_label(text)
             }
         }
 
@@ -43,7 +46,7 @@ macro_rules! string_enum {
         {
             fn from_sql(bytes: DB::RawValue<'_>) -> diesel::deserialize::Result<Self> {
                 let text = String::from_sql(bytes)?;
-                $name::from_db(&text).ok_or_else(|| {
+                $name::from_label(&text).ok_or_else(|| {
                     format!("{text:?} is stored where a {} is expected", stringify!($name)).into()
                 })
             }
@@ -69,9 +72,7 @@ pub trait Label: Copy + 'static {
     const ALL: &'static [Self];
     fn as_str(self) -> &'static str;
 
-    fn from_label(text: &str) -> Option<Self> {
-        Self::ALL.iter().copied().find(|v| v.as_str() == text)
-    }
+    fn from_label(text: &str) -> Option<Self>;
 
     /// The labels in words: `a, b or c`.
     fn listed() -> String {

@@ -229,7 +229,7 @@ pub struct MoneyJson {
 }
 
 /// The exponent of a stored currency code. Stored codes are checked when their project is
-/// read (`check_stored_labels`); one that is not known is shown with two decimals rather than
+/// read (`check_currency`); one that is not known is shown with two decimals rather than
 /// not at all.
 pub fn exponent_of(code: &str) -> u32 {
     Currency::parse(code).map(|c| c.exponent()).unwrap_or(2)

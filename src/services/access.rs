@@ -6,12 +6,9 @@ use crate::db::models::{Project, ProjectRecord, SettlementDocument};
 use crate::db::queries::{self, projects::ProjectScope};
 use crate::db::DbConn;
 use crate::domain::access::{
-    money_scope, sees_document, sees_project, MoneyScope, Principal, ProjectParties, Role,
+    money_scope, sees_document, sees_project, MemberRole, MoneyScope, Principal, ProjectParties,
 };
-use crate::domain::registry::SettlementRoute;
-use crate::services::stored_terms::{
-    check_payer_labels, check_project_labels, check_stored_labels, CorruptTerms,
-};
+use crate::services::stored_terms::{check_currency, CorruptTerms};
 
 /// Why a project could not be given to the caller.
 #[derive(Debug, thiserror::Error)]
@@ -58,8 +55,7 @@ pub fn parties<'a>(record: &'a ProjectRecord, fund_owner: Option<&'a str>) -> Pr
             .iter()
             .map(|p| (p.payer.organisation_id.as_str(), p.payer.lead))
             .collect(),
-        route: SettlementRoute::from_db(&record.project.settlement_route)
-            .unwrap_or(SettlementRoute::Direct),
+        route: record.project.settlement_route,
     }
 }
 
@@ -77,7 +73,7 @@ pub fn load_visible(
     if !sees_project(principal, &project.parties()) {
         return Err(not_found());
     }
-    check_stored_labels(&project.record)?;
+    check_currency(&project.record.project)?;
     Ok(project)
 }
 
@@ -104,10 +100,7 @@ impl ProjectAccess {
                 .iter()
                 .map(|(o, lead)| (o.as_str(), *lead))
                 .collect(),
-            // As `parties` reads it; an unknown route fails `load_access` once the caller is
-            // known to see the project.
-            route: SettlementRoute::from_db(&self.project.settlement_route)
-                .unwrap_or(SettlementRoute::Direct),
+            route: self.project.settlement_route,
         }
     }
 
@@ -119,8 +112,8 @@ impl ProjectAccess {
 
 /// Loads what the access rules need of a project the caller may see; not found for one it may
 /// not, exactly as [`load_visible`] decides. The labels it reads (the project's own, and its
-/// payers' roles and commitments) are checked as [`load_visible`] checks them; the rate card's
-/// units, which it does not read, are checked wherever a claim is priced or the card shown.
+/// payers' roles and commitments) fail the load if corrupt, as in [`load_visible`]; the rate
+/// card's units, which it does not read, fail wherever a claim is priced or the card shown.
 pub fn load_access(
     conn: &mut DbConn,
     principal: &Principal,
@@ -145,10 +138,7 @@ pub fn load_access(
     if !sees_project(principal, &access.parties()) {
         return Err(not_found());
     }
-    check_project_labels(&access.project)?;
-    for payer in &payers {
-        check_payer_labels(id, &payer.id, &payer.role, &payer.commitment)?;
-    }
+    check_currency(&access.project)?;
     Ok(access)
 }
 
@@ -174,12 +164,14 @@ pub fn load_document(
 
 /// Which projects a caller may see: [`sees_project`] as a query.
 pub fn project_scope(principal: &Principal) -> ProjectScope {
-    let org = principal.organisation_id.clone().unwrap_or_default();
-    match principal.role {
-        Role::Admin => ProjectScope::All,
-        Role::FundManager => ProjectScope::FundOwner(org),
-        Role::Commissioner => ProjectScope::Payer(org),
-        Role::Provider => ProjectScope::Provider(org),
-        Role::Validator => ProjectScope::Validator(org),
+    let Some((role, org)) = principal.member() else {
+        return ProjectScope::All;
+    };
+    let org = org.to_owned();
+    match role {
+        MemberRole::FundManager => ProjectScope::FundOwner(org),
+        MemberRole::Commissioner => ProjectScope::Payer(org),
+        MemberRole::Provider => ProjectScope::Provider(org),
+        MemberRole::Validator => ProjectScope::Validator(org),
     }
 }

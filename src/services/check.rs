@@ -89,9 +89,11 @@ pub fn run_with_progress(
     Ok(report)
 }
 
-/// 11. The outbox's, the document histories' and the payments' labels are ones cofund knows
+/// 11. The outbox's, the document histories', the payments' and the commitment histories'
+///     labels are ones cofund knows
 ///     (a corrupt one, or one written by a newer version, fails the reads that show it).
 fn check_labels(conn: &mut DbConn, report: &mut CheckReport) -> QueryResult<()> {
+    use crate::domain::commitment::CommitmentStatus;
     use crate::domain::outbox::{OutboxKind, OutboxStatus};
     use crate::domain::settlement::{DocumentAction, SettledBy};
     let outbox_kinds = outbox::table.select(outbox::kind).distinct().load(conn)?;
@@ -108,6 +110,11 @@ fn check_labels(conn: &mut DbConn, report: &mut CheckReport) -> QueryResult<()> 
         .distinct()
         .load(conn)?;
     unknown_labels::<SettledBy>("document payments settled by", settled_by, report);
+    let commitments = commitment_events::table
+        .select(commitment_events::status)
+        .distinct()
+        .load(conn)?;
+    unknown_labels::<CommitmentStatus>("commitment history of status", commitments, report);
     Ok(())
 }
 
@@ -120,21 +127,111 @@ fn unknown_labels<T: Label>(what: &str, stored: Vec<String>, report: &mut CheckR
 }
 
 /// 7. Every project's stored terms parse: a corrupt share, phase, unit or cap policy would
-///    otherwise be refused only when a claim of the project is next priced.
+///    otherwise be refused only when a claim of the project is next priced. A project whose
+///    labels cofund does not know cannot be loaded at all: its rows are named instead.
 fn check_stored_terms(
     conn: &mut DbConn,
     today: NaiveDate,
     report: &mut CheckReport,
 ) -> QueryResult<()> {
+    let unreadable = check_registry_labels(conn, report)?;
     let project_ids: Vec<String> = projects::table.select(projects::id).load(conn)?;
-    for id in project_ids {
-        if let Some(record) = crate::db::queries::projects::get_project(conn, &id)? {
+    for id in project_ids
+        .iter()
+        .filter(|id| !unreadable.contains(id.as_str()))
+    {
+        if let Some(record) = crate::db::queries::projects::get_project(conn, id)? {
             if let Err(corrupt) = crate::services::claims::rules::ProjectRules::new(record, today) {
                 report.violations.push(corrupt.to_string());
             }
         }
     }
     Ok(())
+}
+
+/// The registry's labels (organisations' kinds; projects' routes, frequencies and cap
+/// policies; payers' roles and commitments; outcomes' units) are ones cofund knows. Returns
+/// the projects that cannot be loaded because of one.
+fn check_registry_labels(
+    conn: &mut DbConn,
+    report: &mut CheckReport,
+) -> QueryResult<HashSet<String>> {
+    use crate::domain::commitment::CommitmentStatus;
+    use crate::domain::registry::{
+        OrganisationKind, OutcomeUnit, PayerRole, SettlementFrequency, SettlementRoute,
+    };
+    use crate::domain::split::CapPolicy;
+    let mut unreadable = HashSet::new();
+    let kinds: Vec<(String, String)> = (organisations::table)
+        .select((organisations::id, organisations::kind))
+        .load(conn)?;
+    for (id, kind) in kinds {
+        if OrganisationKind::from_label(&kind).is_none() {
+            let known = OrganisationKind::listed();
+            report.violations.push(format!(
+                "organisation {id}: stored kind '{kind}' is not valid (not {known})"
+            ));
+        }
+    }
+    let projects: Vec<(String, String, String, String)> = (projects::table)
+        .select((
+            projects::id,
+            projects::settlement_route,
+            projects::settlement_frequency,
+            projects::cap_policy,
+        ))
+        .load(conn)?;
+    let mut labels = Labels {
+        report,
+        unreadable: &mut unreadable,
+    };
+    for (id, route, frequency, cap_policy) in projects {
+        labels.check::<SettlementRoute>(&id, "project", "settlement_route", &route);
+        labels.check::<SettlementFrequency>(&id, "project", "settlement_frequency", &frequency);
+        labels.check::<CapPolicy>(&id, "project", "cap_policy", &cap_policy);
+    }
+    let payers: Vec<(String, String, String, String)> = (project_payers::table)
+        .select((
+            project_payers::project_id,
+            project_payers::id,
+            project_payers::role,
+            project_payers::commitment,
+        ))
+        .load(conn)?;
+    for (project_id, id, role, commitment) in payers {
+        let row = format!("payer {id}");
+        labels.check::<PayerRole>(&project_id, &row, "role", &role);
+        labels.check::<CommitmentStatus>(&project_id, &row, "commitment", &commitment);
+    }
+    let outcomes: Vec<(String, String, String)> = (outcome_metrics::table)
+        .select((
+            outcome_metrics::project_id,
+            outcome_metrics::code,
+            outcome_metrics::unit,
+        ))
+        .load(conn)?;
+    for (project_id, code, unit) in outcomes {
+        labels.check::<OutcomeUnit>(&project_id, &format!("outcome {code}"), "unit", &unit);
+    }
+    Ok(unreadable)
+}
+
+/// Reports a project's stored labels that cofund does not know, and the projects that hold one.
+struct Labels<'r> {
+    report: &'r mut CheckReport,
+    unreadable: &'r mut HashSet<String>,
+}
+
+impl Labels<'_> {
+    fn check<T: Label>(&mut self, project_id: &str, row: &str, field: &str, label: &str) {
+        if T::from_label(label).is_none() {
+            self.report.violations.push(format!(
+                "project {project_id}: {row}: stored {field} '{label}' is not valid (not {})",
+                T::listed()
+            ));
+            self.unreadable.insert(project_id.to_owned());
+        }
+    }
 }
 
 /// 8. Every stored adjustment names a kind cofund knows (a corrupt one would be shown as
@@ -221,7 +318,7 @@ struct ClaimRow {
 
 impl ClaimRow {
     fn verified(&self) -> bool {
-        ClaimStatus::from_db(&self.status) == Some(ClaimStatus::Verified)
+        ClaimStatus::from_label(&self.status) == Some(ClaimStatus::Verified)
     }
 }
 
@@ -371,7 +468,7 @@ fn check_claims_allocations(
     }
     for claim in claims {
         let allocated = allocated.get(claim.id.as_str()).copied();
-        let status = ClaimStatus::from_db(&claim.status);
+        let status = ClaimStatus::from_label(&claim.status);
         if status.is_none() {
             report.violations.push(format!(
                 "claim {} has the stored status '{}', which is not a claim status",
@@ -581,7 +678,8 @@ fn check_documents(conn: &mut DbConn, report: &mut CheckReport) -> QueryResult<(
             ));
         }
         let payments = payment_sums.get(id).copied().unwrap_or(0);
-        if DocumentKind::from_db(kind).is_none() || DocumentStatus::from_db(status).is_none() {
+        if DocumentKind::from_label(kind).is_none() || DocumentStatus::from_label(status).is_none()
+        {
             report.violations.push(format!("document {id} is of kind '{kind}' and status '{status}', one of which cofund does not know"));
         }
         if lines != *total {

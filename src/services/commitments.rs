@@ -27,7 +27,7 @@ pub struct Acting<'a> {
 
 impl Acting<'_> {
     fn creator(&self) -> Creator<'_> {
-        match self.principal.organisation_id.as_deref() {
+        match self.principal.organisation() {
             Some(org) if !self.principal.is_admin() => Creator::Organisation(org),
             _ => Creator::Admin,
         }
@@ -38,9 +38,9 @@ impl Acting<'_> {
             id: new_id("cmt"),
             project_id: payer.project_id.clone(),
             payer_id: payer.id.clone(),
-            status: status.as_str().to_owned(),
-            decided_by: self.principal.subject.clone(),
-            decided_by_organisation_id: self.principal.organisation_id.clone(),
+            status,
+            decided_by: self.principal.subject().to_owned(),
+            decided_by_organisation_id: self.principal.organisation().map(str::to_owned),
             decided_at: self.at,
             reason: None,
             note: note.to_owned(),
@@ -164,8 +164,7 @@ fn history(conn: &mut DbConn, project_id: &str) -> Result<Vec<CommitmentEvent>, 
 }
 
 pub fn status_of(payer: &ProjectPayer) -> Result<CommitmentStatus, ServiceError> {
-    CommitmentStatus::from_db(&payer.commitment)
-        .ok_or_else(|| ServiceError::Internal("a stored commitment status is unknown".into()))
+    Ok(payer.commitment)
 }
 
 fn insert_events(conn: &mut DbConn, events: &[CommitmentEvent]) -> Result<(), ServiceError> {
@@ -206,7 +205,8 @@ fn tell_decision(
         payer: &notify::name_of(conn, &payer.organisation_id)?,
         max_commitment: &money(record, payer),
     };
-    let message = messages::commitment_decided(&commitment, &event.status, event.reason.as_deref());
+    let message =
+        messages::commitment_decided(&commitment, event.status.as_str(), event.reason.as_deref());
     let mut to = vec![payer.organisation_id.as_str()];
     to.extend(fund_owner.filter(|owner| *owner != payer.organisation_id));
     notify::enqueue(conn, &to, message, event.decided_at)?;

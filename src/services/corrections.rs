@@ -56,8 +56,8 @@ impl Corrector<'_> {
             field: field.to_owned(),
             old_value: old,
             new_value: new,
-            changed_by: self.principal.subject.clone(),
-            changed_by_organisation_id: self.principal.organisation_id.clone(),
+            changed_by: self.principal.subject().to_owned(),
+            changed_by_organisation_id: self.principal.organisation().map(str::to_owned),
             changed_at: self.at,
         }
     }

@@ -113,8 +113,7 @@ pub fn page(
     limit: i64,
 ) -> Result<SeenDocuments, ServiceError> {
     let filter = DocumentFilter {
-        visible_to: (!principal.is_admin())
-            .then(|| principal.organisation_id.clone().unwrap_or_default()),
+        visible_to: principal.organisation().map(str::to_owned),
         ..filter
     };
     let documents = queries::documents::list_documents(conn, filter, limit)?;
@@ -337,8 +336,8 @@ pub fn printable(
 
 fn actor_of(who: &Principal, at: NaiveDateTime) -> Actor<'_> {
     Actor {
-        subject: &who.subject,
-        organisation_id: who.organisation_id.as_deref(),
+        subject: who.subject(),
+        organisation_id: who.organisation(),
         at,
     }
 }

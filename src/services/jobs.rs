@@ -102,9 +102,9 @@ pub fn enqueue(
         id: new_id("job"),
         kind: input.kind().to_owned(),
         project_id: project_id.to_owned(),
-        subject: who.subject.clone(),
-        role: who.role.as_str().to_owned(),
-        organisation_id: who.organisation_id.clone(),
+        subject: who.subject().to_owned(),
+        role: who.role().as_str().to_owned(),
+        organisation_id: who.organisation().map(str::to_owned),
         input: serde_json::to_string(input)
             .map_err(|e| ServiceError::Internal(format!("a job's input: {e}")))?,
         state: JobState::Queued,
@@ -135,7 +135,7 @@ pub fn get(conn: &mut DbConn, viewer: &Principal, id: &str) -> Result<Job, Servi
         .ok_or_else(not_found)?;
     let own = match job.organisation_id.as_deref() {
         Some(org) => viewer.acts_for(org),
-        None => viewer.subject == job.subject,
+        None => viewer.subject() == job.subject,
     };
     if viewer.is_admin() || own {
         Ok(job)
@@ -311,11 +311,8 @@ fn principal_of(job: &Job) -> Result<Principal, ServiceError> {
     let role = Role::from_db(&job.role).ok_or_else(|| {
         ServiceError::Internal(format!("job {}: a stored role is unknown", job.id))
     })?;
-    Ok(Principal {
-        subject: job.subject.clone(),
-        role,
-        organisation_id: job.organisation_id.clone(),
-    })
+    Principal::new(job.subject.clone(), role, job.organisation_id.clone())
+        .map_err(|e| ServiceError::Internal(format!("job {}: {e}", job.id)))
 }
 
 /// Records how a job ended, if this attempt still holds it ([`LEASE_LOST`] otherwise).

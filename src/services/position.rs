@@ -221,9 +221,8 @@ fn project_position(
     let current = Period::containing(today, SettlementFrequency::Quarterly);
     let trailing = Trailing::before(current, &quarterly);
     // A declined project is never paid: none of its payers commits anything.
-    let declined = agreement(record.payers.iter().map(|r| {
-        CommitmentStatus::from_db(&r.payer.commitment).unwrap_or(CommitmentStatus::Proposed)
-    })) == Agreement::Declined;
+    let declined =
+        agreement(record.payers.iter().map(|r| r.payer.commitment)) == Agreement::Declined;
     let payers: Vec<PayerPosition> = (record.payers.iter())
         .map(|r| {
             let mut position = payer_position(&r.payer, &running, &billed, declined);
@@ -293,11 +292,10 @@ fn payer_position(
 ) -> PayerPosition {
     let allocated = running.get(&payer_account(&payer.id)).copied().unwrap_or(0);
     PayerPosition {
-        commitment: CommitmentStatus::from_db(&payer.commitment)
-            .unwrap_or(CommitmentStatus::Proposed),
+        commitment: payer.commitment,
         payer_id: payer.id.clone(),
         organisation_id: payer.organisation_id.clone(),
-        role: payer.role.clone(),
+        role: payer.role.as_str().to_owned(),
         fund_id: payer.fund_id.clone(),
         committed_minor: if declined {
             0

@@ -19,7 +19,7 @@ use crate::db::schema::{
 use crate::db::DbConn;
 use crate::domain::money::MoneyJson;
 use crate::domain::period::Period;
-use crate::domain::registry::{SettlementFrequency, SettlementRoute};
+use crate::domain::registry::SettlementRoute;
 use crate::domain::settlement::{
     self, check_paid_on, check_payment, check_refund, document_number, number_prefix,
     set_off_amount, DocumentAction, DocumentKind, DocumentStatus, DraftDocument, Leg, Parties,
@@ -61,8 +61,7 @@ pub fn build_period(
     actor: Actor,
 ) -> Result<Built, ServiceError> {
     let p = &project.record.project;
-    let frequency = SettlementFrequency::from_db(&p.settlement_frequency)
-        .ok_or_else(|| ServiceError::Internal("a stored settlement frequency is unknown".into()))?;
+    let frequency = p.settlement_frequency;
     if period.frequency() != frequency {
         let example = Period::containing(actor.at.date(), frequency);
         return Err(ServiceError::Invalid(vec![FieldError::new(
@@ -81,8 +80,7 @@ pub fn build_period(
     }
     let started = std::time::Instant::now();
     let replaced_drafts = delete_drafts(conn, &p.id, &period.to_string())?;
-    let route = SettlementRoute::from_db(&p.settlement_route)
-        .ok_or_else(|| ServiceError::Internal("a stored settlement route is unknown".into()))?;
+    let route = p.settlement_route;
     let lead = project.record.payers.iter().find(|r| r.payer.lead);
     let parties = Parties {
         route,

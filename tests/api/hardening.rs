@@ -228,14 +228,26 @@ async fn stored_terms_that_do_not_parse_fail_loudly_and_check_names_the_row() {
     assert!(!out.status.success());
     let report =
         String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
+    // A label cofund does not know keeps the project from loading at all: check names it and
+    // the project's other terms wait until it is mended.
     assert!(
-        report.contains("stored share 'half' is not valid"),
+        report.contains("stored cap_policy 'whatever' is not valid (not shortfall or reallocate)"),
         "{report}"
     );
     assert!(
         report.contains("claim adjustments of kind 'bogus'"),
         "{report}"
     );
+    app.execute_sql("UPDATE projects SET cap_policy = 'shortfall'")
+        .unwrap();
+    s.verify(&app, &id).await.assert_problem(500);
+    let out = app.cofund(&["check"]);
+    let report = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(
+        report.contains("stored share 'half' is not valid"),
+        "{report}"
+    );
+    assert!(!report.contains("cap_policy"), "{report}");
 }
 
 #[tokio::test]

@@ -21,7 +21,7 @@ pub fn insert_organisation(
     let organisation = Organisation {
         id: new_id("org"),
         name: plan.name,
-        kind: plan.kind.as_str().to_owned(),
+        kind: plan.kind,
         identifier: plan.identifier,
         created_at: at,
     };
@@ -160,7 +160,7 @@ pub fn organisation_kinds(
         .load(conn)?;
     Ok(rows
         .into_iter()
-        .filter_map(|(id, kind)| OrganisationKind::from_db(&kind).map(|k| (id, k)))
+        .filter_map(|(id, kind)| OrganisationKind::from_label(&kind).map(|k| (id, k)))
         .collect())
 }
 

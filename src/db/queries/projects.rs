@@ -10,8 +10,8 @@ use super::new_id;
 use crate::db::models::*;
 use crate::db::schema::*;
 use crate::db::{DbConn, MultiBackend};
-use crate::domain::commitment::Creator;
-use crate::domain::registry::ProjectPlan;
+use crate::domain::commitment::{CommitmentStatus, Creator};
+use crate::domain::registry::{PayerRole, ProjectPlan};
 
 /// A project's running totals (see the `running_totals` table): ledger account balances and
 /// units paid per outcome, by name.
@@ -127,9 +127,9 @@ fn project_row(plan: &ProjectPlan, at: NaiveDateTime) -> Project {
         referral_cutoff: plan.referral_cutoff,
         max_outcome_payment_minor: plan.max_outcome_payment_minor,
         participant_cap_minor: plan.participant_cap_minor,
-        cap_policy: plan.cap_policy.as_str().to_owned(),
-        settlement_route: plan.settlement_route.as_str().to_owned(),
-        settlement_frequency: plan.settlement_frequency.as_str().to_owned(),
+        cap_policy: plan.cap_policy,
+        settlement_route: plan.settlement_route,
+        settlement_frequency: plan.settlement_frequency,
         policy_sector: plan.policy_sector.clone(),
         target_population: plan.target_population.clone(),
         stage_development: plan.stage_development.clone(),
@@ -156,15 +156,12 @@ fn payer_rows(
             project_id: project_id.to_owned(),
             position: position as i32,
             organisation_id: payer.organisation_id.clone(),
-            role: payer.role.as_str().to_owned(),
+            role: payer.role,
             max_commitment_minor: payer.max_commitment_minor,
             share: payer.share.map(|s| s.to_string()),
             lead: payer.lead,
             fund_id: payer.fund_id.clone(),
-            commitment: creator
-                .commitment_of(&payer.organisation_id)
-                .as_str()
-                .to_owned(),
+            commitment: creator.commitment_of(&payer.organisation_id),
         });
         phases.extend(payer.phases.iter().map(|ph| PayerPhase {
             payer_id: payer_id.clone(),
@@ -189,7 +186,7 @@ fn outcome_rows(project_id: &str, plan: &ProjectPlan) -> Vec<OutcomeMetric> {
             code: o.code.clone(),
             name: o.name.clone(),
             price_minor: o.price_minor,
-            unit: o.unit.as_str().to_owned(),
+            unit: o.unit,
             max_units_per_participant: o.max_units_per_participant,
             max_claims_per_participant: o.max_claims_per_participant,
             exclusive_group: o.exclusive_group.clone(),
@@ -290,7 +287,8 @@ pub fn get_project_and_fund_owner(
 }
 
 /// A project row with its fund's owner and its payers (in the project's order): what an access
-/// decision and a money scope need, with the payers' labels to check, in one statement (the
+/// decision and a money scope need, with the payers' labels (a corrupt one fails the load), in
+/// one statement (the
 /// whole registry record, [`get_project_and_fund_owner`], takes six). Validators are
 /// [`project_validator_ids`].
 pub fn get_project_parties(
@@ -298,7 +296,7 @@ pub fn get_project_parties(
     id: &str,
 ) -> Result<Option<ProjectWithPayers>, DieselError> {
     // One row per payer (one with no payer if it has none).
-    type Payer = (String, String, bool, String, String);
+    type Payer = (String, String, bool, PayerRole, CommitmentStatus);
     type Row = (Project, Option<String>, Option<Payer>);
     let rows: Vec<Row> = projects::table
         .left_join(funds::table)
@@ -353,8 +351,8 @@ pub struct PayerParty {
     pub id: String,
     pub organisation_id: String,
     pub lead: bool,
-    pub role: String,
-    pub commitment: String,
+    pub role: PayerRole,
+    pub commitment: CommitmentStatus,
 }
 
 /// The organisations validating a project's claims, in id order.

@@ -566,8 +566,8 @@ struct FundedPart {
     truth: f64,
     /// The piece's count variable.
     count: Variable,
-    /// What one outcome gives the payer at least and at most, and the piece's true count.
-    each: (f64, f64, f64),
+    /// What one outcome gives the payer at least and at most.
+    each: (f64, f64),
 }
 
 /// What one unit of a piece gives payer `r`, at least and at most, as money added (a
@@ -919,7 +919,7 @@ impl Model {
                         together: (piece.sign() * paid.each) as f64 * x,
                         truth: paid.parts.get(r).copied().unwrap_or(0) as f64,
                         count: x,
-                        each: (l, h, piece.units as f64),
+                        each: (l, h),
                     }),
                     None => {
                         low += l * x;
@@ -939,7 +939,7 @@ impl Model {
         let rest_truth = truth - parts.iter().map(|p| p.truth).sum::<f64>();
         if rest_truth < rest_bounds.0 || rest_truth > rest_bounds.1 {
             for part in parts.drain(..) {
-                let (l, h, _) = part.each;
+                let (l, h) = part.each;
                 low += l * part.count;
                 high += h * part.count;
             }
@@ -967,7 +967,7 @@ impl Model {
             piece,
             together,
             count,
-            each: (l, h, _),
+            each: (l, h),
             ..
         } in parts
         {

@@ -32,11 +32,7 @@ pub fn submit_file(
     lock_project(conn, project_id)?;
     let project = project_for_provider(conn, who, project_id)?;
     let rules = ProjectRules::new(project.record, at.date())?;
-    let submitter = Submitter {
-        subject: &who.subject,
-        organisation_id: who.organisation_id.as_deref().unwrap_or(""),
-        at,
-    };
+    let submitter = Submitter::member(who, at)?;
     let upload_id = queries::new_id("upl");
     let (results, stored) = submit_rows(
         conn,
@@ -88,8 +84,8 @@ pub fn verify_claims(
     lock_project(conn, project_id)?;
     let project = load_visible(conn, who, project_id)?;
     let verifier = Verifier {
-        subject: &who.subject,
-        organisation_id: who.organisation_id.as_deref(),
+        subject: who.subject(),
+        organisation_id: who.organisation(),
         capacity: decider(who, &project.parties())?,
         at,
         progress: Some(progress),

@@ -169,7 +169,7 @@ pub fn decide_one(
             Decision::Reject => reject,
             Decision::Revoke => revoke,
         };
-        act(conn, &claim, &principal.subject, reason, clock.now())?;
+        act(conn, &claim, principal.subject(), reason, clock.now())?;
         reread(conn, &claim.id, currency, money)
     })
 }

@@ -14,12 +14,11 @@ use crate::domain::access::{may_submit, Principal, Role};
 use crate::domain::claims::{EligibilityWindow, OutcomeRule};
 use crate::domain::commitment::{agreement, Agreement, CommitmentStatus};
 use crate::domain::money::MoneyJson;
-use crate::domain::registry::OutcomeUnit;
 use crate::domain::shares::parse_share;
 use crate::domain::split::{phase_schedule_gap, CapPolicy, PayerShareTerms, Phases};
 use crate::services::access::{load_visible, VisibleProject};
 use crate::services::error::ServiceError;
-use crate::services::stored_terms::{check_stored_labels, CorruptTerms};
+use crate::services::stored_terms::{check_currency, CorruptTerms};
 
 /// A project's rules, read once per request.
 pub struct ProjectRules {
@@ -56,15 +55,8 @@ impl ProjectRules {
             let value = gap.to_string();
             return Err(corrupt("payers".into(), "phases", "", value));
         }
-        check_stored_labels(&record)?;
-        let cap_policy = CapPolicy::from_db(&p.cap_policy).ok_or_else(|| {
-            corrupt(
-                "project".into(),
-                "cap_policy",
-                &p.cap_policy,
-                "not shortfall or reallocate".into(),
-            )
-        })?;
+        check_currency(&record.project)?;
+        let cap_policy = p.cap_policy;
         Ok(ProjectRules {
             has_home_area_payers: payers.iter().any(|p| !p.home_area_codes.is_empty()),
             cap_policy,
@@ -111,8 +103,7 @@ fn outcome_rule(project_id: &str, o: &OutcomeMetric) -> Result<OutcomeRule, Corr
             problem,
         )
     };
-    let unit =
-        OutcomeUnit::from_db(&o.unit).ok_or_else(|| corrupt("unit", &o.unit, "not a unit"))?;
+    let unit = o.unit;
     let deadweight = match o.deadweight.as_deref() {
         None => None,
         Some(d) => Some(parse_share(d).map_err(|e| corrupt("deadweight", d, &e))?),
@@ -186,13 +177,11 @@ pub fn lock_for_submission(
 /// Refuses to split money until every payer has accepted its commitment: a commitment binds a
 /// payer only once it has agreed it.
 pub fn require_agreed(record: &ProjectRecord) -> Result<(), ServiceError> {
-    let statuses = record.payers.iter().map(|p| {
-        CommitmentStatus::from_db(&p.payer.commitment).unwrap_or(CommitmentStatus::Proposed)
-    });
+    let statuses = record.payers.iter().map(|p| p.payer.commitment);
     let waiting: Vec<&str> = record
         .payers
         .iter()
-        .filter(|p| p.payer.commitment != CommitmentStatus::Accepted.as_str())
+        .filter(|p| p.payer.commitment != CommitmentStatus::Accepted)
         .map(|p| p.payer.organisation_id.as_str())
         .collect();
     match agreement(statuses) {

@@ -32,6 +32,20 @@ pub struct Submitter<'a> {
     pub at: NaiveDateTime,
 }
 
+impl<'a> Submitter<'a> {
+    /// The member submitting (the access rules let only a provider's members submit).
+    pub fn member(principal: &'a Principal, at: NaiveDateTime) -> Result<Self, ServiceError> {
+        let (_, organisation_id) = principal.member().ok_or_else(|| {
+            ServiceError::Forbidden("only the project's provider may submit its claims".into())
+        })?;
+        Ok(Submitter {
+            subject: principal.subject(),
+            organisation_id,
+            at,
+        })
+    }
+}
+
 /// Checks every row and stores the acceptable ones as submitted claims. Rows are checked in
 /// order against the participant's earlier claims and the rows before them, so a file that
 /// repeats a claim is caught too. Returns the per-row results and the claims stored (none
@@ -360,11 +374,7 @@ pub fn submit_one(
     let money = project.money(principal);
     let currency = project.record.project.currency.clone();
     let rules = ProjectRules::new(project.record, clock.today())?;
-    let submitter = Submitter {
-        subject: &principal.subject,
-        organisation_id: principal.organisation_id.as_deref().unwrap_or(""),
-        at: clock.now(),
-    };
+    let submitter = Submitter::member(principal, clock.now())?;
     let rows = vec![Ok(input)];
     let mode = BulkMode::AllOrNothing;
     let (mut results, mut stored) =

@@ -486,8 +486,8 @@ pub fn verify_one(
     write_tx(conn, |conn| {
         let (claim, project) = locked_claim(conn, principal, id)?;
         let verifier = Verifier {
-            subject: &principal.subject,
-            organisation_id: principal.organisation_id.as_deref(),
+            subject: principal.subject(),
+            organisation_id: principal.organisation(),
             capacity: decider(principal, &project.parties())?,
             at: clock.now(),
             progress: None,

@@ -26,7 +26,7 @@ use crate::domain::open_data::rows::{
 };
 use crate::domain::open_data::value::{Row, Stored, Value};
 use crate::domain::period::Period;
-use crate::domain::registry::{OrganisationKind, SettlementRoute};
+use crate::domain::registry::OrganisationKind;
 use crate::services::error::ServiceError;
 
 /// What a rebuild wrote.
@@ -257,8 +257,7 @@ fn project_facts(
         target_population: p.target_population.clone(),
         max_outcome_payment_minor: p.max_outcome_payment_minor,
         currency: p.currency.clone(),
-        settlement_route: SettlementRoute::from_db(&p.settlement_route)
-            .unwrap_or(SettlementRoute::Direct),
+        settlement_route: p.settlement_route,
         created_at: p.created_at,
         payers: record
             .payers
@@ -268,7 +267,7 @@ fn project_facts(
                 category: kinds
                     .get(&r.payer.organisation_id)
                     .map_or("Other", |k| rows::role_category(*k)),
-                role: r.payer.role.clone(),
+                role: r.payer.role.as_str().to_owned(),
                 max_commitment_minor: r.payer.max_commitment_minor,
                 share: r.payer.share.clone(),
                 lead: r.payer.lead,
@@ -281,7 +280,7 @@ fn project_facts(
                 id: m.id.clone(),
                 code: m.code.clone(),
                 name: m.name.clone(),
-                unit: m.unit.clone(),
+                unit: m.unit.as_str().to_owned(),
                 price_minor: m.price_minor,
                 max_units_per_participant: m.max_units_per_participant.map(i64::from),
                 max_claims_per_participant: i64::from(m.max_claims_per_participant),
@@ -469,14 +468,14 @@ fn organisation_rows(conn: &mut DbConn, ids: &BTreeSet<String>) -> Result<Vec<Ro
     Ok(found
         .into_iter()
         .map(|o| {
-            let category = OrganisationKind::from_db(&o.kind).map_or("Other", rows::role_category);
+            let category = rows::role_category(o.kind);
             Row::new(
                 table,
                 vec![
                     Value::text(&o.id),
                     Value::text(&o.name),
                     Value::text(category),
-                    Value::text(&o.kind),
+                    Value::text(o.kind.as_str()),
                     Value::optional_text(o.identifier.as_deref()),
                     Value::DateTime(o.created_at),
                 ],
