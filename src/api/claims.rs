@@ -20,7 +20,7 @@ use crate::domain::access::{MoneyScope, CLAIM_DECIDERS};
 use crate::domain::claim_reports::{pseudonymise_rows, BulkMode, BulkReport, BulkVerifyReport};
 use crate::domain::claims::{AdjustmentKind, ClaimInput, ClaimStatus, Reason};
 use crate::domain::limits;
-use crate::domain::money::MoneyJson;
+use crate::domain::money::{Minor, MoneyJson};
 use crate::metrics::{ClaimEvent, Metrics, Tally};
 use crate::services::access::load_access;
 use crate::services::claims::bulk::{self, VerifyTarget};
@@ -157,7 +157,7 @@ fn view_of(
     // A payer that sees only its own money sees a claim's value only where it pays part of
     // it: the value of another council's home-area claim is that council's line.
     let sees_value = money.only().is_none() || !allocations.is_empty();
-    let money = |m: i64| MoneyJson::from_minor(m, currency);
+    let money = |m: Minor| MoneyJson::from_minor(m, currency);
     let adjustments = adjustments
         .into_iter()
         .filter(|_| sees_value)

@@ -19,7 +19,7 @@ use crate::db::queries::documents::DocumentFilter;
 use crate::db::Pool;
 use crate::domain::access::sees_person_of;
 use crate::domain::limits;
-use crate::domain::money::MoneyJson;
+use crate::domain::money::{Minor, MoneyJson};
 use crate::domain::settlement::{DocumentAction, DocumentKind, DocumentStatus, SettledBy};
 use crate::services::documents::{self as service, DocumentRecord, MoneyKind, SeenDocuments};
 use crate::services::settlement::Payment;
@@ -186,8 +186,8 @@ fn summaries(
                 status: d.status,
                 issuer: party(&d.issuer_organisation_id)?,
                 recipient: party(&d.recipient_organisation_id)?,
-                total: money(d.total_minor),
-                paid: money(d.paid_minor),
+                total: money(d.total_minor.get()),
+                paid: money(d.paid_minor.get()),
                 outstanding: money(outstanding_minor(&d)),
                 line_count: i64::from(d.line_count),
                 created_at: d.created_at.and_utc(),
@@ -220,7 +220,7 @@ fn outstanding_minor(d: &SettlementDocument) -> i64 {
     let cancels_void = d.credits_document_id.is_some();
     let owed = d.status == DocumentStatus::Issued && !cancels_void;
     if owed {
-        d.total_minor - d.paid_minor
+        (d.total_minor - d.paid_minor).get()
     } else {
         0
     }
@@ -737,7 +737,7 @@ fn split_rows(
     names: &HashMap<String, (String, Option<String>)>,
 ) -> Vec<render::SplitRow> {
     let currency = &project.project.currency;
-    let total: i64 = project
+    let total: Minor = project
         .payers
         .iter()
         .map(|p| p.payer.max_commitment_minor)

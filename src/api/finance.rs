@@ -16,7 +16,7 @@ use crate::db::queries;
 use crate::db::Pool;
 use crate::domain::commitment::CommitmentStatus;
 use crate::domain::limits;
-use crate::domain::money::MoneyJson;
+use crate::domain::money::{Minor, MoneyJson};
 use crate::domain::position::{CapWarning, PaymentPlanRequest};
 use crate::domain::spreadsheet::text_cell;
 use crate::services::position::{
@@ -264,7 +264,7 @@ fn fund_view(position: FundPosition) -> FundPositionView {
             &currency,
         ),
         uncommitted: MoneyJson::from_minor(
-            position.fund.budget_minor - position.committed_minor,
+            position.fund.budget_minor - Minor(position.committed_minor),
             &currency,
         ),
         warnings: warnings(&position),

@@ -16,7 +16,7 @@ use crate::db::models::{OutcomeMetric, PayerRecord, ProjectRecord};
 use crate::db::Pool;
 use crate::domain::commitment::{agreement, Agreement, CommitmentStatus};
 use crate::domain::ledger::{payer_account, unfunded_account};
-use crate::domain::money::MoneyJson;
+use crate::domain::money::{Minor, MoneyJson};
 use crate::domain::registry::{
     NewProject, OutcomeUnit, PayerRole, Requirement, SettlementFrequency, SettlementRoute,
 };
@@ -181,7 +181,7 @@ impl From<ProjectRecord> for ProjectView {
     fn from(record: ProjectRecord) -> ProjectView {
         let p = record.project;
         let currency = p.currency.clone();
-        let money = |minor: i64| MoneyJson::from_minor(minor, &currency);
+        let money = |minor: Minor| MoneyJson::from_minor(minor, &currency);
         ProjectView {
             agreement: agreement(record.payers.iter().map(|r| r.payer.commitment)),
             payers: (record.payers.into_iter())
@@ -288,7 +288,7 @@ fn view_of(
     // A view that defaulted a corrupt label would misstate the contract: refuse instead.
     check_currency(&record.project)?;
     let balance = |account: String| totals.get(&account).copied().unwrap_or(0);
-    let max_commitments: Vec<i64> = record
+    let max_commitments: Vec<Minor> = record
         .payers
         .iter()
         .map(|p| p.payer.max_commitment_minor)
@@ -303,7 +303,7 @@ fn view_of(
         payer.totals = Some(PayerTotals {
             allocated: MoneyJson::from_minor(paid, currency),
             shortfall: MoneyJson::from_minor(balance(unfunded_account(&payer.id)), currency),
-            headroom: MoneyJson::from_minor(max.saturating_sub(paid), currency),
+            headroom: MoneyJson::from_minor(max.get().saturating_sub(paid), currency),
         });
     }
     Ok(view)

@@ -7,6 +7,7 @@ use super::schema::*;
 use crate::domain::claims::ClaimStatus;
 use crate::domain::commitment::CommitmentStatus;
 use crate::domain::jobs::JobState;
+use crate::domain::money::Minor;
 use crate::domain::outbox::{OutboxKind, OutboxStatus};
 use crate::domain::registry::{
     OrganisationKind, OutcomeUnit, PayerRole, SettlementFrequency, SettlementRoute,
@@ -45,7 +46,7 @@ pub struct Fund {
     pub name: String,
     pub owner_organisation_id: String,
     pub currency: String,
-    pub budget_minor: i64,
+    pub budget_minor: Minor,
     pub service_start: NaiveDate,
     pub service_end: NaiveDate,
     pub created_at: NaiveDateTime,
@@ -62,8 +63,8 @@ pub struct Project {
     pub service_start: NaiveDate,
     pub service_end: NaiveDate,
     pub referral_cutoff: Option<NaiveDate>,
-    pub max_outcome_payment_minor: Option<i64>,
-    pub participant_cap_minor: Option<i64>,
+    pub max_outcome_payment_minor: Option<Minor>,
+    pub participant_cap_minor: Option<Minor>,
     pub cap_policy: CapPolicy,
     pub settlement_route: SettlementRoute,
     pub settlement_frequency: SettlementFrequency,
@@ -84,7 +85,7 @@ pub struct ProjectPayer {
     pub position: i32,
     pub organisation_id: String,
     pub role: PayerRole,
-    pub max_commitment_minor: i64,
+    pub max_commitment_minor: Minor,
     pub share: Option<String>,
     pub lead: bool,
     /// The fund a `central_top_up` payer pays from; none for other payers.
@@ -143,7 +144,7 @@ pub struct OutcomeMetric {
     pub position: i32,
     pub code: String,
     pub name: String,
-    pub price_minor: i64,
+    pub price_minor: Minor,
     pub unit: OutcomeUnit,
     pub max_units_per_participant: Option<i32>,
     pub max_claims_per_participant: i32,
@@ -229,8 +230,8 @@ pub struct Claim {
     pub revoked_by: Option<String>,
     pub revoked_at: Option<NaiveDateTime>,
     pub revocation_reason: Option<String>,
-    pub gross_minor: Option<i64>,
-    pub payable_minor: Option<i64>,
+    pub gross_minor: Option<Minor>,
+    pub payable_minor: Option<Minor>,
     pub paid_units: Option<i32>,
     pub entry_id: Option<String>,
 }
@@ -241,7 +242,7 @@ pub struct ClaimAdjustment {
     pub claim_id: String,
     pub position: i32,
     pub kind: String,
-    pub amount_minor: i64,
+    pub amount_minor: Minor,
     pub detail: String,
 }
 
@@ -254,8 +255,8 @@ pub struct Allocation {
     pub project_id: String,
     pub payer_id: String,
     pub payer_organisation_id: String,
-    pub amount_minor: i64,
-    pub shortfall_minor: i64,
+    pub amount_minor: Minor,
+    pub shortfall_minor: Minor,
     pub achieved_on: NaiveDate,
     pub posted_at: NaiveDateTime,
     pub reverses_id: Option<i64>,
@@ -271,8 +272,8 @@ pub struct NewAllocation {
     pub project_id: String,
     pub payer_id: String,
     pub payer_organisation_id: String,
-    pub amount_minor: i64,
-    pub shortfall_minor: i64,
+    pub amount_minor: Minor,
+    pub shortfall_minor: Minor,
     pub achieved_on: NaiveDate,
     pub posted_at: NaiveDateTime,
     pub reverses_id: Option<i64>,
@@ -288,7 +289,7 @@ pub struct LedgerEntry {
     pub id: String,
     pub claim_id: String,
     pub project_id: String,
-    pub provider_amount_minor: i64,
+    pub provider_amount_minor: Minor,
     pub posted_at: NaiveDateTime,
     pub reverses_entry_id: Option<String>,
 }
@@ -306,8 +307,8 @@ pub struct SettlementDocument {
     pub issuer_organisation_id: String,
     pub recipient_organisation_id: String,
     pub currency: String,
-    pub total_minor: i64,
-    pub paid_minor: i64,
+    pub total_minor: Minor,
+    pub paid_minor: Minor,
     pub line_count: i32,
     pub number: Option<String>,
     pub issued_on: Option<NaiveDate>,
@@ -328,7 +329,7 @@ pub struct DocumentLine {
     pub participant_pseudonym: String,
     pub achieved_on: NaiveDate,
     pub posted_at: NaiveDateTime,
-    pub amount_minor: i64,
+    pub amount_minor: Minor,
 }
 
 /// Which document line settles an allocation in a leg of settlement.
@@ -347,7 +348,7 @@ pub struct SettlementLink {
 pub struct DocumentPayment {
     pub id: String,
     pub document_id: String,
-    pub amount_minor: i64,
+    pub amount_minor: Minor,
     pub paid_on: NaiveDate,
     pub reference: String,
     pub recorded_by: String,
@@ -387,7 +388,7 @@ pub struct NewDocumentEvent {
 pub struct PaymentPlanQuarter {
     pub project_id: String,
     pub quarter: String,
-    pub planned_minor: i64,
+    pub planned_minor: Minor,
 }
 
 /// One notification in the transactional outbox. `recipients` are personal data: never

@@ -128,8 +128,154 @@ impl Money {
     }
 }
 
+/// An amount in integer minor units of the currency its row or project names: every money
+/// column and field. Sums and differences are checked: an overflow is a broken invariant where
+/// money moves (amounts are bounded by [`MAX_MAJOR_UNITS`] far below `i64::MAX`), so it stops
+/// the operation rather than wrap. Stored as a 64-bit integer, sent as one.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    Default,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    serde::Serialize,
+    serde::Deserialize,
+    diesel::AsExpression,
+    diesel::FromSqlRow,
+)]
+#[diesel(sql_type = diesel::sql_types::BigInt)]
+#[serde(transparent)]
+pub struct Minor(pub i64);
+
+impl Minor {
+    pub const ZERO: Minor = Minor(0);
+
+    pub fn get(self) -> i64 {
+        self.0
+    }
+
+    pub fn checked_add(self, other: Minor) -> Option<Minor> {
+        self.0.checked_add(other.0).map(Minor)
+    }
+
+    pub fn checked_sub(self, other: Minor) -> Option<Minor> {
+        self.0.checked_sub(other.0).map(Minor)
+    }
+
+    /// `self × quantity`, or `None` on overflow.
+    pub fn checked_mul(self, quantity: i64) -> Option<Minor> {
+        self.0.checked_mul(quantity).map(Minor)
+    }
+
+    pub fn is_zero(self) -> bool {
+        self.0 == 0
+    }
+
+    pub fn abs(self) -> Minor {
+        Minor(self.0.checked_abs().expect("money overflow: abs"))
+    }
+
+    /// -1, 0 or 1: the direction money moves.
+    pub fn signum(self) -> i64 {
+        self.0.signum()
+    }
+}
+
+impl std::ops::Add for Minor {
+    type Output = Minor;
+    fn add(self, other: Minor) -> Minor {
+        self.checked_add(other)
+            .unwrap_or_else(|| panic!("money overflow: {} + {}", self.0, other.0))
+    }
+}
+
+impl std::ops::Sub for Minor {
+    type Output = Minor;
+    fn sub(self, other: Minor) -> Minor {
+        self.checked_sub(other)
+            .unwrap_or_else(|| panic!("money overflow: {} - {}", self.0, other.0))
+    }
+}
+
+impl std::ops::AddAssign for Minor {
+    fn add_assign(&mut self, other: Minor) {
+        *self = *self + other;
+    }
+}
+
+impl std::ops::SubAssign for Minor {
+    fn sub_assign(&mut self, other: Minor) {
+        *self = *self - other;
+    }
+}
+
+impl std::ops::Neg for Minor {
+    type Output = Minor;
+    fn neg(self) -> Minor {
+        Minor(self.0.checked_neg().expect("money overflow: negation"))
+    }
+}
+
+impl std::iter::Sum for Minor {
+    fn sum<I: Iterator<Item = Minor>>(amounts: I) -> Minor {
+        amounts.fold(Minor::ZERO, |total, amount| total + amount)
+    }
+}
+
+impl<'a> std::iter::Sum<&'a Minor> for Minor {
+    fn sum<I: Iterator<Item = &'a Minor>>(amounts: I) -> Minor {
+        amounts.copied().sum()
+    }
+}
+
+impl From<i64> for Minor {
+    fn from(minor: i64) -> Minor {
+        Minor(minor)
+    }
+}
+
+impl From<Minor> for i64 {
+    fn from(minor: Minor) -> i64 {
+        minor.0
+    }
+}
+
+impl fmt::Display for Minor {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0)
+    }
+}
+
+impl<DB> diesel::deserialize::FromSql<diesel::sql_types::BigInt, DB> for Minor
+where
+    DB: diesel::backend::Backend,
+    i64: diesel::deserialize::FromSql<diesel::sql_types::BigInt, DB>,
+{
+    fn from_sql(bytes: DB::RawValue<'_>) -> diesel::deserialize::Result<Self> {
+        i64::from_sql(bytes).map(Minor)
+    }
+}
+
+impl<DB> diesel::serialize::ToSql<diesel::sql_types::BigInt, DB> for Minor
+where
+    DB: diesel::backend::Backend,
+    i64: diesel::serialize::ToSql<diesel::sql_types::BigInt, DB>,
+{
+    fn to_sql<'b>(
+        &'b self,
+        out: &mut diesel::serialize::Output<'b, '_, DB>,
+    ) -> diesel::serialize::Result {
+        <i64 as diesel::serialize::ToSql<diesel::sql_types::BigInt, DB>>::to_sql(&self.0, out)
+    }
+}
+
 /// Formats integer minor units with `exponent` decimal places, e.g. 34505 → "345.05".
-pub fn format_minor(minor: i64, exponent: u32) -> String {
+pub fn format_minor(minor: impl Into<Minor>, exponent: u32) -> String {
+    let minor = minor.into().get();
     let mut decimal = Decimal::from_i128_with_scale(i128::from(minor), exponent);
     decimal.rescale(exponent);
     decimal.to_string()
@@ -138,6 +284,18 @@ pub fn format_minor(minor: i64, exponent: u32) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn minor_units_add_up_exactly_and_stop_rather_than_wrap() {
+        let amounts = [Minor(1_050), Minor(-50), Minor(2)];
+        assert_eq!(amounts.iter().sum::<Minor>(), Minor(1_002));
+        assert_eq!(Minor(5) - Minor(7), Minor(-2));
+        assert_eq!(Minor(i64::MAX).checked_add(Minor(1)), None);
+        assert_eq!(Minor(i64::MIN).checked_sub(Minor(1)), None);
+        assert!(std::panic::catch_unwind(|| Minor(i64::MAX) + Minor(1)).is_err());
+        assert_eq!(serde_json::to_string(&Minor(-250)).unwrap(), "-250");
+        assert_eq!(format_minor(Minor(-250), 2), "-2.50");
+    }
 
     fn gbp() -> Currency {
         Currency::parse("GBP").unwrap()
@@ -243,7 +401,8 @@ impl fmt::Display for MoneyJson {
 }
 
 impl MoneyJson {
-    pub fn from_minor(minor: i64, currency: &str) -> MoneyJson {
+    pub fn from_minor(minor: impl Into<Minor>, currency: &str) -> MoneyJson {
+        let minor = minor.into().get();
         MoneyJson {
             amount: format_minor(minor, exponent_of(currency)),
             currency: currency.to_owned(),

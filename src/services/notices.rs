@@ -28,7 +28,7 @@ pub fn cap_crossings(
         let account = payer_account(&payer.id);
         let total = |totals: &HashMap<String, i64>| totals.get(&account).copied().unwrap_or(0);
         let (was, is) = (total(before), total(after));
-        let Some(level) = crossed(was, is, payer.max_commitment_minor) else {
+        let Some(level) = crossed(was, is, payer.max_commitment_minor.get()) else {
             continue;
         };
         let fund_id = payer.fund_id.as_ref().or(project.fund_id.as_ref());
@@ -42,7 +42,7 @@ pub fn cap_crossings(
             &notify::name_of(conn, &payer.organisation_id)?,
             level,
             &money(is),
-            &money(payer.max_commitment_minor),
+            &money(payer.max_commitment_minor.get()),
         );
         let mut to = vec![payer.organisation_id.as_str()];
         to.extend(fund_owner.as_deref());

@@ -13,7 +13,7 @@ use crate::db::schema::{payment_plans, project_payers, projects};
 use crate::db::{backend_specific, queries, totals, write_tx, DbConn};
 use crate::domain::access::{admin_or_own, keeps_record, Principal};
 use crate::domain::ledger::{payer_account, unfunded_account};
-use crate::domain::money::MoneyJson;
+use crate::domain::money::{Minor, MoneyJson};
 use crate::domain::period::Period;
 use crate::domain::position::{
     cap_warning, parse_plan, plan_problems, projected_binding_quarter, CapWarning,
@@ -137,9 +137,9 @@ pub fn set_payment_plan(
             commitments: record
                 .payers
                 .iter()
-                .map(|p| p.payer.max_commitment_minor)
+                .map(|p| p.payer.max_commitment_minor.get())
                 .collect(),
-            contract_cap: record.project.max_outcome_payment_minor,
+            contract_cap: record.project.max_outcome_payment_minor.map(Minor::get),
         };
         let money = |minor: i64| MoneyJson::from_minor(minor, currency).to_string();
         let problems = plan_problems(&quarters, &limits, money);
@@ -226,9 +226,9 @@ fn project_position(
     let payers: Vec<PayerPosition> = (record.payers.iter())
         .map(|r| {
             let mut position = payer_position(&r.payer, &running, &billed, declined);
-            let headroom = r.payer.max_commitment_minor - position.allocated_minor;
+            let headroom = r.payer.max_commitment_minor - Minor(position.allocated_minor);
             let pace = trailing.sum(Some(&r.payer.id));
-            position.cap_binds_in = projected_binding_quarter(headroom, pace, current);
+            position.cap_binds_in = projected_binding_quarter(headroom.get(), pace, current);
             position
         })
         .collect();
@@ -238,13 +238,13 @@ fn project_position(
         project_id: p.id.clone(),
         name: p.name.clone(),
         currency: p.currency.clone(),
-        max_outcome_payment_minor: p.max_outcome_payment_minor,
+        max_outcome_payment_minor: p.max_outcome_payment_minor.map(Minor::get),
         contract_cap_binds_in: p.max_outcome_payment_minor.and_then(|cap| {
-            projected_binding_quarter(cap - paid_total, trailing.sum(None), current)
+            projected_binding_quarter(cap.get() - paid_total, trailing.sum(None), current)
         }),
         contract_warning: p
             .max_outcome_payment_minor
-            .and_then(|cap| cap_warning(paid_total, cap)),
+            .and_then(|cap| cap_warning(paid_total, cap.get())),
         payers,
         plan,
     })
@@ -300,7 +300,7 @@ fn payer_position(
         committed_minor: if declined {
             0
         } else {
-            payer.max_commitment_minor
+            payer.max_commitment_minor.get()
         },
         allocated_minor: allocated,
         shortfall_minor: (running.get(&unfunded_account(&payer.id)))
@@ -310,7 +310,7 @@ fn payer_position(
             .get(&payer.organisation_id)
             .copied()
             .unwrap_or_default(),
-        warning: cap_warning(allocated, payer.max_commitment_minor),
+        warning: cap_warning(allocated, payer.max_commitment_minor.get()),
         cap_binds_in: None,
     }
 }
@@ -327,7 +327,7 @@ fn plan_against_actuals(
         .load(conn)?;
     let mut plan: HashMap<String, (Option<i64>, i64)> = HashMap::new();
     for q in planned {
-        plan.entry(q.quarter).or_default().0 = Some(q.planned_minor);
+        plan.entry(q.quarter).or_default().0 = Some(q.planned_minor.get());
     }
     for ((_, quarter), amount) in quarterly {
         plan.entry(quarter.clone()).or_default().1 += amount;
@@ -423,7 +423,7 @@ fn stored_plan(conn: &mut DbConn, project_id: &str) -> Result<Vec<(Period, i64)>
                 q.quarter
             ))
         })?;
-        plan.push((quarter, q.planned_minor));
+        plan.push((quarter, q.planned_minor.get()));
     }
     plan.sort_by_key(|(quarter, _)| quarter.start());
     Ok(plan)
@@ -442,7 +442,7 @@ fn store_plan(
         .map(|(q, planned)| PaymentPlanQuarter {
             project_id: project_id.to_owned(),
             quarter: q.to_string(),
-            planned_minor: *planned,
+            planned_minor: Minor(*planned),
         })
         .collect();
     insert_rows!(conn, payment_plans::table, &rows)?;

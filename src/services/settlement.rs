@@ -17,7 +17,7 @@ use crate::db::schema::{
     organisations, projects, settlement_documents, settlement_links,
 };
 use crate::db::DbConn;
-use crate::domain::money::MoneyJson;
+use crate::domain::money::{Minor, MoneyJson};
 use crate::domain::period::Period;
 use crate::domain::registry::SettlementRoute;
 use crate::domain::settlement::{
@@ -253,8 +253,8 @@ fn insert_header(
         issuer_organisation_id: draft.issuer_organisation_id.clone(),
         recipient_organisation_id: draft.recipient_organisation_id.clone(),
         currency: project.record.project.currency.clone(),
-        total_minor: draft.total_minor,
-        paid_minor: 0,
+        total_minor: Minor(draft.total_minor),
+        paid_minor: Minor::ZERO,
         line_count: line_position(draft.lines.len())?,
         number: None,
         issued_on: None,
@@ -302,7 +302,7 @@ fn insert_lines(
                     participant_pseudonym: line.participant_pseudonym,
                     achieved_on: line.achieved_on,
                     posted_at: line.posted_at,
-                    amount_minor: line.amount_minor,
+                    amount_minor: Minor(line.amount_minor),
                 }),
         );
     }
@@ -383,7 +383,7 @@ pub fn issue(conn: &mut DbConn, document_id: &str, actor: Actor) -> Result<(), S
     // A document of nothing (a verification and its revocation in one period) is numbered,
     // so that the sequence keeps it, and closed at once: nobody owes anything, nobody is asked
     // to act.
-    let nothing_owed = document.total_minor == 0;
+    let nothing_owed = document.total_minor.is_zero();
     // A credit note is owed to its recipient, not by it: it falls due on nothing.
     let due_on = (document.kind != DocumentKind::CreditNote && !nothing_owed)
         .then(|| issued_on + chrono::Duration::days(i64::from(payment_terms_days)));
@@ -471,8 +471,8 @@ pub fn record_payment(
     let amount = check_payment(
         document.kind,
         document.status,
-        document.total_minor,
-        document.paid_minor,
+        document.total_minor.get(),
+        document.paid_minor.get(),
         payment.amount_minor,
     );
     let in_full = money_and_date(&document, payment, amount)?;
@@ -539,7 +539,7 @@ pub fn set_off(
         };
         let settling = Settlement {
             amount_minor: signed,
-            in_full: document.total_minor - document.paid_minor == signed,
+            in_full: document.total_minor - document.paid_minor == Minor(signed),
             by: SettledBy::SetOff,
             counterpart: Some(&other.id),
         };
@@ -552,8 +552,8 @@ fn settling(document: &SettlementDocument) -> Result<Settling<'_>, ServiceError>
     Ok(Settling {
         kind: document.kind,
         status: document.status,
-        total_minor: document.total_minor,
-        paid_minor: document.paid_minor,
+        total_minor: document.total_minor.get(),
+        paid_minor: document.paid_minor.get(),
         project_id: &document.project_id,
         issuer: &document.issuer_organisation_id,
         recipient: &document.recipient_organisation_id,
@@ -605,7 +605,7 @@ fn settle(
     record: &Payment,
     actor: Actor,
 ) -> Result<String, ServiceError> {
-    let paid_minor = document.paid_minor + settling.amount_minor;
+    let paid_minor = document.paid_minor + Minor(settling.amount_minor);
     // Never beyond the total, whichever its sign.
     assert!(
         paid_minor.abs() <= document.total_minor.abs()
@@ -617,7 +617,7 @@ fn settle(
         .values(DocumentPayment {
             id: id.clone(),
             document_id: document.id.clone(),
-            amount_minor: settling.amount_minor,
+            amount_minor: Minor(settling.amount_minor),
             paid_on: record.paid_on,
             reference: record.reference.clone(),
             recorded_by: actor.subject.to_owned(),
@@ -669,7 +669,7 @@ pub fn void(
             document.status
         )));
     }
-    if document.paid_minor != 0 {
+    if document.paid_minor != Minor::ZERO {
         return Err(ServiceError::Conflict(
             "the document is part paid: only an issued document with no payment is voided".into(),
         ));
@@ -723,7 +723,7 @@ fn issue_credit_note(
         kind: DocumentKind::CreditNote,
         status: DocumentStatus::Issued,
         total_minor: -document.total_minor,
-        paid_minor: 0,
+        paid_minor: Minor::ZERO,
         number: Some(number),
         issued_on: Some(issued_on),
         due_on: None,

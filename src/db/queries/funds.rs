@@ -10,6 +10,7 @@ use super::new_id;
 use crate::db::models::*;
 use crate::db::schema::*;
 use crate::db::{DbConn, MultiBackend};
+use crate::domain::money::Minor;
 use crate::domain::registry::{FundFacts, FundPlan, NewProject};
 
 /// Stores a validated fund, registered at `at`.
@@ -23,7 +24,7 @@ pub fn insert_fund(
         name: plan.name,
         owner_organisation_id: plan.owner_organisation_id,
         currency: plan.currency.code().to_owned(),
-        budget_minor: plan.budget_minor,
+        budget_minor: Minor(plan.budget_minor),
         service_start: plan.service_start,
         service_end: plan.service_end,
         created_at: at,
@@ -122,7 +123,7 @@ pub fn fund_facts(conn: &mut DbConn, fund_id: &str) -> Result<Option<FundFacts>,
         committed_minor: fund_committed_minor(conn, fund_id)?,
         owner_organisation_id: fund.owner_organisation_id,
         currency: fund.currency,
-        budget_minor: fund.budget_minor,
+        budget_minor: fund.budget_minor.get(),
         service_end: fund.service_end,
     }))
 }

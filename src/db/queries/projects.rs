@@ -11,6 +11,7 @@ use crate::db::models::*;
 use crate::db::schema::*;
 use crate::db::{DbConn, MultiBackend};
 use crate::domain::commitment::{CommitmentStatus, Creator};
+use crate::domain::money::Minor;
 use crate::domain::registry::{PayerRole, ProjectPlan};
 
 /// A project's running totals (see the `running_totals` table): ledger account balances and
@@ -125,8 +126,8 @@ fn project_row(plan: &ProjectPlan, at: NaiveDateTime) -> Project {
         service_start: plan.service_start,
         service_end: plan.service_end,
         referral_cutoff: plan.referral_cutoff,
-        max_outcome_payment_minor: plan.max_outcome_payment_minor,
-        participant_cap_minor: plan.participant_cap_minor,
+        max_outcome_payment_minor: plan.max_outcome_payment_minor.map(Minor),
+        participant_cap_minor: plan.participant_cap_minor.map(Minor),
         cap_policy: plan.cap_policy,
         settlement_route: plan.settlement_route,
         settlement_frequency: plan.settlement_frequency,
@@ -157,7 +158,7 @@ fn payer_rows(
             position: position as i32,
             organisation_id: payer.organisation_id.clone(),
             role: payer.role,
-            max_commitment_minor: payer.max_commitment_minor,
+            max_commitment_minor: Minor(payer.max_commitment_minor),
             share: payer.share.map(|s| s.to_string()),
             lead: payer.lead,
             fund_id: payer.fund_id.clone(),
@@ -185,7 +186,7 @@ fn outcome_rows(project_id: &str, plan: &ProjectPlan) -> Vec<OutcomeMetric> {
             position: position as i32,
             code: o.code.clone(),
             name: o.name.clone(),
-            price_minor: o.price_minor,
+            price_minor: Minor(o.price_minor),
             unit: o.unit,
             max_units_per_participant: o.max_units_per_participant,
             max_claims_per_participant: o.max_claims_per_participant,

@@ -16,6 +16,7 @@ use crate::db::{write_tx, DbConn};
 use crate::domain::access::{decider, not_yours_to_decide, Decider, Principal, CLAIM_DECIDERS};
 use crate::domain::claims::ClaimStatus;
 use crate::domain::ledger::{provider_amount, ProjectAccounts};
+use crate::domain::money::Minor;
 use crate::domain::split::{share_weights, PayerPart};
 use crate::services::error::ServiceError;
 
@@ -104,15 +105,15 @@ pub fn revoke(
     let reversed_parts: Vec<PayerPart> = reversals
         .iter()
         .map(|r| PayerPart {
-            allocated: r.amount_minor,
-            shortfall: r.shortfall_minor,
+            allocated: r.amount_minor.get(),
+            shortfall: r.shortfall_minor.get(),
         })
         .collect();
     let entry = LedgerEntry {
         id: entry_id,
         claim_id: claim.id.clone(),
         project_id: claim.project_id.clone(),
-        provider_amount_minor: provider_amount(&reversed_parts),
+        provider_amount_minor: Minor(provider_amount(&reversed_parts)),
         posted_at: now,
         reverses_entry_id: claim.entry_id.clone(),
     };

@@ -111,7 +111,7 @@ fn outcome_rule(project_id: &str, o: &OutcomeMetric) -> Result<OutcomeRule, Corr
     Ok(OutcomeRule {
         id: o.id.clone(),
         code: o.code.clone(),
-        price_minor: o.price_minor,
+        price_minor: o.price_minor.get(),
         unit,
         max_units_per_participant: o.max_units_per_participant,
         max_claims_per_participant: o.max_claims_per_participant,
@@ -148,7 +148,7 @@ fn payer_terms(project_id: &str, r: &PayerRecord) -> Result<PayerShareTerms, Cor
         phases.push((ph.starts_on, ph.ends_on, share));
     }
     Ok(PayerShareTerms {
-        max_commitment_minor: r.payer.max_commitment_minor,
+        max_commitment_minor: r.payer.max_commitment_minor.get(),
         share,
         phases,
         home_area_codes: r.home_area_codes.clone(),

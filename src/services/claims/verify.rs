@@ -22,7 +22,7 @@ use crate::domain::claims::{
     prerequisite_met, price_claim, OutcomeRule, PaidSoFar, Pricing, PriorClaim, Reason,
 };
 use crate::domain::ledger::{provider_amount, ProjectAccounts};
-use crate::domain::money::MoneyJson;
+use crate::domain::money::{Minor, MoneyJson};
 use crate::domain::split::{share_weights, split, PayerPart};
 use crate::services::error::ServiceError;
 
@@ -326,8 +326,8 @@ impl<'r> Batch<'r> {
         let pricing = price_claim(
             rule,
             claim.quantity,
-            project.participant_cap_minor,
-            project.max_outcome_payment_minor,
+            project.participant_cap_minor.map(Minor::get),
+            project.max_outcome_payment_minor.map(Minor::get),
             paid,
             |m| rules.money(m),
         )?;
@@ -339,6 +339,7 @@ impl<'r> Batch<'r> {
             .map(|(p, (account, _))| {
                 p.payer
                     .max_commitment_minor
+                    .get()
                     .saturating_sub(self.running.get(account))
             })
             .collect();
@@ -383,7 +384,7 @@ impl<'r> Batch<'r> {
                 claim_id: claim.id.clone(),
                 position: position as i32,
                 kind: adjustment.kind.as_str().to_owned(),
-                amount_minor: adjustment.amount_minor,
+                amount_minor: Minor(adjustment.amount_minor),
                 detail: adjustment.detail.clone(),
             });
         }
@@ -397,8 +398,8 @@ impl<'r> Batch<'r> {
                 project_id: project_id.to_owned(),
                 payer_id: payer.payer.id.clone(),
                 payer_organisation_id: payer.payer.organisation_id.clone(),
-                amount_minor: part.allocated,
-                shortfall_minor: part.shortfall,
+                amount_minor: Minor(part.allocated),
+                shortfall_minor: Minor(part.shortfall),
                 achieved_on: claim.achieved_on,
                 posted_at: self.now,
                 reverses_id: None,
@@ -416,7 +417,7 @@ impl<'r> Batch<'r> {
             id: entry_id.clone(),
             claim_id: claim.id.clone(),
             project_id: project_id.to_owned(),
-            provider_amount_minor: provider_amount(parts),
+            provider_amount_minor: Minor(provider_amount(parts)),
             posted_at: self.now,
             reverses_entry_id: None,
         });

@@ -17,6 +17,7 @@ use crate::db::models::ProjectRecord;
 use crate::db::schema::{funds, organisations, project_payers, projects, published_tables};
 use crate::db::{self, queries, DbConn};
 use crate::domain::commitment::CommitmentStatus;
+use crate::domain::money::Minor;
 use crate::domain::open_data::catalog::{self, Table, TABLES};
 use crate::domain::open_data::history::History;
 use crate::domain::open_data::publish::{publish_with, ProjectPublication, Rules, Scrutiny};
@@ -255,7 +256,7 @@ fn project_facts(
         policy_sector: p.policy_sector.clone(),
         social_challenge: p.social_challenge.clone(),
         target_population: p.target_population.clone(),
-        max_outcome_payment_minor: p.max_outcome_payment_minor,
+        max_outcome_payment_minor: p.max_outcome_payment_minor.map(Minor::get),
         currency: p.currency.clone(),
         settlement_route: p.settlement_route,
         created_at: p.created_at,
@@ -268,7 +269,7 @@ fn project_facts(
                     .get(&r.payer.organisation_id)
                     .map_or("Other", |k| rows::role_category(*k)),
                 role: r.payer.role.as_str().to_owned(),
-                max_commitment_minor: r.payer.max_commitment_minor,
+                max_commitment_minor: r.payer.max_commitment_minor.get(),
                 share: r.payer.share.clone(),
                 lead: r.payer.lead,
             })
@@ -281,7 +282,7 @@ fn project_facts(
                 code: m.code.clone(),
                 name: m.name.clone(),
                 unit: m.unit.as_str().to_owned(),
-                price_minor: m.price_minor,
+                price_minor: m.price_minor.get(),
                 max_units_per_participant: m.max_units_per_participant.map(i64::from),
                 max_claims_per_participant: i64::from(m.max_claims_per_participant),
                 volume_cap: m.volume_cap.map(i64::from),
@@ -448,7 +449,7 @@ fn fund_rows(conn: &mut DbConn, ids: &BTreeSet<String>) -> Result<Vec<Row>, Serv
                     Value::text(&f.id),
                     Value::text(&f.name),
                     Value::text(&f.owner_organisation_id),
-                    Value::amount(f.budget_minor, &f.currency),
+                    Value::amount(f.budget_minor.get(), &f.currency),
                     Value::text(&f.currency),
                     Value::Date(f.service_start),
                     Value::Date(f.service_end),
