@@ -601,7 +601,7 @@ impl MoneyIn {
         }
         Ok(MoneyIn {
             payment: Payment {
-                amount_minor: money.minor,
+                amount_minor: Minor(money.minor),
                 paid_on: request.paid_on,
                 reference,
             },

@@ -364,7 +364,7 @@ fn issue_and_pay(
         return Ok(false);
     };
     let payment = Payment {
-        amount_minor: total.abs().get(),
+        amount_minor: total.abs(),
         paid_on: paid_at.date(),
         reference: format!("REMITTANCE {}", paid_at.format("%Y%m%d")),
     };

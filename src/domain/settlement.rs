@@ -16,6 +16,7 @@ use std::collections::HashMap;
 
 use chrono::{Datelike, NaiveDate, NaiveDateTime};
 
+use super::money::Minor;
 use super::registry::SettlementRoute;
 
 string_enum!(
@@ -65,7 +66,7 @@ pub struct Unsettled {
     pub participant_pseudonym: String,
     pub achieved_on: NaiveDate,
     pub posted_at: NaiveDateTime,
-    pub amount_minor: i64,
+    pub amount_minor: Minor,
 }
 
 /// Who settles with whom on a project.
@@ -86,7 +87,7 @@ pub struct DraftLine {
     pub participant_pseudonym: String,
     pub achieved_on: NaiveDate,
     pub posted_at: NaiveDateTime,
-    pub amount_minor: i64,
+    pub amount_minor: Minor,
     /// The allocations this line settles.
     pub allocation_ids: Vec<i64>,
 }
@@ -98,7 +99,7 @@ pub struct DraftDocument {
     pub issuer_organisation_id: String,
     pub recipient_organisation_id: String,
     pub lines: Vec<DraftLine>,
-    pub total_minor: i64,
+    pub total_minor: Minor,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -132,7 +133,7 @@ pub fn build(
     };
     unsettled.sort_unstable_by_key(|a| a.allocation_id);
     let mut documents: Vec<Assembling> = Vec::new();
-    for a in unsettled.into_iter().filter(|a| a.amount_minor != 0) {
+    for a in unsettled.into_iter().filter(|a| !a.amount_minor.is_zero()) {
         let (issuer, recipient, per_entry) = match (a.leg, lead) {
             (Leg::Invoice, None) => (parties.provider, a.payer_organisation_id.as_str(), false),
             (Leg::Invoice, Some(lead)) => (parties.provider, lead, true),
@@ -213,23 +214,23 @@ impl Assembling {
             participant_pseudonym: a.participant_pseudonym,
             achieved_on: a.achieved_on,
             posted_at: a.posted_at,
-            amount_minor: 0,
+            amount_minor: Minor::ZERO,
             allocation_ids: Vec::with_capacity(1),
         });
         self.lines.last_mut().expect("just pushed")
     }
 }
 
-fn checked_total(mut amounts: impl Iterator<Item = i64>) -> Result<i64, SettlementError> {
-    amounts.try_fold(0i64, |sum, a| {
+fn checked_total(mut amounts: impl Iterator<Item = Minor>) -> Result<Minor, SettlementError> {
+    amounts.try_fold(Minor::ZERO, |sum, a| {
         sum.checked_add(a).ok_or(SettlementError::Overflow)
     })
 }
 
 /// An invoice or top-up claim whose credits outweigh its charges is a credit note.
-fn kind_of(leg: Leg, total_minor: i64) -> DocumentKind {
+fn kind_of(leg: Leg, total_minor: Minor) -> DocumentKind {
     match leg {
-        _ if total_minor < 0 => DocumentKind::CreditNote,
+        _ if total_minor < Minor::ZERO => DocumentKind::CreditNote,
         Leg::Invoice => DocumentKind::Invoice,
         Leg::TopUpClaim => DocumentKind::TopUpClaim,
     }
@@ -292,7 +293,7 @@ pub enum PaymentRefused {
     #[error(
         "this payment would overpay the document: {outstanding_minor} minor units are outstanding"
     )]
-    Overpayment { outstanding_minor: i64 },
+    Overpayment { outstanding_minor: Minor },
 }
 
 /// Checks a payment's date against the day its document was issued: money paid before a
@@ -311,11 +312,11 @@ pub fn check_paid_on(issued_on: Option<NaiveDate>, paid_on: NaiveDate) -> Result
 pub fn check_payment(
     kind: DocumentKind,
     status: DocumentStatus,
-    total_minor: i64,
-    paid_minor: i64,
-    amount_minor: i64,
+    total_minor: Minor,
+    paid_minor: Minor,
+    amount_minor: Minor,
 ) -> Result<bool, PaymentRefused> {
-    if amount_minor <= 0 {
+    if amount_minor <= Minor::ZERO {
         return Err(PaymentRefused::NotPositive);
     }
     if status != DocumentStatus::Issued {
@@ -336,8 +337,8 @@ pub fn check_payment(
 /// as negative too, so that what is outstanding is `total − paid` for every document. A
 /// credit note that cancels a voided document owes nothing: the document was unpaid, and its
 /// outcomes are settled again on a new one.
-pub fn check_refund(credit: Settling, amount_minor: i64) -> Result<bool, PaymentRefused> {
-    if amount_minor <= 0 {
+pub fn check_refund(credit: Settling, amount_minor: Minor) -> Result<bool, PaymentRefused> {
+    if amount_minor <= Minor::ZERO {
         return Err(PaymentRefused::NotPositive);
     }
     if credit.kind != DocumentKind::CreditNote {
@@ -362,8 +363,8 @@ pub fn check_refund(credit: Settling, amount_minor: i64) -> Result<bool, Payment
 pub struct Settling<'a> {
     pub kind: DocumentKind,
     pub status: DocumentStatus,
-    pub total_minor: i64,
-    pub paid_minor: i64,
+    pub total_minor: Minor,
+    pub paid_minor: Minor,
     pub project_id: &'a str,
     pub issuer: &'a str,
     pub recipient: &'a str,
@@ -388,12 +389,12 @@ pub enum SetOffRefused {
 
 /// How much a set-off of `credit` against `against` settles on each: all that is left of the
 /// smaller.
-pub fn set_off_amount(credit: Settling, against: Settling) -> Result<i64, SetOffRefused> {
-    check_refund(credit, 1).map_err(SetOffRefused::Credit)?;
+pub fn set_off_amount(credit: Settling, against: Settling) -> Result<Minor, SetOffRefused> {
+    check_refund(credit, Minor(1)).map_err(SetOffRefused::Credit)?;
     let outstanding = against.total_minor - against.paid_minor;
     if against.kind == DocumentKind::CreditNote
         || against.status != DocumentStatus::Issued
-        || outstanding <= 0
+        || outstanding <= Minor::ZERO
     {
         return Err(SetOffRefused::Against {
             kind: against.kind.as_str(),
@@ -434,7 +435,7 @@ mod tests {
             participant_pseudonym: "p".into(),
             achieved_on: at(1).date(),
             posted_at: at(2),
-            amount_minor: amount,
+            amount_minor: Minor(amount),
         }
     }
 
@@ -456,7 +457,7 @@ mod tests {
             ],
         )
         .unwrap();
-        let summary: Vec<(&str, &str, DocumentKind, i64, usize)> = docs
+        let summary: Vec<(&str, &str, DocumentKind, Minor, usize)> = docs
             .iter()
             .map(|d| {
                 (
@@ -471,9 +472,9 @@ mod tests {
         assert_eq!(
             summary,
             vec![
-                ("prov", "cbo", DocumentKind::Invoice, 15000, 1),
-                ("prov", "sof", DocumentKind::Invoice, 34505, 1),
-                ("prov", "worcs", DocumentKind::Invoice, 0, 2),
+                ("prov", "cbo", DocumentKind::Invoice, Minor(15000), 1),
+                ("prov", "sof", DocumentKind::Invoice, Minor(34505), 1),
+                ("prov", "worcs", DocumentKind::Invoice, Minor(0), 2),
             ]
         );
     }
@@ -498,7 +499,7 @@ mod tests {
                 docs[0].recipient_organisation_id.as_str(),
                 docs[0].total_minor
             ),
-            ("council", 100000)
+            ("council", Minor(100000))
         );
         assert_eq!(docs[0].lines.len(), 1, "one line per outcome");
         assert_eq!(docs[0].lines[0].allocation_ids, vec![1, 2]);
@@ -509,7 +510,7 @@ mod tests {
                 docs[1].recipient_organisation_id.as_str(),
                 docs[1].total_minor
             ),
-            ("council", "dcms", 30000)
+            ("council", "dcms", Minor(30000))
         );
         let no_lead = Parties {
             lead: None,
@@ -531,7 +532,7 @@ mod tests {
         )
         .unwrap();
         assert_eq!(docs[0].kind, DocumentKind::CreditNote);
-        assert_eq!(docs[0].total_minor, -100);
+        assert_eq!(docs[0].total_minor, Minor(-100));
     }
 
     #[test]
@@ -552,8 +553,8 @@ mod tests {
         let doc = |kind, status, total_minor, paid_minor| Settling {
             kind,
             status,
-            total_minor,
-            paid_minor,
+            total_minor: Minor(total_minor),
+            paid_minor: Minor(paid_minor),
             project_id: "prj",
             issuer: "provider",
             recipient: "council",
@@ -561,14 +562,14 @@ mod tests {
             cancels_void: false,
         };
         let refund = |kind, status, total, paid, amount| {
-            check_refund(doc(kind, status, total, paid), amount)
+            check_refund(doc(kind, status, total, paid), Minor(amount))
         };
         assert_eq!(refund(CreditNote, Issued, -500, 0, 200), Ok(false));
         assert_eq!(refund(CreditNote, Issued, -500, -200, 300), Ok(true));
         assert_eq!(
             refund(CreditNote, Issued, -500, -200, 301),
             Err(PaymentRefused::Overpayment {
-                outstanding_minor: 300
+                outstanding_minor: Minor(300)
             })
         );
         assert_eq!(
@@ -585,7 +586,7 @@ mod tests {
             ..doc(CreditNote, Issued, -500, 0)
         };
         assert_eq!(
-            check_refund(cancelling, 1),
+            check_refund(cancelling, Minor(1)),
             Err(PaymentRefused::CancelsVoid)
         );
         assert_eq!(
@@ -596,11 +597,11 @@ mod tests {
         // The smaller of what the credit note owes and what the invoice is owed.
         assert_eq!(
             set_off_amount(credit, doc(Invoice, Issued, 1000, 0)),
-            Ok(400)
+            Ok(Minor(400))
         );
         assert_eq!(
             set_off_amount(credit, doc(Invoice, Issued, 1000, 850)),
-            Ok(150)
+            Ok(Minor(150))
         );
         assert!(matches!(
             set_off_amount(credit, doc(Invoice, Draft, 1000, 0)),
@@ -629,28 +630,34 @@ mod tests {
     fn payments_never_overpay() {
         use DocumentKind::*;
         use DocumentStatus::*;
-        assert_eq!(check_payment(Invoice, Issued, 1000, 0, 400), Ok(false));
-        assert_eq!(check_payment(Invoice, Issued, 1000, 400, 600), Ok(true));
         assert_eq!(
-            check_payment(Invoice, Issued, 1000, 400, 601),
+            check_payment(Invoice, Issued, Minor(1000), Minor(0), Minor(400)),
+            Ok(false)
+        );
+        assert_eq!(
+            check_payment(Invoice, Issued, Minor(1000), Minor(400), Minor(600)),
+            Ok(true)
+        );
+        assert_eq!(
+            check_payment(Invoice, Issued, Minor(1000), Minor(400), Minor(601)),
             Err(PaymentRefused::Overpayment {
-                outstanding_minor: 600
+                outstanding_minor: Minor(600)
             })
         );
         assert_eq!(
-            check_payment(Invoice, Issued, 1000, 0, 0),
+            check_payment(Invoice, Issued, Minor(1000), Minor(0), Minor(0)),
             Err(PaymentRefused::NotPositive)
         );
         assert_eq!(
-            check_payment(Invoice, Draft, 1000, 0, 1),
+            check_payment(Invoice, Draft, Minor(1000), Minor(0), Minor(1)),
             Err(PaymentRefused::NotPayable("draft"))
         );
         assert_eq!(
-            check_payment(Invoice, Paid, 1000, 1000, 1),
+            check_payment(Invoice, Paid, Minor(1000), Minor(1000), Minor(1)),
             Err(PaymentRefused::NotPayable("paid"))
         );
         assert_eq!(
-            check_payment(CreditNote, Issued, -5, 0, 1),
+            check_payment(CreditNote, Issued, Minor(-5), Minor(0), Minor(1)),
             Err(PaymentRefused::CreditNote)
         );
     }
@@ -684,7 +691,7 @@ mod tests {
                     participant_pseudonym: "p".into(),
                     achieved_on: at(1).date(),
                     posted_at: at(day),
-                    amount_minor: amount,
+                    amount_minor: Minor(amount),
                 })
                 .collect()
         })
@@ -704,10 +711,10 @@ mod tests {
             let mut seen: HashMap<(i64, Leg), usize> = HashMap::new();
             let by_id: HashMap<(i64, Leg), &Unsettled> = rows.iter().map(|r| ((r.allocation_id, r.leg), r)).collect();
             for doc in &docs {
-                prop_assert_eq!(doc.total_minor, doc.lines.iter().map(|l| l.amount_minor).sum::<i64>());
-                prop_assert_eq!(doc.kind == DocumentKind::CreditNote, doc.total_minor < 0);
+                prop_assert_eq!(doc.total_minor, doc.lines.iter().map(|l| l.amount_minor).sum::<Minor>());
+                prop_assert_eq!(doc.kind == DocumentKind::CreditNote, doc.total_minor < Minor::ZERO);
                 for line in &doc.lines {
-                    let mut sum = 0;
+                    let mut sum = Minor::ZERO;
                     for id in &line.allocation_ids {
                         *seen.entry((*id, doc.leg)).or_default() += 1;
                         let a = by_id[&(*id, doc.leg)];
@@ -727,7 +734,7 @@ mod tests {
             }
             for row in &rows {
                 let expected = usize::from(
-                    row.amount_minor != 0
+                    !row.amount_minor.is_zero()
                         && match (row.leg, via) {
                             (Leg::Invoice, _) => true,
                             (Leg::TopUpClaim, true) => row.payer_organisation_id != "council",

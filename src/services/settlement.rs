@@ -141,7 +141,7 @@ fn load_unsettled(
         String,
         NaiveDate,
         NaiveDateTime,
-        i64,
+        Minor,
     );
     let settled = settlement_links::table
         .filter(settlement_links::allocation_id.eq(allocations::id))
@@ -253,7 +253,7 @@ fn insert_header(
         issuer_organisation_id: draft.issuer_organisation_id.clone(),
         recipient_organisation_id: draft.recipient_organisation_id.clone(),
         currency: project.record.project.currency.clone(),
-        total_minor: Minor(draft.total_minor),
+        total_minor: draft.total_minor,
         paid_minor: Minor::ZERO,
         line_count: line_position(draft.lines.len())?,
         number: None,
@@ -302,7 +302,7 @@ fn insert_lines(
                     participant_pseudonym: line.participant_pseudonym,
                     achieved_on: line.achieved_on,
                     posted_at: line.posted_at,
-                    amount_minor: Minor(line.amount_minor),
+                    amount_minor: line.amount_minor,
                 }),
         );
     }
@@ -453,7 +453,7 @@ fn notify_issued(
 /// A payment received against a document.
 #[derive(Debug, Clone)]
 pub struct Payment {
-    pub amount_minor: i64,
+    pub amount_minor: Minor,
     pub paid_on: NaiveDate,
     pub reference: String,
 }
@@ -471,8 +471,8 @@ pub fn record_payment(
     let amount = check_payment(
         document.kind,
         document.status,
-        document.total_minor.get(),
-        document.paid_minor.get(),
+        document.total_minor,
+        document.paid_minor,
         payment.amount_minor,
     );
     let in_full = money_and_date(&document, payment, amount)?;
@@ -513,7 +513,7 @@ pub fn set_off(
     credit_id: &str,
     against_id: &str,
     actor: Actor,
-) -> Result<i64, ServiceError> {
+) -> Result<Minor, ServiceError> {
     // Locked in id order, so that two set-offs of the same pair wait rather than deadlock.
     let (first, second) = if credit_id < against_id {
         (credit_id, against_id)
@@ -539,7 +539,7 @@ pub fn set_off(
         };
         let settling = Settlement {
             amount_minor: signed,
-            in_full: document.total_minor - document.paid_minor == Minor(signed),
+            in_full: document.total_minor - document.paid_minor == signed,
             by: SettledBy::SetOff,
             counterpart: Some(&other.id),
         };
@@ -552,8 +552,8 @@ fn settling(document: &SettlementDocument) -> Result<Settling<'_>, ServiceError>
     Ok(Settling {
         kind: document.kind,
         status: document.status,
-        total_minor: document.total_minor.get(),
-        paid_minor: document.paid_minor.get(),
+        total_minor: document.total_minor,
+        paid_minor: document.paid_minor,
         project_id: &document.project_id,
         issuer: &document.issuer_organisation_id,
         recipient: &document.recipient_organisation_id,
@@ -591,7 +591,7 @@ fn money_and_date(
 
 /// Money settling a document, in the document's direction (negative on a credit note).
 struct Settlement<'a> {
-    amount_minor: i64,
+    amount_minor: Minor,
     in_full: bool,
     by: SettledBy,
     counterpart: Option<&'a str>,
@@ -605,7 +605,7 @@ fn settle(
     record: &Payment,
     actor: Actor,
 ) -> Result<String, ServiceError> {
-    let paid_minor = document.paid_minor + Minor(settling.amount_minor);
+    let paid_minor = document.paid_minor + settling.amount_minor;
     // Never beyond the total, whichever its sign.
     assert!(
         paid_minor.abs() <= document.total_minor.abs()
@@ -617,7 +617,7 @@ fn settle(
         .values(DocumentPayment {
             id: id.clone(),
             document_id: document.id.clone(),
-            amount_minor: Minor(settling.amount_minor),
+            amount_minor: settling.amount_minor,
             paid_on: record.paid_on,
             reference: record.reference.clone(),
             recorded_by: actor.subject.to_owned(),
