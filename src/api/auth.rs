@@ -25,7 +25,8 @@ pub use crate::domain::access::{Principal, Role};
 pub struct TokenClaims {
     pub sub: String,
     pub role: Role,
-    /// The organisation the token acts for; required for every role but admin.
+    /// The organisation the token acts for: required for every role but admin, and refused on
+    /// an admin's token (an admin acts for none).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub org: Option<String>,
     pub exp: i64,
@@ -102,8 +103,14 @@ impl Authenticator {
         let key = self.settings.encoding_key.as_ref().ok_or(
             "this server verifies RS256 tokens from an external identity provider; get a token there",
         )?;
-        if role != Role::Admin && organisation_id.is_none() {
-            return Err(format!("a {} token needs --org", role.as_str()));
+        match (role, organisation_id) {
+            (Role::Admin, Some(_)) => {
+                return Err("an admin token names no organisation: leave out --org".into())
+            }
+            (_, None) if role != Role::Admin => {
+                return Err(format!("a {} token needs --org", role.as_str()))
+            }
+            _ => {}
         }
         // The system clock, not the application's: a token's times are checked by
         // jsonwebtoken against the system clock too, wherever it is presented.

@@ -55,8 +55,7 @@ fn commitments_view(
     viewer: &Principal,
 ) -> Result<CommitmentsView, ApiError> {
     let payers = &project.record.payers;
-    let statuses = payers.iter().map(|p| service::status_of(&p.payer));
-    let agreement = agreement(statuses.collect::<Result<Vec<_>, _>>()?);
+    let agreement = agreement(payers.iter().map(|p| p.payer.commitment));
     let organisation_of = |payer_id: &str| {
         payers
             .iter()

@@ -129,7 +129,8 @@ impl Money {
 }
 
 /// An amount in integer minor units of the currency its row or project names: every money
-/// column and field. Sums and differences are checked: an overflow is a broken invariant where
+/// column of the rows in `db/models.rs`, and settlement's domain (the pricing, the split, the
+/// positions and the open data still count in `i64`, to follow). Sums and differences are checked: an overflow is a broken invariant where
 /// money moves (amounts are bounded by [`MAX_MAJOR_UNITS`] far below `i64::MAX`), so it stops
 /// the operation rather than wrap. Stored as a 64-bit integer, sent as one.
 #[derive(
@@ -164,11 +165,6 @@ impl Minor {
 
     pub fn checked_sub(self, other: Minor) -> Option<Minor> {
         self.0.checked_sub(other.0).map(Minor)
-    }
-
-    /// `self × quantity`, or `None` on overflow.
-    pub fn checked_mul(self, quantity: i64) -> Option<Minor> {
-        self.0.checked_mul(quantity).map(Minor)
     }
 
     pub fn is_zero(self) -> bool {

@@ -112,8 +112,9 @@ impl ProjectAccess {
 
 /// Loads what the access rules need of a project the caller may see; not found for one it may
 /// not, exactly as [`load_visible`] decides. The labels it reads (the project's own, and its
-/// payers' roles and commitments) fail the load if corrupt, as in [`load_visible`]; the rate
-/// card's units, which it does not read, fail wherever a claim is priced or the card shown.
+/// payers' roles and commitments) fail the load if one is corrupt, as in [`load_visible`],
+/// before the access decision (whoever asks gets the same error, not a 404); the rate card's
+/// units, which it does not read, fail wherever the whole record is loaded.
 pub fn load_access(
     conn: &mut DbConn,
     principal: &Principal,

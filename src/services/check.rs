@@ -126,9 +126,11 @@ fn unknown_labels<T: Label>(what: &str, stored: Vec<String>, report: &mut CheckR
     }
 }
 
-/// 7. Every project's stored terms parse: a corrupt share, phase, unit or cap policy would
-///    otherwise be refused only when a claim of the project is next priced. A project whose
-///    labels cofund does not know cannot be loaded at all: its rows are named instead.
+/// 7. Every project's stored terms parse: a corrupt share, phase or deadweight would otherwise
+///    be refused only when a claim of the project is next priced. A project holding a label
+///    cofund does not know (a route, a cap policy, a payer's role, an outcome's unit) cannot be
+///    loaded at all: those rows are named instead, and its other terms are read once they are
+///    mended.
 fn check_stored_terms(
     conn: &mut DbConn,
     today: NaiveDate,

@@ -28,8 +28,8 @@ pub struct Acting<'a> {
 impl Acting<'_> {
     fn creator(&self) -> Creator<'_> {
         match self.principal.organisation() {
-            Some(org) if !self.principal.is_admin() => Creator::Organisation(org),
-            _ => Creator::Admin,
+            Some(org) => Creator::Organisation(org),
+            None => Creator::Admin,
         }
     }
 
@@ -129,7 +129,7 @@ fn record_decision(
                 .into(),
         ));
     }
-    let current = status_of(payer)?;
+    let current = payer.commitment;
     let next = decision.apply(current).map_err(ServiceError::Conflict)?;
     diesel::update(project_payers::table.find(payer_id))
         .set(project_payers::commitment.eq(next.as_str()))
@@ -161,10 +161,6 @@ fn history(conn: &mut DbConn, project_id: &str) -> Result<Vec<CommitmentEvent>, 
         .order((commitment_events::decided_at, commitment_events::id))
         .select(CommitmentEvent::as_select())
         .load(conn)?)
-}
-
-pub fn status_of(payer: &ProjectPayer) -> Result<CommitmentStatus, ServiceError> {
-    Ok(payer.commitment)
 }
 
 fn insert_events(conn: &mut DbConn, events: &[CommitmentEvent]) -> Result<(), ServiceError> {

@@ -669,7 +669,7 @@ pub fn void(
             document.status
         )));
     }
-    if document.paid_minor != Minor::ZERO {
+    if !document.paid_minor.is_zero() {
         return Err(ServiceError::Conflict(
             "the document is part paid: only an issued document with no payment is voided".into(),
         ));

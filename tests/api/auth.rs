@@ -59,6 +59,14 @@ async fn requests_without_a_valid_token_get_401() {
     // Every role but admin must name its organisation.
     let orgless = sign(&claims("commissioner", None, 3600), TEST_SECRET);
     app.get(path, Some(&orgless)).await.assert_problem(401);
+    // And an admin acts for none: a token of both is refused, not read as either.
+    let council = app.org("Council", "local_authority", &[]).await;
+    let admin_of_one = sign(&claims("admin", Some(&council), 3600), TEST_SECRET);
+    let refused = app.get(path, Some(&admin_of_one)).await;
+    assert!(refused.assert_problem(401)["detail"]
+        .as_str()
+        .unwrap()
+        .contains("admin token names no organisation"));
 
     let good = sign(&claims("admin", None, 3600), TEST_SECRET);
     app.get(path, Some(&good)).await.assert_status(200);
@@ -202,6 +210,12 @@ async fn the_token_command_mints_tokens_the_server_accepts() {
         .unwrap();
     assert!(!refused.status.success());
     assert!(String::from_utf8_lossy(&refused.stderr).contains("--org"));
+    let admin_of_one = app.cofund(&["token", "--role", "admin", "--org", &council]);
+    assert!(!admin_of_one.status.success());
+    assert!(admin_of_one.stdout.is_empty());
+    assert!(
+        String::from_utf8_lossy(&admin_of_one.stderr).contains("admin token names no organisation")
+    );
 
     // An organisation the database does not hold gets no token, and a pointer to the list.
     let unknown = app.cofund(&["token", "--role", "commissioner", "--org", "org_nobody"]);

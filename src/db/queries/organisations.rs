@@ -149,19 +149,16 @@ fn attach_organisation_details(
         .collect())
 }
 
-/// Kinds of those of `ids` that exist.
+/// Kinds of those of `ids` that exist (a stored kind cofund does not know fails the load).
 pub fn organisation_kinds(
     conn: &mut DbConn,
     ids: &[&str],
 ) -> Result<HashMap<String, OrganisationKind>, DieselError> {
-    let rows: Vec<(String, String)> = organisations::table
+    let rows: Vec<(String, OrganisationKind)> = organisations::table
         .filter(organisations::id.eq_any(ids))
         .select((organisations::id, organisations::kind))
         .load(conn)?;
-    Ok(rows
-        .into_iter()
-        .filter_map(|(id, kind)| OrganisationKind::from_label(&kind).map(|k| (id, k)))
-        .collect())
+    Ok(rows.into_iter().collect())
 }
 
 pub fn count_organisations(conn: &mut DbConn) -> Result<i64, DieselError> {

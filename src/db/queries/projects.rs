@@ -289,15 +289,14 @@ pub fn get_project_and_fund_owner(
 
 /// A project row with its fund's owner and its payers (in the project's order): what an access
 /// decision and a money scope need, with the payers' labels (a corrupt one fails the load), in
-/// one statement (the
-/// whole registry record, [`get_project_and_fund_owner`], takes six). Validators are
-/// [`project_validator_ids`].
+/// one statement (the whole registry record, [`get_project_and_fund_owner`], takes six).
+/// Validators are [`project_validator_ids`].
 pub fn get_project_parties(
     conn: &mut DbConn,
     id: &str,
 ) -> Result<Option<ProjectWithPayers>, DieselError> {
     // One row per payer (one with no payer if it has none).
-    type Payer = (String, String, bool, PayerRole, CommitmentStatus);
+    type Payer = (String, bool, PayerRole, CommitmentStatus);
     type Row = (Project, Option<String>, Option<Payer>);
     let rows: Vec<Row> = projects::table
         .left_join(funds::table)
@@ -308,7 +307,6 @@ pub fn get_project_parties(
             Project::as_select(),
             funds::owner_organisation_id.nullable(),
             (
-                project_payers::id,
                 project_payers::organisation_id,
                 project_payers::lead,
                 project_payers::role,
@@ -324,8 +322,7 @@ pub fn get_project_parties(
     let payers = first
         .into_iter()
         .chain(rows.filter_map(|(_, _, payer)| payer))
-        .map(|(id, organisation_id, lead, role, commitment)| PayerParty {
-            id,
+        .map(|(organisation_id, lead, role, commitment)| PayerParty {
             organisation_id,
             lead,
             role,
@@ -347,9 +344,10 @@ pub struct ProjectWithPayers {
     pub payers: Vec<PayerParty>,
 }
 
-/// A payer as an access decision sees it, with the labels loading it checks.
+/// A payer as an access decision sees it. Its role and commitment are read so that a corrupt
+/// one fails this load as it fails the whole record's: nothing is shown of a project whose
+/// payers' terms cofund cannot read.
 pub struct PayerParty {
-    pub id: String,
     pub organisation_id: String,
     pub lead: bool,
     pub role: PayerRole,

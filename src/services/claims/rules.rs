@@ -103,7 +103,6 @@ fn outcome_rule(project_id: &str, o: &OutcomeMetric) -> Result<OutcomeRule, Corr
             problem,
         )
     };
-    let unit = o.unit;
     let deadweight = match o.deadweight.as_deref() {
         None => None,
         Some(d) => Some(parse_share(d).map_err(|e| corrupt("deadweight", d, &e))?),
@@ -112,7 +111,7 @@ fn outcome_rule(project_id: &str, o: &OutcomeMetric) -> Result<OutcomeRule, Corr
         id: o.id.clone(),
         code: o.code.clone(),
         price_minor: o.price_minor.get(),
-        unit,
+        unit: o.unit,
         max_units_per_participant: o.max_units_per_participant,
         max_claims_per_participant: o.max_claims_per_participant,
         exclusive_group: o.exclusive_group.clone(),

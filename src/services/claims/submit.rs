@@ -33,7 +33,8 @@ pub struct Submitter<'a> {
 }
 
 impl<'a> Submitter<'a> {
-    /// The member submitting (the access rules let only a provider's members submit).
+    /// The member submitting: callers have asked `domain::access::may_submit` first, which
+    /// lets only the project's provider's members submit (an admin is refused here too).
     pub fn member(principal: &'a Principal, at: NaiveDateTime) -> Result<Self, ServiceError> {
         let (_, organisation_id) = principal.member().ok_or_else(|| {
             ServiceError::Forbidden("only the project's provider may submit its claims".into())
