@@ -4,6 +4,7 @@ use chrono::{NaiveDate, NaiveDateTime};
 use diesel::prelude::*;
 
 use super::schema::*;
+use crate::domain::access::Role;
 use crate::domain::claims::ClaimStatus;
 use crate::domain::commitment::CommitmentStatus;
 use crate::domain::jobs::JobState;
@@ -431,7 +432,7 @@ pub struct Job {
     pub project_id: String,
     /// Who asked: the token's subject, role and organisation (none for an admin).
     pub subject: String,
-    pub role: String,
+    pub role: Role,
     pub organisation_id: Option<String>,
     /// JSON: what to work on (pseudonymised rows, or claim ids).
     pub input: String,

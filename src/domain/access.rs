@@ -23,7 +23,20 @@ use utoipa::ToSchema;
 
 use super::registry::{NewProject, OrganisationKind, ProjectFacts, SettlementRoute};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema, clap::ValueEnum)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Serialize,
+    Deserialize,
+    ToSchema,
+    clap::ValueEnum,
+    diesel::AsExpression,
+    diesel::FromSqlRow,
+)]
+#[diesel(sql_type = diesel::sql_types::Text)]
 #[serde(rename_all = "snake_case")]
 #[clap(rename_all = "snake_case")]
 pub enum Role {
@@ -35,6 +48,14 @@ pub enum Role {
 }
 
 impl Role {
+    pub const ALL: &'static [Role] = &[
+        Role::Admin,
+        Role::FundManager,
+        Role::Commissioner,
+        Role::Provider,
+        Role::Validator,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Role::Admin => "admin",
@@ -45,18 +66,13 @@ impl Role {
         }
     }
 
-    pub fn from_db(text: &str) -> Option<Role> {
-        [
-            Role::Admin,
-            Role::FundManager,
-            Role::Commissioner,
-            Role::Provider,
-            Role::Validator,
-        ]
-        .into_iter()
-        .find(|r| r.as_str() == text)
+    pub fn from_label(text: &str) -> Option<Role> {
+        Role::ALL.iter().copied().find(|r| r.as_str() == text)
     }
 }
+
+// A token's role is a label too: a stored job keeps the role it was asked in.
+super::label_impls!(Role);
 
 /// Whether an organisation of `kind` may act in `role`: fund managers for central funds,
 /// commissioners for public bodies that pay outcomes, providers for delivery organisations,

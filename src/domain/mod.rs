@@ -22,6 +22,14 @@ macro_rules! string_enum {
             }
         }
 
+        $crate::domain::label_impls!($name);
+    };
+}
+
+/// What makes a closed enum with `ALL`, `as_str` and `from_label` a label: [`Label`],
+/// `Display`, and its storage as text, a label that is none of them failing its load loudly.
+macro_rules! label_impls {
+    ($name:ident) => {
         impl $crate::domain::Label for $name {
             const ALL: &'static [$name] = $name::ALL;
             fn as_str(self) -> &'static str {
@@ -47,7 +55,11 @@ macro_rules! string_enum {
             fn from_sql(bytes: DB::RawValue<'_>) -> diesel::deserialize::Result<Self> {
                 let text = String::from_sql(bytes)?;
                 $name::from_label(&text).ok_or_else(|| {
-                    format!("{text:?} is stored where a {} is expected", stringify!($name)).into()
+                    format!(
+                        "{text:?} is stored where a {} is expected",
+                        stringify!($name)
+                    )
+                    .into()
                 })
             }
         }
@@ -61,11 +73,15 @@ macro_rules! string_enum {
                 &'b self,
                 out: &mut diesel::serialize::Output<'b, '_, DB>,
             ) -> diesel::serialize::Result {
-                <str as diesel::serialize::ToSql<diesel::sql_types::Text, DB>>::to_sql(self.as_str(), out)
+                <str as diesel::serialize::ToSql<diesel::sql_types::Text, DB>>::to_sql(
+                    self.as_str(),
+                    out,
+                )
             }
         }
     };
 }
+pub(crate) use label_impls;
 
 /// A closed set of values stored and shown as labels (see `string_enum!`).
 pub trait Label: Copy + 'static {
@@ -128,7 +144,7 @@ impl FieldError {
 
 #[cfg(test)]
 mod tests {
-    use super::{claims, commitment, jobs, outbox, registry, settlement, split, Label};
+    use super::{access, claims, commitment, jobs, outbox, registry, settlement, split, Label};
 
     /// The JSON (and so the OpenAPI document's enum) spells each value as it is stored.
     fn spelled_as_stored<T>()
@@ -146,6 +162,7 @@ mod tests {
 
     #[test]
     fn every_label_is_spelled_in_json_as_it_is_stored() {
+        spelled_as_stored::<access::Role>();
         spelled_as_stored::<claims::ClaimStatus>();
         spelled_as_stored::<commitment::CommitmentStatus>();
         spelled_as_stored::<commitment::Agreement>();

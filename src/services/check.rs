@@ -89,11 +89,13 @@ pub fn run_with_progress(
     Ok(report)
 }
 
-/// 11. The outbox's, the document histories', the payments' and the commitment histories'
-///     labels are ones cofund knows
+/// 11. The outbox's, the document histories', the payments', the commitment histories' and
+///     the jobs' labels are ones cofund knows
 ///     (a corrupt one, or one written by a newer version, fails the reads that show it).
 fn check_labels(conn: &mut DbConn, report: &mut CheckReport) -> QueryResult<()> {
+    use crate::domain::access::Role;
     use crate::domain::commitment::CommitmentStatus;
+    use crate::domain::jobs::JobState;
     use crate::domain::outbox::{OutboxKind, OutboxStatus};
     use crate::domain::settlement::{DocumentAction, SettledBy};
     let outbox_kinds = outbox::table.select(outbox::kind).distinct().load(conn)?;
@@ -115,6 +117,10 @@ fn check_labels(conn: &mut DbConn, report: &mut CheckReport) -> QueryResult<()> 
         .distinct()
         .load(conn)?;
     unknown_labels::<CommitmentStatus>("commitment history of status", commitments, report);
+    let job_roles = jobs::table.select(jobs::role).distinct().load(conn)?;
+    unknown_labels::<Role>("jobs asked in the role", job_roles, report);
+    let job_states = jobs::table.select(jobs::state).distinct().load(conn)?;
+    unknown_labels::<JobState>("jobs in the state", job_states, report);
     Ok(())
 }
 

@@ -16,7 +16,7 @@ use crate::db::models::Job;
 use crate::db::queries::new_id;
 use crate::db::schema::jobs;
 use crate::db::{write_tx, DbConn, Pool};
-use crate::domain::access::{decider, Principal, Role};
+use crate::domain::access::{decider, Principal};
 use crate::domain::claim_reports::{BulkMode, FileRow};
 use crate::domain::jobs::JobState;
 use crate::services::access::load_visible;
@@ -103,7 +103,7 @@ pub fn enqueue(
         kind: input.kind().to_owned(),
         project_id: project_id.to_owned(),
         subject: who.subject().to_owned(),
-        role: who.role().as_str().to_owned(),
+        role: who.role(),
         organisation_id: who.organisation().map(str::to_owned),
         input: serde_json::to_string(input)
             .map_err(|e| ServiceError::Internal(format!("a job's input: {e}")))?,
@@ -308,10 +308,7 @@ pub fn run(conn: &mut DbConn, job: &Job, runner: &Runner) -> Result<JobState, Se
 }
 
 fn principal_of(job: &Job) -> Result<Principal, ServiceError> {
-    let role = Role::from_db(&job.role).ok_or_else(|| {
-        ServiceError::Internal(format!("job {}: a stored role is unknown", job.id))
-    })?;
-    Principal::new(job.subject.clone(), role, job.organisation_id.clone())
+    Principal::new(job.subject.clone(), job.role, job.organisation_id.clone())
         .map_err(|e| ServiceError::Internal(format!("job {}: {e}", job.id)))
 }
 

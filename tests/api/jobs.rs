@@ -340,3 +340,36 @@ async fn a_run_that_lost_its_job_to_another_worker_rolls_back_and_leaves_the_job
         (json!("running"), json!(2))
     );
 }
+
+#[tokio::test]
+async fn a_job_whose_stored_role_is_unknown_is_not_read_as_another_and_check_names_it() {
+    let app = spawn_app_with(Options {
+        jobs: JobSettings {
+            rows: 100_000,
+            run: false,
+        },
+        ..Options::default()
+    })
+    .await;
+    let s = setup(&app).await;
+    let (accepted, location) = send_file(&app, &s, "accept_valid", Some("respond-async")).await;
+    accepted.assert_status(202);
+    app.execute_sql("UPDATE jobs SET role = 'superuser'")
+        .unwrap();
+    // The job is not shown, nor run, as a job of some role it was not asked in.
+    app.get(&location, Some(&s.provider_token))
+        .await
+        .assert_problem(500);
+    let out = app.cofund(&["check"]);
+    let report = String::from_utf8_lossy(&out.stdout);
+    assert!(!out.status.success());
+    assert!(
+        report.contains("jobs asked in the role 'superuser', which cofund does not know"),
+        "{report}"
+    );
+    app.execute_sql("UPDATE jobs SET role = 'provider'")
+        .unwrap();
+    app.get(&location, Some(&s.provider_token))
+        .await
+        .assert_status(200);
+}
