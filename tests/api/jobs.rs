@@ -38,6 +38,16 @@ async fn setup(app: &TestApp) -> Setup {
 const FILE: &str = "participant_ref,outcome_code,achieved_on\n\
     J-1,emp_13w,2021-03-01\nJ-2,emp_13w,2021-03-02\nJ-3,no_such_outcome,2021-03-03\n";
 
+/// An app whose workers take no job, so that a test sees each job queued: a file of more than
+/// `rows` rows, or one sent with `Prefer: respond-async`, waits as a job.
+async fn app_holding_jobs(rows: usize) -> TestApp {
+    spawn_app_with(Options {
+        jobs: JobSettings { rows, run: false },
+        ..Options::default()
+    })
+    .await
+}
+
 async fn send_file(app: &TestApp, s: &Setup, mode: &str, prefer: Option<&str>) -> (Reply, String) {
     let mut request = app
         .client
@@ -191,14 +201,7 @@ async fn an_all_or_nothing_job_with_a_bad_row_fails_with_the_problem_and_stores_
 async fn a_file_beyond_the_job_size_is_a_job_and_a_job_outlives_the_process_that_took_it() {
     // This server runs no jobs, as if it stopped before taking them; its files of more than
     // two rows are jobs.
-    let app = spawn_app_with(Options {
-        jobs: JobSettings {
-            rows: 2,
-            run: false,
-        },
-        ..Options::default()
-    })
-    .await;
+    let app = app_holding_jobs(2).await;
     let s = setup(&app).await;
     let (accepted, location) = send_file(&app, &s, "accept_valid", None).await;
     accepted.assert_status(202);
@@ -301,14 +304,7 @@ async fn a_retried_bulk_file_is_answered_as_it_first_was_whatever_it_prefers_now
 async fn a_run_that_lost_its_job_to_another_worker_rolls_back_and_leaves_the_job_to_it() {
     use cofund::domain::jobs::JobState;
     use cofund::services::jobs::{self, Runner, RunningJobs};
-    let app = spawn_app_with(Options {
-        jobs: JobSettings {
-            rows: 100_000,
-            run: false,
-        },
-        ..Options::default()
-    })
-    .await;
+    let app = app_holding_jobs(100_000).await;
     let s = setup(&app).await;
     let (accepted, location) = send_file(&app, &s, "accept_valid", Some("respond-async")).await;
     let id = accepted.assert_status(202)["id"]
@@ -343,14 +339,7 @@ async fn a_run_that_lost_its_job_to_another_worker_rolls_back_and_leaves_the_job
 
 #[tokio::test]
 async fn a_job_whose_stored_role_is_unknown_is_not_read_as_another_and_check_names_it() {
-    let app = spawn_app_with(Options {
-        jobs: JobSettings {
-            rows: 100_000,
-            run: false,
-        },
-        ..Options::default()
-    })
-    .await;
+    let app = app_holding_jobs(100_000).await;
     let s = setup(&app).await;
     let (accepted, location) = send_file(&app, &s, "accept_valid", Some("respond-async")).await;
     accepted.assert_status(202);
