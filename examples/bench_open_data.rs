@@ -8,6 +8,7 @@ use std::time::Instant;
 
 use chrono::NaiveDate;
 use cofund::db::{self, DatabaseUrl};
+use cofund::domain::money::Minor;
 use cofund::domain::open_data::catalog::table;
 use cofund::domain::open_data::rows::quarter_of;
 use cofund::domain::open_data::value::{Row, Value};
@@ -29,7 +30,7 @@ fn row(n: usize) -> Row {
     );
     let amount = match n % 13 {
         0 => Value::Suppressed,
-        k => Value::amount(((n * 7_919) % 5_000_000) as i64 + k as i64, "GBP"),
+        k => Value::amount(Minor(((n * 7_919) % 5_000_000) as i64 + k as i64), "GBP"),
     };
     Row::new(
         table("payments_quarterly").unwrap(),

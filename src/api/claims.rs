@@ -162,14 +162,8 @@ fn view_of(
         .into_iter()
         .filter(|_| sees_value)
         .map(|a| {
-            let kind = AdjustmentKind::from_db(&a.kind).ok_or_else(|| {
-                ApiError::Internal(format!(
-                    "claim {}: stored adjustment kind '{}' is not valid",
-                    a.claim_id, a.kind
-                ))
-            })?;
             Ok(AdjustmentView {
-                kind,
+                kind: a.kind,
                 amount: money(a.amount_minor),
                 detail: a.detail,
             })

@@ -1137,8 +1137,8 @@ mod tests {
         let fund = FundFacts {
             owner_organisation_id: DWP.to_owned(),
             currency: "GBP".to_owned(),
-            budget_minor: 2_000_000_000,
-            committed_minor: 0,
+            budget_minor: crate::domain::money::Minor(2_000_000_000),
+            committed_minor: crate::domain::money::Minor::ZERO,
             service_end: chrono::NaiveDate::from_ymd_opt(2031, 3, 31).expect("a date"),
         };
         let facts = ProjectFacts {

@@ -139,13 +139,13 @@ pub struct FundPositionView {
 }
 
 fn amounts(
-    committed: i64,
-    allocated: i64,
-    shortfall: i64,
+    committed: Minor,
+    allocated: Minor,
+    shortfall: Minor,
     billed: Billed,
     currency: &str,
 ) -> Amounts {
-    let m = |minor: i64| MoneyJson::from_minor(minor, currency);
+    let m = |minor: Minor| MoneyJson::from_minor(minor, currency);
     Amounts {
         committed: m(committed),
         allocated: m(allocated),
@@ -161,7 +161,7 @@ fn payer_view(p: &PayerPosition, currency: &str) -> PayerPositionView {
     PayerPositionView {
         payer_id: p.payer_id.clone(),
         organisation_id: p.organisation_id.clone(),
-        role: p.role.clone(),
+        role: p.role.as_str().to_owned(),
         fund_id: p.fund_id.clone(),
         commitment: p.commitment,
         amounts: amounts(
@@ -177,7 +177,7 @@ fn payer_view(p: &PayerPosition, currency: &str) -> PayerPositionView {
 }
 
 fn project_view(p: &ProjectPosition) -> ProjectPositionView {
-    let m = |minor: i64| MoneyJson::from_minor(minor, &p.currency);
+    let m = |minor: Minor| MoneyJson::from_minor(minor, &p.currency);
     ProjectPositionView {
         project_id: p.project_id.clone(),
         name: p.name.clone(),
@@ -245,7 +245,7 @@ fn warnings(position: &FundPosition) -> Vec<WarningView> {
 fn fund_view(position: FundPosition) -> FundPositionView {
     let currency = position.fund.currency.clone();
     let own: Vec<&PayerPosition> = position.own_payers().collect();
-    let sum = |f: &dyn Fn(&PayerPosition) -> i64| own.iter().map(|p| f(p)).sum::<i64>();
+    let sum = |f: &dyn Fn(&PayerPosition) -> Minor| own.iter().map(|p| f(p)).sum::<Minor>();
     let billed = Billed {
         invoiced_minor: sum(&|p| p.billed.invoiced_minor),
         paid_minor: sum(&|p| p.billed.paid_minor),
@@ -264,7 +264,7 @@ fn fund_view(position: FundPosition) -> FundPositionView {
             &currency,
         ),
         uncommitted: MoneyJson::from_minor(
-            position.fund.budget_minor - Minor(position.committed_minor),
+            position.fund.budget_minor - position.committed_minor,
             &currency,
         ),
         warnings: warnings(&position),
@@ -383,7 +383,7 @@ pub async fn get_plan(
     let project_id = id.into_inner();
     let view = with_db(&pool, move |conn| {
         let (currency, quarters) = service::payment_plan(conn, &principal, &project_id)?;
-        let money = |minor: i64| MoneyJson::from_minor(minor, &currency);
+        let money = |minor: Minor| MoneyJson::from_minor(minor, &currency);
         Ok(PaymentPlanView {
             total: money(quarters.iter().map(|(_, planned)| planned).sum()),
             quarters: quarters
@@ -482,7 +482,7 @@ pub struct StatementView {
 }
 
 fn statement_line(l: StatementLine) -> StatementLineView {
-    let m = |minor: i64| MoneyJson::from_minor(minor, &l.currency);
+    let m = |minor: Minor| MoneyJson::from_minor(minor, &l.currency);
     let (owed, owed_to_it) = (
         l.billed.invoiced_minor - l.billed.paid_minor,
         l.issued.invoiced_minor - l.issued.paid_minor,
@@ -490,7 +490,7 @@ fn statement_line(l: StatementLine) -> StatementLineView {
     let document = |d: &StatementDocument| StatementDocumentView {
         id: d.id.clone(),
         number: d.number.clone(),
-        kind: d.kind.clone(),
+        kind: d.kind.as_str().to_owned(),
         side: if d.to_it { "to_it" } else { "by_it" }.to_owned(),
         counterparty_organisation_id: d.counterparty.clone(),
         issued_on: d.issued_on,
@@ -513,7 +513,7 @@ fn statement_line(l: StatementLine) -> StatementLineView {
         documents: l.documents.iter().map(document).collect(),
         project_id: l.project_id,
         project_name: l.project_name,
-        role: l.role,
+        role: l.role.as_str().to_owned(),
     }
 }
 

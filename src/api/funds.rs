@@ -12,7 +12,7 @@ use super::{idempotent_create, with_db, Page};
 use crate::config::Config;
 use crate::db::Pool;
 use crate::domain::access::may_create_fund;
-use crate::domain::money::{Minor, MoneyJson};
+use crate::domain::money::MoneyJson;
 use crate::domain::registry::NewFund;
 use crate::services::registry::{self, FundStanding};
 
@@ -49,7 +49,7 @@ fn view(
     FundView {
         budget: MoneyJson::from_minor(fund.budget_minor, &fund.currency),
         committed: MoneyJson::from_minor(committed, &fund.currency),
-        uncommitted: MoneyJson::from_minor(fund.budget_minor - Minor(committed), &fund.currency),
+        uncommitted: MoneyJson::from_minor(fund.budget_minor - committed, &fund.currency),
         id: fund.id,
         name: fund.name,
         owner_organisation_id: fund.owner_organisation_id,

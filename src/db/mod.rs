@@ -620,8 +620,8 @@ pub mod backend_specific {
     #[derive(serde::Serialize)]
     pub struct VerifiedClaim<'a> {
         pub id: &'a str,
-        pub gross_minor: i64,
-        pub payable_minor: i64,
+        pub gross_minor: crate::domain::money::Minor,
+        pub payable_minor: crate::domain::money::Minor,
         pub paid_units: i32,
         pub entry_id: &'a str,
     }
@@ -648,8 +648,8 @@ pub mod backend_specific {
                 .bind::<Text, _>(decided_by)
                 .bind::<Timestamp, _>(decided_at)
                 .bind::<Array<Text>, _>(claims.iter().map(|c| c.id).collect::<Vec<_>>())
-                .bind::<Array<BigInt>, _>(claims.iter().map(|c| c.gross_minor).collect::<Vec<_>>())
-                .bind::<Array<BigInt>, _>(claims.iter().map(|c| c.payable_minor).collect::<Vec<_>>())
+                .bind::<Array<BigInt>, _>(claims.iter().map(|c| c.gross_minor.get()).collect::<Vec<_>>())
+                .bind::<Array<BigInt>, _>(claims.iter().map(|c| c.payable_minor.get()).collect::<Vec<_>>())
                 .bind::<Array<Integer>, _>(claims.iter().map(|c| c.paid_units).collect::<Vec<_>>())
                 .bind::<Array<Text>, _>(claims.iter().map(|c| c.entry_id).collect::<Vec<_>>())
                 .execute(pg);

@@ -5,7 +5,7 @@ use diesel::prelude::*;
 
 use super::schema::*;
 use crate::domain::access::Role;
-use crate::domain::claims::ClaimStatus;
+use crate::domain::claims::{AdjustmentKind, ClaimStatus};
 use crate::domain::commitment::CommitmentStatus;
 use crate::domain::jobs::JobState;
 use crate::domain::money::Minor;
@@ -242,7 +242,7 @@ pub struct Claim {
 pub struct ClaimAdjustment {
     pub claim_id: String,
     pub position: i32,
-    pub kind: String,
+    pub kind: AdjustmentKind,
     pub amount_minor: Minor,
     pub detail: String,
 }

@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::limits::{self, MAX_QUANTITY};
+use super::money::Minor;
 use super::registry::OutcomeUnit;
 
 string_enum! {
@@ -92,7 +93,7 @@ impl Reason {
 pub struct OutcomeRule {
     pub id: String,
     pub code: String,
-    pub price_minor: i64,
+    pub price_minor: Minor,
     pub unit: OutcomeUnit,
     pub max_units_per_participant: Option<i32>,
     pub max_claims_per_participant: i32,
@@ -509,39 +510,17 @@ pub fn prerequisite_met(
     Ok(())
 }
 
-/// One difference between a claim's gross value and what is payable.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum AdjustmentKind {
-    /// The outcome's deadweight fraction deducted from the price.
-    Deadweight,
-    /// Units beyond the outcome's volume cap across the project, not paid.
-    VolumeCap,
-    /// The part beyond the project's cap for one participant.
-    ParticipantCap,
-    /// The part beyond the project's maximum outcome payment.
-    ContractCap,
-}
-
-impl AdjustmentKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            AdjustmentKind::Deadweight => "deadweight",
-            AdjustmentKind::VolumeCap => "volume_cap",
-            AdjustmentKind::ParticipantCap => "participant_cap",
-            AdjustmentKind::ContractCap => "contract_cap",
-        }
-    }
-
-    pub fn from_db(s: &str) -> Option<AdjustmentKind> {
-        [
-            Self::Deadweight,
-            Self::VolumeCap,
-            Self::ParticipantCap,
-            Self::ContractCap,
-        ]
-        .into_iter()
-        .find(|k| k.as_str() == s)
+string_enum! {
+    /// One difference between a claim's gross value and what is payable.
+    AdjustmentKind {
+        /// The outcome's deadweight fraction deducted from the price.
+        Deadweight => "deadweight",
+        /// Units beyond the outcome's volume cap across the project, not paid.
+        VolumeCap => "volume_cap",
+        /// The part beyond the project's cap for one participant.
+        ParticipantCap => "participant_cap",
+        /// The part beyond the project's maximum outcome payment.
+        ContractCap => "contract_cap",
     }
 }
 
@@ -549,7 +528,7 @@ impl AdjustmentKind {
 pub struct Adjustment {
     pub kind: AdjustmentKind,
     /// Minor units deducted (never negative).
-    pub amount_minor: i64,
+    pub amount_minor: Minor,
     pub detail: String,
 }
 
@@ -559,17 +538,17 @@ pub struct PaidSoFar {
     /// Units (or achievements) of this outcome already paid across the project.
     pub outcome_units: i64,
     /// Already paid for this participant.
-    pub participant_minor: i64,
+    pub participant_minor: Minor,
     /// Already paid across the project.
-    pub project_minor: i64,
+    pub project_minor: Minor,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Pricing {
-    pub gross_minor: i64,
+    pub gross_minor: Minor,
     pub paid_units: i32,
     pub adjustments: Vec<Adjustment>,
-    pub payable_minor: i64,
+    pub payable_minor: Minor,
 }
 
 /// Prices a verified claim: price × quantity, less deadweight (rounded down to the penny: the
@@ -578,16 +557,16 @@ pub struct Pricing {
 pub fn price_claim(
     outcome: &OutcomeRule,
     quantity: i32,
-    participant_cap_minor: Option<i64>,
-    contract_cap_minor: Option<i64>,
+    participant_cap_minor: Option<Minor>,
+    contract_cap_minor: Option<Minor>,
     paid: PaidSoFar,
-    fmt: impl Fn(i64) -> String,
+    fmt: impl Fn(Minor) -> String,
 ) -> Result<Pricing, Reason> {
     let out_of_range = || quantity_out_of_range(outcome);
     let gross = outcome
         .price_minor
         .checked_mul(i64::from(quantity))
-        .filter(|g| *g >= 0)
+        .filter(|g| g.get() >= 0)
         .ok_or_else(out_of_range)?;
     let mut left = Deductions {
         amount: gross,
@@ -599,9 +578,9 @@ pub fn price_claim(
         left.take(AdjustmentKind::Deadweight, kept, detail);
     }
     let paid_units = left.volume_cap(outcome, quantity, paid.outcome_units);
-    let mut cap = |kind: AdjustmentKind, limit: Option<i64>, already: i64, what: &str| {
+    let mut cap = |kind: AdjustmentKind, limit: Option<Minor>, already: Minor, what: &str| {
         let Some(limit) = limit else { return };
-        let most = limit.saturating_sub(already).max(0);
+        let most = Minor(limit.get().saturating_sub(already.get()).max(0));
         if left.amount > most {
             let detail = format!(
                 "{what} of {} reached: {} already paid",
@@ -634,23 +613,24 @@ pub fn price_claim(
 }
 
 /// `gross` less a deadweight share, rounded down to the penny; `None` if it is out of range.
-fn after_deadweight(gross: i64, deadweight: Decimal) -> Option<i64> {
-    Decimal::from(gross)
+fn after_deadweight(gross: Minor, deadweight: Decimal) -> Option<Minor> {
+    Decimal::from(gross.get())
         .checked_mul(Decimal::ONE - deadweight)
         .map(|k| k.floor())
         .and_then(|k| i64::try_from(k).ok())
-        .filter(|k| (0..=gross).contains(k))
+        .filter(|k| (0..=gross.get()).contains(k))
+        .map(Minor)
 }
 
 /// What is still to pay as each rule takes its part, and what each took.
 struct Deductions {
-    amount: i64,
+    amount: Minor,
     adjustments: Vec<Adjustment>,
 }
 
 impl Deductions {
     /// A rule leaves `kept` of the amount.
-    fn take(&mut self, kind: AdjustmentKind, kept: i64, detail: String) {
+    fn take(&mut self, kind: AdjustmentKind, kept: Minor, detail: String) {
         self.adjustments.push(Adjustment {
             kind,
             amount_minor: self.amount - kept,
@@ -670,8 +650,8 @@ impl Deductions {
             return quantity;
         }
         // i128: amount × left may exceed i64 before the division brings it back.
-        let kept = i128::from(self.amount) * i128::from(left) / i128::from(quantity);
-        let kept = i64::try_from(kept).expect("at most amount");
+        let kept = i128::from(self.amount.get()) * i128::from(left) / i128::from(quantity);
+        let kept = Minor(i64::try_from(kept).expect("at most amount"));
         let detail = format!(
             "{} is capped at {cap} across the project; {} of {quantity} paid, the rest recorded",
             outcome.code, left
@@ -688,9 +668,12 @@ impl Pricing {
         let deducted = self
             .adjustments
             .iter()
-            .try_fold(0i64, |sum, a| sum.checked_add(a.amount_minor));
-        self.payable_minor >= 0
-            && self.adjustments.iter().all(|a| a.amount_minor >= 0)
+            .try_fold(Minor::ZERO, |sum, a| sum.checked_add(a.amount_minor));
+        self.payable_minor >= Minor::ZERO
+            && self
+                .adjustments
+                .iter()
+                .all(|a| a.amount_minor >= Minor::ZERO)
             && deducted.and_then(|d| self.gross_minor.checked_sub(d)) == Some(self.payable_minor)
     }
 }
@@ -703,7 +686,7 @@ mod tests {
         OutcomeRule {
             id: format!("out_{code}"),
             code: code.into(),
-            price_minor: price,
+            price_minor: Minor(price),
             unit: OutcomeUnit::Achievement,
             max_units_per_participant: None,
             max_claims_per_participant: 1,
@@ -760,9 +743,9 @@ mod tests {
 
     #[test]
     fn rough_sleeping_participant_cap_pays_part_then_nothing() {
-        let cap = Some(1_900_000);
+        let cap = Some(Minor(1_900_000));
         let paid = PaidSoFar {
-            participant_minor: 1_792_000,
+            participant_minor: Minor(1_792_000),
             ..Default::default()
         };
         let p = price_claim(
@@ -774,16 +757,16 @@ mod tests {
             |m| m.to_string(),
         )
         .unwrap();
-        assert_eq!(p.payable_minor, 108_000);
+        assert_eq!(p.payable_minor, Minor(108_000));
         assert_eq!(p.adjustments[0].kind, AdjustmentKind::ParticipantCap);
-        assert_eq!(p.adjustments[0].amount_minor, 2_000);
+        assert_eq!(p.adjustments[0].amount_minor, Minor(2_000));
         let paid = PaidSoFar {
-            participant_minor: 1_900_000,
+            participant_minor: Minor(1_900_000),
             ..Default::default()
         };
         let p = price_claim(&outcome("x", 50_000), 1, cap, None, paid, |m| m.to_string()).unwrap();
-        assert_eq!(p.payable_minor, 0);
-        assert_eq!(p.gross_minor, 50_000);
+        assert_eq!(p.payable_minor, Minor(0));
+        assert_eq!(p.gross_minor, Minor(50_000));
     }
 
     #[test]
@@ -794,14 +777,14 @@ mod tests {
         o.volume_cap = Some(10);
         let paid = PaidSoFar {
             outcome_units: 8,
-            participant_minor: 0,
-            project_minor: 999_000,
+            participant_minor: Minor::ZERO,
+            project_minor: Minor(999_000),
         };
-        let p = price_claim(&o, 4, None, Some(1_050_000), paid, |m| m.to_string()).unwrap();
+        let p = price_claim(&o, 4, None, Some(Minor(1_050_000)), paid, |m| m.to_string()).unwrap();
         // 4 × 650.00 = 2,600.00; less 33% = 1,742.00; 2 of 4 units left = 871.00; contract
         // cap leaves 510.00.
-        assert_eq!(p.gross_minor, 260_000);
-        let kinds: Vec<(AdjustmentKind, i64)> = p
+        assert_eq!(p.gross_minor, Minor(260_000));
+        let kinds: Vec<(AdjustmentKind, Minor)> = p
             .adjustments
             .iter()
             .map(|a| (a.kind, a.amount_minor))
@@ -809,15 +792,15 @@ mod tests {
         assert_eq!(
             kinds,
             vec![
-                (AdjustmentKind::Deadweight, 85_800),
-                (AdjustmentKind::VolumeCap, 87_100),
-                (AdjustmentKind::ContractCap, 36_100),
+                (AdjustmentKind::Deadweight, Minor(85_800)),
+                (AdjustmentKind::VolumeCap, Minor(87_100)),
+                (AdjustmentKind::ContractCap, Minor(36_100)),
             ]
         );
-        assert_eq!(p.payable_minor, 51_000);
+        assert_eq!(p.payable_minor, Minor(51_000));
         assert_eq!(p.paid_units, 2);
         assert_eq!(
-            p.gross_minor - kinds.iter().map(|k| k.1).sum::<i64>(),
+            p.gross_minor - kinds.iter().map(|k| k.1).sum::<Minor>(),
             p.payable_minor
         );
     }
@@ -1031,22 +1014,22 @@ mod tests {
                 let pick = |seed: u64| 1 + (seed % max as u64) as i64;
                 let mut rule = outcome("week_out_of_care", pick(price_seed));
                 if price_seed % 3 == 0 {
-                    rule.price_minor = max;
+                    rule.price_minor = Minor(max);
                 }
                 rule.unit = OutcomeUnit::Week;
                 rule.deadweight = deadweight_ppm.map(|d| Decimal::new(d, 6));
                 rule.volume_cap = volume_cap;
                 let paid = PaidSoFar {
                     outcome_units: units_used,
-                    participant_minor: pick(paid_seed.0) - 1,
-                    project_minor: pick(paid_seed.1) - 1,
+                    participant_minor: Minor(pick(paid_seed.0) - 1),
+                    project_minor: Minor(pick(paid_seed.1) - 1),
                 };
                 let (participant_cap, contract_cap) = match caps {
-                    Some((a, b)) => (Some(pick(a)), Some(pick(b))),
+                    Some((a, b)) => (Some(Minor(pick(a))), Some(Minor(pick(b)))),
                     None => (None, None),
                 };
                 let priced = price_claim(&rule, quantity, participant_cap, contract_cap, paid, |m| m.to_string());
-                let fits = i128::from(rule.price_minor) * i128::from(quantity) <= i128::from(i64::MAX);
+                let fits = i128::from(rule.price_minor.get()) * i128::from(quantity) <= i128::from(i64::MAX);
                 let pricing = match priced {
                     Err(reason) => {
                         prop_assert!(!fits, "refused a claim that fits: {reason:?}");
@@ -1059,26 +1042,26 @@ mod tests {
                 prop_assert!(pricing.explains_itself());
                 prop_assert!(pricing.payable_minor <= pricing.gross_minor);
                 if let Some(cap) = participant_cap {
-                    prop_assert!(pricing.payable_minor <= (cap - paid.participant_minor).max(0));
+                    prop_assert!(pricing.payable_minor <= (cap - paid.participant_minor).max(Minor::ZERO));
                 }
 
                 let payers: Vec<PayerShareTerms> = maxes_seed
                     .iter()
                     .map(|m| PayerShareTerms {
-                        max_commitment_minor: pick(*m),
+                        max_commitment_minor: Minor(pick(*m)),
                         share: None,
                         phases: vec![],
                         home_area_codes: vec![],
                     })
                     .collect();
                 let weights = share_weights(&payers, "2020-01-01".parse().unwrap(), None).unwrap();
-                let headroom: Vec<i64> = payers.iter().map(|p| p.max_commitment_minor / 2).collect();
+                let headroom: Vec<Minor> = payers.iter().map(|p| Minor(p.max_commitment_minor.get() / 2)).collect();
                 let policy = if reallocate { CapPolicy::Reallocate } else { CapPolicy::Shortfall };
                 let parts = split(pricing.payable_minor, &weights, &headroom, policy);
-                let placed: i128 = parts.iter().map(|p| i128::from(p.allocated) + i128::from(p.shortfall)).sum();
-                prop_assert_eq!(placed, i128::from(pricing.payable_minor));
+                let placed: i128 = parts.iter().map(|p| i128::from(p.allocated.get()) + i128::from(p.shortfall.get())).sum();
+                prop_assert_eq!(placed, i128::from(pricing.payable_minor.get()));
                 for (part, room) in parts.iter().zip(&headroom) {
-                    prop_assert!(part.allocated >= 0 && part.shortfall >= 0);
+                    prop_assert!(part.allocated >= Minor::ZERO && part.shortfall >= Minor::ZERO);
                     prop_assert!(part.allocated <= *room);
                 }
             }

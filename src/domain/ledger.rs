@@ -6,6 +6,7 @@
 //! the provider's line ([`provider_amount`]). [`ProjectAccounts::entry_lines`] spells the same
 //! entry out account by account, which is what the running totals are kept by.
 
+use super::money::Minor;
 use super::split::PayerPart;
 
 /// What every payer's account name starts with.
@@ -24,11 +25,11 @@ pub fn provider_account(project_id: &str) -> String {
 }
 
 /// The provider's line of an entry whose payer lines are `parts`: their total, credited.
-pub fn provider_amount<'a>(parts: impl IntoIterator<Item = &'a PayerPart>) -> i64 {
+pub fn provider_amount<'a>(parts: impl IntoIterator<Item = &'a PayerPart>) -> Minor {
     -parts
         .into_iter()
         .map(|p| p.allocated + p.shortfall)
-        .sum::<i64>()
+        .sum::<Minor>()
 }
 
 /// The account names of one project, made once for the many entries of a batch.
@@ -56,18 +57,18 @@ impl ProjectAccounts {
     /// The lines of the entry whose payer lines are `parts` (by payer position): each payer's
     /// part owed by that payer, each payer's shortfall left unfunded, and the whole payable
     /// amount due to the provider. Lines of zero are left out.
-    pub fn entry_lines(&self, parts: &[PayerPart]) -> Vec<(&str, i64)> {
+    pub fn entry_lines(&self, parts: &[PayerPart]) -> Vec<(&str, Minor)> {
         let mut lines = Vec::with_capacity(parts.len() + 1);
         for ((payer, unfunded), part) in self.payers.iter().zip(parts) {
-            if part.allocated != 0 {
+            if !part.allocated.is_zero() {
                 lines.push((payer.as_str(), part.allocated));
             }
-            if part.shortfall != 0 {
+            if !part.shortfall.is_zero() {
                 lines.push((unfunded.as_str(), part.shortfall));
             }
         }
         let provider = provider_amount(parts);
-        if provider != 0 {
+        if !provider.is_zero() {
             lines.push((self.provider.as_str(), provider));
         }
         lines
@@ -83,24 +84,24 @@ mod tests {
         let accounts = ProjectAccounts::new("prj_1", ["pyr_a", "pyr_b", "pyr_c"]);
         let parts = [
             PayerPart {
-                allocated: 15_000,
-                shortfall: 0,
+                allocated: Minor(15_000),
+                shortfall: Minor(0),
             },
             PayerPart {
-                allocated: 30_000,
-                shortfall: 4_505,
+                allocated: Minor(30_000),
+                shortfall: Minor(4_505),
             },
             PayerPart {
-                allocated: 0,
-                shortfall: 0,
+                allocated: Minor(0),
+                shortfall: Minor(0),
             },
         ];
         let lines = accounts.entry_lines(&parts);
-        assert_eq!(lines.iter().map(|l| l.1).sum::<i64>(), 0);
+        assert_eq!(lines.iter().map(|l| l.1).sum::<Minor>(), Minor::ZERO);
         assert_eq!(lines.len(), 4, "no line for a payer with nothing to post");
-        assert!(lines.contains(&("provider:prj_1", -49_505)));
-        assert!(lines.contains(&("unfunded:pyr_b", 4_505)));
-        assert_eq!(provider_amount(&parts), -49_505);
+        assert!(lines.contains(&("provider:prj_1", Minor(-49_505))));
+        assert!(lines.contains(&("unfunded:pyr_b", Minor(4_505))));
+        assert_eq!(provider_amount(&parts), Minor(-49_505));
         let reversed: Vec<PayerPart> = parts
             .iter()
             .map(|p| PayerPart {
@@ -108,14 +109,14 @@ mod tests {
                 shortfall: -p.shortfall,
             })
             .collect();
-        let net: i64 = lines
+        let net: Minor = lines
             .iter()
             .chain(&accounts.entry_lines(&reversed))
             .map(|l| l.1)
             .sum();
-        assert_eq!(net, 0);
+        assert_eq!(net, Minor::ZERO);
         assert!(accounts
             .entry_lines(&reversed)
-            .contains(&("unfunded:pyr_b", -4_505)));
+            .contains(&("unfunded:pyr_b", Minor(-4_505))));
     }
 }

@@ -167,6 +167,11 @@ impl Minor {
         self.0.checked_sub(other.0).map(Minor)
     }
 
+    /// The amount `quantity` times over, or `None` past the range of minor units.
+    pub fn checked_mul(self, quantity: i64) -> Option<Minor> {
+        self.0.checked_mul(quantity).map(Minor)
+    }
+
     pub fn is_zero(self) -> bool {
         self.0 == 0
     }
@@ -206,6 +211,15 @@ impl std::ops::AddAssign for Minor {
 impl std::ops::SubAssign for Minor {
     fn sub_assign(&mut self, other: Minor) {
         *self = *self - other;
+    }
+}
+
+/// An amount times a count (units, or a sign): checked like every sum of money.
+impl std::ops::Mul<i64> for Minor {
+    type Output = Minor;
+    fn mul(self, count: i64) -> Minor {
+        self.checked_mul(count)
+            .unwrap_or_else(|| panic!("money overflow: {} × {count}", self.0))
     }
 }
 

@@ -6,7 +6,7 @@ use chrono::NaiveDate;
 use serde::Deserialize;
 use utoipa::ToSchema;
 
-use super::money::MoneyJson;
+use super::money::{Minor, MoneyJson};
 use super::period::Period;
 use super::registry::SettlementFrequency;
 use super::FieldError;
@@ -28,8 +28,8 @@ pub const NEAR_PERCENT: i128 = 80;
 pub const REACHED_PERCENT: i128 = 100;
 
 /// The warning for `used` of `cap`, if any. A cap of zero is reached from the start.
-pub fn cap_warning(used: i64, cap: i64) -> Option<CapWarning> {
-    let (used, cap) = (i128::from(used) * 100, i128::from(cap));
+pub fn cap_warning(used: Minor, cap: Minor) -> Option<CapWarning> {
+    let (used, cap) = (i128::from(used.get()) * 100, i128::from(cap.get()));
     if used >= cap * REACHED_PERCENT {
         Some(CapWarning::Reached)
     } else if used >= cap * NEAR_PERCENT {
@@ -41,7 +41,7 @@ pub fn cap_warning(used: i64, cap: i64) -> Option<CapWarning> {
 
 /// The warning level a move from `before` to `after` (of `cap`) crosses into, if it crosses
 /// one: what a notification is sent for.
-pub fn crossed(before: i64, after: i64, cap: i64) -> Option<CapWarning> {
+pub fn crossed(before: Minor, after: Minor, cap: Minor) -> Option<CapWarning> {
     match (cap_warning(before, cap), cap_warning(after, cap)) {
         (b, Some(a)) if b < Some(a) => Some(a),
         _ => None,
@@ -53,10 +53,11 @@ pub fn crossed(before: i64, after: i64, cap: i64) -> Option<CapWarning> {
 /// `current` as the first quarter of the projection. `None` when nothing was paid in them
 /// (there is no pace to project) or nothing is left.
 pub fn projected_binding_quarter(
-    headroom: i64,
-    trailing_four_quarters: i64,
+    headroom: Minor,
+    trailing_four_quarters: Minor,
     current: Period,
 ) -> Option<Period> {
+    let (headroom, trailing_four_quarters) = (headroom.get(), trailing_four_quarters.get());
     if headroom <= 0 || trailing_four_quarters <= 0 {
         return None;
     }
@@ -80,9 +81,9 @@ pub struct PlanLimits {
     pub service_start: NaiveDate,
     pub service_end: NaiveDate,
     /// Each payer's maximum commitment.
-    pub commitments: Vec<i64>,
+    pub commitments: Vec<Minor>,
     /// The contract's maximum outcome payment, if it has one.
-    pub contract_cap: Option<i64>,
+    pub contract_cap: Option<Minor>,
 }
 
 impl PlanLimits {
@@ -98,8 +99,8 @@ impl PlanLimits {
 
     /// The most the project can pay: its payers' commitments together, and no more than the
     /// contract's maximum.
-    pub fn most(&self) -> i64 {
-        let committed = self.commitments.iter().sum::<i64>();
+    pub fn most(&self) -> Minor {
+        let committed = self.commitments.iter().sum::<Minor>();
         self.contract_cap
             .map_or(committed, |cap| cap.min(committed))
     }
@@ -109,9 +110,9 @@ impl PlanLimits {
 /// the service's quarters (and the tail after it), and a total above what the project can pay.
 /// `money` writes an amount for a message.
 pub fn plan_problems(
-    quarters: &[(Period, i64)],
+    quarters: &[(Period, Minor)],
     limits: &PlanLimits,
-    money: impl Fn(i64) -> String,
+    money: impl Fn(Minor) -> String,
 ) -> Vec<FieldError> {
     let (first, last) = limits.quarters();
     let mut problems: Vec<FieldError> = quarters
@@ -125,7 +126,7 @@ pub fn plan_problems(
             )
         })
         .collect();
-    let total: i64 = quarters.iter().map(|(_, planned)| planned).sum();
+    let total: Minor = quarters.iter().map(|(_, planned)| planned).sum();
     if total > limits.most() {
         problems.push(FieldError::new(
             "quarters",
@@ -145,21 +146,36 @@ mod tests {
 
     #[test]
     fn warnings_at_eighty_and_a_hundred_percent_exactly() {
-        assert_eq!(cap_warning(79_999, 100_000), None);
-        assert_eq!(cap_warning(80_000, 100_000), Some(CapWarning::Near));
-        assert_eq!(cap_warning(99_999, 100_000), Some(CapWarning::Near));
-        assert_eq!(cap_warning(100_000, 100_000), Some(CapWarning::Reached));
-        assert_eq!(cap_warning(0, 0), Some(CapWarning::Reached));
-        assert_eq!(crossed(79_000, 81_000, 100_000), Some(CapWarning::Near));
-        assert_eq!(crossed(79_000, 100_000, 100_000), Some(CapWarning::Reached));
-        assert_eq!(crossed(81_000, 90_000, 100_000), None);
+        assert_eq!(cap_warning(Minor(79_999), Minor(100_000)), None);
         assert_eq!(
-            crossed(90_000, 70_000, 100_000),
+            cap_warning(Minor(80_000), Minor(100_000)),
+            Some(CapWarning::Near)
+        );
+        assert_eq!(
+            cap_warning(Minor(99_999), Minor(100_000)),
+            Some(CapWarning::Near)
+        );
+        assert_eq!(
+            cap_warning(Minor(100_000), Minor(100_000)),
+            Some(CapWarning::Reached)
+        );
+        assert_eq!(cap_warning(Minor(0), Minor(0)), Some(CapWarning::Reached));
+        assert_eq!(
+            crossed(Minor(79_000), Minor(81_000), Minor(100_000)),
+            Some(CapWarning::Near)
+        );
+        assert_eq!(
+            crossed(Minor(79_000), Minor(100_000), Minor(100_000)),
+            Some(CapWarning::Reached)
+        );
+        assert_eq!(crossed(Minor(81_000), Minor(90_000), Minor(100_000)), None);
+        assert_eq!(
+            crossed(Minor(90_000), Minor(70_000), Minor(100_000)),
             None,
             "a reversal crosses nothing"
         );
         assert_eq!(
-            crossed(i64::MAX - 1, i64::MAX, i64::MAX),
+            crossed(Minor(i64::MAX - 1), Minor(i64::MAX), Minor(i64::MAX)),
             Some(CapWarning::Reached)
         );
     }
@@ -170,20 +186,23 @@ mod tests {
         // 40,000 over four quarters: 10,000 a quarter; 25,000 left binds in the third quarter
         // counting this one.
         assert_eq!(
-            projected_binding_quarter(25_000, 40_000, q),
+            projected_binding_quarter(Minor(25_000), Minor(40_000), q),
             Period::parse("2021-Q3")
         );
         assert_eq!(
-            projected_binding_quarter(30_000, 40_000, q),
+            projected_binding_quarter(Minor(30_000), Minor(40_000), q),
             Period::parse("2021-Q3")
         );
         assert_eq!(
-            projected_binding_quarter(30_001, 40_000, q),
+            projected_binding_quarter(Minor(30_001), Minor(40_000), q),
             Period::parse("2021-Q4")
         );
-        assert_eq!(projected_binding_quarter(1, 40_000, q), Some(q));
-        assert_eq!(projected_binding_quarter(0, 40_000, q), None);
-        assert_eq!(projected_binding_quarter(1, 0, q), None);
+        assert_eq!(
+            projected_binding_quarter(Minor(1), Minor(40_000), q),
+            Some(q)
+        );
+        assert_eq!(projected_binding_quarter(Minor(0), Minor(40_000), q), None);
+        assert_eq!(projected_binding_quarter(Minor(1), Minor(0), q), None);
     }
 
     #[test]
@@ -193,29 +212,29 @@ mod tests {
         let limits = PlanLimits {
             service_start: day("2021-02-01"),
             service_end: day("2022-12-31"),
-            commitments: vec![60_000, 40_000],
+            commitments: vec![Minor(60_000), Minor(40_000)],
             contract_cap: None,
         };
-        let money = |minor: i64| format!("{minor}");
-        let fine = [(q("2021-Q1"), 50_000), (q("2023-Q4"), 50_000)];
+        let money = |minor: Minor| format!("{minor}");
+        let fine = [(q("2021-Q1"), Minor(50_000)), (q("2023-Q4"), Minor(50_000))];
         assert!(plan_problems(&fine, &limits, money).is_empty());
-        let outside = [(q("2020-Q4"), 1), (q("2024-Q1"), 1)];
+        let outside = [(q("2020-Q4"), Minor(1)), (q("2024-Q1"), Minor(1))];
         let problems = plan_problems(&outside, &limits, money);
         let fields: Vec<&str> = problems.iter().map(|p| p.field.as_str()).collect();
         assert_eq!(fields, ["quarters[0].quarter", "quarters[1].quarter"]);
-        let too_much = [(q("2021-Q1"), 100_001)];
+        let too_much = [(q("2021-Q1"), Minor(100_001))];
         assert_eq!(
             plan_problems(&too_much, &limits, money)[0].field,
             "quarters"
         );
         // A contract cap lower than the commitments bounds the plan instead.
         let capped = PlanLimits {
-            contract_cap: Some(70_000),
+            contract_cap: Some(Minor(70_000)),
             ..limits
         };
-        assert_eq!(capped.most(), 70_000);
+        assert_eq!(capped.most(), Minor(70_000));
         assert_eq!(
-            plan_problems(&[(q("2021-Q1"), 70_001)], &capped, money).len(),
+            plan_problems(&[(q("2021-Q1"), Minor(70_001))], &capped, money).len(),
             1
         );
     }
@@ -251,9 +270,9 @@ pub struct PaymentPlanRequest {
 pub fn parse_plan(
     request: &PaymentPlanRequest,
     currency: &str,
-) -> Result<Vec<(Period, i64)>, Vec<FieldError>> {
+) -> Result<Vec<(Period, Minor)>, Vec<FieldError>> {
     let mut errors = Vec::new();
-    let mut quarters: Vec<(Period, i64)> = Vec::new();
+    let mut quarters: Vec<(Period, Minor)> = Vec::new();
     for (i, q) in request.quarters.iter().enumerate() {
         let field = |name: &str| format!("quarters[{i}].{name}");
         let period =
@@ -275,7 +294,7 @@ pub fn parse_plan(
             (Some(p), Ok(_)) if quarters.iter().any(|(q, _)| *q == p) => {
                 errors.push(FieldError::new(field("quarter"), "is planned twice"))
             }
-            (Some(p), Ok(m)) => quarters.push((p, m.minor)),
+            (Some(p), Ok(m)) => quarters.push((p, Minor(m.minor))),
         }
     }
     if errors.is_empty() {

@@ -4,6 +4,7 @@
 use chrono::NaiveDate;
 use rust_decimal::Decimal;
 
+use super::money::Minor;
 use super::shares::{sums_to_one, SHARE_SCALE};
 
 string_enum!(
@@ -14,7 +15,7 @@ string_enum!(
 /// What the split needs to know about one payer, in the order the project lists them.
 #[derive(Debug, Clone)]
 pub struct PayerShareTerms {
-    pub max_commitment_minor: i64,
+    pub max_commitment_minor: Minor,
     /// Fixed share; `None` on every payer means pro rata to `max_commitment_minor`.
     pub share: Option<Decimal>,
     pub phases: Vec<(NaiveDate, NaiveDate, Decimal)>,
@@ -73,7 +74,7 @@ pub fn share_weights(
     } else {
         payers
             .iter()
-            .map(|p| i128::from(p.max_commitment_minor))
+            .map(|p| i128::from(p.max_commitment_minor.get()))
             .collect()
     };
 
@@ -198,9 +199,9 @@ pub fn largest_remainder(amount: i64, weights: &[i128]) -> Vec<i64> {
 /// One payer's part of one payment.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct PayerPart {
-    pub allocated: i64,
+    pub allocated: Minor,
     /// What this payer's share would have been but its cap left unfunded.
-    pub shortfall: i64,
+    pub shortfall: Minor,
 }
 
 /// Splits `amount` by `weights`, holding each payer to its `headroom` (what its maximum
@@ -209,13 +210,19 @@ pub struct PayerPart {
 /// their weights and the same rounding, until it is all placed or nobody has headroom; what
 /// still cannot be placed is shortfall, attributed to the capped payers in proportion to what
 /// they could not pay.
-pub fn split(amount: i64, weights: &[i128], headroom: &[i64], policy: CapPolicy) -> Vec<PayerPart> {
+pub fn split(
+    amount: Minor,
+    weights: &[i128],
+    headroom: &[Minor],
+    policy: CapPolicy,
+) -> Vec<PayerPart> {
     assert_eq!(weights.len(), headroom.len());
     let n = weights.len();
-    if amount == 0 {
+    if amount.is_zero() {
         return vec![PayerPart::default(); n];
     }
-    let headroom: Vec<i64> = headroom.iter().map(|h| (*h).max(0)).collect();
+    let amount = amount.get();
+    let headroom: Vec<i64> = headroom.iter().map(|h| h.get().max(0)).collect();
     let mut allocated = largest_remainder(amount, weights);
     let mut excess = vec![0i64; n];
     for i in 0..n {
@@ -228,8 +235,8 @@ pub fn split(amount: i64, weights: &[i128], headroom: &[i64], policy: CapPolicy)
     if policy == CapPolicy::Shortfall || pool == 0 {
         return (0..n)
             .map(|i| PayerPart {
-                allocated: allocated[i],
-                shortfall: excess[i],
+                allocated: Minor(allocated[i]),
+                shortfall: Minor(excess[i]),
             })
             .collect();
     }
@@ -263,8 +270,8 @@ pub fn split(amount: i64, weights: &[i128], headroom: &[i64], policy: CapPolicy)
     };
     (0..n)
         .map(|i| PayerPart {
-            allocated: allocated[i],
-            shortfall: shortfall[i],
+            allocated: Minor(allocated[i]),
+            shortfall: Minor(shortfall[i]),
         })
         .collect()
 }
@@ -283,7 +290,7 @@ mod tests {
         maxes
             .iter()
             .map(|m| PayerShareTerms {
-                max_commitment_minor: *m,
+                max_commitment_minor: Minor(*m),
                 share: None,
                 phases: vec![],
                 home_area_codes: vec![],
@@ -311,7 +318,7 @@ mod tests {
         let as_decimals: Vec<PayerShareTerms> = ["0.333334", "0.333333", "0.333333"]
             .iter()
             .map(|s| PayerShareTerms {
-                max_commitment_minor: 100,
+                max_commitment_minor: Minor(100),
                 share: Some(dec(s)),
                 phases: vec![],
                 home_area_codes: vec![],
@@ -338,8 +345,8 @@ mod tests {
         payers[1].phases = vec![(day("2015-01-01"), day("2015-12-31"), dec("0.3"))];
         let start_up = share_weights(&payers, day("2015-06-01"), None).unwrap();
         assert_eq!(largest_remainder(1000, &start_up), vec![700, 300]);
-        payers[0].max_commitment_minor = 500;
-        payers[1].max_commitment_minor = 500;
+        payers[0].max_commitment_minor = Minor(500);
+        payers[1].max_commitment_minor = Minor(500);
         let later = share_weights(&payers, day("2016-06-01"), None).unwrap();
         assert_eq!(largest_remainder(1000, &later), vec![500, 500]);
     }
@@ -371,39 +378,54 @@ mod tests {
     #[test]
     fn a_capped_payer_leaves_a_shortfall_or_a_reallocation() {
         let weights = [50, 50];
-        let parts = split(1000, &weights, &[200, 10_000], CapPolicy::Shortfall);
+        let parts = split(
+            Minor(1000),
+            &weights,
+            &[Minor(200), Minor(10_000)],
+            CapPolicy::Shortfall,
+        );
         assert_eq!(
             parts[0],
             PayerPart {
-                allocated: 200,
-                shortfall: 300
+                allocated: Minor(200),
+                shortfall: Minor(300)
             }
         );
         assert_eq!(
             parts[1],
             PayerPart {
-                allocated: 500,
-                shortfall: 0
+                allocated: Minor(500),
+                shortfall: Minor(0)
             }
         );
-        let parts = split(1000, &weights, &[200, 10_000], CapPolicy::Reallocate);
+        let parts = split(
+            Minor(1000),
+            &weights,
+            &[Minor(200), Minor(10_000)],
+            CapPolicy::Reallocate,
+        );
         assert_eq!(
             parts[0],
             PayerPart {
-                allocated: 200,
-                shortfall: 0
+                allocated: Minor(200),
+                shortfall: Minor(0)
             }
         );
         assert_eq!(
             parts[1],
             PayerPart {
-                allocated: 800,
-                shortfall: 0
+                allocated: Minor(800),
+                shortfall: Minor(0)
             }
         );
-        let parts = split(1000, &weights, &[200, 300], CapPolicy::Reallocate);
-        assert_eq!(parts.iter().map(|p| p.allocated).sum::<i64>(), 500);
-        assert_eq!(parts.iter().map(|p| p.shortfall).sum::<i64>(), 500);
+        let parts = split(
+            Minor(1000),
+            &weights,
+            &[Minor(200), Minor(300)],
+            CapPolicy::Reallocate,
+        );
+        assert_eq!(parts.iter().map(|p| p.allocated).sum::<Minor>(), Minor(500));
+        assert_eq!(parts.iter().map(|p| p.shortfall).sum::<Minor>(), Minor(500));
     }
 
     proptest! {
@@ -414,17 +436,17 @@ mod tests {
             reallocate in any::<bool>(),
         ) {
             let weights: Vec<i128> = payers.iter().map(|(w, _)| i128::from(*w)).collect();
-            let headroom: Vec<i64> = payers.iter().map(|(_, h)| *h).collect();
+            let headroom: Vec<Minor> = payers.iter().map(|(_, h)| Minor(*h)).collect();
             let policy = if reallocate { CapPolicy::Reallocate } else { CapPolicy::Shortfall };
-            let parts = split(amount, &weights, &headroom, policy);
-            let allocated: i64 = parts.iter().map(|p| p.allocated).sum();
-            let shortfall: i64 = parts.iter().map(|p| p.shortfall).sum();
-            prop_assert_eq!(allocated + shortfall, amount);
+            let parts = split(Minor(amount), &weights, &headroom, policy);
+            let allocated: Minor = parts.iter().map(|p| p.allocated).sum();
+            let shortfall: Minor = parts.iter().map(|p| p.shortfall).sum();
+            prop_assert_eq!(allocated + shortfall, Minor(amount));
             for (part, room) in parts.iter().zip(&headroom) {
-                prop_assert!(part.allocated >= 0 && part.shortfall >= 0);
+                prop_assert!(part.allocated >= Minor::ZERO && part.shortfall >= Minor::ZERO);
                 prop_assert!(part.allocated <= *room);
             }
-            if reallocate && shortfall > 0 {
+            if reallocate && shortfall > Minor::ZERO {
                 // Nothing is left unfunded while anyone with a share still has headroom.
                 for (part, room) in parts.iter().zip(&headroom) {
                     prop_assert_eq!(part.allocated, *room);
@@ -433,7 +455,7 @@ mod tests {
             if !reallocate {
                 let uncapped = largest_remainder(amount, &weights);
                 for (part, raw) in parts.iter().zip(&uncapped) {
-                    prop_assert_eq!(part.allocated + part.shortfall, *raw);
+                    prop_assert_eq!(part.allocated + part.shortfall, Minor(*raw));
                 }
             }
         }

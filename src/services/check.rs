@@ -13,6 +13,7 @@ use crate::db::schema::*;
 use crate::db::{totals, DbConn};
 use crate::domain::claims::ClaimStatus;
 use crate::domain::ledger::{payer_account, provider_account, unfunded_account};
+use crate::domain::money::Minor;
 use crate::domain::Label;
 
 /// Counts of what was checked, for the report.
@@ -250,7 +251,7 @@ fn check_adjustment_kinds(conn: &mut DbConn, report: &mut CheckReport) -> QueryR
         .distinct()
         .load(conn)?;
     for kind in kinds {
-        if crate::domain::claims::AdjustmentKind::from_db(&kind).is_none() {
+        if crate::domain::claims::AdjustmentKind::from_label(&kind).is_none() {
             report.violations.push(format!(
                 "claim adjustments of kind '{kind}', which is not a kind"
             ));
@@ -297,7 +298,7 @@ struct Entry {
     id: String,
     claim_id: String,
     project_id: String,
-    provider_amount_minor: i64,
+    provider_amount_minor: Minor,
     reverses_entry_id: Option<String>,
 }
 
@@ -371,7 +372,8 @@ fn check_entries(
         }
     }
     for entry in entries {
-        let sum = entry.provider_amount_minor + allocated.get(entry.id.as_str()).unwrap_or(&0);
+        let sum =
+            entry.provider_amount_minor.get() + allocated.get(entry.id.as_str()).unwrap_or(&0);
         if sum != 0 {
             report.violations.push(format!(
                 "entry {} does not balance: its lines sum to {sum}",
@@ -515,7 +517,7 @@ fn check_claims_allocations(
 fn provider_due(entries: &[Entry]) -> HashMap<String, i64> {
     let mut due: HashMap<String, i64> = HashMap::new();
     for entry in entries {
-        *due.entry(entry.project_id.clone()).or_default() -= entry.provider_amount_minor;
+        *due.entry(entry.project_id.clone()).or_default() -= entry.provider_amount_minor.get();
     }
     due
 }

@@ -9,7 +9,7 @@ use crate::db::models::{Claim, ProjectRecord};
 use crate::db::schema::projects;
 use crate::db::{queries, DbConn};
 use crate::domain::ledger::payer_account;
-use crate::domain::money::MoneyJson;
+use crate::domain::money::{Minor, MoneyJson};
 use crate::domain::position::crossed;
 use crate::notify::{self, messages};
 use crate::services::error::ServiceError;
@@ -27,8 +27,8 @@ pub fn cap_crossings(
     for payer in record.payers.iter().map(|r| &r.payer) {
         let account = payer_account(&payer.id);
         let total = |totals: &HashMap<String, i64>| totals.get(&account).copied().unwrap_or(0);
-        let (was, is) = (total(before), total(after));
-        let Some(level) = crossed(was, is, payer.max_commitment_minor.get()) else {
+        let (was, is) = (Minor(total(before)), Minor(total(after)));
+        let Some(level) = crossed(was, is, payer.max_commitment_minor) else {
             continue;
         };
         let fund_id = payer.fund_id.as_ref().or(project.fund_id.as_ref());
@@ -36,13 +36,13 @@ pub fn cap_crossings(
             Some(id) => queries::funds::get_fund(conn, id)?.map(|f| f.owner_organisation_id),
             None => None,
         };
-        let money = |minor: i64| MoneyJson::from_minor(minor, &project.currency).to_string();
+        let money = |minor: Minor| MoneyJson::from_minor(minor, &project.currency).to_string();
         let message = messages::cap_crossed(
             &project.name,
             &notify::name_of(conn, &payer.organisation_id)?,
             level,
             &money(is),
-            &money(payer.max_commitment_minor.get()),
+            &money(payer.max_commitment_minor),
         );
         let mut to = vec![payer.organisation_id.as_str()];
         to.extend(fund_owner.as_deref());

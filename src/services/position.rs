@@ -19,8 +19,8 @@ use crate::domain::position::{
     cap_warning, parse_plan, plan_problems, projected_binding_quarter, CapWarning,
     PaymentPlanRequest, PlanLimits,
 };
-use crate::domain::registry::SettlementFrequency;
-use crate::domain::settlement::DocumentStatus;
+use crate::domain::registry::{PayerRole, SettlementFrequency};
+use crate::domain::settlement::{DocumentKind, DocumentStatus};
 use crate::services::access::{load_visible, VisibleProject};
 use crate::services::claims::rules::lock_project;
 use crate::services::error::ServiceError;
@@ -30,8 +30,8 @@ use crate::services::error::ServiceError;
 /// cancels it count for nothing.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Billed {
-    pub invoiced_minor: i64,
-    pub paid_minor: i64,
+    pub invoiced_minor: Minor,
+    pub paid_minor: Minor,
 }
 
 /// One payer's position on a project.
@@ -39,15 +39,15 @@ pub struct Billed {
 pub struct PayerPosition {
     pub payer_id: String,
     pub organisation_id: String,
-    pub role: String,
+    pub role: PayerRole,
     /// The fund a central top-up pays from.
     pub fund_id: Option<String>,
     /// Where the payer's agreement to its commitment stands.
     pub commitment: CommitmentStatus,
     /// Its maximum commitment; nothing once a payer of the project has declined (it is never paid).
-    pub committed_minor: i64,
-    pub allocated_minor: i64,
-    pub shortfall_minor: i64,
+    pub committed_minor: Minor,
+    pub allocated_minor: Minor,
+    pub shortfall_minor: Minor,
     pub billed: Billed,
     pub warning: Option<CapWarning>,
     /// Where its cap binds at the last four quarters' pace.
@@ -59,10 +59,10 @@ pub struct ProjectPosition {
     pub project_id: String,
     pub name: String,
     pub currency: String,
-    pub max_outcome_payment_minor: Option<i64>,
+    pub max_outcome_payment_minor: Option<Minor>,
     pub payers: Vec<PayerPosition>,
     /// Quarter, planned (if planned), actual: every quarter that has either.
-    pub plan: Vec<(String, Option<i64>, i64)>,
+    pub plan: Vec<(String, Option<Minor>, Minor)>,
     pub contract_cap_binds_in: Option<Period>,
     pub contract_warning: Option<CapWarning>,
 }
@@ -70,7 +70,7 @@ pub struct ProjectPosition {
 #[derive(Debug, Clone)]
 pub struct FundPosition {
     pub fund: Fund,
-    pub committed_minor: i64,
+    pub committed_minor: Minor,
     pub projects: Vec<ProjectPosition>,
 }
 
@@ -109,7 +109,7 @@ pub fn payment_plan(
     conn: &mut DbConn,
     principal: &Principal,
     project_id: &str,
-) -> Result<(String, Vec<(Period, i64)>), ServiceError> {
+) -> Result<(String, Vec<(Period, Minor)>), ServiceError> {
     let project = plan_keepers_project(conn, principal, project_id)?;
     let quarters = stored_plan(conn, project_id)?;
     Ok((project.record.project.currency, quarters))
@@ -137,11 +137,11 @@ pub fn set_payment_plan(
             commitments: record
                 .payers
                 .iter()
-                .map(|p| p.payer.max_commitment_minor.get())
+                .map(|p| p.payer.max_commitment_minor)
                 .collect(),
-            contract_cap: record.project.max_outcome_payment_minor.map(Minor::get),
+            contract_cap: record.project.max_outcome_payment_minor,
         };
-        let money = |minor: i64| MoneyJson::from_minor(minor, currency).to_string();
+        let money = |minor: Minor| MoneyJson::from_minor(minor, currency).to_string();
         let problems = plan_problems(&quarters, &limits, money);
         if !problems.is_empty() {
             return Err(ServiceError::Invalid(problems));
@@ -226,25 +226,25 @@ fn project_position(
     let payers: Vec<PayerPosition> = (record.payers.iter())
         .map(|r| {
             let mut position = payer_position(&r.payer, &running, &billed, declined);
-            let headroom = r.payer.max_commitment_minor - Minor(position.allocated_minor);
+            let headroom = r.payer.max_commitment_minor - position.allocated_minor;
             let pace = trailing.sum(Some(&r.payer.id));
-            position.cap_binds_in = projected_binding_quarter(headroom.get(), pace, current);
+            position.cap_binds_in = projected_binding_quarter(headroom, pace, current);
             position
         })
         .collect();
-    let paid_total: i64 = payers.iter().map(|p| p.allocated_minor).sum();
+    let paid_total: Minor = payers.iter().map(|p| p.allocated_minor).sum();
     let plan = plan_against_actuals(conn, &p.id, &quarterly)?;
     Ok(ProjectPosition {
         project_id: p.id.clone(),
         name: p.name.clone(),
         currency: p.currency.clone(),
-        max_outcome_payment_minor: p.max_outcome_payment_minor.map(Minor::get),
+        max_outcome_payment_minor: p.max_outcome_payment_minor,
         contract_cap_binds_in: p.max_outcome_payment_minor.and_then(|cap| {
-            projected_binding_quarter(cap.get() - paid_total, trailing.sum(None), current)
+            projected_binding_quarter(cap - paid_total, trailing.sum(None), current)
         }),
         contract_warning: p
             .max_outcome_payment_minor
-            .and_then(|cap| cap_warning(paid_total, cap.get())),
+            .and_then(|cap| cap_warning(paid_total, cap)),
         payers,
         plan,
     })
@@ -254,11 +254,11 @@ fn project_position(
 /// is projected to bind at.
 struct Trailing<'q> {
     quarters: Vec<String>,
-    quarterly: &'q HashMap<(String, String), i64>,
+    quarterly: &'q HashMap<(String, String), Minor>,
 }
 
 impl<'q> Trailing<'q> {
-    fn before(current: Period, quarterly: &'q HashMap<(String, String), i64>) -> Trailing<'q> {
+    fn before(current: Period, quarterly: &'q HashMap<(String, String), Minor>) -> Trailing<'q> {
         let mut q = current;
         let mut quarters = Vec::new();
         for _ in 0..4 {
@@ -272,7 +272,7 @@ impl<'q> Trailing<'q> {
     }
 
     /// The trailing quarters' allocations to `payer`, or to every payer.
-    fn sum(&self, payer: Option<&str>) -> i64 {
+    fn sum(&self, payer: Option<&str>) -> Minor {
         (self.quarterly.iter())
             .filter(|((who, quarter), _)| {
                 payer.is_none_or(|p| p == who) && self.quarters.contains(quarter)
@@ -290,27 +290,26 @@ fn payer_position(
     billed: &HashMap<String, Billed>,
     declined: bool,
 ) -> PayerPosition {
-    let allocated = running.get(&payer_account(&payer.id)).copied().unwrap_or(0);
+    let running = |account: String| Minor(running.get(&account).copied().unwrap_or(0));
+    let allocated = running(payer_account(&payer.id));
     PayerPosition {
         commitment: payer.commitment,
         payer_id: payer.id.clone(),
         organisation_id: payer.organisation_id.clone(),
-        role: payer.role.as_str().to_owned(),
+        role: payer.role,
         fund_id: payer.fund_id.clone(),
         committed_minor: if declined {
-            0
+            Minor::ZERO
         } else {
-            payer.max_commitment_minor.get()
+            payer.max_commitment_minor
         },
         allocated_minor: allocated,
-        shortfall_minor: (running.get(&unfunded_account(&payer.id)))
-            .copied()
-            .unwrap_or(0),
+        shortfall_minor: running(unfunded_account(&payer.id)),
         billed: billed
             .get(&payer.organisation_id)
             .copied()
             .unwrap_or_default(),
-        warning: cap_warning(allocated, payer.max_commitment_minor.get()),
+        warning: cap_warning(allocated, payer.max_commitment_minor),
         cap_binds_in: None,
     }
 }
@@ -319,20 +318,20 @@ fn payer_position(
 fn plan_against_actuals(
     conn: &mut DbConn,
     project_id: &str,
-    quarterly: &HashMap<(String, String), i64>,
-) -> Result<Vec<(String, Option<i64>, i64)>, ServiceError> {
+    quarterly: &HashMap<(String, String), Minor>,
+) -> Result<Vec<(String, Option<Minor>, Minor)>, ServiceError> {
     let planned: Vec<PaymentPlanQuarter> = payment_plans::table
         .filter(payment_plans::project_id.eq(project_id))
         .select(PaymentPlanQuarter::as_select())
         .load(conn)?;
-    let mut plan: HashMap<String, (Option<i64>, i64)> = HashMap::new();
+    let mut plan: HashMap<String, (Option<Minor>, Minor)> = HashMap::new();
     for q in planned {
-        plan.entry(q.quarter).or_default().0 = Some(q.planned_minor.get());
+        plan.entry(q.quarter).or_default().0 = Some(q.planned_minor);
     }
     for ((_, quarter), amount) in quarterly {
-        plan.entry(quarter.clone()).or_default().1 += amount;
+        plan.entry(quarter.clone()).or_default().1 += *amount;
     }
-    let mut plan: Vec<(String, Option<i64>, i64)> =
+    let mut plan: Vec<(String, Option<Minor>, Minor)> =
         plan.into_iter().map(|(q, (p, a))| (q, p, a)).collect();
     plan.sort_by_key(|(quarter, _, _)| Period::parse(quarter));
     Ok(plan)
@@ -373,8 +372,8 @@ pub fn billed_by_payer(
             for (organisation, amount) in sums {
                 let entry = billed.entry(organisation).or_default();
                 match paid {
-                    false => entry.invoiced_minor += sign * amount,
-                    true => entry.paid_minor += sign * amount,
+                    false => entry.invoiced_minor += Minor(amount) * sign,
+                    true => entry.paid_minor += Minor(amount) * sign,
                 }
             }
         }
@@ -390,7 +389,7 @@ const LIVE: &str = "status IN ('issued', 'paid') AND credits_document_id IS NULL
 fn quarterly_allocations(
     conn: &mut DbConn,
     project_id: &str,
-) -> Result<HashMap<(String, String), i64>, ServiceError> {
+) -> Result<HashMap<(String, String), Minor>, ServiceError> {
     let quarter = backend_specific::quarter_label_sql(conn, "posted_at");
     let rows = totals::grouped(
         conn,
@@ -404,13 +403,13 @@ fn quarterly_allocations(
         .into_iter()
         .filter_map(|(key, total)| {
             let (payer, quarter) = key.split_once('|')?;
-            Some(((payer.to_owned(), quarter.to_owned()), total))
+            Some(((payer.to_owned(), quarter.to_owned()), Minor(total)))
         })
         .collect())
 }
 
 /// A project's payment plan: (quarter, planned amount) in time order.
-fn stored_plan(conn: &mut DbConn, project_id: &str) -> Result<Vec<(Period, i64)>, ServiceError> {
+fn stored_plan(conn: &mut DbConn, project_id: &str) -> Result<Vec<(Period, Minor)>, ServiceError> {
     let stored: Vec<PaymentPlanQuarter> = payment_plans::table
         .filter(payment_plans::project_id.eq(project_id))
         .select(PaymentPlanQuarter::as_select())
@@ -423,7 +422,7 @@ fn stored_plan(conn: &mut DbConn, project_id: &str) -> Result<Vec<(Period, i64)>
                 q.quarter
             ))
         })?;
-        plan.push((quarter, q.planned_minor.get()));
+        plan.push((quarter, q.planned_minor));
     }
     plan.sort_by_key(|(quarter, _)| quarter.start());
     Ok(plan)
@@ -433,7 +432,7 @@ fn stored_plan(conn: &mut DbConn, project_id: &str) -> Result<Vec<(Period, i64)>
 fn store_plan(
     conn: &mut DbConn,
     project_id: &str,
-    quarters: &[(Period, i64)],
+    quarters: &[(Period, Minor)],
 ) -> Result<(), ServiceError> {
     diesel::delete(payment_plans::table.filter(payment_plans::project_id.eq(project_id)))
         .execute(conn)?;
@@ -442,7 +441,7 @@ fn store_plan(
         .map(|(q, planned)| PaymentPlanQuarter {
             project_id: project_id.to_owned(),
             quarter: q.to_string(),
-            planned_minor: Minor(*planned),
+            planned_minor: *planned,
         })
         .collect();
     insert_rows!(conn, payment_plans::table, &rows)?;
@@ -455,12 +454,12 @@ pub struct StatementLine {
     pub project_id: String,
     pub project_name: String,
     pub currency: String,
-    pub role: String,
+    pub role: PayerRole,
     /// Allocations posted in the window, reversals excluded.
-    pub allocated_minor: i64,
+    pub allocated_minor: Minor,
     /// Reversals posted in the window (negative or zero).
-    pub reversed_minor: i64,
-    pub shortfall_minor: i64,
+    pub reversed_minor: Minor,
+    pub shortfall_minor: Minor,
     /// Documents to it issued in the window, and what was paid on them.
     pub billed: Billed,
     /// Documents it issued in the window (under `via_commissioner`, the lead's top-up claims
@@ -475,15 +474,15 @@ pub struct StatementLine {
 pub struct StatementDocument {
     pub id: String,
     pub number: Option<String>,
-    pub kind: String,
+    pub kind: DocumentKind,
     /// True for a document to the organisation (it pays), false for one it issued (it is
     /// paid).
     pub to_it: bool,
     /// The other party: the issuer of a document to it, the recipient of one it issued.
     pub counterparty: String,
     pub issued_on: NaiveDate,
-    pub total_minor: i64,
-    pub paid_minor: i64,
+    pub total_minor: Minor,
+    pub paid_minor: Minor,
 }
 
 /// The organisation's own share on every project it pays into, posted in `[from, until)`, and
@@ -495,7 +494,7 @@ pub fn statement(
     from: NaiveDateTime,
     until: NaiveDateTime,
 ) -> Result<Vec<StatementLine>, ServiceError> {
-    let payers: Vec<(String, String, String)> = project_payers::table
+    let payers: Vec<(String, String, PayerRole)> = project_payers::table
         .filter(project_payers::organisation_id.eq(organisation_id))
         .select((
             project_payers::id,
@@ -511,6 +510,7 @@ pub fn statement(
             .select((projects::name, projects::currency))
             .first(conn)?;
         let sums = payer_sums_between(conn, &payer_id, from, until)?;
+        let sum_of = |name: &str| Minor(sums.get(name).copied().unwrap_or(0));
         let window = (from.date(), until.date());
         let documents = documents_between(conn, &project_id, organisation_id, window)?;
         let sum = |to_it: bool| {
@@ -526,9 +526,9 @@ pub fn statement(
             project_name: name,
             currency,
             role,
-            allocated_minor: sums.get("allocated").copied().unwrap_or(0),
-            reversed_minor: sums.get("reversed").copied().unwrap_or(0),
-            shortfall_minor: sums.get("shortfall").copied().unwrap_or(0),
+            allocated_minor: sum_of("allocated"),
+            reversed_minor: sum_of("reversed"),
+            shortfall_minor: sum_of("shortfall"),
             billed,
             issued,
             documents,
@@ -574,12 +574,12 @@ fn documents_between(
     type Row = (
         String,
         Option<String>,
-        String,
+        DocumentKind,
         String,
         String,
         Option<NaiveDate>,
-        i64,
-        i64,
+        Minor,
+        Minor,
     );
     let rows: Vec<Row> = d::table
         .filter(d::project_id.eq(project_id))

@@ -11,6 +11,7 @@ use crate::db::backend_specific::{lock_row_for_update, LockableTable};
 use crate::db::models::{Fund, OrganisationRecord};
 use crate::db::{queries, write_tx, DbConn};
 use crate::domain::access::{may_create_fund, may_create_project, Principal, Role};
+use crate::domain::money::Minor;
 use crate::domain::registry::{
     validate_fund, validate_organisation, validate_project, NewFund, NewOrganisation, NewProject,
     ProjectFacts,
@@ -50,7 +51,7 @@ pub fn register_organisation(
 #[derive(Debug)]
 pub struct FundStanding {
     pub fund: Fund,
-    pub committed_minor: i64,
+    pub committed_minor: Minor,
 }
 
 /// The use case "create a fund": an admin, or a fund manager for its own organisation,

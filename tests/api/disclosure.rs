@@ -332,11 +332,11 @@ impl<'t> Ledger<'t> {
                             any = true;
                             block.paid_for[r] += 1;
                             let seen = block.parts[r].get_or_insert(Parts {
-                                smallest: pay,
-                                largest: pay,
+                                smallest: cofund::domain::money::Minor(pay),
+                                largest: cofund::domain::money::Minor(pay),
                             });
-                            seen.smallest = seen.smallest.min(pay);
-                            seen.largest = seen.largest.max(pay);
+                            seen.smallest = seen.smallest.min(cofund::domain::money::Minor(pay));
+                            seen.largest = seen.largest.max(cofund::domain::money::Minor(pay));
                         }
                     }
                     block.paid += i64::from(any);
@@ -539,7 +539,7 @@ fn project_facts(terms: &Terms) -> ProjectFacts {
         policy_sector: None,
         social_challenge: None,
         target_population: None,
-        max_outcome_payment_minor: terms.contract_cap,
+        max_outcome_payment_minor: terms.contract_cap.map(cofund::domain::money::Minor),
         currency: "GBP".into(),
         settlement_route: SettlementRoute::Direct,
         created_at: NaiveDate::from_ymd_opt(2021, 1, 1)
@@ -551,7 +551,7 @@ fn project_facts(terms: &Terms) -> ProjectFacts {
                 organisation_id: format!("payer{r}"),
                 category: "Government/Public Sector/Public Bank",
                 role: "local_commissioner".into(),
-                max_commitment_minor: terms.caps[r],
+                max_commitment_minor: cofund::domain::money::Minor(terms.caps[r]),
                 share: shares.then(|| format!("0.{}", terms.weights[r])),
                 lead: r == 0,
             })
@@ -562,7 +562,7 @@ fn project_facts(terms: &Terms) -> ProjectFacts {
                 code: format!("o{o}"),
                 name: format!("Outcome {o}"),
                 unit: "achievement".into(),
-                price_minor: terms.prices[o],
+                price_minor: cofund::domain::money::Minor(terms.prices[o]),
                 max_units_per_participant: None,
                 max_claims_per_participant: 1,
                 volume_cap: terms.volume_caps[o],
@@ -588,20 +588,20 @@ fn ledger_facts(blocks: &[(usize, usize)], truth: &[Outcome]) -> LedgerFacts {
         r.paid_units += t.paid;
         r.paid_participants += t.paid;
         r.payable_units += t.payable_units;
-        r.payable_minor += t.payable_minor;
+        r.payable_minor += cofund::domain::money::Minor(t.payable_minor);
         r.engaged += t.achieved;
         for (r, money) in t.money.iter().enumerate() {
             let Some(minor) = *money else { continue };
             let key = (format!("o{o}"), quarter, format!("payer{r}"));
             ledger.payments.entry(key).or_default().add(MoneyFacts {
-                minor,
+                minor: cofund::domain::money::Minor(minor),
                 participants: t.paid_for[r],
                 parts: t.parts[r],
             });
             let total = totals.entry(format!("payer{r}")).or_default();
-            total.minor += minor;
+            total.minor += cofund::domain::money::Minor(minor);
             total.participants += t.paid_for[r];
-            ledger.project_total.minor += minor;
+            ledger.project_total.minor += cofund::domain::money::Minor(minor);
         }
         ledger.project_total.participants += t.paid;
     }
@@ -624,7 +624,7 @@ fn seen(terms: &Terms, blocks: &[(usize, usize)], rows: &ProjectRows) -> Option<
         return None;
     }
     let amount = |v: &Cell| match v {
-        Cell::Amount { minor, .. } => Some(*minor),
+        Cell::Amount { minor, .. } => Some(minor.get()),
         Cell::Suppressed => None,
         other => panic!("not an amount: {other:?}"),
     };
@@ -980,7 +980,7 @@ fn adjustments_added(
             );
         }
         let money = match &row.values[6] {
-            Cell::Amount { minor, .. } => Some(*minor),
+            Cell::Amount { minor, .. } => Some(minor.get()),
             Cell::Suppressed => None,
             other => panic!("not an amount: {other:?}"),
         };
@@ -1724,8 +1724,8 @@ async fn successive_releases_differ_in_no_published_cell() {
         .flat_map(|b| b.money.values());
     let parts: Vec<Option<Parts>> = money.map(|m| m.parts).collect();
     let each = Parts {
-        smallest: 50_000,
-        largest: 50_000,
+        smallest: cofund::domain::money::Minor(50_000),
+        largest: cofund::domain::money::Minor(50_000),
     };
     assert_eq!(parts, vec![Some(each); 4]);
     drop(conn);

@@ -24,7 +24,7 @@ pub fn insert_fund(
         name: plan.name,
         owner_organisation_id: plan.owner_organisation_id,
         currency: plan.currency.code().to_owned(),
-        budget_minor: Minor(plan.budget_minor),
+        budget_minor: plan.budget_minor,
         service_start: plan.service_start,
         service_end: plan.service_end,
         created_at: at,
@@ -62,10 +62,10 @@ pub fn list_funds(
 /// project is never paid; a proposed commitment holds its budget until it is answered).
 /// Summed in Rust: `SUM(BIGINT)` is NUMERIC on PostgreSQL, which the multi-backend connection
 /// cannot load.
-pub fn fund_committed_minor(conn: &mut DbConn, fund_id: &str) -> Result<i64, DieselError> {
+pub fn fund_committed_minor(conn: &mut DbConn, fund_id: &str) -> Result<Minor, DieselError> {
     // Only central top-ups name a fund (`cofund check` audits it); not filtering by role
     // as well keeps a corrupt role from freeing budget.
-    let commitments: Vec<(String, i64)> = project_payers::table
+    let commitments: Vec<(String, Minor)> = project_payers::table
         .filter(project_payers::fund_id.eq(fund_id))
         .select((
             project_payers::project_id,
@@ -123,7 +123,7 @@ pub fn fund_facts(conn: &mut DbConn, fund_id: &str) -> Result<Option<FundFacts>,
         committed_minor: fund_committed_minor(conn, fund_id)?,
         owner_organisation_id: fund.owner_organisation_id,
         currency: fund.currency,
-        budget_minor: fund.budget_minor.get(),
+        budget_minor: fund.budget_minor,
         service_end: fund.service_end,
     }))
 }

@@ -35,6 +35,7 @@ use super::catalog::table;
 use super::history::{Adjustment, Change, FrozenQuarter, History};
 use super::rows::{LedgerFacts, ProjectFacts};
 use super::value::{Row, Value};
+use crate::domain::money::Minor;
 use crate::domain::period::Period;
 
 /// The year whose adjustment round a rebuild at `now` holds, if it holds one: the first
@@ -73,7 +74,7 @@ pub fn offered(
             continue;
         }
         let metric = project.metrics.iter().find(|m| m.code == code);
-        let price = metric.map_or(0, |m| m.price_minor);
+        let price = metric.map_or(Minor::ZERO, |m| m.price_minor);
         let at_price = |b: &Changed| b.now.at_price(price) && b.then.at_price(price);
         // A sum withheld from an earlier row would follow from this one's, shown, by
         // subtraction from the price times the counts.
@@ -102,7 +103,7 @@ fn changes_since_frozen(
     ledger: &LedgerFacts,
     history: &History,
 ) -> BTreeMap<String, BTreeMap<Period, Changed>> {
-    let money_of = |code: &str, period: Period| -> BTreeMap<String, i64> {
+    let money_of = |code: &str, period: Period| -> BTreeMap<String, Minor> {
         ledger
             .payments
             .range((code.to_owned(), period, String::new())..)
@@ -189,17 +190,17 @@ mod tests {
             paid_units: n,
             paid_participants: n,
             payable_units: n,
-            payable_minor: n * each,
+            payable_minor: Minor(n * each),
             engaged: n,
         };
         (
             results,
             MoneyFacts {
-                minor: n * each,
+                minor: Minor(n * each),
                 participants: n,
                 parts: (n > 0).then_some(Parts {
-                    smallest: each,
-                    largest: each,
+                    smallest: Minor(each),
+                    largest: Minor(each),
                 }),
             },
         )
@@ -239,7 +240,7 @@ mod tests {
         use crate::domain::registry::SettlementRoute;
         let mut project = facts(SettlementRoute::Direct);
         project.metrics.retain(|m| m.code == "a");
-        project.metrics[0].price_minor = 100;
+        project.metrics[0].price_minor = Minor(100);
         project
     }
 
@@ -256,7 +257,7 @@ mod tests {
         let change = &offered[0].change;
         assert_eq!(
             (change.achieved_units, change.paid_units, change.amount()),
-            (6, 6, 600)
+            (6, 6, Minor(600))
         );
         assert!(offered[0].money_shown, "every outcome at its price");
         // Once the year's round is held, nothing more is offered that year, published or not.
@@ -291,7 +292,7 @@ mod tests {
         // 540 for six has one solution at the two rates. The counts are shown, the money not.
         let (mut ledger, history) = case([10, 10], [(16, 100), (10, 100)]);
         let key = ("a".to_owned(), q("2021-Q1"), "p".to_owned());
-        ledger.payments.get_mut(&key).unwrap().minor -= 60;
+        ledger.payments.get_mut(&key).unwrap().minor -= Minor(60);
         let offered = offer(&ledger, &history, at(2022, 3, 1));
         assert_eq!(offered[0].change.achieved_units, 6);
         assert!(!offered[0].money_shown);
@@ -301,7 +302,7 @@ mod tests {
         // each quarter as frozen and as now must be at the price, not only the change.
         let (mut ledger, history) = case([10, 10], [(15, 100), (10, 100)]);
         let q1 = ("a".to_owned(), q("2021-Q1"), "p".to_owned());
-        ledger.payments.get_mut(&q1).unwrap().minor = 10 * 100 - 100 + 6 * 40;
+        ledger.payments.get_mut(&q1).unwrap().minor = Minor(10 * 100 - 100 + 6 * 40);
         let offered = offer(&ledger, &history, at(2022, 3, 1));
         assert!(offered.iter().all(|a| !a.money_shown));
     }

@@ -7,6 +7,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use chrono::NaiveDateTime;
 
 use super::rows::{MoneyFacts, ResultFacts};
+use crate::domain::money::Minor;
 use crate::domain::period::Period;
 
 /// A quarter of a project as frozen when it was first published.
@@ -33,7 +34,7 @@ pub struct FrozenBlock {
 pub struct PublishedTotal {
     pub payer: Option<String>,
     pub as_of: NaiveDateTime,
-    pub amount: i64,
+    pub amount: Minor,
 }
 
 /// A cap of the contract, named as the history keeps it.
@@ -90,9 +91,9 @@ pub struct Change {
     pub paid_units: i64,
     /// What counts against the volume and contract caps (see `disclosure::Block`).
     pub payable_units: i64,
-    pub payable_minor: i64,
+    pub payable_minor: Minor,
     /// Each payer's money, by organisation.
-    pub money: BTreeMap<String, i64>,
+    pub money: BTreeMap<String, Minor>,
 }
 
 impl Change {
@@ -101,19 +102,19 @@ impl Change {
         self.achieved_units += sign * other.achieved_units;
         self.paid_units += sign * other.paid_units;
         self.payable_units += sign * other.payable_units;
-        self.payable_minor += sign * other.payable_minor;
+        self.payable_minor += other.payable_minor * sign;
         for (payer, minor) in &other.money {
-            *self.money.entry(payer.clone()).or_default() += sign * minor;
+            *self.money.entry(payer.clone()).or_default() += *minor * sign;
         }
-        self.money.retain(|_, minor| *minor != 0);
+        self.money.retain(|_, minor| !minor.is_zero());
     }
 
     /// All payers' money.
-    pub fn amount(&self) -> i64 {
+    pub fn amount(&self) -> Minor {
         self.money.values().sum()
     }
 
-    pub(super) fn of(results: &ResultFacts, money: BTreeMap<String, i64>) -> Change {
+    pub(super) fn of(results: &ResultFacts, money: BTreeMap<String, Minor>) -> Change {
         Change {
             achieved_units: results.achieved_units,
             paid_units: results.paid_units,
@@ -130,7 +131,7 @@ impl Change {
 
     /// Whether every outcome paid in these blocks was paid exactly `price`, as far as their
     /// totals tell: no outcome is paid more than its price.
-    pub(super) fn at_price(&self, price: i64) -> bool {
-        i128::from(self.amount()) == i128::from(price) * i128::from(self.paid_units)
+    pub(super) fn at_price(&self, price: Minor) -> bool {
+        i128::from(self.amount().get()) == i128::from(price.get()) * i128::from(self.paid_units)
     }
 }

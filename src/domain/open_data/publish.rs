@@ -38,6 +38,7 @@ use super::rows::{
     ResultFacts,
 };
 use super::value::{Row, Value};
+use crate::domain::money::Minor;
 use crate::domain::period::Period;
 
 /// What decides a publication.
@@ -521,7 +522,7 @@ impl<'a> View<'a> {
             withheld.push(suppressed != 0);
         }
         let amount = |v: &Value| match v {
-            Value::Amount { minor, .. } => Some(*minor),
+            Value::Amount { minor, .. } => Some(minor.get()),
             _ => None,
         };
         let published = Publication {
@@ -675,7 +676,7 @@ impl Audit {
                 Some(EarlierTotal {
                     payer,
                     blocks: covered,
-                    amount: t.amount,
+                    amount: t.amount.get(),
                 })
             })
             .collect();
@@ -720,10 +721,10 @@ impl Audit {
         let payer = |id: &String| self.payer_ids.iter().position(|p| p == id);
         for (id, minor) in &change.money {
             if let Some(r) = payer(id) {
-                known.money[r] += minor;
+                known.money[r] += minor.get();
             }
         }
-        known.payable_minor += change.payable_minor;
+        known.payable_minor += change.payable_minor.get();
         let Some(outcome) = outcome else { return };
         known.payable_units[outcome] += change.payable_units;
         let so_far = self
@@ -734,7 +735,7 @@ impl Audit {
         let mut money = vec![0; payers];
         for (id, minor) in &so_far.money {
             if let Some(r) = payer(id) {
-                money[r] += minor;
+                money[r] += minor.get();
             }
         }
         let covered = (0..self.keys.len()).filter(|&b| {
@@ -745,7 +746,7 @@ impl Audit {
             achieved_units: so_far.achieved_units,
             paid_units: so_far.paid_units,
             payable_units: so_far.payable_units,
-            money: (so_far.payable_minor, money),
+            money: (so_far.payable_minor.get(), money),
         });
     }
 
@@ -845,8 +846,8 @@ impl Audit {
     fn counted_by(&self, cap: Cap, adjustment: &Adjustment) -> i64 {
         let change = &adjustment.change;
         match cap {
-            Cap::Payer(r) => change.money.get(&self.payer_ids[r]).copied().unwrap_or(0),
-            Cap::Contract => change.payable_minor,
+            Cap::Payer(r) => (change.money.get(&self.payer_ids[r])).map_or(0, |m| m.get()),
+            Cap::Contract => change.payable_minor.get(),
             Cap::Volume(o) if self.codes[o] == adjustment.code => change.payable_units,
             Cap::Volume(_) => 0,
         }
@@ -931,8 +932,8 @@ fn block_of(
         achieved_units: r.achieved_units,
         paid_units: r.paid_units,
         payable_units: r.payable_units,
-        payable_minor: r.payable_minor,
-        money: payments.iter().map(|m| m.map(|m| m.minor)).collect(),
+        payable_minor: r.payable_minor.get(),
+        money: payments.iter().map(|m| m.map(|m| m.minor.get())).collect(),
         paid_for,
         rates: vec![None; payer_ids.len()],
         capped: vec![false; payer_ids.len()],
@@ -963,18 +964,18 @@ fn project_terms(project: &ProjectFacts) -> ProjectTerms {
             .payers
             .iter()
             .map(|p| PayerTerms {
-                cap_minor: p.max_commitment_minor,
+                cap_minor: p.max_commitment_minor.get(),
             })
             .collect(),
         outcomes: project
             .metrics
             .iter()
             .map(|m| OutcomeTerms {
-                price_minor: m.price_minor,
+                price_minor: m.price_minor.get(),
                 volume_cap: m.volume_cap,
             })
             .collect(),
-        contract_cap_minor: project.max_outcome_payment_minor,
+        contract_cap_minor: project.max_outcome_payment_minor.map(Minor::get),
     }
 }
 
@@ -1070,6 +1071,7 @@ fn rate_from_parts(
     let Some(Parts { smallest, largest }) = parts else {
         return false;
     };
+    let (smallest, largest) = (smallest.get(), largest.get());
     let rate = Rate {
         minor: largest,
         units: 1,
@@ -1141,9 +1143,12 @@ fn unpublished(
 ) -> Unpublished {
     let money = |facts: &LedgerFacts, payer: &String| {
         let of_payer = facts.payments.iter().filter(|((_, _, p), _)| p == payer);
-        of_payer.map(|(_, m)| m.minor).sum::<i64>()
+        of_payer.map(|(_, m)| m.minor).sum::<Minor>().get()
     };
-    let value = |facts: &LedgerFacts| facts.results.values().map(|r| r.payable_minor).sum::<i64>();
+    let value = |facts: &LedgerFacts| {
+        let values = facts.results.values().map(|r| r.payable_minor);
+        values.sum::<Minor>().get()
+    };
     let units = |facts: &LedgerFacts, code: &str| {
         facts
             .results
@@ -1195,12 +1200,12 @@ fn set_pieces(
                 let quarter = added_to(ledger, key, beyond.rates.get(r), block.outcome);
                 added_pay(money_now, block.money[r].unwrap_or(0), change, quarter)
             });
-            let value_now = ledger.results.get(key).map_or(0, |r| r.payable_minor);
+            let value_now = ledger.results.get(key).map_or(0, |r| r.payable_minor.get());
             let paid = Added {
                 units: change,
                 value: value_now - block.payable_minor,
                 money: &added,
-                price: project.metrics[block.outcome].price_minor,
+                price: project.metrics[block.outcome].price_minor.get(),
             };
             add_added(&mut pieces[block.outcome], pays.collect(), paid);
         } else if change < 0 {
@@ -1233,9 +1238,9 @@ fn set_pieces(
             let added = money_added(ledger, key, payer_ids, &[]);
             let paid = Added {
                 units: r.payable_units,
-                value: r.payable_minor,
+                value: r.payable_minor.get(),
                 money: &added,
-                price: project.metrics[o].price_minor,
+                price: project.metrics[o].price_minor.get(),
             };
             add_added(&mut pieces[o], pays.collect(), paid);
         }
@@ -1347,7 +1352,7 @@ fn money_added(
     payer_ids: &[String],
     was: &[Option<i64>],
 ) -> Vec<i64> {
-    let now = |payer: &String| money_of(ledger, key, payer).map_or(0, |m| m.minor);
+    let now = |payer: &String| money_of(ledger, key, payer).map_or(0, |m| m.minor.get());
     let was = |r: usize| was.get(r).copied().flatten().unwrap_or(0);
     payer_ids
         .iter()
@@ -1403,7 +1408,7 @@ fn added_to(
 /// `None` where the money went down: only the price bounds it.
 fn added_pay(now: Option<&MoneyFacts>, was: i64, units: i64, quarter: AddedTo) -> Option<Pay> {
     debug_assert!(units > 0, "added outcomes are more than none");
-    let added = now.map_or(0, |m| m.minor) - was;
+    let added = now.map_or(0, |m| m.minor.get()) - was;
     if added == 0 {
         return Some(Pay::Rate(Rate::NOTHING));
     }
@@ -1412,22 +1417,23 @@ fn added_pay(now: Option<&MoneyFacts>, was: i64, units: i64, quarter: AddedTo) -
     }
     let parts = now.and_then(|m| m.parts).filter(|_| quarter.one_each);
     if let Some(parts) = parts {
-        let (least, most) = (parts.smallest * units, parts.largest * units);
-        if parts.smallest == parts.largest && added == least {
+        let (smallest, largest) = (parts.smallest.get(), parts.largest.get());
+        let (least, most) = (smallest * units, largest * units);
+        if smallest == largest && added == least {
             return Some(Pay::Rate(Rate {
-                minor: parts.smallest,
+                minor: smallest,
                 units: 1,
                 exact: true,
             }));
         }
-        if parts.largest - parts.smallest <= 1 && (least..=most).contains(&added) {
+        if largest - smallest <= 1 && (least..=most).contains(&added) {
             return Some(Pay::Rate(Rate {
                 minor: added,
                 units,
                 exact: false,
             }));
         }
-        return Some(Pay::AtMost(parts.largest));
+        return Some(Pay::AtMost(largest));
     }
     quarter.rate_now.map(|rate| Pay::AtMost(most_a_unit(rate)))
 }
@@ -1444,12 +1450,15 @@ fn most_a_unit(rate: Rate) -> i64 {
 fn lost_since_frozen(published: &LedgerFacts, ledger: &LedgerFacts) -> bool {
     let results = published.results.iter().any(|(key, frozen)| {
         ledger.results.get(key).map_or(0, |r| r.payable_units) < frozen.payable_units
-            || ledger.results.get(key).map_or(0, |r| r.payable_minor) < frozen.payable_minor
+            || ledger
+                .results
+                .get(key)
+                .map_or(Minor::ZERO, |r| r.payable_minor)
+                < frozen.payable_minor
     });
-    let money = published
-        .payments
-        .iter()
-        .any(|(key, frozen)| ledger.payments.get(key).map_or(0, |m| m.minor) < frozen.minor);
+    let money = (published.payments.iter()).any(|(key, frozen)| {
+        ledger.payments.get(key).map_or(Minor::ZERO, |m| m.minor) < frozen.minor
+    });
     results || money
 }
 
@@ -1503,16 +1512,31 @@ mod tests {
         let mut rates = BTreeMap::new();
         // Every outcome paid the same: that rate, exactly, and the rate for what follows.
         let mut full = one_payer_block(4, 4, 2_000);
-        assert!(rate_from_parts(&mut full, 0, parts(500, 500), &mut rates));
+        assert!(rate_from_parts(
+            &mut full,
+            0,
+            parts(Minor(500), Minor(500)),
+            &mut rates
+        ));
         assert_eq!((full.rates[0], full.capped[0]), (Some(exact(500)), false));
         assert_eq!(rates.get(&0), Some(&exact(500)));
         // All but one paid the most, the last cut short: the cap bound here.
         let mut cut = one_payer_block(3, 4, 1_200);
-        assert!(rate_from_parts(&mut cut, 0, parts(200, 500), &mut rates));
+        assert!(rate_from_parts(
+            &mut cut,
+            0,
+            parts(Minor(200), Minor(500)),
+            &mut rates
+        ));
         assert_eq!((cut.rates[0], cut.capped[0]), (Some(exact(500)), true));
         // Three paid in full and a fourth payable unit paid nothing: bound here too.
         let mut ended = one_payer_block(3, 4, 1_500);
-        assert!(rate_from_parts(&mut ended, 0, parts(500, 500), &mut rates));
+        assert!(rate_from_parts(
+            &mut ended,
+            0,
+            parts(Minor(500), Minor(500)),
+            &mut rates
+        ));
         assert!(ended.capped[0]);
         // Nothing paid for any outcome: the cap had bound before.
         let mut after = one_payer_block(0, 4, 0);
@@ -1520,7 +1544,12 @@ mod tests {
         assert!(after.exhausted[0]);
         // Parts that fit neither (two cut short) or are unknown say nothing.
         let mut mixed = one_payer_block(3, 3, 1_200);
-        assert!(!rate_from_parts(&mut mixed, 0, parts(300, 600), &mut rates));
+        assert!(!rate_from_parts(
+            &mut mixed,
+            0,
+            parts(Minor(300), Minor(600)),
+            &mut rates
+        ));
         let mut unknown = one_payer_block(4, 4, 2_000);
         assert!(!rate_from_parts(&mut unknown, 0, None, &mut rates));
         assert_eq!(unknown.rates[0], None);
@@ -1542,8 +1571,11 @@ mod tests {
         let mut pay = |quarter, payer: &str, more: i64, parts: Option<(i64, i64)>| {
             let money = now.payments.get_mut(&("a".into(), quarter, payer.into()));
             let money = money.unwrap();
-            money.minor += more;
-            money.parts = parts.map(|(smallest, largest)| Parts { smallest, largest });
+            money.minor += Minor(more);
+            money.parts = parts.map(|(smallest, largest)| Parts {
+                smallest: Minor(smallest),
+                largest: Minor(largest),
+            });
         };
         // Three more for Q1: the lead pays £7 each, the fund £3, £3 and what its cap left, £1.
         pay(q1, "lead", 3 * 700, Some((700, 700)));
@@ -1594,7 +1626,10 @@ mod tests {
         let money = |minor, parts: Option<(i64, i64)>| MoneyFacts {
             minor,
             participants: 0,
-            parts: parts.map(|(smallest, largest)| Parts { smallest, largest }),
+            parts: parts.map(|(smallest, largest)| Parts {
+                smallest: Minor(smallest),
+                largest: Minor(largest),
+            }),
         };
         let rate = |minor, units, exact| {
             Some(Pay::Rate(Rate {
@@ -1609,11 +1644,11 @@ mod tests {
         };
         // Nothing more: nothing a unit, whatever the parts.
         let nothing = rate(0, 1, true);
-        let no_more = money(900, Some((300, 300)));
+        let no_more = money(Minor(900), Some((300, 300)));
         assert_eq!(added_pay(Some(&no_more), 900, 2, one_each()), nothing);
         assert_eq!(added_pay(None, 0, 2, one_each()), nothing);
         // Every participant paid £3, and £6 added for two: £3 each, exactly.
-        let all_alike = money(1_500, Some((300, 300)));
+        let all_alike = money(Minor(1_500), Some((300, 300)));
         assert_eq!(
             added_pay(Some(&all_alike), 900, 2, one_each()),
             rate(300, 1, true)
@@ -1625,16 +1660,16 @@ mod tests {
             at_most(300)
         );
         // Thirds of a £10 price: £3.33 or £3.34 each, £10.01 for three.
-        let thirds = money(2_002, Some((333, 334)));
+        let thirds = money(Minor(2_002), Some((333, 334)));
         let third = added_pay(Some(&thirds), 1_001, 3, one_each());
         assert_eq!(third, rate(1_001, 3, false));
         // A cap cut one short (£1 of £3): at most £3 each.
-        let cut = money(1_600, Some((100, 300)));
+        let cut = money(Minor(1_600), Some((100, 300)));
         assert_eq!(added_pay(Some(&cut), 900, 3, one_each()), at_most(300));
         // A participant with two outcomes was paid £6: an outcome's pay is not a participant's.
         // The payer's rate now bounds it (within a penny where it is exact only to that), or
         // nothing does.
-        let two_units = money(1_800, Some((300, 600)));
+        let two_units = money(Minor(1_800), Some((300, 600)));
         let several = |rate_now| AddedTo {
             one_each: false,
             rate_now,
@@ -1655,7 +1690,7 @@ mod tests {
         );
         assert_eq!(added_pay(Some(&two_units), 900, 3, several(None)), None);
         // The money went down as outcomes were added: only the price bounds it.
-        let less = money(600, Some((300, 300)));
+        let less = money(Minor(600), Some((300, 300)));
         assert_eq!(added_pay(Some(&less), 900, 1, one_each()), None);
     }
 
@@ -1672,7 +1707,10 @@ mod tests {
         assert_eq!(rows.results[1].values[4..], withheld);
         let q2: Vec<&Value> = rows.payments[2..].iter().map(|r| &r.values[6]).collect();
         assert_eq!(q2, [&Value::Suppressed, &Value::Suppressed]);
-        assert_eq!(rows.payments[0].values[6], Value::amount(2_400, "GBP"));
+        assert_eq!(
+            rows.payments[0].values[6],
+            Value::amount(Minor(2_400), "GBP")
+        );
         assert_eq!(rows.project[0].values[12], Value::Suppressed);
         assert!(rows.payers.iter().all(|r| r.values[7] == Value::Suppressed));
         let conforms =
@@ -1689,7 +1727,7 @@ mod tests {
         for (payer, share) in project.payers.iter_mut().zip(["0.7", "0.3"]) {
             payer.share = Some(share.into());
         }
-        project.payers[0].max_commitment_minor = 7_000;
+        project.payers[0].max_commitment_minor = Minor(7_000);
         project
     }
 
@@ -1720,7 +1758,7 @@ mod tests {
         rows.results[0].values[5] = Value::Integer(q1.paid_units);
         rows.results[0].values[6] = Value::Integer(q1.engaged);
         for (row, money) in rows.payments[..2].iter_mut().zip([2_400, 5_600]) {
-            row.values[6] = Value::amount(money, "GBP");
+            row.values[6] = Value::amount(Minor(money), "GBP");
         }
         let refused = view.audit_rows(&rows, 5, true).unwrap_err();
         assert!(refused.contains("exposed"), "{refused}");
@@ -1811,7 +1849,7 @@ mod tests {
             totals: vec![PublishedTotal {
                 payer: None,
                 as_of: at(2022, 1, 1),
-                amount: 10_000,
+                amount: Minor(10_000),
             }],
             ..History::default()
         };
@@ -1853,7 +1891,7 @@ mod tests {
             totals: vec![PublishedTotal {
                 payer: None,
                 as_of: at(2022, 1, 1),
-                amount: 10_000,
+                amount: Minor(10_000),
             }],
             ..History::default()
         };
@@ -1906,17 +1944,17 @@ mod tests {
             paid_units: 4,
             paid_participants: 4,
             payable_units: 4,
-            payable_minor: 4_000,
+            payable_minor: Minor(4_000),
             engaged: 4,
         };
         for (payer, share) in [("lead", 7), ("fund", 3)] {
             let key = ("a".to_owned(), q2, payer.to_owned());
             *ledger.payments.get_mut(&key).unwrap() = MoneyFacts {
-                minor: 4 * share * 100,
+                minor: Minor(4 * share * 100),
                 participants: 4,
                 parts: Some(Parts {
-                    smallest: share * 100,
-                    largest: share * 100,
+                    smallest: Minor(share * 100),
+                    largest: Minor(share * 100),
                 }),
             };
         }
@@ -1978,15 +2016,15 @@ mod adjustment_tests {
         r.paid_units += n;
         r.paid_participants += n;
         r.payable_units += n;
-        r.payable_minor += 90 * n;
+        r.payable_minor += Minor(90 * n);
         r.engaged += n;
         let key = ("a".into(), quarter, "lead".into());
         ledger.payments.entry(key).or_default().add(MoneyFacts {
-            minor: 90 * n,
+            minor: Minor(90 * n),
             participants: n,
             parts: Some(Parts {
-                smallest: 90,
-                largest: 90,
+                smallest: Minor(90),
+                largest: Minor(90),
             }),
         });
     }
@@ -1998,8 +2036,8 @@ mod adjustment_tests {
         let mut project = facts(SettlementRoute::Direct);
         project.payers.truncate(1);
         project.payers[0].share = Some("1".into());
-        project.payers[0].max_commitment_minor = 2_340;
-        project.metrics[0].price_minor = 100;
+        project.payers[0].max_commitment_minor = Minor(2_340);
+        project.metrics[0].price_minor = Minor(100);
         let day = |m: u32| NaiveDate::from_ymd_opt(2021, m, 10).unwrap();
         let mut ledger = LedgerFacts::default();
         // 10 outcomes shown, 3 withheld, 7 shown: 1,800 of the payer's 2,340.

@@ -9,6 +9,7 @@ use chrono::{NaiveDate, NaiveDateTime};
 use super::catalog::table;
 use super::suppression::Grid;
 use super::value::{Row, Value};
+use crate::domain::money::Minor;
 use crate::domain::period::Period;
 use crate::domain::registry::{OrganisationKind, SettlementFrequency, SettlementRoute};
 
@@ -25,7 +26,7 @@ pub struct ProjectFacts {
     pub policy_sector: Option<String>,
     pub social_challenge: Option<String>,
     pub target_population: Option<String>,
-    pub max_outcome_payment_minor: Option<i64>,
+    pub max_outcome_payment_minor: Option<Minor>,
     pub currency: String,
     pub settlement_route: SettlementRoute,
     pub created_at: NaiveDateTime,
@@ -39,7 +40,7 @@ pub struct PayerFacts {
     /// INDIGO's category of the paying organisation.
     pub category: &'static str,
     pub role: String,
-    pub max_commitment_minor: i64,
+    pub max_commitment_minor: Minor,
     pub share: Option<String>,
     pub lead: bool,
 }
@@ -50,7 +51,7 @@ pub struct MetricFacts {
     pub code: String,
     pub name: String,
     pub unit: String,
-    pub price_minor: i64,
+    pub price_minor: Minor,
     pub max_units_per_participant: Option<i64>,
     pub max_claims_per_participant: i64,
     pub volume_cap: Option<i64>,
@@ -71,7 +72,7 @@ pub struct ResultFacts {
     /// Units the rate card's caps left payable (paid, or unfunded where a payer's cap bound).
     pub payable_units: i64,
     /// Their value before the payers' caps.
-    pub payable_minor: i64,
+    pub payable_minor: Minor,
     /// Distinct participants with any claim.
     pub engaged: i64,
 }
@@ -79,7 +80,7 @@ pub struct ResultFacts {
 /// Money due from one payer: its amount and the distinct participants it pays for.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct MoneyFacts {
-    pub minor: i64,
+    pub minor: Minor,
     pub participants: i64,
     /// The least and the most it pays any one of them; `None` where nobody is paid or where
     /// it is not known (quarters frozen before cofund kept it).
@@ -90,8 +91,8 @@ pub struct MoneyFacts {
 /// same, every participant was paid exactly that.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Parts {
-    pub smallest: i64,
-    pub largest: i64,
+    pub smallest: Minor,
+    pub largest: Minor,
 }
 
 impl MoneyFacts {
@@ -190,15 +191,15 @@ pub(super) fn lay_out(ledger: &LedgerFacts) -> Cells {
     let payments: BTreeMap<_, _> = ledger
         .payments
         .iter()
-        .map(|(key, m)| (key.clone(), grid.cell(m.minor, m.participants)))
+        .map(|(key, m)| (key.clone(), grid.cell(m.minor.get(), m.participants)))
         .collect();
     let payer_totals: BTreeMap<_, _> = ledger
         .payer_totals
         .iter()
-        .map(|(payer, m)| (payer.clone(), grid.cell(m.minor, m.participants)))
+        .map(|(payer, m)| (payer.clone(), grid.cell(m.minor.get(), m.participants)))
         .collect();
     let project_total = grid.cell(
-        ledger.project_total.minor,
+        ledger.project_total.minor.get(),
         ledger.project_total.participants,
     );
     for (payer, &total) in &payer_totals {
@@ -322,7 +323,7 @@ impl Writer<'_> {
         }
     }
 
-    fn money(&self, cell: usize, minor: i64) -> Value {
+    fn money(&self, cell: usize, minor: Minor) -> Value {
         self.shown(cell, Value::amount(minor, &self.project.currency))
     }
 
@@ -381,7 +382,7 @@ impl Writer<'_> {
                     .unwrap_or_default();
                 let paid = match self.cells.payer_totals.get(&p.organisation_id) {
                     Some(&cell) => self.money(cell, total.minor),
-                    None => Value::amount(0, &self.project.currency),
+                    None => Value::amount(Minor(0), &self.project.currency),
                 };
                 Row::new(
                     payer_table,
@@ -532,7 +533,7 @@ pub(super) mod tests {
             organisation_id: id.into(),
             category: "Government/Public Sector/Public Bank",
             role: "local_commissioner".into(),
-            max_commitment_minor: 1_000_000,
+            max_commitment_minor: Minor(1_000_000),
             share: None,
             lead,
         };
@@ -560,7 +561,7 @@ pub(super) mod tests {
                 code: "a".into(),
                 name: "A".into(),
                 unit: "achievement".into(),
-                price_minor: 1_000,
+                price_minor: Minor(1_000),
                 max_units_per_participant: None,
                 max_claims_per_participant: 1,
                 volume_cap: None,
@@ -581,17 +582,17 @@ pub(super) mod tests {
                 paid_units: participants,
                 paid_participants: participants,
                 payable_units: participants,
-                payable_minor: participants * 1_000,
+                payable_minor: Minor(participants * 1_000),
                 engaged: participants,
             };
             ledger.results.insert(("a".into(), quarter), units);
             for (payer, share) in [("lead", 7), ("fund", 3)] {
                 let money = MoneyFacts {
-                    minor: participants * share * 100,
+                    minor: Minor(participants * share * 100),
                     participants,
                     parts: Some(Parts {
-                        smallest: share * 100,
-                        largest: share * 100,
+                        smallest: Minor(share * 100),
+                        largest: Minor(share * 100),
                     }),
                 };
                 ledger
@@ -601,14 +602,14 @@ pub(super) mod tests {
         }
         for (payer, share) in [("lead", 7), ("fund", 3)] {
             let money = MoneyFacts {
-                minor: 10 * share * 100,
+                minor: Minor(10 * share * 100),
                 participants: 10,
                 parts: None,
             };
             ledger.payer_totals.insert(payer.into(), money);
         }
         ledger.project_total = MoneyFacts {
-            minor: 10_000,
+            minor: Minor(10_000),
             participants: 10,
             parts: None,
         };

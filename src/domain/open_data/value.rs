@@ -3,7 +3,7 @@
 use chrono::{NaiveDate, NaiveDateTime};
 
 use super::catalog::{FieldKind, Table, STORED_AMOUNT_DECIMALS};
-use crate::domain::money::{exponent_of, format_minor};
+use crate::domain::money::{exponent_of, format_minor, Minor};
 use crate::domain::spreadsheet::text_cell;
 
 /// What a suppressed cell says in CSV, so that a reader can tell it from an unknown value
@@ -17,7 +17,7 @@ pub enum Value {
     Integer(i64),
     /// Minor units in `currency`.
     Amount {
-        minor: i64,
+        minor: Minor,
         currency: String,
     },
     /// A decimal share as the registry holds it.
@@ -39,7 +39,7 @@ impl Value {
         text.map_or(Value::Empty, Value::text)
     }
 
-    pub fn amount(minor: i64, currency: &str) -> Value {
+    pub fn amount(minor: Minor, currency: &str) -> Value {
         Value::Amount {
             minor,
             currency: currency.to_owned(),
@@ -86,7 +86,7 @@ impl Value {
             Value::Integer(n) => Stored::Integer(Some(*n)),
             Value::Amount { minor, currency } => {
                 let scale = STORED_AMOUNT_DECIMALS.saturating_sub(exponent_of(currency));
-                Stored::Integer(minor.checked_mul(10_i64.pow(scale)))
+                Stored::Integer(minor.checked_mul(10_i64.pow(scale)).map(Minor::get))
             }
             Value::Empty | Value::Suppressed if kind.stored_as_integer() => Stored::Integer(None),
             Value::Empty | Value::Suppressed => Stored::Text(None),
@@ -200,14 +200,14 @@ mod tests {
 
     #[test]
     fn amounts_are_exact_in_every_form() {
-        let v = Value::amount(123_456, "GBP");
+        let v = Value::amount(Minor(123_456), "GBP");
         assert_eq!(v.json(), serde_json::json!("1234.56"));
         assert_eq!(v.csv(), "1234.56");
         assert_eq!(
             v.stored(FieldKind::Amount),
             Stored::Integer(Some(12_345_600))
         );
-        let yen = Value::amount(5, "JPY");
+        let yen = Value::amount(Minor(5), "JPY");
         assert_eq!(yen.stored(FieldKind::Amount), Stored::Integer(Some(50_000)));
         // A missing value is a NULL of its column's type (PostgreSQL checks).
         assert_eq!(

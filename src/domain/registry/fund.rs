@@ -33,7 +33,7 @@ pub struct FundPlan {
     pub name: String,
     pub owner_organisation_id: String,
     pub currency: Currency,
-    pub budget_minor: i64,
+    pub budget_minor: Minor,
     pub service_start: NaiveDate,
     pub service_end: NaiveDate,
 }
@@ -77,7 +77,7 @@ pub fn validate_fund(
             name: input.name.trim().to_owned(),
             owner_organisation_id: input.owner_organisation_id,
             currency: budget.currency,
-            budget_minor: budget.minor,
+            budget_minor: Minor(budget.minor),
             service_start: input.service_start,
             service_end: input.service_end,
         }
@@ -88,19 +88,26 @@ pub fn validate_fund(
 pub struct FundFacts {
     pub owner_organisation_id: String,
     pub currency: String,
-    pub budget_minor: i64,
+    pub budget_minor: Minor,
     /// Top-up already committed to other projects of this fund.
-    pub committed_minor: i64,
+    pub committed_minor: Minor,
     pub service_end: NaiveDate,
 }
 
 /// The fund's budget is never over-committed: the sum of top-up commitments across its
 /// projects stays within it.
-pub fn check_fund_headroom(fund: &FundFacts, new_commitment_minor: i64) -> Result<(), FieldError> {
-    let total = fund.committed_minor.saturating_add(new_commitment_minor);
+pub fn check_fund_headroom(
+    fund: &FundFacts,
+    new_commitment_minor: Minor,
+) -> Result<(), FieldError> {
+    let total = Minor(
+        fund.committed_minor
+            .get()
+            .saturating_add(new_commitment_minor.get()),
+    );
     if total > fund.budget_minor {
         let currency = &fund.currency;
-        let fmt = |m| MoneyJson::from_minor(m, currency).amount;
+        let fmt = |m: Minor| MoneyJson::from_minor(m, currency).amount;
         return Err(FieldError::new(
             "payers",
             format!(
@@ -133,7 +140,7 @@ mod tests {
     fn a_fund_is_owned_by_a_central_fund_and_has_a_budget() {
         let owner = Some(OrganisationKind::CentralFund);
         let plan = validate_fund(fund("80000000.00", "2016-07-01", "2025-06-30"), owner).unwrap();
-        assert_eq!(plan.budget_minor, 8_000_000_000);
+        assert_eq!(plan.budget_minor, Minor(8_000_000_000));
         assert_eq!(plan.currency.code(), "GBP");
         let council = Some(OrganisationKind::LocalAuthority);
         let errors = validate_fund(fund("0.00", "2025-07-01", "2025-06-30"), council).unwrap_err();
@@ -151,12 +158,12 @@ mod tests {
         let facts = FundFacts {
             owner_organisation_id: "org_1".into(),
             currency: "GBP".into(),
-            budget_minor: 100_000,
-            committed_minor: 60_000,
+            budget_minor: Minor(100_000),
+            committed_minor: Minor(60_000),
             service_end: NaiveDate::from_ymd_opt(2030, 3, 31).unwrap(),
         };
-        assert!(check_fund_headroom(&facts, 40_000).is_ok());
-        let refused = check_fund_headroom(&facts, 40_001).unwrap_err();
+        assert!(check_fund_headroom(&facts, Minor(40_000)).is_ok());
+        let refused = check_fund_headroom(&facts, Minor(40_001)).unwrap_err();
         assert!(
             refused.detail.contains("would exceed it by 0.01"),
             "{}",

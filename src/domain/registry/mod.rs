@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::limits;
-use super::money::{Currency, MoneyJson};
+use super::money::{Currency, Minor, MoneyJson};
 use super::shares::{parse_share, sums_to_one};
 use super::split::{phase_schedule_gap, CapPolicy, Phases};
 use super::FieldError;

@@ -66,7 +66,7 @@ pub struct Requirement {
 pub struct OutcomePlan {
     pub code: String,
     pub name: String,
-    pub price_minor: i64,
+    pub price_minor: Minor,
     pub unit: OutcomeUnit,
     pub max_units_per_participant: Option<i32>,
     pub max_claims_per_participant: i32,
@@ -137,7 +137,7 @@ fn validate_outcome(
     OutcomePlan {
         code: outcome.code.clone(),
         name: outcome.name.trim().to_owned(),
-        price_minor: price.unwrap_or(0),
+        price_minor: Minor(price.unwrap_or(0)),
         unit: outcome.unit,
         max_units_per_participant: outcome.max_units_per_participant,
         max_claims_per_participant: outcome.max_claims_per_participant.unwrap_or(1),

@@ -58,7 +58,7 @@ pub struct NewPhase {
 pub struct PayerPlan {
     pub organisation_id: String,
     pub role: PayerRole,
-    pub max_commitment_minor: i64,
+    pub max_commitment_minor: Minor,
     pub share: Option<Decimal>,
     pub phases: Vec<PhasePlan>,
     pub home_area_codes: Vec<String>,
@@ -178,7 +178,7 @@ fn validate_payer(
     PayerPlan {
         organisation_id: payer.organisation_id.clone(),
         role: payer.role,
-        max_commitment_minor: max.unwrap_or(0),
+        max_commitment_minor: Minor(max.unwrap_or(0)),
         share,
         phases,
         home_area_codes: payer.home_area_codes.clone(),

@@ -168,11 +168,12 @@ pub struct ProjectPlan {
 impl ProjectPlan {
     /// The top-up this project commits against each fund's budget: what the `central_top_up`
     /// payers paying from that fund may pay at most.
-    pub fn top_up_by_fund(&self) -> std::collections::BTreeMap<&str, i64> {
+    pub fn top_up_by_fund(&self) -> std::collections::BTreeMap<&str, Minor> {
         let mut committed = std::collections::BTreeMap::new();
         for payer in &self.payers {
             if let (PayerRole::CentralTopUp, Some(fund)) = (payer.role, &payer.fund_id) {
-                *committed.entry(fund.as_str()).or_insert(0i64) += payer.max_commitment_minor;
+                *committed.entry(fund.as_str()).or_insert(Minor::ZERO) +=
+                    payer.max_commitment_minor;
             }
         }
         committed
@@ -388,7 +389,7 @@ mod tests {
         let (input, facts) = project(["0.3", "0.7"], false);
         let plan = validate_project(input, &facts).unwrap();
         assert_eq!(plan.payers.len(), 2);
-        assert_eq!(plan.outcomes[0].price_minor, 40_000);
+        assert_eq!(plan.outcomes[0].price_minor, Minor(40_000));
     }
 
     #[test]

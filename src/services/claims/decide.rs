@@ -16,7 +16,6 @@ use crate::db::{write_tx, DbConn};
 use crate::domain::access::{decider, not_yours_to_decide, Decider, Principal, CLAIM_DECIDERS};
 use crate::domain::claims::ClaimStatus;
 use crate::domain::ledger::{provider_amount, ProjectAccounts};
-use crate::domain::money::Minor;
 use crate::domain::split::{share_weights, PayerPart};
 use crate::services::error::ServiceError;
 
@@ -105,21 +104,21 @@ pub fn revoke(
     let reversed_parts: Vec<PayerPart> = reversals
         .iter()
         .map(|r| PayerPart {
-            allocated: r.amount_minor.get(),
-            shortfall: r.shortfall_minor.get(),
+            allocated: r.amount_minor,
+            shortfall: r.shortfall_minor,
         })
         .collect();
     let entry = LedgerEntry {
         id: entry_id,
         claim_id: claim.id.clone(),
         project_id: claim.project_id.clone(),
-        provider_amount_minor: Minor(provider_amount(&reversed_parts)),
+        provider_amount_minor: provider_amount(&reversed_parts),
         posted_at: now,
         reverses_entry_id: claim.entry_id.clone(),
     };
     let mut deltas: HashMap<String, i64> = HashMap::new();
     for (account, amount) in accounts.entry_lines(&reversed_parts) {
-        *deltas.entry(account.to_owned()).or_default() += amount;
+        *deltas.entry(account.to_owned()).or_default() += amount.get();
     }
     *deltas.entry(units_total(&claim.outcome_code)).or_default() -=
         i64::from(claim.paid_units.unwrap_or(0));

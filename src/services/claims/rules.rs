@@ -13,7 +13,7 @@ use crate::db::DbConn;
 use crate::domain::access::{may_submit, Principal, Role};
 use crate::domain::claims::{EligibilityWindow, OutcomeRule};
 use crate::domain::commitment::{agreement, Agreement, CommitmentStatus};
-use crate::domain::money::MoneyJson;
+use crate::domain::money::{Minor, MoneyJson};
 use crate::domain::shares::parse_share;
 use crate::domain::split::{phase_schedule_gap, CapPolicy, PayerShareTerms, Phases};
 use crate::services::access::{load_visible, VisibleProject};
@@ -75,7 +75,7 @@ impl ProjectRules {
         require_agreed(&self.record)
     }
 
-    pub(super) fn money(&self, minor: i64) -> String {
+    pub(super) fn money(&self, minor: Minor) -> String {
         MoneyJson::from_minor(minor, &self.record.project.currency).to_string()
     }
 }
@@ -110,7 +110,7 @@ fn outcome_rule(project_id: &str, o: &OutcomeMetric) -> Result<OutcomeRule, Corr
     Ok(OutcomeRule {
         id: o.id.clone(),
         code: o.code.clone(),
-        price_minor: o.price_minor.get(),
+        price_minor: o.price_minor,
         unit: o.unit,
         max_units_per_participant: o.max_units_per_participant,
         max_claims_per_participant: o.max_claims_per_participant,
@@ -147,7 +147,7 @@ fn payer_terms(project_id: &str, r: &PayerRecord) -> Result<PayerShareTerms, Cor
         phases.push((ph.starts_on, ph.ends_on, share));
     }
     Ok(PayerShareTerms {
-        max_commitment_minor: r.payer.max_commitment_minor.get(),
+        max_commitment_minor: r.payer.max_commitment_minor,
         share,
         phases,
         home_area_codes: r.home_area_codes.clone(),

@@ -21,6 +21,7 @@ use crate::domain::claims::ClaimStatus;
 use crate::domain::claims::{
     check_eligibility, Accepted, ClaimInput, OutcomeRule, PriorClaim, Reason,
 };
+use crate::domain::money::Minor;
 use crate::domain::pseudonym::pseudonymise;
 use crate::domain::split::share_weights;
 use crate::services::error::ServiceError;
@@ -284,11 +285,11 @@ pub(super) fn load_history(
 #[derive(Debug, Default)]
 pub(super) struct ParticipantHistory {
     pub(super) claims: Vec<PriorClaim>,
-    pub(super) paid_minor: i64,
+    pub(super) paid_minor: Minor,
 }
 
 impl ParticipantHistory {
-    pub(super) fn push(&mut self, claim: PriorClaim, paid_minor: i64) {
+    pub(super) fn push(&mut self, claim: PriorClaim, paid_minor: Minor) {
         self.claims.push(claim);
         self.paid_minor += paid_minor;
     }
@@ -305,7 +306,7 @@ type HistoryRow = (
     NaiveDate,
     i32,
     ClaimStatus,
-    Option<i64>,
+    Option<Minor>,
 );
 
 pub(super) fn load_history_with_paid(
@@ -350,7 +351,7 @@ pub(super) fn load_history_with_paid(
                 quantity,
                 verified: status == ClaimStatus::Verified,
             },
-            payable.unwrap_or(0),
+            payable.unwrap_or(Minor::ZERO),
         );
     }
     Ok(history)

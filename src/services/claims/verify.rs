@@ -283,7 +283,10 @@ impl<'r> Batch<'r> {
             Err(reason) => return Ok(VerifyResult::refused(&claim.id, reason)),
         };
         self.record(claim, rule, pricing, &parts);
-        let payable = self.decisions.last().map_or(0, |d| d.1.payable_minor);
+        let payable = self
+            .decisions
+            .last()
+            .map_or(Minor::ZERO, |d| d.1.payable_minor);
         Ok(VerifyResult {
             claim_id: claim.id.clone(),
             verified: true,
@@ -321,48 +324,26 @@ impl<'r> Batch<'r> {
                 .get(&self.units_names[claim.outcome_code.as_str()]),
             participant_minor: history.paid_minor,
             // The provider's account is credited (negative) with what verified claims pay.
-            project_minor: self.running.get(&self.accounts.provider).saturating_neg(),
+            project_minor: Minor(self.running.get(&self.accounts.provider).saturating_neg()),
         };
         let pricing = price_claim(
             rule,
             claim.quantity,
-            project.participant_cap_minor.map(Minor::get),
-            project.max_outcome_payment_minor.map(Minor::get),
+            project.participant_cap_minor,
+            project.max_outcome_payment_minor,
             paid,
             |m| rules.money(m),
         )?;
-        let headroom: Vec<i64> = rules
-            .record
-            .payers
-            .iter()
-            .zip(&self.accounts.payers)
-            .map(|(p, (account, _))| {
-                p.payer
-                    .max_commitment_minor
-                    .get()
-                    .saturating_sub(self.running.get(account))
-            })
-            .collect();
-        let parts = if pricing.payable_minor > 0 && weights.iter().any(|w| *w > 0) {
+        let headroom = self.headroom();
+        let parts = if pricing.payable_minor > Minor::ZERO && weights.iter().any(|w| *w > 0) {
             split(pricing.payable_minor, &weights, &headroom, rules.cap_policy)
         } else {
             vec![PayerPart::default(); weights.len()]
         };
-        // Where money moves: the parts place exactly the payable amount, within every cap.
-        let placed: i128 = parts
-            .iter()
-            .map(|p| i128::from(p.allocated) + i128::from(p.shortfall))
-            .sum();
-        assert!(
-            placed == i128::from(pricing.payable_minor) || weights.iter().all(|w| *w == 0),
-            "claim {}: split placed {placed} of {}",
-            claim.id,
-            pricing.payable_minor
-        );
-        for (part, room) in parts.iter().zip(&headroom) {
-            assert!(part.allocated >= 0 && part.shortfall >= 0 && part.allocated <= (*room).max(0));
-        }
-        let mut lines = self.accounts.entry_lines(&parts);
+        assert_split_holds(&claim.id, &pricing, &weights, &parts, &headroom);
+        let mut lines: Vec<(&str, i64)> = (self.accounts.entry_lines(&parts).into_iter())
+            .map(|(account, amount)| (account, amount.get()))
+            .collect();
         let units = self.units_names[claim.outcome_code.as_str()].as_str();
         lines.push((units, i64::from(pricing.paid_units)));
         if !self.running.can_add(&lines) {
@@ -374,6 +355,17 @@ impl<'r> Batch<'r> {
         Ok((pricing, parts))
     }
 
+    /// What each payer's maximum commitment still allows, by payer position.
+    fn headroom(&self) -> Vec<Minor> {
+        let payers = self.rules.record.payers.iter().zip(&self.accounts.payers);
+        payers
+            .map(|(p, (account, _))| {
+                let allocated = self.running.get(account);
+                Minor(p.payer.max_commitment_minor.get().saturating_sub(allocated))
+            })
+            .collect()
+    }
+
     /// Records a decided claim's rows and adds it to the running totals and its participant's
     /// history, so that the next claim of the batch is priced after it.
     fn record(&mut self, claim: &Claim, rule: &OutcomeRule, pricing: Pricing, parts: &[PayerPart]) {
@@ -383,13 +375,13 @@ impl<'r> Batch<'r> {
             self.adjustments.push(ClaimAdjustment {
                 claim_id: claim.id.clone(),
                 position: position as i32,
-                kind: adjustment.kind.as_str().to_owned(),
-                amount_minor: Minor(adjustment.amount_minor),
+                kind: adjustment.kind,
+                amount_minor: adjustment.amount_minor,
                 detail: adjustment.detail.clone(),
             });
         }
         for (payer, part) in self.rules.record.payers.iter().zip(parts) {
-            if part.allocated == 0 && part.shortfall == 0 {
+            if part.allocated.is_zero() && part.shortfall.is_zero() {
                 continue;
             }
             self.allocations.push(NewAllocation {
@@ -398,8 +390,8 @@ impl<'r> Batch<'r> {
                 project_id: project_id.to_owned(),
                 payer_id: payer.payer.id.clone(),
                 payer_organisation_id: payer.payer.organisation_id.clone(),
-                amount_minor: Minor(part.allocated),
-                shortfall_minor: Minor(part.shortfall),
+                amount_minor: part.allocated,
+                shortfall_minor: part.shortfall,
                 achieved_on: claim.achieved_on,
                 posted_at: self.now,
                 reverses_id: None,
@@ -407,7 +399,7 @@ impl<'r> Batch<'r> {
             });
         }
         for (account, amount) in self.accounts.entry_lines(parts) {
-            self.running.add(account, amount);
+            self.running.add(account, amount.get());
         }
         self.running.add(
             &self.units_names[claim.outcome_code.as_str()].clone(),
@@ -417,7 +409,7 @@ impl<'r> Batch<'r> {
             id: entry_id.clone(),
             claim_id: claim.id.clone(),
             project_id: project_id.to_owned(),
-            provider_amount_minor: Minor(provider_amount(parts)),
+            provider_amount_minor: provider_amount(parts),
             posted_at: self.now,
             reverses_entry_id: None,
         });
@@ -516,5 +508,30 @@ fn refusal(reasons: Vec<Reason>) -> ServiceError {
         SEPARATION_OF_DUTIES | NOT_YOURS_TO_DECIDE => ServiceError::Forbidden(reason.detail),
         "amount_out_of_range" => ServiceError::ClaimRefused(vec![reason]),
         _ => ServiceError::Conflict(reason.detail),
+    }
+}
+
+/// Where money moves: the parts place exactly the payable amount (unless no payer has a share),
+/// none is negative, and none takes a payer past its cap.
+fn assert_split_holds(
+    claim_id: &str,
+    pricing: &Pricing,
+    weights: &[i128],
+    parts: &[PayerPart],
+    headroom: &[Minor],
+) {
+    let placed: Minor = parts.iter().map(|p| p.allocated + p.shortfall).sum();
+    assert!(
+        placed == pricing.payable_minor || weights.iter().all(|w| *w == 0),
+        "claim {claim_id}: split placed {placed} of {}",
+        pricing.payable_minor
+    );
+    for (part, room) in parts.iter().zip(headroom) {
+        assert!(
+            part.allocated >= Minor::ZERO
+                && part.shortfall >= Minor::ZERO
+                && part.allocated <= (*room).max(Minor::ZERO),
+            "claim {claim_id}: a part {part:?} outside its payer's headroom {room}"
+        );
     }
 }

@@ -256,7 +256,7 @@ fn project_facts(
         policy_sector: p.policy_sector.clone(),
         social_challenge: p.social_challenge.clone(),
         target_population: p.target_population.clone(),
-        max_outcome_payment_minor: p.max_outcome_payment_minor.map(Minor::get),
+        max_outcome_payment_minor: p.max_outcome_payment_minor,
         currency: p.currency.clone(),
         settlement_route: p.settlement_route,
         created_at: p.created_at,
@@ -269,7 +269,7 @@ fn project_facts(
                     .get(&r.payer.organisation_id)
                     .map_or("Other", |k| rows::role_category(*k)),
                 role: r.payer.role.as_str().to_owned(),
-                max_commitment_minor: r.payer.max_commitment_minor.get(),
+                max_commitment_minor: r.payer.max_commitment_minor,
                 share: r.payer.share.clone(),
                 lead: r.payer.lead,
             })
@@ -282,7 +282,7 @@ fn project_facts(
                 code: m.code.clone(),
                 name: m.name.clone(),
                 unit: m.unit.as_str().to_owned(),
-                price_minor: m.price_minor.get(),
+                price_minor: m.price_minor,
                 max_units_per_participant: m.max_units_per_participant.map(i64::from),
                 max_claims_per_participant: i64::from(m.max_claims_per_participant),
                 volume_cap: m.volume_cap.map(i64::from),
@@ -312,7 +312,7 @@ struct ResultAggregate {
     #[diesel(sql_type = BigInt)]
     payable_units: i64,
     #[diesel(sql_type = BigInt)]
-    payable_minor: i64,
+    payable_minor: Minor,
     #[diesel(sql_type = BigInt)]
     engaged: i64,
 }
@@ -328,13 +328,13 @@ struct MoneyAggregate {
     #[diesel(sql_type = Text)]
     payer: String,
     #[diesel(sql_type = BigInt)]
-    minor: i64,
+    minor: Minor,
     #[diesel(sql_type = BigInt)]
     participants: i64,
     #[diesel(sql_type = Nullable<BigInt>)]
-    smallest: Option<i64>,
+    smallest: Option<Minor>,
     #[diesel(sql_type = Nullable<BigInt>)]
-    largest: Option<i64>,
+    largest: Option<Minor>,
 }
 
 impl MoneyAggregate {
@@ -449,7 +449,7 @@ fn fund_rows(conn: &mut DbConn, ids: &BTreeSet<String>) -> Result<Vec<Row>, Serv
                     Value::text(&f.id),
                     Value::text(&f.name),
                     Value::text(&f.owner_organisation_id),
-                    Value::amount(f.budget_minor.get(), &f.currency),
+                    Value::amount(f.budget_minor, &f.currency),
                     Value::text(&f.currency),
                     Value::Date(f.service_start),
                     Value::Date(f.service_end),

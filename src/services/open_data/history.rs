@@ -16,6 +16,7 @@ use crate::db::schema::{
     open_data_frozen_quarters as quarters, open_data_published_totals as totals,
 };
 use crate::db::DbConn;
+use crate::domain::money::Minor;
 use crate::domain::open_data::history::{
     Adjustment, CapName, Change, FrozenBlock, FrozenQuarter, History, PublishedCap, PublishedTotal,
 };
@@ -26,7 +27,7 @@ type BlockRow = (
     String,
     NaiveDate,
     String,
-    (i64, i64, i64, i64, i64, i64, i64),
+    (i64, i64, i64, i64, i64, Minor, i64),
     bool,
 );
 
@@ -85,14 +86,14 @@ type AdjustmentRow = (
     String,
     i32,
     NaiveDateTime,
-    (i64, i64, i64, i64),
+    (i64, i64, i64, Minor),
     bool,
 );
 
 /// Every adjustment published, with its project, in the order published.
 fn load_adjustments(conn: &mut DbConn) -> Result<Vec<(String, Adjustment)>, ServiceError> {
-    let mut money: HashMap<(String, String, i32), BTreeMap<String, i64>> = HashMap::new();
-    let rows: Vec<(String, String, i32, String, i64)> = adjustment_money::table
+    let mut money: HashMap<(String, String, i32), BTreeMap<String, Minor>> = HashMap::new();
+    let rows: Vec<(String, String, i32, String, Minor)> = adjustment_money::table
         .select((
             adjustment_money::project_id,
             adjustment_money::outcome_code,
@@ -188,10 +189,10 @@ fn load_money(conn: &mut DbConn) -> Result<MoneyByBlock, ServiceError> {
         NaiveDate,
         String,
         String,
+        Minor,
         i64,
-        i64,
-        Option<i64>,
-        Option<i64>,
+        Option<Minor>,
+        Option<Minor>,
     );
     let rows: Vec<Row> = money::table
         .select((
@@ -269,7 +270,7 @@ fn load_blocks(conn: &mut DbConn) -> Result<Vec<(String, NaiveDate, FrozenBlock)
 
 /// Every total ever published, with its project, in the order published.
 fn load_totals(conn: &mut DbConn) -> Result<Vec<(String, PublishedTotal)>, ServiceError> {
-    let rows: Vec<(String, String, NaiveDateTime, i64)> = totals::table
+    let rows: Vec<(String, String, NaiveDateTime, Minor)> = totals::table
         .order((totals::project_id, totals::as_of))
         .select((
             totals::project_id,
@@ -372,7 +373,7 @@ struct FrozenBlockRow {
     paid_units: i64,
     paid_participants: i64,
     payable_units: i64,
-    payable_minor: i64,
+    payable_minor: Minor,
     engaged: i64,
     withheld: bool,
 }
@@ -384,10 +385,10 @@ struct MoneyRow {
     period_start: NaiveDate,
     outcome_code: String,
     payer_organisation_id: String,
-    amount_minor: i64,
+    amount_minor: Minor,
     participants: i64,
-    smallest_part_minor: Option<i64>,
-    largest_part_minor: Option<i64>,
+    smallest_part_minor: Option<Minor>,
+    largest_part_minor: Option<Minor>,
 }
 
 #[derive(Insertable)]
@@ -396,7 +397,7 @@ struct TotalRow {
     project_id: String,
     payer_organisation_id: String,
     as_of: NaiveDateTime,
-    amount_minor: i64,
+    amount_minor: Minor,
 }
 
 #[derive(Insertable)]
@@ -409,7 +410,7 @@ struct AdjustmentRecord {
     achieved_units: i64,
     paid_units: i64,
     payable_units: i64,
-    payable_minor: i64,
+    payable_minor: Minor,
     money_shown: bool,
 }
 
@@ -428,7 +429,7 @@ struct AdjustmentMoneyRecord {
     outcome_code: String,
     year: i32,
     payer_organisation_id: String,
-    amount_minor: i64,
+    amount_minor: Minor,
 }
 
 /// What one rebuild adds to a project's history.
