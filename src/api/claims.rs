@@ -140,7 +140,7 @@ impl AllocationView {
 }
 
 /// A claim's view as the use case that read it saw it.
-fn seen_view(seen: SeenClaim) -> Result<ClaimView, ApiError> {
+fn seen_view(seen: SeenClaim) -> ClaimView {
     view_of(seen.rows, &seen.currency, &seen.money)
 }
 
@@ -153,7 +153,7 @@ fn view_of(
     }: ClaimRows,
     currency: &str,
     money: &MoneyScope,
-) -> Result<ClaimView, ApiError> {
+) -> ClaimView {
     // A payer that sees only its own money sees a claim's value only where it pays part of
     // it: the value of another council's home-area claim is that council's line.
     let sees_value = money.only().is_none() || !allocations.is_empty();
@@ -161,15 +161,13 @@ fn view_of(
     let adjustments = adjustments
         .into_iter()
         .filter(|_| sees_value)
-        .map(|a| {
-            Ok(AdjustmentView {
-                kind: a.kind,
-                amount: money(a.amount_minor),
-                detail: a.detail,
-            })
+        .map(|a| AdjustmentView {
+            kind: a.kind,
+            amount: money(a.amount_minor),
+            detail: a.detail,
         })
-        .collect::<Result<Vec<_>, ApiError>>()?;
-    Ok(ClaimView {
+        .collect();
+    ClaimView {
         gross: claim.gross_minor.filter(|_| sees_value).map(money),
         payable: claim.payable_minor.filter(|_| sees_value).map(money),
         adjustments,
@@ -197,7 +195,7 @@ fn view_of(
         rejection_reason: claim.rejection_reason,
         revoked_at: claim.revoked_at.map(|t| t.and_utc()),
         revocation_reason: claim.revocation_reason,
-    })
+    }
 }
 
 /// Submit one outcome claim.
@@ -232,7 +230,7 @@ pub async fn submit_one(
         let key = &config.pseudonym_key;
         let seen = submit::submit_one(conn, &who, &project_id, input, key, &config.clock)?;
         tally.add(1);
-        seen_view(seen)
+        Ok(seen_view(seen))
     })
     .await?;
     metrics.claims(ClaimEvent::submitted, stored_now.get());
@@ -512,7 +510,7 @@ pub async fn get(
         Ok(seen::seen_claim(conn, &principal, &id)?)
     })
     .await?;
-    let view = seen_view(seen)?;
+    let view = seen_view(seen);
     Ok(web::Json(view))
 }
 
@@ -541,7 +539,7 @@ pub async fn verify_one(
         Ok(verify::verify_one(conn, &principal, &id, &config.clock)?)
     })
     .await?;
-    let view = seen_view(seen)?;
+    let view = seen_view(seen);
     metrics.claims(ClaimEvent::verified, 1);
     Ok(web::Json(view))
 }
@@ -706,7 +704,7 @@ async fn decide(
         )?)
     })
     .await?;
-    let view = seen_view(seen)?;
+    let view = seen_view(seen);
     metrics.claims(event, 1);
     Ok(web::Json(view))
 }
@@ -817,7 +815,7 @@ pub async fn list(
         .claims
         .into_iter()
         .map(|rows| view_of(rows, &seen.currency, &seen.money))
-        .collect::<Result<Vec<_>, _>>()?;
+        .collect();
     Ok(web::Json(Page::new(items, limit, |c: &ClaimView| {
         c.id.clone()
     })))

@@ -129,8 +129,9 @@ impl Money {
 }
 
 /// An amount in integer minor units of the currency its row or project names: every money
-/// column of the rows in `db/models.rs`, and settlement's domain (the pricing, the split, the
-/// positions and the open data still count in `i64`, to follow). Sums and differences are checked: an overflow is a broken invariant where
+/// column of the rows in `db/models.rs`, and every money field of the domain and the use cases
+/// (pricing, the split, ledger lines, settlement, positions, the open-data facts and history).
+/// Sums and differences are checked: an overflow is a broken invariant where
 /// money moves (amounts are bounded by [`MAX_MAJOR_UNITS`] far below `i64::MAX`), so it stops
 /// the operation rather than wrap. Stored as a 64-bit integer, sent as one.
 #[derive(
@@ -303,6 +304,9 @@ mod tests {
         assert_eq!(Minor(i64::MAX).checked_add(Minor(1)), None);
         assert_eq!(Minor(i64::MIN).checked_sub(Minor(1)), None);
         assert!(std::panic::catch_unwind(|| Minor(i64::MAX) + Minor(1)).is_err());
+        assert_eq!(Minor(-250) * 3, Minor(-750));
+        assert_eq!(Minor(i64::MAX / 2 + 1).checked_mul(2), None);
+        assert!(std::panic::catch_unwind(|| Minor(i64::MAX / 2 + 1) * 2).is_err());
         assert_eq!(serde_json::to_string(&Minor(-250)).unwrap(), "-250");
         assert_eq!(format_minor(Minor(-250), 2), "-2.50");
     }

@@ -290,8 +290,8 @@ fn payer_position(
     billed: &HashMap<String, Billed>,
     declined: bool,
 ) -> PayerPosition {
-    let running = |account: String| Minor(running.get(&account).copied().unwrap_or(0));
-    let allocated = running(payer_account(&payer.id));
+    let balance = |account: String| Minor(running.get(&account).copied().unwrap_or(0));
+    let allocated = balance(payer_account(&payer.id));
     PayerPosition {
         commitment: payer.commitment,
         payer_id: payer.id.clone(),
@@ -304,7 +304,7 @@ fn payer_position(
             payer.max_commitment_minor
         },
         allocated_minor: allocated,
-        shortfall_minor: running(unfunded_account(&payer.id)),
+        shortfall_minor: balance(unfunded_account(&payer.id)),
         billed: billed
             .get(&payer.organisation_id)
             .copied()

@@ -11,7 +11,6 @@ use crate::db::models::*;
 use crate::db::schema::*;
 use crate::db::{DbConn, MultiBackend};
 use crate::domain::commitment::{CommitmentStatus, Creator};
-use crate::domain::money::Minor;
 use crate::domain::registry::{PayerRole, ProjectPlan};
 
 /// A project's running totals (see the `running_totals` table): ledger account balances and
@@ -126,8 +125,8 @@ fn project_row(plan: &ProjectPlan, at: NaiveDateTime) -> Project {
         service_start: plan.service_start,
         service_end: plan.service_end,
         referral_cutoff: plan.referral_cutoff,
-        max_outcome_payment_minor: plan.max_outcome_payment_minor.map(Minor),
-        participant_cap_minor: plan.participant_cap_minor.map(Minor),
+        max_outcome_payment_minor: plan.max_outcome_payment_minor,
+        participant_cap_minor: plan.participant_cap_minor,
         cap_policy: plan.cap_policy,
         settlement_route: plan.settlement_route,
         settlement_frequency: plan.settlement_frequency,

@@ -48,6 +48,10 @@
 //!
 //! Each question "can this count be t?" is an integer feasibility problem over the withheld
 //! blocks, solved exactly by branch and bound (`good_lp` with the pure-Rust `microlp`).
+//!
+//! Amounts here are plain `i64` minor units, not `Minor`: they are coefficients and bounds
+//! of that problem, never money that moves, and `publish` reads them from the facts' `Minor`
+//! values at this module's edge.
 
 use good_lp::{microlp, variable, Constraint, Expression, ProblemVariables, SolverModel, Variable};
 

@@ -86,7 +86,7 @@ impl Value {
             Value::Integer(n) => Stored::Integer(Some(*n)),
             Value::Amount { minor, currency } => {
                 let scale = STORED_AMOUNT_DECIMALS.saturating_sub(exponent_of(currency));
-                Stored::Integer(minor.checked_mul(10_i64.pow(scale)).map(Minor::get))
+                Stored::Integer(minor.get().checked_mul(10_i64.pow(scale)))
             }
             Value::Empty | Value::Suppressed if kind.stored_as_integer() => Stored::Integer(None),
             Value::Empty | Value::Suppressed => Stored::Text(None),

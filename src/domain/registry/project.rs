@@ -149,8 +149,8 @@ pub struct ProjectPlan {
     pub service_start: NaiveDate,
     pub service_end: NaiveDate,
     pub referral_cutoff: Option<NaiveDate>,
-    pub max_outcome_payment_minor: Option<i64>,
-    pub participant_cap_minor: Option<i64>,
+    pub max_outcome_payment_minor: Option<Minor>,
+    pub participant_cap_minor: Option<Minor>,
     pub cap_policy: CapPolicy,
     pub settlement_route: SettlementRoute,
     pub settlement_frequency: SettlementFrequency,
@@ -204,11 +204,13 @@ pub fn validate_project(
     let max_outcome_payment_minor = input
         .max_outcome_payment
         .as_ref()
-        .and_then(|m| amounts.positive_minor(&mut errors, "max_outcome_payment", m));
+        .and_then(|m| amounts.positive_minor(&mut errors, "max_outcome_payment", m))
+        .map(Minor);
     let participant_cap_minor = input
         .participant_cap
         .as_ref()
-        .and_then(|m| amounts.positive_minor(&mut errors, "participant_cap", m));
+        .and_then(|m| amounts.positive_minor(&mut errors, "participant_cap", m))
+        .map(Minor);
     let payers = validate_payers(&mut errors, &input, facts, &mut amounts);
     check_fund(&mut errors, &input, facts, amounts.currency);
     let outcomes = validate_outcomes(&mut errors, &input, &mut amounts);

@@ -520,10 +520,12 @@ fn assert_split_holds(
     parts: &[PayerPart],
     headroom: &[Minor],
 ) {
-    let placed: Minor = parts.iter().map(|p| p.allocated + p.shortfall).sum();
+    let placed = (parts.iter()).try_fold(Minor::ZERO, |sum, p| {
+        sum.checked_add(p.allocated)?.checked_add(p.shortfall)
+    });
     assert!(
-        placed == pricing.payable_minor || weights.iter().all(|w| *w == 0),
-        "claim {claim_id}: split placed {placed} of {}",
+        placed == Some(pricing.payable_minor) || weights.iter().all(|w| *w == 0),
+        "claim {claim_id}: split placed {placed:?} of {}",
         pricing.payable_minor
     );
     for (part, room) in parts.iter().zip(headroom) {
