@@ -15,6 +15,7 @@ use super::with_db;
 use crate::config::JwtSettings;
 use crate::db::{queries, Pool};
 use crate::domain::access::role_fits;
+use crate::domain::ids::OrganisationId;
 use crate::domain::limits;
 use crate::domain::registry::OrganisationKind;
 
@@ -45,7 +46,7 @@ pub struct Authenticator {
     validation: Validation,
     /// Kinds of organisations tokens have named. Organisations are never deleted and their
     /// kind never changes, so an entry never goes stale; unknown ids are not cached.
-    known_kinds: RwLock<HashMap<String, OrganisationKind>>,
+    known_kinds: RwLock<HashMap<OrganisationId, OrganisationKind>>,
 }
 
 impl Authenticator {
@@ -88,7 +89,8 @@ impl Authenticator {
                 )));
             }
         }
-        Principal::new(claims.sub, claims.role, claims.org).map_err(ApiError::Unauthorized)
+        let organisation = claims.org.map(OrganisationId::from);
+        Principal::new(claims.sub, claims.role, organisation).map_err(ApiError::Unauthorized)
     }
 
     /// Signs a token with the configured secret (HS256 only: RS256 tokens come from the
@@ -154,7 +156,7 @@ impl Authenticator {
                     )
                 })?;
                 if let Ok(mut known) = self.known_kinds.write() {
-                    known.insert(org.to_owned(), kind);
+                    known.insert(org.clone(), kind);
                 }
                 kind
             }

@@ -19,6 +19,7 @@ use crate::db::{queries, Pool};
 use crate::domain::access::{MoneyScope, CLAIM_DECIDERS};
 use crate::domain::claim_reports::{pseudonymise_rows, BulkMode, BulkReport, BulkVerifyReport};
 use crate::domain::claims::{AdjustmentKind, ClaimInput, ClaimStatus, Reason};
+use crate::domain::ids::OrganisationId;
 use crate::domain::limits;
 use crate::domain::money::{Minor, MoneyJson};
 use crate::metrics::{ClaimEvent, Metrics, Tally};
@@ -132,7 +133,7 @@ impl AllocationView {
             reverses: a.reverses_id.map(|r| r.to_string()),
             claim_id: a.claim_id,
             payer_id: a.payer_id,
-            payer_organisation_id: a.payer_organisation_id,
+            payer_organisation_id: a.payer_organisation_id.to_string(),
             achieved_on: a.achieved_on,
             posted_at: a.posted_at.and_utc(),
         }
@@ -871,8 +872,8 @@ pub async fn allocations_list(
     let items = with_db(&pool, move |conn| {
         let project = load_access(conn, &principal, &project_id)?;
         let filter = AllocationFilter {
-            only_payer: project.money(&principal).only().map(str::to_owned),
-            payer: query.payer_organisation_id,
+            only_payer: project.money(&principal).only().cloned(),
+            payer: query.payer_organisation_id.map(OrganisationId::from),
             achieved_between: period,
             after,
         };

@@ -60,19 +60,19 @@ fn commitments_view(
         payers
             .iter()
             .find(|p| p.payer.id == payer_id)
-            .map(|p| p.payer.organisation_id.clone())
+            .map(|p| p.payer.organisation_id.to_string())
             .unwrap_or_default()
     };
     let events = events
         .into_iter()
         .map(|e: CommitmentEvent| {
-            let sees_who = sees_person_of(viewer, e.decided_by_organisation_id.as_deref());
+            let sees_who = sees_person_of(viewer, e.decided_by_organisation_id.as_ref());
             CommitmentEventView {
                 organisation_id: organisation_of(&e.payer_id),
                 payer_id: e.payer_id,
                 status: e.status,
                 decided_by: sees_who.then_some(e.decided_by),
-                decided_by_organisation_id: e.decided_by_organisation_id,
+                decided_by_organisation_id: e.decided_by_organisation_id.map(String::from),
                 decided_at: e.decided_at.and_utc(),
                 reason: e.reason,
                 note: e.note,

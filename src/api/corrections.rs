@@ -44,13 +44,13 @@ impl HistoryView {
         let changes = changes
             .into_iter()
             .map(|c| {
-                let sees_who = sees_person_of(viewer, c.changed_by_organisation_id.as_deref());
+                let sees_who = sees_person_of(viewer, c.changed_by_organisation_id.as_ref());
                 ChangeView {
                     field: c.field,
                     old_value: c.old_value,
                     new_value: c.new_value,
                     changed_by: sees_who.then_some(c.changed_by),
-                    changed_by_organisation_id: c.changed_by_organisation_id,
+                    changed_by_organisation_id: c.changed_by_organisation_id.map(String::from),
                     changed_at: c.changed_at.and_utc(),
                 }
             })

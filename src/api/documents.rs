@@ -18,6 +18,7 @@ use crate::db::models::{DocumentLine, ProjectRecord, SettlementDocument};
 use crate::db::queries::documents::DocumentFilter;
 use crate::db::Pool;
 use crate::domain::access::sees_person_of;
+use crate::domain::ids::OrganisationId;
 use crate::domain::limits;
 use crate::domain::money::{Minor, MoneyJson};
 use crate::domain::settlement::{DocumentAction, DocumentKind, DocumentStatus, SettledBy};
@@ -197,8 +198,8 @@ fn summaries(
                 period: d.period,
                 period_start: d.period_start,
                 period_end: d.period_end,
-                issuer_organisation_id: d.issuer_organisation_id,
-                recipient_organisation_id: d.recipient_organisation_id,
+                issuer_organisation_id: d.issuer_organisation_id.to_string(),
+                recipient_organisation_id: d.recipient_organisation_id.to_string(),
                 issued_on: d.issued_on,
                 due_on: d.due_on,
                 credits_document_id: d.credits_document_id,
@@ -240,7 +241,11 @@ fn line_view(line: DocumentLine, currency: &str) -> LineView {
 
 /// A person's user id, for `viewer` to see only if they are of the same organisation or an
 /// admin: a counterparty learns which organisation acted, never who.
-fn person_for(viewer: &Principal, person: String, organisation: Option<&str>) -> Option<String> {
+fn person_for(
+    viewer: &Principal,
+    person: String,
+    organisation: Option<&OrganisationId>,
+) -> Option<String> {
     sees_person_of(viewer, organisation).then_some(person)
 }
 
@@ -269,9 +274,9 @@ fn full_view(
             recorded_by: person_for(
                 viewer,
                 p.recorded_by,
-                p.recorded_by_organisation_id.as_deref(),
+                p.recorded_by_organisation_id.as_ref(),
             ),
-            recorded_by_organisation_id: p.recorded_by_organisation_id,
+            recorded_by_organisation_id: p.recorded_by_organisation_id.map(String::from),
             settled_by: p.settled_by,
             counterpart_document_id: p.counterpart_document_id,
         })
@@ -281,8 +286,8 @@ fn full_view(
         .map(|e| EventView {
             at: e.at.and_utc(),
             action: e.action,
-            actor: person_for(viewer, e.actor, e.actor_organisation_id.as_deref()),
-            actor_organisation_id: e.actor_organisation_id,
+            actor: person_for(viewer, e.actor, e.actor_organisation_id.as_ref()),
+            actor_organisation_id: e.actor_organisation_id.map(String::from),
             detail: e.detail,
         })
         .collect();
@@ -750,9 +755,9 @@ fn split_rows(
             let max = MoneyJson::from_minor(p.payer.max_commitment_minor, currency).amount;
             render::SplitRow {
                 name: names
-                    .get(&p.payer.organisation_id)
+                    .get(p.payer.organisation_id.as_str())
                     .map(|(name, _)| name.clone())
-                    .unwrap_or_else(|| p.payer.organisation_id.clone()),
+                    .unwrap_or_else(|| p.payer.organisation_id.to_string()),
                 role: p.payer.role.as_str().to_owned(),
                 share: match &p.payer.share {
                     Some(share) => format!("{share} (fixed)"),

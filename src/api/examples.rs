@@ -1135,7 +1135,7 @@ mod tests {
         .map(|(id, kind)| (id.to_owned(), kind))
         .collect();
         let fund = FundFacts {
-            owner_organisation_id: DWP.to_owned(),
+            owner_organisation_id: crate::domain::ids::OrganisationId::from(DWP),
             currency: "GBP".to_owned(),
             budget_minor: crate::domain::money::Minor(2_000_000_000),
             committed_minor: crate::domain::money::Minor::ZERO,

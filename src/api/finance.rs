@@ -15,6 +15,7 @@ use crate::config::Config;
 use crate::db::queries;
 use crate::db::Pool;
 use crate::domain::commitment::CommitmentStatus;
+use crate::domain::ids::OrganisationId;
 use crate::domain::limits;
 use crate::domain::money::{Minor, MoneyJson};
 use crate::domain::position::{CapWarning, PaymentPlanRequest};
@@ -524,7 +525,8 @@ async fn load_statement(
     organisation_id: String,
     query: StatementQuery,
 ) -> Result<StatementView, ApiError> {
-    if !principal.is_admin() && !principal.acts_for(&organisation_id) {
+    if !principal.is_admin() && !principal.acts_for(&OrganisationId::from(organisation_id.as_str()))
+    {
         return Err(ApiError::Forbidden(
             "an organisation's statement is for that organisation alone".into(),
         ));

@@ -12,6 +12,7 @@ use super::{idempotent_create, with_db, Page};
 use crate::config::Config;
 use crate::db::Pool;
 use crate::domain::access::may_create_fund;
+use crate::domain::ids::OrganisationId;
 use crate::domain::money::MoneyJson;
 use crate::domain::registry::NewFund;
 use crate::services::registry::{self, FundStanding};
@@ -52,7 +53,7 @@ fn view(
         uncommitted: MoneyJson::from_minor(fund.budget_minor - committed, &fund.currency),
         id: fund.id,
         name: fund.name,
-        owner_organisation_id: fund.owner_organisation_id,
+        owner_organisation_id: fund.owner_organisation_id.to_string(),
         service_start: fund.service_start,
         service_end: fund.service_end,
         created_at: fund.created_at.and_utc(),
@@ -84,7 +85,10 @@ pub async fn create(
     let input: NewFund = body.parse()?;
     // Asked here too, before the key is looked at, so that a retry of another's request is
     // refused as the request itself would be.
-    may_create_fund(&principal, &input.owner_organisation_id)?;
+    may_create_fund(
+        &principal,
+        &OrganisationId::from(input.owner_organisation_id.as_str()),
+    )?;
     let at = config.clock.now();
     let creator = principal.clone();
     idempotent_create(&pool, &principal, &req, body.bytes(), move |conn| {

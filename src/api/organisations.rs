@@ -47,7 +47,7 @@ impl OrganisationView {
             created_at: org.created_at.and_utc(),
             identifier: org.identifier,
             name: org.name,
-            id: org.id,
+            id: org.id.to_string(),
         }
     }
 }

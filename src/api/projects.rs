@@ -15,6 +15,7 @@ use crate::config::Config;
 use crate::db::models::{OutcomeMetric, PayerRecord, ProjectRecord};
 use crate::db::Pool;
 use crate::domain::commitment::{agreement, Agreement, CommitmentStatus};
+use crate::domain::ids::OrganisationId;
 use crate::domain::ledger::{payer_account, unfunded_account};
 use crate::domain::money::{Minor, MoneyJson};
 use crate::domain::registry::{
@@ -195,12 +196,14 @@ impl From<ProjectRecord> for ProjectView {
             cap_policy: p.cap_policy,
             settlement_route: p.settlement_route,
             settlement_frequency: p.settlement_frequency,
-            validator_organisation_ids: record.validator_organisation_ids,
+            validator_organisation_ids: (record.validator_organisation_ids.into_iter())
+                .map(String::from)
+                .collect(),
             payment_terms_days: p.payment_terms_days,
             id: p.id,
             name: p.name,
             fund_id: p.fund_id,
-            provider_organisation_id: p.provider_organisation_id,
+            provider_organisation_id: p.provider_organisation_id.to_string(),
             currency: p.currency,
             service_start: p.service_start,
             service_end: p.service_end,
@@ -219,7 +222,7 @@ impl PayerView {
     fn from_record(r: PayerRecord, currency: &str) -> PayerView {
         PayerView {
             id: r.payer.id,
-            organisation_id: r.payer.organisation_id,
+            organisation_id: r.payer.organisation_id.to_string(),
             role: r.payer.role,
             max_commitment: MoneyJson::from_minor(r.payer.max_commitment_minor, currency),
             share_basis: if r.payer.share.is_some() {
@@ -295,7 +298,7 @@ fn view_of(
         .collect();
     let mut view = ProjectView::from(record);
     for (payer, max) in view.payers.iter_mut().zip(max_commitments) {
-        if !money.sees(&payer.organisation_id) {
+        if !money.sees(&OrganisationId::from(payer.organisation_id.as_str())) {
             continue;
         }
         let currency = &payer.max_commitment.currency;

@@ -7,6 +7,7 @@ use super::schema::*;
 use crate::domain::access::Role;
 use crate::domain::claims::{AdjustmentKind, ClaimStatus};
 use crate::domain::commitment::CommitmentStatus;
+use crate::domain::ids::OrganisationId;
 use crate::domain::jobs::JobState;
 use crate::domain::money::Minor;
 use crate::domain::outbox::{OutboxKind, OutboxStatus};
@@ -19,7 +20,7 @@ use crate::domain::split::CapPolicy;
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
 #[diesel(treat_none_as_default_value = false, table_name = organisations)]
 pub struct Organisation {
-    pub id: String,
+    pub id: OrganisationId,
     pub name: String,
     pub kind: OrganisationKind,
     pub identifier: Option<String>,
@@ -29,14 +30,14 @@ pub struct Organisation {
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
 #[diesel(treat_none_as_default_value = false, table_name = organisation_area_codes)]
 pub struct OrganisationAreaCode {
-    pub organisation_id: String,
+    pub organisation_id: OrganisationId,
     pub area_code: String,
 }
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
 #[diesel(treat_none_as_default_value = false, table_name = organisation_billing_emails)]
 pub struct OrganisationBillingEmail {
-    pub organisation_id: String,
+    pub organisation_id: OrganisationId,
     pub email: String,
 }
 
@@ -45,7 +46,7 @@ pub struct OrganisationBillingEmail {
 pub struct Fund {
     pub id: String,
     pub name: String,
-    pub owner_organisation_id: String,
+    pub owner_organisation_id: OrganisationId,
     pub currency: String,
     pub budget_minor: Minor,
     pub service_start: NaiveDate,
@@ -59,7 +60,7 @@ pub struct Project {
     pub id: String,
     pub name: String,
     pub fund_id: Option<String>,
-    pub provider_organisation_id: String,
+    pub provider_organisation_id: OrganisationId,
     pub currency: String,
     pub service_start: NaiveDate,
     pub service_end: NaiveDate,
@@ -84,7 +85,7 @@ pub struct ProjectPayer {
     pub id: String,
     pub project_id: String,
     pub position: i32,
-    pub organisation_id: String,
+    pub organisation_id: OrganisationId,
     pub role: PayerRole,
     pub max_commitment_minor: Minor,
     pub share: Option<String>,
@@ -106,7 +107,7 @@ pub struct CommitmentEvent {
     /// The token's subject that recorded or decided it.
     pub decided_by: String,
     /// The organisation they acted for; none for an admin.
-    pub decided_by_organisation_id: Option<String>,
+    pub decided_by_organisation_id: Option<OrganisationId>,
     pub decided_at: NaiveDateTime,
     /// Why a commitment was declined.
     pub reason: Option<String>,
@@ -134,7 +135,7 @@ pub struct PayerHomeArea {
 #[diesel(treat_none_as_default_value = false, table_name = project_validators)]
 pub struct ProjectValidator {
     pub project_id: String,
-    pub organisation_id: String,
+    pub organisation_id: OrganisationId,
 }
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
@@ -175,7 +176,7 @@ pub struct ProjectRecord {
     pub project: Project,
     pub payers: Vec<PayerRecord>,
     pub outcomes: Vec<OutcomeMetric>,
-    pub validator_organisation_ids: Vec<String>,
+    pub validator_organisation_ids: Vec<OrganisationId>,
 }
 
 #[derive(Debug, Clone)]
@@ -223,7 +224,7 @@ pub struct Claim {
     pub upload_id: Option<String>,
     pub status: ClaimStatus,
     pub submitted_by: String,
-    pub submitted_by_organisation_id: String,
+    pub submitted_by_organisation_id: OrganisationId,
     pub submitted_at: NaiveDateTime,
     pub decided_by: Option<String>,
     pub decided_at: Option<NaiveDateTime>,
@@ -255,7 +256,7 @@ pub struct Allocation {
     pub claim_id: String,
     pub project_id: String,
     pub payer_id: String,
-    pub payer_organisation_id: String,
+    pub payer_organisation_id: OrganisationId,
     pub amount_minor: Minor,
     pub shortfall_minor: Minor,
     pub achieved_on: NaiveDate,
@@ -272,7 +273,7 @@ pub struct NewAllocation {
     pub claim_id: String,
     pub project_id: String,
     pub payer_id: String,
-    pub payer_organisation_id: String,
+    pub payer_organisation_id: OrganisationId,
     pub amount_minor: Minor,
     pub shortfall_minor: Minor,
     pub achieved_on: NaiveDate,
@@ -305,8 +306,8 @@ pub struct SettlementDocument {
     pub period: String,
     pub period_start: NaiveDate,
     pub period_end: NaiveDate,
-    pub issuer_organisation_id: String,
-    pub recipient_organisation_id: String,
+    pub issuer_organisation_id: OrganisationId,
+    pub recipient_organisation_id: OrganisationId,
     pub currency: String,
     pub total_minor: Minor,
     pub paid_minor: Minor,
@@ -353,7 +354,7 @@ pub struct DocumentPayment {
     pub paid_on: NaiveDate,
     pub reference: String,
     pub recorded_by: String,
-    pub recorded_by_organisation_id: Option<String>,
+    pub recorded_by_organisation_id: Option<OrganisationId>,
     pub recorded_at: NaiveDateTime,
     /// `payment`, `refund` or `set_off` (`domain::settlement::SettledBy`).
     pub settled_by: SettledBy,
@@ -368,7 +369,7 @@ pub struct DocumentEvent {
     pub document_id: String,
     pub action: DocumentAction,
     pub actor: String,
-    pub actor_organisation_id: Option<String>,
+    pub actor_organisation_id: Option<OrganisationId>,
     pub at: NaiveDateTime,
     pub detail: String,
 }
@@ -379,7 +380,7 @@ pub struct NewDocumentEvent {
     pub document_id: String,
     pub action: DocumentAction,
     pub actor: String,
-    pub actor_organisation_id: Option<String>,
+    pub actor_organisation_id: Option<OrganisationId>,
     pub at: NaiveDateTime,
     pub detail: String,
 }
@@ -433,7 +434,7 @@ pub struct Job {
     /// Who asked: the token's subject, role and organisation (none for an admin).
     pub subject: String,
     pub role: Role,
-    pub organisation_id: Option<String>,
+    pub organisation_id: Option<OrganisationId>,
     /// JSON: what to work on (pseudonymised rows, or claim ids).
     pub input: String,
     pub state: JobState,

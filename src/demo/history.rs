@@ -21,6 +21,7 @@ use crate::db::{queries, DbConn};
 use crate::domain::access::Decider;
 use crate::domain::claim_reports::{BulkMode, RowStatus};
 use crate::domain::claims::ClaimInput;
+use crate::domain::ids::OrganisationId;
 use crate::domain::period::Period;
 use crate::domain::registry::SettlementFrequency;
 use crate::services::access::VisibleProject;
@@ -33,8 +34,8 @@ use crate::services::settlement::{self, Actor, Payment};
 /// Who plays which part in one project's history.
 pub struct Cast {
     pub project_id: String,
-    pub provider_id: String,
-    pub validator_id: String,
+    pub provider_id: OrganisationId,
+    pub validator_id: OrganisationId,
 }
 
 /// What the history holds, for the summary printed after loading.

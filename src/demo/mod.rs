@@ -16,6 +16,7 @@ use serde_json::{json, Value};
 use self::history::{Cast, HistorySummary, Planned};
 use crate::db::{queries, write_tx, DbConn};
 use crate::domain::access::Principal;
+use crate::domain::ids::OrganisationId;
 use crate::domain::registry::{
     validate_fund, validate_organisation, validate_project, NewFund, NewOrganisation, NewProject,
     OrganisationKind, ProjectFacts,
@@ -131,11 +132,11 @@ impl Loader<'_> {
             .map_err(|e| e.to_string())?;
         let address = format!("finance@{slug}.example");
         self.addresses
-            .push((record.organisation.id.clone(), address));
+            .push((record.organisation.id.to_string(), address));
         self.organisations
-            .push((record.organisation.id.clone(), name.to_owned(), kind));
+            .push((record.organisation.id.to_string(), name.to_owned(), kind));
         self.summary.organisations += 1;
-        Ok(record.organisation.id)
+        Ok(record.organisation.id.to_string())
     }
 
     fn fund(&mut self, value: Value, owner_kind: OrganisationKind) -> Result<String, String> {
@@ -208,11 +209,10 @@ impl Loader<'_> {
             ids.insert(key, id.clone());
             let cast = Cast {
                 project_id: id,
-                provider_id: resolved(provider, &ids)?
-                    .as_str()
-                    .unwrap_or_default()
-                    .to_owned(),
-                validator_id: validator.clone(),
+                provider_id: OrganisationId::from(
+                    resolved(provider, &ids)?.as_str().unwrap_or_default(),
+                ),
+                validator_id: OrganisationId::from(validator.as_str()),
             };
             casts.push((cast, history_of(&history, &areas)?));
         }

@@ -21,6 +21,7 @@
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use super::ids::OrganisationId;
 use super::registry::{NewProject, OrganisationKind, ProjectFacts, SettlementRoute};
 
 #[derive(
@@ -123,7 +124,7 @@ pub enum Principal {
     Member {
         subject: String,
         role: MemberRole,
-        organisation_id: String,
+        organisation_id: OrganisationId,
     },
 }
 
@@ -133,7 +134,7 @@ impl Principal {
     pub fn new(
         subject: String,
         role: Role,
-        organisation_id: Option<String>,
+        organisation_id: Option<OrganisationId>,
     ) -> Result<Principal, String> {
         let role = match role {
             Role::Admin if organisation_id.is_some() => {
@@ -173,12 +174,12 @@ impl Principal {
     }
 
     /// The organisation a member acts for; `None` for an admin.
-    pub fn organisation(&self) -> Option<&str> {
+    pub fn organisation(&self) -> Option<&OrganisationId> {
         self.member().map(|(_, organisation_id)| organisation_id)
     }
 
     /// A member's role and organisation; `None` for an admin.
-    pub fn member(&self) -> Option<(MemberRole, &str)> {
+    pub fn member(&self) -> Option<(MemberRole, &OrganisationId)> {
         match self {
             Principal::Admin { .. } => None,
             Principal::Member {
@@ -208,7 +209,7 @@ impl Principal {
     }
 
     /// True when the caller is a member acting for `organisation_id`.
-    pub fn acts_for(&self, organisation_id: &str) -> bool {
+    pub fn acts_for(&self, organisation_id: &OrganisationId) -> bool {
         self.organisation() == Some(organisation_id)
     }
 
@@ -227,21 +228,21 @@ impl Principal {
 /// The parties of one project, as the access rules see them.
 #[derive(Debug, Clone)]
 pub struct ProjectParties<'a> {
-    pub provider: &'a str,
+    pub provider: &'a OrganisationId,
     /// The organisation owning the project's fund, if it has one.
-    pub fund_owner: Option<&'a str>,
-    pub validators: &'a [String],
+    pub fund_owner: Option<&'a OrganisationId>,
+    pub validators: &'a [OrganisationId],
     /// Payer organisations in the project's order, with their lead flag.
-    pub payers: Vec<(&'a str, bool)>,
+    pub payers: Vec<(&'a OrganisationId, bool)>,
     pub route: SettlementRoute,
 }
 
 impl ProjectParties<'_> {
-    fn pays(&self, org: &str) -> bool {
+    fn pays(&self, org: &OrganisationId) -> bool {
         self.payers.iter().any(|(o, _)| *o == org)
     }
 
-    fn validates(&self, org: &str) -> bool {
+    fn validates(&self, org: &OrganisationId) -> bool {
         self.validators.iter().any(|v| v == org)
     }
 }
@@ -266,11 +267,11 @@ pub enum MoneyScope {
     /// Every payer's lines and totals.
     Every,
     /// Only the lines and totals of this payer organisation.
-    OnlyOf(String),
+    OnlyOf(OrganisationId),
 }
 
 impl MoneyScope {
-    pub fn sees(&self, payer_organisation_id: &str) -> bool {
+    pub fn sees(&self, payer_organisation_id: &OrganisationId) -> bool {
         match self {
             MoneyScope::Every => true,
             MoneyScope::OnlyOf(org) => org == payer_organisation_id,
@@ -278,7 +279,7 @@ impl MoneyScope {
     }
 
     /// The organisation to filter by, or `None` for every payer.
-    pub fn only(&self) -> Option<&str> {
+    pub fn only(&self) -> Option<&OrganisationId> {
         match self {
             MoneyScope::Every => None,
             MoneyScope::OnlyOf(org) => Some(org),
@@ -302,7 +303,7 @@ pub fn money_scope(principal: &Principal, project: &ProjectParties) -> MoneyScop
     if sees_every {
         MoneyScope::Every
     } else {
-        MoneyScope::OnlyOf(org.to_owned())
+        MoneyScope::OnlyOf(org.clone())
     }
 }
 
@@ -356,19 +357,19 @@ pub enum Decider {
 
 /// Whether `viewer` sees which person (a token's subject, which may name someone) acted for
 /// `organisation` (none for an admin): admins do, and that organisation's own people.
-pub fn sees_person_of(viewer: &Principal, organisation: Option<&str>) -> bool {
+pub fn sees_person_of(viewer: &Principal, organisation: Option<&OrganisationId>) -> bool {
     viewer.is_admin() || organisation.is_some_and(|org| viewer.acts_for(org))
 }
 
 /// Whether `viewer` is an admin or acts for the organisation: those who see its contacts (its
 /// billing emails, personal data) and the corrections of its record.
-pub fn admin_or_own(viewer: &Principal, organisation_id: &str) -> bool {
+pub fn admin_or_own(viewer: &Principal, organisation_id: &OrganisationId) -> bool {
     viewer.is_admin() || viewer.acts_for(organisation_id)
 }
 
 /// Whether `principal` keeps (may correct, and sees the corrections of) a fund or project
 /// whose fund is owned by `owner`: an admin, or a fund manager acting for the owner.
-pub fn keeps_record(principal: &Principal, owner: Option<&str>) -> bool {
+pub fn keeps_record(principal: &Principal, owner: Option<&OrganisationId>) -> bool {
     match principal.member() {
         None => true,
         Some((role, org)) => role == MemberRole::FundManager && owner == Some(org),
@@ -380,8 +381,8 @@ pub fn keeps_record(principal: &Principal, owner: Option<&str>) -> bool {
 /// whatever else they see of the project: a commissioner never sees another payer's invoice.
 pub fn sees_document(
     principal: &Principal,
-    (issuer, recipient): (&str, &str),
-    fund_owner: Option<&str>,
+    (issuer, recipient): (&OrganisationId, &OrganisationId),
+    fund_owner: Option<&OrganisationId>,
 ) -> bool {
     match principal.organisation() {
         None => true,
@@ -405,7 +406,7 @@ impl DocumentParty {
     pub fn check(
         self,
         principal: &Principal,
-        (issuer, recipient): (&str, &str),
+        (issuer, recipient): (&OrganisationId, &OrganisationId),
     ) -> Result<(), Denied> {
         let admin = principal.is_admin();
         let (allowed, who) = match self {
@@ -433,7 +434,10 @@ impl DocumentParty {
 
 /// Who may create a fund owned by `owner_organisation_id`, among those whose role may create
 /// funds at all (admins and fund managers): a fund manager only for its own organisation.
-pub fn may_create_fund(principal: &Principal, owner_organisation_id: &str) -> Result<(), Denied> {
+pub fn may_create_fund(
+    principal: &Principal,
+    owner_organisation_id: &OrganisationId,
+) -> Result<(), Denied> {
     if principal.role() == Role::FundManager && !principal.acts_for(owner_organisation_id) {
         return Err(Denied(
             "a fund manager may create funds only for its own organisation".into(),
@@ -456,16 +460,16 @@ pub fn may_create_project(
         return Ok(());
     };
     let allowed = match (&input.fund_id, &facts.fund) {
-        (Some(_), Some(fund)) => fund.owner_organisation_id == org,
+        (Some(_), Some(fund)) => fund.owner_organisation_id == *org,
         (Some(_), None) => true,
-        (None, _) => input.payers.iter().any(|p| p.organisation_id == org),
+        (None, _) => input.payers.iter().any(|p| *org == p.organisation_id),
     };
     let others_fund = input
         .fund_id
         .iter()
         .chain(input.payers.iter().filter_map(|p| p.fund_id.as_ref()))
         .filter_map(|id| facts.funds.get(id))
-        .any(|fund| fund.owner_organisation_id != org);
+        .any(|fund| fund.owner_organisation_id != *org);
     if !allowed || others_fund {
         return Err(Denied(
             "a fund manager may commit only its own organisation's funds".into(),
@@ -476,7 +480,10 @@ pub fn may_create_project(
 
 /// Who accepts or declines a payer's commitment: an admin, or the payer's own people who
 /// commit its money (its commissioners; a central fund's fund managers).
-pub fn may_decide_commitment(principal: &Principal, payer_organisation_id: &str) -> bool {
+pub fn may_decide_commitment(
+    principal: &Principal,
+    payer_organisation_id: &OrganisationId,
+) -> bool {
     match principal.member() {
         None => true,
         Some((role, org)) => {
@@ -538,7 +545,7 @@ mod tests {
 
     #[test]
     fn a_commitment_is_decided_by_the_payer_s_own_people_who_commit_money_or_an_admin() {
-        let council = "org_council";
+        let council = id("org_council");
         assert!(may_decide_commitment(&who(Role::Admin, ""), council));
         assert!(may_decide_commitment(
             &who(Role::Commissioner, council),
@@ -565,31 +572,40 @@ mod tests {
         Principal::new(
             "someone".into(),
             role,
-            (role != Role::Admin).then(|| org.to_owned()),
+            (role != Role::Admin).then(|| OrganisationId::from(org)),
         )
         .unwrap()
     }
 
-    fn skill_mill(validators: &[String]) -> ProjectParties<'_> {
+    /// An organisation id that lives as long as the test (parties borrow theirs).
+    fn id(text: &str) -> &'static OrganisationId {
+        Box::leak(Box::new(OrganisationId::from(text)))
+    }
+
+    fn skill_mill(validators: &[OrganisationId]) -> ProjectParties<'_> {
         ProjectParties {
-            provider: "prov",
-            fund_owner: Some("dcms"),
+            provider: id("prov"),
+            fund_owner: Some(id("dcms")),
             validators,
-            payers: vec![("dcms", false), ("durham", true), ("newcastle", false)],
+            payers: vec![
+                (id("dcms"), false),
+                (id("durham"), true),
+                (id("newcastle"), false),
+            ],
             route: SettlementRoute::Direct,
         }
     }
 
     #[test]
     fn a_payer_that_does_not_own_the_fund_sees_only_its_own_money_whatever_its_role() {
-        let validators = vec!["val".to_owned()];
+        let validators = vec![OrganisationId::from("val")];
         let p = skill_mill(&validators);
         // A fund manager of an organisation that only pays into the project.
         let mut payer_only = p.clone();
-        payer_only.fund_owner = Some("someone-else");
+        payer_only.fund_owner = Some(id("someone-else"));
         assert_eq!(
             money_scope(&who(Role::FundManager, "dcms"), &payer_only),
-            MoneyScope::OnlyOf("dcms".into())
+            MoneyScope::OnlyOf(OrganisationId::from("dcms"))
         );
         assert_eq!(
             money_scope(&who(Role::FundManager, "dcms"), &p),
@@ -597,7 +613,7 @@ mod tests {
         );
         assert_eq!(
             money_scope(&who(Role::Commissioner, "newcastle"), &p),
-            MoneyScope::OnlyOf("newcastle".into())
+            MoneyScope::OnlyOf(OrganisationId::from("newcastle"))
         );
         assert_eq!(
             money_scope(&who(Role::Provider, "prov"), &p),
@@ -612,7 +628,7 @@ mod tests {
 
     #[test]
     fn only_validators_the_lead_and_admin_decide_and_the_lead_only_what_it_pays() {
-        let validators = vec!["val".to_owned()];
+        let validators = vec![OrganisationId::from("val")];
         let p = skill_mill(&validators);
         assert!(decider(&who(Role::Commissioner, "newcastle"), &p).is_err());
         assert!(decider(&who(Role::Validator, "other"), &p).is_err());
@@ -636,7 +652,7 @@ mod tests {
         );
         assert_eq!(
             money_scope(&who(Role::Commissioner, "durham"), &p),
-            MoneyScope::OnlyOf("durham".into())
+            MoneyScope::OnlyOf(OrganisationId::from("durham"))
         );
     }
 
@@ -649,13 +665,13 @@ mod tests {
         assert!(Principal::new("a".into(), Role::Admin, Some("org_x".into())).is_err());
         assert!(Principal::new("p".into(), Role::Provider, None).is_err());
         let provider = Principal::new("p".into(), Role::Provider, Some("org_x".into())).unwrap();
-        assert_eq!(provider.member(), Some((MemberRole::Provider, "org_x")));
+        assert_eq!(provider.member(), Some((MemberRole::Provider, id("org_x"))));
         assert_eq!(provider.role(), Role::Provider);
-        assert!(provider.acts_for("org_x") && !provider.acts_for(""));
+        assert!(provider.acts_for(id("org_x")) && !provider.acts_for(id("")));
         assert_eq!(provider.idempotency_scope(), "org:org_x");
         // An admin sees every document, and nobody matches an empty party by acting for none.
-        assert!(sees_document(&admin, ("", ""), None));
-        assert!(!sees_document(&provider, ("", ""), Some("")));
+        assert!(sees_document(&admin, (id(""), id("")), None));
+        assert!(!sees_document(&provider, (id(""), id("")), Some(id(""))));
     }
 
     #[test]

@@ -106,6 +106,7 @@ pub mod claim_reports;
 pub mod claims;
 pub mod commitment;
 pub mod corrections;
+pub mod ids;
 pub mod jobs;
 pub mod ledger;
 pub mod limits;

@@ -16,6 +16,7 @@ use std::collections::HashMap;
 
 use chrono::{Datelike, NaiveDate, NaiveDateTime};
 
+use super::ids::OrganisationId;
 use super::money::Minor;
 use super::registry::SettlementRoute;
 
@@ -61,7 +62,7 @@ pub struct Unsettled {
     /// The ledger entry (verification or reversal) the allocation belongs to.
     pub entry_id: String,
     pub claim_id: String,
-    pub payer_organisation_id: String,
+    pub payer_organisation_id: OrganisationId,
     pub outcome_code: String,
     pub participant_pseudonym: String,
     pub achieved_on: NaiveDate,
@@ -96,8 +97,8 @@ pub struct DraftLine {
 pub struct DraftDocument {
     pub kind: DocumentKind,
     pub leg: Leg,
-    pub issuer_organisation_id: String,
-    pub recipient_organisation_id: String,
+    pub issuer_organisation_id: OrganisationId,
+    pub recipient_organisation_id: OrganisationId,
     pub lines: Vec<DraftLine>,
     pub total_minor: Minor,
 }
@@ -161,8 +162,8 @@ pub fn build(
             Ok(DraftDocument {
                 kind: kind_of(d.leg, total_minor),
                 leg: d.leg,
-                issuer_organisation_id: d.issuer,
-                recipient_organisation_id: d.recipient,
+                issuer_organisation_id: OrganisationId::from(d.issuer),
+                recipient_organisation_id: OrganisationId::from(d.recipient),
                 lines: d.lines,
                 total_minor,
             })

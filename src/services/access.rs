@@ -8,6 +8,7 @@ use crate::db::DbConn;
 use crate::domain::access::{
     money_scope, sees_document, sees_project, MemberRole, MoneyScope, Principal, ProjectParties,
 };
+use crate::domain::ids::OrganisationId;
 use crate::services::stored_terms::{check_currency, CorruptTerms};
 
 /// Why a project could not be given to the caller.
@@ -31,12 +32,12 @@ pub enum AccessError {
 #[derive(Debug, Clone)]
 pub struct VisibleProject {
     pub record: ProjectRecord,
-    pub fund_owner: Option<String>,
+    pub fund_owner: Option<OrganisationId>,
 }
 
 impl VisibleProject {
     pub fn parties(&self) -> ProjectParties<'_> {
-        parties(&self.record, self.fund_owner.as_deref())
+        parties(&self.record, self.fund_owner.as_ref())
     }
 
     /// Whose money `principal` sees on this project.
@@ -45,7 +46,10 @@ impl VisibleProject {
     }
 }
 
-pub fn parties<'a>(record: &'a ProjectRecord, fund_owner: Option<&'a str>) -> ProjectParties<'a> {
+pub fn parties<'a>(
+    record: &'a ProjectRecord,
+    fund_owner: Option<&'a OrganisationId>,
+) -> ProjectParties<'a> {
     ProjectParties {
         provider: &record.project.provider_organisation_id,
         fund_owner,
@@ -53,7 +57,7 @@ pub fn parties<'a>(record: &'a ProjectRecord, fund_owner: Option<&'a str>) -> Pr
         payers: record
             .payers
             .iter()
-            .map(|p| (p.payer.organisation_id.as_str(), p.payer.lead))
+            .map(|p| (&p.payer.organisation_id, p.payer.lead))
             .collect(),
         route: record.project.settlement_route,
     }
@@ -83,23 +87,19 @@ pub fn load_visible(
 #[derive(Debug, Clone)]
 pub struct ProjectAccess {
     pub project: Project,
-    pub fund_owner: Option<String>,
+    pub fund_owner: Option<OrganisationId>,
     /// Payer organisations in the project's order, with their lead flag.
-    payers: Vec<(String, bool)>,
-    validators: Vec<String>,
+    payers: Vec<(OrganisationId, bool)>,
+    validators: Vec<OrganisationId>,
 }
 
 impl ProjectAccess {
     pub fn parties(&self) -> ProjectParties<'_> {
         ProjectParties {
             provider: &self.project.provider_organisation_id,
-            fund_owner: self.fund_owner.as_deref(),
+            fund_owner: self.fund_owner.as_ref(),
             validators: &self.validators,
-            payers: self
-                .payers
-                .iter()
-                .map(|(o, lead)| (o.as_str(), *lead))
-                .collect(),
+            payers: self.payers.iter().map(|(o, lead)| (o, *lead)).collect(),
             route: self.project.settlement_route,
         }
     }
@@ -154,10 +154,10 @@ pub fn load_document(
     let document = queries::documents::get_document(conn, id)?.ok_or_else(not_found)?;
     let fund_owner = queries::documents::project_fund_owner(conn, &document.project_id)?;
     let parties = (
-        document.issuer_organisation_id.as_str(),
-        document.recipient_organisation_id.as_str(),
+        &document.issuer_organisation_id,
+        &document.recipient_organisation_id,
     );
-    if !sees_document(principal, parties, fund_owner.as_deref()) {
+    if !sees_document(principal, parties, fund_owner.as_ref()) {
         return Err(not_found());
     }
     Ok(document)

@@ -40,7 +40,7 @@ impl Acting<'_> {
             payer_id: payer.id.clone(),
             status,
             decided_by: self.principal.subject().to_owned(),
-            decided_by_organisation_id: self.principal.organisation().map(str::to_owned),
+            decided_by_organisation_id: self.principal.organisation().cloned(),
             decided_at: self.at,
             reason: None,
             note: note.to_owned(),
@@ -204,7 +204,7 @@ fn tell_decision(
     let message =
         messages::commitment_decided(&commitment, event.status.as_str(), event.reason.as_deref());
     let mut to = vec![payer.organisation_id.as_str()];
-    to.extend(fund_owner.filter(|owner| *owner != payer.organisation_id));
+    to.extend(fund_owner.filter(|owner| payer.organisation_id != *owner));
     notify::enqueue(conn, &to, message, event.decided_at)?;
     Ok(())
 }

@@ -16,6 +16,7 @@ use crate::db::schema::{
 use crate::db::{write_tx, DbConn};
 use crate::domain::access::{admin_or_own, keeps_record, Principal};
 use crate::domain::corrections::{FundCorrection, OrganisationCorrection, ProjectCorrection};
+use crate::domain::ids::OrganisationId;
 use crate::services::access::load_visible;
 use crate::services::error::ServiceError;
 
@@ -32,7 +33,7 @@ pub struct RegistryChange {
     pub new_value: Option<String>,
     /// The token's subject that made the change.
     pub changed_by: String,
-    pub changed_by_organisation_id: Option<String>,
+    pub changed_by_organisation_id: Option<OrganisationId>,
     pub changed_at: NaiveDateTime,
 }
 
@@ -57,7 +58,7 @@ impl Corrector<'_> {
             old_value: old,
             new_value: new,
             changed_by: self.principal.subject().to_owned(),
-            changed_by_organisation_id: self.principal.organisation().map(str::to_owned),
+            changed_by_organisation_id: self.principal.organisation().cloned(),
             changed_at: self.at,
         }
     }
@@ -162,7 +163,7 @@ fn correct_project(
 ) -> Result<(), ServiceError> {
     lock_row_for_update(conn, LockableTable::Projects, id)?;
     let visible = load_visible(conn, by.principal, id)?;
-    if !keeps_record(by.principal, visible.fund_owner.as_deref()) {
+    if !keeps_record(by.principal, visible.fund_owner.as_ref()) {
         return Err(ServiceError::Forbidden(
             "only an admin or the managers of the project's fund correct it".into(),
         ));
@@ -255,7 +256,7 @@ pub fn history(
         Record::Organisation(id) => {
             queries::organisations::get_organisation(conn, id)?
                 .ok_or_else(|| ServiceError::NotFound(format!("no organisation {id}")))?;
-            if !admin_or_own(principal, id) {
+            if !admin_or_own(principal, &OrganisationId::from(id.as_str())) {
                 return Err(forbidden());
             }
             id
@@ -270,7 +271,7 @@ pub fn history(
         }
         Record::Project(id) => {
             let visible = load_visible(conn, principal, id)?;
-            if !keeps_record(principal, visible.fund_owner.as_deref()) {
+            if !keeps_record(principal, visible.fund_owner.as_ref()) {
                 return Err(forbidden());
             }
             id

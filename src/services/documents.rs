@@ -113,7 +113,7 @@ pub fn page(
     limit: i64,
 ) -> Result<SeenDocuments, ServiceError> {
     let filter = DocumentFilter {
-        visible_to: principal.organisation().map(str::to_owned),
+        visible_to: principal.organisation().cloned().map(String::from),
         ..filter
     };
     let documents = queries::documents::list_documents(conn, filter, limit)?;
@@ -283,11 +283,10 @@ fn locked_for(
     lock_project(conn, &d.project_id)?;
     // Read again under the lock: another request may have moved it on.
     let d = load_document(conn, principal, id)?;
-    let parties = (
-        d.issuer_organisation_id.as_str(),
-        d.recipient_organisation_id.as_str(),
-    );
-    party.check(principal, parties)?;
+    party.check(
+        principal,
+        (&d.issuer_organisation_id, &d.recipient_organisation_id),
+    )?;
     Ok(d)
 }
 

@@ -104,7 +104,7 @@ pub fn enqueue(
         project_id: project_id.to_owned(),
         subject: who.subject().to_owned(),
         role: who.role(),
-        organisation_id: who.organisation().map(str::to_owned),
+        organisation_id: who.organisation().cloned(),
         input: serde_json::to_string(input)
             .map_err(|e| ServiceError::Internal(format!("a job's input: {e}")))?,
         state: JobState::Queued,
@@ -133,7 +133,7 @@ pub fn get(conn: &mut DbConn, viewer: &Principal, id: &str) -> Result<Job, Servi
         .first(conn)
         .optional()?
         .ok_or_else(not_found)?;
-    let own = match job.organisation_id.as_deref() {
+    let own = match job.organisation_id.as_ref() {
         Some(org) => viewer.acts_for(org),
         None => viewer.subject() == job.subject,
     };

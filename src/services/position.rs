@@ -158,7 +158,7 @@ fn plan_keepers_project(
     project_id: &str,
 ) -> Result<VisibleProject, ServiceError> {
     let project = load_visible(conn, principal, project_id)?;
-    if !keeps_record(principal, project.fund_owner.as_deref()) {
+    if !keeps_record(principal, project.fund_owner.as_ref()) {
         return Err(ServiceError::Forbidden(
             "only the managers of the project's fund keep its payment plan".into(),
         ));
@@ -295,7 +295,7 @@ fn payer_position(
     PayerPosition {
         commitment: payer.commitment,
         payer_id: payer.id.clone(),
-        organisation_id: payer.organisation_id.clone(),
+        organisation_id: payer.organisation_id.to_string(),
         role: payer.role,
         fund_id: payer.fund_id.clone(),
         committed_minor: if declined {
@@ -306,7 +306,7 @@ fn payer_position(
         allocated_minor: allocated,
         shortfall_minor: balance(unfunded_account(&payer.id)),
         billed: billed
-            .get(&payer.organisation_id)
+            .get(payer.organisation_id.as_str())
             .copied()
             .unwrap_or_default(),
         warning: cap_warning(allocated, payer.max_commitment_minor),

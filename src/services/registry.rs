@@ -11,6 +11,7 @@ use crate::db::backend_specific::{lock_row_for_update, LockableTable};
 use crate::db::models::{Fund, OrganisationRecord};
 use crate::db::{queries, write_tx, DbConn};
 use crate::domain::access::{may_create_fund, may_create_project, Principal, Role};
+use crate::domain::ids::OrganisationId;
 use crate::domain::money::Minor;
 use crate::domain::registry::{
     validate_fund, validate_organisation, validate_project, NewFund, NewOrganisation, NewProject,
@@ -64,7 +65,10 @@ pub fn create_fund(
     at: NaiveDateTime,
 ) -> Result<FundStanding, ServiceError> {
     principal.require(REGISTRY_CREATORS)?;
-    may_create_fund(principal, &input.owner_organisation_id)?;
+    may_create_fund(
+        principal,
+        &OrganisationId::from(input.owner_organisation_id.as_str()),
+    )?;
     let owner =
         queries::organisations::organisation_kinds(conn, &[input.owner_organisation_id.as_str()])?;
     let owner_kind = owner.get(&input.owner_organisation_id).copied();

@@ -17,6 +17,7 @@ use crate::db::schema::{
     organisations, projects, settlement_documents, settlement_links,
 };
 use crate::db::DbConn;
+use crate::domain::ids::OrganisationId;
 use crate::domain::money::{Minor, MoneyJson};
 use crate::domain::period::Period;
 use crate::domain::registry::SettlementRoute;
@@ -36,7 +37,7 @@ pub struct Actor<'a> {
     /// The person (the token's subject).
     pub subject: &'a str,
     /// The organisation they act for; none for an admin.
-    pub organisation_id: Option<&'a str>,
+    pub organisation_id: Option<&'a OrganisationId>,
     pub at: NaiveDateTime,
 }
 
@@ -174,7 +175,7 @@ fn load_unsettled(
                     leg,
                     entry_id: entry,
                     claim_id: claim,
-                    payer_organisation_id: payer,
+                    payer_organisation_id: OrganisationId::from(payer),
                     outcome_code: outcome,
                     participant_pseudonym: pseudonym,
                     achieved_on,
@@ -322,7 +323,7 @@ fn record_event(
             document_id: document_id.to_owned(),
             action,
             actor: actor.subject.to_owned(),
-            actor_organisation_id: actor.organisation_id.map(str::to_owned),
+            actor_organisation_id: actor.organisation_id.cloned(),
             at: actor.at,
             detail,
         })
@@ -621,7 +622,7 @@ fn settle(
             paid_on: record.paid_on,
             reference: record.reference.clone(),
             recorded_by: actor.subject.to_owned(),
-            recorded_by_organisation_id: actor.organisation_id.map(str::to_owned),
+            recorded_by_organisation_id: actor.organisation_id.cloned(),
             recorded_at: actor.at,
             settled_by: settling.by,
             counterpart_document_id: settling.counterpart.map(str::to_owned),

@@ -8,6 +8,7 @@ use crate::db::models::*;
 use crate::db::schema::*;
 use crate::db::{DbConn, MultiBackend};
 use crate::domain::claims::ClaimStatus;
+use crate::domain::ids::OrganisationId;
 
 /// Inserts claim rows as they are, without any rule (the benchmark's reference).
 pub fn insert_claim_rows(conn: &mut DbConn, rows: &[Claim]) -> Result<usize, DieselError> {
@@ -88,7 +89,7 @@ pub fn claim_adjustments(
 pub fn claim_allocations(
     conn: &mut DbConn,
     claim_ids: &[&str],
-    only_payer: Option<&str>,
+    only_payer: Option<&OrganisationId>,
 ) -> Result<Vec<Allocation>, DieselError> {
     let rows: Vec<Allocation> = load_where_in!(
         conn,
@@ -103,7 +104,7 @@ pub fn claim_allocations(
         None => rows,
         Some(org) => rows
             .into_iter()
-            .filter(|a| a.payer_organisation_id == org)
+            .filter(|a| a.payer_organisation_id == *org)
             .collect(),
     })
 }
@@ -113,8 +114,8 @@ pub fn claim_allocations(
 /// pagination).
 #[derive(Debug, Default)]
 pub struct AllocationFilter {
-    pub only_payer: Option<String>,
-    pub payer: Option<String>,
+    pub only_payer: Option<OrganisationId>,
+    pub payer: Option<OrganisationId>,
     pub achieved_between: Option<(chrono::NaiveDate, chrono::NaiveDate)>,
     pub after: Option<i64>,
 }

@@ -8,6 +8,7 @@ use diesel::result::Error as DieselError;
 use crate::db::models::*;
 use crate::db::schema::*;
 use crate::db::{DbConn, MultiBackend};
+use crate::domain::ids::OrganisationId;
 use crate::domain::settlement::{DocumentKind, DocumentStatus};
 
 /// Names and org-id identifiers of organisations, by id.
@@ -44,7 +45,7 @@ pub fn get_document(
 pub fn project_fund_owner(
     conn: &mut DbConn,
     project_id: &str,
-) -> Result<Option<String>, DieselError> {
+) -> Result<Option<OrganisationId>, DieselError> {
     projects::table
         .inner_join(funds::table)
         .filter(projects::id.eq(project_id))

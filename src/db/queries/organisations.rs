@@ -10,6 +10,7 @@ use super::new_id;
 use crate::db::models::*;
 use crate::db::schema::*;
 use crate::db::{DbConn, MultiBackend};
+use crate::domain::ids::OrganisationId;
 use crate::domain::registry::{OrganisationKind, OrganisationPlan};
 
 /// Stores a validated organisation, registered at `at`.
@@ -19,7 +20,7 @@ pub fn insert_organisation(
     at: NaiveDateTime,
 ) -> Result<OrganisationRecord, DieselError> {
     let organisation = Organisation {
-        id: new_id("org"),
+        id: OrganisationId::from(new_id("org")),
         name: plan.name,
         kind: plan.kind,
         identifier: plan.identifier,
@@ -61,7 +62,7 @@ pub fn add_billing_emails(
     let rows: Vec<OrganisationBillingEmail> = addresses
         .iter()
         .map(|(organisation_id, email)| OrganisationBillingEmail {
-            organisation_id: organisation_id.clone(),
+            organisation_id: OrganisationId::from(organisation_id.clone()),
             email: email.clone(),
         })
         .collect();
@@ -114,7 +115,7 @@ fn attach_organisation_details(
     conn: &mut DbConn,
     rows: Vec<Organisation>,
 ) -> Result<Vec<OrganisationRecord>, DieselError> {
-    let ids: Vec<&String> = rows.iter().map(|o| &o.id).collect();
+    let ids: Vec<&str> = rows.iter().map(|o| o.id.as_str()).collect();
     let mut areas: HashMap<String, Vec<String>> = HashMap::new();
     for row in organisation_area_codes::table
         .filter(organisation_area_codes::organisation_id.eq_any(&ids))
@@ -123,7 +124,7 @@ fn attach_organisation_details(
         .load(conn)?
     {
         areas
-            .entry(row.organisation_id)
+            .entry(row.organisation_id.to_string())
             .or_default()
             .push(row.area_code);
     }
@@ -135,15 +136,15 @@ fn attach_organisation_details(
         .load(conn)?
     {
         emails
-            .entry(row.organisation_id)
+            .entry(row.organisation_id.to_string())
             .or_default()
             .push(row.email);
     }
     Ok(rows
         .into_iter()
         .map(|organisation| OrganisationRecord {
-            area_codes: areas.remove(&organisation.id).unwrap_or_default(),
-            billing_emails: emails.remove(&organisation.id).unwrap_or_default(),
+            area_codes: areas.remove(organisation.id.as_str()).unwrap_or_default(),
+            billing_emails: emails.remove(organisation.id.as_str()).unwrap_or_default(),
             organisation,
         })
         .collect())

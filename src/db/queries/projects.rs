@@ -11,6 +11,7 @@ use crate::db::models::*;
 use crate::db::schema::*;
 use crate::db::{DbConn, MultiBackend};
 use crate::domain::commitment::{CommitmentStatus, Creator};
+use crate::domain::ids::OrganisationId;
 use crate::domain::registry::{PayerRole, ProjectPlan};
 
 /// A project's running totals (see the `running_totals` table): ledger account balances and
@@ -50,8 +51,8 @@ pub fn running_totals_of(
 pub fn fund_owners(
     conn: &mut DbConn,
     fund_ids: &[&str],
-) -> Result<HashMap<String, String>, DieselError> {
-    let rows: Vec<(String, String)> = funds::table
+) -> Result<HashMap<String, OrganisationId>, DieselError> {
+    let rows: Vec<(String, OrganisationId)> = funds::table
         .filter(funds::id.eq_any(fund_ids))
         .select((funds::id, funds::owner_organisation_id))
         .load(conn)?;
@@ -108,7 +109,7 @@ pub fn insert_project(
         .iter()
         .map(|org| ProjectValidator {
             project_id: project.id.clone(),
-            organisation_id: org.clone(),
+            organisation_id: OrganisationId::from(org.clone()),
         })
         .collect();
     insert_rows!(conn, project_validators::table, &validators)?;
@@ -205,10 +206,10 @@ fn outcome_rows(project_id: &str, plan: &ProjectPlan) -> Vec<OutcomeMetric> {
 pub enum ProjectScope {
     All,
     /// A fund manager: projects of funds its organisation owns, and projects it pays into.
-    FundOwner(String),
-    Payer(String),
-    Provider(String),
-    Validator(String),
+    FundOwner(OrganisationId),
+    Payer(OrganisationId),
+    Provider(OrganisationId),
+    Validator(OrganisationId),
 }
 
 pub fn list_projects(
@@ -268,8 +269,8 @@ pub fn list_projects(
 pub fn get_project_and_fund_owner(
     conn: &mut DbConn,
     id: &str,
-) -> Result<Option<(ProjectRecord, Option<String>)>, DieselError> {
-    let row: Option<(Project, Option<String>)> = projects::table
+) -> Result<Option<(ProjectRecord, Option<OrganisationId>)>, DieselError> {
+    let row: Option<(Project, Option<OrganisationId>)> = projects::table
         .left_join(funds::table)
         .filter(projects::id.eq(id))
         .select((
@@ -295,8 +296,8 @@ pub fn get_project_parties(
     id: &str,
 ) -> Result<Option<ProjectWithPayers>, DieselError> {
     // One row per payer (one with no payer if it has none).
-    type Payer = (String, bool, PayerRole, CommitmentStatus);
-    type Row = (Project, Option<String>, Option<Payer>);
+    type Payer = (OrganisationId, bool, PayerRole, CommitmentStatus);
+    type Row = (Project, Option<OrganisationId>, Option<Payer>);
     let rows: Vec<Row> = projects::table
         .left_join(funds::table)
         .left_join(project_payers::table)
@@ -338,7 +339,7 @@ pub fn get_project_parties(
 /// What [`get_project_parties`] reads.
 pub struct ProjectWithPayers {
     pub project: Project,
-    pub fund_owner: Option<String>,
+    pub fund_owner: Option<OrganisationId>,
     /// In the project's order.
     pub payers: Vec<PayerParty>,
 }
@@ -347,14 +348,17 @@ pub struct ProjectWithPayers {
 /// one fails this load as it fails the whole record's: nothing is shown of a project whose
 /// payers' terms cofund cannot read.
 pub struct PayerParty {
-    pub organisation_id: String,
+    pub organisation_id: OrganisationId,
     pub lead: bool,
     pub role: PayerRole,
     pub commitment: CommitmentStatus,
 }
 
 /// The organisations validating a project's claims, in id order.
-pub fn project_validator_ids(conn: &mut DbConn, id: &str) -> Result<Vec<String>, DieselError> {
+pub fn project_validator_ids(
+    conn: &mut DbConn,
+    id: &str,
+) -> Result<Vec<OrganisationId>, DieselError> {
     project_validators::table
         .filter(project_validators::project_id.eq(id))
         .order(project_validators::organisation_id.asc())
@@ -418,7 +422,7 @@ fn load_project_details(
             .or_default()
             .push(outcome);
     }
-    let mut validators: HashMap<String, Vec<String>> = HashMap::new();
+    let mut validators: HashMap<String, Vec<OrganisationId>> = HashMap::new();
     for (project_id, organisation_id) in project_validators::table
         .filter(one_of!(project_validators::project_id, &project_ids))
         .order((
@@ -429,7 +433,7 @@ fn load_project_details(
             project_validators::project_id,
             project_validators::organisation_id,
         ))
-        .load::<(String, String)>(conn)?
+        .load::<(String, OrganisationId)>(conn)?
     {
         validators
             .entry(project_id)

@@ -31,7 +31,7 @@ pub struct NewFund {
 #[derive(Debug, Clone)]
 pub struct FundPlan {
     pub name: String,
-    pub owner_organisation_id: String,
+    pub owner_organisation_id: OrganisationId,
     pub currency: Currency,
     pub budget_minor: Minor,
     pub service_start: NaiveDate,
@@ -75,7 +75,7 @@ pub fn validate_fund(
         let budget = budget.expect("checked above");
         FundPlan {
             name: input.name.trim().to_owned(),
-            owner_organisation_id: input.owner_organisation_id,
+            owner_organisation_id: OrganisationId::from(input.owner_organisation_id),
             currency: budget.currency,
             budget_minor: Minor(budget.minor),
             service_start: input.service_start,
@@ -86,7 +86,7 @@ pub fn validate_fund(
 
 #[derive(Debug, Clone)]
 pub struct FundFacts {
-    pub owner_organisation_id: String,
+    pub owner_organisation_id: OrganisationId,
     pub currency: String,
     pub budget_minor: Minor,
     /// Top-up already committed to other projects of this fund.

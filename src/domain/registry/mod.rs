@@ -12,6 +12,7 @@ use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use super::ids::OrganisationId;
 use super::limits;
 use super::money::{Currency, Minor, MoneyJson};
 use super::shares::{parse_share, sums_to_one};

@@ -56,7 +56,7 @@ pub struct NewPhase {
 
 #[derive(Debug, Clone)]
 pub struct PayerPlan {
-    pub organisation_id: String,
+    pub organisation_id: OrganisationId,
     pub role: PayerRole,
     pub max_commitment_minor: Minor,
     pub share: Option<Decimal>,
@@ -176,7 +176,7 @@ fn validate_payer(
     }
     let fund_id = top_up_fund(errors, i, payer, input, facts);
     PayerPlan {
-        organisation_id: payer.organisation_id.clone(),
+        organisation_id: OrganisationId::from(payer.organisation_id.clone()),
         role: payer.role,
         max_commitment_minor: Minor(max.unwrap_or(0)),
         share,

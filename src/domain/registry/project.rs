@@ -144,7 +144,7 @@ pub struct ProjectFacts {
 pub struct ProjectPlan {
     pub name: String,
     pub fund_id: Option<String>,
-    pub provider_organisation_id: String,
+    pub provider_organisation_id: OrganisationId,
     pub currency: Currency,
     pub service_start: NaiveDate,
     pub service_end: NaiveDate,
@@ -226,7 +226,7 @@ pub fn validate_project(
     let plan = || ProjectPlan {
         name: input.name.trim().to_owned(),
         fund_id: input.fund_id.clone(),
-        provider_organisation_id: input.provider_organisation_id.clone(),
+        provider_organisation_id: OrganisationId::from(input.provider_organisation_id.clone()),
         currency: currency.expect("every project has money fields, each checked"),
         service_start: input.service_start,
         service_end: input.service_end,

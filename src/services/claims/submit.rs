@@ -21,6 +21,7 @@ use crate::domain::claims::ClaimStatus;
 use crate::domain::claims::{
     check_eligibility, Accepted, ClaimInput, OutcomeRule, PriorClaim, Reason,
 };
+use crate::domain::ids::OrganisationId;
 use crate::domain::money::Minor;
 use crate::domain::pseudonym::pseudonymise;
 use crate::domain::split::share_weights;
@@ -28,7 +29,7 @@ use crate::services::error::ServiceError;
 
 pub struct Submitter<'a> {
     pub subject: &'a str,
-    pub organisation_id: &'a str,
+    pub organisation_id: &'a OrganisationId,
     /// When the claims are received.
     pub at: NaiveDateTime,
 }
@@ -195,7 +196,7 @@ fn new_claim(
         upload_id: upload_id.map(str::to_owned),
         status: ClaimStatus::Submitted,
         submitted_by: submitter.subject.to_owned(),
-        submitted_by_organisation_id: submitter.organisation_id.to_owned(),
+        submitted_by_organisation_id: submitter.organisation_id.clone(),
         submitted_at: submitter.at,
         decided_by: None,
         decided_at: None,

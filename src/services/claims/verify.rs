@@ -21,6 +21,7 @@ use crate::domain::claims::ClaimStatus;
 use crate::domain::claims::{
     prerequisite_met, price_claim, OutcomeRule, PaidSoFar, Pricing, PriorClaim, Reason,
 };
+use crate::domain::ids::OrganisationId;
 use crate::domain::ledger::{provider_amount, ProjectAccounts};
 use crate::domain::money::{Minor, MoneyJson};
 use crate::domain::split::{share_weights, split, PayerPart};
@@ -35,7 +36,7 @@ pub struct Verifier<'a> {
     /// The authenticated person (the token's `sub`).
     pub subject: &'a str,
     /// The organisation they act for (none for an admin).
-    pub organisation_id: Option<&'a str>,
+    pub organisation_id: Option<&'a OrganisationId>,
     /// In what capacity they decide, from [`crate::domain::access::decider`].
     pub capacity: Decider,
     /// When they decide: the time the allocations are posted at.
@@ -188,8 +189,7 @@ fn triage<'c>(
             // organisation, whoever acts for it.
             Some(c)
                 if c.submitted_by == verifier.subject
-                    || verifier.organisation_id
-                        == Some(c.submitted_by_organisation_id.as_str()) =>
+                    || verifier.organisation_id == Some(&c.submitted_by_organisation_id) =>
             {
                 Reason::new(
                     SEPARATION_OF_DUTIES,

@@ -249,7 +249,7 @@ fn project_facts(
         id: p.id.clone(),
         name: p.name.clone(),
         fund_ids,
-        provider_organisation_id: p.provider_organisation_id.clone(),
+        provider_organisation_id: p.provider_organisation_id.to_string(),
         stage_development: p.stage_development.clone(),
         service_start: p.service_start,
         service_end: p.service_end,
@@ -264,9 +264,9 @@ fn project_facts(
             .payers
             .iter()
             .map(|r| PayerFacts {
-                organisation_id: r.payer.organisation_id.clone(),
+                organisation_id: r.payer.organisation_id.to_string(),
                 category: kinds
-                    .get(&r.payer.organisation_id)
+                    .get(r.payer.organisation_id.as_str())
                     .map_or("Other", |k| rows::role_category(*k)),
                 role: r.payer.role.as_str().to_owned(),
                 max_commitment_minor: r.payer.max_commitment_minor,

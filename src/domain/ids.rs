@@ -1,0 +1,141 @@
+//! Ids as types, so that one kind of id cannot be passed where another is asked for (an
+//! organisation's where a project's is meant, say). Each is stored and sent as its text
+//! (`org_…`): the database columns, the API and the open data keep it as it is.
+//!
+//! An id reads as a `&str` (it dereferences to one), so code that only shows or compares it
+//! takes it as it is; making one from text is explicit (`OrganisationId::from(…)`), which is
+//! where a caller's text becomes an id it claims to be.
+
+/// A string id type with its storage as text.
+macro_rules! id_type {
+    ($(#[$meta:meta])* $name:ident) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+        #[derive(serde::Serialize, serde::Deserialize, diesel::AsExpression, diesel::FromSqlRow)]
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        #[serde(transparent)]
+        pub struct $name(String);
+
+        impl $name {
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl std::ops::Deref for $name {
+            type Target = str;
+            fn deref(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl AsRef<str> for $name {
+            fn as_ref(&self) -> &str {
+                &self.0
+            }
+        }
+
+        /// Maps keyed by id are read with the id's text.
+        impl std::borrow::Borrow<str> for $name {
+            fn borrow(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl From<String> for $name {
+            fn from(id: String) -> $name {
+                $name(id)
+            }
+        }
+
+        impl From<&str> for $name {
+            fn from(id: &str) -> $name {
+                $name(id.to_owned())
+            }
+        }
+
+        impl From<$name> for String {
+            fn from(id: $name) -> String {
+                id.0
+            }
+        }
+
+        impl PartialEq<str> for $name {
+            fn eq(&self, other: &str) -> bool {
+                self.0 == other
+            }
+        }
+
+        impl PartialEq<&str> for $name {
+            fn eq(&self, other: &&str) -> bool {
+                self.0 == *other
+            }
+        }
+
+        impl PartialEq<String> for $name {
+            fn eq(&self, other: &String) -> bool {
+                &self.0 == other
+            }
+        }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+
+        impl<DB> diesel::deserialize::FromSql<diesel::sql_types::Text, DB> for $name
+        where
+            DB: diesel::backend::Backend,
+            String: diesel::deserialize::FromSql<diesel::sql_types::Text, DB>,
+        {
+            fn from_sql(bytes: DB::RawValue<'_>) -> diesel::deserialize::Result<Self> {
+                String::from_sql(bytes).map($name)
+            }
+        }
+
+        impl<DB> diesel::serialize::ToSql<diesel::sql_types::Text, DB> for $name
+        where
+            DB: diesel::backend::Backend,
+            str: diesel::serialize::ToSql<diesel::sql_types::Text, DB>,
+        {
+            fn to_sql<'b>(
+                &'b self,
+                out: &mut diesel::serialize::Output<'b, '_, DB>,
+            ) -> diesel::serialize::Result {
+                <str as diesel::serialize::ToSql<diesel::sql_types::Text, DB>>::to_sql(
+                    &self.0, out,
+                )
+            }
+        }
+    };
+}
+
+id_type!(
+    /// An organisation's id (`org_…`): a central fund, a council or NHS body, or a provider.
+    OrganisationId
+);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    #[test]
+    fn an_id_reads_as_its_text_and_is_made_from_text_only_when_asked() {
+        let id = OrganisationId::from("org_1");
+        assert_eq!(id, "org_1");
+        assert_eq!(id.len(), 5, "reads as a str");
+        assert_eq!(serde_json::to_string(&id).unwrap(), "\"org_1\"");
+        let back: OrganisationId = serde_json::from_str("\"org_1\"").unwrap();
+        assert_eq!(back, id);
+        let mut seen = HashMap::new();
+        seen.insert(id.clone(), 1);
+        assert_eq!(
+            seen.get("org_1"),
+            Some(&1),
+            "a map keyed by id is read by text"
+        );
+        assert_eq!(id.to_string(), "org_1");
+    }
+}
