@@ -15,7 +15,6 @@ use crate::config::Config;
 use crate::db::models::{OutcomeMetric, PayerRecord, ProjectRecord};
 use crate::db::Pool;
 use crate::domain::commitment::{agreement, Agreement, CommitmentStatus};
-use crate::domain::ids::OrganisationId;
 use crate::domain::ledger::{payer_account, unfunded_account};
 use crate::domain::money::{Minor, MoneyJson};
 use crate::domain::registry::{
@@ -291,16 +290,17 @@ fn view_of(
     // A view that defaulted a corrupt label would misstate the contract: refuse instead.
     check_currency(&record.project)?;
     let balance = |account: String| totals.get(&account).copied().unwrap_or(0);
-    let max_commitments: Vec<Minor> = record
-        .payers
-        .iter()
-        .map(|p| p.payer.max_commitment_minor)
+    // Each payer's maximum, where the caller may see its money (decided on the typed row).
+    let seen_maxima: Vec<Option<Minor>> = (record.payers.iter())
+        .map(|p| {
+            money
+                .sees(&p.payer.organisation_id)
+                .then_some(p.payer.max_commitment_minor)
+        })
         .collect();
     let mut view = ProjectView::from(record);
-    for (payer, max) in view.payers.iter_mut().zip(max_commitments) {
-        if !money.sees(&OrganisationId::from(payer.organisation_id.as_str())) {
-            continue;
-        }
+    for (payer, max) in view.payers.iter_mut().zip(seen_maxima) {
+        let Some(max) = max else { continue };
         let currency = &payer.max_commitment.currency;
         let paid = balance(payer_account(&payer.id));
         payer.totals = Some(PayerTotals {

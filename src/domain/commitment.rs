@@ -5,6 +5,8 @@
 //! elsewhere: what an admin records is accepted as it is made, and so is the creator's own
 //! organisation's commitment.
 
+use super::ids::OrganisationId;
+
 string_enum! {
     /// Where a payer's commitment stands.
     CommitmentStatus {
@@ -29,13 +31,13 @@ string_enum! {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Creator<'a> {
     Admin,
-    Organisation(&'a str),
+    Organisation(&'a OrganisationId),
 }
 
 impl Creator<'_> {
     /// How a payer's commitment stands when the project is made: accepted where the creator
     /// could agree it (an admin, or the payer's own organisation), proposed otherwise.
-    pub fn commitment_of(self, payer_organisation_id: &str) -> CommitmentStatus {
+    pub fn commitment_of(self, payer_organisation_id: &OrganisationId) -> CommitmentStatus {
         match self {
             Creator::Admin => CommitmentStatus::Accepted,
             Creator::Organisation(org) if org == payer_organisation_id => {
@@ -107,10 +109,14 @@ mod tests {
 
     #[test]
     fn an_admin_or_the_payer_itself_commits_at_once_and_anyone_else_only_proposes() {
-        assert_eq!(Creator::Admin.commitment_of("org_council"), Accepted);
-        let fund = Creator::Organisation("org_fund");
-        assert_eq!(fund.commitment_of("org_fund"), Accepted);
-        assert_eq!(fund.commitment_of("org_council"), Proposed);
+        let (fund_id, council) = (
+            OrganisationId::from("org_fund"),
+            OrganisationId::from("org_council"),
+        );
+        assert_eq!(Creator::Admin.commitment_of(&council), Accepted);
+        let fund = Creator::Organisation(&fund_id);
+        assert_eq!(fund.commitment_of(&fund_id), Accepted);
+        assert_eq!(fund.commitment_of(&council), Proposed);
         assert!(Creator::Admin.note(Accepted).contains("admin"));
         assert!(fund.note(Proposed).contains("proposed"));
     }

@@ -1,16 +1,18 @@
-//! Ids as types, so that one kind of id cannot be passed where another is asked for (an
-//! organisation's where a project's is meant, say). Each is stored and sent as its text
-//! (`org_…`): the database columns, the API and the open data keep it as it is.
+//! Ids as types, so that a function that asks for an organisation's id is given one and not
+//! some other text (a project's id, a payer's). Each is stored and sent as its text (`org_…`):
+//! the database columns, the API and the open data keep it as it is.
 //!
-//! An id reads as a `&str` (it dereferences to one), so code that only shows or compares it
-//! takes it as it is; making one from text is explicit (`OrganisationId::from(…)`), which is
-//! where a caller's text becomes an id it claims to be.
+//! The check runs one way for now. Text becomes an id only through `From` (a token's claim, a
+//! path, a request's field, a plan's input), and every access rule in `domain::access` takes
+//! the id. But an id still reads as a `&str` (it dereferences to one, and compares equal to
+//! its text), so it passes where plain text is asked for. That keeps the functions that take
+//! any id as `&str` (the queries, until the other ids are types too) working as they are.
 
 /// A string id type with its storage as text.
 macro_rules! id_type {
     ($(#[$meta:meta])* $name:ident) => {
         $(#[$meta])*
-        #[derive(Debug, Clone, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+        #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
         #[derive(serde::Serialize, serde::Deserialize, diesel::AsExpression, diesel::FromSqlRow)]
         #[diesel(sql_type = diesel::sql_types::Text)]
         #[serde(transparent)]
@@ -35,7 +37,8 @@ macro_rules! id_type {
             }
         }
 
-        /// Maps keyed by id are read with the id's text.
+        /// Maps keyed by id are read with the id's text: the derived `Hash` and `Eq` are the
+        /// text's own (one field), as `Borrow` requires.
         impl std::borrow::Borrow<str> for $name {
             fn borrow(&self) -> &str {
                 &self.0

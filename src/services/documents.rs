@@ -113,7 +113,7 @@ pub fn page(
     limit: i64,
 ) -> Result<SeenDocuments, ServiceError> {
     let filter = DocumentFilter {
-        visible_to: principal.organisation().cloned().map(String::from),
+        visible_to: principal.organisation().cloned(),
         ..filter
     };
     let documents = queries::documents::list_documents(conn, filter, limit)?;

@@ -59,7 +59,7 @@ pub fn project_fund_owner(
 /// [`crate::domain::access::sees_document`]).
 #[derive(Debug, Default)]
 pub struct DocumentFilter {
-    pub visible_to: Option<String>,
+    pub visible_to: Option<OrganisationId>,
     pub project_id: Option<String>,
     pub issuer_organisation_id: Option<String>,
     pub recipient_organisation_id: Option<String>,
