@@ -64,6 +64,14 @@ macro_rules! label_impls {
             }
         }
 
+        $crate::domain::text_to_sql!($name);
+    };
+}
+pub(crate) use label_impls;
+
+/// Stores a type that reads as text (`as_str`) as that text: labels and ids alike.
+macro_rules! text_to_sql {
+    ($name:ident) => {
         impl<DB> diesel::serialize::ToSql<diesel::sql_types::Text, DB> for $name
         where
             DB: diesel::backend::Backend,
@@ -81,7 +89,7 @@ macro_rules! label_impls {
         }
     };
 }
-pub(crate) use label_impls;
+pub(crate) use text_to_sql;
 
 /// A closed set of values stored and shown as labels (see `string_enum!`).
 pub trait Label: Copy + 'static {
