@@ -11,6 +11,7 @@ mod bench;
 use std::time::Instant;
 
 use cofund::db;
+use cofund::domain::ids::ClaimId;
 
 use bench::{claim_files, upload_and_verify, Bench, ROWS_PER_FILE};
 
@@ -55,7 +56,7 @@ async fn main() {
     let template = sample.into_iter().next().unwrap();
     let raw_rows: Vec<cofund::db::models::Claim> = (0..claims)
         .map(|n| cofund::db::models::Claim {
-            id: format!("raw_{n:09}"),
+            id: ClaimId::from(format!("raw_{n:09}")),
             participant_pseudonym: format!("{n:032}"),
             status: cofund::domain::claims::ClaimStatus::Submitted,
             gross_minor: None,

@@ -19,7 +19,7 @@ use crate::db::{queries, Pool};
 use crate::domain::access::{MoneyScope, CLAIM_DECIDERS};
 use crate::domain::claim_reports::{pseudonymise_rows, BulkMode, BulkReport, BulkVerifyReport};
 use crate::domain::claims::{AdjustmentKind, ClaimInput, ClaimStatus, Reason};
-use crate::domain::ids::OrganisationId;
+use crate::domain::ids::{ClaimId, OrganisationId, ProjectId, UploadId};
 use crate::domain::limits;
 use crate::domain::money::{Minor, MoneyJson};
 use crate::metrics::{ClaimEvent, Metrics, Tally};
@@ -131,8 +131,8 @@ impl AllocationView {
             amount: MoneyJson::from_minor(a.amount_minor, currency),
             shortfall: MoneyJson::from_minor(a.shortfall_minor, currency),
             reverses: a.reverses_id.map(|r| r.to_string()),
-            claim_id: a.claim_id,
-            payer_id: a.payer_id,
+            claim_id: String::from(a.claim_id),
+            payer_id: String::from(a.payer_id),
             payer_organisation_id: a.payer_organisation_id.to_string(),
             achieved_on: a.achieved_on,
             posted_at: a.posted_at.and_utc(),
@@ -176,8 +176,8 @@ fn view_of(
             .into_iter()
             .map(|a| AllocationView::new(a, currency))
             .collect(),
-        id: claim.id,
-        project_id: claim.project_id,
+        id: String::from(claim.id),
+        project_id: String::from(claim.project_id),
         outcome_code: claim.outcome_code,
         participant_pseudonym: claim.participant_pseudonym,
         achieved_on: claim.achieved_on,
@@ -187,7 +187,7 @@ fn view_of(
         home_area: claim.home_area,
         age_at_start: claim.age_at_start,
         referred_on: claim.referred_on,
-        upload_id: claim.upload_id,
+        upload_id: claim.upload_id.map(String::from),
         status: claim.status,
         submitted_by: claim.submitted_by,
         submitted_at: claim.submitted_at.and_utc(),
@@ -218,7 +218,7 @@ pub async fn submit_one(
     config: web::Data<Config>,
     metrics: web::Data<Metrics>,
     principal: Principal,
-    project_id: web::Path<String>,
+    project_id: web::Path<ProjectId>,
     body: JsonBody,
 ) -> Result<HttpResponse, ApiError> {
     principal.require(&[Role::Provider])?;
@@ -417,7 +417,7 @@ pub async fn submit_bulk(
     pool: web::Data<Pool>,
     config: web::Data<Config>,
     principal: Principal,
-    project_id: web::Path<String>,
+    project_id: web::Path<ProjectId>,
     query: web::Query<BulkQuery>,
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
@@ -579,7 +579,7 @@ pub async fn verify_many(
     pool: web::Data<Pool>,
     config: web::Data<Config>,
     principal: Principal,
-    project_id: web::Path<String>,
+    project_id: web::Path<ProjectId>,
     body: JsonBody,
 ) -> Result<HttpResponse, ApiError> {
     principal.require(CLAIM_DECIDERS)?;
@@ -598,8 +598,8 @@ pub async fn verify_many(
     }
     let project_id = project_id.into_inner();
     let target = match request.upload_id {
-        Some(upload) => VerifyTarget::Upload(upload),
-        None => VerifyTarget::Claims(request.claim_ids),
+        Some(upload) => VerifyTarget::Upload(UploadId::from(upload)),
+        None => VerifyTarget::Claims(request.claim_ids.into_iter().map(ClaimId::from).collect()),
     };
     let at = config.clock.now();
     let rows = match &target {
@@ -792,7 +792,7 @@ pub struct ClaimListQuery {
 pub async fn list(
     pool: web::Data<Pool>,
     principal: Principal,
-    project_id: web::Path<String>,
+    project_id: web::Path<ProjectId>,
     query: web::Query<ClaimListQuery>,
 ) -> Result<web::Json<Page<ClaimView>>, ApiError> {
     let query = query.into_inner();
@@ -805,7 +805,7 @@ pub async fn list(
     let project_id = project_id.into_inner();
     let filter = ClaimFilter {
         status,
-        upload_id: query.upload_id,
+        upload_id: query.upload_id.map(UploadId::from),
         after: query.cursor,
     };
     let seen = with_db(&pool, move |conn| {
@@ -845,7 +845,7 @@ pub struct AllocationQuery {
 pub async fn allocations_list(
     pool: web::Data<Pool>,
     principal: Principal,
-    project_id: web::Path<String>,
+    project_id: web::Path<ProjectId>,
     query: web::Query<AllocationQuery>,
 ) -> Result<web::Json<Page<AllocationView>>, ApiError> {
     let query = query.into_inner();

@@ -1,6 +1,7 @@
 //! `/v1/projects/{id}/commitments` and `/v1/projects/{id}/payers/{payer_id}/accept|decline`:
 //! each payer agrees its own commitment before the project's claims are verified.
 
+use crate::domain::ids::{PayerId, ProjectId};
 use actix_web::web;
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -69,7 +70,7 @@ fn commitments_view(
             let sees_who = sees_person_of(viewer, e.decided_by_organisation_id.as_ref());
             CommitmentEventView {
                 organisation_id: organisation_of(&e.payer_id),
-                payer_id: e.payer_id,
+                payer_id: String::from(e.payer_id),
                 status: e.status,
                 decided_by: sees_who.then_some(e.decided_by),
                 decided_by_organisation_id: e.decided_by_organisation_id.map(String::from),
@@ -80,7 +81,7 @@ fn commitments_view(
         })
         .collect();
     Ok(CommitmentsView {
-        project_id: project.record.project.id,
+        project_id: String::from(project.record.project.id),
         agreement,
         events,
     })
@@ -105,7 +106,11 @@ pub async fn list(
     let id = id.into_inner();
     let viewer = principal.clone();
     let commitments = with_db(&pool, move |conn| {
-        Ok(service::of_project(conn, &principal, &id)?)
+        Ok(service::of_project(
+            conn,
+            &principal,
+            &ProjectId::from(id.as_str()),
+        )?)
     })
     .await?;
     Ok(web::Json(commitments_view(commitments, &viewer)?))
@@ -129,8 +134,8 @@ async fn decide(
         Ok(service::decide(
             conn,
             &acting,
-            &project_id,
-            &payer_id,
+            &ProjectId::from(project_id),
+            &PayerId::from(payer_id),
             &decision,
         )?)
     })

@@ -18,7 +18,7 @@ use crate::db::models::{DocumentLine, ProjectRecord, SettlementDocument};
 use crate::db::queries::documents::DocumentFilter;
 use crate::db::Pool;
 use crate::domain::access::sees_person_of;
-use crate::domain::ids::OrganisationId;
+use crate::domain::ids::{OrganisationId, ProjectId};
 use crate::domain::limits;
 use crate::domain::money::{Minor, MoneyJson};
 use crate::domain::settlement::{DocumentAction, DocumentKind, DocumentStatus, SettledBy};
@@ -192,9 +192,9 @@ fn summaries(
                 outstanding: money(outstanding_minor(&d)),
                 line_count: i64::from(d.line_count),
                 created_at: d.created_at.and_utc(),
-                id: d.id,
+                id: String::from(d.id),
                 number: d.number,
-                project_id: d.project_id,
+                project_id: String::from(d.project_id),
                 period: d.period,
                 period_start: d.period_start,
                 period_end: d.period_end,
@@ -232,7 +232,7 @@ fn line_view(line: DocumentLine, currency: &str) -> LineView {
         position: line.position,
         amount: MoneyJson::from_minor(line.amount_minor, currency),
         posted_at: line.posted_at.and_utc(),
-        claim_id: line.claim_id,
+        claim_id: String::from(line.claim_id),
         outcome_code: line.outcome_code,
         participant_pseudonym: line.participant_pseudonym,
         achieved_on: line.achieved_on,
@@ -340,7 +340,7 @@ pub async fn build(
     pool: web::Data<Pool>,
     config: web::Data<Config>,
     principal: Principal,
-    project_id: web::Path<String>,
+    project_id: web::Path<ProjectId>,
     body: JsonBody,
 ) -> Result<HttpResponse, ApiError> {
     // Asked before the body is read, so that a caller who may not build is told so first.
@@ -409,9 +409,9 @@ pub async fn list(
     let filter = DocumentFilter {
         // The use case narrows it to what the caller may see.
         visible_to: None,
-        project_id: query.project_id,
-        issuer_organisation_id: query.issuer_organisation_id,
-        recipient_organisation_id: query.recipient_organisation_id,
+        project_id: query.project_id.map(ProjectId::from),
+        issuer_organisation_id: query.issuer_organisation_id.map(OrganisationId::from),
+        recipient_organisation_id: query.recipient_organisation_id.map(OrganisationId::from),
         period: period.map(|p| p.to_string()),
         status: query.status,
         kind: query.kind,

@@ -15,7 +15,7 @@ use crate::config::Config;
 use crate::db::queries;
 use crate::db::Pool;
 use crate::domain::commitment::CommitmentStatus;
-use crate::domain::ids::OrganisationId;
+use crate::domain::ids::{FundId, OrganisationId, ProjectId};
 use crate::domain::limits;
 use crate::domain::money::{Minor, MoneyJson};
 use crate::domain::position::{CapWarning, PaymentPlanRequest};
@@ -160,10 +160,10 @@ fn amounts(
 
 fn payer_view(p: &PayerPosition, currency: &str) -> PayerPositionView {
     PayerPositionView {
-        payer_id: p.payer_id.clone(),
-        organisation_id: p.organisation_id.clone(),
+        payer_id: p.payer_id.to_string(),
+        organisation_id: p.organisation_id.to_string(),
         role: p.role.as_str().to_owned(),
-        fund_id: p.fund_id.clone(),
+        fund_id: p.fund_id.clone().map(String::from),
         commitment: p.commitment,
         amounts: amounts(
             p.committed_minor,
@@ -180,7 +180,7 @@ fn payer_view(p: &PayerPosition, currency: &str) -> PayerPositionView {
 fn project_view(p: &ProjectPosition) -> ProjectPositionView {
     let m = |minor: Minor| MoneyJson::from_minor(minor, &p.currency);
     ProjectPositionView {
-        project_id: p.project_id.clone(),
+        project_id: p.project_id.to_string(),
         name: p.name.clone(),
         max_outcome_payment: p.max_outcome_payment_minor.map(m),
         contract_warning: p.contract_warning,
@@ -214,7 +214,7 @@ fn warnings(position: &FundPosition) -> Vec<WarningView> {
     for project in &position.projects {
         if let Some(level) = project.contract_warning {
             out.push(WarningView {
-                project_id: project.project_id.clone(),
+                project_id: project.project_id.to_string(),
                 payer_organisation_id: None,
                 level,
                 detail: format!(
@@ -227,8 +227,8 @@ fn warnings(position: &FundPosition) -> Vec<WarningView> {
         for payer in &project.payers {
             if let Some(level) = payer.warning {
                 out.push(WarningView {
-                    project_id: project.project_id.clone(),
-                    payer_organisation_id: Some(payer.organisation_id.clone()),
+                    project_id: project.project_id.to_string(),
+                    payer_organisation_id: Some(payer.organisation_id.to_string()),
                     level,
                     detail: format!(
                         "{}: payer {} has used {} of its maximum commitment",
@@ -254,7 +254,7 @@ fn fund_view(position: FundPosition) -> FundPositionView {
     let allocated = sum(&|p| p.allocated_minor);
     let shortfall = sum(&|p| p.shortfall_minor);
     FundPositionView {
-        fund_id: position.fund.id.clone(),
+        fund_id: position.fund.id.to_string(),
         name: position.fund.name.clone(),
         budget: MoneyJson::from_minor(position.fund.budget_minor, &currency),
         amounts: amounts(
@@ -297,7 +297,10 @@ pub async fn position(
     let today = config.clock.today();
     let view = with_db(&pool, move |conn| {
         Ok(fund_view(service::fund_position(
-            conn, &principal, &id, today,
+            conn,
+            &principal,
+            &FundId::from(id.as_str()),
+            today,
         )?))
     })
     .await?;
@@ -335,7 +338,7 @@ pub async fn set_plan(
         Ok(service::set_payment_plan(
             conn,
             &principal,
-            &project_id,
+            &ProjectId::from(project_id.as_str()),
             &request,
         )?)
     })
@@ -383,7 +386,8 @@ pub async fn get_plan(
     principal.require(&[Role::Admin, Role::FundManager])?;
     let project_id = id.into_inner();
     let view = with_db(&pool, move |conn| {
-        let (currency, quarters) = service::payment_plan(conn, &principal, &project_id)?;
+        let (currency, quarters) =
+            service::payment_plan(conn, &principal, &ProjectId::from(project_id.as_str()))?;
         let money = |minor: Minor| MoneyJson::from_minor(minor, &currency);
         Ok(PaymentPlanView {
             total: money(quarters.iter().map(|(_, planned)| planned).sum()),
@@ -489,11 +493,11 @@ fn statement_line(l: StatementLine) -> StatementLineView {
         l.issued.invoiced_minor - l.issued.paid_minor,
     );
     let document = |d: &StatementDocument| StatementDocumentView {
-        id: d.id.clone(),
+        id: d.id.to_string(),
         number: d.number.clone(),
         kind: d.kind.as_str().to_owned(),
         side: if d.to_it { "to_it" } else { "by_it" }.to_owned(),
-        counterparty_organisation_id: d.counterparty.clone(),
+        counterparty_organisation_id: d.counterparty.to_string(),
         issued_on: d.issued_on,
         total: m(d.total_minor),
         paid: m(d.paid_minor),
@@ -512,7 +516,7 @@ fn statement_line(l: StatementLine) -> StatementLineView {
         receivable: m(owed_to_it),
         net_outstanding: m(owed - owed_to_it),
         documents: l.documents.iter().map(document).collect(),
-        project_id: l.project_id,
+        project_id: String::from(l.project_id),
         project_name: l.project_name,
         role: l.role.as_str().to_owned(),
     }
@@ -542,7 +546,12 @@ async fn load_statement(
             return Err(ApiError::NotFound("no such organisation".into()));
         }
         let midnight = |d: NaiveDate| d.and_hms_opt(0, 0, 0).expect("midnight");
-        let lines = service::statement(conn, &organisation_id, midnight(from), midnight(until))?;
+        let lines = service::statement(
+            conn,
+            &OrganisationId::from(organisation_id.as_str()),
+            midnight(from),
+            midnight(until),
+        )?;
         Ok(StatementView {
             organisation_id,
             from,

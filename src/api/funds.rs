@@ -51,7 +51,7 @@ fn view(
         budget: MoneyJson::from_minor(fund.budget_minor, &fund.currency),
         committed: MoneyJson::from_minor(committed, &fund.currency),
         uncommitted: MoneyJson::from_minor(fund.budget_minor - committed, &fund.currency),
-        id: fund.id,
+        id: String::from(fund.id),
         name: fund.name,
         owner_organisation_id: fund.owner_organisation_id.to_string(),
         service_start: fund.service_start,

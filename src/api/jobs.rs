@@ -65,9 +65,9 @@ impl JobView {
         JobView {
             rows_left: job.rows_total - rows_done,
             rows_done,
-            id: job.id,
+            id: String::from(job.id),
             kind: job.kind,
-            project_id: job.project_id,
+            project_id: String::from(job.project_id),
             state,
             rows_total: job.rows_total,
             attempts: job.attempts,

@@ -1,5 +1,6 @@
 //! `/v1/projects`: social outcomes partnerships with their payers and rate cards.
 
+use crate::domain::ids::{FundId, PayerId};
 use std::collections::HashMap;
 
 use actix_web::{web, HttpRequest, HttpResponse};
@@ -199,9 +200,9 @@ impl From<ProjectRecord> for ProjectView {
                 .map(String::from)
                 .collect(),
             payment_terms_days: p.payment_terms_days,
-            id: p.id,
+            id: String::from(p.id),
             name: p.name,
-            fund_id: p.fund_id,
+            fund_id: p.fund_id.map(String::from),
             provider_organisation_id: p.provider_organisation_id.to_string(),
             currency: p.currency,
             service_start: p.service_start,
@@ -220,7 +221,7 @@ impl From<ProjectRecord> for ProjectView {
 impl PayerView {
     fn from_record(r: PayerRecord, currency: &str) -> PayerView {
         PayerView {
-            id: r.payer.id,
+            id: String::from(r.payer.id),
             organisation_id: r.payer.organisation_id.to_string(),
             role: r.payer.role,
             max_commitment: MoneyJson::from_minor(r.payer.max_commitment_minor, currency),
@@ -239,7 +240,7 @@ impl PayerView {
                 .collect(),
             home_area_codes: r.home_area_codes,
             lead: r.payer.lead,
-            fund_id: r.payer.fund_id,
+            fund_id: r.payer.fund_id.map(String::from),
             commitment: r.payer.commitment,
             totals: None,
         }
@@ -291,21 +292,23 @@ fn view_of(
     check_currency(&record.project)?;
     let balance = |account: String| totals.get(&account).copied().unwrap_or(0);
     // Each payer's maximum, where the caller may see its money (decided on the typed row).
-    let seen_maxima: Vec<Option<Minor>> = (record.payers.iter())
+    let seen_maxima: Vec<(PayerId, Option<Minor>)> = (record.payers.iter())
         .map(|p| {
-            money
-                .sees(&p.payer.organisation_id)
-                .then_some(p.payer.max_commitment_minor)
+            let seen = money.sees(&p.payer.organisation_id);
+            (
+                p.payer.id.clone(),
+                seen.then_some(p.payer.max_commitment_minor),
+            )
         })
         .collect();
     let mut view = ProjectView::from(record);
-    for (payer, max) in view.payers.iter_mut().zip(seen_maxima) {
+    for (payer, (payer_id, max)) in view.payers.iter_mut().zip(seen_maxima) {
         let Some(max) = max else { continue };
         let currency = &payer.max_commitment.currency;
-        let paid = balance(payer_account(&payer.id));
+        let paid = balance(payer_account(&payer_id));
         payer.totals = Some(PayerTotals {
             allocated: MoneyJson::from_minor(paid, currency),
-            shortfall: MoneyJson::from_minor(balance(unfunded_account(&payer.id)), currency),
+            shortfall: MoneyJson::from_minor(balance(unfunded_account(&payer_id)), currency),
             headroom: MoneyJson::from_minor(max.get().saturating_sub(paid), currency),
         });
     }
@@ -376,9 +379,14 @@ pub async fn list(
     .limit()?;
     let viewer = principal.clone();
     let projects = with_db(&pool, move |conn| {
-        let (fund, cursor) = (query.fund_id.as_deref(), query.cursor.as_deref());
+        let fund = query.fund_id.map(FundId::from);
+        let cursor = query.cursor.as_deref();
         Ok(registry::projects_page(
-            conn, &principal, fund, cursor, limit,
+            conn,
+            &principal,
+            fund.as_ref(),
+            cursor,
+            limit,
         )?)
     })
     .await?;

@@ -3,6 +3,7 @@
 //! largest table (four rows a claim) that the check needs, done the way each database does
 //! it fastest.
 
+use crate::domain::ids::{ClaimId, PayerId, ProjectId};
 use diesel::prelude::*;
 
 use super::schema::allocations;
@@ -16,9 +17,9 @@ pub struct EntryAllocations {
     #[diesel(sql_type = diesel::sql_types::Text)]
     pub entry_id: String,
     #[diesel(sql_type = diesel::sql_types::Text)]
-    pub claim_id: String,
+    pub claim_id: ClaimId,
     #[diesel(sql_type = diesel::sql_types::Text)]
-    pub project_id: String,
+    pub project_id: ProjectId,
     #[diesel(sql_type = diesel::sql_types::BigInt)]
     pub total: i64,
 }
@@ -27,9 +28,9 @@ pub struct EntryAllocations {
 #[derive(Debug, diesel::QueryableByName)]
 pub struct PayerSums {
     #[diesel(sql_type = diesel::sql_types::Text)]
-    pub project_id: String,
+    pub project_id: ProjectId,
     #[diesel(sql_type = diesel::sql_types::Text)]
-    pub payer_id: String,
+    pub payer_id: PayerId,
     #[diesel(sql_type = diesel::sql_types::BigInt)]
     pub allocated: i64,
     #[diesel(sql_type = diesel::sql_types::BigInt)]
@@ -47,7 +48,7 @@ pub struct AllocationSums {
     /// summed truncated, so they are named instead.
     pub not_whole: Vec<i64>,
     /// While summing on SQLite: each project's payers, as indexes into `per_payer`.
-    payers_of: foldhash::HashMap<String, Vec<usize>>,
+    payers_of: foldhash::HashMap<ProjectId, Vec<usize>>,
 }
 
 /// Every allocation summed per entry and per payer.
@@ -88,7 +89,7 @@ pub fn allocation_sums(conn: &mut DbConn) -> QueryResult<AllocationSums> {
 
 /// One allocation as the SQLite pass reads it: id, whether its amounts are whole, entry,
 /// claim, project, payer, amount, shortfall.
-type Allocation = (i64, bool, String, String, String, String, i64, i64);
+type Allocation = (i64, bool, String, ClaimId, ProjectId, PayerId, i64, i64);
 
 fn grouped_in_the_server(conn: &mut DbConn) -> QueryResult<AllocationSums> {
     Ok(AllocationSums {
@@ -146,7 +147,7 @@ impl AllocationSums {
 
     /// Where in `per_payer` the sums of this payer of this project are (added if new). A
     /// project has a handful of payers: found among its own, not by hashing both ids.
-    fn payer_index(&mut self, project_id: &str, payer_id: String) -> usize {
+    fn payer_index(&mut self, project_id: &ProjectId, payer_id: PayerId) -> usize {
         if let Some(of_project) = self.payers_of.get(project_id) {
             let found = of_project.iter().copied();
             if let Some(at) = found
@@ -157,14 +158,14 @@ impl AllocationSums {
             }
         }
         self.per_payer.push(PayerSums {
-            project_id: project_id.to_owned(),
+            project_id: project_id.clone(),
             payer_id,
             allocated: 0,
             shortfall: 0,
             allocations: 0,
         });
         let at = self.per_payer.len() - 1;
-        let of_project = self.payers_of.entry(project_id.to_owned()).or_default();
+        let of_project = self.payers_of.entry(project_id.clone()).or_default();
         of_project.push(at);
         at
     }

@@ -540,7 +540,7 @@ pub mod backend_specific {
     /// the year waits here on the key until the other commits.
     pub fn ensure_document_sequence(
         conn: &mut DbConn,
-        issuer_organisation_id: &str,
+        issuer_organisation_id: &crate::domain::ids::OrganisationId,
         year: i32,
     ) -> diesel::QueryResult<()> {
         use crate::db::schema::document_sequences as seq;

@@ -7,7 +7,9 @@ use super::schema::*;
 use crate::domain::access::Role;
 use crate::domain::claims::{AdjustmentKind, ClaimStatus};
 use crate::domain::commitment::CommitmentStatus;
-use crate::domain::ids::OrganisationId;
+use crate::domain::ids::{
+    ClaimId, DocumentId, EntryId, FundId, JobId, OrganisationId, PayerId, ProjectId, UploadId,
+};
 use crate::domain::jobs::JobState;
 use crate::domain::money::Minor;
 use crate::domain::outbox::{OutboxKind, OutboxStatus};
@@ -44,7 +46,7 @@ pub struct OrganisationBillingEmail {
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
 #[diesel(treat_none_as_default_value = false, table_name = funds)]
 pub struct Fund {
-    pub id: String,
+    pub id: FundId,
     pub name: String,
     pub owner_organisation_id: OrganisationId,
     pub currency: String,
@@ -57,9 +59,9 @@ pub struct Fund {
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
 #[diesel(treat_none_as_default_value = false, table_name = projects)]
 pub struct Project {
-    pub id: String,
+    pub id: ProjectId,
     pub name: String,
-    pub fund_id: Option<String>,
+    pub fund_id: Option<FundId>,
     pub provider_organisation_id: OrganisationId,
     pub currency: String,
     pub service_start: NaiveDate,
@@ -82,8 +84,8 @@ pub struct Project {
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
 #[diesel(treat_none_as_default_value = false, table_name = project_payers)]
 pub struct ProjectPayer {
-    pub id: String,
-    pub project_id: String,
+    pub id: PayerId,
+    pub project_id: ProjectId,
     pub position: i32,
     pub organisation_id: OrganisationId,
     pub role: PayerRole,
@@ -91,7 +93,7 @@ pub struct ProjectPayer {
     pub share: Option<String>,
     pub lead: bool,
     /// The fund a `central_top_up` payer pays from; none for other payers.
-    pub fund_id: Option<String>,
+    pub fund_id: Option<FundId>,
     /// Where the payer's agreement to its commitment stands (`CommitmentStatus`).
     pub commitment: CommitmentStatus,
 }
@@ -101,8 +103,8 @@ pub struct ProjectPayer {
 #[diesel(treat_none_as_default_value = false, table_name = commitment_events)]
 pub struct CommitmentEvent {
     pub id: String,
-    pub project_id: String,
-    pub payer_id: String,
+    pub project_id: ProjectId,
+    pub payer_id: PayerId,
     pub status: CommitmentStatus,
     /// The token's subject that recorded or decided it.
     pub decided_by: String,
@@ -118,7 +120,7 @@ pub struct CommitmentEvent {
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
 #[diesel(treat_none_as_default_value = false, table_name = payer_phases)]
 pub struct PayerPhase {
-    pub payer_id: String,
+    pub payer_id: PayerId,
     pub starts_on: NaiveDate,
     pub ends_on: NaiveDate,
     pub share: String,
@@ -127,14 +129,14 @@ pub struct PayerPhase {
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
 #[diesel(treat_none_as_default_value = false, table_name = payer_home_areas)]
 pub struct PayerHomeArea {
-    pub payer_id: String,
+    pub payer_id: PayerId,
     pub area_code: String,
 }
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
 #[diesel(treat_none_as_default_value = false, table_name = project_validators)]
 pub struct ProjectValidator {
-    pub project_id: String,
+    pub project_id: ProjectId,
     pub organisation_id: OrganisationId,
 }
 
@@ -142,7 +144,7 @@ pub struct ProjectValidator {
 #[diesel(treat_none_as_default_value = false, table_name = outcome_metrics)]
 pub struct OutcomeMetric {
     pub id: String,
-    pub project_id: String,
+    pub project_id: ProjectId,
     pub position: i32,
     pub code: String,
     pub name: String,
@@ -196,8 +198,8 @@ pub struct OrganisationRecord {
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
 #[diesel(treat_none_as_default_value = false, table_name = bulk_uploads)]
 pub struct BulkUpload {
-    pub id: String,
-    pub project_id: String,
+    pub id: UploadId,
+    pub project_id: ProjectId,
     pub submitted_by: String,
     pub mode: String,
     pub rows_total: i32,
@@ -209,8 +211,8 @@ pub struct BulkUpload {
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
 #[diesel(treat_none_as_default_value = false, table_name = claims)]
 pub struct Claim {
-    pub id: String,
-    pub project_id: String,
+    pub id: ClaimId,
+    pub project_id: ProjectId,
     pub outcome_id: String,
     pub outcome_code: String,
     pub participant_pseudonym: String,
@@ -221,7 +223,7 @@ pub struct Claim {
     pub home_area: Option<String>,
     pub age_at_start: Option<i32>,
     pub referred_on: Option<NaiveDate>,
-    pub upload_id: Option<String>,
+    pub upload_id: Option<UploadId>,
     pub status: ClaimStatus,
     pub submitted_by: String,
     pub submitted_by_organisation_id: OrganisationId,
@@ -235,13 +237,13 @@ pub struct Claim {
     pub gross_minor: Option<Minor>,
     pub payable_minor: Option<Minor>,
     pub paid_units: Option<i32>,
-    pub entry_id: Option<String>,
+    pub entry_id: Option<EntryId>,
 }
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
 #[diesel(treat_none_as_default_value = false, table_name = claim_adjustments)]
 pub struct ClaimAdjustment {
-    pub claim_id: String,
+    pub claim_id: ClaimId,
     pub position: i32,
     pub kind: AdjustmentKind,
     pub amount_minor: Minor,
@@ -252,10 +254,10 @@ pub struct ClaimAdjustment {
 #[diesel(table_name = allocations)]
 pub struct Allocation {
     pub id: i64,
-    pub entry_id: String,
-    pub claim_id: String,
-    pub project_id: String,
-    pub payer_id: String,
+    pub entry_id: EntryId,
+    pub claim_id: ClaimId,
+    pub project_id: ProjectId,
+    pub payer_id: PayerId,
     pub payer_organisation_id: OrganisationId,
     pub amount_minor: Minor,
     pub shortfall_minor: Minor,
@@ -269,10 +271,10 @@ pub struct Allocation {
 #[derive(Debug, Clone, Insertable)]
 #[diesel(treat_none_as_default_value = false, table_name = allocations)]
 pub struct NewAllocation {
-    pub entry_id: String,
-    pub claim_id: String,
-    pub project_id: String,
-    pub payer_id: String,
+    pub entry_id: EntryId,
+    pub claim_id: ClaimId,
+    pub project_id: ProjectId,
+    pub payer_id: PayerId,
     pub payer_organisation_id: OrganisationId,
     pub amount_minor: Minor,
     pub shortfall_minor: Minor,
@@ -288,19 +290,19 @@ pub struct NewAllocation {
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
 #[diesel(treat_none_as_default_value = false, table_name = ledger_entries)]
 pub struct LedgerEntry {
-    pub id: String,
-    pub claim_id: String,
-    pub project_id: String,
+    pub id: EntryId,
+    pub claim_id: ClaimId,
+    pub project_id: ProjectId,
     pub provider_amount_minor: Minor,
     pub posted_at: NaiveDateTime,
-    pub reverses_entry_id: Option<String>,
+    pub reverses_entry_id: Option<EntryId>,
 }
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
 #[diesel(treat_none_as_default_value = false, table_name = settlement_documents)]
 pub struct SettlementDocument {
-    pub id: String,
-    pub project_id: String,
+    pub id: DocumentId,
+    pub project_id: ProjectId,
     pub kind: DocumentKind,
     pub status: DocumentStatus,
     pub period: String,
@@ -324,9 +326,9 @@ pub struct SettlementDocument {
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
 #[diesel(treat_none_as_default_value = false, table_name = document_lines)]
 pub struct DocumentLine {
-    pub document_id: String,
+    pub document_id: DocumentId,
     pub position: i32,
-    pub claim_id: String,
+    pub claim_id: ClaimId,
     pub outcome_code: String,
     pub participant_pseudonym: String,
     pub achieved_on: NaiveDate,
@@ -341,7 +343,7 @@ pub struct SettlementLink {
     pub allocation_id: i64,
     /// A [`crate::domain::settlement::Leg`]'s label.
     pub leg: &'static str,
-    pub document_id: String,
+    pub document_id: DocumentId,
     pub line_position: i32,
 }
 
@@ -349,7 +351,7 @@ pub struct SettlementLink {
 #[diesel(treat_none_as_default_value = false, table_name = document_payments)]
 pub struct DocumentPayment {
     pub id: String,
-    pub document_id: String,
+    pub document_id: DocumentId,
     pub amount_minor: Minor,
     pub paid_on: NaiveDate,
     pub reference: String,
@@ -366,7 +368,7 @@ pub struct DocumentPayment {
 #[diesel(table_name = document_events)]
 pub struct DocumentEvent {
     pub id: i64,
-    pub document_id: String,
+    pub document_id: DocumentId,
     pub action: DocumentAction,
     pub actor: String,
     pub actor_organisation_id: Option<OrganisationId>,
@@ -377,7 +379,7 @@ pub struct DocumentEvent {
 #[derive(Debug, Clone, Insertable)]
 #[diesel(table_name = document_events)]
 pub struct NewDocumentEvent {
-    pub document_id: String,
+    pub document_id: DocumentId,
     pub action: DocumentAction,
     pub actor: String,
     pub actor_organisation_id: Option<OrganisationId>,
@@ -388,7 +390,7 @@ pub struct NewDocumentEvent {
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
 #[diesel(treat_none_as_default_value = false, table_name = payment_plans)]
 pub struct PaymentPlanQuarter {
-    pub project_id: String,
+    pub project_id: ProjectId,
     pub quarter: String,
     pub planned_minor: Minor,
 }
@@ -428,9 +430,9 @@ pub struct DueMessage {
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
 #[diesel(treat_none_as_default_value = false, table_name = jobs)]
 pub struct Job {
-    pub id: String,
+    pub id: JobId,
     pub kind: String,
-    pub project_id: String,
+    pub project_id: ProjectId,
     /// Who asked: the token's subject, role and organisation (none for an admin).
     pub subject: String,
     pub role: Role,

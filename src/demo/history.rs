@@ -21,7 +21,7 @@ use crate::db::{queries, DbConn};
 use crate::domain::access::Decider;
 use crate::domain::claim_reports::{BulkMode, RowStatus};
 use crate::domain::claims::ClaimInput;
-use crate::domain::ids::OrganisationId;
+use crate::domain::ids::{ClaimId, DocumentId, OrganisationId, ProjectId, UploadId};
 use crate::domain::period::Period;
 use crate::domain::registry::SettlementFrequency;
 use crate::services::access::VisibleProject;
@@ -158,7 +158,7 @@ struct Story<'a, 'c> {
     /// Each participant's last achievement.
     last_of: HashMap<String, NaiveDate>,
     /// Last quarter's verified claims that end their participant's story.
-    revocable: Vec<String>,
+    revocable: Vec<ClaimId>,
     /// When the first and the last allocations were posted.
     postings: Option<(NaiveDate, NaiveDate)>,
 }
@@ -221,7 +221,7 @@ fn at(date: NaiveDate, days: i64) -> NaiveDateTime {
         .expect("ten o'clock exists")
 }
 
-fn project_of(conn: &mut DbConn, project_id: &str) -> Result<VisibleProject, String> {
+fn project_of(conn: &mut DbConn, project_id: &ProjectId) -> Result<VisibleProject, String> {
     let (record, fund_owner) = queries::projects::get_project_and_fund_owner(conn, project_id)
         .map_err(|e| e.to_string())?
         .ok_or("a demo project vanished")?;
@@ -236,7 +236,7 @@ fn submit_file(
     submitted_at: NaiveDateTime,
     pseudonym_key: &[u8],
 ) -> Result<Vec<Claim>, String> {
-    let project = project_of(conn, &cast.project_id)?;
+    let project = project_of(conn, &ProjectId::from(cast.project_id.as_str()))?;
     let rules =
         ProjectRules::new(project.record, submitted_at.date()).map_err(|e| e.to_string())?;
     let submitter = Submitter {
@@ -245,7 +245,7 @@ fn submit_file(
         at: submitted_at,
     };
     let inputs = rows.iter().map(|p| Ok(p.input())).collect();
-    let upload_id = queries::new_id("upl");
+    let upload_id = UploadId::from(queries::new_id("upl"));
     let (results, stored) = submit::submit(
         conn,
         &rules,
@@ -274,8 +274,8 @@ fn verify_file(
     claims: &[Claim],
     decided_at: NaiveDateTime,
     summary: &mut HistorySummary,
-) -> Result<Vec<Option<String>>, String> {
-    let project = project_of(conn, &cast.project_id)?;
+) -> Result<Vec<Option<ClaimId>>, String> {
+    let project = project_of(conn, &ProjectId::from(cast.project_id.as_str()))?;
     let rules = ProjectRules::new(project.record, decided_at.date()).map_err(|e| e.to_string())?;
     let verifier = Verifier {
         subject: VALIDATOR,
@@ -284,7 +284,7 @@ fn verify_file(
         at: decided_at,
         progress: None,
     };
-    let ids: Vec<String> = claims.iter().map(|c| c.id.clone()).collect();
+    let ids: Vec<ClaimId> = claims.iter().map(|c| c.id.clone()).collect();
     let results = verify::verify(conn, &rules, &verifier, &ids).map_err(|e| e.to_string())?;
     let mut verified = Vec::with_capacity(claims.len());
     for (claim, result) in claims.iter().zip(results) {
@@ -320,7 +320,7 @@ fn settle(
     rng: &mut StdRng,
     summary: &mut HistorySummary,
 ) -> Result<(), String> {
-    let project = project_of(conn, &cast.project_id)?;
+    let project = project_of(conn, &ProjectId::from(cast.project_id.as_str()))?;
     let last = Period::containing(last_posting, SettlementFrequency::Quarterly);
     let mut period = Period::containing(first_posting, SettlementFrequency::Quarterly);
     loop {
@@ -348,7 +348,7 @@ fn settle(
 /// invoice or top-up claim, the issuer refunds a credit note. Returns whether it was settled.
 fn issue_and_pay(
     conn: &mut DbConn,
-    id: &str,
+    id: &DocumentId,
     issued_at: NaiveDateTime,
     paid_at: Option<NaiveDateTime>,
 ) -> Result<bool, String> {

@@ -145,7 +145,7 @@ impl Loader<'_> {
         let fund =
             queries::funds::insert_fund(self.conn, plan, self.now).map_err(|e| e.to_string())?;
         self.summary.funds += 1;
-        Ok(fund.id)
+        Ok(String::from(fund.id))
     }
 
     fn project(&mut self, value: Value) -> Result<String, String> {

@@ -2,6 +2,7 @@
 //! and the API serialise. Data only (and the pseudonymisation of a file's rows), so that the
 //! service errors may carry a refused file's report without a circle.
 
+use crate::domain::ids::{ClaimId, ProjectId, UploadId};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -29,7 +30,8 @@ pub struct RowResult {
     /// The claim stored for the row (`clm_…`); absent when the row was rejected or
     /// nothing was stored.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub claim_id: Option<String>,
+    #[schema(value_type = Option<String>)]
+    pub claim_id: Option<ClaimId>,
     /// Every rule the row breaks; absent for an accepted row.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub reasons: Vec<Reason>,
@@ -49,7 +51,8 @@ pub enum RowStatus {
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct VerifyResult {
     /// The claim (`clm_…`) this result is for.
-    pub claim_id: String,
+    #[schema(value_type = String)]
+    pub claim_id: ClaimId,
     /// Whether the claim was verified and its allocations posted.
     pub verified: bool,
     /// What the verified claim pays after every adjustment; absent when it was not
@@ -62,9 +65,9 @@ pub struct VerifyResult {
 }
 
 impl VerifyResult {
-    pub fn refused(claim_id: &str, reason: Reason) -> VerifyResult {
+    pub fn refused(claim_id: &ClaimId, reason: Reason) -> VerifyResult {
         VerifyResult {
-            claim_id: claim_id.to_owned(),
+            claim_id: claim_id.clone(),
             verified: false,
             payable: None,
             reasons: vec![reason],
@@ -83,7 +86,8 @@ pub type Progress<'a> = &'a (dyn Fn(usize) + Sync);
 pub struct BulkReport {
     /// The upload's id (`upl_…`), which verifyClaims takes; null when an all-or-nothing file was
     /// refused.
-    pub upload_id: Option<String>,
+    #[schema(value_type = Option<String>)]
+    pub upload_id: Option<UploadId>,
     /// How the file was taken.
     pub mode: BulkMode,
     /// How many claim rows the file held.
@@ -126,7 +130,7 @@ pub struct FileRow {
 /// Pseudonymises each readable row's participant under the project, and forgets the reference.
 pub fn pseudonymise_rows(
     key: &[u8],
-    project_id: &str,
+    project_id: &ProjectId,
     rows: Vec<Result<ClaimInput, Vec<Reason>>>,
 ) -> Vec<FileRow> {
     rows.into_iter()

@@ -1,12 +1,13 @@
-//! Ids as types, so that a function that asks for an organisation's id is given one and not
-//! some other text (a project's id, a payer's). Each is stored and sent as its text (`org_…`):
-//! the database columns, the API and the open data keep it as it is.
+//! Ids as types, so that a function that asks for a project's id is given one and not some
+//! other text (a payer's, a claim's). Each is stored and sent as its text (`prj_…`): the
+//! database columns, the API and the open data keep it as it is.
 //!
-//! The check runs one way for now. Text becomes an id only through `From` (a token's claim, a
-//! path, a request's field, a plan's input), and every access rule in `domain::access` takes
-//! the id. But an id still reads as a `&str` (it dereferences to one, and compares equal to
-//! its text), so it passes where plain text is asked for. That keeps the functions that take
-//! any id as `&str` (the queries, until the other ids are types too) working as they are.
+//! Text becomes an id only through `From`, at the edges: a request's path or field, a token's
+//! claim, a fixture, an id just minted by `queries::new_id`. The rows, plans, filters, queries
+//! and services carry the types, and the API's views turn them back into text. An id still
+//! reads as a `&str` (it dereferences to one, and compares equal to its text), so it passes
+//! where plain text is asked for: a pseudonym's key, a ledger account's name, the audit of
+//! `cofund check`.
 
 /// A string id type with its storage as text.
 macro_rules! id_type {
@@ -104,6 +105,46 @@ macro_rules! id_type {
 id_type!(
     /// An organisation's id (`org_…`): a central fund, a council or NHS body, or a provider.
     OrganisationId
+);
+
+id_type!(
+    /// A fund's id (`fund_…`): a central top-up fund's budget and rules.
+    FundId
+);
+
+id_type!(
+    /// A project's id (`prj_…`): one social outcomes partnership.
+    ProjectId
+);
+
+id_type!(
+    /// A payer's id (`pyr_…`): one organisation's place on one project.
+    PayerId
+);
+
+id_type!(
+    /// An outcome claim's id (`clm_…`).
+    ClaimId
+);
+
+id_type!(
+    /// A bulk upload's id (`upl_…`): one file of claims.
+    UploadId
+);
+
+id_type!(
+    /// A ledger entry's id (`ent_…`): one verification or reversal, balanced.
+    EntryId
+);
+
+id_type!(
+    /// A background job's id (`job_…`): a large upload checked and stored out of the request.
+    JobId
+);
+
+id_type!(
+    /// A settlement document's id (`doc_…`): an invoice, a top-up claim or a statement.
+    DocumentId
 );
 
 #[cfg(test)]

@@ -8,19 +8,20 @@
 
 use super::money::Minor;
 use super::split::PayerPart;
+use crate::domain::ids::{PayerId, ProjectId};
 
 /// What every payer's account name starts with.
 pub const PAYER_ACCOUNT_PREFIX: &str = "payer:";
 
-pub fn payer_account(payer_id: &str) -> String {
+pub fn payer_account(payer_id: &PayerId) -> String {
     format!("{PAYER_ACCOUNT_PREFIX}{payer_id}")
 }
 
-pub fn unfunded_account(payer_id: &str) -> String {
+pub fn unfunded_account(payer_id: &PayerId) -> String {
     format!("unfunded:{payer_id}")
 }
 
-pub fn provider_account(project_id: &str) -> String {
+pub fn provider_account(project_id: &ProjectId) -> String {
     format!("provider:{project_id}")
 }
 
@@ -42,8 +43,8 @@ pub struct ProjectAccounts {
 
 impl ProjectAccounts {
     pub fn new<'a>(
-        project_id: &str,
-        payer_ids: impl IntoIterator<Item = &'a str>,
+        project_id: &ProjectId,
+        payer_ids: impl IntoIterator<Item = &'a PayerId>,
     ) -> ProjectAccounts {
         ProjectAccounts {
             provider: provider_account(project_id),
@@ -81,7 +82,10 @@ mod tests {
 
     #[test]
     fn entries_balance_and_reversals_cancel() {
-        let accounts = ProjectAccounts::new("prj_1", ["pyr_a", "pyr_b", "pyr_c"]);
+        let accounts = ProjectAccounts::new(
+            &ProjectId::from("prj_1"),
+            &["pyr_a", "pyr_b", "pyr_c"].map(PayerId::from),
+        );
         let parts = [
             PayerPart {
                 allocated: Minor(15_000),

@@ -12,6 +12,7 @@
 //! credit lines on the next one. A document whose lines sum below zero is a credit note.
 //! Allocations of nothing (a payer's part left wholly unfunded) are on no document.
 
+use crate::domain::ids::{ClaimId, EntryId};
 use std::collections::HashMap;
 
 use chrono::{Datelike, NaiveDate, NaiveDateTime};
@@ -60,8 +61,8 @@ pub struct Unsettled {
     pub allocation_id: i64,
     pub leg: Leg,
     /// The ledger entry (verification or reversal) the allocation belongs to.
-    pub entry_id: String,
-    pub claim_id: String,
+    pub entry_id: EntryId,
+    pub claim_id: ClaimId,
     pub payer_organisation_id: OrganisationId,
     pub outcome_code: String,
     pub participant_pseudonym: String,
@@ -83,7 +84,7 @@ pub struct Parties<'a> {
 /// allocations together.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DraftLine {
-    pub claim_id: String,
+    pub claim_id: ClaimId,
     pub outcome_code: String,
     pub participant_pseudonym: String,
     pub achieved_on: NaiveDate,
@@ -118,7 +119,7 @@ struct Assembling {
     recipient: String,
     lines: Vec<DraftLine>,
     /// Under `via_commissioner`, the line of each ledger entry on the invoice.
-    line_of_entry: HashMap<String, usize>,
+    line_of_entry: HashMap<EntryId, usize>,
 }
 
 /// The documents `unsettled` makes, in a stable order (leg, then issuer and recipient). Every
@@ -430,7 +431,7 @@ mod tests {
             allocation_id: id,
             leg,
             entry_id: entry.into(),
-            claim_id: format!("clm_{entry}"),
+            claim_id: format!("clm_{entry}").into(),
             payer_organisation_id: payer.into(),
             outcome_code: "x".into(),
             participant_pseudonym: "p".into(),
@@ -685,8 +686,8 @@ mod tests {
                     } else {
                         Leg::Invoice
                     },
-                    entry_id: format!("e{entry}"),
-                    claim_id: format!("c{entry}"),
+                    entry_id: format!("e{entry}").into(),
+                    claim_id: format!("c{entry}").into(),
                     payer_organisation_id: payers[payer].into(),
                     outcome_code: "x".into(),
                     participant_pseudonym: "p".into(),

@@ -17,6 +17,7 @@ use crate::db::models::OutboxMessage;
 use crate::db::queries::new_id;
 use crate::db::schema::{organisation_billing_emails, organisations, outbox};
 use crate::db::DbConn;
+use crate::domain::ids::OrganisationId;
 use crate::domain::outbox::{OutboxKind, OutboxStatus};
 
 /// Where and how mail is sent.
@@ -171,7 +172,7 @@ pub fn addresses_of(conn: &mut DbConn, organisations_: &[&str]) -> QueryResult<V
 }
 
 /// An organisation's name, for a message's text.
-pub fn name_of(conn: &mut DbConn, organisation_id: &str) -> QueryResult<String> {
+pub fn name_of(conn: &mut DbConn, organisation_id: &OrganisationId) -> QueryResult<String> {
     organisations::table
         .find(organisation_id)
         .select(organisations::name)
@@ -224,6 +225,7 @@ pub fn retry_delay(base: Duration, attempts: i32) -> Duration {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::ids::ClaimId;
 
     #[test]
     fn relays_are_read_from_smtp_urls() {
@@ -256,7 +258,13 @@ mod tests {
 
     #[test]
     fn only_the_templates_links_are_made_absolute() {
-        let message = messages::claim_rejected("clm_1", "P</v1/x", "a", "2026-01-01", "see </b>");
+        let message = messages::claim_rejected(
+            &ClaimId::from("clm_1"),
+            "P</v1/x",
+            "a",
+            "2026-01-01",
+            "see </b>",
+        );
         let body = absolute_links(&message.body, "https://cofund.example.org/");
         assert!(
             body.contains("<https://cofund.example.org/v1/claims/clm_1>"),
@@ -295,6 +303,7 @@ fn not_a_link(text: &str) -> String {
 /// [`absolute_links`]).
 pub mod messages {
     use super::{not_a_link as text, Notification, OutboxKind};
+    use crate::domain::ids::ClaimId;
     use crate::domain::position::CapWarning;
 
     pub struct IssuedDocument<'a> {
@@ -337,7 +346,7 @@ pub mod messages {
     }
 
     pub fn claim_rejected(
-        claim_id: &str,
+        claim_id: &ClaimId,
         project: &str,
         outcome: &str,
         achieved_on: &str,

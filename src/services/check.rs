@@ -3,6 +3,7 @@
 
 // Maps of a million ids or more: foldhash, not std's DoS-resistant SipHash (the keys are
 // our own ids, read from our own database).
+use crate::domain::ids::{ClaimId, ProjectId};
 use foldhash::{HashMap, HashMapExt, HashSet, HashSetExt};
 
 use chrono::NaiveDate;
@@ -296,8 +297,8 @@ fn check_fund_payers(conn: &mut DbConn, report: &mut CheckReport) -> QueryResult
 #[derive(diesel::Queryable)]
 struct Entry {
     id: String,
-    claim_id: String,
-    project_id: String,
+    claim_id: ClaimId,
+    project_id: ProjectId,
     provider_amount_minor: Minor,
     reverses_entry_id: Option<String>,
 }
@@ -514,8 +515,8 @@ fn check_claims_allocations(
 }
 
 /// What is due to each project's provider: the negated sum of its entries' provider lines.
-fn provider_due(entries: &[Entry]) -> HashMap<String, i64> {
-    let mut due: HashMap<String, i64> = HashMap::new();
+fn provider_due(entries: &[Entry]) -> HashMap<ProjectId, i64> {
+    let mut due: HashMap<ProjectId, i64> = HashMap::new();
     for entry in entries {
         *due.entry(entry.project_id.clone()).or_default() -= entry.provider_amount_minor.get();
     }
@@ -527,7 +528,7 @@ fn provider_due(entries: &[Entry]) -> HashMap<String, i64> {
 fn check_providers_dues(
     conn: &mut DbConn,
     claims: &[ClaimRow],
-    provider_due: &HashMap<String, i64>,
+    provider_due: &HashMap<ProjectId, i64>,
     report: &mut CheckReport,
 ) -> QueryResult<()> {
     let mut project_paid: HashMap<&str, i64> = HashMap::new();
@@ -535,7 +536,7 @@ fn check_providers_dues(
         *project_paid.entry(claim.project_id.as_str()).or_default() +=
             claim.payable_minor.unwrap_or(0);
     }
-    let projects: Vec<(String, Option<i64>, Option<i64>)> = projects::table
+    let projects: Vec<(ProjectId, Option<i64>, Option<i64>)> = projects::table
         .select((
             projects::id,
             projects::max_outcome_payment_minor,
@@ -595,7 +596,7 @@ fn check_running_totals(
     conn: &mut DbConn,
     claims: &[ClaimRow],
     payer_sums: &[PayerSums],
-    provider_due: &HashMap<String, i64>,
+    provider_due: &HashMap<ProjectId, i64>,
     report: &mut CheckReport,
 ) -> QueryResult<()> {
     // The balance of each account, spelled out as `domain::ledger` names them.

@@ -3,6 +3,7 @@
 //! asked by email, and each accepts or declines its own; every step is kept in
 //! `commitment_events`, append-only.
 
+use crate::domain::ids::{PayerId, ProjectId};
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
@@ -83,7 +84,7 @@ pub struct ProjectCommitments {
 pub fn of_project(
     conn: &mut DbConn,
     principal: &Principal,
-    project_id: &str,
+    project_id: &ProjectId,
 ) -> Result<ProjectCommitments, ServiceError> {
     let project = load_visible(conn, principal, project_id)?;
     let events = history(conn, project_id)?;
@@ -97,8 +98,8 @@ pub fn of_project(
 pub fn decide(
     conn: &mut DbConn,
     by: &Acting,
-    project_id: &str,
-    payer_id: &str,
+    project_id: &ProjectId,
+    payer_id: &PayerId,
     decision: &Decision,
 ) -> Result<ProjectCommitments, ServiceError> {
     write_tx(conn, |conn| {
@@ -110,8 +111,8 @@ pub fn decide(
 fn record_decision(
     conn: &mut DbConn,
     by: &Acting,
-    project_id: &str,
-    payer_id: &str,
+    project_id: &ProjectId,
+    payer_id: &PayerId,
     decision: &Decision,
 ) -> Result<(), ServiceError> {
     lock_project(conn, project_id)?;
@@ -121,7 +122,7 @@ fn record_decision(
         .payers
         .iter()
         .map(|p| &p.payer)
-        .find(|p| p.id == payer_id)
+        .find(|p| &p.id == payer_id)
         .ok_or_else(|| ServiceError::NotFound("no such payer on this project".into()))?;
     if !may_decide_commitment(by.principal, &payer.organisation_id) {
         return Err(ServiceError::Forbidden(
@@ -155,7 +156,10 @@ fn record_decision(
 }
 
 /// Every step of the project's commitments, oldest first.
-fn history(conn: &mut DbConn, project_id: &str) -> Result<Vec<CommitmentEvent>, ServiceError> {
+fn history(
+    conn: &mut DbConn,
+    project_id: &ProjectId,
+) -> Result<Vec<CommitmentEvent>, ServiceError> {
     Ok(commitment_events::table
         .filter(commitment_events::project_id.eq(project_id))
         .order((commitment_events::decided_at, commitment_events::id))

@@ -4,6 +4,7 @@
 //! [`crate::domain::access`], takes the project's lock, and runs [`super::settlement`]'s work
 //! in its own transaction; the answer is the documents as the caller may see them.
 
+use crate::domain::ids::ProjectId;
 use std::collections::HashMap;
 
 use chrono::NaiveDateTime;
@@ -132,7 +133,7 @@ pub struct BuiltPeriod {
 pub fn build_period(
     conn: &mut DbConn,
     principal: &Principal,
-    project_id: &str,
+    project_id: &ProjectId,
     period: Period,
     at: NaiveDateTime,
 ) -> Result<BuiltPeriod, ServiceError> {

@@ -6,6 +6,7 @@
 //! mid-job loses its transaction: the job's lease runs out and a worker takes it again from
 //! the start, up to [`MAX_ATTEMPTS`] times; then it is failed, with nothing applied.
 
+use crate::domain::ids::{JobId, ProjectId};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
@@ -55,7 +56,7 @@ impl JobInput {
 pub fn queue_verification(
     conn: &mut DbConn,
     who: &Principal,
-    project_id: &str,
+    project_id: &ProjectId,
     target: VerifyTarget,
     rows: usize,
     at: NaiveDateTime,
@@ -76,7 +77,7 @@ pub fn queue_verification(
 pub fn queue_submission(
     conn: &mut DbConn,
     who: &Principal,
-    project_id: &str,
+    project_id: &ProjectId,
     mode: BulkMode,
     rows: Vec<FileRow>,
     at: NaiveDateTime,
@@ -93,13 +94,13 @@ pub fn queue_submission(
 pub fn enqueue(
     conn: &mut DbConn,
     who: &Principal,
-    project_id: &str,
+    project_id: &ProjectId,
     input: &JobInput,
     rows: usize,
     at: NaiveDateTime,
 ) -> Result<Job, ServiceError> {
     let job = Job {
-        id: new_id("job"),
+        id: JobId::from(new_id("job")),
         kind: input.kind().to_owned(),
         project_id: project_id.to_owned(),
         subject: who.subject().to_owned(),

@@ -2,6 +2,7 @@
 //! commissioner's statement, read from the running totals, the ledger and the documents.
 
 use crate::domain::commitment::{agreement, Agreement, CommitmentStatus};
+use crate::domain::ids::{DocumentId, FundId, OrganisationId, PayerId, ProjectId};
 use std::collections::HashMap;
 
 use chrono::{NaiveDate, NaiveDateTime};
@@ -37,11 +38,11 @@ pub struct Billed {
 /// One payer's position on a project.
 #[derive(Debug, Clone)]
 pub struct PayerPosition {
-    pub payer_id: String,
-    pub organisation_id: String,
+    pub payer_id: PayerId,
+    pub organisation_id: OrganisationId,
     pub role: PayerRole,
     /// The fund a central top-up pays from.
-    pub fund_id: Option<String>,
+    pub fund_id: Option<FundId>,
     /// Where the payer's agreement to its commitment stands.
     pub commitment: CommitmentStatus,
     /// Its maximum commitment; nothing once a payer of the project has declined (it is never paid).
@@ -56,7 +57,7 @@ pub struct PayerPosition {
 
 #[derive(Debug, Clone)]
 pub struct ProjectPosition {
-    pub project_id: String,
+    pub project_id: ProjectId,
     pub name: String,
     pub currency: String,
     pub max_outcome_payment_minor: Option<Minor>,
@@ -90,7 +91,7 @@ impl FundPosition {
 pub fn fund_position(
     conn: &mut DbConn,
     principal: &Principal,
-    fund_id: &str,
+    fund_id: &FundId,
     today: NaiveDate,
 ) -> Result<FundPosition, ServiceError> {
     let fund = queries::funds::get_fund(conn, fund_id)?
@@ -108,7 +109,7 @@ pub fn fund_position(
 pub fn payment_plan(
     conn: &mut DbConn,
     principal: &Principal,
-    project_id: &str,
+    project_id: &ProjectId,
 ) -> Result<(String, Vec<(Period, Minor)>), ServiceError> {
     let project = plan_keepers_project(conn, principal, project_id)?;
     let quarters = stored_plan(conn, project_id)?;
@@ -122,7 +123,7 @@ pub fn payment_plan(
 pub fn set_payment_plan(
     conn: &mut DbConn,
     principal: &Principal,
-    project_id: &str,
+    project_id: &ProjectId,
     request: &PaymentPlanRequest,
 ) -> Result<(), ServiceError> {
     write_tx(conn, |conn| {
@@ -155,7 +156,7 @@ pub fn set_payment_plan(
 fn plan_keepers_project(
     conn: &mut DbConn,
     principal: &Principal,
-    project_id: &str,
+    project_id: &ProjectId,
 ) -> Result<VisibleProject, ServiceError> {
     let project = load_visible(conn, principal, project_id)?;
     if !keeps_record(principal, project.fund_owner.as_ref()) {
@@ -173,7 +174,7 @@ fn position_of(
     fund: Fund,
     today: NaiveDate,
 ) -> Result<FundPosition, ServiceError> {
-    let mut project_ids: Vec<String> = projects::table
+    let mut project_ids: Vec<ProjectId> = projects::table
         .filter(projects::fund_id.eq(&fund.id))
         .select(projects::id)
         .load(conn)?;
@@ -181,7 +182,7 @@ fn position_of(
         project_payers::table
             .filter(project_payers::fund_id.eq(&fund.id))
             .select(project_payers::project_id)
-            .load::<String>(conn)?,
+            .load::<ProjectId>(conn)?,
     );
     project_ids.sort_unstable();
     project_ids.dedup();
@@ -295,9 +296,9 @@ fn payer_position(
     PayerPosition {
         commitment: payer.commitment,
         payer_id: payer.id.clone(),
-        organisation_id: payer.organisation_id.to_string(),
+        organisation_id: payer.organisation_id.clone(),
         role: payer.role,
-        fund_id: payer.fund_id.clone(),
+        fund_id: payer.fund_id.clone().map(String::from).map(FundId::from),
         committed_minor: if declined {
             Minor::ZERO
         } else {
@@ -317,7 +318,7 @@ fn payer_position(
 /// Every quarter planned or paid in: (quarter, planned, allocated), in time order.
 fn plan_against_actuals(
     conn: &mut DbConn,
-    project_id: &str,
+    project_id: &ProjectId,
     quarterly: &HashMap<(String, String), Minor>,
 ) -> Result<Vec<(String, Option<Minor>, Minor)>, ServiceError> {
     let planned: Vec<PaymentPlanQuarter> = payment_plans::table
@@ -353,7 +354,7 @@ fn previous_quarter(q: Period) -> Period {
 /// the provider too (documents it issued, negative): read it by payer, never sum it.
 pub fn billed_by_payer(
     conn: &mut DbConn,
-    project_id: &str,
+    project_id: &ProjectId,
 ) -> Result<HashMap<String, Billed>, ServiceError> {
     let mut billed: HashMap<String, Billed> = HashMap::new();
     for (party, sign) in [
@@ -388,7 +389,7 @@ const LIVE: &str = "status IN ('issued', 'paid') AND credits_document_id IS NULL
 /// Allocated amounts of a project by (payer, quarter of posting).
 fn quarterly_allocations(
     conn: &mut DbConn,
-    project_id: &str,
+    project_id: &ProjectId,
 ) -> Result<HashMap<(String, String), Minor>, ServiceError> {
     let quarter = backend_specific::quarter_label_sql(conn, "posted_at");
     let rows = totals::grouped(
@@ -409,7 +410,10 @@ fn quarterly_allocations(
 }
 
 /// A project's payment plan: (quarter, planned amount) in time order.
-fn stored_plan(conn: &mut DbConn, project_id: &str) -> Result<Vec<(Period, Minor)>, ServiceError> {
+fn stored_plan(
+    conn: &mut DbConn,
+    project_id: &ProjectId,
+) -> Result<Vec<(Period, Minor)>, ServiceError> {
     let stored: Vec<PaymentPlanQuarter> = payment_plans::table
         .filter(payment_plans::project_id.eq(project_id))
         .select(PaymentPlanQuarter::as_select())
@@ -431,7 +435,7 @@ fn stored_plan(conn: &mut DbConn, project_id: &str) -> Result<Vec<(Period, Minor
 /// Replaces a project's payment plan with `quarters` (quarter, planned amount).
 fn store_plan(
     conn: &mut DbConn,
-    project_id: &str,
+    project_id: &ProjectId,
     quarters: &[(Period, Minor)],
 ) -> Result<(), ServiceError> {
     diesel::delete(payment_plans::table.filter(payment_plans::project_id.eq(project_id)))
@@ -451,7 +455,7 @@ fn store_plan(
 /// One organisation's own money on one project between two instants.
 #[derive(Debug, Clone)]
 pub struct StatementLine {
-    pub project_id: String,
+    pub project_id: ProjectId,
     pub project_name: String,
     pub currency: String,
     pub role: PayerRole,
@@ -472,14 +476,14 @@ pub struct StatementLine {
 /// One document on a statement, from the organisation's side.
 #[derive(Debug, Clone)]
 pub struct StatementDocument {
-    pub id: String,
+    pub id: DocumentId,
     pub number: Option<String>,
     pub kind: DocumentKind,
     /// True for a document to the organisation (it pays), false for one it issued (it is
     /// paid).
     pub to_it: bool,
     /// The other party: the issuer of a document to it, the recipient of one it issued.
-    pub counterparty: String,
+    pub counterparty: OrganisationId,
     pub issued_on: NaiveDate,
     pub total_minor: Minor,
     pub paid_minor: Minor,
@@ -490,11 +494,11 @@ pub struct StatementDocument {
 /// documents it issued or received show (a lead's top-up claim names the fund and its share).
 pub fn statement(
     conn: &mut DbConn,
-    organisation_id: &str,
+    organisation_id: &OrganisationId,
     from: NaiveDateTime,
     until: NaiveDateTime,
 ) -> Result<Vec<StatementLine>, ServiceError> {
-    let payers: Vec<(String, String, PayerRole)> = project_payers::table
+    let payers: Vec<(PayerId, ProjectId, PayerRole)> = project_payers::table
         .filter(project_payers::organisation_id.eq(organisation_id))
         .select((
             project_payers::id,
@@ -539,7 +543,7 @@ pub fn statement(
 
 fn payer_sums_between(
     conn: &mut DbConn,
-    payer_id: &str,
+    payer_id: &PayerId,
     from: NaiveDateTime,
     until: NaiveDateTime,
 ) -> Result<HashMap<String, i64>, ServiceError> {
@@ -566,17 +570,17 @@ fn payer_sums_between(
 /// The live documents of a project to or by an organisation issued in `[from, until)`.
 fn documents_between(
     conn: &mut DbConn,
-    project_id: &str,
-    organisation_id: &str,
+    project_id: &ProjectId,
+    organisation_id: &OrganisationId,
     (from, until): (NaiveDate, NaiveDate),
 ) -> Result<Vec<StatementDocument>, ServiceError> {
     use crate::db::schema::settlement_documents as d;
     type Row = (
-        String,
+        DocumentId,
         Option<String>,
         DocumentKind,
-        String,
-        String,
+        OrganisationId,
+        OrganisationId,
         Option<NaiveDate>,
         Minor,
         Minor,
@@ -605,7 +609,7 @@ fn documents_between(
         .order((d::issued_on, d::number, d::id))
         .load(conn)?;
     let document = |(id, number, kind, issuer, recipient, issued_on, total, paid): Row| {
-        let to_it = recipient == organisation_id;
+        let to_it = &recipient == organisation_id;
         Ok(StatementDocument {
             issued_on: issued_on.ok_or_else(|| {
                 ServiceError::Internal(format!("issued document {id} has no issue date"))

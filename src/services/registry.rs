@@ -11,7 +11,7 @@ use crate::db::backend_specific::{lock_row_for_update, LockableTable};
 use crate::db::models::{Fund, OrganisationRecord};
 use crate::db::{queries, write_tx, DbConn};
 use crate::domain::access::{may_create_fund, may_create_project, Principal, Role};
-use crate::domain::ids::OrganisationId;
+use crate::domain::ids::{FundId, OrganisationId, ProjectId};
 use crate::domain::money::Minor;
 use crate::domain::registry::{
     validate_fund, validate_organisation, validate_project, NewFund, NewOrganisation, NewProject,
@@ -157,18 +157,18 @@ pub fn project(
 pub fn projects_page(
     conn: &mut DbConn,
     principal: &Principal,
-    fund_id: Option<&str>,
+    fund_id: Option<&FundId>,
     cursor: Option<&str>,
     limit: i64,
 ) -> Result<Vec<ProjectStanding>, ServiceError> {
     let scope = project_scope(principal);
     let rows = queries::projects::list_projects(conn, &scope, fund_id, cursor, limit)?;
-    let fund_ids: Vec<&str> = rows
+    let fund_ids: Vec<&FundId> = rows
         .iter()
-        .filter_map(|r| r.project.fund_id.as_deref())
+        .filter_map(|r| r.project.fund_id.as_ref())
         .collect();
     let owners = queries::projects::fund_owners(conn, &fund_ids)?;
-    let project_ids: Vec<&str> = rows.iter().map(|r| r.project.id.as_str()).collect();
+    let project_ids: Vec<&ProjectId> = rows.iter().map(|r| &r.project.id).collect();
     let mut totals = queries::projects::running_totals_of(conn, &project_ids)?;
     Ok(rows
         .into_iter()

@@ -17,7 +17,7 @@ use crate::db::schema::{
     organisations, projects, settlement_documents, settlement_links,
 };
 use crate::db::DbConn;
-use crate::domain::ids::OrganisationId;
+use crate::domain::ids::{ClaimId, DocumentId, EntryId, OrganisationId, ProjectId};
 use crate::domain::money::{Minor, MoneyJson};
 use crate::domain::period::Period;
 use crate::domain::registry::SettlementRoute;
@@ -45,7 +45,7 @@ pub struct Actor<'a> {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Built {
     /// The drafts now standing for the period, in the order built.
-    pub document_ids: Vec<String>,
+    pub document_ids: Vec<DocumentId>,
     /// Earlier drafts of the period that were replaced.
     pub replaced_drafts: usize,
     /// Allocations settled by the new drafts (in all legs).
@@ -129,14 +129,14 @@ pub fn build_period(
 /// The project's allocations posted before `cutoff` that no document of `leg` settles yet.
 fn load_unsettled(
     conn: &mut DbConn,
-    project_id: &str,
+    project_id: &ProjectId,
     leg: Leg,
     cutoff: NaiveDateTime,
 ) -> Result<Vec<Unsettled>, ServiceError> {
     type Row = (
         i64,
-        String,
-        String,
+        EntryId,
+        ClaimId,
         OrganisationId,
         String,
         String,
@@ -192,7 +192,7 @@ fn load_unsettled(
 fn insert_links(
     conn: &mut DbConn,
     drafts: &[DraftDocument],
-    document_ids: &[String],
+    document_ids: &[DocumentId],
 ) -> Result<usize, ServiceError> {
     let mut links: Vec<SettlementLink> = Vec::new();
     for (draft, document_id) in drafts.iter().zip(document_ids) {
@@ -215,7 +215,11 @@ fn insert_links(
 }
 
 /// Removes the project's drafts of `period` with their lines, links and history.
-fn delete_drafts(conn: &mut DbConn, project_id: &str, period: &str) -> Result<usize, ServiceError> {
+fn delete_drafts(
+    conn: &mut DbConn,
+    project_id: &ProjectId,
+    period: &str,
+) -> Result<usize, ServiceError> {
     let drafts: Vec<String> = settlement_documents::table
         .filter(settlement_documents::project_id.eq(project_id))
         .filter(settlement_documents::period.eq(period))
@@ -241,8 +245,8 @@ fn insert_header(
     period: Period,
     draft: &DraftDocument,
     actor: Actor,
-) -> Result<String, ServiceError> {
-    let id = new_id("doc");
+) -> Result<DocumentId, ServiceError> {
+    let id = DocumentId::from(new_id("doc"));
     let document = SettlementDocument {
         id: id.clone(),
         project_id: project.record.project.id.clone(),
@@ -286,7 +290,7 @@ fn line_position(n: usize) -> Result<i32, ServiceError> {
 fn insert_lines(
     conn: &mut DbConn,
     drafts: Vec<DraftDocument>,
-    document_ids: &[String],
+    document_ids: &[DocumentId],
 ) -> Result<(), ServiceError> {
     let mut lines: Vec<DocumentLine> = Vec::new();
     for (draft, document_id) in drafts.into_iter().zip(document_ids) {
@@ -313,7 +317,7 @@ fn insert_lines(
 
 fn record_event(
     conn: &mut DbConn,
-    document_id: &str,
+    document_id: &DocumentId,
     action: DocumentAction,
     actor: Actor,
     detail: String,
@@ -332,7 +336,7 @@ fn record_event(
 }
 
 /// A stored document, read under a row lock for a transition.
-fn lock_document(conn: &mut DbConn, id: &str) -> Result<SettlementDocument, ServiceError> {
+fn lock_document(conn: &mut DbConn, id: &DocumentId) -> Result<SettlementDocument, ServiceError> {
     lock_row_for_update(conn, LockableTable::SettlementDocuments, id)?;
     settlement_documents::table
         .find(id)
@@ -346,7 +350,7 @@ fn lock_document(conn: &mut DbConn, id: &str) -> Result<SettlementDocument, Serv
 /// issuing transaction, under the sequence row's lock, so that a rollback gives it back.
 fn next_number(
     conn: &mut DbConn,
-    issuer: &str,
+    issuer: &OrganisationId,
     issued_on: NaiveDate,
 ) -> Result<String, ServiceError> {
     let year = issued_on.year();
@@ -367,7 +371,11 @@ fn next_number(
 
 /// Numbers and freezes a draft; it is due its project's payment terms after today. A draft of
 /// nothing is numbered and closed at once (`paid`, with no due date and no email).
-pub fn issue(conn: &mut DbConn, document_id: &str, actor: Actor) -> Result<(), ServiceError> {
+pub fn issue(
+    conn: &mut DbConn,
+    document_id: &DocumentId,
+    actor: Actor,
+) -> Result<(), ServiceError> {
     let document = lock_document(conn, document_id)?;
     let payment_terms_days: i32 = projects::table
         .find(&document.project_id)
@@ -464,7 +472,7 @@ pub struct Payment {
 /// issued.
 pub fn record_payment(
     conn: &mut DbConn,
-    document_id: &str,
+    document_id: &DocumentId,
     payment: &Payment,
     actor: Actor,
 ) -> Result<String, ServiceError> {
@@ -490,7 +498,7 @@ pub fn record_payment(
 /// is; the credit note is `paid` once refunds (and set-offs) reach its total.
 pub fn record_refund(
     conn: &mut DbConn,
-    document_id: &str,
+    document_id: &DocumentId,
     refund: &Payment,
     actor: Actor,
 ) -> Result<String, ServiceError> {
@@ -511,8 +519,8 @@ pub fn record_refund(
 /// other. Returns the amount.
 pub fn set_off(
     conn: &mut DbConn,
-    credit_id: &str,
-    against_id: &str,
+    credit_id: &DocumentId,
+    against_id: &DocumentId,
     actor: Actor,
 ) -> Result<Minor, ServiceError> {
     // Locked in id order, so that two set-offs of the same pair wait rather than deadlock.
@@ -523,7 +531,7 @@ pub fn set_off(
     };
     let first = lock_document(conn, first)?;
     let second = lock_document(conn, second)?;
-    let (credit, against) = if first.id == credit_id {
+    let (credit, against) = if &first.id == credit_id {
         (first, second)
     } else {
         (second, first)
@@ -658,7 +666,7 @@ fn settle(
 /// it line for line, and its allocations are released to be settled again.
 pub fn void(
     conn: &mut DbConn,
-    document_id: &str,
+    document_id: &DocumentId,
     reason: &str,
     actor: Actor,
 ) -> Result<String, ServiceError> {
@@ -708,7 +716,7 @@ pub fn void(
         format!("numbered {number}, cancelling {old_number}"),
     )?;
     notify_issued(conn, &credit, &number, None, actor)?;
-    Ok(credit.id)
+    Ok(String::from(credit.id))
 }
 
 /// The credit note that cancels `document` line for line, issued and numbered now.
@@ -720,7 +728,7 @@ fn issue_credit_note(
     let issued_on = actor.at.date();
     let number = next_number(conn, &document.issuer_organisation_id, issued_on)?;
     let credit = SettlementDocument {
-        id: new_id("doc"),
+        id: DocumentId::from(new_id("doc")),
         kind: DocumentKind::CreditNote,
         status: DocumentStatus::Issued,
         total_minor: -document.total_minor,
@@ -728,7 +736,7 @@ fn issue_credit_note(
         number: Some(number),
         issued_on: Some(issued_on),
         due_on: None,
-        credits_document_id: Some(document.id.clone()),
+        credits_document_id: Some(String::from(document.id.clone())),
         void_reason: None,
         created_by: actor.subject.to_owned(),
         created_at: actor.at,

@@ -3,6 +3,7 @@
 //! room, so that access, claims and the error types can each use it without using one another.
 
 use crate::db::models::Project;
+use crate::domain::ids::ProjectId;
 use crate::domain::money::Currency;
 
 /// A stored term of a project that does not parse: the data was changed behind cofund's back.
@@ -10,7 +11,7 @@ use crate::domain::money::Currency;
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("project {project_id}: {row}: stored {field} '{value}' is not valid ({problem})")]
 pub struct CorruptTerms {
-    pub project_id: String,
+    pub project_id: ProjectId,
     /// The row, e.g. `outcome tenancy_6m` or `payer pyr_…`.
     pub row: String,
     pub field: &'static str,
@@ -20,14 +21,14 @@ pub struct CorruptTerms {
 
 impl CorruptTerms {
     pub(crate) fn new(
-        project_id: &str,
+        project_id: &ProjectId,
         row: String,
         field: &'static str,
         value: &str,
         problem: &str,
     ) -> Self {
         CorruptTerms {
-            project_id: project_id.to_owned(),
+            project_id: project_id.clone(),
             row,
             field,
             value: value.to_owned(),

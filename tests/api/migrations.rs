@@ -286,7 +286,7 @@ fn central_top_ups_stored_before_payer_funds_pay_from_their_projects_fund() {
     }
     // The fund's commitments are still counted: its top-up pays from it.
     assert_eq!(
-        cofund::db::queries::funds::fund_committed_minor(&mut conn, "fund_old").unwrap(),
+        cofund::db::queries::funds::fund_committed_minor(&mut conn, &"fund_old".into()).unwrap(),
         cofund::domain::money::Minor(10_000_000)
     );
     // Back and forth again.

@@ -8,7 +8,7 @@ use crate::db::models::*;
 use crate::db::schema::*;
 use crate::db::{DbConn, MultiBackend};
 use crate::domain::claims::ClaimStatus;
-use crate::domain::ids::OrganisationId;
+use crate::domain::ids::{ClaimId, OrganisationId, ProjectId, UploadId};
 
 /// Inserts claim rows as they are, without any rule (the benchmark's reference).
 pub fn insert_claim_rows(conn: &mut DbConn, rows: &[Claim]) -> Result<usize, DieselError> {
@@ -16,7 +16,7 @@ pub fn insert_claim_rows(conn: &mut DbConn, rows: &[Claim]) -> Result<usize, Die
 }
 
 /// How many claims an upload holds.
-pub fn upload_claim_count(conn: &mut DbConn, upload_id: &str) -> Result<usize, DieselError> {
+pub fn upload_claim_count(conn: &mut DbConn, upload_id: &UploadId) -> Result<usize, DieselError> {
     let n: i64 = claims::table
         .filter(claims::upload_id.eq(upload_id))
         .count()
@@ -36,13 +36,13 @@ pub fn find_claim(conn: &mut DbConn, id: &str) -> Result<Option<Claim>, DieselEr
 #[derive(Debug, Default)]
 pub struct ClaimFilter {
     pub status: Option<ClaimStatus>,
-    pub upload_id: Option<String>,
+    pub upload_id: Option<UploadId>,
     pub after: Option<String>,
 }
 
 pub fn list_claims(
     conn: &mut DbConn,
-    project_id: &str,
+    project_id: &ProjectId,
     filter: ClaimFilter,
     limit: i64,
 ) -> Result<Vec<Claim>, DieselError> {
@@ -66,7 +66,7 @@ pub fn list_claims(
 /// they were applied.
 pub fn claim_adjustments(
     conn: &mut DbConn,
-    claim_ids: &[&str],
+    claim_ids: &[&ClaimId],
 ) -> Result<Vec<ClaimAdjustment>, DieselError> {
     load_where_in!(
         conn,
@@ -88,7 +88,7 @@ pub fn claim_adjustments(
 /// the planner may walk the project's every allocation instead.
 pub fn claim_allocations(
     conn: &mut DbConn,
-    claim_ids: &[&str],
+    claim_ids: &[&ClaimId],
     only_payer: Option<&OrganisationId>,
 ) -> Result<Vec<Allocation>, DieselError> {
     let rows: Vec<Allocation> = load_where_in!(
@@ -122,7 +122,7 @@ pub struct AllocationFilter {
 
 pub fn list_allocations(
     conn: &mut DbConn,
-    project_id: &str,
+    project_id: &ProjectId,
     filter: AllocationFilter,
     limit: Option<i64>,
 ) -> Result<Vec<Allocation>, DieselError> {

@@ -8,7 +8,7 @@ use diesel::result::Error as DieselError;
 use crate::db::models::*;
 use crate::db::schema::*;
 use crate::db::{DbConn, MultiBackend};
-use crate::domain::ids::OrganisationId;
+use crate::domain::ids::{DocumentId, OrganisationId, ProjectId};
 use crate::domain::settlement::{DocumentKind, DocumentStatus};
 
 /// Names and org-id identifiers of organisations, by id.
@@ -44,7 +44,7 @@ pub fn get_document(
 /// The organisation owning the project's fund, if it has one.
 pub fn project_fund_owner(
     conn: &mut DbConn,
-    project_id: &str,
+    project_id: &ProjectId,
 ) -> Result<Option<OrganisationId>, DieselError> {
     projects::table
         .inner_join(funds::table)
@@ -60,9 +60,9 @@ pub fn project_fund_owner(
 #[derive(Debug, Default)]
 pub struct DocumentFilter {
     pub visible_to: Option<OrganisationId>,
-    pub project_id: Option<String>,
-    pub issuer_organisation_id: Option<String>,
-    pub recipient_organisation_id: Option<String>,
+    pub project_id: Option<ProjectId>,
+    pub issuer_organisation_id: Option<OrganisationId>,
+    pub recipient_organisation_id: Option<OrganisationId>,
     pub period: Option<String>,
     pub status: Option<DocumentStatus>,
     pub kind: Option<DocumentKind>,
@@ -117,7 +117,7 @@ pub fn list_documents(
 /// A document's lines from `after_position` on, at most `limit`, in order.
 pub fn document_lines_page(
     conn: &mut DbConn,
-    document_id: &str,
+    document_id: &DocumentId,
     after_position: i32,
     limit: i64,
 ) -> Result<Vec<DocumentLine>, DieselError> {
@@ -132,7 +132,7 @@ pub fn document_lines_page(
 
 pub fn document_payments(
     conn: &mut DbConn,
-    document_id: &str,
+    document_id: &DocumentId,
 ) -> Result<Vec<DocumentPayment>, DieselError> {
     document_payments::table
         .filter(document_payments::document_id.eq(document_id))
@@ -146,7 +146,7 @@ pub fn document_payments(
 
 pub fn document_history(
     conn: &mut DbConn,
-    document_id: &str,
+    document_id: &DocumentId,
 ) -> Result<Vec<DocumentEvent>, DieselError> {
     document_events::table
         .filter(document_events::document_id.eq(document_id))

@@ -1,5 +1,6 @@
 //! Funds: created, read, listed, and what their projects commit.
 
+use crate::domain::ids::FundId;
 use std::collections::{HashMap, HashSet};
 
 use chrono::NaiveDateTime;
@@ -20,7 +21,7 @@ pub fn insert_fund(
     at: NaiveDateTime,
 ) -> Result<Fund, DieselError> {
     let fund = Fund {
-        id: new_id("fund"),
+        id: FundId::from(new_id("fund")),
         name: plan.name,
         owner_organisation_id: plan.owner_organisation_id,
         currency: plan.currency.code().to_owned(),
@@ -62,7 +63,7 @@ pub fn list_funds(
 /// project is never paid; a proposed commitment holds its budget until it is answered).
 /// Summed in Rust: `SUM(BIGINT)` is NUMERIC on PostgreSQL, which the multi-backend connection
 /// cannot load.
-pub fn fund_committed_minor(conn: &mut DbConn, fund_id: &str) -> Result<Minor, DieselError> {
+pub fn fund_committed_minor(conn: &mut DbConn, fund_id: &FundId) -> Result<Minor, DieselError> {
     // Only central top-ups name a fund (`cofund check` audits it); not filtering by role
     // as well keeps a corrupt role from freeing budget.
     let commitments: Vec<(String, Minor)> = project_payers::table
@@ -108,14 +109,14 @@ pub fn named_fund_facts(
 ) -> Result<HashMap<String, FundFacts>, DieselError> {
     let mut funds = HashMap::new();
     for id in funds_named(input) {
-        if let Some(facts) = fund_facts(conn, id)? {
+        if let Some(facts) = fund_facts(conn, &FundId::from(id))? {
             funds.insert(id.to_owned(), facts);
         }
     }
     Ok(funds)
 }
 
-pub fn fund_facts(conn: &mut DbConn, fund_id: &str) -> Result<Option<FundFacts>, DieselError> {
+pub fn fund_facts(conn: &mut DbConn, fund_id: &FundId) -> Result<Option<FundFacts>, DieselError> {
     let Some(fund) = get_fund(conn, fund_id)? else {
         return Ok(None);
     };

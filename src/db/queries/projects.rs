@@ -11,14 +11,14 @@ use crate::db::models::*;
 use crate::db::schema::*;
 use crate::db::{DbConn, MultiBackend};
 use crate::domain::commitment::{CommitmentStatus, Creator};
-use crate::domain::ids::OrganisationId;
+use crate::domain::ids::{FundId, OrganisationId, PayerId, ProjectId};
 use crate::domain::registry::{PayerRole, ProjectPlan};
 
 /// A project's running totals (see the `running_totals` table): ledger account balances and
 /// units paid per outcome, by name.
 pub fn running_totals(
     conn: &mut DbConn,
-    project_id: &str,
+    project_id: &ProjectId,
 ) -> Result<HashMap<String, i64>, DieselError> {
     let rows: Vec<(String, i64)> = running_totals::table
         .filter(running_totals::project_id.eq(project_id))
@@ -30,9 +30,9 @@ pub fn running_totals(
 /// The running totals of several projects (one query for a page of them), by project id.
 pub fn running_totals_of(
     conn: &mut DbConn,
-    project_ids: &[&str],
-) -> Result<HashMap<String, HashMap<String, i64>>, DieselError> {
-    let rows: Vec<(String, String, i64)> = running_totals::table
+    project_ids: &[&ProjectId],
+) -> Result<HashMap<ProjectId, HashMap<String, i64>>, DieselError> {
+    let rows: Vec<(ProjectId, String, i64)> = running_totals::table
         .filter(running_totals::project_id.eq_any(project_ids))
         .select((
             running_totals::project_id,
@@ -40,7 +40,7 @@ pub fn running_totals_of(
             running_totals::value,
         ))
         .load(conn)?;
-    let mut totals: HashMap<String, HashMap<String, i64>> = HashMap::new();
+    let mut totals: HashMap<ProjectId, HashMap<String, i64>> = HashMap::new();
     for (project_id, name, value) in rows {
         totals.entry(project_id).or_default().insert(name, value);
     }
@@ -50,9 +50,9 @@ pub fn running_totals_of(
 /// The owning organisation of each of these funds, by fund id.
 pub fn fund_owners(
     conn: &mut DbConn,
-    fund_ids: &[&str],
-) -> Result<HashMap<String, OrganisationId>, DieselError> {
-    let rows: Vec<(String, OrganisationId)> = funds::table
+    fund_ids: &[&FundId],
+) -> Result<HashMap<FundId, OrganisationId>, DieselError> {
+    let rows: Vec<(FundId, OrganisationId)> = funds::table
         .filter(funds::id.eq_any(fund_ids))
         .select((funds::id, funds::owner_organisation_id))
         .load(conn)?;
@@ -63,7 +63,7 @@ pub fn fund_owners(
 /// read-then-write cannot race.
 pub fn add_running_totals(
     conn: &mut DbConn,
-    project_id: &str,
+    project_id: &ProjectId,
     deltas: &HashMap<String, i64>,
 ) -> Result<(), DieselError> {
     for (name, delta) in deltas.iter().filter(|(_, d)| **d != 0) {
@@ -109,18 +109,18 @@ pub fn insert_project(
         .iter()
         .map(|org| ProjectValidator {
             project_id: project.id.clone(),
-            organisation_id: OrganisationId::from(org.clone()),
+            organisation_id: org.clone(),
         })
         .collect();
     insert_rows!(conn, project_validators::table, &validators)?;
-    Ok(project.id)
+    Ok(String::from(project.id))
 }
 
 fn project_row(plan: &ProjectPlan, at: NaiveDateTime) -> Project {
     Project {
-        id: new_id("prj"),
+        id: ProjectId::from(new_id("prj")),
         name: plan.name.clone(),
-        fund_id: plan.fund_id.clone(),
+        fund_id: plan.fund_id.clone().map(FundId::from),
         provider_organisation_id: plan.provider_organisation_id.clone(),
         currency: plan.currency.code().to_owned(),
         service_start: plan.service_start,
@@ -143,7 +143,7 @@ fn project_row(plan: &ProjectPlan, at: NaiveDateTime) -> Project {
 
 /// The payers' rows, with their phases and home areas; each commitment as `creator` may make it.
 fn payer_rows(
-    project_id: &str,
+    project_id: &ProjectId,
     plan: &ProjectPlan,
     creator: Creator,
 ) -> (Vec<ProjectPayer>, Vec<PayerPhase>, Vec<PayerHomeArea>) {
@@ -153,7 +153,7 @@ fn payer_rows(
     for (position, payer) in plan.payers.iter().enumerate() {
         let payer_id = new_id("pyr");
         payers.push(ProjectPayer {
-            id: payer_id.clone(),
+            id: PayerId::from(payer_id.clone()),
             project_id: project_id.to_owned(),
             position: position as i32,
             organisation_id: payer.organisation_id.clone(),
@@ -161,24 +161,24 @@ fn payer_rows(
             max_commitment_minor: payer.max_commitment_minor,
             share: payer.share.map(|s| s.to_string()),
             lead: payer.lead,
-            fund_id: payer.fund_id.clone(),
+            fund_id: payer.fund_id.clone().map(FundId::from),
             commitment: creator.commitment_of(&payer.organisation_id),
         });
         phases.extend(payer.phases.iter().map(|ph| PayerPhase {
-            payer_id: payer_id.clone(),
+            payer_id: PayerId::from(payer_id.clone()),
             starts_on: ph.from,
             ends_on: ph.to,
             share: ph.share.to_string(),
         }));
         areas.extend(payer.home_area_codes.iter().map(|code| PayerHomeArea {
-            payer_id: payer_id.clone(),
+            payer_id: PayerId::from(payer_id.clone()),
             area_code: code.clone(),
         }));
     }
     (payers, phases, areas)
 }
 
-fn outcome_rows(project_id: &str, plan: &ProjectPlan) -> Vec<OutcomeMetric> {
+fn outcome_rows(project_id: &ProjectId, plan: &ProjectPlan) -> Vec<OutcomeMetric> {
     (plan.outcomes.iter().enumerate())
         .map(|(position, o)| OutcomeMetric {
             id: new_id("out"),
@@ -215,7 +215,7 @@ pub enum ProjectScope {
 pub fn list_projects(
     conn: &mut DbConn,
     scope: &ProjectScope,
-    fund_id: Option<&str>,
+    fund_id: Option<&FundId>,
     after: Option<&str>,
     limit: i64,
 ) -> Result<Vec<ProjectRecord>, DieselError> {
@@ -383,16 +383,12 @@ pub fn get_project(conn: &mut DbConn, id: &str) -> Result<Option<ProjectRecord>,
 /// time), `IN (…)` for a page of them.
 macro_rules! one_of {
     ($column:expr, $ids:expr) => {{
-        let ids: &[&str] = $ids;
+        let ids: &[&_] = $ids;
         let filter: Box<dyn BoxableExpression<_, MultiBackend, SqlType = diesel::sql_types::Bool>> =
             match ids {
                 [one] => Box::new($column.eq((*one).to_owned())),
                 many => Box::new(
-                    $column.eq_any(
-                        many.iter()
-                            .map(|id| (*id).to_owned())
-                            .collect::<Vec<String>>(),
-                    ),
+                    $column.eq_any(many.iter().map(|id| (*id).to_owned()).collect::<Vec<_>>()),
                 ),
             };
         filter
@@ -405,9 +401,9 @@ fn load_project_details(
     conn: &mut DbConn,
     projects: Vec<Project>,
 ) -> Result<Vec<ProjectRecord>, DieselError> {
-    let project_ids: Vec<&str> = projects.iter().map(|p| p.id.as_str()).collect();
+    let project_ids: Vec<&ProjectId> = projects.iter().map(|p| &p.id).collect();
     let mut payers_of = load_payers_of(conn, &project_ids)?;
-    let mut outcomes: HashMap<String, Vec<OutcomeMetric>> = HashMap::new();
+    let mut outcomes: HashMap<ProjectId, Vec<OutcomeMetric>> = HashMap::new();
     for outcome in outcome_metrics::table
         .filter(one_of!(outcome_metrics::project_id, &project_ids))
         .order((
@@ -422,7 +418,7 @@ fn load_project_details(
             .or_default()
             .push(outcome);
     }
-    let mut validators: HashMap<String, Vec<OrganisationId>> = HashMap::new();
+    let mut validators: HashMap<ProjectId, Vec<OrganisationId>> = HashMap::new();
     for (project_id, organisation_id) in project_validators::table
         .filter(one_of!(project_validators::project_id, &project_ids))
         .order((
@@ -433,7 +429,7 @@ fn load_project_details(
             project_validators::project_id,
             project_validators::organisation_id,
         ))
-        .load::<(String, OrganisationId)>(conn)?
+        .load::<(ProjectId, OrganisationId)>(conn)?
     {
         validators
             .entry(project_id)
@@ -454,8 +450,8 @@ fn load_project_details(
 /// The payers of the projects, with their phases and home areas, by project: three queries.
 fn load_payers_of(
     conn: &mut DbConn,
-    project_ids: &[&str],
-) -> Result<HashMap<String, Vec<PayerRecord>>, DieselError> {
+    project_ids: &[&ProjectId],
+) -> Result<HashMap<ProjectId, Vec<PayerRecord>>, DieselError> {
     let payers: Vec<ProjectPayer> = project_payers::table
         .filter(one_of!(project_payers::project_id, project_ids))
         .order((
@@ -465,7 +461,7 @@ fn load_payers_of(
         .select(ProjectPayer::as_select())
         .load(conn)?;
     // Phases and home areas by their payers' project (a join), not by a list of payer ids.
-    let mut phases: HashMap<String, Vec<PayerPhase>> = HashMap::new();
+    let mut phases: HashMap<PayerId, Vec<PayerPhase>> = HashMap::new();
     for phase in payer_phases::table
         .inner_join(project_payers::table)
         .filter(one_of!(project_payers::project_id, project_ids))
@@ -478,7 +474,7 @@ fn load_payers_of(
             .or_default()
             .push(phase);
     }
-    let mut areas: HashMap<String, Vec<String>> = HashMap::new();
+    let mut areas: HashMap<PayerId, Vec<String>> = HashMap::new();
     for area in payer_home_areas::table
         .inner_join(project_payers::table)
         .filter(one_of!(project_payers::project_id, project_ids))
@@ -488,7 +484,7 @@ fn load_payers_of(
     {
         areas.entry(area.payer_id).or_default().push(area.area_code);
     }
-    let mut payers_of: HashMap<String, Vec<PayerRecord>> = HashMap::new();
+    let mut payers_of: HashMap<ProjectId, Vec<PayerRecord>> = HashMap::new();
     for payer in payers {
         payers_of
             .entry(payer.project_id.clone())

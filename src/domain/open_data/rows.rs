@@ -2,6 +2,7 @@
 //! small numbers suppressed: pure, so that the rules can be read and tested without a
 //! database.
 
+use crate::domain::ids::FundId;
 use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{NaiveDate, NaiveDateTime};
@@ -18,7 +19,7 @@ use crate::domain::registry::{OrganisationKind, SettlementFrequency, SettlementR
 pub struct ProjectFacts {
     pub id: String,
     pub name: String,
-    pub fund_ids: Vec<String>,
+    pub fund_ids: Vec<FundId>,
     pub provider_organisation_id: String,
     pub stage_development: Option<String>,
     pub service_start: NaiveDate,
@@ -349,7 +350,13 @@ impl Writer<'_> {
                 if p.fund_ids.is_empty() {
                     Value::Empty
                 } else {
-                    Value::Text(p.fund_ids.join(";"))
+                    Value::Text(
+                        p.fund_ids
+                            .iter()
+                            .map(FundId::as_str)
+                            .collect::<Vec<_>>()
+                            .join(";"),
+                    )
                 },
                 Value::text(&p.provider_organisation_id),
                 Value::optional_text(p.stage_development.as_deref()),

@@ -157,7 +157,7 @@ pub struct ProjectPlan {
     pub payment_terms_days: u16,
     pub payers: Vec<PayerPlan>,
     pub outcomes: Vec<OutcomePlan>,
-    pub validator_organisation_ids: Vec<String>,
+    pub validator_organisation_ids: Vec<OrganisationId>,
     pub published: bool,
     pub policy_sector: Option<String>,
     pub target_population: Option<String>,
@@ -215,12 +215,7 @@ pub fn validate_project(
     check_fund(&mut errors, &input, facts, amounts.currency);
     let outcomes = validate_outcomes(&mut errors, &input, &mut amounts);
     check_validators(&mut errors, &input, facts);
-    if input.payment_terms_days > MAX_PAYMENT_TERMS_DAYS {
-        errors.push(FieldError::new(
-            "payment_terms_days",
-            format!("must be from 0 to {MAX_PAYMENT_TERMS_DAYS} days"),
-        ));
-    }
+    check_payment_terms(&mut errors, input.payment_terms_days);
     let currency = amounts.currency;
 
     let plan = || ProjectPlan {
@@ -239,7 +234,12 @@ pub fn validate_project(
         payment_terms_days: input.payment_terms_days,
         payers: payers.clone(),
         outcomes: outcomes.clone(),
-        validator_organisation_ids: input.validator_organisation_ids.clone(),
+        validator_organisation_ids: input
+            .validator_organisation_ids
+            .clone()
+            .into_iter()
+            .map(OrganisationId::from)
+            .collect(),
         published: input.published,
         policy_sector: input.policy_sector.clone(),
         target_population: input.target_population.clone(),
@@ -256,6 +256,15 @@ pub fn validate_project(
         return Ok(plan);
     }
     finish(errors, plan)
+}
+
+fn check_payment_terms(errors: &mut Vec<FieldError>, days: u16) {
+    if days > MAX_PAYMENT_TERMS_DAYS {
+        errors.push(FieldError::new(
+            "payment_terms_days",
+            format!("must be from 0 to {MAX_PAYMENT_TERMS_DAYS} days"),
+        ));
+    }
 }
 
 fn check_provider(errors: &mut Vec<FieldError>, input: &NewProject, facts: &ProjectFacts) {

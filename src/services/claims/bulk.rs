@@ -2,6 +2,7 @@
 //! claims submitted, and many claims verified. Each runs in the caller's write transaction, so
 //! that all of it is applied or none.
 
+use crate::domain::ids::{ClaimId, ProjectId, UploadId};
 use chrono::NaiveDateTime;
 use serde::{Deserialize, Serialize};
 
@@ -23,7 +24,7 @@ use crate::services::error::ServiceError;
 pub fn submit_file(
     conn: &mut DbConn,
     who: &Principal,
-    project_id: &str,
+    project_id: &ProjectId,
     rows: Vec<FileRow>,
     mode: BulkMode,
     at: NaiveDateTime,
@@ -33,7 +34,7 @@ pub fn submit_file(
     let project = project_for_provider(conn, who, project_id)?;
     let rules = ProjectRules::new(project.record, at.date())?;
     let submitter = Submitter::member(who, at)?;
-    let upload_id = queries::new_id("upl");
+    let upload_id = UploadId::from(queries::new_id("upl"));
     let (results, stored) = submit_rows(
         conn,
         &rules,
@@ -68,15 +69,15 @@ pub fn submit_file(
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum VerifyTarget {
-    Claims(Vec<String>),
-    Upload(String),
+    Claims(Vec<ClaimId>),
+    Upload(UploadId),
 }
 
 /// Verifies many claims of one project, as its deciders may, at `at`.
 pub fn verify_claims(
     conn: &mut DbConn,
     who: &Principal,
-    project_id: &str,
+    project_id: &ProjectId,
     target: &VerifyTarget,
     at: NaiveDateTime,
     progress: Progress,
@@ -113,7 +114,7 @@ pub fn verify_claims(
 pub fn verify_now(
     conn: &mut DbConn,
     who: &Principal,
-    project_id: &str,
+    project_id: &ProjectId,
     target: &VerifyTarget,
     at: NaiveDateTime,
 ) -> Result<BulkVerifyReport, ServiceError> {

@@ -1,5 +1,6 @@
 //! Rejecting a submitted claim and revoking a verified one (by a reversing ledger entry).
 
+use crate::domain::ids::EntryId;
 use std::collections::HashMap;
 
 use chrono::NaiveDateTime;
@@ -75,7 +76,7 @@ pub fn revoke(
             claim.status
         )));
     }
-    let entry_id = new_id("ent");
+    let entry_id = EntryId::from(new_id("ent"));
     let original: Vec<Allocation> = allocations::table
         .filter(allocations::claim_id.eq(&claim.id))
         .filter(allocations::reverses_id.is_null())
@@ -97,10 +98,7 @@ pub fn revoke(
             outcome_code: a.outcome_code.clone(),
         })
         .collect();
-    let accounts = ProjectAccounts::new(
-        &claim.project_id,
-        original.iter().map(|a| a.payer_id.as_str()),
-    );
+    let accounts = ProjectAccounts::new(&claim.project_id, original.iter().map(|a| &a.payer_id));
     let reversed_parts: Vec<PayerPart> = reversals
         .iter()
         .map(|r| PayerPart {

@@ -1,6 +1,7 @@
 //! A project's rules, read once per request, the locks a claim use case takes, and the
 //! project as its provider submits to it.
 
+use crate::domain::ids::ProjectId;
 use std::collections::HashMap;
 
 use chrono::NaiveDate;
@@ -67,7 +68,7 @@ impl ProjectRules {
         })
     }
 
-    pub fn project_id(&self) -> &str {
+    pub fn project_id(&self) -> &ProjectId {
         &self.record.project.id
     }
 
@@ -84,7 +85,7 @@ impl ProjectRules {
 /// plans of it take turns with each other and with single submissions
 /// ([`lock_for_submission`]): caps and duplicates are checked against what the previous
 /// writer committed.
-pub fn lock_project(conn: &mut DbConn, project_id: &str) -> Result<(), ServiceError> {
+pub fn lock_project(conn: &mut DbConn, project_id: &ProjectId) -> Result<(), ServiceError> {
     Ok(lock_row_for_update(
         conn,
         LockableTable::Projects,
@@ -93,7 +94,7 @@ pub fn lock_project(conn: &mut DbConn, project_id: &str) -> Result<(), ServiceEr
 }
 
 /// An outcome's rule from its stored row.
-fn outcome_rule(project_id: &str, o: &OutcomeMetric) -> Result<OutcomeRule, CorruptTerms> {
+fn outcome_rule(project_id: &ProjectId, o: &OutcomeMetric) -> Result<OutcomeRule, CorruptTerms> {
     let corrupt = |field: &'static str, value: &str, problem: &str| {
         CorruptTerms::new(
             project_id,
@@ -127,7 +128,7 @@ fn outcome_rule(project_id: &str, o: &OutcomeMetric) -> Result<OutcomeRule, Corr
 }
 
 /// A payer's share terms from its stored rows.
-fn payer_terms(project_id: &str, r: &PayerRecord) -> Result<PayerShareTerms, CorruptTerms> {
+fn payer_terms(project_id: &ProjectId, r: &PayerRecord) -> Result<PayerShareTerms, CorruptTerms> {
     let corrupt = |field: &'static str, value: &str, problem: &str| {
         CorruptTerms::new(
             project_id,
@@ -162,7 +163,7 @@ fn payer_terms(project_id: &str, r: &PayerRecord) -> Result<PayerShareTerms, Cor
 /// against the other. On SQLite the write transaction already holds the database.
 pub fn lock_for_submission(
     conn: &mut DbConn,
-    project_id: &str,
+    project_id: &ProjectId,
     participant_pseudonym: &str,
 ) -> Result<(), ServiceError> {
     lock_row_for_key_share(conn, LockableTable::Projects, project_id)?;
@@ -200,7 +201,7 @@ pub fn require_agreed(record: &ProjectRecord) -> Result<(), ServiceError> {
 pub fn project_for_provider(
     conn: &mut DbConn,
     principal: &Principal,
-    project_id: &str,
+    project_id: &ProjectId,
 ) -> Result<VisibleProject, ServiceError> {
     principal.require(&[Role::Provider])?;
     let project = load_visible(conn, principal, project_id)?;

@@ -1,6 +1,7 @@
 //! A claim as one caller sees it: the claim, its adjustments, and the allocations whose money
 //! the caller may see. The API and the pages render it; neither reads the rows itself.
 
+use crate::domain::ids::{ClaimId, ProjectId};
 use std::collections::HashMap;
 
 use super::rules::lock_project;
@@ -59,7 +60,7 @@ pub fn locked_claim(
 /// The claim as it stands now in this transaction, seeing what `money` lets one see.
 pub fn reread(
     conn: &mut DbConn,
-    claim_id: &str,
+    claim_id: &ClaimId,
     currency: String,
     money: MoneyScope,
 ) -> Result<SeenClaim, ServiceError> {
@@ -116,15 +117,15 @@ pub fn rows_of(
     if claims.is_empty() {
         return Ok(Vec::new());
     }
-    let ids: Vec<&str> = claims.iter().map(|c| c.id.as_str()).collect();
-    let mut adjustments: HashMap<String, Vec<ClaimAdjustment>> = HashMap::new();
+    let ids: Vec<&ClaimId> = claims.iter().map(|c| &c.id).collect();
+    let mut adjustments: HashMap<ClaimId, Vec<ClaimAdjustment>> = HashMap::new();
     for adjustment in queries::claims::claim_adjustments(conn, &ids)? {
         adjustments
             .entry(adjustment.claim_id.clone())
             .or_default()
             .push(adjustment);
     }
-    let mut allocations: HashMap<String, Vec<Allocation>> = HashMap::new();
+    let mut allocations: HashMap<ClaimId, Vec<Allocation>> = HashMap::new();
     for allocation in queries::claims::claim_allocations(conn, &ids, money.only())? {
         allocations
             .entry(allocation.claim_id.clone())
@@ -154,7 +155,7 @@ pub struct SeenClaims {
 pub fn page(
     conn: &mut DbConn,
     principal: &Principal,
-    project_id: &str,
+    project_id: &ProjectId,
     filter: ClaimFilter,
     limit: i64,
 ) -> Result<SeenClaims, ServiceError> {

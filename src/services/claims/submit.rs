@@ -21,7 +21,7 @@ use crate::domain::claims::ClaimStatus;
 use crate::domain::claims::{
     check_eligibility, Accepted, ClaimInput, OutcomeRule, PriorClaim, Reason,
 };
-use crate::domain::ids::OrganisationId;
+use crate::domain::ids::{ClaimId, OrganisationId, ProjectId, UploadId};
 use crate::domain::money::Minor;
 use crate::domain::pseudonym::pseudonymise;
 use crate::domain::split::share_weights;
@@ -60,7 +60,7 @@ pub fn submit(
     rows: Vec<Result<ClaimInput, Vec<Reason>>>,
     mode: BulkMode,
     pseudonym_key: &[u8],
-    upload_id: Option<&str>,
+    upload_id: Option<&UploadId>,
 ) -> Result<(Vec<RowResult>, Vec<Claim>), ServiceError> {
     let rows = pseudonymise_rows(pseudonym_key, rules.project_id(), rows);
     submit_rows(conn, rules, submitter, rows, mode, upload_id, &|_| {})
@@ -74,7 +74,7 @@ pub fn submit_rows(
     submitter: &Submitter,
     rows: Vec<FileRow>,
     mode: BulkMode,
-    upload_id: Option<&str>,
+    upload_id: Option<&UploadId>,
     progress: Progress,
 ) -> Result<(Vec<RowResult>, Vec<Claim>), ServiceError> {
     let project_id = rules.project_id();
@@ -175,13 +175,13 @@ fn check_file_row<'r>(
 
 /// A submitted claim from a row the rate card accepted.
 fn new_claim(
-    project_id: &str,
+    project_id: &ProjectId,
     (input, pseudonym, rule, ok): (ClaimInput, &str, &OutcomeRule, Accepted),
     submitter: &Submitter,
-    upload_id: Option<&str>,
+    upload_id: Option<&UploadId>,
 ) -> Claim {
     Claim {
-        id: new_id("clm"),
+        id: ClaimId::from(new_id("clm")),
         project_id: project_id.to_owned(),
         outcome_id: rule.id.clone(),
         outcome_code: rule.code.clone(),
@@ -193,7 +193,7 @@ fn new_claim(
         home_area: input.home_area,
         age_at_start: input.age_at_start,
         referred_on: input.referred_on,
-        upload_id: upload_id.map(str::to_owned),
+        upload_id: upload_id.cloned(),
         status: ClaimStatus::Submitted,
         submitted_by: submitter.subject.to_owned(),
         submitted_by_organisation_id: submitter.organisation_id.clone(),
@@ -220,8 +220,8 @@ fn record_upload(
     (rows, accepted): (usize, usize),
 ) -> Result<(), ServiceError> {
     let upload = BulkUpload {
-        id: upload_id.to_owned(),
-        project_id: project_id.to_owned(),
+        id: UploadId::from(upload_id.to_owned()),
+        project_id: ProjectId::from(project_id.to_owned()),
         submitted_by: submitter.subject.to_owned(),
         mode: match mode {
             BulkMode::AllOrNothing => "all_or_nothing",
@@ -300,7 +300,7 @@ pub(super) type History = HashMap<String, ParticipantHistory>;
 
 /// project, participant, outcome, achieved on, period start, quantity, status, payable
 type HistoryRow = (
-    String,
+    ProjectId,
     String,
     String,
     NaiveDate,
@@ -336,7 +336,7 @@ pub(super) fn load_history_with_paid(
     )?;
     let mut history: History = HashMap::new();
     for (project, pseudonym, code, achieved_on, period_start, quantity, status, payable) in rows {
-        if project != rules.project_id() || !statuses.contains(&status) {
+        if &project != rules.project_id() || !statuses.contains(&status) {
             continue;
         }
         let exclusive_group = rules
@@ -366,7 +366,7 @@ pub(super) fn load_history_with_paid(
 pub fn submit_one(
     conn: &mut DbConn,
     principal: &Principal,
-    project_id: &str,
+    project_id: &ProjectId,
     input: ClaimInput,
     pseudonym_key: &[u8],
     clock: &Clock,

@@ -21,7 +21,7 @@ use crate::domain::claims::ClaimStatus;
 use crate::domain::claims::{
     prerequisite_met, price_claim, OutcomeRule, PaidSoFar, Pricing, PriorClaim, Reason,
 };
-use crate::domain::ids::OrganisationId;
+use crate::domain::ids::{ClaimId, EntryId, OrganisationId, UploadId};
 use crate::domain::ledger::{provider_amount, ProjectAccounts};
 use crate::domain::money::{Minor, MoneyJson};
 use crate::domain::split::{share_weights, split, PayerPart};
@@ -90,7 +90,7 @@ pub fn verify(
     conn: &mut DbConn,
     rules: &ProjectRules,
     verifier: &Verifier,
-    claim_ids: &[String],
+    claim_ids: &[ClaimId],
 ) -> Result<Vec<VerifyResult>, ServiceError> {
     let found: Vec<Claim> = load_where_in!(
         conn,
@@ -108,16 +108,16 @@ pub fn verify_upload(
     conn: &mut DbConn,
     rules: &ProjectRules,
     verifier: &Verifier,
-    upload_id: &str,
-) -> Result<(Vec<String>, Vec<VerifyResult>), ServiceError> {
+    upload_id: &UploadId,
+) -> Result<(Vec<ClaimId>, Vec<VerifyResult>), ServiceError> {
     // By the upload index alone (the planner might otherwise walk the project's claims); an
     // upload of another project is as good as none, and its claims are not named.
     let mut found: Vec<Claim> = claims::table
         .filter(claims::upload_id.eq(upload_id))
         .select(Claim::as_select())
         .load(conn)?;
-    found.retain(|c| c.project_id == rules.project_id());
-    let claim_ids: Vec<String> = found.iter().map(|c| c.id.clone()).collect();
+    found.retain(|c| &c.project_id == rules.project_id());
+    let claim_ids: Vec<ClaimId> = found.iter().map(|c| c.id.clone()).collect();
     let results = verify_found(conn, rules, verifier, &claim_ids, found)?;
     Ok((claim_ids, results))
 }
@@ -127,14 +127,14 @@ fn verify_found(
     conn: &mut DbConn,
     rules: &ProjectRules,
     verifier: &Verifier,
-    claim_ids: &[String],
+    claim_ids: &[ClaimId],
     mut found: Vec<Claim>,
 ) -> Result<Vec<VerifyResult>, ServiceError> {
     let started = std::time::Instant::now();
     rules.check_agreed()?;
     // Filtered here rather than in SQL, where the planner may prefer a project index over
     // the primary key and scan the project's every claim.
-    found.retain(|c| c.project_id == rules.project_id());
+    found.retain(|c| &c.project_id == rules.project_id());
     let (mut results, todo) = triage(claim_ids, &found, verifier);
     let mut batch = Batch::start(conn, rules, &todo, verifier.at)?;
     let loaded = started.elapsed();
@@ -170,10 +170,10 @@ fn verify_found(
 /// Sorts the requested claims into those refused outright (missing, not submitted, submitted
 /// by the verifier) and those to price, in pricing order: achievement date, then submission.
 fn triage<'c>(
-    claim_ids: &[String],
+    claim_ids: &[ClaimId],
     found: &'c [Claim],
     verifier: &Verifier,
-) -> (HashMap<String, VerifyResult>, Vec<&'c Claim>) {
+) -> (HashMap<ClaimId, VerifyResult>, Vec<&'c Claim>) {
     let by_id: HashMap<&str, &Claim> = found.iter().map(|c| (c.id.as_str(), c)).collect();
     let mut refused = HashMap::new();
     let mut todo: Vec<&Claim> = Vec::new();
@@ -225,7 +225,7 @@ struct Batch<'r> {
     adjustments: Vec<ClaimAdjustment>,
     allocations: Vec<NewAllocation>,
     entries: Vec<LedgerEntry>,
-    decisions: Vec<(String, Pricing, String)>,
+    decisions: Vec<(ClaimId, Pricing, EntryId)>,
 }
 
 impl<'r> Batch<'r> {
@@ -246,7 +246,7 @@ impl<'r> Batch<'r> {
             rules,
             accounts: ProjectAccounts::new(
                 project_id,
-                rules.record.payers.iter().map(|p| p.payer.id.as_str()),
+                rules.record.payers.iter().map(|p| &p.payer.id),
             ),
             units_names: rules
                 .outcomes
@@ -370,7 +370,7 @@ impl<'r> Batch<'r> {
     /// history, so that the next claim of the batch is priced after it.
     fn record(&mut self, claim: &Claim, rule: &OutcomeRule, pricing: Pricing, parts: &[PayerPart]) {
         let project_id = self.rules.project_id();
-        let entry_id = new_id("ent");
+        let entry_id = EntryId::from(new_id("ent"));
         for (position, adjustment) in pricing.adjustments.iter().enumerate() {
             self.adjustments.push(ClaimAdjustment {
                 claim_id: claim.id.clone(),
@@ -514,7 +514,7 @@ fn refusal(reasons: Vec<Reason>) -> ServiceError {
 /// Where money moves: the parts place exactly the payable amount (unless no payer has a share),
 /// none is negative, and none takes a payer past its cap.
 fn assert_split_holds(
-    claim_id: &str,
+    claim_id: &ClaimId,
     pricing: &Pricing,
     weights: &[i128],
     parts: &[PayerPart],

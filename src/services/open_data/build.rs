@@ -4,6 +4,7 @@
 //! new ones, never a mix), under a lock on `published_tables` so that two processes on one
 //! PostgreSQL never rebuild at once.
 
+use crate::domain::ids::FundId;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use chrono::NaiveDateTime;
@@ -203,7 +204,7 @@ fn audited_publication(
 fn assemble_tables(
     conn: &mut DbConn,
     all: ProjectRows,
-    fund_ids: &BTreeSet<String>,
+    fund_ids: &BTreeSet<FundId>,
 ) -> Result<Tables, ServiceError> {
     let funds = fund_rows(conn, fund_ids)?;
     let organisations = organisation_rows(conn, &rows::referenced_organisations(&all, &funds))?;
@@ -237,7 +238,7 @@ fn project_facts(
     kinds: &HashMap<String, OrganisationKind>,
 ) -> ProjectFacts {
     let p = &record.project;
-    let mut fund_ids: Vec<String> = p.fund_id.iter().cloned().collect();
+    let mut fund_ids: Vec<FundId> = p.fund_id.iter().cloned().collect();
     for payer in &record.payers {
         if let Some(fund) = &payer.payer.fund_id {
             if !fund_ids.contains(fund) {
@@ -246,7 +247,7 @@ fn project_facts(
         }
     }
     ProjectFacts {
-        id: p.id.clone(),
+        id: p.id.to_string(),
         name: p.name.clone(),
         fund_ids,
         provider_organisation_id: p.provider_organisation_id.to_string(),
@@ -434,7 +435,7 @@ fn parse_quarter(label: &str) -> Result<Period, ServiceError> {
         })
 }
 
-fn fund_rows(conn: &mut DbConn, ids: &BTreeSet<String>) -> Result<Vec<Row>, ServiceError> {
+fn fund_rows(conn: &mut DbConn, ids: &BTreeSet<FundId>) -> Result<Vec<Row>, ServiceError> {
     let table = catalog::table("funds").expect("declared");
     let found: Vec<crate::db::models::Fund> = funds::table
         .filter(funds::id.eq_any(ids))
