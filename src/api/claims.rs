@@ -508,7 +508,11 @@ pub async fn get(
 ) -> Result<web::Json<ClaimView>, ApiError> {
     let id = id.into_inner();
     let seen = with_db(&pool, move |conn| {
-        Ok(seen::seen_claim(conn, &principal, &id)?)
+        Ok(seen::seen_claim(
+            conn,
+            &principal,
+            &ClaimId::from(id.as_str()),
+        )?)
     })
     .await?;
     let view = seen_view(seen);
@@ -537,7 +541,12 @@ pub async fn verify_one(
 ) -> Result<web::Json<ClaimView>, ApiError> {
     let id = id.into_inner();
     let seen = with_db(&pool, move |conn| {
-        Ok(verify::verify_one(conn, &principal, &id, &config.clock)?)
+        Ok(verify::verify_one(
+            conn,
+            &principal,
+            &ClaimId::from(id.as_str()),
+            &config.clock,
+        )?)
     })
     .await?;
     let view = seen_view(seen);
@@ -699,7 +708,7 @@ async fn decide(
         Ok(decide::decide_one(
             conn,
             &principal,
-            &id,
+            &ClaimId::from(id.as_str()),
             decision,
             &config.clock,
         )?)

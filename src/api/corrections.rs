@@ -1,6 +1,7 @@
 //! `PATCH /v1/organisations/{id}`, `/v1/funds/{id}`, `/v1/projects/{id}` and their
 //! `/history`: corrections to registry records, and who made them when.
 
+use crate::domain::ids::{FundId, OrganisationId, ProjectId};
 use actix_web::web;
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -189,7 +190,12 @@ pub async fn organisation_history(
     principal: Principal,
     id: web::Path<String>,
 ) -> Result<web::Json<HistoryView>, ApiError> {
-    history(&pool, principal, Record::Organisation(id.into_inner())).await
+    history(
+        &pool,
+        principal,
+        Record::Organisation(OrganisationId::from(id.into_inner())),
+    )
+    .await
 }
 
 /// A fund's corrections.
@@ -209,7 +215,12 @@ pub async fn fund_history(
     principal: Principal,
     id: web::Path<String>,
 ) -> Result<web::Json<HistoryView>, ApiError> {
-    history(&pool, principal, Record::Fund(id.into_inner())).await
+    history(
+        &pool,
+        principal,
+        Record::Fund(FundId::from(id.into_inner())),
+    )
+    .await
 }
 
 /// A project's corrections.
@@ -229,5 +240,10 @@ pub async fn project_history(
     principal: Principal,
     id: web::Path<String>,
 ) -> Result<web::Json<HistoryView>, ApiError> {
-    history(&pool, principal, Record::Project(id.into_inner())).await
+    history(
+        &pool,
+        principal,
+        Record::Project(ProjectId::from(id.into_inner())),
+    )
+    .await
 }

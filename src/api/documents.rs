@@ -18,7 +18,7 @@ use crate::db::models::{DocumentLine, ProjectRecord, SettlementDocument};
 use crate::db::queries::documents::DocumentFilter;
 use crate::db::Pool;
 use crate::domain::access::sees_person_of;
-use crate::domain::ids::{OrganisationId, ProjectId};
+use crate::domain::ids::{DocumentId, OrganisationId, ProjectId};
 use crate::domain::limits;
 use crate::domain::money::{Minor, MoneyJson};
 use crate::domain::settlement::{DocumentAction, DocumentKind, DocumentStatus, SettledBy};
@@ -202,7 +202,7 @@ fn summaries(
                 recipient_organisation_id: d.recipient_organisation_id.to_string(),
                 issued_on: d.issued_on,
                 due_on: d.due_on,
-                credits_document_id: d.credits_document_id,
+                credits_document_id: d.credits_document_id.map(String::from),
                 void_reason: d.void_reason,
             })
         })
@@ -278,7 +278,7 @@ fn full_view(
             ),
             recorded_by_organisation_id: p.recorded_by_organisation_id.map(String::from),
             settled_by: p.settled_by,
-            counterpart_document_id: p.counterpart_document_id,
+            counterpart_document_id: p.counterpart_document_id.map(String::from),
         })
         .collect();
     let history = history
@@ -446,7 +446,12 @@ pub async fn get(
     let id = id.into_inner();
     let viewer = principal.clone();
     let record = with_db(&pool, move |conn| {
-        Ok(service::document(conn, &principal, &id, true)?)
+        Ok(service::document(
+            conn,
+            &principal,
+            &DocumentId::from(id.as_str()),
+            true,
+        )?)
     })
     .await?;
     let view = full_view(record, &viewer)?;
@@ -474,7 +479,12 @@ pub async fn issue(
     let at = config.clock.now();
     let id = id.into_inner();
     let seen = with_db(&pool, move |conn| {
-        Ok(service::issue(conn, &principal, &id, at)?)
+        Ok(service::issue(
+            conn,
+            &principal,
+            &DocumentId::from(id.as_str()),
+            at,
+        )?)
     })
     .await?;
     Ok(web::Json(summary(seen)?))
@@ -568,7 +578,13 @@ async fn record_money(
     let who = principal.clone();
     idempotent_create(pool, &principal, req, body.bytes(), move |conn| {
         let paid = (kind, &money.payment, money.currency.as_str());
-        summary(service::record_money(conn, &who, &id, paid, money.at)?)
+        summary(service::record_money(
+            conn,
+            &who,
+            &DocumentId::from(id.as_str()),
+            paid,
+            money.at,
+        )?)
     })
     .await
 }
@@ -656,15 +672,10 @@ pub async fn set_off(
     ])?;
     let request: SetOffRequest = body.parse()?;
     let at = config.clock.now();
-    let id = id.into_inner();
+    let id = DocumentId::from(id.into_inner());
+    let against = DocumentId::from(request.against);
     let seen = with_db(&pool, move |conn| {
-        Ok(service::set_off(
-            conn,
-            &principal,
-            &id,
-            &request.against,
-            at,
-        )?)
+        Ok(service::set_off(conn, &principal, &id, &against, at)?)
     })
     .await?;
     Ok(web::Json(summary(seen)?))
@@ -726,7 +737,13 @@ pub async fn void(
     let at = config.clock.now();
     let id = id.into_inner();
     let (voided, credit_note) = with_db(&pool, move |conn| {
-        Ok(service::void(conn, &principal, &id, &reason, at)?)
+        Ok(service::void(
+            conn,
+            &principal,
+            &DocumentId::from(id.as_str()),
+            &reason,
+            at,
+        )?)
     })
     .await?;
     Ok(web::Json(VoidReport {
@@ -791,7 +808,11 @@ pub async fn csv(
 ) -> Result<HttpResponse, ApiError> {
     let id = id.into_inner();
     let document = with_db(&pool, move |conn| {
-        Ok(service::readable(conn, &principal, &id)?)
+        Ok(service::readable(
+            conn,
+            &principal,
+            &DocumentId::from(id.as_str()),
+        )?)
     })
     .await?;
     let filename = render::file_name(&document, "csv");
@@ -828,7 +849,7 @@ pub async fn html(
         Ok(service::printable(
             conn,
             &principal,
-            &id,
+            &DocumentId::from(id.as_str()),
             render::HTML_MAX_LINES,
         )?)
     })

@@ -12,7 +12,7 @@ use super::{idempotent_create, with_db, Page};
 use crate::config::Config;
 use crate::db::Pool;
 use crate::domain::access::may_create_fund;
-use crate::domain::ids::OrganisationId;
+use crate::domain::ids::{FundId, OrganisationId};
 use crate::domain::money::MoneyJson;
 use crate::domain::registry::NewFund;
 use crate::services::registry::{self, FundStanding};
@@ -139,6 +139,9 @@ pub async fn get(
     id: web::Path<String>,
 ) -> Result<web::Json<FundView>, ApiError> {
     let id = id.into_inner();
-    let fund = with_db(&pool, move |conn| Ok(registry::fund(conn, &id)?)).await?;
+    let fund = with_db(&pool, move |conn| {
+        Ok(registry::fund(conn, &FundId::from(id.as_str()))?)
+    })
+    .await?;
     Ok(web::Json(view(fund)))
 }

@@ -2,6 +2,7 @@
 //! `202 Accepted` and run by a worker; the job says where it stands, how many rows are done
 //! and left, and at the end the report the request would have answered, or its problem.
 
+use crate::domain::ids::JobId;
 use actix_web::http::header;
 use actix_web::{web, HttpResponse};
 use serde::Serialize;
@@ -129,6 +130,9 @@ pub async fn get(
     id: web::Path<String>,
 ) -> Result<web::Json<JobView>, ApiError> {
     let id = id.into_inner();
-    let job = with_db(&pool, move |conn| Ok(service::get(conn, &principal, &id)?)).await?;
+    let job = with_db(&pool, move |conn| {
+        Ok(service::get(conn, &principal, &JobId::from(id.as_str()))?)
+    })
+    .await?;
     Ok(web::Json(JobView::of(job, &running)))
 }

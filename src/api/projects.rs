@@ -1,6 +1,6 @@
 //! `/v1/projects`: social outcomes partnerships with their payers and rate cards.
 
-use crate::domain::ids::{FundId, PayerId};
+use crate::domain::ids::{FundId, PayerId, ProjectId};
 use std::collections::HashMap;
 
 use actix_web::{web, HttpRequest, HttpResponse};
@@ -418,7 +418,11 @@ pub async fn get(
     let id = id.into_inner();
     let viewer = principal.clone();
     let project = with_db(&pool, move |conn| {
-        Ok(registry::project(conn, &principal, &id)?)
+        Ok(registry::project(
+            conn,
+            &principal,
+            &ProjectId::from(id.as_str()),
+        )?)
     })
     .await?;
     let view = view_with_totals(project, &viewer)?;

@@ -619,11 +619,11 @@ pub mod backend_specific {
     /// One verified claim's decision, for [`mark_claims_verified`].
     #[derive(serde::Serialize)]
     pub struct VerifiedClaim<'a> {
-        pub id: &'a str,
+        pub id: &'a crate::domain::ids::ClaimId,
         pub gross_minor: crate::domain::money::Minor,
         pub payable_minor: crate::domain::money::Minor,
         pub paid_units: i32,
-        pub entry_id: &'a str,
+        pub entry_id: &'a crate::domain::ids::EntryId,
     }
 
     /// Marks many claims verified with few statements instead of one round trip per claim:

@@ -317,7 +317,7 @@ pub struct SettlementDocument {
     pub number: Option<String>,
     pub issued_on: Option<NaiveDate>,
     pub due_on: Option<NaiveDate>,
-    pub credits_document_id: Option<String>,
+    pub credits_document_id: Option<DocumentId>,
     pub void_reason: Option<String>,
     pub created_by: String,
     pub created_at: NaiveDateTime,
@@ -361,7 +361,7 @@ pub struct DocumentPayment {
     /// `payment`, `refund` or `set_off` (`domain::settlement::SettledBy`).
     pub settled_by: SettledBy,
     /// For a set-off, the document on the other side.
-    pub counterpart_document_id: Option<String>,
+    pub counterpart_document_id: Option<DocumentId>,
 }
 
 #[derive(Debug, Clone, Queryable, Selectable)]

@@ -179,7 +179,7 @@ impl Loader<'_> {
         let id =
             commitments::create_project(self.conn, &plan, &acting).map_err(|e| e.to_string())?;
         self.summary.projects += 1;
-        Ok(id)
+        Ok(String::from(id))
     }
 
     /// Registers the demo's organisations, funds and projects from the fixture, in its

@@ -3,11 +3,12 @@
 //! database columns, the API and the open data keep it as it is.
 //!
 //! Text becomes an id only through `From`, at the edges: a request's path or field, a token's
-//! claim, a fixture, an id just minted by `queries::new_id`. The rows, plans, filters, queries
-//! and services carry the types, and the API's views turn them back into text. An id still
-//! reads as a `&str` (it dereferences to one, and compares equal to its text), so it passes
-//! where plain text is asked for: a pseudonym's key, a ledger account's name, the audit of
-//! `cofund check`.
+//! claim, a fixture, an id just minted by `queries::new_id`. The rows, plans and filters, and
+//! the queries and services that take an id, carry the types; the API's views turn them back
+//! into text. An id still reads as a `&str` (it dereferences to one, and compares equal to its
+//! text), so it passes where plain text is asked for: a pseudonym's key, a ledger account's
+//! name, a row lock, the audit of `cofund check`. That is also its limit: a function that asks
+//! for `&str` takes any kind of id.
 
 /// A string id type with its storage as text.
 macro_rules! id_type {

@@ -161,7 +161,10 @@ pub struct Notification {
 }
 
 /// The billing addresses of `organisations`, each once, in order.
-pub fn addresses_of(conn: &mut DbConn, organisations_: &[&str]) -> QueryResult<Vec<String>> {
+pub fn addresses_of(
+    conn: &mut DbConn,
+    organisations_: &[&OrganisationId],
+) -> QueryResult<Vec<String>> {
     let mut emails: Vec<String> = organisation_billing_emails::table
         .filter(organisation_billing_emails::organisation_id.eq_any(organisations_))
         .select(organisation_billing_emails::email)
@@ -183,7 +186,7 @@ pub fn name_of(conn: &mut DbConn, organisation_id: &OrganisationId) -> QueryResu
 /// Nothing is queued when none of them has an address. Returns whether it was queued.
 pub fn enqueue(
     conn: &mut DbConn,
-    to: &[&str],
+    to: &[&OrganisationId],
     notification: Notification,
     now: NaiveDateTime,
 ) -> QueryResult<bool> {
@@ -303,13 +306,13 @@ fn not_a_link(text: &str) -> String {
 /// [`absolute_links`]).
 pub mod messages {
     use super::{not_a_link as text, Notification, OutboxKind};
-    use crate::domain::ids::ClaimId;
+    use crate::domain::ids::{ClaimId, DocumentId, PayerId, ProjectId};
     use crate::domain::position::CapWarning;
 
     pub struct IssuedDocument<'a> {
         pub kind_label: &'a str,
         pub number: &'a str,
-        pub document_id: &'a str,
+        pub document_id: &'a DocumentId,
         pub issuer: &'a str,
         pub recipient: &'a str,
         pub project: &'a str,
@@ -366,9 +369,9 @@ pub mod messages {
 
     /// A payer's commitment to a project, for the messages that ask for it and answer.
     pub struct Commitment<'a> {
-        pub project_id: &'a str,
+        pub project_id: &'a ProjectId,
         pub project: &'a str,
-        pub payer_id: &'a str,
+        pub payer_id: &'a PayerId,
         pub payer: &'a str,
         pub max_commitment: &'a str,
     }

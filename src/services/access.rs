@@ -8,7 +8,7 @@ use crate::db::DbConn;
 use crate::domain::access::{
     money_scope, sees_document, sees_project, MemberRole, MoneyScope, Principal, ProjectParties,
 };
-use crate::domain::ids::OrganisationId;
+use crate::domain::ids::{DocumentId, OrganisationId, ProjectId};
 use crate::services::stored_terms::{check_currency, CorruptTerms};
 
 /// Why a project could not be given to the caller.
@@ -68,9 +68,9 @@ pub fn parties<'a>(
 pub fn load_visible(
     conn: &mut DbConn,
     principal: &Principal,
-    id: &str,
+    id: &ProjectId,
 ) -> Result<VisibleProject, AccessError> {
-    let not_found = || AccessError::NotFound(id.to_owned());
+    let not_found = || AccessError::NotFound(id.to_string());
     let (record, fund_owner) =
         queries::projects::get_project_and_fund_owner(conn, id)?.ok_or_else(not_found)?;
     let project = VisibleProject { record, fund_owner };
@@ -118,9 +118,9 @@ impl ProjectAccess {
 pub fn load_access(
     conn: &mut DbConn,
     principal: &Principal,
-    id: &str,
+    id: &ProjectId,
 ) -> Result<ProjectAccess, AccessError> {
-    let not_found = || AccessError::NotFound(id.to_owned());
+    let not_found = || AccessError::NotFound(id.to_string());
     let queries::projects::ProjectWithPayers {
         project,
         fund_owner,
@@ -148,9 +148,9 @@ pub fn load_access(
 pub fn load_document(
     conn: &mut DbConn,
     principal: &Principal,
-    id: &str,
+    id: &DocumentId,
 ) -> Result<SettlementDocument, AccessError> {
-    let not_found = || AccessError::NoDocument(id.to_owned());
+    let not_found = || AccessError::NoDocument(id.to_string());
     let document = queries::documents::get_document(conn, id)?.ok_or_else(not_found)?;
     let fund_owner = queries::documents::project_fund_owner(conn, &document.project_id)?;
     let parties = (

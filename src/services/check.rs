@@ -145,12 +145,14 @@ fn check_stored_terms(
     report: &mut CheckReport,
 ) -> QueryResult<()> {
     let unreadable = check_registry_labels(conn, report)?;
-    let project_ids: Vec<String> = projects::table.select(projects::id).load(conn)?;
+    let project_ids: Vec<ProjectId> = projects::table.select(projects::id).load(conn)?;
     for id in project_ids
         .iter()
         .filter(|id| !unreadable.contains(id.as_str()))
     {
-        if let Some(record) = crate::db::queries::projects::get_project(conn, id)? {
+        if let Some(record) =
+            crate::db::queries::projects::get_project(conn, &ProjectId::from(id.as_str()))?
+        {
             if let Err(corrupt) = crate::services::claims::rules::ProjectRules::new(record, today) {
                 report.violations.push(corrupt.to_string());
             }

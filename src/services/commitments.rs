@@ -3,7 +3,7 @@
 //! asked by email, and each accepts or declines its own; every step is kept in
 //! `commitment_events`, append-only.
 
-use crate::domain::ids::{PayerId, ProjectId};
+use crate::domain::ids::{OrganisationId, PayerId, ProjectId};
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
@@ -55,10 +55,10 @@ pub fn create_project(
     conn: &mut DbConn,
     plan: &ProjectPlan,
     by: &Acting,
-) -> Result<String, ServiceError> {
+) -> Result<ProjectId, ServiceError> {
     let creator = by.creator();
     let id = queries::projects::insert_project(conn, plan, creator, by.at)?;
-    let record = queries::projects::get_project(conn, &id)?
+    let record = queries::projects::get_project(conn, &ProjectId::from(id.as_str()))?
         .ok_or_else(|| ServiceError::Internal("a project vanished in its transaction".into()))?;
     let mut events = Vec::with_capacity(record.payers.len());
     for payer in record.payers.iter().map(|p| &p.payer) {
@@ -69,7 +69,7 @@ pub fn create_project(
         }
     }
     insert_events(conn, &events)?;
-    Ok(id)
+    Ok(ProjectId::from(id))
 }
 
 /// A project's commitments as one caller may see them: the project, and every step of its
@@ -151,7 +151,7 @@ fn record_decision(
         &project.record,
         payer,
         &event,
-        project.fund_owner.as_deref(),
+        project.fund_owner.as_ref(),
     )
 }
 
@@ -196,7 +196,7 @@ fn tell_decision(
     record: &ProjectRecord,
     payer: &ProjectPayer,
     event: &CommitmentEvent,
-    fund_owner: Option<&str>,
+    fund_owner: Option<&OrganisationId>,
 ) -> Result<(), ServiceError> {
     let commitment = messages::Commitment {
         project_id: &record.project.id,
@@ -207,8 +207,8 @@ fn tell_decision(
     };
     let message =
         messages::commitment_decided(&commitment, event.status.as_str(), event.reason.as_deref());
-    let mut to = vec![payer.organisation_id.as_str()];
-    to.extend(fund_owner.filter(|owner| payer.organisation_id != *owner));
+    let mut to = vec![&payer.organisation_id];
+    to.extend(fund_owner.filter(|owner| &payer.organisation_id != *owner));
     notify::enqueue(conn, &to, message, event.decided_at)?;
     Ok(())
 }

@@ -16,7 +16,7 @@ use crate::db::schema::{
 use crate::db::{write_tx, DbConn};
 use crate::domain::access::{admin_or_own, keeps_record, Principal};
 use crate::domain::corrections::{FundCorrection, OrganisationCorrection, ProjectCorrection};
-use crate::domain::ids::OrganisationId;
+use crate::domain::ids::{FundId, OrganisationId, ProjectId};
 use crate::services::access::load_visible;
 use crate::services::error::ServiceError;
 
@@ -132,7 +132,7 @@ fn correct_organisation(
 fn correct_fund(
     conn: &mut DbConn,
     by: &Corrector,
-    id: &str,
+    id: &FundId,
     correction: FundCorrection,
 ) -> Result<(), ServiceError> {
     lock_row_for_update(conn, LockableTable::Funds, id)?;
@@ -158,7 +158,7 @@ fn correct_fund(
 fn correct_project(
     conn: &mut DbConn,
     by: &Corrector,
-    id: &str,
+    id: &ProjectId,
     correction: ProjectCorrection,
 ) -> Result<(), ServiceError> {
     lock_row_for_update(conn, LockableTable::Projects, id)?;
@@ -220,15 +220,17 @@ pub fn correct(
         let record = match correction {
             Correction::Organisation(c) => {
                 correct_organisation(conn, by, id, c)?;
-                Record::Organisation(id.to_owned())
+                Record::Organisation(OrganisationId::from(id))
             }
             Correction::Fund(c) => {
-                correct_fund(conn, by, id, c)?;
-                Record::Fund(id.to_owned())
+                let id = FundId::from(id);
+                correct_fund(conn, by, &id, c)?;
+                Record::Fund(id)
             }
             Correction::Project(c) => {
-                correct_project(conn, by, id, c)?;
-                Record::Project(id.to_owned())
+                let id = ProjectId::from(id);
+                correct_project(conn, by, &id, c)?;
+                Record::Project(id)
             }
         };
         history(conn, by.principal, &record)
@@ -238,9 +240,9 @@ pub fn correct(
 /// A registry record that may be corrected, by id.
 #[derive(Debug, Clone)]
 pub enum Record {
-    Organisation(String),
-    Fund(String),
-    Project(String),
+    Organisation(OrganisationId),
+    Fund(FundId),
+    Project(ProjectId),
 }
 
 /// Every correction of a record, oldest first: for those who may correct it, and for an
@@ -256,10 +258,10 @@ pub fn history(
         Record::Organisation(id) => {
             queries::organisations::get_organisation(conn, id)?
                 .ok_or_else(|| ServiceError::NotFound(format!("no organisation {id}")))?;
-            if !admin_or_own(principal, &OrganisationId::from(id.as_str())) {
+            if !admin_or_own(principal, id) {
                 return Err(forbidden());
             }
-            id
+            id.as_str()
         }
         Record::Fund(id) => {
             let fund = queries::funds::get_fund(conn, id)?
@@ -267,14 +269,14 @@ pub fn history(
             if !keeps_record(principal, Some(&fund.owner_organisation_id)) {
                 return Err(forbidden());
             }
-            id
+            id.as_str()
         }
         Record::Project(id) => {
             let visible = load_visible(conn, principal, id)?;
             if !keeps_record(principal, visible.fund_owner.as_ref()) {
                 return Err(forbidden());
             }
-            id
+            id.as_str()
         }
     };
     Ok(registry_changes::table

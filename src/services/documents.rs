@@ -4,7 +4,7 @@
 //! [`crate::domain::access`], takes the project's lock, and runs [`super::settlement`]'s work
 //! in its own transaction; the answer is the documents as the caller may see them.
 
-use crate::domain::ids::ProjectId;
+use crate::domain::ids::{DocumentId, ProjectId};
 use std::collections::HashMap;
 
 use chrono::NaiveDateTime;
@@ -66,7 +66,7 @@ fn named(
 fn seen_one(
     conn: &mut DbConn,
     principal: &Principal,
-    id: &str,
+    id: &DocumentId,
 ) -> Result<SeenDocuments, ServiceError> {
     let document = load_document(conn, principal, id)?;
     named(conn, vec![document])
@@ -77,7 +77,7 @@ fn seen_one(
 pub fn document(
     conn: &mut DbConn,
     principal: &Principal,
-    id: &str,
+    id: &DocumentId,
     with_lines: bool,
 ) -> Result<DocumentRecord, ServiceError> {
     let d = load_document(conn, principal, id)?;
@@ -156,7 +156,7 @@ pub fn build_period(
 pub fn issue(
     conn: &mut DbConn,
     principal: &Principal,
-    id: &str,
+    id: &DocumentId,
     at: NaiveDateTime,
 ) -> Result<SeenDocuments, ServiceError> {
     transition(conn, principal, id, DocumentParty::Issuer, |conn, d| {
@@ -171,8 +171,8 @@ pub fn issue(
 pub fn set_off(
     conn: &mut DbConn,
     principal: &Principal,
-    id: &str,
-    against: &str,
+    id: &DocumentId,
+    against: &DocumentId,
     at: NaiveDateTime,
 ) -> Result<SeenDocuments, ServiceError> {
     transition(
@@ -201,7 +201,7 @@ pub fn set_off(
 pub fn void(
     conn: &mut DbConn,
     principal: &Principal,
-    id: &str,
+    id: &DocumentId,
     reason: &str,
     at: NaiveDateTime,
 ) -> Result<(SeenDocuments, SeenDocuments), ServiceError> {
@@ -233,7 +233,7 @@ pub enum MoneyKind {
 pub fn record_money(
     conn: &mut DbConn,
     principal: &Principal,
-    id: &str,
+    id: &DocumentId,
     (kind, payment, currency): (MoneyKind, &Payment, &str),
     at: NaiveDateTime,
 ) -> Result<SeenDocuments, ServiceError> {
@@ -262,7 +262,7 @@ pub fn record_money(
 fn transition<T>(
     conn: &mut DbConn,
     principal: &Principal,
-    id: &str,
+    id: &DocumentId,
     party: DocumentParty,
     act: impl FnOnce(&mut DbConn, &SettlementDocument) -> Result<T, ServiceError>,
 ) -> Result<(SeenDocuments, T), ServiceError> {
@@ -277,7 +277,7 @@ fn transition<T>(
 fn locked_for(
     conn: &mut DbConn,
     principal: &Principal,
-    id: &str,
+    id: &DocumentId,
     party: DocumentParty,
 ) -> Result<SettlementDocument, ServiceError> {
     let d = load_document(conn, principal, id)?;
@@ -295,7 +295,7 @@ fn locked_for(
 pub fn readable(
     conn: &mut DbConn,
     principal: &Principal,
-    id: &str,
+    id: &DocumentId,
 ) -> Result<SettlementDocument, ServiceError> {
     Ok(load_document(conn, principal, id)?)
 }
@@ -314,7 +314,7 @@ pub struct Printable {
 pub fn printable(
     conn: &mut DbConn,
     principal: &Principal,
-    id: &str,
+    id: &DocumentId,
     max_lines: i64,
 ) -> Result<Printable, ServiceError> {
     let d = load_document(conn, principal, id)?;

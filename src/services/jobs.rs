@@ -126,7 +126,7 @@ pub fn enqueue(
 
 /// The job, for the organisation that asked for it (or an admin); anyone else is told there is
 /// none.
-pub fn get(conn: &mut DbConn, viewer: &Principal, id: &str) -> Result<Job, ServiceError> {
+pub fn get(conn: &mut DbConn, viewer: &Principal, id: &JobId) -> Result<Job, ServiceError> {
     let not_found = || ServiceError::NotFound("no job with this id that you can see".into());
     let job: Job = jobs::table
         .find(id)
@@ -362,7 +362,7 @@ fn give_up(
 }
 
 /// Writes the rows done, at most once a second, on a connection of its own (PostgreSQL only).
-fn write_progress(pool: Option<&Pool>, last: &Mutex<std::time::Instant>, id: &str, done: usize) {
+fn write_progress(pool: Option<&Pool>, last: &Mutex<std::time::Instant>, id: &JobId, done: usize) {
     let Some(pool) = pool else { return };
     let Ok(mut last) = last.lock() else { return };
     if last.elapsed() < std::time::Duration::from_secs(1) {
@@ -376,6 +376,6 @@ fn write_progress(pool: Option<&Pool>, last: &Mutex<std::time::Instant>, id: &st
             .map_err(|e| e.to_string())
     });
     if let Err(e) = written {
-        tracing::warn!(job_id = id, error = %e, "could not write a job's progress");
+        tracing::warn!(job_id = %id, error = %e, "could not write a job's progress");
     }
 }

@@ -44,8 +44,8 @@ pub fn cap_crossings(
             &money(is),
             &money(payer.max_commitment_minor),
         );
-        let mut to = vec![payer.organisation_id.as_str()];
-        to.extend(fund_owner.as_deref());
+        let mut to = vec![&payer.organisation_id];
+        to.extend(fund_owner.as_ref());
         notify::enqueue(conn, &to, message, now)?;
     }
     Ok(())

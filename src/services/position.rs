@@ -298,7 +298,7 @@ fn payer_position(
         payer_id: payer.id.clone(),
         organisation_id: payer.organisation_id.clone(),
         role: payer.role,
-        fund_id: payer.fund_id.clone().map(String::from).map(FundId::from),
+        fund_id: payer.fund_id.clone(),
         committed_minor: if declined {
             Minor::ZERO
         } else {

@@ -78,7 +78,7 @@ pub fn create_fund(
 }
 
 /// One fund, which anyone signed in may read.
-pub fn fund(conn: &mut DbConn, id: &str) -> Result<FundStanding, ServiceError> {
+pub fn fund(conn: &mut DbConn, id: &FundId) -> Result<FundStanding, ServiceError> {
     let fund = queries::funds::get_fund(conn, id)?
         .ok_or_else(|| ServiceError::NotFound("no such fund".into()))?;
     standing(conn, fund)
@@ -143,7 +143,7 @@ pub fn create_project(
 pub fn project(
     conn: &mut DbConn,
     principal: &Principal,
-    id: &str,
+    id: &ProjectId,
 ) -> Result<ProjectStanding, ServiceError> {
     let project = load_visible(conn, principal, id)?;
     let totals = queries::projects::running_totals(conn, &project.record.project.id)?;

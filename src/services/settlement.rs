@@ -603,7 +603,7 @@ struct Settlement<'a> {
     amount_minor: Minor,
     in_full: bool,
     by: SettledBy,
-    counterpart: Option<&'a str>,
+    counterpart: Option<&'a DocumentId>,
 }
 
 /// Records money against a locked document, checked, and marks it `paid` once settled.
@@ -633,7 +633,7 @@ fn settle(
             recorded_by_organisation_id: actor.organisation_id.cloned(),
             recorded_at: actor.at,
             settled_by: settling.by,
-            counterpart_document_id: settling.counterpart.map(str::to_owned),
+            counterpart_document_id: settling.counterpart.cloned(),
         })
         .execute(conn)?;
     let status = if settling.in_full {
@@ -669,7 +669,7 @@ pub fn void(
     document_id: &DocumentId,
     reason: &str,
     actor: Actor,
-) -> Result<String, ServiceError> {
+) -> Result<DocumentId, ServiceError> {
     let document = lock_document(conn, document_id)?;
     let status = document.status;
     if status != DocumentStatus::Issued {
@@ -716,7 +716,7 @@ pub fn void(
         format!("numbered {number}, cancelling {old_number}"),
     )?;
     notify_issued(conn, &credit, &number, None, actor)?;
-    Ok(String::from(credit.id))
+    Ok(DocumentId::from(String::from(credit.id)))
 }
 
 /// The credit note that cancels `document` line for line, issued and numbered now.
@@ -736,7 +736,7 @@ fn issue_credit_note(
         number: Some(number),
         issued_on: Some(issued_on),
         due_on: None,
-        credits_document_id: Some(String::from(document.id.clone())),
+        credits_document_id: Some(document.id.clone()),
         void_reason: None,
         created_by: actor.subject.to_owned(),
         created_at: actor.at,

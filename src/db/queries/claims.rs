@@ -24,7 +24,7 @@ pub fn upload_claim_count(conn: &mut DbConn, upload_id: &UploadId) -> Result<usi
     Ok(usize::try_from(n).unwrap_or(0))
 }
 
-pub fn find_claim(conn: &mut DbConn, id: &str) -> Result<Option<Claim>, DieselError> {
+pub fn find_claim(conn: &mut DbConn, id: &ClaimId) -> Result<Option<Claim>, DieselError> {
     claims::table
         .find(id)
         .select(Claim::as_select())

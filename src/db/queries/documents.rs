@@ -32,7 +32,7 @@ pub fn organisation_names(
 
 pub fn get_document(
     conn: &mut DbConn,
-    id: &str,
+    id: &DocumentId,
 ) -> Result<Option<SettlementDocument>, DieselError> {
     settlement_documents::table
         .find(id)

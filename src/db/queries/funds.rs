@@ -36,7 +36,7 @@ pub fn insert_fund(
     Ok(fund)
 }
 
-pub fn get_fund(conn: &mut DbConn, id: &str) -> Result<Option<Fund>, DieselError> {
+pub fn get_fund(conn: &mut DbConn, id: &FundId) -> Result<Option<Fund>, DieselError> {
     funds::table
         .find(id)
         .select(Fund::as_select())

@@ -120,7 +120,7 @@ fn project_row(plan: &ProjectPlan, at: NaiveDateTime) -> Project {
     Project {
         id: ProjectId::from(new_id("prj")),
         name: plan.name.clone(),
-        fund_id: plan.fund_id.clone().map(FundId::from),
+        fund_id: plan.fund_id.clone(),
         provider_organisation_id: plan.provider_organisation_id.clone(),
         currency: plan.currency.code().to_owned(),
         service_start: plan.service_start,
@@ -151,9 +151,9 @@ fn payer_rows(
     let mut phases = Vec::new();
     let mut areas = Vec::new();
     for (position, payer) in plan.payers.iter().enumerate() {
-        let payer_id = new_id("pyr");
+        let payer_id = PayerId::from(new_id("pyr"));
         payers.push(ProjectPayer {
-            id: PayerId::from(payer_id.clone()),
+            id: payer_id.clone(),
             project_id: project_id.to_owned(),
             position: position as i32,
             organisation_id: payer.organisation_id.clone(),
@@ -161,17 +161,17 @@ fn payer_rows(
             max_commitment_minor: payer.max_commitment_minor,
             share: payer.share.map(|s| s.to_string()),
             lead: payer.lead,
-            fund_id: payer.fund_id.clone().map(FundId::from),
+            fund_id: payer.fund_id.clone(),
             commitment: creator.commitment_of(&payer.organisation_id),
         });
         phases.extend(payer.phases.iter().map(|ph| PayerPhase {
-            payer_id: PayerId::from(payer_id.clone()),
+            payer_id: payer_id.clone(),
             starts_on: ph.from,
             ends_on: ph.to,
             share: ph.share.to_string(),
         }));
         areas.extend(payer.home_area_codes.iter().map(|code| PayerHomeArea {
-            payer_id: PayerId::from(payer_id.clone()),
+            payer_id: payer_id.clone(),
             area_code: code.clone(),
         }));
     }
@@ -268,7 +268,7 @@ pub fn list_projects(
 /// every access check needs them.
 pub fn get_project_and_fund_owner(
     conn: &mut DbConn,
-    id: &str,
+    id: &ProjectId,
 ) -> Result<Option<(ProjectRecord, Option<OrganisationId>)>, DieselError> {
     let row: Option<(Project, Option<OrganisationId>)> = projects::table
         .left_join(funds::table)
@@ -293,7 +293,7 @@ pub fn get_project_and_fund_owner(
 /// Validators are [`project_validator_ids`].
 pub fn get_project_parties(
     conn: &mut DbConn,
-    id: &str,
+    id: &ProjectId,
 ) -> Result<Option<ProjectWithPayers>, DieselError> {
     // One row per payer (one with no payer if it has none).
     type Payer = (OrganisationId, bool, PayerRole, CommitmentStatus);
@@ -357,7 +357,7 @@ pub struct PayerParty {
 /// The organisations validating a project's claims, in id order.
 pub fn project_validator_ids(
     conn: &mut DbConn,
-    id: &str,
+    id: &ProjectId,
 ) -> Result<Vec<OrganisationId>, DieselError> {
     project_validators::table
         .filter(project_validators::project_id.eq(id))
@@ -366,7 +366,10 @@ pub fn project_validator_ids(
         .load(conn)
 }
 
-pub fn get_project(conn: &mut DbConn, id: &str) -> Result<Option<ProjectRecord>, DieselError> {
+pub fn get_project(
+    conn: &mut DbConn,
+    id: &ProjectId,
+) -> Result<Option<ProjectRecord>, DieselError> {
     match projects::table
         .find(id)
         .select(Project::as_select())

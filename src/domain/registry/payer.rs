@@ -1,6 +1,7 @@
 //! A project's payers: their roles, shares, phases, home areas and the fund a top-up pays from.
 
 use super::*;
+use crate::domain::ids::FundId;
 
 /// One payer of a new project.
 #[derive(Debug, Clone, Deserialize, ToSchema)]
@@ -64,7 +65,7 @@ pub struct PayerPlan {
     pub home_area_codes: Vec<String>,
     pub lead: bool,
     /// The fund a central top-up pays from (resolved: its own or the project's).
-    pub fund_id: Option<String>,
+    pub fund_id: Option<FundId>,
 }
 
 #[derive(Debug, Clone)]
@@ -183,7 +184,7 @@ fn validate_payer(
         phases,
         home_area_codes: payer.home_area_codes.clone(),
         lead: payer.lead,
-        fund_id,
+        fund_id: fund_id.map(FundId::from),
     }
 }
 

@@ -1,6 +1,7 @@
 //! A project to create, with the rules that hold across its payers, rate card and validators.
 
 use super::*;
+use crate::domain::ids::FundId;
 
 /// A project to create, with its payers, share schedule, rate card and validators.
 #[derive(Debug, Clone, Deserialize, ToSchema)]
@@ -143,7 +144,7 @@ pub struct ProjectFacts {
 #[derive(Debug, Clone)]
 pub struct ProjectPlan {
     pub name: String,
-    pub fund_id: Option<String>,
+    pub fund_id: Option<FundId>,
     pub provider_organisation_id: OrganisationId,
     pub currency: Currency,
     pub service_start: NaiveDate,
@@ -220,7 +221,7 @@ pub fn validate_project(
 
     let plan = || ProjectPlan {
         name: input.name.trim().to_owned(),
-        fund_id: input.fund_id.clone(),
+        fund_id: input.fund_id.clone().map(FundId::from),
         provider_organisation_id: OrganisationId::from(input.provider_organisation_id.clone()),
         currency: currency.expect("every project has money fields, each checked"),
         service_start: input.service_start,

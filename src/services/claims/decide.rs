@@ -1,6 +1,6 @@
 //! Rejecting a submitted claim and revoking a verified one (by a reversing ledger entry).
 
-use crate::domain::ids::EntryId;
+use crate::domain::ids::{ClaimId, EntryId};
 use std::collections::HashMap;
 
 use chrono::NaiveDateTime;
@@ -151,7 +151,7 @@ pub enum Decision {
 pub fn decide_one(
     conn: &mut DbConn,
     principal: &Principal,
-    id: &str,
+    id: &ClaimId,
     (decision, reason): (Decision, &str),
     clock: &Clock,
 ) -> Result<SeenClaim, ServiceError> {

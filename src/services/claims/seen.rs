@@ -34,7 +34,7 @@ pub struct SeenClaim {
 pub fn load_claim(
     conn: &mut DbConn,
     principal: &Principal,
-    id: &str,
+    id: &ClaimId,
 ) -> Result<(Claim, VisibleProject), ServiceError> {
     let not_found = || ServiceError::NotFound("no claim with this id that you can see".into());
     let claim = queries::claims::find_claim(conn, id)?.ok_or_else(not_found)?;
@@ -50,7 +50,7 @@ pub fn load_claim(
 pub fn locked_claim(
     conn: &mut DbConn,
     principal: &Principal,
-    id: &str,
+    id: &ClaimId,
 ) -> Result<(Claim, VisibleProject), ServiceError> {
     let (claim, _) = load_claim(conn, principal, id)?;
     lock_project(conn, &claim.project_id)?;
@@ -73,7 +73,7 @@ pub fn reread(
 pub fn seen_claim(
     conn: &mut DbConn,
     principal: &Principal,
-    id: &str,
+    id: &ClaimId,
 ) -> Result<SeenClaim, ServiceError> {
     let (claim, project) = load_claim(conn, principal, id)?;
     seen_as(conn, claim, &project, principal)

@@ -214,14 +214,14 @@ fn new_claim(
 /// Records a bulk upload with its row counts (rows, accepted).
 fn record_upload(
     conn: &mut DbConn,
-    (upload_id, project_id): (&str, &str),
+    (upload_id, project_id): (&UploadId, &ProjectId),
     submitter: &Submitter,
     mode: BulkMode,
     (rows, accepted): (usize, usize),
 ) -> Result<(), ServiceError> {
     let upload = BulkUpload {
-        id: UploadId::from(upload_id.to_owned()),
-        project_id: ProjectId::from(project_id.to_owned()),
+        id: upload_id.clone(),
+        project_id: project_id.clone(),
         submitted_by: submitter.subject.to_owned(),
         mode: match mode {
             BulkMode::AllOrNothing => "all_or_nothing",

@@ -472,7 +472,7 @@ impl<'r> Batch<'r> {
 pub fn verify_one(
     conn: &mut DbConn,
     principal: &Principal,
-    id: &str,
+    id: &ClaimId,
     clock: &Clock,
 ) -> Result<SeenClaim, ServiceError> {
     principal.require(CLAIM_DECIDERS)?;

@@ -4,7 +4,7 @@
 //! new ones, never a mix), under a lock on `published_tables` so that two processes on one
 //! PostgreSQL never rebuild at once.
 
-use crate::domain::ids::FundId;
+use crate::domain::ids::{FundId, ProjectId};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use chrono::NaiveDateTime;
@@ -121,8 +121,8 @@ pub fn published_rows(
         let kinds = queries::organisations::organisation_kinds(conn, &payer_ids)?;
         let facts = project_facts(&record, &kinds);
         fund_ids.extend(facts.fund_ids.iter().cloned());
-        let project_ledger = ledger.remove(id).unwrap_or_default();
-        let history = histories.remove(id).unwrap_or_default();
+        let project_ledger = ledger.remove(id.as_str()).unwrap_or_default();
+        let history = histories.remove(id.as_str()).unwrap_or_default();
         let published = (&facts, &project_ledger, &history);
         let mut publication = audited_publication(id, published, rules, now, scrutiny)?;
         quarters_frozen += publication.newly_frozen.len();
@@ -135,7 +135,7 @@ pub fn published_rows(
         all.payments.extend(rows.payments);
         all.adjustments.extend(rows.adjustments);
         all.suppressed += rows.suppressed;
-        additions.push((id.clone(), publication));
+        additions.push((id.to_string(), publication));
     }
     tracing::info!(
         projects = ids.len(),
@@ -160,7 +160,7 @@ pub fn published_rows(
 
 /// The projects published, in id order: those marked published whose every payer has
 /// accepted its commitment (a commitment its payer has not accepted is not public fact).
-fn published_project_ids(conn: &mut DbConn) -> Result<Vec<String>, ServiceError> {
+fn published_project_ids(conn: &mut DbConn) -> Result<Vec<ProjectId>, ServiceError> {
     let unaccepted = project_payers::table
         .filter(project_payers::project_id.eq(projects::id))
         .filter(project_payers::commitment.ne(CommitmentStatus::Accepted.as_str()));
