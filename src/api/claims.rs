@@ -504,15 +504,11 @@ fn runs_as_job(req: &HttpRequest, rows: usize, config: &Config) -> bool {
 pub async fn get(
     pool: web::Data<Pool>,
     principal: Principal,
-    id: web::Path<String>,
+    id: web::Path<ClaimId>,
 ) -> Result<web::Json<ClaimView>, ApiError> {
     let id = id.into_inner();
     let seen = with_db(&pool, move |conn| {
-        Ok(seen::seen_claim(
-            conn,
-            &principal,
-            &ClaimId::from(id.as_str()),
-        )?)
+        Ok(seen::seen_claim(conn, &principal, &id)?)
     })
     .await?;
     let view = seen_view(seen);
@@ -537,16 +533,11 @@ pub async fn verify_one(
     config: web::Data<Config>,
     metrics: web::Data<Metrics>,
     principal: Principal,
-    id: web::Path<String>,
+    id: web::Path<ClaimId>,
 ) -> Result<web::Json<ClaimView>, ApiError> {
     let id = id.into_inner();
     let seen = with_db(&pool, move |conn| {
-        Ok(verify::verify_one(
-            conn,
-            &principal,
-            &ClaimId::from(id.as_str()),
-            &config.clock,
-        )?)
+        Ok(verify::verify_one(conn, &principal, &id, &config.clock)?)
     })
     .await?;
     let view = seen_view(seen);

@@ -101,16 +101,12 @@ fn commitments_view(
 pub async fn list(
     pool: web::Data<Pool>,
     principal: Principal,
-    id: web::Path<String>,
+    id: web::Path<ProjectId>,
 ) -> Result<web::Json<CommitmentsView>, ApiError> {
     let id = id.into_inner();
     let viewer = principal.clone();
     let commitments = with_db(&pool, move |conn| {
-        Ok(service::of_project(
-            conn,
-            &principal,
-            &ProjectId::from(id.as_str()),
-        )?)
+        Ok(service::of_project(conn, &principal, &id)?)
     })
     .await?;
     Ok(web::Json(commitments_view(commitments, &viewer)?))

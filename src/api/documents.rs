@@ -441,17 +441,12 @@ pub async fn list(
 pub async fn get(
     pool: web::Data<Pool>,
     principal: Principal,
-    id: web::Path<String>,
+    id: web::Path<DocumentId>,
 ) -> Result<web::Json<DocumentView>, ApiError> {
     let id = id.into_inner();
     let viewer = principal.clone();
     let record = with_db(&pool, move |conn| {
-        Ok(service::document(
-            conn,
-            &principal,
-            &DocumentId::from(id.as_str()),
-            true,
-        )?)
+        Ok(service::document(conn, &principal, &id, true)?)
     })
     .await?;
     let view = full_view(record, &viewer)?;
@@ -474,17 +469,12 @@ pub async fn issue(
     pool: web::Data<Pool>,
     config: web::Data<Config>,
     principal: Principal,
-    id: web::Path<String>,
+    id: web::Path<DocumentId>,
 ) -> Result<web::Json<DocumentSummary>, ApiError> {
     let at = config.clock.now();
     let id = id.into_inner();
     let seen = with_db(&pool, move |conn| {
-        Ok(service::issue(
-            conn,
-            &principal,
-            &DocumentId::from(id.as_str()),
-            at,
-        )?)
+        Ok(service::issue(conn, &principal, &id, at)?)
     })
     .await?;
     Ok(web::Json(summary(seen)?))
@@ -661,7 +651,7 @@ pub async fn set_off(
     pool: web::Data<Pool>,
     config: web::Data<Config>,
     principal: Principal,
-    id: web::Path<String>,
+    id: web::Path<DocumentId>,
     body: JsonBody,
 ) -> Result<web::Json<DocumentSummary>, ApiError> {
     principal.require(&[
@@ -672,7 +662,7 @@ pub async fn set_off(
     ])?;
     let request: SetOffRequest = body.parse()?;
     let at = config.clock.now();
-    let id = DocumentId::from(id.into_inner());
+    let id = id.into_inner();
     let against = DocumentId::from(request.against);
     let seen = with_db(&pool, move |conn| {
         Ok(service::set_off(conn, &principal, &id, &against, at)?)
@@ -723,7 +713,7 @@ pub async fn void(
     pool: web::Data<Pool>,
     config: web::Data<Config>,
     principal: Principal,
-    id: web::Path<String>,
+    id: web::Path<DocumentId>,
     body: JsonBody,
 ) -> Result<web::Json<VoidReport>, ApiError> {
     let request: VoidRequest = body.parse()?;
@@ -737,13 +727,7 @@ pub async fn void(
     let at = config.clock.now();
     let id = id.into_inner();
     let (voided, credit_note) = with_db(&pool, move |conn| {
-        Ok(service::void(
-            conn,
-            &principal,
-            &DocumentId::from(id.as_str()),
-            &reason,
-            at,
-        )?)
+        Ok(service::void(conn, &principal, &id, &reason, at)?)
     })
     .await?;
     Ok(web::Json(VoidReport {
@@ -804,15 +788,11 @@ const RENDER_PAGE_LINES: i64 = 10_000;
 pub async fn csv(
     pool: web::Data<Pool>,
     principal: Principal,
-    id: web::Path<String>,
+    id: web::Path<DocumentId>,
 ) -> Result<HttpResponse, ApiError> {
     let id = id.into_inner();
     let document = with_db(&pool, move |conn| {
-        Ok(service::readable(
-            conn,
-            &principal,
-            &DocumentId::from(id.as_str()),
-        )?)
+        Ok(service::readable(conn, &principal, &id)?)
     })
     .await?;
     let filename = render::file_name(&document, "csv");
@@ -841,7 +821,7 @@ pub async fn csv(
 pub async fn html(
     pool: web::Data<Pool>,
     principal: Principal,
-    id: web::Path<String>,
+    id: web::Path<DocumentId>,
 ) -> Result<HttpResponse, ApiError> {
     let id = id.into_inner();
     let viewer = principal.clone();
@@ -849,7 +829,7 @@ pub async fn html(
         Ok(service::printable(
             conn,
             &principal,
-            &DocumentId::from(id.as_str()),
+            &id,
             render::HTML_MAX_LINES,
         )?)
     })

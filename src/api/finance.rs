@@ -290,17 +290,14 @@ pub async fn position(
     pool: web::Data<Pool>,
     config: web::Data<Config>,
     principal: Principal,
-    id: web::Path<String>,
+    id: web::Path<FundId>,
 ) -> Result<web::Json<FundPositionView>, ApiError> {
     principal.require(&[Role::Admin, Role::FundManager])?;
     let id = id.into_inner();
     let today = config.clock.today();
     let view = with_db(&pool, move |conn| {
         Ok(fund_view(service::fund_position(
-            conn,
-            &principal,
-            &FundId::from(id.as_str()),
-            today,
+            conn, &principal, &id, today,
         )?))
     })
     .await?;

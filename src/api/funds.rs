@@ -136,12 +136,9 @@ pub async fn list(
 pub async fn get(
     pool: web::Data<Pool>,
     _principal: Principal,
-    id: web::Path<String>,
+    id: web::Path<FundId>,
 ) -> Result<web::Json<FundView>, ApiError> {
     let id = id.into_inner();
-    let fund = with_db(&pool, move |conn| {
-        Ok(registry::fund(conn, &FundId::from(id.as_str()))?)
-    })
-    .await?;
+    let fund = with_db(&pool, move |conn| Ok(registry::fund(conn, &id)?)).await?;
     Ok(web::Json(view(fund)))
 }

@@ -127,12 +127,9 @@ pub async fn get(
     pool: web::Data<Pool>,
     running: web::Data<RunningJobs>,
     principal: Principal,
-    id: web::Path<String>,
+    id: web::Path<JobId>,
 ) -> Result<web::Json<JobView>, ApiError> {
     let id = id.into_inner();
-    let job = with_db(&pool, move |conn| {
-        Ok(service::get(conn, &principal, &JobId::from(id.as_str()))?)
-    })
-    .await?;
+    let job = with_db(&pool, move |conn| Ok(service::get(conn, &principal, &id)?)).await?;
     Ok(web::Json(JobView::of(job, &running)))
 }

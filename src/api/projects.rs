@@ -413,16 +413,12 @@ pub async fn list(
 pub async fn get(
     pool: web::Data<Pool>,
     principal: Principal,
-    id: web::Path<String>,
+    id: web::Path<ProjectId>,
 ) -> Result<web::Json<ProjectView>, ApiError> {
     let id = id.into_inner();
     let viewer = principal.clone();
     let project = with_db(&pool, move |conn| {
-        Ok(registry::project(
-            conn,
-            &principal,
-            &ProjectId::from(id.as_str()),
-        )?)
+        Ok(registry::project(conn, &principal, &id)?)
     })
     .await?;
     let view = view_with_totals(project, &viewer)?;
