@@ -80,7 +80,7 @@ fn correct_organisation(
     // Two corrections at once apply one after the other, each reading what it changes.
     lock_row_for_update(conn, LockableTable::Organisations, id)?;
     let record = queries::organisations::get_organisation(conn, id)?
-        .ok_or_else(|| ServiceError::NotFound(format!("no organisation {id}")))?;
+        .ok_or_else(|| ServiceError::NotFound("no such organisation".into()))?;
     let org = &record.organisation;
     let mut changes = Vec::new();
     if let Some(name) = correction.name.filter(|n| *n != org.name) {
@@ -137,7 +137,7 @@ fn correct_fund(
 ) -> Result<(), ServiceError> {
     lock_row_for_update(conn, LockableTable::Funds, id)?;
     let fund = queries::funds::get_fund(conn, id)?
-        .ok_or_else(|| ServiceError::NotFound(format!("no fund {id}")))?;
+        .ok_or_else(|| ServiceError::NotFound("no such fund".into()))?;
     if !keeps_record(by.principal, Some(&fund.owner_organisation_id)) {
         return Err(ServiceError::Forbidden(
             "only an admin or the fund's own managers correct it".into(),
@@ -257,7 +257,7 @@ pub fn history(
     let id = match record {
         Record::Organisation(id) => {
             queries::organisations::get_organisation(conn, id)?
-                .ok_or_else(|| ServiceError::NotFound(format!("no organisation {id}")))?;
+                .ok_or_else(|| ServiceError::NotFound("no such organisation".into()))?;
             if !admin_or_own(principal, id) {
                 return Err(forbidden());
             }
@@ -265,7 +265,7 @@ pub fn history(
         }
         Record::Fund(id) => {
             let fund = queries::funds::get_fund(conn, id)?
-                .ok_or_else(|| ServiceError::NotFound(format!("no fund {id}")))?;
+                .ok_or_else(|| ServiceError::NotFound("no such fund".into()))?;
             if !keeps_record(principal, Some(&fund.owner_organisation_id)) {
                 return Err(forbidden());
             }

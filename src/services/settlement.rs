@@ -716,7 +716,7 @@ pub fn void(
         format!("numbered {number}, cancelling {old_number}"),
     )?;
     notify_issued(conn, &credit, &number, None, actor)?;
-    Ok(DocumentId::from(String::from(credit.id)))
+    Ok(credit.id)
 }
 
 /// The credit note that cancels `document` line for line, issued and numbered now.

@@ -934,3 +934,35 @@ async fn registry_records_are_corrected_by_those_who_keep_them_with_a_history() 
         .await
         .assert_problem(403);
 }
+
+/// A 404 does not repeat the id asked for: the caller's text is not echoed back.
+#[tokio::test]
+async fn a_missing_record_is_not_named_in_its_404() {
+    let app = spawn_app().await;
+    let admin = app.admin();
+    let asked = "fund_<b>not-here</b>";
+    for reply in [
+        app.get(&format!("/v1/funds/{asked}/history"), Some(&admin))
+            .await,
+        app.patch(
+            &format!("/v1/funds/{asked}"),
+            Some(&admin),
+            &serde_json::json!({"name": "Renamed"}),
+        )
+        .await,
+        app.get(&format!("/v1/organisations/{asked}/history"), Some(&admin))
+            .await,
+        app.patch(
+            &format!("/v1/organisations/{asked}"),
+            Some(&admin),
+            &serde_json::json!({"name": "Renamed"}),
+        )
+        .await,
+    ] {
+        let problem = reply.assert_problem(404);
+        assert!(
+            !problem.to_string().contains("not-here"),
+            "the 404 repeats the id: {problem}"
+        );
+    }
+}
