@@ -50,6 +50,12 @@ enum Command {
         #[arg(long, default_value = "1h")]
         ttl: String,
     },
+    /// Members: add one (the first admin of a new installation is made this way), or list
+    /// them.
+    Member {
+        #[command(subcommand)]
+        action: MemberCommand,
+    },
     /// Print the OpenAPI document (the one committed at openapi/openapi.json).
     Openapi,
     /// Check every ledger invariant over the whole database; exits 1 on any violation.
@@ -57,6 +63,30 @@ enum Command {
     /// Rebuild the open-data tables from the ledger and cut an immutable release of them;
     /// prints its version and files.
     Release,
+}
+
+#[derive(Subcommand)]
+enum MemberCommand {
+    /// Add a member, active at once (no invitation): an admin with `--role admin` and no
+    /// `--org`, or a member of an organisation.
+    Add {
+        #[arg(long, value_enum)]
+        role: Role,
+        /// The organisation (required for every role but admin).
+        #[arg(long)]
+        org: Option<String>,
+        /// The address their identity provider gives them at sign-in.
+        #[arg(long)]
+        email: String,
+        /// How pages and histories name them.
+        #[arg(long)]
+        name: String,
+        /// They manage their organisation's members.
+        #[arg(long)]
+        administers: bool,
+    },
+    /// List every member: id, organisation, role, status and name (emails are not printed).
+    List,
 }
 
 fn main() -> ExitCode {
@@ -101,6 +131,7 @@ fn run(command: Command, config: Config) -> Result<(), String> {
             load_demo(&pool, &config)
         }
         Command::Release => release(&config),
+        Command::Member { action } => member(&config, action),
         Command::Serve { bind, demo } => serve(config, bind, demo),
     }
 }
@@ -124,6 +155,67 @@ fn token(
         authenticator.mint(&subject, role, org.as_deref(), ttl)?
     );
     Ok(())
+}
+
+/// `cofund member add|list`.
+fn member(config: &Config, action: MemberCommand) -> Result<(), String> {
+    use cofund::domain::ids::OrganisationId;
+    use cofund::domain::members::NewMember;
+    use cofund::services::members;
+    let pool = db::connect(&config.database, 1)?;
+    let mut conn = pool.get().map_err(|e| e.to_string())?;
+    db::run_migrations(&mut conn)?;
+    match action {
+        MemberCommand::Add {
+            role,
+            org,
+            email,
+            name,
+            administers,
+        } => {
+            let input = NewMember {
+                display_name: name,
+                email,
+                role,
+                administers,
+            };
+            let org = org.map(OrganisationId::from);
+            let member =
+                members::add_member_by_operator(&mut conn, org.as_ref(), input, config.clock.now())
+                    .map_err(|e| match e {
+                        cofund::services::error::ServiceError::Invalid(errors) => errors
+                            .iter()
+                            .map(|e| format!("--{}: {}", e.field.replace('_', "-"), e.detail))
+                            .collect::<Vec<_>>()
+                            .join("; "),
+                        other => other.to_string(),
+                    })?;
+            println!("{}", member.id);
+            let org_flag = member
+                .organisation_id
+                .map(|org| format!(" --org {org}"))
+                .unwrap_or_default();
+            eprintln!(
+                "added {} as {}{}; until sign-in is configured, a token for them: cofund token --role {}{} --sub {}",
+                member.display_name, member.role, org_flag, member.role, org_flag, member.id
+            );
+            Ok(())
+        }
+        MemberCommand::List => {
+            for m in members::all_members(&mut conn).map_err(|e| e.to_string())? {
+                println!(
+                    "{}\t{}\t{}\t{}{}\t{}",
+                    m.id,
+                    m.organisation_id.as_deref().unwrap_or("-"),
+                    m.role,
+                    m.status,
+                    if m.administers { " (administers)" } else { "" },
+                    m.display_name
+                );
+            }
+            Ok(())
+        }
+    }
 }
 
 /// `cofund migrate`: the database's schema brought up to date.

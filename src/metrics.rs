@@ -65,6 +65,11 @@ struct MoneyLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct CredentialLabels {
+    credential: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct StateLabels {
     state: String,
 }
@@ -93,6 +98,7 @@ pub struct Metrics {
     latency: HistogramFamily<RequestLabels>,
     queries: HistogramFamily<RouteLabels>,
     claims: Family<ClaimLabels, Counter>,
+    refused_credentials: Family<CredentialLabels, Counter>,
     allocated: Family<MoneyLabels, Gauge<i64, AtomicI64>>,
     pool: Family<StateLabels, Gauge<i64, AtomicI64>>,
     outbox: Family<StatusLabels, Gauge<i64, AtomicI64>>,
@@ -113,6 +119,7 @@ impl Metrics {
             Family::new_with_constructor(latency_histogram);
         let queries: HistogramFamily<RouteLabels> = Family::new_with_constructor(queries_histogram);
         let claims = Family::<ClaimLabels, Counter>::default();
+        let refused_credentials = Family::<CredentialLabels, Counter>::default();
         let allocated = Family::default();
         let pool = Family::default();
         let outbox = Family::default();
@@ -131,6 +138,11 @@ impl Metrics {
             "claims",
             "Outcome claims by what happened to them",
             claims.clone(),
+        );
+        registry.register(
+            "refused_credentials",
+            "Requests refused (401) for their credential: an API key, or a token",
+            refused_credentials.clone(),
         );
         registry.register(
             "allocated_minor_units",
@@ -153,6 +165,7 @@ impl Metrics {
             latency,
             queries,
             claims,
+            refused_credentials,
             allocated,
             pool,
             outbox,
@@ -178,6 +191,15 @@ impl Metrics {
                 .get_or_create(&ClaimLabels { event })
                 .inc_by(count);
         }
+    }
+
+    /// A request refused for its credential (`api_key` or `token`).
+    pub fn refused_credential(&self, credential: &str) {
+        self.refused_credentials
+            .get_or_create(&CredentialLabels {
+                credential: credential.to_owned(),
+            })
+            .inc();
     }
 
     /// The scrape: gauges are set from `snapshot`, then everything is encoded.

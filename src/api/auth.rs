@@ -12,12 +12,14 @@ use serde::{Deserialize, Serialize};
 
 use super::error::ApiError;
 use super::with_db;
-use crate::config::JwtSettings;
+use crate::config::{Config, JwtSettings};
 use crate::db::{queries, Pool};
 use crate::domain::access::role_fits;
 use crate::domain::ids::OrganisationId;
 use crate::domain::limits;
 use crate::domain::registry::OrganisationKind;
+use crate::metrics::Metrics;
+use crate::services::members;
 
 pub use crate::domain::access::{Principal, Role};
 
@@ -173,38 +175,88 @@ impl Authenticator {
     }
 }
 
+/// What an `Authorization: Bearer` header holds: a token (a JWT, its signature and claims
+/// already checked), or an API key, which only the database can tell.
+enum Credential {
+    Token(Principal),
+    Key(String),
+}
+
 impl FromRequest for Principal {
     type Error = ApiError;
     type Future = LocalBoxFuture<'static, Result<Principal, ApiError>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        let authenticated = principal_of(req);
+        let credential = credential_of(req);
         let authenticator = req.app_data::<web::Data<Authenticator>>().cloned();
         let pool = req.app_data::<web::Data<Pool>>().cloned();
+        let now = req
+            .app_data::<web::Data<Config>>()
+            .map(|config| config.clock.now());
+        let metrics = req.app_data::<web::Data<Metrics>>().cloned();
+        let address = req.peer_addr().map(|a| a.ip().to_string());
         Box::pin(async move {
-            let principal = authenticated?;
-            let (Some(authenticator), Some(pool)) = (authenticator, pool) else {
+            let (Some(authenticator), Some(pool), Some(now)) = (authenticator, pool, now) else {
                 return Err(ApiError::Internal("no authenticator configured".into()));
             };
-            if principal.organisation().is_none() {
-                return Ok(principal);
-            }
-            let checked = principal.clone();
-            let checker = authenticator.clone();
-            with_db(&pool, move |conn| {
-                checker.check_organisation(&checked, |org| {
-                    Ok(queries::organisations::organisation_kinds(conn, &[org])?
-                        .get(org)
-                        .copied())
+            let refused = |credential: &str, e: ApiError| {
+                if let (ApiError::Unauthorized(why), Some(metrics)) = (&e, &metrics) {
+                    metrics.refused_credential(credential);
+                    tracing::info!(credential, reason = %why, "credential refused");
+                }
+                e
+            };
+            match credential.map_err(|e| refused("token", e))? {
+                Credential::Key(key) => with_db(&pool, move |conn| {
+                    members::authenticate_key(conn, &key, now, address).map_err(refusal)
                 })
-            })
-            .await?;
-            Ok(principal)
+                .await
+                .map_err(|e| refused("api_key", e)),
+                Credential::Token(principal) => {
+                    check_token(&pool, &authenticator, principal.clone())
+                        .await
+                        .map_err(|e| refused("token", e))?;
+                    Ok(principal)
+                }
+            }
         })
     }
 }
 
-fn principal_of(req: &HttpRequest) -> Result<Principal, ApiError> {
+/// The database's part of accepting a token: a token naming a member holds only while the
+/// member does, and the organisation it names must exist in a kind that fits its role.
+async fn check_token(
+    pool: &web::Data<Pool>,
+    authenticator: &web::Data<Authenticator>,
+    principal: Principal,
+) -> Result<(), ApiError> {
+    let names_member = crate::services::access::names_member(&principal);
+    if principal.organisation().is_none() && !names_member {
+        return Ok(());
+    }
+    let checker = authenticator.clone();
+    with_db(pool, move |conn| {
+        if names_member {
+            members::check_member_token(conn, &principal).map_err(refusal)?;
+        }
+        checker.check_organisation(&principal, |org| {
+            Ok(queries::organisations::organisation_kinds(conn, &[org])?
+                .get(org)
+                .copied())
+        })
+    })
+    .await
+}
+
+/// A refused credential is a 401 with its reason; anything else is what it is.
+fn refusal(refused: members::Refused) -> ApiError {
+    match refused {
+        members::Refused::Credential(why) => ApiError::Unauthorized(why.into()),
+        members::Refused::Service(e) => e.into(),
+    }
+}
+
+fn credential_of(req: &HttpRequest) -> Result<Credential, ApiError> {
     let authenticator = req
         .app_data::<web::Data<Authenticator>>()
         .ok_or_else(|| ApiError::Internal("no authenticator configured".into()))?;
@@ -224,5 +276,8 @@ fn principal_of(req: &HttpRequest) -> Result<Principal, ApiError> {
         .ok_or_else(|| {
             ApiError::Unauthorized("the Authorization header must be 'Bearer <token>'".into())
         })?;
-    authenticator.authenticate(token)
+    if token.starts_with(members::KEY_PREFIX) {
+        return Ok(Credential::Key(token.to_owned()));
+    }
+    authenticator.authenticate(token).map(Credential::Token)
 }

@@ -265,3 +265,19 @@ pub fn idempotency_key(req: &HttpRequest) -> Result<Option<String>, ApiError> {
         }
     }
 }
+
+/// The address a request came from, for the audit trail: the connection's peer (behind a
+/// proxy, the proxy's). A `Forwarded` or `X-Forwarded-For` header is not believed: anyone can
+/// send one.
+pub struct ClientAddress(pub Option<String>);
+
+impl FromRequest for ClientAddress {
+    type Error = std::convert::Infallible;
+    type Future = std::future::Ready<Result<Self, Self::Error>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        std::future::ready(Ok(ClientAddress(
+            req.peer_addr().map(|a| a.ip().to_string()),
+        )))
+    }
+}

@@ -1,5 +1,6 @@
 //! The HTTP API: handlers by resource, authentication, problem+json errors and OpenAPI.
 
+pub mod audit;
 pub mod auth;
 pub mod claims;
 pub mod commitments;
@@ -12,6 +13,7 @@ pub mod finance;
 pub mod funds;
 pub mod health;
 pub mod jobs;
+pub mod members;
 pub mod metrics;
 pub mod open_data;
 pub mod openapi;
@@ -260,6 +262,14 @@ api_routes! {
     "/v1/organisations/{id}/statement" => { GET finance::statement },
     "/v1/organisations/{id}" => { GET organisations::get, PATCH corrections::correct_organisation },
     "/v1/organisations/{id}/history" => { GET corrections::organisation_history },
+    "/v1/organisations/{id}/members" => { GET members::list, POST members::invite },
+    "/v1/organisations/{id}/api-keys" => { GET members::list_keys, POST members::create_key },
+    "/v1/members/{id}" => { GET members::get, PATCH members::patch },
+    "/v1/members/{id}/disable" => { POST members::disable },
+    "/v1/members/{id}/enable" => { POST members::enable },
+    "/v1/api-keys/{id}/revoke" => { POST members::revoke_key },
+    "/v1/audit.csv" => { GET audit::csv },
+    "/v1/audit" => { GET audit::list },
     "/v1/funds" => { GET funds::list, POST funds::create },
     "/v1/funds/{id}" => { GET funds::get, PATCH corrections::correct_fund },
     "/v1/funds/{id}/history" => { GET corrections::fund_history },

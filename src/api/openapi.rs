@@ -5,8 +5,8 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use super::{
-    claims, commitments, corrections, documents, error, finance, funds, jobs, organisations,
-    outbox, projects, Page,
+    audit, claims, commitments, corrections, documents, error, finance, funds, jobs, members,
+    organisations, outbox, projects, Page,
 };
 use crate::domain::{money, registry, FieldError};
 
@@ -47,11 +47,16 @@ use crate::domain::{money, registry, FieldError};
         finance::StatementLineView, finance::StatementView, crate::domain::position::CapWarning,
         outbox::OutboxMessageView, outbox::OutboxCounts, outbox::OutboxPage,
         crate::services::open_data::release::Manifest, crate::services::open_data::release::FileEntry,
+        crate::domain::members::NewMember, crate::domain::members::MemberChange, crate::domain::members::MemberStatus,
+        crate::domain::members::NewApiKey, members::MemberView, members::ApiKeyView, members::NewApiKeyView,
+        Page<members::MemberView>, Page<members::ApiKeyView>,
+        crate::domain::audit::AuditAction, audit::AuditEventView, Page<audit::AuditEventView>,
     )),
     tags(
         (name = "registry", description = "Organisations, funds, projects, payers and rate cards"),
         (name = "claims", description = "Outcome claims, verification and the split ledger"),
         (name = "settlement", description = "Invoices, top-up claims and credit notes built from the ledger, their payments and renderings"),
+        (name = "members", description = "The people of each organisation, their roles, and their programs' API keys"),
         (name = "operations", description = "Health and readiness"),
         (name = "open data", description = "The standardised, anonymised dataset: tables, CSV, the data dictionary, INDIGO documents and releases; no authentication"),
     )

@@ -5,12 +5,15 @@ use diesel::prelude::*;
 
 use super::schema::*;
 use crate::domain::access::Role;
+use crate::domain::audit::AuditAction;
 use crate::domain::claims::{AdjustmentKind, ClaimStatus};
 use crate::domain::commitment::CommitmentStatus;
 use crate::domain::ids::{
-    ClaimId, DocumentId, EntryId, FundId, JobId, OrganisationId, PayerId, ProjectId, UploadId,
+    ApiKeyId, ClaimId, DocumentId, EntryId, FundId, JobId, MemberId, OrganisationId, PayerId,
+    ProjectId, UploadId,
 };
 use crate::domain::jobs::JobState;
+use crate::domain::members::{MemberFacts, MemberStatus};
 use crate::domain::money::Minor;
 use crate::domain::outbox::{OutboxKind, OutboxStatus};
 use crate::domain::registry::{
@@ -449,4 +452,79 @@ pub struct Job {
     pub created_at: NaiveDateTime,
     pub started_at: Option<NaiveDateTime>,
     pub finished_at: Option<NaiveDateTime>,
+}
+
+/// A person who acts in cofund: one role in one organisation (an admin: in none).
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(treat_none_as_default_value = false, table_name = members)]
+pub struct Member {
+    pub id: MemberId,
+    pub organisation_id: Option<OrganisationId>,
+    pub role: Role,
+    /// Manages its organisation's members.
+    pub administers: bool,
+    pub display_name: String,
+    /// Lower-cased. Personal data: shown only to those who manage members, never logged.
+    pub email: String,
+    pub status: MemberStatus,
+    /// The identity provider's issuer and subject, bound at the first sign-in.
+    pub oidc_issuer: Option<String>,
+    pub oidc_subject: Option<String>,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+}
+
+impl Member {
+    /// What the access rules need to know of it.
+    pub fn facts(&self) -> MemberFacts {
+        MemberFacts {
+            id: self.id.clone(),
+            organisation_id: self.organisation_id.clone(),
+            role: self.role,
+            administers: self.administers,
+            status: self.status,
+        }
+    }
+}
+
+/// A program's key to the API. The key itself is never stored: only its SHA-256.
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(treat_none_as_default_value = false, table_name = api_keys)]
+pub struct ApiKey {
+    pub id: ApiKeyId,
+    pub organisation_id: OrganisationId,
+    pub role: Role,
+    pub name: String,
+    /// The key's first characters (`cfk_` and eight more), to recognise it in a list.
+    pub prefix: String,
+    /// Hex SHA-256 of the whole key.
+    pub secret_sha256: String,
+    pub created_by: MemberId,
+    pub created_at: NaiveDateTime,
+    pub expires_at: NaiveDateTime,
+    /// The last day it was used (a day, not a time: one write a key a day at most).
+    pub last_used_on: Option<NaiveDate>,
+    pub revoked_at: Option<NaiveDateTime>,
+    pub revoked_by: Option<String>,
+}
+
+/// One step of the audit trail. Holds no secret: no key, no token, no session id.
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(treat_none_as_default_value = false, table_name = audit_events)]
+pub struct AuditEvent {
+    pub id: String,
+    pub at: NaiveDateTime,
+    /// Who acted: a member (`mem_…`), a key (`key_…`), a token's subject, or `operator` (the
+    /// command line).
+    pub actor: String,
+    pub actor_organisation_id: Option<OrganisationId>,
+    /// Whose trail it is; `None`: the installation's (admins).
+    pub organisation_id: Option<OrganisationId>,
+    pub action: AuditAction,
+    /// The member or key acted on.
+    pub target: Option<String>,
+    /// What changed, in words (never an email or a key).
+    pub detail: String,
+    /// The address the request came from (behind a proxy, the proxy's).
+    pub address: Option<String>,
 }

@@ -551,3 +551,53 @@ diesel::table! {
         finished_at -> Nullable<Timestamp>,
     }
 }
+
+diesel::table! {
+    members (id) {
+        id -> Text,
+        organisation_id -> Nullable<Text>,
+        role -> Text,
+        administers -> Bool,
+        display_name -> Text,
+        email -> Text,
+        status -> Text,
+        oidc_issuer -> Nullable<Text>,
+        oidc_subject -> Nullable<Text>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    api_keys (id) {
+        id -> Text,
+        organisation_id -> Text,
+        role -> Text,
+        name -> Text,
+        prefix -> Text,
+        secret_sha256 -> Text,
+        created_by -> Text,
+        created_at -> Timestamp,
+        expires_at -> Timestamp,
+        last_used_on -> Nullable<Date>,
+        revoked_at -> Nullable<Timestamp>,
+        revoked_by -> Nullable<Text>,
+    }
+}
+
+diesel::joinable!(api_keys -> members (created_by));
+diesel::allow_tables_to_appear_in_same_query!(api_keys, members);
+
+diesel::table! {
+    audit_events (id) {
+        id -> Text,
+        at -> Timestamp,
+        actor -> Text,
+        actor_organisation_id -> Nullable<Text>,
+        organisation_id -> Nullable<Text>,
+        action -> Text,
+        target -> Nullable<Text>,
+        detail -> Text,
+        address -> Nullable<Text>,
+    }
+}

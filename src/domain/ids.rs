@@ -148,6 +148,16 @@ id_type!(
     DocumentId
 );
 
+id_type!(
+    /// A member's id (`mem_…`): one person in one organisation (an admin: in none).
+    MemberId
+);
+
+id_type!(
+    /// An API key's id (`key_…`): not the key, which is shown once and stored only as a hash.
+    ApiKeyId
+);
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -110,6 +110,7 @@ pub trait Label: Copy + 'static {
 }
 
 pub mod access;
+pub mod audit;
 pub mod claim_reports;
 pub mod claims;
 pub mod commitment;
@@ -118,6 +119,7 @@ pub mod ids;
 pub mod jobs;
 pub mod ledger;
 pub mod limits;
+pub mod members;
 pub mod money;
 pub mod open_data;
 pub mod outbox;

@@ -176,3 +176,21 @@ pub fn project_scope(principal: &Principal) -> ProjectScope {
         MemberRole::Validator => ProjectScope::Validator(org),
     }
 }
+
+/// The member a caller's token names, with what the rules need to know of it: a member's
+/// token has its id (`mem_…`) as subject. A key's principal names the key, not a member, and
+/// a token with any other subject names nobody.
+pub fn acting_member(
+    conn: &mut DbConn,
+    caller: &Principal,
+) -> Result<Option<crate::domain::members::MemberFacts>, diesel::result::Error> {
+    if !names_member(caller) {
+        return Ok(None);
+    }
+    Ok(queries::members::get_member(conn, caller.subject())?.map(|m| m.facts()))
+}
+
+/// Whether a token's subject names a member (and so is checked against the members).
+pub fn names_member(principal: &Principal) -> bool {
+    principal.subject().starts_with("mem_")
+}

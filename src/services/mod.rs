@@ -6,6 +6,7 @@
 //! so, and run inside [`idempotency::once`].
 
 pub mod access;
+pub mod audit;
 pub mod check;
 pub mod claims;
 pub mod commitments;
@@ -14,6 +15,7 @@ pub mod documents;
 pub mod error;
 pub mod idempotency;
 pub mod jobs;
+pub mod members;
 pub mod notices;
 pub mod open_data;
 pub mod position;

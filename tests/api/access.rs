@@ -358,6 +358,35 @@ async fn every_endpoint_by_every_role_for_its_own_and_a_foreign_organisation() {
         );
     }
 
+    // Members and keys: an admin manages every organisation's members; a token that names
+    // no member (every one of these) neither manages members nor makes keys. What members'
+    // own tokens may do is walked in `members.rs`.
+    let member_managers = row("200 403 403 403 403 403 403 403 403 403 403");
+    let nobody = row("403 403 403 403 403 403 403 403 403 403 403");
+    for (i, token) in w.tokens.iter().enumerate() {
+        let t = Some(token.as_str());
+        let members = format!("/v1/organisations/{}/members", w.fund_owner);
+        let keys = format!("/v1/organisations/{}/api-keys", w.fund_owner);
+        check(
+            "GET /v1/organisations/{id}/members",
+            i,
+            &app.get(&members, t).await,
+            member_managers[i],
+        );
+        check(
+            "GET /v1/organisations/{id}/api-keys",
+            i,
+            &app.get(&keys, t).await,
+            member_managers[i],
+        );
+        check(
+            "POST /v1/organisations/{id}/api-keys",
+            i,
+            &app.post(&keys, t, &json!({"name": "k"})).await,
+            nobody[i],
+        );
+    }
+
     // Without a token nothing under /v1 answers but 401.
     for path in ["/v1/projects", "/v1/organisations", "/v1/funds"] {
         app.get(path, None).await.assert_problem(401);
@@ -365,6 +394,13 @@ async fn every_endpoint_by_every_role_for_its_own_and_a_foreign_organisation() {
     app.get(&format!("/v1/claims/{}", w.verified), None)
         .await
         .assert_problem(401);
+    for path in [
+        format!("/v1/organisations/{}/members", w.fund_owner),
+        format!("/v1/organisations/{}/api-keys", w.fund_owner),
+        "/v1/members/mem_1".to_owned(),
+    ] {
+        app.get(&path, None).await.assert_problem(401);
+    }
 }
 
 #[tokio::test]

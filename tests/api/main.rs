@@ -12,6 +12,7 @@ mod hardening;
 mod helpers;
 mod jobs;
 mod mail;
+mod members;
 mod metrics;
 mod migrations;
 mod open_data;

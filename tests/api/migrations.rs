@@ -30,8 +30,9 @@ fn migrate_first(conn: &mut DbConn, count: usize) {
 
 /// Migrations after the lean ledger (the third): the payers' own funds, settlement, open data,
 /// frozen open data, adjustments, registry corrections, the frozen blocks' parts, how
-/// documents were settled, the open-data caps' states, agreement to commitments, jobs.
-const MIGRATIONS_AFTER_THE_LEDGER: usize = 13;
+/// documents were settled, the open-data caps' states, agreement to commitments, jobs, the
+/// allocations' lean index, members and API keys.
+const MIGRATIONS_AFTER_THE_LEDGER: usize = 14;
 
 fn revert_last(conn: &mut DbConn) {
     match conn {
@@ -242,7 +243,10 @@ fn central_top_ups_stored_before_payer_funds_pay_from_their_projects_fund() {
         DbConn::Pg(c) => c.batch_execute(PAYERS_BEFORE_THEIR_FUNDS).unwrap(),
         DbConn::Sqlite(c) => c.batch_execute(PAYERS_BEFORE_THEIR_FUNDS).unwrap(),
     }
-    assert_eq!(db::run_migrations(&mut conn).unwrap(), 12);
+    assert_eq!(
+        db::run_migrations(&mut conn).unwrap(),
+        MIGRATIONS_AFTER_THE_LEDGER - 1
+    );
     let payers: Vec<PayerFund> =
         diesel::sql_query("SELECT id, fund_id FROM project_payers ORDER BY id")
             .load(&mut conn)

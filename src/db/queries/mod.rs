@@ -46,10 +46,12 @@ pub fn new_id(prefix: &str) -> String {
     format!("{prefix}_{}", uuid::Uuid::now_v7().simple())
 }
 
+pub mod audit;
 pub mod claims;
 pub mod documents;
 pub mod funds;
 pub mod idempotency;
+pub mod members;
 pub mod metrics;
 pub mod organisations;
 pub mod outbox;

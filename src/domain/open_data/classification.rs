@@ -467,6 +467,56 @@ pub static COLUMNS: &[(&str, &[(&str, Visibility)])] = &[
             ("note", Private),
         ],
     ),
+    // People and their credentials: names, emails, identities and key digests, never
+    // published.
+    (
+        "members",
+        &[
+            ("id", Private),
+            ("organisation_id", Private),
+            ("role", Private),
+            ("administers", Private),
+            ("display_name", Private),
+            ("email", Private),
+            ("status", Private),
+            ("oidc_issuer", Private),
+            ("oidc_subject", Private),
+            ("created_at", Private),
+            ("updated_at", Private),
+        ],
+    ),
+    (
+        "api_keys",
+        &[
+            ("id", Private),
+            ("organisation_id", Private),
+            ("role", Private),
+            ("name", Private),
+            ("prefix", Private),
+            ("secret_sha256", Private),
+            ("created_by", Private),
+            ("created_at", Private),
+            ("expires_at", Private),
+            ("last_used_on", Private),
+            ("revoked_at", Private),
+            ("revoked_by", Private),
+        ],
+    ),
+    // Who did what to members and keys, from where: never published.
+    (
+        "audit_events",
+        &[
+            ("id", Private),
+            ("at", Private),
+            ("actor", Private),
+            ("actor_organisation_id", Private),
+            ("organisation_id", Private),
+            ("action", Private),
+            ("target", Private),
+            ("detail", Private),
+            ("address", Private),
+        ],
+    ),
     // Long bulk requests: pseudonymised claim rows and their reports, never published.
     (
         "jobs",
@@ -598,6 +648,9 @@ mod tests {
             ("document_lines", "participant_pseudonym"),
             ("organisation_billing_emails", "email"),
             ("outbox", "recipients"),
+            ("members", "email"),
+            ("members", "oidc_subject"),
+            ("api_keys", "secret_sha256"),
         ] {
             assert_eq!(visibility(table, column), Some(Private), "{table}.{column}");
         }
