@@ -31,7 +31,12 @@ impl Clock {
 
     /// Moves this clock (and every copy of it) forward by `days`.
     pub fn advance_days(&self, days: i64) {
+        self.advance(chrono::Duration::days(days));
+    }
+
+    /// Moves this clock (and every copy of it) forward by `by`.
+    pub fn advance(&self, by: chrono::Duration) {
         self.offset_seconds
-            .fetch_add(days * 86_400, Ordering::Relaxed);
+            .fetch_add(by.num_seconds(), Ordering::Relaxed);
     }
 }

@@ -331,6 +331,16 @@ fn serve(mut config: Config, bind: Option<String>, demo: bool) -> Result<(), Str
             "cofund: serving on http://{} (API docs at http://{}/docs)",
             config.bind, config.bind
         );
+        match config.environment {
+            cofund::config::Environment::Development => eprintln!(
+                "cofund: development: sign in as any member at http://{}/sign-in",
+                config.bind
+            ),
+            cofund::config::Environment::Production => tracing::warn!(
+                "people sign in through OpenID Connect, which this version does not yet offer: \
+                 until it does, only tokens and API keys reach the API, and /sign-in says so"
+            ),
+        }
         app.run_until_stopped().await.map_err(|e| e.to_string())
     })
 }

@@ -332,6 +332,7 @@ fn run(
             .configure(|cfg| shared.register(cfg))
             .configure(|cfg| extractors(cfg, max_body))
             .configure(routes)
+            .configure(crate::web::routes)
             .configure(|cfg| {
                 if metrics_here {
                     crate::api::metrics_routes(cfg);

@@ -8,7 +8,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::auth::Principal;
 use super::error::{ApiError, Problem};
-use super::extract::PageQuery;
+use super::extract::{self, PageQuery};
 use super::{with_db, Page};
 use crate::db::models::AuditEvent;
 use crate::db::queries::audit::AuditFilter;
@@ -66,7 +66,8 @@ pub struct AuditQuery {
     pub organisation_id: Option<String>,
     /// Steps a member (or an API key, `key_…`) took or was the target of.
     pub member_id: Option<String>,
-    pub action: Option<AuditAction>,
+    #[param(value_type = Option<AuditAction>)]
+    pub action: Option<String>,
     /// From this day (UTC, `YYYY-MM-DD`), inclusive.
     pub from: Option<String>,
     /// To this day (UTC, `YYYY-MM-DD`), inclusive.
@@ -81,9 +82,12 @@ impl AuditQuery {
     fn filter(&self) -> Result<AuditFilter, ApiError> {
         let day = |field: &str, text: &Option<String>| {
             text.as_deref()
-                .map(|t| {
-                    limits::parse_iso_date(t)
-                        .ok_or_else(|| ApiError::validation(field, limits::DATE_FORMAT_MESSAGE))
+                .map(|t| match limits::parse_iso_date(t) {
+                    None => Err(ApiError::validation(field, limits::DATE_FORMAT_MESSAGE)),
+                    Some(d) if !limits::date_in_range(d) => {
+                        Err(ApiError::validation(field, limits::date_range_message()))
+                    }
+                    Some(d) => Ok(d),
                 })
                 .transpose()
         };
@@ -92,7 +96,7 @@ impl AuditQuery {
         Ok(AuditFilter {
             organisation: self.organisation_id.clone().map(OrganisationId::from),
             member: self.member_id.clone(),
-            action: self.action,
+            action: extract::label::<AuditAction>("action", self.action.as_deref())?,
             from: from.and_then(|d| d.and_hms_opt(0, 0, 0)),
             before: to
                 .and_then(|d| d.succ_opt())
@@ -152,6 +156,7 @@ const CSV_BATCH: i64 = 1_000;
     responses(
         (status = 200, description = "The trail as CSV, an attachment named `audit.csv`", content_type = "text/csv", body = String),
         (status = 403, description = "Not an admin, and not an administrator of the organisation named (or none named)", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "A filter that is not valid, or `cursor` or `limit` given", body = crate::api::error::documented::ValidationProblem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
 )]
@@ -160,11 +165,16 @@ pub async fn csv(
     principal: Principal,
     query: web::Query<AuditQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    if query.cursor.is_some() || query.limit.is_some() {
-        return Err(ApiError::validation(
-            "cursor",
-            "the CSV is the whole trail the filters select: leave out cursor and limit",
-        ));
+    for (field, given) in [
+        ("cursor", query.cursor.is_some()),
+        ("limit", query.limit.is_some()),
+    ] {
+        if given {
+            return Err(ApiError::validation(
+                field,
+                "the CSV is the whole trail the filters select: leave out cursor and limit",
+            ));
+        }
     }
     let filter = query.filter()?;
     let mut writer = csv::Writer::from_writer(Vec::new());

@@ -18,8 +18,9 @@ use crate::domain::access::role_fits;
 use crate::domain::ids::OrganisationId;
 use crate::domain::limits;
 use crate::domain::registry::OrganisationKind;
+use crate::domain::sessions::origin_is_ours;
 use crate::metrics::Metrics;
-use crate::services::members;
+use crate::services::{members, sessions};
 
 pub use crate::domain::access::{Principal, Role};
 
@@ -79,6 +80,13 @@ impl Authenticator {
     /// Checks the signature and the claims of a token. The organisation it names is checked
     /// by [`Authenticator::check_organisation`], which needs the database.
     pub fn authenticate(&self, token: &str) -> Result<Principal, ApiError> {
+        self.authenticate_issued(token)
+            .map(|(principal, _)| principal)
+    }
+
+    /// [`Authenticator::authenticate`], with when the token was issued (`iat`, seconds since
+    /// 1970).
+    fn authenticate_issued(&self, token: &str) -> Result<(Principal, i64), ApiError> {
         let data = decode::<TokenClaims>(token, &self.settings.decoding_key, &self.validation)
             .map_err(|e| ApiError::Unauthorized(format!("the bearer token is not valid: {e}")))?;
         let claims = data.claims;
@@ -91,8 +99,17 @@ impl Authenticator {
                 )));
             }
         }
+        // These subjects name what is not a token: an API key's principal and the command
+        // line, as the audit trail records them.
+        if claims.sub.starts_with("key_") || claims.sub == "operator" {
+            return Err(ApiError::Unauthorized(
+                "the token's 'sub' claim is reserved: `key_…` names API keys and `operator` the command line".into(),
+            ));
+        }
         let organisation = claims.org.map(OrganisationId::from);
-        Principal::new(claims.sub, claims.role, organisation).map_err(ApiError::Unauthorized)
+        let principal = Principal::new(claims.sub, claims.role, organisation)
+            .map_err(ApiError::Unauthorized)?;
+        Ok((principal, claims.iat))
     }
 
     /// Signs a token with the configured secret (HS256 only: RS256 tokens come from the
@@ -178,9 +195,20 @@ impl Authenticator {
 /// What an `Authorization: Bearer` header holds: a token (a JWT, its signature and claims
 /// already checked), or an API key, which only the database can tell.
 enum Credential {
-    Token(Principal),
+    /// A token, with when it was issued (`iat`).
+    Token(Principal, i64),
+    /// No credential at all: refused, but not counted as a refused credential.
+    Missing,
     Key(String),
+    /// A browser's session cookie (only when no `Authorization` header is sent).
+    Session(String),
 }
+
+/// The session cookie: `__Host-` so that it is sent only to this host, over HTTPS, for every
+/// path, and set by nobody else (a subdomain cannot plant one).
+pub const SESSION_COOKIE: &str = "__Host-cofund-session";
+/// The header a state-changing request made with the session cookie carries its CSRF token in.
+pub const CSRF_HEADER: &str = "x-csrf-token";
 
 impl FromRequest for Principal {
     type Error = ApiError;
@@ -195,6 +223,7 @@ impl FromRequest for Principal {
             .map(|config| config.clock.now());
         let metrics = req.app_data::<web::Data<Metrics>>().cloned();
         let address = req.peer_addr().map(|a| a.ip().to_string());
+        let req_facts = RequestFacts::of(req);
         Box::pin(async move {
             let (Some(authenticator), Some(pool), Some(now)) = (authenticator, pool, now) else {
                 return Err(ApiError::Internal("no authenticator configured".into()));
@@ -212,8 +241,20 @@ impl FromRequest for Principal {
                 })
                 .await
                 .map_err(|e| refused("api_key", e)),
-                Credential::Token(principal) => {
-                    check_token(&pool, &authenticator, principal.clone())
+                Credential::Session(cookie) => {
+                    let live = with_db(&pool, move |conn| {
+                        sessions::authenticate(conn, &cookie, now).map_err(refusal)
+                    })
+                    .await
+                    .map_err(|e| refused("session", e))?;
+                    req_facts.check(&live.csrf_token)?;
+                    Ok(live.principal)
+                }
+                Credential::Missing => Err(ApiError::Unauthorized(
+                    "send 'Authorization: Bearer <token>'".into(),
+                )),
+                Credential::Token(principal, issued_at) => {
+                    check_token(&pool, &authenticator, principal.clone(), issued_at)
                         .await
                         .map_err(|e| refused("token", e))?;
                     Ok(principal)
@@ -229,6 +270,7 @@ async fn check_token(
     pool: &web::Data<Pool>,
     authenticator: &web::Data<Authenticator>,
     principal: Principal,
+    issued_at: i64,
 ) -> Result<(), ApiError> {
     let names_member = crate::services::access::names_member(&principal);
     if principal.organisation().is_none() && !names_member {
@@ -237,7 +279,7 @@ async fn check_token(
     let checker = authenticator.clone();
     with_db(pool, move |conn| {
         if names_member {
-            members::check_member_token(conn, &principal).map_err(refusal)?;
+            members::check_member_token(conn, &principal, issued_at).map_err(refusal)?;
         }
         checker.check_organisation(&principal, |org| {
             Ok(queries::organisations::organisation_kinds(conn, &[org])?
@@ -260,10 +302,12 @@ fn credential_of(req: &HttpRequest) -> Result<Credential, ApiError> {
     let authenticator = req
         .app_data::<web::Data<Authenticator>>()
         .ok_or_else(|| ApiError::Internal("no authenticator configured".into()))?;
-    let value = req
-        .headers()
-        .get(header::AUTHORIZATION)
-        .ok_or_else(|| ApiError::Unauthorized("send 'Authorization: Bearer <token>'".into()))?;
+    let Some(value) = req.headers().get(header::AUTHORIZATION) else {
+        return match req.cookie(SESSION_COOKIE) {
+            Some(cookie) => Ok(Credential::Session(cookie.value().to_owned())),
+            None => Ok(Credential::Missing),
+        };
+    };
     let token = value
         .to_str()
         .ok()
@@ -279,5 +323,63 @@ fn credential_of(req: &HttpRequest) -> Result<Credential, ApiError> {
     if token.starts_with(members::KEY_PREFIX) {
         return Ok(Credential::Key(token.to_owned()));
     }
-    authenticator.authenticate(token).map(Credential::Token)
+    authenticator
+        .authenticate_issued(token)
+        .map(|(principal, issued_at)| Credential::Token(principal, issued_at))
+}
+
+/// What a session's state-changing request must show: the session's CSRF token in a header,
+/// and this site's `Origin`. A cross-site page can make a browser send the cookie, but can
+/// neither read the token nor forge the `Origin`.
+struct RequestFacts {
+    changes_state: bool,
+    token: Option<String>,
+    origin: Option<String>,
+    host: Option<String>,
+    public_url: String,
+}
+
+impl RequestFacts {
+    fn of(req: &HttpRequest) -> RequestFacts {
+        let text = |name: &str| {
+            req.headers()
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned)
+        };
+        RequestFacts {
+            changes_state: !req.method().is_safe(),
+            token: text(CSRF_HEADER),
+            origin: text("origin"),
+            host: text("host"),
+            public_url: req
+                .app_data::<web::Data<Config>>()
+                .map(|c| c.mail.public_url.clone())
+                .unwrap_or_default(),
+        }
+    }
+
+    fn check(&self, session_token: &str) -> Result<(), ApiError> {
+        if !self.changes_state {
+            return Ok(());
+        }
+        let token_matches = self.token.as_deref().is_some_and(|t| {
+            bool::from(subtle::ConstantTimeEq::ct_eq(
+                t.as_bytes(),
+                session_token.as_bytes(),
+            ))
+        });
+        let ours = origin_is_ours(
+            self.origin.as_deref(),
+            self.host.as_deref(),
+            &self.public_url,
+        );
+        if token_matches && ours {
+            Ok(())
+        } else {
+            Err(ApiError::Forbidden(
+                "a request that changes something with the session cookie must carry the session's X-CSRF-Token header and come from this site (Origin)".into(),
+            ))
+        }
+    }
 }

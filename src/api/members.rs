@@ -75,15 +75,17 @@ pub struct ApiKeyView {
     /// The last day it was used; null if never.
     pub last_used_on: Option<chrono::NaiveDate>,
     pub revoked_at: Option<chrono::DateTime<chrono::Utc>>,
-    /// `active`, `expired` or `revoked`, as of this answer.
+    /// `active`; `suspended` while its maker is disabled or no longer holds the key's role
+    /// (it works again if that changes back); `expired`; or `revoked`; as of this answer.
     pub state: String,
 }
 
 impl ApiKeyView {
-    fn new(k: ApiKey, now: chrono::NaiveDateTime) -> ApiKeyView {
+    fn new(k: ApiKey, now: chrono::NaiveDateTime, suspended: bool) -> ApiKeyView {
         let state = match (k.revoked_at, k.expires_at <= now) {
             (Some(_), _) => "revoked",
             (None, true) => "expired",
+            (None, false) if suspended => "suspended",
             (None, false) => "active",
         };
         ApiKeyView {
@@ -350,7 +352,7 @@ pub async fn create_key(
         .insert_header(("Cache-Control", "no-store"))
         .json(NewApiKeyView {
             key,
-            stored: ApiKeyView::new(stored, now),
+            stored: ApiKeyView::new(stored, now, false),
         }))
 }
 
@@ -386,7 +388,10 @@ pub async fn list_keys(
         )?)
     })
     .await?;
-    let items = keys.into_iter().map(|k| ApiKeyView::new(k, now)).collect();
+    let items = keys
+        .into_iter()
+        .map(|k| ApiKeyView::new(k.key, now, k.suspended))
+        .collect();
     Ok(web::Json(Page::new(items, limit, |k: &ApiKeyView| {
         k.id.clone()
     })))
@@ -421,5 +426,5 @@ pub async fn revoke_key(
         Ok(service::revoke_api_key(conn, &by, &id)?)
     })
     .await?;
-    Ok(web::Json(ApiKeyView::new(key, now)))
+    Ok(web::Json(ApiKeyView::new(key, now, false)))
 }

@@ -679,12 +679,14 @@ pub mod backend_specific {
         Projects,
         SettlementDocuments,
         PublishedTables,
+        Members,
     }
 
     impl LockableTable {
         fn name(self) -> &'static str {
             match self {
                 LockableTable::Organisations => "organisations",
+                LockableTable::Members => "members",
                 LockableTable::Funds => "funds",
                 LockableTable::Projects => "projects",
                 LockableTable::SettlementDocuments => "settlement_documents",

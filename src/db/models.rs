@@ -528,3 +528,15 @@ pub struct AuditEvent {
     /// The address the request came from (behind a proxy, the proxy's).
     pub address: Option<String>,
 }
+
+/// A browser's session: the SHA-256 of the cookie's id, never the id itself.
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(treat_none_as_default_value = false, table_name = sessions)]
+pub struct Session {
+    pub id_sha256: String,
+    pub member_id: MemberId,
+    pub csrf_token: String,
+    pub created_at: NaiveDateTime,
+    pub last_seen_at: NaiveDateTime,
+    pub address: Option<String>,
+}

@@ -586,7 +586,7 @@ diesel::table! {
 }
 
 diesel::joinable!(api_keys -> members (created_by));
-diesel::allow_tables_to_appear_in_same_query!(api_keys, members);
+diesel::allow_tables_to_appear_in_same_query!(api_keys, members, organisations);
 
 diesel::table! {
     audit_events (id) {
@@ -601,3 +601,18 @@ diesel::table! {
         address -> Nullable<Text>,
     }
 }
+
+diesel::table! {
+    sessions (id_sha256) {
+        id_sha256 -> Text,
+        member_id -> Text,
+        csrf_token -> Text,
+        created_at -> Timestamp,
+        last_seen_at -> Timestamp,
+        address -> Nullable<Text>,
+    }
+}
+
+diesel::joinable!(sessions -> members (member_id));
+diesel::allow_tables_to_appear_in_same_query!(sessions, members);
+diesel::allow_tables_to_appear_in_same_query!(sessions, organisations);

@@ -42,9 +42,9 @@ pub fn load(
     load_with_progress(conn, pseudonym_key, now, &|_| {})
 }
 
-/// How many steps [`load_with_progress`] tells of: the registry, each project's history, and
-/// the billing addresses.
-pub const LOAD_STEPS: u64 = 7;
+/// How many steps [`load_with_progress`] tells of: the registry, each project's history, the
+/// billing addresses and the members.
+pub const LOAD_STEPS: u64 = 8;
 
 /// [`load`], telling `step` what it starts, in [`LOAD_STEPS`] steps.
 pub fn load_with_progress(
@@ -83,12 +83,70 @@ pub fn load_with_progress(
         // past, and were never to be emailed.
         step("billing addresses");
         queries::organisations::add_billing_emails(loader.conn, &loader.addresses)?;
+        step("members");
+        add_members(loader.conn, &loader.organisations, now).map_err(LoadError)?;
         Ok(Some(loader.summary))
     })
     .map_err(|e| e.0)
 }
 
 struct LoadError(String);
+
+/// A name as a part of an address: `Birmingham City Council` → `birmingham-city-council`.
+fn slug(name: &str) -> String {
+    name.split(|c: char| !c.is_ascii_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .map(str::to_ascii_lowercase)
+        .collect::<Vec<_>>()
+        .join("-")
+}
+
+/// The demo's people: an admin, and one member for each organisation in the role its kind
+/// takes (an investor takes none), who administers its organisation's members. Their
+/// addresses are under the reserved `.example` domain; in development each can be signed in
+/// as from `/sign-in`.
+fn add_members(
+    conn: &mut DbConn,
+    organisations: &[(String, String, OrganisationKind)],
+    at: NaiveDateTime,
+) -> Result<(), String> {
+    use crate::domain::access::Role;
+    use crate::domain::members::NewMember;
+    use crate::services::members::add_active_member;
+    let person = |name: String, email: String, role: Role, administers: bool| NewMember {
+        display_name: name,
+        email,
+        role,
+        administers,
+    };
+    let admin = person(
+        "Demo admin".into(),
+        "admin@cofund.example".into(),
+        Role::Admin,
+        false,
+    );
+    add_active_member(conn, None, admin, at).map_err(|e| format!("the demo admin: {e}"))?;
+    for (id, name, kind) in organisations {
+        let role = match kind {
+            OrganisationKind::CentralFund => Role::FundManager,
+            OrganisationKind::LocalAuthority | OrganisationKind::NhsBody => Role::Commissioner,
+            OrganisationKind::Provider | OrganisationKind::Intermediary => Role::Provider,
+            OrganisationKind::Validator | OrganisationKind::Other => Role::Validator,
+            OrganisationKind::Investor => continue,
+        };
+        let title = role.as_str().replace('_', " ");
+        let slug = slug(name);
+        let member = person(
+            format!("Demo {title}, {name}"),
+            format!("demo@{slug}.example"),
+            role,
+            true,
+        );
+        let org = OrganisationId::from(id.as_str());
+        add_active_member(conn, Some(&org), member, at).map_err(|e| format!("{name}: {e}"))?;
+    }
+    Ok(())
+}
 
 impl From<diesel::result::Error> for LoadError {
     fn from(e: diesel::result::Error) -> LoadError {
@@ -116,12 +174,7 @@ impl Loader<'_> {
     ) -> Result<String, String> {
         // Every demo organisation has a billing address under the reserved `.example` domain,
         // so that the notifications of the demo can be seen in a local SMTP server.
-        let slug: String = name
-            .split(|c: char| !c.is_ascii_alphanumeric())
-            .filter(|w| !w.is_empty())
-            .map(str::to_ascii_lowercase)
-            .collect::<Vec<_>>()
-            .join("-");
+        let slug = slug(name);
         let input: NewOrganisation = serde_json::from_value(json!({
             "name": name, "kind": kind, "identifier": identifier, "area_codes": areas,
         }))

@@ -24,6 +24,10 @@ string_enum! {
         /// A key's first use on a day (later uses that day are not recorded).
         ApiKeyUsed => "api_key_used",
         ApiKeyRevoked => "api_key_revoked",
+        /// A member signed in through a browser.
+        SignedIn => "signed_in",
+        /// A member signed out (of one session, or everywhere).
+        SignedOut => "signed_out",
     }
 }
 

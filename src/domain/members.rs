@@ -4,11 +4,11 @@
 //!
 //! | action | who |
 //! | --- | --- |
-//! | invite, read, list, change, disable or enable an organisation's members | admin; an active member of the organisation who administers it |
+//! | invite, read, list, change, disable or enable an organisation's members | admin (a token that names no member too); a member of the organisation (not disabled) who administers it |
 //! | make or unmake an admin (who acts for no organisation) | admin, on the command line (`cofund member add --role admin`) |
 //! | change one's own role | nobody |
-//! | leave an organisation with no active administrator | nobody who administers it (an admin may) |
-//! | create an API key for an organisation | an active member of it, in its own role; an admin member, in any role the organisation's kind allows |
+//! | leave an organisation with no administrator (one not disabled, invited or active) | nobody who administers it (an admin may) |
+//! | create an API key for an organisation | a member of it (not disabled), in its own role; an admin member, in any role the organisation's kind allows |
 //! | see or revoke a key | its creator; whoever manages the organisation's members |
 
 use chrono::{Duration, NaiveDateTime};
@@ -51,7 +51,7 @@ impl MemberFacts {
 }
 
 /// Whether `caller` (with its member record, when its token names one) manages the members
-/// of `organisation`: an admin, or an active member of it who administers it.
+/// of `organisation`: an admin, or a member of it (not disabled) who administers it.
 pub fn may_manage_members(
     caller: &Principal,
     caller_member: Option<&MemberFacts>,
@@ -184,8 +184,8 @@ pub enum ChangeRefused {
 }
 
 /// Checks `change` to `target` (of an organisation of `kind`), made by `caller`. `others`
-/// counts the active administrators of the target's organisation (or active admins, for an
-/// admin) other than the target.
+/// counts the administrators of the target's organisation (or the admins, for an admin)
+/// other than the target who are not disabled (an invited one counts: it may act).
 pub fn check_change(
     caller: &Principal,
     caller_member: Option<&MemberFacts>,
@@ -287,8 +287,18 @@ pub fn check_new_key(
             "a member makes keys for its own organisation only".into(),
         )));
     }
-    let role = input.role.unwrap_or(creator.role);
     let mut errors = Vec::new();
+    let role = match input.role {
+        Some(role) => role,
+        None if is_admin => {
+            errors.push(FieldError::new(
+                "role",
+                "an admin's key needs a role that the organisation's kind allows",
+            ));
+            creator.role
+        }
+        None => creator.role,
+    };
     if let Some(problem) = name_problem(&input.name, 100) {
         errors.push(FieldError::new("name", problem));
     }
@@ -300,7 +310,7 @@ pub fn check_new_key(
                 creator.role.as_str()
             ),
         ));
-    } else if let Some(problem) = role_problem(role, Some(kind)) {
+    } else if let Some(problem) = role_problem(role, Some(kind)).filter(|_| errors.is_empty()) {
         errors.push(FieldError::new("role", problem));
     }
     let days = input.expires_in_days.unwrap_or(KEY_DEFAULT_DAYS);

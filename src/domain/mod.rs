@@ -127,6 +127,7 @@ pub mod period;
 pub mod position;
 pub mod pseudonym;
 pub mod registry;
+pub mod sessions;
 pub mod settlement;
 pub mod shares;
 pub mod split;

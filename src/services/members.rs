@@ -5,6 +5,7 @@
 use chrono::NaiveDateTime;
 use rand::RngCore;
 
+use crate::db::backend_specific::{lock_row_for_update, LockableTable};
 use crate::db::models::{ApiKey, Member};
 use crate::db::{queries, write_tx, DbConn};
 use crate::domain::access::{Principal, Role};
@@ -125,22 +126,33 @@ pub fn add_member_by_operator(
     at: NaiveDateTime,
 ) -> Result<Member, ServiceError> {
     write_tx(conn, |conn| {
-        let kind = match organisation {
-            Some(org) => Some(kind_of(conn, org)?),
-            None => None,
-        };
-        let plan = validate_member(input, kind).map_err(ServiceError::Invalid)?;
-        let member = new_member(plan, organisation, MemberStatus::Active, at);
-        insert_unique(conn, &member)?;
-        let step = Step {
-            organisation,
-            action: AuditAction::MemberAdded,
-            target: Some(&member.id),
-            detail: format!("added on the command line as {}", standing(&member.facts())),
-        };
-        audit::record_operator(conn, at, step)?;
-        Ok(member)
+        add_active_member(conn, organisation, input, at)
     })
+}
+
+/// [`add_member_by_operator`] in the caller's write transaction (the demo's loader adds its
+/// people in its own).
+pub fn add_active_member(
+    conn: &mut DbConn,
+    organisation: Option<&OrganisationId>,
+    input: NewMember,
+    at: NaiveDateTime,
+) -> Result<Member, ServiceError> {
+    let kind = match organisation {
+        Some(org) => Some(kind_of(conn, org)?),
+        None => None,
+    };
+    let plan = validate_member(input, kind).map_err(ServiceError::Invalid)?;
+    let member = new_member(plan, organisation, MemberStatus::Active, at);
+    insert_unique(conn, &member)?;
+    let step = Step {
+        organisation,
+        action: AuditAction::MemberAdded,
+        target: Some(&member.id),
+        detail: format!("added on the command line as {}", standing(&member.facts())),
+    };
+    audit::record_operator(conn, at, step)?;
+    Ok(member)
 }
 
 /// The use case "list an organisation's members", for those who manage them.
@@ -189,6 +201,8 @@ pub fn change_member(
     change: MemberChange,
 ) -> Result<Member, ServiceError> {
     write_tx(conn, |conn| {
+        let found = get_member(conn, by.principal, id)?;
+        lock_members_of(conn, found.organisation_id.as_ref())?;
         let mut member = get_member(conn, by.principal, id)?;
         let kind = match &member.organisation_id {
             Some(org) => Some(kind_of(conn, org)?),
@@ -198,9 +212,16 @@ pub fn change_member(
         let before = member.facts();
         let others = queries::members::other_administrators(conn, &before)?;
         let mut change = change;
-        // Enabling restores a member who never signed in to `invited`: they still have to.
-        if change.status == Some(MemberStatus::Active) && member.oidc_subject.is_none() {
-            change.status = Some(MemberStatus::Invited);
+        // Enabling changes only a disabled member, and restores one who never signed in to
+        // `invited`: they still have to.
+        if change.status == Some(MemberStatus::Active) {
+            change.status = match member.status {
+                MemberStatus::Disabled if member.oidc_subject.is_none() => {
+                    Some(MemberStatus::Invited)
+                }
+                MemberStatus::Disabled => Some(MemberStatus::Active),
+                _ => None,
+            };
         }
         let after = check_change(
             by.principal,
@@ -214,6 +235,11 @@ pub fn change_member(
             return Ok(member);
         }
         queries::members::update_member(conn, &after, by.at)?;
+        if after.status == MemberStatus::Disabled {
+            // Signed out everywhere at once; the member's tokens and keys are refused by
+            // their next request's check.
+            queries::sessions::delete_member_sessions(conn, id)?;
+        }
         let step = Step {
             organisation: member.organisation_id.as_ref(),
             action: change_action(&before, &after),
@@ -227,6 +253,25 @@ pub fn change_member(
         member.updated_at = by.at;
         Ok(member)
     })
+}
+
+/// Changes to one organisation's members (or to the admins) run one after another, so that
+/// two administrators stepping down at once cannot each count the other as staying: the
+/// organisation's row is locked (for the admins, the oldest admin's). Nothing on SQLite,
+/// whose write transactions run one at a time anyway.
+fn lock_members_of(
+    conn: &mut DbConn,
+    organisation: Option<&OrganisationId>,
+) -> Result<(), ServiceError> {
+    match organisation {
+        Some(org) => lock_row_for_update(conn, LockableTable::Organisations, org)?,
+        None => {
+            if let Some(oldest) = queries::members::list_members(conn, None, None, 1)?.first() {
+                lock_row_for_update(conn, LockableTable::Members, &oldest.id)?;
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Which kind of change the trail records: a change of status first.
@@ -306,6 +351,13 @@ pub fn create_api_key(
     })
 }
 
+/// A key as listed: whether it stands suspended (its maker disabled, or no longer in its
+/// role) beside its record.
+pub struct ListedKey {
+    pub key: ApiKey,
+    pub suspended: bool,
+}
+
 /// The use case "list an organisation's keys": all of them for those who manage its
 /// members, a member's own for anyone else of it.
 pub fn list_api_keys(
@@ -314,30 +366,30 @@ pub fn list_api_keys(
     organisation: &OrganisationId,
     cursor: Option<&str>,
     limit: i64,
-) -> Result<Vec<ApiKey>, ServiceError> {
+) -> Result<Vec<ListedKey>, ServiceError> {
     kind_of(conn, organisation)?;
     let acting_member = acting(conn, caller)?;
-    if may_manage_members(caller, acting_member.as_ref(), organisation).is_ok() {
-        return Ok(queries::members::list_api_keys(
-            conn,
-            organisation,
-            None,
-            cursor,
-            limit,
-        )?);
-    }
-    match acting_member.filter(|m| m.organisation_id.as_ref() == Some(organisation)) {
-        Some(member) => Ok(queries::members::list_api_keys(
-            conn,
-            organisation,
-            Some(&member.id),
-            cursor,
-            limit,
-        )?),
-        None => Err(ServiceError::Forbidden(
-            "only the organisation's members see its keys".into(),
-        )),
-    }
+    let only_of = if may_manage_members(caller, acting_member.as_ref(), organisation).is_ok() {
+        None
+    } else {
+        match acting_member.filter(|m| m.organisation_id.as_ref() == Some(organisation)) {
+            Some(member) => Some(member.id),
+            None => {
+                return Err(ServiceError::Forbidden(
+                    "only the organisation's members see its keys".into(),
+                ))
+            }
+        }
+    };
+    let keys =
+        queries::members::list_api_keys(conn, organisation, only_of.as_ref(), cursor, limit)?;
+    Ok(keys
+        .into_iter()
+        .map(|(key, maker)| ListedKey {
+            suspended: key_suspended(&key, &maker.facts()).is_some(),
+            key,
+        })
+        .collect())
 }
 
 /// The use case "revoke a key": its maker, or whoever manages its organisation's members.
@@ -419,10 +471,8 @@ pub fn authenticate_key(
     if stored.expires_at <= now {
         return Err(Refused::Credential("the API key has expired"));
     }
-    if maker.status == MemberStatus::Disabled {
-        return Err(Refused::Credential(
-            "the member who made this API key is disabled",
-        ));
+    if let Some(why) = key_suspended(&stored, &maker.facts()) {
+        return Err(Refused::Credential(why));
     }
     let principal = Principal::new(
         stored.id.to_string(),
@@ -456,10 +506,27 @@ fn first_use_today(conn: &mut DbConn, by: &Actor, key: &ApiKey) -> Result<(), Se
     audit::record(conn, by, step)
 }
 
+/// Why a key stands suspended, if it does: its maker is disabled, or no longer holds the role
+/// (or organisation) the key acts in. It works again if the maker is enabled or given the
+/// role back.
+pub fn key_suspended(key: &ApiKey, maker: &MemberFacts) -> Option<&'static str> {
+    if maker.status == MemberStatus::Disabled {
+        return Some("the member who made this API key is disabled");
+    }
+    let holds_its_role = maker.role == Role::Admin
+        || (maker.role == key.role && maker.organisation_id.as_ref() == Some(&key.organisation_id));
+    (!holds_its_role).then_some("the member who made this API key no longer holds its role")
+}
+
 /// A token that names a member (its subject a member id) holds only while the member does:
-/// refused once the member is disabled, or once their role or organisation is no longer the
-/// token's.
-pub fn check_member_token(conn: &mut DbConn, principal: &Principal) -> Result<(), Refused> {
+/// refused once the member is disabled, once their role or organisation is no longer the
+/// token's, and if it was issued (`issued_at`, seconds since 1970) before the member's last
+/// change, so that enabling a member again does not bring back the tokens of before.
+pub fn check_member_token(
+    conn: &mut DbConn,
+    principal: &Principal,
+    issued_at: i64,
+) -> Result<(), Refused> {
     let id = principal.subject();
     let member = queries::members::get_member(conn, id)?.ok_or(Refused::Credential(
         "the token names a member that does not exist",
@@ -471,6 +538,11 @@ pub fn check_member_token(conn: &mut DbConn, principal: &Principal) -> Result<()
     if member.role != role || member.organisation_id.as_ref() != principal.organisation() {
         return Err(Refused::Credential(
             "this member's role or organisation has changed since the token was issued; sign in again",
+        ));
+    }
+    if issued_at < member.updated_at.and_utc().timestamp() {
+        return Err(Refused::Credential(
+            "this member was changed after the token was issued; sign in again",
         ));
     }
     Ok(())

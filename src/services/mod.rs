@@ -20,5 +20,6 @@ pub mod notices;
 pub mod open_data;
 pub mod position;
 pub mod registry;
+pub mod sessions;
 pub mod settlement;
 pub mod stored_terms;

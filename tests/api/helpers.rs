@@ -43,6 +43,8 @@ pub struct Options {
     pub metrics_bind: bool,
     /// Which bulk requests run as jobs, and whether this server runs them.
     pub jobs: JobSettings,
+    /// Development (the default) or production.
+    pub environment: Environment,
 }
 
 impl Default for Options {
@@ -59,6 +61,7 @@ impl Default for Options {
             },
             metrics_bind: false,
             jobs: JobSettings::default(),
+            environment: Environment::Development,
         }
     }
 }
@@ -139,7 +142,7 @@ pub async fn spawn_app_with(options: Options) -> TestApp {
     let database = fresh.url.clone();
     let clock = Clock::system();
     let config = Config {
-        environment: Environment::Development,
+        environment: options.environment,
         database: database.clone(),
         bind: "127.0.0.1:0".into(),
         metrics_bind: options.metrics_bind.then(|| "127.0.0.1:0".to_owned()),

@@ -3,6 +3,7 @@
 
 mod access;
 mod auth;
+mod browser;
 mod claims;
 mod commitments;
 mod demo;
@@ -19,4 +20,5 @@ mod open_data;
 mod openapi;
 mod random_ops;
 mod registry;
+mod sessions;
 mod settlement;

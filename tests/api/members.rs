@@ -217,9 +217,12 @@ async fn nobody_changes_their_own_role_or_leaves_no_administrator() {
     app.patch(&clerk, Some(&w.admin), &json!({"status": "active"}))
         .await
         .assert_problem(422);
-    // A role change refuses the member's older token from the next request on.
+    // A role change refuses the member's older token from the next request on. (The clerk,
+    // changed itself, signs in again: a token issued before a member's last change holds no
+    // more.)
+    let clerk_token = app.token_for(Role::Commissioner, Some(&w.council), &w.clerk);
     let changed = app
-        .patch(&boss, Some(&w.clerk_token), &json!({"role": "validator"}))
+        .patch(&boss, Some(&clerk_token), &json!({"role": "validator"}))
         .await;
     assert_eq!(changed.assert_status(200)["role"], "validator");
     let refused = app.get(&boss, Some(&w.boss_token)).await;
@@ -298,7 +301,9 @@ async fn a_key_acts_for_its_organisation_until_revoked_expired_or_its_maker_disa
     .await
     .assert_problem(403);
 
-    // Disabling the maker refuses its token and its key at once; enabling restores both.
+    // Disabling the maker refuses its token and its key at once; enabling restores the key,
+    // not the tokens issued before (a second later, so that the change is after them).
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
     let clerk = format!("/v1/members/{}", w.clerk);
     let disabled = app
         .post(&format!("{clerk}/disable"), Some(&w.boss_token), &json!({}))
@@ -313,6 +318,11 @@ async fn a_key_acts_for_its_organisation_until_revoked_expired_or_its_maker_disa
         .await;
     assert_eq!(enabled.assert_status(200)["status"], "invited");
     app.get(&statement, Some(&key)).await.assert_status(200);
+    app.get(&clerk, Some(&w.clerk_token))
+        .await
+        .assert_problem(401);
+    let clerk_token = app.token_for(Role::Commissioner, Some(&w.council), &w.clerk);
+    app.get(&clerk, Some(&clerk_token)).await.assert_status(200);
 
     // A key that is not one, one revoked, and one expired are each refused, and counted.
     let forged = format!("cfk_{}", "a".repeat(52));
@@ -330,7 +340,7 @@ async fn a_key_acts_for_its_organisation_until_revoked_expired_or_its_maker_disa
     let second = app
         .post(
             &keys,
-            Some(&w.clerk_token),
+            Some(&clerk_token),
             &json!({"name": "Second", "expires_in_days": 1}),
         )
         .await;
@@ -386,6 +396,15 @@ async fn the_command_line_adds_and_lists_members_and_refuses_what_the_api_refuse
         "{listed}"
     );
     assert!(!listed.contains("a@hc.example"), "emails are not printed");
+    // Enabling a member who is not disabled leaves it as it is (active, here).
+    let enabled = app
+        .post(
+            &format!("/v1/members/{id}/enable"),
+            Some(&app.admin()),
+            &json!({}),
+        )
+        .await;
+    assert_eq!(enabled.assert_status(200)["status"], "active");
     for args in [
         vec![
             "--role",
@@ -551,9 +570,16 @@ async fn the_audit_trail_shows_each_step_to_those_who_may_read_it_and_no_secret(
         window.assert_status(200)["items"].as_array().unwrap().len(),
         6
     );
-    app.get(&format!("{own}&from=7-12-2026"), Some(&w.admin))
-        .await
-        .assert_problem(422);
+    for refused in ["from=7-12-2026", "to=9999-12-31", "action=member_deleted"] {
+        app.get(&format!("{own}&{refused}"), Some(&w.admin))
+            .await
+            .assert_problem(422);
+    }
+    // The subjects that name keys and the command line in the trail are not a token's.
+    for subject in ["operator", "key_0190"] {
+        let spoof = app.token_for(Role::Admin, None, subject);
+        app.get("/v1/audit", Some(&spoof)).await.assert_problem(401);
+    }
     let csv = app
         .client
         .get(app.url(&format!("/v1/audit.csv?organisation_id={}", w.council)))
@@ -569,4 +595,65 @@ async fn the_audit_trail_shows_each_step_to_those_who_may_read_it_and_no_secret(
         "id,at,actor,actor_organisation_id,organisation_id,action,target,detail,address"
     );
     assert_eq!(lines.len(), 7);
+}
+
+#[tokio::test]
+async fn a_key_is_suspended_while_its_maker_no_longer_holds_its_role() {
+    let app = spawn_app().await;
+    let w = world(&app).await;
+    let keys = format!("/v1/organisations/{}/api-keys", w.council);
+    let statement = format!("/v1/organisations/{}/statement", w.council);
+    let made = app
+        .post(
+            &keys,
+            Some(&w.clerk_token),
+            &json!({"name": "Finance system"}),
+        )
+        .await;
+    let key = made.assert_status(201)["key"].as_str().unwrap().to_owned();
+    let clerk = format!("/v1/members/{}", w.clerk);
+    let state = |reply: &Reply| reply.body["items"][0]["state"].as_str().unwrap().to_owned();
+    app.patch(&clerk, Some(&w.boss_token), &json!({"role": "validator"}))
+        .await
+        .assert_status(200);
+    let refused = app.get(&statement, Some(&key)).await;
+    assert!(refused.assert_problem(401)["detail"]
+        .as_str()
+        .unwrap()
+        .contains("no longer holds"));
+    assert_eq!(
+        state(&app.get(&keys, Some(&w.boss_token)).await),
+        "suspended"
+    );
+    app.patch(
+        &clerk,
+        Some(&w.boss_token),
+        &json!({"role": "commissioner"}),
+    )
+    .await
+    .assert_status(200);
+    app.get(&statement, Some(&key)).await.assert_status(200);
+    assert_eq!(state(&app.get(&keys, Some(&w.boss_token)).await), "active");
+    // Enabling a member who is not disabled changes nothing, and writes no step.
+    let enabled = app
+        .post(
+            &format!("/v1/members/{}/enable", w.boss),
+            Some(&w.admin),
+            &json!({}),
+        )
+        .await;
+    assert_eq!(enabled.assert_status(200)["status"], "invited");
+    let steps = app
+        .get(
+            &format!(
+                "/v1/audit?organisation_id={}&action=member_enabled",
+                w.council
+            ),
+            Some(&w.admin),
+        )
+        .await;
+    assert!(steps.assert_status(200)["items"]
+        .as_array()
+        .unwrap()
+        .is_empty());
 }

@@ -31,8 +31,8 @@ fn migrate_first(conn: &mut DbConn, count: usize) {
 /// Migrations after the lean ledger (the third): the payers' own funds, settlement, open data,
 /// frozen open data, adjustments, registry corrections, the frozen blocks' parts, how
 /// documents were settled, the open-data caps' states, agreement to commitments, jobs, the
-/// allocations' lean index, members and API keys.
-const MIGRATIONS_AFTER_THE_LEDGER: usize = 14;
+/// allocations' lean index, members and API keys, sessions.
+const MIGRATIONS_AFTER_THE_LEDGER: usize = 15;
 
 fn revert_last(conn: &mut DbConn) {
     match conn {

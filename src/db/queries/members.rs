@@ -72,8 +72,8 @@ pub fn update_member(
     Ok(())
 }
 
-/// The active administrators of `target`'s organisation other than `target` (for an admin:
-/// the other active admins).
+/// The administrators of `target`'s organisation other than `target` who are not disabled
+/// (for an admin: the other admins not disabled).
 pub fn other_administrators(conn: &mut DbConn, target: &MemberFacts) -> Result<u64, DieselError> {
     let mut query = members::table
         .filter(members::id.ne(&target.id))
@@ -104,17 +104,19 @@ pub fn get_api_key(conn: &mut DbConn, id: &ApiKeyId) -> Result<Option<ApiKey>, D
         .optional()
 }
 
-/// A page of `organisation`'s keys in id order, only `creator`'s when given.
+/// A page of `organisation`'s keys in id order, each with its maker; only `creator`'s when
+/// given.
 pub fn list_api_keys(
     conn: &mut DbConn,
     organisation: &OrganisationId,
     creator: Option<&MemberId>,
     cursor: Option<&str>,
     limit: i64,
-) -> Result<Vec<ApiKey>, DieselError> {
+) -> Result<Vec<(ApiKey, Member)>, DieselError> {
     let mut query = api_keys::table
+        .inner_join(members::table)
         .filter(api_keys::organisation_id.eq(organisation))
-        .select(ApiKey::as_select())
+        .select((ApiKey::as_select(), Member::as_select()))
         .order(api_keys::id)
         .limit(limit)
         .into_boxed();
@@ -169,4 +171,20 @@ pub fn revoke_api_key(
     .set((api_keys::revoked_at.eq(at), api_keys::revoked_by.eq(by)))
     .execute(conn)?;
     Ok(())
+}
+
+/// Every member who may sign in (not disabled), with its organisation's name (none for an
+/// admin), for the development sign-in page.
+pub fn members_who_may_sign_in(
+    conn: &mut DbConn,
+) -> Result<Vec<(Member, Option<String>)>, DieselError> {
+    use crate::db::schema::organisations;
+    members::table
+        .left_join(
+            organisations::table.on(members::organisation_id.eq(organisations::id.nullable())),
+        )
+        .filter(members::status.ne(MemberStatus::Disabled))
+        .order((organisations::name.nullable(), members::display_name))
+        .select((Member::as_select(), organisations::name.nullable()))
+        .load(conn)
 }

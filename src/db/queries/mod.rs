@@ -56,3 +56,4 @@ pub mod metrics;
 pub mod organisations;
 pub mod outbox;
 pub mod projects;
+pub mod sessions;

@@ -502,6 +502,18 @@ pub static COLUMNS: &[(&str, &[(&str, Visibility)])] = &[
             ("revoked_by", Private),
         ],
     ),
+    // Browser sessions: credentials, never published.
+    (
+        "sessions",
+        &[
+            ("id_sha256", Private),
+            ("member_id", Private),
+            ("csrf_token", Private),
+            ("created_at", Private),
+            ("last_seen_at", Private),
+            ("address", Private),
+        ],
+    ),
     // Who did what to members and keys, from where: never published.
     (
         "audit_events",

@@ -1,0 +1,114 @@
+//! The rules of a browser session. Pure.
+
+use chrono::{Duration, NaiveDateTime};
+
+/// A session unused for this long has ended: a finance officer who leaves a desk is signed
+/// out before the afternoon is over.
+pub const IDLE_TIMEOUT: Duration = Duration::hours(2);
+/// However busy, a session ends this long after sign-in: once a working day.
+pub const ABSOLUTE_TIMEOUT: Duration = Duration::hours(12);
+/// A session's last use is written down at most this often (not on every request).
+pub const TOUCH_EVERY: Duration = Duration::minutes(1);
+
+/// Why a session that was found no longer holds, if it does not.
+pub fn ended(
+    created_at: NaiveDateTime,
+    last_seen_at: NaiveDateTime,
+    now: NaiveDateTime,
+) -> Option<&'static str> {
+    if now >= created_at + ABSOLUTE_TIMEOUT {
+        Some("the session has ended (12 hours after sign-in); sign in again")
+    } else if now >= last_seen_at + IDLE_TIMEOUT {
+        Some("the session has ended after 2 hours unused; sign in again")
+    } else {
+        None
+    }
+}
+
+/// Where to go after signing in: only a path of this site (`/data`, `/account?x=1`), never
+/// another site (`//evil.example`, `/\evil.example`, `https://…`); anything else is `None`.
+pub fn same_site_path(asked: &str) -> Option<&str> {
+    let path = asked.strip_prefix('/')?;
+    let refused = path.starts_with('/')
+        || path.starts_with('\\')
+        || asked.chars().any(|c| c.is_control() || c == '\\')
+        || asked.len() > 2_000;
+    (!refused).then_some(asked)
+}
+
+/// Whether a state-changing request with a session cookie came from a page of this site: its
+/// `Origin` is the site's own (`https://host[:port]`, as the request's `Host` names it, or
+/// the configured public address). A request without `Origin` is refused: every browser
+/// sends one with a cross-site POST, and cofund's own pages are never that old.
+pub fn origin_is_ours(origin: Option<&str>, host: Option<&str>, public_url: &str) -> bool {
+    let Some(origin) = origin else {
+        return false;
+    };
+    let public_origin = public_url.trim_end_matches('/');
+    if origin == public_origin {
+        return true;
+    }
+    let Some(host) = host else {
+        return false;
+    };
+    [format!("https://{host}"), format!("http://{host}")]
+        .iter()
+        .any(|ours| ours == origin)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_paths_of_this_site_are_returned_to() {
+        for ok in ["/", "/account", "/data/projects?x=1"] {
+            assert_eq!(same_site_path(ok), Some(ok));
+        }
+        for bad in [
+            "//evil.example",
+            "/\\evil.example",
+            "https://evil.example/",
+            "evil",
+            "",
+            "/a\nb",
+            "/\\/evil",
+        ] {
+            assert_eq!(same_site_path(bad), None, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn a_session_ends_when_idle_or_old() {
+        let t = chrono::DateTime::from_timestamp(1_800_000_000, 0)
+            .unwrap()
+            .naive_utc();
+        assert!(ended(t, t, t + Duration::minutes(119)).is_none());
+        assert!(ended(t, t, t + Duration::minutes(120)).is_some());
+        let busy = t + Duration::hours(11) + Duration::minutes(59);
+        assert!(ended(t, busy, busy).is_none());
+        assert!(ended(t, busy, t + Duration::hours(12)).is_some());
+    }
+
+    #[test]
+    fn a_request_from_another_site_is_not_ours() {
+        let public = "https://cofund.example.org";
+        assert!(origin_is_ours(Some(public), None, public));
+        assert!(origin_is_ours(
+            Some("http://127.0.0.1:8080"),
+            Some("127.0.0.1:8080"),
+            public
+        ));
+        assert!(!origin_is_ours(
+            Some("https://evil.example"),
+            Some("127.0.0.1:8080"),
+            public
+        ));
+        assert!(!origin_is_ours(None, Some("127.0.0.1:8080"), public));
+        assert!(!origin_is_ours(
+            Some("null"),
+            Some("127.0.0.1:8080"),
+            public
+        ));
+    }
+}
