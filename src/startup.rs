@@ -339,11 +339,7 @@ fn run(
                 }
             })
             .configure(|cfg| docs(cfg, openapi.clone()))
-            .default_service(web::to(|| async {
-                Err::<actix_web::HttpResponse, _>(ApiError::NotFound(
-                    "no such route; see /docs for the API".into(),
-                ))
-            }))
+            .default_service(web::to(not_found))
     })
     .on_connect(no_delay)
     .shutdown_timeout(30);
@@ -354,6 +350,21 @@ fn run(
         .listen(listener)
         .map_err(|e| format!("cannot serve: {e}"))?;
     Ok(server.run())
+}
+
+/// A path cofund does not serve: a browser asking for a page gets a page, a program a problem.
+async fn not_found(req: actix_web::HttpRequest) -> Result<actix_web::HttpResponse, ApiError> {
+    let wants_html = req
+        .headers()
+        .get(actix_web::http::header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|accept| accept.contains("text/html"));
+    if wants_html {
+        return Ok(crate::web::not_found());
+    }
+    Err(ApiError::NotFound(
+        "no such route; see /docs for the API".into(),
+    ))
 }
 
 /// Longest value of a header the request log records (user agent, host, forwarding).

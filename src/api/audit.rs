@@ -108,7 +108,7 @@ impl AuditQuery {
 /// The audit trail.
 #[utoipa::path(
     get, path = "/v1/audit", tag = "members", operation_id = "listAuditEvents",
-    description = "An admin reads every organisation's trail and the installation's (admins made and changed); an active administrator of an organisation reads its own, naming it in `organisation_id`. Every member invited, added, changed, disabled or enabled, every API key made or revoked, and each key's first use of a day: who, for which organisation, what, when and from which address. Nothing changes. Oldest first: pass `next_cursor` back as `cursor`.",
+    description = "An admin reads every organisation's trail and the installation's (admins made and changed); an administrator (not disabled) of an organisation reads its own, naming it in `organisation_id`. Every member invited, added, changed, disabled or enabled, every API key made or revoked, each key's first use of a day, and every sign-in, refused sign-in and sign-out: who, for which organisation, what, when and from which address. Nothing changes. Oldest first: pass `next_cursor` back as `cursor`.",
     params(AuditQuery),
     responses(
         (status = 200, description = "A page of the trail", body = Page<AuditEventView>),

@@ -192,8 +192,9 @@ impl Authenticator {
     }
 }
 
-/// What an `Authorization: Bearer` header holds: a token (a JWT, its signature and claims
-/// already checked), or an API key, which only the database can tell.
+/// What a request authenticates with: the `Authorization: Bearer` header's token (a JWT, its
+/// signature and claims already checked) or API key (which only the database can tell), else
+/// the session cookie, else nothing.
 enum Credential {
     /// A token, with when it was issued (`iat`).
     Token(Principal, i64),
@@ -223,7 +224,9 @@ impl FromRequest for Principal {
             .map(|config| config.clock.now());
         let metrics = req.app_data::<web::Data<Metrics>>().cloned();
         let address = req.peer_addr().map(|a| a.ip().to_string());
-        let req_facts = RequestFacts::of(req);
+        // Read only for a session: a token's or a key's request needs none of it.
+        let req_facts =
+            matches!(credential, Ok(Credential::Session(_))).then(|| RequestFacts::of(req));
         Box::pin(async move {
             let (Some(authenticator), Some(pool), Some(now)) = (authenticator, pool, now) else {
                 return Err(ApiError::Internal("no authenticator configured".into()));
@@ -247,7 +250,9 @@ impl FromRequest for Principal {
                     })
                     .await
                     .map_err(|e| refused("session", e))?;
-                    req_facts.check(&live.csrf_token)?;
+                    if let Some(facts) = req_facts {
+                        facts.check(&live.csrf_token)?;
+                    }
                     Ok(live.principal)
                 }
                 Credential::Missing => Err(ApiError::Unauthorized(

@@ -26,6 +26,8 @@ string_enum! {
         ApiKeyRevoked => "api_key_revoked",
         /// A member signed in through a browser.
         SignedIn => "signed_in",
+        /// A sign-in refused (a disabled member).
+        SignInFailed => "sign_in_failed",
         /// A member signed out (of one session, or everywhere).
         SignedOut => "signed_out",
     }

@@ -7,6 +7,9 @@ use chrono::{Duration, NaiveDateTime};
 pub const IDLE_TIMEOUT: Duration = Duration::hours(2);
 /// However busy, a session ends this long after sign-in: once a working day.
 pub const ABSOLUTE_TIMEOUT: Duration = Duration::hours(12);
+/// A member's live sessions at most (browsers and devices): signing in once more ends the
+/// oldest, so that the table does not grow however often a member signs in.
+pub const MAX_SESSIONS: i64 = 20;
 /// A session's last use is written down at most this often (not on every request).
 pub const TOUCH_EVERY: Duration = Duration::minutes(1);
 
@@ -56,6 +59,28 @@ pub fn origin_is_ours(origin: Option<&str>, host: Option<&str>, public_url: &str
         .any(|ours| ours == origin)
 }
 
+/// Whether the development sign-in (any member, no identity provider) may be offered: only in
+/// development, and only when the server listens on this machine alone and people reach it at
+/// a loopback address. A server left without `COFUND_ENV` but deployed (listening on another
+/// address, or reached at a real host name) offers nobody a way in without a credential.
+pub fn development_sign_in_allowed(development: bool, bind: &str, public_url: &str) -> bool {
+    let loopback = |host: &str| {
+        let host = host.trim_start_matches('[').trim_end_matches(']');
+        host == "localhost"
+            || host
+                .parse::<std::net::IpAddr>()
+                .is_ok_and(|ip| ip.is_loopback())
+    };
+    let host_of = |authority: &str| match authority.rsplit_once(':') {
+        Some((host, port)) if port.chars().all(|c| c.is_ascii_digit()) => host.to_owned(),
+        _ => authority.to_owned(),
+    };
+    let public_host = public_url
+        .strip_prefix("http://")
+        .map(|rest| host_of(rest.split('/').next().unwrap_or_default()));
+    development && loopback(&host_of(bind)) && public_host.is_some_and(|h| loopback(&h))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -88,6 +113,45 @@ mod tests {
         let busy = t + Duration::hours(11) + Duration::minutes(59);
         assert!(ended(t, busy, busy).is_none());
         assert!(ended(t, busy, t + Duration::hours(12)).is_some());
+    }
+
+    #[test]
+    fn the_development_sign_in_is_only_for_this_machine() {
+        assert!(development_sign_in_allowed(
+            true,
+            "127.0.0.1:8080",
+            "http://127.0.0.1:8080"
+        ));
+        assert!(development_sign_in_allowed(
+            true,
+            "[::1]:8080",
+            "http://localhost:8080/"
+        ));
+        assert!(!development_sign_in_allowed(
+            false,
+            "127.0.0.1:8080",
+            "http://127.0.0.1:8080"
+        ));
+        assert!(!development_sign_in_allowed(
+            true,
+            "0.0.0.0:8080",
+            "http://127.0.0.1:8080"
+        ));
+        assert!(!development_sign_in_allowed(
+            true,
+            "127.0.0.1:8080",
+            "https://cofund.example.org"
+        ));
+        assert!(!development_sign_in_allowed(
+            true,
+            "127.0.0.1:8080",
+            "http://192.168.1.5:8080"
+        ));
+        assert!(!development_sign_in_allowed(
+            true,
+            "127.0.0.1:8080",
+            "http://127.0.0.1.evil.example"
+        ));
     }
 
     #[test]

@@ -259,7 +259,7 @@ pub fn change_member(
 /// two administrators stepping down at once cannot each count the other as staying: the
 /// organisation's row is locked (for the admins, the oldest admin's). Nothing on SQLite,
 /// whose write transactions run one at a time anyway.
-fn lock_members_of(
+pub(crate) fn lock_members_of(
     conn: &mut DbConn,
     organisation: Option<&OrganisationId>,
 ) -> Result<(), ServiceError> {
@@ -521,7 +521,8 @@ pub fn key_suspended(key: &ApiKey, maker: &MemberFacts) -> Option<&'static str> 
 /// A token that names a member (its subject a member id) holds only while the member does:
 /// refused once the member is disabled, once their role or organisation is no longer the
 /// token's, and if it was issued (`issued_at`, seconds since 1970) before the member's last
-/// change, so that enabling a member again does not bring back the tokens of before.
+/// change or in the same second, so that enabling a member again does not bring back the
+/// tokens of before.
 pub fn check_member_token(
     conn: &mut DbConn,
     principal: &Principal,
@@ -540,7 +541,11 @@ pub fn check_member_token(
             "this member's role or organisation has changed since the token was issued; sign in again",
         ));
     }
-    if issued_at < member.updated_at.and_utc().timestamp() {
+    // Whole seconds: a token issued in the same second as a change is refused too (but not
+    // one issued in the second the member was made).
+    let changed_at = member.updated_at.and_utc().timestamp();
+    let changed = member.updated_at > member.created_at;
+    if issued_at < changed_at || (changed && issued_at == changed_at) {
         return Err(Refused::Credential(
             "this member was changed after the token was issued; sign in again",
         ));

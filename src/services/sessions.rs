@@ -11,10 +11,10 @@ use crate::domain::access::Principal;
 use crate::domain::audit::AuditAction;
 use crate::domain::ids::MemberId;
 use crate::domain::members::MemberStatus;
-use crate::domain::sessions::{ended, TOUCH_EVERY};
+use crate::domain::sessions::{ended, ABSOLUTE_TIMEOUT, IDLE_TIMEOUT, MAX_SESSIONS, TOUCH_EVERY};
 use crate::services::audit::{self, Actor, Step};
 use crate::services::error::ServiceError;
-use crate::services::members::{key_digest, Refused};
+use crate::services::members::{key_digest, lock_members_of, Refused};
 
 /// A session just started: the cookie's value (shown to the browser, never stored) and its
 /// CSRF token.
@@ -39,7 +39,9 @@ fn random_token() -> String {
 
 /// The use case "sign in": a new session for `member`, whatever cookie the browser held
 /// before (a session id is never chosen by the browser, so it cannot be fixed in advance).
-/// A disabled member, or one that does not exist, is refused.
+/// A member that does not exist, or is disabled, is refused; a disabled member's attempt is
+/// in the audit trail. Every session that has ended is cleared away, and at most
+/// [`MAX_SESSIONS`] stay live (the oldest ends first).
 pub fn start(
     conn: &mut DbConn,
     member: &MemberId,
@@ -47,40 +49,63 @@ pub fn start(
     address: Option<String>,
     how: &str,
 ) -> Result<Started, ServiceError> {
-    write_tx(conn, |conn| {
-        let found = queries::members::get_member(conn, member)?
-            .filter(|m| m.status != MemberStatus::Disabled)
-            .ok_or_else(|| ServiceError::Forbidden("this member may not sign in".into()))?;
-        let principal = Principal::new(found.id.to_string(), found.role, found.organisation_id)
-            .map_err(ServiceError::Internal)?;
-        let cookie = random_token();
-        let session = Session {
-            id_sha256: key_digest(&cookie),
-            member_id: found.id,
-            csrf_token: random_token(),
-            created_at: at,
-            last_seen_at: at,
-            address: address.clone(),
-        };
-        queries::sessions::insert_session(conn, &session)?;
-        let by = Actor {
-            principal: &principal,
-            at,
-            address,
-        };
-        let step = Step {
-            organisation: principal.organisation(),
-            action: AuditAction::SignedIn,
-            target: Some(&session.member_id),
-            detail: format!("signed in {how}"),
-        };
-        audit::record(conn, &by, step)?;
-        Ok(Started {
-            cookie,
-            csrf_token: session.csrf_token,
-            principal,
-        })
-    })
+    let refused = || ServiceError::Forbidden("this member may not sign in".into());
+    // A refusal that is recorded: the outer result commits the step, the inner refuses.
+    write_tx(
+        conn,
+        |conn| -> Result<Result<Started, ServiceError>, ServiceError> {
+            let found = queries::members::get_member(conn, member)?.ok_or_else(refused)?;
+            // In turn with changes to the organisation's members: a sign-in that races a
+            // disable either ends with it or sees it.
+            lock_members_of(conn, found.organisation_id.as_ref())?;
+            let found = queries::members::get_member(conn, member)?.ok_or_else(refused)?;
+            let principal = Principal::new(found.id.to_string(), found.role, found.organisation_id)
+                .map_err(ServiceError::Internal)?;
+            let by = Actor {
+                principal: &principal,
+                at,
+                address: address.clone(),
+            };
+            if found.status == MemberStatus::Disabled {
+                let step = Step {
+                    organisation: principal.organisation(),
+                    action: AuditAction::SignInFailed,
+                    target: Some(member),
+                    detail: format!("refused {how}: the member is disabled"),
+                };
+                audit::record(conn, &by, step)?;
+                return Ok(Err(refused()));
+            }
+            queries::sessions::delete_ended_sessions(
+                conn,
+                at - IDLE_TIMEOUT,
+                at - ABSOLUTE_TIMEOUT,
+            )?;
+            queries::sessions::keep_newest_sessions(conn, member, MAX_SESSIONS - 1)?;
+            let cookie = random_token();
+            let session = Session {
+                id_sha256: key_digest(&cookie),
+                member_id: found.id,
+                csrf_token: random_token(),
+                created_at: at,
+                last_seen_at: at,
+                address,
+            };
+            queries::sessions::insert_session(conn, &session)?;
+            let step = Step {
+                organisation: principal.organisation(),
+                action: AuditAction::SignedIn,
+                target: Some(&session.member_id),
+                detail: format!("signed in {how}"),
+            };
+            audit::record(conn, &by, step)?;
+            Ok(Ok(Started {
+                cookie,
+                csrf_token: session.csrf_token,
+                principal,
+            }))
+        },
+    )?
 }
 
 /// Who a session cookie signs in, if its session is live: not ended by sign-out, by the idle
@@ -150,4 +175,13 @@ pub fn sign_in_choices(
     conn: &mut DbConn,
 ) -> Result<Vec<(crate::db::models::Member, Option<String>)>, ServiceError> {
     Ok(queries::members::members_who_may_sign_in(conn)?)
+}
+
+/// Ends the session of a cookie a browser held when it signed in again (as whoever): one
+/// browser, one session. Not a sign-out of anyone, so not in the trail.
+pub fn forget(conn: &mut DbConn, cookie: &str) -> Result<(), ServiceError> {
+    write_tx(conn, |conn| {
+        queries::sessions::delete_session(conn, &key_digest(cookie))?;
+        Ok(())
+    })
 }

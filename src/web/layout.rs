@@ -45,10 +45,16 @@ pub fn page(title: &str, signed_in_as: Option<&str>, content: Markup) -> Markup 
 
 /// A page's HTML response: never cached, since it may show what only its reader may see.
 pub fn respond(status: actix_web::http::StatusCode, markup: Markup) -> HttpResponse {
-    HttpResponse::build(status)
+    let mut response = HttpResponse::build(status);
+    response
         .content_type("text/html; charset=utf-8")
-        .insert_header(("Cache-Control", "no-store"))
-        .body(markup.into_string())
+        .insert_header(("Cache-Control", "no-store"));
+    // Here as well as in the pages' middleware: a page answered from outside a page's route
+    // (the 404 of an unknown path) carries them too.
+    for header in super::SECURITY_HEADERS {
+        response.insert_header(*header);
+    }
+    response.body(markup.into_string())
 }
 
 const STYLESHEET: &str = r#"
@@ -77,6 +83,7 @@ a:focus,button:focus,input:focus{outline:3px solid transparent;background-color:
 .error-summary{border:5px solid #d4351c;padding:20px;margin-bottom:30px}
 .summary-list{margin:0 0 30px}.summary-list dt{font-weight:700}.summary-list dd{margin:0 0 15px}
 .footer{border-top:1px solid #b1b4b6;background:#f3f2f1;padding:25px 0;font-size:1rem}
+@media (max-width:40em){.table thead{display:none}.table tr{display:block;border-bottom:1px solid #b1b4b6;padding:10px 0}.table td{display:block;border:0;padding:2px 0}}
 @media print{.header,.footer,.button{display:none}}
 "#;
 
@@ -87,4 +94,26 @@ pub async fn stylesheet() -> HttpResponse {
         .content_type("text/css; charset=utf-8")
         .insert_header(("Cache-Control", "public, max-age=3600"))
         .body(STYLESHEET)
+}
+
+/// A path cofund does not serve, as a page.
+pub fn not_found() -> HttpResponse {
+    let content = html! {
+        p class="body" { "There is no page at this address. The API is described at " a href="/docs" { "/docs" } "." }
+    };
+    respond(
+        actix_web::http::StatusCode::NOT_FOUND,
+        page("Page not found", None, content),
+    )
+}
+
+/// A method a page does not take (a `GET` of a form's address, say), as a page.
+pub async fn method_not_allowed() -> HttpResponse {
+    let content = html! {
+        p class="body" { "This address takes a form sent from one of cofund's pages." }
+    };
+    respond(
+        actix_web::http::StatusCode::METHOD_NOT_ALLOWED,
+        page("Not available this way", None, content),
+    )
 }

@@ -13,13 +13,21 @@ use actix_web::web;
 /// framing, forms only to this site.
 pub const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 
-/// The headers of every page.
+/// The headers of every page, its redirects and its stylesheet.
+const SECURITY_HEADERS: &[(&str, &str)] = &[
+    ("Content-Security-Policy", CONTENT_SECURITY_POLICY),
+    ("X-Content-Type-Options", "nosniff"),
+    ("Referrer-Policy", "same-origin"),
+    ("X-Frame-Options", "DENY"),
+];
+
+/// [`SECURITY_HEADERS`] on every response of a page's route.
 pub fn security_headers() -> DefaultHeaders {
-    DefaultHeaders::new()
-        .add(("Content-Security-Policy", CONTENT_SECURITY_POLICY))
-        .add(("X-Content-Type-Options", "nosniff"))
-        .add(("Referrer-Policy", "same-origin"))
-        .add(("X-Frame-Options", "DENY"))
+    SECURITY_HEADERS
+        .iter()
+        .fold(DefaultHeaders::new(), |headers, header| {
+            headers.add(*header)
+        })
 }
 
 /// The pages' routes, each with its security headers.
@@ -37,7 +45,19 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     .service(page("/sign-out", web::post().to(sign_in::sign_out)));
 }
 
-/// A page's resource: its one route, under the security headers.
+/// A page's resource: its one route, under the security headers, reading at most
+/// [`PAGE_BODY_BYTES`] of a form, and a page saying so for any other method.
 fn page(path: &str, route: actix_web::Route) -> impl actix_web::dev::HttpServiceFactory {
-    web::resource(path).wrap(security_headers()).route(route)
+    web::resource(path)
+        .wrap(security_headers())
+        .app_data(web::PayloadConfig::new(PAGE_BODY_BYTES))
+        .route(route)
+        .default_service(web::to(layout::method_not_allowed))
 }
+
+/// The largest form a page takes: its forms carry a few short fields.
+const PAGE_BODY_BYTES: usize = 16 * 1024;
+
+/// A page saying that nothing is here, for a browser (one that asks for HTML) at a path
+/// cofund does not serve.
+pub use layout::not_found;

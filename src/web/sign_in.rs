@@ -4,7 +4,7 @@
 //! to come). A session lives in a `__Host-` cookie; `/account` shows who is signed in, with
 //! the forms to sign out here or everywhere.
 
-use actix_web::cookie::{time::Duration as CookieAge, Cookie, SameSite};
+use actix_web::cookie::{Cookie, SameSite};
 use actix_web::http::{header, StatusCode};
 use actix_web::{web, HttpRequest, HttpResponse};
 use maud::{html, Markup};
@@ -16,7 +16,7 @@ use crate::api::with_db;
 use crate::config::{Config, Environment};
 use crate::db::Pool;
 use crate::domain::ids::MemberId;
-use crate::domain::sessions::{origin_is_ours, same_site_path, ABSOLUTE_TIMEOUT};
+use crate::domain::sessions::{development_sign_in_allowed, origin_is_ours, same_site_path};
 use crate::services::audit::Actor;
 use crate::services::members::Refused;
 use crate::services::{members, sessions};
@@ -31,6 +31,16 @@ fn problem_page(status: StatusCode, title: &str, detail: &str) -> HttpResponse {
     respond(
         status,
         page(title, None, html! { p class="body" { (detail) } }),
+    )
+}
+
+/// Whether this server offers the development sign-in (see
+/// [`development_sign_in_allowed`]).
+fn development_sign_in(config: &Config) -> bool {
+    development_sign_in_allowed(
+        config.environment == Environment::Development,
+        &config.bind,
+        &config.mail.public_url,
     )
 }
 
@@ -55,9 +65,9 @@ pub async fn sign_in_page(
         .and_then(|p| same_site_path(p))
         .unwrap_or("/account")
         .to_owned();
-    if config.environment != Environment::Development {
+    if !development_sign_in(&config) {
         let content = html! {
-            p class="body" { "Sign-in through your organisation's identity provider (OpenID Connect) is not configured on this server yet." }
+            p class="body" { "Sign-in through your organisation's identity provider (OpenID Connect) is not yet offered on this server." }
             p class="body" { "Programs use API keys: ask an administrator of your organisation." }
         };
         return Ok(respond(StatusCode::OK, page("Sign in", None, content)));
@@ -65,7 +75,7 @@ pub async fn sign_in_page(
     let choices = with_db(&pool, |conn| Ok(sessions::sign_in_choices(conn)?)).await?;
     let content = html! {
         div class="inset" {
-            "This server runs in development: sign in as any member, without an identity provider. In production this page does not exist."
+            "This server runs in development on this machine: sign in as any member, without an identity provider. In production people sign in through their organisation's identity provider instead."
         }
         @if choices.is_empty() {
             p class="body" { "No members yet: add one with " code { "cofund member add" } "." }
@@ -103,7 +113,6 @@ fn session_cookie(value: String) -> Cookie<'static> {
         .secure(true)
         .http_only(true)
         .same_site(SameSite::Lax)
-        .max_age(CookieAge::seconds(ABSOLUTE_TIMEOUT.num_seconds()))
         .finish()
 }
 
@@ -127,7 +136,7 @@ pub async fn as_member(
     req: HttpRequest,
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
-    if config.environment != Environment::Development {
+    if !development_sign_in(&config) {
         return Err(ApiError::NotFound(
             "no such route; see /docs for the API".into(),
         ));
@@ -154,15 +163,15 @@ pub async fn as_member(
         .to_owned();
     let at = config.clock.now();
     let address = req.peer_addr().map(|a| a.ip().to_string());
+    let held = req.cookie(SESSION_COOKIE).map(|c| c.value().to_owned());
     let started = with_db(&pool, move |conn| {
         let how = "on the development sign-in page";
-        Ok(sessions::start(
-            conn,
-            &MemberId::from(member),
-            at,
-            address,
-            how,
-        )?)
+        let started = sessions::start(conn, &MemberId::from(member), at, address, how)?;
+        // The session this browser held before, if any, ends: one browser, one session.
+        if let Some(held) = held {
+            sessions::forget(conn, &held)?;
+        }
+        Ok(started)
     })
     .await;
     match started {
@@ -259,6 +268,15 @@ pub async fn sign_out(
     req: HttpRequest,
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
+    // First, before the cookie is looked at or cleared: a page of another site cannot sign a
+    // browser out (nor clear its cookie while the session lives on).
+    if !from_this_site(&req, &config) {
+        return Ok(problem_page(
+            StatusCode::FORBIDDEN,
+            "Sign-out refused",
+            "The form was not sent from this site. Go to your account page and sign out there.",
+        ));
+    }
     let Some((cookie, live)) = live_session(&pool, &config, &req).await? else {
         return Ok(see_other("/sign-in").cookie(cleared_cookie()).finish());
     };
@@ -269,14 +287,14 @@ pub async fn sign_out(
             live.csrf_token.as_bytes(),
         ))
     });
-    if !token_matches || !from_this_site(&req, &config) {
+    if !token_matches {
         return Ok(problem_page(
             StatusCode::FORBIDDEN,
-            "Sign-out refused",
-            "The form was not sent from this site's own page. Go to your account page and sign out there.",
+            "This page is out of date",
+            "You have signed in again since this page was shown. Go to your account page and sign out there.",
         ));
     }
-    let everywhere = fields.contains_key("everywhere");
+    let everywhere = fields.get("everywhere").is_some_and(|v| v == "yes");
     let at = config.clock.now();
     let address = req.peer_addr().map(|a| a.ip().to_string());
     with_db(&pool, move |conn| {

@@ -17,6 +17,13 @@ fn add_member(app: &TestApp, args: &[&str]) -> String {
     String::from_utf8(out.stdout).unwrap().trim().to_owned()
 }
 
+/// A token for `member`, issued after its last change: tokens issued in the second of a
+/// member's change are refused, so this waits for the next second.
+async fn fresh_token(app: &TestApp, role: Role, org: Option<&str>, member: &str) -> String {
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    app.token_for(role, org, member)
+}
+
 fn id_of(reply: &Reply, status: u16) -> String {
     reply.assert_status(status)["id"]
         .as_str()
@@ -220,7 +227,7 @@ async fn nobody_changes_their_own_role_or_leaves_no_administrator() {
     // A role change refuses the member's older token from the next request on. (The clerk,
     // changed itself, signs in again: a token issued before a member's last change holds no
     // more.)
-    let clerk_token = app.token_for(Role::Commissioner, Some(&w.council), &w.clerk);
+    let clerk_token = fresh_token(&app, Role::Commissioner, Some(&w.council), &w.clerk).await;
     let changed = app
         .patch(&boss, Some(&clerk_token), &json!({"role": "validator"}))
         .await;
@@ -230,7 +237,7 @@ async fn nobody_changes_their_own_role_or_leaves_no_administrator() {
         .as_str()
         .unwrap()
         .contains("changed"));
-    let renewed = app.token_for(Role::Validator, Some(&w.council), &w.boss);
+    let renewed = fresh_token(&app, Role::Validator, Some(&w.council), &w.boss).await;
     app.get(&boss, Some(&renewed)).await.assert_status(200);
 }
 
@@ -302,8 +309,7 @@ async fn a_key_acts_for_its_organisation_until_revoked_expired_or_its_maker_disa
     .assert_problem(403);
 
     // Disabling the maker refuses its token and its key at once; enabling restores the key,
-    // not the tokens issued before (a second later, so that the change is after them).
-    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    // not the tokens issued before.
     let clerk = format!("/v1/members/{}", w.clerk);
     let disabled = app
         .post(&format!("{clerk}/disable"), Some(&w.boss_token), &json!({}))
@@ -321,7 +327,7 @@ async fn a_key_acts_for_its_organisation_until_revoked_expired_or_its_maker_disa
     app.get(&clerk, Some(&w.clerk_token))
         .await
         .assert_problem(401);
-    let clerk_token = app.token_for(Role::Commissioner, Some(&w.council), &w.clerk);
+    let clerk_token = fresh_token(&app, Role::Commissioner, Some(&w.council), &w.clerk).await;
     app.get(&clerk, Some(&clerk_token)).await.assert_status(200);
 
     // A key that is not one, one revoked, and one expired are each refused, and counted.

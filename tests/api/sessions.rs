@@ -275,6 +275,32 @@ async fn sessions_end_at_sign_out_everywhere_when_disabled_and_when_idle() {
         .await
         .unwrap();
     assert_eq!(forged.status(), 403);
+    assert!(set_cookie(&forged).is_none(), "the cookie is left alone");
+    assert_eq!(api(&app, get.clone(), &me, &first.cookie, &[]).await, 200);
+    // `everywhere` means yes only when it says so; another session's token is refused.
+    let other = sign_in(&app, &id).await;
+    let post_sign_out = |cookie: String, form: Vec<(&'static str, String)>| {
+        browser()
+            .post(app.url("/sign-out"))
+            .header("origin", app.address.clone())
+            .header("cookie", format!("{COOKIE}={cookie}"))
+            .form(&form)
+            .send()
+    };
+    let stale = vec![
+        ("csrf_token", first.csrf.clone()),
+        ("everywhere", "no".into()),
+    ];
+    let refused = post_sign_out(other.cookie.clone(), stale).await.unwrap();
+    assert_eq!(refused.status(), 403, "another session's token");
+    let not_everywhere = vec![
+        ("csrf_token", other.csrf.clone()),
+        ("everywhere", "no".into()),
+    ];
+    post_sign_out(other.cookie.clone(), not_everywhere)
+        .await
+        .unwrap();
+    assert_eq!(api(&app, get.clone(), &me, &other.cookie, &[]).await, 401);
     assert_eq!(api(&app, get.clone(), &me, &first.cookie, &[]).await, 200);
     // Signing out ends this session only; everywhere ends them all.
     let second = sign_in(&app, &id).await;
@@ -301,6 +327,16 @@ async fn sessions_end_at_sign_out_everywhere_when_disabled_and_when_idle() {
         .await
         .unwrap();
     assert_eq!(refused.status(), 403, "a disabled member does not sign in");
+    let failed = app
+        .get(
+            &format!("/v1/audit?organisation_id={council}&action=sign_in_failed"),
+            Some(&app.admin()),
+        )
+        .await;
+    assert_eq!(
+        failed.assert_status(200)["items"].as_array().unwrap().len(),
+        1
+    );
     // A session unused for two hours has ended.
     app.post(&format!("{me}/enable"), Some(&app.admin()), &json!({}))
         .await
@@ -321,7 +357,8 @@ async fn sessions_end_at_sign_out_everywhere_when_disabled_and_when_idle() {
             .as_array()
             .unwrap()
             .len(),
-        2
+        3,
+        "here, here, and everywhere"
     );
 }
 
@@ -346,4 +383,122 @@ async fn in_production_there_is_no_development_sign_in() {
     let page = browser().get(app.url("/sign-in")).send().await.unwrap();
     let html = page.text().await.unwrap();
     assert!(html.contains("OpenID Connect") && !html.contains("Asha"));
+}
+
+#[tokio::test]
+async fn a_member_keeps_at_most_twenty_live_sessions() {
+    let app = spawn_app().await;
+    let council = app.org("Herefordshire", "local_authority", &[]).await;
+    let id = member(&app, &council, "Asha");
+    let me = format!("/v1/members/{id}");
+    let first = sign_in(&app, &id).await;
+    let mut last = None;
+    for _ in 0..19 {
+        last = Some(sign_in(&app, &id).await);
+    }
+    assert_eq!(
+        api(&app, reqwest::Method::GET, &me, &first.cookie, &[]).await,
+        200
+    );
+    sign_in(&app, &id).await;
+    assert_eq!(
+        api(&app, reqwest::Method::GET, &me, &first.cookie, &[]).await,
+        401,
+        "the twenty-first sign-in ends the oldest session"
+    );
+    let last = last.unwrap();
+    assert_eq!(
+        api(&app, reqwest::Method::GET, &me, &last.cookie, &[]).await,
+        200
+    );
+}
+
+#[tokio::test]
+async fn signing_in_again_ends_the_browsers_earlier_session() {
+    let app = spawn_app().await;
+    let council = app.org("Herefordshire", "local_authority", &[]).await;
+    let id = member(&app, &council, "Asha");
+    let me = format!("/v1/members/{id}");
+    let first = sign_in(&app, &id).await;
+    let again = browser()
+        .post(app.url("/sign-in/development"))
+        .header("origin", &app.address)
+        .header("cookie", format!("{COOKIE}={}", first.cookie))
+        .form(&[("member_id", id.as_str())])
+        .send()
+        .await
+        .unwrap();
+    let (second, _) = set_cookie(&again).unwrap();
+    assert_eq!(
+        api(&app, reqwest::Method::GET, &me, &first.cookie, &[]).await,
+        401
+    );
+    assert_eq!(
+        api(&app, reqwest::Method::GET, &me, &second, &[]).await,
+        200
+    );
+}
+
+#[tokio::test]
+async fn a_deployed_server_offers_no_development_sign_in_and_pages_answer_as_pages() {
+    // Development by default, but reached at a real address: no way in without a credential.
+    let mut options = Options::default();
+    options.mail.public_url = "https://cofund.fund.example.org".into();
+    let app = spawn_app_with(options).await;
+    let council = app.org("Herefordshire", "local_authority", &[]).await;
+    let id = member(&app, &council, "Asha");
+    let response = browser()
+        .post(app.url("/sign-in/development"))
+        .header("origin", "https://cofund.fund.example.org")
+        .form(&[("member_id", id.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 404);
+    assert!(set_cookie(&response).is_none());
+    let html = browser()
+        .get(app.url("/sign-in"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(!html.contains("Asha"));
+    // A page's form address read with GET, a path that is nowhere, and a form too large:
+    // answered as pages (or refused before the body is read), with the pages' headers.
+    let wrong_method = browser().get(app.url("/sign-out")).send().await.unwrap();
+    assert_eq!(wrong_method.status(), 405);
+    let content_type = wrong_method.headers()["content-type"].to_str().unwrap();
+    assert!(content_type.starts_with("text/html"), "{content_type}");
+    let nowhere = browser()
+        .get(app.url("/account/nothing"))
+        .header("accept", "text/html")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(nowhere.status(), 404);
+    assert!(nowhere.headers().contains_key("content-security-policy"));
+    assert!(nowhere
+        .text()
+        .await
+        .unwrap()
+        .contains("<html lang=\"en-GB\">"));
+    let program = browser()
+        .get(app.url("/account/nothing"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        program.headers()["content-type"],
+        "application/problem+json"
+    );
+    let huge = browser()
+        .post(app.url("/sign-out"))
+        .header("origin", &app.address)
+        .body(vec![b'a'; 100_000])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(huge.status(), 413);
 }

@@ -49,3 +49,39 @@ pub fn delete_session(conn: &mut DbConn, digest: &str) -> Result<usize, DieselEr
 pub fn delete_member_sessions(conn: &mut DbConn, member: &MemberId) -> Result<usize, DieselError> {
     diesel::delete(sessions::table.filter(sessions::member_id.eq(member))).execute(conn)
 }
+
+/// Ends every session unused since `idle_before` or started before `started_before`.
+pub fn delete_ended_sessions(
+    conn: &mut DbConn,
+    idle_before: NaiveDateTime,
+    started_before: NaiveDateTime,
+) -> Result<usize, DieselError> {
+    diesel::delete(
+        sessions::table.filter(
+            sessions::last_seen_at
+                .le(idle_before)
+                .or(sessions::created_at.le(started_before)),
+        ),
+    )
+    .execute(conn)
+}
+
+/// Ends all but `member`'s `keep` newest sessions.
+pub fn keep_newest_sessions(
+    conn: &mut DbConn,
+    member: &MemberId,
+    keep: i64,
+) -> Result<usize, DieselError> {
+    let newest: Vec<String> = sessions::table
+        .filter(sessions::member_id.eq(member))
+        .order(sessions::created_at.desc())
+        .limit(keep)
+        .select(sessions::id_sha256)
+        .load(conn)?;
+    diesel::delete(
+        sessions::table
+            .filter(sessions::member_id.eq(member))
+            .filter(sessions::id_sha256.ne_all(newest)),
+    )
+    .execute(conn)
+}
