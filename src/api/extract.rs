@@ -87,6 +87,11 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
             limits::without_values(&e.to_string())
         ))
     })?;
+    // Every body cofund takes is an object: serde would otherwise read a struct from an
+    // array of its fields' values (`[null, null]`), which no client means.
+    if !value.is_object() {
+        return Err(ApiError::validation("body", "must be a JSON object"));
+    }
     // Shape first: every input type refuses unknown fields, so the strings are then checked
     // under cofund's own field names only, never a name the client made up.
     let typed = serde_path_to_error::deserialize(&value).map_err(|e| {

@@ -107,7 +107,8 @@ impl Modify for BearerAuth {
 /// path lists only what is particular to it: 400 (malformed path, query or body: operations
 /// with parameters or a body), 401 and 403 (secured operations), 404 (paths with an id), 413
 /// and 415 (operations with a body), 422 with `errors` (secured operations with a body, query
-/// or header to validate), 500, and 503 (every operation that reads the database).
+/// or header to validate), 414 (any URL over 2,048 bytes), 500, and 503 (every operation that
+/// reads the database).
 struct CommonProblems;
 
 impl Modify for CommonProblems {
@@ -178,6 +179,11 @@ fn common_problems(
         common.push(("413", "Request body too large", "Problem"));
         common.push(("415", "Unsupported content type", "Problem"));
     }
+    common.push((
+        "414",
+        "The URL is longer than 2,048 bytes (refused before anything is read)",
+        "Problem",
+    ));
     common.push((
         "500",
         "Internal error (logged with the request id)",

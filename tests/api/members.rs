@@ -224,6 +224,11 @@ async fn nobody_changes_their_own_role_or_leaves_no_administrator() {
     app.patch(&clerk, Some(&w.admin), &json!({"status": "active"}))
         .await
         .assert_problem(422);
+    // A body that is not an object is refused, however serde might read it.
+    let listed = app
+        .patch(&clerk, Some(&w.admin), &json!([null, null]))
+        .await;
+    assert_eq!(listed.assert_problem(422)["errors"][0]["field"], "body");
     // A role change refuses the member's older token from the next request on. (The clerk,
     // changed itself, signs in again: a token issued before a member's last change holds no
     // more.)
