@@ -18,7 +18,7 @@ use crate::domain::access::role_fits;
 use crate::domain::ids::OrganisationId;
 use crate::domain::limits;
 use crate::domain::registry::OrganisationKind;
-use crate::domain::sessions::origin_is_ours;
+use crate::domain::sessions::{origin_is_ours, same_secret};
 use crate::metrics::Metrics;
 use crate::services::{members, sessions};
 
@@ -368,12 +368,7 @@ impl RequestFacts {
         if !self.changes_state {
             return Ok(());
         }
-        let token_matches = self.token.as_deref().is_some_and(|t| {
-            bool::from(subtle::ConstantTimeEq::ct_eq(
-                t.as_bytes(),
-                session_token.as_bytes(),
-            ))
-        });
+        let token_matches = same_secret(self.token.as_deref(), session_token);
         let ours = origin_is_ours(
             self.origin.as_deref(),
             self.host.as_deref(),

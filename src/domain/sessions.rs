@@ -28,6 +28,17 @@ pub fn ended(
     }
 }
 
+/// Whether a secret a request presents is the one expected, compared in constant time, so
+/// that no answer depends on how much of it matched.
+pub fn same_secret(presented: Option<&str>, expected: &str) -> bool {
+    presented.is_some_and(|p| {
+        bool::from(subtle::ConstantTimeEq::ct_eq(
+            p.as_bytes(),
+            expected.as_bytes(),
+        ))
+    })
+}
+
 /// Where to go after signing in: only a path of this site (`/data`, `/account?x=1`), never
 /// another site (`//evil.example`, `/\evil.example`, `https://…`); anything else is `None`.
 pub fn same_site_path(asked: &str) -> Option<&str> {

@@ -16,6 +16,7 @@ use crate::domain::members::{
     ChangeRefused, MemberChange, MemberFacts, MemberPlan, MemberStatus, NewApiKey, NewMember,
 };
 use crate::domain::registry::OrganisationKind;
+use crate::domain::sessions::same_secret;
 use crate::services::access::acting_member;
 use crate::services::audit::{self, Actor, Step};
 use crate::services::error::ServiceError;
@@ -289,12 +290,14 @@ fn describe(member: &MemberFacts) -> String {
 
 /// A new key, shown once: `cfk_` and 256 random bits in base32.
 fn new_secret() -> String {
+    format!("{KEY_PREFIX}{}", random_secret())
+}
+
+/// 256 random bits in lower-case base32 (52 characters): keys, session ids, CSRF tokens.
+pub(crate) fn random_secret() -> String {
     let mut bytes = [0u8; 32];
     rand::rngs::OsRng.fill_bytes(&mut bytes);
-    format!(
-        "{KEY_PREFIX}{}",
-        data_encoding::BASE32_NOPAD.encode(&bytes).to_lowercase()
-    )
+    data_encoding::BASE32_NOPAD.encode(&bytes).to_lowercase()
 }
 
 /// How a key is stored and looked up: the hex SHA-256 of the whole key.
@@ -456,13 +459,11 @@ pub fn authenticate_key(
     now: NaiveDateTime,
     address: Option<String>,
 ) -> Result<Principal, Refused> {
-    let found = queries::members::api_key_by_digest(conn, &key_digest(key))?;
+    let digest = key_digest(key);
+    let found = queries::members::api_key_by_digest(conn, &digest)?;
     let (stored, maker) = found.ok_or(Refused::Credential("the API key is not valid"))?;
-    // The digest was found by the index; compared again in constant time, so that no answer
-    // depends on how much of it matched.
-    let same =
-        subtle::ConstantTimeEq::ct_eq(stored.secret_sha256.as_bytes(), key_digest(key).as_bytes());
-    if !bool::from(same) {
+    // The digest was found by the index; compared again in constant time.
+    if !same_secret(Some(&stored.secret_sha256), &digest) {
         return Err(Refused::Credential("the API key is not valid"));
     }
     if stored.revoked_at.is_some() {

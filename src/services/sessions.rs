@@ -3,7 +3,6 @@
 //! and it signs out here or everywhere. Each step is in the audit trail.
 
 use chrono::NaiveDateTime;
-use rand::RngCore;
 
 use crate::db::models::Session;
 use crate::db::{queries, write_tx, DbConn};
@@ -14,7 +13,7 @@ use crate::domain::members::MemberStatus;
 use crate::domain::sessions::{ended, ABSOLUTE_TIMEOUT, IDLE_TIMEOUT, MAX_SESSIONS, TOUCH_EVERY};
 use crate::services::audit::{self, Actor, Step};
 use crate::services::error::ServiceError;
-use crate::services::members::{key_digest, lock_members_of, Refused};
+use crate::services::members::{key_digest, lock_members_of, random_secret, Refused};
 
 /// A session just started: the cookie's value (shown to the browser, never stored) and its
 /// CSRF token.
@@ -29,12 +28,6 @@ pub struct Started {
 pub struct Live {
     pub principal: Principal,
     pub csrf_token: String,
-}
-
-fn random_token() -> String {
-    let mut bytes = [0u8; 32];
-    rand::rngs::OsRng.fill_bytes(&mut bytes);
-    data_encoding::BASE32_NOPAD.encode(&bytes).to_lowercase()
 }
 
 /// The use case "sign in": a new session for `member`, whatever cookie the browser held
@@ -82,11 +75,11 @@ pub fn start(
                 at - ABSOLUTE_TIMEOUT,
             )?;
             queries::sessions::keep_newest_sessions(conn, member, MAX_SESSIONS - 1)?;
-            let cookie = random_token();
+            let cookie = random_secret();
             let session = Session {
                 id_sha256: key_digest(&cookie),
                 member_id: found.id,
-                csrf_token: random_token(),
+                csrf_token: random_secret(),
                 created_at: at,
                 last_seen_at: at,
                 address,

@@ -16,7 +16,9 @@ use crate::api::with_db;
 use crate::config::{Config, Environment};
 use crate::db::Pool;
 use crate::domain::ids::MemberId;
-use crate::domain::sessions::{development_sign_in_allowed, origin_is_ours, same_site_path};
+use crate::domain::sessions::{
+    development_sign_in_allowed, origin_is_ours, same_secret, same_site_path,
+};
 use crate::services::audit::Actor;
 use crate::services::members::Refused;
 use crate::services::{members, sessions};
@@ -281,12 +283,10 @@ pub async fn sign_out(
         return Ok(see_other("/sign-in").cookie(cleared_cookie()).finish());
     };
     let fields = form_fields(&body);
-    let token_matches = fields.get("csrf_token").is_some_and(|t| {
-        bool::from(subtle::ConstantTimeEq::ct_eq(
-            t.as_bytes(),
-            live.csrf_token.as_bytes(),
-        ))
-    });
+    let token_matches = same_secret(
+        fields.get("csrf_token").map(String::as_str),
+        &live.csrf_token,
+    );
     if !token_matches {
         return Ok(problem_page(
             StatusCode::FORBIDDEN,
